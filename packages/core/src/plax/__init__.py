@@ -1,0 +1,60 @@
+"""plax: NumPy-style code traced to a typed IR (the jaxpr), transformed, and run on pluggable
+backends. Submodules (`plax.numpy`, `plax.lax`, ...) and plugins load on first use, so
+`import plax` stays fast and imports no plugin."""
+
+from __future__ import annotations
+
+import importlib as _importlib
+
+from plax._src.api import (
+    ShapeDtypeStruct, block_until_ready, default_backend as _default_backend_name,
+    device_count, device_get, device_put, devices, eval_shape, local_device_count,
+    local_devices, make_jaxpr, print_environment_info)
+from plax._src.array import Array
+from plax._src.config import config, debug_nans, disable_jit, enable_x64
+from plax._src.core import (
+    ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
+from plax._src.backend import Device, UnsupportedPrimitiveError
+from plax._src.registry import BackendUnavailableError
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
+               "tree", "scipy"}
+
+
+class default_backend:
+    """`with plax.default_backend("xla"):` runs the block on that backend;
+    `plax.default_backend()` (no argument) returns the current default backend's name."""
+
+    def __new__(cls, name: str | None = None):
+        if name is None:
+            return _default_backend_name()
+        from plax._src.api import default_backend_ctx
+        return default_backend_ctx(name)
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        mod = _importlib.import_module(f"plax.{name}")
+        globals()[name] = mod
+        return mod
+    # names provided by plugins (plax-transforms gives grad, jit, vmap, ...)
+    from plax._src import registry
+    obj = registry.get_api(name)
+    if obj is not None:
+        return obj
+    raise AttributeError(
+        f"module 'plax' has no attribute '{name}'"
+        + (". It is provided by the plax-transforms distribution: pip install plax-transforms"
+           if name in _TRANSFORM_NAMES else ""))
+
+
+_TRANSFORM_NAMES = {"grad", "value_and_grad", "jit", "vmap", "pmap", "jvp", "vjp", "linearize",
+                    "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
+                    "remat", "stop_gradient"}
+
+
+def __dir__():
+    from plax._src import registry
+    return sorted(set(globals()) | _SUBMODULES | set(registry._api))

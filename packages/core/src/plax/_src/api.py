@@ -1,0 +1,239 @@
+"""Top-level functions of core: make_jaxpr, devices, device_put, backend selection, env info."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import operator
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from plax._src import registry, tree_util
+from plax._src.array import Array
+from plax._src.config import config
+from plax._src.core import ClosedJaxpr, ShapedArray, Tracer, get_aval
+from plax._src.tracing import trace_to_jaxpr
+
+
+def _static_set(static_argnums, nargs: int) -> tuple[int, ...]:
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    out = []
+    for i in static_argnums:
+        j = operator.index(i)
+        if not -nargs <= j < nargs:
+            raise ValueError(f"static_argnums contains {i}, but the function was called with "
+                             f"{nargs} positional arguments")
+        out.append(j % nargs)
+    return tuple(sorted(set(out)))
+
+
+def flatten_fun_args(fun: Callable, args: Sequence[Any], kwargs: dict, static_argnums=()):
+    """Split a call into (flat function over dynamic leaves, leaves, in_tree, out_tree thunk)."""
+    static = _static_set(static_argnums, len(args))
+    dyn_args = tuple(a for i, a in enumerate(args) if i not in static)
+    leaves, in_tree = tree_util.tree_flatten((dyn_args, kwargs))
+    out_tree_box: list = []
+
+    def flat_fun(*flat):
+        d_args, kw = tree_util.tree_unflatten(in_tree, flat)
+        it = iter(d_args)
+        full = [a if i in static else next(it) for i, a in enumerate(args)]
+        out = fun(*full, **kw)
+        out_leaves, out_tree = tree_util.tree_flatten(out)
+        out_tree_box.append(out_tree)
+        return out_leaves
+
+    return flat_fun, leaves, in_tree, (lambda: out_tree_box[-1])
+
+
+def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
+               return_shape: bool = False) -> Callable[..., ClosedJaxpr]:
+    """`make_jaxpr(f)(*args)` is the ClosedJaxpr of `f` traced on the avals of `args`."""
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        flat_fun, leaves, _, out_tree = flatten_fun_args(fun, args, kwargs, static_argnums)
+        in_avals = [get_aval(x) for x in leaves]
+        name = getattr(fun, "__name__", "fun")
+        jaxpr, consts, outs = trace_to_jaxpr(flat_fun, in_avals, name=f"make_jaxpr({name})")
+        closed = ClosedJaxpr(jaxpr, consts)
+        if return_shape:
+            shapes = [ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
+                      for v in jaxpr.outvars]
+            return closed, tree_util.tree_unflatten(out_tree(), shapes)
+        return closed
+
+    return wrapped
+
+
+class ShapeDtypeStruct:
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape, dtype, weak_type: bool = False):
+        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), weak_type
+
+    @property
+    def aval(self):
+        return ShapedArray(self.shape, self.dtype, self.weak_type)
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape)))
+
+    def __repr__(self):
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+    def __eq__(self, other):
+        return (isinstance(other, ShapeDtypeStruct) and other.shape == self.shape
+                and other.dtype == self.dtype and other.weak_type == self.weak_type)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype, self.weak_type))
+
+
+def eval_shape(fun: Callable, *args, **kwargs):
+    """Output shapes/dtypes of `fun` without running it (as ShapeDtypeStructs)."""
+    def leaf_aval(x):
+        if isinstance(x, ShapeDtypeStruct):
+            return x.aval
+        return get_aval(x)
+    flat_fun, leaves, _, out_tree = flatten_fun_args(fun, args, kwargs)
+    jaxpr, _, _ = trace_to_jaxpr(flat_fun, [leaf_aval(x) for x in leaves], name="eval_shape")
+    return tree_util.tree_unflatten(
+        out_tree(), [ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
+                     for v in jaxpr.outvars])
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices and placement
+
+
+def devices(backend: str | None = None) -> list:
+    return list(registry.get_backend(backend).devices())
+
+
+def local_devices(backend: str | None = None) -> list:
+    return devices(backend)
+
+
+def device_count(backend: str | None = None) -> int:
+    return len(devices(backend))
+
+
+def local_device_count(backend: str | None = None) -> int:
+    return device_count(backend)
+
+
+def default_backend() -> str:
+    """The name of the backend eager operations run on now."""
+    return registry.get_backend().name
+
+
+def _backend_of_device(device):
+    return registry.get_backend(device.backend_name)
+
+
+def device_put(x: Any, device=None) -> Any:
+    """Put every leaf of pytree `x` on `device` (a Device, or None for the default backend).
+
+    With an explicit device the result is committed: later operations run on its backend."""
+    if device is not None and not hasattr(device, "backend_name"):
+        if isinstance(device, str):
+            backend = registry.get_backend(device)
+            device = backend.default_device()
+        else:
+            raise TypeError(f"device_put: expected a plax Device or a backend name, got "
+                            f"{device!r}")
+    backend = _backend_of_device(device) if device is not None else None
+
+    def put(leaf):
+        if isinstance(leaf, Tracer):
+            return leaf
+        from plax._src.dispatch import to_buffer
+        b = backend or (leaf._backend if type(leaf) is Array else registry.get_backend())
+        if (type(leaf) is Array and leaf._backend is b
+                and (device is None or leaf.device == device)):
+            if device is None or leaf._committed:
+                return leaf
+            return Array(leaf._buf, leaf.aval, b, True)
+        if type(leaf) is Array:
+            host = np.asarray(leaf._backend.to_numpy(leaf._buf))
+            return Array(b.put(host, device), leaf.aval, b, device is not None)
+        buf, aval = to_buffer(leaf, b)
+        if device is not None and b.buffer_device(buf) != device:
+            buf = b.put(np.asarray(b.to_numpy(buf)), device)
+        return Array(buf, aval, b, device is not None)
+
+    return tree_util.tree_map(put, x)
+
+
+def device_get(x: Any) -> Any:
+    """Copy every Array leaf of `x` to the host as a NumPy array."""
+    return tree_util.tree_map(lambda l: np.asarray(l) if isinstance(l, Array) else l, x)
+
+
+def block_until_ready(x: Any) -> Any:
+    for leaf in tree_util.tree_leaves(x):
+        if hasattr(leaf, "block_until_ready"):
+            leaf.block_until_ready()
+    return x
+
+
+@contextlib.contextmanager
+def default_backend_ctx(name: str):
+    """`with plax.default_backend("xla"):` runs the block on that backend."""
+    registry.get_backend(name)  # fail now, listing the installed backends
+    with config.override("backend", name):
+        yield
+
+
+# ---------------------------------------------------------------------------------------------
+# Environment report
+
+
+def environment_info() -> str:
+    import sys
+    import plax
+    lines = [f"plax:    {plax.__version__}", f"python:  {sys.version.split()[0]}",
+             f"numpy:   {np.__version__}", "", "plugins:"]
+    for name, info in sorted(registry.plugins().items()):
+        extra = f"  ({info.error})" if info.error else ""
+        lines.append(f"  {name:<14} {info.status:<9} {info.distribution} [{info.module}]{extra}")
+    lines += ["", "backends (priority order):"]
+    for name in registry.backend_names():
+        spec = registry._backend_specs[name]
+        try:
+            b = registry.get_backend(name)
+            devs = ", ".join(repr(d) for d in b.devices())
+            state = f"ok: {devs}"
+        except Exception as e:  # noqa: BLE001 - report, don't fail
+            state = f"unavailable: {e}"
+        lines.append(f"  {name:<14} priority={spec.priority:<4} plugin={spec.owner}  {state}")
+    prims = registry.primitives()
+    lines += ["", f"primitives: {len(prims)}"]
+    tables = ["jvp", "transpose", "batch"]
+    lines.append("coverage (primitives lacking a rule):")
+    for b in registry.backend_names():
+        impl = registry._impl.get(b, {})
+        low = registry._lowering.get(b, {})
+        missing = sorted(n for n, p in prims.items() if p not in impl and p not in low)
+        lines.append(f"  backend {b:<10} {len(prims) - len(missing)}/{len(prims)}"
+                     + (f"  missing: {', '.join(missing)}" if missing else ""))
+    for t in tables:
+        table = registry._tables.get(t, {})
+        if t == "transpose":
+            relevant = {n: p for n, p in prims.items() if p.linear_in}
+        else:
+            relevant = prims
+        missing = sorted(n for n, p in relevant.items() if p not in table)
+        lines.append(f"  {t:<17} {len(relevant) - len(missing)}/{len(relevant)}"
+                     + (f"  missing: {', '.join(missing)}" if missing else ""))
+    return "\n".join(lines)
+
+
+def print_environment_info(return_string: bool = False):
+    s = environment_info()
+    if return_string:
+        return s
+    print(s)

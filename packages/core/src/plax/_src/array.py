@@ -1,0 +1,176 @@
+"""`plax.Array`: a backend buffer with its abstract value; the concrete user-facing value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from plax._src import dtypes
+from plax._src.array_methods import ArrayMethods
+from plax._src.core import ShapedArray
+
+
+class Array(ArrayMethods):
+    """An immutable array living on a backend device."""
+
+    __slots__ = ("_buf", "aval", "_backend", "_committed", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, buf: Any, aval: ShapedArray, backend, committed: bool = False):
+        self._buf, self.aval, self._backend, self._committed = buf, aval, backend, committed
+
+    # --- the abstract value -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.aval.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.aval.shape)
+
+    @property
+    def size(self) -> int:
+        return self.aval.size
+
+    @property
+    def weak_type(self) -> bool:
+        return self.aval.weak_type
+
+    @property
+    def nbytes(self) -> int:
+        return self.aval.size * self.aval.dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self.aval.dtype.itemsize
+
+    # --- placement ------------------------------------------------------------------------
+    @property
+    def device(self):
+        return self._backend.buffer_device(self._buf)
+
+    def devices(self) -> set:
+        return {self.device}
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    @property
+    def committed(self) -> bool:
+        return self._committed
+
+    def block_until_ready(self) -> "Array":
+        self._backend.block_until_ready(self._buf)
+        return self
+
+    def is_fully_addressable(self) -> bool:
+        return True
+
+    # --- conversion to host values --------------------------------------------------------
+    def _value(self) -> np.ndarray:
+        """The host copy as a read-only NumPy array."""
+        v = np.asarray(self._backend.to_numpy(self._buf))
+        if v.flags.writeable:
+            v = v.view()
+            v.flags.writeable = False
+        return v
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value()
+        if copy:
+            v = v.copy()
+        return v if dtype is None else v.astype(dtype, copy=False)
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._value().__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._value().__dlpack_device__()
+
+    def item(self, *args):
+        return self._value().item(*args)
+
+    def tolist(self):
+        return self._value().tolist()
+
+    def copy(self) -> "Array":
+        from plax._src import dispatch
+        return dispatch.make_array(np.array(self._value()), self.aval, self._backend)
+
+    def __float__(self):
+        self._check_scalar("float")
+        return float(self._value())
+
+    def __int__(self):
+        self._check_scalar("int")
+        return int(self._value())
+
+    def __complex__(self):
+        self._check_scalar("complex")
+        return complex(self._value())
+
+    def __bool__(self):
+        if self.aval.size != 1:
+            raise ValueError(f"the truth value of an array with shape {self.aval.shape} is "
+                             "ambiguous; use a.any() or a.all()")
+        return bool(self._value())
+
+    def __index__(self):
+        if not dtypes.is_int(self.aval.dtype) and self.aval.dtype != dtypes.bool_:
+            raise TypeError(f"only integer arrays can be used as an index, got dtype "
+                            f"{self.aval.dtype}")
+        self._check_scalar("index")
+        return int(self._value())
+
+    def _check_scalar(self, what: str) -> None:
+        if self.aval.size != 1:
+            raise TypeError(f"only arrays of size 1 can be converted to Python {what}; this "
+                            f"array has shape {self.aval.shape}")
+
+    def __len__(self):
+        if not self.aval.shape:
+            raise TypeError("len() of unsized object (a 0-d array)")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    def __reversed__(self):
+        return (self[i] for i in range(self.aval.shape[0] - 1, -1, -1))
+
+    __hash__ = None  # like NumPy and JAX arrays
+
+    def __format__(self, spec):
+        if self.aval.shape == ():
+            return format(self._value().item(), spec)
+        return format(str(self), spec)
+
+    def __str__(self):
+        return str(self._value())
+
+    def __repr__(self):
+        v = self._value()
+        prefix = "Array("
+        if v.size == 0 and v.shape != (0,):
+            body = f"[], shape={v.shape}"
+        else:
+            body = np.array2string(v, separator=", ", prefix=prefix)
+        extra = f", dtype={self.aval.dtype.name}"
+        if self.aval.weak_type:
+            extra += ", weak_type=True"
+        return f"{prefix}{body}{extra})"
+
+    def __reduce__(self):
+        import plax
+        return (plax.numpy.asarray, (np.array(self._value()),))
+
+    def __getstate__(self):  # pragma: no cover - pickling goes through __reduce__
+        return None

@@ -1,0 +1,108 @@
+"""What a backend is: devices, moving data, running one primitive, compiling a closed jaxpr.
+
+Backend plugins subclass `Backend` and register a factory with
+`registry.register_backend(name, factory, priority)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+class Device:
+    """One device of a backend (`plax.devices()` lists them)."""
+
+    __slots__ = ("backend_name", "platform", "id", "device_kind", "native")
+
+    def __init__(self, backend_name: str, platform: str, id: int, device_kind: str = "",
+                 native: Any = None):
+        self.backend_name, self.platform, self.id = backend_name, platform, id
+        self.device_kind = device_kind or platform
+        self.native = native  # the backend's own device object, if any
+
+    def __repr__(self):
+        plat = {"cpu": "Cpu", "gpu": "Cuda", "cuda": "Cuda", "tpu": "Tpu"}.get(
+            self.platform, self.platform.capitalize())
+        return f"{plat}Device(id={self.id}, backend={self.backend_name})"
+
+    def __eq__(self, other):
+        return (type(other) is Device and other.backend_name == self.backend_name
+                and other.id == self.id)
+
+    def __hash__(self):
+        return hash((self.backend_name, self.id))
+
+
+class Executable:
+    """A compiled closed jaxpr: call it with a list of buffers, get a list of buffers."""
+
+    def __call__(self, buffers: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+
+class UnsupportedPrimitiveError(NotImplementedError):
+    """The chosen backend has no implementation of a primitive the program uses."""
+
+
+class Backend:
+    name: str = "?"
+    platform: str = "cpu"
+
+    def devices(self) -> list[Device]:
+        raise NotImplementedError
+
+    def default_device(self) -> Device:
+        return self.devices()[0]
+
+    # data movement
+    def put(self, x: np.ndarray, device: Device | None = None) -> Any:
+        raise NotImplementedError
+
+    def to_numpy(self, buf: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def buffer_device(self, buf: Any) -> Device:
+        return self.default_device()
+
+    def block_until_ready(self, buf: Any) -> None:
+        pass
+
+    # execution
+    def execute_primitive(self, prim, buffers: Sequence[Any], avals_in, avals_out,
+                          params: dict):
+        """Run `prim` on `buffers`; return one buffer (a list for multiple_results)."""
+        raise NotImplementedError
+
+    def compile(self, closed_jaxpr, *, device: Device | None = None,
+                donate_argnums: Sequence[int] = ()) -> Executable:
+        raise NotImplementedError
+
+    def supports(self, prim, params: dict | None = None) -> bool:
+        raise NotImplementedError
+
+    def check_supported(self, jaxpr) -> None:
+        """Raise UnsupportedPrimitiveError naming every primitive of `jaxpr` (nested jaxprs
+        included) that this backend cannot run, before anything runs."""
+        missing = sorted({e.primitive.name for e in iter_eqns(jaxpr)
+                          if not self.supports(e.primitive, e.params)})
+        if missing:
+            raise UnsupportedPrimitiveError(
+                f"backend '{self.name}' cannot run primitive(s) {', '.join(missing)}; "
+                "choose another backend with plax.default_backend(...) or jit(..., backend=...)")
+
+    def __repr__(self):
+        return f"<plax backend {self.name} ({self.platform})>"
+
+
+def iter_eqns(jaxpr):
+    """All equations of a jaxpr, recursing into jaxpr-valued params."""
+    from plax._src.core import ClosedJaxpr, Jaxpr
+    jaxpr = jaxpr.jaxpr if isinstance(jaxpr, ClosedJaxpr) else jaxpr
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for v in eqn.params.values():
+            for sub in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(sub, (Jaxpr, ClosedJaxpr)):
+                    yield from iter_eqns(sub)

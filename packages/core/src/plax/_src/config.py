@@ -1,0 +1,166 @@
+"""Configuration: `plax.config.update(name, value)`, environment variables, context managers.
+
+Each option reads, strongest first: a thread-local context-manager override, then the value set by
+`update`, then the environment variable (`PLAX_<NAME>`), then its default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from typing import Any, Callable
+
+
+def _parse_bool(s: str) -> bool:
+    v = s.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"cannot read {s!r} as a boolean (use 1/0, true/false)")
+
+
+class _Option:
+    __slots__ = ("name", "env", "default", "parse", "help", "value", "is_set")
+
+    def __init__(self, name, env, default, parse, help):
+        self.name, self.env, self.default, self.parse, self.help = name, env, default, parse, help
+        self.value, self.is_set = None, False
+
+
+class _Local(threading.local):
+    def __init__(self):
+        self.overrides: dict[str, Any] = {}
+
+
+class Config:
+    """Holds plax's options; read them as attributes (`plax.config.enable_x64`)."""
+
+    def __init__(self):
+        object.__setattr__(self, "_options", {})
+        object.__setattr__(self, "_local", _Local())
+        object.__setattr__(self, "_listeners", [])
+        object.__setattr__(self, "_cache", {})
+
+    def define(self, name: str, default: Any, parse: Callable[[str], Any], help: str,
+               env: str | None = None) -> None:
+        self._options[name] = _Option(name, env or f"PLAX_{name.upper()}", default, parse, help)
+
+    def _option(self, name: str) -> _Option:
+        try:
+            return self._options[name]
+        except KeyError:
+            raise AttributeError(
+                f"plax.config has no option {name!r}; options are: {', '.join(sorted(self._options))}"
+            ) from None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        local = self._local.overrides
+        if name in local:
+            return local[name]
+        cache = self._cache
+        if name in cache:
+            return cache[name]
+        opt = self._option(name)
+        if opt.is_set:
+            val = opt.value
+        else:
+            raw = os.environ.get(opt.env)
+            val = opt.default if raw is None else opt.parse(raw)
+        cache[name] = val
+        return val
+
+    def __setattr__(self, name, value):
+        raise AttributeError("use plax.config.update(name, value) to change an option")
+
+    def update(self, name: str, value: Any) -> None:
+        """Set option `name` (JAX-style names such as 'jax_enable_x64' are accepted too)."""
+        name = _strip_prefix(name)
+        opt = self._option(name)
+        opt.value, opt.is_set = value, True
+        self._cache.clear()
+        self._notify(name)
+
+    def reset(self, name: str) -> None:
+        """Forget a value set by `update`, so the environment variable or default applies again."""
+        opt = self._option(_strip_prefix(name))
+        opt.value, opt.is_set = None, False
+        self._cache.clear()
+        self._notify(opt.name)
+
+    @contextlib.contextmanager
+    def override(self, name: str, value: Any):
+        name = _strip_prefix(name)
+        self._option(name)
+        local = self._local.overrides
+        had, old = name in local, local.get(name)
+        local[name] = value
+        self._notify(name)
+        try:
+            yield
+        finally:
+            if had:
+                local[name] = old
+            else:
+                del local[name]
+            self._notify(name)
+
+    def on_change(self, fn: Callable[[str], None]) -> None:
+        self._listeners.append(fn)
+
+    def _notify(self, name: str) -> None:
+        for fn in self._listeners:
+            fn(name)
+
+    def values(self) -> dict[str, Any]:
+        return {n: getattr(self, n) for n in sorted(self._options)}
+
+    def __repr__(self):
+        return "plax.config(" + ", ".join(f"{k}={v!r}" for k, v in self.values().items()) + ")"
+
+
+def _strip_prefix(name: str) -> str:
+    for p in ("jax_", "plax_"):
+        if name.startswith(p):
+            return name[len(p):]
+    return name
+
+
+def _parse_backend(s: str) -> str | None:
+    s = s.strip()
+    return s or None
+
+
+def _parse_list(s: str) -> tuple[str, ...] | None:
+    items = tuple(x.strip() for x in s.split(",") if x.strip())
+    return items or None
+
+
+config = Config()
+config.define("backend", None, _parse_backend,
+              "name of the default backend (None: the highest-priority installed backend)")
+config.define("enable_x64", False, _parse_bool, "allow 64-bit dtypes (float64, int64)")
+config.define("debug_nans", False, _parse_bool,
+              "raise FloatingPointError when an operation produces a NaN")
+config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly")
+config.define("plugins", None, _parse_list,
+              "allow list of plugin names to load (comma separated); None loads all")
+config.define("disable_plugins", (), lambda s: _parse_list(s) or (),
+              "plugin names never to load (comma separated)")
+
+
+def enable_x64(value: bool = True):
+    """Context manager: run the block with 64-bit dtypes on (or off)."""
+    return config.override("enable_x64", bool(value))
+
+
+def debug_nans(value: bool = True):
+    return config.override("debug_nans", bool(value))
+
+
+def disable_jit(disable: bool = True):
+    """Context manager: run jitted functions eagerly inside the block."""
+    return config.override("disable_jit", bool(disable))

@@ -1,0 +1,101 @@
+"""Eager execution: run one primitive on concrete values on a backend, and make Arrays."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from plax._src import dtypes, registry
+from plax._src.array import Array
+from plax._src.config import config
+from plax._src.core import PlaxTypeError, ShapedArray, abstract_eval, get_aval
+
+_aval_cache: dict = {}
+
+
+def abstract_eval_cached(prim, avals: tuple, params: dict):
+    try:
+        key = (prim, avals, tuple(params.items()))
+        out = _aval_cache.get(key)
+    except TypeError:  # unhashable params: evaluate every time
+        return abstract_eval(prim, avals, params)
+    if out is None:
+        out = abstract_eval(prim, avals, params)
+        if len(_aval_cache) > 100_000:
+            _aval_cache.clear()
+        _aval_cache[key] = out
+    return out
+
+
+def _pick_backend(args: Sequence[Any]):
+    backend = None
+    for a in args:
+        if type(a) is Array and a._committed:
+            if backend is not None and a._backend is not backend:
+                raise ValueError(
+                    f"arguments are committed to different backends ({backend.name} and "
+                    f"{a._backend.name}); move them with plax.device_put first")
+            backend = a._backend
+    return backend if backend is not None else registry.get_backend()
+
+
+def to_buffer(x: Any, backend) -> tuple[Any, ShapedArray]:
+    """A value of any accepted kind as a (buffer on `backend`, aval) pair."""
+    if type(x) is Array:
+        if x._backend is backend:
+            return x._buf, x.aval
+        return backend.put(np.asarray(x._backend.to_numpy(x._buf))), x.aval
+    aval = get_aval(x)  # raises PlaxTypeError for invalid values
+    if isinstance(x, Array):  # a subclass
+        return to_buffer(Array(x._buf, x.aval, x._backend, x._committed), backend)
+    return backend.put(np.asarray(x, dtype=aval.dtype)), aval
+
+
+def apply_primitive(prim, args: Sequence[Any], params: dict):
+    backend = _pick_backend(args)
+    bufs, avals = [], []
+    for a in args:
+        b, av = to_buffer(a, backend)
+        bufs.append(b)
+        avals.append(av)
+    avals = tuple(avals)
+    out_aval = abstract_eval_cached(prim, avals, params)
+    out = backend.execute_primitive(prim, bufs, avals, out_aval, params)
+    if prim.multiple_results:
+        res = [Array(o, a, backend) for o, a in zip(out, out_aval)]
+        if config.debug_nans:
+            for r in res:
+                _check_nans(prim, r)
+        return res
+    res = Array(out, out_aval, backend)
+    if config.debug_nans:
+        _check_nans(prim, res)
+    return res
+
+
+def _check_nans(prim, x: Array) -> None:
+    if dtypes.is_inexact(x.aval.dtype) and np.isnan(np.asarray(x._value())).any():
+        raise FloatingPointError(f"invalid value (nan) encountered in '{prim.name}' "
+                                 f"(output {x.aval.str_short()}; debug_nans is on)")
+
+
+def make_array(value: np.ndarray, aval: ShapedArray, backend=None, device=None,
+               committed: bool = False) -> Array:
+    backend = backend or registry.get_backend()
+    return Array(backend.put(value, device), aval, backend, committed)
+
+
+def asarray_value(x: Any, dtype=None, weak_type: bool | None = None) -> Array:
+    """A concrete Python/NumPy value as an Array on the default backend."""
+    if dtype is not None:
+        dt = dtypes.canonicalize_dtype(dtype)
+        weak = False if weak_type is None else weak_type
+    else:
+        try:
+            aval = get_aval(x)
+        except PlaxTypeError:
+            aval = get_aval(np.asarray(x))
+        dt, weak = aval.dtype, aval.weak_type if weak_type is None else weak_type
+    value = np.asarray(x, dtype=dt)
+    return make_array(value, ShapedArray(value.shape, dt, weak))

@@ -1,0 +1,390 @@
+"""The one dispatch registry: rule tables keyed by primitive, backends, plugin-provided API.
+
+Plugins (entry point group ``plax.plugins``) are discovered with importlib.metadata and loaded
+lazily, each at most once, the first time plax needs something it does not have. Rule lookups on
+hot paths are plain dict reads of the private tables below; registration goes through the
+``add_*`` / ``register_*`` functions, which record which plugin owns each rule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import importlib.metadata
+import threading
+import traceback
+import warnings
+from typing import Any, Callable
+
+from plax._src.config import config
+
+CORE_OWNER = "plax-core"
+
+
+class RegistrationError(RuntimeError):
+    """Two plugins registered the same rule, or a registration was malformed."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to import or register; it was skipped."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables (private: read directly on hot paths, written only through the functions below)
+
+_abstract_eval: dict = {}
+_jvp: dict = {}
+_transpose: dict = {}
+_batch: dict = {}
+_impl: dict[str, dict] = {}        # backend name -> {primitive: rule}
+_lowering: dict[str, dict] = {}    # backend name -> {primitive: lowering rule}
+_tables: dict[str, dict] = {"abstract_eval": _abstract_eval, "jvp": _jvp,
+                            "transpose": _transpose, "batch": _batch}
+_owners: dict[tuple[str, Any], str] = {}
+_primitives: dict[str, Any] = {}   # name -> Primitive, every primitive that got a rule
+_api: dict[str, Any] = {}          # public names provided by plugins (plax.grad, plax.jit, ...)
+_backend_specs: dict[str, "BackendSpec"] = {}
+
+_local = threading.local()
+
+
+def _owner() -> str:
+    return getattr(_local, "owner", CORE_OWNER)
+
+
+@contextlib.contextmanager
+def _owning(name: str):
+    prev = getattr(_local, "owner", CORE_OWNER)
+    _local.owner = name
+    try:
+        yield
+    finally:
+        _local.owner = prev
+
+
+def _add(table_name: str, table: dict, key: Any, value: Any) -> None:
+    owner = _owner()
+    prev_owner = _owners.get((table_name, key))
+    if prev_owner is not None and prev_owner != owner:
+        raise RegistrationError(
+            f"{table_name} rule for {key!r} is registered twice: first by plugin "
+            f"'{prev_owner}', again by plugin '{owner}'")
+    table[key] = value
+    _owners[(table_name, key)] = owner
+    name = getattr(key, "name", None)
+    if name is not None and hasattr(key, "bind"):
+        _primitives.setdefault(name, key)
+
+
+def _check_rule(rule: Callable, what: str, prim) -> None:
+    if not callable(rule):
+        raise RegistrationError(f"{what} rule for '{prim}' must be callable, got {rule!r}")
+
+
+def add_abstract_eval(prim, rule: Callable) -> None:
+    """rule(*avals, **params) -> ShapedArray (a list of them for multiple_results)."""
+    _check_rule(rule, "abstract_eval", prim)
+    _add("abstract_eval", _abstract_eval, prim, rule)
+
+
+def add_jvp(prim, rule: Callable) -> None:
+    """rule(primals, tangents, **params) -> (primal_out, tangent_out); tangents may be Zero."""
+    _check_rule(rule, "jvp", prim)
+    _add("jvp", _jvp, prim, rule)
+
+
+def add_transpose(prim, rule: Callable) -> None:
+    """rule(cotangent, *args, **params) -> cotangents per arg (None for non-linear args)."""
+    _check_rule(rule, "transpose", prim)
+    _add("transpose", _transpose, prim, rule)
+
+
+def add_batch(prim, rule: Callable) -> None:
+    """rule(args, batch_dims, **params) -> (out, out_batch_dim)."""
+    _check_rule(rule, "batch", prim)
+    _add("batch", _batch, prim, rule)
+
+
+def add_impl(backend: str, prim, rule: Callable) -> None:
+    """rule(*buffers, **params) -> buffer(s): how `backend` runs `prim` eagerly."""
+    _check_rule(rule, f"impl[{backend}]", prim)
+    _add(f"impl[{backend}]", _impl.setdefault(backend, {}), prim, rule)
+
+
+def add_lowering(backend: str, prim, rule: Callable) -> None:
+    """A compiler backend's lowering rule for `prim` (its signature is the backend's own)."""
+    _check_rule(rule, f"lowering[{backend}]", prim)
+    _add(f"lowering[{backend}]", _lowering.setdefault(backend, {}), prim, rule)
+
+
+def add_rule(table: str, prim, rule: Callable) -> None:
+    """A rule in a table named by a plugin (a new transform's rule table)."""
+    _check_rule(rule, table, prim)
+    _add(table, _tables.setdefault(table, {}), prim, rule)
+
+
+def rules(table: str) -> dict:
+    """A read-only view of a rule table (for coverage reports and plugins' own lookups)."""
+    import types
+    if table.startswith("impl[") and table.endswith("]"):
+        return types.MappingProxyType(_impl.setdefault(table[5:-1], {}))
+    if table.startswith("lowering[") and table.endswith("]"):
+        return types.MappingProxyType(_lowering.setdefault(table[9:-1], {}))
+    return types.MappingProxyType(_tables.setdefault(table, {}))
+
+
+def impl_table(backend: str) -> dict:
+    """The live impl table of a backend (backends read it on their hot path)."""
+    return _impl.setdefault(backend, {})
+
+
+def lowering_table(backend: str) -> dict:
+    return _lowering.setdefault(backend, {})
+
+
+def register_api(name: str, obj: Any) -> None:
+    """Expose `obj` as `plax.<name>` (how plax-transforms provides grad, jit, vmap ...)."""
+    _add("api", _api, name, obj)
+
+
+def register_primitive(prim) -> None:
+    """Record a primitive so coverage reports list it even before it has rules."""
+    _primitives.setdefault(prim.name, prim)
+
+
+def primitives() -> dict:
+    ensure_plugins_loaded()
+    return dict(_primitives)
+
+
+def owner_of(table: str, key: Any) -> str | None:
+    return _owners.get((table, key))
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends
+
+
+@dataclasses.dataclass
+class BackendSpec:
+    name: str
+    factory: Callable[[], Any]
+    priority: int
+    owner: str
+    instance: Any = None
+    error: BaseException | None = None
+
+
+def register_backend(name: str, factory: Callable[[], Any], priority: int = 0) -> None:
+    """Register a backend: `factory()` builds it on first use (import heavy modules inside it).
+    The highest-priority backend that initialises is the default."""
+    _check_rule(factory, "backend factory", name)
+    if name in _backend_specs and _backend_specs[name].owner != _owner():
+        raise RegistrationError(f"backend '{name}' is registered twice: first by plugin "
+                                f"'{_backend_specs[name].owner}', again by plugin '{_owner()}'")
+    _backend_specs[name] = BackendSpec(name, factory, priority, _owner())
+    _default_cache.clear()
+
+
+class BackendUnavailableError(RuntimeError):
+    """A backend is not installed, or failed to initialise."""
+
+
+def backend_names() -> list[str]:
+    ensure_plugins_loaded()
+    return sorted(_backend_specs, key=lambda n: -_backend_specs[n].priority)
+
+
+def _instantiate(spec: BackendSpec):
+    if spec.instance is None and spec.error is None:
+        try:
+            spec.instance = spec.factory()
+        except Exception as e:  # noqa: BLE001 - reported to the user with the cause
+            spec.error = e
+    return spec.instance
+
+
+_default_cache: dict = {}
+
+
+def get_backend(name: str | None = None):
+    """The backend called `name`, or the default one (config `backend`, then priority)."""
+    if name is None:
+        name = config.backend
+        if name is None:
+            b = _default_cache.get(None)
+            if b is None:
+                b = _default_cache[None] = _pick_default()
+            return b
+    spec = _backend_specs.get(name)
+    if spec is None:
+        ensure_plugins_loaded()
+        spec = _backend_specs.get(name)
+        if spec is None:
+            raise BackendUnavailableError(
+                f"unknown backend '{name}'; installed backends: "
+                f"{', '.join(backend_names()) or '(none)'}")
+    inst = spec.instance or _instantiate(spec)
+    if inst is None:
+        raise BackendUnavailableError(
+            f"backend '{name}' (plugin '{spec.owner}') failed to initialise: "
+            f"{type(spec.error).__name__}: {spec.error}")
+    return inst
+
+
+def _pick_default():
+    ensure_plugins_loaded()
+    errors = []
+    for name in backend_names():
+        spec = _backend_specs[name]
+        inst = _instantiate(spec)
+        if inst is not None:
+            return inst
+        errors.append(f"{name}: {spec.error}")
+    raise BackendUnavailableError("no backend could be initialised"
+                                  + (": " + "; ".join(errors) if errors else ""))
+
+
+def validate_backend_name(name: str) -> None:
+    ensure_plugins_loaded()
+    if name not in _backend_specs:
+        raise BackendUnavailableError(
+            f"unknown backend '{name}'; installed backends: {', '.join(backend_names())}")
+
+
+def _on_config_change(name: str) -> None:
+    if name == "backend":
+        _default_cache.clear()
+
+
+config.on_change(_on_config_change)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plugin discovery and loading
+
+# Built-in plugins load through the same function as third-party ones; an entry point of the
+# same name (plax-core declares one for the reference backend) is the same plugin.
+_BUILTIN_PLUGINS = {"reference": ("plax-core", "plax._src.backends.reference")}
+
+
+@dataclasses.dataclass
+class PluginInfo:
+    name: str
+    distribution: str
+    module: str
+    status: str = "found"   # found | loaded | failed | disabled
+    error: str | None = None
+
+
+_plugins: dict[str, PluginInfo] = {}
+_loaded = False
+_load_lock = threading.RLock()
+_pm = None
+
+
+def _plugin_manager():
+    global _pm
+    if _pm is None:
+        import pluggy
+        from plax import hookspecs
+        _pm = pluggy.PluginManager("plax")
+        _pm.add_hookspecs(hookspecs)
+    return _pm
+
+
+def discover() -> dict[str, PluginInfo]:
+    """Entry points of group `plax.plugins`, recorded without loading them."""
+    found: dict[str, PluginInfo] = {}
+    for ep in importlib.metadata.entry_points(group="plax.plugins"):
+        dist = ep.dist.name if getattr(ep, "dist", None) is not None else "?"
+        if ep.name in found:
+            raise RegistrationError(f"two distributions declare the plax plugin '{ep.name}': "
+                                    f"'{found[ep.name].distribution}' and '{dist}'")
+        found[ep.name] = PluginInfo(ep.name, dist, ep.value)
+    for name, (dist, module) in _BUILTIN_PLUGINS.items():
+        found.setdefault(name, PluginInfo(name, dist, module))
+    return found
+
+
+def ensure_plugins_loaded() -> None:
+    if _loaded:
+        return
+    load_plugins()
+
+
+def load_plugins() -> None:
+    global _loaded
+    with _load_lock:
+        if _loaded:
+            return
+        _loaded = True
+        allow = config.plugins
+        deny = set(config.disable_plugins or ())
+        for name, info in discover().items():
+            _plugins[name] = info
+            if name in deny or (allow is not None and name not in allow):
+                info.status = "disabled"
+                continue
+            load_plugin(info)
+
+
+def load_plugin(info: PluginInfo) -> bool:
+    """Import one plugin module and run its hooks; on failure warn and undo its registrations."""
+    pm = _plugin_manager()
+    with _owning(info.name):
+        try:
+            module = importlib.import_module(info.module)
+            if pm.get_plugin(info.name) is None:
+                pm.register(module, name=info.name)
+            for impl in pm.hook.plax_register.get_hookimpls():
+                if impl.plugin is module:
+                    from plax.extend import registry as public_registry
+                    impl.function(registry=public_registry)
+        except Exception as e:  # noqa: BLE001 - one broken plugin must not break the rest
+            _unregister_owner(info.name)
+            if pm.get_plugin(info.name) is not None:
+                pm.unregister(name=info.name)
+            info.status = "failed"
+            info.error = f"{type(e).__name__}: {e}"
+            warnings.warn(
+                f"plax plugin '{info.name}' from distribution '{info.distribution}' "
+                f"(module {info.module}) failed to load and was skipped: {info.error}\n"
+                + "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:]),
+                PluginWarning, stacklevel=3)
+            return False
+    info.status = "loaded"
+    _plugins[info.name] = info
+    return True
+
+
+def _unregister_owner(owner: str) -> None:
+    for (table_name, key), o in list(_owners.items()):
+        if o != owner:
+            continue
+        del _owners[(table_name, key)]
+        if table_name == "api":
+            _api.pop(key, None)
+        elif table_name.startswith("impl["):
+            _impl.get(table_name[5:-1], {}).pop(key, None)
+        elif table_name.startswith("lowering["):
+            _lowering.get(table_name[9:-1], {}).pop(key, None)
+        else:
+            _tables.get(table_name, {}).pop(key, None)
+    for name in [n for n, s in _backend_specs.items() if s.owner == owner]:
+        del _backend_specs[name]
+    _default_cache.clear()
+
+
+def plugins() -> dict[str, PluginInfo]:
+    ensure_plugins_loaded()
+    return dict(_plugins)
+
+
+def get_api(name: str):
+    obj = _api.get(name)
+    if obj is None:
+        ensure_plugins_loaded()
+        obj = _api.get(name)
+    return obj

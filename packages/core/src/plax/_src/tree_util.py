@@ -1,0 +1,207 @@
+"""Pytrees: nested containers of leaves (JAX's `jax.tree_util` API, built on optree).
+
+`None` is an empty subtree, as in JAX. User classes register with `register_pytree_node`,
+`register_pytree_node_class` or `register_dataclass`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Callable, Sequence
+
+import optree
+
+NAMESPACE = "plax"
+PyTreeDef = optree.PyTreeSpec
+
+_kw = dict(none_is_leaf=False, namespace=NAMESPACE)
+
+
+def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None):
+    return optree.tree_flatten(tree, is_leaf, **_kw)
+
+
+def tree_unflatten(treedef: PyTreeDef, leaves: Sequence[Any]) -> Any:
+    return optree.tree_unflatten(treedef, leaves)
+
+
+def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:
+    return optree.tree_leaves(tree, is_leaf, **_kw)
+
+
+def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
+    return optree.tree_structure(tree, is_leaf, **_kw)
+
+
+def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
+    return optree.tree_map(f, tree, *rest, is_leaf=is_leaf, **_kw)
+
+
+def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
+    leaves_paths, treedef = tree_flatten_with_path(tree, is_leaf)
+    others = [treedef.flatten_up_to(r) for r in rest]
+    return treedef.unflatten([f(p, x, *xs) for (p, x), *xs in
+                              zip(leaves_paths, *others)] if others else
+                             [f(p, x) for p, x in leaves_paths])
+
+
+def tree_flatten_with_path(tree: Any, is_leaf=None):
+    paths, leaves, treedef = optree.tree_flatten_with_path(tree, is_leaf, **_kw)
+    accessors = optree.tree_accessors(treedef)
+    return [(tuple(_key(e) for e in acc), x) for acc, x in zip(accessors, leaves)], treedef
+
+
+def tree_leaves_with_path(tree: Any, is_leaf=None):
+    return tree_flatten_with_path(tree, is_leaf)[0]
+
+
+class SequenceKey:
+    __slots__ = ("idx",)
+
+    def __init__(self, idx):
+        self.idx = idx
+
+    def __str__(self):
+        return f"[{self.idx}]"
+
+    __repr__ = lambda self: f"SequenceKey(idx={self.idx})"
+
+
+class DictKey:
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+    def __str__(self):
+        return f"[{self.key!r}]"
+
+    __repr__ = lambda self: f"DictKey(key={self.key!r})"
+
+
+class GetAttrKey:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __str__(self):
+        return f".{self.name}"
+
+    __repr__ = lambda self: f"GetAttrKey(name={self.name!r})"
+
+
+def _key(entry):
+    if isinstance(entry, optree.GetAttrEntry):
+        return GetAttrKey(entry.name)
+    if isinstance(entry, optree.MappingEntry):
+        return DictKey(entry.entry)
+    if isinstance(entry, optree.SequenceEntry):
+        return SequenceKey(entry.entry)
+    return DictKey(entry.entry) if not isinstance(entry.entry, int) else SequenceKey(entry.entry)
+
+
+def keystr(path: Sequence[Any]) -> str:
+    return "".join(str(k) for k in path)
+
+
+_NO_INIT = object()
+
+
+def tree_reduce(f: Callable, tree: Any, initializer: Any = _NO_INIT, is_leaf=None):
+    leaves = tree_leaves(tree, is_leaf)
+    if initializer is _NO_INIT:
+        return functools.reduce(f, leaves)
+    return functools.reduce(f, leaves, initializer)
+
+
+def tree_all(tree: Any, is_leaf=None) -> bool:
+    return all(tree_leaves(tree, is_leaf))
+
+
+def all_leaves(iterable) -> bool:
+    return all(tree_structure(x).num_leaves == 1 and optree.treespec_is_leaf(tree_structure(x))
+               for x in iterable)
+
+
+def treedef_children(treedef: PyTreeDef):
+    return treedef.children()
+
+
+def treedef_is_leaf(treedef: PyTreeDef) -> bool:
+    return treedef.is_leaf()
+
+
+def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
+    return optree.tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose)
+
+
+def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func: Callable,
+                         flatten_with_keys_func: Callable | None = None) -> None:
+    """flatten_func(x) -> (children, aux_data); unflatten_func(aux_data, children) -> x."""
+    optree.register_pytree_node(nodetype, flatten_func, unflatten_func, namespace=NAMESPACE)
+
+
+def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatten_func=None):
+    def flat(x):
+        kc, aux = flatten_with_keys(x)
+        return [c for _, c in kc], aux
+    register_pytree_node(nodetype, flatten_func or flat, unflatten_func)
+
+
+def register_pytree_node_class(cls: type) -> type:
+    """Class decorator: the class defines `tree_flatten()` and classmethod `tree_unflatten`."""
+    register_pytree_node(cls, lambda x: x.tree_flatten(), cls.tree_unflatten)
+    return cls
+
+
+def register_static(cls: type) -> type:
+    register_pytree_node(cls, lambda x: ((), x), lambda aux, _: aux)
+    return cls
+
+
+def register_dataclass(nodetype: type, data_fields: Sequence[str] | None = None,
+                       meta_fields: Sequence[str] | None = None, drop_fields=()) -> type:
+    """Register a dataclass: `data_fields` are children, `meta_fields` static metadata.
+    With no field lists, every field is data unless its metadata says static=True."""
+    if data_fields is None and meta_fields is None:
+        if not dataclasses.is_dataclass(nodetype):
+            raise TypeError(f"register_dataclass({nodetype.__name__}) needs data_fields and "
+                            "meta_fields unless the class is a dataclass")
+        data_fields, meta_fields = [], []
+        for f in dataclasses.fields(nodetype):
+            if not f.init:
+                continue
+            (meta_fields if f.metadata.get("static", False) else data_fields).append(f.name)
+    data_fields, meta_fields = tuple(data_fields or ()), tuple(meta_fields or ())
+
+    def flatten(x):
+        return ([getattr(x, f) for f in data_fields],
+                tuple(getattr(x, f) for f in meta_fields))
+
+    def unflatten(meta, children):
+        kwargs = dict(zip(meta_fields, meta))
+        kwargs.update(zip(data_fields, children))
+        return nodetype(**kwargs)
+
+    register_pytree_node(nodetype, flatten, unflatten)
+    return nodetype
+
+
+class Partial(functools.partial):
+    """functools.partial that is a pytree: args and keywords are its children (JAX's Partial)."""
+
+    def __new__(klass, func, *args, **kw):
+        if isinstance(func, functools.partial):
+            original, func = func, func.func
+            args = original.args + args
+            kw = {**original.keywords, **kw}
+        return super().__new__(klass, func, *args, **kw)
+
+
+register_pytree_node(
+    Partial,
+    lambda p: ((p.args, p.keywords), p.func),
+    lambda func, xs: Partial(func, *xs[0], **xs[1]),
+)

@@ -1,0 +1,18 @@
+"""plax.lax: the primitive operations (as jax.lax). Operands must already agree in dtype;
+use plax.numpy for NumPy-style promotion and broadcasting."""
+
+from plax._src.lax.elementwise import *  # noqa: F401,F403
+from plax._src.lax.elementwise import (  # noqa: F401
+    RoundingMethod, _convert_element_type, abs, acos, acosh, add, asin, asinh, atan, atan2,
+    atanh, bitcast_convert_type, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, cbrt, ceil,
+    clamp, complex, conj, convert_element_type, cos, cosh, digamma, div, eq, erf, erf_inv, erfc,
+    exp, exp2, expm1, floor, ge, gt, imag, integer_pow, is_finite, le, lgamma, log, log1p,
+    logistic, lt, max, min, mul, ne, neg, nextafter, population_count, pow, real, reciprocal,
+    rem, round, rsqrt, select, select_n, shift_left, shift_right_arithmetic,
+    shift_right_logical, sign, sin, sinh, sqrt, square, sub, tan, tanh)
+
+# lax.not_/and_/or_/xor_ keep JAX's spellings
+from plax._src.lax.elementwise import bitwise_not as not_  # noqa: F401,E402
+from plax._src.lax.elementwise import bitwise_and as and_  # noqa: F401,E402
+from plax._src.lax.elementwise import bitwise_or as or_  # noqa: F401,E402
+from plax._src.lax.elementwise import bitwise_xor as xor_  # noqa: F401,E402
