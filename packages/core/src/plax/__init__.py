@@ -35,6 +35,8 @@ class default_backend:
 
 
 def __getattr__(name: str):
+    if name.startswith("__"):  # probes by inspect, pickle, pytest: no reason to load plugins
+        raise AttributeError(f"module 'plax' has no attribute '{name}'")
     if name in _SUBMODULES:
         mod = _importlib.import_module(f"plax.{name}")
         globals()[name] = mod

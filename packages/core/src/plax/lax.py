@@ -2,6 +2,11 @@
 use plax.numpy for NumPy-style promotion and broadcasting."""
 
 from plax._src.lax.elementwise import *  # noqa: F401,F403
+from plax._src.lax.structural import *  # noqa: F401,F403
+from plax._src.lax.reductions import *  # noqa: F401,F403
+from plax._src.lax.slicing import *  # noqa: F401,F403
+from plax._src.lax.sorting import *  # noqa: F401,F403
+from plax._src.lax.linalg import *  # noqa: F401,F403
 from plax._src.lax.elementwise import (  # noqa: F401
     RoundingMethod, _convert_element_type, abs, acos, acosh, add, asin, asinh, atan, atan2,
     atanh, bitcast_convert_type, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, cbrt, ceil,
@@ -9,10 +14,19 @@ from plax._src.lax.elementwise import (  # noqa: F401
     exp, exp2, expm1, floor, ge, gt, imag, integer_pow, is_finite, le, lgamma, log, log1p,
     logistic, lt, max, min, mul, ne, neg, nextafter, population_count, pow, real, reciprocal,
     rem, round, rsqrt, select, select_n, shift_left, shift_right_arithmetic,
-    shift_right_logical, sign, sin, sinh, sqrt, square, sub, tan, tanh)
+    shift_right_logical, sign, sin, sinh, sqrt, square, stop_gradient, sub, tan, tanh)
 
 # lax.not_/and_/or_/xor_ keep JAX's spellings
 from plax._src.lax.elementwise import bitwise_not as not_  # noqa: F401,E402
 from plax._src.lax.elementwise import bitwise_and as and_  # noqa: F401,E402
 from plax._src.lax.elementwise import bitwise_or as or_  # noqa: F401,E402
 from plax._src.lax.elementwise import bitwise_xor as xor_  # noqa: F401,E402
+
+
+def __getattr__(name: str):
+    # collectives (psum, pmean, ...) come from the transforms plugin
+    from plax._src import registry
+    obj = registry.get_api(f"lax.{name}")
+    if obj is None:
+        raise AttributeError(f"module 'plax.lax' has no attribute '{name}'")
+    return obj

@@ -22,11 +22,16 @@ def _parse_bool(s: str) -> bool:
 
 
 class _Option:
-    __slots__ = ("name", "env", "default", "parse", "help", "value", "is_set")
+    __slots__ = ("name", "env", "default", "parse", "help", "validate", "value", "is_set")
 
-    def __init__(self, name, env, default, parse, help):
+    def __init__(self, name, env, default, parse, help, validate):
         self.name, self.env, self.default, self.parse, self.help = name, env, default, parse, help
+        self.validate = validate
         self.value, self.is_set = None, False
+
+    def check(self, value: Any) -> Any:
+        """The value to store for `value` given by `update` or `override` (errors name us)."""
+        return value if self.validate is None else self.validate(self.name, value)
 
 
 class _Local(threading.local):
@@ -44,8 +49,10 @@ class Config:
         object.__setattr__(self, "_cache", {})
 
     def define(self, name: str, default: Any, parse: Callable[[str], Any], help: str,
-               env: str | None = None) -> None:
-        self._options[name] = _Option(name, env or f"PLAX_{name.upper()}", default, parse, help)
+               env: str | None = None,
+               validate: Callable[[str, Any], Any] | None = None) -> None:
+        self._options[name] = _Option(name, env or f"PLAX_{name.upper()}", default, parse, help,
+                                      validate)
 
     def _option(self, name: str) -> _Option:
         try:
@@ -69,7 +76,10 @@ class Config:
             val = opt.value
         else:
             raw = os.environ.get(opt.env)
-            val = opt.default if raw is None else opt.parse(raw)
+            try:
+                val = opt.default if raw is None else opt.parse(raw)
+            except ValueError as e:
+                raise ValueError(f"environment variable {opt.env}={raw!r}: {e}") from None
         cache[name] = val
         return val
 
@@ -80,7 +90,7 @@ class Config:
         """Set option `name` (JAX-style names such as 'jax_enable_x64' are accepted too)."""
         name = _strip_prefix(name)
         opt = self._option(name)
-        opt.value, opt.is_set = value, True
+        opt.value, opt.is_set = opt.check(value), True
         self._cache.clear()
         self._notify(name)
 
@@ -94,7 +104,7 @@ class Config:
     @contextlib.contextmanager
     def override(self, name: str, value: Any):
         name = _strip_prefix(name)
-        self._option(name)
+        value = self._option(name).check(value)
         local = self._local.overrides
         had, old = name in local, local.get(name)
         local[name] = value
@@ -139,15 +149,35 @@ def _parse_list(s: str) -> tuple[str, ...] | None:
     return items or None
 
 
+def _check_bool(name: str, value: Any) -> bool:
+    if value in (True, False):  # bool, 0/1 and NumPy bools
+        return bool(value)
+    raise TypeError(f"plax.config option '{name}' takes a bool, got {value!r}")
+
+
+def _check_backend(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"plax.config option 'backend' takes a backend name, got {value!r}")
+    from plax._src import registry  # the registry imports this module
+    registry.validate_backend_name(value)  # lists the installed backends if unknown
+    return value
+
+
 config = Config()
 config.define("backend", None, _parse_backend,
-              "name of the default backend (None: the highest-priority installed backend)")
-config.define("enable_x64", False, _parse_bool, "allow 64-bit dtypes (float64, int64)")
+              "name of the default backend (None: the highest-priority installed backend)",
+              validate=_check_backend)
+config.define("enable_x64", False, _parse_bool, "allow 64-bit dtypes (float64, int64)",
+              validate=_check_bool)
 config.define("debug_nans", False, _parse_bool,
-              "raise FloatingPointError when an operation produces a NaN")
-config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly")
+              "raise FloatingPointError when an operation produces a NaN", validate=_check_bool)
+config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly",
+              validate=_check_bool)
 config.define("plugins", None, _parse_list,
-              "allow list of plugin names to load (comma separated); None loads all")
+              "allow list of third-party plugin names to load (comma separated); None loads "
+              "all. Built-in plugins (the reference backend) load unless disabled")
 config.define("disable_plugins", (), lambda s: _parse_list(s) or (),
               "plugin names never to load (comma separated)")
 

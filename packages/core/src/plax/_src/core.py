@@ -596,7 +596,11 @@ def pp_eqn(eqn: JaxprEqn, ctx: _PpContext, used: set | None = None) -> pp.Doc:
             ctx.suggest(inner.invars, eqn.invars)
             ctx.suggest(inner.outvars, [v if v in used else None for v in eqn.outvars])
     if params:
-        kv = [_pp_param(k, params[k], ctx) for k in sorted(params)]
+        keys = sorted(params)
+        if eqn.primitive.call_primitive and "name" in params:  # JAX prints a call's name first
+            keys.remove("name")
+            keys.insert(0, "name")
+        kv = [_pp_param(k, params[k], ctx) for k in keys]
         pdoc = pp.group(pp.concat([
             pp.nest(2, pp.concat([pp.text("["), pp.brk(""), pp.join(pp.brk(), kv)])),
             pp.brk(""), pp.text("]")]))

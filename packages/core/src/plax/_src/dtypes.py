@@ -180,34 +180,41 @@ _LATTICE: dict[Any, tuple] = {
     complex64: (complex128,),
     complex128: (),
 }
+# Without x64 no promotion may form a 64-bit type from narrower inputs; the only such edge is
+# u32 v i32 -> i64, which becomes i32 (as in JAX).
+_LATTICE_X32 = {**_LATTICE, uint32: (int32, uint64)}
 
 
-def _upper_sets() -> dict[Any, frozenset]:
+def _upper_sets(lattice: dict) -> dict[Any, frozenset]:
     ups: dict[Any, frozenset] = {}
 
     def up(n):
         if n not in ups:
             s = {n}
-            for m in _LATTICE[n]:
+            for m in lattice[n]:
                 s |= up(m)
             ups[n] = frozenset(s)
         return ups[n]
 
-    for n in _LATTICE:
+    for n in lattice:
         up(n)
     return ups
 
 
-_UPPER = _upper_sets()
+_UPPER = {True: _upper_sets(_LATTICE), False: _upper_sets(_LATTICE_X32)}
+_WEAK_NODES = (WEAK_INT, WEAK_FLOAT, WEAK_COMPLEX)
+_PY_TYPE_NODES = {int: WEAK_INT, float: WEAK_FLOAT, complex: WEAK_COMPLEX}
+_WEAK_NODE_DTYPE = {WEAK_INT: int64, WEAK_FLOAT: float64, WEAK_COMPLEX: complex128}
 
 
-def _join(a, b):
-    common = _UPPER[a] & _UPPER[b]
+def _join(nodes, x64: bool):
+    ups = _UPPER[x64]
+    common = frozenset.intersection(*(ups[n] for n in nodes))
     # the least upper bound is the common element that all other common elements are above
     for c in common:
-        if common <= _UPPER[c]:
+        if common <= ups[c]:
             return c
-    raise TypeError(f"no common type for {a} and {b}")  # pragma: no cover - lattice is complete
+    raise TypeError(f"no common type for {nodes}")  # pragma: no cover - lattice is complete
 
 
 def _weak_node(dt: np.dtype):
@@ -220,50 +227,65 @@ def _weak_node(dt: np.dtype):
     return WEAK_COMPLEX
 
 
-def _default_for_weak(node) -> np.dtype:
-    return canonicalize_dtype({WEAK_INT: int64, WEAK_FLOAT: float64, WEAK_COMPLEX: complex128}[node])
+def _canon(dt: np.dtype, x64: bool) -> np.dtype:
+    return dt if x64 else _64_TO_32.get(dt, dt)
+
+
+def _default_of_kind(dt: np.dtype, x64: bool) -> np.dtype:
+    """The dtype a weakly-typed result of `dt`'s kind gets (JAX: default int/uint/float/complex)."""
+    if dt == bool_:
+        return bool_
+    kind = int64 if is_signed(dt) else uint64 if is_unsigned(dt) else (
+        float64 if is_float(dt) else complex128)
+    return _canon(kind, x64)
 
 
 @functools.lru_cache(maxsize=4096)
-def _promote_nodes(nodes: tuple, x64: bool) -> tuple[np.dtype, bool]:
-    node = nodes[0]
-    for n in nodes[1:]:
-        node = _join(node, n)
-    if node in (WEAK_INT, WEAK_FLOAT, WEAK_COMPLEX):
-        return _default_for_weak(node), True
-    return (node if x64 else _64_TO_32.get(node, node)), False
+def _promote(pairs: tuple, x64: bool) -> tuple[np.dtype, bool]:
+    """JAX's promotion of (canonical dtype, weak) pairs."""
+    dts = {d for d, _ in pairs}
+    weaks = [w for _, w in pairs]
+    if len(pairs) == 1:
+        dt, weak = pairs[0]
+    elif len(dts) == 1 and not all(weaks):
+        dt, weak = pairs[0][0], False
+    elif all(weaks):
+        # all weak: promote the strong counterparts, and the result stays weak
+        dt, weak = _canon(_join(dts, x64), x64), True
+    else:
+        node = _join({_weak_node(d) if w else d for d, w in pairs}, x64)
+        if node in _WEAK_NODES:
+            dt, weak = _canon(_WEAK_NODE_DTYPE[node], x64), True
+        else:
+            dt, weak = _canon(node, x64), False
+    if weak:
+        dt = _default_of_kind(dt, x64)
+    return dt, weak and dt != bool_
 
 
-def _node_of(x: Any):
-    """Lattice node of a value or dtype-like: Python scalars and weak arrays are weak nodes."""
+def _dtype_and_weak(x: Any, x64: bool) -> tuple[np.dtype, bool]:
+    """Canonical dtype of a value or dtype-like, and whether it is weakly typed: Python scalars
+    and the types int/float/complex are weak; arrays and tracers keep their aval's dtype."""
     t = type(x)
-    if t is bool:
-        return bool_
-    if t is int:
-        return WEAK_INT
-    if t is float:
-        return WEAK_FLOAT
-    if t is complex:
-        return WEAK_COMPLEX
+    if t is bool or x is bool:
+        return bool_, False
+    node = _PY_TYPE_NODES.get(t) or (_PY_TYPE_NODES.get(x) if t is type else None)
+    if node is not None:
+        return _canon(_WEAK_NODE_DTYPE[node], x64), True
     aval = getattr(x, "aval", None)
     if aval is not None:
-        return _weak_node(aval.dtype) if aval.weak_type else aval.dtype
-    if x is int:
-        return WEAK_INT
-    if x is float:
-        return WEAK_FLOAT
-    if x is complex:
-        return WEAK_COMPLEX
-    if hasattr(x, "dtype"):
-        return _as_dtype(x.dtype)
-    return _as_dtype(x)
+        return aval.dtype, aval.weak_type
+    if t is not type and not isinstance(x, (str, np.dtype)) and hasattr(x, "dtype"):
+        x = x.dtype
+    return _canon(_as_dtype(x), x64), False
 
 
 def result_type_with_weak(*args: Any) -> tuple[np.dtype, bool]:
     """JAX's result type of `args` (values or dtypes) and whether the result is weakly typed."""
     if not args:
         raise ValueError("at least one array or dtype is required")
-    return _promote_nodes(tuple(_node_of(a) for a in args), x64_enabled())
+    x64 = x64_enabled()
+    return _promote(tuple(_dtype_and_weak(a, x64) for a in args), x64)
 
 
 def result_type(*args: Any) -> np.dtype:
@@ -271,9 +293,13 @@ def result_type(*args: Any) -> np.dtype:
 
 
 def promote_types(a: Any, b: Any) -> np.dtype:
-    """Promotion of two dtypes (never weak: `int`, `float` mean int64/float64 like JAX)."""
-    da, db = _as_dtype(a), _as_dtype(b)
-    return _promote_nodes((da, db), True)[0]
+    """Promotion of two dtypes, as jax.numpy.promote_types: the result is not canonicalized,
+    and the Python types int/float/complex are weak (they keep the other side's width)."""
+    x64 = x64_enabled()
+    # look Python types up only by identity: np.dtype('int64') == int is True in NumPy
+    node = _join({(_PY_TYPE_NODES.get(d) if type(d) is type else None) or _as_dtype(d)
+                  for d in (a, b)}, x64)
+    return _WEAK_NODE_DTYPE.get(node, node)
 
 
 def scalar_dtype(x: Any) -> np.dtype:
@@ -281,12 +307,9 @@ def scalar_dtype(x: Any) -> np.dtype:
     t = type(x)
     if t is bool:
         return bool_
-    if t is int:
-        return _default_for_weak(WEAK_INT)
-    if t is float:
-        return _default_for_weak(WEAK_FLOAT)
-    if t is complex:
-        return _default_for_weak(WEAK_COMPLEX)
+    node = _PY_TYPE_NODES.get(t)
+    if node is not None:
+        return canonicalize_dtype(_WEAK_NODE_DTYPE[node])
     raise TypeError(f"{x!r} is not a Python scalar")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
-import importlib.metadata
 import threading
 import traceback
 import warnings
@@ -43,6 +42,7 @@ _tables: dict[str, dict] = {"abstract_eval": _abstract_eval, "jvp": _jvp,
                             "transpose": _transpose, "batch": _batch}
 _owners: dict[tuple[str, Any], str] = {}
 _primitives: dict[str, Any] = {}   # name -> Primitive, every primitive that got a rule
+_primitive_owners: dict[str, str] = {}  # name -> the plugin that first recorded it
 _api: dict[str, Any] = {}          # public names provided by plugins (plax.grad, plax.jit, ...)
 _backend_specs: dict[str, "BackendSpec"] = {}
 
@@ -63,18 +63,24 @@ def _owning(name: str):
         _local.owner = prev
 
 
+def _describe(owner: str) -> str:
+    info = _plugins.get(owner)
+    if info is None:
+        return f"'{owner}'"
+    return f"'{owner}' (distribution '{info.distribution}')"
+
+
 def _add(table_name: str, table: dict, key: Any, value: Any) -> None:
     owner = _owner()
     prev_owner = _owners.get((table_name, key))
     if prev_owner is not None and prev_owner != owner:
         raise RegistrationError(
             f"{table_name} rule for {key!r} is registered twice: first by plugin "
-            f"'{prev_owner}', again by plugin '{owner}'")
+            f"{_describe(prev_owner)}, again by plugin {_describe(owner)}")
     table[key] = value
     _owners[(table_name, key)] = owner
-    name = getattr(key, "name", None)
-    if name is not None and hasattr(key, "bind"):
-        _primitives.setdefault(name, key)
+    if hasattr(key, "bind"):
+        register_primitive(key)
 
 
 def _check_rule(rule: Callable, what: str, prim) -> None:
@@ -150,7 +156,9 @@ def register_api(name: str, obj: Any) -> None:
 
 def register_primitive(prim) -> None:
     """Record a primitive so coverage reports list it even before it has rules."""
-    _primitives.setdefault(prim.name, prim)
+    if prim.name not in _primitives:
+        _primitives[prim.name] = prim
+        _primitive_owners[prim.name] = _owner()
 
 
 def primitives() -> dict:
@@ -182,7 +190,8 @@ def register_backend(name: str, factory: Callable[[], Any], priority: int = 0) -
     _check_rule(factory, "backend factory", name)
     if name in _backend_specs and _backend_specs[name].owner != _owner():
         raise RegistrationError(f"backend '{name}' is registered twice: first by plugin "
-                                f"'{_backend_specs[name].owner}', again by plugin '{_owner()}'")
+                                f"{_describe(_backend_specs[name].owner)}, again by plugin "
+                                f"{_describe(_owner())}")
     _backend_specs[name] = BackendSpec(name, factory, priority, _owner())
     _default_cache.clear()
 
@@ -267,6 +276,10 @@ config.on_change(_on_config_change)
 # Built-in plugins load through the same function as third-party ones; an entry point of the
 # same name (plax-core declares one for the reference backend) is the same plugin.
 _BUILTIN_PLUGINS = {"reference": ("plax-core", "plax._src.backends.reference")}
+# Core modules that register rules when imported. They are imported before any plugin runs:
+# imported first from inside a plugin's hook, their rules would count as that plugin's (and be
+# removed with it if it failed).
+_CORE_RULE_MODULES = ("plax.lax",)
 
 
 @dataclasses.dataclass
@@ -294,18 +307,23 @@ def _plugin_manager():
     return _pm
 
 
-def discover() -> dict[str, PluginInfo]:
-    """Entry points of group `plax.plugins`, recorded without loading them."""
+def discover() -> tuple[dict[str, PluginInfo], list[str]]:
+    """Entry points of group `plax.plugins`, recorded without loading them, and the clashes
+    (two distributions declaring one plugin name; the first one found is kept)."""
+    import importlib.metadata  # here, not at module level: `import plax` stays fast
+
     found: dict[str, PluginInfo] = {}
+    clashes: list[str] = []
     for ep in importlib.metadata.entry_points(group="plax.plugins"):
         dist = ep.dist.name if getattr(ep, "dist", None) is not None else "?"
         if ep.name in found:
-            raise RegistrationError(f"two distributions declare the plax plugin '{ep.name}': "
-                                    f"'{found[ep.name].distribution}' and '{dist}'")
+            clashes.append(f"two distributions declare the plax plugin '{ep.name}': "
+                           f"'{found[ep.name].distribution}' and '{dist}'")
+            continue
         found[ep.name] = PluginInfo(ep.name, dist, ep.value)
     for name, (dist, module) in _BUILTIN_PLUGINS.items():
         found.setdefault(name, PluginInfo(name, dist, module))
-    return found
+    return found, clashes
 
 
 def ensure_plugins_loaded() -> None:
@@ -315,23 +333,37 @@ def ensure_plugins_loaded() -> None:
 
 
 def load_plugins() -> None:
+    """Load every discovered plugin once. A plugin that fails is skipped with a PluginWarning;
+    conflicting registrations are removed from the later plugin and raised, after the other
+    plugins have loaded, as one RegistrationError naming both sides."""
     global _loaded
     with _load_lock:
         if _loaded:
             return
         _loaded = True
+        for mod in _CORE_RULE_MODULES:
+            importlib.import_module(mod)
         allow = config.plugins
         deny = set(config.disable_plugins or ())
-        for name, info in discover().items():
-            _plugins[name] = info
-            if name in deny or (allow is not None and name not in allow):
+        found, errors = discover()
+        _plugins.update(found)
+        for name, info in found.items():
+            # the allow list selects among third-party plugins; built-ins are denied explicitly
+            if name in deny or (allow is not None and name not in allow
+                                and name not in _BUILTIN_PLUGINS):
                 info.status = "disabled"
                 continue
-            load_plugin(info)
+            try:
+                load_plugin(info)
+            except RegistrationError as e:
+                errors.append(str(e))
+        if errors:
+            raise RegistrationError("; ".join(errors))
 
 
 def load_plugin(info: PluginInfo) -> bool:
-    """Import one plugin module and run its hooks; on failure warn and undo its registrations."""
+    """Import one plugin module and run its hooks; on failure warn and undo its registrations.
+    A RegistrationError (a rule another plugin owns) is undone too, and raised."""
     pm = _plugin_manager()
     with _owning(info.name):
         try:
@@ -348,6 +380,8 @@ def load_plugin(info: PluginInfo) -> bool:
                 pm.unregister(name=info.name)
             info.status = "failed"
             info.error = f"{type(e).__name__}: {e}"
+            if isinstance(e, RegistrationError):
+                raise
             warnings.warn(
                 f"plax plugin '{info.name}' from distribution '{info.distribution}' "
                 f"(module {info.module}) failed to load and was skipped: {info.error}\n"
@@ -374,6 +408,11 @@ def _unregister_owner(owner: str) -> None:
             _tables.get(table_name, {}).pop(key, None)
     for name in [n for n, s in _backend_specs.items() if s.owner == owner]:
         del _backend_specs[name]
+    # forget the primitives it introduced, unless another plugin's rules still use them
+    still_used = {key for _, key in _owners}
+    for name in [n for n, o in _primitive_owners.items()
+                 if o == owner and _primitives[n] not in still_used]:
+        del _primitives[name], _primitive_owners[name]
     _default_cache.clear()
 
 

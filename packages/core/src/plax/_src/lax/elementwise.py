@@ -11,6 +11,8 @@ from plax._src import dtypes
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray
 from plax._src.registry import add_abstract_eval
 
+__all__ = []  # filled at the end of the module with the public functions
+
 # dtype classes accepted by a primitive
 _bool = lambda d: d == dtypes.bool_  # noqa: E731
 _int = dtypes.is_int
@@ -382,3 +384,22 @@ def _convert_element_type(operand, new_dtype=None, weak_type=False):
 
 def bitcast_convert_type(operand, new_dtype):
     return bitcast_convert_type_p.bind(operand, new_dtype=dtypes.canonicalize_dtype(new_dtype))
+
+
+__all__ = [n for n, v in list(globals().items())
+           if callable(v) and not n.startswith("_") and getattr(v, "__module__", "") == __name__
+           and n not in ("unop", "naryop", "broadcast_shapes_lax")]
+__all__ += [n for n in list(globals()) if n.endswith("_p")]
+
+
+stop_gradient_p = Primitive("stop_gradient", elementwise=True)
+add_abstract_eval(stop_gradient_p, lambda x: x)
+
+
+def stop_gradient(x):
+    """The identity, with a zero derivative (applied to every leaf of a pytree)."""
+    from plax._src.tree_util import tree_map
+    return tree_map(stop_gradient_p.bind, x)
+
+
+__all__ += ["stop_gradient", "stop_gradient_p"]

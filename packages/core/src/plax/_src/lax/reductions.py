@@ -1,0 +1,3 @@
+"""reductions primitives (to be filled in)."""
+
+__all__: list[str] = []

@@ -1,0 +1,171 @@
+"""The threefry2x32 counter-based hash and the key operations built on it (seed, split, fold_in,
+random bits). Written in plax.lax ops, so it traces, transforms and runs on every backend, and
+gives the same bits as JAX's default threefry implementation (`jax_threefry_partitionable`).
+
+A key is a raw uint32[2] array (JAX's legacy `PRNGKey` layout); a batch of keys is uint32[..., 2].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from plax._src import dtypes
+from plax._src.core import canonicalize_shape, get_aval
+from plax._src.lax import elementwise as ew
+
+_u32 = np.uint32
+UINT_DTYPES = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
+
+
+# ---------------------------------------------------------------------------------------------
+# The hash
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _rotate_left(x, d: int):
+    return ew.bitwise_or(ew.shift_left(x, _u32(d)), ew.shift_right_logical(x, _u32(32 - d)))
+
+
+def threefry2x32(k1, k2, x1, x2):
+    """Threefry-2x32 with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2,
+    3") of the counter pair (x1, x2) under key (k1, k2). All uint32; k1, k2 are scalars and x1,
+    x2 scalars or arrays of one shape. Returns the pair of hashed words."""
+    ks = (k1, k2, ew.bitwise_xor(ew.bitwise_xor(k1, k2), _u32(0x1BD11BDA)))
+    x0, x1 = ew.add(x1, ks[0]), ew.add(x2, ks[1])
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = ew.add(x0, x1)
+            x1 = ew.bitwise_xor(x0, _rotate_left(x1, r))
+        # key injection: the constant is folded into the (scalar) key word first; uint32
+        # addition wraps, so the bits equal those of adding the two separately
+        x0 = ew.add(x0, ks[(i + 1) % 3])
+        x1 = ew.add(x1, ew.add(ks[(i + 2) % 3], _u32(i + 1)))
+    return x0, x1
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys
+
+
+def _lax():
+    from plax import lax  # the structural ops live in sibling modules of plax.lax
+    return lax
+
+
+def check_key(name: str, key, allow_batched: bool = False):
+    """Validates the key argument of the random function `name`."""
+    if not (hasattr(key, "aval") or isinstance(key, np.ndarray)):
+        raise TypeError(f"random.{name}: expected a PRNG key (a uint32[2] array from "
+                        f"plax.random.key, PRNGKey or split), got {type(key).__name__}")
+    aval = get_aval(key)
+    if aval.dtype != dtypes.uint32 or aval.shape[-1:] != (2,):
+        raise TypeError(f"random.{name}: invalid PRNG key data: expected a uint32 array whose "
+                        f"last dimension is 2, got {aval.str_short()}")
+    if not allow_batched and aval.shape != (2,):
+        raise ValueError(f"random.{name} accepts a single key, but was given a key array of "
+                         f"shape {aval.shape[:-1]} != (). Use plax.vmap for batching.")
+    return key
+
+
+def key_parts(key):
+    """The two uint32 scalar words of a single key."""
+    lax = _lax()
+    return tuple(lax.reshape(lax.slice(key, (i,), (i + 1,)), ()) for i in (0, 1))
+
+
+def _stack_last(a, b):
+    lax = _lax()
+    shape = tuple(np.shape(a)) if not hasattr(a, "aval") else a.aval.shape
+    return lax.concatenate([lax.reshape(a, shape + (1,)), lax.reshape(b, shape + (1,))],
+                           len(shape))
+
+
+def seed_to_key(name: str, seed):
+    """JAX's threefry seeding: the seed's 64 bits as (high word, low word); a seed of 32 bits
+    or fewer gets a zero high word. Python ints go through int64 first, then are canonicalized
+    (wrapping to int32 when x64 is off), as `jax.random.PRNGKey` does."""
+    if type(seed) is int:
+        if not -2**63 <= seed < 2**63:
+            raise OverflowError(f"{name}: the seed {seed} does not fit in 64 bits (int64), the "
+                                "widest seed a key can be made from")
+        seed = np.int64(seed).astype(dtypes.canonicalize_dtype(np.int64))
+    try:
+        aval = get_aval(seed)
+    except TypeError:
+        raise TypeError(f"{name}: the seed must be an integer scalar, got "
+                        f"{type(seed).__name__}") from None
+    if aval.shape:
+        raise TypeError(f"{name} accepts a scalar seed, but was given an array of shape "
+                        f"{aval.shape} != (). Use plax.vmap for batching")
+    if not dtypes.is_int(aval.dtype):
+        raise TypeError(f"{name}: the seed must be an integer, got dtype {aval.dtype.name}")
+    if aval.dtype.itemsize == 8:
+        hi = ew.convert_element_type(ew.shift_right_logical(seed, np.asarray(32, aval.dtype)),
+                                     dtypes.uint32)
+    else:
+        hi = _u32(0)
+    lo = ew.convert_element_type(seed, dtypes.uint32)  # the low 32 bits (wrapping conversion)
+    return _stack_last(hi, lo)
+
+
+def iota_counts(shape: tuple[int, ...]):
+    """The row-major index of each element of `shape` as a uint32 array (the low word of
+    JAX's 64-bit counter; the high word is 0 for every array that fits in memory)."""
+    size = math.prod(shape)
+    if size >= 2**32:
+        raise NotImplementedError(f"random bits for an array of {size} elements (2**32 or more)")
+    if not shape:
+        return _u32(0)
+    lax = _lax()
+    return lax.reshape(lax.iota(dtypes.uint32, size), shape)
+
+
+def hash_counts(key, shape: tuple[int, ...]):
+    """The hash of every counter of `shape` under `key`: two uint32 arrays of `shape`."""
+    k1, k2 = key_parts(key)
+    return threefry2x32(k1, k2, _u32(0), iota_counts(shape))
+
+
+def split(key, shape) -> object:
+    """`shape` new keys (uint32[*shape, 2]) from one key."""
+    shape = canonicalize_shape(shape, "split's num")
+    if any(d < 0 for d in shape):
+        raise ValueError(f"random.split: the number of keys must be non-negative, got {shape}")
+    b1, b2 = hash_counts(key, shape)
+    return _stack_last(b1, b2)
+
+
+def fold_in(key, data):
+    """A new key that is a deterministic function of `key` and the 32-bit integer `data`."""
+    if isinstance(data, (bool, int)) and not isinstance(data, bool):
+        if not 0 <= data < 2**32:
+            raise OverflowError(f"random.fold_in: data {data} is out of bounds for uint32")
+        data = _u32(data)
+    aval = get_aval(data)
+    if aval.shape:
+        raise TypeError(f"random.fold_in accepts a scalar, but was given an array of shape "
+                        f"{aval.shape} != (). Use plax.vmap for batching.")
+    if aval.dtype != dtypes.uint32:
+        data = ew.convert_element_type(data, dtypes.uint32)
+    k1, k2 = key_parts(key)
+    return _stack_last(*threefry2x32(k1, k2, _u32(0), data))
+
+
+def random_bits(key, bit_width: int, shape: tuple[int, ...]):
+    """Uniform random unsigned integers of `bit_width` bits and `shape`."""
+    if bit_width not in UINT_DTYPES:
+        raise TypeError(f"random bits need an 8, 16, 32 or 64-bit width, got {bit_width}")
+    b1, b2 = hash_counts(key, shape)
+    if bit_width == 64:
+        u64 = dtypes.canonicalize_dtype(dtypes.uint64)
+        if u64 != dtypes.uint64:
+            raise TypeError("64-bit random bits need x64 mode (plax.enable_x64())")
+        hi, lo = (ew.convert_element_type(b, u64) for b in (b1, b2))
+        return ew.bitwise_or(ew.shift_left(hi, np.uint64(32)), lo)
+    bits = ew.bitwise_xor(b1, b2)
+    if bit_width == 32:
+        return bits
+    return ew.convert_element_type(bits, UINT_DTYPES[bit_width])  # keeps the low bits

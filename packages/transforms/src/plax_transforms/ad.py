@@ -1,0 +1,623 @@
+"""Forward and reverse mode: jvp, linearize, vjp, grad and friends.
+
+Reverse mode is JAX's: `linearize` runs the jvp with primals known and tangents unknown under a
+partial-evaluation trace, which evaluates known work and records the tangent (linear) work as a
+jaxpr; `vjp` transposes that jaxpr. So a primitive needs a jvp rule and, if linear, a transpose
+rule. Tangents may be symbolic `Zero`s, so unused inputs cost nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from plax._src import dtypes, registry
+from plax._src.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
+from plax.extend import (
+    ClosedJaxpr, JaxprTrace, Literal, ShapedArray, Trace, Tracer, Var, get_aval,
+    set_current_trace)
+
+
+# ---------------------------------------------------------------------------------------------
+# Symbolic zeros
+
+
+class Zero:
+    """A tangent (or cotangent) known to be zero; carries only its aval."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Zero({self.aval.str_short()})"
+
+
+def tangent_aval(aval: ShapedArray) -> ShapedArray:
+    return ShapedArray(aval.shape, aval.dtype, aval.weak_type)
+
+
+def zeros_like_aval(aval: ShapedArray):
+    from plax import lax
+    return lax.full(aval.shape, 0, aval.dtype)
+
+
+def instantiate(t):
+    return zeros_like_aval(t.aval) if type(t) is Zero else t
+
+
+def add_tangents(a, b):
+    if type(a) is Zero:
+        return b
+    if type(b) is Zero:
+        return a
+    from plax import lax
+    return lax.add(a, b)
+
+
+def is_differentiable(dt) -> bool:
+    return dtypes.is_inexact(dt)
+
+
+# ---------------------------------------------------------------------------------------------
+# jvp
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        self._trace, self.primal, self.tangent = trace, primal, tangent
+
+    @property
+    def aval(self):
+        return get_aval(self.primal)
+
+
+class JVPTrace(Trace):
+    __slots__ = ("parent",)
+
+    def __init__(self, parent: Trace):
+        self.parent = parent
+
+    def lift(self, x):
+        if type(x) is JVPTracer and x._trace is self:
+            return x.primal, x.tangent
+        return x, Zero(get_aval(x))
+
+    def process_primitive(self, prim, args, params):
+        primals, tangents = [], []
+        for a in args:
+            p, t = self.lift(a)
+            primals.append(p)
+            tangents.append(t)
+        parent = self.parent
+        if all(type(t) is Zero for t in tangents):
+            with set_current_trace(parent):
+                return prim.bind(*primals, **params)
+        rule = registry._jvp.get(prim)
+        if rule is None:
+            raise NotImplementedError(
+                f"differentiation (jvp) rule for primitive '{prim.name}' is not registered; "
+                "register one with plax.extend.registry.add_jvp")
+        with set_current_trace(parent):
+            out_p, out_t = rule(primals, tangents, **params)
+        if prim.multiple_results:
+            return [self._wrap(p, t) for p, t in zip(out_p, out_t)]
+        return self._wrap(out_p, out_t)
+
+    def _wrap(self, p, t):
+        if type(t) is not Zero and not is_differentiable(get_aval(p).dtype):
+            t = Zero(get_aval(p))
+        return JVPTracer(self, p, t)
+
+
+def _check_tangent(p, t, i):
+    pa, ta = get_aval(p), get_aval(t)
+    if pa.shape != ta.shape:
+        raise ValueError(f"jvp: primal and tangent arguments must have equal shapes; argument "
+                         f"{i} has primal shape {pa.shape} and tangent shape {ta.shape}")
+    if is_differentiable(pa.dtype) and pa.dtype != ta.dtype:
+        raise TypeError(f"jvp: primal and tangent arguments must have equal dtypes; argument "
+                        f"{i} has primal dtype {pa.dtype.name} and tangent dtype "
+                        f"{ta.dtype.name}")
+
+
+def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
+             instantiate_zeros: bool = True):
+    """Forward mode on flat lists; tangents may contain Zero."""
+    from plax._src.core import current_trace
+    trace = JVPTrace(current_trace())
+    ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
+    with set_current_trace(trace):
+        outs = fun(*ins)
+    out_p, out_t = [], []
+    for o in outs:
+        p, t = trace.lift(o)
+        out_p.append(p)
+        out_t.append(instantiate(t) if instantiate_zeros else t)
+    trace.invalidate()
+    return out_p, out_t
+
+
+def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
+    """(fun(*primals), the directional derivative of fun at primals along tangents)."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples or lists, got "
+                        f"{type(primals).__name__} and {type(tangents).__name__}")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    flat_p, tree_p = tree_flatten(tuple(primals))
+    flat_t, tree_t = tree_flatten(tuple(tangents))
+    if tree_p != tree_t:
+        raise TypeError(f"jvp: primal and tangent trees differ: {tree_p} vs {tree_t}")
+    for i, (p, t) in enumerate(zip(flat_p, flat_t)):
+        _check_tangent(p, t, i)
+    out_tree_box = []
+
+    def flat_fun(*xs):
+        out = fun(*tree_unflatten(tree_p, xs))
+        if has_aux:
+            out, aux = out
+            out_tree_box.append(aux)
+        leaves, tree = tree_flatten(out)
+        out_tree_box.insert(0, tree)
+        return leaves
+
+    out_p, out_t = jvp_flat(flat_fun, flat_p, flat_t)
+    tree = out_tree_box[0]
+    res = (tree_unflatten(tree, out_p), tree_unflatten(tree, out_t))
+    if has_aux:
+        return (*res, _strip_tracers(out_tree_box[1]))
+    return res
+
+
+def _strip_tracers(aux):
+    # aux outputs leave the transformation as their primal values
+    def strip(x):
+        while isinstance(x, JVPTracer):
+            x = x.primal
+        return x
+    return tree_map(strip, aux)
+
+
+# ---------------------------------------------------------------------------------------------
+# Partial evaluation: known work runs now, work on unknown (tangent) values is recorded
+
+
+class PartialEvalTrace(JaxprTrace):
+    """Evaluates equations whose inputs are all known in the parent trace; records the rest."""
+
+    __slots__ = ("parent",)
+
+    def __init__(self, parent: Trace):
+        super().__init__("linearize")
+        self.parent = parent
+
+    def process_primitive(self, prim, args, params):
+        for a in args:
+            if isinstance(a, Tracer) and a._trace is self:
+                break
+        else:
+            with set_current_trace(self.parent):
+                return prim.bind(*args, **params)
+        if prim.call_primitive and "jaxpr" in params:
+            # inline calls: known parts then run eagerly, unknown parts are recorded
+            from plax.extend import eval_jaxpr
+            closed = params["jaxpr"]
+            with set_current_trace(self):
+                return eval_jaxpr(closed.jaxpr, closed.consts, *args)
+        return super().process_primitive(prim, args, params)
+
+
+def linearize_flat(fun: Callable, primals: Sequence[Any]):
+    """Returns (primal outputs, linear ClosedJaxpr from input tangents to output tangents)."""
+    from plax._src.core import current_trace
+    parent = current_trace()
+    pe = PartialEvalTrace(parent)
+    tangent_in = [pe.new_arg(tangent_aval(get_aval(p)).strip_weak_type()) for p in primals]
+    jt = JVPTrace(pe)
+    ins = [JVPTracer(jt, p, t if is_differentiable(get_aval(p).dtype) else Zero(get_aval(p)))
+           for p, t in zip(primals, tangent_in)]
+    try:
+        with set_current_trace(jt):
+            outs = fun(*ins)
+        out_p, out_t = [], []
+        for o in outs:
+            p, t = jt.lift(o)
+            out_p.append(p)
+            out_t.append(t)
+        with set_current_trace(pe):
+            out_t = [instantiate(t) for t in out_t]
+        jaxpr, consts = pe.to_jaxpr(out_t)
+    finally:
+        jt.invalidate()
+        pe.invalidate()
+    return out_p, ClosedJaxpr(jaxpr, consts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Transposition
+
+
+class UndefinedPrimal:
+    """Stands for a linear input of an equation being transposed."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined(x) -> bool:
+    return type(x) is UndefinedPrimal
+
+
+def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Sequence[Any]):
+    """Transpose `jaxpr` with respect to the args that are UndefinedPrimal.
+
+    Equations with no linear input are evaluated forward first; the rest are transposed in
+    reverse order. Returns cotangents for every arg (Zero where none flowed)."""
+    env: dict = {}
+    linear: set = set()
+
+    def read(x):
+        return x.val if type(x) is Literal else env[x]
+
+    for v, c in zip(jaxpr.constvars, consts):
+        env[v] = c
+    for v, a in zip(jaxpr.invars, args):
+        if is_undefined(a):
+            linear.add(v)
+        else:
+            env[v] = a
+    lin_eqns = []
+    for eqn in jaxpr.eqns:
+        if any(type(x) is Var and x in linear for x in eqn.invars):
+            lin_eqns.append(eqn)
+            linear.update(eqn.outvars)
+        else:
+            outs = eqn.primitive.bind(*map(read, eqn.invars), **eqn.params)
+            if not eqn.primitive.multiple_results:
+                outs = [outs]
+            env.update(zip(eqn.outvars, outs))
+
+    ct_env: dict = {}
+
+    def write_ct(v, ct):
+        if type(v) is not Var or v not in linear or type(ct) is Zero or ct is None:
+            return
+        prev = ct_env.get(v)
+        ct_env[v] = ct if prev is None else add_tangents(prev, ct)
+
+    for v, ct in zip(jaxpr.outvars, cts_out):
+        write_ct(v, ct)
+    for eqn in reversed(lin_eqns):
+        cts = [ct_env.pop(v, None) for v in eqn.outvars]
+        if all(c is None for c in cts):
+            continue
+        cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outvars, cts)]
+        invals = [UndefinedPrimal(x.aval) if type(x) is Var and x in linear else read(x)
+                  for x in eqn.invars]
+        rule = registry._transpose.get(eqn.primitive)
+        if rule is None:
+            raise NotImplementedError(
+                f"transpose rule for primitive '{eqn.primitive.name}' is not registered, so "
+                "reverse-mode differentiation through it is not possible")
+        ct_arg = cts if eqn.primitive.multiple_results else cts[0]
+        cts_in = rule(ct_arg, *invals, **eqn.params)
+        for x, ct in zip(eqn.invars, cts_in):
+            write_ct(x, ct)
+    return [ct_env.get(v, Zero(v.aval)) if v in linear else None for v in jaxpr.invars]
+
+
+def _ct_to_aval(ct, aval):
+    """Cotangents must come back with the input's dtype (weak scalars sum into strong ones)."""
+    if type(ct) is Zero:
+        return zeros_like_aval(aval)
+    ca = get_aval(ct)
+    if ca.dtype != aval.dtype:
+        from plax import lax
+        ct = lax.convert_element_type(ct, aval.dtype)
+    return ct
+
+
+# ---------------------------------------------------------------------------------------------
+# vjp and grad
+
+
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """(fun(*primals), vjp_fun) where vjp_fun(cotangent) gives cotangents of the primals."""
+    flat_p, in_tree = tree_flatten(primals)
+    box = []
+
+    def flat_fun(*xs):
+        out = fun(*tree_unflatten(in_tree, xs))
+        if has_aux:
+            out, aux = out
+            box.append(aux)
+        leaves, tree = tree_flatten(out)
+        box.insert(0, tree)
+        return leaves
+
+    out_p, lin = linearize_flat(flat_fun, flat_p)
+    out_tree = box[0]
+    in_avals = [get_aval(p) for p in flat_p]
+    out_avals = [get_aval(p) for p in out_p]
+
+    def vjp_fun(ct):
+        flat_ct, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError(f"vjp: the cotangent's tree {ct_tree} differs from the primal "
+                            f"output's tree {out_tree}")
+        for i, (c, a) in enumerate(zip(flat_ct, out_avals)):
+            ca = get_aval(c)
+            if ca.shape != a.shape:
+                raise ValueError(f"vjp: cotangent {i} has shape {ca.shape}, expected {a.shape}")
+        args = [UndefinedPrimal(v.aval) for v in lin.jaxpr.invars]
+        cts = backward_pass(lin.jaxpr, lin.consts, args, flat_ct)
+        cts = [_ct_to_aval(c, a) for c, a in zip(cts, in_avals)]
+        return tree_unflatten(in_tree, cts)
+
+    primal_out = tree_unflatten(out_tree, out_p)
+    if has_aux:
+        return primal_out, vjp_fun, box[1]
+    return primal_out, vjp_fun
+
+
+def _argnums_tuple(argnums, nargs: int) -> tuple[int, ...]:
+    multi = isinstance(argnums, (tuple, list))
+    nums = tuple(argnums) if multi else (argnums,)
+    for a in nums:
+        if not isinstance(a, (int, np.integer)):
+            raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+        if not -nargs <= a < nargs:
+            raise ValueError(f"argnums {argnums!r} is out of range for a function called with "
+                             f"{nargs} positional arguments")
+    return tuple(int(a) % nargs for a in nums)
+
+
+def _check_grad_input(x, fname, allow_int):
+    for leaf in tree_flatten(x)[0]:
+        dt = get_aval(leaf).dtype
+        if not allow_int and not dtypes.is_inexact(dt):
+            raise TypeError(f"{fname} requires real- or complex-valued inputs (input dtype that "
+                            f"is a sub-dtype of np.inexact), but got {dt.name}. If you want to "
+                            "use integer-valued inputs, use vjp or set allow_int to True.")
+
+
+def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+                   allow_int: bool = False):
+    """A function returning (fun(*args), gradient of fun with respect to args[argnums])."""
+
+    def vg(*args, **kwargs):
+        nums = _argnums_tuple(argnums, len(args))
+        for n in nums:
+            _check_grad_input(args[n], "grad", allow_int)
+
+        def partial_fun(*diff_args):
+            full = list(args)
+            for n, a in zip(nums, diff_args):
+                full[n] = a
+            return fun(*full, **kwargs)
+
+        diff = tuple(args[n] for n in nums)
+        if has_aux:
+            out, f_vjp, aux = vjp(partial_fun, *diff, has_aux=True)
+        else:
+            out, f_vjp = vjp(partial_fun, *diff)
+        _check_scalar_output(out, holomorphic)
+        from plax import lax
+        g = f_vjp(lax.full((), 1, get_aval(out).dtype))
+        g = g if isinstance(argnums, (tuple, list)) else g[0]
+        if has_aux:
+            return (out, aux), g
+        return out, g
+
+    vg.__name__ = f"value_and_grad({getattr(fun, '__name__', 'fun')})"
+    vg.__wrapped__ = fun
+    return vg
+
+
+def _check_scalar_output(out, holomorphic):
+    leaves, tree = tree_flatten(out)
+    if len(leaves) != 1 or tree_structure(0) != tree:
+        raise TypeError(f"Gradient only defined for scalar-output functions. Output was {out!r:.200}")
+    aval = get_aval(leaves[0])
+    if aval.shape != ():
+        raise TypeError("Gradient only defined for scalar-output functions. Output had shape: "
+                        f"{aval.shape}.")
+    if not dtypes.is_inexact(aval.dtype) or (dtypes.is_complex(aval.dtype) and not holomorphic):
+        raise TypeError(f"grad requires real-valued outputs (output dtype that is a sub-dtype "
+                        f"of np.floating), but got {aval.dtype.name}. For holomorphic "
+                        "differentiation, pass holomorphic=True.")
+
+
+def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+         allow_int: bool = False):
+    """The gradient of scalar-valued `fun` with respect to argument(s) `argnums`."""
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
+
+    def g(*args, **kwargs):
+        res, gr = vg(*args, **kwargs)
+        if has_aux:
+            return gr, res[1]
+        return gr
+
+    g.__name__ = f"grad({getattr(fun, '__name__', 'fun')})"
+    g.__wrapped__ = fun
+    return g
+
+
+def _std_basis(flat_avals):
+    """Identity-matrix basis tangents for jacfwd/jacrev: one batch of size sum(sizes)."""
+    from plax import lax
+    import plax.numpy as jnp
+    total = int(sum(a.size for a in flat_avals))
+    dt = dtypes.result_type(*[a.dtype for a in flat_avals]) if flat_avals else np.float32
+    eye = jnp.eye(total, dtype=dt)
+    out, start = [], 0
+    for a in flat_avals:
+        piece = lax.slice(eye, (0, start), (total, start + a.size))
+        out.append(lax.reshape(lax.convert_element_type(piece, a.dtype), (total, *a.shape)))
+        start += a.size
+    return out, total
+
+
+def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False):
+    """Jacobian by forward mode (vmap of jvp over a standard basis)."""
+    from plax_transforms.batching import vmap
+
+    def jac(*args, **kwargs):
+        nums = _argnums_tuple(argnums, len(args))
+        for n in nums:
+            _check_grad_input(args[n], "jacfwd", False)
+        diff = tuple(args[n] for n in nums)
+        flat, tree = tree_flatten(diff)
+
+        def f_flat(*xs):
+            full = list(args)
+            for n, a in zip(nums, tree_unflatten(tree, xs)):
+                full[n] = a
+            return fun(*full, **kwargs)
+
+        basis, total = _std_basis([get_aval(x) for x in flat])
+
+        def push(*ts):
+            if has_aux:
+                out, tan, aux = jvp(f_flat, tuple(flat), tuple(ts), has_aux=True)
+                return tan, aux
+            return jvp(f_flat, tuple(flat), tuple(ts))[1]
+
+        if has_aux:
+            tans, aux = vmap(push, out_axes=(-1, None))(*basis)
+        else:
+            tans = vmap(push, out_axes=-1)(*basis)
+        res = _split_jac(tans, [get_aval(x) for x in flat], tree, argnums, last=True)
+        return (res, aux) if has_aux else res
+
+    return jac
+
+
+def _split_jac(jac_tree, in_avals, in_tree, argnums, last: bool):
+    """Split the basis axis of each output leaf back into the inputs' shapes."""
+    from plax import lax
+
+    def split(leaf):
+        pieces, start = [], 0
+        shp = get_aval(leaf).shape
+        out_shape = shp[:-1] if last else shp[1:]
+        for a in in_avals:
+            if last:
+                p = lax.slice_in_dim(leaf, start, start + a.size, axis=len(shp) - 1)
+                p = lax.reshape(p, (*out_shape, *a.shape))
+            else:
+                p = lax.slice_in_dim(leaf, start, start + a.size, axis=0)
+                p = lax.reshape(p, (*a.shape, *out_shape))
+            pieces.append(p)
+            start += a.size
+        per_arg = tree_unflatten(in_tree, pieces)
+        return per_arg if isinstance(argnums, (tuple, list)) else per_arg[0]
+
+    return tree_map(split, jac_tree)
+
+
+def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+           allow_int: bool = False):
+    """Jacobian by reverse mode (vmap of vjp over a standard basis of the output)."""
+    from plax_transforms.batching import vmap
+
+    def jac(*args, **kwargs):
+        nums = _argnums_tuple(argnums, len(args))
+        for n in nums:
+            _check_grad_input(args[n], "jacrev", allow_int)
+        diff = tuple(args[n] for n in nums)
+
+        def partial_fun(*d):
+            full = list(args)
+            for n, a in zip(nums, d):
+                full[n] = a
+            return fun(*full, **kwargs)
+
+        if has_aux:
+            out, f_vjp, aux = vjp(partial_fun, *diff, has_aux=True)
+        else:
+            out, f_vjp = vjp(partial_fun, *diff)
+        flat_out, out_tree = tree_flatten(out)
+        out_avals = [get_aval(o) for o in flat_out]
+        basis, total = _std_basis(out_avals)
+        cts = vmap(lambda *b: f_vjp(tree_unflatten(out_tree, list(b))))(*basis)
+        # cts: tuple over diff args, leaves with a leading basis axis over all outputs
+        flat_in, in_tree = tree_flatten(diff)
+        in_avals = [get_aval(x) for x in flat_in]
+        flat_cts = tree_flatten(cts)[0]
+        # reshape each to (out_shape..., in_shape...) per output leaf
+        per_out = []
+        start = 0
+        from plax import lax
+        for oa in out_avals:
+            leaves = []
+            for c, ia in zip(flat_cts, in_avals):
+                piece = lax.slice_in_dim(c, start, start + oa.size, axis=0)
+                leaves.append(lax.reshape(piece, (*oa.shape, *ia.shape)))
+            start += oa.size
+            per_arg = tree_unflatten(in_tree, leaves)
+            per_out.append(per_arg if isinstance(argnums, (tuple, list)) else per_arg[0])
+        res = tree_unflatten(out_tree, per_out)
+        return (res, aux) if has_aux else res
+
+    return jac
+
+
+def hessian(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = False):
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+
+
+def linearize(fun: Callable, *primals):
+    """(fun(*primals), f_jvp) where f_jvp(*tangents) evaluates the linearized function."""
+    flat_p, in_tree = tree_flatten(primals)
+    box = []
+
+    def flat_fun(*xs):
+        leaves, tree = tree_flatten(fun(*tree_unflatten(in_tree, xs)))
+        box.append(tree)
+        return leaves
+
+    out_p, lin = linearize_flat(flat_fun, flat_p)
+    out_tree = box[0]
+
+    def f_jvp(*tangents):
+        flat_t, t_tree = tree_flatten(tangents)
+        if t_tree != in_tree:
+            raise TypeError(f"linearize: tangent tree {t_tree} differs from primal tree {in_tree}")
+        from plax.extend import eval_jaxpr
+        outs = eval_jaxpr(lin.jaxpr, lin.consts, *flat_t)
+        return tree_unflatten(out_tree, outs)
+
+    return tree_unflatten(out_tree, out_p), f_jvp
+
+
+def linear_transpose(fun: Callable, *primals):
+    flat_p, in_tree = tree_flatten(primals)
+    avals = [get_aval(p) for p in flat_p]
+    box = []
+
+    def flat_fun(*xs):
+        leaves, tree = tree_flatten(fun(*tree_unflatten(in_tree, xs)))
+        box.append(tree)
+        return leaves
+
+    from plax._src.tracing import trace_to_jaxpr
+    jaxpr, consts, _ = trace_to_jaxpr(flat_fun, avals, name="linear_transpose")
+
+    def transposed(ct):
+        flat_ct, _ = tree_flatten(ct)
+        cts = backward_pass(jaxpr, consts, [UndefinedPrimal(a) for a in avals], flat_ct)
+        return tree_unflatten(in_tree, [_ct_to_aval(c, a) for c, a in zip(cts, avals)])
+
+    return transposed

@@ -1,0 +1,256 @@
+"""vmap: a trace whose tracers carry a batched value and the position of its batch axis.
+
+Batching rules have the signature rule(args, dims, **params) -> (out, out_dim), where each dim is
+an int or `not_mapped` (None). Collectives (psum, all_gather, ...) bound with this trace's axis
+name are resolved here, which is also how pmap runs on a single-device backend.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Callable
+
+from plax._src import registry
+from plax._src.core import current_trace
+from plax._src.tree_util import tree_flatten, tree_structure, tree_unflatten
+from plax.extend import Trace, Tracer, get_aval, set_current_trace
+
+not_mapped = None
+
+# collective primitive -> rule(trace, vals, dims, **params) -> (out, out_dim); filled by pmap.py
+collective_rules: dict = {}
+
+
+class BatchTracer(Tracer):
+    __slots__ = ("val", "bdim")
+
+    def __init__(self, trace, val, bdim):
+        self._trace, self.val, self.bdim = trace, val, bdim
+
+    @property
+    def aval(self):
+        a = get_aval(self.val)
+        if self.bdim is None:
+            return a
+        shape = a.shape[:self.bdim] + a.shape[self.bdim + 1:]
+        return a.update(shape=shape)
+
+
+class BatchTrace(Trace):
+    __slots__ = ("parent", "axis_size", "axis_name")
+
+    def __init__(self, parent, axis_size: int, axis_name=None):
+        self.parent, self.axis_size, self.axis_name = parent, axis_size, axis_name
+
+    def lift(self, x):
+        if type(x) is BatchTracer and x._trace is self:
+            return x.val, x.bdim
+        return x, None
+
+    def process_primitive(self, prim, args, params):
+        vals, dims = [], []
+        for a in args:
+            v, d = self.lift(a)
+            vals.append(v)
+            dims.append(d)
+        if prim in collective_rules and self.axis_name is not None \
+                and self.axis_name in _axis_names(params):
+            with set_current_trace(self.parent):
+                out, od = collective_rules[prim](self, vals, dims, **params)
+            return self._wrap(prim, out, od)
+        if all(d is None for d in dims):
+            with set_current_trace(self.parent):
+                return prim.bind(*vals, **params)
+        rule = registry._batch.get(prim)
+        if rule is None:
+            raise NotImplementedError(
+                f"batching rule for primitive '{prim.name}' is not registered, so it cannot be "
+                "used under vmap; register one with plax.extend.registry.add_batch")
+        with set_current_trace(self.parent):
+            if getattr(rule, "needs_trace", False):
+                out, od = rule(self, vals, dims, **params)
+            else:
+                out, od = rule(vals, dims, **params)
+        return self._wrap(prim, out, od)
+
+    def _wrap(self, prim, out, od):
+        if prim.multiple_results:
+            return [BatchTracer(self, o, d) for o, d in zip(out, od)]
+        return BatchTracer(self, out, od)
+
+
+def _axis_names(params) -> tuple:
+    names = params.get("axes", params.get("axis_name", ()))
+    return names if isinstance(names, tuple) else (names,)
+
+
+def needs_trace(rule):
+    """Mark a batching rule that takes the BatchTrace first (call primitives and control flow
+    need its axis name and size): rule(trace, vals, dims, **params)."""
+    rule.needs_trace = True
+    return rule
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers for rules
+
+
+def moveaxis(x, src: int, dst: int):
+    from plax import lax
+    nd = get_aval(x).ndim
+    src, dst = src % nd, dst % nd
+    if src == dst:
+        return x
+    perm = [i for i in range(nd) if i != src]
+    perm.insert(dst, src)
+    return lax.transpose(x, tuple(perm))
+
+
+def bdim_at_front(x, d, size: int):
+    """`x` with its batch axis first; an unbatched x is broadcast to the batch size."""
+    from plax import lax
+    if d is None:
+        a = get_aval(x)
+        return lax.broadcast_in_dim(x, (size, *a.shape), tuple(range(1, a.ndim + 1)))
+    return moveaxis(x, d, 0)
+
+
+def matchaxis(x, src, dst, size: int):
+    """Move (or create, by broadcasting) the batch axis of `x` from `src` to `dst`."""
+    if src == dst:
+        return x
+    if dst is None:
+        raise ValueError("vmap: an output was batched but out_axes is None for it; with "
+                         "out_axes=None the output must not depend on the mapped inputs")
+    if src is None:
+        from plax import lax
+        a = get_aval(x)
+        dst = dst % (a.ndim + 1)
+        shape = list(a.shape)
+        shape.insert(dst, size)
+        dims = tuple(i for i in range(a.ndim + 1) if i != dst)
+        return lax.broadcast_in_dim(x, tuple(shape), dims)
+    return moveaxis(x, src, dst)
+
+
+# ---------------------------------------------------------------------------------------------
+# vmap
+
+
+def _flatten_axes(what: str, tree, axes) -> list:
+    """Broadcast a pytree prefix `axes` against `tree`, giving one axis per leaf."""
+    from plax._src.tree_util import tree_flatten as flat
+    if axes is None or isinstance(axes, int):
+        return [axes] * len(flat(tree)[0])
+    # every leaf of `axes` (None included) stands for the subtree at its position
+    proxy_leaves, proxy_tree = tree_flatten(axes, is_leaf=lambda x: x is None)
+    try:
+        subtrees = proxy_tree.flatten_up_to(tree)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"vmap {what} specification must be a tree prefix of the "
+                         f"corresponding value, got specification {axes!r} for value tree "
+                         f"{tree_structure(tree)}: {e}") from None
+    out = []
+    for ax, sub in zip(proxy_leaves, subtrees):
+        if ax is not None and not isinstance(ax, int):
+            raise TypeError(f"vmap {what} must be an int, None, or a tree of them; got {ax!r}")
+        out.extend([ax] * len(flat(sub)[0]))
+    return out
+
+
+def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
+         spmd_axis_name=None) -> Callable:
+    """Vectorise `fun` over a leading (or `in_axes`) axis of its arguments."""
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    if not (in_axes is None or isinstance(in_axes, (int, tuple, dict)) or
+            hasattr(in_axes, "__dataclass_fields__")):
+        raise TypeError(f"vmap in_axes must be an int, None, or a tuple of entries "
+                        f"corresponding to the positional arguments, got {in_axes!r}")
+
+    def batched(*args, **kwargs):
+        if kwargs:
+            raise TypeError("vmap'd functions take positional arguments only here; kwargs are "
+                            "not mapped in JAX either — use functools.partial for them")
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries "
+                             f"corresponding to the positional arguments passed to the function, "
+                             f"but got len(in_axes)={len(in_axes)}, len(args)={len(args)}")
+        axes_spec = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+        flat_args, in_tree = tree_flatten(args)
+        flat_axes = _flatten_axes("in_axes", args, tuple(axes_spec))
+        sizes = {}
+        norm_axes = []
+        for i, (x, ax) in enumerate(zip(flat_args, flat_axes)):
+            if ax is None:
+                norm_axes.append(None)
+                continue
+            nd = get_aval(x).ndim
+            if not -nd <= ax < nd:
+                raise ValueError(f"vmap was requested to map its argument along axis {ax}, which "
+                                 f"implies that its rank should be at least {max(ax + 1, -ax)}, "
+                                 f"but is only {nd} (its shape is {get_aval(x).shape})")
+            ax = ax % nd
+            norm_axes.append(ax)
+            sizes.setdefault(get_aval(x).shape[ax], []).append((i, ax))
+        if len(sizes) > 1:
+            detail = "; ".join(f"argument leaf {i} has size {s} along axis {ax}"
+                               for s, lst in sizes.items() for i, ax in lst)
+            raise ValueError(f"vmap got inconsistent sizes for the array axes to be mapped: "
+                             f"{detail}")
+        if sizes:
+            size = next(iter(sizes))
+            if axis_size is not None and axis_size != size:
+                raise ValueError(f"vmap: axis_size={axis_size} but the mapped axes have size "
+                                 f"{size}")
+        elif axis_size is not None:
+            size = operator.index(axis_size)
+        else:
+            raise ValueError("vmap must have at least one non-None value in in_axes (or be "
+                             "given axis_size)")
+        trace = BatchTrace(current_trace(), size, axis_name)
+        ins = [BatchTracer(trace, x, ax) if ax is not None else x
+               for x, ax in zip(flat_args, norm_axes)]
+        try:
+            with set_current_trace(trace):
+                out = fun(*tree_unflatten(in_tree, ins))
+            flat_out, out_tree = tree_flatten(out)
+            flat_out_axes = _flatten_axes("out_axes", out, out_axes)
+            res = []
+            for o, oax in zip(flat_out, flat_out_axes):
+                v, d = trace.lift(o)
+                if oax is not None:
+                    nd = get_aval(v).ndim + (1 if d is None else 0)
+                    oax = oax % nd
+                res.append(matchaxis(v, d, oax, size))
+        finally:
+            trace.invalidate()
+        return tree_unflatten(out_tree, res)
+
+    batched.__name__ = f"vmap({getattr(fun, '__name__', 'fun')})"
+    batched.__wrapped__ = fun
+    return batched
+
+
+def batch_flat(fun: Callable, vals, dims, axis_size: int, axis_name=None, out_dim_dst=0):
+    """Run flat `fun` batched under the current trace; every output gets its batch axis at
+    `out_dim_dst` (0 by default; None leaves each output's own axis, returned alongside)."""
+    trace = BatchTrace(current_trace(), axis_size, axis_name)
+    ins = [BatchTracer(trace, v, d) if d is not None else v for v, d in zip(vals, dims)]
+    try:
+        with set_current_trace(trace):
+            outs = fun(*ins)
+        lifted = [trace.lift(o) for o in outs]
+    finally:
+        trace.invalidate()
+    if out_dim_dst is None:
+        return [v for v, _ in lifted], [d for _, d in lifted]
+    return [matchaxis(v, d, out_dim_dst, axis_size) for v, d in lifted]
+
+
+def batch_size_of(vals, dims) -> int:
+    for v, d in zip(vals, dims):
+        if d is not None:
+            return get_aval(v).shape[d]
+    raise ValueError("no batched argument")
+

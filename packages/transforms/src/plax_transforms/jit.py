@@ -1,0 +1,329 @@
+"""jit: trace once per (function, static args, input avals and tree), compile on a backend, cache.
+
+Called with concrete arguments, a jitted function looks up its cache and runs the compiled
+executable directly on the arguments' buffers (the hot path). Under another transformation it
+binds `jit_p`, a call primitive carrying the traced jaxpr, so nested jit stays one equation.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Callable
+
+from plax._src import registry
+from plax._src.array import Array
+from plax._src.config import config
+from plax._src.core import EVAL_TRACE, _ctx
+from plax._src.dispatch import to_buffer
+from plax._src.tree_util import tree_flatten, tree_unflatten
+from plax.extend import (
+    ClosedJaxpr, Primitive, convert_constvars_jaxpr, eval_jaxpr, get_aval, trace_to_jaxpr)
+
+jit_p = Primitive("jit", multiple_results=True, call_primitive=True)
+
+
+def _jit_abstract_eval(*avals, jaxpr: ClosedJaxpr, name: str, **_):
+    expected = jaxpr.in_avals
+    if len(avals) != len(expected):
+        raise TypeError(f"jit call '{name}' got {len(avals)} arguments, its jaxpr takes "
+                        f"{len(expected)}")
+    for i, (a, e) in enumerate(zip(avals, expected)):
+        if a.shape != e.shape or a.dtype != e.dtype:
+            raise TypeError(f"jit call '{name}': argument {i} is {a.str_short()}, the jaxpr "
+                            f"expects {e.str_short()}")
+    return jaxpr.out_avals
+
+
+def closed_call_jaxpr(fun: Callable, avals, name: str) -> tuple[ClosedJaxpr, list]:
+    """Trace flat `fun` to a const-free ClosedJaxpr; its consts come back as leading args."""
+    jaxpr, consts, _ = trace_to_jaxpr(fun, avals, name=name)
+    return ClosedJaxpr(convert_constvars_jaxpr(jaxpr), []), consts
+
+
+def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
+    return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+class _Entry:
+    __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete")
+
+    def __init__(self, closed, consts, out_tree):
+        self.closed, self.consts, self.out_tree = closed, consts, out_tree
+        self.out_avals = closed.out_avals
+        self.executables: dict = {}
+        from plax.extend import Tracer
+        self.concrete = not any(isinstance(c, Tracer) for c in consts)
+
+
+class JitFunction:
+    """The callable `jit(f)` returns."""
+
+    def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=(),
+                 backend: str | None = None, device=None, inline: bool = False):
+        self.fun = fun
+        self.static_argnums = _as_tuple(static_argnums)
+        self.static_argnames = _as_tuple(static_argnames)
+        try:
+            sig = inspect.signature(fun)
+            params = list(sig.parameters)
+            for n in self.static_argnames:
+                if n in params and sig.parameters[n].kind in (
+                        inspect.Parameter.POSITIONAL_ONLY,
+                        inspect.Parameter.POSITIONAL_OR_KEYWORD):
+                    i = params.index(n)
+                    if i not in self.static_argnums:
+                        self.static_argnums += (i,)
+        except (TypeError, ValueError):
+            pass
+        self.donate_argnums = _as_tuple(donate_argnums)
+        self.backend = backend if backend is not None else (
+            device.backend_name if device is not None else None)
+        self.device = device
+        self.name = getattr(fun, "__name__", "fun")
+        self._cache: dict = {}
+        functools.update_wrapper(self, fun)
+
+    # --- tracing and the cache ----------------------------------------------------------
+    def _split(self, args, kwargs):
+        nargs = len(args)
+        static_pos = {i % nargs for i in self.static_argnums if -nargs <= i < nargs}
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in static_pos)
+        static_vals = tuple((i, args[i]) for i in sorted(static_pos))
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        static_kw = tuple(sorted((k, v) for k, v in kwargs.items() if k in self.static_argnames))
+        statics = (static_vals, static_kw)
+        try:
+            hash(statics)
+        except TypeError:
+            bad = [f"argument {i}" for i, v in static_vals if not _hashable(v)]
+            bad += [f"argument '{k}'" for k, v in static_kw if not _hashable(v)]
+            raise ValueError(f"static arguments of jit({self.name}) must be hashable; "
+                             f"{', '.join(bad)} is not") from None
+        return dyn_args, dyn_kwargs, statics, static_pos
+
+    def _entry(self, args, kwargs):
+        dyn_args, dyn_kwargs, statics, static_pos = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        avals = tuple(map(get_aval, leaves))
+        key = (in_tree, statics, avals)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._trace(args, kwargs, static_pos, statics, in_tree, avals)
+            if entry.concrete:
+                self._cache[key] = entry
+        return entry, leaves
+
+    def _trace(self, args, kwargs, static_pos, statics, in_tree, avals):
+        fun, nargs = self.fun, len(args)
+        static_kw = dict(statics[1])
+        out_box = []
+
+        def flat_fun(*flat):
+            d_args, d_kwargs = tree_unflatten(in_tree, flat)
+            it = iter(d_args)
+            full = [args[i] if i in static_pos else next(it) for i in range(nargs)]
+            out = fun(*full, **d_kwargs, **static_kw)
+            out_leaves, out_tree = tree_flatten(out)
+            out_box.append(out_tree)
+            return out_leaves
+
+        closed, consts = closed_call_jaxpr(flat_fun, list(avals), f"jit({self.name})")
+        return _Entry(closed, consts, out_box[-1])
+
+    # --- calling ----------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if config.disable_jit:
+            return self.fun(*args, **kwargs)
+        entry, leaves = self._entry(args, kwargs)
+        if _ctx.trace is EVAL_TRACE and entry.concrete:
+            backend = self._pick_backend(leaves)
+            exe = entry.executables.get(backend.name)
+            if exe is None:
+                exe = self._compile(entry, backend)
+            bufs = [to_buffer(x, backend)[0] for x in entry.consts]
+            bufs += [x._buf if type(x) is Array and x._backend is backend
+                     else to_buffer(x, backend)[0] for x in leaves]
+            outs = exe(bufs)
+            committed = self.backend is not None
+            res = [Array(b, a, backend, committed) for b, a in zip(outs, entry.out_avals)]
+            if config.debug_nans:
+                from plax._src.dispatch import _check_nans
+                for r in res:
+                    _check_nans(jit_p, r)
+        else:
+            res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
+        return tree_unflatten(entry.out_tree, res)
+
+    def _pick_backend(self, leaves):
+        if self.backend is not None:
+            return registry.get_backend(self.backend)
+        from plax._src.dispatch import _pick_backend
+        return _pick_backend(leaves)
+
+    def _compile(self, entry, backend):
+        nconst = len(entry.consts)
+        donate = tuple(nconst + i for i in self._donated_leaf_indices(entry))
+        exe = backend.compile(entry.closed, device=self.device, donate_argnums=donate)
+        entry.executables[backend.name] = exe
+        return exe
+
+    def _donated_leaf_indices(self, entry) -> tuple[int, ...]:
+        return ()  # leaf-level donation is mapped by backends that support it (see lower())
+
+    # --- AOT -------------------------------------------------------------------------------
+    def lower(self, *args, **kwargs) -> "Lowered":
+        entry, leaves = self._entry(args, kwargs)
+        return Lowered(self, entry, self._pick_backend(leaves))
+
+    def trace(self, *args, **kwargs):
+        entry, _ = self._entry(args, kwargs)
+        return entry.closed
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def _cache_size(self) -> int:
+        return len(self._cache)
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def __repr__(self):
+        return f"<jit({self.name})>"
+
+
+class Lowered:
+    """`jit(f).lower(*args)`: the traced program for one signature, before compilation."""
+
+    def __init__(self, jf: JitFunction, entry: _Entry, backend):
+        self._jf, self._entry, self._backend = jf, entry, backend
+
+    def as_text(self) -> str:
+        lower_text = getattr(self._backend, "lower_text", None)
+        if lower_text is not None:
+            return lower_text(self._entry.closed)
+        return str(self._entry.closed)
+
+    def jaxpr(self) -> ClosedJaxpr:
+        return self._entry.closed
+
+    def compile(self) -> "Compiled":
+        exe = self._entry.executables.get(self._backend.name) or \
+            self._jf._compile(self._entry, self._backend)
+        return Compiled(self._jf, self._entry, self._backend, exe)
+
+
+class Compiled:
+    def __init__(self, jf, entry, backend, exe):
+        self._jf, self._entry, self._backend, self._exe = jf, entry, backend, exe
+
+    def __call__(self, *args, **kwargs):
+        entry, leaves = self._jf._entry(args, kwargs)
+        if entry is not self._entry:
+            raise TypeError("a Compiled function must be called with arguments of the shapes, "
+                            "dtypes and tree structure it was lowered for")
+        bufs = [to_buffer(x, self._backend)[0] for x in (*entry.consts, *leaves)]
+        outs = self._exe(bufs)
+        return tree_unflatten(entry.out_tree, [Array(b, a, self._backend)
+                                               for b, a in zip(outs, entry.out_avals)])
+
+    def as_text(self) -> str:
+        return Lowered(self._jf, self._entry, self._backend).as_text()
+
+
+def _hashable(v) -> bool:
+    try:
+        hash(v)
+        return True
+    except TypeError:
+        return False
+
+
+def _as_tuple(x) -> tuple:
+    if x is None:
+        return ()
+    if isinstance(x, (int, str)):
+        return (x,)
+    return tuple(x)
+
+
+def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
+        donate_argnums=(), donate_argnames=(), backend: str | None = None, device=None,
+        inline: bool = False, keep_unused: bool = False, abstracted_axes=None):
+    """Compile `fun` for the backend: traced once per input signature, then cached."""
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, donate_argnums=donate_argnums,
+                                 backend=backend, device=device, inline=inline)
+    if not callable(fun):
+        raise TypeError(f"jit expects a callable, got {fun!r}")
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
+                       inline)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules of jit_p
+
+
+_compiled: dict = {}
+
+
+def _jit_reference_impl(*bufs, jaxpr: ClosedJaxpr, name: str, **_):
+    exe = _compiled.get(id(jaxpr))
+    if exe is None or exe[0] is not jaxpr:
+        backend = registry.get_backend("reference")
+        exe = _compiled[id(jaxpr)] = (jaxpr, backend.compile(jaxpr))
+    return exe[1](list(bufs))
+
+
+def _jit_jvp(primals, tangents, *, jaxpr: ClosedJaxpr, name: str, **params):
+    from plax_transforms.ad import Zero, jvp_flat
+    n = len(primals)
+    nz = [type(t) is not Zero for t in tangents]
+    t_avals = [t.aval if type(t) is Zero else get_aval(t) for t in tangents]
+
+    def f(*args):
+        ps, ts_nz = args[:n], iter(args[n:])
+        ts = [next(ts_nz) if z else Zero(a) for z, a in zip(nz, t_avals)]
+        out_p, out_t = jvp_flat(jaxpr_fun(jaxpr), ps, ts)
+        return [*out_p, *out_t]
+
+    avals = [get_aval(p) for p in primals] + [a for z, a in zip(nz, t_avals) if z]
+    closed, consts = closed_call_jaxpr(f, avals, f"jvp({name})")
+    outs = jit_p.bind(*consts, *primals, *[t for t in tangents if type(t) is not Zero],
+                      jaxpr=closed, name=f"jvp({name})")
+    m = len(jaxpr.out_avals)
+    return outs[:m], outs[m:]
+
+
+def _jit_batch(trace, vals, dims, *, jaxpr: ClosedJaxpr, name: str, **params):
+    from plax_transforms.batching import batch_flat
+    size = trace.axis_size
+    in_avals = []
+    for v, d in zip(vals, dims):
+        a = get_aval(v)
+        in_avals.append(a)
+
+    def f(*xs):
+        return batch_flat(jaxpr_fun(jaxpr), xs, dims, size, trace.axis_name)
+
+    closed, consts = closed_call_jaxpr(f, in_avals, f"vmap({name})")
+    outs = jit_p.bind(*consts, *vals, jaxpr=closed, name=name)
+    return outs, [0] * len(outs)
+
+
+def _jit_transpose(cts, *args, jaxpr: ClosedJaxpr, name: str, **params):
+    from plax_transforms.ad import backward_pass
+    return backward_pass(jaxpr.jaxpr, jaxpr.consts, args, cts)
+
+
+def register(reg) -> None:
+    from plax_transforms.batching import needs_trace
+    reg.add_abstract_eval(jit_p, _jit_abstract_eval)
+    reg.add_impl("reference", jit_p, _jit_reference_impl)
+    reg.add_jvp(jit_p, _jit_jvp)
+    reg.add_transpose(jit_p, _jit_transpose)
+    reg.add_batch(jit_p, needs_trace(_jit_batch))

@@ -1,0 +1,119 @@
+"""check_grads: compare jvp and vjp against finite differences, to a given order."""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from plax._src.tree_util import tree_flatten, tree_unflatten
+
+
+def _np(x):
+    return np.asarray(x)
+
+
+def _default_eps(dtype) -> float:
+    return {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 3e-3}.get(np.dtype(dtype), 1e-4)
+
+
+def _default_tol(dtype) -> float:
+    return {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 2e-2}.get(np.dtype(dtype), 1e-5)
+
+
+def _rand_like(rng, x):
+    a = _np(x)
+    v = rng.standard_normal(a.shape)
+    if a.dtype.kind == "c":
+        v = v + 1j * rng.standard_normal(a.shape)
+    return v.astype(a.dtype)
+
+
+def _assert_close(what, a, b, atol, rtol):
+    a, b = _np(a).astype(np.complex128), _np(b).astype(np.complex128)
+    if not np.allclose(a, b, atol=atol, rtol=rtol, equal_nan=True):
+        raise AssertionError(f"check_grads: {what} mismatch (atol={atol}, rtol={rtol}):\n"
+                             f"  got      {a}\n  expected {b}\n  max abs err "
+                             f"{np.max(np.abs(a - b)) if a.size else 0}")
+
+
+def _inner(xs, ys):
+    return sum(np.vdot(_np(x).astype(np.complex128), _np(y).astype(np.complex128)).real
+               for x, y in zip(xs, ys))
+
+
+def check_jvp(f, args, atol=None, rtol=None, eps=None, rng=None):
+    import plax
+    rng = rng or np.random.default_rng(0)
+    flat, tree = tree_flatten(tuple(args))
+    dt = _np(flat[0]).dtype if flat else np.float32
+    eps = eps or _default_eps(dt)
+    atol = atol or _default_tol(dt)
+    rtol = rtol or _default_tol(dt)
+    tans = [_rand_like(rng, x) for x in flat]
+    _, t_out = plax.jvp(f, tuple(args), tuple(tree_unflatten(tree, tans)))
+
+    def shifted(s):
+        xs = [(_np(x).astype(np.float64 if _np(x).dtype.kind == "f" else np.complex128)
+               + s * t).astype(_np(x).dtype) for x, t in zip(flat, tans)]
+        return tree_flatten(f(*tree_unflatten(tree, xs)))[0]
+
+    plus, minus = shifted(eps), shifted(-eps)
+    fd = [(_np(p).astype(np.complex128) - _np(m).astype(np.complex128)) / (2 * eps)
+          for p, m in zip(plus, minus)]
+    for i, (a, b) in enumerate(zip(tree_flatten(t_out)[0], fd)):
+        _assert_close(f"jvp output {i} vs finite differences", a, b.real if
+                      _np(a).dtype.kind != "c" else b, atol, rtol)
+
+
+def check_vjp(f, args, atol=None, rtol=None, eps=None, rng=None):
+    """<vjp(ct), t> must equal <ct, jvp(t)> for random t and ct."""
+    import plax
+    rng = rng or np.random.default_rng(1)
+    flat, tree = tree_flatten(tuple(args))
+    dt = _np(flat[0]).dtype if flat else np.float32
+    atol = atol or _default_tol(dt)
+    rtol = rtol or _default_tol(dt)
+    out, f_vjp = plax.vjp(f, *args)
+    out_flat, out_tree = tree_flatten(out)
+    cts = [_rand_like(rng, o) for o in out_flat]
+    ct_in = tree_flatten(f_vjp(tree_unflatten(out_tree, cts)))[0]
+    tans = [_rand_like(rng, x) for x in flat]
+    _, t_out = plax.jvp(f, tuple(args), tuple(tree_unflatten(tree, tans)))
+    lhs = _inner(ct_in, tans)
+    rhs = _inner(cts, tree_flatten(t_out)[0])
+    _assert_close("vjp vs jvp (<vjp(ct), t> = <ct, jvp(t)>)", lhs, rhs, atol, rtol)
+    check_jvp(f, args, atol, rtol, eps, rng)
+
+
+def check_grads(f, args, order: int, modes=("fwd", "rev"), atol=None, rtol=None, eps=None):
+    """Check derivatives of `f` at `args` up to `order` in the given modes against finite
+    differences (forward) and against forward mode by the dot-product test (reverse)."""
+    import plax
+    if isinstance(modes, str):
+        modes = (modes,)
+    for m in modes:
+        if m not in ("fwd", "rev"):
+            raise ValueError(f"check_grads modes must be 'fwd' and/or 'rev', got {m!r}")
+    args = tuple(args)
+
+    def check(fun, order):
+        if "fwd" in modes:
+            check_jvp(fun, args, atol, rtol, eps)
+            if order > 1:
+                def fwd(*xs, fun=fun):
+                    flat, tree = tree_flatten(xs)
+                    tans = tree_unflatten(tree, [np.ones_like(_np(x)) for x in flat])
+                    return plax.jvp(fun, xs, tuple(tans))[1]
+                check(fwd, order - 1)
+        if "rev" in modes:
+            check_vjp(fun, args, atol, rtol, eps)
+            if order > 1:
+                def rev(*xs, fun=fun):
+                    out, f_vjp = plax.vjp(fun, *xs)
+                    flat, tree = tree_flatten(out)
+                    return f_vjp(tree_unflatten(tree, [np.ones_like(_np(o)) for o in flat]))
+                check(rev, order - 1)
+
+    check(f, order)
+
+
