@@ -34,7 +34,9 @@ def threefry2x32(k1, k2, x1, x2):
     3") of the counter pair (x1, x2) under key (k1, k2). All uint32; k1, k2 are scalars and x1,
     x2 scalars or arrays of one shape. Returns the pair of hashed words."""
     ks = (k1, k2, ew.bitwise_xor(ew.bitwise_xor(k1, k2), _u32(0x1BD11BDA)))
-    x0, x1 = ew.add(x1, ks[0]), ew.add(x2, ks[1])
+    # counters' high words are usually the constant 0: skip adding it
+    x0 = ks[0] if isinstance(x1, np.generic) and x1 == 0 else ew.add(x1, ks[0])
+    x1 = ew.add(x2, ks[1])
     for i in range(5):
         for r in _ROTATIONS[i % 2]:
             x0 = ew.add(x0, x1)
@@ -123,9 +125,9 @@ def iota_counts(shape: tuple[int, ...]):
     return lax.reshape(lax.iota(dtypes.uint32, size), shape)
 
 
-def hash_counts(key, shape: tuple[int, ...]):
-    """The hash of every counter of `shape` under `key`: two uint32 arrays of `shape`."""
-    k1, k2 = key_parts(key)
+def hash_counts(parts, shape: tuple[int, ...]):
+    """The hash of every counter of `shape` under the key words `parts`: two uint32 arrays."""
+    k1, k2 = parts
     return threefry2x32(k1, k2, _u32(0), iota_counts(shape))
 
 
@@ -134,8 +136,15 @@ def split(key, shape) -> object:
     shape = canonicalize_shape(shape, "split's num")
     if any(d < 0 for d in shape):
         raise ValueError(f"random.split: the number of keys must be non-negative, got {shape}")
-    b1, b2 = hash_counts(key, shape)
-    return _stack_last(b1, b2)
+    return _stack_last(*hash_counts(key_parts(key), shape))
+
+
+def split_parts(parts, num: int) -> list[tuple]:
+    """`split` for the samplers: `num` keys, each as its pair of scalar words."""
+    lax = _lax()
+    b1, b2 = hash_counts(parts, (num,))
+    word = lambda b, i: lax.reshape(lax.slice(b, (i,), (i + 1,)), ())
+    return [(word(b1, i), word(b2, i)) for i in range(num)]
 
 
 def fold_in(key, data):
@@ -154,11 +163,11 @@ def fold_in(key, data):
     return _stack_last(*threefry2x32(k1, k2, _u32(0), data))
 
 
-def random_bits(key, bit_width: int, shape: tuple[int, ...]):
-    """Uniform random unsigned integers of `bit_width` bits and `shape`."""
+def random_bits(parts, bit_width: int, shape: tuple[int, ...]):
+    """Uniform random unsigned integers of `bit_width` bits and `shape` from key words `parts`."""
     if bit_width not in UINT_DTYPES:
         raise TypeError(f"random bits need an 8, 16, 32 or 64-bit width, got {bit_width}")
-    b1, b2 = hash_counts(key, shape)
+    b1, b2 = hash_counts(parts, shape)
     if bit_width == 64:
         u64 = dtypes.canonicalize_dtype(dtypes.uint64)
         if u64 != dtypes.uint64:

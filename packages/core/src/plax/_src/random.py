@@ -83,10 +83,6 @@ def _index(x, i: int):
     return lax.reshape(sl, aval.shape[1:])
 
 
-def _split2(key):
-    return prng.split_parts(prng.key_parts(key), 2)
-
-
 # ---------------------------------------------------------------------------------------------
 # Bits and uniform floats
 
@@ -177,7 +173,7 @@ def _randint(parts, minval, maxval, shape, dtype):
     minval = _broadcast_to(_convert_and_clip_integer(minval, dtype), shape)
     maxval = _broadcast_to(_convert_and_clip_integer(maxval, dtype), shape)
     nbits = np.iinfo(dtype).bits
-    k1, k2 = _split2_parts(parts)
+    k1, k2 = prng.split_parts(parts, 2)
     higher = prng.random_bits(k1, nbits, shape)
     lower = prng.random_bits(k2, nbits, shape)
 
@@ -195,10 +191,6 @@ def _randint(parts, minval, maxval, shape, dtype):
     offset = ew.add(ew.mul(ew.rem(higher, span), multiplier), ew.rem(lower, span))
     offset = ew.rem(offset, span)
     return ew.add(minval, ew.convert_element_type(offset, dtype))
-
-
-def _split2_parts(parts):
-    return prng.split_parts(parts, 2)
 
 
 def _where(pred, on_true, on_false):
@@ -333,8 +325,8 @@ def categorical(key, logits, axis: int = -1, shape: Sequence[int] | None = None,
     logits = _value(logits)
     laval = get_aval(logits)
     if not dtypes.is_float(laval.dtype):
-        logits = _value(logits, dtypes.default_float_dtype())
-        laval = get_aval(logits)
+        raise TypeError(f"random.categorical: logits must have a floating dtype, got "
+                        f"{laval.dtype.name}")
     if laval.ndim == 0:
         raise ValueError("random.categorical: logits must have at least one dimension")
     axis = _canonicalize_axis("categorical", axis, laval.ndim)

@@ -1,30 +1,32 @@
 """Structural primitives: they move, copy or make elements but compute nothing new
-(broadcast_in_dim, reshape, transpose, squeeze, rev, concatenate, pad, slice, dynamic_slice,
-dynamic_update_slice, iota), with JAX's param names and the user helpers jax.lax builds on them.
+(broadcast_in_dim, reshape, transpose, squeeze, rev, concatenate, pad, iota), with JAX's param
+names, and the user helpers jax.lax builds on them. The slicing ones live in `slice_ops`.
 """
 
 from __future__ import annotations
 
 import builtins
 import math
-import operator
-from typing import Any, Sequence
 
 import numpy as np
 
 from plax._src import core, dtypes
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray, get_aval
 from plax._src.lax import elementwise as ew
+from plax._src.lax import slice_ops
+from plax._src.lax._params import (
+    canonicalize_axis, check_dims, check_no_sharding, int_tuple, is_array, is_int_param,
+    static_int, static_ints)
+from plax._src.lax.slice_ops import *  # noqa: F401,F403  (plax.lax star-imports this module)
 from plax._src.registry import add_abstract_eval
 
 __all__ = [
     "broadcast_in_dim_p", "reshape_p", "transpose_p", "squeeze_p", "rev_p", "concatenate_p",
-    "pad_p", "slice_p", "dynamic_slice_p", "dynamic_update_slice_p", "iota_p",
+    "pad_p", "iota_p",
     "broadcast_in_dim", "broadcast", "broadcast_to_rank", "reshape", "transpose", "squeeze",
-    "expand_dims", "rev", "concatenate", "pad", "slice", "dynamic_slice",
-    "dynamic_update_slice", "iota", "broadcasted_iota", "full", "full_like", "zeros_like_array",
-    "collapse", "slice_in_dim", "index_in_dim", "dynamic_slice_in_dim", "dynamic_index_in_dim",
-    "dynamic_update_slice_in_dim", "dynamic_update_index_in_dim",
+    "expand_dims", "rev", "concatenate", "pad", "iota", "broadcasted_iota", "full", "full_like",
+    "zeros_like_array", "collapse",
+    *slice_ops.__all__,
 ]
 
 
@@ -54,73 +56,6 @@ EVERY_OPERAND = _EveryOperand()
 
 
 # ---------------------------------------------------------------------------------------------
-# Checking params (abstract-eval rules) and normalizing user arguments (user functions)
-
-
-def _int_tuple(op: str, what: str, value: Any, nonneg: bool = False) -> tuple[int, ...]:
-    """A param that must be a sequence of integers, as a tuple of Python ints."""
-    if not isinstance(value, (tuple, list, np.ndarray)):
-        raise PlaxTypeError(f"{op}: {what} must be a tuple of integers, got {value!r}")
-    out = []
-    for v in value:
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise PlaxTypeError(f"{op}: {what} must contain only integers, got {value!r}")
-        out.append(int(v))
-    if nonneg and any(v < 0 for v in out):
-        raise PlaxTypeError(f"{op}: {what} must be nonnegative, got {tuple(out)}")
-    return tuple(out)
-
-
-def _check_no_sharding(op: str, sharding: Any) -> None:
-    if sharding is not None:
-        raise PlaxTypeError(f"{op}: plax has no sharded arrays; sharding must be None, got "
-                            f"{sharding!r}")
-
-
-def _check_dims(op: str, what: str, dims: tuple[int, ...], ndim: int) -> None:
-    """Dimension numbers: unique and in [0, ndim) (lax takes no negative dimensions)."""
-    if len(set(dims)) != len(dims):
-        raise PlaxTypeError(f"{op}: {what} must be unique, got {dims}")
-    bad = [d for d in dims if not 0 <= d < ndim]
-    if bad:
-        raise PlaxTypeError(f"{op}: {what} {dims} are out of range for an operand of rank "
-                            f"{ndim} (valid: 0 to {ndim - 1}; lax takes no negative dimensions)")
-
-
-def _static_ints(op: str, what: str, value: Any) -> tuple[int, ...]:
-    """A user argument that must be a sequence of concrete integers."""
-    try:
-        return tuple(core.concrete_or_error(operator.index, v, f"{what} of lax.{op}")
-                     for v in value)
-    except core.ConcretizationTypeError:
-        raise
-    except TypeError:
-        raise TypeError(f"lax.{op}: {what} must be a sequence of integers, got {value!r}"
-                        ) from None
-
-
-def _static_int(op: str, what: str, value: Any) -> int:
-    try:
-        return core.concrete_or_error(operator.index, value, f"{what} of lax.{op}")
-    except core.ConcretizationTypeError:
-        raise
-    except TypeError:
-        raise TypeError(f"lax.{op}: {what} must be an integer, got {value!r}") from None
-
-
-def _canonicalize_axis(op: str, axis: Any, ndim: int) -> int:
-    axis = _static_int(op, "axis", axis)
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"lax.{op}: axis {axis} is out of bounds for an array of rank {ndim}")
-    return axis + ndim if axis < 0 else axis
-
-
-def _is_array(x: Any) -> bool:
-    """An Array or a tracer (what JAX calls a jax.Array): returned as is by no-op calls."""
-    return getattr(x, "aval", None) is not None
-
-
-# ---------------------------------------------------------------------------------------------
 # broadcast_in_dim, reshape, transpose, squeeze, rev
 
 broadcast_in_dim_p = Primitive("broadcast_in_dim", linear_in=(0,))
@@ -128,16 +63,16 @@ broadcast_in_dim_p = Primitive("broadcast_in_dim", linear_in=(0,))
 
 def _broadcast_in_dim_rule(x, *, shape, broadcast_dimensions, sharding=None):
     op = "broadcast_in_dim"
-    shape = _int_tuple(op, "shape", shape, nonneg=True)
-    dims = _int_tuple(op, "broadcast_dimensions", broadcast_dimensions)
-    _check_no_sharding(op, sharding)
+    shape = int_tuple(op, "shape", shape, nonneg=True)
+    dims = int_tuple(op, "broadcast_dimensions", broadcast_dimensions)
+    check_no_sharding(op, sharding)
     if len(dims) != x.ndim:
         raise PlaxTypeError(f"{op}: broadcast_dimensions must have one entry per operand "
                             f"dimension; got {dims} for an operand of shape {x.shape}")
     if len(shape) < x.ndim:
         raise PlaxTypeError(f"{op}: the target shape {shape} has lower rank than the operand "
                             f"shape {x.shape}")
-    _check_dims(op, "broadcast_dimensions", dims, len(shape))
+    check_dims(op, "broadcast_dimensions", dims, len(shape))
     for i, d in enumerate(dims):
         if x.shape[i] not in (1, shape[d]):
             raise PlaxTypeError(
@@ -165,10 +100,10 @@ reshape_p = Primitive("reshape", linear_in=(0,))
 
 def _reshape_rule(x, *, new_sizes, dimensions=None, sharding=None):
     op = "reshape"
-    new_sizes = _int_tuple(op, "new_sizes", new_sizes, nonneg=True)
-    _check_no_sharding(op, sharding)
+    new_sizes = int_tuple(op, "new_sizes", new_sizes, nonneg=True)
+    check_no_sharding(op, sharding)
     if dimensions is not None:
-        dims = _int_tuple(op, "dimensions", dimensions)
+        dims = int_tuple(op, "dimensions", dimensions)
         if sorted(dims) != list(range(x.ndim)):
             raise PlaxTypeError(f"{op}: dimensions must be a permutation of the operand's "
                                 f"dimensions, got {dims} for operand shape {x.shape}")
@@ -184,7 +119,7 @@ transpose_p = Primitive("transpose", linear_in=(0,))
 
 
 def _transpose_rule(x, *, permutation):
-    perm = _int_tuple("transpose", "permutation", permutation)
+    perm = int_tuple("transpose", "permutation", permutation)
     if sorted(perm) != list(range(x.ndim)):
         raise PlaxTypeError(f"transpose: permutation {perm} is not a permutation of the "
                             f"operand's dimensions (operand shape {x.shape})")
@@ -197,8 +132,8 @@ squeeze_p = Primitive("squeeze", linear_in=(0,))
 
 
 def _squeeze_rule(x, *, dimensions):
-    dims = _int_tuple("squeeze", "dimensions", dimensions)
-    _check_dims("squeeze", "dimensions", dims, x.ndim)
+    dims = int_tuple("squeeze", "dimensions", dimensions)
+    check_dims("squeeze", "dimensions", dims, x.ndim)
     if any(x.shape[d] != 1 for d in dims):
         raise PlaxTypeError(f"squeeze: cannot remove dimensions {dims} of shape {x.shape}: "
                             "only dimensions of size 1 can be squeezed")
@@ -212,7 +147,7 @@ rev_p = Primitive("rev", linear_in=(0,))
 
 
 def _rev_rule(x, *, dimensions):
-    _check_dims("rev", "dimensions", _int_tuple("rev", "dimensions", dimensions), x.ndim)
+    check_dims("rev", "dimensions", int_tuple("rev", "dimensions", dimensions), x.ndim)
     return ShapedArray(x.shape, x.dtype, x.weak_type)
 
 
@@ -230,7 +165,7 @@ def _concatenate_rule(*xs, dimension):
     op = "concatenate"
     if not xs:
         raise PlaxTypeError(f"{op} needs at least one operand")
-    if isinstance(dimension, (bool, np.bool_)) or not isinstance(dimension, (int, np.integer)):
+    if not is_int_param(dimension):
         raise PlaxTypeError(f"{op}: dimension must be an integer, got {dimension!r}")
     shapes = ", ".join(str(x.shape) for x in xs)
     if len({x.ndim for x in xs}) != 1:
@@ -271,14 +206,14 @@ def _pad_rule(x, padding_value, *, padding_config):
                             f"{x.shape}")
     shape = []
     for entry in padding_config:
-        lo_hi_int = _int_tuple(op, "each padding_config entry", entry)
+        lo_hi_int = int_tuple(op, "each padding_config entry", entry)
         if len(lo_hi_int) != 3:
             raise PlaxTypeError(f"{op}: each padding_config entry must be a (low, high, "
                                 f"interior) triple, got {entry!r}")
         if lo_hi_int[2] < 0:
             raise PlaxTypeError(f"{op}: interior padding must be nonnegative, got "
                                 f"padding_config {padding_config}")
-    for (lo, hi, interior), d in zip(padding_config, x.shape):
+    for (lo, hi, interior), d in zip(padding_config, x.shape, strict=True):
         shape.append(lo + hi + (d + (d - 1) * interior if d else 0))
     if any(d < 0 for d in shape):
         raise PlaxTypeError(f"{op}: padding_config {padding_config} removes more elements than "
@@ -287,86 +222,6 @@ def _pad_rule(x, padding_value, *, padding_config):
 
 
 add_abstract_eval(pad_p, _pad_rule)
-
-
-# ---------------------------------------------------------------------------------------------
-# slice, dynamic_slice, dynamic_update_slice
-
-slice_p = Primitive("slice", linear_in=(0,))
-
-
-def _slice_rule(x, *, start_indices, limit_indices, strides=None):
-    op = "slice"
-    start = _int_tuple(op, "start_indices", start_indices)
-    limit = _int_tuple(op, "limit_indices", limit_indices)
-    if len(start) != x.ndim or len(limit) != x.ndim:
-        raise PlaxTypeError(f"{op}: start_indices {start} and limit_indices {limit} must have "
-                            f"one entry per dimension of the operand shape {x.shape}")
-    if strides is None:
-        steps = (1,) * x.ndim
-    else:
-        steps = _int_tuple(op, "strides", strides)
-        if len(steps) != x.ndim:
-            raise PlaxTypeError(f"{op}: strides {steps} must have one entry per dimension of "
-                                f"the operand shape {x.shape}")
-        if any(s < 1 for s in steps):
-            raise PlaxTypeError(f"{op}: strides must be positive, got {steps}")
-    for s, l, d in zip(start, limit, x.shape):
-        if not 0 <= s <= l <= d:
-            raise PlaxTypeError(
-                f"{op}: need 0 <= start <= limit <= size in every dimension, got start_indices "
-                f"{start} and limit_indices {limit} for operand shape {x.shape}")
-    shape = tuple((l - s + st - 1) // st for s, l, st in zip(start, limit, steps))
-    return ShapedArray(shape, x.dtype, x.weak_type)
-
-
-add_abstract_eval(slice_p, _slice_rule)
-
-
-def _check_start_indices(op: str, x: ShapedArray, idx: Sequence[ShapedArray]) -> None:
-    if len(idx) != x.ndim:
-        raise PlaxTypeError(f"{op}: takes one start index per operand dimension; got "
-                            f"{len(idx)} for operand shape {x.shape}")
-    for k, i in enumerate(idx):
-        if i.ndim:
-            raise PlaxTypeError(f"{op}: start index {k} must be a scalar, got shape {i.shape}")
-    if any(not dtypes.is_int(i.dtype) for i in idx) or len({i.dtype for i in idx}) > 1:
-        raise PlaxTypeError(f"{op}: start indices must be integers of one dtype, got "
-                            f"{', '.join(i.dtype.name for i in idx)}")
-
-
-dynamic_slice_p = Primitive("dynamic_slice", linear_in=(0,))
-
-
-def _dynamic_slice_rule(x, *idx, slice_sizes):
-    op = "dynamic_slice"
-    sizes = _int_tuple(op, "slice_sizes", slice_sizes, nonneg=True)
-    _check_start_indices(op, x, idx)
-    if len(sizes) != x.ndim or any(s > d for s, d in zip(sizes, x.shape)):
-        raise PlaxTypeError(f"{op}: slice_sizes {sizes} must have one entry per operand "
-                            f"dimension, each at most the size of operand shape {x.shape}")
-    return ShapedArray(sizes, x.dtype, x.weak_type)
-
-
-add_abstract_eval(dynamic_slice_p, _dynamic_slice_rule)
-
-dynamic_update_slice_p = Primitive("dynamic_update_slice", linear_in=(0, 1))
-
-
-def _dynamic_update_slice_rule(x, update, *idx):
-    op = "dynamic_update_slice"
-    if x.dtype != update.dtype:
-        raise PlaxTypeError(f"{op}: operand and update must have the same dtype, got "
-                            f"{x.dtype.name} and {update.dtype.name}")
-    if update.ndim != x.ndim or any(u > d for u, d in zip(update.shape, x.shape)):
-        raise PlaxTypeError(f"{op}: update shape {update.shape} must have the operand's rank "
-                            f"and fit inside operand shape {x.shape}")
-    _check_start_indices(op, x, idx)
-    weak = x.weak_type and update.weak_type and all(i.weak_type for i in idx)
-    return ShapedArray(x.shape, x.dtype, weak)
-
-
-add_abstract_eval(dynamic_update_slice_p, _dynamic_update_slice_rule)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,10 +235,9 @@ def _iota_rule(*, dtype, shape, dimension, sharding=None):
     if not isinstance(dtype, np.dtype) or dtype == dtypes.bool_ or dtype not in dtypes.SUPPORTED:
         raise PlaxTypeError(f"{op} does not accept dtype {dtype}; it needs an integer, floating "
                             "or complex dtype")
-    shape = _int_tuple(op, "shape", shape, nonneg=True)
-    _check_no_sharding(op, sharding)
-    if isinstance(dimension, (bool, np.bool_)) or not isinstance(dimension, (int, np.integer)) \
-            or not 0 <= dimension < len(shape):
+    shape = int_tuple(op, "shape", shape, nonneg=True)
+    check_no_sharding(op, sharding)
+    if not is_int_param(dimension) or not 0 <= dimension < len(shape):
         raise PlaxTypeError(f"{op}: dimension must be an integer in [0, {len(shape)}) for "
                             f"shape {shape}, got {dimension!r}")
     return ShapedArray(shape, dtype, False)
@@ -399,8 +253,8 @@ add_abstract_eval(iota_p, _iota_rule)
 def broadcast_in_dim(operand, shape, broadcast_dimensions, *, out_sharding=None):
     """Broadcast `operand` to `shape`; operand dimension i becomes broadcast_dimensions[i]."""
     shape = core.canonicalize_shape(shape, "shape of lax.broadcast_in_dim")
-    dims = _static_ints("broadcast_in_dim", "broadcast_dimensions", broadcast_dimensions)
-    if not shape and not dims and _is_array(operand) and not get_aval(operand).shape:
+    dims = static_ints("broadcast_in_dim", "broadcast_dimensions", broadcast_dimensions)
+    if not shape and not dims and is_array(operand) and not get_aval(operand).shape:
         return operand
     return broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=dims,
                                    sharding=out_sharding)
@@ -411,7 +265,7 @@ def broadcast(operand, sizes, *, out_sharding=None):
     sizes = core.canonicalize_shape(sizes, "sizes of lax.broadcast")
     aval = get_aval(operand)
     if not sizes and out_sharding is None:
-        return operand if _is_array(operand) else _as_array(operand)
+        return operand if is_array(operand) else _as_array(operand)
     dims = tuple(range(len(sizes), len(sizes) + aval.ndim))
     return broadcast_in_dim(operand, sizes + aval.shape, dims, out_sharding=out_sharding)
 
@@ -420,7 +274,7 @@ def broadcast_to_rank(x, rank: int):
     """Add leading dimensions of size 1 to give `x` rank `rank`."""
     ndim = get_aval(x).ndim
     if ndim == rank:
-        return x if _is_array(x) else _as_array(x)
+        return x if is_array(x) else _as_array(x)
     return broadcast(x, (1,) * (rank - ndim))
 
 
@@ -433,18 +287,18 @@ def reshape(operand, new_sizes, dimensions=None, *, out_sharding=None):
     """Reshape (row-major), after transposing by `dimensions` when given."""
     new_sizes = core.canonicalize_shape(new_sizes, "new_sizes of lax.reshape")
     aval = get_aval(operand)
-    dims = None if dimensions is None else _static_ints("reshape", "dimensions", dimensions)
+    dims = None if dimensions is None else static_ints("reshape", "dimensions", dimensions)
     same_dims = dims is None or dims == tuple(range(aval.ndim))
     if aval.shape and aval.shape == new_sizes and same_dims and out_sharding is None \
-            and _is_array(operand):
+            and is_array(operand):
         return operand
     return reshape_p.bind(operand, new_sizes=new_sizes, dimensions=None if same_dims else dims,
                           sharding=out_sharding)
 
 
 def transpose(operand, permutation):
-    permutation = _static_ints("transpose", "permutation", permutation)
-    if permutation == tuple(range(get_aval(operand).ndim)) and _is_array(operand):
+    permutation = static_ints("transpose", "permutation", permutation)
+    if permutation == tuple(range(get_aval(operand).ndim)) and is_array(operand):
         return operand
     return transpose_p.bind(operand, permutation=permutation)
 
@@ -452,20 +306,20 @@ def transpose(operand, permutation):
 def squeeze(array, dimensions):
     """Remove dimensions of size 1 (negative dimensions count from the end)."""
     ndim = get_aval(array).ndim
-    dims = tuple(sorted(_canonicalize_axis("squeeze", d, ndim) for d in dimensions))
-    if not dims and _is_array(array):
+    dims = tuple(sorted(canonicalize_axis("squeeze", d, ndim) for d in dimensions))
+    if not dims and is_array(array):
         return array
     return squeeze_p.bind(array, dimensions=dims)
 
 
 def expand_dims(array, dimensions):
     """Insert dimensions of size 1 at `dimensions` (positions in the result)."""
-    dimensions = _static_ints("expand_dims", "dimensions", dimensions)
+    dimensions = static_ints("expand_dims", "dimensions", dimensions)
     if len(set(dimensions)) != len(dimensions):
         raise ValueError(f"repeated axis in lax.expand_dims: {dimensions}")
     shape = get_aval(array).shape
     ndim_out = len(shape) + len(dimensions)
-    dims = {_canonicalize_axis("expand_dims", d, ndim_out) for d in dimensions}
+    dims = {canonicalize_axis("expand_dims", d, ndim_out) for d in dimensions}
     if len(dims) != len(dimensions):
         raise ValueError(f"repeated axis in lax.expand_dims: {dimensions} (rank {ndim_out})")
     out_shape = list(shape)
@@ -476,7 +330,7 @@ def expand_dims(array, dimensions):
 
 
 def rev(operand, dimensions):
-    return rev_p.bind(operand, dimensions=_static_ints("rev", "dimensions", dimensions))
+    return rev_p.bind(operand, dimensions=static_ints("rev", "dimensions", dimensions))
 
 
 def concatenate(operands, dimension):
@@ -484,92 +338,23 @@ def concatenate(operands, dimension):
     operands = list(operands)
     if not operands:
         raise ValueError("lax.concatenate requires a non-empty sequence of arrays")
-    if len(operands) == 1 and _is_array(operands[0]):
+    if len(operands) == 1 and is_array(operands[0]):
         return operands[0]
     return concatenate_p.bind(*operands,
-                              dimension=_static_int("concatenate", "dimension", dimension))
+                              dimension=static_int("concatenate", "dimension", dimension))
 
 
 def pad(operand, padding_value, padding_config):
     """Pad with `padding_value`: (low, high, interior) per dimension; negative low/high crop."""
-    config = tuple(_static_ints("pad", "padding_config entry", c) for c in padding_config)
+    config = tuple(static_ints("pad", "padding_config entry", c) for c in padding_config)
     return pad_p.bind(operand, padding_value, padding_config=config)
-
-
-def slice(operand, start_indices, limit_indices, strides=None):  # noqa: A001
-    """operand[start:limit:stride] in every dimension (static bounds)."""
-    return slice_p.bind(
-        operand, start_indices=_static_ints("slice", "start_indices", start_indices),
-        limit_indices=_static_ints("slice", "limit_indices", limit_indices),
-        strides=None if strides is None else _static_ints("slice", "strides", strides))
-
-
-def _dynamic_indices(op: str, shape: tuple, start_indices, allow_negative) -> list:
-    """Scalar start indices, one per dimension, with negative ones counted from the end.
-
-    Python/NumPy integers stay static (literals in a jaxpr); traced indices get a select."""
-    if _is_array(start_indices) or isinstance(start_indices, np.ndarray):
-        aval = get_aval(start_indices)
-        if aval.ndim != 1:
-            raise ValueError(f"lax.{op}: start_indices given as an array must be 1-D, got "
-                             f"shape {aval.shape}")
-        if isinstance(start_indices, np.ndarray):
-            indices = list(start_indices)
-        else:
-            indices = [index_in_dim(start_indices, k, 0, keepdims=False)
-                       for k in range(aval.shape[0])]
-    else:
-        indices = list(start_indices)
-    if len(indices) != len(shape):
-        raise ValueError(f"lax.{op}: takes one start index per operand dimension; got "
-                         f"{len(indices)} for operand shape {shape}")
-    if isinstance(allow_negative, (bool, np.bool_)):
-        allow_negative = [bool(allow_negative)] * len(shape)
-    out = []
-    for k, (i, d, neg) in enumerate(zip(indices, shape, allow_negative)):
-        if isinstance(i, np.ndarray) and i.ndim == 0:
-            i = i[()]
-        if isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)):
-            dt = dtypes.canonicalize_dtype(dtypes.dtype(i))
-            v = int(i)
-            if v < 0 and neg:
-                v += d
-            elif v < 0:
-                raise ValueError(f"lax.{op}: index {v} is out of bounds for dimension {k} of "
-                                 f"size {d} when allow_negative_indices=False")
-            out.append(np.array(v).astype(dt)[()])
-            continue
-        aval = get_aval(i)
-        if aval.ndim or not dtypes.is_int(aval.dtype):
-            raise PlaxTypeError(f"{op}: start index {k} must be an integer scalar, got "
-                                f"{aval.str_short()}")
-        if neg and not dtypes.is_unsigned(aval.dtype):
-            zero, size = np.zeros((), aval.dtype), np.array(d).astype(aval.dtype)
-            i = ew.select(ew.lt(i, zero), ew.add(i, size), i)
-        out.append(i)
-    return out
-
-
-def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
-    """A slice of static size at dynamic start indices, which are clamped so the slice fits."""
-    shape = get_aval(operand).shape
-    idx = _dynamic_indices("dynamic_slice", shape, start_indices, allow_negative_indices)
-    sizes = core.canonicalize_shape(slice_sizes, "slice_sizes of lax.dynamic_slice")
-    return dynamic_slice_p.bind(operand, *idx, slice_sizes=sizes)
-
-
-def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
-    """Overwrite a block of `operand` with `update` at clamped dynamic start indices."""
-    shape = get_aval(operand).shape
-    idx = _dynamic_indices("dynamic_update_slice", shape, start_indices, allow_negative_indices)
-    return dynamic_update_slice_p.bind(operand, update, *idx)
 
 
 def broadcasted_iota(dtype, shape, dimension, *, out_sharding=None):
     """An array of `shape` whose values count 0, 1, ... along `dimension`."""
     return iota_p.bind(dtype=dtypes.canonicalize_dtype(dtype),
                        shape=core.canonicalize_shape(shape, "shape of lax.broadcasted_iota"),
-                       dimension=_static_int("broadcasted_iota", "dimension", dimension),
+                       dimension=static_int("broadcasted_iota", "dimension", dimension),
                        sharding=out_sharding)
 
 
@@ -580,7 +365,7 @@ def iota(dtype, size):
 def _fill_scalar(value, dtype: np.dtype, weak: bool):
     """`value` as a scalar of `dtype` (weakly typed if `weak`). Concrete values are converted
     here, so a jaxpr shows a literal of the right type rather than a conversion."""
-    if _is_array(value):
+    if is_array(value):
         return ew._convert_element_type(value, dtype, weak)
     arr = np.asarray(value)
     if arr.dtype.kind == "c" and not dtypes.is_complex(dtype):
@@ -631,88 +416,3 @@ def collapse(operand, start_dimension, stop_dimension=None):
         raise ValueError(f"lax.collapse: invalid dimension range [{start_dimension}:"
                          f"{stop_dimension}] for shape {shape}")
     return reshape(operand, shape[:lo] + (math.prod(shape[lo:hi]),) + shape[hi:])
-
-
-def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
-    """operand[..., start:limit:stride] along `axis` (negative start/limit count from the end)."""
-    shape = get_aval(operand).shape
-    axis = _canonicalize_axis("slice_in_dim", axis, len(shape))
-    n = shape[axis]
-    start = 0 if start_index is None else _static_int("slice_in_dim", "start_index",
-                                                       start_index)
-    limit = n if limit_index is None else _static_int("slice_in_dim", "limit_index",
-                                                       limit_index)
-    start, limit = start + n if start < 0 else start, limit + n if limit < 0 else limit
-    starts, limits, strides = [0] * len(shape), list(shape), [1] * len(shape)
-    starts[axis], limits[axis] = start, limit
-    strides[axis] = _static_int("slice_in_dim", "stride", stride)
-    return slice(operand, starts, limits, strides)
-
-
-def index_in_dim(operand, index, axis=0, keepdims=True):
-    """operand[..., index] along `axis` with a static index."""
-    shape = get_aval(operand).shape
-    axis = _canonicalize_axis("index_in_dim", axis, len(shape))
-    index = _static_int("index_in_dim", "index", index)
-    n = shape[axis]
-    wrapped = index + n if index < 0 else index
-    if not 0 <= wrapped < n:
-        raise IndexError(f"index {index} is out of bounds for axis {axis} with size {n}")
-    out = slice_in_dim(operand, wrapped, wrapped + 1, 1, axis)
-    return out if keepdims else squeeze(out, (axis,))
-
-
-def _zero_index_like(index):
-    """A static 0 of the same type as `index`, for the dimensions that are not sliced."""
-    if type(index) is int:
-        return 0
-    return np.zeros((), get_aval(index).dtype)
-
-
-def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *,
-                         allow_negative_indices=True):
-    """operand[..., start:start + slice_size] along `axis`, with a dynamic start."""
-    shape = get_aval(operand).shape
-    axis = _canonicalize_axis("dynamic_slice_in_dim", axis, len(shape))
-    starts = [_zero_index_like(start_index)] * len(shape)
-    starts[axis] = start_index
-    sizes = list(shape)
-    sizes[axis] = _static_int("dynamic_slice_in_dim", "slice_size", slice_size)
-    allow = [False] * len(shape)
-    allow[axis] = allow_negative_indices
-    return dynamic_slice(operand, starts, sizes, allow_negative_indices=allow)
-
-
-def dynamic_index_in_dim(operand, index, axis=0, keepdims=True, *, allow_negative_indices=True):
-    """operand[..., index] along `axis`, with a dynamic index."""
-    axis = _canonicalize_axis("dynamic_index_in_dim", axis, get_aval(operand).ndim)
-    out = dynamic_slice_in_dim(operand, index, 1, axis,
-                               allow_negative_indices=allow_negative_indices)
-    return out if keepdims else squeeze(out, (axis,))
-
-
-def dynamic_update_slice_in_dim(operand, update, start_index, axis, *,
-                                allow_negative_indices=True):
-    """Write `update` into `operand` at a dynamic start along `axis` (0 elsewhere)."""
-    ndim = get_aval(operand).ndim
-    axis = _canonicalize_axis("dynamic_update_slice_in_dim", axis, ndim)
-    starts = [_zero_index_like(start_index)] * ndim
-    starts[axis] = start_index
-    allow = [False] * ndim
-    allow[axis] = allow_negative_indices
-    return dynamic_update_slice(operand, update, starts, allow_negative_indices=allow)
-
-
-def dynamic_update_index_in_dim(operand, update, index, axis, *, allow_negative_indices=True):
-    """Write `update` (with or without the size-1 `axis`) into `operand` at a dynamic index."""
-    ndim = get_aval(operand).ndim
-    axis = _canonicalize_axis("dynamic_update_index_in_dim", axis, ndim)
-    update_ndim = get_aval(update).ndim
-    if update_ndim == ndim - 1:
-        update = expand_dims(update, (axis,))
-    elif update_ndim != ndim:
-        raise TypeError(f"lax.dynamic_update_index_in_dim: update of rank {update_ndim} for an "
-                        f"operand of rank {ndim}; it needs rank {ndim} or {ndim - 1}")
-    return dynamic_update_slice_in_dim(operand, update, index, axis,
-                                       allow_negative_indices=allow_negative_indices)
-

@@ -17,8 +17,7 @@ def _compute_dtype(out_dtype: np.dtype) -> np.dtype:
     return out_dtype
 
 
-def _dot_general(lhs, rhs, *, dimension_numbers, precision, preferred_element_type,
-                 out_dtype=None):
+def _dot_general(lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
     (lc, rc), (lb, rb) = dimension_numbers
     lfree = [d for d in range(lhs.ndim) if d not in lc and d not in lb]
     rfree = [d for d in range(rhs.ndim) if d not in rc and d not in rb]

@@ -124,20 +124,10 @@ def _scatter_impl(ufunc):
                 pos, v = _last_wins(flat, vals)
                 out[pos] = v
         else:
-            _apply_at(ufunc, out, flat, vals)
+            with np.errstate(all="ignore"):  # overflow wraps / goes to inf, as XLA
+                ufunc.at(out, flat, vals)  # unbuffered: duplicate positions combine
         return out.reshape(operand.shape)
     return impl
-
-
-def _apply_at(ufunc, out: np.ndarray, flat, vals) -> None:
-    """ufunc.at (unbuffered, so duplicates combine) in the array's dtype; for dtypes NumPy's
-    ufunc.at lacks (bfloat16) the combination runs in float32 and rounds once at the end."""
-    try:
-        ufunc.at(out, flat, vals)
-    except TypeError:
-        wide = out.astype(np.float32)
-        ufunc.at(wide, flat, vals.astype(np.float32))
-        out[...] = wide.astype(out.dtype)
 
 
 IMPLS = {
