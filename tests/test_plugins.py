@@ -172,6 +172,7 @@ def test_broken_plugins_warn_are_undone_and_the_rest_works(site):
         import plax
         from plax.extend import PluginWarning
         from plax._src import registry
+        NAMES = ("myext", "reference", "brokenimport", "brokenreg")
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             devices = plax.devices()  # the first use loads the plugins
@@ -185,7 +186,7 @@ def test_broken_plugins_warn_are_undone_and_the_rest_works(site):
             has_half = False
         print(json.dumps(dict(
             msgs=msgs, z=float(z), softplus=float(plax.softplus(np.float32(0))),
-            status={n: p.status for n, p in registry.plugins().items()},
+            status={n: p.status for n, p in registry.plugins().items() if n in NAMES},
             errors={n: p.error for n, p in registry.plugins().items()},
             half_rules=[half_p in registry.rules(t) for t in ("abstract_eval", "impl[reference]")],
             half_listed="broken.half" in registry.primitives(), has_half=has_half,
@@ -194,8 +195,8 @@ def test_broken_plugins_warn_are_undone_and_the_rest_works(site):
             add_owner=registry.owner_of("abstract_eval", plax.lax.add_p),
             jaxpr=str(plax.make_jaxpr(plax.lax.sin)(np.float32(1))),
             info=plax.print_environment_info(return_string=True))))
-    ''', site)
-    assert len(out["msgs"]) == 2, out["msgs"]
+    ''', site, PLAX_BACKEND="reference")  # whatever other backends are installed
+    assert len([m for m in out["msgs"] if "plax-broken" in m]) == 2, out["msgs"]
     imp = next(m for m in out["msgs"] if "brokenimport" in m)
     assert "plax-broken-import" in imp and "ModuleNotFoundError" in imp
     assert "plax_no_such_dependency" in imp
@@ -207,7 +208,7 @@ def test_broken_plugins_warn_are_undone_and_the_rest_works(site):
     # what the broken plugin registered before failing is gone
     assert out["half_rules"] == [False, False]
     assert out["half_listed"] is False and out["has_half"] is False
-    assert out["backends"] == ["reference"] and out["default"] == "reference"
+    assert "brokenbackend" not in out["backends"] and out["default"] == "reference"
     assert out["devices"] == "[CpuDevice(id=0, backend=reference)]"
     assert out["add_owner"] == "plax-core"
     # and everything else works
@@ -256,7 +257,8 @@ def test_allow_and_deny_lists(site):
         from plax._src import registry
         warnings.simplefilter("error")  # a disabled broken plugin must not even warn
         z = float(plax.lax.add(1.0, 2.0))
-        print(json.dumps(dict(z=z, status={n: p.status for n, p in registry.plugins().items()},
+        print(json.dumps(dict(z=z, status={n: p.status for n, p in registry.plugins().items()
+                                           if n in ("myext", "brokenimport", "reference")},
                               imported=[m for m in ("plax_myext", "plax_broken_import")
                                         if m in sys.modules])))
     '''

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import importlib as _importlib
 
-from plax._src.api import (
+from plax._src.api import (  # noqa: F401
     ShapeDtypeStruct, block_until_ready, default_backend as _default_backend_name,
     device_count, device_get, device_put, devices, eval_shape, local_device_count,
     local_devices, make_jaxpr, print_environment_info)
-from plax._src.array import Array
-from plax._src.config import config, debug_nans, disable_jit, enable_x64
-from plax._src.core import (
+from plax._src.array import Array  # noqa: F401
+from plax._src.config import config, debug_nans, disable_jit, enable_x64  # noqa: F401
+from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
-from plax._src.backend import Device, UnsupportedPrimitiveError
-from plax._src.registry import BackendUnavailableError
+from plax._src.backend import Device, UnsupportedPrimitiveError  # noqa: F401
+from plax._src.registry import BackendUnavailableError  # noqa: F401
 
 __version__ = "0.1.0"
 

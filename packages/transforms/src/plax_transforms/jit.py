@@ -15,7 +15,7 @@ from plax._src import registry
 from plax._src.array import Array
 from plax._src.config import config
 from plax._src.core import EVAL_TRACE, _ctx
-from plax._src.dispatch import to_buffer
+from plax._src.dispatch import _pick_backend, to_buffer
 from plax._src.tree_util import tree_flatten, tree_unflatten
 from plax.extend import (
     ClosedJaxpr, Primitive, convert_constvars_jaxpr, eval_jaxpr, get_aval, trace_to_jaxpr)
@@ -82,6 +82,8 @@ class JitFunction:
         self.device = device
         self.name = getattr(fun, "__name__", "fun")
         self._cache: dict = {}
+        self._fast_cache: dict = {}
+        self._simple = not self.static_argnums and not self.static_argnames
         functools.update_wrapper(self, fun)
 
     # --- tracing and the cache ----------------------------------------------------------
@@ -135,13 +137,23 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         if config.disable_jit:
             return self.fun(*args, **kwargs)
-        entry, leaves = self._entry(args, kwargs)
+        if self._simple and not kwargs:
+            # hot path: no static arguments, so the key is the tree and the avals alone
+            leaves, in_tree = tree_flatten(args)
+            key = (in_tree, tuple([x.aval if type(x) is Array else get_aval(x) for x in leaves]))
+            entry = self._fast_cache.get(key)
+            if entry is None:
+                entry, leaves = self._entry(args, kwargs)
+                if entry.concrete:
+                    self._fast_cache[key] = entry
+        else:
+            entry, leaves = self._entry(args, kwargs)
         if _ctx.trace is EVAL_TRACE and entry.concrete:
             backend = self._pick_backend(leaves)
             exe = entry.executables.get(backend.name)
             if exe is None:
                 exe = self._compile(entry, backend)
-            bufs = [to_buffer(x, backend)[0] for x in entry.consts]
+            bufs = [to_buffer(x, backend)[0] for x in entry.consts] if entry.consts else []
             bufs += [x._buf if type(x) is Array and x._backend is backend
                      else to_buffer(x, backend)[0] for x in leaves]
             outs = exe(bufs)
@@ -158,7 +170,6 @@ class JitFunction:
     def _pick_backend(self, leaves):
         if self.backend is not None:
             return registry.get_backend(self.backend)
-        from plax._src.dispatch import _pick_backend
         return _pick_backend(leaves)
 
     def _compile(self, entry, backend):
@@ -182,6 +193,7 @@ class JitFunction:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast_cache.clear()
 
     def _cache_size(self) -> int:
         return len(self._cache)

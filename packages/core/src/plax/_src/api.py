@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from plax._src import registry, tree_util
+from plax._src import dtypes, registry, tree_util
 from plax._src.array import Array
 from plax._src.config import config
 from plax._src.core import ClosedJaxpr, ShapedArray, Tracer, get_aval
@@ -76,13 +76,15 @@ class ShapeDtypeStruct:
 
     @property
     def aval(self):
-        return ShapedArray(self.shape, self.dtype, self.weak_type)
+        # traced at the canonical dtype, as JAX does (float64 is float32 unless x64 is on)
+        return ShapedArray(self.shape, dtypes.canonicalize_dtype(self.dtype), self.weak_type)
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape)))
 
     def __repr__(self):
-        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})"
 
     def __eq__(self, other):
         return (isinstance(other, ShapeDtypeStruct) and other.shape == self.shape
@@ -170,7 +172,7 @@ def device_put(x: Any, device=None) -> Any:
 
 def device_get(x: Any) -> Any:
     """Copy every Array leaf of `x` to the host as a NumPy array."""
-    return tree_util.tree_map(lambda l: np.asarray(l) if isinstance(l, Array) else l, x)
+    return tree_util.tree_map(lambda v: np.asarray(v) if isinstance(v, Array) else v, x)
 
 
 def block_until_ready(x: Any) -> Any:

@@ -129,9 +129,10 @@ class Array(ArrayMethods):
         return int(self._value())
 
     def _check_scalar(self, what: str) -> None:
-        if self.aval.size != 1:
-            raise TypeError(f"only arrays of size 1 can be converted to Python {what}; this "
-                            f"array has shape {self.aval.shape}")
+        # as JAX (and NumPy 2): only 0-d arrays convert; bool() alone accepts any size-1 array
+        if self.aval.shape:
+            raise TypeError(f"only 0-d arrays can be converted to Python {what}; this array "
+                            f"has shape {self.aval.shape}")
 
     def __len__(self):
         if not self.aval.shape:
@@ -141,10 +142,19 @@ class Array(ArrayMethods):
     def __iter__(self):
         if not self.aval.shape:
             raise TypeError("iteration over a 0-d array")
-        return (self[i] for i in range(self.aval.shape[0]))
+        return self._rows(self._value())
 
     def __reversed__(self):
-        return (self[i] for i in range(self.aval.shape[0] - 1, -1, -1))
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d array")
+        return self._rows(self._value()[::-1])
+
+    def _rows(self, host: np.ndarray):
+        # one copy to the host, then each row back to this backend: no per-row indexing op
+        aval = self.aval.update(shape=self.aval.shape[1:])
+        for row in host:
+            yield Array(self._backend.put(np.asarray(row)), aval, self._backend,
+                        self._committed)
 
     __hash__ = None  # like NumPy and JAX arrays
 
@@ -159,18 +169,26 @@ class Array(ArrayMethods):
     def __repr__(self):
         v = self._value()
         prefix = "Array("
-        if v.size == 0 and v.shape != (0,):
+        width = np.get_printoptions()["linewidth"]
+        if v.size == 0:
             body = f"[], shape={v.shape}"
         else:
-            body = np.array2string(v, separator=", ", prefix=prefix)
-        extra = f", dtype={self.aval.dtype.name}"
+            body = np.array2string(v, max_line_width=width, separator=", ", prefix=prefix,
+                                   suffix=",")
+        dtype = f"dtype={self.aval.dtype.name}"
         if self.aval.weak_type:
-            extra += ", weak_type=True"
-        return f"{prefix}{body}{extra})"
+            dtype += ", weak_type=True"
+        # JAX's layout: when the dtype overflows the last line, it is pushed right by the
+        # prefix width (still on that line), so reprs match JAX's character for character
+        last_line = len(body) - body.rfind("\n") + 1
+        sep = " " * len(prefix) if last_line + len(dtype) + 2 > width else " "
+        return f"{prefix}{body},{sep}{dtype})"
 
     def __reduce__(self):
-        import plax
-        return (plax.numpy.asarray, (np.array(self._value()),))
+        # the value and the weak type travel; it unpickles onto the default backend
+        return (_unpickle, (np.array(self._value()), self.aval.weak_type))
 
-    def __getstate__(self):  # pragma: no cover - pickling goes through __reduce__
-        return None
+
+def _unpickle(value: np.ndarray, weak_type: bool) -> Array:
+    from plax._src import dispatch
+    return dispatch.make_array(value, ShapedArray(value.shape, value.dtype, weak_type))

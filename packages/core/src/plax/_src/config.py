@@ -58,9 +58,8 @@ class Config:
         try:
             return self._options[name]
         except KeyError:
-            raise AttributeError(
-                f"plax.config has no option {name!r}; options are: {', '.join(sorted(self._options))}"
-            ) from None
+            raise AttributeError(f"plax.config has no option {name!r}; options are: "
+                                 f"{', '.join(sorted(self._options))}") from None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

@@ -595,6 +595,9 @@ def pp_eqn(eqn: JaxprEqn, ctx: _PpContext, used: set | None = None) -> pp.Doc:
             inner = jx.jaxpr if isinstance(jx, ClosedJaxpr) else jx
             ctx.suggest(inner.invars, eqn.invars)
             ctx.suggest(inner.outvars, [v if v in used else None for v in eqn.outvars])
+    shown = _pp_param_rules.get(eqn.primitive)
+    if shown is not None:  # a primitive may hide params JAX's printer hides (defaults)
+        params = shown(params)
     if params:
         keys = sorted(params)
         if eqn.primitive.call_primitive and "name" in params:  # JAX prints a call's name first

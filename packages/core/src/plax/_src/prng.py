@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from plax import lax
 from plax._src import dtypes
 from plax._src.core import canonicalize_shape, get_aval
 from plax._src.lax import elementwise as ew
@@ -52,11 +53,6 @@ def threefry2x32(k1, k2, x1, x2):
 # Keys
 
 
-def _lax():
-    from plax import lax  # the structural ops live in sibling modules of plax.lax
-    return lax
-
-
 def check_key(name: str, key, allow_batched: bool = False):
     """Validates the key argument of the random function `name`."""
     if not (hasattr(key, "aval") or isinstance(key, np.ndarray)):
@@ -74,12 +70,10 @@ def check_key(name: str, key, allow_batched: bool = False):
 
 def key_parts(key):
     """The two uint32 scalar words of a single key."""
-    lax = _lax()
     return tuple(lax.reshape(lax.slice(key, (i,), (i + 1,)), ()) for i in (0, 1))
 
 
 def _stack_last(a, b):
-    lax = _lax()
     shape = tuple(np.shape(a)) if not hasattr(a, "aval") else a.aval.shape
     return lax.concatenate([lax.reshape(a, shape + (1,)), lax.reshape(b, shape + (1,))],
                            len(shape))
@@ -121,7 +115,6 @@ def iota_counts(shape: tuple[int, ...]):
         raise NotImplementedError(f"random bits for an array of {size} elements (2**32 or more)")
     if not shape:
         return _u32(0)
-    lax = _lax()
     return lax.reshape(lax.iota(dtypes.uint32, size), shape)
 
 
@@ -131,7 +124,7 @@ def hash_counts(parts, shape: tuple[int, ...]):
     return threefry2x32(k1, k2, _u32(0), iota_counts(shape))
 
 
-def split(key, shape) -> object:
+def split(key, shape):
     """`shape` new keys (uint32[*shape, 2]) from one key."""
     shape = canonicalize_shape(shape, "split's num")
     if any(d < 0 for d in shape):
@@ -141,15 +134,17 @@ def split(key, shape) -> object:
 
 def split_parts(parts, num: int) -> list[tuple]:
     """`split` for the samplers: `num` keys, each as its pair of scalar words."""
-    lax = _lax()
     b1, b2 = hash_counts(parts, (num,))
-    word = lambda b, i: lax.reshape(lax.slice(b, (i,), (i + 1,)), ())
+
+    def word(b, i):
+        return lax.reshape(lax.slice(b, (i,), (i + 1,)), ())
+
     return [(word(b1, i), word(b2, i)) for i in range(num)]
 
 
 def fold_in(key, data):
     """A new key that is a deterministic function of `key` and the 32-bit integer `data`."""
-    if isinstance(data, (bool, int)) and not isinstance(data, bool):
+    if type(data) is int:
         if not 0 <= data < 2**32:
             raise OverflowError(f"random.fold_in: data {data} is out of bounds for uint32")
         data = _u32(data)

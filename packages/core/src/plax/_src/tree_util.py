@@ -39,71 +39,83 @@ def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
 
 
 def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
+    """tree_map whose `f` receives each leaf's key path first: f(path, x, *xs)."""
     leaves_paths, treedef = tree_flatten_with_path(tree, is_leaf)
     others = [treedef.flatten_up_to(r) for r in rest]
     return treedef.unflatten([f(p, x, *xs) for (p, x), *xs in
-                              zip(leaves_paths, *others)] if others else
-                             [f(p, x) for p, x in leaves_paths])
+                              zip(leaves_paths, *others, strict=True)])
 
 
 def tree_flatten_with_path(tree: Any, is_leaf=None):
-    paths, leaves, treedef = optree.tree_flatten_with_path(tree, is_leaf, **_kw)
-    accessors = optree.tree_accessors(treedef)
-    return [(tuple(_key(e) for e in acc), x) for acc, x in zip(accessors, leaves)], treedef
+    """([(key path, leaf), ...], treedef); a key path is a tuple of the keys below."""
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    paths = [tuple(_key(e) for e in acc) for acc in treedef.accessors()]
+    return list(zip(paths, leaves, strict=True)), treedef
 
 
 def tree_leaves_with_path(tree: Any, is_leaf=None):
     return tree_flatten_with_path(tree, is_leaf)[0]
 
 
-class SequenceKey:
-    __slots__ = ("idx",)
+# Key path entries, as JAX's: frozen (comparable, hashable) and printed by keystr.
 
-    def __init__(self, idx):
-        self.idx = idx
+@dataclasses.dataclass(frozen=True)
+class SequenceKey:
+    idx: int
 
     def __str__(self):
-        return f"[{self.idx}]"
-
-    __repr__ = lambda self: f"SequenceKey(idx={self.idx})"
+        return f"[{self.idx!r}]"
 
 
+@dataclasses.dataclass(frozen=True)
 class DictKey:
-    __slots__ = ("key",)
-
-    def __init__(self, key):
-        self.key = key
+    key: Any
 
     def __str__(self):
         return f"[{self.key!r}]"
 
-    __repr__ = lambda self: f"DictKey(key={self.key!r})"
 
-
+@dataclasses.dataclass(frozen=True)
 class GetAttrKey:
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
+    name: str
 
     def __str__(self):
         return f".{self.name}"
 
-    __repr__ = lambda self: f"GetAttrKey(name={self.name!r})"
+
+@dataclasses.dataclass(frozen=True)
+class FlattenedIndexKey:
+    """The position of a child of a node registered without keys."""
+    key: int
+
+    def __str__(self):
+        return f"[<flat index {self.key}>]"
+
+
+_KEY_TYPES = (SequenceKey, DictKey, GetAttrKey, FlattenedIndexKey)
 
 
 def _key(entry):
+    """JAX's key for an optree path entry."""
+    if isinstance(entry.entry, _KEY_TYPES):  # given by register_pytree_with_keys
+        return entry.entry
+    if isinstance(entry, optree.NamedTupleEntry):
+        return GetAttrKey(entry.field)
     if isinstance(entry, optree.GetAttrEntry):
         return GetAttrKey(entry.name)
     if isinstance(entry, optree.MappingEntry):
         return DictKey(entry.entry)
     if isinstance(entry, optree.SequenceEntry):
         return SequenceKey(entry.entry)
-    return DictKey(entry.entry) if not isinstance(entry.entry, int) else SequenceKey(entry.entry)
+    return FlattenedIndexKey(entry.entry)
 
 
-def keystr(path: Sequence[Any]) -> str:
-    return "".join(str(k) for k in path)
+def keystr(path: Sequence[Any], *, simple: bool = False, separator: str = "") -> str:
+    """A key path as text: `['a'][0].b`; `simple=True` prints bare keys (`a/0/b` with '/')."""
+    if simple:
+        return separator.join(str(dataclasses.astuple(k)[0]) if isinstance(k, _KEY_TYPES)
+                              else str(k) for k in path)
+    return separator.join(str(k) for k in path)
 
 
 _NO_INIT = object()
@@ -139,15 +151,22 @@ def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
 
 def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func: Callable,
                          flatten_with_keys_func: Callable | None = None) -> None:
-    """flatten_func(x) -> (children, aux_data); unflatten_func(aux_data, children) -> x."""
-    optree.register_pytree_node(nodetype, flatten_func, unflatten_func, namespace=NAMESPACE)
+    """flatten_func(x) -> (children, aux_data); unflatten_func(aux_data, children) -> x.
+    flatten_with_keys_func(x) -> (((key, child), ...), aux_data) names the children in paths;
+    without it they are FlattenedIndexKey(i)."""
+    if flatten_with_keys_func is not None:
+        def flatten(x):
+            keyed, aux = flatten_with_keys_func(x)
+            keyed = list(keyed)
+            return [c for _, c in keyed], aux, [k for k, _ in keyed]
+    else:
+        flatten = flatten_func
+    optree.register_pytree_node(nodetype, flatten, unflatten_func, namespace=NAMESPACE)
 
 
 def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatten_func=None):
-    def flat(x):
-        kc, aux = flatten_with_keys(x)
-        return [c for _, c in kc], aux
-    register_pytree_node(nodetype, flatten_func or flat, unflatten_func)
+    """As register_pytree_node, with flatten_with_keys(x) -> (((key, child), ...), aux_data)."""
+    register_pytree_node(nodetype, flatten_func, unflatten_func, flatten_with_keys)
 
 
 def register_pytree_node_class(cls: type) -> type:
@@ -176,16 +195,18 @@ def register_dataclass(nodetype: type, data_fields: Sequence[str] | None = None,
             (meta_fields if f.metadata.get("static", False) else data_fields).append(f.name)
     data_fields, meta_fields = tuple(data_fields or ()), tuple(meta_fields or ())
 
+    keys = [GetAttrKey(f) for f in data_fields]
+
     def flatten(x):
         return ([getattr(x, f) for f in data_fields],
-                tuple(getattr(x, f) for f in meta_fields))
+                tuple(getattr(x, f) for f in meta_fields), keys)
 
     def unflatten(meta, children):
-        kwargs = dict(zip(meta_fields, meta))
-        kwargs.update(zip(data_fields, children))
+        kwargs = dict(zip(meta_fields, meta, strict=True))
+        kwargs.update(zip(data_fields, children, strict=True))
         return nodetype(**kwargs)
 
-    register_pytree_node(nodetype, flatten, unflatten)
+    optree.register_pytree_node(nodetype, flatten, unflatten, namespace=NAMESPACE)
     return nodetype
 
 

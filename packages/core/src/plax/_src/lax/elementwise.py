@@ -7,6 +7,8 @@ rank with size-1 dimensions (JAX's implicit broadcasting in lax).
 
 from __future__ import annotations
 
+import numpy as np
+
 from plax._src import dtypes
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray
 from plax._src.registry import add_abstract_eval
@@ -365,11 +367,13 @@ def reciprocal(x):
 def convert_element_type(operand, new_dtype):
     """Cast `operand` to `new_dtype` (canonicalized: float64 is float32 unless x64 is on)."""
     from plax._src.core import get_aval
-    new_dtype = dtypes.canonicalize_dtype(new_dtype)
-    aval = get_aval(operand)
-    if aval.dtype == new_dtype and not aval.weak_type and hasattr(operand, "aval"):
-        return operand
-    return convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=False)
+    out = _convert_element_type(operand, new_dtype, False)
+    if isinstance(out, np.generic):  # a constant: an Array eagerly, a literal under tracing
+        from plax._src.core import EVAL_TRACE, current_trace
+        if current_trace() is EVAL_TRACE:
+            from plax._src.dispatch import asarray_value
+            return asarray_value(out)
+    return out
 
 
 def _convert_element_type(operand, new_dtype=None, weak_type=False):
@@ -379,6 +383,9 @@ def _convert_element_type(operand, new_dtype=None, weak_type=False):
     new_dtype = aval.dtype if new_dtype is None else dtypes.canonicalize_dtype(new_dtype)
     if aval.dtype == new_dtype and aval.weak_type == weak_type and hasattr(operand, "aval"):
         return operand
+    if not weak_type and type(operand) in (bool, int, float):
+        # a Python constant becomes a typed NumPy scalar: a literal, not an equation (as JAX)
+        return np.asarray(operand).astype(new_dtype)[()]
     return convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=bool(weak_type))
 
 

@@ -149,12 +149,8 @@ def _dot_general_abstract(lhs, rhs, *, dimension_numbers, precision, preferred_e
         raise PlaxTypeError(f"dot_general: contracting dimensions must have equal sizes, got "
                             f"lhs {lcs} (dims {lc} of {lhs.shape}) and rhs {rcs} (dims {rc} of "
                             f"{rhs.shape})")
-    # mixed dtypes are allowed when one is strictly "higher" (as JAX/XLA); the result has it
-    lr, rr = _dtype_rank(lhs.dtype), _dtype_rank(rhs.dtype)
-    if lr == rr and lhs.dtype != rhs.dtype:
-        raise PlaxTypeError(f"dot_general: cannot contract {lhs.dtype.name} with "
-                            f"{rhs.dtype.name}; convert one operand first")
-    dt = lhs.dtype if lr >= rr else rhs.dtype
+    # mixed dtypes are allowed (as in JAX/XLA): the result is the "higher" of the two
+    dt = lhs.dtype if _dtype_rank(lhs.dtype) >= _dtype_rank(rhs.dtype) else rhs.dtype
     if preferred_element_type is not None and preferred_element_type != dt:
         pet = preferred_element_type
         if (not dtypes.is_float(dt) and dt != dtypes.bool_ and pet.itemsize < dt.itemsize):

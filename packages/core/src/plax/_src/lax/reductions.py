@@ -1,9 +1,6 @@
-"""Reduction primitives: reduce_{sum,prod,max,min,and,or,xor} over `axes`, argmax/argmin, and the
-cumulative (scan-like) reductions cum{sum,prod,max,min,logsumexp} along one `axis`.
-
-As in lax, axes are nonnegative and unique (no NumPy-style negative axes or keepdims), and the
-result keeps the operand's dtype (no accumulation upcast; use plax.numpy for that).
-"""
+"""Reductions: reduce_{sum,prod,max,min,and,or,xor} over `axes`, argmax/argmin, and the cumulative
+cum{sum,prod,max,min,logsumexp} along one `axis`. As in lax, axes are nonnegative and unique, and
+results keep the operand's dtype (no accumulation upcast; plax.numpy does that)."""
 
 from __future__ import annotations
 

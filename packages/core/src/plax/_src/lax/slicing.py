@@ -189,7 +189,7 @@ def _gather_abstract(operand, indices, *, dimension_numbers, slice_sizes, indice
             f"{len(dn.collapsed_slice_dims)} + len(operand_batching_dims)="
             f"{len(dn.operand_batching_dims)} must equal the operand rank {operand.ndim}")
     empty = math.prod(batch_shape) == 0  # nothing is read: sizes need not fit (as XLA)
-    for i, (s, d) in enumerate(zip(slice_sizes, operand.shape)):
+    for i, (s, d) in enumerate(zip(slice_sizes, operand.shape, strict=True)):
         if s < 0 or (s > d and not empty):
             raise PlaxTypeError(f"gather: slice_sizes[{i}]={s} is out of range for operand "
                                 f"dimension {i} of size {d} (valid: [0, {d}])")
@@ -266,7 +266,7 @@ def _scatter_abstract(op: str):
                     operand.ndim, "the operand", sorted_=False)
         dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
         window_operand_dims = [d for d in range(operand.ndim) if d not in dropped]
-        for u, d in zip(dn.update_window_dims, window_operand_dims):
+        for u, d in zip(dn.update_window_dims, window_operand_dims, strict=True):
             if updates.shape[u] > operand.shape[d]:
                 raise PlaxTypeError(
                     f"{op}: window dimension {u} of updates (shape {updates.shape}) has size "
@@ -307,14 +307,15 @@ def _gather_dnums(dn: Any) -> GatherDimensionNumbers:
         raise TypeError(f"gather: dimension_numbers must be a lax.GatherDimensionNumbers, got "
                         f"{type(dn).__name__}: {dn!r}")
     return GatherDimensionNumbers(*(_index_tuple("gather", f, v)
-                                    for f, v in zip(dn._fields, dn)))
+                                    for f, v in zip(dn._fields, dn, strict=True)))
 
 
 def _scatter_dnums(op: str, dn: Any) -> ScatterDimensionNumbers:
     if not isinstance(dn, ScatterDimensionNumbers):
         raise TypeError(f"{op}: dimension_numbers must be a lax.ScatterDimensionNumbers, got "
                         f"{type(dn).__name__}: {dn!r}")
-    return ScatterDimensionNumbers(*(_index_tuple(op, f, v) for f, v in zip(dn._fields, dn)))
+    return ScatterDimensionNumbers(*(_index_tuple(op, f, v)
+                                     for f, v in zip(dn._fields, dn, strict=True)))
 
 
 def _default_fill_value(dtype: np.dtype):

@@ -93,6 +93,7 @@ def _broadcast_in_dim_shown_params(params: dict) -> dict:
     return shown
 
 
+# the printer's per-primitive hook: params -> the params to show
 core._pp_param_rules[broadcast_in_dim_p] = _broadcast_in_dim_shown_params
 
 reshape_p = Primitive("reshape", linear_in=(0,))
@@ -370,6 +371,11 @@ def _fill_scalar(value, dtype: np.dtype, weak: bool):
     arr = np.asarray(value)
     if arr.dtype.kind == "c" and not dtypes.is_complex(dtype):
         arr = arr.real
+    if dtypes.is_int(dtype) and arr.dtype.kind == "f":
+        # XLA's float -> int: truncate, NaN -> 0, saturate out of range (NumPy's cast differs)
+        info = np.iinfo(dtype)
+        arr = np.clip(np.trunc(np.nan_to_num(arr.astype(np.float64), nan=0.0)), info.min,
+                      info.max)
     arr = arr.astype(dtype)
     if weak:
         py = arr.item()

@@ -271,3 +271,14 @@ def check_no_out(fun_name: str, out: Any) -> None:
     if out is not None:
         raise NotImplementedError(f"{fun_name}: the 'out' argument is not supported; plax "
                                   "arrays are immutable, use the return value")
+
+
+def select(pred: Any, on_true: Any, on_false: Any) -> Any:
+    """lax.select with NumPy broadcasting of all three operands (of one dtype already); a
+    scalar predicate stays scalar."""
+    on_true, on_false = ensure_array(on_true), ensure_array(on_false)
+    s = broadcast_shapes(shape(pred), on_true.aval.shape, on_false.aval.shape,
+                         fun_name="where")
+    if shape(pred):
+        pred = broadcast_to(pred, s)
+    return lax.select(pred, broadcast_to(on_true, s), broadcast_to(on_false, s))

@@ -171,7 +171,7 @@ def _convert_element_type(x, *, new_dtype, weak_type=False, sharding=None):
 
 
 def _bitcast(x, *, new_dtype):
-    x = np.ascontiguousarray(x)
+    x = np.ascontiguousarray(x).reshape(x.shape)
     if x.dtype.itemsize >= new_dtype.itemsize:
         return x.view(new_dtype).reshape(x.shape + ((x.dtype.itemsize // new_dtype.itemsize,)
                                                     if x.dtype.itemsize != new_dtype.itemsize

@@ -20,15 +20,15 @@ def _starts(operand_shape, indices: np.ndarray, index_map, op_bdims, idx_bdims) 
     dimensions they index, and each row's position along the batching dimensions."""
     n = indices.shape[-1]
     batch_shape = indices.shape[:-1]
-    if indices.dtype.kind == "u":  # keep huge unsigned indices huge (they clamp or drop)
-        indices = np.minimum(indices, np.iinfo(np.int64).max)
-    idx = indices.astype(np.int64).reshape(-1, n)
+    if indices.dtype == np.uint64:  # keep huge indices huge (so they clamp or drop)
+        indices = np.minimum(indices, np.uint64(np.iinfo(np.int64).max))
+    idx = indices.astype(np.int64).reshape(math.prod(batch_shape), n)
     starts = np.zeros((idx.shape[0], len(operand_shape)), np.int64)
     for k, d in enumerate(index_map):
         starts[:, d] = idx[:, k]
     if op_bdims:
-        pos = np.indices(batch_shape, dtype=np.int64).reshape(len(batch_shape), -1)
-        for od, id_ in zip(op_bdims, idx_bdims):
+        pos = np.indices(batch_shape, dtype=np.int64).reshape(len(batch_shape), idx.shape[0])
+        for od, id_ in zip(op_bdims, idx_bdims, strict=True):
             starts[:, od] = pos[id_]
     return starts
 
@@ -49,7 +49,7 @@ def _clamp(starts, operand_shape, window, index_map) -> np.ndarray:
 
 def _window_offsets(window) -> np.ndarray:
     """(window elements, rank) offsets of every element of a window, row-major."""
-    return np.indices(window, dtype=np.int64).reshape(len(window), -1).T
+    return np.indices(window, dtype=np.int64).reshape(len(window), math.prod(window)).T
 
 
 def _gather(operand, indices, *, dimension_numbers, slice_sizes, indices_are_sorted,
@@ -67,6 +67,8 @@ def _gather(operand, indices, *, dimension_numbers, slice_sizes, indices_are_sor
     kept_window = [s for d, s in enumerate(slice_sizes) if d not in dropped]
     if starts.shape[0] == 0 or math.prod(slice_sizes) == 0:
         values = np.zeros((starts.shape[0], math.prod(kept_window)), operand.dtype)
+    elif operand.ndim == 0:  # every row reads the one element
+        values = np.broadcast_to(operand, (starts.shape[0], 1))
     else:
         full = starts[:, None, :] + _window_offsets(slice_sizes)[None]
         values = operand[tuple(full[..., d] for d in range(operand.ndim))]
@@ -84,7 +86,6 @@ def _gather(operand, indices, *, dimension_numbers, slice_sizes, indices_are_sor
 
 def _scatter_rows(operand, indices, updates, dn, mode):
     """Flat operand positions and update values of every element that is scattered."""
-    nb = indices.ndim - 1
     window_dims = set(dn.update_window_dims)
     scatter_dims = [d for d in range(updates.ndim) if d not in window_dims]
     dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
@@ -93,15 +94,16 @@ def _scatter_rows(operand, indices, updates, dn, mode):
     starts = _starts(operand.shape, indices, dn.scatter_dims_to_operand_dims,
                      dn.operand_batching_dims, dn.scatter_indices_batching_dims)
     vals = np.transpose(updates, scatter_dims + list(dn.update_window_dims))
-    vals = vals.reshape(starts.shape[0], -1)
+    vals = vals.reshape(starts.shape[0], math.prod(window))
     if mode == _Mode.CLIP:
         starts = _clamp(starts, operand.shape, window, dn.scatter_dims_to_operand_dims)
     else:  # FILL_OR_DROP, and PROMISE_IN_BOUNDS as XLA runs it: drop out-of-bounds windows
         ok = _in_bounds(starts, operand.shape, window, dn.scatter_dims_to_operand_dims)
         starts, vals = starts[ok], vals[ok]
-    assert nb == len(scatter_dims)
     if starts.shape[0] == 0 or vals.shape[1] == 0:
         return np.zeros(0, np.int64), vals.reshape(-1)
+    if operand.ndim == 0:  # every row writes the one element
+        return np.zeros(vals.size, np.int64), vals.reshape(-1)
     full = starts[:, None, :] + _window_offsets(window)[None]
     flat = np.ravel_multi_index(tuple(full[..., d].reshape(-1) for d in range(operand.ndim)),
                                 operand.shape)

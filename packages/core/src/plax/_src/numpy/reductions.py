@@ -1,0 +1,492 @@
+"""Reductions of plax.numpy with NumPy's axis/keepdims/where/initial arguments and JAX's dtypes:
+sums and products of small integers accumulate in the default int, 16-bit floats accumulate in
+float32, means and variances of integers are floats, and results are never weakly typed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from plax import lax
+from plax._src import dtypes
+from plax._src.numpy import ufuncs
+from plax._src.numpy.util import (
+    broadcast_to, canonicalize_axes, canonicalize_axis, check_arraylike, check_no_out, convert,
+    ensure_array, select, to_inexact)
+
+__all__ = [
+    "sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "var", "std",
+    "argmax", "argmin", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod", "nancumsum",
+    "nancumprod", "nansum", "nanprod", "nanmax", "nanmin", "nanmean", "nanvar", "nanstd",
+    "count_nonzero", "ptp", "average", "median",
+]
+
+
+def _upcast_16(dt: np.dtype) -> np.dtype:
+    # 16-bit floats accumulate in float32 (as JAX), then the result is cast back
+    return dtypes.float32 if dt in (dtypes.float16, dtypes.bfloat16) else dt
+
+
+def _promote_integers(dt: np.dtype) -> np.dtype:
+    """Sums and products of bools and small integers give the default int (as JAX)."""
+    if dt == dtypes.bool_:
+        return dtypes.default_int_dtype()
+    default = dtypes.default_int_dtype()
+    if dtypes.is_signed(dt) and dt.itemsize < default.itemsize:
+        return default
+    if dtypes.is_unsigned(dt) and dt.itemsize < default.itemsize:
+        return np.dtype(f"uint{default.itemsize * 8}")
+    return dt
+
+
+def _keepdims(x, axes: tuple, keepdims: bool):
+    return lax.expand_dims(x, sorted(axes)) if keepdims and axes else x
+
+
+def _where_mask(where, shape: tuple, fun_name: str):
+    check_arraylike(fun_name, where)
+    w = ensure_array(where)
+    if w.dtype != dtypes.bool_:
+        raise TypeError(f"{fun_name}: where must be a boolean array, got dtype {w.dtype.name}")
+    return broadcast_to(w, shape, fun_name)
+
+
+def _reduce(fun_name: str, a, axis, dtype, keepdims, initial, where, *, reducer, identity,
+            combine, result_dtype, upcast: bool):
+    """The common skeleton: mask with `where`, reduce `axes`, fold in `initial`, keep dims."""
+    check_arraylike(fun_name, a)
+    a = ensure_array(a)
+    out_dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else result_dtype(a.dtype)
+    work = _upcast_16(out_dt) if upcast else out_dt
+    axes = canonicalize_axes(axis, a.ndim, fun_name)
+    if identity is None:
+        if where is not None and initial is None:
+            raise ValueError(f"reduction operation {fun_name} with where requires initial")
+        if initial is None and any(a.shape[i] == 0 for i in axes):
+            raise ValueError(f"zero-size array to reduction operation {fun_name} which has no "
+                             "identity")
+    x = lax._convert_element_type(a, work, False)
+    if where is not None:
+        x = select(_where_mask(where, a.shape, fun_name), x,
+                   convert(identity(work), work))
+    out = reducer(x, axes) if axes else x
+    if initial is not None:
+        check_arraylike(fun_name, initial)
+        if np.ndim(initial) != 0:
+            raise ValueError(f"{fun_name}: initial must be a scalar, got shape "
+                             f"{np.shape(initial)}")
+        out = combine(out, convert(initial, work))
+    out = _keepdims(out, axes, keepdims)
+    return lax._convert_element_type(out, out_dt, False)
+
+
+def _max_identity(dt):
+    if dt == dtypes.bool_:
+        return False
+    if dtypes.is_int(dt):
+        return np.iinfo(dt).min
+    return -np.inf
+
+
+def _min_identity(dt):
+    if dt == dtypes.bool_:
+        return True
+    if dtypes.is_int(dt):
+        return np.iinfo(dt).max
+    return np.inf
+
+
+def _sum_reducer(x, axes):
+    if x.dtype == dtypes.bool_:
+        return lax.reduce_or(x, axes)
+    return lax.reduce_sum(x, axes)
+
+
+def _prod_reducer(x, axes):
+    if x.dtype == dtypes.bool_:
+        return lax.reduce_and(x, axes)
+    return lax.reduce_prod(x, axes)
+
+
+def sum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,  # noqa: A001
+        keepdims: bool = False, initial: Any = None, where: Any = None,
+        promote_integers: bool = True) -> Any:
+    check_no_out("sum", out)
+    return _reduce("sum", a, axis, dtype, keepdims, initial, where,
+                   reducer=_sum_reducer, identity=lambda dt: 0, upcast=True,
+                   combine=lambda x, y: ufuncs.add(x, y),
+                   result_dtype=_promote_integers if promote_integers else (lambda d: d))
+
+
+def prod(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
+         keepdims: bool = False, initial: Any = None, where: Any = None,
+         promote_integers: bool = True) -> Any:
+    check_no_out("prod", out)
+    return _reduce("prod", a, axis, dtype, keepdims, initial, where,
+                   reducer=_prod_reducer, identity=lambda dt: 1, upcast=True,
+                   combine=lambda x, y: ufuncs.multiply(x, y),
+                   result_dtype=_promote_integers if promote_integers else (lambda d: d))
+
+
+def max(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
+        initial: Any = None, where: Any = None) -> Any:
+    """The maximum; NaNs propagate (see nanmax)."""
+    check_no_out("max", out)
+    return _reduce("max", a, axis, None, keepdims, initial, where,
+                   reducer=lax.reduce_max, identity=None, upcast=False, combine=lax.max,
+                   result_dtype=lambda d: d)
+
+
+def min(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
+        initial: Any = None, where: Any = None) -> Any:
+    check_no_out("min", out)
+    return _reduce("min", a, axis, None, keepdims, initial, where,
+                   reducer=lax.reduce_min, identity=None, upcast=False, combine=lax.min,
+                   result_dtype=lambda d: d)
+
+
+amax, amin = max, min
+
+
+def _bool_reduce(fun_name, reducer, identity, a, axis, out, keepdims, where):
+    check_no_out(fun_name, out)
+    check_arraylike(fun_name, a)
+    a = ensure_array(a)
+    if a.dtype != dtypes.bool_:
+        a = ufuncs.not_equal(a, convert(0, a.dtype))
+    return _reduce(fun_name, a, axis, None, keepdims, None, where, reducer=reducer,
+                   identity=lambda dt: identity, upcast=False, combine=None,
+                   result_dtype=lambda d: dtypes.bool_)
+
+
+def all(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *,  # noqa: A001
+        where: Any = None) -> Any:
+    return _bool_reduce("all", lax.reduce_and, True, a, axis, out, keepdims, where)
+
+
+def any(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *,  # noqa: A001
+        where: Any = None) -> Any:
+    return _bool_reduce("any", lax.reduce_or, False, a, axis, out, keepdims, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Means and variances
+
+
+def _count(fun_name, a, axes, where, work):
+    """How many elements each reduction sees: static without `where`, else a sum of the mask."""
+    if where is None:
+        return convert(math.prod(a.shape[i] for i in axes), work)
+    mask = lax.convert_element_type(_where_mask(where, a.shape, fun_name), work)
+    return lax.reduce_sum(mask, axes) if axes else mask
+
+
+def mean(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
+         keepdims: bool = False, *, where: Any = None) -> Any:
+    """Arithmetic mean (integers give the default float; 16-bit floats accumulate in f32)."""
+    check_no_out("mean", out)
+    check_arraylike("mean", a)
+    a = ensure_array(a)
+    out_dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else to_inexact(a.dtype)
+    work = _upcast_16(to_inexact(out_dt) if dtypes.is_inexact(out_dt) else to_inexact(a.dtype))
+    axes = canonicalize_axes(axis, a.ndim, "mean")
+    total = sum(a, axis=axes, dtype=work, where=where)
+    result = lax.div(total, _count("mean", a, axes, where, work))
+    return lax._convert_element_type(_keepdims(result, axes, keepdims), out_dt, False)
+
+
+def _real_dtype(dt):
+    return {dtypes.complex64: dtypes.float32, dtypes.complex128: dtypes.float64}.get(dt, dt)
+
+
+def var(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int = 0,
+        keepdims: bool = False, *, where: Any = None, correction: Any = None) -> Any:
+    """Variance with `ddof` (or `correction`) degrees of freedom removed; NaN when no degrees
+    of freedom are left. Complex inputs give the real variance of |a - mean|."""
+    check_no_out("var", out)
+    if correction is not None:
+        if ddof != 0:
+            raise ValueError("var: ddof and correction cannot both be given")
+        ddof = correction
+    check_arraylike("var", a)
+    a = ensure_array(a)
+    if dtype is not None:
+        out_dt = dtypes.canonicalize_dtype(dtype)
+        if not dtypes.is_inexact(out_dt):
+            raise ValueError(f"var: dtype must be inexact, got {out_dt.name}")
+    else:
+        out_dt = _real_dtype(to_inexact(a.dtype))
+    work = _upcast_16(to_inexact(a.dtype))
+    axes = canonicalize_axes(axis, a.ndim, "var")
+    x = lax._convert_element_type(a, work, False)
+    centered = ufuncs.subtract(x, mean(x, axis=axes, keepdims=True, where=where))
+    if dtypes.is_complex(work):
+        sq = lax.real(lax.mul(centered, lax.conj(centered)))
+    else:
+        sq = lax.mul(centered, centered)
+    real_work = _real_dtype(work)
+    n = _count("var", a, axes, where, real_work)
+    dof = ufuncs.subtract(n, convert(ddof, real_work) if not isinstance(ddof, (int, float))
+                          else ddof)
+    total = sum(sq, axis=axes, where=where)
+    result = select(ufuncs.greater(dof, convert(0, real_work)), lax.div(total, dof),
+                    convert(np.nan, real_work))
+    return lax._convert_element_type(_keepdims(result, axes, keepdims), out_dt, False)
+
+
+def std(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int = 0,
+        keepdims: bool = False, *, where: Any = None, correction: Any = None) -> Any:
+    return ufuncs.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where,
+                           correction=correction))
+
+
+# ---------------------------------------------------------------------------------------------
+# argmax / argmin
+
+
+def _arg_extreme(fun_name, lax_fn, a, axis, out, keepdims):
+    check_no_out(fun_name, out)
+    check_arraylike(fun_name, a)
+    a = ensure_array(a)
+    if axis is None:
+        if a.size == 0:
+            raise ValueError(f"attempt to get {fun_name} of an empty sequence")
+        res = lax_fn(lax.reshape(a, (a.size,)), 0, dtypes.default_int_dtype())
+        return lax.reshape(res, (1,) * a.ndim) if keepdims else res
+    ax = canonicalize_axis(axis, a.ndim, fun_name)
+    if a.shape[ax] == 0:
+        raise ValueError(f"attempt to get {fun_name} of an empty sequence (axis {ax} of shape "
+                         f"{a.shape})")
+    res = lax_fn(a, ax, dtypes.default_int_dtype())
+    return lax.expand_dims(res, (ax,)) if keepdims else res
+
+
+def argmax(a: Any, axis: int | None = None, out: None = None, keepdims: bool | None = None
+           ) -> Any:
+    """Index of the first maximum (of the first NaN, if any) along `axis`."""
+    return _arg_extreme("argmax", lax.argmax, a, axis, out, keepdims)
+
+
+def argmin(a: Any, axis: int | None = None, out: None = None, keepdims: bool | None = None
+           ) -> Any:
+    return _arg_extreme("argmin", lax.argmin, a, axis, out, keepdims)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cumulative reductions
+
+
+def _cumulative(fun_name, lax_fn, a, axis, dtype, nan_fill=None):
+    check_arraylike(fun_name, a)
+    a = ensure_array(a)
+    if axis is None:
+        a, axis = lax.reshape(a, (a.size,)), 0
+    ax = canonicalize_axis(axis, a.ndim, fun_name)
+    if dtype is not None:
+        dt = dtypes.canonicalize_dtype(dtype)
+    else:  # bool counts in the default int; other dtypes keep theirs (as JAX)
+        dt = dtypes.default_int_dtype() if a.dtype == dtypes.bool_ else a.dtype
+    x = lax._convert_element_type(a, dt, False)
+    if nan_fill is not None and dtypes.is_inexact(dt):
+        x = select(ufuncs.isnan(x), convert(nan_fill, dt), x)
+    if dt == dtypes.bool_:  # sum/prod of bools with dtype=bool: or/and
+        x = lax.convert_element_type(x, dtypes.int32)
+        return lax.convert_element_type(lax_fn(x, ax), dtypes.bool_)
+    return lax_fn(x, ax)
+
+
+def cumsum(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
+    check_no_out("cumsum", out)
+    return _cumulative("cumsum", lax.cumsum, a, axis, dtype)
+
+
+def cumprod(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
+    check_no_out("cumprod", out)
+    return _cumulative("cumprod", lax.cumprod, a, axis, dtype)
+
+
+def nancumsum(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
+    check_no_out("nancumsum", out)
+    return _cumulative("nancumsum", lax.cumsum, a, axis, dtype, nan_fill=0)
+
+
+def nancumprod(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
+    check_no_out("nancumprod", out)
+    return _cumulative("nancumprod", lax.cumprod, a, axis, dtype, nan_fill=1)
+
+
+def _cumulative_api(fun_name, fn, identity, x, axis, dtype, include_initial):
+    x = ensure_array(x)
+    if axis is None:
+        if x.ndim > 1:
+            raise ValueError(f"{fun_name}: axis must be given for arrays of more than one "
+                             "dimension")
+        axis = 0
+    out = fn(x, axis=axis, dtype=dtype)
+    if include_initial:
+        ax = canonicalize_axis(axis, out.ndim, fun_name)
+        s = out.shape[:ax] + (1,) + out.shape[ax + 1:]
+        out = lax.concatenate([lax.full(s, identity, out.dtype), out], ax)
+    return out
+
+
+def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,
+                   include_initial: bool = False) -> Any:
+    return _cumulative_api("cumulative_sum", cumsum, 0, x, axis, dtype, include_initial)
+
+
+def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None,
+                    include_initial: bool = False) -> Any:
+    return _cumulative_api("cumulative_prod", cumprod, 1, x, axis, dtype, include_initial)
+
+
+# ---------------------------------------------------------------------------------------------
+# NaN-ignoring reductions
+
+
+def _nan_to(a, value):
+    a = ensure_array(a)
+    if not dtypes.is_inexact(a.dtype):
+        return a
+    return select(ufuncs.isnan(a), convert(value, a.dtype), a)
+
+
+def nansum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
+           keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
+    check_arraylike("nansum", a)
+    return sum(_nan_to(a, 0), axis, dtype, out, keepdims, initial, where)
+
+
+def nanprod(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
+            keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
+    check_arraylike("nanprod", a)
+    return prod(_nan_to(a, 1), axis, dtype, out, keepdims, initial, where)
+
+
+def _nan_extreme(fun_name, reducer, fill, a, axis, out, keepdims, initial, where):
+    check_arraylike(fun_name, a)
+    a = ensure_array(a)
+    if not dtypes.is_inexact(a.dtype):
+        return reducer(a, axis, out, keepdims, initial, where)
+    nan = ufuncs.isnan(a)
+    res = reducer(select(nan, convert(fill, a.dtype), a), axis, out, keepdims, initial, where)
+    all_nan = all(nan, axis=axis, keepdims=keepdims)
+    return select(all_nan, convert(np.nan, a.dtype), res)
+
+
+def nanmax(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,
+           initial: Any = None, where: Any = None) -> Any:
+    """The maximum ignoring NaNs (NaN where every value is NaN)."""
+    return _nan_extreme("nanmax", max, -np.inf, a, axis, out, keepdims, initial, where)
+
+
+def nanmin(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,
+           initial: Any = None, where: Any = None) -> Any:
+    return _nan_extreme("nanmin", min, np.inf, a, axis, out, keepdims, initial, where)
+
+
+def _not_nan_mask(a, where):
+    a = ensure_array(a)
+    if not dtypes.is_inexact(a.dtype):
+        return where
+    ok = ufuncs.logical_not(ufuncs.isnan(a))
+    return ok if where is None else ufuncs.logical_and(ok, where)
+
+
+def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
+            keepdims: bool = False, *, where: Any = None) -> Any:
+    check_arraylike("nanmean", a)
+    return mean(a, axis, dtype, out, keepdims, where=_not_nan_mask(a, where))
+
+
+def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int = 0,
+           keepdims: bool = False, *, where: Any = None) -> Any:
+    check_arraylike("nanvar", a)
+    return var(a, axis, dtype, out, ddof, keepdims, where=_not_nan_mask(a, where))
+
+
+def nanstd(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int = 0,
+           keepdims: bool = False, *, where: Any = None) -> Any:
+    check_arraylike("nanstd", a)
+    return std(a, axis, dtype, out, ddof, keepdims, where=_not_nan_mask(a, where))
+
+
+# ---------------------------------------------------------------------------------------------
+# Others
+
+
+def count_nonzero(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    check_arraylike("count_nonzero", a)
+    a = ensure_array(a)
+    nz = a if a.dtype == dtypes.bool_ else ufuncs.not_equal(a, convert(0, a.dtype))
+    return sum(nz, axis=axis, dtype=dtypes.default_int_dtype(), keepdims=keepdims)
+
+
+def ptp(a: Any, axis: Any = None, out: None = None, keepdims: bool = False) -> Any:
+    """Peak to peak: max - min."""
+    check_no_out("ptp", out)
+    return ufuncs.subtract(max(a, axis, keepdims=keepdims), min(a, axis, keepdims=keepdims))
+
+
+def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False,
+            keepdims: bool = False) -> Any:
+    """Weighted mean; with returned=True also the sum of the weights."""
+    check_arraylike("average", a)
+    a = ensure_array(a)
+    if weights is None:
+        avg = mean(a, axis, keepdims=keepdims)
+        if not returned:
+            return avg
+        axes = canonicalize_axes(axis, a.ndim, "average")
+        n = math.prod(a.shape[i] for i in axes)
+        return avg, lax.full_like(avg, n)
+    check_arraylike("average", weights)
+    w = ensure_array(weights)
+    a, w = (ensure_array(v) for v in ufuncs.promote_args_inexact("average", a, w))
+    if w.shape != a.shape:
+        if axis is None or isinstance(axis, (tuple, list)):
+            raise ValueError(f"average: weights of shape {w.shape} differ from a's shape "
+                             f"{a.shape}; give a single axis for 1-D weights")
+        ax = canonicalize_axis(axis, a.ndim, "average")
+        if w.shape != (a.shape[ax],):
+            raise ValueError(f"average: 1-D weights must have length {a.shape[ax]} (axis {ax} "
+                             f"of shape {a.shape}), got shape {w.shape}")
+        w = lax.broadcast_in_dim(w, a.shape, (ax,))
+    wsum = sum(w, axis, keepdims=keepdims)
+    avg = ufuncs.true_divide(sum(ufuncs.multiply(a, w), axis, keepdims=keepdims), wsum)
+    if returned:
+        return avg, broadcast_to(wsum, avg.shape) if wsum.shape != avg.shape else wsum
+    return avg
+
+
+def median(a: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
+           keepdims: bool = False) -> Any:
+    """The median along `axis` (NaN if the values include NaN); integers give floats."""
+    check_no_out("median", out)
+    check_arraylike("median", a)
+    a = ensure_array(a)
+    if dtypes.is_complex(a.dtype):
+        raise ValueError("median does not support complex inputs")
+    axes = canonicalize_axes(axis, a.ndim, "median")
+    work = to_inexact(a.dtype)
+    x = lax._convert_element_type(a, work, False)
+    # move the reduced axes to the end and merge them into one
+    keep = [i for i in range(a.ndim) if i not in axes]
+    x = lax.transpose(x, tuple(keep) + tuple(sorted(axes)))
+    n = math.prod(a.shape[i] for i in axes)
+    x = lax.reshape(x, tuple(a.shape[i] for i in keep) + (n,))
+    if n == 0:
+        res = lax.full(x.shape[:-1], np.nan, work)
+    else:
+        s = lax.sort(x, dimension=x.ndim - 1)
+        lo = lax.index_in_dim(s, (n - 1) // 2, x.ndim - 1, keepdims=False)
+        hi = lax.index_in_dim(s, n // 2, x.ndim - 1, keepdims=False)
+        res = lax.mul(lax.add(lo, hi), convert(0.5, work))
+        has_nan = lax.reduce_or(ufuncs.isnan(x), (x.ndim - 1,))
+        res = select(has_nan, convert(np.nan, work), res)
+    if keepdims:
+        res = lax.reshape(res, tuple(1 if i in axes else d for i, d in enumerate(a.shape)))
+    return res

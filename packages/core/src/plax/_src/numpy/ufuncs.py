@@ -1,0 +1,632 @@
+"""Elementwise math of plax.numpy (the NumPy ufuncs) written with lax ops, with JAX's dtype rules:
+arguments are promoted (weak types kept), integer inputs of transcendental functions become the
+default float, and NumPy broadcasting is made explicit for lax.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plax import lax
+from plax._src import dtypes
+from plax._src.numpy.util import (
+    check_arraylike, convert, dtype_of, ensure_array, promote_args, promote_args_inexact,
+    promote_args_numeric, select)
+
+__all__ = [
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+    "arccosh", "arctanh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "exp", "exp2",
+    "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "square", "reciprocal", "sign",
+    "floor", "ceil", "trunc", "fix", "rint", "round", "around", "isnan", "isinf", "isfinite",
+    "isposinf", "isneginf", "signbit", "negative", "positive", "abs", "absolute", "fabs",
+    "deg2rad", "rad2deg", "degrees", "radians", "sinc", "conjugate", "conj", "real", "imag",
+    "angle", "invert", "bitwise_not", "bitwise_invert", "logical_not",
+    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "mod",
+    "fmod", "divmod", "power", "pow", "float_power", "maximum", "minimum", "fmax", "fmin",
+    "hypot", "arctan2", "atan2", "logaddexp", "logaddexp2", "copysign", "nextafter",
+    "heaviside", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "left_shift", "right_shift", "bitwise_left_shift", "bitwise_right_shift",
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+]
+
+
+def _const(x, value):
+    """A scalar `value` in the dtype of `x`, weak so that it never changes x's type."""
+    return convert(value, dtype_of(x), True)
+
+
+def _zeros_like(x, dtype=None):
+    dtype = dtype_of(x) if dtype is None else dtype
+    return lax.broadcast_in_dim(convert(0, dtype), x.aval.shape, ())
+
+
+def _full_bool(x, value: bool):
+    return lax.broadcast_in_dim(np.bool_(value), ensure_array(x).aval.shape, ())
+
+
+def _reject(fun_name: str, x, what: str):
+    raise TypeError(f"{fun_name} does not accept dtype {dtype_of(x).name}; it needs {what}")
+
+
+def _unary(name: str, fn, promote=promote_args_inexact, doc: str = ""):
+    def f(x, /):
+        x, = promote(name, x)
+        return fn(x)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc or f"Elementwise {name}, as numpy.{name} (integer inputs give floats)."
+    return f
+
+
+def _log_base(base):
+    def fn(x):
+        return lax.div(lax.log(x), lax.log(_const(x, base)))
+    return fn
+
+
+sin = _unary("sin", lax.sin)
+cos = _unary("cos", lax.cos)
+tan = _unary("tan", lax.tan)
+arcsin = _unary("arcsin", lax.asin)
+arccos = _unary("arccos", lax.acos)
+arctan = _unary("arctan", lax.atan)
+sinh = _unary("sinh", lax.sinh)
+cosh = _unary("cosh", lax.cosh)
+tanh = _unary("tanh", lax.tanh)
+arcsinh = _unary("arcsinh", lax.asinh)
+arccosh = _unary("arccosh", lax.acosh)
+arctanh = _unary("arctanh", lax.atanh)
+asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh, arctanh
+exp = _unary("exp", lax.exp)
+exp2 = _unary("exp2", lax.exp2)
+expm1 = _unary("expm1", lax.expm1)
+log = _unary("log", lax.log)
+log2 = _unary("log2", _log_base(2.0))
+log10 = _unary("log10", _log_base(10.0))
+log1p = _unary("log1p", lax.log1p)
+sqrt = _unary("sqrt", lax.sqrt)
+reciprocal = _unary("reciprocal", lambda x: lax.integer_pow(x, -1))
+deg2rad = _unary("deg2rad", lambda x: lax.mul(x, _const(x, np.pi / 180)))
+rad2deg = _unary("rad2deg", lambda x: lax.mul(x, _const(x, 180 / np.pi)))
+radians, degrees = deg2rad, rad2deg
+
+
+def cbrt(x, /):
+    """Real cube root (complex inputs are refused, as in JAX)."""
+    x, = promote_args_inexact("cbrt", x)
+    if dtypes.is_complex(dtype_of(x)):
+        _reject("cbrt", x, "a real dtype")
+    return lax.cbrt(x)
+
+
+def square(x, /):
+    x, = promote_args_numeric("square", x)
+    return lax.integer_pow(x, 2)
+
+
+def sinc(x, /):
+    """sin(pi x) / (pi x), with sinc(0) = 1."""
+    x, = promote_args_inexact("sinc", x)
+    is_zero = lax.eq(x, _const(x, 0))
+    safe = select(is_zero, _const(x, 1), lax.mul(x, _const(x, np.pi)))
+    return select(is_zero, _const(x, 1), lax.div(lax.sin(safe), safe))
+
+
+# --- sign, rounding, absolute value -------------------------------------------------------------
+
+def negative(x, /):
+    x, = promote_args("negative", x)
+    if dtype_of(x) == dtypes.bool_:
+        _reject("negative", x, "a numeric dtype (use logical_not or ~ for booleans)")
+    return lax.neg(x)
+
+
+def positive(x, /):
+    x, = promote_args("positive", x)
+    return ensure_array(x)
+
+
+def abs(x, /):  # noqa: A001
+    x, = promote_args("abs", x)
+    dt = dtype_of(x)
+    if dt == dtypes.bool_ or dtypes.is_unsigned(dt):
+        return ensure_array(x)
+    return lax.abs(x)
+
+
+absolute = abs
+
+
+def fabs(x, /):
+    x, = promote_args_inexact("fabs", x)
+    if dtypes.is_complex(dtype_of(x)):
+        _reject("fabs", x, "a real dtype")
+    return lax.abs(x)
+
+
+def sign(x, /):
+    x, = promote_args("sign", x)
+    if dtype_of(x) == dtypes.bool_:
+        _reject("sign", x, "a numeric dtype")
+    return lax.sign(x)
+
+
+def _int_passthrough(name: str, float_fn):
+    """Rounding functions: integers and bools are already integral and come back unchanged."""
+    def f(x, /):
+        x, = promote_args(name, x)
+        dt = dtype_of(x)
+        if dt == dtypes.bool_ or dtypes.is_int(dt):
+            return ensure_array(x)
+        if dtypes.is_complex(dt):
+            _reject(name, x, "a real dtype")
+        return float_fn(x)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise {name}; integer inputs are returned unchanged (as JAX)."
+    return f
+
+
+def _trunc(x):
+    return select(lax.lt(x, _const(x, 0)), lax.ceil(x), lax.floor(x))
+
+
+floor = _int_passthrough("floor", lax.floor)
+ceil = _int_passthrough("ceil", lax.ceil)
+trunc = _int_passthrough("trunc", _trunc)
+fix = _int_passthrough("fix", _trunc)
+
+
+def _round_even(x):
+    if dtypes.is_complex(dtype_of(x)):
+        return lax.complex(_round_even(lax.real(x)), _round_even(lax.imag(x)))
+    return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
+
+
+def rint(x, /):
+    """Round to the nearest integer, halves to even; integers give floats (as JAX)."""
+    x, = promote_args_inexact("rint", x)
+    return _round_even(x)
+
+
+def round(a, decimals=0, out=None):  # noqa: A001
+    """Round to `decimals` places, halves to even (NumPy's rule)."""
+    from plax._src.numpy.util import check_no_out, static_int
+    check_no_out("round", out)
+    a, = promote_args("round", a)
+    decimals = static_int(decimals, "the decimals argument of round")
+    dt = dtype_of(a)
+    if dt == dtypes.bool_:
+        raise ValueError("round does not support boolean inputs")
+    if dtypes.is_int(dt):
+        if decimals >= 0:
+            return ensure_array(a)
+        # round to a multiple of 10**-decimals, halves to even, in the integer dtype
+        f = 10 ** (-decimals)
+        info = np.iinfo(dt)
+        if f > info.max:
+            return _zeros_like(a)
+        q = floor_divide(a, _const(a, f))
+        r = lax.sub(a, lax.mul(q, _const(a, f)))
+        twice = lax.mul(r, _const(a, 2)) if f <= info.max // 2 else None
+        if twice is None:
+            return lax.mul(q, _const(a, f))
+        up = lax.bitwise_or(lax.gt(twice, _const(a, f)),
+                            lax.bitwise_and(lax.eq(twice, _const(a, f)),
+                                            lax.ne(remainder(q, _const(q, 2)), _const(q, 0))))
+        return lax.mul(select(up, lax.add(q, _const(q, 1)), q), _const(a, f))
+    if decimals == 0:
+        return _round_even(a)
+    # scale in float32 at least: 10**decimals is not representable enough in 16 bits
+    work = dtypes.float32 if dt in (dtypes.float16, dtypes.bfloat16) else dt
+    x = convert(a, work, getattr(a, "weak_type", False))
+    factor = _const(x, 10.0 ** decimals)
+    return convert(lax.div(_round_even(lax.mul(x, factor)), factor), dt,
+                   getattr(a, "weak_type", False))
+
+
+around = round
+
+
+# --- classification ----------------------------------------------------------------------------
+
+def isnan(x, /):
+    x, = promote_args("isnan", x)
+    if dtypes.is_inexact(dtype_of(x)):
+        return lax.ne(x, x)
+    return _full_bool(x, False)
+
+
+def isinf(x, /):
+    x, = promote_args("isinf", x)
+    dt = dtype_of(x)
+    if dtypes.is_complex(dt):
+        return lax.bitwise_or(isinf(lax.real(x)), isinf(lax.imag(x)))
+    if dtypes.is_float(dt):
+        return lax.eq(lax.abs(x), _const(x, np.inf))
+    return _full_bool(x, False)
+
+
+def isfinite(x, /):
+    x, = promote_args("isfinite", x)
+    dt = dtype_of(x)
+    if dtypes.is_complex(dt):
+        return lax.bitwise_and(lax.is_finite(lax.real(x)), lax.is_finite(lax.imag(x)))
+    if dtypes.is_float(dt):
+        return lax.is_finite(x)
+    return _full_bool(x, True)
+
+
+def _is_signed_inf(name, value):
+    def f(x, /):
+        x, = promote_args(name, x)
+        dt = dtype_of(x)
+        if dtypes.is_complex(dt):
+            _reject(name, x, "a real dtype")
+        if dtypes.is_float(dt):
+            return lax.eq(x, _const(x, value))
+        return _full_bool(x, False)
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+isposinf = _is_signed_inf("isposinf", np.inf)
+isneginf = _is_signed_inf("isneginf", -np.inf)
+
+
+def signbit(x, /):
+    """True where the sign bit is set (so also for -0.0 and negative NaNs)."""
+    x, = promote_args("signbit", x)
+    dt = dtype_of(x)
+    if dtypes.is_signed(dt):
+        return lax.lt(x, _const(x, 0))
+    if dt == dtypes.bool_ or dtypes.is_unsigned(dt):
+        return _full_bool(x, False)
+    if dtypes.is_complex(dt):
+        _reject("signbit", x, "a real dtype")
+    bits = lax.bitcast_convert_type(x, np.dtype(f"int{dt.itemsize * 8}"))
+    return lax.lt(bits, _const(bits, 0))
+
+
+# --- complex parts -------------------------------------------------------------------------------
+
+def conjugate(x, /):
+    x, = promote_args("conjugate", x)
+    return lax.conj(x) if dtypes.is_complex(dtype_of(x)) else ensure_array(x)
+
+
+conj = conjugate
+
+
+def real(val, /):
+    val, = promote_args("real", val)
+    return lax.real(val) if dtypes.is_complex(dtype_of(val)) else ensure_array(val)
+
+
+def imag(val, /):
+    val, = promote_args("imag", val)
+    if dtypes.is_complex(dtype_of(val)):
+        return lax.imag(val)
+    return _zeros_like(ensure_array(val))
+
+
+def angle(z, deg=False):
+    """The argument of complex `z` (pi for negative reals), in radians unless deg=True."""
+    z, = promote_args_inexact("angle", z)
+    if dtypes.is_complex(dtype_of(z)):
+        re, im = lax.real(z), lax.imag(z)
+    else:
+        z = ensure_array(z)
+        re, im = z, _zeros_like(z)
+    out = lax.atan2(im, re)
+    return lax.mul(out, _const(out, 180 / np.pi)) if deg else out
+
+
+# --- logical and bitwise -------------------------------------------------------------------------
+
+def _check_int_or_bool(fun_name, *args):
+    for a in args:
+        dt = dtype_of(a)
+        if not (dt == dtypes.bool_ or dtypes.is_int(dt)):
+            _reject(fun_name, a, "integer or boolean dtypes")
+
+
+def invert(x, /):
+    x, = promote_args("invert", x)
+    _check_int_or_bool("invert", x)
+    return lax.bitwise_not(x)
+
+
+bitwise_not = bitwise_invert = invert
+
+
+def _to_bool(x):
+    return x if dtype_of(x) == dtypes.bool_ else lax.ne(x, _const(x, 0))
+
+
+def logical_not(x, /):
+    x, = promote_args("logical_not", x)
+    return lax.bitwise_not(_to_bool(x))
+
+
+def _logical(name, fn):
+    def f(x1, x2, /):
+        check_arraylike(name, x1, x2)
+        # each side becomes bool first: logical ops never promote their inputs together
+        x1, x2 = (_to_bool(*promote_args(name, a)) for a in (x1, x2))
+        x1, x2 = promote_args(name, x1, x2)
+        return fn(x1, x2)
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+logical_and = _logical("logical_and", lax.bitwise_and)
+logical_or = _logical("logical_or", lax.bitwise_or)
+logical_xor = _logical("logical_xor", lax.bitwise_xor)
+
+
+def _bitwise(name, fn, ints_only=False):
+    def f(x1, x2, /):
+        x1, x2 = promote_args(name, x1, x2)
+        if ints_only:
+            for a in (x1, x2):
+                if not dtypes.is_int(dtype_of(a)):
+                    _reject(name, a, "integer dtypes")
+        else:
+            _check_int_or_bool(name, x1, x2)
+        return fn(x1, x2)
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+def _right_shift(x1, x2):
+    if dtypes.is_unsigned(dtype_of(x1)):
+        return lax.shift_right_logical(x1, x2)
+    return lax.shift_right_arithmetic(x1, x2)
+
+
+bitwise_and = _bitwise("bitwise_and", lax.bitwise_and)
+bitwise_or = _bitwise("bitwise_or", lax.bitwise_or)
+bitwise_xor = _bitwise("bitwise_xor", lax.bitwise_xor)
+left_shift = _bitwise("left_shift", lax.shift_left, ints_only=True)
+right_shift = _bitwise("right_shift", _right_shift, ints_only=True)
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
+
+
+# --- comparisons ---------------------------------------------------------------------------------
+
+def _compare(name, fn, ordered=False):
+    def f(x1, x2, /):
+        x1, x2 = promote_args(name, x1, x2)
+        if ordered and dtypes.is_complex(dtype_of(x1)):
+            _reject(name, x1, "real dtypes (complex numbers are not ordered)")
+        return fn(x1, x2)
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+equal = _compare("equal", lax.eq)
+not_equal = _compare("not_equal", lax.ne)
+less = _compare("less", lax.lt, True)
+less_equal = _compare("less_equal", lax.le, True)
+greater = _compare("greater", lax.gt, True)
+greater_equal = _compare("greater_equal", lax.ge, True)
+
+
+# --- arithmetic ----------------------------------------------------------------------------------
+
+def add(x1, x2, /):
+    x1, x2 = promote_args("add", x1, x2)
+    return lax.bitwise_or(x1, x2) if dtype_of(x1) == dtypes.bool_ else lax.add(x1, x2)
+
+
+def subtract(x1, x2, /):
+    x1, x2 = promote_args("subtract", x1, x2)
+    if dtype_of(x1) == dtypes.bool_:
+        _reject("subtract", x1, "numeric dtypes (use logical_xor for booleans)")
+    return lax.sub(x1, x2)
+
+
+def multiply(x1, x2, /):
+    x1, x2 = promote_args("multiply", x1, x2)
+    return lax.bitwise_and(x1, x2) if dtype_of(x1) == dtypes.bool_ else lax.mul(x1, x2)
+
+
+def true_divide(x1, x2, /):
+    """x1 / x2 in floating point: integer inputs give the default float (as JAX)."""
+    x1, x2 = promote_args_inexact("true_divide", x1, x2)
+    return lax.div(x1, x2)
+
+
+divide = true_divide
+
+
+def _float_divmod(x1, x2):
+    # Python's float divmod: the remainder takes the divisor's sign, the quotient is exact
+    mod = lax.rem(x1, x2)
+    div = lax.div(lax.sub(x1, mod), x2)
+    fix_ = lax.bitwise_and(lax.ne(mod, _const(mod, 0)),
+                           lax.ne(lax.sign(x2), lax.sign(mod)))
+    mod = select(fix_, lax.add(mod, x2), mod)
+    div = select(fix_, lax.sub(div, _const(div, 1)), div)
+    return _round_even(div), mod
+
+
+def floor_divide(x1, x2, /):
+    x1, x2 = promote_args_numeric("floor_divide", x1, x2)
+    dt = dtype_of(x1)
+    if dtypes.is_unsigned(dt):
+        return lax.div(x1, x2)
+    if dtypes.is_int(dt):
+        quot = lax.div(x1, x2)  # rounds toward zero: one too high when signs differ
+        adjust = lax.bitwise_and(lax.ne(lax.sign(x1), lax.sign(x2)),
+                                 lax.ne(lax.rem(x1, x2), _const(x1, 0)))
+        return select(adjust, lax.sub(quot, _const(quot, 1)), quot)
+    if dtypes.is_complex(dt):
+        _reject("floor_divide", x1, "real dtypes")
+    return _float_divmod(x1, x2)[0]
+
+
+def remainder(x1, x2, /):
+    """x1 mod x2 with the sign of x2 (Python's %)."""
+    x1, x2 = promote_args_numeric("remainder", x1, x2)
+    if dtypes.is_complex(dtype_of(x1)):
+        _reject("remainder", x1, "real dtypes")
+    r = lax.rem(x1, x2)
+    zero = _const(r, 0)
+    wrong_sign = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(x2, zero)))
+    return select(wrong_sign, lax.add(r, x2), r)
+
+
+mod = remainder
+
+
+def fmod(x1, x2, /):
+    """x1 mod x2 with the sign of x1 (C's fmod)."""
+    x1, x2 = promote_args_numeric("fmod", x1, x2)
+    if dtypes.is_complex(dtype_of(x1)):
+        _reject("fmod", x1, "real dtypes")
+    return lax.rem(x1, x2)
+
+
+def divmod(x1, x2, /):  # noqa: A001
+    return floor_divide(x1, x2), remainder(x1, x2)
+
+
+def _int_power(x1, x2):
+    """Integer power by binary exponentiation over all bits of the exponent; a negative
+    exponent gives the power's reciprocal rounded toward zero (+-1 for x1 = +-1, else 0)."""
+    dt = dtype_of(x1)
+    one, zero = _const(x1, 1), _const(x1, 0)
+    acc = select(True, one, zero)
+    base, e = x1, x2
+    for _ in range(dt.itemsize * 8 - (1 if dtypes.is_signed(dt) else 0)):
+        acc = select(lax.ne(lax.bitwise_and(e, one), zero), lax.mul(acc, base), acc)
+        base = lax.mul(base, base)
+        e = lax.shift_right_logical(e, one)
+    if dtypes.is_signed(dt):
+        odd = lax.ne(lax.bitwise_and(x2, one), zero)
+        small = select(lax.eq(x1, one), one,
+                       select(lax.eq(x1, lax.neg(one)), select(odd, lax.neg(one), one), zero))
+        acc = select(lax.lt(x2, zero), small, acc)
+    return acc
+
+
+def power(x1, x2, /):
+    """x1 ** x2. A static Python int exponent uses lax.integer_pow (exact for integers);
+    integer arrays use binary exponentiation."""
+    check_arraylike("power", x1, x2)
+    if type(x2) is int:
+        x1, = promote_args_numeric("power", x1)
+        if dtypes.is_int(dtype_of(x1)) and x2 < 0:
+            raise ValueError("power: integers to negative integer powers are not allowed")
+        return lax.integer_pow(x1, x2)
+    x1, x2 = promote_args_numeric("power", x1, x2)
+    if dtypes.is_int(dtype_of(x1)):
+        return _int_power(x1, x2)
+    return lax.pow(x1, x2)
+
+
+pow = power  # noqa: A001
+
+
+def float_power(x1, x2, /):
+    """x1 ** x2 computed in the widest float (float32 unless x64 is on) or complex."""
+    check_arraylike("float_power", x1, x2)
+    dt, weak = dtypes.result_type_with_weak(x1, x2)
+    target = (dtypes.canonicalize_dtype(dtypes.complex128) if dtypes.is_complex(dt)
+              else dtypes.canonicalize_dtype(dtypes.float64))
+    x1, x2 = convert(x1, target), convert(x2, target)
+    x1, x2 = promote_args("float_power", x1, x2)
+    return lax.pow(x1, x2)
+
+
+def maximum(x1, x2, /):
+    """Elementwise maximum; NaN wins (use fmax to ignore NaNs)."""
+    x1, x2 = promote_args("maximum", x1, x2)
+    return lax.max(x1, x2)
+
+
+def minimum(x1, x2, /):
+    x1, x2 = promote_args("minimum", x1, x2)
+    return lax.min(x1, x2)
+
+
+def _nan_ignoring(name, fn):
+    def f(x1, x2, /):
+        x1, x2 = promote_args(name, x1, x2)
+        out = fn(x1, x2)
+        if dtypes.is_inexact(dtype_of(x1)):
+            out = select(lax.ne(x2, x2), x1, select(lax.ne(x1, x1), x2, out))
+        return out
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise {name}: a NaN loses to a number (NaN only if both are NaN)."
+    return f
+
+
+fmax = _nan_ignoring("fmax", lax.max)
+fmin = _nan_ignoring("fmin", lax.min)
+
+
+def _real_inexact(name, *args):
+    args = promote_args_inexact(name, *args)
+    for a in args:
+        if dtypes.is_complex(dtype_of(a)):
+            _reject(name, a, "real dtypes")
+    return args
+
+
+def hypot(x1, x2, /):
+    """sqrt(x1**2 + x2**2) without overflow or underflow in the squares."""
+    x1, x2 = _real_inexact("hypot", x1, x2)
+    a, b = lax.abs(x1), lax.abs(x2)
+    big, small = lax.max(a, b), lax.min(a, b)
+    safe = select(lax.eq(big, _const(big, 0)), _const(big, 1), big)
+    ratio = lax.div(small, safe)
+    r = lax.mul(big, lax.sqrt(lax.add(_const(ratio, 1), lax.mul(ratio, ratio))))
+    # inf beats NaN, and inf/inf above would be NaN
+    inf_ = lax.bitwise_or(lax.eq(a, _const(a, np.inf)), lax.eq(b, _const(b, np.inf)))
+    return select(inf_, _const(r, np.inf), r)
+
+
+def arctan2(x1, x2, /):
+    x1, x2 = _real_inexact("arctan2", x1, x2)
+    return lax.atan2(x1, x2)
+
+
+atan2 = arctan2
+
+
+def _logaddexp(name, exp_fn, log1p_scale):
+    def f(x1, x2, /):
+        x1, x2 = _real_inexact(name, x1, x2)
+        amax = lax.max(x1, x2)
+        delta = lax.sub(x1, x2)
+        # delta is NaN when both are the same infinity (or a NaN): x1 + x2 is then right
+        soft = lax.log1p(exp_fn(lax.neg(lax.abs(delta))))
+        if log1p_scale is not None:
+            soft = lax.mul(soft, _const(soft, log1p_scale))
+        return select(lax.ne(delta, delta), lax.add(x1, x2), lax.add(amax, soft))
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"{name}(x1, x2): log of the sum of exponentials, without overflow."
+    return f
+
+
+logaddexp = _logaddexp("logaddexp", lax.exp, None)
+logaddexp2 = _logaddexp("logaddexp2", lax.exp2, 1 / np.log(2))
+
+
+def copysign(x1, x2, /):
+    x1, x2 = _real_inexact("copysign", x1, x2)
+    mag = lax.abs(x1)
+    return select(signbit(x2), lax.neg(mag), mag)
+
+
+def nextafter(x1, x2, /):
+    x1, x2 = _real_inexact("nextafter", x1, x2)
+    return lax.nextafter(x1, x2)
+
+
+def heaviside(x1, x2, /):
+    """0 where x1 < 0, 1 where x1 > 0, x2 elsewhere (as JAX)."""
+    x1, x2 = _real_inexact("heaviside", x1, x2)
+    zero, one = _const(x1, 0), _const(x1, 1)
+    return select(lax.lt(x1, zero), zero, select(lax.gt(x1, zero), one, x2))

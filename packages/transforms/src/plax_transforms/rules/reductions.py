@@ -1,0 +1,229 @@
+"""jvp, transpose and batching rules of the reductions (reduce_*, argmax/argmin) and the
+cumulative reductions (cum*). Derivatives follow JAX: max/min split the tangent evenly among
+tied extrema, products differentiate a product tree (exact at zeros), and cumprod, cummax,
+cummin and cumlogsumexp differentiate a parallel prefix scan (JAX's associative_scan).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from plax import lax
+from plax_transforms.rules._util import (
+    dtype, linear_unary_jvp, ndim, shape, skip_zero_ct, zero_jvp)
+
+JVP: dict = {}
+TRANSPOSE: dict = {}
+BATCH: dict = {}
+
+
+# ---------------------------------------------------------------------------------------------
+# batching: reduced axes and the batch axis never coincide, so only the numbering shifts
+
+
+def _reduce_batch(prim):
+    def rule(vals, dims, *, axes, **params):
+        (x,), (d,) = vals, dims
+        new_axes = tuple(a + (a >= d) for a in axes)
+        out_dim = d - sum(a < d for a in axes)
+        return prim.bind(x, axes=new_axes, **params), out_dim
+    return rule
+
+
+def _cumulative_batch(prim):
+    def rule(vals, dims, *, axis, reverse):
+        (x,), (d,) = vals, dims
+        return prim.bind(x, axis=axis + (d <= axis), reverse=reverse), d
+    return rule
+
+
+for _p in (lax.reduce_sum_p, lax.reduce_prod_p, lax.reduce_max_p, lax.reduce_min_p,
+           lax.reduce_and_p, lax.reduce_or_p, lax.reduce_xor_p, lax.argmax_p, lax.argmin_p):
+    BATCH[_p] = _reduce_batch(_p)
+for _p in (lax.cumsum_p, lax.cumprod_p, lax.cummax_p, lax.cummin_p, lax.cumlogsumexp_p):
+    BATCH[_p] = _cumulative_batch(_p)
+
+# integer or boolean results: no derivative
+for _p in (lax.reduce_and_p, lax.reduce_or_p, lax.reduce_xor_p, lax.argmax_p, lax.argmin_p):
+    JVP[_p] = zero_jvp(_p)
+
+
+# ---------------------------------------------------------------------------------------------
+# reduce_sum, cumsum: linear
+
+
+@skip_zero_ct(1)
+def _reduce_sum_transpose(ct, x, *, axes, out_sharding=None):
+    in_shape = x.aval.shape
+    kept = tuple(d for d in range(len(in_shape)) if d not in axes)
+    return [lax.broadcast_in_dim(ct, in_shape, kept)]
+
+
+JVP[lax.reduce_sum_p] = linear_unary_jvp(lax.reduce_sum_p)
+TRANSPOSE[lax.reduce_sum_p] = _reduce_sum_transpose
+
+
+@skip_zero_ct(1)
+def _cumsum_transpose(ct, x, *, axis, reverse):
+    # each input reaches every output at or after it: a cumulative sum the other way round
+    return [lax.cumsum_p.bind(ct, axis=axis, reverse=not reverse)]
+
+
+JVP[lax.cumsum_p] = linear_unary_jvp(lax.cumsum_p)
+TRANSPOSE[lax.cumsum_p] = _cumsum_transpose
+
+
+# ---------------------------------------------------------------------------------------------
+# reduce_max, reduce_min: the tangent at the extrema, averaged over ties
+
+
+def _chooser_jvp(prim):
+    def rule(primals, tangents, *, axes):
+        (x,), (t,) = primals, tangents
+        ans = prim.bind(x, axes=axes)
+        keep_shape = tuple(1 if i in axes else s for i, s in enumerate(shape(x)))
+        at_extremum = lax.convert_element_type(lax.eq(x, lax.reshape(ans, keep_shape)),
+                                               dtype(t))
+        counts = lax.reduce_sum(at_extremum, axes)
+        return ans, lax.div(lax.reduce_sum(lax.mul(t, at_extremum), axes), counts)
+    return rule
+
+
+JVP[lax.reduce_max_p] = _chooser_jvp(lax.reduce_max_p)
+JVP[lax.reduce_min_p] = _chooser_jvp(lax.reduce_min_p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Combining (primal, tangent) pairs: the jvps of the binary operations that reduce_prod and the
+# cumulative reductions are built from. Each takes and returns [primal, tangent].
+
+
+def _mul_pair(a, b):
+    (x, tx), (y, ty) = a, b
+    return [lax.mul(x, y), lax.add(lax.mul(tx, y), lax.mul(x, ty))]
+
+
+def _tie_weight(pick, x, y, like):
+    """1 where pick(x, y), 1/2 where x == y, else 0 (lax.max's and lax.min's jvp weights)."""
+    w = lax.convert_element_type(pick(x, y), dtype(like))
+    half = lax.convert_element_type(lax.eq(x, y), dtype(like))
+    return lax.add(w, lax.mul(half, np.array(0.5, dtype(like))))
+
+
+def _extremum_pair(op, pick):
+    def combine(a, b):
+        (x, tx), (y, ty) = a, b
+        t = lax.add(lax.mul(tx, _tie_weight(pick, x, y, tx)),
+                    lax.mul(ty, _tie_weight(pick, y, x, ty)))
+        return [op(x, y), t]
+    return combine
+
+
+def _logaddexp(x, y):
+    amax = lax.max(x, y)
+    delta = lax.sub(x, y)
+    # delta is NaN for NaNs or for infinities of one sign, where x + y is the answer
+    return lax.select(lax.ne(delta, delta), lax.add(x, y),
+                      lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta))))))
+
+
+def _finite_or_zero(x):
+    return lax.select(lax.is_finite(x), x, lax.full_like(x, 0))
+
+
+def _logaddexp_pair(a, b):
+    (x, tx), (y, ty) = a, b
+    out = _logaddexp(x, y)
+    # JAX's logaddexp jvp: exp(x - out) weights, infinities replaced by 0
+    ro = _finite_or_zero(out)
+    t = lax.add(lax.mul(tx, lax.exp(lax.sub(_finite_or_zero(x), ro))),
+                lax.mul(ty, lax.exp(lax.sub(_finite_or_zero(y), ro))))
+    return [out, t]
+
+
+# ---------------------------------------------------------------------------------------------
+# reduce_prod: a product tree over the reduced elements (JAX's _reduce_jvp)
+
+
+def _reduce_prod_jvp(primals, tangents, *, axes):
+    (x,), (t,) = primals, tangents
+    in_shape = shape(x)
+    kept = [d for d in range(len(in_shape)) if d not in axes]
+    kept_shape = tuple(in_shape[d] for d in kept)
+    n = math.prod(in_shape[a] for a in axes)
+    perm = (*axes, *kept)
+    flat = [lax.reshape(lax.transpose(v, perm), (n, *kept_shape)) for v in (x, t)]
+    if n == 0:
+        return lax.reduce_prod_p.bind(x, axes=axes), lax.full(kept_shape, 0, dtype(t))
+    while shape(flat[0])[0] > 1:
+        m = shape(flat[0])[0]
+        half = (m + 1) // 2
+        first = [lax.slice_in_dim(v, 0, half) for v in flat]
+        second = [lax.slice_in_dim(v, half, m) for v in flat]
+        if m % 2:  # pad the shorter half with the pair (1, 0)
+            cfg = ((0, 1, 0),) + ((0, 0, 0),) * len(kept_shape)
+            second = [lax.pad(v, np.array(fill, dtype(v)), cfg)
+                      for v, fill in zip(second, (1, 0), strict=True)]
+        flat = _mul_pair(first, second)
+    p, tp = (lax.reshape(v, kept_shape) for v in flat)
+    return p, tp
+
+
+JVP[lax.reduce_prod_p] = _reduce_prod_jvp
+
+
+# ---------------------------------------------------------------------------------------------
+# cumprod, cummax, cummin, cumlogsumexp: a prefix scan of (primal, tangent) pairs
+
+
+def _interleave(a, b, axis: int):
+    """a[0], b[0], a[1], b[1], ... along `axis` (a has as many elements as b, or one more)."""
+    na, nb = shape(a)[axis], shape(b)[axis]
+    cfg_a = [(0, 0, 0)] * ndim(a)
+    cfg_b = [(0, 0, 0)] * ndim(b)
+    cfg_a[axis] = (0, 1 if na == nb else 0, 1)
+    cfg_b[axis] = (1, 0 if na == nb else 1, 1)
+    zero = np.zeros((), dtype(a))
+    a, b = lax.pad(a, zero, cfg_a), lax.pad(b, zero, cfg_b)
+    return lax.bitwise_or(a, b) if dtype(a) == np.bool_ else lax.add(a, b)
+
+
+def _prefix_scan(combine, elems, axis: int):
+    """Inclusive scan of the lists `elems` along `axis` (JAX's associative_scan: scan the
+    combined adjacent pairs recursively, then fill in the elements between)."""
+    n = shape(elems[0])[axis]
+    if n < 2:
+        return elems
+    pairs = combine([lax.slice_in_dim(e, 0, n - 1, stride=2, axis=axis) for e in elems],
+                    [lax.slice_in_dim(e, 1, n, stride=2, axis=axis) for e in elems])
+    odd = _prefix_scan(combine, pairs, axis)
+    rest = [lax.slice_in_dim(e, 2, n, stride=2, axis=axis) for e in elems]
+    if n % 2 == 0:
+        odd_trim = [lax.slice_in_dim(e, 0, shape(e)[axis] - 1, axis=axis) for e in odd]
+        even = combine(odd_trim, rest)
+    else:
+        even = combine(odd, rest)
+    even = [lax.concatenate([lax.slice_in_dim(e, 0, 1, axis=axis), r], axis)
+            for e, r in zip(elems, even, strict=True)]
+    return [_interleave(e, o, axis) for e, o in zip(even, odd, strict=True)]
+
+
+def _cumulative_jvp(combine):
+    def rule(primals, tangents, *, axis, reverse):
+        (x,), (t,) = primals, tangents
+        elems = [x, t]
+        if reverse:
+            elems = [lax.rev(e, (axis,)) for e in elems]
+        out = _prefix_scan(combine, elems, axis)
+        if reverse:
+            out = [lax.rev(e, (axis,)) for e in out]
+        return out[0], out[1]
+    return rule
+
+
+JVP[lax.cumprod_p] = _cumulative_jvp(_mul_pair)
+JVP[lax.cummax_p] = _cumulative_jvp(_extremum_pair(lax.max, lax.gt))
+JVP[lax.cummin_p] = _cumulative_jvp(_extremum_pair(lax.min, lax.lt))
+JVP[lax.cumlogsumexp_p] = _cumulative_jvp(_logaddexp_pair)

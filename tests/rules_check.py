@@ -1,0 +1,224 @@
+"""Shared checks for the rule tests (test_rules_*.py): one `Case` is a lax program written once
+against a lax module, run as plax and, where importable, as JAX; its derivatives are checked
+against finite differences and JAX, its vmap against a Python loop, its jit against eager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import plax
+import plax.lax as plax_lax
+from plax.extend import get_aval
+from plax.test_util import check_grads
+
+from conftest import HAVE_JAX, assert_close
+
+if HAVE_JAX:
+    import jax
+    import jax.lax as jax_lax
+
+
+@dataclass
+class Case:
+    """`fn(L, *args)` with L a lax module; `make(rng)` gives fresh valid args (float and index
+    arrays); `diff` lists the argument positions that are differentiated."""
+    name: str
+    fn: Callable
+    make: Callable
+    diff: tuple = (0,)
+    order: int = 2
+    atol: float | None = None
+    rtol: float | None = None
+    vmap_axes: list = field(default_factory=list)  # extra in_axes specs to try
+
+    def __repr__(self):
+        return self.name
+
+    def plax_fn(self, *args):
+        return self.fn(plax_lax, *args)
+
+    def jax_fn(self, *args):
+        return self.fn(jax_lax, *args)
+
+
+def _leaves(x):
+    if isinstance(x, (tuple, list)):
+        return [leaf for item in x for leaf in _leaves(item)]
+    return [x]
+
+
+def _close(a, b, rtol=2e-5, atol=2e-5):
+    la, lb = _leaves(a), _leaves(b)
+    assert len(la) == len(lb)
+    for u, v in zip(la, lb, strict=True):
+        assert_close(np.asarray(u), np.asarray(v), rtol=rtol, atol=atol)
+
+
+def _ones_like(x):
+    a = get_aval(x)
+    return np.ones(a.shape, a.dtype)
+
+
+def _partial(fn, args, diff):
+    """fn of the differentiated args only, the others (indices) fixed."""
+    def f(*d):
+        full = list(args)
+        for i, v in zip(diff, d, strict=True):
+            full[i] = v
+        return fn(*full)
+    return f, tuple(args[i] for i in diff)
+
+
+def check_grads_order2(f, args, order=2, atol=None, rtol=None):
+    """plax.test_util.check_grads to `order` (2 at most), in both modes.
+
+    check_grads(order=2) itself cannot run yet: its second-order step converts traced
+    values with np.asarray (see test_check_grads_order2_itself in test_rules_structural.py),
+    so the same second-order functions are built here and checked to first order."""
+    check_grads(f, args, order=1, modes=("fwd", "rev"), atol=atol, rtol=rtol)
+    if order < 2:
+        return
+
+    def fwd(*xs):
+        return plax.jvp(f, xs, tuple(_ones_like(x) for x in xs))[1]
+
+    def rev(*xs):
+        out, f_vjp = plax.vjp(f, *xs)
+        ct = type(out)(_ones_like(o) for o in out) if isinstance(out, (tuple, list)) \
+            else _ones_like(out)
+        return f_vjp(ct)
+
+    check_grads(fwd, args, order=1, modes=("fwd", "rev"), atol=atol, rtol=rtol)
+    check_grads(rev, args, order=1, modes=("fwd", "rev"), atol=atol, rtol=rtol)
+
+
+def run_grads(case: Case, rng):
+    args = case.make(rng)
+    f, d = _partial(case.plax_fn, args, case.diff)
+    check_grads_order2(f, d, order=case.order, atol=case.atol, rtol=case.rtol)
+
+
+def _random_like(rng, x):
+    x = np.asarray(x)
+    return rng.standard_normal(x.shape).astype(x.dtype)
+
+
+def run_against_jax(case: Case, rng, args=None, rtol=2e-5, atol=2e-5):
+    """plax.jvp and plax.vjp equal jax.jvp and jax.vjp (random tangents and cotangents)."""
+    args = case.make(rng) if args is None else args
+    fp, d = _partial(case.plax_fn, args, case.diff)
+    fj, _ = _partial(case.jax_fn, args, case.diff)
+    tans = tuple(_random_like(rng, x) for x in d)
+    out_p, t_p = plax.jvp(fp, d, tans)
+    out_j, t_j = jax.jvp(fj, d, tans)
+    _close(out_p, out_j, rtol, atol)
+    _close(t_p, t_j, rtol, atol)
+    out_p, vjp_p = plax.vjp(fp, *d)
+    out_j, vjp_j = jax.vjp(fj, *d)
+    cts = [_random_like(rng, o) for o in _leaves(out_j)]
+    ct = type(out_j)(cts) if isinstance(out_j, (tuple, list)) else cts[0]
+    _close(vjp_p(ct), vjp_j(ct), rtol, atol)
+
+
+def in_axes_specs(args, extra=()):
+    """in_axes to try: all 0, all last, and mixes with None (keeping one mapped)."""
+    n = len(args)
+    specs = [(0,) * n, tuple(-1 if np.ndim(a) else 0 for a in args)]
+    if n > 1:
+        for k in range(n):  # only argument k mapped; and all but k mapped
+            only = tuple(0 if i == k else None for i in range(n))
+            allbut = tuple(None if i == k else (1 if np.ndim(args[i]) >= 1 else 0)
+                           for i in range(n))
+            specs += [only, allbut]
+    specs += list(extra)
+    out = []
+    for s in specs:
+        if s not in out and any(a is not None for a in s):
+            out.append(s)
+    return out
+
+
+def _stack(rng, make, in_axes, size):
+    samples = [make(rng) for _ in range(size)]
+    first = samples[0]
+    batched = []
+    for i, ax in enumerate(in_axes):
+        if ax is None:
+            batched.append(first[i])
+        else:
+            batched.append(np.stack([np.asarray(s[i]) for s in samples], axis=ax))
+    per_example = [tuple(first[i] if ax is None else s[i] for i, ax in enumerate(in_axes))
+                   for s in samples]
+    return batched, per_example
+
+
+def _stack_outs(outs):
+    if isinstance(outs[0], (tuple, list)):
+        return [_stack_outs([o[k] for o in outs]) for k in range(len(outs[0]))]
+    return np.stack([np.asarray(o) for o in outs])
+
+
+def run_vmap(case: Case, rng, size=3, with_jax=True):
+    """vmap (of the function, of its jvp and of its vjp) against a Python loop, for several
+    in_axes; and jit(vmap) against vmap."""
+    proto = case.make(rng)
+    for in_axes in in_axes_specs(proto, case.vmap_axes):
+        batched, examples = _stack(rng, case.make, in_axes, size)
+        got = plax.vmap(case.plax_fn, in_axes=in_axes)(*batched)
+        want = _stack_outs([case.plax_fn(*ex) for ex in examples])
+        _close(got, want)
+        if with_jax and HAVE_JAX:
+            _close(got, jax.vmap(case.jax_fn, in_axes=in_axes)(*batched))
+
+    # jvp and vjp under vmap (batching of the rules' own output), all arguments mapped
+    in_axes = (0,) * len(proto)
+    batched, examples = _stack(rng, case.make, in_axes, size)
+
+    def jvp_fn(*args):
+        f, d = _partial(case.plax_fn, args, case.diff)
+        return plax.jvp(f, d, tuple(lax_sin(x) for x in d))[1]
+
+    def vjp_fn(*args):
+        f, d = _partial(case.plax_fn, args, case.diff)
+        out, f_vjp = plax.vjp(f, *d)
+        if isinstance(out, (tuple, list)):
+            return f_vjp(type(out)(lax_cos(o) for o in out))
+        return f_vjp(lax_cos(out))
+
+    for fn in (jvp_fn, vjp_fn):
+        got = plax.vmap(fn)(*batched)
+        want = _stack_outs([fn(*ex) for ex in examples])
+        _close(got, want, rtol=1e-4, atol=1e-5)
+    _close(plax.jit(plax.vmap(case.plax_fn))(*batched), plax.vmap(case.plax_fn)(*batched))
+
+
+def lax_sin(x):
+    a = get_aval(x)
+    return plax_lax.sin(x) if np.issubdtype(a.dtype, np.inexact) else x
+
+
+def lax_cos(x):
+    a = get_aval(x)
+    return plax_lax.cos(x) if np.issubdtype(a.dtype, np.inexact) else x
+
+
+def run_jit(case: Case, rng):
+    """jit of the function and of its gradient equal the eager results."""
+    args = case.make(rng)
+    _close(plax.jit(case.plax_fn)(*args), case.plax_fn(*args), rtol=1e-6, atol=1e-6)
+    f, d = _partial(case.plax_fn, args, case.diff)
+
+    def vjp_all(*d):
+        out, f_vjp = plax.vjp(f, *d)
+        if isinstance(out, (tuple, list)):
+            return f_vjp(type(out)(_ones_like(o) for o in out))
+        return f_vjp(_ones_like(out))
+
+    _close(plax.jit(vjp_all)(*d), vjp_all(*d), rtol=1e-5, atol=1e-6)
+
+
+__all__ = ["Case", "check_grads_order2", "in_axes_specs", "run_against_jax", "run_grads",
+           "run_jit", "run_vmap"]

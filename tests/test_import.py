@@ -1,0 +1,54 @@
+"""`import plax` imports no plugin and stays fast (measured in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+PLUGIN_MODULES = ("plax._src.backends.reference", "plax_transforms", "plax_xla", "plax_cupy")
+
+
+def run(code: str, *flags: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAX_")}
+    r = subprocess.run([sys.executable, *flags, "-c", textwrap.dedent(code)], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_import_plax_loads_no_plugin():
+    out = json.loads(run('''
+        import json, sys
+        import plax
+        first = sorted(m for m in sys.modules if m.split(".")[0] in
+                       ("plax_transforms", "plax_xla", "plax_cupy", "jax", "jaxlib", "pluggy"))
+        ref_after_import = "plax._src.backends.reference" in sys.modules
+        import plax.lax, plax.tree_util, plax.extend  # the core API does not load plugins either
+        print(json.dumps(dict(first=first, ref=ref_after_import,
+                              mods=[m for m in sys.modules if m.startswith("plax")],
+                              loaded=plax._src.registry._loaded)))
+    ''').stdout.splitlines()[-1])
+    assert out["first"] == [] and out["ref"] is False
+    assert not any(m.startswith(PLUGIN_MODULES) for m in out["mods"]), out["mods"]
+    assert out["loaded"] is False
+
+
+def test_import_plax_is_fast():
+    # wall clock of the import in a fresh interpreter, and the -X importtime cumulative figure
+    code = '''
+        import time
+        t = time.perf_counter()
+        import plax
+        print(time.perf_counter() - t)
+    '''
+    wall = float(run(code).stdout.split()[-1])
+    r = run(code, "-X", "importtime")
+    rows = [ln.split("|") for ln in r.stderr.splitlines() if ln.startswith("import time:")]
+    cumulative_us = next(int(row[1]) for row in rows if row[2].strip() == "plax")
+    numpy_us = next(int(row[1]) for row in rows if row[2].strip() == "numpy")
+    print(f"\nimport plax: {wall * 1e3:.0f} ms wall clock; under -X importtime "
+          f"{cumulative_us / 1e3:.0f} ms cumulative, of which numpy {numpy_us / 1e3:.0f} ms")
+    assert wall < 2.0
