@@ -30,8 +30,10 @@ CASES = [
          lambda r: (f32(r, 1, 3),)),
     Case("broadcast_in_dim_scalar", lambda L, x: L.broadcast_in_dim(x, (2, 3), ()),
          lambda r: (f32(r),)),
+    # JAX 0.10's own transpose gets non-increasing broadcast_dimensions wrong (a cotangent of
+    # the wrong shape), so this one is checked against finite differences only
     Case("broadcast_in_dim_permuted", lambda L, x: L.broadcast_in_dim(x, (2, 4, 3), (2, 0)),
-         lambda r: (f32(r, 3, 2),)),
+         lambda r: (f32(r, 3, 2),), jax_ok=False),
     Case("reshape", lambda L, x: L.reshape(L.sin(x), (3, 4)), lambda r: (f32(r, 2, 3, 2),)),
     Case("reshape_dimensions", lambda L, x: L.reshape(x, (3, 2), (1, 0)),
          lambda r: (f32(r, 2, 3),)),
@@ -47,8 +49,9 @@ CASES = [
          lambda r: (f32(r, 2, 3), f32(r)), diff=(0, 1)),
     Case("pad_negative", lambda L, x, v: L.pad(x, v, ((-1, 2, 1), (2, -3, 0))),
          lambda r: (f32(r, 3, 4), f32(r)), diff=(0, 1)),
+    # JAX 0.10's pad transpose fails when only the padding value is being differentiated
     Case("pad_value_only", lambda L, x, v: L.mul(L.pad(x, v, ((1, 1, 0),)), v),
-         lambda r: (f32(r, 3), f32(r)), diff=(1,)),
+         lambda r: (f32(r, 3), f32(r)), diff=(1,), jax_ok=False),
     Case("pad_empty", lambda L, x, v: L.pad(x, v, ((1, 1, 2), (0, 0, 0))),
          lambda r: (f32(r, 0, 2), f32(r)), diff=(0, 1)),
     Case("slice", lambda L, x: L.slice(x, (1, 0), (4, 6)), lambda r: (f32(r, 5, 6),)),

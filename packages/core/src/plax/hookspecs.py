@@ -22,7 +22,8 @@ have yet, each at most once. The built-in reference backend and the plax-transfo
 register through exactly this path. A plugin whose import or registration fails is skipped with
 a warning naming its distribution and the cause; what it registered before failing is removed.
 Registering a rule that another plugin already registered raises ``plax.extend.RegistrationError``
-naming both plugins.
+naming both plugins (the later plugin's registrations are removed). ``PLAX_PLUGINS=a,b`` loads only
+the named third-party plugins; ``PLAX_DISABLE_PLUGINS=a,b`` never loads the named ones.
 """
 
 from __future__ import annotations

@@ -187,6 +187,15 @@ def _strip_tracers(aux):
 # Partial evaluation: known work runs now, work on unknown (tangent) values is recorded
 
 
+# primitive -> rule(trace, args, params) for primitives that carry jaxprs (cond, scan, ...):
+# it evaluates what is known and records the rest, given at least one unknown input
+pe_rules: dict = {}
+
+
+def is_unknown(trace, x) -> bool:
+    return isinstance(x, Tracer) and x._trace is trace
+
+
 class PartialEvalTrace(JaxprTrace):
     """Evaluates equations whose inputs are all known in the parent trace; records the rest."""
 
@@ -203,6 +212,9 @@ class PartialEvalTrace(JaxprTrace):
         else:
             with set_current_trace(self.parent):
                 return prim.bind(*args, **params)
+        rule = pe_rules.get(prim)
+        if rule is not None:
+            return rule(self, args, params)
         if prim.call_primitive and "jaxpr" in params:
             # inline calls: known parts then run eagerly, unknown parts are recorded
             from plax.extend import eval_jaxpr
@@ -210,6 +222,41 @@ class PartialEvalTrace(JaxprTrace):
             with set_current_trace(self):
                 return eval_jaxpr(closed.jaxpr, closed.consts, *args)
         return super().process_primitive(prim, args, params)
+
+
+def partial_eval_jaxpr(closed: ClosedJaxpr, unknowns: Sequence[bool],
+                       instantiate: Sequence[bool] | bool = False):
+    """Split `closed` into a known part and an unknown part.
+
+    Returns (known, unknown, out_unknowns, num_res): `known` maps the known inputs to the known
+    outputs followed by residuals; `unknown` maps residuals followed by the unknown inputs to
+    the unknown outputs. Outputs with `instantiate` set are always unknown."""
+    from plax._src.core import current_trace
+    from plax._src.tracing import convert_constvars_jaxpr, trace_to_jaxpr
+    from plax.extend import eval_jaxpr
+    in_avals = closed.in_avals
+    nout = len(closed.out_avals)
+    inst = [instantiate] * nout if isinstance(instantiate, bool) else list(instantiate)
+    box: dict = {}
+
+    def known_fun(*known_args):
+        pe = PartialEvalTrace(current_trace())
+        it = iter(known_args)
+        args = [pe.new_arg(a) if u else next(it) for a, u in zip(in_avals, unknowns)]
+        try:
+            with set_current_trace(pe):
+                outs = eval_jaxpr(closed.jaxpr, closed.consts, *args)
+            out_uk = [is_unknown(pe, o) or i for o, i in zip(outs, inst)]
+            jaxpr_uk, residuals = pe.to_jaxpr([o for o, u in zip(outs, out_uk) if u])
+        finally:
+            pe.invalidate()
+        box.update(jaxpr=jaxpr_uk, out_uk=out_uk, nres=len(residuals))
+        return [o for o, u in zip(outs, out_uk) if not u] + list(residuals)
+
+    known_avals = [a for a, u in zip(in_avals, unknowns) if not u]
+    kjaxpr, kconsts, _ = trace_to_jaxpr(known_fun, known_avals, name="partial_eval")
+    unknown = ClosedJaxpr(convert_constvars_jaxpr(box["jaxpr"]), [])
+    return ClosedJaxpr(kjaxpr, kconsts), unknown, box["out_uk"], box["nres"]
 
 
 def linearize_flat(fun: Callable, primals: Sequence[Any]):

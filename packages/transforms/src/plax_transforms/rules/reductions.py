@@ -129,17 +129,18 @@ def _logaddexp(x, y):
                       lax.add(amax, lax.log1p(lax.exp(lax.neg(lax.abs(delta))))))
 
 
-def _finite_or_zero(x):
-    return lax.select(lax.is_finite(x), x, lax.full_like(x, 0))
+def _replace_posinf(x):
+    return lax.select(lax.eq(x, np.array(np.inf, dtype(x))), lax.full_like(x, 0), x)
 
 
 def _logaddexp_pair(a, b):
     (x, tx), (y, ty) = a, b
     out = _logaddexp(x, y)
-    # JAX's logaddexp jvp: exp(x - out) weights, infinities replaced by 0
-    ro = _finite_or_zero(out)
-    t = lax.add(lax.mul(tx, lax.exp(lax.sub(_finite_or_zero(x), ro))),
-                lax.mul(ty, lax.exp(lax.sub(_finite_or_zero(y), ro))))
+    # JAX's logaddexp jvp: exp(x - out) weights with +inf replaced by 0 (so an infinite
+    # operand gets weight 1); -inf operands get weight 0, and NaN when both are -inf
+    ro = _replace_posinf(out)
+    t = lax.add(lax.mul(tx, lax.exp(lax.sub(_replace_posinf(x), ro))),
+                lax.mul(ty, lax.exp(lax.sub(_replace_posinf(y), ro))))
     return [out, t]
 
 

@@ -214,11 +214,12 @@ def einsum(subscripts: Any, /, *operands: Any, out: None = None, optimize: Any =
     sizes: dict = {}
     for op, labs in zip(ops, in_labels):
         for n, lab in zip(op.shape, labs):
-            if sizes.get(lab, 1) != 1 and n not in (1, sizes[lab]):
-                raise ValueError(f"einsum: subscript {_show(lab)!r} has size {n} in one operand "
-                                 f"and {sizes[lab]} in another")
-            if lab not in sizes or sizes[lab] == 1:
+            prev = sizes.get(lab)
+            if prev is None or prev == 1:
                 sizes[lab] = n
+            elif n not in (1, prev):
+                raise ValueError(f"einsum: subscript {_show(lab)!r} has size {n} in one operand "
+                                 f"and {prev} in another")
 
     work = []
     for op, labs in zip(ops, in_labels):

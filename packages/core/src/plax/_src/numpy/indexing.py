@@ -53,6 +53,14 @@ class _Adv(NamedTuple):
     index: Any  # integer array (NumPy, Array or tracer), possibly 0-d
 
 
+class _BoolScalar(NamedTuple):
+    value: bool  # x[True] / x[False]: a new axis of size 1 or 0
+
+
+class _Mask(NamedTuple):
+    mask: Any  # a concrete boolean array, expanded into one _Adv per dimension it covers
+
+
 _NEWAXIS = "newaxis"
 
 
@@ -99,7 +107,7 @@ def _parse(shape: tuple[int, ...], idx: Any, where: str) -> list:
         if i is None or i is Ellipsis or isinstance(i, slice):
             items.append(i)
         elif isinstance(i, (bool, np.bool_)):
-            items.append(("boolscalar", bool(i)))
+            items.append(_BoolScalar(bool(i)))
         elif _is_int_scalar(i):
             items.append(int(i))
         elif isinstance(i, (list, tuple, np.ndarray, Array, Tracer)) or hasattr(
@@ -110,9 +118,9 @@ def _parse(shape: tuple[int, ...], idx: Any, where: str) -> list:
                 if np.ndim(arr) == 0:
                     if isinstance(arr, Tracer):
                         raise IndexError(f"{where}: a traced boolean scalar cannot be an index")
-                    items.append(("boolscalar", bool(np.asarray(arr))))
+                    items.append(_BoolScalar(bool(np.asarray(arr))))
                 else:
-                    items.append(("mask", arr))
+                    items.append(_Mask(arr))
             else:
                 items.append(arr)
         else:
@@ -123,10 +131,10 @@ def _parse(shape: tuple[int, ...], idx: Any, where: str) -> list:
         raise IndexError(f"{where}: an index can only have a single ellipsis ('...')")
 
     def consumed(i):
-        if i is None or i is Ellipsis or (isinstance(i, tuple) and i[0] == "boolscalar"):
+        if i is None or i is Ellipsis or isinstance(i, _BoolScalar):
             return 0
-        if isinstance(i, tuple) and i[0] == "mask":
-            return np.ndim(i[1])
+        if isinstance(i, _Mask):
+            return np.ndim(i.mask)
         return 1
 
     used = sum(consumed(i) for i in items)
@@ -144,10 +152,10 @@ def _parse(shape: tuple[int, ...], idx: Any, where: str) -> list:
     for i in items:
         if i is None:
             entries.append(_NEWAXIS)
-        elif isinstance(i, tuple) and i[0] == "boolscalar":
+        elif isinstance(i, _BoolScalar):
             entries.append(i)
-        elif isinstance(i, tuple) and i[0] == "mask":
-            mask = i[1]
+        elif isinstance(i, _Mask):
+            mask = i.mask
             k = np.ndim(mask)
             dims = shape[dim:dim + k]
             mshape = np.shape(mask)
@@ -239,7 +247,7 @@ def _dynamic_scalar_getitem(x, entries: list):
     starts, slice_sizes, out_shape = [], [], []
     for e, n in zip(entries, y.aval.shape):
         if isinstance(e, _Adv):
-            starts.append(_index_value(e.index, n))
+            starts.append(e.index)  # lax.dynamic_slice counts negative ones from the end
             slice_sizes.append(1)
         else:
             starts.append(np.int32(0))
@@ -248,15 +256,6 @@ def _dynamic_scalar_getitem(x, entries: list):
                 out_shape.append(n)
     y = lax.dynamic_slice(y, starts, slice_sizes)
     return lax.reshape(y, tuple(out_shape))
-
-
-def _index_value(i, n: int):
-    """A traced scalar index with negative values counted from the end."""
-    i = ensure_array(i)
-    if dtypes.is_unsigned(i.dtype):
-        return i
-    return lax.select(lax.lt(i, util.convert(0, i.dtype)), lax.add(i, util.convert(n, i.dtype)),
-                      i)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,9 +302,9 @@ def _plan(shape: tuple[int, ...], entries: list, normalize: bool, where: str) ->
         if e is _NEWAXIS:
             new_axes.append(pos)
             flat.append(_Slice(0, 1, 1, 1))
-        elif isinstance(e, tuple) and e and e[0] == "boolscalar":
+        elif isinstance(e, _BoolScalar):
             new_axes.append(pos)
-            flat.append(_Adv(np.zeros(1 if e[1] else 0, dtypes.default_int_dtype())))
+            flat.append(_Adv(np.zeros(1 if e.value else 0, dtypes.default_int_dtype())))
         else:
             flat.append(e)
     ex_shape = list(shape)
@@ -413,14 +412,13 @@ def _gather(x, entries, mode, fill_value, indices_are_sorted, unique_indices, no
 
 
 def _is_basic(entries) -> bool:
-    return not any(isinstance(e, _Adv) or (isinstance(e, tuple) and e and e[0] == "boolscalar")
-                   for e in entries)
+    return not any(isinstance(e, (_Adv, _BoolScalar)) for e in entries)
 
 
 def _is_dynamic_scalar(entries) -> bool:
     return all(not isinstance(e, _Adv) or (np.ndim(e.index) == 0 and not isinstance(
         e.index, np.ndarray)) for e in entries) and not any(
-        isinstance(e, tuple) and e and e[0] == "boolscalar" for e in entries)
+        isinstance(e, _BoolScalar) for e in entries)
 
 
 def rewriting_take(x, idx, *, mode=None, fill_value=None, indices_are_sorted=False,

@@ -12,7 +12,7 @@ import numpy as np
 
 from plax import lax
 from plax._src import dtypes
-from plax._src.core import Tracer
+from plax._src.core import ConcretizationTypeError, Tracer
 from plax._src.numpy import util
 from plax._src.numpy.util import (
     canonicalize_axes, canonicalize_axis, check_arraylike, ensure_array, promote_dtypes,
@@ -404,7 +404,7 @@ def repeat(a: Any, repeats: Any, axis: int | None = None, *,
                                          "the total_repeat_length argument of repeat")
     if isinstance(repeats, Tracer):
         if total_repeat_length is None:
-            raise util.ConcretizationTypeError(
+            raise ConcretizationTypeError(
                 "repeat: traced repeats need total_repeat_length, since the output size must "
                 "be known while tracing")
         return take(a, _traced_repeat_indices(repeats, n, total_repeat_length), axis=axis,
@@ -473,13 +473,9 @@ def _roll_axis(a, shift, axis: int):
     if n == 0:
         return a
     if isinstance(shift, Tracer):
-        shift = ensure_array(shift)
-        start = lax.rem(lax.sub(np.asarray(n, shift.dtype), lax.rem(shift, np.asarray(
-            n, shift.dtype))), np.asarray(n, shift.dtype))
-        start = lax.select(lax.lt(start, np.asarray(0, shift.dtype)),
-                           lax.add(start, np.asarray(n, shift.dtype)), start)
-        doubled = lax.concatenate([a, a], axis)
-        return lax.dynamic_slice_in_dim(doubled, start, n, axis)
+        from plax._src.numpy.ufuncs import negative, remainder
+        start = remainder(negative(shift), n)  # out[j] = a[(j - shift) mod n]
+        return lax.dynamic_slice_in_dim(lax.concatenate([a, a], axis), start, n, axis)
     s = static_int(shift, "the shift argument of roll") % n
     if s == 0:
         return a
