@@ -55,7 +55,11 @@ def _close(a, b, rtol=2e-5, atol=2e-5):
     la, lb = _leaves(a), _leaves(b)
     assert len(la) == len(lb)
     for u, v in zip(la, lb, strict=True):
-        assert_close(np.asarray(u), np.asarray(v), rtol=rtol, atol=atol)
+        u, v = np.asarray(u), np.asarray(v)
+        if v.dtype.kind == "V":  # JAX's float0 tangent of an integer output: plax gives zeros
+            assert u.shape == v.shape and not u.any()
+            continue
+        assert_close(u, v, rtol=rtol, atol=atol)
 
 
 def _ones_like(x):
@@ -123,8 +127,10 @@ def run_against_jax(case: Case, rng, args=None, rtol=2e-5, atol=2e-5):
     out_p, vjp_p = plax.vjp(fp, *d)
     out_j, vjp_j = jax.vjp(fj, *d)
     cts = [_random_like(rng, o) for o in _leaves(out_j)]
-    ct = type(out_j)(cts) if isinstance(out_j, (tuple, list)) else cts[0]
-    _close(vjp_p(ct), vjp_j(ct), rtol, atol)
+
+    def like(out):  # plax returns tuples where JAX may return lists
+        return type(out)(cts) if isinstance(out, (tuple, list)) else cts[0]
+    _close(vjp_p(like(out_p)), vjp_j(like(out_j)), rtol, atol)
 
 
 def in_axes_specs(args, extra=()):

@@ -16,7 +16,7 @@ def _rule_modules():
 
 @hookimpl
 def plax_register(registry):
-    from plax_transforms import ad, batching, jit, pmap, test_util_impl
+    from plax_transforms import ad, batching, custom, jit, pmap, test_util_impl
 
     for mod in _rule_modules():
         for prim, rule in getattr(mod, "JVP", {}).items():
@@ -30,6 +30,7 @@ def plax_register(registry):
         for prim, rule in getattr(mod, "REFERENCE_IMPL", {}).items():
             registry.add_impl("reference", prim, rule)
     jit.register(registry)
+    custom.register(registry)
     pmap.register(registry)
 
     api = {

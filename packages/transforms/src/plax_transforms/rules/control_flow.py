@@ -55,7 +55,7 @@ def jvp_closed(closed: ClosedJaxpr, nonzeros: Sequence[bool], instantiate_out=Tr
             inst = [instantiate_out] * len(out_t)
         else:
             inst = instantiate_out
-        keep = [t if not (type(t) is Zero) else instantiate(t)
+        keep = [t if type(t) is not Zero else instantiate(t)
                 for t, i in zip(out_t, inst) if i]
         return [*out_p, *keep]
 

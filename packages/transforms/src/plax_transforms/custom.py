@@ -1,0 +1,523 @@
+"""custom_jvp, custom_vjp and checkpoint (remat).
+
+A custom_jvp/custom_vjp function called eagerly just runs. Under a transformation it binds a
+call primitive carrying the traced function and the user's rules (as Python callables in its
+params): the jvp trace applies them; every other trace treats the call as its jaxpr (vmap also
+batches the rules). custom_vjp's tangent is `custom_lin`, a linear primitive whose transpose is
+the user's bwd. checkpoint binds a call whose partial evaluation saves only what the policy
+allows and recomputes the rest in the backward pass.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Callable
+
+from plax._src.core import EVAL_TRACE, current_trace, set_current_trace
+from plax._src.tree_util import tree_flatten, tree_map, tree_unflatten
+from plax.extend import (
+    ClosedJaxpr, Jaxpr, JaxprTrace, Literal, Primitive, Var, eval_jaxpr, get_aval)
+from plax_transforms.ad import Zero, instantiate, is_unknown, pe_rules
+from plax_transforms.batching import batch_flat, needs_trace
+from plax_transforms.jit import closed_call_jaxpr
+
+custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
+custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
+custom_lin_p = Primitive("custom_lin", multiple_results=True)
+checkpoint_p = Primitive("checkpoint", multiple_results=True)
+
+
+def _resolve_args(fun, args, kwargs):
+    if not kwargs:
+        return args
+    try:
+        ba = inspect.signature(fun).bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"{getattr(fun, '__name__', 'function')}: {e}") from None
+    ba.apply_defaults()
+    if ba.kwargs:
+        raise TypeError("custom_jvp/custom_vjp functions take keyword arguments only when they "
+                        "name positional parameters")
+    return ba.args
+
+
+def _split_nondiff(args, nondiff):
+    nd = [args[i] for i in nondiff]
+    dyn = [a for i, a in enumerate(args) if i not in nondiff]
+    return nd, dyn
+
+
+def _merge(nondiff, nd_vals, dyn, n):
+    it_nd, it_d = iter(nd_vals), iter(dyn)
+    return [next(it_nd) if i in nondiff else next(it_d) for i in range(n)]
+
+
+def _check_out(name, tree_a, avals_a, tree_b, avals_b):
+    if tree_a != tree_b:
+        raise TypeError(f"{name}: the rule's output tree {tree_b} differs from the primal "
+                        f"function's output tree {tree_a}")
+    for i, (a, b) in enumerate(zip(avals_a, avals_b)):
+        if a.shape != b.shape:
+            raise TypeError(f"{name}: output {i} has shape {b.shape} from the rule but "
+                            f"{a.shape} from the primal function")
+
+
+def _no_const_tangents(name, tangents, num_consts):
+    if any(type(t) is not Zero for t in tangents[:num_consts]):
+        raise TypeError(
+            f"a {name} function closes over a value that is being differentiated; pass that "
+            "value as an explicit argument instead (plax cannot differentiate through closed-"
+            "over values of custom rules)")
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_jvp
+
+
+class custom_jvp:
+    """Give a function a custom jvp rule: `f.defjvp(lambda primals, tangents: (out, t_out))`."""
+
+    def __init__(self, fun: Callable, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.jvp = None
+        self.symbolic_zeros = False
+
+    def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
+        self.jvp = jvp
+        self.symbolic_zeros = symbolic_zeros
+        return jvp
+
+    def defjvps(self, *jvps: Callable | None) -> None:
+        """One function per argument: jvps[i](g_i, primal_out, *primals) -> tangent part."""
+        def jvp(primals, tangents):
+            out = self(*primals)
+            acc = None
+            for f, t in zip(jvps, tangents):
+                if f is None:
+                    continue
+                term = f(t, out, *primals)
+                acc = term if acc is None else tree_map(lambda a, b: a + b, acc, term)
+            if acc is None:
+                acc = tree_map(lambda o: o * 0, out)
+            return out, acc
+        self.defjvp(jvp)
+
+    def __call__(self, *args, **kwargs):
+        if self.jvp is None:
+            raise AttributeError(f"No JVP defined for custom_jvp function "
+                                 f"{getattr(self.fun, '__name__', '')} using defjvp.")
+        args = _resolve_args(self.fun, args, kwargs)
+        if current_trace() is EVAL_TRACE:
+            return self.fun(*args)
+        nondiff = tuple(i % len(args) for i in self.nondiff_argnums)
+        nd_vals, dyn = _split_nondiff(args, nondiff)
+        leaves, in_tree = tree_flatten(tuple(dyn))
+        out_box = []
+        n, fun, user_jvp = len(args), self.fun, self.jvp
+
+        def flat_fun(*xs):
+            out = fun(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, xs), n))
+            ol, ot = tree_flatten(out)
+            out_box.append(ot)
+            return ol
+
+        closed, consts = closed_call_jaxpr(flat_fun, [get_aval(x) for x in leaves],
+                                           f"custom_jvp({self.__name__})")
+        out_tree = out_box[-1]
+        out_avals = closed.out_avals
+
+        def jvp_fun(primals, tangents):
+            ps = tree_unflatten(in_tree, primals)
+            ts = tree_unflatten(in_tree, tangents)
+            out = user_jvp(*nd_vals, tuple(ps), tuple(ts)) if nondiff else \
+                user_jvp(tuple(ps), tuple(ts))
+            try:
+                p_out, t_out = out
+            except (TypeError, ValueError):
+                raise TypeError("a custom_jvp rule must return a pair (primal_out, "
+                                f"tangent_out), got {out!r:.100}") from None
+            pl, pt = tree_flatten(p_out)
+            tl, tt = tree_flatten(t_out)
+            _check_out("custom_jvp rule primal output", out_tree, out_avals, pt,
+                       [get_aval(x) for x in pl])
+            _check_out("custom_jvp rule tangent output", out_tree, out_avals, tt,
+                       [get_aval(x) for x in tl])
+            return pl, tl
+
+        outs = custom_jvp_call_p.bind(*consts, *leaves, call_jaxpr=closed, jvp_fun=jvp_fun,
+                                      num_consts=len(consts),
+                                      symbolic_zeros=self.symbolic_zeros)
+        return tree_unflatten(out_tree, outs)
+
+
+def _call_abstract(*avals, call_jaxpr, **_):
+    return call_jaxpr.out_avals
+
+
+def _custom_jvp_call_impl(*bufs, call_jaxpr, **_):
+    from plax._src.backends.reference.impl_control_flow import plan
+    return plan(call_jaxpr)(list(bufs))
+
+
+def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp_fun, num_consts,
+                         symbolic_zeros):
+    _no_const_tangents("custom_jvp", tangents, num_consts)
+    ps = primals[num_consts:]
+    ts = [instantiate(t) for t in tangents[num_consts:]]
+    out_p, out_t = jvp_fun(list(ps), ts)
+    return out_p, out_t
+
+
+@needs_trace
+def _custom_jvp_call_batch(trace, vals, dims, *, call_jaxpr, jvp_fun, num_consts,
+                           symbolic_zeros):
+    size, name = trace.axis_size, trace.axis_name
+    from plax_transforms.rules.control_flow import batch_closed
+    nout = len(call_jaxpr.out_avals)
+    new_call = batch_closed(call_jaxpr, dims, size, name, [0] * nout)
+    p_dims = list(dims[num_consts:])
+    consts, cdims = vals[:num_consts], dims[:num_consts]
+
+    def new_jvp(primals, tangents):
+        def flat(*xs):
+            n = len(primals)
+            po, to = jvp_fun(list(xs[:n]), list(xs[n:]))
+            return [*po, *to]
+        outs = batch_flat(flat, [*primals, *tangents], [*p_dims, *p_dims], size, name)
+        return outs[:nout], outs[nout:]
+
+    del consts, cdims
+    outs = custom_jvp_call_p.bind(*vals, call_jaxpr=new_call, jvp_fun=new_jvp,
+                                  num_consts=num_consts, symbolic_zeros=symbolic_zeros)
+    return outs, [0] * nout
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_vjp
+
+
+class custom_vjp:
+    """Give a function a custom vjp: `f.defvjp(fwd, bwd)` with fwd(*args) -> (out, residuals)
+    and bwd(residuals, cotangent) -> a tuple of cotangents, one per argument."""
+
+    def __init__(self, fun: Callable, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.fwd = self.bwd = None
+
+    def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False) -> None:
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args, **kwargs):
+        if self.fwd is None:
+            raise AttributeError(f"No VJP defined for custom_vjp function "
+                                 f"{getattr(self.fun, '__name__', '')} using defvjp.")
+        args = _resolve_args(self.fun, args, kwargs)
+        if current_trace() is EVAL_TRACE:
+            return self.fun(*args)
+        nondiff = tuple(i % len(args) for i in self.nondiff_argnums)
+        nd_vals, dyn = _split_nondiff(args, nondiff)
+        leaves, in_tree = tree_flatten(tuple(dyn))
+        in_avals = [get_aval(x) for x in leaves]
+        n, fun, fwd, bwd = len(args), self.fun, self.fwd, self.bwd
+        out_box = []
+
+        def flat_fun(*xs):
+            out = fun(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, xs), n))
+            ol, ot = tree_flatten(out)
+            out_box.append(ot)
+            return ol
+
+        closed, consts = closed_call_jaxpr(flat_fun, in_avals, f"custom_vjp({self.__name__})")
+        out_tree, out_avals = out_box[-1], closed.out_avals
+        res_box = []
+
+        def fwd_fun(primals):
+            r = fwd(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, primals), n))
+            try:
+                out, res = r
+            except (TypeError, ValueError):
+                raise TypeError("a custom_vjp fwd function must return a pair (output, "
+                                "residuals)") from None
+            ol, ot = tree_flatten(out)
+            _check_out("custom_vjp fwd output", out_tree, out_avals, ot,
+                       [get_aval(x) for x in ol])
+            rl, rt = tree_flatten(res)
+            res_box.append(rt)
+            return ol, rl
+
+        def bwd_fun(res, cts):
+            r = tree_unflatten(res_box[-1], res)
+            ct = tree_unflatten(out_tree, cts)
+            out = bwd(*nd_vals, r, ct) if nondiff else bwd(r, ct)
+            if not isinstance(out, tuple):
+                raise TypeError(f"a custom_vjp bwd function must return a tuple with one "
+                                f"cotangent per differentiable argument, got "
+                                f"{type(out).__name__}")
+            if len(out) != len(dyn):
+                raise TypeError(f"a custom_vjp bwd function returned {len(out)} cotangents but "
+                                f"the function has {len(dyn)} differentiable arguments")
+            flat = []
+            for arg, c in zip(dyn, out):
+                arg_leaves, arg_tree = tree_flatten(arg)
+                if c is None:
+                    flat.extend(Zero(get_aval(x)) for x in arg_leaves)
+                    continue
+                cl, ctree = tree_flatten(c)
+                if ctree != arg_tree:
+                    raise TypeError(f"custom_vjp bwd returned a cotangent with tree {ctree} "
+                                    f"for an argument with tree {arg_tree}")
+                flat.extend(cl)
+            return flat
+
+        outs = custom_vjp_call_p.bind(*consts, *leaves, call_jaxpr=closed, fwd_fun=fwd_fun,
+                                      bwd_fun=bwd_fun, num_consts=len(consts))
+        return tree_unflatten(out_tree, outs)
+
+
+def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd_fun, bwd_fun, num_consts):
+    _no_const_tangents("custom_vjp", tangents, num_consts)
+    ps = list(primals[num_consts:])
+    outs, res = fwd_fun(ps)
+    ts = [instantiate(t) for t in tangents[num_consts:]]
+    out_avals = tuple(a.strip_weak_type() for a in call_jaxpr.out_avals)
+    t_out = custom_lin_p.bind(*res, *ts, num_res=len(res), bwd_fun=bwd_fun,
+                              out_avals=out_avals)
+    return outs, t_out
+
+
+def _custom_lin_abstract(*avals, num_res, bwd_fun, out_avals):
+    return list(out_avals)
+
+
+def _custom_lin_impl(*args, **params):
+    raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
+
+
+def _custom_lin_transpose(cts, *args, num_res, bwd_fun, out_avals):
+    res = args[:num_res]
+    cts = [instantiate(c) for c in cts]
+    cts_in = bwd_fun(list(res), cts)
+    return [None] * num_res + [None if type(c) is Zero else c for c in cts_in]
+
+
+@needs_trace
+def _custom_vjp_call_batch(trace, vals, dims, *, call_jaxpr, fwd_fun, bwd_fun, num_consts):
+    size, name = trace.axis_size, trace.axis_name
+    from plax_transforms.rules.control_flow import batch_closed
+    nout = len(call_jaxpr.out_avals)
+    new_call = batch_closed(call_jaxpr, dims, size, name, [0] * nout)
+    p_dims = list(dims[num_consts:])
+    def new_fwd(primals):
+        def flat(*xs):
+            o, r = fwd_fun(list(xs))
+            return [*o, *r]
+        outs = batch_flat(flat, primals, p_dims, size, name)
+        return outs[:nout], outs[nout:]
+
+    def new_bwd(res, cts):
+        def flat(*xs):
+            r, c = xs[:len(res)], xs[len(res):]
+            return [instantiate(z) for z in bwd_fun(list(r), list(c))]
+        return _bwd_to_dims(flat, res, cts, p_dims, size, name)
+
+    outs = custom_vjp_call_p.bind(*vals, call_jaxpr=new_call, fwd_fun=new_fwd, bwd_fun=new_bwd,
+                                  num_consts=num_consts)
+    return outs, [0] * nout
+
+
+def _bwd_to_dims(flat, res, cts, p_dims, size, name):
+    """Batched bwd: cotangents come back with each primal's own batch dim (None: summed)."""
+    from plax import lax
+    from plax_transforms.batching import matchaxis
+    outs, ods = batch_flat(flat, [*res, *cts], [0] * (len(res) + len(cts)), size, name,
+                           out_dim_dst=None)
+    result = []
+    for o, d, want in zip(outs, ods, p_dims):
+        if want is None and d is not None:
+            result.append(lax.reduce_sum(o, (d,)))
+        else:
+            result.append(matchaxis(o, d, want, size))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoint / remat
+
+
+def nothing_saveable(prim, *avals, **params) -> bool:
+    return False
+
+
+def everything_saveable(prim, *avals, **params) -> bool:
+    return True
+
+
+def dots_saveable(prim, *avals, **params) -> bool:
+    return prim.name == "dot_general"
+
+
+def dots_with_no_batch_dims_saveable(prim, *avals, **params) -> bool:
+    if prim.name != "dot_general":
+        return False
+    (_, _), (lb, rb) = params["dimension_numbers"]
+    return not lb and not rb
+
+
+class checkpoint_policies:
+    """Which intermediates checkpoint may save for the backward pass (the rest is recomputed)."""
+    nothing_saveable = staticmethod(nothing_saveable)
+    everything_saveable = staticmethod(everything_saveable)
+    dots_saveable = staticmethod(dots_saveable)
+    checkpoint_dots = staticmethod(dots_saveable)
+    dots_with_no_batch_dims_saveable = staticmethod(dots_with_no_batch_dims_saveable)
+
+
+def checkpoint(fun: Callable | None = None, *, prevent_cse: bool = True, policy=None,
+               static_argnums=(), concrete: bool = False):
+    """Recompute `fun`'s intermediates in the backward pass instead of storing them
+    (`policy` decides what may be stored: checkpoint_policies.*)."""
+    if fun is None:
+        return functools.partial(checkpoint, prevent_cse=prevent_cse, policy=policy,
+                                 static_argnums=static_argnums)
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        if current_trace() is EVAL_TRACE:
+            return fun(*args, **kwargs)
+        st = {i % len(args) for i in static}
+        dyn = [a for i, a in enumerate(args) if i not in st]
+        leaves, in_tree = tree_flatten((tuple(dyn), kwargs))
+        box = []
+
+        def flat_fun(*xs):
+            d, kw = tree_unflatten(in_tree, xs)
+            it = iter(d)
+            full = [args[i] if i in st else next(it) for i in range(len(args))]
+            ol, ot = tree_flatten(fun(*full, **kw))
+            box.append(ot)
+            return ol
+
+        closed, consts = closed_call_jaxpr(flat_fun, [get_aval(x) for x in leaves],
+                                           f"checkpoint({getattr(fun, '__name__', 'fun')})")
+        outs = checkpoint_p.bind(*consts, *leaves, jaxpr=closed, prevent_cse=prevent_cse,
+                                 differentiated=False, policy=policy)
+        return tree_unflatten(box[-1], outs)
+
+    return wrapped
+
+
+remat = checkpoint
+
+
+def _checkpoint_abstract(*avals, jaxpr, **_):
+    return jaxpr.out_avals
+
+
+def _checkpoint_impl(*bufs, jaxpr, **_):
+    from plax._src.backends.reference.impl_control_flow import plan
+    return plan(jaxpr)(list(bufs))
+
+
+def _checkpoint_jvp(primals, tangents, *, jaxpr, prevent_cse, differentiated, policy):
+    from plax_transforms.rules.control_flow import jvp_closed
+    nz = [type(t) is not Zero for t in tangents]
+    new, _ = jvp_closed(jaxpr, nz)
+    outs = checkpoint_p.bind(*primals, *[t for t in tangents if type(t) is not Zero],
+                             jaxpr=new, prevent_cse=prevent_cse, differentiated=True,
+                             policy=policy)
+    m = len(jaxpr.out_avals)
+    return outs[:m], outs[m:]
+
+
+@needs_trace
+def _checkpoint_batch(trace, vals, dims, *, jaxpr, **params):
+    from plax_transforms.rules.control_flow import batch_closed
+    nout = len(jaxpr.out_avals)
+    new = batch_closed(jaxpr, dims, trace.axis_size, trace.axis_name, [0] * nout)
+    return checkpoint_p.bind(*vals, jaxpr=new, **params), [0] * nout
+
+
+def _checkpoint_transpose(cts, *args, jaxpr, **params):
+    from plax_transforms.ad import backward_pass
+    # non-linear equations (the recomputation) run forward here, in the backward pass
+    return backward_pass(jaxpr.jaxpr, jaxpr.consts, args, cts)
+
+
+def _checkpoint_partial_eval(trace: JaxprTrace, args, params):
+    """Known outputs are computed now; the unknown outputs are recorded as one checkpoint
+    equation whose inputs are the known inputs (and, per policy, saved intermediates), so
+    the backward pass recomputes everything else."""
+    closed = params["jaxpr"]
+    policy = params["policy"] or nothing_saveable
+    jx = closed.jaxpr
+    uk_in = [is_unknown(trace, a) for a in args]
+    known_vars = {v for v, u in zip(jx.invars, uk_in) if not u}
+    saved_eqns = []
+    for eqn in jx.eqns:
+        if all(type(x) is Literal or x in known_vars for x in eqn.invars):
+            known_vars.update(eqn.outvars)
+            if policy(eqn.primitive, *[x.aval for x in eqn.invars], **eqn.params):
+                saved_eqns.append(eqn)
+    out_uk = [not (type(v) is Literal or v in known_vars) for v in jx.outvars]
+    saved_vars = [v for e in saved_eqns for v in e.outvars]
+    # 1. the known part: known outputs and saved intermediates, from the known inputs
+    known_in = [v for v, u in zip(jx.invars, uk_in) if not u]
+    known_jaxpr = _dce(Jaxpr([], known_in,
+                             [v for v, u in zip(jx.outvars, out_uk) if not u] + saved_vars,
+                             jx.eqns))
+    with set_current_trace(trace.parent):
+        kouts = eval_jaxpr(known_jaxpr, [], *[a for a, u in zip(args, uk_in) if not u])
+    nk = len(kouts) - len(saved_vars)
+    known_outs, saved = kouts[:nk], kouts[nk:]
+    # 2. the unknown part: everything else, recomputed from inputs and saved values
+    saved_set = set(map(id, saved_eqns))
+    rest = [e for e in jx.eqns if id(e) not in saved_set]
+    unk = _dce(Jaxpr([], [*jx.invars, *saved_vars],
+                     [v for v, u in zip(jx.outvars, out_uk) if u], rest))
+    uouts = JaxprTrace.process_primitive(
+        trace, checkpoint_p, [*args, *saved],
+        dict(params, jaxpr=ClosedJaxpr(unk, closed.consts)))
+    ik, iu = iter(known_outs), iter(uouts)
+    return [next(iu) if u else next(ik) for u in out_uk]
+
+
+def _dce(jaxpr: Jaxpr) -> Jaxpr:
+    """Drop equations whose outputs are not needed (inputs are kept)."""
+    live = {v for v in jaxpr.outvars if type(v) is Var}
+    kept = []
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive.effectful or any(v in live for v in eqn.outvars):
+            kept.append(eqn)
+            live.update(x for x in eqn.invars if type(x) is Var)
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, kept[::-1])
+
+
+def register(reg) -> None:
+    reg.add_abstract_eval(custom_jvp_call_p, _call_abstract)
+    reg.add_impl("reference", custom_jvp_call_p, _custom_jvp_call_impl)
+    reg.add_jvp(custom_jvp_call_p, _custom_jvp_call_jvp)
+    reg.add_batch(custom_jvp_call_p, _custom_jvp_call_batch)
+    reg.add_abstract_eval(custom_vjp_call_p, _call_abstract)
+    reg.add_impl("reference", custom_vjp_call_p, _custom_jvp_call_impl)
+    reg.add_jvp(custom_vjp_call_p, _custom_vjp_call_jvp)
+    reg.add_batch(custom_vjp_call_p, _custom_vjp_call_batch)
+    reg.add_abstract_eval(custom_lin_p, _custom_lin_abstract)
+    reg.add_impl("reference", custom_lin_p, _custom_lin_impl)
+    reg.add_transpose(custom_lin_p, _custom_lin_transpose)
+    reg.add_abstract_eval(checkpoint_p, _checkpoint_abstract)
+    reg.add_impl("reference", checkpoint_p, _checkpoint_impl)
+    reg.add_jvp(checkpoint_p, _checkpoint_jvp)
+    reg.add_batch(checkpoint_p, _checkpoint_batch)
+    reg.add_transpose(checkpoint_p, _checkpoint_transpose)
+    pe_rules[checkpoint_p] = _checkpoint_partial_eval
+    api = {"custom_jvp": custom_jvp, "custom_vjp": custom_vjp, "checkpoint": checkpoint,
+           "remat": remat, "checkpoint_policies": checkpoint_policies}
+    for name, obj in api.items():
+        reg.register_api(name, obj)
+
