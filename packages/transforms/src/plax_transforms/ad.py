@@ -474,7 +474,8 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
 def _check_scalar_output(out, holomorphic):
     leaves, tree = tree_flatten(out)
     if len(leaves) != 1 or tree_structure(0) != tree:
-        raise TypeError(f"Gradient only defined for scalar-output functions. Output was {out!r:.200}")
+        raise TypeError("Gradient only defined for scalar-output functions. Output was "
+                        f"{out!r:.200}")
     aval = get_aval(leaves[0])
     if aval.shape != ():
         raise TypeError("Gradient only defined for scalar-output functions. Output had shape: "

@@ -314,10 +314,7 @@ def _jit_jvp(primals, tangents, *, jaxpr: ClosedJaxpr, name: str, **params):
 def _jit_batch(trace, vals, dims, *, jaxpr: ClosedJaxpr, name: str, **params):
     from plax_transforms.batching import batch_flat
     size = trace.axis_size
-    in_avals = []
-    for v, d in zip(vals, dims):
-        a = get_aval(v)
-        in_avals.append(a)
+    in_avals = [get_aval(v) for v in vals]
 
     def f(*xs):
         return batch_flat(jaxpr_fun(jaxpr), xs, dims, size, trace.axis_name)

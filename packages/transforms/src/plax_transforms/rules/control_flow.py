@@ -169,7 +169,7 @@ def _cond_partial_eval(trace: JaxprTrace, args, params):
     # known branches: known outs, then every branch's residual slot (zeros for the others')
     known_branches, unknown_branches = [], []
     offset = 0
-    for (known, unknown, _, nres), ra in zip(splits, res_avals):
+    for known, unknown, _, nres in splits:
         def kf(*xs, known=known, nres=nres, offset=offset):
             outs = fun_of(known)(*xs)
             nk = len(outs) - nres
@@ -367,7 +367,7 @@ def _scan_jvp(primals, tangents, *, jaxpr, length, reverse, unroll, num_consts, 
     jx = body.jaxpr
     inv = jx.invars
     nk, ncr, nx = num_consts, num_carry, len(xs)
-    ntk, ntc, ntx = sum(nz_k), sum(nz_c), sum(nz_x)
+    ntk, ntc = sum(nz_k), sum(nz_c)
     p_k, p_c, p_x = inv[:nk], inv[nk:nk + ncr], inv[nk + ncr:nk + ncr + nx]
     rest = inv[nk + ncr + nx:]
     t_k, t_c, t_x = rest[:ntk], rest[ntk:ntk + ntc], rest[ntk + ntc:]
