@@ -108,7 +108,10 @@ def run_grads(case: Case, rng):
 
 def _random_like(rng, x):
     x = np.asarray(x)
-    return rng.standard_normal(x.shape).astype(x.dtype)
+    v = rng.standard_normal(x.shape)
+    if x.dtype.kind == "c":
+        v = v + 1j * rng.standard_normal(x.shape)
+    return v.astype(x.dtype)
 
 
 def run_against_jax(case: Case, rng, args=None, rtol=2e-5, atol=2e-5):
@@ -121,22 +124,31 @@ def run_against_jax(case: Case, rng, args=None, rtol=2e-5, atol=2e-5):
     fj, _ = _partial(case.jax_fn, args, case.diff)
     tans = tuple(_random_like(rng, x) for x in d)
     out_p, t_p = plax.jvp(fp, d, tans)
-    out_j, t_j = jax.jvp(fj, d, tans)
+    # JAX under jit: its eager dispatch of the many small ops of a scan takes seconds
+    out_j, t_j = jax.jit(lambda p, t: jax.jvp(fj, p, t))(d, tans)
     _close(out_p, out_j, rtol, atol)
     _close(t_p, t_j, rtol, atol)
-    out_p, vjp_p = plax.vjp(fp, *d)
-    out_j, vjp_j = jax.vjp(fj, *d)
     cts = [_random_like(rng, o) for o in _leaves(out_j)]
 
     def like(out):  # plax returns tuples where JAX may return lists
         return type(out)(cts) if isinstance(out, (tuple, list)) else cts[0]
-    _close(vjp_p(like(out_p)), vjp_j(like(out_j)), rtol, atol)
+    got = plax.vjp(fp, *d)[1](like(out_p))
+    _close(got, jax.jit(lambda p, ct: jax.vjp(fj, *p)[1](ct))(d, like(out_j)), rtol, atol)
+    # whole Jacobians: vmap over a basis of tangents (jacfwd) or of cotangents (jacrev)
+    nums = tuple(range(len(d)))
+    for plax_jac, jax_jac in ((plax.jacfwd, jax.jacfwd), (plax.jacrev, jax.jacrev)):
+        if plax_jac is plax.jacrev and any(np.asarray(o).dtype.kind in "biu"
+                                           for o in _leaves(out_j)):
+            continue  # jax.jacrev refuses integer outputs
+        want = jax.jit(jax_jac(fj, argnums=nums))(*d)
+        _close(plax_jac(fp, argnums=nums)(*d), want, rtol, atol)
 
 
 def in_axes_specs(args, extra=()):
     """in_axes to try: all 0, all last, and mixes with None (keeping one mapped)."""
     n = len(args)
-    specs = [(0,) * n, tuple(-1 if np.ndim(a) else 0 for a in args)]
+    specs = [(0,) * n, tuple(-1 if np.ndim(a) else 0 for a in args),
+             tuple(1 if np.ndim(a) else 0 for a in args)]
     if n > 1:
         for k in range(n):  # only argument k mapped; and all but k mapped
             only = tuple(0 if i == k else None for i in range(n))

@@ -408,6 +408,42 @@ def test_make_jaxpr_traced_seed():
     np.testing.assert_array_equal(_np(out), _np(pr.uniform(pr.PRNGKey(7), (2,))))
 
 
+_MAPPED = {
+    "split": lambda m, k: m.split(k, 2),
+    "fold_in": lambda m, k: m.fold_in(k, 3),
+    "uniform": lambda m, k: m.uniform(k, (3,)),
+    "normal": lambda m, k: m.normal(k, (3,)),
+    "randint": lambda m, k: m.randint(k, (3,), 0, 9),
+    "bernoulli": lambda m, k: m.bernoulli(k, 0.3, (4,)),
+    "permutation": lambda m, k: m.permutation(k, 6),
+    "categorical": lambda m, k: m.categorical(k, np.zeros((2, 3), np.float32)),
+    "choice p": lambda m, k: m.choice(k, 4, (3,), p=_P),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MAPPED))
+def test_vmap_over_keys_and_jit(name):
+    """A batch of keys under vmap gives each key's own draw; jit gives the eager numbers."""
+    fn = _MAPPED[name]
+    keys = pr.split(pr.PRNGKey(42), 3)
+    mapped = _np(plax.vmap(lambda k: fn(pr, k))(keys))
+    each = np.stack([_np(fn(pr, k)) for k in _np(keys)])
+    np.testing.assert_array_equal(mapped, each)
+    np.testing.assert_array_equal(_np(plax.jit(lambda k: fn(pr, k))(keys[0])), each[0])
+    if HAVE_JAX:
+        _compare(mapped, jax.vmap(lambda k: fn(jax.random, k))(_np(keys)),
+                 exact=name not in ("normal",))
+
+
+def test_vmap_over_seeds_and_grad_through_samples():
+    seeds = np.arange(4, dtype=np.int32)
+    keys = _np(plax.vmap(pr.PRNGKey)(seeds))
+    assert keys.tolist() == [[0, s] for s in range(4)]
+    z = _np(pr.normal(pr.PRNGKey(0), (3,)))
+    g = plax.grad(lambda s: (pr.normal(pr.PRNGKey(0), (3,)) * s).sum())(2.0)
+    np.testing.assert_allclose(float(g), z.sum(), rtol=1e-6)
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 

@@ -157,24 +157,41 @@ DOT = [
 CASES = GATHER + SCATTER + SORT + DOT
 
 
+def c64(rng, *shape):
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+
+
+# complex values (checked against JAX: transposes never conjugate)
+COMPLEX = [
+    Case("matmul_complex", lambda L, a, b: L.dot(a, b), lambda r: (c64(r, 2, 3), c64(r, 3, 2)),
+         diff=(0, 1)),
+    Case("gather_complex",
+         lambda L, x, i: L.gather(L.mul(x, x), i, ROWS_G(L), (1, 2), mode="clip"),
+         lambda r: (c64(r, 4, 2), ints(r, 0, 4, 3, 1))),
+    Case("scatter_add_complex",
+         lambda L, x, i, u: L.scatter_add(x, i, L.mul(u, u), ROWS_S(L)),
+         lambda r: (c64(r, 4, 2), ints(r, 0, 4, 3, 1), c64(r, 3, 2)), diff=(0, 2)),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_grads_second_order(case):
     run_grads(case, np.random.default_rng(0))
 
 
 @requires_jax
-@pytest.mark.parametrize("case", CASES, ids=repr)
+@pytest.mark.parametrize("case", CASES + COMPLEX, ids=repr)
 def test_against_jax(case):
     run_against_jax(case, np.random.default_rng(1), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", CASES, ids=repr)
+@pytest.mark.parametrize("case", CASES + COMPLEX, ids=repr)
 def test_vmap(case):
     run_vmap(case, np.random.default_rng(2))
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
-def test_jit(case):
+def test_jit(case, backend):  # on every installed backend
     run_jit(case, np.random.default_rng(3))
 
 
@@ -201,8 +218,8 @@ def test_ties_match_jax():
     k = np.array([[2.0, 1.0, 2.0, 1.0, 0.0]], np.float32)
     tk = np.arange(5, dtype=np.float32)[None]
     for f in (lambda L, v: L.sort(v, dimension=1), lambda L, v: L.top_k(v, 4)[0]):
-        assert_close(plax.jvp(lambda v: f(lax, v), (k,), (tk,))[1],
-                     jax.jvp(lambda v: f(jax_lax, v), (k,), (tk,))[1])
+        assert_close(plax.jvp(lambda v, f=f: f(lax, v), (k,), (tk,))[1],
+                     jax.jvp(lambda v, f=f: f(jax_lax, v), (k,), (tk,))[1])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -72,6 +72,20 @@ CASES = [
     Case("cumsum_length_one", lambda L, x: L.cumprod(x, 0), lambda r: (f32(r, 1, 3),)),
 ]
 
+def c64(rng, *shape):
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+
+
+# complex values (checked against JAX: no conjugation anywhere)
+COMPLEX = [
+    Case("reduce_sum_complex", lambda L, x: L.reduce_sum(L.mul(x, x), (0,)),
+         lambda r: (c64(r, 3, 2),)),
+    Case("reduce_prod_complex", lambda L, x: L.reduce_prod(x, (1,)), lambda r: (c64(r, 2, 5),)),
+    Case("cumsum_complex", lambda L, x: L.cumsum(L.mul(x, x), 1, reverse=True),
+         lambda r: (c64(r, 2, 4),)),
+    Case("cumprod_complex", lambda L, x: L.cumprod(x, 0), lambda r: (c64(r, 5, 2),)),
+]
+
 # integer/boolean reductions: no derivative, but batching and jit
 INT_CASES = [
     Case("reduce_and", lambda L, x: L.reduce_and(x, (1,)),
@@ -95,18 +109,18 @@ def test_grads_second_order(case):
 
 
 @requires_jax
-@pytest.mark.parametrize("case", CASES, ids=repr)
+@pytest.mark.parametrize("case", CASES + COMPLEX, ids=repr)
 def test_against_jax(case):
     run_against_jax(case, np.random.default_rng(1), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", CASES + INT_CASES, ids=repr)
+@pytest.mark.parametrize("case", CASES + COMPLEX + INT_CASES, ids=repr)
 def test_vmap(case):
     run_vmap(case, np.random.default_rng(2))
 
 
 @pytest.mark.parametrize("case", CASES + INT_CASES, ids=repr)
-def test_jit(case):
+def test_jit(case, backend):  # on every installed backend
     run_jit(case, np.random.default_rng(3))
 
 

@@ -74,24 +74,41 @@ CASES = [
 ]
 
 
+def c64(rng, *shape):
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+
+
+# complex values: transposes are plain transposes (no conjugation), as JAX's
+COMPLEX = [
+    Case("pad_complex", lambda L, x, v: L.pad(L.mul(x, x), v, ((1, -1, 1), (0, 2, 0))),
+         lambda r: (c64(r, 3, 2), c64(r)), diff=(0, 1)),
+    Case("dynamic_update_slice_complex",
+         lambda L, x, u, i: L.dynamic_update_slice(x, L.mul(u, u), (i, np.int32(0))),
+         lambda r: (c64(r, 4, 3), c64(r, 2, 3), idx(r, -1, 4)), diff=(0, 1)),
+    Case("broadcast_rev_complex",
+         lambda L, x: L.rev(L.broadcast_in_dim(L.mul(x, x), (2, 3), (1,)), (0, 1)),
+         lambda r: (c64(r, 3),)),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_grads_second_order(case):
     run_grads(case, np.random.default_rng(0))
 
 
 @requires_jax
-@pytest.mark.parametrize("case", CASES, ids=repr)
+@pytest.mark.parametrize("case", CASES + COMPLEX, ids=repr)
 def test_against_jax(case):
     run_against_jax(case, np.random.default_rng(1))
 
 
-@pytest.mark.parametrize("case", CASES, ids=repr)
+@pytest.mark.parametrize("case", CASES + COMPLEX, ids=repr)
 def test_vmap(case):
     run_vmap(case, np.random.default_rng(2))
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
-def test_jit(case):
+def test_jit(case, backend):  # on every installed backend
     run_jit(case, np.random.default_rng(3))
 
 

@@ -271,6 +271,12 @@ class custom_vjp:
                 if ctree != arg_tree:
                     raise TypeError(f"custom_vjp bwd returned a cotangent with tree {ctree} "
                                     f"for an argument with tree {arg_tree}")
+                for x, ct in zip(arg_leaves, cl):
+                    if get_aval(ct).shape != get_aval(x).shape:
+                        raise ValueError(
+                            f"custom_vjp bwd rule must produce cotangents with the shapes of "
+                            f"the primal arguments; got {get_aval(ct).str_short()} for an "
+                            f"argument of type {get_aval(x).str_short()}")
                 flat.extend(cl)
             return flat
 
@@ -443,10 +449,26 @@ def _checkpoint_batch(trace, vals, dims, *, jaxpr, **params):
     return checkpoint_p.bind(*vals, jaxpr=new, **params), [0] * nout
 
 
-def _checkpoint_transpose(cts, *args, jaxpr, **params):
-    from plax_transforms.ad import backward_pass
-    # non-linear equations (the recomputation) run forward here, in the backward pass
-    return backward_pass(jaxpr.jaxpr, jaxpr.consts, args, cts)
+def _checkpoint_transpose(cts, *args, jaxpr, prevent_cse, differentiated, policy):
+    """The backward pass of a checkpointed piece is itself one checkpoint equation: it takes the
+    saved inputs and the cotangents, recomputes the intermediates and transposes (as JAX's
+    transposed remat), so a compiler keeps the recomputation where the backward pass needs it."""
+    from plax_transforms.ad import UndefinedPrimal, backward_pass, is_undefined
+    lin = [is_undefined(a) for a in args]
+    known = [a for a in args if not is_undefined(a)]
+    cts = [instantiate(c) for c in cts]
+
+    def transposed(*xs):
+        it = iter(xs[:len(known)])
+        full = [UndefinedPrimal(a.aval) if u else next(it) for a, u in zip(args, lin)]
+        res = backward_pass(jaxpr.jaxpr, jaxpr.consts, full, list(xs[len(known):]))
+        return [instantiate(r) for r, u in zip(res, lin) if u]
+
+    avals = [get_aval(x) for x in (*known, *cts)]
+    closed, consts = closed_call_jaxpr(transposed, avals, "checkpoint transpose")
+    outs = iter(checkpoint_p.bind(*consts, *known, *cts, jaxpr=closed, prevent_cse=prevent_cse,
+                                  differentiated=True, policy=policy))
+    return [next(outs) if u else None for u in lin]
 
 
 def _checkpoint_partial_eval(trace: JaxprTrace, args, params):

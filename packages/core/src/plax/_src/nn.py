@@ -223,13 +223,21 @@ def logmeanexp(x, axis=None, where=None, keepdims: bool = False):
     return lse - pnp.log(count)
 
 
+def _lowest(dtype):
+    """-inf, or the lowest value of an integer dtype (what JAX's -inf converts to there)."""
+    if dtypes.is_inexact(dtype):
+        return -np.inf
+    return False if dtype == dtypes.bool_ else int(np.iinfo(dtype).min)
+
+
 def softmax(x, axis=-1, where=None):
     """exp(x) / sum(exp(x)) along `axis` (int, tuple or None), computed as exp(x - max(x)).
     Entries masked out by `where` are 0."""
     x = pnp.asarray(x)
     axes = _reduction_axes("softmax", axis, x.ndim)
-    x_max = pnp.max(x, axes, where=where, initial=-np.inf, keepdims=True)
-    x_safe = x if where is None else pnp.where(where, x, -np.inf)
+    lowest = _lowest(x.dtype)
+    x_max = pnp.max(x, axes, where=where, initial=lowest, keepdims=True)
+    x_safe = x if where is None else pnp.where(where, x, lowest)
     unnormalized = pnp.exp(x_safe - lax.stop_gradient(x_max))
     result = unnormalized / pnp.sum(unnormalized, axes, where=where, keepdims=True)
     if where is not None:
@@ -241,8 +249,9 @@ def log_softmax(x, axis=-1, where=None):
     """x - logsumexp(x) along `axis`, computed from x - max(x). Masked-out entries are -inf."""
     x = pnp.asarray(x)
     axes = _reduction_axes("log_softmax", axis, x.ndim)
-    x_max = pnp.max(x, axes, where=where, initial=-np.inf, keepdims=True)
-    x_safe = x if where is None else pnp.where(where, x, -np.inf)
+    lowest = _lowest(x.dtype)
+    x_max = pnp.max(x, axes, where=where, initial=lowest, keepdims=True)
+    x_safe = x if where is None else pnp.where(where, x, lowest)
     shifted = x_safe - lax.stop_gradient(x_max)
     shifted_logsumexp = pnp.log(pnp.sum(pnp.exp(shifted), axes, where=where, keepdims=True))
     result = shifted - shifted_logsumexp

@@ -81,7 +81,7 @@ def shift_dims(dims, by: int = 1) -> tuple[int, ...]:
 def stack_scalar_indices(idx, dims, size: int):
     """Stack scalar (possibly batched) start indices into a (size, len(idx)) index array."""
     cols = []
-    for i, d in zip(idx, dims):
+    for i, d in zip(idx, dims, strict=True):
         col = move_to_front(i, d, size)  # (size,)
         cols.append(lax.reshape(col, (size, 1)))
     if len(cols) == 1:

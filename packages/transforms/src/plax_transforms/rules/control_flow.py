@@ -9,8 +9,9 @@ from typing import Callable, Sequence
 
 from plax import lax
 from plax._src.lax import control_flow as cf
-from plax._src.tracing import trace_to_jaxpr
-from plax.extend import ClosedJaxpr, JaxprTrace, Tracer, eval_jaxpr, get_aval
+from plax._src.core import set_current_trace
+from plax._src.tracing import convert_constvars_jaxpr, trace_to_jaxpr
+from plax.extend import ClosedJaxpr, Jaxpr, JaxprTrace, Tracer, Var, eval_jaxpr, get_aval
 from plax_transforms.ad import (
     UndefinedPrimal, Zero, backward_pass, instantiate, is_undefined, is_unknown, jvp_flat,
     partial_eval_jaxpr, pe_rules, zeros_like_aval)
@@ -185,7 +186,6 @@ def _cond_partial_eval(trace: JaxprTrace, args, params):
         unk_in = [*all_res, *[get_aval(x) for x, u in zip(ops, uk) if u]]
         unknown_branches.append(trace_closed(uf, unk_in, "cond unknown"))
         offset += nres
-    from plax._src.core import set_current_trace
     with set_current_trace(trace.parent):
         kouts = cf.cond_p.bind(index, *known_ops, branches=tuple(known_branches))
     nk = len(kouts) - len(all_res)
@@ -254,7 +254,6 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
     inv = jx.invars
     reordered = [*inv[:nbc], *inv[nbc + ncar:nbc + ncar + nbt], *inv[nbc:nbc + ncar],
                  *inv[nbc + ncar + nbt:]]
-    from plax.extend import Jaxpr
     body_new = ClosedJaxpr(Jaxpr(jx.constvars, reordered, jx.outvars, jx.eqns), body_new.consts)
     t_avals = [get_aval(c).strip_weak_type() for c, z in zip(carry, nz_c) if z]
 
@@ -274,13 +273,60 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
 JVP[cf.while_p] = _while_jvp
 
 
-def _while_partial_eval(trace, args, params):
-    raise ValueError(
-        "Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop with "
-        "a dynamic trip count. Try using lax.scan, or lax.fori_loop with constant (static) "
-        "bounds.")
+_WHILE_REVERSE_ERROR = (
+    "Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop with a "
+    "dynamic trip count (dynamic start/stop values). Try using lax.scan, or lax.fori_loop with "
+    "static (Python int) start/stop values.")
 
 
+def _known_only(known: ClosedJaxpr, nout: int):
+    """The first `nout` outputs of a partial_eval_jaxpr known part (its residuals dropped), as a
+    const-free jaxpr and the consts it now takes as leading inputs."""
+    jx = known.jaxpr
+    pruned = cf._dce(Jaxpr(jx.constvars, jx.invars, jx.outvars[:nout], jx.eqns))
+    return ClosedJaxpr(convert_constvars_jaxpr(pruned), []), list(known.consts)
+
+
+def _while_partial_eval(trace: JaxprTrace, args, params):
+    """As JAX: carries that stay known (and a known predicate) run in a loop of their own now;
+    the whole loop is recorded for the unknown ones, recomputing the known part. Transposing
+    that recorded loop is what fails in reverse mode."""
+    cj, bj = params["cond_jaxpr"], params["body_jaxpr"]
+    nc, nb = params["cond_nconsts"], params["body_nconsts"]
+    cc, bc, carry = args[:nc], args[nc:nc + nb], args[nc + nb:]
+    uk_cc = [is_unknown(trace, x) for x in cc]
+    uk_bc = [is_unknown(trace, x) for x in bc]
+    uk_c = [is_unknown(trace, x) for x in carry]
+    while True:
+        _, _, out_uk, _ = partial_eval_jaxpr(bj, uk_bc + uk_c, instantiate=uk_c)
+        new = [a or b for a, b in zip(uk_c, out_uk)]
+        if new == uk_c:
+            break
+        uk_c = new
+    cond_known, _, cond_uk, _ = partial_eval_jaxpr(cj, uk_cc + uk_c)
+    if cond_uk[0] or all(uk_c):
+        return JaxprTrace.process_primitive(trace, cf.while_p, args, params)
+    body_known, _, _, _ = partial_eval_jaxpr(bj, uk_bc + uk_c, instantiate=uk_c)
+    ncar_k = sum(1 for u in uk_c if not u)
+    cond_k, cond_kc = _known_only(cond_known, 1)
+    body_k, body_kc = _known_only(body_known, ncar_k)
+    known_cc = [*cond_kc, *[x for x, u in zip(cc, uk_cc) if not u]]
+    known_bc = [*body_kc, *[x for x, u in zip(bc, uk_bc) if not u]]
+    known_car = [x for x, u in zip(carry, uk_c) if not u]
+    with set_current_trace(trace.parent):
+        kouts = cf.while_p.bind(*known_cc, *known_bc, *known_car, cond_jaxpr=cond_k,
+                                body_jaxpr=body_k, cond_nconsts=len(known_cc),
+                                body_nconsts=len(known_bc))
+    uouts = JaxprTrace.process_primitive(trace, cf.while_p, args, params)
+    it = iter(kouts)
+    return [o if u else next(it) for o, u in zip(uouts, uk_c)]
+
+
+def _while_transpose(cts, *args, **params):
+    raise ValueError(_WHILE_REVERSE_ERROR)
+
+
+TRANSPOSE[cf.while_p] = _while_transpose
 pe_rules[cf.while_p] = _while_partial_eval
 
 
@@ -375,7 +421,6 @@ def _scan_jvp(primals, tangents, *, jaxpr, length, reverse, unroll, num_consts, 
     outv = jx.outvars
     o_c, o_y = outv[:ncr], outv[ncr:ncr + ny]
     o_tc, o_ty = outv[ncr + ny:ncr + ny + ntc], outv[ncr + ny + ntc:]
-    from plax.extend import Jaxpr
     body = ClosedJaxpr(Jaxpr(jx.constvars, [*p_k, *t_k, *p_c, *t_c, *p_x, *t_x],
                              [*o_c, *o_tc, *o_y, *o_ty], jx.eqns), body.consts)
     cart_in = [instantiate(t) for t, z in zip(cart, nz_c) if z]
@@ -394,8 +439,10 @@ JVP[cf.scan_p] = _scan_jvp
 
 
 def _scan_partial_eval(trace: JaxprTrace, args, params):
+    """Known carries and ys are computed now by a scan of the known part, which also stacks the
+    per-iteration residuals; the unknown part is recorded as a scan over those. Residuals that
+    are loop-invariant (a known const) or are a known xs are passed as they are, not stacked."""
     jaxpr, num_consts, num_carry = params["jaxpr"], params["num_consts"], params["num_carry"]
-    length = params["length"]
     consts, carry, xs = _scan_split(args, num_consts, num_carry)
     uk_k = [is_unknown(trace, x) for x in consts]
     uk_c = [is_unknown(trace, x) for x in carry]
@@ -410,34 +457,51 @@ def _scan_partial_eval(trace: JaxprTrace, args, params):
         uk_c = new
     known, unknown, out_uk, nres = partial_eval_jaxpr(jaxpr, uk_k + uk_c + uk_x,
                                                       instantiate=uk_c + [False] * ny)
-    kc = [x for x, u in zip(consts, uk_k) if not u]
+    kc = [*known.consts, *[x for x, u in zip(consts, uk_k) if not u]]
     kcar = [x for x, u in zip(carry, uk_c) if not u]
     kx = [x for x, u in zip(xs, uk_x) if not u]
-    nkc = sum(1 for u in uk_c if not u)
-    # known scan: known carries; ys = known ys + residuals (stacked per iteration)
-    from plax._src.core import set_current_trace
+    nkc = len(kcar)
+    kj = convert_constvars_jaxpr(known.jaxpr)
+    # where each residual comes from: a known const ("c"), a known xs ("x") or the body ("s")
+    pos = {v: i for i, v in enumerate(kj.invars)}
+    nout_k = len(kj.outvars) - nres
+    kinds, srcs = [], []
+    for r in kj.outvars[nout_k:]:
+        p = pos.get(r) if isinstance(r, Var) else None
+        if p is not None and p < len(kc):
+            kinds.append("c")
+            srcs.append(kc[p])
+        elif p is not None and p >= len(kc) + nkc:
+            kinds.append("x")
+            srcs.append(kx[p - len(kc) - nkc])
+        else:
+            kinds.append("s")
+            srcs.append(None)
+    keep = [True] * nout_k + [k == "s" for k in kinds]
+    kj = cf._dce(Jaxpr([], kj.invars, [v for v, k in zip(kj.outvars, keep) if k], kj.eqns))
     with set_current_trace(trace.parent):
-        kouts = cf.scan_p.bind(*kc, *kcar, *kx, jaxpr=known, length=length,
+        kouts = cf.scan_p.bind(*kc, *kcar, *kx, jaxpr=ClosedJaxpr(kj, []), length=params["length"],
                                reverse=params["reverse"], unroll=params["unroll"],
                                num_consts=len(kc), num_carry=nkc)
-    k_carry = kouts[:nkc]
-    k_ys = kouts[nkc:len(kouts) - nres]
-    res = kouts[len(kouts) - nres:]
-    # unknown scan: inputs were (residuals, unknown consts, unknown carry, unknown xs);
-    # reorder to (unknown consts, unknown carry, residuals, unknown xs)
+    k_carry, k_ys, stacked = kouts[:nkc], kouts[nkc:nout_k], iter(kouts[nout_k:])
+    res_vals = [next(stacked) if k == "s" else src for k, src in zip(kinds, srcs)]
+    # unknown scan: its inputs were (residuals, unknown consts, unknown carry, unknown xs);
+    # reorder to (unknown consts, const residuals, unknown carry, other residuals, unknown xs)
     jx = unknown.jaxpr
-    inv = jx.invars
+    r, a = jx.invars[:nres], jx.invars[nres:]
     n_uk, n_uc = sum(uk_k), sum(uk_c)
-    r, a = inv[:nres], inv[nres:]
-    from plax.extend import Jaxpr
-    reordered = [*a[:n_uk], *a[n_uk:n_uk + n_uc], *r, *a[n_uk + n_uc:]]
+    r_c = [v for v, k in zip(r, kinds) if k == "c"]
+    r_x = [v for v, k in zip(r, kinds) if k != "c"]
+    reordered = [*a[:n_uk], *r_c, *a[n_uk:n_uk + n_uc], *r_x, *a[n_uk + n_uc:]]
     unknown = ClosedJaxpr(Jaxpr(jx.constvars, reordered, jx.outvars, jx.eqns), unknown.consts)
+    uc = [x for x, u in zip(consts, uk_k) if u]
     ucar = [x for x, u in zip(carry, uk_c) if u]
+    ux = [x for x, u in zip(xs, uk_x) if u]
+    res_c = [v for v, k in zip(res_vals, kinds) if k == "c"]
+    res_x = [v for v, k in zip(res_vals, kinds) if k != "c"]
     uouts = JaxprTrace.process_primitive(
-        trace, cf.scan_p,
-        [*[x for x, u in zip(consts, uk_k) if u], *ucar, *res,
-         *[x for x, u in zip(xs, uk_x) if u]],
-        dict(params, jaxpr=unknown, num_consts=n_uk, num_carry=n_uc))
+        trace, cf.scan_p, [*uc, *res_c, *ucar, *res_x, *ux],
+        dict(params, jaxpr=unknown, num_consts=n_uk + len(res_c), num_carry=n_uc))
     u_carry, u_ys = uouts[:n_uc], uouts[n_uc:]
     ik, iu = iter(k_carry), iter(u_carry)
     carry_out = [next(iu) if u else next(ik) for u in uk_c]

@@ -23,7 +23,7 @@ BATCH: dict = {}
 
 
 def _batch_size(vals, dims) -> int:
-    return next(shape(v)[d] for v, d in zip(vals, dims) if d is not None)
+    return next(shape(v)[d] for v, d in zip(vals, dims, strict=True) if d is not None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def _concatenate_transpose(ct, *xs, dimension):
 
 def _concatenate_batch(vals, dims, *, dimension):
     size = _batch_size(vals, dims)
-    xs = [move_to_front(x, d, size) for x, d in zip(vals, dims)]
+    xs = [move_to_front(x, d, size) for x, d in zip(vals, dims, strict=True)]
     return lax.concatenate_p.bind(*xs, dimension=dimension + 1), 0
 
 
@@ -172,12 +172,12 @@ def _pad_jvp(primals, tangents, *, padding_config):
 
 @skip_zero_ct(2)
 def _pad_transpose(ct, x, padding_value, *, padding_config):
-    lo, hi, interior = zip(*padding_config) if padding_config else ((), (), ())
+    lo, hi, interior = zip(*padding_config, strict=True) if padding_config else ((), (), ())
     zero = np.zeros((), dtype(ct))
     # undo low/high padding (a negative one had cropped: it comes back as zeros), then take
     # every (interior + 1)-th element
     unpadded = lax.pad_p.bind(ct, zero, padding_config=tuple(
-        (-a, -b, 0) for a, b in zip(lo, hi)))
+        (-a, -b, 0) for a, b in zip(lo, hi, strict=True)))
     ct_x = lax.slice_p.bind(unpadded, start_indices=(0,) * len(lo),
                             limit_indices=shape(unpadded),
                             strides=tuple(i + 1 for i in interior))
@@ -220,7 +220,7 @@ def _slice_transpose(ct, x, *, start_indices, limit_indices, strides=None):
     in_shape = x.aval.shape
     steps = strides or (1,) * len(in_shape)
     config = []
-    for s, st, n, d in zip(start_indices, steps, shape(ct), in_shape):
+    for s, st, n, d in zip(start_indices, steps, shape(ct), in_shape, strict=True):
         used = (n - 1) * st + 1 if n else 0  # operand elements spanned by the slice
         config.append((s, d - s - used, st - 1))
     return [lax.pad_p.bind(ct, np.zeros((), dtype(ct)), padding_config=tuple(config))]

@@ -8,16 +8,18 @@ Functions are traced once to jaxprs. Values they close over become explicit lead
 from __future__ import annotations
 
 import operator
+import types
 from typing import Callable, Sequence
 
 import numpy as np
 
 from plax._src import dtypes
 from plax._src.core import (
-    ClosedJaxpr, Jaxpr, PlaxTypeError, Primitive, ShapedArray, Tracer, Var, get_aval)
+    ClosedJaxpr, ConcretizationTypeError, Jaxpr, PlaxTypeError, Primitive, ShapedArray, Tracer,
+    Var, get_aval)
 from plax._src.registry import add_abstract_eval
 from plax._src.tracing import convert_constvars_jaxpr, trace_to_jaxpr
-from plax._src.tree_util import tree_flatten, tree_unflatten
+from plax._src.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map", "cond_p", "while_p",
            "scan_p"]
@@ -27,8 +29,8 @@ while_p = Primitive("while", multiple_results=True)
 scan_p = Primitive("scan", multiple_results=True)
 
 
-def _aval_of(x) -> ShapedArray:
-    return get_aval(x)
+# ---------------------------------------------------------------------------------------------
+# Tracing the user's functions and checking what they return
 
 
 def _trace_flat(fun: Callable, in_tree, in_avals, name: str):
@@ -50,49 +52,127 @@ def _avals_str(avals) -> str:
     return "(" + ", ".join(a.str_short() for a in avals) + ")"
 
 
+def _leaf_paths(tree) -> list[str]:
+    pairs, _ = tree_flatten_with_path(tree_unflatten(tree, list(range(tree.num_leaves))))
+    return [keystr(p) for p, _ in pairs]
+
+
 def _check_same_types(what: str, tree_a, avals_a, tree_b, avals_b, name_a: str, name_b: str):
+    """Equal tree structures, and per leaf equal shapes and dtypes (weak types may differ)."""
     if tree_a != tree_b:
         raise PlaxTypeError(f"{what}: {name_a} has tree structure {tree_a} but {name_b} has "
-                            f"{tree_b}; they must match")
-    for i, (a, b) in enumerate(zip(avals_a, avals_b)):
-        if a.shape != b.shape or a.dtype != b.dtype:
-            raise PlaxTypeError(
-                f"{what}: {name_a} and {name_b} must have identical types; leaf {i} is "
-                f"{a.str_short()} in {name_a} but {b.str_short()} in {name_b} "
-                f"(all: {_avals_str(avals_a)} vs {_avals_str(avals_b)})")
+                            f"{tree_b}, so their pytree structures differ; they must match")
+    for path, a, b in zip(_leaf_paths(tree_a), avals_a, avals_b):
+        if a.shape != b.shape:
+            why = "so the shapes do not match"
+        elif a.dtype != b.dtype:
+            why = "so the dtypes do not match"
+        else:
+            continue
+        where = f" at {path}" if path else ""
+        raise PlaxTypeError(
+            f"{what} must have equal types: {name_a}{where} has type {a.str_short()} but "
+            f"{name_b}{where} has type {b.str_short()}, {why} (all: {_avals_str(avals_a)} vs "
+            f"{_avals_str(avals_b)})")
+
+
+def _promote_weak_typed_inputs(vals, in_avals, out_avals):
+    """A weakly typed carry init (a Python scalar) takes the type of the body's output when the
+    dtypes differ, as JAX does: `while_loop(c, lambda i: i + 1.5, 0)` carries a float32."""
+    new, changed = [], False
+    for v, a, o in zip(vals, in_avals, out_avals):
+        if a.weak_type and (a.shape != o.shape or a.dtype != o.dtype):
+            dt = dtypes.result_type(v, types.SimpleNamespace(aval=o))
+            from plax import lax
+            v, changed = lax.convert_element_type(v, dt), True
+        new.append(v)
+    return new, changed
+
+
+# ---------------------------------------------------------------------------------------------
+# Small jaxpr surgery: what JAX does so the staged loops and branches carry no dead weight
+
+
+def _forwarding(jaxpr: Jaxpr) -> list:
+    """For each output, the index of the input it is (unchanged), else None."""
+    pos = {v: i for i, v in enumerate(jaxpr.invars)}
+    return [pos.get(v) if type(v) is Var else None for v in jaxpr.outvars]
+
+
+def _prune_outputs(closed: ClosedJaxpr, keep: Sequence[bool]) -> ClosedJaxpr:
+    jx = closed.jaxpr
+    outs = [v for v, k in zip(jx.outvars, keep) if k]
+    return ClosedJaxpr(_dce(Jaxpr(jx.constvars, jx.invars, outs, jx.eqns)), closed.consts)
+
+
+def _move_inputs_to_front(closed: ClosedJaxpr, to_front: Sequence[bool]) -> ClosedJaxpr:
+    jx = closed.jaxpr
+    invars = ([v for v, m in zip(jx.invars, to_front) if m]
+              + [v for v, m in zip(jx.invars, to_front) if not m])
+    return ClosedJaxpr(Jaxpr(jx.constvars, invars, jx.outvars, jx.eqns), closed.consts)
+
+
+def _dce(jaxpr: Jaxpr, prune_inputs: Sequence[bool] | None = None) -> Jaxpr:
+    """Drop equations nothing needs; with `prune_inputs`, also those inputs (where True) that
+    nothing reads."""
+    live = {v for v in jaxpr.outvars if type(v) is Var}
+    kept = []
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive.effectful or any(v in live for v in eqn.outvars):
+            kept.append(eqn)
+            live.update(x for x in eqn.invars if type(x) is Var)
+    invars = jaxpr.invars
+    if prune_inputs is not None:
+        invars = [v for v, p in zip(invars, prune_inputs) if not p or v in live]
+    return Jaxpr(jaxpr.constvars, invars, jaxpr.outvars, kept[::-1])
+
+
+def _as_output(x):
+    """An input forwarded to the output unchanged, as an array (never a Python scalar)."""
+    if isinstance(x, Tracer) or hasattr(x, "aval"):
+        return x
+    from plax._src.dispatch import asarray_value
+    return asarray_value(x)
 
 
 # ---------------------------------------------------------------------------------------------
 # cond / switch
 
 
-def _join_consts(jaxprs_consts: list[tuple[ClosedJaxpr, list]]):
-    """Give every branch the union of all branches' consts as leading inputs."""
-    all_consts = [c for _, cs in jaxprs_consts for c in cs]
+def _join_consts(traced: list[tuple[ClosedJaxpr, list]]):
+    """Give every branch the union of all branches' consts (each distinct value once, as JAX)
+    as leading inputs."""
+    consts, where = [], {}
+    for _, cs in traced:
+        for c in cs:
+            if id(c) not in where:
+                where[id(c)] = len(consts)
+                consts.append(c)
     branches = []
-    offset = 0
-    for closed, consts in jaxprs_consts:
+    for closed, cs in traced:
         jx = closed.jaxpr
-        n = len(consts)
-        before = [Var(get_aval(c)) for c in all_consts[:offset]]
-        after = [Var(get_aval(c)) for c in all_consts[offset + n:]]
-        invars = before + jx.invars[:n] + after + jx.invars[n:]
+        lead = [Var(get_aval(c)) for c in consts]
+        for c, v in zip(cs, jx.invars):
+            lead[where[id(c)]] = v
+        invars = lead + jx.invars[len(cs):]
         branches.append(ClosedJaxpr(Jaxpr([], invars, jx.outvars, jx.eqns), []))
-        offset += n
-    return tuple(branches), all_consts
+    return branches, consts
 
 
 def switch(index, branches: Sequence[Callable], *operands):
     """Apply branches[index](*operands), with index clamped into range."""
     from plax import lax
+    branches = list(branches)
     if not branches:
-        raise ValueError("switch needs at least one branch")
+        raise ValueError("switch: empty branch sequence; it needs at least one branch")
     for b in branches:
         if not callable(b):
             raise TypeError(f"switch branches must be callable, got {b!r}")
-    idx_aval = _aval_of(index)
-    if idx_aval.shape != () or not (dtypes.is_int(idx_aval.dtype)):
-        raise PlaxTypeError(f"switch index must be a scalar integer, got {idx_aval.str_short()}")
+    idx_aval = get_aval(index)
+    if idx_aval.shape != ():
+        raise PlaxTypeError(f"switch index must be a scalar, got {idx_aval.str_short()}")
+    if not dtypes.is_int(idx_aval.dtype):
+        raise PlaxTypeError(f"switch index must be an integer, got {idx_aval.str_short()}")
     if len(branches) == 1:
         return branches[0](*operands)
     index = lax.convert_element_type(index, np.int32)
@@ -105,39 +185,50 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
     from plax import lax
     if not callable(true_fun) or not callable(false_fun):
         raise TypeError("cond: true_fun and false_fun must be callable")
-    aval = _aval_of(pred)
+    aval = get_aval(pred)
     if aval.shape != ():
         raise PlaxTypeError(f"cond pred must be a scalar, got an array of shape {aval.shape}")
     if aval.dtype != dtypes.bool_:
-        if dtypes.is_inexact(aval.dtype):
-            raise PlaxTypeError(f"cond pred must be a boolean or integer scalar, got "
-                                f"{aval.dtype.name}")
-        pred = lax.ne(pred, lax._convert_element_type(0, aval.dtype))
+        if dtypes.is_complex(aval.dtype) or not (dtypes.is_int(aval.dtype)
+                                                 or dtypes.is_float(aval.dtype)):
+            raise PlaxTypeError(f"cond pred must be a boolean or real number scalar, got "
+                                f"{aval.str_short()}")
+        pred = lax.ne(pred, np.zeros((), aval.dtype)[()])
     index = lax.convert_element_type(pred, np.int32)
     return _cond(index, (false_fun, true_fun), operands, "cond")
 
 
 def _cond(index, funs, operands, what):
     flat_ops, in_tree = tree_flatten(tuple(operands))
-    in_avals = [_aval_of(x) for x in flat_ops]
+    in_avals = [get_aval(x) for x in flat_ops]
     traced = [_trace_flat(f, in_tree, in_avals, f"{what} branch {i}")
               for i, f in enumerate(funs)]
-    out_tree0 = traced[0][2]
-    out_avals0 = traced[0][0].out_avals
-    names = ["false_fun", "true_fun"] if what == "cond" else [f"branch {i}"
-                                                              for i in range(len(funs))]
-    for i, (closed, _, tree) in enumerate(traced[1:], 1):
-        _check_same_types(f"{what} branches", out_tree0, out_avals0, tree, closed.out_avals,
-                          names[0], names[i])
+    names = (["false_fun", "true_fun"] if what == "cond"
+             else [f"branch {i}" for i in range(len(funs))])
+    # JAX reports the true branch first for cond
+    ref = 1 if what == "cond" else 0
+    for i, (closed, _, tree) in enumerate(traced):
+        if i != ref:
+            _check_same_types(f"{what} branch outputs", traced[ref][2],
+                              traced[ref][0].out_avals, tree, closed.out_avals,
+                              f"{names[ref]} output", f"{names[i]} output")
     branches, consts = _join_consts([(c, cs) for c, cs, _ in traced])
-    # weak types differ between branches only if the dtypes agree; the result is strong then
-    outs = cond_p.bind(index, *consts, *flat_ops, branches=branches)
-    return tree_unflatten(out_tree0, outs)
+    # outputs that every branch forwards from the same input need not go through the cond
+    fwds = [_forwarding(b.jaxpr) for b in branches]
+    in_fwd = [f[0] if len(set(f)) == 1 else None for f in zip(*fwds)]
+    keep = [f is None for f in in_fwd]
+    if not all(keep):
+        branches = [_prune_outputs(b, keep) for b in branches]
+    outs = iter(cond_p.bind(index, *consts, *flat_ops, branches=tuple(branches)))
+    inputs = [*consts, *flat_ops]
+    res = [next(outs) if f is None else _as_output(inputs[f]) for f in in_fwd]
+    return tree_unflatten(traced[ref][2], res)
 
 
 def _cond_abstract(index, *args, branches):
     if index.shape != () or index.dtype != np.int32:
         raise PlaxTypeError(f"cond index must be a scalar int32, got {index.str_short()}")
+    outs = branches[0].out_avals
     for i, b in enumerate(branches):
         ins = b.in_avals
         if len(ins) != len(args):
@@ -146,9 +237,13 @@ def _cond_abstract(index, *args, branches):
             if a.shape != e.shape or a.dtype != e.dtype:
                 raise PlaxTypeError(f"cond branch {i} expects {_avals_str(ins)}, got "
                                     f"{_avals_str(args)}")
-    outs = branches[0].out_avals
-    weak = [all(b.out_avals[i].weak_type for b in branches) for i in range(len(outs))]
-    return [ShapedArray(a.shape, a.dtype, w) for a, w in zip(outs, weak)]
+        bo = b.out_avals
+        if len(bo) != len(outs) or any(x.shape != y.shape or x.dtype != y.dtype
+                                       for x, y in zip(outs, bo)):
+            raise PlaxTypeError(f"cond branch {i} returns {_avals_str(bo)} but branch 0 "
+                                f"returns {_avals_str(outs)}")
+    # as JAX: the result has branch 0's types (weak types included)
+    return list(outs)
 
 
 add_abstract_eval(cond_p, _cond_abstract)
@@ -160,36 +255,67 @@ add_abstract_eval(cond_p, _cond_abstract)
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     """Repeat body_fun on the carry while cond_fun(carry) is True."""
+    if not callable(cond_fun) or not callable(body_fun):
+        raise TypeError("while_loop: cond_fun and body_fun must be callable")
     flat_init, in_tree = tree_flatten(init_val)
     args_tree = tree_flatten((init_val,))[1]
-    avals = [_aval_of(x) for x in flat_init]
-    cond_closed, cond_consts, _ = _trace_flat(cond_fun, args_tree, avals, "while cond")
-    c_out = cond_closed.out_avals
-    if len(c_out) != 1 or c_out[0].shape != () or c_out[0].dtype != dtypes.bool_:
-        raise PlaxTypeError(f"while_loop cond_fun must return a boolean scalar, got "
-                            f"{_avals_str(c_out)}")
-    body_closed, body_consts, body_tree = _trace_flat(body_fun, args_tree, avals, "while body")
-    _check_same_types("while_loop body_fun output and input (the carry)", in_tree, avals,
-                      body_tree, body_closed.out_avals, "the carry input", "body_fun's output")
-    # a weakly typed init whose body output is strong: retrace with strong types
-    if any(a.weak_type and not b.weak_type for a, b in zip(avals, body_closed.out_avals)):
-        from plax import lax
-        flat_init = [lax._convert_element_type(x, _aval_of(x).dtype, b.weak_type)
-                     for x, b in zip(flat_init, body_closed.out_avals)]
-        return while_loop(cond_fun, body_fun, tree_unflatten(in_tree, flat_init))
+
+    def trace(avals):
+        cj, cc, _ = _trace_flat(cond_fun, args_tree, avals, "while cond")
+        c_out = cj.out_avals
+        if len(c_out) != 1 or c_out[0].shape != () or c_out[0].dtype != dtypes.bool_:
+            raise PlaxTypeError(f"while_loop cond_fun must return a boolean scalar, but got "
+                                f"output type(s) {_avals_str(c_out)}")
+        bj, bc, bt = _trace_flat(body_fun, args_tree, avals, "while body")
+        if bt != in_tree:
+            _check_same_types("while_loop body_fun carry input and carry output", in_tree,
+                              avals, bt, bj.out_avals, "the carry input", "the carry output")
+        return cj, cc, bj, bc, bt
+
+    avals = [get_aval(x) for x in flat_init]
+    cond_closed, cond_consts, body_closed, body_consts, body_tree = trace(avals)
+    flat_init, changed = _promote_weak_typed_inputs(flat_init, avals, body_closed.out_avals)
+    if changed:
+        avals = [get_aval(x) for x in flat_init]
+        cond_closed, cond_consts, body_closed, body_consts, body_tree = trace(avals)
+    _check_same_types("while_loop body_fun carry input and carry output", in_tree, avals,
+                      body_tree, body_closed.out_avals, "the carry input", "the carry output")
+    # a carry the body passes through unchanged and the cond never reads is a body const
+    nb = len(body_consts)
+    fwd = _forwarding(body_closed.jaxpr)
+    nofwd = [f != nb + i for i, f in enumerate(fwd)]
+    cj = cond_closed.jaxpr
+    nc = len(cond_consts)
+    pruned = _dce(cj, [False] * nc + [not n for n in nofwd])
+    kept = set(pruned.invars)
+    move = [not n and v not in kept for n, v in zip(nofwd, cj.invars[nc:])]
+    if any(move):
+        cond_closed = ClosedJaxpr(pruned, [])
+        body_closed = _prune_outputs(body_closed, [not m for m in move])
+        body_closed = _move_inputs_to_front(body_closed, [False] * nb + move)
+        moved = [x for x, m in zip(flat_init, move) if m]
+        body_consts = [*moved, *body_consts]
+        flat_init = [x for x, m in zip(flat_init, move) if not m]
     outs = while_p.bind(*cond_consts, *body_consts, *flat_init, cond_jaxpr=cond_closed,
                         body_jaxpr=body_closed, cond_nconsts=len(cond_consts),
                         body_nconsts=len(body_consts))
+    if any(move):
+        it_o, it_m = iter(outs), iter(moved)
+        outs = [_as_output(next(it_m)) if m else next(it_o) for m in move]
     return tree_unflatten(in_tree, outs)
 
 
 def _while_abstract(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     carry = args[cond_nconsts + body_nconsts:]
     expected = body_jaxpr.in_avals[body_nconsts:]
-    for a, e in zip(carry, expected):
-        if a.shape != e.shape or a.dtype != e.dtype:
+    cond_in = cond_jaxpr.in_avals[cond_nconsts:]
+    for a, e, c in zip(carry, expected, cond_in):
+        if a.shape != e.shape or a.dtype != e.dtype or a.shape != c.shape or a.dtype != c.dtype:
             raise PlaxTypeError(f"while carry {_avals_str(carry)} does not match the body's "
                                 f"inputs {_avals_str(expected)}")
+    if len(carry) != len(expected) or len(body_jaxpr.out_avals) != len(expected):
+        raise PlaxTypeError(f"while: the body takes {len(expected)} carries and returns "
+                            f"{len(body_jaxpr.out_avals)}, got {len(carry)}")
     return [ShapedArray(a.shape, a.dtype, a.weak_type) for a in body_jaxpr.out_avals]
 
 
@@ -212,33 +338,50 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, unroll=None):
     """for i in range(lower, upper): val = body_fun(i, val). A scan when the trip count is
     static (so reverse mode works), a while_loop otherwise (as JAX)."""
     from plax import lax
-    lo_c, hi_c = _concrete_int(lower), _concrete_int(upper)
-    la, ha = _aval_of(lower), _aval_of(upper)
+    if not callable(body_fun):
+        raise TypeError("fori_loop: body_fun argument should be callable")
+    la, ha = get_aval(lower), get_aval(upper)
+    if la.dtype == ha.dtype:
+        dt = la.dtype
+    else:
+        # a weakly typed bound (a Python int) takes the other's integer type
+        dt = None
+        if dtypes.is_signed(la.dtype) and dtypes.is_signed(ha.dtype):
+            if la.weak_type and not ha.weak_type:
+                dt = ha.dtype
+            elif ha.weak_type and not la.weak_type:
+                dt = la.dtype
+        if dt is None:
+            raise PlaxTypeError(f"fori_loop: lower and upper arguments must have equal types, "
+                                f"got {la.dtype.name} and {ha.dtype.name}")
     for name, a in (("lower", la), ("upper", ha)):
         if a.shape != () or not dtypes.is_int(a.dtype):
             raise PlaxTypeError(f"fori_loop {name} must be a scalar integer, got "
                                 f"{a.str_short()}")
-    dt = dtypes.result_type(lower, upper)
+    lo_c, hi_c = _concrete_int(lower), _concrete_int(upper)
     if lo_c is not None and hi_c is not None:
-        n = max(hi_c - lo_c, 0)
-        i0 = lax._convert_element_type(lo_c, dt, False)
-
+        # as JAX: the counter starts as a Python int, so it is weakly typed in the body
         def step(carry, _):
             i, v = carry
-            return (lax.add(i, lax._convert_element_type(1, dt, False)), body_fun(i, v)), None
+            return (i + 1, body_fun(i, v)), None
 
-        (_, out), _ = scan(step, (i0, init_val), None, length=n,
-                           unroll=1 if unroll is None else unroll)
+        (_, out), _ = scan(step, (lo_c, init_val), None, length=max(hi_c - lo_c, 0),
+                           unroll=False if unroll is None else unroll)
         return out
-    lower = lax._convert_element_type(lower, dt, False)
-    upper = lax._convert_element_type(upper, dt, False)
+    if unroll is not None and unroll is not False and unroll != 1:
+        raise ValueError("fori_loop: `unroll` can only be used when the loop bounds are "
+                         "statically known")
+    if la.dtype != dt:
+        lower = lax.convert_element_type(lower, dt)
+    if ha.dtype != dt:
+        upper = lax.convert_element_type(upper, dt)
 
     def c(carry):
         return lax.lt(carry[0], carry[1])
 
     def b(carry):
         i, hi, v = carry
-        return lax.add(i, lax._convert_element_type(1, dt, False)), hi, body_fun(i, v)
+        return lax.add(i, np.ones((), dt)[()]), hi, body_fun(i, v)
 
     return while_loop(c, b, (lower, upper, init_val))[2]
 
@@ -250,58 +393,87 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, unroll=None):
 def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = False,
          unroll: int | bool = 1, _split_transpose: bool = False):
     """Loop f(carry, x) -> (carry, y) over the leading axis of xs, stacking the ys."""
-    from plax import lax
+    if not callable(f):
+        raise TypeError("scan: f argument should be callable")
     flat_init, carry_tree = tree_flatten(init)
     flat_xs, xs_tree = tree_flatten(xs)
-    lengths = {_aval_of(x).shape[0] if _aval_of(x).shape else None for x in flat_xs}
-    if None in lengths:
-        bad = [_aval_of(x).str_short() for x in flat_xs if not _aval_of(x).shape]
-        raise PlaxTypeError(f"scan got value with no leading axis to scan over: {bad}")
+    xs_avals = [get_aval(x) for x in flat_xs]
+    if any(not a.shape for a in xs_avals):
+        bad = [a.str_short() for a in xs_avals if not a.shape]
+        raise ValueError(f"scan got value with no leading axis to scan over: "
+                         f"{', '.join(bad)}")
+    lengths = [a.shape[0] for a in xs_avals]
     if length is not None:
+        if isinstance(length, Tracer):
+            raise ConcretizationTypeError(
+                "the `length` argument to scan expects a concrete int value; for a loop with "
+                "a dynamic trip count use while_loop or fori_loop")
         length = operator.index(length)
-        if lengths and lengths != {length}:
+        if any(n != length for n in lengths):
             raise ValueError(f"scan got `length` argument of {length} which disagrees with "
-                             f"leading axis sizes {sorted(lengths)}")
+                             f"leading axis sizes {lengths}")
     else:
-        if len(lengths) > 1:
+        if len(set(lengths)) > 1:
             raise ValueError(f"scan got values with different leading axis sizes: "
-                             f"{sorted(lengths)}")
+                             f"{', '.join(str(n) for n in lengths)}")
         if not lengths:
             raise ValueError("scan got no values to scan over and `length` not provided")
-        length = lengths.pop()
-    carry_avals = [_aval_of(x) for x in flat_init]
-    x_avals = [_aval_of(x).update(shape=_aval_of(x).shape[1:]) for x in flat_xs]
+        length = lengths[0]
+    if isinstance(unroll, Tracer):
+        raise ConcretizationTypeError("the `unroll` argument to scan expects a concrete int "
+                                      "or bool value")
+    if isinstance(unroll, (bool, np.bool_)):
+        unroll = max(length, 1) if unroll else 1
+    unroll = operator.index(unroll)
+    if unroll < 0:
+        raise ValueError(f"scan: `unroll` must be a bool or a non-negative int, got {unroll}")
+    x_avals = [a.update(shape=a.shape[1:]) for a in xs_avals]
     in_tree = tree_flatten((init, xs))[1]
 
-    def body(carry, x):
-        return f(carry, x)
-
-    flat_in_tree = tree_flatten((tree_unflatten(carry_tree, flat_init),
-                                 tree_unflatten(xs_tree, flat_xs)))[1]
-    closed, consts, out_tree = _trace_flat(body, flat_in_tree, carry_avals + x_avals, "scan body")
-    outs = closed.out_avals
-    # the body returns (carry, y)
-    try:
+    def trace(carry_avals):
+        closed, consts, out_tree = _trace_flat(f, in_tree, carry_avals + x_avals, "scan body")
+        if out_tree.num_children != 2 or type(tree_unflatten(
+                out_tree, [0] * out_tree.num_leaves)) not in (tuple, list):
+            raise PlaxTypeError(f"scan body output must be a pair (carry, y), got tree "
+                                f"{out_tree}")
         carry_out_tree, y_tree = out_tree.children()
-    except Exception:  # noqa: BLE001
-        carry_out_tree = y_tree = None
-    if carry_out_tree is None or out_tree.num_children != 2:
-        raise PlaxTypeError("scan body function must return a pair (carry, y); got tree "
-                            f"{out_tree}")
+        return closed, consts, carry_out_tree, y_tree
+
+    carry_avals = [get_aval(x) for x in flat_init]
+    closed, consts, carry_out_tree, y_tree = trace(carry_avals)
     ncarry = carry_out_tree.num_leaves
+    if carry_out_tree == carry_tree:
+        flat_init, changed = _promote_weak_typed_inputs(flat_init, carry_avals,
+                                                        closed.out_avals[:ncarry])
+        if changed:
+            carry_avals = [get_aval(x) for x in flat_init]
+            closed, consts, carry_out_tree, y_tree = trace(carry_avals)
     _check_same_types("scan body function carry input and carry output", carry_tree,
-                      carry_avals, carry_out_tree, outs[:ncarry], "the carry input",
-                      "the carry output")
-    if any(a.weak_type and not b.weak_type for a, b in zip(carry_avals, outs[:ncarry])):
-        flat_init = [lax._convert_element_type(x, _aval_of(x).dtype, b.weak_type)
-                     for x, b in zip(flat_init, outs[:ncarry])]
-        return scan(f, tree_unflatten(carry_tree, flat_init), xs, length, reverse, unroll)
-    del in_tree
-    unroll = length if unroll is True else (1 if unroll is False else int(unroll))
-    res = scan_p.bind(*consts, *flat_init, *flat_xs, jaxpr=closed, length=length,
+                      carry_avals, carry_out_tree, closed.out_avals[:ncarry],
+                      "the carry input", "the carry output")
+    nk, ny = len(consts), len(closed.out_avals) - ncarry
+    # a carry passed through unchanged is a const; a y that is its x is that xs
+    fwd = _forwarding(closed.jaxpr)
+    move = [fwd[i] == nk + i for i in range(ncarry)]
+    x_fwd = [f - nk - ncarry if f is not None and f >= nk + ncarry else None
+             for f in fwd[ncarry:]]
+    args_init = flat_init
+    if any(move):
+        closed = _move_inputs_to_front(closed, [False] * nk + move + [False] * len(flat_xs))
+        moved = [x for x, m in zip(flat_init, move) if m]
+        consts = [*moved, *consts]
+        args_init = [x for x, m in zip(flat_init, move) if not m]
+    keep = [not m for m in move] + [f is None for f in x_fwd]
+    if not all(keep):
+        closed = _prune_outputs(closed, keep)
+    res = scan_p.bind(*consts, *args_init, *flat_xs, jaxpr=closed, length=length,
                       reverse=bool(reverse), unroll=unroll, num_consts=len(consts),
-                      num_carry=len(flat_init))
-    return (tree_unflatten(carry_tree, res[:ncarry]), tree_unflatten(y_tree, res[ncarry:]))
+                      num_carry=len(args_init))
+    it = iter(res)
+    it_m = iter(flat_init[i] for i in range(ncarry) if move[i])
+    carry_out = [_as_output(next(it_m)) if m else next(it) for m in move]
+    ys = [next(it) if f is None else _as_output(flat_xs[f]) for f in x_fwd]
+    return tree_unflatten(carry_tree, carry_out), tree_unflatten(y_tree, ys)
 
 
 def _scan_abstract(*args, jaxpr, length, reverse, unroll, num_consts, num_carry, **_):
@@ -319,6 +491,10 @@ def _scan_abstract(*args, jaxpr, length, reverse, unroll, num_consts, num_carry,
             raise PlaxTypeError(f"scan xs operand {a.str_short()} does not match the body "
                                 f"input {e.str_short()} with length {length}")
     outs = jaxpr.out_avals
+    for a, e in zip(outs[:num_carry], carry):
+        if a.shape != e.shape or a.dtype != e.dtype:
+            raise PlaxTypeError(f"scan body returns carry {a.str_short()} for the carry input "
+                                f"{e.str_short()}")
     carry_out = [ShapedArray(a.shape, a.dtype, a.weak_type) for a in outs[:num_carry]]
     ys = [ShapedArray((length, *a.shape), a.dtype, a.weak_type) for a in outs[num_carry:]]
     return carry_out + ys
@@ -328,22 +504,36 @@ add_abstract_eval(scan_p, _scan_abstract)
 
 
 def map(f: Callable, xs, *, batch_size: int | None = None):  # noqa: A001
-    """Apply f over the leading axis of xs sequentially (a scan without a carry)."""
-    if batch_size is not None:
-        from plax import lax
-        from plax._src import registry
-        from plax._src.tree_util import tree_map
-        flat, _ = tree_flatten(xs)
-        n = _aval_of(flat[0]).shape[0]
-        if n % batch_size:
-            raise ValueError(f"lax.map batch_size={batch_size} must divide the leading axis "
-                             f"size {n}")
-        vmap = registry.get_api("vmap")
-        if vmap is None:
-            raise RuntimeError("lax.map with batch_size needs the plax-transforms plugin (vmap)")
-        grouped = tree_map(lambda x: lax.reshape(x, (n // batch_size, batch_size,
-                                                     *_aval_of(x).shape[1:])), xs)
-        _, ys = scan(lambda c, x: (c, vmap(f)(x)), (), grouped)
-        return tree_map(lambda y: lax.reshape(y, (n, *_aval_of(y).shape[2:])), ys)
-    _, ys = scan(lambda c, x: (c, f(x)), (), xs)
+    """Apply f over the leading axis of xs sequentially (a scan without a carry); with
+    batch_size, `batch_size` members at a time under vmap (the remainder in one more vmap)."""
+    if batch_size is None:
+        _, ys = scan(lambda c, x: (c, f(x)), (), xs)
+        return ys
+    from plax import lax
+    from plax._src import registry
+    from plax._src.tree_util import tree_map
+    batch_size = operator.index(batch_size)
+    if batch_size < 0:
+        raise ValueError(f"lax.map batch_size must be non-negative, got {batch_size}")
+    vmap = registry.get_api("vmap")
+    if vmap is None:
+        raise RuntimeError("lax.map with batch_size needs the plax-transforms plugin (vmap)")
+    flat, _ = tree_flatten(xs)
+    if not flat:
+        raise ValueError("lax.map got no values to map over")
+    n = get_aval(flat[0]).shape[0]
+    nb, rem = divmod(n, batch_size) if batch_size else (0, n)
+    done = nb * batch_size
+    ys = None
+    if nb:
+        def group(x):
+            a = get_aval(x)
+            x = lax.slice_in_dim(x, 0, done, axis=0) if rem else x
+            return lax.reshape(x, (nb, batch_size, *a.shape[1:]))
+        _, ys = scan(lambda c, x: (c, vmap(f)(x)), (), tree_map(group, xs))
+        ys = tree_map(lambda y: lax.reshape(y, (done, *get_aval(y).shape[2:])), ys)
+    if rem:
+        rest = vmap(f)(tree_map(lambda x: lax.slice_in_dim(x, done, n, axis=0), xs))
+        ys = rest if ys is None else tree_map(
+            lambda a, b: lax.concatenate([a, b], 0), ys, rest)
     return ys

@@ -85,7 +85,7 @@ def array(object: Any, dtype: Any = None, copy: bool = True, order: str | None =
             except ValueError as e:
                 raise ValueError(f"array: cannot make an array from a ragged nested sequence "
                                  f"({e})") from None
-            if host.dtype == object:
+            if host.dtype == np.object_:
                 raise TypeError(f"array: cannot convert {obj!r:.100} to an array")
             target = dt or dtypes.canonicalize_dtype(host.dtype)
             if not leaves or all(type(v) is int for v in leaves):
@@ -102,7 +102,7 @@ def array(object: Any, dtype: Any = None, copy: bool = True, order: str | None =
             if not hasattr(obj, "__array__"):
                 raise TypeError(f"array: cannot convert a {type(obj).__name__} to an array")
             obj = np.asarray(obj)
-        if obj.dtype == object:
+        if obj.dtype == np.object_:
             raise TypeError(f"array: cannot convert {obj!r:.100} (dtype object) to an array")
         out = _make(obj, dt or dtypes.canonicalize_dtype(obj.dtype))
     nd = len(shape(out))

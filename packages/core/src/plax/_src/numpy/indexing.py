@@ -284,7 +284,7 @@ def _normalize_adv(i, n: int, normalize: bool):
         if normalize:
             i = np.where(i < 0, i + n, i)
         info = np.iinfo(idx_dt)
-        return np.clip(i, info.min, info.max).astype(idx_dt)  # far out of bounds stays so
+        return np.asarray(np.clip(i, info.min, info.max), idx_dt)  # far out of bounds stays so
     i = ensure_array(i)
     signed = dtypes.is_signed(i.dtype)
     i = lax.convert_element_type(i, idx_dt)
@@ -371,6 +371,8 @@ def _bcast(i, shape: tuple, dims: tuple):
         for src, k in enumerate(dims):
             full[k] = i.shape[src]
         return np.broadcast_to(i.reshape(full), shape)
+    if i.aval.shape == tuple(shape) and dims == tuple(range(len(shape))):
+        return i
     return lax.broadcast_in_dim(i, shape, dims)
 
 

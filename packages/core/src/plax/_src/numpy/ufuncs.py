@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+import operator
+
 from plax import lax
 from plax._src import dtypes
+from plax._src.core import Tracer
 from plax._src.numpy.util import (
     check_arraylike, convert, dtype_of, ensure_array, promote_args, promote_args_inexact,
     promote_args_numeric, select)
@@ -30,18 +33,30 @@ __all__ = [
 ]
 
 
-def _const(x, value):
-    """A scalar `value` in the dtype of `x`, weak so that it never changes x's type."""
-    return convert(value, dtype_of(x), True)
+def _const(x, value, weak=True):
+    """A scalar `value` in the dtype of `x`; weak (the default) so it never changes x's type."""
+    return convert(value, dtype_of(x), weak)
+
+
+def _keep_weak(x, out):
+    """lax's abs/real/imag drop the weak type of their operand; JAX's keep it."""
+    if dtypes.is_weakly_typed(x) and not out.aval.weak_type:
+        return lax._convert_element_type(out, out.aval.dtype, True)
+    return out
 
 
 def _zeros_like(x, dtype=None):
+    weak = dtype is None and dtypes.is_weakly_typed(x)
     dtype = dtype_of(x) if dtype is None else dtype
-    return lax.broadcast_in_dim(convert(0, dtype), x.aval.shape, ())
+    return lax.broadcast_in_dim(convert(0, dtype, weak), x.aval.shape, ())
 
 
 def _full_bool(x, value: bool):
     return lax.broadcast_in_dim(np.bool_(value), ensure_array(x).aval.shape, ())
+
+
+def is_traced_or_array(x) -> bool:
+    return isinstance(x, Tracer) or hasattr(x, "aval")
 
 
 def _reject(fun_name: str, x, what: str):
@@ -58,8 +73,8 @@ def _unary(name: str, fn, promote=promote_args_inexact, doc: str = ""):
 
 
 def _log_base(base):
-    def fn(x):
-        return lax.div(lax.log(x), lax.log(_const(x, base)))
+    def fn(x):  # a strongly typed constant: log2/log10 of a weak value is not weak (as JAX)
+        return lax.div(lax.log(x), lax.log(_const(x, base, weak=False)))
     return fn
 
 
@@ -130,7 +145,7 @@ def abs(x, /):  # noqa: A001
     dt = dtype_of(x)
     if dt == dtypes.bool_ or dtypes.is_unsigned(dt):
         return ensure_array(x)
-    return lax.abs(x)
+    return _keep_weak(x, lax.abs(x))
 
 
 absolute = abs
@@ -140,7 +155,7 @@ def fabs(x, /):
     x, = promote_args_inexact("fabs", x)
     if dtypes.is_complex(dtype_of(x)):
         _reject("fabs", x, "a real dtype")
-    return lax.abs(x)
+    return _keep_weak(x, lax.abs(x))
 
 
 def sign(x, /):
@@ -177,13 +192,16 @@ fix = _int_passthrough("fix", _trunc)
 
 def _round_even(x):
     if dtypes.is_complex(dtype_of(x)):
-        return lax.complex(_round_even(lax.real(x)), _round_even(lax.imag(x)))
+        return _keep_weak(x, lax.complex(_round_even(lax.real(x)), _round_even(lax.imag(x))))
     return lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN)
 
 
 def rint(x, /):
     """Round to the nearest integer, halves to even; integers give floats (as JAX)."""
-    x, = promote_args_inexact("rint", x)
+    x, = promote_args("rint", x)
+    dt = dtype_of(x)
+    if not dtypes.is_inexact(dt):
+        return lax.convert_element_type(x, dtypes.default_float_dtype())
     return _round_even(x)
 
 
@@ -298,13 +316,14 @@ conj = conjugate
 
 def real(val, /):
     val, = promote_args("real", val)
-    return lax.real(val) if dtypes.is_complex(dtype_of(val)) else ensure_array(val)
+    return _keep_weak(val, lax.real(val)) if dtypes.is_complex(dtype_of(val)) else \
+        ensure_array(val)
 
 
 def imag(val, /):
     val, = promote_args("imag", val)
     if dtypes.is_complex(dtype_of(val)):
-        return lax.imag(val)
+        return _keep_weak(val, lax.imag(val))
     return _zeros_like(ensure_array(val))
 
 
@@ -365,7 +384,8 @@ logical_xor = _logical("logical_xor", lax.bitwise_xor)
 
 def _bitwise(name, fn, ints_only=False):
     def f(x1, x2, /):
-        x1, x2 = promote_args(name, x1, x2)
+        # shifts take bools as the default int (as JAX); and/or/xor keep bools
+        x1, x2 = (promote_args_numeric if ints_only else promote_args)(name, x1, x2)
         if ints_only:
             for a in (x1, x2):
                 if not dtypes.is_int(dtype_of(a)):
@@ -397,7 +417,10 @@ def _compare(name, fn, ordered=False):
     def f(x1, x2, /):
         x1, x2 = promote_args(name, x1, x2)
         if ordered and dtypes.is_complex(dtype_of(x1)):
-            _reject(name, x1, "real dtypes (complex numbers are not ordered)")
+            # lax orders reals only; complex numbers compare by (real, imag), as NumPy/JAX
+            r1, r2, i1, i2 = lax.real(x1), lax.real(x2), lax.imag(x1), lax.imag(x2)
+            return lax.bitwise_or(lax.bitwise_and(lax.ne(r1, r2), fn(r1, r2)),
+                                  lax.bitwise_and(lax.eq(r1, r2), fn(i1, i2)))
         return fn(x1, x2)
     f.__name__ = f.__qualname__ = name
     return f
@@ -442,7 +465,8 @@ divide = true_divide
 def _float_divmod(x1, x2):
     # Python's float divmod: the remainder takes the divisor's sign, the quotient is exact
     mod = lax.rem(x1, x2)
-    div = lax.div(lax.sub(x1, mod), x2)
+    # dividing by zero: x1 / 0 gives the infinity (or NaN) NumPy gives
+    div = lax.div(select(lax.eq(x2, _const(x2, 0)), x1, lax.sub(x1, mod)), x2)
     fix_ = lax.bitwise_and(lax.ne(mod, _const(mod, 0)),
                            lax.ne(lax.sign(x2), lax.sign(mod)))
     mod = select(fix_, lax.add(mod, x2), mod)
@@ -470,6 +494,8 @@ def remainder(x1, x2, /):
     x1, x2 = promote_args_numeric("remainder", x1, x2)
     if dtypes.is_complex(dtype_of(x1)):
         _reject("remainder", x1, "real dtypes")
+    if dtypes.is_int(dtype_of(x2)) and (is_traced_or_array(x2) or np.any(np.asarray(x2) == 0)):
+        x2 = select(lax.eq(x2, _const(x2, 0)), _const(x2, 1), x2)  # x % 0 is 0 (as JAX)
     r = lax.rem(x1, x2)
     zero = _const(r, 0)
     wrong_sign = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(x2, zero)))
@@ -514,14 +540,21 @@ def power(x1, x2, /):
     """x1 ** x2. A static Python int exponent uses lax.integer_pow (exact for integers);
     integer arrays use binary exponentiation."""
     check_arraylike("power", x1, x2)
-    if type(x2) is int:
-        x1, = promote_args_numeric("power", x1)
-        if dtypes.is_int(dtype_of(x1)) and x2 < 0:
-            raise ValueError("power: integers to negative integer powers are not allowed")
-        return lax.integer_pow(x1, x2)
+    if not isinstance(x2, Tracer):  # a concrete integer exponent: exact repeated squaring
+        try:
+            n = operator.index(x2)
+        except TypeError:
+            pass
+        else:
+            x1, = promote_args_numeric("power", x1)
+            if dtypes.is_int(dtype_of(x1)) and n < 0:
+                raise ValueError("power: integers to negative integer powers are not allowed")
+            return lax.integer_pow(x1, n)
+    weak = dtypes.result_type_with_weak(x1, x2)[1]
     x1, x2 = promote_args_numeric("power", x1, x2)
     if dtypes.is_int(dtype_of(x1)):
-        return _int_power(x1, x2)
+        out = _int_power(x1, x2)
+        return lax._convert_element_type(out, out.aval.dtype, weak)
     return lax.pow(x1, x2)
 
 
@@ -577,7 +610,7 @@ def _real_inexact(name, *args):
 def hypot(x1, x2, /):
     """sqrt(x1**2 + x2**2) without overflow or underflow in the squares."""
     x1, x2 = _real_inexact("hypot", x1, x2)
-    a, b = lax.abs(x1), lax.abs(x2)
+    a, b = _keep_weak(x1, lax.abs(x1)), _keep_weak(x2, lax.abs(x2))
     big, small = lax.max(a, b), lax.min(a, b)
     safe = select(lax.eq(big, _const(big, 0)), _const(big, 1), big)
     ratio = lax.div(small, safe)
@@ -595,10 +628,25 @@ def arctan2(x1, x2, /):
 atan2 = arctan2
 
 
+def _wrap_angle(x, half_turn):
+    """x moved into [-half_turn, half_turn) by whole turns."""
+    return lax.sub(remainder(lax.add(x, _const(x, half_turn)), _const(x, 2 * half_turn)),
+                   _const(x, half_turn))
+
+
 def _logaddexp(name, exp_fn, log1p_scale):
     def f(x1, x2, /):
-        x1, x2 = _real_inexact(name, x1, x2)
+        x1, x2 = promote_args_inexact(name, x1, x2)
         amax = lax.max(x1, x2)
+        if dtypes.is_complex(dtype_of(x1)):
+            # log(e^a + e^b) = max + log1p(e^(min - max)), the imaginary part taken mod 2 pi
+            delta = lax.sub(lax.add(x1, x2), lax.mul(amax, _const(amax, 2)))
+            soft = lax.log1p(exp_fn(delta))
+            if log1p_scale is not None:
+                soft = lax.mul(soft, _const(soft, log1p_scale))
+            out = lax.add(amax, soft)
+            half_turn = np.pi if log1p_scale is None else np.pi * log1p_scale
+            return lax.complex(lax.real(out), _wrap_angle(lax.imag(out), half_turn))
         delta = lax.sub(x1, x2)
         # delta is NaN when both are the same infinity (or a NaN): x1 + x2 is then right
         soft = lax.log1p(exp_fn(lax.neg(lax.abs(delta))))

@@ -92,8 +92,8 @@ def convert(x: Any, dtype: np.dtype, weak: bool = False) -> Any:
             return x
         return lax._convert_element_type(x, dtype, weak)
     aval = get_aval(x)
-    if type(x) in _PY_SCALARS and aval.dtype == dtype:
-        return x  # its aval is already the weak scalar of this dtype
+    if type(x) in _PY_SCALARS and aval.dtype == dtype and aval.weak_type == weak:
+        return x  # its aval is already the scalar wanted
     value = _host_value(x, dtype)
     if weak:
         from plax._src import dispatch

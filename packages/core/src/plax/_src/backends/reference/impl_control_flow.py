@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 from plax._src.lax import control_flow as cf
 
-_plans: dict = {}
+# Eager control flow traces a new jaxpr per call, so the cache is bounded (least recently used
+# out first) rather than growing with every call of an eager loop.
+_MAX_PLANS = 512
+_plans: OrderedDict = OrderedDict()
 
 
 def plan(closed):
     """The reference executable of a const-free ClosedJaxpr, compiled once per jaxpr."""
-    entry = _plans.get(id(closed))
+    key = id(closed)
+    entry = _plans.get(key)
     if entry is None or entry[0] is not closed:
         from plax._src.backends.reference.backend import PlanExecutable
         from plax._src.registry import get_backend
-        entry = _plans[id(closed)] = (closed, PlanExecutable(get_backend("reference"), closed))
+        entry = _plans[key] = (closed, PlanExecutable(get_backend("reference"), closed))
+        if len(_plans) > _MAX_PLANS:
+            _plans.popitem(last=False)
+    else:
+        _plans.move_to_end(key)
     return entry[1]
 
 
 def _cond(index, *args, branches):
+    # the index is clamped by switch already; clip anyway, as XLA's conditional does
     i = int(np.clip(index, 0, len(branches) - 1))
     return plan(branches[i])(list(args))
 

@@ -1,0 +1,475 @@
+"""The benchmark cases. Each returns {"plax[<backend>]": {...}, "jax": {...}, "numpy": {...},
+"ratios": {...}} with times in microseconds (medians)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def have_jax() -> bool:
+    try:
+        import jax  # noqa: F401
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def jax_version() -> str:
+    import jax
+    import jaxlib
+    return f"jax {jax.__version__}, jaxlib {jaxlib.__version__}"
+
+
+def _ready(x):
+    if hasattr(x, "block_until_ready"):
+        x.block_until_ready()
+    elif isinstance(x, (list, tuple)):
+        for y in x:
+            _ready(y)
+    elif isinstance(x, dict):
+        for y in x.values():
+            _ready(y)
+    return x
+
+
+def median_us(fn, *, repeat: int, number: int = 1, warmup: int = 2) -> float:
+    """Median over `repeat` runs of the per-call time of `number` calls, in microseconds."""
+    for _ in range(warmup):
+        _ready(fn())
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            out = fn()
+        _ready(out)
+        times.append((time.perf_counter() - t0) / number * 1e6)
+    return statistics.median(times)
+
+
+def _ratios(res: dict, key: str) -> dict:
+    out = {}
+    for name, v in res.items():
+        if not name.startswith("plax[") or not isinstance(v, dict) or key not in v:
+            continue
+        if "jax" in res and key in res["jax"]:
+            out[f"{name}/jax"] = v[key] / res["jax"][key]
+        if "numpy" in res and key in res["numpy"]:
+            out[f"{name}/numpy"] = v[key] / res["numpy"][key]
+    return out
+
+
+def _on(backend):
+    import plax
+    return plax.default_backend(backend)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. MLP training step
+
+
+SIZES = (64, 512, 512, 10)
+
+
+def _mlp_data(batch, seed=0):
+    rng = np.random.default_rng(seed)
+    params = [(rng.standard_normal((m, n)).astype(np.float32) / np.sqrt(m),
+               np.zeros(n, np.float32)) for m, n in zip(SIZES[:-1], SIZES[1:])]
+    x = rng.standard_normal((batch, SIZES[0])).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+    return params, x, y
+
+
+def _mlp_step(jnp, grad):
+    def loss(params, x, y):
+        h = x
+        for w, b in params[:-1]:
+            h = jnp.maximum(jnp.dot(h, w) + b, 0.0)
+        w, b = params[-1]
+        out = jnp.dot(h, w) + b
+        return jnp.mean(jnp.sum((out - y) ** 2, axis=-1))
+
+    def step(params, x, y):
+        g = grad(loss)(params, x, y)
+        return [(w - 0.01 * gw, b - 0.01 * gb) for (w, b), (gw, gb) in zip(params, g)]
+
+    return step
+
+
+def numpy_mlp_step(params, x, y):
+    hs, h = [x], x
+    for w, b in params[:-1]:
+        h = np.maximum(h @ w + b, 0.0)
+        hs.append(h)
+    w, b = params[-1]
+    out = h @ w + b
+    d = 2 * (out - y) / x.shape[0]
+    new = []
+    for i in range(len(params) - 1, -1, -1):
+        w, b = params[i]
+        gw, gb = hs[i].T @ d, d.sum(0)
+        if i:
+            d = (d @ w.T) * (hs[i] > 0)
+        new.append((w - 0.01 * gw, b - 0.01 * gb))
+    return new[::-1]
+
+
+def case_mlp(backends, quick, have_jax):
+    params, x, y = _mlp_data(128)
+    rep = 5 if quick else 30
+    res = {}
+    import plax
+    import plax.numpy as pnp
+    for b in backends:
+        with _on(b):
+            step = _mlp_step(pnp, plax.grad)
+            p = plax.device_put(params)
+            xa, ya = plax.device_put(x), plax.device_put(y)
+            t0 = time.perf_counter()
+            jstep = plax.jit(step)
+            _ready(jstep(p, xa, ya))
+            first = (time.perf_counter() - t0) * 1e6
+            res[f"plax[{b}]"] = {
+                "jit_steady_us": median_us(lambda: jstep(p, xa, ya), repeat=rep, number=3),
+                "first_call_us": first,
+                "eager_us": median_us(lambda: step(p, xa, ya), repeat=max(3, rep // 5)),
+            }
+    if have_jax:
+        import jax
+        import jax.numpy as jjnp
+        step = _mlp_step(jjnp, jax.grad)
+        p = jax.device_put(params)
+        xa, ya = jax.device_put(x), jax.device_put(y)
+        t0 = time.perf_counter()
+        jstep = jax.jit(step)
+        _ready(jstep(p, xa, ya))
+        first = (time.perf_counter() - t0) * 1e6
+        res["jax"] = {"jit_steady_us": median_us(lambda: jstep(p, xa, ya), repeat=rep, number=3),
+                      "first_call_us": first,
+                      "eager_us": median_us(lambda: step(p, xa, ya), repeat=max(3, rep // 5))}
+    res["numpy"] = {"jit_steady_us": median_us(lambda: numpy_mlp_step(params, x, y),
+                                               repeat=rep, number=3)}
+    res["ratios"] = {**_ratios(res, "jit_steady_us"),
+                     **{k.replace("/", " first/"): v
+                        for k, v in _ratios(res, "first_call_us").items()},
+                     **{k.replace("/", " eager/"): v for k, v in _ratios(res, "eager_us").items()}}
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. dispatch
+
+
+def case_dispatch(backends, quick, have_jax):
+    n = 200 if quick else 2000
+    rep = 5 if quick else 15
+    res = {}
+    s, v = np.float32(1.0), np.ones(1000, np.float32)
+    import plax
+    for b in backends:
+        with _on(b):
+            f = plax.jit(lambda a: a + 1.0)
+            sa, va = plax.device_put(s), plax.device_put(v)
+            res[f"plax[{b}]"] = {
+                "jit_scalar_us": median_us(lambda: f(sa), repeat=rep, number=n),
+                "jit_vec1000_us": median_us(lambda: f(va), repeat=rep, number=n),
+                "eager_add_scalar_us": median_us(lambda: sa + sa, repeat=rep, number=n),
+                "eager_add_vec1000_us": median_us(lambda: va + va, repeat=rep, number=n),
+            }
+    if have_jax:
+        import jax
+        f = jax.jit(lambda a: a + 1.0)
+        sa, va = jax.device_put(s), jax.device_put(v)
+        res["jax"] = {"jit_scalar_us": median_us(lambda: f(sa), repeat=rep, number=n),
+                      "jit_vec1000_us": median_us(lambda: f(va), repeat=rep, number=n),
+                      "eager_add_scalar_us": median_us(lambda: sa + sa, repeat=rep, number=n),
+                      "eager_add_vec1000_us": median_us(lambda: va + va, repeat=rep, number=n)}
+    res["numpy"] = {"eager_add_scalar_us": median_us(lambda: np.add(s, s), repeat=rep, number=n),
+                    "eager_add_vec1000_us": median_us(lambda: np.add(v, v), repeat=rep,
+                                                      number=n)}
+    res["ratios"] = {}
+    for key in ("jit_scalar_us", "jit_vec1000_us", "eager_add_scalar_us",
+                "eager_add_vec1000_us"):
+        res["ratios"].update({f"{k} {key}": r for k, r in _ratios(res, key).items()})
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. trace and compile
+
+
+def _chain(jnp):
+    def f(x, w):
+        for i in range(50):
+            x = jnp.sin(x) * 1.01 + 0.1 if i % 2 else jnp.tanh(x) - 0.05
+        return jnp.dot(x, w)
+    return f
+
+
+def case_trace_compile(backends, quick, have_jax):
+    x = np.ones((64, 64), np.float32)
+    rep = 3 if quick else 9
+    res = {}
+    import plax
+    import plax.numpy as pnp
+    for b in backends:
+        with _on(b):
+            f = _chain(pnp)
+            mj = median_us(lambda: plax.make_jaxpr(f)(x, x), repeat=rep, warmup=1)
+
+            def first():
+                return plax.jit(_chain(pnp))(x, x)
+            res[f"plax[{b}]"] = {"make_jaxpr_us": mj,
+                                 "first_call_us": median_us(first, repeat=rep, warmup=1)}
+    if have_jax:
+        import jax
+        import jax.numpy as jjnp
+        f = _chain(jjnp)
+        mj = median_us(lambda: jax.make_jaxpr(f)(x, x), repeat=rep, warmup=1)
+
+        def jfirst():
+            return jax.jit(_chain(jjnp))(x, x)
+        res["jax"] = {"make_jaxpr_us": mj, "first_call_us": median_us(jfirst, repeat=rep,
+                                                                       warmup=1)}
+    res["ratios"] = {**{f"{k} make_jaxpr": v for k, v in _ratios(res, "make_jaxpr_us").items()},
+                     **{f"{k} first_call": v for k, v in _ratios(res, "first_call_us").items()}}
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. per-example gradients
+
+
+def case_per_example(backends, quick, have_jax):
+    params, x, y = _mlp_data(128)
+    rep = 3 if quick else 9
+    res = {}
+
+    def make(jnp):
+        def loss(params, xi, yi):
+            h = xi
+            for w, b in params[:-1]:
+                h = jnp.maximum(jnp.dot(h, w) + b, 0.0)
+            w, b = params[-1]
+            return jnp.sum((jnp.dot(h, w) + b - yi) ** 2)
+        return loss
+
+    import plax
+    import plax.numpy as pnp
+    for b in backends:
+        with _on(b):
+            loss = make(pnp)
+            p = plax.device_put(params)
+            vg = plax.jit(plax.vmap(plax.grad(loss), in_axes=(None, 0, 0)))
+            g1 = plax.jit(plax.grad(loss))
+            xs, ys = plax.device_put(x), plax.device_put(y)
+            xl, yl = list(x[:32]), list(y[:32])
+            res[f"plax[{b}]"] = {
+                "vmap_us": median_us(lambda: vg(p, xs, ys), repeat=rep),
+                "loop32_us": median_us(lambda: [g1(p, a, c) for a, c in zip(xl, yl)],
+                                       repeat=rep) * 4,
+            }
+    if have_jax:
+        import jax
+        import jax.numpy as jjnp
+        loss = make(jjnp)
+        p = jax.device_put(params)
+        vg = jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0, 0)))
+        g1 = jax.jit(jax.grad(loss))
+        xs, ys = jax.device_put(x), jax.device_put(y)
+        xl, yl = list(x[:32]), list(y[:32])
+        res["jax"] = {"vmap_us": median_us(lambda: vg(p, xs, ys), repeat=rep),
+                      "loop32_us": median_us(lambda: [g1(p, a, c) for a, c in zip(xl, yl)],
+                                             repeat=rep) * 4}
+    res["ratios"] = {**{f"{k} vmap": v for k, v in _ratios(res, "vmap_us").items()},
+                     **{f"{k} loop": v for k, v in _ratios(res, "loop32_us").items()}}
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. long elementwise chain, 1e7 elements
+
+
+def case_elementwise(backends, quick, have_jax):
+    n = 10**6 if quick else 10**7
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    rep = 3 if quick else 7
+    res = {}
+    copy_us = median_us(lambda: x.copy(), repeat=rep)
+
+    def chain(m):
+        return lambda v: m.tanh(v) * 2 + m.sin(v) ** 2 - m.exp(-v)
+
+    bytes_moved = 2 * x.nbytes  # one read, one write at the ideal
+    import plax
+    import plax.numpy as pnp
+    for b in backends:
+        with _on(b):
+            f = plax.jit(chain(pnp))
+            xa = plax.device_put(x)
+            t = median_us(lambda: f(xa), repeat=rep)
+            res[f"plax[{b}]"] = {"us": t, "GB_s": bytes_moved / t / 1e3,
+                                 "fraction_of_copy_bandwidth": copy_us / t}
+    if have_jax:
+        import jax
+        import jax.numpy as jjnp
+        f = jax.jit(chain(jjnp))
+        xa = jax.device_put(x)
+        t = median_us(lambda: f(xa), repeat=rep)
+        res["jax"] = {"us": t, "GB_s": bytes_moved / t / 1e3,
+                      "fraction_of_copy_bandwidth": copy_us / t}
+    f = chain(np)
+    t = median_us(lambda: f(x), repeat=rep)
+    res["numpy"] = {"us": t, "GB_s": bytes_moved / t / 1e3, "fraction_of_copy_bandwidth":
+                    copy_us / t, "copy_us": copy_us}
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. matmul
+
+
+def case_matmul(backends, quick, have_jax):
+    n = 256 if quick else 1024
+    rng = np.random.default_rng(0)
+    a, b_ = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    rep = 3 if quick else 9
+    flops = 2 * n ** 3
+    res = {}
+    import plax
+    import plax.numpy as pnp
+    for b in backends:
+        with _on(b):
+            f = plax.jit(pnp.matmul)
+            aa, bb = plax.device_put(a), plax.device_put(b_)
+            t = median_us(lambda: f(aa, bb), repeat=rep)
+            res[f"plax[{b}]"] = {"us": t, "GFLOP_s": flops / t / 1e3}
+    if have_jax:
+        import jax
+        import jax.numpy as jjnp
+        f = jax.jit(jjnp.matmul)
+        aa, bb = jax.device_put(a), jax.device_put(b_)
+        t = median_us(lambda: f(aa, bb), repeat=rep)
+        res["jax"] = {"us": t, "GFLOP_s": flops / t / 1e3}
+    t = median_us(lambda: a @ b_, repeat=rep)
+    res["numpy"] = {"us": t, "GFLOP_s": flops / t / 1e3}
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. pmap psum over 4 CPU devices (each side in its own process: device counts are fixed at start)
+
+
+_PMAP_SCRIPT = r"""
+import json, os, sys
+sys.path.insert(0, {root!r})
+from bench.cases import median_us
+import numpy as np
+which = sys.argv[1]
+x = np.arange(4 * 8, dtype=np.float32).reshape(4, 8)
+if which == "jax":
+    import jax
+    f = jax.pmap(lambda v: jax.lax.psum(v, "i"), axis_name="i")
+    n = jax.device_count()
+else:
+    import plax
+    from plax import lax
+    f = plax.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+    n = plax.device_count()
+print(json.dumps({{"us": median_us(lambda: f(x), repeat=9, number=20), "devices": n}}))
+"""
+
+
+def _subprocess_json(args, env):
+    import json
+    out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True,
+                         env=env, timeout=600)
+    if out.returncode:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def case_pmap(backends, quick, have_jax):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _PMAP_SCRIPT.format(root=root)
+    res = {}
+    for b in backends:
+        env = dict(os.environ, PLAX_BACKEND=b, PLAX_XLA_CPU_DEVICES="4")
+        res[f"plax[{b}]"] = _subprocess_json([script, "plax"], env)
+    if have_jax:
+        env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+        res["jax"] = _subprocess_json([script, "jax"], env)
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. memory: peak resident memory of the MLP step at batch 4096
+
+
+_MEM_SCRIPT = r"""
+import json, resource, sys
+sys.path.insert(0, {root!r})
+from bench.cases import _mlp_data, _mlp_step, _ready
+params, x, y = _mlp_data(4096)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+which = sys.argv[1]
+if which == "jax":
+    import jax, jax.numpy as jnp
+    step = jax.jit(_mlp_step(jnp, jax.grad))
+    put = jax.device_put
+else:
+    import plax, plax.numpy as jnp
+    step = plax.jit(_mlp_step(jnp, plax.grad))
+    put = plax.device_put
+p, xa, ya = put(params), put(x), put(y)
+for _ in range(5):
+    p = step(p, xa, ya)
+_ready(p)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"peak_rss_MB": peak / 1024, "before_MB": base / 1024}}))
+"""
+
+
+def case_memory(backends, quick, have_jax):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _MEM_SCRIPT.format(root=root)
+    res = {}
+    for b in backends:
+        res[f"plax[{b}]"] = _subprocess_json([script, "plax"], dict(os.environ, PLAX_BACKEND=b))
+    if have_jax:
+        res["jax"] = _subprocess_json([script, "jax"], dict(os.environ))
+    res["ratios"] = _ratios(res, "peak_rss_MB")
+    return res
+
+
+CASES = {
+    "1_mlp_step": case_mlp,
+    "2_dispatch": case_dispatch,
+    "3_trace_compile": case_trace_compile,
+    "4_per_example_grads": case_per_example,
+    "5_elementwise_chain": case_elementwise,
+    "6_matmul": case_matmul,
+    "7_pmap_psum": case_pmap,
+    "8_memory": case_memory,
+}
+
+
+def table(doc) -> str:
+    lines = [f"{'case':<24} {'ratio':<44} {'value':>8}"]
+    for name, res in doc["cases"].items():
+        if "error" in res:
+            lines.append(f"{name:<24} ERROR {res['error']}")
+            continue
+        for k, v in sorted(res.get("ratios", {}).items()):
+            lines.append(f"{name:<24} {k:<44} {v:8.2f}")
+    return "\n".join(lines)
+
+

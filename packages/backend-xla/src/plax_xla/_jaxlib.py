@@ -1,0 +1,281 @@
+"""The only module of plax that imports jaxlib: PJRT clients, device arrays, compilation and
+MLIR verification over jaxlib's private Python surface, which changes between releases. The rest of
+plax_xla calls the functions here; differences between jaxlib 0.10 and 0.11 are absorbed here."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before jaxlib loads: no INFO log lines
+
+import jaxlib  # noqa: E402
+import numpy as np  # noqa: E402
+from jaxlib import xla_client as xc  # noqa: E402
+
+VERSION: tuple[int, ...] = tuple(int(p) for p in jaxlib.__version__.split(".")[:3]
+                                 if p.isdigit())
+JaxRuntimeError = getattr(xc._xla, "JaxRuntimeError", RuntimeError)
+Device = xc.Device
+
+
+class Aval:
+    """What jaxlib's array constructors read: shape, a NumPy dtype instance and a weak flag."""
+
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype, self.weak_type = tuple(shape), np.dtype(dtype), False
+
+
+# ---------------------------------------------------------------------------------------------
+# Clients
+
+
+def cpu_client(num_devices: int = 1):
+    return xc.make_cpu_client(num_devices=int(num_devices))
+
+
+def _plugin_library(platform: str) -> tuple[str, str] | None:
+    """(PJRT plugin name, library path) of an installed plugin for `platform`, found without
+    importing jax: PLAX_XLA_PJRT_PLUGIN=/path/lib.so, jax-cuda*-plugin, or libtpu."""
+    explicit = os.environ.get("PLAX_XLA_PJRT_PLUGIN")
+    if explicit:
+        return ("cuda" if platform == "gpu" else platform), explicit
+    if platform == "gpu":
+        for mod, lib in (("jax_plugins.xla_cuda13", "xla_cuda_plugin.so"),
+                         ("jax_plugins.xla_cuda12", "xla_cuda_plugin.so")):
+            path = _package_file(mod, lib)
+            if path:
+                return "cuda", path
+    if platform == "tpu":
+        path = _package_file("libtpu", "libtpu.so")
+        if path:
+            return "tpu", path
+    return None
+
+
+def _package_file(module: str, filename: str) -> str | None:
+    try:
+        spec = importlib.util.find_spec(module)  # finds, does not run, the package
+    except (ImportError, ValueError):
+        return None
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        f = Path(root) / filename
+        if f.exists():
+            return str(f)
+    return None
+
+
+def plugin_available(platform: str) -> bool:
+    return _plugin_library(platform) is not None
+
+
+def plugin_client(platform: str):
+    """A PJRT C-API client for 'gpu' or 'tpu' through an installed plugin; a clear error when
+    none is installed or it fails to start (no device, driver too old)."""
+    found = _plugin_library(platform)
+    if found is None:
+        hint = {"gpu": "pip install jax-cuda13-plugin (or jax-cuda12-plugin)",
+                "tpu": "pip install libtpu"}.get(platform, "")
+        raise RuntimeError(f"no PJRT plugin for platform '{platform}' is installed"
+                           + (f"; {hint}" if hint else "")
+                           + ", or set PLAX_XLA_PJRT_PLUGIN to a plugin library")
+    name, path = found
+    try:
+        if not xc.pjrt_plugin_loaded(name):
+            xc.load_pjrt_plugin_dynamically(name, path)
+        if hasattr(xc, "pjrt_plugin_initialized") and not xc.pjrt_plugin_initialized(name):
+            xc.initialize_pjrt_plugin(name)
+        options = xc.generate_pjrt_gpu_plugin_options() if name == "cuda" else {}
+        return xc.make_c_api_client(name, options)
+    except Exception as e:  # noqa: BLE001 - reported with the plugin's path
+        raise RuntimeError(f"PJRT plugin '{name}' ({path}) failed to start: "
+                           f"{type(e).__name__}: {e}") from e
+
+
+# ---------------------------------------------------------------------------------------------
+# Shardings and device arrays. Arrays carry a C++ GSPMDSharding: with it an execution's argument
+# checks stay in C++ (~4 us a call); Python-level shardings cost 35-115 us.
+
+_single: dict = {}
+
+
+def single_sharding(dev):
+    s = _single.get(dev)
+    if s is None:
+        s = _single[dev] = xc.GSPMDSharding((dev,), xc.HloSharding.replicate())
+    return s
+
+
+def replicated_sharding(devs: Sequence[Any]):
+    return xc.GSPMDSharding(tuple(devs), xc.HloSharding.replicate())
+
+
+def device_put(x: np.ndarray, dev):
+    """A host array copied to `dev` (copied now: later writes to `x` do not reach the device)."""
+    return xc.batched_device_put(
+        Aval(x.shape, x.dtype), single_sharding(dev), [x], [dev], True, False,
+        xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
+
+
+def put_replicated(x, aval_shape, dtype, devs: Sequence[Any]):
+    """One array holding a copy of `x` (a host array or a device array) on each of `devs`."""
+    return xc.batched_device_put(
+        Aval(aval_shape, dtype), replicated_sharding(devs), [x] * len(devs), list(devs), True,
+        False, xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
+
+
+def copy_to_device(arr, shape, dtype, dev):
+    """A single-device array moved (device to device) to `dev`."""
+    return xc.batched_device_put(
+        Aval(shape, dtype), single_sharding(dev), [arr], [dev], True, False,
+        xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
+
+
+def to_numpy(arr) -> np.ndarray:
+    return np.asarray(arr)
+
+
+def device_of(arr):
+    return arr._sharding._internal_device_list[0]
+
+
+def is_deleted(arr) -> bool:
+    return arr.is_deleted()
+
+
+# ---------------------------------------------------------------------------------------------
+# Compilation and execution
+
+
+def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1):
+    opts = xc.CompileOptions()
+    if num_replicas > 1:
+        opts.num_replicas = num_replicas
+        opts.device_assignment = xc.DeviceAssignment.create(
+            np.array([[d.id] for d in devices], dtype=np.int32))  # (replicas, partitions)
+    return client.compile_and_load(text, xc.DeviceList(tuple(devices)), opts)
+
+
+_SKIP_CHECKS: bool | None = None
+
+
+def result_handler(shape, dtype, sharding):
+    global _SKIP_CHECKS
+    if _SKIP_CHECKS is None:
+        try:
+            h = xc.array_result_handler(Aval(shape, dtype), sharding, True, _skip_checks=True)
+            _SKIP_CHECKS = True
+            return h
+        except TypeError:
+            _SKIP_CHECKS = False
+    if _SKIP_CHECKS:
+        return xc.array_result_handler(Aval(shape, dtype), sharding, True, _skip_checks=True)
+    return xc.array_result_handler(Aval(shape, dtype), sharding, True)
+
+
+def execute(loaded, args: Sequence[Any], handlers: Sequence[Any]) -> list:
+    """Run a single-device executable: one array per parameter in, one per result out."""
+    return loaded.execute_sharded(args).consume_with_handlers(handlers)
+
+
+_import_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_jax_import():
+    # Splitting a multi-device result makes jaxlib's C++ try `import jax._src.sharding_impls`
+    # (to decorate its single-device shardings) and fall back to its own class when that fails.
+    # plax never imports jax, so that import is made to fail, unless jax is already loaded.
+    key = "jax._src.sharding_impls"
+    with _import_lock:
+        if key in sys.modules:
+            yield
+            return
+        sys.modules[key] = None  # an import of it raises ImportError without importing jax
+        try:
+            yield
+        finally:
+            if key in sys.modules and sys.modules[key] is None:
+                del sys.modules[key]
+
+
+def execute_replicated(loaded, args: Sequence[Any]) -> list[list]:
+    """Run a replicated (num_replicas = n) executable on n-device arrays; returns
+    [output][replica] single-device arrays, after the replicas finish (on a CPU with fewer
+    cores than replicas, overlapping collective programs can starve each other)."""
+    with _without_jax_import():
+        outs = loaded.execute_sharded(args).disassemble_into_single_device_arrays()
+    for per_device in outs:
+        for a in per_device:
+            a.block_until_ready()
+    return outs
+
+
+def block_until_ready(arr) -> None:
+    arr.block_until_ready()
+
+
+# ---------------------------------------------------------------------------------------------
+# MLIR: parse and verify StableHLO text before XLA sees it
+
+
+class MlirError(ValueError):
+    """The generated module failed to parse or verify (a bug in a lowering rule)."""
+
+
+_mlir = None
+_mlir_lock = threading.Lock()
+
+
+def _mlir_context():
+    global _mlir
+    if _mlir is None:
+        from jaxlib.mlir import ir
+        from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+        from jaxlib.mlir.dialects import chlo, func, stablehlo  # noqa: F401 (op classes)
+        registry = ir.DialectRegistry()
+        _jax_mlir_ext.register_dialects(registry)  # func, arith, ...: else "Dialect not found"
+        ctx = ir.Context()
+        ctx.append_dialect_registry(registry)
+        ctx.load_all_available_dialects()
+        stablehlo.register_dialect(ctx)
+        chlo.register_dialect(ctx)
+        _mlir = (ir, ctx)
+    return _mlir
+
+
+def verify(text: str, pretty: bool = False) -> str | None:
+    """Parse and verify `text`; raise MlirError with the diagnostics and the offending lines.
+    With `pretty`, return the module printed in MLIR's custom op syntax."""
+    with _mlir_lock:
+        ir, ctx = _mlir_context()
+        with ctx, ir.Location.unknown():
+            try:
+                module = ir.Module.parse(text)
+            except ir.MLIRError as e:
+                raise MlirError(_describe(str(e), text)) from None
+            return str(module) if pretty else None
+
+
+def _describe(message: str, text: str) -> str:
+    """The MLIR diagnostic plus the source lines it points at ("-":LINE:COL)."""
+    import re
+    lines = text.splitlines()
+    shown = []
+    for m in re.finditer(r'"-":(\d+):(\d+)', message):
+        n = int(m.group(1))
+        if 1 <= n <= len(lines) and n not in shown:
+            shown.append(n)
+    context = "\n".join(f"  {n:5d} | {lines[n - 1].strip()[:300]}" for n in shown[:5])
+    return " ".join(message.split()) + ("\n" + context if context else "")
+
+
+def describe_environment() -> str:
+    return f"jaxlib {jaxlib.__version__}"

@@ -1,0 +1,343 @@
+"""Closed jaxpr -> textual StableHLO module (`func.func @main`, nested jit as private functions
+reached by `func.call`), written in MLIR's generic op syntax, which is stable across StableHLO
+releases. Lowering rules, one per primitive, live in the `lower_*` modules and are registered
+with `registry.add_lowering("xla", prim, rule)`; each is called as rule(ctx, *values, **params).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from plax.extend import ClosedJaxpr, Literal, UnsupportedPrimitiveError
+from plax.extend import registry as plax_registry
+from plax._src import dtypes
+
+# ---------------------------------------------------------------------------------------------
+# Types and values
+
+_ELEMENT = {
+    dtypes.bool_: "i1", dtypes.int8: "i8", dtypes.int16: "i16", dtypes.int32: "i32",
+    dtypes.int64: "i64", dtypes.uint8: "ui8", dtypes.uint16: "ui16", dtypes.uint32: "ui32",
+    dtypes.uint64: "ui64", dtypes.bfloat16: "bf16", dtypes.float16: "f16",
+    dtypes.float32: "f32", dtypes.float64: "f64", dtypes.complex64: "complex<f32>",
+    dtypes.complex128: "complex<f64>",
+}
+
+
+class LoweringError(RuntimeError):
+    """A primitive cannot be lowered with these parameters, or a rule produced a wrong type."""
+
+
+def element_type(dtype: np.dtype) -> str:
+    try:
+        return _ELEMENT[dtype]
+    except KeyError:
+        raise LoweringError(f"the xla backend has no StableHLO element type for dtype {dtype}"
+                            ) from None
+
+
+def tensor_type(shape: Sequence[int], dtype: np.dtype) -> str:
+    return "tensor<" + "".join(f"{d}x" for d in shape) + element_type(dtype) + ">"
+
+
+class Value:
+    """An SSA value of the module being written: its name and its tensor type."""
+
+    __slots__ = ("name", "shape", "dtype")
+
+    def __init__(self, name: str, shape: Sequence[int], dtype: np.dtype):
+        self.name, self.shape, self.dtype = name, tuple(shape), np.dtype(dtype)
+
+    @property
+    def type(self) -> str:
+        return tensor_type(self.shape, self.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"{self.name}: {self.type}"
+
+
+def i64_array(values: Sequence[int]) -> str:
+    """A DenseI64ArrayAttr (`array<i64: 1, 2>`), the form of most integer-list attributes."""
+    values = [int(v) for v in values]
+    return "array<i64" + (": " + ", ".join(map(str, values)) if values else "") + ">"
+
+
+def dense_i64(rows: Sequence[Sequence[int]], ncols: int | None = None) -> str:
+    """A 2-D i64 elements attribute (replica groups, source-target pairs, padding)."""
+    rows = [[int(v) for v in r] for r in rows]
+    ncols = len(rows[0]) if rows else (ncols or 0)
+    body = "[" + ", ".join("[" + ", ".join(map(str, r)) + "]" for r in rows) + "]"
+    return f"dense<{body}> : tensor<{len(rows)}x{ncols}xi64>"
+
+
+def dense_literal(value: np.ndarray) -> str:
+    """An elements attribute holding `value` exactly: its raw little-endian bytes in hex (one
+    element when all are bitwise equal, a splat)."""
+    arr = np.ascontiguousarray(value)
+    if arr.size > 1:
+        flat = arr.reshape(-1)
+        raw = flat.view(np.uint8).reshape(flat.size, -1)
+        if (raw == raw[0]).all():
+            arr = flat[:1]
+    return f'dense<"0x{arr.tobytes().hex().upper()}"> : {tensor_type(value.shape, value.dtype)}'
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing functions
+
+
+class FuncBuilder:
+    """Appends operations to one function body (or one region); value names come from a counter
+    shared by the function and all its regions, so they never clash."""
+
+    def __init__(self, module: "ModuleLowering", counter=None):
+        self.module = module
+        self.lines: list[str] = []
+        self._counter = counter if counter is not None else itertools.count()
+
+    def fresh(self) -> str:
+        return f"%{next(self._counter)}"
+
+    def op(self, name: str, operands: Sequence[Value], results: Sequence[tuple], *,
+           attrs: str | None = None, regions: Sequence[str] = ()) -> list[Value]:
+        """Emit `name` in generic syntax; `results` are (shape, dtype) pairs."""
+        n = len(results)
+        base = self.fresh() if n else ""
+        if n == 1:
+            outs = [Value(base, *results[0])]
+            lhs = f"{base} = "
+        else:
+            outs = [Value(f"{base}#{i}", *r) for i, r in enumerate(results)]
+            lhs = f"{base}:{n} = " if n else ""
+        line = f'{lhs}"{name}"({", ".join(o.name for o in operands)})'
+        if regions:
+            line += " (" + ", ".join(regions) + ")"
+        if attrs:
+            line += " {" + attrs + "}"
+        out_types = [tensor_type(*r) for r in results]
+        line += (f" : ({', '.join(o.type for o in operands)}) -> "
+                 + (out_types[0] if n == 1 else "(" + ", ".join(out_types) + ")"))
+        self.lines.append(line)
+        return outs
+
+    def op1(self, name: str, operands: Sequence[Value], shape=None, dtype=None, *,
+            attrs: str | None = None, regions: Sequence[str] = ()) -> Value:
+        """A one-result op; the result's shape and dtype default to the first operand's."""
+        shape = operands[0].shape if shape is None else shape
+        dtype = operands[0].dtype if dtype is None else dtype
+        return self.op(name, operands, [(shape, dtype)], attrs=attrs, regions=regions)[0]
+
+    def region(self, arg_types: Sequence[tuple], body: Callable[..., Sequence[Value]],
+               terminator: str = "stablehlo.return") -> str:
+        """A one-block region: body(builder, *block_args) returns the values it yields."""
+        sub = FuncBuilder(self.module, self._counter)
+        args = [Value(sub.fresh(), *t) for t in arg_types]
+        outs = list(body(sub, *args))
+        sub.lines.append(f'"{terminator}"({", ".join(o.name for o in outs)}) : '
+                         f'({", ".join(o.type for o in outs)}) -> ()')
+        header = "^bb0(" + ", ".join(f"{a.name}: {a.type}" for a in args) + "):"
+        return "{\n" + header + "\n" + _indent(sub.lines, 2) + "\n}"
+
+    def const(self, value: Any, dtype: np.dtype | None = None) -> Value:
+        arr = np.asarray(value) if dtype is None else np.asarray(value).astype(dtype)
+        return self.op1("stablehlo.constant", [], arr.shape, arr.dtype,
+                        attrs=f"value = {dense_literal(arr)}")
+
+
+def _indent(lines: Sequence[str], n: int) -> str:
+    pad = " " * n
+    return "\n".join(pad + ln.replace("\n", "\n" + pad) for ln in lines)
+
+
+def _func_text(visibility: str, name: str, args: Sequence[Value], arg_attrs: Sequence[str],
+               results: Sequence[Value], body: Sequence[str]) -> str:
+    params = ", ".join(f"{a.name}: {a.type}" + (f" {{{attr}}}" if attr else "")
+                       for a, attr in zip(args, arg_attrs))
+    res_types = ", ".join(r.type for r in results)
+    ret = (f'"func.return"({", ".join(r.name for r in results)}) : ({res_types}) -> ()')
+    return (f"func.func {visibility} @{name}({params}) -> ({res_types}) {{\n"
+            + _indent([*body, ret], 2) + "\n}")
+
+
+def symbol_name(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "fun"
+    return s if s[0].isalpha() or s[0] == "_" else "f_" + s
+
+
+# ---------------------------------------------------------------------------------------------
+# Lowering jaxprs
+
+
+class AxisEnv:
+    """The mapped axis of a pmap being lowered: its name, size and device replica ids."""
+
+    __slots__ = ("name", "size")
+
+    def __init__(self, name: Any, size: int):
+        self.name, self.size = name, size
+
+
+class RuleContext:
+    """What a lowering rule sees besides its operands."""
+
+    __slots__ = ("b", "module", "prim", "avals_in", "avals_out")
+
+    def __init__(self, b: FuncBuilder, prim, avals_in, avals_out):
+        self.b, self.module, self.prim = b, b.module, prim
+        self.avals_in, self.avals_out = avals_in, avals_out
+
+    @property
+    def aval_out(self):
+        return self.avals_out[0]
+
+
+class ModuleLowering:
+    """One module: the private functions of nested jaxprs, and the axis environment."""
+
+    def __init__(self, axis_env: AxisEnv | None = None):
+        self.axis_env = axis_env
+        self.table = plax_registry.lowering_table("xla")
+        self.functions: list[str] = []
+        self._private: dict[int, tuple[str, ClosedJaxpr]] = {}
+        self._names: set[str] = {"main"}
+        self.channels = itertools.count(1)
+
+    def private_function(self, closed: ClosedJaxpr, name: str) -> str:
+        """The symbol of a private function computing `closed` (lowered once per module)."""
+        hit = self._private.get(id(closed))
+        if hit is not None and hit[1] is closed:
+            return hit[0]
+        base = symbol_name(name)
+        fname = base
+        for k in itertools.count(1):
+            if fname not in self._names:
+                break
+            fname = f"{base}_{k}"
+        self._names.add(fname)
+        self._private[id(closed)] = (fname, closed)
+        b = FuncBuilder(self)
+        args = [Value(b.fresh(), a.shape, a.dtype) for a in closed.in_avals]
+        consts = [b.const(np.asarray(c)) for c in closed.consts]
+        outs = lower_jaxpr(b, closed.jaxpr, consts, args)
+        self.functions.append(_func_text("private", fname, args, [""] * len(args), outs,
+                                         b.lines))
+        return fname
+
+    def module_text(self, name: str, main: str, num_replicas: int = 1) -> str:
+        attrs = (f"mhlo.num_replicas = {num_replicas} : i32, mhlo.num_partitions = 1 : i32")
+        return (f"module @{symbol_name(name)} attributes {{{attrs}}} {{\n"
+                + _indent([main, *self.functions], 2) + "\n}\n")
+
+
+def _literal(b: FuncBuilder, lit: Literal) -> Value:
+    return b.const(np.asarray(lit.val, dtype=lit.aval.dtype))
+
+
+def zeros(b: FuncBuilder, shape: Sequence[int], dtype: np.dtype) -> Value:
+    z = b.const(np.zeros((), dtype))
+    if not shape:
+        return z
+    return b.op1("stablehlo.broadcast_in_dim", [z], shape, dtype,
+                 attrs=f"broadcast_dimensions = {i64_array(())}")
+
+
+def apply_rule(b: FuncBuilder, prim, ins: Sequence[Value], avals_in, avals_out,
+               params: dict) -> list[Value]:
+    """Lower one equation; returns one Value per output, checked against the avals."""
+    if avals_out and all(0 in a.shape for a in avals_out):
+        # nothing to compute: an empty result is all-zeros whatever the operation
+        return [zeros(b, a.shape, a.dtype) for a in avals_out]
+    rule = b.module.table.get(prim)
+    if rule is None:
+        raise UnsupportedPrimitiveError(
+            f"the xla backend has no lowering rule for primitive '{prim.name}'; register one "
+            f"with plax.extend.registry.add_lowering('xla', {prim.name}_p, rule) or run it on "
+            "another backend")
+    out = rule(RuleContext(b, prim, avals_in, avals_out), *ins, **params)
+    outs = list(out) if prim.multiple_results else [out]
+    if len(outs) != len(avals_out):
+        raise LoweringError(f"lowering of '{prim.name}' gave {len(outs)} results, expected "
+                            f"{len(avals_out)}")
+    for v, a in zip(outs, avals_out):
+        if v.shape != tuple(a.shape) or v.dtype != a.dtype:
+            raise LoweringError(f"lowering of '{prim.name}' produced {v.type}, expected "
+                                f"{tensor_type(a.shape, a.dtype)} (params {params})")
+    return outs
+
+
+def lower_jaxpr(b: FuncBuilder, jaxpr, consts: Sequence[Value],
+                args: Sequence[Value]) -> list[Value]:
+    """Emit the equations of `jaxpr` into `b`; returns the values of its outputs."""
+    env: dict = {}
+    for v, c in zip(jaxpr.constvars, consts):
+        env[v] = c
+    for v, a in zip(jaxpr.invars, args, strict=True):
+        env[v] = a
+
+    def read(x):
+        return _literal(b, x) if isinstance(x, Literal) else env[x]
+
+    for eqn in jaxpr.eqns:
+        ins = [read(x) for x in eqn.invars]
+        outs = apply_rule(b, eqn.primitive, ins, [x.aval for x in eqn.invars],
+                          [v.aval for v in eqn.outvars], eqn.params)
+        for v, o in zip(eqn.outvars, outs):
+            env[v] = o
+    return [read(x) for x in jaxpr.outvars]
+
+
+def _aliases(in_avals, out_avals, donated: Sequence[int]) -> list[str]:
+    """`tf.aliasing_output` attributes: each donated input reuses the first free output of
+    its type, so XLA writes that output into the donated buffer."""
+    attrs = [""] * len(in_avals)
+    free = list(range(len(out_avals)))
+    for i in sorted(set(donated)):
+        a = in_avals[i]
+        for k in free:
+            o = out_avals[k]
+            if o.shape == a.shape and o.dtype == a.dtype:
+                attrs[i] = f"tf.aliasing_output = {k} : i32"
+                free.remove(k)
+                break
+    return attrs
+
+
+def lower_closed_jaxpr(closed: ClosedJaxpr, name: str = "main", *, donated: Sequence[int] = (),
+                       axis_env: AxisEnv | None = None, num_replicas: int = 1,
+                       prologue: Callable | None = None, epilogue: Callable | None = None
+                       ) -> tuple[str, list[int]]:
+    """The module text of `closed` and the indices of the inputs it aliases to outputs.
+
+    `prologue(b, args) -> values` and `epilogue(b, outs) -> values` let pmap add the code that
+    selects each replica's slice of the inputs and gathers the outputs."""
+    module = ModuleLowering(axis_env)
+    b = FuncBuilder(module)
+    in_avals = closed.in_avals
+    args = [Value(b.fresh(), a.shape, a.dtype) for a in in_avals]
+    consts = [b.const(np.asarray(c)) for c in closed.consts]
+    vals = prologue(b, args) if prologue is not None else args
+    outs = lower_jaxpr(b, closed.jaxpr, consts, vals)
+    if epilogue is not None:
+        outs = epilogue(b, outs)
+    attrs = _aliases(args, outs, donated) if donated else [""] * len(args)
+    main = _func_text("public", "main", args, attrs, outs, b.lines)
+    aliased = [i for i, a in enumerate(attrs) if a]
+    return module.module_text(name, main, num_replicas), aliased
+
+
+def lower_primitive(prim, avals_in, avals_out, params: dict) -> str:
+    """A module running one primitive on its inputs (the eager path)."""
+    module = ModuleLowering()
+    b = FuncBuilder(module)
+    args = [Value(b.fresh(), a.shape, a.dtype) for a in avals_in]
+    outs = apply_rule(b, prim, args, avals_in, avals_out, params)
+    main = _func_text("public", "main", args, [""] * len(args), outs, b.lines)
+    return module.module_text(prim.name, main)
