@@ -80,9 +80,6 @@ def test_operations_on_committed_arrays_run_on_their_backend():
     np.testing.assert_array_equal(np.asarray(y), X * 2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dispatch.apply_primitive makes uncommitted outputs; in JAX the result of an operation on "
-    "a committed array is committed (placement is sticky). Fix in _src/dispatch.py."))
 def test_results_of_committed_inputs_are_committed():
     x = plax.device_put(X, plax.devices("reference")[0])
     assert lax.mul(x, 2.0).committed

@@ -152,7 +152,7 @@ def test_at_set_matches_numpy(backend, idx):
 @pytest.mark.parametrize("op", ["add", "multiply", "min", "max", "subtract"])
 @pytest.mark.parametrize("idx", [(np.array([0, 2, 0]),), ([1, 1, 1], S, [2, 2, 0]),
                                  (S, [0, 0], 1), 1, (slice(None, None, -1), [3, 3]),
-                                 ([[0, 0], [2, 2]], 4)], ids=idx_id)
+                                 ([[0, 0], [2, 2]], 3)], ids=idx_id)
 def test_at_accumulating_updates_match_numpy(backend, op, idx):
     """Repeated indices accumulate, like NumPy's ufunc.at."""
     ufunc = {"add": np.add, "multiply": np.multiply, "min": np.minimum, "max": np.maximum,
@@ -282,7 +282,7 @@ def test_index_errors():
         plax.make_jaxpr(lambda a, m: a[m])(X, X > 3)
     with pytest.raises(plax.ConcretizationTypeError, match="slice start must be static"):
         plax.make_jaxpr(lambda a, i: a[i:])(X, 1)
-    with pytest.raises(ValueError, match="cannot broadcast"):
+    with pytest.raises(ValueError, match=r"x.at\[...\].set: incompatible shapes"):
         x.at[0].set(np.ones(3))
     with pytest.raises(ValueError, match="take_along_axis: indices and arr must have the same"):
         pnp.take_along_axis(X, np.array([0]), axis=0)

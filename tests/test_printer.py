@@ -266,13 +266,11 @@ def _long_scan(L, a):
     return L.scan(body, np.zeros(3, np.float32), a)
 
 
-@pytest.mark.xfail(strict=True, reason=_CORE_PRINTER)
 def test_unused_binders_in_nested_jaxprs_are_named():
     text = str(plax.make_jaxpr(lambda p, a: _while_in_cond(lax, p, a))(True, M))
     assert "            f:i32[] g:f32[2,3] = while[" in text, text
 
 
-@pytest.mark.xfail(strict=True, reason=_CORE_PRINTER)
 def test_long_nested_jaxpr_is_hoisted():
     text = str(plax.make_jaxpr(lambda a: _long_scan(lax, a))(M))
     assert text.startswith("let jaxpr = { lambda ; a:f32[3] b:f32[3]. let\n"), text
@@ -305,11 +303,10 @@ def test_unused_top_level_binder_is_underscore():
     assert text == str(jax.make_jaxpr(lambda a: f(jlax, a))(M))
 
 
-@pytest.mark.xfail(strict=True, reason=_CORE_PRINTER)
 def test_call_with_one_var_twice_names_inner_binders_apart():
     jit = registry.get_api("jit")
     if jit is None:
-        raise AssertionError("plax.jit is not installed")  # keeps the xfail strict and honest
+        raise AssertionError("plax.jit is not installed")
 
     def h(a, b):
         return lax.add(a, b)
@@ -318,9 +315,6 @@ def test_call_with_one_var_twice_names_inner_binders_apart():
     assert "jaxpr={ lambda ; a:f32[3] c:f32[3]. let b:f32[3] = add a c in (b,) }" in text, text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_src/lax/linalg.py: JAX's dot_general printer hides params that are None "
-    "(precision, preferred_element_type); register core._pp_param_rules[dot_general_p]"))
 def test_dot_general_params_as_jax_prints_them():
     m = np.ones((2, 3), np.float32)
     text = str(plax.make_jaxpr(lambda a: lax.dot_general(a, a, (((1,), (1,)), ((), ()))))(m))

@@ -131,10 +131,10 @@ def put_replicated(x, aval_shape, dtype, devs: Sequence[Any]):
         False, xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
-def copy_to_device(arr, shape, dtype, dev):
-    """A single-device array moved (device to device) to `dev`."""
+def copy_to_device(arr, dev):
+    """A single-device array copied (device to device) to `dev`."""
     return xc.batched_device_put(
-        Aval(shape, dtype), single_sharding(dev), [arr], [dev], True, False,
+        Aval(arr.aval.shape, arr.aval.dtype), single_sharding(dev), [arr], [dev], True, False,
         xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 

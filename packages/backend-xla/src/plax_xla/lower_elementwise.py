@@ -165,10 +165,6 @@ def _bitcast(ctx, x, *, new_dtype):
     return b.op1("stablehlo.bitcast_convert", [x], out.shape, new_dtype)
 
 
-def _logistic(ctx, x):
-    return hlo.unary(ctx.b, "stablehlo.logistic", x)
-
-
 RULES = {
     ew.neg_p: _op("stablehlo.negate"),
     ew.sign_p: _sign,
@@ -182,7 +178,7 @@ RULES = {
     ew.log1p_p: _op("stablehlo.log_plus_one"),
     ew.expm1_p: _op("stablehlo.exponential_minus_one"),
     ew.tanh_p: _op("stablehlo.tanh"),
-    ew.logistic_p: _logistic,
+    ew.logistic_p: _op("stablehlo.logistic"),
     ew.sin_p: _op("stablehlo.sine"),
     ew.cos_p: _op("stablehlo.cosine"),
     ew.tan_p: _op("stablehlo.tan"),

@@ -134,6 +134,14 @@ def _zero(dt):
     return 0
 
 
+def _max_op(b, x, y):
+    return complex_select(b, "GT", x, y) if dtypes.is_complex(x.dtype) else hlo.maximum(b, x, y)
+
+
+def _min_op(b, x, y):
+    return complex_select(b, "LT", x, y) if dtypes.is_complex(x.dtype) else hlo.minimum(b, x, y)
+
+
 def _one(dt):
     return 1
 
@@ -150,7 +158,7 @@ RULES = {
     rd.argmin_p: _argminmax("LT", hlo.highest),
     rd.cumsum_p: _cumulative(hlo.add, widen=True),
     rd.cumprod_p: _cumulative(hlo.mul, widen=True),
-    rd.cummax_p: _cumulative(hlo.maximum, widen=False),
-    rd.cummin_p: _cumulative(hlo.minimum, widen=False),
+    rd.cummax_p: _cumulative(_max_op, widen=False),
+    rd.cummin_p: _cumulative(_min_op, widen=False),
     rd.cumlogsumexp_p: _cumulative(logaddexp, widen=True),
 }

@@ -1,10 +1,16 @@
-"""plax.random: counter-based pseudo-random numbers (as jax.random), bit-identical to JAX's
-default threefry2x32 implementation for the same key.
+"""plax.random: counter-based pseudo-random numbers (as jax.random), with JAX's default
+threefry2x32 algorithms, so a key gives the numbers JAX gives for it.
 
 Keys are raw ``uint32[2]`` arrays, JAX's legacy layout: ``key(seed)`` and ``PRNGKey(seed)`` both
 return one, ``split`` returns ``uint32[num, 2]``. There is no typed key dtype; ``key_data`` and
 ``wrap_key_data`` exist for code written against JAX's typed keys and validate/return the raw
 array. Keys are values: split them, never reuse one for two draws.
+
+Bits, keys, uniform on [0, 1), randint, bernoulli, permutation and choice without `p` are
+bit-identical to JAX on every backend. Samplers that go through erf_inv/log (normal,
+truncated_normal, exponential, gumbel) or scale ``u * (maxval - minval) + minval`` (which XLA
+contracts into one fused multiply-add) match JAX to a few ulps on the NumPy reference backend;
+categorical and choice with `p` pick the same indices unless two candidates tie to those ulps.
 """
 
 from __future__ import annotations

@@ -413,7 +413,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 
     primal_out = tree_unflatten(out_tree, out_p)
     if has_aux:
-        return primal_out, vjp_fun, box[1]
+        return primal_out, vjp_fun, _strip_tracers(box[1])
     return primal_out, vjp_fun
 
 

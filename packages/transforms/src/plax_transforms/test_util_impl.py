@@ -89,6 +89,7 @@ def check_grads(f, args, order: int, modes=("fwd", "rev"), atol=None, rtol=None,
     """Check derivatives of `f` at `args` up to `order` in the given modes against finite
     differences (forward) and against forward mode by the dot-product test (reverse)."""
     import plax
+    from plax import lax
     if isinstance(modes, str):
         modes = (modes,)
     for m in modes:
@@ -102,7 +103,7 @@ def check_grads(f, args, order: int, modes=("fwd", "rev"), atol=None, rtol=None,
             if order > 1:
                 def fwd(*xs, fun=fun):
                     flat, tree = tree_flatten(xs)
-                    tans = tree_unflatten(tree, [np.ones_like(_np(x)) for x in flat])
+                    tans = tree_unflatten(tree, [lax.full_like(x, 1) for x in flat])
                     return plax.jvp(fun, xs, tuple(tans))[1]
                 check(fwd, order - 1)
         if "rev" in modes:
@@ -111,7 +112,7 @@ def check_grads(f, args, order: int, modes=("fwd", "rev"), atol=None, rtol=None,
                 def rev(*xs, fun=fun):
                     out, f_vjp = plax.vjp(fun, *xs)
                     flat, tree = tree_flatten(out)
-                    return f_vjp(tree_unflatten(tree, [np.ones_like(_np(o)) for o in flat]))
+                    return f_vjp(tree_unflatten(tree, [lax.full_like(o, 1) for o in flat]))
                 check(rev, order - 1)
 
     check(f, order)

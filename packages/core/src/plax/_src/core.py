@@ -14,6 +14,7 @@ The jaxpr grammar:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import operator
@@ -424,7 +425,7 @@ class Jaxpr:
         check_jaxpr(self)
 
     def pretty_print(self, width: int = 80) -> str:
-        return pp_jaxpr(self, _PpContext()).format(width)
+        return pp_toplevel_jaxpr(self).format(width)
 
     def __str__(self):
         return self.pretty_print()
@@ -528,25 +529,36 @@ def _encode_name(n: int) -> str:
 
 
 class _PpContext:
-    def __init__(self):
-        self.names: dict[Var, str] = {}
+    """Variable names shared by a jaxpr and the jaxprs nested in it (JAX's naming: fresh names
+    a, b, ..., skipping the names of hoisted jaxprs; `_` for unused top-level binders)."""
+
+    def __init__(self, names: dict | None = None):
+        self.names: dict[Var, str] = dict(names or {})
         self.counter = 0
-        self.used: set = set()
+        self.shared: dict[Jaxpr, str] = {}  # jaxprs printed once, up front, by name
 
     def name(self, v: Var) -> str:
         n = self.names.get(v)
         if n is None:
-            n = self.names[v] = _encode_name(self.counter)
+            shared_names = set(self.shared.values())
+            n = _encode_name(self.counter)
             self.counter += 1
+            while n in shared_names:
+                n = _encode_name(self.counter)
+                self.counter += 1
+            self.names[v] = n
         return n
 
     def suggest(self, for_vars, like_vars) -> None:
-        taken = set(self.names.values())
+        """Name a call's inner binders like the outer atoms they alias, each outer var once."""
+        if len(for_vars) != len(like_vars):
+            return
+        seen: set = set()
         for f, like in zip(for_vars, like_vars):
-            if isinstance(like, Var) and isinstance(f, Var) and f not in self.names:
-                n = self.names.get(like)
-                if n is not None and n in taken and n != "_":
-                    self.names[f] = n
+            if (isinstance(like, Var) and like not in seen and isinstance(f, Var)
+                    and f not in self.names):
+                seen.add(like)
+                self.names[f] = self.name(like)
 
 
 def _pp_atom(x, ctx: _PpContext) -> str:
@@ -555,9 +567,8 @@ def _pp_atom(x, ctx: _PpContext) -> str:
     return ctx.name(x)
 
 
-def _pp_binder(v: Var, ctx: _PpContext, used: set) -> pp.Doc:
-    name = ctx.name(v) if v in used else "_"
-    return pp.text(f"{name}:{v.aval.str_short()}")
+def _pp_binder(v: Var, ctx: _PpContext) -> pp.Doc:
+    return pp.text(f"{ctx.name(v)}:{v.aval.str_short()}")
 
 
 def _pp_vars(docs) -> pp.Doc:
@@ -565,6 +576,15 @@ def _pp_vars(docs) -> pp.Doc:
 
 
 _pp_param_rules: dict[Primitive, Callable] = {}
+
+
+def _jaxprs_in_params(params: dict):
+    for val in params.values():
+        for v in (val if isinstance(val, tuple) else (val,)):
+            if isinstance(v, ClosedJaxpr):
+                yield v.jaxpr
+            elif isinstance(v, Jaxpr):
+                yield v
 
 
 def _pp_param(k: str, v: Any, ctx: _PpContext) -> pp.Doc:
@@ -584,17 +604,16 @@ def _pp_param(k: str, v: Any, ctx: _PpContext) -> pp.Doc:
     return pp.text(f"{k}={s}")
 
 
-def pp_eqn(eqn: JaxprEqn, ctx: _PpContext, used: set | None = None) -> pp.Doc:
-    if used is None:
-        used = set(eqn.outvars)
-    lhs = _pp_vars([_pp_binder(v, ctx, used) for v in eqn.outvars])
+def pp_eqn(eqn: JaxprEqn, ctx: _PpContext) -> pp.Doc:
     params = eqn.params
     if eqn.primitive.call_primitive:
         jx = params.get("jaxpr")
-        if jx is not None:
-            inner = jx.jaxpr if isinstance(jx, ClosedJaxpr) else jx
+        inner = jx.jaxpr if isinstance(jx, ClosedJaxpr) else jx
+        if isinstance(inner, Jaxpr) and inner not in ctx.shared:
+            # before the binders are named, as JAX does: the outer outvars get fresh names here
             ctx.suggest(inner.invars, eqn.invars)
-            ctx.suggest(inner.outvars, [v if v in used else None for v in eqn.outvars])
+            ctx.suggest(inner.outvars, eqn.outvars)
+    lhs = _pp_vars([_pp_binder(v, ctx) for v in eqn.outvars])
     shown = _pp_param_rules.get(eqn.primitive)
     if shown is not None:  # a primitive may hide params JAX's printer hides (defaults)
         params = shown(params)
@@ -616,19 +635,10 @@ def pp_eqn(eqn: JaxprEqn, ctx: _PpContext, used: set | None = None) -> pp.Doc:
     return pp.concat(rhs)
 
 
-def _used_vars(jaxpr: Jaxpr) -> set:
-    used = {v for v in jaxpr.outvars if isinstance(v, Var)}
-    for eqn in jaxpr.eqns:
-        used.update(v for v in eqn.invars if isinstance(v, Var))
-    return used
-
-
-def pp_jaxpr(jaxpr: Jaxpr, ctx: _PpContext) -> pp.Doc:
-    used = _used_vars(jaxpr)
-    all_used = used | set(jaxpr.constvars) | set(jaxpr.invars)
-    constvars = _pp_vars([pp.text(f"{ctx.name(v)}:{v.aval.str_short()}") for v in jaxpr.constvars])
-    invars = _pp_vars([pp.text(f"{ctx.name(v)}:{v.aval.str_short()}") for v in jaxpr.invars])
-    eqns = pp.join(pp.brk("; "), [pp_eqn(e, ctx, all_used) for e in jaxpr.eqns])
+def _pp_skeleton(jaxpr: Jaxpr, ctx: _PpContext) -> pp.Doc:
+    constvars = _pp_vars([_pp_binder(v, ctx) for v in jaxpr.constvars])
+    invars = _pp_vars([_pp_binder(v, ctx) for v in jaxpr.invars])
+    eqns = pp.join(pp.brk("; "), [pp_eqn(e, ctx) for e in jaxpr.eqns])
     outs = _pp_vars_sep([pp.text(_pp_atom(x, ctx)) for x in jaxpr.outvars], ",")
     outvars = pp.concat([pp.text("("), outs,
                          pp.text(")" if len(jaxpr.outvars) != 1 else ",)")])
@@ -636,6 +646,62 @@ def pp_jaxpr(jaxpr: Jaxpr, ctx: _PpContext) -> pp.Doc:
         pp.text("{ "), pp.text("lambda "), constvars, pp.text("; "), invars, pp.text(". "),
         pp.text("let"), pp.nest(2, pp.brk() + eqns), pp.brk(), pp.text("in "), outvars,
     ])) + pp.text(" }"))
+
+
+def pp_jaxpr(jaxpr: Jaxpr, ctx: _PpContext) -> pp.Doc:
+    name = ctx.shared.get(jaxpr)
+    return pp.text(name) if name is not None else _pp_skeleton(jaxpr, ctx)
+
+
+def _unused_binders(jaxpr: Jaxpr) -> dict:
+    """Equation outputs nothing reads: printed `_` (at the top level only, as JAX)."""
+    used = {v for v in jaxpr.outvars if isinstance(v, Var)}
+    out = {}
+    for eqn in reversed(jaxpr.eqns):
+        for v in eqn.outvars:
+            if v not in used:
+                out[v] = "_"
+        used.update(v for v in eqn.invars if isinstance(v, Var))
+    return out
+
+
+def _shared_jaxprs(top: Jaxpr) -> list[tuple[Jaxpr, str]]:
+    """Nested jaxprs that appear more than once, or have more than 10 equations, are printed
+    once before the top-level jaxpr (`let name = { ... } in`), named after their call."""
+    counts: dict[Jaxpr, int] = {}
+    names: dict[Jaxpr, str] = {}
+    queue = collections.deque([top])
+    while queue:
+        jaxpr = queue.popleft()
+        counts[jaxpr] = counts.get(jaxpr, 0) + 1 + (jaxpr is not top and len(jaxpr.eqns) > 10)
+        for eqn in jaxpr.eqns:
+            call_name = eqn.params.get("name")
+            for sub in _jaxprs_in_params(eqn.params):
+                queue.append(sub)
+                if isinstance(call_name, str):
+                    names.setdefault(sub, call_name.strip("<>"))
+    taken: dict[str, int] = {}
+    shared = []
+    for jaxpr, c in counts.items():
+        if c == 1:
+            continue
+        name = names.get(jaxpr, "jaxpr")
+        n = taken.get(name, 0)
+        taken[name] = n + 1
+        if n:
+            name += str(n)
+            taken[name] = taken.get(name, 0) + 1
+        shared.append((jaxpr, name))
+    return shared
+
+
+def pp_toplevel_jaxpr(jaxpr: Jaxpr) -> pp.Doc:
+    ctx = _PpContext(_unused_binders(jaxpr))
+    shared = _shared_jaxprs(jaxpr)
+    ctx.shared.update(shared)
+    docs = [pp.concat([pp.text(f"let {name} = "), _pp_skeleton(j, ctx), pp.text(" in"),
+                       pp.brk()]) for j, name in shared]
+    return pp.concat(docs + [_pp_skeleton(jaxpr, ctx)])
 
 
 def _pp_vars_sep(docs, sep: str) -> pp.Doc:

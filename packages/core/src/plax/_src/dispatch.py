@@ -28,7 +28,8 @@ def abstract_eval_cached(prim, avals: tuple, params: dict):
     return out
 
 
-def _pick_backend(args: Sequence[Any]):
+def _committed_backend(args: Sequence[Any]):
+    """The backend the committed Array arguments live on, or None if none is committed."""
     backend = None
     for a in args:
         if type(a) is Array and a._committed:
@@ -37,6 +38,11 @@ def _pick_backend(args: Sequence[Any]):
                     f"arguments are committed to different backends ({backend.name} and "
                     f"{a._backend.name}); move them with plax.device_put first")
             backend = a._backend
+    return backend
+
+
+def _pick_backend(args: Sequence[Any]):
+    backend = _committed_backend(args)
     return backend if backend is not None else registry.get_backend()
 
 
@@ -53,7 +59,11 @@ def to_buffer(x: Any, backend) -> tuple[Any, ShapedArray]:
 
 
 def apply_primitive(prim, args: Sequence[Any], params: dict):
-    backend = _pick_backend(args)
+    backend = _committed_backend(args)
+    # as in JAX, placement is sticky: results of committed arguments are committed too
+    committed = backend is not None
+    if backend is None:
+        backend = registry.get_backend()
     bufs, avals = [], []
     for a in args:
         b, av = to_buffer(a, backend)
@@ -63,12 +73,12 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
     out_aval = abstract_eval_cached(prim, avals, params)
     out = backend.execute_primitive(prim, bufs, avals, out_aval, params)
     if prim.multiple_results:
-        res = [Array(o, a, backend) for o, a in zip(out, out_aval)]
+        res = [Array(o, a, backend, committed) for o, a in zip(out, out_aval)]
         if config.debug_nans:
             for r in res:
                 _check_nans(prim, r)
         return res
-    res = Array(out, out_aval, backend)
+    res = Array(out, out_aval, backend, committed)
     if config.debug_nans:
         _check_nans(prim, res)
     return res

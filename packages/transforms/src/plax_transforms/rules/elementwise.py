@@ -159,6 +159,30 @@ defjvp_ans(ew.erf_inv_p, lambda g, ans, x: lax.mul(g, lax.mul(_const(x, math.sqr
 defjvp(ew.lgamma_p, lambda g, x: lax.mul(g, lax.digamma(x)))
 
 
+def _trigamma(x):
+    """psi'(x) in lax ops: the recurrence psi'(x) = psi'(x+6) + sum 1/(x+k)^2 moves x into the
+    range of the asymptotic series; reflection handles x < 0.5."""
+    one = _const(x, 1)
+    refl = lax.lt(x, _const(x, 0.5))
+    z = lax.select(refl, lax.sub(one, x), x)
+    acc = lax.full_like(z, 0)
+    for k in range(6):
+        acc = lax.add(acc, lax.integer_pow(lax.add(z, _const(z, k)), -2))
+    w = lax.add(z, _const(z, 6))
+    inv, inv2 = lax.div(one, w), lax.integer_pow(w, -2)
+    series = lax.mul(inv2, lax.add(_const(w, 0.5), lax.mul(inv, lax.add(
+        _const(w, 1 / 6), lax.mul(inv2, lax.add(_const(w, -1 / 30), lax.mul(inv2, lax.add(
+            _const(w, 1 / 42), lax.mul(inv2, _const(w, -1 / 30))))))))))
+    psi1 = lax.add(acc, lax.add(inv, series))
+    pi = _const(x, math.pi)
+    s = lax.sin(lax.mul(pi, x))
+    reflected = lax.sub(lax.div(lax.mul(pi, pi), lax.mul(s, s)), psi1)
+    return lax.select(refl, reflected, psi1)
+
+
+defjvp(ew.digamma_p, lambda g, x: lax.mul(g, _trigamma(x)))
+
+
 def _integer_pow_jvp(g, x, *, y):
     if y == 0:
         return lax.full_like(g, 0)

@@ -524,16 +524,24 @@ def map(f: Callable, xs, *, batch_size: int | None = None):  # noqa: A001
     n = get_aval(flat[0]).shape[0]
     nb, rem = divmod(n, batch_size) if batch_size else (0, n)
     done = nb * batch_size
-    ys = None
-    if nb:
-        def group(x):
-            a = get_aval(x)
-            x = lax.slice_in_dim(x, 0, done, axis=0) if rem else x
-            return lax.reshape(x, (nb, batch_size, *a.shape[1:]))
-        _, ys = scan(lambda c, x: (c, vmap(f)(x)), (), tree_map(group, xs))
-        ys = tree_map(lambda y: lax.reshape(y, (done, *get_aval(y).shape[2:])), ys)
-    if rem:
-        rest = vmap(f)(tree_map(lambda x: lax.slice_in_dim(x, done, n, axis=0), xs))
-        ys = rest if ys is None else tree_map(
-            lambda a, b: lax.concatenate([a, b], 0), ys, rest)
-    return ys
+
+    def rows(x, lo, hi):
+        a = get_aval(x)
+        return lax.slice(x, (lo, *[0] * (a.ndim - 1)), (hi, *a.shape[1:]))
+
+    def group(x):
+        x = rows(x, 0, done) if rem else x
+        return lax.reshape(x, (nb, batch_size, *get_aval(x).shape[1:]))
+
+    # the same order of work as JAX: split, scan over whole batches, the remainder, join
+    scan_xs = tree_map(group, xs) if nb else None
+    rest_xs = tree_map(lambda x: rows(x, done, n), xs) if rem else None
+    if scan_xs is not None:
+        _, scan_ys = scan(lambda c, x: (c, vmap(f)(x)), (), scan_xs)
+    if rest_xs is None:
+        return tree_map(lambda y: lax.reshape(y, (done, *get_aval(y).shape[2:])), scan_ys)
+    rest_ys = vmap(f)(rest_xs)
+    if scan_xs is None:
+        return rest_ys
+    return tree_map(lambda a, b: lax.concatenate(
+        [lax.reshape(a, (done, *get_aval(a).shape[2:])), b], 0), scan_ys, rest_ys)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from plax._src import core as _core
 from plax._src import dtypes
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray, get_aval
 from plax._src.registry import add_abstract_eval
@@ -164,6 +165,8 @@ def _dot_general_abstract(lhs, rhs, *, dimension_numbers, precision, preferred_e
 
 
 add_abstract_eval(dot_general_p, _dot_general_abstract)
+# JAX's printer hides dot_general's None-valued params
+_core._pp_param_rules[dot_general_p] = lambda p: {k: v for k, v in p.items() if v is not None}
 
 
 # ---------------------------------------------------------------------------------------------

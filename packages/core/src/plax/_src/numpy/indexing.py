@@ -97,7 +97,7 @@ def _as_index_array(i, where: str):
     return i
 
 
-def _parse(shape: tuple[int, ...], idx: Any, where: str) -> list:
+def _parse(shape: tuple[int, ...], idx: Any, where: str, normalize: bool = True) -> list:
     """One entry per item of the index: _NEWAXIS, _Slice, _Static, _Adv, or ('mask', array,
     ndim) for a boolean array; Ellipsis expanded, trailing dimensions filled with full slices."""
     if not isinstance(idx, tuple):
@@ -184,7 +184,8 @@ def _parse(shape: tuple[int, ...], idx: Any, where: str) -> list:
         elif isinstance(i, int):
             n = shape[dim]
             # out of bounds is not an error in JAX: getitem clamps it, scatters drop it
-            entries.append(_Static(i + n if i < 0 else i) if -n <= i < n
+            lo = -n if normalize else 0
+            entries.append(_Static(i + n if i < 0 else i) if lo <= i < n
                            else _Adv(np.asarray(i)))
             dim += 1
         else:
@@ -315,13 +316,14 @@ def _plan(shape: tuple[int, ...], entries: list, normalize: bool, where: str) ->
     # every integer becomes an advanced 0-d index once an array is present (NumPy's rule)
     flat = [_Adv(np.asarray(e.value, dtypes.default_int_dtype())) if isinstance(e, _Static)
             else e for e in flat]
-    adv_dims = [d for d, e in enumerate(flat) if isinstance(e, _Adv)]
+    adv_dims = [d for d, e in enumerate(flat) if isinstance(e, _Adv)] or [-1]
     try:
-        bshape = np.broadcast_shapes(*(np.shape(flat[d].index) for d in adv_dims))
+        bshape = np.broadcast_shapes(*(np.shape(flat[d].index) for d in adv_dims if d >= 0))
     except ValueError:
         raise IndexError(f"{where}: shape mismatch: indexing arrays could not be broadcast "
                          "together with shapes "
-                         + " ".join(str(np.shape(flat[d].index)) for d in adv_dims)) from None
+                         + " ".join(str(np.shape(flat[d].index)) for d in adv_dims
+                                    if d >= 0)) from None
     adjacent = adv_dims == list(range(adv_dims[0], adv_dims[-1] + 1))
     # the result's dimensions: slices in order, the broadcast block at the first advanced
     # position if the advanced indices are adjacent, else first
@@ -428,7 +430,7 @@ def rewriting_take(x, idx, *, mode=None, fill_value=None, indices_are_sorted=Fal
     """x[idx] with an explicit out-of-bounds `mode` (None: clamp)."""
     x = ensure_array(x)
     where = "indexing"
-    entries = _parse(x.aval.shape, idx, where)
+    entries = _parse(x.aval.shape, idx, where, normalize)
     if _is_basic(entries):
         return _basic_getitem(x, entries)
     clamping = _parse_mode(mode, GatherScatterMode.CLIP) != GatherScatterMode.FILL_OR_DROP
@@ -455,7 +457,7 @@ def _scatter(x, idx, values, scatter_fn: Callable | None, combine: Callable, fun
     x = ensure_array(x)
     check_arraylike(fun_name, values)
     where = f"x.at[...].{fun_name}"
-    entries = _parse(x.aval.shape, idx, where)
+    entries = _parse(x.aval.shape, idx, where, normalize)
     everything = all(isinstance(e, _Slice) and e.full for e in entries)
     plan = None if everything else _plan(x.aval.shape, entries, normalize, where)
     vals = util.convert(values, x.dtype, False)
@@ -644,8 +646,9 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
         mode = "clip"
     entries = [_Slice(0, n, 1, n) for n in a.shape]
     entries[axis] = _Adv(idx)
-    return _gather(a, entries, mode, fill_value, indices_are_sorted, unique_indices, True,
-                   "take")
+    # as JAX (and NumPy): 'clip' clamps negative indices to 0 rather than wrapping them
+    return _gather(a, entries, mode, fill_value, indices_are_sorted, unique_indices,
+                   mode != "clip", "take")
 
 
 def take_along_axis(arr, indices, axis, mode=None, fill_value=None):

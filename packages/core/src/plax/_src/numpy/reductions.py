@@ -5,6 +5,7 @@ float32, means and variances of integers are floats, and results are never weakl
 
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Any
 
@@ -15,7 +16,7 @@ from plax._src import dtypes
 from plax._src.numpy import ufuncs
 from plax._src.numpy.util import (
     broadcast_to, canonicalize_axes, canonicalize_axis, check_arraylike, check_no_out, convert,
-    ensure_array, select, to_inexact)
+    ensure_array, promote_dtypes_inexact, select, to_inexact)
 
 __all__ = [
     "sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "var", "std",
@@ -55,8 +56,11 @@ def _where_mask(where, shape: tuple, fun_name: str):
 
 
 def _reduce(fun_name: str, a, axis, dtype, keepdims, initial, where, *, reducer, identity,
-            combine, result_dtype, upcast: bool):
-    """The common skeleton: mask with `where`, reduce `axes`, fold in `initial`, keep dims."""
+            combine, result_dtype, upcast: bool, mask_value=None):
+    """The common skeleton: mask with `where`, reduce `axes`, fold in `initial`, keep dims.
+
+    `identity(dtype)` is the reduction's identity (None if it has none: then `where` needs
+    `initial`, and masked elements get `mask_value(dtype)`, which never wins)."""
     check_arraylike(fun_name, a)
     a = ensure_array(a)
     out_dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else result_dtype(a.dtype)
@@ -65,13 +69,13 @@ def _reduce(fun_name: str, a, axis, dtype, keepdims, initial, where, *, reducer,
     if identity is None:
         if where is not None and initial is None:
             raise ValueError(f"reduction operation {fun_name} with where requires initial")
-        if initial is None and any(a.shape[i] == 0 for i in axes):
+        if initial is None and builtins.any(a.shape[i] == 0 for i in axes):
             raise ValueError(f"zero-size array to reduction operation {fun_name} which has no "
                              "identity")
     x = lax._convert_element_type(a, work, False)
     if where is not None:
-        x = select(_where_mask(where, a.shape, fun_name), x,
-                   convert(identity(work), work))
+        fill = (identity or mask_value)(work)
+        x = select(_where_mask(where, a.shape, fun_name), x, convert(fill, work))
     out = reducer(x, axes) if axes else x
     if initial is not None:
         check_arraylike(fun_name, initial)
@@ -137,7 +141,7 @@ def max(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # n
     check_no_out("max", out)
     return _reduce("max", a, axis, None, keepdims, initial, where,
                    reducer=lax.reduce_max, identity=None, upcast=False, combine=lax.max,
-                   result_dtype=lambda d: d)
+                   result_dtype=lambda d: d, mask_value=_max_identity)
 
 
 def min(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # noqa: A001
@@ -145,7 +149,7 @@ def min(a: Any, axis: Any = None, out: None = None, keepdims: bool = False,  # n
     check_no_out("min", out)
     return _reduce("min", a, axis, None, keepdims, initial, where,
                    reducer=lax.reduce_min, identity=None, upcast=False, combine=lax.min,
-                   result_dtype=lambda d: d)
+                   result_dtype=lambda d: d, mask_value=_min_identity)
 
 
 amax, amin = max, min
@@ -247,10 +251,27 @@ def std(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int
 # argmax / argmin
 
 
+def _complex_arg(lax_fn, a, axis: int, idx_dt):
+    """argmax/argmin of complex values in (real, imag) order: the first element whose real
+    part is extreme and whose imaginary part is extreme among those."""
+    reduce_, fill = ((lax.reduce_max, -np.inf) if lax_fn is lax.argmax
+                     else (lax.reduce_min, np.inf))
+    re, im = lax.real(a), lax.imag(a)
+    keep = tuple(d for d in range(a.ndim) if d != axis)
+    best_re = lax.broadcast_in_dim(reduce_(re, (axis,)), a.shape, keep)
+    on = lax.eq(re, best_re)
+    im_on = select(on, im, convert(fill, im.dtype))
+    best_im = lax.broadcast_in_dim(reduce_(im_on, (axis,)), a.shape, keep)
+    return lax.argmax(lax.bitwise_and(on, lax.eq(im, best_im)), axis, idx_dt)
+
+
 def _arg_extreme(fun_name, lax_fn, a, axis, out, keepdims):
     check_no_out(fun_name, out)
     check_arraylike(fun_name, a)
     a = ensure_array(a)
+    if dtypes.is_complex(a.dtype):
+        inner = lax_fn
+        lax_fn = lambda x, ax, dt: _complex_arg(inner, x, ax, dt)  # noqa: E731
     if axis is None:
         if a.size == 0:
             raise ValueError(f"attempt to get {fun_name} of an empty sequence")
@@ -445,7 +466,7 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
         return avg, lax.full_like(avg, n)
     check_arraylike("average", weights)
     w = ensure_array(weights)
-    a, w = (ensure_array(v) for v in ufuncs.promote_args_inexact("average", a, w))
+    a, w = (ensure_array(v) for v in promote_dtypes_inexact(a, w))
     if w.shape != a.shape:
         if axis is None or isinstance(axis, (tuple, list)):
             raise ValueError(f"average: weights of shape {w.shape} differ from a's shape "

@@ -1,0 +1,99 @@
+"""Lowering rules of the call primitive `jit` (a func.call of a private function, lowered once
+per module) and of the collectives, which need the mapped axis of a pmap being lowered:
+all_reduce for psum/pmax/pmin, all_gather, collective_permute, replica_id for axis_index."""
+
+from __future__ import annotations
+
+from plax._src import dtypes
+from plax_transforms import jit as jit_mod
+from plax_transforms import pmap as pm
+from plax_xla import hlo
+from plax_xla.lowering import AxisEnv, dense_i64
+
+
+def _jit(ctx, *args, jaxpr, name, **_):
+    fname = ctx.module.private_function(jaxpr, name)
+    results = [(a.shape, a.dtype) for a in jaxpr.out_avals]
+    return ctx.b.op("func.call", list(args), results, attrs=f"callee = @{fname}")
+
+
+def axis_env(ctx, prim, names) -> AxisEnv:
+    env = ctx.module.axis_env
+    unbound = [n for n in names if env is None or n != env.name]
+    if unbound:
+        where = (f"inside pmap over axis '{env.name}'" if env is not None
+                 else "outside pmap (the xla backend runs collectives only under pmap)")
+        raise NameError(f"unbound axis name: {unbound[0]} (in '{prim.name}', {where}); "
+                        "collectives must run inside pmap or vmap with axis_name set to it")
+    return env
+
+
+def _groups(env: AxisEnv, axis_index_groups):
+    if axis_index_groups is None:
+        return [list(range(env.size))]
+    return [list(g) for g in axis_index_groups]
+
+
+def _all_reduce(kind: str):
+    def rule(ctx, *xs, axes, axis_index_groups=None):
+        b = ctx.b
+        env = axis_env(ctx, ctx.prim, axes)
+        groups = hlo.replica_groups(_groups(env, axis_index_groups))
+        outs = []
+        for x in xs:
+            name = kind
+            if x.dtype == dtypes.bool_ and kind == "stablehlo.add":
+                name = "stablehlo.or"
+            region = b.region([((), x.dtype)] * 2, hlo.binary_region(name))
+            outs.append(b.op1("stablehlo.all_reduce", [x], attrs=f"replica_groups = {groups}",
+                              regions=[region]))
+        return outs
+    return rule
+
+
+def _all_gather(ctx, x, *, axis_name, all_gather_dimension, tiled, axis_size=None):
+    b = ctx.b
+    env = axis_env(ctx, ctx.prim, (axis_name,))
+    d = all_gather_dimension
+    if not tiled:
+        x = hlo.reshape(b, x, x.shape[:d] + (1,) + x.shape[d:])
+    shape = x.shape[:d] + (x.shape[d] * env.size,) + x.shape[d + 1:]
+    groups = hlo.replica_groups(_groups(env, None))
+    return b.op1("stablehlo.all_gather", [x], shape, x.dtype,
+                 attrs=f"all_gather_dim = {d} : i64, replica_groups = {groups}")
+
+
+def _ppermute(ctx, x, *, axis_name, perm):
+    b = ctx.b
+    env = axis_env(ctx, ctx.prim, (axis_name,))
+    for s, t in perm:
+        if not (0 <= s < env.size and 0 <= t < env.size):
+            raise ValueError(f"ppermute perm {perm} has an index outside the axis of size "
+                             f"{env.size}")
+    if not perm:
+        return hlo.full_like(b, 0, x)
+    handle = next(ctx.module.channels)
+    return b.op1("stablehlo.collective_permute", [x],
+                 attrs=f"source_target_pairs = {dense_i64(perm)}, channel_handle = "
+                       f"#stablehlo.channel_handle<handle = {handle}, type = 1>")
+
+
+def replica_index(b):
+    rid = b.op1("stablehlo.replica_id", [], (), dtypes.uint32)
+    return hlo.convert(b, rid, dtypes.int32)
+
+
+def _axis_index(ctx, *, axis_name):
+    axis_env(ctx, ctx.prim, (axis_name,))
+    return replica_index(ctx.b)
+
+
+RULES = {
+    jit_mod.jit_p: _jit,
+    pm.psum_p: _all_reduce("stablehlo.add"),
+    pm.pmax_p: _all_reduce("stablehlo.maximum"),
+    pm.pmin_p: _all_reduce("stablehlo.minimum"),
+    pm.all_gather_p: _all_gather,
+    pm.ppermute_p: _ppermute,
+    pm.axis_index_p: _axis_index,
+}

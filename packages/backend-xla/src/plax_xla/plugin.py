@@ -1,0 +1,38 @@
+"""The plugin hook of plax-backend-xla: the lowering rule of every primitive it covers, its
+config options and the backend factory. Importing this module (or registering it) does not
+import jaxlib; the factory does, the first time the backend is used."""
+
+from __future__ import annotations
+
+import importlib
+
+from plax.hookspecs import hookimpl
+
+_RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "lower_slicing",
+                 "lower_sorting", "lower_linalg", "lower_calls")
+
+
+def _define_options() -> None:
+    from plax._src.config import config
+    config.define("xla_platform", "auto", lambda s: s.strip().lower() or "auto",
+                  "platform of the xla backend: cpu, gpu, tpu or auto (an installed GPU/TPU "
+                  "PJRT plugin if it starts, else the CPU); read when the backend is created",
+                  env="PLAX_XLA_PLATFORM")
+    config.define("xla_cpu_devices", 1, int,
+                  "number of CPU devices of the xla backend (for pmap on a CPU); read when the "
+                  "backend is created", env="PLAX_XLA_CPU_DEVICES")
+
+
+def _factory():
+    from plax_xla.backend import XlaBackend
+    return XlaBackend()
+
+
+@hookimpl
+def plax_register(registry):
+    _define_options()
+    for name in _RULE_MODULES:
+        module = importlib.import_module(f"plax_xla.{name}")
+        for prim, rule in module.RULES.items():
+            registry.add_lowering("xla", prim, rule)
+    registry.register_backend("xla", _factory, priority=10)

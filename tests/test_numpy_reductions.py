@@ -1,0 +1,257 @@
+"""plax.numpy's reductions: values against NumPy over axes (None, ints, tuples, negative),
+keepdims, where= and initial=, on several dtypes and on empty and 0-d arrays; result dtypes and
+weak types against JAX; NaN handling; traced versions; and errors for bad axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import assert_close, requires_jax
+
+import plax
+import plax.numpy as pnp
+from plax._src.core import jaxpr_as_fun
+
+DTYPES = [np.bool_, np.int8, np.uint8, np.int32, np.float16, np.float32, np.complex64]
+SHAPE_AXES = [((), None), ((5,), None), ((5,), 0), ((2, 3, 4), None), ((2, 3, 4), 1),
+              ((2, 3, 4), (0, 2)), ((2, 3, 4), -1), ((0, 3), 0), ((0, 3), 1), ((0, 3), None)]
+
+
+def rand(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    if dt == np.bool_:
+        return rng.random(shape) < 0.6
+    if dt.kind in "iu":
+        return rng.integers(0 if dt.kind == "u" else -4, 5, shape).astype(dt)
+    if dt.kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
+    return rng.standard_normal(shape).astype(dt)
+
+
+def jax_type(fn, x):
+    import jax
+    out = jax.eval_shape(fn, x)
+    return out.dtype, out.weak_type
+
+
+def check(out, expected, in_dtype):
+    expected = np.asarray(expected)
+    out = np.asarray(out)
+    assert out.shape == expected.shape, (out.shape, expected.shape)
+    low = np.dtype(in_dtype) == np.float16 or out.dtype == np.float16
+    assert_close(out, expected.astype(out.dtype), dtype=np.float16 if low else None)
+
+
+def wide(x):
+    dt = x.dtype
+    return x.astype(np.complex128 if dt.kind == "c" else np.float64 if dt.kind == "f" else
+                    np.int64 if dt.kind in "iub" else dt)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("shape,axis", SHAPE_AXES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sum_prod_mean_against_numpy(backend, dtype, shape, axis, keepdims):
+    x = rand(shape, dtype)
+    w = wide(x)
+    check(pnp.sum(x, axis, keepdims=keepdims), np.sum(w, axis, keepdims=keepdims), dtype)
+    check(pnp.prod(x, axis, keepdims=keepdims), np.prod(w, axis, keepdims=keepdims), dtype)
+    if x.size and all(x.shape[a] for a in np.atleast_1d(axis if axis is not None else [])):
+        with np.errstate(all="ignore"):
+            check(pnp.mean(x, axis, keepdims=keepdims), np.mean(w, axis, keepdims=keepdims),
+                  dtype)
+    check(pnp.all(x, axis, keepdims=keepdims), np.all(x, axis, keepdims=keepdims), dtype)
+    check(pnp.any(x, axis, keepdims=keepdims), np.any(x, axis, keepdims=keepdims), dtype)
+    check(pnp.count_nonzero(x, axis, keepdims=keepdims),
+          np.count_nonzero(x, axis, keepdims=keepdims), dtype)
+
+
+@pytest.mark.filterwarnings("ignore:Degrees of freedom")
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("shape,axis", [s for s in SHAPE_AXES if 0 not in s[0]], ids=str)
+@pytest.mark.parametrize("dtype", [d for d in DTYPES if d != np.complex64])
+def test_extrema_and_moments_against_numpy(backend, dtype, shape, axis, keepdims):
+    x = rand(shape, dtype)
+    check(pnp.max(x, axis, keepdims=keepdims), np.max(x, axis, keepdims=keepdims), dtype)
+    check(pnp.min(x, axis, keepdims=keepdims), np.min(x, axis, keepdims=keepdims), dtype)
+    if dtype != np.bool_:
+        check(pnp.ptp(x, axis, keepdims=keepdims), np.ptp(wide(x), axis, keepdims=keepdims),
+              dtype)
+    for ddof in (0, 1):
+        with np.errstate(all="ignore"):
+            ev = np.var(wide(x), axis, ddof=ddof, keepdims=keepdims)
+            es = np.std(wide(x), axis, ddof=ddof, keepdims=keepdims)
+        check(pnp.var(x, axis, ddof=ddof, keepdims=keepdims), ev, dtype)
+        check(pnp.std(x, axis, ddof=ddof, keepdims=keepdims), es, dtype)
+    check(pnp.median(x, axis, keepdims=keepdims), np.median(wide(x), axis, keepdims=keepdims),
+          dtype)
+
+
+def test_complex_moments_and_order():
+    x = rand((3, 4), np.complex64)
+    x[1, 2] = x[1, 0].real + 5j  # equal real parts: the imaginary part decides
+    x[1, 3] = x[1, 0].real + 5j  # a tie: the first one wins
+    for fn in ["argmax", "argmin"]:
+        for axis in [None, 0, 1]:
+            np.testing.assert_array_equal(np.asarray(getattr(pnp, fn)(x, axis)),
+                                          getattr(np, fn)(x, axis))
+    check(pnp.var(x, 1), np.var(x, 1), np.complex64)
+    check(pnp.std(x), np.std(x), np.complex64)
+    assert pnp.var(x).dtype == np.float32
+
+
+@pytest.mark.parametrize("shape,axis", [((5,), 0), ((2, 3, 4), 1), ((2, 3, 4), -1),
+                                         ((2, 3), None), ((4,), None)], ids=str)
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint8, np.int32, np.float16,
+                                   np.float32])
+def test_arg_and_cumulative_against_numpy(backend, dtype, shape, axis):
+    x = rand(shape, dtype)
+    check(pnp.argmax(x, axis), np.argmax(x, axis), dtype)
+    check(pnp.argmin(x, axis), np.argmin(x, axis), dtype)
+    check(pnp.argmax(x, axis, keepdims=True), np.argmax(x, axis, keepdims=True), dtype)
+    out = pnp.cumsum(x, axis)
+    expected = np.cumsum(x if dtype != np.bool_ else x.astype(np.int32), axis,
+                         dtype=out.dtype)
+    check(out, expected, dtype)
+    out = pnp.cumprod(x, axis)
+    check(out, np.cumprod(x, axis, dtype=out.dtype), dtype)
+
+
+def test_where_and_initial():
+    x = rand((3, 4), np.float32)
+    m = x > 0
+    for axis in [None, 0, 1]:
+        assert_close(pnp.sum(x, axis, where=m), np.sum(x, axis, where=m))
+        assert_close(pnp.sum(x, axis, initial=2.5), np.sum(x, axis, initial=2.5))
+        assert_close(pnp.prod(x, axis, where=m, initial=2.0), np.prod(x, axis, where=m,
+                                                                       initial=2.0))
+        assert_close(pnp.max(x, axis, where=m, initial=-9.0),
+                     np.max(x, axis, where=m, initial=-9.0))
+        assert_close(pnp.min(x, axis, initial=0.0), np.min(x, axis, initial=0.0))
+        assert_close(pnp.all(x, axis, where=m), np.all(x, axis, where=m))
+        assert_close(pnp.any(x, axis, where=~m), np.any(x, axis, where=~m))
+        with np.errstate(all="ignore"):
+            assert_close(pnp.mean(x, axis, where=m), np.mean(x, axis, where=m))
+            assert_close(pnp.var(x, axis, where=m), np.var(x, axis, where=m))
+    # where broadcasts against the array
+    assert_close(pnp.sum(x, 0, where=np.array([True, False, True, True])),
+                 np.sum(x, 0, where=np.array([True, False, True, True])))
+    assert_close(pnp.max(np.zeros((0, 3)), 0, initial=1.0), np.max(np.zeros((0, 3)), 0,
+                                                                     initial=1.0))
+    assert_close(pnp.sum(np.arange(4), dtype=np.float16), 6.0)
+
+
+def test_nan_reductions():
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan], [4.0, 5.0, -1.0]],
+                 np.float32)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        for name in ["nansum", "nanprod", "nanmax", "nanmin", "nanmean", "nanvar", "nanstd"]:
+            for axis in [None, 0, 1]:
+                assert_close(getattr(pnp, name)(x, axis), getattr(np, name)(x, axis),
+                             err_msg=f"{name} axis={axis}")
+    for name in ["nancumsum", "nancumprod"]:
+        assert_close(getattr(pnp, name)(x, 1), getattr(np, name)(x, 1))
+    assert np.isnan(float(pnp.max(x))) and np.isnan(float(pnp.median(x)))
+    assert int(pnp.argmax(x)) == 1  # the first NaN, as NumPy
+    ints = np.arange(6).reshape(2, 3)
+    assert_close(pnp.nanmax(ints, 0), ints.max(0))
+    assert_close(pnp.nansum(ints), 15)
+
+
+def test_average():
+    x = rand((3, 4), np.float32)
+    w = np.abs(rand((3, 4), np.float32, seed=3)) + 0.1
+    assert_close(pnp.average(x), np.average(x))
+    assert_close(pnp.average(x, 1, w), np.average(x, 1, w))
+    assert_close(pnp.average(x, 0, w[:, 0]), np.average(x, 0, w[:, 0]))
+    avg, sw = pnp.average(x, 1, w, returned=True)
+    eavg, esw = np.average(x, 1, w, returned=True)
+    assert_close(avg, eavg)
+    assert_close(sw, esw)
+    avg, n = pnp.average(x, 0, returned=True)
+    assert_close(n, np.full(4, 3.0))
+    assert pnp.average(np.arange(4)).dtype == np.float32
+
+
+def test_cumulative_api():
+    x = np.arange(1, 7).reshape(2, 3)
+    assert_close(pnp.cumulative_sum(x, axis=1, include_initial=True),
+                 np.concatenate([np.zeros((2, 1)), np.cumsum(x, 1)], 1))
+    assert_close(pnp.cumulative_prod(np.arange(1, 5)), np.cumprod(np.arange(1, 5)))
+
+
+@requires_jax
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "var", "std", "all",
+                                  "any", "argmax", "argmin", "cumsum", "cumprod", "nansum",
+                                  "nanmax", "nanmean", "count_nonzero", "ptp", "median",
+                                  "average", "nanstd", "nancumsum"])
+def test_result_dtypes_match_jax(name, dtype):
+    import jax.numpy as jnp
+    x = rand((2, 3), dtype)
+    try:
+        dt, weak = jax_type(getattr(jnp, name), x)
+    except (TypeError, ValueError):
+        with pytest.raises((TypeError, ValueError)):
+            getattr(pnp, name)(x)
+        return
+    out = getattr(pnp, name)(x)
+    assert (out.dtype, out.weak_type) == (dt, weak)
+
+
+@requires_jax
+def test_dtype_argument_and_weak_inputs_match_jax():
+    import jax.numpy as jnp
+    x = rand((2, 3), np.int8)
+    for name, kw in [("sum", dict(dtype=np.int8)), ("mean", dict(dtype=np.float16)),
+                     ("sum", dict(dtype=np.float32)), ("prod", dict(dtype=np.uint8)),
+                     ("cumsum", dict(dtype=np.float32)), ("var", dict(dtype=np.float16))]:
+        dt, weak = jax_type(lambda a: getattr(jnp, name)(a, **kw), x)
+        out = getattr(pnp, name)(x, **kw)
+        assert (out.dtype, out.weak_type) == (dt, weak), name
+    for name in ["sum", "max", "mean", "cumsum"]:
+        import jax
+        expected = jax.eval_shape(lambda: getattr(jnp, name)(jnp.full((3,), 2.0)))
+        out = getattr(pnp, name)(pnp.full((3,), 2.0))
+        assert (out.dtype, out.weak_type) == (expected.dtype, expected.weak_type), name
+
+
+def test_float16_accumulates_in_float32():
+    x = np.full(4096, 1.0, np.float16)
+    assert float(pnp.sum(x)) == 4096.0  # float16 alone stalls at 2048
+    assert pnp.sum(x).dtype == np.float16
+    text = str(plax.make_jaxpr(pnp.sum)(x))
+    assert "f32[4096]" in text and "reduce_sum" in text
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "max", "argmin", "cumsum", "median",
+                                  "nanmax", "all", "count_nonzero"])
+def test_under_make_jaxpr(name):
+    x = rand((3, 4), np.float32)
+    f = lambda a: getattr(pnp, name)(a, axis=1)  # noqa: E731
+    closed = plax.make_jaxpr(f)(x)
+    closed.check()
+    assert_close(jaxpr_as_fun(closed)(x)[0], f(x))
+
+
+def test_errors():
+    x = np.ones((2, 3))
+    with pytest.raises(ValueError, match="sum: axis 2 is out of bounds for array of dimension 2"):
+        pnp.sum(x, axis=2)
+    with pytest.raises(ValueError, match="repeated axis"):
+        pnp.sum(x, axis=(0, -2))
+    with pytest.raises(ValueError, match="zero-size array to reduction operation max"):
+        pnp.max(np.zeros((0, 3)), axis=0)
+    with pytest.raises(ValueError, match="max with where requires initial"):
+        pnp.max(x, where=x > 0)
+    with pytest.raises(ValueError, match="argmax of an empty sequence"):
+        pnp.argmax(np.zeros(0))
+    with pytest.raises(TypeError, match="where must be a boolean array"):
+        pnp.sum(x, where=np.ones((2, 3)))
+    with pytest.raises(NotImplementedError, match="out"):
+        pnp.sum(x, out=np.zeros(3))
+    with pytest.raises(TypeError, match="sum requires ndarray"):
+        pnp.sum([1, 2])
+    with pytest.raises(plax.ConcretizationTypeError, match="axis"):
+        plax.make_jaxpr(lambda a, ax: pnp.sum(a, axis=ax))(x, 0)
