@@ -47,6 +47,9 @@ class Config:
         object.__setattr__(self, "_local", _Local())
         object.__setattr__(self, "_listeners", [])
         object.__setattr__(self, "_cache", {})
+        # while no override is active in any thread, values live in the instance __dict__, so
+        # reading an option on a hot path is a plain attribute lookup (no __getattr__ call)
+        object.__setattr__(self, "_active_overrides", 0)
 
     def define(self, name: str, default: Any, parse: Callable[[str], Any], help: str,
                env: str | None = None,
@@ -80,7 +83,14 @@ class Config:
             except ValueError as e:
                 raise ValueError(f"environment variable {opt.env}={raw!r}: {e}") from None
         cache[name] = val
+        if self._active_overrides == 0:
+            self.__dict__[name] = val
         return val
+
+    def _drop_fast(self) -> None:
+        d = self.__dict__
+        for n in self._options:
+            d.pop(n, None)
 
     def __setattr__(self, name, value):
         raise AttributeError("use plax.config.update(name, value) to change an option")
@@ -91,6 +101,7 @@ class Config:
         opt = self._option(name)
         opt.value, opt.is_set = opt.check(value), True
         self._cache.clear()
+        self._drop_fast()
         self._notify(name)
 
     def reset(self, name: str) -> None:
@@ -98,6 +109,7 @@ class Config:
         opt = self._option(_strip_prefix(name))
         opt.value, opt.is_set = None, False
         self._cache.clear()
+        self._drop_fast()
         self._notify(opt.name)
 
     @contextlib.contextmanager
@@ -106,6 +118,8 @@ class Config:
         value = self._option(name).check(value)
         local = self._local.overrides
         had, old = name in local, local.get(name)
+        object.__setattr__(self, "_active_overrides", self._active_overrides + 1)
+        self._drop_fast()
         local[name] = value
         self._notify(name)
         try:
@@ -115,6 +129,7 @@ class Config:
                 local[name] = old
             else:
                 del local[name]
+            object.__setattr__(self, "_active_overrides", self._active_overrides - 1)
             self._notify(name)
 
     def on_change(self, fn: Callable[[str], None]) -> None:

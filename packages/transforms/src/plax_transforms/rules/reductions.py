@@ -1,8 +1,6 @@
-"""jvp, transpose and batching rules of the reductions (reduce_*, argmax/argmin) and the
-cumulative reductions (cum*). Derivatives follow JAX: max/min split the tangent evenly among
-tied extrema, products differentiate a product tree (exact at zeros), and cumprod, cummax,
-cummin and cumlogsumexp differentiate a parallel prefix scan (JAX's associative_scan).
-"""
+"""jvp, transpose and batching rules of the reductions and cumulative reductions, as JAX's: max/min
+split the tangent among tied extrema, products differentiate a product tree (exact at zeros),
+cumprod/cummax/cummin/cumlogsumexp differentiate a parallel prefix scan (associative_scan)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""jvp, transpose and batching rules of gather and the scatters, as JAX's: gather transposes to
-scatter_add and scatter_add to gather; a replacing scatter with possibly repeated indices is
-differentiated by scattering update ids to learn which update won; scatter_min/max split the
-tangent among tied winners. Batching adds operand/indices batching dimensions.
-"""
+"""jvp, transpose and batching rules of gather and the scatters, as JAX's: gather and scatter_add
+transpose into each other, a scatter with repeated indices learns its winners by scattering ids,
+scatter_min/max split tangents among ties; batching adds gather/scatter batching dimensions."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""jvp, transpose and batching rules of the structural primitives (broadcast_in_dim, reshape,
-transpose, squeeze, rev, concatenate, pad, slice, dynamic_slice, dynamic_update_slice). All are
-linear in their array operands, so each jvp applies the primitive to the tangents.
-
-iota has no operands: no tangent or batch axis can reach it, so it needs no rules.
-"""
+"""jvp, transpose and batching rules of the structural primitives, all linear in their array
+operands (each jvp applies the primitive to the tangents). iota has no operands, so no tangent or
+batch axis ever reaches it: it needs no rules."""
 
 from __future__ import annotations
 
