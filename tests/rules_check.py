@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import pytest
 
 import plax
 import plax.lax as plax_lax
@@ -19,6 +20,17 @@ from conftest import HAVE_JAX, assert_close
 if HAVE_JAX:
     import jax
     import jax.lax as jax_lax
+
+
+@pytest.fixture(autouse=True)
+def eager_on_reference(request):
+    """Derivative and vmap checks run eagerly, op by op, on the NumPy reference backend (the
+    oracle; on XLA every op would compile). Tests taking the `backend` fixture run on each."""
+    if "backend" in request.fixturenames:
+        yield
+    else:
+        with plax.default_backend("reference"):
+            yield
 
 
 @dataclass
@@ -77,33 +89,10 @@ def _partial(fn, args, diff):
     return f, tuple(args[i] for i in diff)
 
 
-def check_grads_order2(f, args, order=2, atol=None, rtol=None):
-    """plax.test_util.check_grads to `order` (2 at most), in both modes.
-
-    check_grads(order=2) itself cannot run yet: its second-order step converts traced
-    values with np.asarray (see test_check_grads_order2_itself in test_rules_structural.py),
-    so the same second-order functions are built here and checked to first order."""
-    check_grads(f, args, order=1, modes=("fwd", "rev"), atol=atol, rtol=rtol)
-    if order < 2:
-        return
-
-    def fwd(*xs):
-        return plax.jvp(f, xs, tuple(_ones_like(x) for x in xs))[1]
-
-    def rev(*xs):
-        out, f_vjp = plax.vjp(f, *xs)
-        ct = type(out)(_ones_like(o) for o in out) if isinstance(out, (tuple, list)) \
-            else _ones_like(out)
-        return f_vjp(ct)
-
-    check_grads(fwd, args, order=1, modes=("fwd", "rev"), atol=atol, rtol=rtol)
-    check_grads(rev, args, order=1, modes=("fwd", "rev"), atol=atol, rtol=rtol)
-
-
 def run_grads(case: Case, rng):
     args = case.make(rng)
     f, d = _partial(case.plax_fn, args, case.diff)
-    check_grads_order2(f, d, order=case.order, atol=case.atol, rtol=case.rtol)
+    check_grads(f, d, order=case.order, modes=("fwd", "rev"), atol=case.atol, rtol=case.rtol)
 
 
 def _random_like(rng, x):
@@ -117,7 +106,6 @@ def _random_like(rng, x):
 def run_against_jax(case: Case, rng, args=None, rtol=2e-5, atol=2e-5):
     """plax.jvp and plax.vjp equal jax.jvp and jax.vjp (random tangents and cotangents)."""
     if not case.jax_ok:
-        import pytest
         pytest.skip(f"JAX cannot differentiate {case.name} itself")
     args = case.make(rng) if args is None else args
     fp, d = _partial(case.plax_fn, args, case.diff)
@@ -230,19 +218,22 @@ def lax_cos(x):
 
 
 def run_jit(case: Case, rng):
-    """jit of the function and of its gradient equal the eager results."""
+    """jit of the function and of its gradient, and the gradient through a jit call, equal the
+    eager results."""
     args = case.make(rng)
     _close(plax.jit(case.plax_fn)(*args), case.plax_fn(*args), rtol=1e-6, atol=1e-6)
     f, d = _partial(case.plax_fn, args, case.diff)
 
-    def vjp_all(*d):
+    def vjp_all(*d, f=f):
         out, f_vjp = plax.vjp(f, *d)
         if isinstance(out, (tuple, list)):
             return f_vjp(type(out)(_ones_like(o) for o in out))
         return f_vjp(_ones_like(out))
 
-    _close(plax.jit(vjp_all)(*d), vjp_all(*d), rtol=1e-5, atol=1e-6)
+    want = vjp_all(*d)
+    _close(plax.jit(vjp_all)(*d), want, rtol=1e-5, atol=1e-6)
+    _close(vjp_all(*d, f=plax.jit(f)), want, rtol=1e-5, atol=1e-6)
 
 
-__all__ = ["Case", "check_grads_order2", "in_axes_specs", "run_against_jax", "run_grads",
+__all__ = ["Case", "eager_on_reference", "in_axes_specs", "run_against_jax", "run_grads",
            "run_jit", "run_vmap"]

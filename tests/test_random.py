@@ -19,6 +19,17 @@ def _np(x):
     return np.asarray(x)
 
 
+@pytest.fixture(autouse=True)
+def _on_reference(request):
+    """Numbers are checked on the reference backend (cheap eager ops); tests taking the
+    `backend` fixture run on every installed backend and compare with it."""
+    if "backend" in request.fixturenames:
+        yield
+    else:
+        with plax.default_backend("reference"):
+            yield
+
+
 # ---------------------------------------------------------------------------------------------
 # Known answers (no JAX needed)
 
@@ -102,6 +113,37 @@ def test_hardcoded_values_x64():
         u = pr.uniform(k7, (3,))
         assert u.dtype == np.float64
         assert _np(u).tolist() == [0.8441069450823528, 0.04541258512665647, 0.22498462569285382]
+
+
+_ACROSS = {
+    "split": lambda k: pr.split(k, (2, 3)),
+    "fold_in": lambda k: pr.fold_in(k, 99),
+    "bits u8": lambda k: pr.bits(k, (5,), np.uint8),
+    "uniform": lambda k: pr.uniform(k, (2, 3), minval=-2., maxval=np.arange(1., 4.)),
+    "uniform f16": lambda k: pr.uniform(k, (4,), np.float16),
+    "normal": lambda k: pr.normal(k, (6,)),
+    "randint i8": lambda k: pr.randint(k, (6,), -7, 100, np.int8),
+    "bernoulli": lambda k: pr.bernoulli(k, 0.4, (6,)),
+    "exponential": lambda k: pr.exponential(k, (4,)),
+    "truncated_normal": lambda k: pr.truncated_normal(k, -1., 1., (4,)),
+    "permutation": lambda k: pr.permutation(k, np.arange(12.).reshape(3, 4), axis=1),
+    "categorical": lambda k: pr.categorical(k, np.log(_P), shape=(6,)),
+    "choice p": lambda k: pr.choice(k, 4, (5,), p=_P),
+}
+
+
+def test_samplers_agree_across_backends(backend):
+    keys = [pr.PRNGKey(s) for s in (3, 2**40 + 1)]
+    for name, fn in _ACROSS.items():
+        for k in keys:
+            got = _np(fn(k))
+            with plax.default_backend("reference"):
+                want = _np(fn(_np(k)))
+            assert got.dtype == want.dtype and got.shape == want.shape, name
+            if got.dtype.kind in "fc":  # transcendental functions may differ in the last ulps
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=name)
+            else:
+                np.testing.assert_array_equal(got, want, err_msg=name)
 
 
 # ---------------------------------------------------------------------------------------------

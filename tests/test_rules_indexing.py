@@ -13,7 +13,8 @@ import plax
 import plax.lax as lax
 
 from conftest import HAVE_JAX, assert_close, requires_jax
-from rules_check import Case, run_against_jax, run_grads, run_jit, run_vmap
+from rules_check import (  # noqa: F401 (eager_on_reference: an autouse fixture)
+    Case, eager_on_reference, run_against_jax, run_grads, run_jit, run_vmap)
 
 if HAVE_JAX:
     import jax

@@ -9,9 +9,11 @@ import pytest
 
 import plax
 import plax.lax as lax
+from plax.test_util import check_grads
 
 from conftest import HAVE_JAX, assert_close, requires_jax
-from rules_check import Case, run_against_jax, run_grads, run_jit, run_vmap
+from rules_check import (  # noqa: F401 (eager_on_reference: an autouse fixture)
+    Case, eager_on_reference, run_against_jax, run_grads, run_jit, run_vmap)
 
 if HAVE_JAX:
     import jax
@@ -201,10 +203,9 @@ def test_reduce_sum_transpose_broadcasts():
 
 
 def test_x64_cumulative_second_order():
-    from rules_check import check_grads_order2
     rng = np.random.default_rng(4)
     with plax.enable_x64():
         x = rng.uniform(0.5, 2.0, (3, 6))
         for fn in (lambda v: lax.cumprod(v, 1), lambda v: lax.cumlogsumexp(v, 0, True),
                    lambda v: lax.reduce_prod(v, (0, 1))):
-            check_grads_order2(fn, (x,), atol=1e-6, rtol=1e-6)
+            check_grads(fn, (x,), order=2, atol=1e-6, rtol=1e-6)

@@ -139,7 +139,10 @@ def copy_to_device(arr, dev):
 
 
 def to_numpy(arr) -> np.ndarray:
-    return np.asarray(arr)
+    """The host value (read-only). Without jax loaded, jaxlib arrays have no __array__ and the
+    buffer protocol cannot describe bfloat16, so ask jaxlib for the NumPy array directly."""
+    with _without_jax_import():
+        return arr._single_device_array_to_np_array_did_copy()[0]
 
 
 def device_of(arr):

@@ -8,13 +8,11 @@ from plax._src import dtypes
 from plax_transforms import jit as jit_mod
 from plax_transforms import pmap as pm
 from plax_xla import hlo
-from plax_xla.lowering import AxisEnv, dense_i64
+from plax_xla.lowering import AxisEnv, call_closed, dense_i64
 
 
 def _jit(ctx, *args, jaxpr, name, **_):
-    fname = ctx.module.private_function(jaxpr, name)
-    results = [(a.shape, a.dtype) for a in jaxpr.out_avals]
-    return ctx.b.op("func.call", list(args), results, attrs=f"callee = @{fname}")
+    return call_closed(ctx.b, jaxpr, name, args)
 
 
 def axis_env(ctx, prim, names) -> AxisEnv:

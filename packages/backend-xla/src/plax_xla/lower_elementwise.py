@@ -126,6 +126,13 @@ def _select_n(ctx, which, *cases):
     return out
 
 
+def _complex(ctx, x, y):
+    b, out = ctx.b, ctx.aval_out
+    part = hlo._real_dtype(out.dtype)  # 16-bit parts widen: StableHLO has no complex<f16>
+    x, y = (hlo.convert(b, v, part) for v in _bcast(ctx, x, y))
+    return hlo.binary(b, "stablehlo.complex", x, y, out.dtype)
+
+
 def _clamp(ctx, lo, x, hi):
     return ctx.b.op1("stablehlo.clamp", [lo, x, hi], x.shape, x.dtype)
 
@@ -227,7 +234,7 @@ RULES = {
     ew.le_p: _compare("LE"),
     ew.gt_p: _compare("GT"),
     ew.ge_p: _compare("GE"),
-    ew.complex_p: _op("stablehlo.complex"),
+    ew.complex_p: _complex,
     ew.select_n_p: _select_n,
     ew.clamp_p: _clamp,
     ew.convert_element_type_p: _convert_element_type,

@@ -60,7 +60,7 @@ def _gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, indices_ar
     ok = _in_bounds(b, indices, bounds) if mode == _Mode.FILL_OR_DROP else None
     # explicit clamping (XLA clamps too, but reads unsigned indices as signed)
     clamped = _clamp_indices(b, indices, bounds)
-    attrs = (_dims_attr("gather", [
+    attrs = ("dimension_numbers = " + _dims_attr("gather", [
         ("offset_dims", dn.offset_dims), ("collapsed_slice_dims", dn.collapsed_slice_dims),
         ("operand_batching_dims", dn.operand_batching_dims),
         ("start_indices_batching_dims", dn.start_indices_batching_dims),
@@ -98,13 +98,27 @@ def _scatter(kind: str):
         b, dn = ctx.b, dimension_numbers
         if 0 in updates.shape:
             return operand
+        if operand.ndim == 0:
+            # XLA's scatter simplifier rejects a rank-0 operand: scatter into a (1,) array
+            flat = hlo.reshape(b, operand, (1,))
+            out = rule(ctx, flat, indices, updates, mode=mode,
+                       dimension_numbers=sl.ScatterDimensionNumbers((), (0,), ()),
+                       indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+            return hlo.reshape(b, out, ())
+        free = [d for d in range(operand.ndim) if d not in set(dn.operand_batching_dims)]
+        if indices.shape[-1] == 0 and free:
+            # XLA combines the rows of an empty index vector wrongly (only the last lands):
+            # index the first non-batching dimension at 0 explicitly instead
+            zero = hlo.full(b, 0, indices.shape[:-1] + (1,), indices.dtype)
+            indices = hlo.concatenate(b, [indices, zero], indices.ndim - 1)
+            dn = dn._replace(scatter_dims_to_operand_dims=(free[0],))
         if mode == _Mode.CLIP:
             dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
             sizes = iter(updates.shape[d] for d in dn.update_window_dims)
             window = [1 if d in dropped else next(sizes) for d in range(operand.ndim)]
             indices = _clamp_indices(b, indices, _bounds(
                 indices, dn.scatter_dims_to_operand_dims, operand.shape, window))
-        attrs = (_dims_attr("scatter", [
+        attrs = ("scatter_dimension_numbers = " + _dims_attr("scatter", [
             ("update_window_dims", dn.update_window_dims),
             ("inserted_window_dims", dn.inserted_window_dims),
             ("input_batching_dims", dn.operand_batching_dims),

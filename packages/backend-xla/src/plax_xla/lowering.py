@@ -237,6 +237,20 @@ class ModuleLowering:
                 + _indent([main, *self.functions], 2) + "\n}\n")
 
 
+def call_closed(b: FuncBuilder, closed: ClosedJaxpr, name: str, args: Sequence[Value]
+                ) -> list[Value]:
+    """A func.call of the private function computing `closed` on `args`."""
+    fname = b.module.private_function(closed, name)
+    results = [(a.shape, a.dtype) for a in closed.out_avals]
+    return b.op("func.call", list(args), results, attrs=f"callee = @{fname}")
+
+
+def inline_closed(b: FuncBuilder, closed: ClosedJaxpr, args: Sequence[Value]) -> list[Value]:
+    """The equations of `closed` emitted in place (inside a region, say) on `args`."""
+    consts = [b.const(np.asarray(c)) for c in closed.consts]
+    return lower_jaxpr(b, closed.jaxpr, consts, args)
+
+
 def _literal(b: FuncBuilder, lit: Literal) -> Value:
     return b.const(np.asarray(lit.val, dtype=lit.aval.dtype))
 

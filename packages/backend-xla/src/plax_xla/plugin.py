@@ -9,7 +9,7 @@ import importlib
 from plax.hookspecs import hookimpl
 
 _RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "lower_slicing",
-                 "lower_sorting", "lower_linalg", "lower_calls")
+                 "lower_sorting", "lower_linalg", "lower_calls", "lower_control_flow")
 
 
 def _define_options() -> None:

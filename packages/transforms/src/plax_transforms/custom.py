@@ -19,7 +19,7 @@ from plax._src.tree_util import tree_flatten, tree_map, tree_unflatten
 from plax.extend import (
     ClosedJaxpr, Jaxpr, JaxprTrace, Literal, Primitive, Var, eval_jaxpr, get_aval)
 from plax_transforms.ad import Zero, instantiate, is_unknown, pe_rules
-from plax_transforms.batching import batch_flat, needs_trace
+from plax_transforms.batching import BatchTrace, BatchTracer, matchaxis, needs_trace
 from plax_transforms.jit import closed_call_jaxpr
 
 custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
@@ -80,10 +80,14 @@ class custom_jvp:
 
     def __init__(self, fun: Callable, nondiff_argnums=()):
         functools.update_wrapper(self, fun)
-        self.fun = fun
+        self._fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.jvp = None
         self.symbolic_zeros = False
+
+    # a property, not an instance attribute: wrappers that copy __dict__ (functools.wraps)
+    # must not pick up a `fun` that bypasses the rule
+    fun = property(lambda self: self._fun)
 
     def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
         self.jvp = jvp
@@ -108,15 +112,15 @@ class custom_jvp:
     def __call__(self, *args, **kwargs):
         if self.jvp is None:
             raise AttributeError(f"No JVP defined for custom_jvp function "
-                                 f"{getattr(self.fun, '__name__', '')} using defjvp.")
-        args = _resolve_args(self.fun, args, kwargs)
+                                 f"{getattr(self._fun, '__name__', '')} using defjvp.")
+        args = _resolve_args(self._fun, args, kwargs)
         if current_trace() is EVAL_TRACE:
-            return self.fun(*args)
+            return self._fun(*args)
         nondiff = tuple(i % len(args) for i in self.nondiff_argnums)
         nd_vals, dyn = _split_nondiff(args, nondiff)
         leaves, in_tree = tree_flatten(tuple(dyn))
         out_box = []
-        n, fun, user_jvp = len(args), self.fun, self.jvp
+        n, fun, user_jvp = len(args), self._fun, self.jvp
 
         def flat_fun(*xs):
             out = fun(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, xs), n))
@@ -134,11 +138,10 @@ class custom_jvp:
             ts = tree_unflatten(in_tree, tangents)
             out = user_jvp(*nd_vals, tuple(ps), tuple(ts)) if nondiff else \
                 user_jvp(tuple(ps), tuple(ts))
-            try:
-                p_out, t_out = out
-            except (TypeError, ValueError):
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise TypeError("a custom_jvp rule must return a pair (primal_out, "
-                                f"tangent_out), got {out!r:.100}") from None
+                                f"tangent_out), got {out!r:.100}")
+            p_out, t_out = out
             pl, pt = tree_flatten(p_out)
             tl, tt = tree_flatten(t_out)
             _check_out("custom_jvp rule primal output", out_tree, out_avals, pt,
@@ -171,25 +174,54 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp_fun, num_consts,
     return out_p, out_t
 
 
+class _RuleBatchTrace(BatchTrace):
+    """The trace a user's rule runs in when its call is batched: it also takes the tracers of
+    the vmap that batched the call as its own, since the rule may close over them (JAX
+    recognises them by the trace's tag)."""
+
+    __slots__ = ("outer",)
+
+    def __init__(self, parent, outer: BatchTrace):
+        super().__init__(parent, outer.axis_size, outer.axis_name)
+        self.outer = outer
+
+    def lift(self, x):
+        if type(x) is BatchTracer and (x._trace is self or x._trace is self.outer):
+            return x.val, x.bdim
+        return x, None
+
+
+def _batch_rule_fun(outer: BatchTrace, fun, vals, dims, out_dim_dst=0):
+    """batch_flat for a user's rule, in a _RuleBatchTrace of `outer`."""
+    trace = _RuleBatchTrace(current_trace(), outer)
+    ins = [BatchTracer(trace, v, d) if d is not None else v for v, d in zip(vals, dims)]
+    try:
+        with set_current_trace(trace):
+            outs = fun(*ins)
+        lifted = [trace.lift(o) for o in outs]
+    finally:
+        trace.invalidate()
+    if out_dim_dst is None:
+        return [v for v, _ in lifted], [d for _, d in lifted]
+    return [matchaxis(v, d, out_dim_dst, outer.axis_size) for v, d in lifted]
+
+
 @needs_trace
 def _custom_jvp_call_batch(trace, vals, dims, *, call_jaxpr, jvp_fun, num_consts,
                            symbolic_zeros):
-    size, name = trace.axis_size, trace.axis_name
     from plax_transforms.rules.control_flow import batch_closed
     nout = len(call_jaxpr.out_avals)
-    new_call = batch_closed(call_jaxpr, dims, size, name, [0] * nout)
+    new_call = batch_closed(call_jaxpr, dims, trace.axis_size, trace.axis_name, [0] * nout)
     p_dims = list(dims[num_consts:])
-    consts, cdims = vals[:num_consts], dims[:num_consts]
 
     def new_jvp(primals, tangents):
         def flat(*xs):
             n = len(primals)
             po, to = jvp_fun(list(xs[:n]), list(xs[n:]))
             return [*po, *to]
-        outs = batch_flat(flat, [*primals, *tangents], [*p_dims, *p_dims], size, name)
+        outs = _batch_rule_fun(trace, flat, [*primals, *tangents], [*p_dims, *p_dims])
         return outs[:nout], outs[nout:]
 
-    del consts, cdims
     outs = custom_jvp_call_p.bind(*vals, call_jaxpr=new_call, jvp_fun=new_jvp,
                                   num_consts=num_consts, symbolic_zeros=symbolic_zeros)
     return outs, [0] * nout
@@ -205,9 +237,11 @@ class custom_vjp:
 
     def __init__(self, fun: Callable, nondiff_argnums=()):
         functools.update_wrapper(self, fun)
-        self.fun = fun
+        self._fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
+
+    fun = property(lambda self: self._fun)
 
     def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False) -> None:
         self.fwd, self.bwd = fwd, bwd
@@ -215,15 +249,15 @@ class custom_vjp:
     def __call__(self, *args, **kwargs):
         if self.fwd is None:
             raise AttributeError(f"No VJP defined for custom_vjp function "
-                                 f"{getattr(self.fun, '__name__', '')} using defvjp.")
-        args = _resolve_args(self.fun, args, kwargs)
+                                 f"{getattr(self._fun, '__name__', '')} using defvjp.")
+        args = _resolve_args(self._fun, args, kwargs)
         if current_trace() is EVAL_TRACE:
-            return self.fun(*args)
+            return self._fun(*args)
         nondiff = tuple(i % len(args) for i in self.nondiff_argnums)
         nd_vals, dyn = _split_nondiff(args, nondiff)
         leaves, in_tree = tree_flatten(tuple(dyn))
         in_avals = [get_aval(x) for x in leaves]
-        n, fun, fwd, bwd = len(args), self.fun, self.fwd, self.bwd
+        n, fun, fwd, bwd = len(args), self._fun, self.fwd, self.bwd
         out_box = []
 
         def flat_fun(*xs):
@@ -238,11 +272,10 @@ class custom_vjp:
 
         def fwd_fun(primals):
             r = fwd(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, primals), n))
-            try:
-                out, res = r
-            except (TypeError, ValueError):
-                raise TypeError("a custom_vjp fwd function must return a pair (output, "
-                                "residuals)") from None
+            if not isinstance(r, (tuple, list)) or len(r) != 2:
+                raise TypeError(f"a custom_vjp fwd function must return a pair (output, "
+                                f"residuals), got {r!r:.100}")
+            out, res = r
             ol, ot = tree_flatten(out)
             _check_out("custom_vjp fwd output", out_tree, out_avals, ot,
                        [get_aval(x) for x in ol])
@@ -300,8 +333,18 @@ def _custom_lin_abstract(*avals, num_res, bwd_fun, out_avals):
     return list(out_avals)
 
 
+_JVP_OF_CUSTOM_VJP = "can't apply forward-mode autodiff (jvp) to a custom_vjp function."
+
+
 def _custom_lin_impl(*args, **params):
-    raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
+    # custom_lin only runs when a tangent is pushed forward (jvp), never in reverse mode,
+    # where it is transposed instead
+    raise TypeError(_JVP_OF_CUSTOM_VJP)
+
+
+def _custom_lin_batch(vals, dims, **params):
+    # batched only when forward mode is vmapped (jacfwd): the same error as jvp
+    raise TypeError(_JVP_OF_CUSTOM_VJP)
 
 
 def _custom_lin_transpose(cts, *args, num_res, bwd_fun, out_avals):
@@ -313,35 +356,35 @@ def _custom_lin_transpose(cts, *args, num_res, bwd_fun, out_avals):
 
 @needs_trace
 def _custom_vjp_call_batch(trace, vals, dims, *, call_jaxpr, fwd_fun, bwd_fun, num_consts):
-    size, name = trace.axis_size, trace.axis_name
     from plax_transforms.rules.control_flow import batch_closed
     nout = len(call_jaxpr.out_avals)
-    new_call = batch_closed(call_jaxpr, dims, size, name, [0] * nout)
+    new_call = batch_closed(call_jaxpr, dims, trace.axis_size, trace.axis_name, [0] * nout)
     p_dims = list(dims[num_consts:])
+
     def new_fwd(primals):
         def flat(*xs):
             o, r = fwd_fun(list(xs))
             return [*o, *r]
-        outs = batch_flat(flat, primals, p_dims, size, name)
+        outs = _batch_rule_fun(trace, flat, primals, p_dims)
         return outs[:nout], outs[nout:]
 
     def new_bwd(res, cts):
         def flat(*xs):
             r, c = xs[:len(res)], xs[len(res):]
             return [instantiate(z) for z in bwd_fun(list(r), list(c))]
-        return _bwd_to_dims(flat, res, cts, p_dims, size, name)
+        return _bwd_to_dims(trace, flat, res, cts, p_dims)
 
     outs = custom_vjp_call_p.bind(*vals, call_jaxpr=new_call, fwd_fun=new_fwd, bwd_fun=new_bwd,
                                   num_consts=num_consts)
     return outs, [0] * nout
 
 
-def _bwd_to_dims(flat, res, cts, p_dims, size, name):
+def _bwd_to_dims(trace, flat, res, cts, p_dims):
     """Batched bwd: cotangents come back with each primal's own batch dim (None: summed)."""
     from plax import lax
-    from plax_transforms.batching import matchaxis
-    outs, ods = batch_flat(flat, [*res, *cts], [0] * (len(res) + len(cts)), size, name,
-                           out_dim_dst=None)
+    size = trace.axis_size
+    outs, ods = _batch_rule_fun(trace, flat, [*res, *cts], [0] * (len(res) + len(cts)),
+                                out_dim_dst=None)
     result = []
     for o, d, want in zip(outs, ods, p_dims):
         if want is None and d is not None:
@@ -532,6 +575,7 @@ def register(reg) -> None:
     reg.add_abstract_eval(custom_lin_p, _custom_lin_abstract)
     reg.add_impl("reference", custom_lin_p, _custom_lin_impl)
     reg.add_transpose(custom_lin_p, _custom_lin_transpose)
+    reg.add_batch(custom_lin_p, _custom_lin_batch)
     reg.add_abstract_eval(checkpoint_p, _checkpoint_abstract)
     reg.add_impl("reference", checkpoint_p, _checkpoint_impl)
     reg.add_jvp(checkpoint_p, _checkpoint_jvp)

@@ -451,7 +451,7 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     _check_same_types("scan body function carry input and carry output", carry_tree,
                       carry_avals, carry_out_tree, closed.out_avals[:ncarry],
                       "the carry input", "the carry output")
-    nk, ny = len(consts), len(closed.out_avals) - ncarry
+    nk = len(consts)
     # a carry passed through unchanged is a const; a y that is its x is that xs
     fwd = _forwarding(closed.jaxpr)
     move = [fwd[i] == nk + i for i in range(ncarry)]

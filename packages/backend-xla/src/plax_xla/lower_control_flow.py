@@ -1,0 +1,101 @@
+"""Lowering rules of the control-flow primitives (cond -> stablehlo.case, while ->
+stablehlo.while, scan -> a while over an index that slices xs and writes ys in place) and of
+the call-like primitives of custom_jvp, custom_vjp and checkpoint (a call of their jaxpr:
+their rules matter to transforms, which have run before lowering)."""
+
+from __future__ import annotations
+
+from plax._src import dtypes
+from plax._src.lax import control_flow as cf
+from plax_transforms import custom
+from plax_xla import hlo
+from plax_xla.lowering import call_closed, inline_closed, zeros
+
+
+def _cond(ctx, index, *args, branches):
+    b = ctx.b
+    if len(branches) == 1:
+        return inline_closed(b, branches[0], args)
+    # XLA runs the last branch for any out-of-range index; lax clamps into range instead
+    idx = hlo.convert(b, index, dtypes.int32)
+    idx = b.op1("stablehlo.clamp", [hlo.scalar(b, 0, dtypes.int32), idx,
+                                    hlo.scalar(b, len(branches) - 1, dtypes.int32)])
+    regions = [b.region([], lambda sb, br=br: inline_closed(sb, br, args)) for br in branches]
+    return b.op("stablehlo.case", [idx], [(a.shape, a.dtype) for a in ctx.avals_out],
+                regions=regions)
+
+
+def _while(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    b = ctx.b
+    nc = cond_nconsts + body_nconsts
+
+    def cond(sb, *vals):
+        return inline_closed(sb, cond_jaxpr, [*vals[:cond_nconsts], *vals[nc:]])
+
+    def body(sb, *vals):
+        new = inline_closed(sb, body_jaxpr, [*vals[cond_nconsts:nc], *vals[nc:]])
+        return [*vals[:nc], *new]  # the consts ride along unchanged
+
+    types = [(v.shape, v.dtype) for v in args]
+    outs = b.op("stablehlo.while", list(args), types,
+                regions=[b.region(types, cond), b.region(types, body)])
+    return outs[nc:]
+
+
+def _scan(ctx, *args, jaxpr, length, reverse, unroll, num_consts, num_carry, **_):
+    b = ctx.b
+    i32 = dtypes.int32
+    nx = len(args) - num_consts - num_carry
+    y_avals = jaxpr.out_avals[num_carry:]
+    ys0 = [zeros(b, (length, *a.shape), a.dtype) for a in y_avals]
+    state = [hlo.scalar(b, 0, i32), *args, *ys0]
+    types = [(v.shape, v.dtype) for v in state]
+
+    def cond(sb, i, *_):
+        return [hlo.compare(sb, i, hlo.scalar(sb, length, i32), "LT")]
+
+    def body(sb, i, *vals):
+        consts, carry = vals[:num_consts], vals[num_consts:num_consts + num_carry]
+        xs, ys = vals[num_consts + num_carry:len(args)], vals[len(args):]
+        t = hlo.sub(sb, hlo.scalar(sb, length - 1, i32), i) if reverse else i
+        zero = hlo.scalar(sb, 0, i32)
+        x_t = []
+        for x in xs:
+            row = sb.op1("stablehlo.dynamic_slice", [x, t] + [zero] * (x.ndim - 1),
+                         (1, *x.shape[1:]), x.dtype,
+                         attrs="slice_sizes = array<i64: " + ", ".join(
+                             map(str, (1, *x.shape[1:]))) + ">")
+            x_t.append(hlo.reshape(sb, row, x.shape[1:]))
+        out = inline_closed(sb, jaxpr, [*consts, *carry, *x_t])
+        new_ys = [sb.op1("stablehlo.dynamic_update_slice",
+                         [y, hlo.reshape(sb, o, (1, *o.shape)), t] + [zero] * (y.ndim - 1))
+                  for y, o in zip(ys, out[num_carry:])]
+        i_next = hlo.add(sb, i, hlo.scalar(sb, 1, i32))
+        return [i_next, *consts, *out[:num_carry], *xs, *new_ys]
+
+    outs = b.op("stablehlo.while", state, types,
+                regions=[b.region(types, cond), b.region(types, body)])
+    assert nx == len(args) - num_consts - num_carry
+    return outs[1 + num_consts:1 + num_consts + num_carry] + outs[1 + len(args):]
+
+
+def _call(param: str, label: str):
+    def rule(ctx, *args, **params):
+        return call_closed(ctx.b, params[param], label, args)
+    return rule
+
+
+def _custom_lin(ctx, *args, **params):
+    # as in the reference backend: custom_lin only runs when forward mode meets custom_vjp
+    custom._custom_lin_impl(*args, **params)
+
+
+RULES = {
+    cf.cond_p: _cond,
+    cf.while_p: _while,
+    cf.scan_p: _scan,
+    custom.custom_jvp_call_p: _call("call_jaxpr", "custom_jvp_call"),
+    custom.custom_vjp_call_p: _call("call_jaxpr", "custom_vjp_call"),
+    custom.checkpoint_p: _call("jaxpr", "checkpoint"),
+    custom.custom_lin_p: _custom_lin,
+}
