@@ -104,34 +104,42 @@ def _random_like(rng, x):
 
 
 def run_against_jax(case: Case, rng, args=None, rtol=2e-5, atol=2e-5):
-    """plax.jvp and plax.vjp equal jax.jvp and jax.vjp (random tangents and cotangents)."""
+    """plax.jvp, plax.vjp (random tangents and cotangents), plax.jacfwd and plax.jacrev equal
+    JAX's. The JAX side is one jitted function: eagerly, the many small ops of a scan take JAX
+    seconds, and one compilation per case is cheaper than four."""
     if not case.jax_ok:
         pytest.skip(f"JAX cannot differentiate {case.name} itself")
     args = case.make(rng) if args is None else args
     fp, d = _partial(case.plax_fn, args, case.diff)
     fj, _ = _partial(case.jax_fn, args, case.diff)
     tans = tuple(_random_like(rng, x) for x in d)
-    out_p, t_p = plax.jvp(fp, d, tans)
-    # JAX under jit: its eager dispatch of the many small ops of a scan takes seconds
-    out_j, t_j = jax.jit(lambda p, t: jax.jvp(fj, p, t))(d, tans)
-    _close(out_p, out_j, rtol, atol)
-    _close(t_p, t_j, rtol, atol)
-    cts = [_random_like(rng, o) for o in _leaves(out_j)]
+    out_shape = jax.eval_shape(fj, *d)
+    cts = [_random_like(rng, np.zeros(o.shape, o.dtype)) for o in _leaves(out_shape)]
 
     def like(out):  # plax returns tuples where JAX may return lists
         return type(out)(cts) if isinstance(out, (tuple, list)) else cts[0]
-    got = plax.vjp(fp, *d)[1](like(out_p))
-    _close(got, jax.jit(lambda p, ct: jax.vjp(fj, *p)[1](ct))(d, like(out_j)), rtol, atol)
-    # whole Jacobians: vmap over a basis of tangents (jacfwd) or of cotangents (jacrev)
-    if any(np.asarray(x).dtype.kind == "c" for x in d):
-        return  # JAX's Jacobians of complex inputs need holomorphic=True, a different thing
+
+    # whole Jacobians: vmap over a basis of tangents (jacfwd) or of cotangents (jacrev);
+    # JAX's Jacobians of complex inputs need holomorphic=True (a different thing), and
+    # jax.jacrev refuses integer outputs
     nums = tuple(range(len(d)))
-    for plax_jac, jax_jac in ((plax.jacfwd, jax.jacfwd), (plax.jacrev, jax.jacrev)):
-        if plax_jac is plax.jacrev and any(np.asarray(o).dtype.kind in "biu"
-                                           for o in _leaves(out_j)):
-            continue  # jax.jacrev refuses integer outputs
-        want = jax.jit(jax_jac(fj, argnums=nums))(*d)
-        _close(plax_jac(fp, argnums=nums)(*d), want, rtol, atol)
+    jacs = []
+    if not any(np.asarray(x).dtype.kind == "c" for x in d):
+        jacs.append((plax.jacfwd, jax.jacfwd))
+        if not any(np.dtype(o.dtype).kind in "biu" for o in _leaves(out_shape)):
+            jacs.append((plax.jacrev, jax.jacrev))
+
+    def jax_all(p, t, ct):
+        out, t_out = jax.jvp(fj, p, t)
+        return out, t_out, jax.vjp(fj, *p)[1](ct), [jj(fj, argnums=nums)(*p) for _, jj in jacs]
+
+    out_j, t_j, ct_j, jac_j = jax.jit(jax_all)(d, tans, like(out_shape))
+    out_p, t_p = plax.jvp(fp, d, tans)
+    _close(out_p, out_j, rtol, atol)
+    _close(t_p, t_j, rtol, atol)
+    _close(plax.vjp(fp, *d)[1](like(out_p)), ct_j, rtol, atol)
+    for (pj, _), want in zip(jacs, jac_j, strict=True):
+        _close(pj(fp, argnums=nums)(*d), want, rtol, atol)
 
 
 def in_axes_specs(args, extra=()):
@@ -177,13 +185,15 @@ def run_vmap(case: Case, rng, size=3, with_jax=True):
     """vmap (of the function, of its jvp and of its vjp) against a Python loop, for several
     in_axes; and jit(vmap) against vmap."""
     proto = case.make(rng)
-    for in_axes in in_axes_specs(proto, case.vmap_axes):
+    specs = in_axes_specs(proto, case.vmap_axes)
+    for k, in_axes in enumerate(specs):
         batched, examples = _stack(rng, case.make, in_axes, size)
         got = plax.vmap(case.plax_fn, in_axes=in_axes)(*batched)
         want = _stack_outs([case.plax_fn(*ex) for ex in examples])
         _close(got, want)
-        if with_jax and HAVE_JAX:
-            _close(got, jax.vmap(case.jax_fn, in_axes=in_axes)(*batched))
+        # JAX too, for the first and the last (a None mix) spec: a compile each
+        if with_jax and HAVE_JAX and k in (0, len(specs) - 1):
+            _close(got, jax.jit(jax.vmap(case.jax_fn, in_axes=in_axes))(*batched))
 
     # jvp and vjp under vmap (batching of the rules' own output), all arguments mapped
     in_axes = (0,) * len(proto)
@@ -218,10 +228,9 @@ def lax_cos(x):
 
 
 def run_jit(case: Case, rng):
-    """jit of the function and of its gradient, and the gradient through a jit call, equal the
-    eager results."""
+    """On the current backend: jit of the function, jit of its vjp, and jit of a vjp taken
+    through an inner jit call, against eager results of the reference backend."""
     args = case.make(rng)
-    _close(plax.jit(case.plax_fn)(*args), case.plax_fn(*args), rtol=1e-6, atol=1e-6)
     f, d = _partial(case.plax_fn, args, case.diff)
 
     def vjp_all(*d, f=f):
@@ -230,9 +239,12 @@ def run_jit(case: Case, rng):
             return f_vjp(type(out)(_ones_like(o) for o in out))
         return f_vjp(_ones_like(out))
 
-    want = vjp_all(*d)
-    _close(plax.jit(vjp_all)(*d), want, rtol=1e-5, atol=1e-6)
-    _close(vjp_all(*d, f=plax.jit(f)), want, rtol=1e-5, atol=1e-6)
+    with plax.default_backend("reference"):
+        want_out, want_ct = case.plax_fn(*args), vjp_all(*d)
+    _close(plax.jit(case.plax_fn)(*args), want_out, rtol=1e-5, atol=1e-6)
+    _close(plax.jit(vjp_all)(*d), want_ct, rtol=1e-5, atol=1e-6)
+    inner = plax.jit(f)
+    _close(plax.jit(lambda *d: vjp_all(*d, f=inner))(*d), want_ct, rtol=1e-5, atol=1e-6)
 
 
 __all__ = ["Case", "eager_on_reference", "in_axes_specs", "run_against_jax", "run_grads",

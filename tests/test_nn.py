@@ -15,6 +15,19 @@ from conftest import HAVE_JAX, assert_close, requires_jax
 if HAVE_JAX:
     import jax
 
+
+
+@pytest.fixture(autouse=True)
+def _on_reference(request):
+    """Numbers are checked on the reference backend (cheap eager ops); tests taking the
+    `backend` fixture run on every installed backend and compare with it."""
+    if "backend" in request.fixturenames:
+        yield
+    else:
+        with plax.default_backend("reference"):
+            yield
+
+
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -129,6 +142,20 @@ def test_elementwise_against_jax(name):
     assert out.dtype == expected.dtype
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_functions_agree_across_backends(backend):
+    x = np.concatenate([EXTREME[1:-1], _inputs((13,), np.float32)]).reshape(4, 6)
+    fns = [nn.relu, nn.gelu, nn.softplus, nn.log_sigmoid, nn.elu, nn.selu, nn.silu,
+           lambda v: nn.softmax(v, axis=0), lambda v: nn.log_softmax(v, where=v < 50),
+           lambda v: nn.logsumexp(v, axis=1), lambda v: nn.standardize(v),
+           lambda v: nn.one_hot(np.arange(4) - 1, 3)]
+    for fn in fns:
+        got = np.asarray(fn(x))
+        with plax.default_backend("reference"):
+            want = np.asarray(fn(x))
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------

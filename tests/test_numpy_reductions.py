@@ -20,6 +20,14 @@ SHAPE_AXES = [((), None), ((5,), None), ((5,), 0), ((2, 3, 4), None), ((2, 3, 4)
 SMALL_SHAPE_AXES = [((2, 3, 4), (0, 2)), ((0, 3), 1)]
 
 
+@pytest.fixture(autouse=True)
+def _reference_by_default():
+    """Tests without the `backend` fixture check semantics, not backends: run them on the
+    reference backend (no compile latency). `backend` overrides this where it is used."""
+    with plax.default_backend("reference"):
+        yield
+
+
 def grid(backend, full, small):
     return full if backend == "reference" else small
 

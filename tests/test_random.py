@@ -313,6 +313,17 @@ def test_default_dtypes_x32_and_x64():
         assert r.dtype == dt and 0 <= _np(r).min() and _np(r).max() < 100
 
 
+def test_empty_shapes():
+    k = pr.PRNGKey(0)
+    assert pr.split(k, 0).shape == (0, 2)
+    assert pr.uniform(k, (0, 3)).shape == (0, 3)
+    assert pr.normal(k, (0,)).shape == (0,)
+    assert pr.randint(k, (2, 0), 0, 3).shape == (2, 0)
+    assert pr.permutation(k, np.zeros((0, 2), np.float32)).shape == (0, 2)
+    assert pr.categorical(k, np.zeros((0, 3), np.float32)).shape == (0,)
+    assert pr.bernoulli(k, np.zeros((0,), np.float32)).shape == (0,)
+
+
 def test_uniform_range_and_minval_maxval_broadcast():
     k = pr.PRNGKey(11)
     lo = np.array([[-1.], [10.]], np.float32)

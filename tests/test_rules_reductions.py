@@ -154,23 +154,26 @@ SPECIAL = [
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # -inf - -inf
 @pytest.mark.parametrize("name,fn,x", SPECIAL, ids=[s[0] for s in SPECIAL])
 def test_nonsmooth_points_match_jax(name, fn, x):
-    t = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
-    out_p, t_p = plax.jvp(lambda v: fn(lax, v), (x,), (t,))
+    rng = np.random.default_rng(0)
+    t = rng.standard_normal(x.shape).astype(np.float32)
+    out_shape = np.shape(fn(lax, x))
+    ct = rng.standard_normal(out_shape).astype(np.float32)
+
+    def derivatives(L, jvp, vjp, grad, v):
+        out, t_out = jvp(lambda u: fn(L, u), (v,), (t,))
+        (ct_in,) = vjp(lambda u: fn(L, u), v)[1](ct)
+        # second derivatives at the ties and zeros too: a Hessian-vector product
+        h = grad(lambda u: jvp(lambda w: L.reduce_sum(L.sin(fn(L, w)), tuple(range(len(
+            out_shape)))), (u,), (t,))[1])(v)
+        return out, t_out, ct_in, h
+
+    got = derivatives(lax, plax.jvp, plax.vjp, plax.grad, x)
     # JAX under jit: eagerly, its many small scan ops take seconds
-    out_j, t_j = jax.jit(lambda v, w: jax.jvp(lambda u: fn(jax_lax, u), (v,), (w,)))(x, t)
-    assert_close(out_p, out_j, rtol=1e-6)
-    assert_close(t_p, t_j, rtol=1e-5, atol=1e-6)
-    ct = np.cos(np.asarray(out_j)).astype(np.float32)
-    (g_p,) = plax.vjp(lambda v: fn(lax, v), x)[1](ct)
-    (g_j,) = jax.jit(lambda v, c: jax.vjp(lambda u: fn(jax_lax, u), v)[1](c))(x, ct)
-    assert_close(g_p, g_j, rtol=1e-5, atol=1e-6)
-    if name != "cumlogsumexp_inf":  # second derivatives at the ties and zeros too
-        def hvp(L, jvp, v):
-            return jvp(lambda w: L.reduce_sum(L.sin(fn(L, w)), tuple(range(np.ndim(
-                np.asarray(out_j))))), (v,), (t,))[1]
-        h_p = plax.grad(lambda v: hvp(lax, plax.jvp, v))(x)
-        h_j = jax.jit(jax.grad(lambda v: hvp(jax_lax, jax.jvp, v)))(x)
-        assert_close(h_p, h_j, rtol=1e-4, atol=1e-5)
+    want = jax.jit(lambda v: derivatives(jax_lax, jax.jvp, jax.vjp, jax.grad, v))(x)
+    assert_close(got[0], want[0], rtol=1e-6)
+    assert_close(got[1], want[1], rtol=1e-5, atol=1e-6)
+    assert_close(got[2], want[2], rtol=1e-5, atol=1e-6)
+    assert_close(got[3], want[3], rtol=1e-4, atol=1e-5)
 
 
 def test_ties_split_evenly():

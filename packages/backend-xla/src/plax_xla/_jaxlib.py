@@ -159,10 +159,10 @@ def is_deleted(arr) -> bool:
 
 def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1):
     opts = xc.CompileOptions()
-    if num_replicas > 1:
-        opts.num_replicas = num_replicas
-        opts.device_assignment = xc.DeviceAssignment.create(
-            np.array([[d.id] for d in devices], dtype=np.int32))  # (replicas, partitions)
+    opts.num_replicas = num_replicas
+    # (replicas, partitions); without it a one-device program is placed on device 0
+    opts.device_assignment = xc.DeviceAssignment.create(
+        np.array([[d.id] for d in devices], dtype=np.int32))
     return client.compile_and_load(text, xc.DeviceList(tuple(devices)), opts)
 
 

@@ -158,7 +158,7 @@ class XlaExecutable(Executable):
     they are on the device it was compiled for; another device compiles it once more)."""
 
     __slots__ = ("_backend", "text", "_out", "_loaded", "_device", "_handlers", "_others",
-                 "donated")
+                 "_check_device", "donated")
 
     def __init__(self, backend: XlaBackend, text: str, out_avals, native):
         self._backend, self.text = backend, text
@@ -166,6 +166,9 @@ class XlaExecutable(Executable):
         self._loaded, self._handlers = self._load(native)
         self._device = native
         self._others: dict = {}
+        # with several devices, the first argument's device picks where to run (checked
+        # up front: a failed launch would also print an error line from the runtime)
+        self._check_device = len(backend._devices) > 1
         self.donated: tuple[int, ...] = ()
 
     def _load(self, native):
@@ -174,19 +177,23 @@ class XlaExecutable(Executable):
         return loaded, [jl.result_handler(s, d, sharding) for s, d in self._out]
 
     def __call__(self, buffers: Sequence[Any]) -> list:
+        if self._check_device and buffers and jl.device_of(buffers[0]) != self._device:
+            return self._on_other_device(buffers, None)
         try:
             return jl.execute(self._loaded, buffers, self._handlers)
         except jl.JaxRuntimeError as e:
             return self._on_other_device(buffers, e)
 
-    def _on_other_device(self, buffers, error: Exception):
-        """Arguments on another device: run there (all moved to the first one's device)."""
+    def _on_other_device(self, buffers, error: Exception | None):
+        """Run where the first argument lives, the other arguments moved there."""
         devs = [jl.device_of(b) for b in buffers]
-        if not devs or all(d == self._device for d in devs):
+        if error is not None and all(d == self._device for d in devs):
             raise error  # not a placement problem (a deleted buffer, ...)
         target = devs[0]
         moved = [b if d == target else jl.copy_to_device(b, target)
                  for b, d in zip(buffers, devs)]
+        if target == self._device:
+            return jl.execute(self._loaded, moved, self._handlers)
         hit = self._others.get(target)
         if hit is None:
             hit = self._others[target] = self._load(target)

@@ -70,10 +70,9 @@ def _ppermute(ctx, x, *, axis_name, perm):
                              f"{env.size}")
     if not perm:
         return hlo.full_like(b, 0, x)
-    handle = next(ctx.module.channels)
+    # cross-replica (no channel handle): a channel makes XLA treat it as cross-partition
     return b.op1("stablehlo.collective_permute", [x],
-                 attrs=f"source_target_pairs = {dense_i64(perm)}, channel_handle = "
-                       f"#stablehlo.channel_handle<handle = {handle}, type = 1>")
+                 attrs=f"source_target_pairs = {dense_i64(perm)}")
 
 
 def replica_index(b):

@@ -45,9 +45,10 @@ def _while(ctx, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
 def _scan(ctx, *args, jaxpr, length, reverse, unroll, num_consts, num_carry, **_):
     b = ctx.b
     i32 = dtypes.int32
-    nx = len(args) - num_consts - num_carry
     y_avals = jaxpr.out_avals[num_carry:]
     ys0 = [zeros(b, (length, *a.shape), a.dtype) for a in y_avals]
+    if length == 0:  # the body never runs (and slicing an empty xs would not type-check)
+        return [*args[num_consts:num_consts + num_carry], *ys0]
     state = [hlo.scalar(b, 0, i32), *args, *ys0]
     types = [(v.shape, v.dtype) for v in state]
 
@@ -75,7 +76,6 @@ def _scan(ctx, *args, jaxpr, length, reverse, unroll, num_consts, num_carry, **_
 
     outs = b.op("stablehlo.while", state, types,
                 regions=[b.region(types, cond), b.region(types, body)])
-    assert nx == len(args) - num_consts - num_carry
     return outs[1 + num_consts:1 + num_consts + num_carry] + outs[1 + len(args):]
 
 
@@ -86,8 +86,9 @@ def _call(param: str, label: str):
 
 
 def _custom_lin(ctx, *args, **params):
-    # as in the reference backend: custom_lin only runs when forward mode meets custom_vjp
-    custom._custom_lin_impl(*args, **params)
+    # custom_lin is transposed in reverse mode and never runs; it runs only when forward mode
+    # meets a custom_vjp function, which JAX refuses too
+    raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
 
 
 RULES = {

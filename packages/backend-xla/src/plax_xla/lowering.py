@@ -177,7 +177,7 @@ def symbol_name(name: str) -> str:
 
 
 class AxisEnv:
-    """The mapped axis of a pmap being lowered: its name, size and device replica ids."""
+    """The mapped axis of a pmap being lowered: its name and size (one replica per index)."""
 
     __slots__ = ("name", "size")
 
@@ -208,7 +208,6 @@ class ModuleLowering:
         self.functions: list[str] = []
         self._private: dict[int, tuple[str, ClosedJaxpr]] = {}
         self._names: set[str] = {"main"}
-        self.channels = itertools.count(1)
 
     def private_function(self, closed: ClosedJaxpr, name: str) -> str:
         """The symbol of a private function computing `closed` (lowered once per module)."""

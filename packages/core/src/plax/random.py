@@ -8,9 +8,10 @@ array. Keys are values: split them, never reuse one for two draws.
 
 Bits, keys, uniform on [0, 1), randint, bernoulli, permutation and choice without `p` are
 bit-identical to JAX on every backend. Samplers that go through erf_inv/log (normal,
-truncated_normal, exponential, gumbel) or scale ``u * (maxval - minval) + minval`` (which XLA
-contracts into one fused multiply-add) match JAX to a few ulps on the NumPy reference backend;
-categorical and choice with `p` pick the same indices unless two candidates tie to those ulps.
+truncated_normal, exponential, gumbel; NumPy's and XLA's differ in the last bits) or scale
+``u * (maxval - minval) + minval`` (one fused multiply-add inside JAX's compiled sampler, two
+roundings in eager plax) match JAX to a few ulps; categorical and choice with `p` pick the same
+indices unless two candidates are within those ulps of each other.
 """
 
 from __future__ import annotations

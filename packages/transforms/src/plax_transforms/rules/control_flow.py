@@ -1,7 +1,7 @@
-"""Rules of cond, while and scan: jvp for all; partial evaluation and transpose for cond and scan
-(so reverse mode works through them and fori_loop with a static trip count); batching for all,
-including a batched predicate (cond becomes a select, while keeps running finished members
-unchanged until all are done)."""
+"""Rules of cond, while and scan: jvp, partial evaluation and batching for all; transpose for cond
+and scan, so reverse mode works through them (and fori_loop with a static trip count), while a
+transposed while loop raises JAX's error. A batched predicate turns cond into a select and keeps
+a while loop running, finished members unchanged, until all are done."""
 
 from __future__ import annotations
 

@@ -96,6 +96,9 @@ def array(object: Any, dtype: Any = None, copy: bool = True, order: str | None =
         target = dt or dtypes.scalar_dtype(obj)
         if type(obj) is int:
             _check_int_range(np.asarray(obj), target)
+        if type(obj) is complex and not dtypes.is_complex(target) and target != dtypes.bool_:
+            raise TypeError(f"array: cannot convert the complex scalar {obj!r} to "
+                            f"{target.name}; take its real part first")
         out = _make(np.asarray(obj), target, weak)
     else:
         if not isinstance(obj, (np.ndarray, np.generic)):

@@ -14,7 +14,8 @@ from plax._src import dtypes
 from plax._src.core import ConcretizationTypeError, Tracer
 from plax._src.numpy import ufuncs
 from plax._src.numpy.util import (
-    canonicalize_axis, check_arraylike, convert, ensure_array, select, static_int)
+    canonicalize_axis, check_arraylike, convert, ensure_array, promote_dtypes, select,
+    static_int)
 
 __all__ = ["sort", "argsort", "lexsort", "searchsorted", "nonzero", "argwhere", "flatnonzero",
            "unique", "unique_values", "unique_counts"]
@@ -98,7 +99,7 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None, *,
     from plax._src.numpy.indexing import take
     from plax._src.numpy.reductions import sum as _sum
     check_arraylike("searchsorted", a, v)
-    a, v = (ensure_array(x) for x in ufuncs.promote_args("searchsorted", a, v))
+    a, v = (ensure_array(x) for x in promote_dtypes(a, v))
     if a.ndim != 1:
         raise ValueError(f"searchsorted: a must be 1-D, got shape {a.shape}")
     if side not in ("left", "right"):
@@ -226,8 +227,12 @@ def unique(ar: Any, return_index: bool = False, return_inverse: bool = False,
         first = lax.full((0,), False, dtypes.bool_)
     count = _sum(first, dtype=idx_dt)
     size_ = _size_or_count("unique", ar, count, size)
-    starts = _first_true(first, size_)
-    valid = lax.lt(lax.iota(idx_dt, size_), count)
+    # one start more than needed: where the group after the last one kept begins (or n)
+    valid_ext = lax.lt(lax.iota(idx_dt, size_ + 1), count)
+    starts_ext = _first_true(first, size_ + 1)
+    valid = lax.slice_in_dim(valid_ext, 0, size_)
+    # padding entries point at the smallest value (as JAX)
+    starts = select(valid, lax.slice_in_dim(starts_ext, 0, size_), convert(0, idx_dt))
     if n:
         values = take(s, starts, mode="clip")
         fill = lax.index_in_dim(s, 0, 0, keepdims=False) if fill_value is None else convert(
@@ -246,12 +251,9 @@ def unique(ar: Any, return_index: bool = False, return_inverse: bool = False,
             inv = lax.full((0,), 0, idx_dt)
         outs.append(lax.reshape(inv, shape))
     if return_counts:
-        ends = lax.concatenate([lax.slice_in_dim(starts, 1, size_), lax.full((1,), n, idx_dt)],
-                               0) if size_ else starts
-        # the last real group ends at n; padding entries count 0
-        last = lax.eq(lax.iota(idx_dt, size_), lax.sub(count, convert(1, idx_dt)))
-        ends = select(last, convert(n, idx_dt), ends)
-        outs.append(select(valid, lax.sub(ends, starts), convert(0, idx_dt)))
+        ends = select(valid_ext, starts_ext, convert(n, idx_dt))
+        ends = lax.slice_in_dim(ends, 1, size_ + 1)
+        outs.append(select(valid, lax.sub(ends, starts), convert(0, idx_dt)))  # padding: 0
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 

@@ -186,11 +186,11 @@ def broadcast_to(x: Any, target: Sequence[int], fun_name: str = "broadcast_to") 
     s = x.aval.shape
     if s == target:
         return x
-    if len(s) > len(target) or broadcast_shapes(s, target, fun_name=fun_name) != target:
+    lead = len(target) - len(s)
+    if lead < 0 or any(d != 1 and d != target[lead + i] for i, d in enumerate(s)):
         raise ValueError(f"{fun_name}: cannot broadcast an array of shape {s} to shape "
                          f"{target}")
     # lax.broadcast_in_dim stretches size-1 operand dimensions itself
-    lead = len(target) - len(s)
     return lax.broadcast_in_dim(x, target, tuple(range(lead, len(target))))
 
 

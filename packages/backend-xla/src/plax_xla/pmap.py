@@ -1,0 +1,238 @@
+"""pmap on the xla backend: one replicated program (num_replicas = number of devices) whose
+collectives are real cross-device operations.
+
+The function is traced once per signature on the per-device shapes. Each input goes to every
+device whole and the program slices its replica's part (by replica_id); each mapped output is
+all-gathered, so replica 0 holds the stacked result, which stays on device as the output.
+Under another transformation (grad, jit, vmap of a pmap) it runs with vmap semantics instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plax._src.core import EVAL_TRACE, current_trace
+from plax._src.tree_util import tree_flatten, tree_unflatten
+from plax.extend import (
+    Array, ClosedJaxpr, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var, get_aval,
+    set_current_trace)
+from plax_transforms import pmap as pm
+from plax_xla import _jaxlib as jl
+from plax_xla import hlo
+from plax_xla.lower_calls import replica_index
+from plax_xla.lowering import AxisEnv, lower_closed_jaxpr
+
+
+class _PmapTrace(JaxprTrace):
+    """Traces the per-device function: collectives over the pmap axis are recorded (all_gather
+    with the axis size its abstract evaluation needs); other axis names are unbound."""
+
+    __slots__ = ("axis_name", "axis_size")
+
+    def process_primitive(self, prim, args, params):
+        if prim in pm.COLLECTIVES:
+            names = params.get("axes") or (params.get("axis_name"),)
+            for n in names:
+                if n != self.axis_name:
+                    raise NameError(f"unbound axis name: {n} (in '{prim.name}' inside pmap "
+                                    f"over axis '{self.axis_name}')")
+            if prim is pm.all_gather_p:
+                return self._all_gather(args[0], params)
+        return super().process_primitive(prim, args, params)
+
+    def _all_gather(self, x, params):
+        atom = self.atom(x)
+        shape = list(atom.aval.shape)
+        d, n = params["all_gather_dimension"], self.axis_size
+        if params["tiled"]:
+            shape[d] *= n
+        else:
+            shape.insert(d, n)
+        aval = ShapedArray(shape, atom.aval.dtype)
+        v = Var(aval)
+        self.eqns.append(JaxprEqn([atom], [v], pm.all_gather_p, {**params, "axis_size": n}))
+        return JaxprTracer(self, aval, v)
+
+
+def _flat_axes(what: str, spec, tree_value, n_leaves: int) -> list:
+    """One axis (int or None) per leaf from an int/None or a tuple of them per argument."""
+    if spec is None or isinstance(spec, int):
+        return [spec] * n_leaves
+    spec = tuple(spec)
+    if len(spec) != len(tree_value):
+        raise ValueError(f"pmap {what} must be an int, None, or a tuple with one entry per "
+                         f"argument; got {spec!r} for {len(tree_value)} arguments")
+    out = []
+    for ax, arg in zip(spec, tree_value):
+        if ax is not None and not isinstance(ax, int):
+            raise TypeError(f"pmap {what} entries must be int or None, got {ax!r}")
+        out.extend([ax] * len(tree_flatten(arg)[0]))
+    return out
+
+
+def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_axes=0,
+                 static_argnums=(), devices=None, donate_argnums=()):
+    static = set(static_argnums)
+    leaves_all, _ = tree_flatten((args, kwargs))
+    if current_trace() is not EVAL_TRACE or any(isinstance(x, Tracer) for x in leaves_all):
+        return _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static)
+    dyn_idx = [i for i in range(len(args)) if i not in static]
+    dyn = tuple(args[i] for i in dyn_idx)
+    if isinstance(in_axes, (tuple, list)) and len(in_axes) == len(args) and static:
+        in_axes = tuple(in_axes[i] for i in dyn_idx)
+    leaves, in_tree = tree_flatten((dyn, kwargs))
+    n_pos = len(tree_flatten(dyn)[0])
+    axes = _flat_axes("in_axes", in_axes, dyn, n_pos) + [0] * (len(leaves) - n_pos)
+    avals = [get_aval(x) for x in leaves]
+    axes = [None if a is None else a % max(av.ndim, 1) for a, av in zip(axes, avals)]
+    sizes = {av.shape[a] for a, av in zip(axes, avals) if a is not None and av.ndim}
+    if len(sizes) != 1:
+        raise ValueError(f"pmap got inconsistent sizes for the mapped axes: {sorted(sizes)}"
+                         if sizes else "pmap needs at least one argument mapped along an axis")
+    n = sizes.pop()
+    natives = _devices(backend, devices, n)
+    statics = tuple((i, args[i]) for i in sorted(static))
+    key = (fun, in_tree, tuple(avals), tuple(axes), statics, out_axes, axis_name,
+           tuple(natives))
+    entry = backend._pmap_cache.get(key)
+    if entry is None:
+        entry = backend._pmap_cache[key] = _build(backend, fun, args, static, in_tree, avals,
+                                                  axes, n, natives, axis_name, out_axes)
+    loaded, out_tree, out_avals = entry
+    bufs = [_replicate(backend, x, av, natives) for x, av in zip(leaves, avals)]
+    per_output = jl.execute_replicated(loaded, bufs)
+    backend.stats["executions"] += 1
+    outs = [Array(replicas[0], av, backend) for replicas, av in zip(per_output, out_avals)]
+    return tree_unflatten(out_tree, outs)
+
+
+def _devices(backend, devices, n: int) -> list:
+    pool = list(devices) if devices is not None else backend.devices()
+    if len(pool) < n:
+        raise ValueError(
+            f"pmap over an axis of size {n} needs {n} devices; the xla backend "
+            f"{'was given' if devices is not None else 'has'} {len(pool)} "
+            "(for CPU devices set PLAX_XLA_CPU_DEVICES or plax.config 'xla_cpu_devices' before "
+            "the backend starts)")
+    return [backend.native_device(d) for d in pool[:n]]
+
+
+def _replicate(backend, x, aval, natives):
+    """`x` whole on every device (device to device when it is an xla Array already)."""
+    if type(x) is Array and x._backend is backend:
+        src = x._buf
+    else:
+        import numpy as np
+        src = np.ascontiguousarray(np.asarray(x, dtype=aval.dtype))
+        backend.stats["host_to_device"] += 1
+    return jl.put_replicated(src, aval.shape, aval.dtype, natives)
+
+
+def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_name, out_axes):
+    per_device = [av if a is None else av.update(shape=av.shape[:a] + av.shape[a + 1:])
+                  for av, a in zip(avals, axes)]
+    out_box: list = []
+
+    def flat_fun(*flat):
+        dyn, kwargs = tree_unflatten(in_tree, flat)
+        it = iter(dyn)
+        full = [args[i] if i in static else next(it) for i in range(len(args))]
+        out = fun(*full, **kwargs)
+        leaves, tree = tree_flatten(out)
+        out_box.append(tree)
+        return leaves
+
+    trace = _PmapTrace(f"pmap({getattr(fun, '__name__', 'fun')})")
+    trace.axis_name, trace.axis_size = axis_name, n
+    tracers = [trace.new_arg(a) for a in per_device]
+    try:
+        with set_current_trace(trace):
+            outs = flat_fun(*tracers)
+        jaxpr, consts = trace.to_jaxpr(list(outs))
+    finally:
+        trace.invalidate()
+    closed = ClosedJaxpr(jaxpr, [_host(c) for c in consts])
+    out_tree = out_box[-1]
+    k = len(jaxpr.outvars)
+    if out_axes is None or isinstance(out_axes, int):
+        o_axes = [out_axes] * k
+    else:
+        skeleton = tree_unflatten(out_tree, [0] * k)
+        if not isinstance(skeleton, (tuple, list)):
+            raise ValueError(f"pmap out_axes {out_axes!r} is a tuple but the function returns "
+                             "a single value")
+        o_axes = _flat_axes("out_axes", out_axes, tuple(skeleton), k)
+
+    def prologue(b, vals):
+        if all(a is None for a in axes):
+            return vals
+        rid = replica_index(b)
+        return [v if a is None else _take(b, v, a, rid) for v, a in zip(vals, axes)]
+
+    def epilogue(b, vals):
+        return [v if a is None else _stack(b, v, a, n) for v, a in zip(vals, o_axes)]
+
+    full_in = ClosedJaxpr(jaxpr, closed.consts)
+    text, _ = lower_closed_jaxpr(_with_in_avals(full_in, avals), f"pmap_{n}",
+                                 axis_env=AxisEnv(axis_name, n), num_replicas=n,
+                                 prologue=prologue, epilogue=epilogue)
+    jl.verify(text)
+    loaded = backend._compile_loaded(text, natives, num_replicas=n)
+    out_avals = []
+    for v, a in zip(jaxpr.outvars, o_axes):
+        av = v.aval
+        out_avals.append(av if a is None else av.update(
+            shape=av.shape[:a % (av.ndim + 1)] + (n,) + av.shape[a % (av.ndim + 1):],
+            weak_type=av.weak_type))
+    return loaded, out_tree, out_avals
+
+
+class _with_in_avals:
+    """A closed jaxpr seen with other input avals (the whole arrays each replica receives;
+    the prologue turns them into the per-device values the jaxpr takes)."""
+
+    def __init__(self, closed: ClosedJaxpr, in_avals):
+        self.jaxpr, self.consts, self.in_avals = closed.jaxpr, closed.consts, list(in_avals)
+
+
+def _host(c: Any):
+    import numpy as np
+    return np.asarray(c)
+
+
+def _take(b, v, axis: int, rid):
+    """Replica `rid`'s slice of `v` along `axis`, without that axis."""
+    zero = hlo.scalar(b, 0, rid.dtype)
+    idx = [rid if d == axis else zero for d in range(v.ndim)]
+    sizes = tuple(1 if d == axis else s for d, s in enumerate(v.shape))
+    row = b.op1("stablehlo.dynamic_slice", [v, *idx], sizes, v.dtype,
+                attrs="slice_sizes = array<i64: " + ", ".join(map(str, sizes)) + ">")
+    return hlo.reshape(b, row, v.shape[:axis] + v.shape[axis + 1:])
+
+
+def _stack(b, v, axis: int, n: int):
+    """Every replica's `v` stacked along a new `axis` (an all_gather over the replicas)."""
+    axis = axis % (v.ndim + 1)
+    one = hlo.reshape(b, v, v.shape[:axis] + (1,) + v.shape[axis:])
+    shape = one.shape[:axis] + (n,) + one.shape[axis + 1:]
+    return b.op1("stablehlo.all_gather", [one], shape, v.dtype,
+                 attrs=f"all_gather_dim = {axis} : i64, replica_groups = "
+                       f"{hlo.replica_groups([list(range(n))])}")
+
+
+def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):
+    """pmap under another transformation: vmap semantics (as on a single-device backend)."""
+    from plax_transforms import batching
+    dyn = [i for i in range(len(args)) if i not in static]
+
+    def body(*dargs):
+        full = list(args)
+        for i, a in zip(dyn, dargs):
+            full[i] = a
+        return fun(*full, **kwargs)
+
+    axes = in_axes
+    if isinstance(axes, (tuple, list)) and len(axes) == len(args) and static:
+        axes = tuple(axes[i] for i in dyn)
+    return batching.vmap(body, in_axes=axes, out_axes=out_axes,
+                         axis_name=axis_name)(*[args[i] for i in dyn])
