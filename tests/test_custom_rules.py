@@ -14,6 +14,7 @@ import plax.numpy as pnp
 from plax import lax
 
 from conftest import HAVE_JAX, assert_close, requires_jax
+from plax_transforms.custom import checkpoint_p as CHECKPOINT_P
 
 if HAVE_JAX:
     import jax
@@ -542,24 +543,24 @@ def test_checkpoint_jaxpr_shows_recomputation():
     n_plain = count_prims(plain, "dot_general")
     assert n_plain == 4  # two forward, two transposed
     # nothing saved: the backward pass is one checkpoint equation that recomputes both dots
-    ck = [e for e in remat.eqns if e.primitive.name == "checkpoint"]
+    ck = [e for e in remat.eqns if e.primitive is CHECKPOINT_P]
     assert len(ck) == 1 and ck[0].params["differentiated"]
     assert count_prims(ck[0].params["jaxpr"].jaxpr, "dot_general") == 4
     assert count_prims(ck[0].params["jaxpr"].jaxpr, "sin") == 1  # sin(x @ W1) recomputed
     assert count_prims(remat, "dot_general") == n_plain + 2
     # dots saved: fewer recomputed dot_generals (none), the sines still recomputed as cos
     assert count_prims(dots, "dot_general") == n_plain
-    ckd = [e for e in dots.eqns if e.primitive.name == "checkpoint"]
+    ckd = [e for e in dots.eqns if e.primitive is CHECKPOINT_P]
     assert len(ckd) == 1 and count_prims(ckd[0].params["jaxpr"].jaxpr, "dot_general") == 2
     assert count_prims(ckd[0].params["jaxpr"].jaxpr, "cos") == 2
     # everything saved: nothing left to recompute
     every = plax.make_jaxpr(plax.grad(loss_with(
         plax, pnp, plax.checkpoint_policies.everything_saveable)))(x)
-    cke = [e for e in every.eqns if e.primitive.name == "checkpoint"]
+    cke = [e for e in every.eqns if e.primitive is CHECKPOINT_P]
     assert all(count_prims(e.params["jaxpr"].jaxpr, "sin") == 0 for e in cke)
     # the primal jaxpr is one checkpoint equation around the function
     (eqn,) = plax.make_jaxpr(plax.checkpoint(mlp(pnp)))(x).eqns
-    assert eqn.primitive.name == "checkpoint" and not eqn.params["differentiated"]
+    assert eqn.primitive is CHECKPOINT_P and not eqn.params["differentiated"]
 
 
 def test_checkpoint_forms_and_scan(backend):
@@ -604,3 +605,26 @@ def test_checkpoint_against_jax(reference, policy):
     assert_close(plax.grad(pf)(x), np.asarray(jax.grad(jf)(x)), rtol=1e-5, atol=1e-6)
     assert_close(plax.hessian(pf)(x), np.asarray(jax.jit(jax.hessian(jf))(x)), rtol=1e-4,
                  atol=1e-5)
+
+
+@requires_jax
+def test_checkpoint_printed_as_jax_prints_it():
+    def prog(api, N):
+        return api.checkpoint(lambda x: N.sin(N.sin(x)) * 2.0)
+
+    x = np.float32(0.5)
+    text = str(plax.make_jaxpr(prog(plax, pnp))(x))
+    assert text == str(jax.make_jaxpr(prog(jax, jjnp))(x)), text
+    assert text == """\
+{ lambda ; a:f32[]. let
+    b:f32[] = remat2[
+      differentiated=False
+      jaxpr={ lambda ; c:f32[]. let
+          d:f32[] = sin c
+          e:f32[] = sin d
+          f:f32[] = mul e 2.0:f32[]
+        in (f,) }
+      policy=None
+      prevent_cse=True
+    ] a
+  in (b,) }"""

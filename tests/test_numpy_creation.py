@@ -119,10 +119,17 @@ def test_arange(backend, args):
     same(pnp.arange(*args, dtype=np.float16), np.arange(*args, dtype=np.float16))
 
 
-@pytest.mark.parametrize("kw", [dict(num=5), dict(num=1), dict(num=0), dict(num=4,
-                                endpoint=False), dict(num=7, dtype=np.int32),
-                                dict(num=3, dtype=np.float16)], ids=str)
-def test_linspace(backend, kw):
+LINSPACE_KW = [dict(num=5), dict(num=1), dict(num=0), dict(num=4, endpoint=False),
+               dict(num=7, dtype=np.int32), dict(num=3, dtype=np.float16)]
+
+
+def test_linspace(backend):
+    # plax.numpy is backend-independent: backends that compile every op get a smaller grid
+    for kw in LINSPACE_KW if backend == "reference" else LINSPACE_KW[3:5]:
+        _check_linspace(kw)
+
+
+def _check_linspace(kw):
     for start, stop in [(0, 1), (-2.5, 7), (3, -3)]:
         same(pnp.linspace(start, stop, **kw), np.linspace(start, stop, **kw))
     start, stop = np.array([0.0, 1.0]), np.array([[5.0, -1.0], [2.0, 3.0]])
@@ -146,9 +153,15 @@ def test_linspace_traced_and_logspace():
     same(pnp.logspace(1, 2, 3, dtype=np.int32), np.logspace(1, 2, 3).astype(np.int32))
 
 
-@pytest.mark.parametrize("N,M,k", [(3, None, 0), (3, 5, 1), (4, 2, -1), (0, 3, 0), (3, 3, 5),
-                                   (2, 4, -3)])
-def test_eye_tri(backend, N, M, k):
+EYES = [(3, None, 0), (3, 5, 1), (4, 2, -1), (0, 3, 0), (3, 3, 5), (2, 4, -3)]
+
+
+def test_eye_tri(backend):
+    for N, M, k in EYES if backend == "reference" else EYES[1:3]:
+        _check_eye_tri(N, M, k)
+
+
+def _check_eye_tri(N, M, k):
     same(pnp.eye(N, M, k), np.eye(N, M, k), np.float32)
     same(pnp.eye(N, M, k, dtype=np.int8), np.eye(N, M, k, dtype=np.int8), np.int8)
     same(pnp.tri(N, M, k), np.tri(N, M, k), np.float32)

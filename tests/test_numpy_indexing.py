@@ -122,7 +122,8 @@ def test_out_of_bounds_matches_jax():
     import jax.numpy as jnp
     x = np.arange(20.0, dtype=np.float32).reshape(4, 5)
     for idx in [(np.array([7, -9]),), (1, 9), (np.array([[9], [-9]]), np.array([0, 8]))]:
-        np.testing.assert_array_equal(np.asarray(pnp.asarray(x)[idx]), np.asarray(jnp.asarray(x)[idx]))
+        np.testing.assert_array_equal(np.asarray(pnp.asarray(x)[idx]),
+                                      np.asarray(jnp.asarray(x)[idx]))
         for mode in ["clip", "fill"]:
             np.testing.assert_array_equal(
                 np.asarray(pnp.asarray(x).at[idx].get(mode=mode)),
@@ -149,7 +150,8 @@ SCATTER_INDICES = [
 @pytest.mark.parametrize("idx", SCATTER_INDICES, ids=idx_id)
 def test_at_set_matches_numpy(backend, idx):
     shape = X[idx].shape
-    for v in [np.float32(-1), np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape) + 1000,
+    n = int(np.prod(shape))
+    for v in [np.float32(-1), np.arange(n, dtype=np.float32).reshape(shape) + 1000,
               np.arange(shape[-1] if shape else 1, dtype=np.float32).reshape(shape[-1:]) - 7]:
         expected = X.copy()
         expected[idx] = v
@@ -264,6 +266,28 @@ def test_take_along_axis_broadcasts_and_fills():
     closed = plax.make_jaxpr(lambda a, i: pnp.take_along_axis(a, i, 1))(x, idx[:, :2])
     np.testing.assert_array_equal(np.asarray(jaxpr_as_fun(closed)(x, idx[:, :2])[0]),
                                   np.take_along_axis(x, idx[:, :2].repeat(3, 0), 1))
+
+
+def test_index_array_helpers():
+    for o, e in zip(pnp.unravel_index(np.array([0, 5, 7, 23]), (2, 3, 4)),
+                    np.unravel_index(np.array([0, 5, 7, 23]), (2, 3, 4))):
+        np.testing.assert_array_equal(np.asarray(o), e)
+    # out of bounds: negative ones wrap, the rest clamp (as JAX)
+    rows, cols = pnp.unravel_index(np.array([-1, 7, -100]), (2, 3))
+    np.testing.assert_array_equal(np.asarray(rows), [1, 1, 0])
+    np.testing.assert_array_equal(np.asarray(cols), [2, 2, 0])
+    np.testing.assert_array_equal(np.asarray(pnp.indices((2, 3))), np.indices((2, 3)))
+    for o, e in zip(pnp.indices((2, 3), sparse=True), np.indices((2, 3), sparse=True)):
+        np.testing.assert_array_equal(np.asarray(o), e)
+    for fn, args in [("tril_indices", (3, -1, 4)), ("triu_indices", (4, 1)),
+                     ("diag_indices", (3, 3))]:
+        for o, e in zip(getattr(pnp, fn)(*args), getattr(np, fn)(*args)):
+            np.testing.assert_array_equal(np.asarray(o), e)
+    m = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(np.asarray(pnp.asarray(m)[pnp.triu_indices_from(m, 1)]),
+                                  m[np.triu_indices_from(m, 1)])
+    np.testing.assert_array_equal(np.asarray(pnp.asarray(m)[pnp.tril_indices_from(m)]),
+                                  m[np.tril_indices_from(m)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -105,6 +105,19 @@ def test_tensordot(backend, sa, sb, axes):
     close(pnp.tensordot(a, b, axes), np.tensordot(a, b, axes))
 
 
+def test_cross(backend):
+    a, b = rand((4, 3)), rand((4, 3), seed=1)
+    close(pnp.cross(a, b), np.cross(a, b))
+    close(pnp.cross(a, b[0]), np.cross(a, b[0]))
+    close(pnp.cross(a.T, b.T, axisa=0, axisb=0, axisc=0), np.cross(a.T, b.T, axisa=0,
+                                                                   axisb=0, axisc=0))
+    close(pnp.cross(a.T, b.T, axis=0), np.cross(a.T, b.T, axis=0))
+    close(pnp.cross(a[:, :2], b[:, :2]), a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+    close(pnp.cross(a[:, :2], b), np.cross(np.pad(a[:, :2], ((0, 0), (0, 1))), b))
+    with pytest.raises(ValueError, match="cross: the vector axes must have size 2 or 3"):
+        pnp.cross(np.ones(4), np.ones(4))
+
+
 # ---------------------------------------------------------------------------------------------
 # einsum
 

@@ -108,6 +108,23 @@ def test_dtypes_match_jax():
         assert call(pnp, *arrays).dtype == e.dtype, fn
 
 
+def test_dtype_helpers():
+    assert pnp.iscomplexobj(np.ones(2, np.complex64)) and pnp.iscomplexobj(1j)
+    assert not pnp.iscomplexobj(pnp.ones(2)) and pnp.isrealobj([1.0])
+    assert pnp.isdtype(np.float32, "real floating") and pnp.isdtype(pnp.bfloat16, "numeric")
+    assert pnp.isdtype(np.int8, ("bool", np.int8)) and not pnp.isdtype(np.uint8,
+                                                                       "signed integer")
+    assert pnp.issubdtype(pnp.bfloat16, pnp.floating) and pnp.result_type(np.int8, 2.0) == \
+        np.float32
+    assert pnp.promote_types(np.int8, np.uint8) == np.int16
+    assert pnp.finfo(np.float16).bits == 16 and pnp.iinfo(pnp.int32).max == 2 ** 31 - 1
+    assert pnp.isscalar(1.0) and pnp.isscalar(pnp.asarray(1.0)) and not pnp.isscalar(
+        pnp.ones(2))
+    assert pnp.ndarray is plax.Array and pnp.newaxis is None and pnp.pi == np.pi
+    with pytest.raises(ValueError, match="isdtype: unknown kind"):
+        pnp.isdtype(np.int8, "whole")
+
+
 def test_errors():
     with pytest.raises(ValueError, match="either both x and y or neither"):
         pnp.where(True, 1)

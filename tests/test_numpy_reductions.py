@@ -217,6 +217,47 @@ def test_cumulative_api():
     assert_close(pnp.cumulative_prod(np.arange(1, 5)), np.cumprod(np.arange(1, 5)))
 
 
+@pytest.mark.parametrize("method", ["linear", "lower", "higher", "nearest", "midpoint"])
+def test_quantiles(backend, method):
+    x = rand((3, 4, 5), np.float32)
+    for q in [0.3, np.array([0.0, 0.25, 1.0])] if backend == "reference" else [0.3]:
+        for axis in [None, 1, (0, 2)]:
+            for keepdims in [False, True]:
+                check(pnp.quantile(x, q, axis, method=method, keepdims=keepdims),
+                      np.quantile(x, q, axis, method=method, keepdims=keepdims), np.float32)
+    check(pnp.percentile(np.arange(10), np.array([10, 50]), method=method),
+          np.percentile(np.arange(10), [10, 50], method=method), np.float32)
+    xn = x.copy()
+    xn[0, 1, 2] = np.nan
+    xn[1] = np.nan
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        check(pnp.nanquantile(xn, 0.4, 2, method=method), np.nanquantile(xn, 0.4, 2,
+                                                                          method=method),
+              np.float32)
+        check(pnp.nanpercentile(xn, 40, (0, 1), method=method),
+              np.nanpercentile(xn, 40, (0, 1), method=method), np.float32)
+    check(pnp.quantile(xn, 0.5, 2, method=method), np.quantile(xn, 0.5, 2, method=method),
+          np.float32)
+
+
+def test_nanmedian_nanarg_diff():
+    x = np.array([[1.0, np.nan, 3.0, 0.5], [np.nan] * 4, [4.0, 5.0, -1.0, 2.0]], np.float32)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        check(pnp.nanmedian(x, 1), np.nanmedian(x, 1), np.float32)
+    check(pnp.nanargmax(x, 1), [2, -1, 1], np.float32)  # -1 for all-NaN rows, as JAX
+    check(pnp.nanargmin(x, 1), [3, -1, 2], np.float32)
+    check(pnp.nanargmax(x[2]), 1, np.float32)
+    y = rand((3, 5), np.int32)
+    for n in [0, 1, 2, 6]:
+        for axis in [0, -1]:
+            check(pnp.diff(y, n, axis), np.diff(y, n, axis), np.int32)
+    check(pnp.diff(y, prepend=0, append=np.ones((3, 1))), np.diff(y, prepend=0,
+                                                                   append=np.ones((3, 1))),
+          np.float32)
+    b = np.array([True, False, False, True])
+    check(pnp.diff(b), np.diff(b), np.bool_)
+
+
 @requires_jax
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "var", "std", "all",
@@ -242,12 +283,12 @@ def test_dtype_argument_and_weak_inputs_match_jax():
     for name, kw in [("sum", dict(dtype=np.int8)), ("mean", dict(dtype=np.float16)),
                      ("sum", dict(dtype=np.float32)), ("prod", dict(dtype=np.uint8)),
                      ("cumsum", dict(dtype=np.float32)), ("var", dict(dtype=np.float16))]:
-        dt, weak = jax_type(lambda a: getattr(jnp, name)(a, **kw), x)
+        dt, weak = jax_type(lambda a, name=name, kw=kw: getattr(jnp, name)(a, **kw), x)
         out = getattr(pnp, name)(x, **kw)
         assert (out.dtype, out.weak_type) == (dt, weak), name
     for name in ["sum", "max", "mean", "cumsum"]:
         import jax
-        expected = jax.eval_shape(lambda: getattr(jnp, name)(jnp.full((3,), 2.0)))
+        expected = jax.eval_shape(lambda name=name: getattr(jnp, name)(jnp.full((3,), 2.0)))
         out = getattr(pnp, name)(pnp.full((3,), 2.0))
         assert (out.dtype, out.weak_type) == (expected.dtype, expected.weak_type), name
 

@@ -93,6 +93,34 @@ def test_under_make_jaxpr(name, args, kwargs):
     same(jaxpr_as_fun(closed)(args[0])[0], getattr(np, name)(*args, **kwargs))
 
 
+PADS = [(1, {}), (((1, 2), (0, 3), (2, 0)), {}), ((2, 1), dict(constant_values=-1)),
+        (((1, 2), (0, 3), (1, 1)), dict(constant_values=((1, 2), (3, 4), (5, 6)))),
+        (2, dict(mode="edge")), (5, dict(mode="wrap")), (((1, 4), (2, 0), (0, 0)),
+                                                         dict(mode="reflect")),
+        (3, dict(mode="symmetric")), (0, dict(mode="edge"))]
+
+
+@pytest.mark.parametrize("width,kw", PADS, ids=str)
+def test_pad(backend, width, kw):
+    same(pnp.pad(X, width, **kw), np.pad(X, width, **kw))
+    if not isinstance(kw.get("constant_values", 0), tuple):
+        same(pnp.pad(X[0], 2, **kw), np.pad(X[0], 2, **kw))
+        same(pnp.pad(Z, 2, **kw), np.pad(Z, 2, **kw))
+
+
+def test_pad_traced_value_and_errors():
+    closed = plax.make_jaxpr(lambda a, v: pnp.pad(a, 1, constant_values=v))(X[0], 0.0)
+    same(jaxpr_as_fun(closed)(X[0], 9.0)[0], np.pad(X[0], 1, constant_values=9.0))
+    with pytest.raises(NotImplementedError, match="mode 'mean' is not supported"):
+        pnp.pad(X, 1, mode="mean")
+    with pytest.raises(ValueError, match="pad_width must be non-negative"):
+        pnp.pad(X, -1)
+    with pytest.raises(ValueError, match="does not give .before, after. for each"):
+        pnp.pad(X, ((1, 2), (3, 4)))
+    with pytest.raises(ValueError, match="cannot pad an empty axis"):
+        pnp.pad(E, 1, mode="wrap")
+
+
 def test_split_family():
     for n in [2, 4]:
         for o, e in zip(pnp.split(X, n, axis=-1), np.split(X, n, axis=-1)):

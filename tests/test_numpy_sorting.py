@@ -161,6 +161,23 @@ def test_unique_with_size_matches_jax():
     same(jaxpr_as_fun(closed)(x)[0], all_expected[0][0][:5])
 
 
+def test_bincount_isin(backend):
+    x = np.array([0, 1, 1, 3, 1])
+    same(pnp.bincount(x), np.bincount(x))
+    same(pnp.bincount(x, minlength=7), np.bincount(x, minlength=7))
+    w = np.array([0.5, 1.0, 2.0, 0.25, 1.0], np.float32)
+    same(pnp.bincount(x, w), np.bincount(x, w).astype(np.float32))
+    same(pnp.bincount(np.array([0, -2, 5]), length=4), [2, 0, 0, 0])  # as JAX
+    closed = plax.make_jaxpr(lambda a: pnp.bincount(a, length=5))(x)
+    same(jaxpr_as_fun(closed)(x)[0], np.bincount(x, minlength=5))
+    with pytest.raises(plax.ConcretizationTypeError, match="bincount"):
+        plax.make_jaxpr(pnp.bincount)(x)
+    e, t = np.arange(6).reshape(2, 3), np.array([[1, 4], [9, 0]])
+    same(pnp.isin(e, t), np.isin(e, t))
+    same(pnp.isin(e, t, invert=True), np.isin(e, t, invert=True))
+    same(pnp.isin(2.0, np.arange(3)), np.isin(2.0, np.arange(3)))
+
+
 def test_errors():
     with pytest.raises(ValueError, match="cannot sort a 0-d array"):
         pnp.sort(np.float32(1))

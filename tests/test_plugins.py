@@ -93,6 +93,8 @@ def run_py(code: str, site=None, args=("-c",), **env_extra) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLAX_")}
     if site is not None:
         env["PYTHONPATH"] = str(site)
+    # the throwaway plugins implement their primitives for the reference backend only
+    env["PLAX_BACKEND"] = "reference"
     env.update(env_extra)
     return subprocess.run([sys.executable, *args, *([textwrap.dedent(code)] if code else [])],
                           env=env, capture_output=True, text=True, timeout=60)
@@ -301,6 +303,6 @@ def test_reference_backend_loads_through_the_plugin_path(site):
         except plax.BackendUnavailableError as e:
             err = str(e)
         print(json.dumps(dict(err=err, mod="plax._src.backends.reference" in sys.modules)))
-    ''', site, PLAX_DISABLE_PLUGINS="reference")
+    ''', site, PLAX_DISABLE_PLUGINS="reference,xla", PLAX_BACKEND="")
     assert out["err"] is not None and "no backend" in out["err"]
     assert out["mod"] is False

@@ -11,7 +11,7 @@ import plax.numpy as jnp
 from plax import lax
 from plax.extend import Primitive, ShapedArray, registry
 
-from conftest import HAVE_JAX, assert_close, requires_jax
+from conftest import HAVE_JAX, assert_close, installed_backends, requires_jax
 
 if HAVE_JAX:
     import jax
@@ -291,6 +291,12 @@ def test_tracer_concretization_error():
 softplus_p = Primitive("testext.softplus", elementwise=True)
 
 
+@pytest.fixture
+def reference_backend():
+    with plax.default_backend("reference"):
+        yield
+
+
 @pytest.fixture(scope="module")
 def softplus():
     registry.add_abstract_eval(softplus_p, lambda x: ShapedArray(x.shape, x.dtype, x.weak_type))
@@ -302,6 +308,15 @@ def softplus():
 
 
 def test_third_party_primitive_under_transforms(softplus):
+    with plax.default_backend("reference"):  # it has a reference implementation only
+        _third_party_checks(softplus)
+    with plax.default_backend(installed_backends()[0]):
+        if installed_backends()[0] != "reference":
+            with pytest.raises(plax.UnsupportedPrimitiveError, match="testext.softplus"):
+                plax.jit(softplus)(np.ones(2, np.float32))
+
+
+def _third_party_checks(softplus):
     x = np.array([-2.0, 0.0, 3.0], np.float32)
     ref = np.logaddexp(0, x)
     assert_close(softplus(x), ref)
@@ -311,6 +326,7 @@ def test_third_party_primitive_under_transforms(softplus):
     assert "testext.softplus" in str(plax.make_jaxpr(softplus)(x))
 
 
+@pytest.mark.usefixtures("reference_backend")
 def test_missing_rule_errors_name_the_primitive():
     p = Primitive("testext.nojvp")
     registry.add_abstract_eval(p, lambda x: x)

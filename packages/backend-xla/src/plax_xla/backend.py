@@ -94,6 +94,8 @@ class XlaBackend(Backend):
         return prim in self._lowering
 
     def execute_primitive(self, prim, buffers, avals_in, avals_out, params):
+        if prim not in self._lowering:
+            return self._on_reference(prim, buffers, avals_in, avals_out, params)
         try:
             key = (prim, tuple([(a.shape, a.dtype) for a in avals_in]), tuple(params.items()))
             exe = self._eager.get(key)
@@ -108,6 +110,19 @@ class XlaBackend(Backend):
                 self._eager[key] = exe
         out = exe(buffers)
         return out if prim.multiple_results else out[0]
+
+    def _on_reference(self, prim, buffers, avals_in, avals_out, params):
+        """Eagerly, a primitive with no lowering rule (a third party's, say) runs on the
+        reference backend through the host; under jit it is an error naming it (compile)."""
+        ref = plax_registry.get_backend("reference")
+        if not ref.supports(prim):
+            ref.execute_primitive(prim, [], avals_in, avals_out, params)  # raises, naming it
+        device = self.buffer_device(buffers[0]) if buffers else None
+        host = [self.to_numpy(b) for b in buffers]
+        out = ref.execute_primitive(prim, host, avals_in, avals_out, params)
+        if prim.multiple_results:
+            return [self.put(o, device) for o in out]
+        return self.put(out, device)
 
     def compile(self, closed_jaxpr, *, device: Device | None = None,
                 donate_argnums: Sequence[int] = ()) -> "XlaExecutable":

@@ -133,6 +133,14 @@ def _complex(ctx, x, y):
     return hlo.binary(b, "stablehlo.complex", x, y, out.dtype)
 
 
+def _rem(ctx, x, y):
+    if dtypes.is_complex(x.dtype):  # XLA crashes on it; JAX refuses complex rem as well
+        raise LoweringError(f"rem does not accept complex operands (got {x.dtype.name}) on "
+                            "the xla backend")
+    x, y = _bcast(ctx, x, y)
+    return hlo.binary(ctx.b, "stablehlo.remainder", x, y)
+
+
 def _clamp(ctx, lo, x, hi):
     return ctx.b.op1("stablehlo.clamp", [lo, x, hi], x.shape, x.dtype)
 
@@ -216,7 +224,7 @@ RULES = {
     ew.sub_p: _op("stablehlo.subtract"),
     ew.mul_p: _op("stablehlo.multiply"),
     ew.div_p: _op("stablehlo.divide"),
-    ew.rem_p: _op("stablehlo.remainder"),
+    ew.rem_p: _rem,
     ew.pow_p: _op("stablehlo.power"),
     ew.max_p: _complex_minmax("GT", "stablehlo.maximum"),
     ew.min_p: _complex_minmax("LT", "stablehlo.minimum"),

@@ -25,7 +25,7 @@ from plax_transforms.jit import closed_call_jaxpr
 custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
 custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
 custom_lin_p = Primitive("custom_lin", multiple_results=True)
-checkpoint_p = Primitive("checkpoint", multiple_results=True)
+checkpoint_p = Primitive("remat2", multiple_results=True)  # JAX's name
 
 
 def _resolve_args(fun, args, kwargs):

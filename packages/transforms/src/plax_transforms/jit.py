@@ -84,7 +84,8 @@ class JitFunction:
         self._cache: dict = {}
         self._fast_cache: dict = {}
         self._simple = not self.static_argnums and not self.static_argnames
-        functools.update_wrapper(self, fun)
+        # updated=(): fun.__dict__ must not overwrite this object's own attributes
+        functools.update_wrapper(self, fun, updated=())
 
     # --- tracing and the cache ----------------------------------------------------------
     def _split(self, args, kwargs):

@@ -10,9 +10,12 @@ from plax._src import dtypes as _dtypes
 from plax._src.array import Array
 from plax._src.numpy.creation import *  # noqa: F401,F403
 from plax._src.numpy.einsum import *  # noqa: F401,F403
-from plax._src.numpy.indexing import take, take_along_axis  # noqa: F401
+from plax._src.numpy.indexing import (  # noqa: F401
+    diag_indices, indices, take, take_along_axis, tril_indices, tril_indices_from, triu_indices,
+    triu_indices_from, unravel_index)
 from plax._src.numpy.linalg_ops import *  # noqa: F401,F403
 from plax._src.numpy.logic import *  # noqa: F401,F403
+from plax._src.numpy.padding import *  # noqa: F401,F403
 from plax._src.numpy.reductions import *  # noqa: F401,F403
 from plax._src.numpy.shape import *  # noqa: F401,F403
 from plax._src.numpy.sorting import *  # noqa: F401,F403
@@ -48,6 +51,43 @@ promote_types = _dtypes.promote_types
 def can_cast(from_, to, casting="safe") -> bool:
     """NumPy's casting rules between (canonical) dtypes."""
     return _np.can_cast(_dtypes.dtype(from_), _dtypes.dtype(to), casting=casting)
+
+
+def iscomplexobj(x) -> bool:
+    """True if x's dtype is complex (whatever its values)."""
+    if isinstance(x, complex):
+        return True
+    return _dtypes.is_complex(_as_dtype(x)) if hasattr(x, "dtype") else _np.iscomplexobj(x)
+
+
+def isrealobj(x) -> bool:
+    return not iscomplexobj(x)
+
+
+_DTYPE_KINDS = {"bool": lambda d: d == _dtypes.bool_, "signed integer": _dtypes.is_signed,
+                "unsigned integer": _dtypes.is_unsigned, "integral": _dtypes.is_int,
+                "real floating": _dtypes.is_float, "complex floating": _dtypes.is_complex,
+                "numeric": lambda d: d != _dtypes.bool_}
+
+
+def isdtype(dtype, kind) -> bool:
+    """The array API's dtype test: `kind` is a dtype, a kind name, or a tuple of them."""
+    dt = _as_dtype(dtype)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    for k in kinds:
+        if isinstance(k, str):
+            if k not in _DTYPE_KINDS:
+                raise ValueError(f"isdtype: unknown kind {k!r}; use one of {list(_DTYPE_KINDS)}")
+            if _DTYPE_KINDS[k](dt):
+                return True
+        elif dt == _as_dtype(k):
+            return True
+    return False
+
+
+def _as_dtype(x):
+    # scalar types such as np.float32 carry a `dtype` descriptor, not a dtype
+    return _np.dtype(x) if isinstance(x, (type, str, _np.dtype)) else _dtypes.dtype(x)
 
 
 def isscalar(element):

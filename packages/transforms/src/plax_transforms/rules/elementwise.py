@@ -186,7 +186,10 @@ defjvp(ew.digamma_p, lambda g, x: lax.mul(g, _trigamma(x)))
 def _integer_pow_jvp(g, x, *, y):
     if y == 0:
         return lax.full_like(g, 0)
-    d = _const(x, y) if y == 1 else lax.mul(_const(x, y), lax.integer_pow(x, y - 1))
+    if y == 1:
+        d = _const(x, 1)
+    else:  # x**1 is x itself: no integer_pow[y=1] equation (as JAX)
+        d = lax.mul(_const(x, y), x if y == 2 else lax.integer_pow(x, y - 1))
     return lax.mul(g, d)
 
 

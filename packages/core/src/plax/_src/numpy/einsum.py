@@ -190,8 +190,7 @@ def _explicit_path(optimize) -> list | None:
 
 
 def einsum(subscripts: Any, /, *operands: Any, out: None = None, optimize: Any = "auto",
-           precision: Any = None, preferred_element_type: Any = None,
-           _dot_general: Any = None) -> Any:
+           precision: Any = None, preferred_element_type: Any = None) -> Any:
     """Einstein summation, e.g. einsum('ij,jk->ik', a, b); also the interleaved form
     einsum(a, [0, 1], b, [1, 2], [0, 2]). `optimize` may be any NumPy value: a path (as from
     einsum_path) is followed, anything else uses a greedy order."""

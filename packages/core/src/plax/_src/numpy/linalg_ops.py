@@ -14,7 +14,7 @@ from plax._src.numpy.util import (
     broadcast_shapes, broadcast_to, canonicalize_axis, check_arraylike, ensure_array,
     promote_dtypes, static_int)
 
-__all__ = ["matmul", "dot", "vdot", "vecdot", "inner", "outer", "tensordot", "kron"]
+__all__ = ["matmul", "dot", "vdot", "vecdot", "inner", "outer", "tensordot", "kron", "cross"]
 
 
 def _promoted(fun_name: str, *args):
@@ -166,3 +166,33 @@ def kron(a: Any, b: Any) -> Any:
     ab = lax.broadcast_in_dim(lax.reshape(a, sa), inter, tuple(range(0, 2 * nd, 2)))
     bb = lax.broadcast_in_dim(lax.reshape(b, sb), inter, tuple(range(1, 2 * nd, 2)))
     return lax.reshape(ufuncs.multiply(ab, bb), tuple(x * y for x, y in zip(sa, sb)))
+
+
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
+          axis: int | None = None) -> Any:
+    """Cross products of the 2- or 3-vectors along axisa of a and axisb of b (other axes
+    broadcast); 2-vectors give the z component only, as NumPy."""
+    a, b = _promoted("cross", a, b)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("cross: inputs must be at least 1-D")
+    a = shape_ops.moveaxis(a, canonicalize_axis(axisa, a.ndim, "cross"), -1)
+    b = shape_ops.moveaxis(b, canonicalize_axis(axisb, b.ndim, "cross"), -1)
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        raise ValueError(f"cross: the vector axes must have size 2 or 3, got {a.shape[-1]} and "
+                         f"{b.shape[-1]}")
+
+    def comp(v, i):  # component i, 0 for the missing z of a 2-vector
+        if i < v.shape[-1]:
+            return lax.index_in_dim(v, i, v.ndim - 1, keepdims=False)
+        return lax.full(v.shape[:-1], 0, v.dtype)
+    a0, a1, a2 = (comp(a, i) for i in range(3))
+    b0, b1, b2 = (comp(b, i) for i in range(3))
+    z = ufuncs.subtract(ufuncs.multiply(a0, b1), ufuncs.multiply(a1, b0))
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return z
+    x = ufuncs.subtract(ufuncs.multiply(a1, b2), ufuncs.multiply(a2, b1))
+    y = ufuncs.subtract(ufuncs.multiply(a2, b0), ufuncs.multiply(a0, b2))
+    out = shape_ops.stack(shape_ops.broadcast_arrays(x, y, z), -1)
+    return shape_ops.moveaxis(out, -1, canonicalize_axis(axisc, out.ndim, "cross"))

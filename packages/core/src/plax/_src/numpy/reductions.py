@@ -16,13 +16,14 @@ from plax._src import dtypes
 from plax._src.numpy import ufuncs
 from plax._src.numpy.util import (
     broadcast_to, canonicalize_axes, canonicalize_axis, check_arraylike, check_no_out, convert,
-    ensure_array, promote_dtypes_inexact, select, to_inexact)
+    ensure_array, promote_dtypes_inexact, select, static_int, to_inexact)
 
 __all__ = [
     "sum", "prod", "max", "min", "amax", "amin", "all", "any", "mean", "var", "std",
     "argmax", "argmin", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod", "nancumsum",
     "nancumprod", "nansum", "nanprod", "nanmax", "nanmin", "nanmean", "nanvar", "nanstd",
-    "count_nonzero", "ptp", "average", "median",
+    "count_nonzero", "ptp", "average", "median", "nanmedian", "nanargmax", "nanargmin", "diff",
+    "quantile", "nanquantile", "percentile", "nanpercentile",
 ]
 
 
@@ -195,7 +196,7 @@ def mean(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
     check_arraylike("mean", a)
     a = ensure_array(a)
     out_dt = dtypes.canonicalize_dtype(dtype) if dtype is not None else to_inexact(a.dtype)
-    work = _upcast_16(to_inexact(out_dt) if dtypes.is_inexact(out_dt) else to_inexact(a.dtype))
+    work = _upcast_16(to_inexact(out_dt))  # an integer dtype= still averages in floats
     axes = canonicalize_axes(axis, a.ndim, "mean")
     total = sum(a, axis=axes, dtype=work, where=where)
     result = lax.div(total, _count("mean", a, axes, where, work))
@@ -233,8 +234,7 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: None = None, ddof: int
         sq = lax.mul(centered, centered)
     real_work = _real_dtype(work)
     n = _count("var", a, axes, where, real_work)
-    dof = ufuncs.subtract(n, convert(ddof, real_work) if not isinstance(ddof, (int, float))
-                          else ddof)
+    dof = ufuncs.subtract(n, ddof)
     total = sum(sq, axis=axes, where=where)
     result = select(ufuncs.greater(dof, convert(0, real_work)), lax.div(total, dof),
                     convert(np.nan, real_work))
@@ -511,3 +511,163 @@ def median(a: Any, axis: Any = None, out: None = None, overwrite_input: bool = F
     if keepdims:
         res = lax.reshape(res, tuple(1 if i in axes else d for i, d in enumerate(a.shape)))
     return res
+
+
+def nanargmax(a: Any, axis: int | None = None, out: None = None, keepdims: bool | None = None
+              ) -> Any:
+    """argmax ignoring NaNs; -1 where every value is NaN (as JAX)."""
+    return _nan_arg("nanargmax", argmax, -np.inf, a, axis, out, keepdims)
+
+
+def nanargmin(a: Any, axis: int | None = None, out: None = None, keepdims: bool | None = None
+              ) -> Any:
+    return _nan_arg("nanargmin", argmin, np.inf, a, axis, out, keepdims)
+
+
+def _nan_arg(fun_name, fn, fill, a, axis, out, keepdims):
+    check_arraylike(fun_name, a)
+    a = ensure_array(a)
+    if not dtypes.is_inexact(a.dtype):
+        return fn(a, axis, out, keepdims)
+    nan = ufuncs.isnan(a)
+    res = fn(select(nan, convert(fill, a.dtype), a), axis, out, keepdims)
+    return select(all(nan, axis=axis, keepdims=bool(keepdims)), convert(-1, res.dtype), res)
+
+
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
+    """The n-th discrete difference along `axis` (for bools: where neighbours differ)."""
+    from plax._src.numpy.shape import concatenate
+    check_arraylike("diff", a)
+    a = ensure_array(a)
+    n = static_int(n, "the n argument of diff")
+    if n < 0:
+        raise ValueError(f"diff: order n must be non-negative, got {n}")
+    if a.ndim == 0:
+        raise ValueError("diff requires an input that is at least one dimensional")
+    axis = canonicalize_axis(axis, a.ndim, "diff")
+    parts = []
+    for extra in (prepend, a, append):
+        if extra is None:
+            continue
+        e = ensure_array(extra)
+        if e.ndim == 0:  # a scalar stands for a slab of width 1
+            s = list(a.shape)
+            s[axis] = 1
+            e = broadcast_to(e, tuple(s), "diff")
+        parts.append(e)
+    a = concatenate(parts, axis) if len(parts) > 1 else a
+    for _ in range(n):
+        m = a.shape[axis]
+        hi = lax.slice_in_dim(a, builtins.min(1, m), m, axis=axis)
+        lo = lax.slice_in_dim(a, 0, builtins.max(m - 1, 0), axis=axis)
+        a = ufuncs.not_equal(hi, lo) if a.dtype == dtypes.bool_ else ufuncs.subtract(hi, lo)
+    return a
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantiles
+
+_QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
+
+
+def _quantile(fun_name, a, q, axis, method, keepdims, ignore_nan):
+    """Quantiles q (scalar or array, in [0, 1]) over `axis`: the reduced axes are merged and
+    sorted (NaNs last); positions q * (count - 1) are read with take_along_axis. The result
+    has q's dimensions first, as NumPy."""
+    from plax._src.numpy.indexing import take_along_axis
+    check_arraylike(fun_name, a, q)
+    if method not in _QUANTILE_METHODS:
+        raise ValueError(f"{fun_name}: method must be one of {_QUANTILE_METHODS}, got "
+                         f"{method!r}")
+    a = ensure_array(a)
+    if dtypes.is_complex(a.dtype):
+        raise ValueError(f"{fun_name} does not support complex inputs")
+    work = to_inexact(a.dtype)
+    q = ensure_array(convert(q, work) if not hasattr(q, "aval") else
+                     lax.convert_element_type(q, work))
+    axes = canonicalize_axes(axis, a.ndim, fun_name)
+    keep = [i for i in range(a.ndim) if i not in axes]
+    n = math.prod(a.shape[i] for i in axes)
+    x = lax.transpose(lax._convert_element_type(a, work, False),
+                      tuple(keep) + tuple(sorted(axes)))
+    kshape = tuple(a.shape[i] for i in keep)
+    x = lax.sort(lax.reshape(x, kshape + (n,)), dimension=len(kshape))
+    nq = q.size
+    if ignore_nan:
+        count = sum(ufuncs.logical_not(ufuncs.isnan(x)), axis=-1, keepdims=True, dtype=work)
+    else:
+        count = convert(n, work)
+    pos = ufuncs.multiply(lax.reshape(q, (1,) * len(kshape) + (nq,)),
+                          ufuncs.subtract(count, convert(1, work)))
+    pos = ufuncs.minimum(ufuncs.maximum(pos, 0.0), float(builtins.max(n - 1, 0)))
+    lo, hi = ufuncs.floor(pos), ufuncs.ceil(pos)
+    idx_dt = dtypes.default_int_dtype()
+
+    def read(p):
+        i = broadcast_to(lax.convert_element_type(p, idx_dt), kshape + (nq,), fun_name)
+        return take_along_axis(x, i, axis=-1, mode="clip")
+    if n == 0:  # nothing to take a quantile of
+        res = lax.full(kshape + (nq,), np.nan, work)
+    elif method == "lower":
+        res = read(lo)
+    elif method == "higher":
+        res = read(hi)
+    elif method == "nearest":
+        res = read(ufuncs.rint(pos))
+    else:
+        vlo, vhi = read(lo), read(hi)
+        frac = (ufuncs.subtract(pos, lo) if method == "linear"
+                else convert(0.5, work))
+        res = ufuncs.add(vlo, ufuncs.multiply(ufuncs.subtract(vhi, vlo), frac))
+        res = select(ufuncs.equal(lo, hi), vlo, res)
+    if n:
+        bad = (ufuncs.equal(count, convert(0, work)) if ignore_nan
+               else any(ufuncs.isnan(x), axis=-1, keepdims=True))
+        res = select(bad, convert(np.nan, work), res)
+    # (kept dims..., q) -> (q dims..., kept dims...), then keepdims
+    res = lax.transpose(res, (len(kshape),) + tuple(range(len(kshape))))
+    res = lax.reshape(res, q.shape + kshape)
+    if keepdims:
+        res = lax.reshape(res, q.shape + tuple(1 if i in axes else d
+                                               for i, d in enumerate(a.shape)))
+    return res
+
+
+def quantile(a: Any, q: Any, axis: Any = None, out: None = None,
+             overwrite_input: bool = False, method: str = "linear", keepdims: bool = False
+             ) -> Any:
+    """The q-th quantiles (q in [0, 1]) over `axis`; NaN if the values include NaN."""
+    check_no_out("quantile", out)
+    return _quantile("quantile", a, q, axis, method, keepdims, ignore_nan=False)
+
+
+def nanquantile(a: Any, q: Any, axis: Any = None, out: None = None,
+                overwrite_input: bool = False, method: str = "linear", keepdims: bool = False
+                ) -> Any:
+    check_no_out("nanquantile", out)
+    return _quantile("nanquantile", a, q, axis, method, keepdims, ignore_nan=True)
+
+
+def percentile(a: Any, q: Any, axis: Any = None, out: None = None,
+               overwrite_input: bool = False, method: str = "linear", keepdims: bool = False
+               ) -> Any:
+    """The q-th percentiles (q in [0, 100])."""
+    check_no_out("percentile", out)
+    check_arraylike("percentile", q)
+    return _quantile("percentile", a, ufuncs.true_divide(q, 100), axis, method, keepdims,
+                     ignore_nan=False)
+
+
+def nanpercentile(a: Any, q: Any, axis: Any = None, out: None = None,
+                  overwrite_input: bool = False, method: str = "linear",
+                  keepdims: bool = False) -> Any:
+    check_no_out("nanpercentile", out)
+    check_arraylike("nanpercentile", q)
+    return _quantile("nanpercentile", a, ufuncs.true_divide(q, 100), axis, method, keepdims,
+                     ignore_nan=True)
+
+
+def nanmedian(a: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
+              keepdims: bool = False) -> Any:
+    check_no_out("nanmedian", out)
+    return _quantile("nanmedian", a, 0.5, axis, "linear", keepdims, ignore_nan=True)

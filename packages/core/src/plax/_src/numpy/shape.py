@@ -220,8 +220,7 @@ def atleast_3d(*arys: Any) -> Any:
 
 
 def _as_list(fun_name: str, arrays: Any) -> list:
-    if isinstance(arrays, (Tracer,)) or hasattr(arrays, "aval") or isinstance(arrays,
-                                                                              np.ndarray):
+    if hasattr(arrays, "aval") or isinstance(arrays, np.ndarray):  # split along axis 0
         a = ensure_array(arrays)
         if a.ndim == 0:
             raise ValueError(f"{fun_name}: a 0-d array is not a sequence of arrays")

@@ -1,10 +1,12 @@
-"""Sorting and searching in plax.numpy: sort/argsort (stable, descending=), lexsort,
-searchsorted, and the functions whose output size depends on values (nonzero, argwhere,
-flatnonzero, unique): they need `size=` under tracing, as in JAX, and find it eagerly otherwise.
+"""Sorting, searching and counting in plax.numpy: sort/argsort (stable, descending=), lexsort,
+searchsorted, isin, and the functions whose output size depends on values (nonzero, argwhere,
+flatnonzero, unique, bincount): they need a static size under tracing, as in JAX, and find it
+eagerly otherwise.
 """
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,7 @@ from plax._src.numpy.util import (
     static_int)
 
 __all__ = ["sort", "argsort", "lexsort", "searchsorted", "nonzero", "argwhere", "flatnonzero",
-           "unique", "unique_values", "unique_counts"]
+           "unique", "unique_values", "unique_counts", "bincount", "isin"]
 
 
 def _prepare(fun_name, a, axis, kind, order):
@@ -133,8 +135,9 @@ def _size_or_count(fun_name: str, a, count, size) -> int:
 
 
 def _first_true(mask, size: int):
-    """Positions of the first `size` True entries of a 1-D mask, in order, and how many
-    of them are real (the rest is padding)."""
+    """Positions of the first `size` True entries of a 1-D mask, in order; past the number of
+    True entries come the other positions (or 0 beyond the mask's length), which callers mask.
+    A stable argsort of `not mask` puts the True positions first."""
     idx_dt = dtypes.default_int_dtype()
     n = mask.shape[0]
     order = argsort(ufuncs.logical_not(mask), stable=True) if n else lax.full((0,), 0, idx_dt)
@@ -263,3 +266,49 @@ def unique_values(x: Any, /, *, size: int | None = None, fill_value: Any = None)
 
 def unique_counts(x: Any, /, *, size: int | None = None, fill_value: Any = None) -> tuple:
     return unique(x, return_counts=True, size=size, fill_value=fill_value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting and membership
+
+
+def bincount(x: Any, weights: Any = None, minlength: int = 0, *, length: int | None = None
+             ) -> Any:
+    """Occurrences (or summed weights) of each non-negative integer in 1-D `x`. The output
+    length is max(x) + 1 (at least minlength) and must be static: under tracing pass
+    `length`. Negative values count as 0 and values >= length are dropped (as JAX)."""
+    check_arraylike("bincount", x)
+    x = ensure_array(x)
+    if x.ndim != 1 or not (dtypes.is_int(x.dtype) or x.dtype == dtypes.bool_):
+        raise ValueError(f"bincount: x must be a 1-D integer array, got "
+                         f"{x.dtype.name}{list(x.shape)}")
+    minlength = static_int(minlength, "the minlength argument of bincount")
+    if length is None:
+        from plax._src.numpy.reductions import max as _max
+        top = _max(x) if x.size else -1
+        length = builtins.max(_size_or_count("bincount", x, top, None) + 1, minlength)
+    else:
+        length = static_int(length, "the length argument of bincount")
+    idx = lax.max(lax.convert_element_type(x, dtypes.default_int_dtype()),
+                  convert(0, dtypes.default_int_dtype()))
+    if weights is None:
+        dt, vals = dtypes.default_int_dtype(), convert(1, dtypes.default_int_dtype())
+    else:
+        check_arraylike("bincount", weights)
+        vals = ensure_array(weights)
+        dt = vals.dtype
+    return lax.full((length,), 0, dt).at[idx].add(vals, mode="drop")
+
+
+def isin(element: Any, test_elements: Any, assume_unique: bool = False,
+         invert: bool = False) -> Any:
+    """Whether each element of `element` occurs in `test_elements` (compared all against all)."""
+    check_arraylike("isin", element, test_elements)
+    e, t = (ensure_array(v) for v in promote_dtypes(element, test_elements))
+    t = lax.reshape(t, (t.size,))
+    full = e.shape + t.shape
+    hits = ufuncs.equal(lax.broadcast_in_dim(e, full, tuple(range(e.ndim))),
+                        lax.broadcast_in_dim(t, full, (e.ndim,)))
+    from plax._src.numpy.reductions import any as _any
+    found = _any(hits, axis=-1)
+    return ufuncs.logical_not(found) if invert else found

@@ -5,16 +5,16 @@ default float, and NumPy broadcasting is made explicit for lax.
 
 from __future__ import annotations
 
-import numpy as np
-
 import operator
+
+import numpy as np
 
 from plax import lax
 from plax._src import dtypes
 from plax._src.core import Tracer
 from plax._src.numpy.util import (
-    check_arraylike, convert, dtype_of, ensure_array, promote_args, promote_args_inexact,
-    promote_args_numeric, select)
+    check_arraylike, check_no_out, convert, dtype_of, ensure_array, promote_args,
+    promote_args_inexact, promote_args_numeric, select, static_int)
 
 __all__ = [
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
@@ -55,7 +55,7 @@ def _full_bool(x, value: bool):
     return lax.broadcast_in_dim(np.bool_(value), ensure_array(x).aval.shape, ())
 
 
-def is_traced_or_array(x) -> bool:
+def _is_array_or_tracer(x) -> bool:
     return isinstance(x, Tracer) or hasattr(x, "aval")
 
 
@@ -207,38 +207,33 @@ def rint(x, /):
 
 def round(a, decimals=0, out=None):  # noqa: A001
     """Round to `decimals` places, halves to even (NumPy's rule)."""
-    from plax._src.numpy.util import check_no_out, static_int
     check_no_out("round", out)
     a, = promote_args("round", a)
     decimals = static_int(decimals, "the decimals argument of round")
     dt = dtype_of(a)
+    weak = dtypes.is_weakly_typed(a)
     if dt == dtypes.bool_:
         raise ValueError("round does not support boolean inputs")
     if dtypes.is_int(dt):
         if decimals >= 0:
             return ensure_array(a)
-        # round to a multiple of 10**-decimals, halves to even, in the integer dtype
+        # the nearest multiple of f = 10**-decimals, halves to even, in the integer dtype
         f = 10 ** (-decimals)
-        info = np.iinfo(dt)
-        if f > info.max:
-            return _zeros_like(a)
+        if f > np.iinfo(dt).max:  # |a| < f / 2 for every value of the dtype
+            return _zeros_like(ensure_array(a))
         q = floor_divide(a, _const(a, f))
-        r = lax.sub(a, lax.mul(q, _const(a, f)))
-        twice = lax.mul(r, _const(a, 2)) if f <= info.max // 2 else None
-        if twice is None:
-            return lax.mul(q, _const(a, f))
-        up = lax.bitwise_or(lax.gt(twice, _const(a, f)),
-                            lax.bitwise_and(lax.eq(twice, _const(a, f)),
-                                            lax.ne(remainder(q, _const(q, 2)), _const(q, 0))))
+        r = lax.sub(a, lax.mul(q, _const(a, f)))  # 0 <= r < f
+        rest = lax.sub(_const(r, f), r)  # compare r with f - r: 2 * r might overflow
+        odd = lax.ne(remainder(q, _const(q, 2)), _const(q, 0))
+        up = lax.bitwise_or(lax.gt(r, rest), lax.bitwise_and(lax.eq(r, rest), odd))
         return lax.mul(select(up, lax.add(q, _const(q, 1)), q), _const(a, f))
     if decimals == 0:
         return _round_even(a)
     # scale in float32 at least: 10**decimals is not representable enough in 16 bits
     work = dtypes.float32 if dt in (dtypes.float16, dtypes.bfloat16) else dt
-    x = convert(a, work, getattr(a, "weak_type", False))
+    x = convert(a, work, weak)
     factor = _const(x, 10.0 ** decimals)
-    return convert(lax.div(_round_even(lax.mul(x, factor)), factor), dt,
-                   getattr(a, "weak_type", False))
+    return convert(lax.div(_round_even(lax.mul(x, factor)), factor), dt, weak)
 
 
 around = round
@@ -494,7 +489,7 @@ def remainder(x1, x2, /):
     x1, x2 = promote_args_numeric("remainder", x1, x2)
     if dtypes.is_complex(dtype_of(x1)):
         _reject("remainder", x1, "real dtypes")
-    if dtypes.is_int(dtype_of(x2)) and (is_traced_or_array(x2) or np.any(np.asarray(x2) == 0)):
+    if dtypes.is_int(dtype_of(x2)) and (_is_array_or_tracer(x2) or np.any(np.asarray(x2) == 0)):
         x2 = select(lax.eq(x2, _const(x2, 0)), _const(x2, 1), x2)  # x % 0 is 0 (as JAX)
     r = lax.rem(x1, x2)
     zero = _const(r, 0)

@@ -233,12 +233,12 @@ def canonicalize_axis(axis: Any, ndim_: int, fun_name: str = "") -> int:
     axis = static_int(axis, f"the axis argument of {fun_name or 'this function'}")
     if not -ndim_ <= axis < ndim_:
         raise AxisError(axis, ndim_, msg_prefix=fun_name or None)
-    return axis % ndim_ if ndim_ else 0
+    return axis % ndim_
 
 
 def canonicalize_axes(axis: Any, ndim_: int, fun_name: str = "") -> tuple[int, ...]:
-    """`axis` (None, an int, or a sequence of ints) as sorted-free tuple of distinct axes;
-    None means all axes."""
+    """`axis` (None, an int, or a sequence of ints) as a tuple of distinct non-negative axes,
+    in the order given; None means all axes."""
     if axis is None:
         return tuple(range(ndim_))
     if isinstance(axis, (list, tuple)):
