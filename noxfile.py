@@ -6,7 +6,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
-PACKAGES = ["packages/core", "packages/transforms"]
+PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla"]
 TEST_DEPS = ["pytest>=8", "pytest-xdist", "jax", "jaxlib", "scikit-learn"]
 
 

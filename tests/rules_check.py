@@ -4,7 +4,7 @@ against finite differences and JAX, its vmap against a Python loop, its jit agai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -44,7 +44,6 @@ class Case:
     order: int = 2
     atol: float | None = None
     rtol: float | None = None
-    vmap_axes: list = field(default_factory=list)  # extra in_axes specs to try
     jax_ok: bool = True  # False where JAX itself cannot run the comparison
 
     def __repr__(self):
@@ -142,7 +141,7 @@ def run_against_jax(case: Case, rng, args=None, rtol=2e-5, atol=2e-5):
         _close(pj(fp, argnums=nums)(*d), want, rtol, atol)
 
 
-def in_axes_specs(args, extra=()):
+def in_axes_specs(args):
     """in_axes to try: all 0, all last, and mixes with None (keeping one mapped)."""
     n = len(args)
     specs = [(0,) * n, tuple(-1 if np.ndim(a) else 0 for a in args),
@@ -153,7 +152,6 @@ def in_axes_specs(args, extra=()):
             allbut = tuple(None if i == k else (1 if np.ndim(args[i]) >= 1 else 0)
                            for i in range(n))
             specs += [only, allbut]
-    specs += list(extra)
     out = []
     for s in specs:
         if s not in out and any(a is not None for a in s):
@@ -185,7 +183,7 @@ def run_vmap(case: Case, rng, size=3, with_jax=True):
     """vmap (of the function, of its jvp and of its vjp) against a Python loop, for several
     in_axes; and jit(vmap) against vmap."""
     proto = case.make(rng)
-    specs = in_axes_specs(proto, case.vmap_axes)
+    specs = in_axes_specs(proto)
     for k, in_axes in enumerate(specs):
         batched, examples = _stack(rng, case.make, in_axes, size)
         got = plax.vmap(case.plax_fn, in_axes=in_axes)(*batched)

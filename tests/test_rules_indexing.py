@@ -316,6 +316,23 @@ def test_scatter_mul_updates_gradient_needs_unique_indices():
         plax.grad(lambda w: lax.reduce_sum(lax.scatter_mul(x, i, w, ROWS_S(lax)), (0, 1)))(u)
 
 
+def test_scatter_mul_transposes_in_the_updates_for_unique_indices():
+    x = np.arange(8, dtype=np.float32).reshape(4, 2)
+    u, ct = np.ones((2, 2), np.float32), np.full((4, 2), 2.0, np.float32)
+    i = np.array([[3], [1]], np.int32)
+
+    def f(L, w, unique=True, i=i):
+        return L.scatter_mul(x, i, w, ROWS_S(L), unique_indices=unique)
+    (got,) = plax.linear_transpose(lambda w: f(lax, w), u)(ct)
+    assert_close(got, 2.0 * x[[3, 1]])
+    if HAVE_JAX:
+        assert_close(got, jax.linear_transpose(lambda w: f(jax_lax, w), u)(ct)[0])
+    repeated = np.array([[1], [1]], np.int32)
+    t = plax.linear_transpose(lambda w: f(lax, w, unique=False, i=repeated), u)
+    with pytest.raises(NotImplementedError, match="unique_indices=True"):
+        t(ct)
+
+
 def test_scatter_transpose_needs_unique_indices():
     x, u = np.ones((4, 2), np.float32), np.ones((2, 2), np.float32)
     i = np.array([[1], [1]], np.int32)

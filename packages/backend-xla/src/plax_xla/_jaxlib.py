@@ -131,39 +131,55 @@ def put_replicated(x, aval_shape, dtype, devs: Sequence[Any]):
         False, xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
-def copy_to_device(arr, dev):
+def copy_to_device(arr, shape, dtype, dev):
     """A single-device array copied (device to device) to `dev`."""
     return xc.batched_device_put(
-        Aval(arr.aval.shape, arr.aval.dtype), single_sharding(dev), [arr], [dev], True, False,
+        Aval(shape, dtype), single_sharding(dev), [arr], [dev], True, False,
         xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
 def to_numpy(arr) -> np.ndarray:
     """The host value (read-only). Without jax loaded, jaxlib arrays have no __array__ and the
     buffer protocol cannot describe bfloat16, so ask jaxlib for the NumPy array directly."""
+    read = getattr(arr, "_single_device_array_to_np_array_did_copy", None)
+    if read is None:  # a jaxlib without it: the buffer protocol (all but bfloat16)
+        return np.asarray(arr)
     with _without_jax_import():
-        return arr._single_device_array_to_np_array_did_copy()[0]
+        return read()[0]
 
 
 def device_of(arr):
-    return arr._sharding._internal_device_list[0]
-
-
-def is_deleted(arr) -> bool:
-    return arr.is_deleted()
+    try:
+        return arr._sharding._internal_device_list[0]
+    except AttributeError:  # a sharding class without the C++ device list
+        return arr._sharding._devices[0]
 
 
 # ---------------------------------------------------------------------------------------------
 # Compilation and execution
 
 
-def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1):
+def _options(devices: Sequence[Any], num_replicas: int):
     opts = xc.CompileOptions()
     opts.num_replicas = num_replicas
     # (replicas, partitions); without it a one-device program is placed on device 0
     opts.device_assignment = xc.DeviceAssignment.create(
         np.array([[d.id] for d in devices], dtype=np.int32))
-    return client.compile_and_load(text, xc.DeviceList(tuple(devices)), opts)
+    return opts
+
+
+def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1):
+    return client.compile_and_load(text, xc.DeviceList(tuple(devices)),
+                                   _options(devices, num_replicas))
+
+
+def serialize(client, loaded) -> bytes:
+    return bytes(client.serialize_executable(loaded))
+
+
+def deserialize(client, blob: bytes, devices: Sequence[Any], num_replicas: int = 1):
+    return client.deserialize_executable(blob, xc.DeviceList(tuple(devices)),
+                                         _options(devices, num_replicas))
 
 
 _SKIP_CHECKS: bool | None = None
@@ -193,9 +209,10 @@ _import_lock = threading.Lock()
 
 @contextlib.contextmanager
 def _without_jax_import():
-    # Splitting a multi-device result makes jaxlib's C++ try `import jax._src.sharding_impls`
-    # (to decorate its single-device shardings) and fall back to its own class when that fails.
-    # plax never imports jax, so that import is made to fail, unless jax is already loaded.
+    # Splitting a multi-device result, or reading an array to NumPy, makes jaxlib's C++ try
+    # `import jax._src.sharding_impls` (to decorate the single-device shardings it creates) and
+    # fall back to its own class when that fails. plax never imports jax (it may not even be
+    # installed), so that import is made to fail, unless jax is loaded already.
     key = "jax._src.sharding_impls"
     with _import_lock:
         if key in sys.modules:

@@ -1,12 +1,15 @@
 """The xla backend: buffers are jaxlib device arrays that stay on their device; closed jaxprs and
 single primitives are lowered to StableHLO, verified, compiled once by PJRT and cached.
 
-`stats` counts compilations, executions and host transfers, so tests (and users) can check
-that a jitted loop compiles once and never copies to the host."""
+`stats` counts compilations, executable-cache hits and host transfers, so tests (and users) can
+check that a jitted loop compiles once and never copies to the host."""
 
 from __future__ import annotations
 
 import collections
+import hashlib
+import os
+import pathlib
 import warnings
 from typing import Any, Sequence
 
@@ -58,6 +61,7 @@ class XlaBackend(Backend):
         self._lowering = plax_registry.lowering_table("xla")
         self._eager: dict = {}
         self._pmap_cache: dict = {}
+        self._cache_dir = _option("xla_cache_dir", None)
         self.stats: collections.Counter = collections.Counter()
 
     # --- devices and data movement ---------------------------------------------------------
@@ -103,7 +107,8 @@ class XlaBackend(Backend):
             key, exe = None, None
         if exe is None:
             outs = list(avals_out) if prim.multiple_results else [avals_out]
-            exe = self.compile_text(lower_primitive(prim, avals_in, outs, params), outs)
+            exe = self.compile_text(lower_primitive(prim, avals_in, outs, params), avals_in,
+                                    outs)
             if key is not None:
                 if len(self._eager) >= _EAGER_CACHE_LIMIT:
                     self._eager.clear()
@@ -127,25 +132,52 @@ class XlaBackend(Backend):
     def compile(self, closed_jaxpr, *, device: Device | None = None,
                 donate_argnums: Sequence[int] = ()) -> "XlaExecutable":
         self.check_supported(closed_jaxpr)  # fails naming the primitives, before any work
-        text, aliased = lower_closed_jaxpr(closed_jaxpr, _jaxpr_name(closed_jaxpr),
-                                           donated=donate_argnums)
-        exe = self.compile_text(text, closed_jaxpr.out_avals, device)
+        text, aliased = lower_closed_jaxpr(closed_jaxpr, "jit", donated=donate_argnums)
+        exe = self.compile_text(text, closed_jaxpr.in_avals, closed_jaxpr.out_avals, device)
         exe.donated = tuple(aliased)
         return exe
 
-    def compile_text(self, text: str, out_avals, device: Device | None = None
+    def compile_text(self, text: str, in_avals, out_avals, device: Device | None = None
                      ) -> "XlaExecutable":
         """Verify (naming the failing lines) and compile a single-device module."""
         jl.verify(text)
-        return XlaExecutable(self, text, out_avals, self.native_device(device))
+        return XlaExecutable(self, text, in_avals, out_avals, self.native_device(device))
 
     def _compile_loaded(self, text: str, natives: Sequence[Any], num_replicas: int = 1):
+        """Compile, or load from the executable cache directory when one is configured."""
+        path = self._cache_path(text, natives, num_replicas)
+        if path is not None and path.exists():
+            try:
+                loaded = jl.deserialize(self._client, path.read_bytes(), natives, num_replicas)
+                self.stats["cache_hits"] += 1
+                return loaded
+            except Exception:  # noqa: BLE001 - a stale or corrupt entry: compile afresh
+                pass
         self.stats["compiles"] += 1
-        return jl.compile(self._client, text, natives, num_replicas)
+        loaded = jl.compile(self._client, text, natives, num_replicas)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(jl.serialize(self._client, loaded))
+                os.replace(tmp, path)  # atomic: concurrent processes never read half a file
+            except OSError:
+                pass
+        return loaded
+
+    def _cache_path(self, text, natives, num_replicas) -> pathlib.Path | None:
+        # executables load only from a directory the user named (they are native code)
+        root = self._cache_dir
+        if not root:
+            return None
+        key = "|".join([jl.describe_environment(), self.platform, str(num_replicas),
+                        ",".join(f"{d.device_kind}:{d.id}" for d in natives), text])
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return pathlib.Path(root) / digest[:2] / digest
 
     def lower_text(self, closed_jaxpr) -> str:
         """The StableHLO module of `closed_jaxpr`, as MLIR prints it."""
-        text, _ = lower_closed_jaxpr(closed_jaxpr, _jaxpr_name(closed_jaxpr))
+        text, _ = lower_closed_jaxpr(closed_jaxpr, "jit")
         return jl.verify(text, pretty=True)
 
     def pmap_execute(self, fun, args, kwargs, **options):
@@ -164,25 +196,22 @@ def _option(name: str, default):
         return default
 
 
-def _jaxpr_name(closed) -> str:
-    return "jit"
-
-
 class XlaExecutable(Executable):
     """A compiled module; a call runs it on the arguments' device (a few microseconds when
     they are on the device it was compiled for; another device compiles it once more)."""
 
-    __slots__ = ("_backend", "text", "_out", "_loaded", "_device", "_handlers", "_others",
-                 "_check_device", "donated")
+    __slots__ = ("_backend", "text", "_in", "_out", "_loaded", "_device", "_handlers",
+                 "_others", "_check_device", "donated")
 
-    def __init__(self, backend: XlaBackend, text: str, out_avals, native):
+    def __init__(self, backend: XlaBackend, text: str, in_avals, out_avals, native):
         self._backend, self.text = backend, text
+        self._in = [(tuple(a.shape), a.dtype) for a in in_avals]
         self._out = [(tuple(a.shape), a.dtype) for a in out_avals]
         self._loaded, self._handlers = self._load(native)
         self._device = native
         self._others: dict = {}
-        # with several devices, the first argument's device picks where to run (checked
-        # up front: a failed launch would also print an error line from the runtime)
+        # with several devices, the first argument's device picks where to run (checked up
+        # front: a launch that fails on placement also prints an error line from the runtime)
         self._check_device = len(backend._devices) > 1
         self.donated: tuple[int, ...] = ()
 
@@ -192,8 +221,11 @@ class XlaExecutable(Executable):
         return loaded, [jl.result_handler(s, d, sharding) for s, d in self._out]
 
     def __call__(self, buffers: Sequence[Any]) -> list:
-        if self._check_device and buffers and jl.device_of(buffers[0]) != self._device:
-            return self._on_other_device(buffers, None)
+        if self._check_device:
+            dev = self._device
+            for b in buffers:
+                if jl.device_of(b) != dev:
+                    return self._on_other_device(buffers, None)
         try:
             return jl.execute(self._loaded, buffers, self._handlers)
         except jl.JaxRuntimeError as e:
@@ -205,8 +237,8 @@ class XlaExecutable(Executable):
         if error is not None and all(d == self._device for d in devs):
             raise error  # not a placement problem (a deleted buffer, ...)
         target = devs[0]
-        moved = [b if d == target else jl.copy_to_device(b, target)
-                 for b, d in zip(buffers, devs)]
+        moved = [b if d == target else jl.copy_to_device(b, *aval, target)
+                 for b, d, aval in zip(buffers, devs, self._in)]
         if target == self._device:
             return jl.execute(self._loaded, moved, self._handlers)
         hit = self._others.get(target)

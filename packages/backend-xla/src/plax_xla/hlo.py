@@ -1,5 +1,5 @@
-"""Helpers that emit the StableHLO ops lowering rules are built from (typed, shape-checked by
-construction): constants, conversions, comparisons, broadcasting, slicing, reductions."""
+"""Helpers that emit the StableHLO ops lowering rules are built from, each returning a typed
+Value: constants, conversions, comparisons, broadcasting, slicing, reductions."""
 
 from __future__ import annotations
 

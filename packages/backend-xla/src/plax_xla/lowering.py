@@ -109,6 +109,7 @@ class FuncBuilder:
     def op(self, name: str, operands: Sequence[Value], results: Sequence[tuple], *,
            attrs: str | None = None, regions: Sequence[str] = ()) -> list[Value]:
         """Emit `name` in generic syntax; `results` are (shape, dtype) pairs."""
+        results = [(tuple(s), np.dtype(d)) for s, d in results]
         n = len(results)
         base = self.fresh() if n else ""
         if n == 1:

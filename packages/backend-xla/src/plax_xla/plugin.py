@@ -1,6 +1,6 @@
 """The plugin hook of plax-backend-xla: the lowering rule of every primitive it covers, its
-config options and the backend factory. Importing this module (or registering it) does not
-import jaxlib; the factory does, the first time the backend is used."""
+config options and the backend factory. Importing or registering this module leaves jaxlib
+unloaded; the factory loads it, the first time the backend is used."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ def _define_options() -> None:
                   "platform of the xla backend: cpu, gpu, tpu or auto (an installed GPU/TPU "
                   "PJRT plugin if it starts, else the CPU); read when the backend is created",
                   env="PLAX_XLA_PLATFORM")
+    config.define("xla_cache_dir", None, lambda s: s.strip() or None,
+                  "directory where the xla backend keeps compiled executables between runs "
+                  "(off when unset; load executables only from a directory you trust)",
+                  env="PLAX_XLA_CACHE_DIR")
     config.define("xla_cpu_devices", 1, int,
                   "number of CPU devices of the xla backend (for pmap on a CPU); read when the "
                   "backend is created", env="PLAX_XLA_CPU_DEVICES")

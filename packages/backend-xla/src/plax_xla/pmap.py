@@ -5,17 +5,16 @@ The function is traced once per signature on the per-device shapes. Each input g
 device whole and the program slices its replica's part (by replica_id); each mapped output is
 all-gathered, so replica 0 holds the stacked result, which stays on device as the output.
 Under another transformation (grad, jit, vmap of a pmap) it runs with vmap semantics instead.
+donate_argnums is accepted and ignored: every input is copied to the devices anyway.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from plax._src.core import EVAL_TRACE, current_trace
 from plax._src.tree_util import tree_flatten, tree_unflatten
 from plax.extend import (
-    Array, ClosedJaxpr, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var, get_aval,
-    set_current_trace)
+    Array, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var,
+    convert_constvars_jaxpr, get_aval, set_current_trace)
 from plax_transforms import pmap as pm
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
@@ -84,24 +83,33 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
     n_pos = len(tree_flatten(dyn)[0])
     axes = _flat_axes("in_axes", in_axes, dyn, n_pos) + [0] * (len(leaves) - n_pos)
     avals = [get_aval(x) for x in leaves]
-    axes = [None if a is None else a % max(av.ndim, 1) for a, av in zip(axes, avals)]
-    sizes = {av.shape[a] for a, av in zip(axes, avals) if a is not None and av.ndim}
+    for a, av in zip(axes, avals):
+        if a is not None and not -av.ndim <= a < av.ndim:
+            raise ValueError(f"pmap was asked to map an argument along axis {a}, which needs "
+                             f"rank >= {a + 1 if a >= 0 else -a}, but its shape is {av.shape}")
+    axes = [None if a is None else a % av.ndim for a, av in zip(axes, avals)]
+    sizes = {av.shape[a] for a, av in zip(axes, avals) if a is not None}
     if len(sizes) != 1:
         raise ValueError(f"pmap got inconsistent sizes for the mapped axes: {sorted(sizes)}"
                          if sizes else "pmap needs at least one argument mapped along an axis")
     n = sizes.pop()
     natives = _devices(backend, devices, n)
     statics = tuple((i, args[i]) for i in sorted(static))
-    key = (fun, in_tree, tuple(avals), tuple(axes), statics, out_axes, axis_name,
+    key = (fun, in_tree, tuple(avals), tuple(axes), statics,
+           tuple(out_axes) if isinstance(out_axes, list) else out_axes, axis_name,
            tuple(natives))
-    entry = backend._pmap_cache.get(key)
+    try:
+        entry = backend._pmap_cache.get(key)
+    except TypeError:
+        raise ValueError("pmap's static_broadcasted_argnums arguments must be hashable, got "
+                         f"{[type(v).__name__ for _, v in statics]}") from None
     if entry is None:
         entry = backend._pmap_cache[key] = _build(backend, fun, args, static, in_tree, avals,
                                                   axes, n, natives, axis_name, out_axes)
-    loaded, out_tree, out_avals = entry
-    bufs = [_replicate(backend, x, av, natives) for x, av in zip(leaves, avals)]
+    loaded, out_tree, out_avals, consts = entry
+    bufs = [_replicate(backend, x, get_aval(x), natives) for x in consts]
+    bufs += [_replicate(backend, x, av, natives) for x, av in zip(leaves, avals)]
     per_output = jl.execute_replicated(loaded, bufs)
-    backend.stats["executions"] += 1
     outs = [Array(replicas[0], av, backend) for replicas, av in zip(per_output, out_avals)]
     return tree_unflatten(out_tree, outs)
 
@@ -151,7 +159,10 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
         jaxpr, consts = trace.to_jaxpr(list(outs))
     finally:
         trace.invalidate()
-    closed = ClosedJaxpr(jaxpr, [_host(c) for c in consts])
+    # closed-over arrays become leading (unmapped) inputs, passed on every call
+    jaxpr = convert_constvars_jaxpr(jaxpr)
+    axes = [None] * len(consts) + list(axes)
+    avals = [get_aval(c) for c in consts] + list(avals)
     out_tree = out_box[-1]
     k = len(jaxpr.outvars)
     if out_axes is None or isinstance(out_axes, int):
@@ -172,8 +183,7 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
     def epilogue(b, vals):
         return [v if a is None else _stack(b, v, a, n) for v, a in zip(vals, o_axes)]
 
-    full_in = ClosedJaxpr(jaxpr, closed.consts)
-    text, _ = lower_closed_jaxpr(_with_in_avals(full_in, avals), f"pmap_{n}",
+    text, _ = lower_closed_jaxpr(_with_in_avals(jaxpr, avals), f"pmap_{n}",
                                  axis_env=AxisEnv(axis_name, n), num_replicas=n,
                                  prologue=prologue, epilogue=epilogue)
     jl.verify(text)
@@ -184,20 +194,15 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
         out_avals.append(av if a is None else av.update(
             shape=av.shape[:a % (av.ndim + 1)] + (n,) + av.shape[a % (av.ndim + 1):],
             weak_type=av.weak_type))
-    return loaded, out_tree, out_avals
+    return loaded, out_tree, out_avals, consts
 
 
 class _with_in_avals:
-    """A closed jaxpr seen with other input avals (the whole arrays each replica receives;
+    """A const-free jaxpr seen with other input avals (the whole arrays each replica receives;
     the prologue turns them into the per-device values the jaxpr takes)."""
 
-    def __init__(self, closed: ClosedJaxpr, in_avals):
-        self.jaxpr, self.consts, self.in_avals = closed.jaxpr, closed.consts, list(in_avals)
-
-
-def _host(c: Any):
-    import numpy as np
-    return np.asarray(c)
+    def __init__(self, jaxpr, in_avals):
+        self.jaxpr, self.consts, self.in_avals = jaxpr, [], list(in_avals)
 
 
 def _take(b, v, axis: int, rid):

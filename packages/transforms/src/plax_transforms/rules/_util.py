@@ -8,6 +8,7 @@ import numpy as np
 from plax import lax
 from plax.extend import get_aval
 from plax_transforms.ad import Zero, instantiate
+from plax_transforms.batching import bdim_at_front
 
 
 def shape(x) -> tuple[int, ...]:
@@ -56,22 +57,14 @@ def linear_jvp_with_static_rest(prim, n_linear: int):
     return rule
 
 
-def skip_zero_ct(n_args: int):
+def skip_zero_ct(rule):
     """Decorate a transpose rule: a symbolic-zero cotangent gives no cotangent to anyone."""
-    def deco(rule):
-        def wrapped(ct, *args, **params):
-            if type(ct) is Zero:
-                return [None] * n_args if n_args >= 0 else [None] * len(args)
-            return rule(ct, *args, **params)
-        wrapped.__name__ = rule.__name__
-        return wrapped
-    return deco
-
-
-def move_to_front(x, d, size: int):
-    """`x` with its batch axis at 0, broadcasting an unbatched `x` (d None) to `size`."""
-    from plax_transforms.batching import bdim_at_front
-    return bdim_at_front(x, d, size)
+    def wrapped(ct, *args, **params):
+        if type(ct) is Zero:
+            return [None] * len(args)
+        return rule(ct, *args, **params)
+    wrapped.__name__ = rule.__name__
+    return wrapped
 
 
 def shift_dims(dims, by: int = 1) -> tuple[int, ...]:
@@ -82,7 +75,7 @@ def stack_scalar_indices(idx, dims, size: int):
     """Stack scalar (possibly batched) start indices into a (size, len(idx)) index array."""
     cols = []
     for i, d in zip(idx, dims, strict=True):
-        col = move_to_front(i, d, size)  # (size,)
+        col = bdim_at_front(i, d, size)  # (size,)
         cols.append(lax.reshape(col, (size, 1)))
     if len(cols) == 1:
         return cols[0]

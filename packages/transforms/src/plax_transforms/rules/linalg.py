@@ -59,7 +59,7 @@ def _transpose_operand(ct, x_aval, y, x_contract, y_contract, x_batch, y_batch,
     return out
 
 
-@skip_zero_ct(2)
+@skip_zero_ct
 def _dot_transpose(ct, lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
     (lc, rc), (lb, rb) = dimension_numbers
     if is_undefined(lhs) and is_undefined(rhs):

@@ -52,7 +52,7 @@ for _p in (lax.reduce_and_p, lax.reduce_or_p, lax.reduce_xor_p, lax.argmax_p, la
 # reduce_sum, cumsum: linear
 
 
-@skip_zero_ct(1)
+@skip_zero_ct
 def _reduce_sum_transpose(ct, x, *, axes, out_sharding=None):
     in_shape = x.aval.shape
     kept = tuple(d for d in range(len(in_shape)) if d not in axes)
@@ -63,7 +63,7 @@ JVP[lax.reduce_sum_p] = linear_unary_jvp(lax.reduce_sum_p)
 TRANSPOSE[lax.reduce_sum_p] = _reduce_sum_transpose
 
 
-@skip_zero_ct(1)
+@skip_zero_ct
 def _cumsum_transpose(ct, x, *, axis, reverse):
     # each input reaches every output at or after it: a cumulative sum the other way round
     return [lax.cumsum_p.bind(ct, axis=axis, reverse=not reverse)]

@@ -9,9 +9,9 @@ import numpy as np
 from plax import lax
 from plax.extend import get_aval
 from plax_transforms.ad import Zero, instantiate, is_undefined
-from plax_transforms.batching import moveaxis
+from plax_transforms.batching import bdim_at_front, moveaxis
 from plax_transforms.rules._util import (
-    dtype, inverse_gather_dnums, inverse_gather_slice_sizes, move_to_front, ndim, shape,
+    dtype, inverse_gather_dnums, inverse_gather_slice_sizes, ndim, shape,
     shift_dims, skip_zero_ct, scatter_dnums_of_gather, zeros)
 
 JVP: dict = {}
@@ -37,7 +37,7 @@ def _gather_jvp(primals, tangents, *, dimension_numbers, slice_sizes, indices_ar
     return out, lax.gather_p.bind(tangents[0], indices, fill_value=t_fill, **params)
 
 
-@skip_zero_ct(2)
+@skip_zero_ct
 def _gather_transpose(ct, operand, indices, *, dimension_numbers, slice_sizes,
                       indices_are_sorted, unique_indices, mode, fill_value):
     assert is_undefined(operand) and not is_undefined(indices)
@@ -110,8 +110,8 @@ def _scatter_batch(prim):
         (operand, indices, updates), (d_op, d_idx, d_upd) = vals, dims
         dn = dimension_numbers
         size = next(shape(v)[d] for v, d in zip(vals, dims, strict=True) if d is not None)
-        operand = move_to_front(operand, d_op, size)
-        updates = move_to_front(updates, d_upd, size)
+        operand = bdim_at_front(operand, d_op, size)
+        updates = bdim_at_front(updates, d_upd, size)
         if d_idx is None:
             # the batch axis is a window dimension of every update
             new = lax.ScatterDimensionNumbers(
@@ -159,7 +159,7 @@ def _scatter_linear_jvp(prim):
 
 
 def _scatter_add_transpose(negate: bool):
-    @skip_zero_ct(3)
+    @skip_zero_ct
     def rule(ct, operand, indices, updates, *, dimension_numbers, indices_are_sorted,
              unique_indices, mode):
         assert not is_undefined(indices)
@@ -220,7 +220,7 @@ def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted, un
     return out, t_out
 
 
-@skip_zero_ct(3)
+@skip_zero_ct
 def _scatter_transpose(ct, operand, indices, updates, *, dimension_numbers, indices_are_sorted,
                        unique_indices, mode):
     # reached only for unique indices: otherwise the jvp above uses scatter_add
@@ -264,16 +264,22 @@ def _scatter_mul_jvp(primals, tangents, **params):
     return out, (Zero(get_aval(out)) if acc is None else acc)
 
 
-@skip_zero_ct(3)
+@skip_zero_ct
 def _scatter_mul_transpose(ct, operand, indices, updates, *, dimension_numbers,
                            indices_are_sorted, unique_indices, mode):
-    if is_undefined(updates):
-        raise NotImplementedError("scatter_mul is linear only in its operand; transposing it "
-                                  "with respect to the updates is not supported")
-    ct_op = lax.scatter_mul_p.bind(ct, indices, updates, dimension_numbers=dimension_numbers,
-                                   indices_are_sorted=indices_are_sorted,
-                                   unique_indices=unique_indices, mode=mode)
-    return [ct_op, None, None]
+    params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
+                  unique_indices=unique_indices, mode=mode)
+    if is_undefined(operand) and is_undefined(updates):
+        raise ValueError("scatter_mul is not linear in its operand and updates at once")
+    if is_undefined(operand):
+        return [lax.scatter_mul_p.bind(ct, indices, updates, **params), None, None]
+    # linear in the updates (operand fixed) only when no two updates meet
+    if not unique_indices:
+        raise NotImplementedError(
+            "scatter_mul gradients are only implemented if `unique_indices=True`")
+    ct_upd = _inverse_gather(lax.mul(ct, operand), indices, dimension_numbers,
+                             updates.aval.shape, mode=mode, fill_value=0)
+    return [None, None, ct_upd]
 
 
 JVP[lax.scatter_mul_p] = _scatter_mul_jvp
@@ -300,6 +306,8 @@ def _scatter_extremal_jvp(prim):
         def back(x):  # per update, the operand-shaped x at the element it addresses
             return _inverse_gather(x, indices, dn, upd_shape)
 
+        # (JAX counts with a dropping scatter whatever the mode; counting with the scatter's
+        # own mode differs only for out-of-bounds indices under 'clip', where it is right)
         def count(mask):  # per operand element, how many updates address it with mask set
             ones = lax.convert_element_type(mask, dtype(operand))
             return lax.scatter_add_p.bind(lax.full_like(operand, 0), indices, ones,

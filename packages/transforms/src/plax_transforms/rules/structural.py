@@ -9,9 +9,9 @@ import numpy as np
 from plax import lax
 from plax.extend import get_aval
 from plax_transforms.ad import instantiate, is_undefined
-from plax_transforms.batching import moveaxis
+from plax_transforms.batching import bdim_at_front, moveaxis
 from plax_transforms.rules._util import (
-    dtype, linear_jvp_with_static_rest, linear_unary_jvp, move_to_front, ndim, shape,
+    dtype, linear_jvp_with_static_rest, linear_unary_jvp, ndim, shape,
     shift_dims, skip_zero_ct, stack_scalar_indices, zeros)
 
 JVP: dict = {}
@@ -27,7 +27,7 @@ def _batch_size(vals, dims) -> int:
 # broadcast_in_dim
 
 
-@skip_zero_ct(1)
+@skip_zero_ct
 def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions, sharding=None):
     in_shape = x.aval.shape
     bdims = tuple(broadcast_dimensions)
@@ -61,7 +61,7 @@ BATCH[lax.broadcast_in_dim_p] = _broadcast_in_dim_batch
 # reshape, transpose, squeeze, rev
 
 
-@skip_zero_ct(1)
+@skip_zero_ct
 def _reshape_transpose(ct, x, *, new_sizes, dimensions=None, sharding=None):
     if dimensions is None:
         return [lax.reshape(ct, x.aval.shape)]
@@ -84,7 +84,7 @@ TRANSPOSE[lax.reshape_p] = _reshape_transpose
 BATCH[lax.reshape_p] = _reshape_batch
 
 
-@skip_zero_ct(1)
+@skip_zero_ct
 def _transpose_transpose(ct, x, *, permutation):
     return [lax.transpose(ct, tuple(int(i) for i in np.argsort(permutation)))]
 
@@ -101,7 +101,7 @@ TRANSPOSE[lax.transpose_p] = _transpose_transpose
 BATCH[lax.transpose_p] = _transpose_batch
 
 
-@skip_zero_ct(1)
+@skip_zero_ct
 def _squeeze_transpose(ct, x, *, dimensions):
     return [lax.reshape(ct, x.aval.shape)]
 
@@ -116,7 +116,7 @@ TRANSPOSE[lax.squeeze_p] = _squeeze_transpose
 BATCH[lax.squeeze_p] = _squeeze_batch
 
 
-@skip_zero_ct(1)
+@skip_zero_ct
 def _rev_transpose(ct, x, *, dimensions):
     return [lax.rev_p.bind(ct, dimensions=dimensions)]
 
@@ -140,7 +140,7 @@ def _concatenate_jvp(primals, tangents, *, dimension):
     return out, lax.concatenate_p.bind(*map(instantiate, tangents), dimension=dimension)
 
 
-@skip_zero_ct(-1)
+@skip_zero_ct
 def _concatenate_transpose(ct, *xs, dimension):
     cts, start = [], 0
     for x in xs:
@@ -153,7 +153,7 @@ def _concatenate_transpose(ct, *xs, dimension):
 
 def _concatenate_batch(vals, dims, *, dimension):
     size = _batch_size(vals, dims)
-    xs = [move_to_front(x, d, size) for x, d in zip(vals, dims, strict=True)]
+    xs = [bdim_at_front(x, d, size) for x, d in zip(vals, dims, strict=True)]
     return lax.concatenate_p.bind(*xs, dimension=dimension + 1), 0
 
 
@@ -167,7 +167,7 @@ def _pad_jvp(primals, tangents, *, padding_config):
     return out, lax.pad_p.bind(*map(instantiate, tangents), padding_config=padding_config)
 
 
-@skip_zero_ct(2)
+@skip_zero_ct
 def _pad_transpose(ct, x, padding_value, *, padding_config):
     lo, hi, interior = zip(*padding_config, strict=True) if padding_config else ((), (), ())
     zero = np.zeros((), dtype(ct))
@@ -190,7 +190,7 @@ def _pad_batch(vals, dims, *, padding_config):
     (x, pv), (dx, dpv) = vals, dims
     size = shape(x)[dx] if dx is not None else shape(pv)[dpv]
     config = ((0, 0, 0), *padding_config)
-    x = move_to_front(x, dx, size)
+    x = bdim_at_front(x, dx, size)
     if dpv is None:
         return lax.pad_p.bind(x, pv, padding_config=config), 0
     # a batched padding value: pad with zeros, then select it where the operand is not
@@ -212,7 +212,7 @@ BATCH[lax.pad_p] = _pad_batch
 # slice, dynamic_slice, dynamic_update_slice
 
 
-@skip_zero_ct(1)
+@skip_zero_ct
 def _slice_transpose(ct, x, *, start_indices, limit_indices, strides=None):
     in_shape = x.aval.shape
     steps = strides or (1,) * len(in_shape)
@@ -242,7 +242,7 @@ TRANSPOSE[lax.slice_p] = _slice_transpose
 BATCH[lax.slice_p] = _slice_batch
 
 
-@skip_zero_ct(-1)
+@skip_zero_ct
 def _dynamic_slice_transpose(ct, x, *idx, slice_sizes):
     assert not any(map(is_undefined, idx)), "dynamic_slice is not linear in its indices"
     out = lax.dynamic_update_slice_p.bind(zeros(x.aval.shape, dtype(ct)), ct, *idx)
@@ -290,7 +290,7 @@ TRANSPOSE[lax.dynamic_slice_p] = _dynamic_slice_transpose
 BATCH[lax.dynamic_slice_p] = _dynamic_slice_batch
 
 
-@skip_zero_ct(-1)
+@skip_zero_ct
 def _dynamic_update_slice_transpose(ct, x, update, *idx):
     assert not any(map(is_undefined, idx)), "dynamic_update_slice is not linear in its indices"
     upd_shape = update.aval.shape if is_undefined(update) else shape(update)
@@ -307,7 +307,7 @@ def _dynamic_update_slice_batch(vals, dims):
     x, upd, *idx = vals
     dx, dupd, *didx = dims
     size = _batch_size(vals, dims)
-    x, upd = move_to_front(x, dx, size), move_to_front(upd, dupd, size)
+    x, upd = bdim_at_front(x, dx, size), bdim_at_front(upd, dupd, size)
     if all(d is None for d in didx):
         return lax.dynamic_update_slice_p.bind(x, upd, _index_zero(idx), *idx), 0
     # batched start indices: a scatter of one window per batch element, clamped as

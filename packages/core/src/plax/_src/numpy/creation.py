@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 
 from plax import lax
-from plax._src import dtypes
+from plax._src import dispatch, dtypes
 from plax._src.array import Array
 from plax._src.core import ShapedArray, Tracer, concrete_or_error
 from plax._src.numpy.util import (
-    _unwrap, broadcast_to, canonicalize_axis, canonicalize_shape, check_arraylike, convert,
+    unwrap, broadcast_to, canonicalize_axis, canonicalize_shape, check_arraylike, convert,
     ensure_array, promote_dtypes_inexact, shape, static_int)
 
 __all__ = [
@@ -29,7 +29,6 @@ def _dtype_arg(dtype: Any) -> np.dtype | None:
 
 
 def _make(value: np.ndarray, dt: np.dtype, weak: bool = False) -> Array:
-    from plax._src import dispatch
     value = np.asarray(value, dtype=dt)
     return dispatch.make_array(value, ShapedArray(value.shape, dt, weak))
 
@@ -71,11 +70,11 @@ def array(object: Any, dtype: Any = None, copy: bool = True, order: str | None =
                                   "row-major")
     dt = _dtype_arg(dtype)
     ndmin = static_int(ndmin, "the ndmin argument of array")
-    obj = _unwrap(object)
+    obj = unwrap(object)
     if isinstance(obj, (Array, Tracer)):
         out = obj if dt is None else lax._convert_element_type(obj, dt, False)
     elif isinstance(obj, (list, tuple)):
-        leaves = [_unwrap(v) for v in _leaves(obj)]
+        leaves = [unwrap(v) for v in _leaves(obj)]
         if any(isinstance(v, (Array, Tracer)) for v in leaves):
             check_arraylike("array", *leaves)
             out = _stack_nested(obj, dt or dtypes.result_type(*leaves))
@@ -190,7 +189,7 @@ def empty_like(prototype: Any, dtype: Any = None, shape: Any = None, *, device=N
 
 
 def _concrete_scalar(x: Any, fun_name: str, argname: str):
-    x = _unwrap(x)
+    x = unwrap(x)
     value = concrete_or_error(np.asarray, x, f"the {argname} argument of {fun_name}")
     if value.ndim:
         raise ValueError(f"{fun_name}: {argname} must be a scalar, got shape {value.shape}")

@@ -1,9 +1,6 @@
-"""How a NumPy index becomes lax operations (used by `indexing`): parsing an index into one
-entry per dimension, basic indexing as static slice/rev/reshape (or one dynamic_slice for traced
-integers), and the gather/scatter plan for advanced indexing, with NumPy's rule for where the
-advanced dimensions go. Out-of-bounds integers are kept, for the gather or scatter mode to
-handle, as JAX does.
-"""
+"""How a NumPy index becomes lax ops: basic indexing is static slice/rev/reshape (one
+dynamic_slice for traced integers); advanced indexing is one gather/scatter plan, with NumPy's
+rule for where the advanced dimensions go. Out-of-bounds integers are left to the mode (JAX)."""
 
 from __future__ import annotations
 
@@ -107,7 +104,7 @@ def parse(shape: tuple[int, ...], idx: Any, where: str, normalize: bool = True) 
             items.append(int(i))
         elif isinstance(i, (list, tuple, np.ndarray, Array, Tracer)) or hasattr(
                 i, "__jax_array__"):
-            arr = as_index_array(util._unwrap(i), where)
+            arr = as_index_array(util.unwrap(i), where)
             dt = arr.dtype
             if dt == np.bool_:
                 if np.ndim(arr) == 0:

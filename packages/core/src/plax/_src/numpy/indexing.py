@@ -1,11 +1,6 @@
-"""NumPy indexing for plax arrays and tracers, with JAX's semantics.
-
-`x[idx]`: basic indexing (ints, slices of any step, None, Ellipsis) becomes lax slice, rev and
-reshape (a traced integer becomes a dynamic_slice); advanced indexing (integer arrays, boolean
-masks, which must be concrete, and mixes) becomes one gather. Out-of-bounds indices are clamped
-by default. `x.at[idx].set(v)` and its siblings become one scatter (out-of-bounds updates are
-dropped by default). Also take and take_along_axis. The index lowering is in `index_plan`.
-"""
+"""NumPy indexing with JAX's semantics: x[idx] (out-of-bounds indices clamp), x.at[idx].set/
+add/... as one scatter (out-of-bounds updates are dropped), take, take_along_axis and the index
+array helpers. How an index becomes slice/gather/scatter ops is in `index_plan`."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from plax import lax
-from plax._src import dtypes
+from plax._src import dispatch, dtypes
 from plax._src.array import Array
 from plax._src.core import ShapedArray, Tracer, concrete_or_error, get_aval
 
@@ -37,18 +37,15 @@ def check_arraylike(fun_name: str, *args: Any) -> None:
                             f"{type(a).__name__} at position {i}{hint}")
 
 
-def _unwrap(x: Any) -> Any:
+def unwrap(x: Any) -> Any:
+    """Objects with __jax_array__ stand for the array it returns."""
     while hasattr(x, "__jax_array__") and not isinstance(x, (Array, Tracer)):
         x = x.__jax_array__()
     return x
 
 
-def is_traced(x: Any) -> bool:
-    return isinstance(x, Tracer)
-
-
 def shape(x: Any) -> tuple[int, ...]:
-    return get_aval(_unwrap(x)).shape
+    return get_aval(unwrap(x)).shape
 
 
 def ndim(x: Any) -> int:
@@ -56,7 +53,7 @@ def ndim(x: Any) -> int:
 
 
 def dtype_of(x: Any) -> np.dtype:
-    return get_aval(_unwrap(x)).dtype
+    return get_aval(unwrap(x)).dtype
 
 
 def _host_value(x: Any, dtype: np.dtype) -> np.ndarray:
@@ -70,12 +67,11 @@ def _host_value(x: Any, dtype: np.dtype) -> np.ndarray:
 
 def ensure_array(x: Any, fun_name: str = "asarray") -> Any:
     """`x` as an Array or tracer (host values become Arrays with their JAX dtype and weak type)."""
-    x = _unwrap(x)
+    x = unwrap(x)
     if isinstance(x, (Array, Tracer)):
         return x
     check_arraylike(fun_name, x)
     aval = get_aval(x)
-    from plax._src import dispatch
     return dispatch.make_array(_host_value(x, aval.dtype), aval)
 
 
@@ -86,7 +82,7 @@ def convert(x: Any, dtype: np.dtype, weak: bool = False) -> Any:
     matter to lax, whose result is weak only when every operand is. Host values are converted
     on the host, so `x_f16 + 1.0` records `add a 1.0:f16[]` with no convert equation.
     """
-    x = _unwrap(x)
+    x = unwrap(x)
     if isinstance(x, (Array, Tracer)):
         if x.aval.dtype == dtype:
             return x
@@ -96,7 +92,6 @@ def convert(x: Any, dtype: np.dtype, weak: bool = False) -> Any:
         return x  # its aval is already the scalar wanted
     value = _host_value(x, dtype)
     if weak:
-        from plax._src import dispatch
         return dispatch.make_array(value, ShapedArray(value.shape, dtype, True))
     return value
 
@@ -109,7 +104,7 @@ def promote_dtypes(*args: Any) -> list:
     """Convert args to their common JAX result type (weak if every arg is weak)."""
     if not args:
         return []
-    dt, weak = dtypes.result_type_with_weak(*map(_unwrap, args))
+    dt, weak = dtypes.result_type_with_weak(*map(unwrap, args))
     return [convert(a, dt, weak) for a in args]
 
 
@@ -119,14 +114,14 @@ def to_inexact(dt: np.dtype) -> np.dtype:
 
 def promote_dtypes_inexact(*args: Any) -> list:
     """Like promote_dtypes, then integers and bools become the default float (as JAX)."""
-    dt, weak = dtypes.result_type_with_weak(*map(_unwrap, args))
+    dt, weak = dtypes.result_type_with_weak(*map(unwrap, args))
     dt = to_inexact(dt)
     return [convert(a, dt, weak) for a in args]
 
 
 def promote_dtypes_numeric(*args: Any) -> list:
     """Like promote_dtypes, then bool becomes the default int (as JAX)."""
-    dt, weak = dtypes.result_type_with_weak(*map(_unwrap, args))
+    dt, weak = dtypes.result_type_with_weak(*map(unwrap, args))
     if dt == dtypes.bool_:
         dt = dtypes.default_int_dtype()
     return [convert(a, dt, weak) for a in args]
@@ -141,7 +136,7 @@ def to_complex(dt: np.dtype) -> np.dtype:
 
 
 def promote_dtypes_complex(*args: Any) -> list:
-    dt, weak = dtypes.result_type_with_weak(*map(_unwrap, args))
+    dt, weak = dtypes.result_type_with_weak(*map(unwrap, args))
     dt = to_complex(dt)
     return [convert(a, dt, weak) for a in args]
 
@@ -199,7 +194,7 @@ def promote_shapes(fun_name: str, *args: Any) -> list:
     if len(args) < 2:
         return list(args)
     shapes = [shape(a) for a in args]
-    if all(len(s) == len(shapes[0]) for s in shapes) and len(set(shapes)) == 1:
+    if len({s for s in shapes if s}) <= 1:  # equal shapes, or scalars: lax takes them as is
         return list(args)
     result = broadcast_shapes(*shapes, fun_name=fun_name)
     return [a if not s else broadcast_to_rank(a, len(result)) for a, s in zip(args, shapes)]
