@@ -99,7 +99,7 @@ def dtype(x: Any) -> np.dtype:
         return float64
     if type(x) is complex:
         return complex128
-    if hasattr(x, "dtype"):
+    if hasattr(x, "dtype") and not isinstance(x, type):  # np.float32 (a type) has .dtype too
         return _as_dtype(x.dtype)
     return _as_dtype(x)
 

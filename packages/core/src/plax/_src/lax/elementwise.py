@@ -82,8 +82,7 @@ def _unop_abstract(name, accepts, result_dtype=None):
     def rule(x, **params):
         _check_dtype(name, accepts, x)
         dt = x.dtype if result_dtype is None else result_dtype(x.dtype)
-        weak = x.weak_type if result_dtype is None else False
-        return ShapedArray(x.shape, dt, weak)
+        return ShapedArray(x.shape, dt, x.weak_type)  # weak in, weak out (as JAX)
     return rule
 
 
@@ -97,9 +96,8 @@ def _naryop_abstract(name, accepts, result_dtype=None, require_same=True):
                 f"{', '.join(a.dtype.name for a in avals)}. (Tip: plax.numpy functions promote "
                 "dtypes automatically)")
         shape = broadcast_shapes_lax(name, *(a.shape for a in avals))
-        if result_dtype is None:
-            return ShapedArray(shape, avals[0].dtype, all(a.weak_type for a in avals))
-        return ShapedArray(shape, result_dtype(avals[0].dtype), False)
+        dt = avals[0].dtype if result_dtype is None else result_dtype(avals[0].dtype)
+        return ShapedArray(shape, dt, all(a.weak_type for a in avals))
     return rule
 
 
