@@ -9,7 +9,7 @@ from plax._src import dtypes
 from plax._src.lax import control_flow as cf
 from plax_transforms import custom
 from plax_xla import hlo
-from plax_xla.lowering import call_closed, inline_closed, zeros
+from plax_xla.lowering import call_closed, i64_array, inline_closed, zeros
 
 
 def _cond(ctx, index, *args, branches):
@@ -64,8 +64,7 @@ def _scan(ctx, *args, jaxpr, length, reverse, unroll, num_consts, num_carry, **_
         for x in xs:
             row = sb.op1("stablehlo.dynamic_slice", [x, t] + [zero] * (x.ndim - 1),
                          (1, *x.shape[1:]), x.dtype,
-                         attrs="slice_sizes = array<i64: " + ", ".join(
-                             map(str, (1, *x.shape[1:]))) + ">")
+                         attrs=f"slice_sizes = {i64_array((1, *x.shape[1:]))}")
             x_t.append(hlo.reshape(sb, row, x.shape[1:]))
         out = inline_closed(sb, jaxpr, [*consts, *carry, *x_t])
         new_ys = [sb.op1("stablehlo.dynamic_update_slice",

@@ -12,15 +12,17 @@ from plax._src import dtypes
 from plax._src.lax import slicing as sl
 from plax_xla import hlo
 from plax_xla.lower_elementwise import complex_select
-from plax_xla.lowering import Value
+from plax_xla.lowering import Value, i64_array
 
 _Mode = sl.GatherScatterMode
 
 
-def _dims_attr(kind: str, fields) -> str:
+def _dims_attr(kind: str, fields, index_vector_dim: int) -> str:
+    """A #stablehlo.gather / #stablehlo.scatter dimension-numbers attribute."""
     # empty lists are left out, as StableHLO prints them
-    body = ", ".join(f"{k} = [{', '.join(str(int(d)) for d in v)}]" for k, v in fields if v)
-    return f"#stablehlo.{kind}<{body}{', ' if body else ''}"
+    parts = [f"{k} = [{', '.join(str(int(d)) for d in v)}]" for k, v in fields if v]
+    parts.append(f"index_vector_dim = {index_vector_dim}")
+    return f"#stablehlo.{kind}<{', '.join(parts)}>"
 
 
 def _bounds(indices: Value, index_map, operand_shape, window) -> list[int]:
@@ -64,9 +66,8 @@ def _gather(ctx, operand, indices, *, dimension_numbers, slice_sizes, indices_ar
         ("offset_dims", dn.offset_dims), ("collapsed_slice_dims", dn.collapsed_slice_dims),
         ("operand_batching_dims", dn.operand_batching_dims),
         ("start_indices_batching_dims", dn.start_indices_batching_dims),
-        ("start_index_map", dn.start_index_map)])
-        + f"index_vector_dim = {indices.ndim - 1}>, slice_sizes = "
-        + f"array<i64{': ' if slice_sizes else ''}{', '.join(map(str, slice_sizes))}>, "
+        ("start_index_map", dn.start_index_map)], indices.ndim - 1)
+        + f", slice_sizes = {i64_array(slice_sizes)}, "
         + f"indices_are_sorted = {'true' if indices_are_sorted else 'false'}")
     g = b.op1("stablehlo.gather", [operand, clamped], out.shape, operand.dtype, attrs=attrs)
     if ok is None:
@@ -123,8 +124,8 @@ def _scatter(kind: str):
             ("inserted_window_dims", dn.inserted_window_dims),
             ("input_batching_dims", dn.operand_batching_dims),
             ("scatter_indices_batching_dims", dn.scatter_indices_batching_dims),
-            ("scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims)])
-            + f"index_vector_dim = {indices.ndim - 1}>, "
+            ("scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims)], indices.ndim - 1)
+            + ", "
             + f"indices_are_sorted = {'true' if indices_are_sorted else 'false'}, "
             + f"unique_indices = {'true' if unique_indices else 'false'}")
         region = b.region([((), operand.dtype)] * 2, _combine(kind))

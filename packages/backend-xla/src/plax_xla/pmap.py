@@ -19,7 +19,7 @@ from plax_transforms import pmap as pm
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lower_calls import replica_index
-from plax_xla.lowering import AxisEnv, lower_closed_jaxpr
+from plax_xla.lowering import AxisEnv, i64_array, lower_closed_jaxpr
 
 
 class _PmapTrace(JaxprTrace):
@@ -211,7 +211,7 @@ def _take(b, v, axis: int, rid):
     idx = [rid if d == axis else zero for d in range(v.ndim)]
     sizes = tuple(1 if d == axis else s for d, s in enumerate(v.shape))
     row = b.op1("stablehlo.dynamic_slice", [v, *idx], sizes, v.dtype,
-                attrs="slice_sizes = array<i64: " + ", ".join(map(str, sizes)) + ">")
+                attrs=f"slice_sizes = {i64_array(sizes)}")
     return hlo.reshape(b, row, v.shape[:axis] + v.shape[axis + 1:])
 
 
