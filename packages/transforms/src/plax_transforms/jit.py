@@ -11,11 +11,14 @@ import functools
 import inspect
 from typing import Callable
 
+from optree import tree_unflatten as _optree_unflatten
+from optree._C import flatten as _optree_flatten  # the C entry point: no Python wrapper
+
 from plax._src import registry
 from plax._src.array import Array
 from plax._src.config import config
 from plax._src.core import EVAL_TRACE, _ctx
-from plax._src.dispatch import _pick_backend, to_buffer
+from plax._src.dispatch import _committed_backend, _pick_backend, to_buffer
 from plax._src.tree_util import tree_flatten, tree_unflatten
 from plax.extend import (
     ClosedJaxpr, Primitive, convert_constvars_jaxpr, eval_jaxpr, get_aval, trace_to_jaxpr)
@@ -45,13 +48,24 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
     return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)
 
 
+_MISS = object()
+
+
+def _check_all_nans(res) -> None:
+    from plax._src.dispatch import _check_nans
+    for r in res:
+        _check_nans(jit_p, r)
+
+
 class _Entry:
-    __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete")
+    __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
+                 "last_backend", "last_exe")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
         self.out_avals = closed.out_avals
         self.executables: dict = {}
+        self.last_backend = self.last_exe = None  # one-slot cache for the hot path
         from plax.extend import Tracer
         self.concrete = not any(isinstance(c, Tracer) for c in consts)
 
@@ -136,12 +150,55 @@ class JitFunction:
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if self._simple and not kwargs and not config.disable_jit \
+                and _ctx.trace is EVAL_TRACE:
+            out = self._call_fast(args)
+            if out is not _MISS:
+                return out
+        return self._call(args, kwargs)
+
+    def _call_fast(self, args):
+        """The hot path: concrete arguments, no statics, a cache hit, a known executable."""
+        leaves, in_tree = _optree_flatten(args, None, False, "plax")
+        avals = []
+        committed = None
+        for x in leaves:
+            if type(x) is Array:
+                avals.append(x.aval)
+                if x._committed:
+                    if committed is not None and committed is not x._backend:
+                        return _MISS  # the slow path raises the error
+                    committed = x._backend
+            else:
+                avals.append(get_aval(x))
+        entry = self._fast_cache.get((in_tree, tuple(avals)))
+        if entry is None:
+            return _MISS
+        if self.backend is not None:
+            backend = registry.get_backend(self.backend)
+        else:
+            backend = committed or registry.get_backend()
+        if backend is entry.last_backend:
+            exe = entry.last_exe
+        else:
+            exe = entry.executables.get(backend.name) or self._compile(entry, backend)
+            entry.last_backend, entry.last_exe = backend, exe
+        bufs = [to_buffer(x, backend)[0] for x in entry.consts] if entry.consts else []
+        bufs += [x._buf if type(x) is Array and x._backend is backend
+                 else to_buffer(x, backend)[0] for x in leaves]
+        outs = exe(bufs)
+        keep = committed is not None or self.backend is not None
+        res = [Array(b, a, backend, keep) for b, a in zip(outs, entry.out_avals)]
+        if config.debug_nans:
+            _check_all_nans(res)
+        return _optree_unflatten(entry.out_tree, res)
+
+    def _call(self, args, kwargs):
         if config.disable_jit:
             return self.fun(*args, **kwargs)
         if self._simple and not kwargs:
-            # hot path: no static arguments, so the key is the tree and the avals alone
             leaves, in_tree = tree_flatten(args)
-            key = (in_tree, tuple([x.aval if type(x) is Array else get_aval(x) for x in leaves]))
+            key = (in_tree, tuple(map(get_aval, leaves)))
             entry = self._fast_cache.get(key)
             if entry is None:
                 entry, leaves = self._entry(args, kwargs)
@@ -150,20 +207,16 @@ class JitFunction:
         else:
             entry, leaves = self._entry(args, kwargs)
         if _ctx.trace is EVAL_TRACE and entry.concrete:
-            backend = self._pick_backend(leaves)
-            exe = entry.executables.get(backend.name)
-            if exe is None:
-                exe = self._compile(entry, backend)
-            bufs = [to_buffer(x, backend)[0] for x in entry.consts] if entry.consts else []
-            bufs += [x._buf if type(x) is Array and x._backend is backend
-                     else to_buffer(x, backend)[0] for x in leaves]
+            committed = _committed_backend(leaves)
+            backend = (registry.get_backend(self.backend) if self.backend is not None
+                       else committed or registry.get_backend())
+            exe = entry.executables.get(backend.name) or self._compile(entry, backend)
+            bufs = [to_buffer(x, backend)[0] for x in (*entry.consts, *leaves)]
             outs = exe(bufs)
-            committed = self.backend is not None
-            res = [Array(b, a, backend, committed) for b, a in zip(outs, entry.out_avals)]
+            keep = committed is not None or self.backend is not None
+            res = [Array(b, a, backend, keep) for b, a in zip(outs, entry.out_avals)]
             if config.debug_nans:
-                from plax._src.dispatch import _check_nans
-                for r in res:
-                    _check_nans(jit_p, r)
+                _check_all_nans(res)
         else:
             res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
         return tree_unflatten(entry.out_tree, res)
