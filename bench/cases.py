@@ -219,8 +219,8 @@ def case_trace_compile(backends, quick, have_jax):
     import plax.numpy as pnp
     for b in backends:
         with _on(b):
-            f = _chain(pnp)
-            mj = median_us(lambda: plax.make_jaxpr(f)(x, x), repeat=rep, warmup=1)
+            # a fresh function each time: JAX caches traces by function identity
+            mj = median_us(lambda: plax.make_jaxpr(_chain(pnp))(x, x), repeat=rep, warmup=1)
 
             def first():
                 return plax.jit(_chain(pnp))(x, x)
@@ -229,8 +229,7 @@ def case_trace_compile(backends, quick, have_jax):
     if have_jax:
         import jax
         import jax.numpy as jjnp
-        f = _chain(jjnp)
-        mj = median_us(lambda: jax.make_jaxpr(f)(x, x), repeat=rep, warmup=1)
+        mj = median_us(lambda: jax.make_jaxpr(_chain(jjnp))(x, x), repeat=rep, warmup=1)
 
         def jfirst():
             return jax.jit(_chain(jjnp))(x, x)
@@ -415,11 +414,17 @@ def case_pmap(backends, quick, have_jax):
 
 
 _MEM_SCRIPT = r"""
-import json, resource, sys
+import json, sys
 sys.path.insert(0, {root!r})
 from bench.cases import _mlp_data, _mlp_step, _ready
+
+def hwm_kb():  # peak RSS of this process (ru_maxrss would include the parent's, across exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
 params, x, y = _mlp_data(4096)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm_kb()
 which = sys.argv[1]
 if which == "jax":
     import jax, jax.numpy as jnp
@@ -433,7 +438,7 @@ p, xa, ya = put(params), put(x), put(y)
 for _ in range(5):
     p = step(p, xa, ya)
 _ready(p)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm_kb()
 print(json.dumps({{"peak_rss_MB": peak / 1024, "before_MB": base / 1024}}))
 """
 

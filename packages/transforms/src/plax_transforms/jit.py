@@ -59,13 +59,14 @@ def _check_all_nans(res) -> None:
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last_backend", "last_exe")
+                 "last_backend", "last_exe", "donated")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
         self.out_avals = closed.out_avals
         self.executables: dict = {}
         self.last_backend = self.last_exe = None  # one-slot cache for the hot path
+        self.donated: tuple[int, ...] = ()
         from plax.extend import Tracer
         self.concrete = not any(isinstance(c, Tracer) for c in consts)
 
@@ -146,7 +147,25 @@ class JitFunction:
             return out_leaves
 
         closed, consts = closed_call_jaxpr(flat_fun, list(avals), f"jit({self.name})")
-        return _Entry(closed, consts, out_box[-1])
+        entry = _Entry(closed, consts, out_box[-1])
+        entry.donated = self._donated_leaves(args, static_pos)
+        return entry
+
+    def _donated_leaves(self, args, static_pos) -> tuple[int, ...]:
+        """Leaf indices (among the dynamic leaves) of the arguments in donate_argnums."""
+        if not self.donate_argnums:
+            return ()
+        nargs = len(args)
+        donate = {i % nargs for i in self.donate_argnums if -nargs <= i < nargs}
+        out, offset = [], 0
+        for i, a in enumerate(args):
+            if i in static_pos:
+                continue
+            n = len(tree_flatten(a)[0])
+            if i in donate:
+                out.extend(range(offset, offset + n))
+            offset += n
+        return tuple(out)
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -228,13 +247,10 @@ class JitFunction:
 
     def _compile(self, entry, backend):
         nconst = len(entry.consts)
-        donate = tuple(nconst + i for i in self._donated_leaf_indices(entry))
+        donate = tuple(nconst + i for i in entry.donated)
         exe = backend.compile(entry.closed, device=self.device, donate_argnums=donate)
         entry.executables[backend.name] = exe
         return exe
-
-    def _donated_leaf_indices(self, entry) -> tuple[int, ...]:
-        return ()  # leaf-level donation is mapped by backends that support it (see lower())
 
     # --- AOT -------------------------------------------------------------------------------
     def lower(self, *args, **kwargs) -> "Lowered":

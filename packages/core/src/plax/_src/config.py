@@ -58,6 +58,11 @@ class Config:
                                       validate)
 
     def _option(self, name: str) -> _Option:
+        opt = self._options.get(name)
+        if opt is not None:
+            return opt
+        from plax._src import registry  # plugins may define options (xla_cpu_devices ...)
+        registry.ensure_plugins_loaded()
         try:
             return self._options[name]
         except KeyError:

@@ -157,6 +157,17 @@ lgamma_p = unop("lgamma", _float)
 digamma_p = unop("digamma", _float)
 not_p = unop("not", _int_or_bool)
 integer_pow_p = unop("integer_pow", _num)
+_integer_pow_base_rule = _unop_abstract("integer_pow", _num)
+
+
+def _integer_pow_abstract(x, *, y):
+    if y < 0 and not dtypes.is_inexact(x.dtype):
+        raise PlaxTypeError(f"integer_pow with a negative exponent ({y}) needs a floating or "
+                            f"complex operand, got {x.dtype.name}")
+    return _integer_pow_base_rule(x, y=y)
+
+
+add_abstract_eval(integer_pow_p, _integer_pow_abstract)
 population_count_p = unop("population_count", _int)
 real_p = unop("real", _complex, _complex_to_real, linear_in=(0,))
 imag_p = unop("imag", _complex, _complex_to_real, linear_in=(0,))
@@ -168,7 +179,7 @@ add_p = naryop("add", _num, linear_in=(0, 1))
 sub_p = naryop("sub", _num, linear_in=(0, 1))
 mul_p = naryop("mul", _num, linear_in=(0, 1))
 div_p = naryop("div", _num, linear_in=(0,))
-rem_p = naryop("rem", _num)
+rem_p = naryop("rem", _real_num)
 pow_p = naryop("pow", _inexact)
 max_p = naryop("max", _any)
 min_p = naryop("min", _any)

@@ -180,7 +180,11 @@ def _bitcast(x, *, new_dtype):
 
 
 def _complex(a, b):
-    return a + 1j * b
+    # not a + 1j*b: 1j * inf would make the real part nan
+    a, b = np.broadcast_arrays(a, b)
+    out = np.empty(a.shape, np.complex128 if a.dtype == np.float64 else np.complex64)
+    out.real, out.imag = a, b
+    return out
 
 
 def _is_finite(x):
