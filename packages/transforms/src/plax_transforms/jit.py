@@ -59,7 +59,7 @@ def _check_all_nans(res) -> None:
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last_backend", "last_exe", "donated")
+                 "last_backend", "last_exe", "donated", "single_out")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -67,6 +67,7 @@ class _Entry:
         self.executables: dict = {}
         self.last_backend = self.last_exe = None  # one-slot cache for the hot path
         self.donated: tuple[int, ...] = ()
+        self.single_out = out_tree.num_leaves == 1 and out_tree.is_leaf()
         from plax.extend import Tracer
         self.concrete = not any(isinstance(c, Tracer) for c in consts)
 
@@ -98,6 +99,7 @@ class JitFunction:
         self.name = getattr(fun, "__name__", "fun")
         self._cache: dict = {}
         self._fast_cache: dict = {}
+        self._flat_cache: dict = {}  # avals -> entry, for calls whose arguments are all Arrays
         self._simple = not self.static_argnums and not self.static_argnames
         # updated=(): fun.__dict__ must not overwrite this object's own attributes
         functools.update_wrapper(self, fun, updated=())
@@ -178,19 +180,35 @@ class JitFunction:
 
     def _call_fast(self, args):
         """The hot path: concrete arguments, no statics, a cache hit, a known executable."""
-        leaves, in_tree = _optree_flatten(args, None, False, "plax")
         avals = []
         committed = None
-        for x in leaves:
-            if type(x) is Array:
-                avals.append(x.aval)
-                if x._committed:
-                    if committed is not None and committed is not x._backend:
-                        return _MISS  # the slow path raises the error
-                    committed = x._backend
-            else:
-                avals.append(get_aval(x))
-        entry = self._fast_cache.get((in_tree, tuple(avals)))
+        flat_arrays = True
+        for x in args:
+            if type(x) is not Array:
+                flat_arrays = False
+                break
+            avals.append(x.aval)
+            if x._committed:
+                if committed is not None and committed is not x._backend:
+                    return _MISS  # the slow path raises the error
+                committed = x._backend
+        if flat_arrays:  # every argument is an Array: no pytree to flatten
+            leaves = args
+            entry = self._flat_cache.get(tuple(avals))
+        else:
+            leaves, in_tree = _optree_flatten(args, None, False, "plax")
+            avals = []
+            committed = None
+            for x in leaves:
+                if type(x) is Array:
+                    avals.append(x.aval)
+                    if x._committed:
+                        if committed is not None and committed is not x._backend:
+                            return _MISS
+                        committed = x._backend
+                else:
+                    avals.append(get_aval(x))
+            entry = self._fast_cache.get((in_tree, tuple(avals)))
         if entry is None:
             return _MISS
         if self.backend is not None:
@@ -207,6 +225,11 @@ class JitFunction:
                  else to_buffer(x, backend)[0] for x in leaves]
         outs = exe(bufs)
         keep = committed is not None or self.backend is not None
+        if entry.single_out:
+            res = Array(outs[0], entry.out_avals[0], backend, keep)
+            if config.debug_nans:
+                _check_all_nans([res])
+            return res
         res = [Array(b, a, backend, keep) for b, a in zip(outs, entry.out_avals)]
         if config.debug_nans:
             _check_all_nans(res)
@@ -223,6 +246,8 @@ class JitFunction:
                 entry, leaves = self._entry(args, kwargs)
                 if entry.concrete:
                     self._fast_cache[key] = entry
+                    if all(type(x) is Array for x in args):
+                        self._flat_cache[key[1]] = entry
         else:
             entry, leaves = self._entry(args, kwargs)
         if _ctx.trace is EVAL_TRACE and entry.concrete:
@@ -264,6 +289,7 @@ class JitFunction:
     def clear_cache(self) -> None:
         self._cache.clear()
         self._fast_cache.clear()
+        self._flat_cache.clear()
 
     def _cache_size(self) -> int:
         return len(self._cache)

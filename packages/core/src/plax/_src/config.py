@@ -47,9 +47,9 @@ class Config:
         object.__setattr__(self, "_local", _Local())
         object.__setattr__(self, "_listeners", [])
         object.__setattr__(self, "_cache", {})
-        # while no override is active in any thread, values live in the instance __dict__, so
-        # reading an option on a hot path is a plain attribute lookup (no __getattr__ call)
-        object.__setattr__(self, "_active_overrides", 0)
+        # an option that no thread overrides right now lives in the instance __dict__, so
+        # reading it on a hot path is a plain attribute lookup (no __getattr__ call)
+        object.__setattr__(self, "_active_overrides", {})
 
     def define(self, name: str, default: Any, parse: Callable[[str], Any], help: str,
                env: str | None = None,
@@ -88,7 +88,7 @@ class Config:
             except ValueError as e:
                 raise ValueError(f"environment variable {opt.env}={raw!r}: {e}") from None
         cache[name] = val
-        if self._active_overrides == 0:
+        if not self._active_overrides.get(name):
             self.__dict__[name] = val
         return val
 
@@ -123,8 +123,9 @@ class Config:
         value = self._option(name).check(value)
         local = self._local.overrides
         had, old = name in local, local.get(name)
-        object.__setattr__(self, "_active_overrides", self._active_overrides + 1)
-        self._drop_fast()
+        active = self._active_overrides
+        active[name] = active.get(name, 0) + 1
+        self.__dict__.pop(name, None)
         local[name] = value
         self._notify(name)
         try:
@@ -134,7 +135,7 @@ class Config:
                 local[name] = old
             else:
                 del local[name]
-            object.__setattr__(self, "_active_overrides", self._active_overrides - 1)
+            active[name] -= 1
             self._notify(name)
 
     def on_change(self, fn: Callable[[str], None]) -> None:
