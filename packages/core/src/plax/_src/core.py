@@ -218,14 +218,23 @@ class EvalTrace(Trace):
                     f" that has finished) was passed to '{prim.name}' outside of its "
                     "transformation. A traced value was probably stored in a global or a "
                     "closure and used after the transformed function returned.")
-        from plax._src import dispatch
-        return dispatch.apply_primitive(prim, args, params)
+        return _apply_primitive()(prim, args, params)
 
     def __repr__(self):
         return "EvalTrace"
 
 
 EVAL_TRACE = EvalTrace()
+_apply = None
+
+
+def _apply_primitive():
+    # dispatch imports core, so it is looked up on first use (once), not at import time
+    global _apply
+    if _apply is None:
+        from plax._src.dispatch import apply_primitive
+        _apply = apply_primitive
+    return _apply
 
 
 class _TraceContext(threading.local):
