@@ -15,7 +15,6 @@ from conftest import HAVE_JAX, assert_close, installed_backends, requires_jax
 
 if HAVE_JAX:
     import jax
-    import jax.numpy as jjnp
 
 
 def f_scalar(x):
@@ -231,7 +230,8 @@ def test_nested_jit_is_one_equation():
     jaxpr = plax.make_jaxpr(lambda x: lax.add(inner(x), 1.0))(1.0)
     assert [e.primitive.name for e in jaxpr.eqns] == ["jit", "add"]
     text = str(jaxpr)
-    assert "jit[\n      name=<lambda>\n      jaxpr={ lambda ; a:f32[]. let b:f32[] = mul a 2.0:f32[] in (b,) }" in text
+    assert ("jit[\n      name=<lambda>\n      jaxpr={ lambda ; a:f32[]. let "
+            "b:f32[] = mul a 2.0:f32[] in (b,) }") in text
     jaxpr.check()
 
 

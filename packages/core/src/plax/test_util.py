@@ -9,5 +9,6 @@ def check_grads(f, args, order: int, modes=("fwd", "rev"), atol=None, rtol=None,
     from plax._src import registry
     impl = registry.get_api("check_grads")
     if impl is None:
-        raise RuntimeError("check_grads needs the plax-transforms plugin: pip install plax-transforms")
+        raise RuntimeError("check_grads needs the plax-transforms plugin: "
+                           "pip install plax-transforms")
     return impl(f, args, order, modes, atol, rtol, eps)

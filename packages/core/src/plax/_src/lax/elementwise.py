@@ -375,7 +375,6 @@ def reciprocal(x):
 
 def convert_element_type(operand, new_dtype):
     """Cast `operand` to `new_dtype` (canonicalized: float64 is float32 unless x64 is on)."""
-    from plax._src.core import get_aval
     out = _convert_element_type(operand, new_dtype, False)
     if isinstance(out, np.generic):  # a constant: an Array eagerly, a literal under tracing
         from plax._src.core import EVAL_TRACE, current_trace
