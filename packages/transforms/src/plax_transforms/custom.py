@@ -574,6 +574,10 @@ def register(reg) -> None:
     reg.add_batch(custom_vjp_call_p, _custom_vjp_call_batch)
     reg.add_abstract_eval(custom_lin_p, _custom_lin_abstract)
     reg.add_impl("reference", custom_lin_p, _custom_lin_impl)
+    # pushing a tangent through custom_lin (forward mode, or vmap of a linearized function
+    # evaluated forward) is the same impossible request: the same error, named up front
+    reg.add_jvp(custom_lin_p, _custom_lin_impl)
+    reg.add_batch(custom_lin_p, _custom_lin_impl)
     reg.add_transpose(custom_lin_p, _custom_lin_transpose)
     reg.add_batch(custom_lin_p, _custom_lin_batch)
     reg.add_abstract_eval(checkpoint_p, _checkpoint_abstract)
