@@ -142,6 +142,22 @@ def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     return out_p, out_t
 
 
+class _FlatFun:
+    """`fun` over the leaves of `in_tree`; after a call, `.out_tree` (and `.aux` when the
+    function returns (output, aux)) describe what it returned."""
+
+    def __init__(self, fun: Callable, in_tree, has_aux: bool = False):
+        self.fun, self.in_tree, self.has_aux = fun, in_tree, has_aux
+        self.out_tree = self.aux = None
+
+    def __call__(self, *xs):
+        out = self.fun(*tree_unflatten(self.in_tree, xs))
+        if self.has_aux:
+            out, self.aux = out
+        leaves, self.out_tree = tree_flatten(out)
+        return leaves
+
+
 def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     """(fun(*primals), the directional derivative of fun at primals along tangents)."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
@@ -155,22 +171,12 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
         raise TypeError(f"jvp: primal and tangent trees differ: {tree_p} vs {tree_t}")
     for i, (p, t) in enumerate(zip(flat_p, flat_t)):
         _check_tangent(p, t, i)
-    out_tree_box = []
-
-    def flat_fun(*xs):
-        out = fun(*tree_unflatten(tree_p, xs))
-        if has_aux:
-            out, aux = out
-            out_tree_box.append(aux)
-        leaves, tree = tree_flatten(out)
-        out_tree_box.insert(0, tree)
-        return leaves
-
+    flat_fun = _FlatFun(fun, tree_p, has_aux)
     out_p, out_t = jvp_flat(flat_fun, flat_p, flat_t)
-    tree = out_tree_box[0]
+    tree = flat_fun.out_tree
     res = (tree_unflatten(tree, out_p), tree_unflatten(tree, out_t))
     if has_aux:
-        return (*res, _strip_tracers(out_tree_box[1]))
+        return (*res, _strip_tracers(flat_fun.aux))
     return res
 
 
@@ -381,19 +387,9 @@ def _ct_to_aval(ct, aval):
 def vjp(fun: Callable, *primals, has_aux: bool = False):
     """(fun(*primals), vjp_fun) where vjp_fun(cotangent) gives cotangents of the primals."""
     flat_p, in_tree = tree_flatten(primals)
-    box = []
-
-    def flat_fun(*xs):
-        out = fun(*tree_unflatten(in_tree, xs))
-        if has_aux:
-            out, aux = out
-            box.append(aux)
-        leaves, tree = tree_flatten(out)
-        box.insert(0, tree)
-        return leaves
-
+    flat_fun = _FlatFun(fun, in_tree, has_aux)
     out_p, lin = linearize_flat(flat_fun, flat_p)
-    out_tree = box[0]
+    out_tree = flat_fun.out_tree
     in_avals = [get_aval(p) for p in flat_p]
     out_avals = [get_aval(p) for p in out_p]
 
@@ -413,7 +409,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 
     primal_out = tree_unflatten(out_tree, out_p)
     if has_aux:
-        return primal_out, vjp_fun, _strip_tracers(box[1])
+        return primal_out, vjp_fun, _strip_tracers(flat_fun.aux)
     return primal_out, vjp_fun
 
 
@@ -629,15 +625,9 @@ def hessian(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool =
 def linearize(fun: Callable, *primals):
     """(fun(*primals), f_jvp) where f_jvp(*tangents) evaluates the linearized function."""
     flat_p, in_tree = tree_flatten(primals)
-    box = []
-
-    def flat_fun(*xs):
-        leaves, tree = tree_flatten(fun(*tree_unflatten(in_tree, xs)))
-        box.append(tree)
-        return leaves
-
+    flat_fun = _FlatFun(fun, in_tree)
     out_p, lin = linearize_flat(flat_fun, flat_p)
-    out_tree = box[0]
+    out_tree = flat_fun.out_tree
 
     def f_jvp(*tangents):
         flat_t, t_tree = tree_flatten(tangents)
@@ -653,15 +643,8 @@ def linearize(fun: Callable, *primals):
 def linear_transpose(fun: Callable, *primals):
     flat_p, in_tree = tree_flatten(primals)
     avals = [get_aval(p) for p in flat_p]
-    box = []
-
-    def flat_fun(*xs):
-        leaves, tree = tree_flatten(fun(*tree_unflatten(in_tree, xs)))
-        box.append(tree)
-        return leaves
-
     from plax._src.tracing import trace_to_jaxpr
-    jaxpr, consts, _ = trace_to_jaxpr(flat_fun, avals, name="linear_transpose")
+    jaxpr, consts, _ = trace_to_jaxpr(_FlatFun(fun, in_tree), avals, name="linear_transpose")
 
     def transposed(ct):
         flat_ct, _ = tree_flatten(ct)
