@@ -232,10 +232,13 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
     return batched
 
 
-def batch_flat(fun: Callable, vals, dims, axis_size: int, axis_name=None, out_dim_dst=0):
+def batch_flat(fun: Callable, vals, dims, axis_size: int, axis_name=None, out_dim_dst=0,
+               trace: BatchTrace | None = None):
     """Run flat `fun` batched under the current trace; every output gets its batch axis at
-    `out_dim_dst` (0 by default; None leaves each output's own axis, returned alongside)."""
-    trace = BatchTrace(current_trace(), axis_size, axis_name)
+    `out_dim_dst` (0 by default; None leaves each output's own axis, returned alongside).
+    `trace` is a prebuilt BatchTrace (a subclass) to use instead of a plain one."""
+    if trace is None:
+        trace = BatchTrace(current_trace(), axis_size, axis_name)
     ins = [BatchTracer(trace, v, d) if d is not None else v for v, d in zip(vals, dims)]
     try:
         with set_current_trace(trace):

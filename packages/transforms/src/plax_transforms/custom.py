@@ -19,7 +19,8 @@ from plax._src.tree_util import tree_flatten, tree_map, tree_unflatten
 from plax.extend import (
     ClosedJaxpr, Jaxpr, JaxprTrace, Literal, Primitive, Var, eval_jaxpr, get_aval)
 from plax_transforms.ad import Zero, instantiate, is_unknown, pe_rules
-from plax_transforms.batching import BatchTrace, BatchTracer, matchaxis, needs_trace
+from plax_transforms.batching import (
+    BatchTrace, BatchTracer, batch_flat, matchaxis, needs_trace)
 from plax_transforms.jit import closed_call_jaxpr
 
 custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
@@ -71,6 +72,29 @@ def _no_const_tangents(name, tangents, num_consts):
             "over values of custom rules)")
 
 
+class _TracedCall:
+    """The primal function of a custom_jvp/custom_vjp call traced on its differentiable
+    arguments' leaves (nondiff arguments stay Python values), const-free."""
+
+    def __init__(self, fun, nondiff_argnums, args, name: str):
+        self.n = n = len(args)
+        self.nondiff = nondiff = tuple(i % n for i in nondiff_argnums)
+        nd_vals, self.dyn = _split_nondiff(args, nondiff)
+        self.nd_vals = nd_vals
+        self.leaves, self.in_tree = tree_flatten(tuple(self.dyn))
+        in_tree, box = self.in_tree, []
+
+        def flat_fun(*xs):
+            out = fun(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, xs), n))
+            ol, ot = tree_flatten(out)
+            box.append(ot)
+            return ol
+
+        self.closed, self.consts = closed_call_jaxpr(
+            flat_fun, [get_aval(x) for x in self.leaves], name)
+        self.out_tree = box[-1]
+
+
 # ---------------------------------------------------------------------------------------------
 # custom_jvp
 
@@ -116,22 +140,11 @@ class custom_jvp:
         args = _resolve_args(self._fun, args, kwargs)
         if current_trace() is EVAL_TRACE:
             return self._fun(*args)
-        nondiff = tuple(i % len(args) for i in self.nondiff_argnums)
-        nd_vals, dyn = _split_nondiff(args, nondiff)
-        leaves, in_tree = tree_flatten(tuple(dyn))
-        out_box = []
-        n, fun, user_jvp = len(args), self._fun, self.jvp
-
-        def flat_fun(*xs):
-            out = fun(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, xs), n))
-            ol, ot = tree_flatten(out)
-            out_box.append(ot)
-            return ol
-
-        closed, consts = closed_call_jaxpr(flat_fun, [get_aval(x) for x in leaves],
-                                           f"custom_jvp({self.__name__})")
-        out_tree = out_box[-1]
+        c = _TracedCall(self._fun, self.nondiff_argnums, args, f"custom_jvp({self.__name__})")
+        nondiff, nd_vals, in_tree = c.nondiff, c.nd_vals, c.in_tree
+        leaves, closed, consts, out_tree = c.leaves, c.closed, c.consts, c.out_tree
         out_avals = closed.out_avals
+        user_jvp = self.jvp
 
         def jvp_fun(primals, tangents):
             ps = tree_unflatten(in_tree, primals)
@@ -193,17 +206,8 @@ class _RuleBatchTrace(BatchTrace):
 
 def _batch_rule_fun(outer: BatchTrace, fun, vals, dims, out_dim_dst=0):
     """batch_flat for a user's rule, in a _RuleBatchTrace of `outer`."""
-    trace = _RuleBatchTrace(current_trace(), outer)
-    ins = [BatchTracer(trace, v, d) if d is not None else v for v, d in zip(vals, dims)]
-    try:
-        with set_current_trace(trace):
-            outs = fun(*ins)
-        lifted = [trace.lift(o) for o in outs]
-    finally:
-        trace.invalidate()
-    if out_dim_dst is None:
-        return [v for v, _ in lifted], [d for _, d in lifted]
-    return [matchaxis(v, d, out_dim_dst, outer.axis_size) for v, d in lifted]
+    return batch_flat(fun, vals, dims, outer.axis_size, out_dim_dst=out_dim_dst,
+                      trace=_RuleBatchTrace(current_trace(), outer))
 
 
 @needs_trace
@@ -253,21 +257,11 @@ class custom_vjp:
         args = _resolve_args(self._fun, args, kwargs)
         if current_trace() is EVAL_TRACE:
             return self._fun(*args)
-        nondiff = tuple(i % len(args) for i in self.nondiff_argnums)
-        nd_vals, dyn = _split_nondiff(args, nondiff)
-        leaves, in_tree = tree_flatten(tuple(dyn))
-        in_avals = [get_aval(x) for x in leaves]
-        n, fun, fwd, bwd = len(args), self._fun, self.fwd, self.bwd
-        out_box = []
-
-        def flat_fun(*xs):
-            out = fun(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, xs), n))
-            ol, ot = tree_flatten(out)
-            out_box.append(ot)
-            return ol
-
-        closed, consts = closed_call_jaxpr(flat_fun, in_avals, f"custom_vjp({self.__name__})")
-        out_tree, out_avals = out_box[-1], closed.out_avals
+        c = _TracedCall(self._fun, self.nondiff_argnums, args, f"custom_vjp({self.__name__})")
+        nondiff, nd_vals, dyn, n, in_tree = c.nondiff, c.nd_vals, c.dyn, c.n, c.in_tree
+        leaves, closed, consts = c.leaves, c.closed, c.consts
+        out_tree, out_avals = c.out_tree, closed.out_avals
+        fwd, bwd = self.fwd, self.bwd
         res_box = []
 
         def fwd_fun(primals):

@@ -179,38 +179,22 @@ class JitFunction:
         return self._call(args, kwargs)
 
     def _call_fast(self, args):
-        """The hot path: concrete arguments, no statics, a cache hit, a known executable."""
-        avals = []
-        committed = None
-        flat_arrays = True
+        """The hot path: concrete arguments, no statics, a cache hit."""
         for x in args:
-            if type(x) is not Array:
-                flat_arrays = False
+            if type(x) is not Array:  # a pytree or a Python/NumPy value: flatten it
+                leaves, in_tree = _optree_flatten(args, None, False, "plax")
+                entry = self._fast_cache.get((in_tree, tuple(map(get_aval, leaves))))
                 break
-            avals.append(x.aval)
-            if x._committed:
-                if committed is not None and committed is not x._backend:
-                    return _MISS  # the slow path raises the error
-                committed = x._backend
-        if flat_arrays:  # every argument is an Array: no pytree to flatten
+        else:  # every argument is an Array: no pytree to flatten
             leaves = args
-            entry = self._flat_cache.get(tuple(avals))
-        else:
-            leaves, in_tree = _optree_flatten(args, None, False, "plax")
-            avals = []
-            committed = None
-            for x in leaves:
-                if type(x) is Array:
-                    avals.append(x.aval)
-                    if x._committed:
-                        if committed is not None and committed is not x._backend:
-                            return _MISS
-                        committed = x._backend
-                else:
-                    avals.append(get_aval(x))
-            entry = self._fast_cache.get((in_tree, tuple(avals)))
+            entry = self._flat_cache.get(tuple([x.aval for x in args]))
         if entry is None:
             return _MISS
+        return self._execute(entry, leaves)
+
+    def _execute(self, entry, leaves):
+        """Run `entry`'s executable on concrete leaves (compiling it for the backend once)."""
+        committed = _committed_backend(leaves)
         if self.backend is not None:
             backend = registry.get_backend(self.backend)
         else:
@@ -251,18 +235,8 @@ class JitFunction:
         else:
             entry, leaves = self._entry(args, kwargs)
         if _ctx.trace is EVAL_TRACE and entry.concrete:
-            committed = _committed_backend(leaves)
-            backend = (registry.get_backend(self.backend) if self.backend is not None
-                       else committed or registry.get_backend())
-            exe = entry.executables.get(backend.name) or self._compile(entry, backend)
-            bufs = [to_buffer(x, backend)[0] for x in (*entry.consts, *leaves)]
-            outs = exe(bufs)
-            keep = committed is not None or self.backend is not None
-            res = [Array(b, a, backend, keep) for b, a in zip(outs, entry.out_avals)]
-            if config.debug_nans:
-                _check_all_nans(res)
-        else:
-            res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
+            return self._execute(entry, leaves)
+        res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
         return tree_unflatten(entry.out_tree, res)
 
     def _pick_backend(self, leaves):

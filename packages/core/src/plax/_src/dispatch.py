@@ -66,9 +66,13 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
         backend = registry.get_backend()
     bufs, avals = [], []
     for a in args:
-        b, av = to_buffer(a, backend)
-        bufs.append(b)
-        avals.append(av)
+        if type(a) is Array and a._backend is backend:  # the common case, without a call
+            bufs.append(a._buf)
+            avals.append(a.aval)
+        else:
+            b, av = to_buffer(a, backend)
+            bufs.append(b)
+            avals.append(av)
     avals = tuple(avals)
     out_aval = abstract_eval_cached(prim, avals, params)
     out = backend.execute_primitive(prim, bufs, avals, out_aval, params)
