@@ -30,6 +30,16 @@ def test_registration_is_lazy_and_jax_is_never_imported():
         import numpy as np
         import plax, plax.lax as lax
         from plax._src import registry
+
+        tried = []  # every attempt to import jax (a failed one costs ~100 ms and leaves no trace)
+
+        class Watch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "jax" or name.startswith("jax."):
+                    tried.append(name)
+                return None
+
+        sys.meta_path.insert(0, Watch())
         registry.load_plugins()
         lazy = "jaxlib" not in sys.modules and "plax_xla.backend" not in sys.modules
         names = registry.backend_names()
@@ -37,9 +47,10 @@ def test_registration_is_lazy_and_jax_is_never_imported():
         x = lax.add(np.array([1.5, 2], ml_dtypes.bfloat16), np.array([1, 1], ml_dtypes.bfloat16))
         y = plax.jit(lambda a: lax.sort(lax.cumsum(a)))(np.arange(4.0))
         text = plax.jit(lambda a: a * 2).lower(1.0).as_text()
+        z = np.asarray(plax.jit(lambda a: a * 2)(np.ones(3, np.float32)))  # device to host
         print(json.dumps(dict(lazy=lazy, names=names, x=str(np.asarray(x)), xdtype=str(x.dtype),
                               y=np.asarray(y).tolist(), jaxlib="jaxlib" in sys.modules,
-                              jax="jax" in sys.modules, backend=x.backend)))
+                              jax="jax" in sys.modules, tried=tried, backend=x.backend)))
     ''')
     assert out["lazy"], "registering the plugin imported jaxlib"
     assert out["names"][:2] == ["xla", "reference"]
@@ -47,6 +58,7 @@ def test_registration_is_lazy_and_jax_is_never_imported():
     assert out["xdtype"] == "bfloat16" and out["x"] == "[2.5 3]"
     assert out["y"] == [0.0, 1.0, 3.0, 6.0]
     assert not out["jax"], "the xla backend imported jax"
+    assert not out["tried"], f"jaxlib tried to import {out['tried']}"
 
 
 def test_only_the_adapter_imports_jaxlib():

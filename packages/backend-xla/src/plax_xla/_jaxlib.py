@@ -207,23 +207,28 @@ def execute(loaded, args: Sequence[Any], handlers: Sequence[Any]) -> list:
 _import_lock = threading.Lock()
 
 
+# Modules jaxlib's C++ imports on its own when it can: reading an array to NumPy imports
+# `jax.core` (to ask about transfer guards), splitting a multi-device result imports
+# `jax._src.sharding_impls` (to decorate the shardings it makes). Either import would load all of
+# jax (~120 ms, and plax never imports jax); with the names blocked jaxlib takes its fallback.
+_JAX_MODULES = ("jax.core", "jax._src.sharding_impls")
+
+
 @contextlib.contextmanager
 def _without_jax_import():
-    # Splitting a multi-device result, or reading an array to NumPy, makes jaxlib's C++ try
-    # `import jax._src.sharding_impls` (to decorate the single-device shardings it creates) and
-    # fall back to its own class when that fails. plax never imports jax (it may not even be
-    # installed), so that import is made to fail, unless jax is loaded already.
-    key = "jax._src.sharding_impls"
     with _import_lock:
-        if key in sys.modules:
+        if "jax" in sys.modules:  # the user loaded jax: nothing to avoid
             yield
             return
-        sys.modules[key] = None  # an import of it raises ImportError without importing jax
+        blocked = [k for k in _JAX_MODULES if k not in sys.modules]
+        for k in blocked:
+            sys.modules[k] = None  # an import of it raises ImportError without importing jax
         try:
             yield
         finally:
-            if key in sys.modules and sys.modules[key] is None:
-                del sys.modules[key]
+            for k in blocked:
+                if k in sys.modules and sys.modules[k] is None:
+                    del sys.modules[k]
 
 
 def execute_replicated(loaded, args: Sequence[Any]) -> list[list]:
