@@ -226,3 +226,38 @@ def test_arrays_from_other_backends_and_device_put(xla):
     put = plax.device_put(np.arange(2, dtype=np.int8), d)
     assert put.device == d and put.committed and put.dtype == np.int8
     assert repr(d) == "CpuDevice(id=0, backend=xla)"
+
+
+def test_repeated_calls_follow_the_backend_rules(xla):
+    """The cached hot path of a jitted call must give the same placement answers as the first
+    call: uncommitted arguments follow the default backend, committed ones pin it, a named backend
+    wins, mixed backends are moved, and consts are reused on the right backend."""
+    const = plax.numpy.arange(3.0)  # an xla Array closed over: a const of the jaxpr
+    f = plax.jit(lambda v, w: v * w + const)
+    x = plax.numpy.ones(3)
+    for _ in range(3):  # a cache hit on the second and third calls
+        out = f(x, x)
+        assert out.backend == "xla" and not out.committed
+        np.testing.assert_array_equal(out, [1, 2, 3])
+    for _ in range(2):
+        out = on_reference(f, x, x)  # uncommitted: the default backend (now reference) runs it
+        assert out.backend == "reference", out.backend
+        np.testing.assert_array_equal(out, [1, 2, 3])
+    pinned = plax.device_put(np.full(3, 2.0, np.float32), plax.devices("xla")[0])
+    for _ in range(2):
+        out = on_reference(f, pinned, pinned)  # committed to xla: runs there
+        assert out.backend == "xla" and out.committed
+        np.testing.assert_array_equal(out, [4, 5, 6])
+    ref_x = on_reference(lambda: plax.numpy.ones(3))
+    for _ in range(2):
+        out = f(ref_x, x)  # mixed backends, none committed: the default backend
+        assert out.backend == "xla"
+        np.testing.assert_array_equal(out, [1, 2, 3])
+    g = plax.jit(lambda v: v + 1.0, backend="reference")
+    for _ in range(2):
+        out = g(x)
+        assert out.backend == "reference" and out.committed
+        np.testing.assert_array_equal(out, [2, 2, 2])
+    y = plax.numpy.zeros(3)  # equal avals, different objects: still the cached entry
+    assert f(y, y).aval == f(x, x).aval and f._cache_size() == 1
+    np.testing.assert_array_equal(f(x, y), [0, 1, 2])

@@ -204,6 +204,15 @@ def execute(loaded, args: Sequence[Any], handlers: Sequence[Any]) -> list:
     return loaded.execute_sharded(args).consume_with_handlers(handlers)
 
 
+def runner(loaded, handlers: Sequence[Any]):
+    """`execute` bound to one executable: the hot path of a jitted call (one Python frame)."""
+    execute_sharded = loaded.execute_sharded
+
+    def run(args):
+        return execute_sharded(args).consume_with_handlers(handlers)
+    return run
+
+
 _import_lock = threading.Lock()
 
 

@@ -201,7 +201,7 @@ class XlaExecutable(Executable):
     they are on the device it was compiled for; another device compiles it once more)."""
 
     __slots__ = ("_backend", "text", "_in", "_out", "_loaded", "_device", "_handlers",
-                 "_others", "_check_device", "donated")
+                 "_others", "_check_device", "donated", "runner")
 
     def __init__(self, backend: XlaBackend, text: str, in_avals, out_avals, native):
         self._backend, self.text = backend, text
@@ -214,6 +214,8 @@ class XlaExecutable(Executable):
         # front: a launch that fails on placement also prints an error line from the runtime)
         self._check_device = len(backend._devices) > 1
         self.donated: tuple[int, ...] = ()
+        # what jit calls: with one device, the launch itself, with no checks around it
+        self.runner = self if self._check_device else jl.runner(self._loaded, self._handlers)
 
     def _load(self, native):
         loaded = self._backend._compile_loaded(self.text, [native])

@@ -15,6 +15,7 @@ from optree import tree_unflatten as _optree_unflatten
 from optree._C import flatten as _optree_flatten  # the C entry point: no Python wrapper
 
 from plax._src import registry
+from plax._src.registry import _default_cache as _default_backend  # {None: default backend}
 from plax._src.array import Array
 from plax._src.config import config
 from plax._src.core import EVAL_TRACE, _ctx
@@ -59,13 +60,16 @@ def _check_all_nans(res) -> None:
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last_backend", "last_exe", "donated", "single_out")
+                 "last_backend", "last_run", "const_bufs", "donated", "single_out")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
         self.out_avals = closed.out_avals
         self.executables: dict = {}
-        self.last_backend = self.last_exe = None  # one-slot cache for the hot path
+        # one-slot cache for the hot path: the backend of the last call, its executable's
+        # runner and the consts as that backend's buffers
+        self.last_backend = self.last_run = None
+        self.const_bufs: list = []
         self.donated: tuple[int, ...] = ()
         self.single_out = out_tree.num_leaves == 1 and out_tree.is_leaf()
         from plax.extend import Tracer
@@ -100,6 +104,8 @@ class JitFunction:
         self._cache: dict = {}
         self._fast_cache: dict = {}
         self._flat_cache: dict = {}  # avals -> entry, for calls whose arguments are all Arrays
+        self._last_key: tuple | None = None  # the flat-cache hit of the last call
+        self._last_entry = None
         self._simple = not self.static_argnums and not self.static_argnames
         # updated=(): fun.__dict__ must not overwrite this object's own attributes
         functools.update_wrapper(self, fun, updated=())
@@ -171,12 +177,46 @@ class JitFunction:
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if self._simple and not kwargs and not config.disable_jit \
-                and _ctx.trace is EVAL_TRACE:
-            out = self._call_fast(args)
-            if out is not _MISS:
-                return out
-        return self._call(args, kwargs)
+        if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.disable_jit:
+            return self._call(args, kwargs)
+        # The hot path, written out flat (each Python frame costs ~0.1 us on a ~4 us launch):
+        # every argument an Array, a cache hit, all of them on the backend of the last call.
+        avals, bufs, committed, backend = [], [], False, None
+        for x in args:
+            if type(x) is not Array:
+                out = self._call_fast(args)
+                return self._call(args, kwargs) if out is _MISS else out
+            avals.append(x.aval)
+            bufs.append(x._buf)
+            if x._committed:
+                committed = True
+            if x._backend is not backend:
+                backend = x._backend if backend is None else _MISS
+        key = tuple(avals)
+        if key == self._last_key:  # the same aval objects as last time: no hashing
+            entry = self._last_entry
+        else:
+            entry = self._flat_cache.get(key)
+            if entry is None:
+                return self._call(args, kwargs)
+            self._last_key, self._last_entry = key, entry
+        if backend is not entry.last_backend or not (committed or (
+                backend is _default_backend.get(None) if self.backend is None and
+                config.backend is None else backend.name == (self.backend or config.backend))):
+            return self._execute(entry, args)
+        if entry.consts:
+            bufs[:0] = entry.const_bufs
+        outs = entry.last_run(bufs)
+        keep = committed or self.backend is not None
+        if entry.single_out:
+            res = Array(outs[0], entry.out_avals[0], backend, keep)
+            if config.debug_nans:
+                _check_all_nans([res])
+            return res
+        res = [Array(b, a, backend, keep) for b, a in zip(outs, entry.out_avals)]
+        if config.debug_nans:
+            _check_all_nans(res)
+        return _optree_unflatten(entry.out_tree, res)
 
     def _call_fast(self, args):
         """The hot path: concrete arguments, no statics, a cache hit."""
@@ -200,14 +240,16 @@ class JitFunction:
         else:
             backend = committed or registry.get_backend()
         if backend is entry.last_backend:
-            exe = entry.last_exe
+            run = entry.last_run
         else:
             exe = entry.executables.get(backend.name) or self._compile(entry, backend)
-            entry.last_backend, entry.last_exe = backend, exe
-        bufs = [to_buffer(x, backend)[0] for x in entry.consts] if entry.consts else []
+            run = getattr(exe, "runner", exe)
+            entry.last_backend, entry.last_run = backend, run
+            entry.const_bufs = [to_buffer(x, backend)[0] for x in entry.consts]
+        bufs = list(entry.const_bufs) if entry.consts else []
         bufs += [x._buf if type(x) is Array and x._backend is backend
                  else to_buffer(x, backend)[0] for x in leaves]
-        outs = exe(bufs)
+        outs = run(bufs)
         keep = committed is not None or self.backend is not None
         if entry.single_out:
             res = Array(outs[0], entry.out_avals[0], backend, keep)
@@ -264,6 +306,7 @@ class JitFunction:
         self._cache.clear()
         self._fast_cache.clear()
         self._flat_cache.clear()
+        self._last_key = self._last_entry = None
 
     def _cache_size(self) -> int:
         return len(self._cache)

@@ -36,7 +36,10 @@ class Device:
 
 
 class Executable:
-    """A compiled closed jaxpr: call it with a list of buffers, get a list of buffers."""
+    """A compiled closed jaxpr: call it with a list of buffers, get a list of buffers.
+
+    An executable may also have a `runner` attribute: a callable with the same contract that jit
+    calls instead on its hot path (the launch alone, with whatever checks can be skipped)."""
 
     def __call__(self, buffers: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
