@@ -159,6 +159,20 @@ def test_eager_primitives_compile_once_per_signature(xla):
     assert xla.stats["compiles"] == n
     lax.atan2(x[0], x[0])
     assert xla.stats["compiles"] == n + 1
+    # a weak-typed operand of the same shape and dtype shares the program
+    a = plax.numpy.full(3, 2.0, np.float32)
+    w = lax.full((3,), 2.0)
+    assert w.weak_type and not a.weak_type
+    n = xla.stats["compiles"]
+    strong = lax.add(a, a)
+    weak = lax.add(w, w)
+    assert weak.weak_type and not strong.weak_type
+    assert xla.stats["compiles"] == n + 1
+    np.testing.assert_array_equal(weak, [4, 4, 4])
+    # multiple results and unhashable params take the same path
+    vals, idx = lax.top_k(np.array([3.0, 1.0, 2.0], np.float32), 2)
+    np.testing.assert_array_equal(vals, [3, 2])
+    np.testing.assert_array_equal(idx, [0, 2])
 
 
 @pytest.fixture(scope="module")

@@ -204,9 +204,15 @@ def execute(loaded, args: Sequence[Any], handlers: Sequence[Any]) -> list:
     return loaded.execute_sharded(args).consume_with_handlers(handlers)
 
 
-def runner(loaded, handlers: Sequence[Any]):
-    """`execute` bound to one executable: the hot path of a jitted call (one Python frame)."""
+def runner(loaded, handlers: Sequence[Any], first_only: bool = False):
+    """`execute` bound to one executable: the hot path of a jitted call or an eager op (one
+    Python frame). With `first_only`, the first result alone instead of the list."""
     execute_sharded = loaded.execute_sharded
+
+    if first_only:
+        def run_first(args):
+            return execute_sharded(args).consume_with_handlers(handlers)[0]
+        return run_first
 
     def run(args):
         return execute_sharded(args).consume_with_handlers(handlers)

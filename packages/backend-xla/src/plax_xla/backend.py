@@ -100,6 +100,20 @@ class XlaBackend(Backend):
     def execute_primitive(self, prim, buffers, avals_in, avals_out, params):
         if prim not in self._lowering:
             return self._on_reference(prim, buffers, avals_in, avals_out, params)
+        out = self._eager_executable(prim, avals_in, avals_out, params)(buffers)
+        return out if prim.multiple_results else out[0]
+
+    def eager_runner(self, prim, avals_in, avals_out, params):
+        if prim not in self._lowering:
+            return super().eager_runner(prim, avals_in, avals_out, params)
+        exe = self._eager_executable(prim, avals_in, avals_out, params)
+        if exe.runner is exe:  # several devices: the executable checks placement
+            return exe if prim.multiple_results else lambda buffers: exe(buffers)[0]
+        return jl.runner(exe._loaded, exe._handlers, first_only=not prim.multiple_results)
+
+    def _eager_executable(self, prim, avals_in, avals_out, params) -> "XlaExecutable":
+        """The compiled program of one primitive, cached by shapes, dtypes and params (weak
+        types share a program)."""
         try:
             key = (prim, tuple([(a.shape, a.dtype) for a in avals_in]), tuple(params.items()))
             exe = self._eager.get(key)
@@ -113,8 +127,7 @@ class XlaBackend(Backend):
                 if len(self._eager) >= _EAGER_CACHE_LIMIT:
                     self._eager.clear()
                 self._eager[key] = exe
-        out = exe(buffers)
-        return out if prim.multiple_results else out[0]
+        return exe
 
     def _on_reference(self, prim, buffers, avals_in, avals_out, params):
         """Eagerly, a primitive with no lowering rule (a third party's, say) runs on the

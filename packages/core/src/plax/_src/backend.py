@@ -78,6 +78,13 @@ class Backend:
         """Run `prim` on `buffers`; return one buffer (a list for multiple_results)."""
         raise NotImplementedError
 
+    def eager_runner(self, prim, avals_in: tuple, avals_out, params: dict):
+        """A callable `run(buffers)` equal to `execute_primitive(prim, buffers, avals_in,
+        avals_out, params)` for these avals and params. Eager dispatch caches it per signature,
+        so a backend can do its per-signature work (a compile, a rule lookup) here, once."""
+        execute = self.execute_primitive
+        return lambda buffers: execute(prim, buffers, avals_in, avals_out, params)
+
     def compile(self, closed_jaxpr, *, device: Device | None = None,
                 donate_argnums: Sequence[int] = ()) -> Executable:
         raise NotImplementedError

@@ -11,21 +11,9 @@ from plax._src.array import Array
 from plax._src.config import config
 from plax._src.core import PlaxTypeError, ShapedArray, abstract_eval, get_aval
 
-_aval_cache: dict = {}
-
-
-def abstract_eval_cached(prim, avals: tuple, params: dict):
-    try:
-        key = (prim, avals, tuple(params.items()))
-        out = _aval_cache.get(key)
-    except TypeError:  # unhashable params: evaluate every time
-        return abstract_eval(prim, avals, params)
-    if out is None:
-        out = abstract_eval(prim, avals, params)
-        if len(_aval_cache) > 100_000:
-            _aval_cache.clear()
-        _aval_cache[key] = out
-    return out
+# (backend, primitive, input avals, params) -> (output aval(s), the backend's runner)
+_eager_cache: dict = {}
+_EAGER_CACHE_LIMIT = 100_000
 
 
 def _committed_backend(args: Sequence[Any]):
@@ -74,8 +62,21 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
             bufs.append(b)
             avals.append(av)
     avals = tuple(avals)
-    out_aval = abstract_eval_cached(prim, avals, params)
-    out = backend.execute_primitive(prim, bufs, avals, out_aval, params)
+    try:
+        key = (backend, prim, avals, tuple(params.items()))
+        hit = _eager_cache.get(key)
+    except TypeError:  # unhashable params: no caching
+        key = hit = None
+    if hit is None:
+        out_aval = abstract_eval(prim, avals, params)
+        run = backend.eager_runner(prim, avals, out_aval, params)
+        if key is not None:
+            if len(_eager_cache) >= _EAGER_CACHE_LIMIT:
+                _eager_cache.clear()
+            _eager_cache[key] = out_aval, run
+    else:
+        out_aval, run = hit
+    out = run(bufs)
     if prim.multiple_results:
         res = [Array(o, a, backend, committed) for o, a in zip(out, out_aval)]
         if config.debug_nans:

@@ -48,6 +48,18 @@ class ReferenceBackend(Backend):
             return [_fix(o, a) for o, a in zip(out, avals_out)]
         return _fix(out, avals_out)
 
+    def eager_runner(self, prim, avals_in, avals_out, params):
+        rule = self._impl.get(prim)
+        if rule is None or prim.multiple_results:
+            return super().eager_runner(prim, avals_in, avals_out, params)
+        dtype = avals_out.dtype
+
+        def run(buffers):
+            out = rule(*buffers, **params)
+            return out if type(out) is np.ndarray and out.dtype == dtype else \
+                np.asarray(out, dtype=dtype)
+        return run
+
     def compile(self, closed_jaxpr, *, device=None, donate_argnums=()):
         self.check_supported(closed_jaxpr)
         return PlanExecutable(self, closed_jaxpr)
