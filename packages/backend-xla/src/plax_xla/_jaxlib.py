@@ -169,8 +169,15 @@ def _options(devices: Sequence[Any], num_replicas: int):
 
 
 def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1):
-    return client.compile_and_load(text, xc.DeviceList(tuple(devices)),
-                                   _options(devices, num_replicas))
+    """Compile StableHLO text. XLA parses and verifies it itself; only when that fails is the
+    module verified here too, for a diagnostic that names the offending lines (MlirError).
+    Verifying every module up front cost ~1 ms a compile and ~40 ms for the first."""
+    try:
+        return client.compile_and_load(text, xc.DeviceList(tuple(devices)),
+                                       _options(devices, num_replicas))
+    except Exception:
+        verify(text)  # raises MlirError when the module itself is wrong
+        raise
 
 
 def serialize(client, loaded) -> bytes:
@@ -263,7 +270,7 @@ def block_until_ready(arr) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# MLIR: parse and verify StableHLO text before XLA sees it
+# MLIR: parse and verify StableHLO text (for diagnostics, and the pretty-printed module)
 
 
 class MlirError(ValueError):

@@ -186,7 +186,6 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
     text, _ = lower_closed_jaxpr(_with_in_avals(jaxpr, avals), f"pmap_{n}",
                                  axis_env=AxisEnv(axis_name, n), num_replicas=n,
                                  prologue=prologue, epilogue=epilogue)
-    jl.verify(text)
     loaded = backend._compile_loaded(text, natives, num_replicas=n)
     out_avals = []
     for v, a in zip(jaxpr.outvars, o_axes):
