@@ -52,6 +52,38 @@ def median_us(fn, *, repeat: int, number: int = 1, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def first_call_medians(contenders: dict, rounds: int) -> dict:
+    """Median first-call time (us) of each contender, measured in interleaved rounds.
+
+    Each contender is `(enter, make, args)`: `enter()` a context manager (the backend), `make()` a
+    fresh jitted function (a new closure, so nothing is cached by function identity), `args` its
+    arguments. Interleaving puts every contender under the same machine load; XLA's compile time
+    moves by 20% from one minute to the next."""
+    times: dict = {k: [] for k in contenders}
+    for _ in range(rounds):
+        for name, (enter, make, args) in contenders.items():
+            with enter():
+                t0 = time.perf_counter()
+                _ready(make()(*args))
+                times[name].append((time.perf_counter() - t0) * 1e6)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def warm_up(have_jax: bool, backends) -> None:
+    """Load each library's lazily loaded parts (plugins, rule tables, MLIR, thread pools) with a
+    small unrelated jitted gradient, so a first-call figure measures tracing and compiling alone."""
+    import plax
+    x = np.linspace(0, 1, 8, dtype=np.float32)
+    for b in backends:
+        with _on(b):
+            _ready(plax.jit(plax.grad(lambda v: (plax.numpy.sin(v) @ v).sum()))(x))
+            np.asarray(plax.jit(lambda v: v * 2)(x))
+    if have_jax:
+        import jax
+        _ready(jax.jit(jax.grad(lambda v: (jax.numpy.sin(v) @ v).sum()))(x))
+        np.asarray(jax.jit(lambda v: v * 2)(x))
+
+
 def _ratios(res: dict, key: str) -> dict:
     out = {}
     for name, v in res.items():
@@ -123,42 +155,73 @@ def case_mlp(backends, quick, have_jax):
     params, x, y = _mlp_data(128)
     rep = 5 if quick else 30
     res = {}
+    firsts = {}
+    import contextlib
+
     import plax
     import plax.numpy as pnp
+    warm_up(have_jax, backends)
     for b in backends:
         with _on(b):
             step = _mlp_step(pnp, plax.grad)
             p = plax.device_put(params)
             xa, ya = plax.device_put(x), plax.device_put(y)
-            t0 = time.perf_counter()
             jstep = plax.jit(step)
-            _ready(jstep(p, xa, ya))
-            first = (time.perf_counter() - t0) * 1e6
             res[f"plax[{b}]"] = {
                 "jit_steady_us": median_us(lambda: jstep(p, xa, ya), repeat=rep, number=3),
-                "first_call_us": first,
                 "eager_us": median_us(lambda: step(p, xa, ya), repeat=max(3, rep // 5)),
             }
+            firsts[f"plax[{b}]"] = (lambda b=b: _on(b), lambda: plax.jit(_mlp_step(pnp, plax.grad)),
+                                    (p, xa, ya))
     if have_jax:
         import jax
         import jax.numpy as jjnp
         step = _mlp_step(jjnp, jax.grad)
         p = jax.device_put(params)
         xa, ya = jax.device_put(x), jax.device_put(y)
-        t0 = time.perf_counter()
         jstep = jax.jit(step)
-        _ready(jstep(p, xa, ya))
-        first = (time.perf_counter() - t0) * 1e6
         res["jax"] = {"jit_steady_us": median_us(lambda: jstep(p, xa, ya), repeat=rep, number=3),
-                      "first_call_us": first,
                       "eager_us": median_us(lambda: step(p, xa, ya), repeat=max(3, rep // 5))}
+        firsts["jax"] = (contextlib.nullcontext, lambda: jax.jit(_mlp_step(jjnp, jax.grad)),
+                         (p, xa, ya))
+    for name, t in first_call_medians(firsts, rounds=3 if quick else 7).items():
+        res[name]["first_call_us"] = t
+    # what a script feels: a fresh process importing the library and running one step
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cold = {f"plax[{b}]": ([_COLD_SCRIPT.format(root=root), "plax"],
+                           dict(os.environ, PLAX_BACKEND=b)) for b in backends}
+    if have_jax:
+        cold["jax"] = ([_COLD_SCRIPT.format(root=root), "jax"], dict(os.environ))
+    runs: dict = {k: [] for k in cold}
+    for _ in range(1 if quick else 3):
+        for name, (args, env) in cold.items():
+            runs[name].append(_subprocess_json(args, env)["us"])
+    for name, v in runs.items():
+        res[name]["cold_import_and_first_call_us"] = statistics.median(v)
     res["numpy"] = {"jit_steady_us": median_us(lambda: numpy_mlp_step(params, x, y),
                                                repeat=rep, number=3)}
     res["ratios"] = {**_ratios(res, "jit_steady_us"),
                      **{k.replace("/", " first/"): v
                         for k, v in _ratios(res, "first_call_us").items()},
-                     **{k.replace("/", " eager/"): v for k, v in _ratios(res, "eager_us").items()}}
+                     **{k.replace("/", " eager/"): v for k, v in _ratios(res, "eager_us").items()},
+                     **{k.replace("/", " cold/"): v
+                        for k, v in _ratios(res, "cold_import_and_first_call_us").items()}}
     return res
+
+
+_COLD_SCRIPT = r"""
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {root!r})
+from bench.cases import _mlp_data, _mlp_step, _ready
+if sys.argv[1] == "jax":
+    import jax as lib, jax.numpy as jnp
+else:
+    import plax as lib, plax.numpy as jnp
+params, x, y = _mlp_data(128)
+_ready(lib.jit(_mlp_step(jnp, lib.grad))(lib.device_put(params), x, y))
+print(json.dumps({{"us": (time.perf_counter() - t0) * 1e6}}))
+"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,29 +275,28 @@ def _chain(jnp):
 
 
 def case_trace_compile(backends, quick, have_jax):
+    import contextlib
     x = np.ones((64, 64), np.float32)
     rep = 3 if quick else 9
     res = {}
+    firsts = {}
     import plax
     import plax.numpy as pnp
+    warm_up(have_jax, backends)
     for b in backends:
         with _on(b):
             # a fresh function each time: JAX caches traces by function identity
-            mj = median_us(lambda: plax.make_jaxpr(_chain(pnp))(x, x), repeat=rep, warmup=1)
-
-            def first():
-                return plax.jit(_chain(pnp))(x, x)
-            res[f"plax[{b}]"] = {"make_jaxpr_us": mj,
-                                 "first_call_us": median_us(first, repeat=rep, warmup=1)}
+            res[f"plax[{b}]"] = {"make_jaxpr_us": median_us(
+                lambda: plax.make_jaxpr(_chain(pnp))(x, x), repeat=rep, warmup=1)}
+            firsts[f"plax[{b}]"] = (lambda b=b: _on(b), lambda: plax.jit(_chain(pnp)), (x, x))
     if have_jax:
         import jax
         import jax.numpy as jjnp
-        mj = median_us(lambda: jax.make_jaxpr(_chain(jjnp))(x, x), repeat=rep, warmup=1)
-
-        def jfirst():
-            return jax.jit(_chain(jjnp))(x, x)
-        res["jax"] = {"make_jaxpr_us": mj, "first_call_us": median_us(jfirst, repeat=rep,
-                                                                       warmup=1)}
+        res["jax"] = {"make_jaxpr_us": median_us(lambda: jax.make_jaxpr(_chain(jjnp))(x, x),
+                                                 repeat=rep, warmup=1)}
+        firsts["jax"] = (contextlib.nullcontext, lambda: jax.jit(_chain(jjnp)), (x, x))
+    for name, t in first_call_medians(firsts, rounds=rep).items():
+        res[name]["first_call_us"] = t
     res["ratios"] = {**{f"{k} make_jaxpr": v for k, v in _ratios(res, "make_jaxpr_us").items()},
                      **{f"{k} first_call": v for k, v in _ratios(res, "first_call_us").items()}}
     return res

@@ -9,7 +9,9 @@ import sys
 COLUMNS = ("plax[xla]", "plax[reference]", "jax", "numpy")
 ROWS = [
     ("1. MLP step, jit steady (us)", "1_mlp_step", "jit_steady_us", "{:.0f}"),
-    ("1. MLP step, first call (us)", "1_mlp_step", "first_call_us", "{:.0f}"),
+    ("1. MLP step, first call, warm library (us)", "1_mlp_step", "first_call_us", "{:.0f}"),
+    ("1. MLP step, new process: import + first call (us)", "1_mlp_step",
+     "cold_import_and_first_call_us", "{:.0f}"),
     ("1. MLP step, eager (us)", "1_mlp_step", "eager_us", "{:.0f}"),
     ("2. jitted x+1.0, scalar (us/call)", "2_dispatch", "jit_scalar_us", "{:.1f}"),
     ("2. jitted x+1.0, 1000-vector (us/call)", "2_dispatch", "jit_vec1000_us", "{:.1f}"),
