@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -52,6 +53,27 @@ def median_us(fn, *, repeat: int, number: int = 1, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def interleaved_us(fns: dict, *, repeat: int, number: int = 1, warmup: int = 2) -> dict:
+    """Like median_us for several contenders at once, in interleaved rounds (a round times
+    `number` calls of each): on a shared machine the load drifts, and only figures taken side
+    by side compare. `fns` maps a name to `(enter, fn)`, `enter()` being the context (the
+    backend) a round of `fn` runs in. Returns {name: median us per call}."""
+    for enter, fn in fns.values():
+        with enter():
+            for _ in range(warmup):
+                _ready(fn())
+    times: dict = {k: [] for k in fns}
+    for _ in range(repeat):
+        for name, (enter, fn) in fns.items():
+            with enter():
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    out = fn()
+                _ready(out)
+                times[name].append((time.perf_counter() - t0) / number * 1e6)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def first_call_medians(contenders: dict, rounds: int) -> dict:
     """Median first-call time (us) of each contender, measured in interleaved rounds.
 
@@ -96,9 +118,17 @@ def _ratios(res: dict, key: str) -> dict:
     return out
 
 
+@contextlib.contextmanager
 def _on(backend):
+    """Run on `backend` the way a program picks one: `plax.config.update("backend", ...)` (the
+    `with plax.default_backend(...)` override is thread-local and costs ~0.7 us per op)."""
     import plax
-    return plax.default_backend(backend)
+    before = plax.config.backend
+    plax.config.update("backend", backend)
+    try:
+        yield
+    finally:
+        plax.config.update("backend", before)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,8 +186,6 @@ def case_mlp(backends, quick, have_jax):
     rep = 5 if quick else 30
     res = {}
     firsts = {}
-    import contextlib
-
     import plax
     import plax.numpy as pnp
     warm_up(have_jax, backends)
@@ -229,29 +257,28 @@ print(json.dumps({{"us": (time.perf_counter() - t0) * 1e6}}))
 
 
 def case_dispatch(backends, quick, have_jax):
-    n = 200 if quick else 2000
-    rep = 5 if quick else 15
-    res = {}
+    n = 200 if quick else 1000
+    rep = 5 if quick else 21
     s, v = np.float32(1.0), np.ones(1000, np.float32)
     import plax
+    contenders: dict = {}  # name -> (backend context, jitted x+1.0, scalar, vector)
     for b in backends:
         with _on(b):
-            f = plax.jit(lambda a: a + 1.0)
-            sa, va = plax.device_put(s), plax.device_put(v)
-            res[f"plax[{b}]"] = {
-                "jit_scalar_us": median_us(lambda: f(sa), repeat=rep, number=n),
-                "jit_vec1000_us": median_us(lambda: f(va), repeat=rep, number=n),
-                "eager_add_scalar_us": median_us(lambda: sa + sa, repeat=rep, number=n),
-                "eager_add_vec1000_us": median_us(lambda: va + va, repeat=rep, number=n),
-            }
+            contenders[f"plax[{b}]"] = (lambda b=b: _on(b), plax.jit(lambda a: a + 1.0),
+                                        plax.device_put(s), plax.device_put(v))
     if have_jax:
         import jax
-        f = jax.jit(lambda a: a + 1.0)
-        sa, va = jax.device_put(s), jax.device_put(v)
-        res["jax"] = {"jit_scalar_us": median_us(lambda: f(sa), repeat=rep, number=n),
-                      "jit_vec1000_us": median_us(lambda: f(va), repeat=rep, number=n),
-                      "eager_add_scalar_us": median_us(lambda: sa + sa, repeat=rep, number=n),
-                      "eager_add_vec1000_us": median_us(lambda: va + va, repeat=rep, number=n)}
+        contenders["jax"] = (contextlib.nullcontext, jax.jit(lambda a: a + 1.0),
+                             jax.device_put(s), jax.device_put(v))
+    res: dict = {k: {} for k in contenders}
+    for key, call in (("jit_scalar_us", lambda f, sa, va: f(sa)),
+                      ("jit_vec1000_us", lambda f, sa, va: f(va)),
+                      ("eager_add_scalar_us", lambda f, sa, va: sa + sa),
+                      ("eager_add_vec1000_us", lambda f, sa, va: va + va)):
+        fns = {name: (enter, lambda f=f, sa=sa, va=va: call(f, sa, va))
+               for name, (enter, f, sa, va) in contenders.items()}
+        for name, t in interleaved_us(fns, repeat=rep, number=n).items():
+            res[name][key] = t
     res["numpy"] = {"eager_add_scalar_us": median_us(lambda: np.add(s, s), repeat=rep, number=n),
                     "eager_add_vec1000_us": median_us(lambda: np.add(v, v), repeat=rep,
                                                       number=n)}
@@ -275,7 +302,6 @@ def _chain(jnp):
 
 
 def case_trace_compile(backends, quick, have_jax):
-    import contextlib
     x = np.ones((64, 64), np.float32)
     rep = 3 if quick else 9
     res = {}

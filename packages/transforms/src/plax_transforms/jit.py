@@ -200,10 +200,13 @@ class JitFunction:
             if entry is None:
                 return self._call(args, kwargs)
             self._last_key, self._last_entry = key, entry
-        if backend is not entry.last_backend or not (committed or (
-                backend is _default_backend.get(None) if self.backend is None and
-                config.backend is None else backend.name == (self.backend or config.backend))):
+        if backend is not entry.last_backend:
             return self._execute(entry, args)
+        if not committed and self.backend is None:  # uncommitted: the default backend runs it
+            name = config.backend  # read once: under an override it is a thread-local lookup
+            if backend is not _default_backend.get(None) if name is None \
+                    else backend.name != name:
+                return self._execute(entry, args)
         if entry.consts:
             bufs[:0] = entry.const_bufs
         outs = entry.last_run(bufs)
