@@ -53,11 +53,14 @@ def median_us(fn, *, repeat: int, number: int = 1, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
-def interleaved_us(fns: dict, *, repeat: int, number: int = 1, warmup: int = 2) -> dict:
+def interleaved_us(fns: dict, *, repeat: int, number: int = 1, warmup: int = 2,
+                   settle: float = 0.0) -> dict:
     """Like median_us for several contenders at once, in interleaved rounds (a round times
     `number` calls of each): on a shared machine the load drifts, and only figures taken side
     by side compare. `fns` maps a name to `(enter, fn)`, `enter()` being the context (the
-    backend) a round of `fn` runs in. Returns {name: median us per call}."""
+    backend) a round of `fn` runs in. `settle` seconds of sleep between contenders lets
+    OpenBLAS's worker threads (which spin ~0.1 s after a call) stop before the next one starts.
+    Returns {name: median us per call}."""
     for enter, fn in fns.values():
         with enter():
             for _ in range(warmup):
@@ -65,6 +68,8 @@ def interleaved_us(fns: dict, *, repeat: int, number: int = 1, warmup: int = 2) 
     times: dict = {k: [] for k in fns}
     for _ in range(repeat):
         for name, (enter, fn) in fns.items():
+            if settle:
+                time.sleep(settle)
             with enter():
                 t0 = time.perf_counter()
                 for _ in range(number):
@@ -189,17 +194,17 @@ def case_mlp(backends, quick, have_jax):
     import plax
     import plax.numpy as pnp
     warm_up(have_jax, backends)
+    steady, eager = {}, {}
     for b in backends:
         with _on(b):
             step = _mlp_step(pnp, plax.grad)
             p = plax.device_put(params)
             xa, ya = plax.device_put(x), plax.device_put(y)
             jstep = plax.jit(step)
-            res[f"plax[{b}]"] = {
-                "jit_steady_us": median_us(lambda: jstep(p, xa, ya), repeat=rep, number=3),
-                "eager_us": median_us(lambda: step(p, xa, ya), repeat=max(3, rep // 5)),
-            }
-            firsts[f"plax[{b}]"] = (lambda b=b: _on(b), lambda: plax.jit(_mlp_step(pnp, plax.grad)),
+            enter = (lambda b=b: _on(b))
+            steady[f"plax[{b}]"] = (enter, lambda f=jstep, a=(p, xa, ya): f(*a))
+            eager[f"plax[{b}]"] = (enter, lambda f=step, a=(p, xa, ya): f(*a))
+            firsts[f"plax[{b}]"] = (enter, lambda: plax.jit(_mlp_step(pnp, plax.grad)),
                                     (p, xa, ya))
     if have_jax:
         import jax
@@ -208,10 +213,15 @@ def case_mlp(backends, quick, have_jax):
         p = jax.device_put(params)
         xa, ya = jax.device_put(x), jax.device_put(y)
         jstep = jax.jit(step)
-        res["jax"] = {"jit_steady_us": median_us(lambda: jstep(p, xa, ya), repeat=rep, number=3),
-                      "eager_us": median_us(lambda: step(p, xa, ya), repeat=max(3, rep // 5))}
-        firsts["jax"] = (contextlib.nullcontext, lambda: jax.jit(_mlp_step(jjnp, jax.grad)),
-                         (p, xa, ya))
+        nothing = contextlib.nullcontext
+        steady["jax"] = (nothing, lambda f=jstep, a=(p, xa, ya): f(*a))
+        eager["jax"] = (nothing, lambda f=step, a=(p, xa, ya): f(*a))
+        firsts["jax"] = (nothing, lambda: jax.jit(_mlp_step(jjnp, jax.grad)), (p, xa, ya))
+    steady["numpy"] = (contextlib.nullcontext, lambda: numpy_mlp_step(params, x, y))
+    for name, t in interleaved_us(steady, repeat=rep, number=3, settle=0.15).items():
+        res.setdefault(name, {})["jit_steady_us"] = t
+    for name, t in interleaved_us(eager, repeat=max(3, rep // 5)).items():
+        res[name]["eager_us"] = t
     for name, t in first_call_medians(firsts, rounds=3 if quick else 7).items():
         res[name]["first_call_us"] = t
     # what a script feels: a fresh process importing the library and running one step
@@ -226,8 +236,6 @@ def case_mlp(backends, quick, have_jax):
             runs[name].append(_subprocess_json(args, env)["us"])
     for name, v in runs.items():
         res[name]["cold_import_and_first_call_us"] = statistics.median(v)
-    res["numpy"] = {"jit_steady_us": median_us(lambda: numpy_mlp_step(params, x, y),
-                                               repeat=rep, number=3)}
     res["ratios"] = {**_ratios(res, "jit_steady_us"),
                      **{k.replace("/", " first/"): v
                         for k, v in _ratios(res, "first_call_us").items()},
@@ -348,6 +356,8 @@ def case_per_example(backends, quick, have_jax):
 
     import plax
     import plax.numpy as pnp
+    vmapped, loops = {}, {}
+    xl, yl = list(x[:32]), list(y[:32])
     for b in backends:
         with _on(b):
             loss = make(pnp)
@@ -355,12 +365,10 @@ def case_per_example(backends, quick, have_jax):
             vg = plax.jit(plax.vmap(plax.grad(loss), in_axes=(None, 0, 0)))
             g1 = plax.jit(plax.grad(loss))
             xs, ys = plax.device_put(x), plax.device_put(y)
-            xl, yl = list(x[:32]), list(y[:32])
-            res[f"plax[{b}]"] = {
-                "vmap_us": median_us(lambda: vg(p, xs, ys), repeat=rep),
-                "loop32_us": median_us(lambda: [g1(p, a, c) for a, c in zip(xl, yl)],
-                                       repeat=rep) * 4,
-            }
+            enter = (lambda b=b: _on(b))
+            vmapped[f"plax[{b}]"] = (enter, lambda vg=vg, a=(p, xs, ys): vg(*a))
+            loops[f"plax[{b}]"] = (enter, lambda g1=g1, p=p: [g1(p, a, c)
+                                                               for a, c in zip(xl, yl)])
     if have_jax:
         import jax
         import jax.numpy as jjnp
@@ -369,10 +377,12 @@ def case_per_example(backends, quick, have_jax):
         vg = jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0, 0)))
         g1 = jax.jit(jax.grad(loss))
         xs, ys = jax.device_put(x), jax.device_put(y)
-        xl, yl = list(x[:32]), list(y[:32])
-        res["jax"] = {"vmap_us": median_us(lambda: vg(p, xs, ys), repeat=rep),
-                      "loop32_us": median_us(lambda: [g1(p, a, c) for a, c in zip(xl, yl)],
-                                             repeat=rep) * 4}
+        vmapped["jax"] = (contextlib.nullcontext, lambda: vg(p, xs, ys))
+        loops["jax"] = (contextlib.nullcontext, lambda: [g1(p, a, c) for a, c in zip(xl, yl)])
+    for name, t in interleaved_us(vmapped, repeat=rep).items():
+        res.setdefault(name, {})["vmap_us"] = t
+    for name, t in interleaved_us(loops, repeat=rep).items():
+        res[name]["loop32_us"] = t * 4  # 32 examples timed, reported for the batch of 128
     res["ratios"] = {**{f"{k} vmap": v for k, v in _ratios(res, "vmap_us").items()},
                      **{f"{k} loop": v for k, v in _ratios(res, "loop32_us").items()}}
     return res
@@ -395,25 +405,21 @@ def case_elementwise(backends, quick, have_jax):
     bytes_moved = 2 * x.nbytes  # one read, one write at the ideal
     import plax
     import plax.numpy as pnp
+    fns = {}
     for b in backends:
         with _on(b):
-            f = plax.jit(chain(pnp))
-            xa = plax.device_put(x)
-            t = median_us(lambda: f(xa), repeat=rep)
-            res[f"plax[{b}]"] = {"us": t, "GB_s": bytes_moved / t / 1e3,
-                                 "fraction_of_copy_bandwidth": copy_us / t}
+            fns[f"plax[{b}]"] = (lambda b=b: _on(b),
+                                 lambda f=plax.jit(chain(pnp)), xa=plax.device_put(x): f(xa))
     if have_jax:
         import jax
         import jax.numpy as jjnp
-        f = jax.jit(chain(jjnp))
-        xa = jax.device_put(x)
-        t = median_us(lambda: f(xa), repeat=rep)
-        res["jax"] = {"us": t, "GB_s": bytes_moved / t / 1e3,
-                      "fraction_of_copy_bandwidth": copy_us / t}
-    f = chain(np)
-    t = median_us(lambda: f(x), repeat=rep)
-    res["numpy"] = {"us": t, "GB_s": bytes_moved / t / 1e3, "fraction_of_copy_bandwidth":
-                    copy_us / t, "copy_us": copy_us}
+        fns["jax"] = (contextlib.nullcontext,
+                      lambda f=jax.jit(chain(jjnp)), xa=jax.device_put(x): f(xa))
+    fns["numpy"] = (contextlib.nullcontext, lambda f=chain(np): f(x))
+    for name, t in interleaved_us(fns, repeat=rep).items():
+        res[name] = {"us": t, "GB_s": bytes_moved / t / 1e3,
+                     "fraction_of_copy_bandwidth": copy_us / t}
+    res["numpy"]["copy_us"] = copy_us
     res["ratios"] = _ratios(res, "us")
     return res
 
@@ -431,21 +437,19 @@ def case_matmul(backends, quick, have_jax):
     res = {}
     import plax
     import plax.numpy as pnp
+    fns = {}
     for b in backends:
         with _on(b):
-            f = plax.jit(pnp.matmul)
-            aa, bb = plax.device_put(a), plax.device_put(b_)
-            t = median_us(lambda: f(aa, bb), repeat=rep)
-            res[f"plax[{b}]"] = {"us": t, "GFLOP_s": flops / t / 1e3}
+            fns[f"plax[{b}]"] = (lambda b=b: _on(b), lambda f=plax.jit(pnp.matmul),
+                                 aa=plax.device_put(a), bb=plax.device_put(b_): f(aa, bb))
     if have_jax:
         import jax
         import jax.numpy as jjnp
-        f = jax.jit(jjnp.matmul)
-        aa, bb = jax.device_put(a), jax.device_put(b_)
-        t = median_us(lambda: f(aa, bb), repeat=rep)
-        res["jax"] = {"us": t, "GFLOP_s": flops / t / 1e3}
-    t = median_us(lambda: a @ b_, repeat=rep)
-    res["numpy"] = {"us": t, "GFLOP_s": flops / t / 1e3}
+        fns["jax"] = (contextlib.nullcontext, lambda f=jax.jit(jjnp.matmul),
+                      aa=jax.device_put(a), bb=jax.device_put(b_): f(aa, bb))
+    fns["numpy"] = (contextlib.nullcontext, lambda: a @ b_)
+    for name, t in interleaved_us(fns, repeat=rep, settle=0.15).items():
+        res[name] = {"us": t, "GFLOP_s": flops / t / 1e3}
     res["ratios"] = _ratios(res, "us")
     return res
 
