@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.special as sp
 
 from plax._src import dtypes
 from plax._src.lax import elementwise as ew
@@ -17,6 +16,16 @@ def _quiet(f):
             return f(*args, **kw)
     g.__name__ = getattr(f, "__name__", "impl")
     return g
+
+
+def _special(name: str):
+    """scipy.special's `name`, imported on first use (importing scipy.special costs ~200 ms,
+    and every plax program that uses the xla backend loads this plugin too)."""
+    def f(x):
+        import scipy.special
+        return getattr(scipy.special, name)(x)
+    f.__name__ = name
+    return f
 
 
 def _via_f32(f):
@@ -46,7 +55,7 @@ def _round(x, rounding_method=0):
 def _logistic(x):
     if np.iscomplexobj(x):
         return 1 / (1 + np.exp(-x))
-    return _via_f32(sp.expit)(x)
+    return _via_f32(_special("expit"))(x)
 
 
 def _rsqrt(x):
@@ -226,11 +235,11 @@ IMPLS = {
     ew.rsqrt_p: _quiet(_rsqrt),
     ew.cbrt_p: np.cbrt,
     ew.abs_p: np.abs,
-    ew.erf_p: _via_f32(sp.erf),
-    ew.erfc_p: _via_f32(sp.erfc),
-    ew.erf_inv_p: _via_f32(sp.erfinv),
-    ew.lgamma_p: _via_f32(sp.gammaln),
-    ew.digamma_p: _via_f32(sp.digamma),
+    ew.erf_p: _via_f32(_special("erf")),
+    ew.erfc_p: _via_f32(_special("erfc")),
+    ew.erf_inv_p: _via_f32(_special("erfinv")),
+    ew.lgamma_p: _via_f32(_special("gammaln")),
+    ew.digamma_p: _via_f32(_special("digamma")),
     ew.not_p: _not,
     ew.integer_pow_p: _quiet(_integer_pow),
     ew.population_count_p: _population_count,
