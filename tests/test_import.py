@@ -52,3 +52,23 @@ def test_import_plax_is_fast():
     print(f"\nimport plax: {wall * 1e3:.0f} ms wall clock; under -X importtime "
           f"{cumulative_us / 1e3:.0f} ms cumulative, of which numpy {numpy_us / 1e3:.0f} ms")
     assert wall < 2.0
+
+
+def test_loading_the_plugins_leaves_heavy_optional_modules_alone():
+    # every program loads every installed plugin on first use; the reference backend needs
+    # scipy.special only for a few special functions, and nothing but bench/tests imports jax
+    out = json.loads(run('''
+        import json, sys
+        import numpy as np
+        import plax, plax.numpy as pnp
+        y = plax.jit(lambda v: pnp.tanh(v) * 2)(np.ones(3, np.float32))
+        np.asarray(y)
+        before = "scipy.special" in sys.modules
+        with plax.default_backend("reference"):
+            z = np.asarray(plax.lax.erf(np.ones(2, np.float32)))
+        print(json.dumps(dict(before=before, jax="jax" in sys.modules,
+                              after="scipy.special" in sys.modules, z=z.tolist())))
+    ''').stdout.splitlines()[-1])
+    assert out["before"] is False, "loading the plugins imported scipy.special"
+    assert out["jax"] is False
+    assert out["after"] is True and abs(out["z"][0] - 0.8427008) < 1e-6
