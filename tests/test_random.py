@@ -234,6 +234,9 @@ def _compare(a, b, exact):
 @requires_jax
 @pytest.mark.parametrize("name,fn,exact", _CASES, ids=[c[0] for c in _CASES])
 def test_matches_jax(name, fn, exact):
+    # on xla every sampler is the same XLA program as JAX's: bit-identical, transcendental
+    # functions included; on the reference backend NumPy's functions differ in the last ulps
+    exact = exact or plax.default_backend() == "xla"
     for seed in (0, 1, 2**31 + 3):
         k = pr.PRNGKey(seed)
         _compare(fn(pr, k), fn(jax.random, jax.random.PRNGKey(seed)), exact)

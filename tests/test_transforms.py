@@ -335,3 +335,18 @@ def test_missing_rule_errors_name_the_primitive():
         plax.grad(lambda x: p.bind(x))(1.0)
     with pytest.raises(NotImplementedError, match="testext.nojvp"):
         plax.vmap(lambda x: p.bind(x))(np.ones(2))
+
+
+def test_jit_cache_separates_x64_modes(backend):
+    # the same argument avals trace to different programs with x64 on and off
+    f = plax.jit(lambda x: plax.numpy.arange(3) + x)
+    g = plax.jit(lambda x, s: x * s, static_argnums=1)
+    x = plax.numpy.asarray(np.int32(1))
+    for _ in range(2):  # the second round runs from the caches
+        assert f(x).dtype == np.int32
+        assert g(x, 2).dtype == np.int32
+        with plax.enable_x64():
+            assert f(x).dtype == np.int64, "a trace made with x64 off was reused"
+            assert g(x, 2).dtype == np.int32
+            np.testing.assert_array_equal(f(x), [1, 2, 3])
+    assert f._cache_size() == 2

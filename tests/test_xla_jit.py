@@ -275,3 +275,24 @@ def test_repeated_calls_follow_the_backend_rules(xla):
     y = plax.numpy.zeros(3)  # equal avals, different objects: still the cached entry
     assert f(y, y).aval == f(x, x).aval and f._cache_size() == 1
     np.testing.assert_array_equal(f(x, y), [0, 1, 2])
+
+
+def test_eager_random_is_one_program_per_sampler_and_shape(xla):
+    # as jax.random: each sampler runs as one compiled program, not dozens of per-op ones
+    key = plax.random.key(3)
+    plax.random.split(key)
+    n = xla.stats["compiles"]
+    u = plax.random.uniform(key, (5,))
+    assert xla.stats["compiles"] == n + 1
+    for _ in range(3):
+        np.testing.assert_array_equal(plax.random.uniform(key, (5,)), u)
+        plax.random.split(key)
+        plax.random.fold_in(key, 7)
+    assert xla.stats["compiles"] == n + 2  # fold_in's program
+    plax.random.normal(key, [2, 3])  # a list shape is made static as a tuple
+    plax.random.normal(key, (2, 3))
+    assert xla.stats["compiles"] == n + 3
+    with pytest.raises(OverflowError, match="out of bounds for uint32"):
+        plax.random.fold_in(key, 2**32)
+    with pytest.raises(TypeError, match="integer dtypes"):
+        plax.random.randint(key, (2,), 0, 3, dtype=np.float32)

@@ -10,6 +10,7 @@ donate_argnums is accepted and ignored: every input is copied to the devices any
 
 from __future__ import annotations
 
+from plax._src.config import config
 from plax._src.core import EVAL_TRACE, current_trace
 from plax._src.tree_util import tree_flatten, tree_unflatten
 from plax.extend import (
@@ -95,7 +96,7 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
     n = sizes.pop()
     natives = _devices(backend, devices, n)
     statics = tuple((i, args[i]) for i in sorted(static))
-    key = (fun, in_tree, tuple(avals), tuple(axes), statics,
+    key = (fun, in_tree, tuple(avals), tuple(axes), statics, config.enable_x64,
            tuple(out_axes) if isinstance(out_axes, list) else out_axes, axis_name,
            tuple(natives))
     try:

@@ -6,12 +6,14 @@ return one, ``split`` returns ``uint32[num, 2]``. There is no typed key dtype; `
 ``wrap_key_data`` exist for code written against JAX's typed keys and validate/return the raw
 array. Keys are values: split them, never reuse one for two draws.
 
-Bits, keys, uniform on [0, 1), randint, bernoulli, permutation and choice without `p` are
-bit-identical to JAX on every backend. Samplers that go through erf_inv/log (normal,
-truncated_normal, exponential, gumbel; NumPy's and XLA's differ in the last bits) or scale
-``u * (maxval - minval) + minval`` (one fused multiply-add inside JAX's compiled sampler, two
-roundings in eager plax) match JAX to a few ulps; categorical and choice with `p` pick the same
-indices unless two candidates are within those ulps of each other.
+Every sampler runs as one compiled program per signature (as in JAX), so on the xla backend a
+key gives exactly JAX's numbers for every sampler (checked for uniform with bounds and normal).
+On the reference backend bits, keys, uniform on [0, 1), randint, bernoulli, permutation and choice
+without `p` are bit-identical too; samplers that go through erf_inv/log (normal,
+truncated_normal, exponential, gumbel; NumPy's functions and XLA's differ in the last bits) or
+scale ``u * (maxval - minval) + minval`` (one fused multiply-add in XLA, two roundings in NumPy)
+match JAX to a few ulps there; categorical and choice with `p` pick the same indices unless two
+candidates are within those ulps of each other.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ __all__ = ["PRNGKey", "key", "key_data", "wrap_key_data", "key_impl", "split", "
 
 _IMPL = "threefry2x32"
 
+# compiled once per signature (one program eagerly, one nested jit under transformations)
+_seed_to_key = _prng.compiled("name")(_prng.seed_to_key)
+_split = _prng.compiled("shape")(_prng.split)
+_fold_in = _prng.compiled()(_prng.fold_in)
+
 
 def _check_impl(impl) -> None:
     if impl is not None and impl != _IMPL:
@@ -37,13 +44,13 @@ def PRNGKey(seed, *, impl=None):  # noqa: N802 - JAX's name
     """A key (uint32[2]) from an integer seed: the seed's high and low 32-bit words. Python
     ints are taken as int64 (wrapping to int32 when x64 is off), as in JAX."""
     _check_impl(impl)
-    return _prng.seed_to_key("PRNGKey", seed)
+    return _seed_to_key("PRNGKey", _prng.host_seed("PRNGKey", seed))
 
 
 def key(seed, *, impl=None):
     """Same as `PRNGKey`: plax keys are raw uint32[2] arrays (no typed key dtype)."""
     _check_impl(impl)
-    return _prng.seed_to_key("key", seed)
+    return _seed_to_key("key", _prng.host_seed("key", seed))
 
 
 def key_data(keys):
@@ -65,10 +72,10 @@ def key_impl(keys) -> str:
 def split(key, num=2):
     """`num` new keys (an int, or a shape tuple) as a uint32[*num, 2] array."""
     key = _prng.check_key("split", key)
-    return _prng.split(key, num)
+    return _split(key, tuple(num) if isinstance(num, list) else num)
 
 
 def fold_in(key, data):
     """A new key that is a deterministic function of `key` and the 32-bit integer `data`."""
     key = _prng.check_key("fold_in", key)
-    return _prng.fold_in(key, data)
+    return _fold_in(key, _prng.host_fold_data(data))

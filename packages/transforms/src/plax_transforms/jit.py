@@ -132,7 +132,7 @@ class JitFunction:
         dyn_args, dyn_kwargs, statics, static_pos = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(map(get_aval, leaves))
-        key = (in_tree, statics, avals)
+        key = (in_tree, statics, avals, config.enable_x64)  # x64 changes what tracing makes
         entry = self._cache.get(key)
         if entry is None:
             entry = self._trace(args, kwargs, static_pos, statics, in_tree, avals)
@@ -192,7 +192,7 @@ class JitFunction:
                 committed = True
             if x._backend is not backend:
                 backend = x._backend if backend is None else _MISS
-        key = tuple(avals)
+        key = (config.enable_x64, *avals)  # x64 changes what tracing makes
         if key == self._last_key:  # the same aval objects as last time: no hashing
             entry = self._last_entry
         else:
@@ -226,11 +226,12 @@ class JitFunction:
         for x in args:
             if type(x) is not Array:  # a pytree or a Python/NumPy value: flatten it
                 leaves, in_tree = _optree_flatten(args, None, False, "plax")
-                entry = self._fast_cache.get((in_tree, tuple(map(get_aval, leaves))))
+                entry = self._fast_cache.get((in_tree, tuple(map(get_aval, leaves)),
+                                              config.enable_x64))
                 break
         else:  # every argument is an Array: no pytree to flatten
             leaves = args
-            entry = self._flat_cache.get(tuple([x.aval for x in args]))
+            entry = self._flat_cache.get((config.enable_x64, *[x.aval for x in args]))
         if entry is None:
             return _MISS
         return self._execute(entry, leaves)
@@ -269,14 +270,14 @@ class JitFunction:
             return self.fun(*args, **kwargs)
         if self._simple and not kwargs:
             leaves, in_tree = tree_flatten(args)
-            key = (in_tree, tuple(map(get_aval, leaves)))
+            key = (in_tree, tuple(map(get_aval, leaves)), config.enable_x64)
             entry = self._fast_cache.get(key)
             if entry is None:
                 entry, leaves = self._entry(args, kwargs)
                 if entry.concrete:
                     self._fast_cache[key] = entry
                     if all(type(x) is Array for x in args):
-                        self._flat_cache[key[1]] = entry
+                        self._flat_cache[(key[2], *key[1])] = entry
         else:
             entry, leaves = self._entry(args, kwargs)
         if _ctx.trace is EVAL_TRACE and entry.concrete:

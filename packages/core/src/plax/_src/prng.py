@@ -7,6 +7,8 @@ A key is a raw uint32[2] array (JAX's legacy `PRNGKey` layout); a batch of keys 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 
 import numpy as np
@@ -18,6 +20,43 @@ from plax._src.lax import elementwise as ew
 
 _u32 = np.uint32
 UINT_DTYPES = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiled samplers
+
+
+def compiled(*static: str, static_if_int: tuple[str, ...] = ()):
+    """Run the decorated random function as one compiled program per signature, as jax.random
+    does: `jit` with the arguments named in `static` static (lists there become tuples), and
+    those in `static_if_int` static when they are Python or NumPy integers (a count that must be
+    concrete) and traced otherwise. Eagerly a sampler is then one program (on xla, dozens of
+    small per-op programs otherwise); under a transformation it is one nested jit equation.
+    Without plax-transforms installed the function runs as written."""
+    def deco(fun):
+        sig = inspect.signature(fun)
+        by_statics: dict = {}
+
+        @functools.wraps(fun)
+        def wrapper(*args, **kwargs):
+            from plax._src.registry import get_api
+            jit = get_api("jit")
+            if jit is None:
+                return fun(*args, **kwargs)
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            values = bound.arguments
+            names = static + tuple(n for n in static_if_int
+                                   if isinstance(values[n], (int, np.integer)))
+            for n in names:
+                if isinstance(values[n], list):
+                    values[n] = tuple(values[n])
+            jitted = by_statics.get(names)
+            if jitted is None:
+                jitted = by_statics[names] = jit(fun, static_argnames=names)
+            return jitted(**values)
+        return wrapper
+    return deco
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,15 +118,30 @@ def _stack_last(a, b):
                            len(shape))
 
 
-def seed_to_key(name: str, seed):
-    """JAX's threefry seeding: the seed's 64 bits as (high word, low word); a seed of 32 bits
-    or fewer gets a zero high word. Python ints go through int64 first, then are canonicalized
-    (wrapping to int32 when x64 is off), as `jax.random.PRNGKey` does."""
+def host_seed(name: str, seed):
+    """A Python int seed as the NumPy integer JAX makes of it (other seeds as they are)."""
     if type(seed) is int:
         if not -2**63 <= seed < 2**63:
             raise OverflowError(f"{name}: the seed {seed} does not fit in 64 bits (int64), the "
                                 "widest seed a key can be made from")
-        seed = np.int64(seed).astype(dtypes.canonicalize_dtype(np.int64))
+        return np.int64(seed).astype(dtypes.canonicalize_dtype(np.int64))
+    return seed
+
+
+def host_fold_data(data):
+    """A Python int fold_in datum as a uint32 (range-checked; other data as they are)."""
+    if type(data) is int:
+        if not 0 <= data < 2**32:
+            raise OverflowError(f"random.fold_in: data {data} is out of bounds for uint32")
+        return _u32(data)
+    return data
+
+
+def seed_to_key(name: str, seed):
+    """JAX's threefry seeding: the seed's 64 bits as (high word, low word); a seed of 32 bits
+    or fewer gets a zero high word. Python ints go through int64 first, then are canonicalized
+    (wrapping to int32 when x64 is off), as `jax.random.PRNGKey` does."""
+    seed = host_seed(name, seed)
     try:
         aval = get_aval(seed)
     except TypeError:
@@ -144,10 +198,7 @@ def split_parts(parts, num: int) -> list[tuple]:
 
 def fold_in(key, data):
     """A new key that is a deterministic function of `key` and the 32-bit integer `data`."""
-    if type(data) is int:
-        if not 0 <= data < 2**32:
-            raise OverflowError(f"random.fold_in: data {data} is out of bounds for uint32")
-        data = _u32(data)
+    data = host_fold_data(data)
     aval = get_aval(data)
     if aval.shape:
         raise TypeError(f"random.fold_in accepts a scalar, but was given an array of shape "
