@@ -296,3 +296,34 @@ def test_eager_random_is_one_program_per_sampler_and_shape(xla):
         plax.random.fold_in(key, 2**32)
     with pytest.raises(TypeError, match="integer dtypes"):
         plax.random.randint(key, (2,), 0, 3, dtype=np.float32)
+
+
+def test_donated_and_deleted_arrays_raise_plax_errors(xla):
+    f = plax.jit(lambda a: a * 2.0, donate_argnums=0)
+    x = plax.numpy.ones(3)
+    y = f(x)
+    np.testing.assert_array_equal(y, [2, 2, 2])
+    assert x.is_deleted() and not y.is_deleted()
+    uses = [lambda: f(x), lambda: x + 1, lambda: np.asarray(x), lambda: repr(x),
+            lambda: plax.jit(lambda a: a + 1)(x), lambda: x.block_until_ready(),
+            lambda: plax.jit(lambda a: a + 1, backend="reference")(x),
+            lambda: plax.jit(lambda: x + 1)()]
+    for use in uses:
+        with pytest.raises(RuntimeError, match=r"f32\[3\]\) has been deleted: it was donated "
+                                               r"to jit\(<lambda>\)"):
+            use()
+    for _ in range(3):  # the usual loop: each output donated to the next call
+        y = f(y)
+    np.testing.assert_array_equal(y, [16, 16, 16])
+    z = plax.numpy.zeros(2)
+    z.delete()
+    z.delete()
+    assert z.is_deleted()
+    with pytest.raises(RuntimeError, match="delete\\(\\) was called"):
+        z + 1
+    # the reference backend ignores donation: the argument stays usable there
+    with plax.default_backend("reference"):
+        r = plax.numpy.ones(2)
+        f(r)
+        assert not r.is_deleted()
+        np.testing.assert_array_equal(r + 1, [2, 2])

@@ -10,6 +10,7 @@ donate_argnums is accepted and ignored: every input is copied to the devices any
 
 from __future__ import annotations
 
+from plax._src.array import check_not_deleted
 from plax._src.config import config
 from plax._src.core import EVAL_TRACE, current_trace
 from plax._src.tree_util import tree_flatten, tree_unflatten
@@ -129,6 +130,7 @@ def _devices(backend, devices, n: int) -> list:
 def _replicate(backend, x, aval, natives):
     """`x` whole on every device (device to device when it is an xla Array already)."""
     if type(x) is Array and x._backend is backend:
+        check_not_deleted([x])
         src = x._buf
     else:
         import numpy as np

@@ -16,7 +16,7 @@ from optree._C import flatten as _optree_flatten  # the C entry point: no Python
 
 from plax._src import registry
 from plax._src.registry import _default_cache as _default_backend  # {None: default backend}
-from plax._src.array import Array
+from plax._src.array import Array, DeletedBuffer, check_not_deleted
 from plax._src.config import config
 from plax._src.core import EVAL_TRACE, _ctx
 from plax._src.dispatch import _committed_backend, _pick_backend, to_buffer
@@ -60,7 +60,8 @@ def _check_all_nans(res) -> None:
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last_backend", "last_run", "const_bufs", "donated", "single_out")
+                 "last_backend", "last_run", "last_donated", "const_bufs", "donated",
+                 "single_out")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -69,6 +70,7 @@ class _Entry:
         # one-slot cache for the hot path: the backend of the last call, its executable's
         # runner and the consts as that backend's buffers
         self.last_backend = self.last_run = None
+        self.last_donated: tuple[int, ...] = ()  # leaves whose buffers the executable takes
         self.const_bufs: list = []
         self.donated: tuple[int, ...] = ()
         self.single_out = out_tree.num_leaves == 1 and out_tree.is_leaf()
@@ -209,7 +211,11 @@ class JitFunction:
                 return self._execute(entry, args)
         if entry.consts:
             bufs[:0] = entry.const_bufs
-        outs = entry.last_run(bufs)
+        try:
+            outs = entry.last_run(bufs)
+        except Exception:
+            check_not_deleted(args)  # a clear error for a donated or deleted Array
+            raise
         keep = committed or self.backend is not None
         if entry.single_out:
             res = Array(outs[0], entry.out_avals[0], backend, keep)
@@ -249,11 +255,24 @@ class JitFunction:
             exe = entry.executables.get(backend.name) or self._compile(entry, backend)
             run = getattr(exe, "runner", exe)
             entry.last_backend, entry.last_run = backend, run
+            nconst = len(entry.consts)
+            entry.last_donated = tuple(i - nconst for i in getattr(exe, "donated", ())
+                                       if i >= nconst)
             entry.const_bufs = [to_buffer(x, backend)[0] for x in entry.consts]
         bufs = list(entry.const_bufs) if entry.consts else []
         bufs += [x._buf if type(x) is Array and x._backend is backend
                  else to_buffer(x, backend)[0] for x in leaves]
-        outs = run(bufs)
+        try:
+            outs = run(bufs)
+        except Exception:
+            check_not_deleted([*entry.consts, *leaves])
+            raise
+        for i in entry.last_donated:  # the executable took these buffers over
+            x = leaves[i]
+            if type(x) is Array and x._backend is backend:
+                x._buf = DeletedBuffer(
+                    f"it was donated to jit({self.name}) (donate_argnums), whose output now "
+                    "owns its memory; use that output instead")
         keep = committed is not None or self.backend is not None
         if entry.single_out:
             res = Array(outs[0], entry.out_avals[0], backend, keep)
@@ -276,7 +295,8 @@ class JitFunction:
                 entry, leaves = self._entry(args, kwargs)
                 if entry.concrete:
                     self._fast_cache[key] = entry
-                    if all(type(x) is Array for x in args):
+                    # (a donating call marks its arguments deleted: not on the hot path)
+                    if not entry.donated and all(type(x) is Array for x in args):
                         self._flat_cache[(key[2], *key[1])] = entry
         else:
             entry, leaves = self._entry(args, kwargs)

@@ -11,6 +11,27 @@ from plax._src.array_methods import ArrayMethods
 from plax._src.core import ShapedArray
 
 
+class DeletedBuffer:
+    """What a deleted Array holds instead of its buffer: why it went (donation, delete())."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def deleted_error(x: "Array") -> RuntimeError:
+    return RuntimeError(f"this Array ({x.aval.str_short()}) has been deleted: {x._buf.reason}")
+
+
+def check_not_deleted(args) -> None:
+    """Raise the plax error if an Array among `args` was deleted (called after a backend
+    rejected its buffers, so the usual path pays nothing)."""
+    for a in args:
+        if type(a) is Array and type(a._buf) is DeletedBuffer:
+            raise deleted_error(a)
+
+
 class Array(ArrayMethods):
     """An immutable array living on a backend device."""
 
@@ -66,8 +87,22 @@ class Array(ArrayMethods):
         return self._committed
 
     def block_until_ready(self) -> "Array":
+        if type(self._buf) is DeletedBuffer:
+            raise deleted_error(self)
         self._backend.block_until_ready(self._buf)
         return self
+
+    def is_deleted(self) -> bool:
+        return type(self._buf) is DeletedBuffer
+
+    def delete(self) -> None:
+        """Free the device buffer now; any later use of this Array raises."""
+        if type(self._buf) is DeletedBuffer:
+            return
+        buf, self._buf = self._buf, DeletedBuffer("delete() was called on it")
+        free = getattr(buf, "delete", None)
+        if free is not None:
+            free()
 
     def is_fully_addressable(self) -> bool:
         return True
@@ -75,6 +110,8 @@ class Array(ArrayMethods):
     # --- conversion to host values --------------------------------------------------------
     def _value(self) -> np.ndarray:
         """The host copy as a read-only NumPy array."""
+        if type(self._buf) is DeletedBuffer:
+            raise deleted_error(self)
         v = np.asarray(self._backend.to_numpy(self._buf))
         if v.flags.writeable:
             v = v.view()

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from plax._src import dtypes, registry
-from plax._src.array import Array
+from plax._src.array import Array, check_not_deleted
 from plax._src.config import config
 from plax._src.core import PlaxTypeError, ShapedArray, abstract_eval, get_aval
 
@@ -39,6 +39,7 @@ def to_buffer(x: Any, backend) -> tuple[Any, ShapedArray]:
     if type(x) is Array:
         if x._backend is backend:
             return x._buf, x.aval
+        check_not_deleted([x])
         return backend.put(np.asarray(x._backend.to_numpy(x._buf))), x.aval
     aval = get_aval(x)  # raises PlaxTypeError for invalid values
     if isinstance(x, Array):  # a subclass
@@ -76,7 +77,11 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
             _eager_cache[key] = out_aval, run
     else:
         out_aval, run = hit
-    out = run(bufs)
+    try:
+        out = run(bufs)
+    except Exception:
+        check_not_deleted(args)  # a clear error for a donated or deleted Array
+        raise
     if prim.multiple_results:
         res = [Array(o, a, backend, committed) for o, a in zip(out, out_aval)]
         if config.debug_nans:
