@@ -201,9 +201,30 @@ def _is_finite(x):
 
 
 def _nextafter(a, b):
-    if a.dtype == dtypes.bfloat16:
-        raise NotImplementedError("nextafter on bfloat16 in the reference backend")
-    return np.nextafter(a, b)
+    if a.dtype != dtypes.bfloat16:
+        return np.nextafter(a, b)
+    # NumPy has no bfloat16 kernel: step the bit pattern (as XLA does), one ulp towards b
+    a, b = np.broadcast_arrays(a, b)
+    bits = a.view(np.uint16).astype(np.int32)
+    tiny = np.where(b > a, 1, 0x8001).astype(np.int32)  # the smallest subnormal, signed
+    step = np.where((b > a) == (a > 0), 1, -1)
+    out = np.where(a == 0, tiny, bits + step)
+    out = np.where(a == b, b.view(np.uint16).astype(np.int32), out)
+    res = out.astype(np.uint16).view(dtypes.bfloat16)
+    return np.where(np.isnan(a) | np.isnan(b), np.asarray(np.nan, a.dtype), res)
+
+
+def _lgamma(x):
+    # XLA (and so JAX) gives +inf at -inf; scipy's gammaln gives -inf there
+    out = _via_f32(_special("gammaln"))(x)
+    return np.where(np.isneginf(x), np.asarray(np.inf, out.dtype), out)
+
+
+def _digamma(x):
+    # poles at 0 and the negative integers: NaN in XLA (and so JAX), +-inf in scipy
+    out = _via_f32(_special("digamma"))(x)
+    pole = (x <= 0) & (np.floor(x) == x)
+    return np.where(pole, np.asarray(np.nan, out.dtype), out)
 
 
 IMPLS = {
@@ -238,8 +259,8 @@ IMPLS = {
     ew.erf_p: _via_f32(_special("erf")),
     ew.erfc_p: _via_f32(_special("erfc")),
     ew.erf_inv_p: _via_f32(_special("erfinv")),
-    ew.lgamma_p: _via_f32(_special("gammaln")),
-    ew.digamma_p: _via_f32(_special("digamma")),
+    ew.lgamma_p: _quiet(_lgamma),
+    ew.digamma_p: _quiet(_digamma),
     ew.not_p: _not,
     ew.integer_pow_p: _quiet(_integer_pow),
     ew.population_count_p: _population_count,
@@ -255,7 +276,7 @@ IMPLS = {
     ew.max_p: _max,
     ew.min_p: _min,
     ew.atan2_p: np.arctan2,
-    ew.nextafter_p: _nextafter,
+    ew.nextafter_p: _quiet(_nextafter),
     ew.and_p: np.bitwise_and,
     ew.or_p: np.bitwise_or,
     ew.xor_p: np.bitwise_xor,
