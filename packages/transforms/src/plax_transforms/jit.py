@@ -58,6 +58,19 @@ def _check_all_nans(res) -> None:
         _check_nans(jit_p, r)
 
 
+def _outputs(entry, outs, backend, committed: bool):
+    """The output buffers of a run as the Arrays (in the output tree) the caller gets."""
+    if entry.single_out:
+        res = Array(outs[0], entry.out_avals[0], backend, committed)
+        if config.debug_nans:
+            _check_all_nans([res])
+        return res
+    res = [Array(b, a, backend, committed) for b, a in zip(outs, entry.out_avals)]
+    if config.debug_nans:
+        _check_all_nans(res)
+    return _optree_unflatten(entry.out_tree, res)
+
+
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
                  "last_backend", "last_run", "last_donated", "const_bufs", "donated",
@@ -216,16 +229,7 @@ class JitFunction:
         except Exception:
             check_not_deleted(args)  # a clear error for a donated or deleted Array
             raise
-        keep = committed or self.backend is not None
-        if entry.single_out:
-            res = Array(outs[0], entry.out_avals[0], backend, keep)
-            if config.debug_nans:
-                _check_all_nans([res])
-            return res
-        res = [Array(b, a, backend, keep) for b, a in zip(outs, entry.out_avals)]
-        if config.debug_nans:
-            _check_all_nans(res)
-        return _optree_unflatten(entry.out_tree, res)
+        return _outputs(entry, outs, backend, committed or self.backend is not None)
 
     def _call_fast(self, args):
         """The hot path: concrete arguments, no statics, a cache hit."""
@@ -273,16 +277,7 @@ class JitFunction:
                 x._buf = DeletedBuffer(
                     f"it was donated to jit({self.name}) (donate_argnums), whose output now "
                     "owns its memory; use that output instead")
-        keep = committed is not None or self.backend is not None
-        if entry.single_out:
-            res = Array(outs[0], entry.out_avals[0], backend, keep)
-            if config.debug_nans:
-                _check_all_nans([res])
-            return res
-        res = [Array(b, a, backend, keep) for b, a in zip(outs, entry.out_avals)]
-        if config.debug_nans:
-            _check_all_nans(res)
-        return _optree_unflatten(entry.out_tree, res)
+        return _outputs(entry, outs, backend, committed is not None or self.backend is not None)
 
     def _call(self, args, kwargs):
         if config.disable_jit:
