@@ -350,3 +350,25 @@ def test_jit_cache_separates_x64_modes(backend):
             assert g(x, 2).dtype == np.int32
             np.testing.assert_array_equal(f(x), [1, 2, 3])
     assert f._cache_size() == 2
+
+
+def test_jit_cached_calls_keep_tree_structures_apart(backend):
+    # the hot path keys pytree calls by tree and leaf avals: equal leaves in other containers
+    # are other signatures, and a leaf that is not an Array takes the general path
+    f = plax.jit(lambda t, s: plax.tree_util.tree_map(lambda v: v * s, t))
+    x, y = plax.numpy.ones(2), plax.numpy.full(2, 3.0)
+    two = plax.numpy.asarray(2.0)
+    for _ in range(3):
+        out = f((x, y), two)
+        assert type(out) is tuple
+        np.testing.assert_array_equal(out[1], [6, 6])
+        out = f([x, y], two)
+        assert type(out) is list
+        out = f({"a": x, "b": y}, two)
+        assert sorted(out) == ["a", "b"]
+        np.testing.assert_array_equal(out["b"], [6, 6])
+        out = f((x, np.full(2, 5.0, np.float32)), two)  # a NumPy leaf
+        np.testing.assert_array_equal(out[1], [10, 10])
+        out = f((x, None, y), two)
+        assert out[1] is None
+    assert f._cache_size() == 5

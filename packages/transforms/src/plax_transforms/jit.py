@@ -49,7 +49,7 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
     return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)
 
 
-_MISS = object()
+_MISS = object()  # arguments on more than one backend
 
 
 def _check_all_nans(res) -> None:
@@ -118,7 +118,7 @@ class JitFunction:
         self.name = getattr(fun, "__name__", "fun")
         self._cache: dict = {}
         self._fast_cache: dict = {}
-        self._flat_cache: dict = {}  # avals -> entry, for calls whose arguments are all Arrays
+        self._flat_cache: dict = {}  # (tree, x64, *avals) -> entry, when the leaves are Arrays
         self._last_key: tuple | None = None  # the flat-cache hit of the last call
         self._last_entry = None
         self._simple = not self.static_argnums and not self.static_argnames
@@ -195,20 +195,25 @@ class JitFunction:
         if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.disable_jit:
             return self._call(args, kwargs)
         # The hot path, written out flat (each Python frame costs ~0.1 us on a ~4 us launch):
-        # every argument an Array, a cache hit, all of them on the backend of the last call.
-        avals, bufs, committed, backend = [], [], False, None
+        # every leaf an Array, a cache hit, all of them on the backend of the last call.
         for x in args:
+            if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
+                leaves, in_tree = _optree_flatten(args, None, False, "plax")
+                break
+        else:  # the arguments are the leaves
+            leaves, in_tree = args, None
+        avals, bufs, committed, backend = [], [], False, None
+        for x in leaves:
             if type(x) is not Array:
-                out = self._call_fast(args)
-                return self._call(args, kwargs) if out is _MISS else out
+                return self._call(args, kwargs)
             avals.append(x.aval)
             bufs.append(x._buf)
             if x._committed:
                 committed = True
             if x._backend is not backend:
                 backend = x._backend if backend is None else _MISS
-        key = (config.enable_x64, *avals)  # x64 changes what tracing makes
-        if key == self._last_key:  # the same aval objects as last time: no hashing
+        key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
+        if key == self._last_key:  # the same tree and aval objects as last time: no hashing
             entry = self._last_entry
         else:
             entry = self._flat_cache.get(key)
@@ -216,35 +221,20 @@ class JitFunction:
                 return self._call(args, kwargs)
             self._last_key, self._last_entry = key, entry
         if backend is not entry.last_backend:
-            return self._execute(entry, args)
+            return self._execute(entry, leaves)
         if not committed and self.backend is None:  # uncommitted: the default backend runs it
             name = config.backend  # read once: under an override it is a thread-local lookup
             if backend is not _default_backend.get(None) if name is None \
                     else backend.name != name:
-                return self._execute(entry, args)
+                return self._execute(entry, leaves)
         if entry.consts:
             bufs[:0] = entry.const_bufs
         try:
             outs = entry.last_run(bufs)
         except Exception:
-            check_not_deleted(args)  # a clear error for a donated or deleted Array
+            check_not_deleted(leaves)  # a clear error for a donated or deleted Array
             raise
         return _outputs(entry, outs, backend, committed or self.backend is not None)
-
-    def _call_fast(self, args):
-        """The hot path: concrete arguments, no statics, a cache hit."""
-        for x in args:
-            if type(x) is not Array:  # a pytree or a Python/NumPy value: flatten it
-                leaves, in_tree = _optree_flatten(args, None, False, "plax")
-                entry = self._fast_cache.get((in_tree, tuple(map(get_aval, leaves)),
-                                              config.enable_x64))
-                break
-        else:  # every argument is an Array: no pytree to flatten
-            leaves = args
-            entry = self._flat_cache.get((config.enable_x64, *[x.aval for x in args]))
-        if entry is None:
-            return _MISS
-        return self._execute(entry, leaves)
 
     def _execute(self, entry, leaves):
         """Run `entry`'s executable on concrete leaves (compiling it for the backend once)."""
@@ -290,9 +280,11 @@ class JitFunction:
                 entry, leaves = self._entry(args, kwargs)
                 if entry.concrete:
                     self._fast_cache[key] = entry
-                    # (a donating call marks its arguments deleted: not on the hot path)
-                    if not entry.donated and all(type(x) is Array for x in args):
-                        self._flat_cache[(key[2], *key[1])] = entry
+                    # the hot path's key: no tree when the arguments are the leaves (a
+                    # donating call marks its arguments deleted: not on the hot path)
+                    if not entry.donated and all(type(x) is Array for x in leaves):
+                        tree = None if all(type(x) is Array for x in args) else in_tree
+                        self._flat_cache[(tree, key[2], *key[1])] = entry
         else:
             entry, leaves = self._entry(args, kwargs)
         if _ctx.trace is EVAL_TRACE and entry.concrete:
