@@ -125,8 +125,7 @@ def _ratios(res: dict, key: str) -> dict:
 
 @contextlib.contextmanager
 def _on(backend):
-    """Run on `backend` the way a program picks one: `plax.config.update("backend", ...)` (the
-    `with plax.default_backend(...)` override is thread-local and costs ~0.7 us per op)."""
+    """Run on `backend` the way a program picks one: `plax.config.update("backend", ...)`."""
     import plax
     before = plax.config.backend
     plax.config.update("backend", backend)

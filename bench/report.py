@@ -55,8 +55,8 @@ NOTES = """
   compiled and run once, after each library ran an unrelated jitted gradient (plugins, rule
   tables and thread pools loaded). "new process": a script that imports the library and runs
   one step, end to end.
-- The backend is chosen with `plax.config.update("backend", ...)`, as a program would; the
-  `with plax.default_backend(...)` override is thread-local and adds ~0.7 us to each op.
+- The backend is chosen with `plax.config.update("backend", ...)`, as a program would (a
+  `with plax.default_backend(...)` block costs the same on the hot paths).
 
 ## Where the time goes
 

@@ -206,3 +206,30 @@ def test_config_change_listener_drops_cached_default_backend():
         plax.config._listeners.remove(calls.append)
     assert calls == ["backend", "backend"]
     assert registry._default_cache == {}  # chosen again on next use, under the new config
+
+
+def test_backend_overrides_are_per_thread_on_the_hot_paths():
+    # eager dispatch and a cached jitted call read this thread's `with default_backend(...)`
+    # directly: another thread's override must not leak in, nor this one's out
+    import threading
+    f = plax.jit(lambda v: v + 1)
+    x = plax.numpy.ones(2)
+    f(x)
+    seen = {}
+    entered, release = threading.Event(), threading.Event()
+
+    def worker():
+        with plax.default_backend("reference"):
+            entered.set()
+            release.wait(10)
+            seen["worker"] = ((x + 1).backend, f(x).backend)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    entered.wait(10)
+    seen["main"] = ((x + 1).backend, f(x).backend)  # while the worker's override is active
+    release.set()
+    t.join(10)
+    default = plax.default_backend()
+    assert seen["main"] == (default, default)
+    assert seen["worker"] == ("reference", "reference")

@@ -223,7 +223,8 @@ class JitFunction:
         if backend is not entry.last_backend:
             return self._execute(entry, leaves)
         if not committed and self.backend is None:  # uncommitted: the default backend runs it
-            name = config.backend  # read once: under an override it is a thread-local lookup
+            ov = config._local.overrides  # a `with default_backend(...)` of this thread
+            name = ov["backend"] if "backend" in ov else config.backend
             if backend is not _default_backend.get(None) if name is None \
                     else backend.name != name:
                 return self._execute(entry, leaves)
