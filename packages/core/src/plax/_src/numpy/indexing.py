@@ -95,6 +95,33 @@ def _scatter(x, idx, values, scatter_fn: Callable | None, combine: Callable, fun
     return lax.reshape(out, x.aval.shape) if plan.new_axes else out
 
 
+def _update_method(name: str, doc: str, scatter_fn: Callable | None, ufunc: str | None):
+    """An `x.at[idx].<name>(values, ...)` method: one scatter with `scatter_fn` (or, without
+    one, x <ufunc> (ones with values multiplied in at idx)); `ufunc` names the plax.numpy
+    function that combines old and new values when the index selects everything."""
+    def method(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
+               wrap_negative_indices=True):
+        if ufunc is None:
+            combine = _take_new
+        else:
+            from plax._src.numpy import ufuncs
+            combine = getattr(ufuncs, ufunc)
+        if scatter_fn is None:
+            return self._via_factor(combine, values, dict(
+                indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                mode=mode, wrap_negative_indices=wrap_negative_indices))
+        return _scatter(self.array, self.index, values, scatter_fn, combine, name, mode=mode,
+                        indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                        normalize=wrap_negative_indices)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    return method
+
+
+def _take_new(old, new):
+    return new
+
+
 class _IndexUpdateRef:
     """`x.at[idx]`: pure versions of the in-place updates `x[idx] = v`, `x[idx] += v`, ...
 
@@ -118,78 +145,25 @@ class _IndexUpdateRef:
                               indices_are_sorted=indices_are_sorted,
                               unique_indices=unique_indices, normalize=wrap_negative_indices)
 
-    def _update(self, name, scatter_fn, combine, values, kw):
-        return _scatter(self.array, self.index, values, scatter_fn, combine, name,
-                        mode=kw.get("mode"), indices_are_sorted=kw.get("indices_are_sorted",
-                                                                       False),
-                        unique_indices=kw.get("unique_indices", False),
-                        normalize=kw.get("wrap_negative_indices", True))
-
-    def set(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            wrap_negative_indices=True):
-        """x[idx] = values (with repeated indices, one of the updates wins)."""
-        return self._update("set", lax.scatter, lambda old, new: new, values, dict(
-            indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
-            wrap_negative_indices=wrap_negative_indices))
-
-    def add(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            wrap_negative_indices=True):
-        """x[idx] += values (repeated indices accumulate)."""
-        from plax._src.numpy.ufuncs import add
-        return self._update("add", lax.scatter_add, add, values, dict(
-            indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
-            wrap_negative_indices=wrap_negative_indices))
-
-    def subtract(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-                 wrap_negative_indices=True):
-        from plax._src.numpy.ufuncs import subtract
-        return self._update("subtract", lax.scatter_sub, subtract, values, dict(
-            indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
-            wrap_negative_indices=wrap_negative_indices))
-
-    def multiply(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-                 wrap_negative_indices=True):
-        from plax._src.numpy.ufuncs import multiply
-        return self._update("multiply", lax.scatter_mul, multiply, values, dict(
-            indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
-            wrap_negative_indices=wrap_negative_indices))
-
-    mul = multiply
-
     def _via_factor(self, op, values, kw):
         # x[idx] /= v is x / (ones with v multiplied in at idx), as JAX does it
         from plax._src.numpy.creation import ones_like
         ref = _IndexUpdateRef(ones_like(self.array), self.index)
         return op(self.array, ref.multiply(values, **kw))
 
-    def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-               wrap_negative_indices=True):
-        from plax._src.numpy.ufuncs import divide
-        return self._via_factor(divide, values, dict(
-            indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
-            wrap_negative_indices=wrap_negative_indices))
-
-    def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-              wrap_negative_indices=True):
-        from plax._src.numpy.ufuncs import power
-        return self._via_factor(power, values, dict(
-            indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
-            wrap_negative_indices=wrap_negative_indices))
-
-    def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            wrap_negative_indices=True):
-        """x[idx] = minimum(x[idx], values)."""
-        from plax._src.numpy.ufuncs import minimum
-        return self._update("min", lax.scatter_min, minimum, values, dict(
-            indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
-            wrap_negative_indices=wrap_negative_indices))
-
-    def max(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None,
-            wrap_negative_indices=True):
-        from plax._src.numpy.ufuncs import maximum
-        return self._update("max", lax.scatter_max, maximum, values, dict(
-            indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode,
-            wrap_negative_indices=wrap_negative_indices))
+    set = _update_method("set", "x[idx] = values (with repeated indices, one of the updates "
+                         "wins).", lax.scatter, None)
+    add = _update_method("add", "x[idx] += values (repeated indices accumulate).",
+                         lax.scatter_add, "add")
+    subtract = _update_method("subtract", "x[idx] -= values.", lax.scatter_sub, "subtract")
+    multiply = _update_method("multiply", "x[idx] *= values.", lax.scatter_mul, "multiply")
+    mul = multiply
+    divide = _update_method("divide", "x[idx] /= values.", None, "divide")
+    power = _update_method("power", "x[idx] **= values.", None, "power")
+    min = _update_method("min", "x[idx] = minimum(x[idx], values).", lax.scatter_min,
+                         "minimum")
+    max = _update_method("max", "x[idx] = maximum(x[idx], values).", lax.scatter_max,
+                         "maximum")
 
     def apply(self, func, *, indices_are_sorted=False, unique_indices=False, mode=None,
               wrap_negative_indices=True):
