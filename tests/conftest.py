@@ -60,3 +60,12 @@ def assert_close(actual, expected, dtype=None, **kw):
         np.testing.assert_allclose(actual.astype(np.complex128 if actual.dtype.kind == "c"
                                                  else np.float64),
                                    expected, equal_nan=True, **opts)
+
+
+@pytest.fixture
+def reference():
+    """JAX comparisons check the rules on the reference backend; other backends are checked
+    against the reference (DESIGN.md, section 6)."""
+    import plax
+    with plax.default_backend("reference"):
+        yield "reference"

@@ -16,21 +16,11 @@ from plax.extend import get_aval
 from plax.test_util import check_grads
 
 from conftest import HAVE_JAX, assert_close
+from helpers import eager_on_reference  # autouse; re-exported for the test_rules_* files
 
 if HAVE_JAX:
     import jax
     import jax.lax as jax_lax
-
-
-@pytest.fixture(autouse=True)
-def eager_on_reference(request):
-    """Derivative and vmap checks run eagerly, op by op, on the NumPy reference backend (the
-    oracle; on XLA every op would compile). Tests taking the `backend` fixture run on each."""
-    if "backend" in request.fixturenames:
-        yield
-    else:
-        with plax.default_backend("reference"):
-            yield
 
 
 @dataclass

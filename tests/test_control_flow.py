@@ -36,14 +36,6 @@ def backend(backend, request):
     return backend
 
 
-@pytest.fixture
-def reference():
-    """JAX comparisons check the rules on the reference backend; other backends are checked
-    against the reference (DESIGN.md, section 6)."""
-    with plax.default_backend("reference"):
-        yield "reference"
-
-
 PLAX = (lax, pnp)
 JAX = (jlax, jjnp) if HAVE_JAX else None
 

@@ -20,14 +20,6 @@ if HAVE_JAX:
     import jax
     import jax.numpy as jjnp
 
-@pytest.fixture
-def reference():
-    """JAX comparisons check the rules on the reference backend; other backends are checked
-    against the reference (DESIGN.md, section 6)."""
-    with plax.default_backend("reference"):
-        yield "reference"
-
-
 PLAX = (plax, pnp)
 JAX = (jax, jjnp) if HAVE_JAX else None
 

@@ -8,6 +8,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 from conftest import assert_close, requires_jax
+from helpers import rand
 
 import plax
 import plax.lax as lax
@@ -18,18 +19,6 @@ NUMBERS = [np.int8, np.uint8, np.int32, np.float16, BF16, np.float32, np.complex
 ORDERED = [np.bool_, np.int8, np.uint8, np.int32, np.float16, BF16, np.float32]
 SHAPES_AXES = [((), ()), ((5,), (0,)), ((2, 3, 4), (0, 2)), ((2, 3, 4), (1,)), ((2, 3, 4), ()),
                ((2, 3), (0, 1)), ((0, 3), (0,)), ((2, 0), (1,)), ((0, 3), (1,))]
-
-
-def rand(shape, dtype, seed=0, lo=-50, hi=50):
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    if dt == np.bool_:
-        return rng.random(shape) < 0.5
-    if dt.kind in "iu":
-        return rng.integers(max(lo, 0) if dt.kind == "u" else lo, hi, shape).astype(dt)
-    if dt.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
-    return rng.standard_normal(shape).astype(dt)
 
 
 def wide(x):

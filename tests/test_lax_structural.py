@@ -10,6 +10,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 from conftest import HAVE_JAX, requires_jax
+from helpers import rand
 
 import plax
 import plax.lax as lax
@@ -17,18 +18,6 @@ from plax._src.core import JaxprTypeError, PlaxTypeError
 
 DTYPES = [np.bool_, np.int8, np.uint8, np.int32, np.float16, ml_dtypes.bfloat16, np.float32,
           np.complex64]
-
-
-def rand(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    if dt == np.bool_:
-        return rng.random(shape) < 0.5
-    if dt.kind in "iu":
-        return rng.integers(0 if dt.kind == "u" else -50, 50, shape).astype(dt)
-    if dt.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
-    return rng.standard_normal(shape).astype(dt)
 
 
 def check(actual, expected):

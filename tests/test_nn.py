@@ -11,21 +11,11 @@ import plax
 import plax.nn as nn
 import plax.random as pr
 from conftest import HAVE_JAX, assert_close, requires_jax
+from helpers import eager_on_reference  # noqa: F401 (an autouse fixture)
 
 if HAVE_JAX:
     import jax
 
-
-
-@pytest.fixture(autouse=True)
-def _on_reference(request):
-    """Numbers are checked on the reference backend (cheap eager ops); tests taking the
-    `backend` fixture run on every installed backend and compare with it."""
-    if "backend" in request.fixturenames:
-        yield
-    else:
-        with plax.default_backend("reference"):
-            yield
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717

@@ -8,18 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import assert_close, requires_jax
+from helpers import reference_by_default  # noqa: F401 (an autouse fixture)
 
 import plax
 import plax.numpy as pnp
 from plax._src.core import jaxpr_as_fun
-
-
-@pytest.fixture(autouse=True)
-def _reference_by_default():
-    """Tests without the `backend` fixture check semantics, not backends: run them on the
-    reference backend (no compile latency). `backend` overrides this where it is used."""
-    with plax.default_backend("reference"):
-        yield
 
 
 def same(out, expected, dtype=None):

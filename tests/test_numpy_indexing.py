@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import assert_close, requires_jax
+from helpers import reference_by_default  # noqa: F401 (an autouse fixture)
 
 import plax
 import plax.numpy as pnp
@@ -36,14 +37,6 @@ INDICES = [
     (np.array([True, True, False]), [1, 2]), (Ellipsis, np.arange(5) % 2 == 0),
     (np.array(True),),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _reference_by_default():
-    """Tests without the `backend` fixture check semantics, not backends: run them on the
-    reference backend (no compile latency). `backend` overrides this where it is used."""
-    with plax.default_backend("reference"):
-        yield
 
 
 def idx_id(idx):

@@ -5,33 +5,20 @@ result dtypes against JAX; jaxprs that contract with dot_general; and shape erro
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from conftest import assert_close, requires_jax
+from helpers import reference_by_default  # noqa: F401 (an autouse fixture)
+from helpers import rand as _rand
 
 import plax
 import plax.numpy as pnp
 from plax._src.core import jaxpr_as_fun
 
-
-@pytest.fixture(autouse=True)
-def _reference_by_default():
-    """Tests without the `backend` fixture check semantics, not backends: run them on the
-    reference backend (no compile latency). `backend` overrides this where it is used."""
-    with plax.default_backend("reference"):
-        yield
-
-
-def rand(shape, dtype=np.float32, seed=0):
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    if dt == np.bool_:
-        return rng.random(shape) < 0.5
-    if dt.kind in "iu":
-        return rng.integers(0, 4, shape).astype(dt)
-    if dt.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
-    return rng.standard_normal(shape).astype(dt)
+# float32 unless told; integers in [0, 4); bools True with probability 0.5
+rand = functools.partial(_rand, lo=0, hi=4)
 
 
 def close(out, expected):

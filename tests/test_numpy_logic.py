@@ -7,23 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import assert_close, requires_jax
+from helpers import reference_by_default  # noqa: F401 (an autouse fixture)
+from helpers import same
 
 import plax
 import plax.numpy as pnp
-
-
-@pytest.fixture(autouse=True)
-def _reference_by_default():
-    """Tests without the `backend` fixture check semantics, not backends: run them on the
-    reference backend (no compile latency). `backend` overrides this where it is used."""
-    with plax.default_backend("reference"):
-        yield
-
-
-def same(out, expected):
-    expected = np.asarray(expected)
-    assert out.shape == expected.shape, (out.shape, expected.shape)
-    np.testing.assert_array_equal(np.asarray(out), expected)
 
 
 def test_where(backend):

@@ -4,9 +4,13 @@ weak types against JAX; NaN handling; traced versions; and errors for bad axes."
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from conftest import assert_close, requires_jax
+from helpers import reference_by_default  # noqa: F401 (an autouse fixture)
+from helpers import grid, rand as _rand
 
 import plax
 import plax.numpy as pnp
@@ -18,30 +22,8 @@ SHAPE_AXES = [((), None), ((5,), None), ((5,), 0), ((2, 3, 4), None), ((2, 3, 4)
 # plax.numpy is backend-independent (lax ops only): the full grids run on the reference backend,
 # other backends (which compile every op) get a smaller, representative one
 SMALL_SHAPE_AXES = [((2, 3, 4), (0, 2)), ((0, 3), 1)]
-
-
-@pytest.fixture(autouse=True)
-def _reference_by_default():
-    """Tests without the `backend` fixture check semantics, not backends: run them on the
-    reference backend (no compile latency). `backend` overrides this where it is used."""
-    with plax.default_backend("reference"):
-        yield
-
-
-def grid(backend, full, small):
-    return full if backend == "reference" else small
-
-
-def rand(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    if dt == np.bool_:
-        return rng.random(shape) < 0.6
-    if dt.kind in "iu":
-        return rng.integers(0 if dt.kind == "u" else -4, 5, shape).astype(dt)
-    if dt.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
-    return rng.standard_normal(shape).astype(dt)
+# integers in [-4, 5) (unsigned: [0, 5)); bools True with probability 0.6
+rand = functools.partial(_rand, lo=-4, hi=5, p_true=0.6)
 
 
 def jax_type(fn, x):

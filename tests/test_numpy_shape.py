@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import requires_jax
+from helpers import reference_by_default  # noqa: F401 (an autouse fixture)
+from helpers import same
 
 import plax
 import plax.numpy as pnp
@@ -16,21 +18,6 @@ from plax._src.core import jaxpr_as_fun
 X = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
 E = np.zeros((0, 3), np.int32)
 Z = np.array(5, np.int8)
-
-
-@pytest.fixture(autouse=True)
-def _reference_by_default():
-    """Tests without the `backend` fixture check semantics, not backends: run them on the
-    reference backend (no compile latency). `backend` overrides this where it is used."""
-    with plax.default_backend("reference"):
-        yield
-
-
-def same(out, expected):
-    expected = np.asarray(expected)
-    out_np = np.asarray(out)
-    assert out_np.shape == expected.shape, (out_np.shape, expected.shape)
-    np.testing.assert_array_equal(out_np, expected)
 
 
 # (plax/NumPy function name, args, kwargs)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import assert_close, requires_jax
+from helpers import reference_by_default  # noqa: F401 (an autouse fixture)
+from helpers import grid
 
 import plax
 import plax.numpy as pnp
@@ -18,18 +20,6 @@ SHAPES = [(), (0,), (5,), (2, 3)]
 # other backends (which compile every op) get a smaller, representative one
 SMALL_DTYPES = [np.int32, np.float16, np.complex64]
 SMALL_SHAPES = [(2, 3)]
-
-
-@pytest.fixture(autouse=True)
-def _reference_by_default():
-    """Tests without the `backend` fixture check semantics, not backends: run them on the
-    reference backend (no compile latency). `backend` overrides this where it is used."""
-    with plax.default_backend("reference"):
-        yield
-
-
-def grid(backend, full, small):
-    return full if backend == "reference" else small
 
 
 def rand(shape, dtype, seed=0, positive=False, nonzero=False, small=False):

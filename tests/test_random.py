@@ -10,6 +10,7 @@ import plax
 import plax.random as pr
 from plax._src.prng import threefry2x32
 from conftest import HAVE_JAX, requires_jax
+from helpers import eager_on_reference  # noqa: F401 (an autouse fixture)
 
 if HAVE_JAX:
     import jax
@@ -17,17 +18,6 @@ if HAVE_JAX:
 
 def _np(x):
     return np.asarray(x)
-
-
-@pytest.fixture(autouse=True)
-def _on_reference(request):
-    """Numbers are checked on the reference backend (cheap eager ops); tests taking the
-    `backend` fixture run on every installed backend and compare with it."""
-    if "backend" in request.fixturenames:
-        yield
-    else:
-        with plax.default_backend("reference"):
-            yield
 
 
 # ---------------------------------------------------------------------------------------------

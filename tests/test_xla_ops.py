@@ -5,10 +5,13 @@ and eagerly on the reference, on several shapes and dtypes including 0-d and emp
 
 from __future__ import annotations
 
+import functools
+
 import ml_dtypes
 import numpy as np
 import pytest
 from conftest import assert_close
+from helpers import rand as _rand
 
 import plax
 import plax.lax as lax
@@ -18,18 +21,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN inputs,
 
 BF16 = ml_dtypes.bfloat16
 GDN, SDN = lax.GatherDimensionNumbers, lax.ScatterDimensionNumbers
-
-
-def rand(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    if dt == np.bool_:
-        return rng.random(shape) < 0.5
-    if dt.kind in "iu":
-        return rng.integers(0 if dt.kind == "u" else -9, 9, shape).astype(dt)
-    if dt.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
-    return rng.standard_normal(shape).astype(dt)
+# integers in [-9, 9) (unsigned: [0, 9)); bools True with probability 0.5
+rand = functools.partial(_rand, lo=-9, hi=9)
 
 
 def same(fn, *args, dtype=None, eager=True, **tol):
