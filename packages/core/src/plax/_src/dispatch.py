@@ -13,7 +13,7 @@ from plax._src.core import PlaxTypeError, ShapedArray, abstract_eval, get_aval
 
 # (backend, primitive, input avals, params) -> (output aval(s), the backend's runner)
 _eager_cache: dict = {}
-_EAGER_CACHE_LIMIT = 100_000
+_EAGER_CACHE_LIMIT = 8192  # (runners can hold compiled programs)
 
 
 def _committed_backend(args: Sequence[Any]):

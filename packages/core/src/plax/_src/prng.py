@@ -28,9 +28,9 @@ UINT_DTYPES = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes
 
 def compiled(*static: str, static_if_int: tuple[str, ...] = ()):
     """Run the decorated random function as one compiled program per signature, as jax.random
-    does: `jit` with the arguments named in `static` static (lists there become tuples), and
-    those in `static_if_int` static when they are Python or NumPy integers (a count that must be
-    concrete) and traced otherwise. Eagerly a sampler is then one program (on xla, dozens of
+    does: `jit` with the arguments named in `static` static (lists and arrays there become
+    tuples), and those in `static_if_int` static when they are Python or NumPy integers (a
+    count that must be concrete) and traced otherwise. Eagerly a sampler is then one program (on xla, dozens of
     small per-op programs otherwise); under a transformation it is one nested jit equation.
     Without plax-transforms installed the function runs as written."""
     def deco(fun):
@@ -48,8 +48,10 @@ def compiled(*static: str, static_if_int: tuple[str, ...] = ()):
             values = bound.arguments
             names = static + tuple(n for n in static_if_int
                                    if isinstance(values[n], (int, np.integer)))
-            for n in names:
-                if isinstance(values[n], list):
+            for n in names:  # shapes given as lists or NumPy arrays: hashable tuples
+                if isinstance(values[n], np.ndarray):
+                    values[n] = tuple(values[n].tolist())
+                elif isinstance(values[n], list):
                     values[n] = tuple(values[n])
             jitted = by_statics.get(names)
             if jitted is None:
