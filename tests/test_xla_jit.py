@@ -330,3 +330,33 @@ def test_donated_and_deleted_arrays_raise_plax_errors(xla):
         f(r)
         assert not r.is_deleted()
         np.testing.assert_array_equal(r + 1, [2, 2])
+
+
+def test_cached_calls_from_several_threads(xla):
+    # the hot path's one-slot caches are replaced whole: threads calling one jitted function
+    # with different signatures (and backends) never mix one's program with the other's inputs
+    import threading
+    f = plax.jit(lambda v: v * 2)
+    inputs = [plax.numpy.arange(3.0), plax.numpy.arange(4, dtype=np.int32),
+              plax.device_put(np.ones((2, 2), np.float32))]
+    with plax.default_backend("reference"):
+        inputs.append(plax.numpy.arange(5.0))
+    errors = []
+
+    def hammer(x):
+        want = np.asarray(x) * 2
+        try:
+            for _ in range(1500):
+                out = f(x)
+                if out.shape != want.shape or out.dtype != want.dtype:
+                    raise AssertionError(f"{out.aval} for {x.aval}")
+            np.testing.assert_array_equal(out, want)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=hammer, args=(x,)) for x in inputs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors

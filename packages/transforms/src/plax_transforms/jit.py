@@ -73,18 +73,16 @@ def _outputs(entry, outs, backend, committed: bool):
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last_backend", "last_run", "last_donated", "const_bufs", "donated",
-                 "single_out")
+                 "last", "donated", "single_out")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
         self.out_avals = closed.out_avals
         self.executables: dict = {}
-        # one-slot cache for the hot path: the backend of the last call, its executable's
-        # runner and the consts as that backend's buffers
-        self.last_backend = self.last_run = None
-        self.last_donated: tuple[int, ...] = ()  # leaves whose buffers the executable takes
-        self.const_bufs: list = []
+        # one-slot cache for the hot path: (backend of the last call, its executable's runner,
+        # the leaves whose buffers that executable takes over, the consts as that backend's
+        # buffers); one tuple, replaced whole, so threads never see halves of two
+        self.last: tuple = (None, None, (), [])
         self.donated: tuple[int, ...] = ()
         self.single_out = out_tree.num_leaves == 1 and out_tree.is_leaf()
         from plax.extend import Tracer
@@ -119,8 +117,7 @@ class JitFunction:
         self._cache: dict = {}
         self._fast_cache: dict = {}
         self._flat_cache: dict = {}  # (tree, x64, *avals) -> entry, when the leaves are Arrays
-        self._last_key: tuple | None = None  # the flat-cache hit of the last call
-        self._last_entry = None
+        self._last: tuple = (None, None)  # (key, entry) of the last flat-cache hit, set whole
         self._simple = not self.static_argnums and not self.static_argnames
         # updated=(): fun.__dict__ must not overwrite this object's own attributes
         functools.update_wrapper(self, fun, updated=())
@@ -213,14 +210,16 @@ class JitFunction:
             if x._backend is not backend:
                 backend = x._backend if backend is None else _MISS
         key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
-        if key == self._last_key:  # the same tree and aval objects as last time: no hashing
-            entry = self._last_entry
+        last = self._last
+        if key == last[0]:  # the same tree and aval objects as last time: no hashing
+            entry = last[1]
         else:
             entry = self._flat_cache.get(key)
             if entry is None:
                 return self._call(args, kwargs)
-            self._last_key, self._last_entry = key, entry
-        if backend is not entry.last_backend:
+            self._last = (key, entry)
+        last_backend, run, _, const_bufs = entry.last
+        if backend is not last_backend:
             return self._execute(entry, leaves)
         if not committed and self.backend is None:  # uncommitted: the default backend runs it
             ov = config._local.overrides  # a `with default_backend(...)` of this thread
@@ -229,9 +228,9 @@ class JitFunction:
                     else backend.name != name:
                 return self._execute(entry, leaves)
         if entry.consts:
-            bufs[:0] = entry.const_bufs
+            bufs[:0] = const_bufs
         try:
-            outs = entry.last_run(bufs)
+            outs = run(bufs)
         except Exception:
             check_not_deleted(leaves)  # a clear error for a donated or deleted Array
             raise
@@ -244,17 +243,16 @@ class JitFunction:
             backend = registry.get_backend(self.backend)
         else:
             backend = committed or registry.get_backend()
-        if backend is entry.last_backend:
-            run = entry.last_run
-        else:
+        last = entry.last
+        if backend is not last[0]:
             exe = entry.executables.get(backend.name) or self._compile(entry, backend)
-            run = getattr(exe, "runner", exe)
-            entry.last_backend, entry.last_run = backend, run
             nconst = len(entry.consts)
-            entry.last_donated = tuple(i - nconst for i in getattr(exe, "donated", ())
-                                       if i >= nconst)
-            entry.const_bufs = [to_buffer(x, backend)[0] for x in entry.consts]
-        bufs = list(entry.const_bufs) if entry.consts else []
+            last = entry.last = (
+                backend, getattr(exe, "runner", exe),
+                tuple(i - nconst for i in getattr(exe, "donated", ()) if i >= nconst),
+                [to_buffer(x, backend)[0] for x in entry.consts])
+        _, run, donated, const_bufs = last
+        bufs = list(const_bufs) if entry.consts else []
         bufs += [x._buf if type(x) is Array and x._backend is backend
                  else to_buffer(x, backend)[0] for x in leaves]
         try:
@@ -262,7 +260,7 @@ class JitFunction:
         except Exception:
             check_not_deleted([*entry.consts, *leaves])
             raise
-        for i in entry.last_donated:  # the executable took these buffers over
+        for i in donated:  # the executable took these buffers over
             x = leaves[i]
             if type(x) is Array and x._backend is backend:
                 x._buf = DeletedBuffer(
@@ -318,7 +316,7 @@ class JitFunction:
         self._cache.clear()
         self._fast_cache.clear()
         self._flat_cache.clear()
-        self._last_key = self._last_entry = None
+        self._last = (None, None)
 
     def _cache_size(self) -> int:
         return len(self._cache)
