@@ -310,7 +310,8 @@ def test_donated_and_deleted_arrays_raise_plax_errors(xla):
     uses = [lambda: f(x), lambda: x + 1, lambda: np.asarray(x), lambda: repr(x),
             lambda: plax.jit(lambda a: a + 1)(x), lambda: x.block_until_ready(),
             lambda: plax.jit(lambda a: a + 1, backend="reference")(x),
-            lambda: plax.jit(lambda: x + 1)()]
+            lambda: plax.jit(lambda: x + 1)(), lambda: x.device, lambda: x.copy(),
+            lambda: plax.device_put(x, plax.devices("reference")[0])]
     for use in uses:
         with pytest.raises(RuntimeError, match=r"f32\[3\]\) has been deleted: it was donated "
                                                r"to jit\(<lambda>\)"):

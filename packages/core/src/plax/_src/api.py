@@ -152,7 +152,9 @@ def device_put(x: Any, device=None) -> Any:
     def put(leaf):
         if isinstance(leaf, Tracer):
             return leaf
+        from plax._src.array import check_not_deleted
         from plax._src.dispatch import to_buffer
+        check_not_deleted([leaf])
         b = backend or (leaf._backend if type(leaf) is Array else registry.get_backend())
         if (type(leaf) is Array and leaf._backend is b
                 and (device is None or leaf.device == device)):
@@ -160,8 +162,7 @@ def device_put(x: Any, device=None) -> Any:
                 return leaf
             return Array(leaf._buf, leaf.aval, b, True)
         if type(leaf) is Array:
-            host = np.asarray(leaf._backend.to_numpy(leaf._buf))
-            return Array(b.put(host, device), leaf.aval, b, device is not None)
+            return Array(b.put(leaf._value(), device), leaf.aval, b, device is not None)
         buf, aval = to_buffer(leaf, b)
         if device is not None and b.buffer_device(buf) != device:
             buf = b.put(np.asarray(b.to_numpy(buf)), device)

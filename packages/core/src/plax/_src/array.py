@@ -73,6 +73,8 @@ class Array(ArrayMethods):
     # --- placement ------------------------------------------------------------------------
     @property
     def device(self):
+        if type(self._buf) is DeletedBuffer:
+            raise deleted_error(self)
         return self._backend.buffer_device(self._buf)
 
     def devices(self) -> set:

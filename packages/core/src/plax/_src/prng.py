@@ -30,8 +30,9 @@ def compiled(*static: str, static_if_int: tuple[str, ...] = ()):
     """Run the decorated random function as one compiled program per signature, as jax.random
     does: `jit` with the arguments named in `static` static (lists and arrays there become
     tuples), and those in `static_if_int` static when they are Python or NumPy integers (a
-    count that must be concrete) and traced otherwise. Eagerly a sampler is then one program (on xla, dozens of
-    small per-op programs otherwise); under a transformation it is one nested jit equation.
+    count that must be concrete) and traced otherwise. Eagerly a sampler is then one program
+    (on xla, dozens of small per-op programs otherwise); under a transformation it is one
+    nested jit equation.
     Without plax-transforms installed the function runs as written."""
     def deco(fun):
         sig = inspect.signature(fun)
