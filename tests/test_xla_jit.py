@@ -361,3 +361,23 @@ def test_cached_calls_from_several_threads(xla):
     for t in threads:
         t.join(60)
     assert not errors, errors
+
+
+def test_donate_argnames_and_keyword_arguments(xla):
+    def step(params, grads, *, lr=0.1):
+        return plax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+
+    params = {"w": plax.numpy.ones(4), "b": plax.numpy.zeros(4)}
+    grads = {"w": plax.numpy.ones(4), "b": plax.numpy.ones(4)}
+    by_name = plax.jit(step, donate_argnames="params")
+    new = by_name(params, grads)
+    assert params["w"].is_deleted() and params["b"].is_deleted()
+    assert not grads["w"].is_deleted()
+    np.testing.assert_allclose(new["w"], np.full(4, 0.9), rtol=1e-6)
+    # donate_argnums honoured for an argument passed by keyword
+    by_pos = plax.jit(step, donate_argnums=0)
+    newer = by_pos(params=new, grads=grads)
+    assert new["w"].is_deleted() and not grads["b"].is_deleted()
+    np.testing.assert_allclose(newer["b"], np.full(4, -0.2), rtol=1e-6)
+    with pytest.raises(ValueError, match="both static and donated"):
+        plax.jit(step, static_argnums=0, donate_argnames="params")

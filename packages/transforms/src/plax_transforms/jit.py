@@ -93,23 +93,35 @@ class JitFunction:
     """The callable `jit(f)` returns."""
 
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=(),
-                 backend: str | None = None, device=None, inline: bool = False):
+                 backend: str | None = None, device=None, inline: bool = False,
+                 donate_argnames=()):
         self.fun = fun
         self.static_argnums = _as_tuple(static_argnums)
         self.static_argnames = _as_tuple(static_argnames)
+        self.donate_argnums = _as_tuple(donate_argnums)
+        self.donate_argnames = _as_tuple(donate_argnames)
         try:
             sig = inspect.signature(fun)
-            params = list(sig.parameters)
-            for n in self.static_argnames:
-                if n in params and sig.parameters[n].kind in (
-                        inspect.Parameter.POSITIONAL_ONLY,
-                        inspect.Parameter.POSITIONAL_OR_KEYWORD):
-                    i = params.index(n)
-                    if i not in self.static_argnums:
-                        self.static_argnums += (i,)
         except (TypeError, ValueError):
-            pass
-        self.donate_argnums = _as_tuple(donate_argnums)
+            sig = None
+        if sig is not None:  # names <-> positions, so either way of passing an argument counts
+            params = list(sig.parameters)
+            positional = [n for n in params if sig.parameters[n].kind in (
+                inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+            for n in self.static_argnames:
+                if n in positional and params.index(n) not in self.static_argnums:
+                    self.static_argnums += (params.index(n),)
+            for n in self.donate_argnames:
+                if n in positional and params.index(n) not in self.donate_argnums:
+                    self.donate_argnums += (params.index(n),)
+            for i in self.donate_argnums:
+                if 0 <= i < len(positional) and positional[i] not in self.donate_argnames:
+                    self.donate_argnames += (positional[i],)
+        both = set(self.static_argnums) & set(self.donate_argnums)
+        if both or set(self.static_argnames) & set(self.donate_argnames):
+            raise ValueError(f"jit({getattr(fun, '__name__', 'fun')}): an argument cannot be "
+                             "both static and donated (static_argnums/argnames and "
+                             "donate_argnums/argnames intersect)")
         self.backend = backend if backend is not None else (
             device.backend_name if device is not None else None)
         self.device = device
@@ -168,12 +180,13 @@ class JitFunction:
 
         closed, consts = closed_call_jaxpr(flat_fun, list(avals), f"jit({self.name})")
         entry = _Entry(closed, consts, out_box[-1])
-        entry.donated = self._donated_leaves(args, static_pos)
+        entry.donated = self._donated_leaves(args, kwargs, static_pos)
         return entry
 
-    def _donated_leaves(self, args, static_pos) -> tuple[int, ...]:
-        """Leaf indices (among the dynamic leaves) of the arguments in donate_argnums."""
-        if not self.donate_argnums:
+    def _donated_leaves(self, args, kwargs, static_pos) -> tuple[int, ...]:
+        """Leaf indices (among the dynamic leaves: positional arguments, then keyword arguments
+        in sorted order, as they flatten) of the donated arguments."""
+        if not (self.donate_argnums or self.donate_argnames):
             return ()
         nargs = len(args)
         donate = {i % nargs for i in self.donate_argnums if -nargs <= i < nargs}
@@ -183,6 +196,11 @@ class JitFunction:
                 continue
             n = len(tree_flatten(a)[0])
             if i in donate:
+                out.extend(range(offset, offset + n))
+            offset += n
+        for k in sorted(k for k in kwargs if k not in self.static_argnames):
+            n = len(tree_flatten(kwargs[k])[0])
+            if k in self.donate_argnames:
                 out.extend(range(offset, offset + n))
             offset += n
         return tuple(out)
@@ -264,8 +282,8 @@ class JitFunction:
             x = leaves[i]
             if type(x) is Array and x._backend is backend:
                 x._buf = DeletedBuffer(
-                    f"it was donated to jit({self.name}) (donate_argnums), whose output now "
-                    "owns its memory; use that output instead")
+                    f"it was donated to jit({self.name}) (donate_argnums/donate_argnames), "
+                    "whose output now owns its memory; use that output instead")
         return _outputs(entry, outs, backend, committed is not None or self.backend is not None)
 
     def _call(self, args, kwargs):
@@ -392,11 +410,12 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames, donate_argnums=donate_argnums,
-                                 backend=backend, device=device, inline=inline)
+                                 donate_argnames=donate_argnames, backend=backend,
+                                 device=device, inline=inline)
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {fun!r}")
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
-                       inline)
+                       inline, donate_argnames)
 
 
 # ---------------------------------------------------------------------------------------------
