@@ -406,7 +406,13 @@ def _as_tuple(x) -> tuple:
 def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
         donate_argnums=(), donate_argnames=(), backend: str | None = None, device=None,
         inline: bool = False, keep_unused: bool = False, abstracted_axes=None):
-    """Compile `fun` for the backend: traced once per input signature, then cached."""
+    """Compile `fun` for the backend: traced once per input signature, then cached.
+
+    `inline` and `keep_unused` are accepted for JAX compatibility: plax never prunes unused
+    arguments, and a nested jit is one equation either way."""
+    if abstracted_axes is not None:
+        raise NotImplementedError("jit(abstracted_axes=...): plax has no dynamic shapes; every "
+                                  "new input shape is traced and compiled on its own")
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames, donate_argnums=donate_argnums,
