@@ -11,6 +11,7 @@ import functools
 import inspect
 from typing import Callable
 
+import numpy as np
 from optree import tree_unflatten as _optree_unflatten
 from optree._C import flatten as _optree_flatten  # the C entry point: no Python wrapper
 
@@ -220,7 +221,7 @@ class JitFunction:
         avals, bufs, committed, backend = [], [], False, None
         for x in leaves:
             if type(x) is not Array:
-                return self._call(args, kwargs)
+                return self._call(args, kwargs, None if in_tree is None else (leaves, in_tree))
             avals.append(x.aval)
             bufs.append(x._buf)
             if x._committed:
@@ -254,7 +255,7 @@ class JitFunction:
             raise
         return _outputs(entry, outs, backend, committed or self.backend is not None)
 
-    def _execute(self, entry, leaves):
+    def _execute(self, entry, leaves, avals=None):
         """Run `entry`'s executable on concrete leaves (compiling it for the backend once)."""
         committed = _committed_backend(leaves)
         if self.backend is not None:
@@ -271,8 +272,14 @@ class JitFunction:
                 [to_buffer(x, backend)[0] for x in entry.consts])
         _, run, donated, const_bufs = last
         bufs = list(const_bufs) if entry.consts else []
-        bufs += [x._buf if type(x) is Array and x._backend is backend
-                 else to_buffer(x, backend)[0] for x in leaves]
+        if avals is None:
+            bufs += [x._buf if type(x) is Array and x._backend is backend
+                     else to_buffer(x, backend)[0] for x in leaves]
+        else:  # the avals are known: host values go straight to the backend
+            bufs += [x._buf if type(x) is Array and x._backend is backend
+                     else to_buffer(x, backend)[0] if type(x) is Array
+                     else backend.put(np.asarray(x, dtype=a.dtype))
+                     for x, a in zip(leaves, avals)]
         try:
             outs = run(bufs)
         except Exception:
@@ -286,11 +293,12 @@ class JitFunction:
                     "whose output now owns its memory; use that output instead")
         return _outputs(entry, outs, backend, committed is not None or self.backend is not None)
 
-    def _call(self, args, kwargs):
+    def _call(self, args, kwargs, flat=None):
+        """Every call that is not the hot path's (`flat`: the arguments already flattened)."""
         if config.disable_jit:
             return self.fun(*args, **kwargs)
         if self._simple and not kwargs:
-            leaves, in_tree = tree_flatten(args)
+            leaves, in_tree = flat if flat is not None else tree_flatten(args)
             key = (in_tree, tuple(map(get_aval, leaves)), config.enable_x64)
             entry = self._fast_cache.get(key)
             if entry is None:
@@ -305,7 +313,7 @@ class JitFunction:
         else:
             entry, leaves = self._entry(args, kwargs)
         if _ctx.trace is EVAL_TRACE and entry.concrete:
-            return self._execute(entry, leaves)
+            return self._execute(entry, leaves, key[1] if self._simple and not kwargs else None)
         res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
         return tree_unflatten(entry.out_tree, res)
 
