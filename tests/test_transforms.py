@@ -372,3 +372,21 @@ def test_jit_cached_calls_keep_tree_structures_apart(backend):
         out = f((x, None, y), two)
         assert out[1] is None
     assert f._cache_size() == 5
+
+
+def test_vmap_where_with_batched_condition_and_scalar_branch(backend):
+    # select_n under vmap: a batched predicate with an unbatched 0-d case (a Python scalar
+    # branch of jnp.where) must broadcast the case, not fail on mismatched shapes
+    jnp = plax.numpy
+    cond = np.array([[True, False, True], [False, False, True]])
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    out = plax.vmap(lambda c, v: jnp.where(c, 0.5, v))(cond, x)
+    np.testing.assert_array_equal(out, np.where(cond, 0.5, x))
+    out = plax.vmap(lambda c: jnp.where(c, 1.0, -1.0))(cond)
+    np.testing.assert_array_equal(out, np.where(cond, 1.0, -1.0))
+    s = np.array([True, False])  # a 0-d predicate per example, batched
+    out = plax.vmap(lambda c, v: plax.lax.select(c, v, v * 0))(s, x)
+    np.testing.assert_array_equal(out, [[0, 1, 2], [0, 0, 0]])
+    # 0-d per example: a batched case beside an unbatched 0-d one
+    out = plax.vmap(lambda c, v: plax.lax.select(c, v, np.float32(-1)))(s, x[:, 0])
+    np.testing.assert_array_equal(out, [0, -1])

@@ -10,6 +10,7 @@ from plax._src import dtypes as _dtypes
 from plax._src.array import Array
 from plax._src.numpy.creation import *  # noqa: F401,F403
 from plax._src.numpy.einsum import *  # noqa: F401,F403
+from plax._src.numpy.functions import *  # noqa: F401,F403
 from plax._src.numpy.indexing import (  # noqa: F401
     diag_indices, indices, take, take_along_axis, tril_indices, tril_indices_from, triu_indices,
     triu_indices_from, unravel_index)

@@ -392,8 +392,9 @@ def _elementwise_batch(prim, full_broadcast: bool):
             shapes = [get_aval(v).shape for v in moved if get_aval(v).ndim]
             out_shape = tuple(max(s[i] for s in shapes) for i in range(rank + 1))
             out_shape = (size,) + out_shape[1:]
-            moved = [bcast_to(v, out_shape) if get_aval(v).ndim or prim is not ew.select_n_p
-                     else v for v in moved]
+            # select_n takes a scalar predicate as it is; every other operand is broadcast
+            moved = [v if i == 0 and prim is ew.select_n_p and not get_aval(v).ndim
+                     else bcast_to(v, out_shape) for i, v in enumerate(moved)]
             if prim is ew.clamp_p:
                 moved = [bcast_to(v, out_shape) for v in moved]
         return prim.bind(*moved, **params), 0

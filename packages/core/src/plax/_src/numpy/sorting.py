@@ -20,7 +20,8 @@ from plax._src.numpy.util import (
     static_int)
 
 __all__ = ["sort", "argsort", "lexsort", "searchsorted", "nonzero", "argwhere", "flatnonzero",
-           "unique", "unique_values", "unique_counts", "bincount", "isin"]
+           "unique", "unique_values", "unique_counts", "bincount", "isin",
+           "partition", "argpartition"]
 
 
 def _prepare(fun_name, a, axis, kind, order):
@@ -312,3 +313,57 @@ def isin(element: Any, test_elements: Any, assume_unique: bool = False,
     from plax._src.numpy.reductions import any as _any
     found = _any(hits, axis=-1)
     return ufuncs.logical_not(found) if invert else found
+
+
+# ---------------------------------------------------------------------------------------------
+# Partial sorts
+
+
+def _partition_prep(fun_name, a, kth, axis):
+    check_arraylike(fun_name, a)
+    a = ensure_array(a)
+    if dtypes.is_complex(a.dtype):
+        raise NotImplementedError(f"plax.numpy.{fun_name} for complex dtype is not implemented.")
+    if a.ndim == 0:
+        raise ValueError(f"{fun_name}: a must be at least 1-D, got a 0-d array")
+    axis = canonicalize_axis(axis, a.ndim, fun_name)
+    kth = static_int(kth, f"the kth argument of {fun_name}")
+    kth = canonicalize_axis(kth, a.shape[axis], fun_name)
+    perm = list(range(a.ndim))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    return lax.transpose(a, tuple(perm)), kth, tuple(perm)
+
+
+def _neg_for_top_k(a):
+    """A key whose top_k are a's smallest values (unsigned: -(a + 1), as JAX)."""
+    if dtypes.is_unsigned(a.dtype):
+        return lax.neg(lax.add(a, convert(1, a.dtype)))
+    return lax.neg(a)
+
+
+def partition(a: Any, kth: int, axis: int = -1) -> Any:
+    """The array with its kth element (along `axis`) where a full sort puts it, smaller ones
+    before and larger ones after. As JAX (two lax.top_k calls): the first kth + 1 values come
+    out sorted ascending and the rest sorted descending; kth must be static."""
+    arr, kth, perm = _partition_prep("partition", a, kth, axis)
+    bottom = _neg_for_top_k(lax.top_k(_neg_for_top_k(arr), kth + 1)[0])
+    top = lax.top_k(arr, arr.shape[-1] - kth - 1)[0]
+    return lax.transpose(lax.concatenate([bottom, top], arr.ndim - 1), perm)
+
+
+def argpartition(a: Any, kth: int, axis: int = -1) -> Any:
+    """Indices that partition `a` (see partition), as JAX computes them: the indices of the
+    kth + 1 smallest values in ascending order of value, then the other indices in increasing
+    order (not by value, unlike partition's values); int32, kth must be static."""
+    arr, kth, perm = _partition_prep("argpartition", a, kth, axis)
+    n = arr.shape[-1]
+    bottom_ind = lax.top_k(_neg_for_top_k(arr), kth + 1)[1]
+    # the others, in top_k order of a proxy that is 0 at bottom_ind and 1 elsewhere (JAX's)
+    iota = lax.broadcasted_iota(bottom_ind.dtype, arr.shape + (kth + 1,), arr.ndim - 1)
+    taken = lax.broadcast_in_dim(bottom_ind, arr.shape + (kth + 1,),
+                                 tuple(range(arr.ndim - 1)) + (arr.ndim,))
+    hit = lax.reduce_or(lax.eq(iota, taken), (arr.ndim,))
+    proxy = lax.select(hit, lax.full(arr.shape, 0.0, np.float32),
+                       lax.full(arr.shape, 1.0, np.float32))
+    top_ind = lax.top_k(proxy, n - kth - 1)[1]
+    return lax.transpose(lax.concatenate([bottom_ind, top_ind], arr.ndim - 1), perm)

@@ -29,7 +29,7 @@ __all__ = [
     "hypot", "arctan2", "atan2", "logaddexp", "logaddexp2", "copysign", "nextafter",
     "heaviside", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
     "bitwise_xor", "left_shift", "right_shift", "bitwise_left_shift", "bitwise_right_shift",
-    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "frexp", "ldexp",
 ]
 
 
@@ -673,3 +673,71 @@ def heaviside(x1, x2, /):
     x1, x2 = _real_inexact("heaviside", x1, x2)
     zero, one = _const(x1, 0), _const(x1, 1)
     return select(lax.lt(x1, zero), zero, select(lax.gt(x1, zero), one, x2))
+
+
+# ---------------------------------------------------------------------------------------------
+# Mantissa and exponent
+
+_INT_OF_BITS = {16: np.int16, 32: np.int32, 64: np.int64}
+
+
+def frexp(x, /):
+    """(mantissa, exponent) with x == mantissa * 2**exponent, |mantissa| in [0.5, 1) and an
+    int32 exponent; 0, inf and nan give (x, 0). Integers become the default float (as JAX).
+    The mantissa is read from the bits, and its derivative is 2**-exponent (as JAX's
+    custom JVP)."""
+    x, = promote_args_inexact("frexp", x)
+    dt = dtype_of(x)
+    if dtypes.is_complex(dt):
+        raise TypeError("frexp does not support complex-valued inputs")
+    x = ensure_array(x)
+    info = dtypes.finfo(dt)
+    int_dt = np.dtype(_INT_OF_BITS[info.bits])
+    mask = (1 << info.nexp) - 1
+    bias = 1 - info.minexp
+    xs = lax.stop_gradient(x)
+    # subnormals are scaled into the normal range first
+    tiny = lax.lt(lax.abs(xs), _const(xs, info.tiny))
+    scaled = select(tiny, lax.mul(xs, _const(xs, float(1 << info.nmant))), xs)
+    bits = lax.bitcast_convert_type(scaled, int_dt)
+    e = select(tiny, convert(-info.nmant, int_dt), convert(0, int_dt))
+    biased = lax.bitwise_and(lax.shift_right_logical(bits, convert(info.nmant, int_dt)),
+                             convert(mask, int_dt))
+    e = lax.add(e, lax.sub(biased, convert(bias - 1, int_dt)))
+    bits = lax.bitwise_and(bits, convert(~(mask << info.nmant), int_dt))
+    bits = lax.bitwise_or(bits, convert((bias - 1) << info.nmant, int_dt))
+    m = lax.bitcast_convert_type(bits, dt)
+    special = lax.bitwise_or(lax.bitwise_or(isinf(xs), isnan(xs)), lax.eq(xs, _const(xs, 0)))
+    e = select(special, convert(0, int_dt), e)
+    # the derivative: m = x * 2**-e, so dm/dx = m / x (finite away from the special values)
+    scale = lax.div(m, select(special, _const(xs, 1), xs))
+    scale = select(lax.bitwise_or(special, lax.bitwise_not(isfinite(scale))),
+                   _const(xs, 0), scale)
+    x_safe = select(special, _const(xs, 0), x)  # inf - inf would be nan
+    m_with_grad = lax.add(m, lax.mul(lax.sub(x_safe, lax.stop_gradient(x_safe)), scale))
+    return select(special, x, m_with_grad), lax.convert_element_type(e, np.int32)
+
+
+def ldexp(x1, x2, /):
+    """x1 * 2**x2, computed as JAX does (through frexp, so no intermediate overflows); x2 must
+    be an integer array and x1 real."""
+    check_arraylike("ldexp", x1, x2)
+    d1, d2 = dtype_of(x1), dtype_of(x2)
+    if dtypes.is_complex(d1) or dtypes.is_inexact(d2):
+        raise ValueError(f"ldexp not supported for input types {(d1, d2)}")
+    x1, = promote_args_inexact("ldexp", x1)
+    x1 = ensure_array(x1)
+    dt = dtype_of(x1)
+    x2 = lax.convert_element_type(ensure_array(x2), dt)
+    m, e = frexp(x1)
+    e = add(lax.convert_element_type(e, dt), x2)
+    pos = greater(e, 0)
+    m = _where(pos, multiply(m, 2), m)
+    e = _where(pos, subtract(e, 1), e)
+    x = multiply(m, power(2, lax.convert_element_type(e, dtype_of(m))))
+    return _where(logical_or(isinf(x1), equal(x1, 0)), x1, x)
+
+
+def _where(c, x, y):
+    from plax._src.numpy.logic import where
+    return where(c, x, y)
