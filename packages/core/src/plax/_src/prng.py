@@ -7,59 +7,18 @@ A key is a raw uint32[2] array (JAX's legacy `PRNGKey` layout); a batch of keys 
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 
 import numpy as np
 
 from plax import lax
 from plax._src import dtypes
+from plax._src.compiled import compiled  # noqa: F401 (used as prng.compiled)
 from plax._src.core import canonicalize_shape, get_aval
 from plax._src.lax import elementwise as ew
 
 _u32 = np.uint32
 UINT_DTYPES = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
-
-
-# ---------------------------------------------------------------------------------------------
-# Compiled samplers
-
-
-def compiled(*static: str, static_if_int: tuple[str, ...] = ()):
-    """Run the decorated random function as one compiled program per signature, as jax.random
-    does: `jit` with the arguments named in `static` static (lists and arrays there become
-    tuples), and those in `static_if_int` static when they are Python or NumPy integers (a
-    count that must be concrete) and traced otherwise. Eagerly a sampler is then one program
-    (on xla, dozens of small per-op programs otherwise); under a transformation it is one
-    nested jit equation.
-    Without plax-transforms installed the function runs as written."""
-    def deco(fun):
-        sig = inspect.signature(fun)
-        by_statics: dict = {}
-
-        @functools.wraps(fun)
-        def wrapper(*args, **kwargs):
-            from plax._src.registry import get_api
-            jit = get_api("jit")
-            if jit is None:
-                return fun(*args, **kwargs)
-            bound = sig.bind(*args, **kwargs)
-            bound.apply_defaults()
-            values = bound.arguments
-            names = static + tuple(n for n in static_if_int
-                                   if isinstance(values[n], (int, np.integer)))
-            for n in names:  # shapes given as lists or NumPy arrays: hashable tuples
-                if isinstance(values[n], np.ndarray):
-                    values[n] = tuple(values[n].tolist())
-                elif isinstance(values[n], list):
-                    values[n] = tuple(values[n])
-            jitted = by_statics.get(names)
-            if jitted is None:
-                jitted = by_statics[names] = jit(fun, static_argnames=names)
-            return jitted(**values)
-        return wrapper
-    return deco
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 from plax import lax
 from plax._src import dispatch, dtypes
 from plax._src.array import Array
+from plax._src.compiled import compiled
 from plax._src.core import ShapedArray, Tracer, concrete_or_error
 from plax._src.numpy.util import (
     unwrap, broadcast_to, canonicalize_axis, canonicalize_shape, check_arraylike, convert,
@@ -225,6 +226,7 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None, *,
     return _make(host, dt)
 
 
+@compiled("num", "endpoint", "retstep", "dtype", "axis", "device")
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
              retstep: bool = False, dtype: Any = None, axis: int = 0, *, device=None):
     """`num` evenly spaced values from start to stop (arrays of bounds broadcast together;
@@ -236,30 +238,34 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     out_dt = _dtype_arg(dtype)
     start, stop = promote_dtypes_inexact(start, stop)
     start, stop = ensure_array(start), ensure_array(stop)
-    work = start.dtype
     if out_dt is None:
-        out_dt = work
+        out_dt = start.dtype
+    # JAX's formula, for the same bits: computed in the inexact form of the output dtype as
+    # start * (1 - t) + stop * t with t = i / div (which recovers both endpoints)
+    work = out_dt if dtypes.is_inexact(out_dt) else dtypes.default_float_dtype()
+    start, stop = convert(start, work, False), convert(stop, work, False)
     bshape = tuple(np.broadcast_shapes(start.shape, stop.shape))
     start, stop = broadcast_to(start, bshape, "linspace"), broadcast_to(stop, bshape, "linspace")
     axis = canonicalize_axis(axis, len(bshape) + 1, "linspace")
-    out_shape = bshape[:axis] + (num,) + bshape[axis:]
-    keep = tuple(d for d in range(len(out_shape)) if d != axis)
+    keep = tuple(d for d in range(len(bshape) + 1) if d != axis)
     div = (num - 1) if endpoint else num
-    delta = lax.sub(stop, start)
-    step = lax.div(delta, convert(div, work)) if div > 0 else lax.mul(
-        delta, convert(np.nan, work))
-    if num == 0:
-        out = lax.full(out_shape, 0, work)
+    if num > 1:
+        step = lax.div(lax.sub(stop, start), convert(div, work))
+        real = dtypes.finfo(work).dtype  # the real dtype (for complex bounds)
+        shape = bshape[:axis] + (div,) + bshape[axis:]
+        t = lax.div(lax.broadcasted_iota(real, shape, axis), convert(div, real))
+        t = lax.convert_element_type(t, work)
+        one = lax.full((), 1, work)
+        out = lax.add(lax.mul(lax.broadcast_in_dim(start, shape, keep), lax.sub(one, t)),
+                      lax.mul(lax.broadcast_in_dim(stop, shape, keep), t))
+        if endpoint:  # the last value is exactly stop, as NumPy
+            out = lax.concatenate([out, lax.expand_dims(stop, (axis,))], axis)
+    elif num == 1:
+        step = convert(np.nan, work) if endpoint else lax.sub(stop, start)
+        out = lax.expand_dims(start, (axis,))
     else:
-        idx = lax.broadcasted_iota(work, out_shape, axis)
-        if div > 0:
-            out = lax.add(lax.broadcast_in_dim(start, out_shape, keep),
-                          lax.mul(idx, lax.broadcast_in_dim(step, out_shape, keep)))
-        else:
-            out = lax.broadcast_in_dim(start, out_shape, keep)
-        if endpoint and num > 1:  # the last value is exactly stop, as NumPy
-            head = lax.slice_in_dim(out, 0, num - 1, axis=axis)
-            out = lax.concatenate([head, lax.expand_dims(stop, (axis,))], axis)
+        step = convert(np.nan, work)
+        out = lax.full(bshape[:axis] + (0,) + bshape[axis:], 0, work)
     if dtypes.is_int(out_dt):
         out = lax.floor(out)
     out = lax.convert_element_type(out, out_dt)
