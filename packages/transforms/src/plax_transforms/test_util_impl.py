@@ -42,9 +42,16 @@ def _assert_close(what, a, b, atol, rtol):
 
 
 def _inner(xs, ys):
-    # the plain (bilinear) pairing: plax's vjp is the transpose, not the adjoint, as in JAX
-    return sum(np.sum(_np(x).astype(np.complex128).ravel() * _np(y).astype(np.complex128).ravel())
+    """Re <x, y> = Re sum(conj(x) * y): a real pairing, valid for functions between real and
+    complex arrays too (rfft, irfft), as JAX's check_vjp uses."""
+    return sum(float(np.real(np.vdot(_np(x).astype(np.complex128).ravel(),
+                                     _np(y).astype(np.complex128).ravel())))
                for x, y in zip(xs, ys))
+
+
+def _conj(x):
+    a = _np(x)
+    return np.conj(a) if a.dtype.kind == "c" else a
 
 
 def _finite_difference(f, flat, tree, tans, eps):
@@ -88,10 +95,13 @@ def check_vjp(f, args, atol=None, rtol=None, eps=None, rng=None):
     out, f_vjp = plax.vjp(f, *args)
     out_flat, out_tree = tree_flatten(out)
     cts = [_rand_like(rng, o) for o in out_flat]
-    ct_in = tree_flatten(f_vjp(tree_unflatten(out_tree, cts)))[0]
+    # plax's vjp is the transpose, not the adjoint (as JAX's): conj(vjp(conj(ct))) is the
+    # adjoint, and Re <t, adjoint(ct)> = Re <df(t), ct>
+    ct_in = [_conj(c) for c in tree_flatten(
+        f_vjp(tree_unflatten(out_tree, [_conj(c) for c in cts])))[0]]
     tans = [_rand_like(rng, x) for x in flat]
-    lhs = _inner(ct_in, tans)
-    rhs = _inner(cts, _finite_difference(f, flat, tree, tans, eps))
+    lhs = _inner(tans, ct_in)
+    rhs = _inner(_finite_difference(f, flat, tree, tans, eps), cts)
     scale = max(1.0, abs(rhs))
     _assert_close("vjp vs finite differences (<vjp(ct), t> = <ct, df(t)>)", lhs / scale,
                   rhs / scale, atol, rtol)

@@ -105,3 +105,4 @@ euler_gamma = _np.euler_gamma
 inf = _np.inf
 nan = _np.nan
 newaxis = None
+from plax.numpy import fft  # noqa: E402,F401  (the plax.numpy.fft submodule)
