@@ -277,3 +277,19 @@ def test_get_aval():
     assert get_aval(lax.add(1, 2)) == ShapedArray((), np.int32, True)
     with pytest.raises(PlaxTypeError, match="list is not a valid plax type"):
         get_aval([1, 2])
+
+
+def test_reference_backend_is_quiet_on_half_float_overflow_and_nan():
+    # IEEE results (inf, False for NaN comparisons) without NumPy RuntimeWarnings, eagerly and
+    # under jit, as XLA and JAX give them
+    import warnings
+
+    import ml_dtypes
+    a = np.array([60000, 1], np.float16)
+    b = np.array([np.nan, 1], ml_dtypes.bfloat16)
+    with plax.default_backend("reference"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(plax.lax.mul(a, a), [np.inf, 1])
+        np.testing.assert_array_equal(plax.jit(lambda v: v * v)(a), [np.inf, 1])
+        np.testing.assert_array_equal(plax.lax.lt(b, b), [False, False])
+        np.testing.assert_array_equal(plax.jit(plax.lax.lt)(b, b), [False, False])
