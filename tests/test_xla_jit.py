@@ -381,3 +381,24 @@ def test_donate_argnames_and_keyword_arguments(xla):
     np.testing.assert_allclose(newer["b"], np.full(4, -0.2), rtol=1e-6)
     with pytest.raises(ValueError, match="both static and donated"):
         plax.jit(step, static_argnums=0, donate_argnames="params")
+
+
+def test_clear_caches_recompiles_and_keeps_arrays(xla):
+    f = plax.jit(lambda v: lax.sin(v) * 3.0)
+    x = plax.numpy.linspace(0.0, 1.0, 11)
+    y = f(x)
+    e = lax.cos(x)
+    n = xla.stats["compiles"]
+    f(x)
+    lax.cos(x)
+    assert xla.stats["compiles"] == n  # cached
+    plax.clear_caches()
+    assert f._cache_size() == 0
+    np.testing.assert_allclose(f(x), y)  # traced and compiled again
+    np.testing.assert_allclose(lax.cos(x), e)
+    assert xla.stats["compiles"] >= n + 2
+    np.testing.assert_allclose(y, np.sin(np.linspace(0, 1, 11)) * 3, rtol=1e-6)  # still valid
+    with plax.default_backend("reference"):
+        plax.jit(lambda v: v + 1)(np.ones(2))
+        plax.clear_caches()
+        np.testing.assert_array_equal(plax.jit(lambda v: v + 1)(np.ones(2)), [2, 2])

@@ -187,6 +187,10 @@ class XlaBackend(Backend):
         digest = hashlib.sha256(key.encode()).hexdigest()
         return pathlib.Path(root) / digest[:2] / digest
 
+    def clear_caches(self) -> None:
+        self._eager.clear()
+        self._pmap_cache.clear()
+
     def lower_text(self, closed_jaxpr) -> str:
         """The StableHLO module of `closed_jaxpr`, as MLIR prints it."""
         text, _ = lower_closed_jaxpr(closed_jaxpr, "jit")

@@ -54,7 +54,7 @@ def __getattr__(name: str):
 
 _TRANSFORM_NAMES = {"grad", "value_and_grad", "jit", "vmap", "pmap", "jvp", "vjp", "linearize",
                     "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
-                    "remat", "stop_gradient"}
+                    "remat", "stop_gradient", "clear_caches"}
 
 
 def __dir__():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -51,6 +52,7 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
 
 
 _MISS = object()  # arguments on more than one backend
+_live: weakref.WeakSet = weakref.WeakSet()  # every JitFunction, for clear_caches()
 
 
 def _check_all_nans(res) -> None:
@@ -127,6 +129,7 @@ class JitFunction:
             device.backend_name if device is not None else None)
         self.device = device
         self.name = getattr(fun, "__name__", "fun")
+        _live.add(self)
         self._cache: dict = {}
         self._fast_cache: dict = {}
         self._flat_cache: dict = {}  # (tree, x64, *avals) -> entry, when the leaves are Arrays
@@ -430,6 +433,21 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
         raise TypeError(f"jit expects a callable, got {fun!r}")
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
                        inline, donate_argnames)
+
+
+def clear_caches() -> None:
+    """Forget every trace and compiled program: each jitted function's cache, the eager
+    per-primitive caches and each started backend's own (as jax.clear_caches). Later calls
+    trace and compile again; Arrays stay valid."""
+    from plax._src import dispatch
+    for jf in list(_live):
+        jf.clear_cache()
+    _compiled.clear()
+    dispatch._eager_cache.clear()
+    for name in registry.backend_names():
+        spec = registry._backend_specs[name]
+        if spec.instance is not None:
+            spec.instance.clear_caches()
 
 
 # ---------------------------------------------------------------------------------------------

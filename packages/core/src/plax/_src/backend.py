@@ -92,6 +92,9 @@ class Backend:
     def supports(self, prim, params: dict | None = None) -> bool:
         raise NotImplementedError
 
+    def clear_caches(self) -> None:
+        """Drop whatever this backend caches (compiled programs); `plax.clear_caches()`."""
+
     def check_supported(self, jaxpr) -> None:
         """Raise UnsupportedPrimitiveError naming every primitive of `jaxpr` (nested jaxprs
         included) that this backend cannot run, before anything runs."""
