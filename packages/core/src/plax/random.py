@@ -19,6 +19,7 @@ candidates are within those ulps of each other.
 from __future__ import annotations
 
 from plax._src import prng as _prng
+from plax._src.compiled import compiled as _compiled
 from plax._src.random import (  # noqa: F401
     bernoulli, bits, categorical, choice, exponential, gumbel, normal, permutation, randint,
     truncated_normal, uniform)
@@ -30,9 +31,9 @@ __all__ = ["PRNGKey", "key", "key_data", "wrap_key_data", "key_impl", "split", "
 _IMPL = "threefry2x32"
 
 # compiled once per signature (one program eagerly, one nested jit under transformations)
-_seed_to_key = _prng.compiled("name")(_prng.seed_to_key)
-_split = _prng.compiled("shape")(_prng.split)
-_fold_in = _prng.compiled()(_prng.fold_in)
+_seed_to_key = _compiled("name")(_prng.seed_to_key)
+_split = _compiled("shape")(_prng.split)
+_fold_in = _compiled()(_prng.fold_in)
 
 
 def _check_impl(impl) -> None:

@@ -17,7 +17,6 @@ from optree import tree_unflatten as _optree_unflatten
 from optree._C import flatten as _optree_flatten  # the C entry point: no Python wrapper
 
 from plax._src import registry
-from plax._src.registry import _default_cache as _default_backend  # {None: default backend}
 from plax._src.array import Array, DeletedBuffer, check_not_deleted
 from plax._src.config import config
 from plax._src.core import EVAL_TRACE, _ctx
@@ -59,6 +58,13 @@ def _check_all_nans(res) -> None:
     from plax._src.dispatch import _check_nans
     for r in res:
         _check_nans(jit_p, r)
+
+
+def _host_buffer(x, backend, aval):
+    """`x` (not already on `backend`) as a buffer there; a known `aval` skips recomputing it."""
+    if aval is None or type(x) is Array:
+        return to_buffer(x, backend)[0]
+    return backend.put(np.asarray(x, dtype=aval.dtype))
 
 
 def _outputs(entry, outs, backend, committed: bool):
@@ -243,18 +249,14 @@ class JitFunction:
         last_backend, run, _, const_bufs = entry.last
         if backend is not last_backend:
             return self._execute(entry, leaves)
-        if not committed and self.backend is None:  # uncommitted: the default backend runs it
-            ov = config._local.overrides  # a `with default_backend(...)` of this thread
-            name = ov["backend"] if "backend" in ov else config.backend
-            if backend is not _default_backend.get(None) if name is None \
-                    else backend.name != name:
-                return self._execute(entry, leaves)
+        if not (committed or self.backend is not None or registry.is_default_backend(backend)):
+            return self._execute(entry, leaves)  # uncommitted: the default backend runs it
         if entry.consts:
             bufs[:0] = const_bufs
         try:
             outs = run(bufs)
         except Exception:
-            check_not_deleted(leaves)  # a clear error for a donated or deleted Array
+            check_not_deleted([*entry.consts, *leaves])  # a donated or deleted Array: say so
             raise
         return _outputs(entry, outs, backend, committed or self.backend is not None)
 
@@ -275,14 +277,9 @@ class JitFunction:
                 [to_buffer(x, backend)[0] for x in entry.consts])
         _, run, donated, const_bufs = last
         bufs = list(const_bufs) if entry.consts else []
-        if avals is None:
-            bufs += [x._buf if type(x) is Array and x._backend is backend
-                     else to_buffer(x, backend)[0] for x in leaves]
-        else:  # the avals are known: host values go straight to the backend
-            bufs += [x._buf if type(x) is Array and x._backend is backend
-                     else to_buffer(x, backend)[0] if type(x) is Array
-                     else backend.put(np.asarray(x, dtype=a.dtype))
-                     for x, a in zip(leaves, avals)]
+        bufs += [x._buf if type(x) is Array and x._backend is backend
+                 else _host_buffer(x, backend, a) for x, a in
+                 zip(leaves, avals if avals is not None else [None] * len(leaves))]
         try:
             outs = run(bufs)
         except Exception:
@@ -300,9 +297,11 @@ class JitFunction:
         """Every call that is not the hot path's (`flat`: the arguments already flattened)."""
         if config.disable_jit:
             return self.fun(*args, **kwargs)
+        avals = None  # known on the signature-keyed path: passed on to skip recomputing
         if self._simple and not kwargs:
             leaves, in_tree = flat if flat is not None else tree_flatten(args)
-            key = (in_tree, tuple(map(get_aval, leaves)), config.enable_x64)
+            avals = tuple(map(get_aval, leaves))
+            key = (in_tree, avals, config.enable_x64)
             entry = self._fast_cache.get(key)
             if entry is None:
                 entry, leaves = self._entry(args, kwargs)
@@ -316,7 +315,7 @@ class JitFunction:
         else:
             entry, leaves = self._entry(args, kwargs)
         if _ctx.trace is EVAL_TRACE and entry.concrete:
-            return self._execute(entry, leaves, key[1] if self._simple and not kwargs else None)
+            return self._execute(entry, leaves, avals)
         res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
         return tree_unflatten(entry.out_tree, res)
 

@@ -11,6 +11,8 @@ import inspect
 
 import numpy as np
 
+from plax._src.registry import get_api
+
 
 def compiled(*static: str, static_if_int: tuple[str, ...] = ()):
     """Run the decorated function as one compiled program per signature: `jit` with the
@@ -24,7 +26,6 @@ def compiled(*static: str, static_if_int: tuple[str, ...] = ()):
 
         @functools.wraps(fun)
         def wrapper(*args, **kwargs):
-            from plax._src.registry import get_api
             jit = get_api("jit")
             if jit is None:
                 return fun(*args, **kwargs)

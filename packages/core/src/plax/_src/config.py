@@ -92,6 +92,12 @@ class Config:
             self.__dict__[name] = val
         return val
 
+    def value(self, name: str) -> Any:
+        """`getattr(config, name)` for hot paths: this thread's override is read directly
+        (~0.1 us instead of ~0.7 us through `__getattr__` while any thread overrides it)."""
+        local = self._local.overrides
+        return local[name] if name in local else getattr(self, name)
+
     def _drop_fast(self) -> None:
         d = self.__dict__
         for n in self._options:

@@ -13,7 +13,6 @@ import numpy as np
 
 from plax import lax
 from plax._src import dtypes
-from plax._src.compiled import compiled  # noqa: F401 (used as prng.compiled)
 from plax._src.core import canonicalize_shape, get_aval
 from plax._src.lax import elementwise as ew
 

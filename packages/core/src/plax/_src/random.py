@@ -12,6 +12,7 @@ import numpy as np
 
 from plax import lax
 from plax._src import dtypes, prng
+from plax._src.compiled import compiled
 from plax._src.core import canonicalize_shape, concrete_or_error, get_aval
 from plax._src.lax import elementwise as ew
 
@@ -87,7 +88,7 @@ def _index(x, i: int):
 # Bits and uniform floats
 
 
-@prng.compiled("shape", "dtype")
+@compiled("shape", "dtype")
 def bits(key, shape: Sequence[int] = (), dtype=None):
     """Uniform random unsigned integers (default uint32, uint64 under x64)."""
     key = prng.check_key("bits", key)
@@ -98,7 +99,7 @@ def bits(key, shape: Sequence[int] = (), dtype=None):
     return prng.random_bits(prng.key_parts(key), dt.itemsize * 8, shape)
 
 
-@prng.compiled("shape", "dtype")
+@compiled("shape", "dtype")
 def uniform(key, shape: Sequence[int] = (), dtype=None, minval=0., maxval=1.):
     """Uniform floats in [minval, maxval)."""
     key = prng.check_key("uniform", key)
@@ -139,7 +140,7 @@ def _convert_and_clip_integer(val, dtype):
     return ew.convert_element_type(clipped, dtype)
 
 
-@prng.compiled("shape", "dtype")
+@compiled("shape", "dtype")
 def randint(key, shape: Sequence[int], minval, maxval, dtype=None):
     """Uniform integers in [minval, maxval) (JAX's algorithm: 2 x nbits random bits per value
     reduced modulo the span, so bias is negligible unless the span is close to 2**nbits)."""
@@ -209,7 +210,7 @@ def _where(pred, on_true, on_false):
 # Continuous distributions
 
 
-@prng.compiled("shape", "dtype")
+@compiled("shape", "dtype")
 def normal(key, shape: Sequence[int] = (), dtype=None):
     """Standard normal floats (complex dtypes: real and imaginary parts each of variance 1/2)."""
     key = prng.check_key("normal", key)
@@ -233,7 +234,7 @@ def _normal_real(parts, shape, dtype):
     return ew.mul(np.asarray(np.sqrt(2), dtype), ew.erf_inv(u))
 
 
-@prng.compiled("shape", "dtype")
+@compiled("shape", "dtype")
 def truncated_normal(key, lower, upper, shape: Sequence[int] | None = None, dtype=None):
     """Standard normal floats truncated to the open interval (lower, upper)."""
     key = prng.check_key("truncated_normal", key)
@@ -256,7 +257,7 @@ def truncated_normal(key, lower, upper, shape: Sequence[int] | None = None, dtyp
     return ew.min(ew.max(out, lo), hi)
 
 
-@prng.compiled("shape", "dtype")
+@compiled("shape", "dtype")
 def exponential(key, shape: Sequence[int] = (), dtype=None):
     """Exponential(1) floats: -log(1 - u)."""
     key = prng.check_key("exponential", key)
@@ -266,7 +267,7 @@ def exponential(key, shape: Sequence[int] = (), dtype=None):
     return ew.neg(ew.log1p(ew.neg(u)))
 
 
-@prng.compiled("shape", "dtype", "mode")
+@compiled("shape", "dtype", "mode")
 def gumbel(key, shape: Sequence[int] = (), dtype=None, mode: str | None = None):
     """Standard Gumbel floats. mode="high" spends twice the bits to reach further into the
     tail (largest float32 sample ~32 instead of ~16)."""
@@ -300,7 +301,7 @@ def _gumbel(parts, shape, dtype, mode):
 # Discrete distributions
 
 
-@prng.compiled("shape", "mode")
+@compiled("shape", "mode")
 def bernoulli(key, p=0.5, shape: Sequence[int] | None = None, mode: str = "low"):
     """Booleans that are True with probability p (mode="high" resolves p below ~1e-7)."""
     if mode not in ("high", "low"):
@@ -325,7 +326,7 @@ def bernoulli(key, p=0.5, shape: Sequence[int] | None = None, mode: str = "low")
     return ew.lt(_uniform(parts, 0., 1., shape, dt), p)
 
 
-@prng.compiled("axis", "shape", "replace", "mode")
+@compiled("axis", "shape", "replace", "mode")
 def categorical(key, logits, axis: int = -1, shape: Sequence[int] | None = None,
                 replace: bool = True, mode: str | None = None):
     """Indices drawn from softmax(logits, axis) by the Gumbel-max trick (Gumbel top-k without
@@ -385,7 +386,7 @@ def _shuffle(parts, x, axis: int, sort_keys_shape=None):
     return x
 
 
-@prng.compiled("axis", "independent", static_if_int=("x",))
+@compiled("axis", "independent", static_if_int=("x",))
 def permutation(key, x, axis: int = 0, independent: bool = False):
     """A random permutation of range(x) for an integer x, or of x's entries along `axis`
     (each slice along `axis` shuffled separately when `independent`)."""
@@ -407,7 +408,7 @@ def permutation(key, x, axis: int = 0, independent: bool = False):
     return _shuffle(parts, x, axis, sort_keys_shape=(aval.shape[axis],))
 
 
-@prng.compiled("shape", "replace", "axis", "mode", static_if_int=("a",))
+@compiled("shape", "replace", "axis", "mode", static_if_int=("a",))
 def choice(key, a, shape: Sequence[int] = (), replace: bool = True, p=None, axis: int = 0,
            mode: str | None = None):
     """Random samples from the entries of `a` along `axis` (or from range(a) for an integer),

@@ -220,10 +220,7 @@ _default_cache: dict = {}
 def get_backend(name: str | None = None):
     """The backend called `name`, or the default one (config `backend`, then priority)."""
     if name is None:
-        # this thread's `with plax.default_backend(...)`, read without config's __getattr__
-        # (~0.07 us instead of ~0.7 us: eager dispatch asks on every op)
-        ov = config._local.overrides
-        name = ov["backend"] if "backend" in ov else config.backend
+        name = config.value("backend")  # eager dispatch asks on every op
         if name is None:
             b = _default_cache.get(None)
             if b is None:
@@ -243,6 +240,12 @@ def get_backend(name: str | None = None):
             f"backend '{name}' (plugin '{spec.owner}') failed to initialise: "
             f"{type(spec.error).__name__}: {spec.error}")
     return inst
+
+
+def is_default_backend(backend) -> bool:
+    """Whether `backend` is the one `get_backend()` would give now (without starting any)."""
+    name = config.value("backend")
+    return backend is _default_cache.get(None) if name is None else backend.name == name
 
 
 def _pick_default():
