@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
+import warnings
 from typing import Any, Callable, Sequence
 
 import optree
@@ -19,7 +21,8 @@ _kw = dict(none_is_leaf=False, namespace=NAMESPACE)
 
 
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None):
-    return optree.tree_flatten(tree, is_leaf, **_kw)
+    leaves, treedef = optree.tree_flatten(tree, is_leaf, **_kw)
+    return leaves, _sorted_dicts(treedef)
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Sequence[Any]) -> Any:
@@ -31,11 +34,47 @@ def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list
 
 
 def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
-    return optree.tree_structure(tree, is_leaf, **_kw)
+    return _sorted_dicts(optree.tree_structure(tree, is_leaf, **_kw))
 
 
 def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
-    return optree.tree_map(f, tree, *rest, is_leaf=is_leaf, **_kw)
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    others = [treedef.flatten_up_to(r) for r in rest]
+    return treedef.unflatten(map(f, leaves, *others))
+
+
+# Dicts as JAX rebuilds them: optree orders a dict's children by sorted key, as JAX does, but
+# its treedef remembers the insertion order and unflattens in it; JAX's unflattens in sorted
+# order and rejects keys that do not sort. Treedefs that differ only in insertion order compare
+# (and hash) equal, so one cache entry serves them all.
+_SORTED: dict = {}
+
+
+def _sorted_dicts(treedef: PyTreeDef) -> PyTreeDef:
+    out = _SORTED.get(treedef)
+    if out is None:
+        out = treedef.transform(_sort_node)
+        if len(_SORTED) > 4096:
+            _SORTED.clear()
+        _SORTED[treedef] = out
+    return out
+
+
+def _sort_node(spec: PyTreeDef) -> PyTreeDef:
+    if spec.type is not dict and spec.type is not collections.defaultdict:
+        return spec
+    d = spec.unflatten(range(spec.num_children))
+    try:
+        keys = sorted(d)
+    except TypeError:
+        raise ValueError("Comparator raised exception while sorting pytree dictionary keys "
+                         f"({', '.join(repr(k) for k in d)}): a dict in a pytree needs keys "
+                         "of mutually comparable types, as in JAX") from None
+    if list(d) == keys:
+        return spec
+    items = [(k, d[k]) for k in keys]
+    d = dict(items) if type(d) is dict else collections.defaultdict(d.default_factory, items)
+    return optree.tree_structure(d, **_kw)
 
 
 def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
@@ -161,7 +200,12 @@ def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func:
             return [c for _, c in keyed], aux, [k for k, _ in keyed]
     else:
         flatten = flatten_func
-    optree.register_pytree_node(nodetype, flatten, unflatten_func, namespace=NAMESPACE)
+    with warnings.catch_warnings():
+        # optree warns when a namedtuple subclass (JAX's example_libraries OptimizerState) is
+        # made a node of plax's namespace; JAX registers it silently, and so does plax
+        warnings.filterwarnings("ignore", message=r".*subclass of `collections\.namedtuple`",
+                                category=UserWarning)
+        optree.register_pytree_node(nodetype, flatten, unflatten_func, namespace=NAMESPACE)
 
 
 def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatten_func=None):
