@@ -30,7 +30,7 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Sequence[Any]) -> Any:
 
 
 def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:
-    return optree.tree_leaves(tree, is_leaf, **_kw)
+    return tree_flatten(tree, is_leaf)[0]  # through the treedef: unsortable keys raise
 
 
 def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
