@@ -142,6 +142,13 @@ def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     return out_p, out_t
 
 
+def _describe(out) -> str:
+    if isinstance(out, (tuple, list)):
+        return f"a {type(out).__name__} of length {len(out)}"
+    aval = getattr(out, "aval", None)
+    return f"an array {aval.str_short()}" if aval is not None else type(out).__name__
+
+
 class _FlatFun:
     """`fun` over the leaves of `in_tree`; after a call, `.out_tree` (and `.aux` when the
     function returns (output, aux)) describe what it returned."""
@@ -153,6 +160,11 @@ class _FlatFun:
     def __call__(self, *xs):
         out = self.fun(*tree_unflatten(self.in_tree, xs))
         if self.has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                name = getattr(self.fun, "__name__", "fun")
+                raise TypeError(
+                    f"has_aux=True: {name} must return a pair (output, aux), but returned "
+                    f"{_describe(out)}")
             out, self.aux = out
         leaves, self.out_tree = tree_flatten(out)
         return leaves

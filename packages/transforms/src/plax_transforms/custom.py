@@ -431,6 +431,11 @@ def checkpoint(fun: Callable | None = None, *, prevent_cse: bool = True, policy=
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
+        bad = [i for i in static if not -len(args) <= i < len(args)]
+        if bad:
+            raise ValueError(f"checkpoint({getattr(fun, '__name__', 'fun')}): static_argnums "
+                             f"{tuple(bad)} out of range for a call with {len(args)} "
+                             f"positional arguments (valid: {-len(args)} to {len(args) - 1})")
         if current_trace() is EVAL_TRACE:
             return fun(*args, **kwargs)
         st = {i % len(args) for i in static}

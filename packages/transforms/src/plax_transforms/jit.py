@@ -98,6 +98,31 @@ class _Entry:
         self.concrete = not any(isinstance(c, Tracer) for c in consts)
 
 
+def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate_argnums,
+                   donate_argnames) -> None:
+    """Argument numbers and names that `fun`'s signature cannot take fail at jit(), naming
+    the option and the offending entries (as JAX's jit)."""
+    kinds = {p.kind for p in sig.parameters.values()}
+    name = getattr(fun, "__name__", "fun")
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        n = len(positional)
+        for option, nums in (("static_argnums", static_argnums),
+                             ("donate_argnums", donate_argnums)):
+            bad = tuple(i for i in nums if not -n <= i < n)
+            if bad:
+                raise ValueError(f"jit({name}) has {option}={bad}, but {name} only accepts "
+                                 f"{n} positional argument{'s' if n != 1 else ''} "
+                                 f"({', '.join(positional) or 'none'})")
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        for option, names in (("static_argnames", static_argnames),
+                              ("donate_argnames", donate_argnames)):
+            bad = sorted(set(names) - set(sig.parameters))
+            if bad:
+                raise ValueError(f"jit({name}) has invalid {option} {bad}: {name} takes no "
+                                 f"argument of that name (its parameters: "
+                                 f"{', '.join(sig.parameters) or 'none'})")
+
+
 class JitFunction:
     """The callable `jit(f)` returns."""
 
@@ -126,6 +151,8 @@ class JitFunction:
             for i in self.donate_argnums:
                 if 0 <= i < len(positional) and positional[i] not in self.donate_argnames:
                     self.donate_argnames += (positional[i],)
+            _check_argspec(fun, sig, positional, self.static_argnums, self.static_argnames,
+                           self.donate_argnums, self.donate_argnames)
         both = set(self.static_argnums) & set(self.donate_argnums)
         if both or set(self.static_argnames) & set(self.donate_argnames):
             raise ValueError(f"jit({getattr(fun, '__name__', 'fun')}): an argument cannot be "
