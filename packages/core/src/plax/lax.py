@@ -8,6 +8,7 @@ from plax._src.lax.slicing import *  # noqa: F401,F403
 from plax._src.lax.sorting import *  # noqa: F401,F403
 from plax._src.lax.linalg import *  # noqa: F401,F403
 from plax._src.lax.fft import *  # noqa: F401,F403
+from plax._src.lax.special import *  # noqa: F401,F403
 from plax._src.lax.control_flow import *  # noqa: F401,F403
 from plax._src.lax.elementwise import (  # noqa: F401
     RoundingMethod, _convert_element_type, abs, acos, acosh, add, asin, asinh, atan, atan2,
