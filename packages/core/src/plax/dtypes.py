@@ -38,9 +38,17 @@ def _is_key_dtype(dt) -> bool:
     return getattr(dt, "_plax_key_dtype", False)
 
 
+def _any_dtype(x: Any) -> _np.dtype:
+    """The dtype of `x`, also for ml_dtypes types plax arrays cannot hold (float8, int4)."""
+    try:
+        return _dtypes.dtype(x)
+    except TypeError:
+        return _np.dtype(x)
+
+
 def finfo(dtype: Any):
     """Machine limits of a floating (or complex: its real part's) dtype."""
-    dt = _dtypes.dtype(dtype)
+    dt = _any_dtype(dtype)
     if _dtypes.is_complex(dt):
         dt = _np.dtype(_np.float64 if dt == _dtypes.complex128 else _np.float32)
     return _ml_dtypes.finfo(dt)
@@ -48,7 +56,7 @@ def finfo(dtype: Any):
 
 def iinfo(int_type: Any):
     """Machine limits of an integer dtype."""
-    return _ml_dtypes.iinfo(_dtypes.dtype(int_type))
+    return _ml_dtypes.iinfo(_any_dtype(int_type))
 
 
 def issubdtype(a: Any, b: Any) -> bool:
@@ -80,7 +88,7 @@ def canonicalize_dtype(dtype: Any, allow_extended_dtype: bool = False):
 
 def itemsize_bits(dtype: Any) -> int:
     """The size of one element of `dtype` in bits (4 for int4, 1 for bool as JAX counts it)."""
-    dt = _np.dtype(dtype)
+    dt = _any_dtype(dtype)
     if dt == _dtypes.bool_:
         return 8
     if dt.name in ("int4", "uint4", "float4_e2m1fn"):
