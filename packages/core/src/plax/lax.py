@@ -11,6 +11,7 @@ from plax._src.lax.fft import *  # noqa: F401,F403
 from plax._src.lax.convolution import *  # noqa: F401,F403
 from plax._src.lax.windowed import *  # noqa: F401,F403
 from plax._src.lax import linalg_decomp as linalg  # noqa: F401 (plax.lax.linalg, as jax's)
+from plax._src.lax.special import *  # noqa: F401,F403
 from plax._src.lax.control_flow import *  # noqa: F401,F403
 from plax._src.lax.elementwise import (  # noqa: F401
     RoundingMethod, _convert_element_type, abs, acos, acosh, add, asin, asinh, atan, atan2,
