@@ -9,6 +9,8 @@ from plax._src.lax.sorting import *  # noqa: F401,F403
 from plax._src.lax.linalg import *  # noqa: F401,F403
 from plax._src.lax.fft import *  # noqa: F401,F403
 from plax._src.lax.control_flow import *  # noqa: F401,F403
+from plax._src.lax.parallel import *  # noqa: F401,F403
+from plax._src.lax import calls as _calls  # noqa: F401  (registers the call primitives)
 from plax._src.lax.elementwise import (  # noqa: F401
     RoundingMethod, _convert_element_type, abs, acos, acosh, add, asin, asinh, atan, atan2,
     atanh, bitcast_convert_type, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, cbrt, ceil,
@@ -26,7 +28,7 @@ from plax._src.lax.elementwise import bitwise_xor as xor_  # noqa: F401,E402
 
 
 def __getattr__(name: str):
-    # collectives (psum, pmean, ...) come from the transforms plugin
+    # names a plugin adds to plax.lax (register_api('lax.<name>', ...))
     from plax._src import registry
     obj = registry.get_api(f"lax.{name}")
     if obj is None:

@@ -242,6 +242,31 @@ def get_backend(name: str | None = None):
     return inst
 
 
+def started_backends() -> list:
+    """The backends created so far (those `plax.clear_caches()` asks to clear theirs)."""
+    return [s.instance for s in _backend_specs.values() if s.instance is not None]
+
+
+_cache_clearers: list[tuple[str, Callable[[], None]]] = []
+
+
+def on_clear_caches(clear: Callable[[], None]) -> None:
+    """Have `plax.clear_caches()` call `clear()` (a transform's own caches: jit's traces)."""
+    _check_rule(clear, "clear_caches callback", "clear_caches")
+    _cache_clearers.append((_owner(), clear))
+
+
+def clear_caches() -> None:
+    """`plax.clear_caches()`: the eager caches, every plugin's registered caches and each
+    started backend's (Backend.clear_caches)."""
+    from plax._src import dispatch
+    dispatch.clear_caches()
+    for _, clear in list(_cache_clearers):
+        clear()
+    for b in started_backends():
+        b.clear_caches()
+
+
 def is_default_backend(backend) -> bool:
     """Whether `backend` is the one `get_backend()` would give now (without starting any)."""
     name = config.value("backend")
@@ -414,6 +439,7 @@ def _unregister_owner(owner: str) -> None:
             _tables.get(table_name, {}).pop(key, None)
     for name in [n for n, s in _backend_specs.items() if s.owner == owner]:
         del _backend_specs[name]
+    _cache_clearers[:] = [(o, c) for o, c in _cache_clearers if o != owner]
     # forget the primitives it introduced, unless another plugin's rules still use them
     still_used = {key for _, key in _owners}
     for name in [n for n, o in _primitive_owners.items()

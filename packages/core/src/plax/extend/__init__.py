@@ -12,6 +12,10 @@ from plax._src.core import (
     abstract_eval, bind, check_jaxpr, current_trace, eval_jaxpr, get_aval, jaxpr_as_fun,
     set_current_trace)
 from plax._src.dispatch import apply_primitive, make_array
+from plax._src.lax.calls import (
+    JVP_OF_CUSTOM_VJP, checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, jit_p)
+from plax._src.lax.parallel import (
+    COLLECTIVES, all_gather_p, axis_index_p, pmax_p, pmin_p, ppermute_p, psum_p)
 from plax._src.array import Array
 from plax._src.registry import RegistrationError, PluginWarning
 from plax._src.tracing import JaxprTrace, JaxprTracer, convert_constvars_jaxpr, trace_to_jaxpr
@@ -19,6 +23,9 @@ from plax.extend import registry
 from plax.hookspecs import hookimpl
 
 __all__ = [
+    "COLLECTIVES", "JVP_OF_CUSTOM_VJP", "all_gather_p", "axis_index_p", "checkpoint_p",
+    "custom_jvp_call_p", "custom_lin_p", "custom_vjp_call_p", "jit_p", "pmax_p", "pmin_p",
+    "ppermute_p", "psum_p",
     "Array", "Backend", "ClosedJaxpr", "ConcretizationTypeError", "Device", "EVAL_TRACE",
     "EvalTrace", "Executable", "Jaxpr", "JaxprEqn", "JaxprTrace", "JaxprTracer",
     "JaxprTypeError", "Literal", "PlaxTypeError", "PluginWarning", "Primitive",
