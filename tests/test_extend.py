@@ -106,3 +106,44 @@ def test_jit_and_eager_share_the_nan_check():
             jnp.divide(x, x)
         with pytest.raises(FloatingPointError, match="'jit'"):
             plax.jit(lambda a: a / a)(x)
+
+
+def _private_imports(path: pathlib.Path) -> list[str]:
+    """Every way `path` reaches plax._src: imports, and strings naming it (import_module)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Attribute) and node.attr == "_src" and \
+                isinstance(node.value, ast.Name) and node.value.id == "plax":
+            names = ["plax._src"]
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(
+                node.func, "id", None)) == "import_module" and node.args and \
+                isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            names = [node.args[0].value]
+        found += [f"{path.relative_to(ROOT)}:{node.lineno}: {n}" for n in names
+                  if n == "plax._src" or n.startswith("plax._src.")]
+    return found
+
+
+def test_nothing_outside_core_imports_plax_src():
+    """The built-ins prove the public door is enough: every package but core, the examples
+    and the benchmarks use plax, plax.extend, plax.lax ... (ruff's TID251 says the same)."""
+    files = [f for d in ("packages", "examples", "bench") for f in (ROOT / d).rglob("*.py")
+             if (PACKAGES / "core") not in f.parents]
+    assert len(files) > 20
+    bad = [hit for f in files for hit in _private_imports(f)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_ban_test_sees_each_way_of_reaching_plax_src():
+    f = ROOT / "tests" / "_probe_private_imports.py"
+    try:
+        f.write_text("import plax._src.core\nfrom plax._src import dtypes\nimport plax\n"
+                     "x = plax._src\nimport importlib\nimportlib.import_module('plax._src.api')\n")
+        assert len(_private_imports(f)) == 5
+    finally:
+        f.unlink()

@@ -4,7 +4,7 @@ all_reduce for psum/pmax/pmin, all_gather, collective_permute, replica_id for ax
 
 from __future__ import annotations
 
-from plax._src import dtypes
+from plax.extend import dtypes
 from plax.extend import all_gather_p, axis_index_p, jit_p, pmax_p, pmin_p, ppermute_p, psum_p
 from plax_xla import hlo
 from plax_xla.lowering import AxisEnv, call_closed, dense_i64

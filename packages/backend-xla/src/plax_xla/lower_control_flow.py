@@ -5,8 +5,8 @@ their rules matter to transforms, which have run before lowering)."""
 
 from __future__ import annotations
 
-from plax._src import dtypes
-from plax._src.lax import control_flow as cf
+from plax.extend import dtypes
+from plax import lax as cf
 from plax.extend import checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p
 from plax_xla import hlo
 from plax_xla.lowering import call_closed, i64_array, inline_closed, zeros

@@ -14,7 +14,7 @@ import numpy as np
 
 from plax.extend import ClosedJaxpr, Literal, UnsupportedPrimitiveError
 from plax.extend import registry as plax_registry
-from plax._src import dtypes
+from plax.extend import dtypes
 
 # ---------------------------------------------------------------------------------------------
 # Types and values

@@ -10,9 +10,9 @@ donate_argnums is accepted and ignored: every input is copied to the devices any
 
 from __future__ import annotations
 
-from plax._src.config import config
-from plax._src.core import EVAL_TRACE, current_trace
-from plax._src.tree_util import tree_flatten, tree_unflatten
+from plax.extend import config
+from plax.extend import EVAL_TRACE, current_trace
+from plax.tree_util import tree_flatten, tree_unflatten
 from plax.extend import (
     COLLECTIVES, all_gather_p, Array, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var,
     convert_constvars_jaxpr, get_aval, set_current_trace)

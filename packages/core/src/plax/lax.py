@@ -34,3 +34,22 @@ def __getattr__(name: str):
     if obj is None:
         raise AttributeError(f"module 'plax.lax' has no attribute '{name}'")
     return obj
+
+
+def _export_primitives() -> None:
+    """Every primitive core defines, as `plax.lax.<name>_p` (as jax.lax.sin_p): what rules and
+    lowerings are registered for."""
+    import importlib
+    import pkgutil
+
+    from plax._src import lax as pkg
+    from plax._src.core import Primitive
+    g = globals()
+    for m in pkgutil.iter_modules(pkg.__path__):
+        mod = importlib.import_module(f"{pkg.__name__}.{m.name}")
+        for n, v in vars(mod).items():
+            if n.endswith("_p") and isinstance(v, Primitive):
+                g.setdefault(n, v)
+
+
+_export_primitives()

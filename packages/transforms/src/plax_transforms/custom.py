@@ -14,12 +14,12 @@ import functools
 import inspect
 from typing import Callable
 
-from plax._src.core import EVAL_TRACE, current_trace, set_current_trace
-from plax._src.tree_util import tree_flatten, tree_map, tree_unflatten
+from plax.extend import EVAL_TRACE, current_trace, set_current_trace
+from plax.tree_util import tree_flatten, tree_map, tree_unflatten
 from plax.extend import (
     JVP_OF_CUSTOM_VJP, ClosedJaxpr, Jaxpr, JaxprTrace, Literal, Var, checkpoint_p,
     custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, eval_jaxpr, get_aval)
-from plax_transforms.ad import Zero, instantiate, is_unknown, pe_rules
+from plax_transforms.ad import Zero, instantiate, is_unknown
 from plax_transforms.batching import (
     BatchTrace, BatchTracer, batch_flat, matchaxis, needs_trace)
 from plax_transforms.jit import closed_call_jaxpr
@@ -535,7 +535,7 @@ def register(reg) -> None:
     reg.add_jvp(checkpoint_p, _checkpoint_jvp)
     reg.add_batch(checkpoint_p, _checkpoint_batch)
     reg.add_transpose(checkpoint_p, _checkpoint_transpose)
-    pe_rules[checkpoint_p] = _checkpoint_partial_eval
+    reg.add_partial_eval(checkpoint_p, _checkpoint_partial_eval)
     api = {"custom_jvp": custom_jvp, "custom_vjp": custom_vjp, "checkpoint": checkpoint,
            "remat": remat, "checkpoint_policies": checkpoint_policies}
     for name, obj in api.items():

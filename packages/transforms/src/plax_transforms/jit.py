@@ -15,11 +15,12 @@ from typing import Callable
 from optree import tree_unflatten as _optree_unflatten
 from optree._C import flatten as _optree_flatten  # the C entry point: no Python wrapper
 
-from plax._src import registry
-from plax._src.array import Array
-from plax._src.config import config
-from plax._src.core import EVAL_TRACE, _ctx
-from plax._src.tree_util import tree_flatten, tree_unflatten
+from plax.extend import registry
+from plax.extend import Array
+from plax.extend import config
+from plax.extend import EVAL_TRACE
+from plax.extend import trace_context as _ctx
+from plax.tree_util import tree_flatten, tree_unflatten
 from plax.extend import execution
 from plax.extend import (
     ClosedJaxpr, convert_constvars_jaxpr, eval_jaxpr, get_aval, jit_p, trace_to_jaxpr)

@@ -25,6 +25,8 @@ def plax_register(registry):
             registry.add_transpose(prim, rule)
         for prim, rule in getattr(mod, "BATCH", {}).items():
             registry.add_batch(prim, rule)
+        for prim, rule in getattr(mod, "PARTIAL_EVAL", {}).items():
+            registry.add_partial_eval(prim, rule)
         for prim, rule in getattr(mod, "ABSTRACT_EVAL", {}).items():
             registry.add_abstract_eval(prim, rule)
         for prim, rule in getattr(mod, "REFERENCE_IMPL", {}).items():

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from plax import lax
-from plax._src import registry
+from plax.extend import registry
 from plax.extend import (
     all_gather_p, axis_index_p, get_aval, pmax_p, pmin_p, ppermute_p, psum_p)
 from plax_transforms import batching
@@ -82,12 +82,12 @@ def _axis_index_rule(trace, vals, dims, *, axis_name):
     return lax.iota(np.int32, trace.axis_size), 0
 
 
-for _p, _r in ((psum_p, _reduce_rule(psum_p, lambda v, a: lax.reduce_sum(v, a))),
-               (pmax_p, _reduce_rule(pmax_p, lambda v, a: lax.reduce_max(v, a))),
-               (pmin_p, _reduce_rule(pmin_p, lambda v, a: lax.reduce_min(v, a))),
-               (all_gather_p, _all_gather_rule), (ppermute_p, _ppermute_rule),
-               (axis_index_p, _axis_index_rule)):
-    batching.collective_rules[_p] = _r
+_COLLECTIVE_RULES = (
+    (psum_p, _reduce_rule(psum_p, lambda v, a: lax.reduce_sum(v, a))),
+    (pmax_p, _reduce_rule(pmax_p, lambda v, a: lax.reduce_max(v, a))),
+    (pmin_p, _reduce_rule(pmin_p, lambda v, a: lax.reduce_min(v, a))),
+    (all_gather_p, _all_gather_rule), (ppermute_p, _ppermute_rule),
+    (axis_index_p, _axis_index_rule))
 
 
 # --- differentiation ---------------------------------------------------------------------------
@@ -184,6 +184,8 @@ def pmap(fun: Callable, axis_name=None, *, in_axes=0, out_axes=0, static_broadca
 
 
 def register(reg) -> None:
+    for p, rule in _COLLECTIVE_RULES:
+        reg.add_collective(p, rule)
     for p in COLLECTIVES:
         reg.add_batch(p, batching.needs_trace(_nonmatching_batch(p)))
     reg.add_jvp(psum_p, _psum_jvp)
