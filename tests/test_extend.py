@@ -147,3 +147,48 @@ def test_the_ban_test_sees_each_way_of_reaching_plax_src():
         assert len(_private_imports(f)) == 5
     finally:
         f.unlink()
+
+
+@pytest.fixture
+def owner():
+    """Registrations made under a throwaway plugin name, removed after the test."""
+    from plax._src import registry as core_registry
+    with core_registry._owning("test-extend"):
+        yield
+    core_registry._unregister_owner("test-extend")
+
+
+def test_lower_fun_rules_on_both_backends(owner):
+    from plax.extend import Primitive, ShapedArray, lower_fun
+    p = Primitive("testext.softclip", elementwise=True)
+
+    def softclip(x, *, limit):
+        return limit * jnp.tanh(x / limit)
+
+    registry.add_abstract_eval(p, lambda x, *, limit: ShapedArray(x.shape, x.dtype, x.weak_type))
+    registry.add_impl("reference", p, lower_fun(softclip))
+    registry.add_lowering("xla", p, lower_fun(softclip))
+    x = np.linspace(-5, 5, 7, dtype=np.float32)
+    want = 2.0 * np.tanh(x / 2.0)
+    for backend in ("reference", "xla"):
+        with plax.default_backend(backend):
+            np.testing.assert_allclose(np.asarray(p.bind(x, limit=2.0)), want, rtol=1e-6)
+            got = plax.jit(lambda v: p.bind(v, limit=2.0) + 1.0)(x)
+            np.testing.assert_allclose(np.asarray(got), want + 1.0, rtol=1e-6)
+
+
+def test_xla_lowering_written_with_the_documented_builder(owner):
+    from plax.extend import Primitive, ShapedArray
+
+    p = Primitive("testext.cube")
+
+    def lowering(ctx, x):
+        assert ctx.prim is p and ctx.avals_out[0].shape == x.shape
+        sq = ctx.b.op1("stablehlo.multiply", [x, x])
+        return ctx.b.op1("stablehlo.multiply", [sq, x])
+
+    registry.add_abstract_eval(p, lambda x: ShapedArray(x.shape, x.dtype, x.weak_type))
+    registry.add_lowering("xla", p, lowering)
+    x = np.arange(4, dtype=np.float32)
+    with plax.default_backend("xla"):
+        np.testing.assert_array_equal(np.asarray(plax.jit(p.bind)(x)), x ** 3)

@@ -13,6 +13,8 @@ else: what they need is here, so it is enough for a third party too. What it hol
 - `ad` (symbolic zeros, UndefinedPrimal), `batching` (helpers for batch rules), `dtypes`,
   `execution` (placement, buffers, launching, Array wrapping, for runners of programs);
 - the backend contract: `Backend`, `Device`, `Executable`, `UnsupportedPrimitiveError`;
+- `lowering`: `lower_fun` (a rule from a plax composition, any backend) and the documented
+  context and builder an xla lowering rule receives;
 - `config` (define options with `config.define`), `tree_util`, `hookimpl`.
 
 Stability promise: a name exported here (and from its submodules) keeps its meaning and
@@ -26,6 +28,7 @@ minor release. Anything under `plax._src` may change without notice: plugins mus
 
 from plax import tree_util
 from plax._src.array import Array
+from plax._src.composition import Composition, lower_fun
 from plax._src.backend import Backend, Device, Executable, UnsupportedPrimitiveError, iter_eqns
 from plax._src.config import config
 from plax._src.core import (
@@ -42,19 +45,19 @@ from plax._src.lax.parallel import (
     COLLECTIVES, all_gather_p, axis_index_p, pmax_p, pmin_p, ppermute_p, psum_p)
 from plax._src.registry import PluginWarning, RegistrationError
 from plax._src.tracing import JaxprTrace, JaxprTracer, convert_constvars_jaxpr, trace_to_jaxpr
-from plax.extend import ad, batching, dtypes, execution, registry
+from plax.extend import ad, batching, dtypes, execution, lowering, registry
 from plax.hookspecs import hookimpl
 
 __all__ = [
-    "Array", "Backend", "COLLECTIVES", "ClosedJaxpr", "ConcretizationTypeError", "Device",
-    "EVAL_TRACE", "EvalTrace", "Executable", "JVP_OF_CUSTOM_VJP", "Jaxpr", "JaxprEqn",
-    "JaxprTrace", "JaxprTracer", "JaxprTypeError", "Literal", "PlaxTypeError", "PluginWarning",
-    "Primitive", "RegistrationError", "ShapedArray", "Trace", "Tracer", "UnexpectedTracerError",
-    "UnsupportedPrimitiveError", "Var", "abstract_eval", "ad", "all_gather_p",
-    "apply_primitive", "axis_index_p", "batching", "bind", "check_jaxpr", "checkpoint_p",
-    "config", "convert_constvars_jaxpr", "current_trace", "custom_jvp_call_p", "custom_lin_p",
-    "custom_vjp_call_p", "dce_jaxpr", "dtypes", "eval_jaxpr", "execution", "get_aval",
-    "hookimpl", "iter_eqns", "jaxpr_as_fun", "jit_p", "make_array", "pmax_p", "pmin_p",
-    "ppermute_p", "psum_p", "registry", "set_current_trace", "trace_context", "trace_to_jaxpr",
-    "tree_util",
+    "abstract_eval", "ad", "all_gather_p", "apply_primitive", "Array", "axis_index_p",
+    "Backend", "batching", "bind", "check_jaxpr", "checkpoint_p", "ClosedJaxpr", "COLLECTIVES",
+    "Composition", "ConcretizationTypeError", "config", "convert_constvars_jaxpr",
+    "current_trace", "custom_jvp_call_p", "custom_lin_p", "custom_vjp_call_p", "dce_jaxpr",
+    "Device", "dtypes", "eval_jaxpr", "EVAL_TRACE", "EvalTrace", "Executable", "execution",
+    "get_aval", "hookimpl", "iter_eqns", "Jaxpr", "jaxpr_as_fun", "JaxprEqn", "JaxprTrace",
+    "JaxprTracer", "JaxprTypeError", "jit_p", "JVP_OF_CUSTOM_VJP", "Literal", "lower_fun",
+    "lowering", "make_array", "PlaxTypeError", "PluginWarning", "pmax_p", "pmin_p",
+    "ppermute_p", "Primitive", "psum_p", "RegistrationError", "registry", "set_current_trace",
+    "ShapedArray", "Trace", "trace_context", "trace_to_jaxpr", "Tracer", "tree_util",
+    "UnexpectedTracerError", "UnsupportedPrimitiveError", "Var",
 ]
