@@ -15,7 +15,7 @@ _RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "l
 
 
 def _define_options() -> None:
-    from plax._src.config import config
+    from plax.extend import config
     config.define("xla_platform", "auto", lambda s: s.strip().lower() or "auto",
                   "platform of the xla backend: cpu, gpu, tpu or auto (an installed GPU/TPU "
                   "PJRT plugin if it starts, else the CPU); read when the backend is created",
