@@ -45,23 +45,43 @@ def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
 
 # Dicts as JAX rebuilds them: optree orders a dict's children by sorted key, as JAX does, but
 # its treedef remembers the insertion order and unflattens in it; JAX's unflattens in sorted
-# order and rejects keys that do not sort. Treedefs that differ only in insertion order compare
-# (and hash) equal, so one cache entry serves them all.
+# order and rejects keys that do not sort. So a treedef with dict nodes is rebuilt with sorted
+# ones. Treedefs that differ only in insertion order are equal, so the rebuilt one is cached per
+# treedef, except where equal treedefs may still differ (aux data of registered nodes that only
+# compare equal, a defaultdict's factory): those are rebuilt each time.
 _SORTED: dict = {}
+_PLAIN = frozenset({dict, list, tuple, type(None), collections.OrderedDict, collections.deque})
 
 
 def _sorted_dicts(treedef: PyTreeDef) -> PyTreeDef:
-    out = _SORTED.get(treedef)
+    try:
+        out = _SORTED.get(treedef)
+    except (TypeError, ValueError):  # aux data that cannot be hashed or compared
+        return treedef.transform(_sort_node)
     if out is None:
-        out = treedef.transform(_sort_node)
+        kinds: set = set()
+        treedef.transform(lambda spec: kinds.add(spec.type) or spec)
+        if not kinds & _DICTS:
+            out = treedef
+        elif all(k in _PLAIN or _is_namedtuple(k) for k in kinds):
+            out = treedef.transform(_sort_node)
+        else:
+            return treedef.transform(_sort_node)
         if len(_SORTED) > 4096:
             _SORTED.clear()
         _SORTED[treedef] = out
     return out
 
 
+def _is_namedtuple(t) -> bool:
+    return isinstance(t, type) and issubclass(t, tuple) and hasattr(t, "_fields")
+
+
+_DICTS = frozenset({dict, collections.defaultdict})
+
+
 def _sort_node(spec: PyTreeDef) -> PyTreeDef:
-    if spec.type is not dict and spec.type is not collections.defaultdict:
+    if spec.type not in _DICTS:
         return spec
     d = spec.unflatten(range(spec.num_children))
     try:
