@@ -235,6 +235,17 @@ def test_unsortable_dict_keys_raise_as_jax():
         ptu.tree_map(lambda x: x, {1: 1., "a": 2.})
 
 
+def test_registered_nodes_keep_their_own_aux_data_beside_sorted_dicts():
+    class Box:
+        def __init__(self, x, meta):
+            self.x, self.meta = x, meta
+
+    ptu.register_pytree_node(Box, lambda b: ((b.x,), b.meta), lambda m, xs: Box(xs[0], m))
+    for meta in (np.ones(2), np.zeros(2), 1, 1.0):  # arrays cannot be compared; 1 == 1.0
+        out = ptu.tree_map(lambda v: v + 1, {"b": Box(1., meta), "a": 2.})
+        assert list(out) == ["a", "b"] and out["b"].meta is meta and out["b"].x == 2.
+
+
 def test_namedtuple_subclass_registers_silently_as_jax():
     class State(collections.namedtuple("State", ["a", "b"])):
         pass
