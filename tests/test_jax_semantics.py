@@ -39,8 +39,9 @@ def same(pthunk, jthunk):
 
 def error_name(thunk, errors) -> str:
     """The most specific errors.* class (of plax.errors or jax.errors) the call raises."""
-    order = ["TracerBoolConversionError", "TracerIntegerConversionError",
-             "TracerArrayConversionError", "ConcretizationTypeError", "UnexpectedTracerError"]
+    order = ["NonConcreteBooleanIndexError", "TracerBoolConversionError",
+             "TracerIntegerConversionError", "TracerArrayConversionError",
+             "ConcretizationTypeError", "UnexpectedTracerError"]
     try:
         thunk()
     except Exception as e:  # noqa: BLE001 - classified below
@@ -70,7 +71,7 @@ def doubling(x):
 
 
 @pytest.mark.parametrize("case", ["grad", "grad4", "vjp", "jvp", "hessian", "loop", "int",
-                                  "index", "item", "value_and_grad"])
+                                  "index", "item", "value_and_grad", "mask"])
 def test_python_control_flow_on_concrete_values(case):
     def run(api, N):
         f = piecewise(N)
@@ -85,12 +86,14 @@ def test_python_control_flow_on_concrete_values(case):
             "index": lambda: api.grad(lambda x, i: x * N.arange(5.)[i])(3., N.array(2)),
             "item": lambda: api.grad(lambda x: x * x.item())(3.),
             "value_and_grad": lambda: api.value_and_grad(lambda x: f(x) * x)(np.float32(2.)),
+            "mask": lambda: api.grad(lambda x: x[x > 0].sum() * 2)(N.arange(3.)),
         }[case]
     same(run(plax, pnp), run(jax, jnp))
 
 
 @pytest.mark.parametrize("case", ["jit bool", "vmap bool", "grad jit bool", "jit index",
-                                  "jit float", "grad float", "jit asarray", "jit tolist"])
+                                  "jit float", "grad float", "jit asarray", "jit tolist",
+                                  "jit mask", "jit at mask"])
 def test_abstract_values_raise_jax_error_classes(case):
     def thunk(api, N):
         f = piecewise(N)
@@ -103,6 +106,8 @@ def test_abstract_values_raise_jax_error_classes(case):
             "grad float": lambda: api.grad(lambda x: x * float(x))(3.),  # never concrete
             "jit asarray": lambda: api.jit(lambda x: np.asarray(x))(1.),
             "jit tolist": lambda: api.jit(lambda x: x.tolist())(1.),
+            "jit mask": lambda: api.jit(lambda x: x[x > 0])(N.arange(3.)),
+            "jit at mask": lambda: api.jit(lambda x: x.at[x > 0].set(0.))(N.arange(3.)),
         }[case]
     assert error_name(thunk(plax, pnp), plax.errors) == error_name(thunk(jax, jnp), jax.errors)
 
