@@ -93,6 +93,26 @@ def _rule_trace(args):
     return trace, tree_unflatten(tree, leaves)
 
 
+def _nondiff_batched(trace: BatchTrace, args, nondiff_argnums) -> bool:
+    n = len(args)
+    return any(trace.lift(x)[1] is not None for i in nondiff_argnums
+               for x in tree_flatten(args[i % n])[0])
+
+
+def _batched_call(outer: BatchTrace, fun, vals, dims):
+    """fun(*vals) run batched by `outer` (along `dims`, and for the values it closes over),
+    every output with the batch axis first."""
+    box = []
+
+    def flat(*xs):
+        leaves, tree = tree_flatten(fun(*xs))
+        box.append(tree)
+        return leaves
+
+    outs = _batch_rule_fun(outer, flat, vals, dims)
+    return tree_unflatten(box[0], outs)
+
+
 def _lift_dyn(trace: JVPTrace, nondiff_argnums, args):
     """(nondiff values, dynamic args, their treedef, primal leaves, tangent leaves)."""
     n = len(args)
@@ -211,7 +231,49 @@ class custom_jvp:
                 return _run_rule(self._fun, *args)
             if type(trace) is JVPTrace:
                 return self._jvp(trace, args)
+            if isinstance(trace, BatchTrace) and not _nondiff_batched(
+                    trace, args, self.nondiff_argnums):
+                return self._batched(trace, args)
             return self._bind(args)
+
+    def _batched(self, trace: BatchTrace, args):
+        """JAX's BatchTrace.process_custom_jvp_call: the call goes one level down with the
+        batched arguments' values (where Python control flow on the concrete ones works); its
+        function and rule run batched by this trace (for the batched arguments and for what
+        they close over), their outputs with the batch axis first, and come back as this
+        trace's values."""
+        n = len(args)
+        nondiff = {i % n for i in self.nondiff_argnums}
+        lowered, dims = [], []  # per argument: its value and its leaves' batch dims
+        for a in args:
+            leaves, tree = tree_flatten(a)
+            lifted = [trace.lift(x) for x in leaves]
+            lowered.append(tree_unflatten(tree, [v for v, _ in lifted]))
+            dims.append([d for _, d in lifted])
+        fun, user_jvp = self._fun, self.jvp
+        dyn_dims = [d for i in range(n) if i not in nondiff for d in dims[i]]
+
+        def fun_b(*a):
+            flat, tree = tree_flatten(a)
+            return _batched_call(trace, lambda *xs: fun(*tree_unflatten(tree, xs)), flat,
+                                 [d for ds in dims for d in ds])
+
+        def jvp_b(*a):
+            nd, ps, ts = a[:-2], a[-2], a[-1]
+            pl, pt = tree_flatten(ps)
+            tl, tt = tree_flatten(ts)
+
+            def call(*xs):
+                return user_jvp(*nd, tree_unflatten(pt, xs[:len(pl)]),
+                                tree_unflatten(tt, xs[len(pl):]))
+            return _batched_call(trace, call, [*pl, *tl], [*dyn_dims, *dyn_dims])
+
+        inner = custom_jvp(fun_b, nondiff_argnums=self.nondiff_argnums)
+        inner.defjvp(jvp_b, symbolic_zeros=self.symbolic_zeros)
+        inner.__name__ = self.__name__
+        with set_current_trace(trace.parent):
+            out = inner(*lowered)
+        return tree_map(lambda o: BatchTracer(trace, o, 0), out)
 
     def _jvp(self, trace: JVPTrace, args):
         """JAX's JVPTrace.process_custom_jvp_call: the user's rule on the primals and
@@ -252,16 +314,18 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp_fun, num_consts,
 class _RuleBatchTrace(BatchTrace):
     """The trace a user's rule runs in when its call is batched: it also takes the tracers of
     the vmap that batched the call as its own, since the rule may close over them (JAX
-    recognises them by the trace's tag)."""
+    recognises them by the trace's tag), and those of the vmap behind that one when it is
+    itself a rule's (a rule calling a custom function whose own rule is batched)."""
 
-    __slots__ = ("outer",)
+    __slots__ = ("outer", "owners")
 
     def __init__(self, parent, outer: BatchTrace):
         super().__init__(parent, outer.axis_size, outer.axis_name)
         self.outer = outer
+        self.owners = (self, *getattr(outer, "owners", (outer,)))
 
     def lift(self, x):
-        if type(x) is BatchTracer and (x._trace is self or x._trace is self.outer):
+        if type(x) is BatchTracer and any(x._trace is t for t in self.owners):
             return x.val, x.bdim
         return x, None
 
