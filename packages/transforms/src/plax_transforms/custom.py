@@ -1,11 +1,13 @@
 """custom_jvp, custom_vjp and checkpoint (remat).
 
-A custom_jvp/custom_vjp function called eagerly just runs. Under a transformation it binds a
-call primitive carrying the traced function and the user's rules (as Python callables in its
-params): the jvp trace applies them; every other trace treats the call as its jaxpr (vmap also
-batches the rules). custom_vjp's tangent is `custom_lin`, a linear primitive whose transpose is
-the user's bwd. checkpoint binds a call whose partial evaluation saves only what the policy
-allows and recomputes the rest in the backward pass.
+A custom function is processed where JAX processes it: eagerly it just runs; a jvp trace that
+sees a tangent calls the user's rule (custom_vjp: fwd, and `custom_lin`, a linear primitive
+whose transpose is bwd) without running the function; a batch trace sends custom_jvp calls one
+level down with the function and rule batched; traces that would only pass the call on are
+skipped, so Python control flow on concrete values works. Where it is staged (jit, make_jaxpr,
+vmap of custom_vjp) it binds a call primitive carrying the traced function and the rules.
+checkpoint binds a call whose partial evaluation saves only what the policy allows and
+recomputes the rest in the backward pass.
 """
 
 from __future__ import annotations
@@ -74,10 +76,7 @@ def _rule_trace(args):
     """The trace a custom_jvp/custom_vjp call is processed in, and the arguments as it sees
     them. As in JAX, a jvp trace none of whose nonzero tangents reach the call, and a
     partial-eval trace that knows every argument, pass the call on to the trace below them,
-    so the function runs where its values are concrete (`if x > 0:` works), and a jvp trace
-    that sees a tangent calls the user's rule without running (or tracing) the function. (A
-    batch trace keeps the call even when nothing is batched: the function may close over
-    batched values; JAX then batches lazily, plax traces the function.)"""
+    so the function runs where its values are concrete (`if x > 0:` works)."""
     trace = current_trace()
     leaves, tree = tree_flatten(args)
     while True:
