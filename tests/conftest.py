@@ -9,6 +9,11 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import plax  # noqa: E402
+
+# every eager result and every batch rule's output is checked against the abstract evaluation
+plax.config.update("checks", True)
+
 try:  # JAX is an oracle in tests only; never imported under packages/
     import jax  # noqa: F401
     import jax.numpy as jnp  # noqa: F401

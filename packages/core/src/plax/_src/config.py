@@ -214,6 +214,10 @@ config.define("debug_nans", False, _parse_bool,
               "raise FloatingPointError when an operation produces a NaN", validate=_check_bool)
 config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly",
               validate=_check_bool)
+config.define("checks", False, _parse_bool,
+              "check every eager result and every batch rule's output against the primitive's "
+              "abstract evaluation (for plugin authors: catches wrong shapes and dtypes)",
+              validate=_check_bool)
 config.define("plugins", None, _parse_list,
               "allow list of third-party plugin names to load (comma separated); None loads "
               "all. Built-in plugins (the reference backend) load unless disabled",
