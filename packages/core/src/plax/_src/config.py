@@ -212,6 +212,12 @@ config.define("enable_x64", False, _parse_bool, "allow 64-bit dtypes (float64, i
               validate=_check_bool)
 config.define("debug_nans", False, _parse_bool,
               "raise FloatingPointError when an operation produces a NaN", validate=_check_bool)
+config.define("checks", False, _parse_bool,
+              "checked mode. Eager ops check their operands and raise naming the operation, "
+              "the index, the axis and the bound (out-of-bounds gather/scatter/dynamic_slice "
+              "indices, which otherwise clamp; integer division by zero); it also turns on "
+              "abstract-eval checking of eager results and of batch rules' outputs. Under jit "
+              "use plax.checkify", validate=_check_bool)
 config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly",
               validate=_check_bool)
 config.define("plugins", None, _parse_list,
