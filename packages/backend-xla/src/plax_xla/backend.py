@@ -49,6 +49,10 @@ class XlaBackend(Backend):
 
     def __init__(self, platform: str | None = None, cpu_devices: int | None = None):
         platform = (platform or _option("xla_platform", "auto")).lower()
+        if platform == "auto":  # PLAX_PLATFORMS (as JAX_PLATFORMS): its first xla platform
+            wanted = [p for p in (_option("platforms", None) or ())
+                      if p in ("cpu", "gpu", "cuda", "tpu")]
+            platform = wanted[0] if wanted else platform
         cpu_devices = int(cpu_devices or _option("xla_cpu_devices", 1))
         if cpu_devices < 1:
             raise ValueError(f"plax xla backend: xla_cpu_devices must be >= 1, got {cpu_devices}")

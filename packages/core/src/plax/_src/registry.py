@@ -251,6 +251,9 @@ def is_default_backend(backend) -> bool:
 def _pick_default():
     ensure_plugins_loaded()
     errors = []
+    platforms = config.platforms
+    if platforms:  # PLAX_PLATFORMS: backend names or platforms, first that starts
+        return _pick_from(platforms)
     for name in backend_names():
         spec = _backend_specs[name]
         inst = _instantiate(spec)
@@ -261,6 +264,26 @@ def _pick_default():
                                   + (": " + "; ".join(errors) if errors else ""))
 
 
+def _pick_from(platforms) -> Any:
+    """The first of `platforms` (backend names, or platforms such as cpu/gpu that a backend
+    runs on, tried in priority order) that starts."""
+    errors = []
+    for want in platforms:
+        names = [want] if want in _backend_specs else backend_names()
+        for name in names:
+            spec = _backend_specs[name]
+            inst = _instantiate(spec)
+            if inst is None:
+                errors.append(f"{name}: {spec.error}")
+            elif name == want or inst.platform == want or (
+                    want == "cuda" and inst.platform == "gpu"):
+                return inst
+    raise BackendUnavailableError(
+        f"none of the platforms {', '.join(platforms)} (PLAX_PLATFORMS / config 'platforms') "
+        f"could be started; installed backends: {', '.join(backend_names())}"
+        + ("; " + "; ".join(errors) if errors else ""))
+
+
 def validate_backend_name(name: str) -> None:
     ensure_plugins_loaded()
     if name not in _backend_specs:
@@ -269,7 +292,7 @@ def validate_backend_name(name: str) -> None:
 
 
 def _on_config_change(name: str) -> None:
-    if name == "backend":
+    if name in ("backend", "platforms"):
         _default_cache.clear()
 
 
