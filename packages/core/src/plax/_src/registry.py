@@ -207,11 +207,16 @@ def backend_names() -> list[str]:
 
 def _instantiate(spec: BackendSpec):
     if spec.instance is None and spec.error is None:
-        try:
-            spec.instance = spec.factory()
-        except Exception as e:  # noqa: BLE001 - reported to the user with the cause
-            spec.error = e
+        with _start_lock:  # threads racing to the first use start one backend, not several
+            if spec.instance is None and spec.error is None:
+                try:
+                    spec.instance = spec.factory()
+                except Exception as e:  # noqa: BLE001 - reported to the user with the cause
+                    spec.error = e
     return spec.instance
+
+
+_start_lock = threading.RLock()
 
 
 _default_cache: dict = {}
@@ -322,6 +327,7 @@ class PluginInfo:
 
 _plugins: dict[str, PluginInfo] = {}
 _loaded = False
+_loading = False
 _load_lock = threading.RLock()
 _pm = None
 
@@ -365,29 +371,39 @@ def load_plugins() -> None:
     """Load every discovered plugin once. A plugin that fails is skipped with a PluginWarning;
     conflicting registrations are removed from the later plugin and raised, after the other
     plugins have loaded, as one RegistrationError naming both sides."""
-    global _loaded
+    global _loaded, _loading
     with _load_lock:
-        if _loaded:
+        # _loading: a plugin asking for the registry while it loads (this thread holds the
+        # lock); other threads wait on the lock and see _loaded only once loading is done
+        if _loaded or _loading:
             return
-        _loaded = True
-        for mod in _CORE_RULE_MODULES:
-            importlib.import_module(mod)
-        allow = config.plugins
-        deny = set(config.disable_plugins or ())
-        found, errors = discover()
-        _plugins.update(found)
-        for name, info in found.items():
-            # the allow list selects among third-party plugins; built-ins are denied explicitly
-            if name in deny or (allow is not None and name not in allow
-                                and name not in _BUILTIN_PLUGINS):
-                info.status = "disabled"
-                continue
-            try:
-                load_plugin(info)
-            except RegistrationError as e:
-                errors.append(str(e))
-        if errors:
-            raise RegistrationError("; ".join(errors))
+        _loading = True
+        try:
+            _load_all()
+        finally:
+            _loaded, _loading = True, False
+
+
+def _load_all() -> None:
+    """The body of load_plugins, under its lock."""
+    for mod in _CORE_RULE_MODULES:
+        importlib.import_module(mod)
+    allow = config.plugins
+    deny = set(config.disable_plugins or ())
+    found, errors = discover()
+    _plugins.update(found)
+    for name, info in found.items():
+        # the allow list selects among third-party plugins; built-ins are denied explicitly
+        if name in deny or (allow is not None and name not in allow
+                            and name not in _BUILTIN_PLUGINS):
+            info.status = "disabled"
+            continue
+        try:
+            load_plugin(info)
+        except RegistrationError as e:
+            errors.append(str(e))
+    if errors:
+        raise RegistrationError("; ".join(errors))
 
 
 def load_plugin(info: PluginInfo) -> bool:
