@@ -22,7 +22,7 @@ class Val:
     name: str
     shape: tuple
     dtype: str
-    weak: bool = False  # a Python scalar (weakly typed)
+    weak: bool = False  # weakly typed: a Python scalar, or an array computed from only those
 
 
 @dataclasses.dataclass
@@ -300,7 +300,9 @@ def programs(draw, max_ops: int = 6, max_layers: int = 3):
         while not getattr(b, draw(st.sampled_from(FAMILIES)))():
             pass
     out = b.vals[-1]
+    # an int/bool result is cast; a weakly typed one stays weak (its weak type is compared)
     ret = out.name if out.dtype == F32 and not out.weak else \
+        f"jnp.asarray({out.name})" if out.dtype == F32 else \
         f"jnp.asarray({out.name}, jnp.float32)"
     args = ", ".join(f"a{i}" for i in range(n_in))
     src = [f"def f0({args}):", *b.lines, f"    return {ret}", ""]
