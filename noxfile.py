@@ -1,4 +1,6 @@
-"""Developer sessions: `nox -s tests`, `nox -s demo`, `nox -s bench`, `nox -s lint`."""
+"""Developer sessions: `nox -s tests`, `nox -s demo`, `nox -s bench`, `nox -s lint`,
+`nox -s fuzz` (the long differential-fuzzing profile), `nox -s stress` (thread and memory tests
+at full size)."""
 
 import nox
 
@@ -7,7 +9,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
 PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla"]
-TEST_DEPS = ["pytest>=8", "pytest-xdist", "jax", "jaxlib", "scikit-learn"]
+TEST_DEPS = ["pytest>=8", "pytest-xdist", "hypothesis", "jax", "jaxlib", "scikit-learn"]
 
 
 def install_plax(session):
@@ -21,6 +23,26 @@ def tests(session):
     session.install(*TEST_DEPS)
     session.run("pytest", "-q", "-n", "2", "tests", *session.posargs,
                 env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+@nox.session
+def fuzz(session):
+    """The long differential-fuzzing profile: random programs on every backend against JAX,
+    every disagreement collected (report: fuzz-report.txt; PLAX_FUZZ_EXAMPLES to resize)."""
+    install_plax(session)
+    session.install(*TEST_DEPS)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py", *session.posargs,
+                env={"TF_CPP_MIN_LOG_LEVEL": "2", "PLAX_FUZZ_PROFILE": "long",
+                     "PLAX_FUZZ_REPORT": "fuzz-report.txt"})
+
+
+@nox.session
+def stress(session):
+    """Thread-safety and memory tests at full size (a minute per thread, 100,000 calls)."""
+    install_plax(session)
+    session.install(*TEST_DEPS)
+    session.run("pytest", "-q", "-s", "tests/test_threads.py", "tests/test_memory.py",
+                *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PLAX_STRESS": "1"})
 
 
 @nox.session
