@@ -13,7 +13,7 @@ from plax._src import core as _core
 from plax._src import dtypes
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray, get_aval
 from plax._src.lax._params import static_int, static_ints
-from plax._src.lax.linalg import _dtype_rank, canonicalize_precision
+from plax._src.lax.linalg import canonicalize_precision
 from plax._src.registry import add_abstract_eval
 
 __all__ = ["ConvDimensionNumbers", "conv_dimension_numbers", "conv_general_permutations",
@@ -117,7 +117,17 @@ def _result_dtype(lhs, rhs, preferred_element_type):
     dt = lhs.dtype
     pet = preferred_element_type
     if pet is not None and pet != dt:
-        if _dtype_rank(pet) < _dtype_rank(dt) and not dtypes.is_float(dt):
+        # JAX's combinations: (integer, integer or floating), (floating, floating),
+        # (complex, complex), never narrower than the operands
+        ok = (dtypes.is_int(dt) and (dtypes.is_int(pet) or dtypes.is_float(pet))
+              or dtypes.is_float(dt) and dtypes.is_float(pet)
+              or dtypes.is_complex(dt) and dtypes.is_complex(pet))
+        if not ok:
+            raise PlaxTypeError(f"conv_general_dilated: preferred_element_type {pet.name} is "
+                                f"incompatible with operands of dtype {dt.name} (allowed: "
+                                "integer -> integer or floating, floating -> floating, complex "
+                                "-> complex)")
+        if pet.itemsize < dt.itemsize:
             raise PlaxTypeError(f"conv_general_dilated: preferred_element_type {pet.name} must "
                                 f"not be narrower than the operand dtype {dt.name}")
         dt = pet
