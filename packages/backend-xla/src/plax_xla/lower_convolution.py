@@ -4,8 +4,8 @@ dimension). 16-bit float results are computed in float32, as dot_general's."""
 
 from __future__ import annotations
 
-from plax._src import dtypes
-from plax._src.lax import convolution as cv
+from plax.extend import dtypes
+from plax import lax as cv
 from plax_xla import hlo
 from plax_xla.lowering import dense_i64, i64_array
 

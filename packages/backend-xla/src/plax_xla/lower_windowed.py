@@ -5,8 +5,8 @@ stablehlo.select_and_scatter for select_and_scatter_add. 16-bit floats are summe
 
 from __future__ import annotations
 
-from plax._src import dtypes
-from plax._src.lax import windowed as wd
+from plax.extend import dtypes
+from plax import lax as wd
 from plax_xla import hlo
 from plax_xla.lowering import dense_i64, i64_array, inline_closed
 
