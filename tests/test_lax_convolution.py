@@ -53,7 +53,8 @@ CASES = [
          _conv(window_strides=(1,), padding=[(1, 0)], batch_group_count=3,
                dimension_numbers=("NWC", "WIO", "NWC")),
          lambda r: (f32(r, 6, 5, 2), f32(r, 3, 2, 6)), diff=(0, 1)),
-    Case("conv_3d", _conv(window_strides=(1, 2, 1), padding="SAME", rhs_dilation=(1, 1, 2)),
+    Case("conv_3d", _conv(window_strides=(1, 2, 1), padding="SAME", rhs_dilation=(1, 1, 2),
+                          precision="highest"),
          lambda r: (f32(r, 1, 2, 4, 3, 5), f32(r, 2, 2, 2, 2, 2)), diff=(0, 1)),
     Case("conv", lambda L, x, w: L.conv(x, w, (1, 2), "VALID"),
          lambda r: (f32(r, 2, 2, 4, 5), f32(r, 3, 2, 2, 2)), diff=(0, 1)),
@@ -249,3 +250,40 @@ def test_transpose_is_linear_transpose(kind):
                 lambda b, x=x, kw=kw: lax.conv_general_dilated(x, b, **kw), w)(ct)
             lhs_side, rhs_side = np.vdot(np.asarray(out), ct), np.vdot(w, np.asarray(t))
         assert_close(lhs_side, rhs_side, rtol=1e-4, atol=1e-3)
+
+
+@requires_jax
+def test_local_conv_and_shape_helpers_match_jax(backend):
+    rng = np.random.default_rng(9)
+    for dn, xs in [(None, (2, 3, 6, 5)), (("NHWC", "HWIO", "NHWC"), (2, 6, 5, 3)),
+                   (("NCHW", "OIHW", "NHWC"), (2, 3, 6, 5))]:
+        x = f32(rng, *xs)
+        kw = dict(window_strides=(1, 2), padding="SAME", filter_shape=(2, 3),
+                  dimension_numbers=dn)
+        out_shape = jax.eval_shape(lambda a, kw=kw: jax.lax.conv_general_dilated_patches(
+            a, kw["filter_shape"], kw["window_strides"], kw["padding"],
+            dimension_numbers=kw["dimension_numbers"]), x).shape
+        pdn = lax.conv_dimension_numbers(xs, (1, 1, 2, 3), dn)
+        # the local kernel: output spatial sizes on rhs's spatial dims, C*6 in, 4 out
+        rshape = [0] * 4
+        rshape[pdn.rhs_spec[0]], rshape[pdn.rhs_spec[1]] = 4, 18
+        for k, d in enumerate(pdn.rhs_spec[2:]):
+            rshape[d] = out_shape[pdn.out_spec[2 + k]]
+        w = f32(rng, *rshape)
+        got = lax.conv_general_dilated_local(x, w, **kw)
+        want = jax.lax.conv_general_dilated_local(x, w, **kw)
+        assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert lax.conv_shape_tuple((2, 4, 9, 8), (6, 2, 3, 3), (2, 1), "SAME") == \
+        jax.lax.conv_shape_tuple((2, 4, 9, 8), (6, 2, 3, 3), (2, 1), "SAME")
+    spec = ("NHWC", "HWIO", "NHWC")
+    assert lax.conv_general_shape_tuple((2, 9, 8, 3), (3, 2, 3, 5), (1, 2), [(1, 0), (0, 2)],
+                                        spec) == \
+        jax.lax.conv_general_shape_tuple((2, 9, 8, 3), (3, 2, 3, 5), (1, 2), [(1, 0), (0, 2)],
+                                         spec)
+    for pad in ("SAME", "VALID", [(1, 2), (0, 1)]):
+        assert lax.conv_transpose_shape_tuple((2, 5, 4, 3), (3, 2, 3, 6), (2, 3), pad, spec) \
+            == jax.lax.conv_transpose_shape_tuple((2, 5, 4, 3), (3, 2, 3, 6), (2, 3), pad, spec)
+    assert lax.reduce_window_shape_tuple((4, 9), (2, 3), (1, 2), [(0, 1), (2, 0)], (1, 2),
+                                         (2, 1)) == \
+        tuple(jax.lax.reduce_window_shape_tuple((4, 9), (2, 3), (1, 2), [(0, 1), (2, 0)],
+                                                (1, 2), (2, 1)))
