@@ -184,9 +184,20 @@ def test_jaxpr_params():
     assert eqn.params["padding"] == ((1, 1), (1, 1))
     assert eqn.params["dimension_numbers"] == lax.ConvDimensionNumbers(
         (0, 1, 2, 3), (0, 1, 2, 3), (0, 1, 2, 3))
-    text = str(jaxpr)
-    assert "c:f32[1,3,3,3] = conv_general_dilated[" in text
-    assert "precision" not in text and "preferred_element_type" not in text
+    assert "c:f32[1,3,3,3] = conv_general_dilated[" in str(jaxpr)
+
+
+@requires_jax
+def test_jaxpr_text_matches_jax():
+    x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
+    assert str(plax.make_jaxpr(lambda a, b: lax.conv(a, b, (2, 2), "SAME"))(x, w)) == \
+        str(jax.make_jaxpr(lambda a, b: jax.lax.conv(a, b, (2, 2), "SAME"))(x, w))
+
+    def pool_grad(L, grad):
+        return grad(lambda a: L.reduce_sum(L.reduce_window(a, -np.inf, L.max, (1, 1, 2, 2),
+                                                           (1, 1, 2, 2), "VALID"), (0, 1, 2, 3)))
+    assert str(plax.make_jaxpr(pool_grad(lax, plax.grad))(x)) == \
+        str(jax.make_jaxpr(pool_grad(jax.lax, jax.grad))(x))
 
 
 def test_errors():

@@ -9,10 +9,9 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from plax._src import core as _core
 from plax._src import dtypes
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray, get_aval
-from plax._src.lax._params import static_int, static_ints
+from plax._src.lax._params import check_no_sharding, static_int, static_ints
 from plax._src.lax.linalg import canonicalize_precision
 from plax._src.registry import add_abstract_eval
 
@@ -207,7 +206,9 @@ def conv_shape(lhs_shape, rhs_shape, *, window_strides, padding, lhs_dilation, r
 
 def _conv_abstract(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
                    dimension_numbers, feature_group_count, batch_group_count, precision,
-                   preferred_element_type):
+                   preferred_element_type, out_sharding=None):
+    # out_sharding is JAX 0.10's param (always None here), kept so printed jaxprs match JAX's
+    check_no_sharding("conv_general_dilated", out_sharding)
     if lhs.ndim != rhs.ndim:
         raise PlaxTypeError(f"conv_general_dilated: lhs and rhs must have the same rank, got "
                             f"shapes {lhs.shape} and {rhs.shape}")
@@ -242,7 +243,7 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding: Any,
                          rhs_dilation: Sequence[int] | None = None,
                          dimension_numbers=None, feature_group_count: int = 1,
                          batch_group_count: int = 1, precision=None,
-                         preferred_element_type=None):
+                         preferred_element_type=None, out_sharding=None):
     """General n-d convolution (cross-correlation, as XLA's) of `lhs` with kernel `rhs`
     (as jax.lax.conv_general_dilated); `padding` is a string or (low, high) pairs."""
     op = "conv_general_dilated"
@@ -271,7 +272,8 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding: Any,
         dimension_numbers=dn, feature_group_count=static_int(op, "feature_group_count",
                                                              feature_group_count),
         batch_group_count=static_int(op, "batch_group_count", batch_group_count),
-        precision=canonicalize_precision(precision), preferred_element_type=pet)
+        precision=canonicalize_precision(precision), preferred_element_type=pet,
+        out_sharding=out_sharding)
 
 
 def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
@@ -430,8 +432,3 @@ def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
              for i, k, s, (lo, hi) in zip(lt[2:], rt[2:], window_strides, padding)]
     out = (lt[0], rt[0], *space)
     return tuple(out[i] for i in np.argsort(dn.out_spec))
-
-
-# JAX's printer hides None-valued params (precision, preferred_element_type)
-_core._pp_param_rules[conv_general_dilated_p] = \
-    lambda p: {k: v for k, v in p.items() if v is not None}

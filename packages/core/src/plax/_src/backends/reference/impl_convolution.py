@@ -56,7 +56,8 @@ def windows(x, spatial_axes, window, strides, dilation, out_sizes):
 
 
 def _conv(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
-          feature_group_count, batch_group_count, precision, preferred_element_type):
+          feature_group_count, batch_group_count, precision, preferred_element_type,
+          out_sharding=None):
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     out_dtype = np.dtype(preferred_element_type or lhs.dtype)
     ct = _compute_dtype(out_dtype)
