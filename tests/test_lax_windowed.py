@@ -153,6 +153,10 @@ def test_generic_reduce_window_matches_jax(backend):
     xs = np.stack([x, 2 * x, x[::-1]], 1)
     assert_close(plax.vmap(prod(lax), in_axes=1)(xs),
                  jax.vmap(prod(jax.lax), in_axes=1)(xs), rtol=1e-6, atol=1e-6)
+    # forward mode to second order against finite differences (JAX has no vjp of it either)
+    with plax.enable_x64():
+        check_grads(lambda v: lax.reduce_window(v, 1.0, lax.mul, *args),
+                    (x.astype(np.float64),), order=2, modes=("fwd",), atol=1e-6, rtol=1e-6)
     # a computation that closes over a concrete array
     scale = np.float32(0.5)
     f = lambda L: lambda v: L.reduce_window(v, np.float32(0),  # noqa: E731
