@@ -192,7 +192,7 @@ def _lu_solve(lu, perm, b):
 
 
 def _solve_raw(a, b):
-    lu, _, perm = ld.lu(lax.stop_gradient(a))
+    lu, _, perm = ld.lu(a)
     return _lu_solve(lu, perm, b)
 
 
