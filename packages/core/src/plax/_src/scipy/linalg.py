@@ -164,26 +164,39 @@ def solve_triangular(a, b, trans: int | str = 0, lower: bool = False,
 
 def solve(a, b, lower: bool = False, overwrite_a: bool = False, overwrite_b: bool = False,
           debug: bool = False, check_finite: bool = True, assume_a: str = "gen"):
-    """x with a x = b; assume_a 'gen' (LU), 'sym'/'her' (symmetrized LU) or 'pos'
-    (Cholesky, using the `lower` triangle)."""
+    """x with a x = b: through Cholesky (the `lower` or upper triangle) with assume_a
+    'pos', else through LU, as JAX (which treats 'sym' and 'her' as 'gen'). The derivative
+    is the linear solve's, d(a^-1 b) = a^-1 (db - da x), on the whole of `a`."""
     del overwrite_a, overwrite_b, debug, check_finite
     a, b = _arrays("scipy.linalg.solve", a, b)
     if assume_a not in ("gen", "sym", "her", "pos"):
         raise ValueError(f"scipy.linalg.solve: assume_a must be 'gen', 'sym', 'her' or 'pos', "
                          f"got {assume_a!r}")
     _square("scipy.linalg.solve", a)
+    if assume_a != "pos":
+        return nla.solve(a, b)
     vector = b.ndim == a.ndim - 1
-    if assume_a == "pos":
-        half = jnp.tril(a) if lower else jnp.triu(a)
-        full = half + _H(jnp.tril(a, -1) if lower else jnp.triu(a, 1))
-        x = cho_solve((ld.cholesky(full, symmetrize_input=False), True),
-                      b if vector else b)
-        return x
-    if assume_a in ("sym", "her"):
-        half = jnp.tril(a) if lower else jnp.triu(a)
-        off = jnp.tril(a, -1) if lower else jnp.triu(a, 1)
-        a = half + (jnp.swapaxes(off, -1, -2) if assume_a == "sym" else _H(off))
-    return nla.solve(a, b) if not vector else nla.solve(a, b[..., None])[..., 0]
+    x = b[..., None] if vector else b
+    if x.shape[-2] != a.shape[-1]:
+        raise ValueError(f"scipy.linalg.solve: incompatible shapes a {a.shape} and b "
+                         f"{b.shape}")
+    batch = np.broadcast_shapes(a.shape[:-2], x.shape[:-2])
+    a = jnp.broadcast_to(a, batch + a.shape[-2:])
+    x = _pos_solve(bool(lower))(a, jnp.broadcast_to(x, batch + x.shape[-2:]))
+    return x[..., 0] if vector else x
+
+
+@functools.lru_cache(maxsize=None)
+def _pos_solve(lower: bool):
+    def raw(a, b):
+        return cho_solve(cho_factor(a, lower=lower), b)
+
+    def jvp(primals, tangents):
+        (a, b), (da, db) = primals, tangents
+        x = raw(a, b)
+        return x, raw(a, db - _mm(da, x))
+
+    return nla._custom_jvp(raw, jvp)
 
 
 def det(a, overwrite_a: bool = False, check_finite: bool = True):
