@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from plax._src import dtypes
-from plax._src.lax import linalg_decomp as ld
+from plax.extend import dtypes
+from plax.lax import linalg as ld
 from plax.extend import ClosedJaxpr, ShapedArray, trace_to_jaxpr
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
