@@ -1,6 +1,6 @@
 """Developer sessions: `nox -s tests`, `nox -s demo`, `nox -s bench`, `nox -s lint`,
 `nox -s fuzz` (the long differential-fuzzing profile), `nox -s stress` (thread and memory tests
-at full size)."""
+at full size), `nox -s jax_examples`."""
 
 import nox
 
@@ -57,6 +57,16 @@ def bench(session):
     install_plax(session)
     session.install("jax", "jaxlib")
     session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session
+def jax_examples(session):
+    """JAX-style programs run unmodified on plax through a `jax` name shim and compared with
+    JAX (tests/jax_examples; fetches nothing; the test suite runs it too)."""
+    install_plax(session)
+    session.install("jax", "jaxlib")
+    session.run("python", "tests/jax_examples/harness.py", *session.posargs,
+                env={"TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 @nox.session

@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
                "checkify",
-               "tree", "scipy"}
+               "tree", "scipy", "errors"}
 
 
 class default_backend:
