@@ -1,16 +1,22 @@
-"""plax.scipy: SciPy's API with JAX's semantics (as jax.scipy). Each submodule named below
-loads on first use (`plax.scipy.linalg` or `import plax.scipy.linalg`)."""
+"""plax.scipy: SciPy's numerical functions on plax arrays (as jax.scipy): traced, transformed
+and run on any backend. Submodules load on first use (`plax.scipy.special` or
+`import plax.scipy.special`)."""
 
 import importlib as _importlib
 
-_SUBMODULES = (
+_SUBMODULES = {
     "linalg",
-)
+    "signal",
+    "special",
+    "stats",
+}
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
-        return _importlib.import_module(f"{__name__}.{name}")
+        mod = _importlib.import_module(f"plax.scipy.{name}")
+        globals()[name] = mod
+        return mod
     raise AttributeError(f"module 'plax.scipy' has no attribute '{name}'")
 
 
