@@ -1,0 +1,438 @@
+"""CUDA C++ generation for a planner `FusedGroup`: one kernel per group, shapes baked in.
+
+Every value is computed *at an index*: a consumer asks for its producer at the index it needs, so
+view-like ops (broadcast, reshape, transpose, slice, pad, concatenate, ...) become index arithmetic
+and nothing between the group's inputs and outputs touches memory. A loop group is a grid-stride
+loop over its output; a reduction group gives each output element a block (one thread per output
+when the reduced extent is small), accumulates, reduces across the block, then runs the epilogue.
+Indices are 32-bit when every extent fits. Pure Python; the text needs `prelude.PRELUDE`."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from plax.extend import Literal
+from plax_cupy import cops
+from plax_cupy.planner import REDUCE_OPS, VIEW_OPS
+from plax_cupy.prelude import PRELUDE
+
+BLOCK = 256
+MAX_GRID = 8192
+BLOCK_REDUCE_MIN = 64  # reduced extent from which a block (not a thread) reduces one output
+
+
+@dataclass
+class KernelSource:
+    """A generated kernel: its name, text (without the prelude) and launch shape."""
+    name: str
+    body: str
+    grid: int
+    block: int
+    in_avals: list
+    out_avals: list
+    work: int  # output elements (0: nothing to launch)
+
+    @property
+    def source(self) -> str:
+        return PRELUDE + self.body
+
+
+def supports(eqn) -> bool:
+    """Can a kernel compute this equation? (The planner's default `supports`.)"""
+    name = eqn.primitive.name
+    avals = [x.aval for x in eqn.invars]
+    if len(eqn.outvars) != 1:
+        return False
+    out = eqn.outvars[0].aval
+    if any(cops.name(a.dtype) not in cops.DTYPES for a in avals + [out]):
+        return False
+    if name in VIEW_OPS:
+        return True
+    if name in REDUCE_OPS:
+        return cops.supports_reduction(name, avals[0].dtype)
+    if not getattr(eqn.primitive, "elementwise", False):
+        return False
+    return cops.supports_elementwise(name, [a.dtype for a in avals], out.dtype, eqn.params)
+
+
+def _size(shape) -> int:
+    return int(math.prod(shape))
+
+
+class _Emitter:
+    """Emits statements computing values at symbolic indices, with scoped memoisation."""
+
+    def __init__(self, group, idx_t: str):
+        self.group = group
+        self.idx_t = idx_t
+        self.lines: list[str] = []
+        self.depth = 1
+        self.scopes: list[dict] = [{}]
+        self.flat: dict = {}  # (index tuple, shape) -> C expression of the flat offset
+        self.n = 0
+        self.producer = {e.outvars[0]: e for e in group.eqns}
+        self.inputs = {v: f"in{i}" for i, v in enumerate(group.in_vars)}
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def tmp(self, p="v") -> str:
+        self.n += 1
+        return f"{p}{self.n}"
+
+    def emit(self, line: str) -> None:
+        self.lines.append("  " * self.depth + line)
+
+    def let(self, ctype: str, expr: str, p="v") -> str:
+        t = self.tmp(p)
+        self.emit(f"const {ctype} {t} = {expr};")
+        return t
+
+    def open(self, head: str) -> None:
+        self.emit(head + " {")
+        self.depth += 1
+        self.scopes.append({})
+
+    def close(self, tail: str = "}") -> None:
+        self.depth -= 1
+        self.scopes.pop()
+        self.emit(tail)
+
+    def reopen(self, line: str) -> None:
+        self.depth -= 1
+        self.scopes[-1] = {}
+        self.emit(line)
+        self.depth += 1
+
+    def lookup(self, key):
+        for s in reversed(self.scopes):
+            if key in s:
+                return s[key]
+        return None
+
+    def bind(self, var, idx, name: str) -> None:
+        self.scopes[-1][(var, idx)] = name
+
+    # -- indices -------------------------------------------------------------------------------
+    def delinearize(self, flat: str, shape) -> tuple:
+        """Per-dimension index names of the flat row-major offset `flat` into `shape`."""
+        idx, rest = [], flat
+        for i in range(len(shape) - 1, -1, -1):
+            d = shape[i]
+            if d == 1:
+                idx.append("0")
+            elif i == 0 or all(s == 1 for s in shape[:i]):
+                idx.append(rest)
+                rest = "0"
+            else:
+                idx.append(self.let(self.idx_t, f"{rest} % {d}", "i"))
+                rest = self.let(self.idx_t, f"{rest} / {d}", "q")
+        idx = tuple(reversed(idx))
+        self.flat[(idx, tuple(shape))] = flat
+        return idx
+
+    def offset(self, idx, shape) -> str:
+        hit = self.flat.get((tuple(idx), tuple(shape)))
+        if hit is not None:
+            return hit
+        expr = "0"
+        for i, d in zip(idx, shape):
+            expr = i if expr == "0" else f"({expr}) * {d} + {i}"
+        return expr
+
+    # -- values --------------------------------------------------------------------------------
+    def value(self, x, idx) -> str:
+        """The C++ name of `x` at index `idx` (compute type), emitting what it needs."""
+        if isinstance(x, Literal):
+            return cops.literal(x.val, x.aval.dtype)
+        idx = tuple(idx)
+        hit = self.lookup((x, idx))
+        if hit is not None:
+            return hit
+        dt = x.aval.dtype
+        if x in self.inputs:
+            ref = f"{self.inputs[x]}[{self.offset(idx, x.aval.shape)}]"
+            name = self.let(cops.compute_type(dt), cops.load(dt, ref))
+        else:
+            e = self.producer[x]
+            name = self.eqn(e, idx)
+        self.bind(x, idx, name)
+        return name
+
+    def eqn(self, e, idx) -> str:
+        prim = e.primitive.name
+        out = e.outvars[0].aval
+        if prim in VIEW_OPS:
+            return getattr(self, "view_" + prim)(e, idx, out)
+        if prim in REDUCE_OPS:
+            raise AssertionError(f"{prim} reached outside its group's accumulator")
+        args = [self.value(a, _operand_index(idx, out.shape, a.aval.shape)) for a in e.invars]
+        return self.elementwise(e, args, out)
+
+    def elementwise(self, e, args, out) -> str:
+        prim = e.primitive.name
+        ins = [a.aval.dtype for a in e.invars]
+        odt, ct = out.dtype, cops.compute_type(out.dtype)
+        if prim == "convert_element_type":
+            return self.let(ct, cops.convert(args[0], ins[0], odt))
+        if prim == "bitcast_convert_type":
+            return self.let(ct, cops.bitcast(args[0], ins[0], odt))
+        if prim == "select_n":
+            which, cases = args[0], args[1:]
+            if len(cases) == 1:
+                return cases[0]
+            if cops.name(ins[0]) == "bool":
+                expr = f"({which} ? {cases[1]} : {cases[0]})"
+            else:  # an integer predicate out of range picks case 0, as the reference
+                expr = cases[0]
+                for i in range(1, len(cases)):
+                    expr = f"({which} == {i} ? {cases[i]} : {expr})"
+            return self.let(ct, expr)
+        if prim == "clamp":
+            lo, x, hi = args
+            return self.let(ct, f"plax_min<{ct}>(plax_max<{ct}>({x}, {lo}), {hi})")
+        if prim == "integer_pow":
+            return self.integer_pow(args[0], ins[0], e.params["y"])
+        if len(args) == 1:
+            expr = cops.unary(prim, ins[0], args[0], odt, e.params)
+        else:
+            expr = cops.binary(prim, ins[0], args[0], args[1], odt)
+        return self.let(ct, cops.rnd(odt, expr))
+
+    def integer_pow(self, x: str, dt, y: int) -> str:
+        ct = cops.compute_type(dt)
+        if y == 0:
+            return self.let(ct, cops.literal(1, dt))
+        if y < 0 and not cops.is_complex(dt):
+            p = f"{cops._libm('pow', dt)}({x}, ({ct}){-y})"
+            return self.let(ct, cops.rnd(dt, f"(({ct})1 / {cops.rnd(dt, p)})"))
+        acc, base, n = None, x, abs(y)
+        while n:  # repeated squaring in the reference's order, so integer overflow wraps alike
+            if n & 1:
+                acc = base if acc is None else self.let(
+                    ct, cops.rnd(dt, cops.binary("mul", dt, acc, base, dt)))
+            n >>= 1
+            if n:
+                base = self.let(ct, cops.rnd(dt, cops.binary("mul", dt, base, base, dt)))
+        if y < 0:
+            acc = self.let(ct, cops.binary("div", dt, cops.literal(1, dt), acc, dt))
+        return acc
+
+    # -- view-like ops: the consumer's index mapped to the producer's --------------------------
+    def view_broadcast_in_dim(self, e, idx, out):
+        x = e.invars[0]
+        bd = e.params["broadcast_dimensions"]
+        src = tuple("0" if x.aval.shape[k] == 1 else idx[bd[k]] for k in range(len(bd)))
+        return self.value(x, src)
+
+    def view_reshape(self, e, idx, out):
+        x = e.invars[0]
+        dims = e.params.get("dimensions")
+        flat = self.offset(idx, out.shape)
+        if dims is None:
+            return self.value(x, self._reindex(flat, x.aval.shape))
+        tshape = tuple(x.aval.shape[d] for d in dims)
+        t = self._reindex(flat, tshape)
+        src = [None] * len(dims)
+        for i, d in enumerate(dims):
+            src[d] = t[i]
+        return self.value(x, tuple(src))
+
+    def _reindex(self, flat: str, shape):
+        if flat and not flat.isidentifier() and not flat.isdigit():
+            flat = self.let(self.idx_t, flat, "f")
+        return self.delinearize(flat, shape)
+
+    def view_squeeze(self, e, idx, out):
+        x = e.invars[0]
+        dims = {d % max(x.aval.ndim, 1) for d in e.params["dimensions"]}
+        it = iter(idx)
+        return self.value(x, tuple("0" if d in dims else next(it) for d in range(x.aval.ndim)))
+
+    def view_transpose(self, e, idx, out):
+        perm = e.params["permutation"]
+        src = [None] * len(perm)
+        for i, p in enumerate(perm):
+            src[p] = idx[i]
+        return self.value(e.invars[0], tuple(src))
+
+    def view_rev(self, e, idx, out):
+        dims = set(e.params["dimensions"])
+        return self.value(e.invars[0], tuple(
+            f"({out.shape[d] - 1} - {i})" if d in dims else i for d, i in enumerate(idx)))
+
+    def view_slice(self, e, idx, out):
+        start = e.params["start_indices"]
+        strides = e.params.get("strides") or (1,) * len(start)
+        src = []
+        for i, s, st in zip(idx, start, strides):
+            j = i if st == 1 else f"{i} * {st}"
+            src.append(j if s == 0 else f"({s} + {j})")
+        return self.value(e.invars[0], tuple(src))
+
+    def view_iota(self, e, idx, out):
+        dt = e.params["dtype"]
+        i = idx[e.params["dimension"]]
+        return self.let(cops.compute_type(dt), cops.convert(f"(({self.idx_t}){i})",
+                                                            np.dtype("int64"), dt))
+
+    def view_pad(self, e, idx, out):
+        x, pv = e.invars
+        ct = cops.compute_type(out.dtype)
+        conds, src = [], []
+        for i, (lo, _hi, interior), d in zip(idx, e.params["padding_config"], x.aval.shape):
+            t = i if lo == 0 else f"({i} - {lo})"
+            step = interior + 1
+            if step == 1:
+                conds.append(f"{t} >= 0 && {t} < {d}")
+                src.append(t)
+            else:
+                conds.append(f"{t} >= 0 && {t} % {step} == 0 && {t} / {step} < {d}")
+                src.append(f"{t} / {step}")
+        fill = self.value(pv, ())
+        if x.aval.size == 0:
+            return fill
+        res = self.tmp()
+        self.emit(f"{ct} {res};")
+        self.open(f"if ({' && '.join('(' + c + ')' for c in conds) or 'true'})")
+        self.emit(f"{res} = {self.value(x, tuple(src))};")
+        self.close("} else {")
+        self.emit(f"  {res} = {fill};")
+        self.emit("}")
+        return res
+
+    def view_concatenate(self, e, idx, out):
+        dim = e.params["dimension"]
+        ct = cops.compute_type(out.dtype)
+        parts = [x for x in e.invars if x.aval.shape[dim] > 0]
+        if len(parts) == 1:
+            return self.value(parts[0], idx)
+        res = self.tmp()
+        self.emit(f"{ct} {res};")
+        i, start = idx[dim], 0
+        for k, x in enumerate(parts):
+            n = x.aval.shape[dim]
+            src = tuple((i if start == 0 else f"({i} - {start})") if d == dim else j
+                        for d, j in enumerate(idx))
+            if k == 0:
+                self.open(f"if ({i} < {start + n})")
+            elif k < len(parts) - 1:
+                self.reopen(f"}} else if ({i} < {start + n}) {{")
+            else:
+                self.reopen("} else {")
+            self.emit(f"{res} = {self.value(x, src)};")
+            start += n
+        self.close()
+        return res
+
+
+def _operand_index(idx, out_shape, shape):
+    """lax's implicit broadcasting: rank-0 operands and size-1 dimensions."""
+    if not shape:
+        return ()
+    return tuple("0" if d == 1 and o != 1 else i for i, d, o in zip(idx, shape, out_shape))
+
+
+def generate(group) -> KernelSource:
+    """The kernel of one FusedGroup (see the module docstring for its shape)."""
+    outs = group.out_vars
+    n_out = _size(group.shape)
+    in_sizes = [_size(v.aval.shape) for v in group.in_vars]
+    red_size = _size(group.reduce[0]) if group.reduce else 0
+    big = max([n_out, red_size, *in_sizes, 1])
+    idx_t = "int" if big + BLOCK * MAX_GRID < 2**31 else "long long"
+    em = _Emitter(group, idx_t)
+    params = [f"const {cops.store_type(v.aval.dtype)}* __restrict__ in{i}"
+              for i, v in enumerate(group.in_vars)]
+    params += [f"{cops.store_type(v.aval.dtype)}* __restrict__ out{i}"
+               for i, v in enumerate(outs)]
+    if group.reduce is None:
+        grid, block = _loop(em, group)
+    else:
+        grid, block = _reduction(em, group)
+    body = "\n".join(em.lines)
+    head = f'extern "C" __global__ void KERNEL({", ".join(params)}) {{\n'
+    text = head + body + "\n}\n"
+    name = "plax_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+    return KernelSource(name, text.replace("KERNEL", name, 1), grid, block,
+                        [v.aval for v in group.in_vars], [v.aval for v in outs], n_out)
+
+
+def _stores(em, group, idx, flat):
+    for k, v in enumerate(group.out_vars):
+        val = em.value(v, idx)
+        em.emit(f"out{k}[{flat}] = {cops.store(v.aval.dtype, val)};")
+
+
+def _loop(em, group):
+    n, it = _size(group.shape), em.idx_t
+    em.open(f"for ({it} i = ({it})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
+            f"i += ({it})blockDim.x * gridDim.x)")
+    idx = em.delinearize("i", group.shape)
+    for r in group.roots:
+        em.value(r, idx)
+    _stores(em, group, idx, "i")
+    em.close()
+    return max(1, min(MAX_GRID, -(-n // BLOCK))), BLOCK
+
+
+def _reduction(em, group):
+    shape_in, axes = group.reduce
+    n, it = _size(group.shape), em.idx_t
+    kept = [d for d in range(len(shape_in)) if d not in axes]
+    rshape = tuple(shape_in[d] for d in axes)
+    r_n = _size(rshape)
+    blockwise = r_n >= BLOCK_REDUCE_MIN
+    if blockwise:
+        em.open(f"for ({it} o = blockIdx.x; o < {n}; o += gridDim.x)")
+    else:
+        em.open(f"for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < {n}; "
+                f"o += ({it})blockDim.x * gridDim.x)")
+    oidx = em.delinearize("o", group.shape)
+    reds = [r for r in group.roots if em.producer[r].primitive.name in REDUCE_OPS]
+    accs = []
+    for r in reds:
+        e = em.producer[r]
+        dt = r.aval.dtype
+        acc = em.tmp("acc")
+        em.emit(f"{cops.compute_type(dt)} {acc} = {cops.reduce_identity(e.primitive.name, dt)};")
+        accs.append(acc)
+    start = "threadIdx.x" if blockwise else "0"
+    step = "blockDim.x" if blockwise else "1"
+    em.open(f"for ({it} r = {start}; r < {r_n}; r += {step})")
+    ridx = em.delinearize("r", rshape)
+    full = [None] * len(shape_in)
+    for d, i in zip(kept, oidx):
+        full[d] = i
+    for d, i in zip(axes, ridx):
+        full[d] = i
+    full = tuple(full)
+    if list(axes) == list(range(len(kept), len(shape_in))):
+        em.flat[(full, tuple(shape_in))] = f"(o * {r_n} + r)" if kept else "r"
+    for r, acc in zip(reds, accs):
+        e = em.producer[r]
+        v = em.value(e.invars[0], full)
+        em.emit(f"{acc} = {cops.reduce_combine(e.primitive.name, r.aval.dtype, acc, v)};")
+    em.close()
+    for r, acc in zip(reds, accs):
+        e, dt = em.producer[r], r.aval.dtype
+        ct = cops.compute_type(dt)
+        if blockwise:
+            comb = cops.reduce_combine(e.primitive.name, dt, "a", "b")
+            em.emit(f"{acc} = plax_block_reduce({acc}, []({ct} a, {ct} b) {{ return {comb}; }});")
+        if cops.is_half(dt):
+            em.emit(f"{acc} = {cops.rnd(dt, acc)};")
+        em.bind(r, oidx, acc)
+    if blockwise:
+        em.open("if (threadIdx.x == 0)")
+    for r in group.roots:
+        em.value(r, oidx)
+    _stores(em, group, oidx, "o")
+    if blockwise:
+        em.close()
+    em.close()
+    if blockwise:
+        return max(1, min(MAX_GRID, n)), BLOCK
+    return max(1, min(MAX_GRID, -(-n // BLOCK))), BLOCK

@@ -1,0 +1,280 @@
+"""The fusion planner: partitions a jaxpr into fused kernel groups and library steps.
+
+Pure Python (no CuPy): `plan(jaxpr) -> list[Step]`, in execution order. The rules, learned from
+XLA GPU's loop and input fusion, tinygrad's grouper, TorchInductor's pointwise/reduction fusion and
+the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
+
+1. Fusible equations are elementwise ops (the `elementwise` trait), the view-like ops
+   broadcast_in_dim, reshape, squeeze, transpose, rev, slice, pad, concatenate and iota (fused
+   through index arithmetic: a consumer reads its producer at a transformed index), and the
+   reductions reduce_sum/prod/max/min/and/or/xor. Everything else (dot_general, fft, sort,
+   gather/scatter, control flow, collectives, effectful ops, anything `supports` refuses) is a
+   `LibraryStep` and breaks groups.
+2. A value is a *root* (computed as a kernel output or a kernel-local at the output index) when it
+   is a reduction result, a jaxpr output, an operand of a library step, or an expensive expression
+   (more than `RECOMPUTE_LIMIT` inlined ops) with several consumers. Every other fusible value is
+   inlined into each consumer and recomputed there (tinygrad's rule; XLA's loop fusion), so it is
+   never written to memory.
+3. A group has one iteration space: a loop over its output shape, or a reduction (operand shape,
+   axes) whose kernel loops over the reduced shape. Roots with the same space share one kernel
+   (multi-output fusion) when every value they read is produced before the group runs; a root
+   may read another root of its own group only at the same output index (through elementwise ops
+   of the output's shape): that is how an elementwise epilogue joins the reduction it follows.
+4. A root is written to memory (`out_vars`) only when a later step or the jaxpr's outputs need
+   it; a reduction read only by its own group's epilogue stays in registers.
+
+Interface with the backend: `FusedGroup.in_vars` are the jaxpr `Var`s the kernel reads, in
+argument order (literals are baked into the source, never listed); `out_vars` the `Var`s it
+writes, in order. The executor runs `FusedRunner(group)([env[v] for v in in_vars])` and binds
+`out_vars` to the returned arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from plax.extend import Literal
+
+VIEW_OPS = frozenset({"broadcast_in_dim", "reshape", "squeeze", "transpose", "rev", "slice",
+                      "pad", "concatenate", "iota"})
+REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
+                        "reduce_or", "reduce_xor"})
+RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
+
+
+@dataclass(eq=False)
+class FusedGroup:
+    """One generated kernel: `roots` computed over one iteration space."""
+    eqns: list                  # every equation the kernel evaluates, in jaxpr order
+    in_vars: list               # Vars read from memory (kernel arguments, in order)
+    out_vars: list              # Vars written to memory (kernel outputs, in order)
+    roots: list                 # Vars computed at the output index (reductions first)
+    shape: tuple                # the output index space
+    reduce: tuple | None = None  # (operand shape, axes) of a reduction group, None for a loop
+    position: int = 0
+
+    @property
+    def kind(self) -> str:
+        return "loop" if self.reduce is None else "reduce"
+
+
+@dataclass(eq=False)
+class LibraryStep:
+    """One equation run by the backend's library table."""
+    eqn: object
+    position: int = 0
+
+
+Step = FusedGroup | LibraryStep
+
+
+@dataclass
+class _Info:
+    producer: dict = field(default_factory=dict)   # Var -> eqn (fusible eqns only)
+    kind: dict = field(default_factory=dict)       # id(eqn) -> "ew" | "view" | "reduce" | None
+
+
+def classify(eqn, supports: Callable | None = None) -> str | None:
+    """'ew', 'view', 'reduce' for a fusible equation, None for a library step."""
+    prim = eqn.primitive
+    if getattr(prim, "effectful", False) or len(eqn.outvars) != 1:
+        return None
+    if supports is not None and not supports(eqn):
+        return None
+    name = prim.name
+    if name in REDUCE_OPS:
+        return "reduce"
+    if name in VIEW_OPS:
+        return "view"
+    if getattr(prim, "elementwise", False):
+        return "ew"
+    return None
+
+
+def _is_var(x) -> bool:
+    return not isinstance(x, Literal)
+
+
+def plan(jaxpr, supports: Callable | None = None) -> list:
+    """Partition `jaxpr` (a Jaxpr or ClosedJaxpr) into FusedGroup / LibraryStep, in order.
+
+    `supports(eqn) -> bool` says whether code generation handles an equation (default: the
+    code generator's own rule); refused equations become library steps."""
+    if supports is None:
+        from plax_cupy.codegen import supports
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    eqns = list(jaxpr.eqns)
+    kind = {id(e): classify(e, supports) for e in eqns}
+    producer = {e.outvars[0]: e for e in eqns if kind[id(e)] is not None}
+    uses: dict = {}
+    for e in eqns:
+        for x in e.invars:
+            if _is_var(x):
+                uses.setdefault(x, []).append(e)
+    outs = {v for v in jaxpr.outvars if _is_var(v)}
+    index = {id(e): i for i, e in enumerate(eqns)}
+
+    roots = _choose_roots(eqns, kind, producer, uses, outs)
+    steps: list = []
+    pos_of: dict = {}       # materialised Var -> step position that produces it
+    group_of: dict = {}     # root Var -> its FusedGroup
+    for e in eqns:
+        k = kind[id(e)]
+        if k is None:
+            steps.append(LibraryStep(e, len(steps)))
+            for v in e.outvars:
+                pos_of[v] = len(steps) - 1
+            continue
+        v = e.outvars[0]
+        if v not in roots:
+            continue
+        deps, ident = _reads(v, producer, roots)
+        g = _find_group(steps, e, k, v, deps, ident, pos_of, group_of)
+        if g is None:
+            g = FusedGroup([], [], [], [], _space_shape(e, k), _reduce_space(e, k), len(steps))
+            steps.append(g)
+        g.roots.append(v)
+        group_of[v] = g
+        pos_of[v] = g.position
+    for g in steps:
+        if isinstance(g, FusedGroup):
+            _finish(g, producer, roots, group_of, uses, outs, kind, index)
+    return steps
+
+
+def _choose_roots(eqns, kind, producer, uses, outs) -> set:
+    roots = set()
+    cost: dict = {}
+    for e in eqns:
+        k = kind[id(e)]
+        if k is None:
+            for x in e.invars:
+                if x in producer:
+                    roots.add(x)
+            continue
+        v = e.outvars[0]
+        if k == "reduce" or v in outs:
+            roots.add(v)
+        c = 1
+        for x in e.invars:
+            if _is_var(x) and x in producer and x not in roots:
+                c += cost.get(x, 1)
+        cost[v] = c
+        n_users = len(uses.get(v, ()))
+        if n_users > 1 and c > RECOMPUTE_LIMIT:
+            roots.add(v)
+            cost[v] = 1
+    return roots
+
+
+def _reads(v, producer, roots):
+    """(materialised Vars that root `v`'s expression reads, {Var: read only at v's index})."""
+    out_shape = v.aval.shape
+    deps: dict = {}
+    seen = set()
+    stack = [(v, True)]
+    while stack:
+        x, identity = stack.pop()
+        if (x, identity) in seen:
+            continue
+        seen.add((x, identity))
+        e = producer[x]
+        same = identity and e.primitive.elementwise and e.outvars[0].aval.shape == out_shape
+        for a in e.invars:
+            if not _is_var(a):
+                continue
+            if a in producer and a not in roots:
+                stack.append((a, same))
+            else:
+                deps[a] = deps.get(a, True) and same
+    return list(deps), {a for a, ok in deps.items() if ok}
+
+
+def _space_shape(e, k):
+    return tuple(e.outvars[0].aval.shape)
+
+
+def _reduce_space(e, k):
+    if k != "reduce":
+        return None
+    return (tuple(e.invars[0].aval.shape), tuple(sorted(e.params["axes"])))
+
+
+def _find_group(steps, e, k, v, deps, ident, pos_of, group_of):
+    shape, red = _space_shape(e, k), _reduce_space(e, k)
+    for g in reversed(steps):
+        if not isinstance(g, FusedGroup) or g.shape != shape:
+            continue
+        if k == "reduce" and g.reduce != red:
+            continue
+        ok = True
+        for d in deps:
+            if group_of.get(d) is g:
+                # a reduction input cannot read its own group; an epilogue reads at its index
+                if k == "reduce" or d not in ident:
+                    ok = False
+                    break
+            elif pos_of.get(d, -1) >= g.position:
+                ok = False
+                break
+        if ok:
+            return g
+    return None
+
+
+def _finish(g, producer, roots, group_of, uses, outs, kind, index):
+    """Fill the group's equations, inputs and outputs from its roots."""
+    needed: dict = {}
+    ins: dict = {}
+    stack = list(reversed(g.roots))
+    while stack:
+        e = producer[stack.pop()]
+        if id(e) in needed:
+            continue
+        needed[id(e)] = e
+        for a in e.invars:
+            if not _is_var(a):
+                continue
+            if a in producer and (a not in roots or group_of.get(a) is g):
+                stack.append(a)
+            else:
+                ins[a] = None
+    g.eqns = sorted(needed.values(), key=lambda e: index[id(e)])
+    g.in_vars = list(ins)
+    # reductions first: their loop runs before the epilogue
+    g.roots.sort(key=lambda r: (kind[id(producer[r])] != "reduce", r.count))
+    g.out_vars = [r for r in g.roots if r in outs or _read_outside(r, g, uses, producer,
+                                                                     group_of, roots)]
+
+
+def _read_outside(r, g, uses, producer, group_of, roots) -> bool:
+    """Is root `r` read by a step other than its own group (directly or through inlining)?"""
+    seen = set()
+    stack = [r]
+    while stack:
+        x = stack.pop()
+        for e in uses.get(x, ()):
+            o = e.outvars[0] if len(e.outvars) == 1 else None
+            if o is None or o not in producer:
+                return True  # a library step
+            if o in roots:
+                if group_of.get(o) is not g:
+                    return True
+            elif id(o) not in seen:
+                seen.add(id(o))
+                stack.append(o)
+    return False
+
+
+def describe(steps) -> str:
+    """A short text of the plan (for lower_text and debugging)."""
+    lines = []
+    for s in steps:
+        if isinstance(s, LibraryStep):
+            lines.append(f"library {s.eqn.primitive.name}")
+        else:
+            ops = " ".join(e.primitive.name for e in s.eqns)
+            lines.append(f"kernel[{s.kind} {s.shape}] {len(s.in_vars)} in -> "
+                         f"{len(s.out_vars)} out: {ops}")
+    return "\n".join(lines)

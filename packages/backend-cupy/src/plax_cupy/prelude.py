@@ -1,0 +1,189 @@
+"""The C++ prelude placed before every generated kernel: dtypes, XLA's semantics helpers, and
+the mapping of CUDA's built-ins that lets g++ build the same kernel text for the host.
+
+Under NVRTC (`__CUDACC__`) the real CUDA types and built-ins are used. Under g++ a kernel runs as
+one thread of one block (grid-stride loops then cover the whole index space), `__half` is
+`_Float16` and bfloat16 a 16-bit struct with round-to-nearest-even conversions."""
+
+PRELUDE = r"""
+// ---- plax prelude -------------------------------------------------------------------------
+#ifdef __CUDACC__
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+typedef __half plax_f16;
+typedef __nv_bfloat16 plax_bf16;
+#define PLAX_FN __device__ __forceinline__
+PLAX_FN float plax_h2f(plax_f16 x) { return __half2float(x); }
+PLAX_FN plax_f16 plax_f2h(float x) { return __float2half_rn(x); }
+PLAX_FN plax_f16 plax_d2h(double x) { return __double2half(x); }
+PLAX_FN float plax_b2f(plax_bf16 x) { return __bfloat162float(x); }
+PLAX_FN plax_bf16 plax_f2b(float x) { return __float2bfloat16_rn(x); }
+PLAX_FN int plax_popc32(unsigned x) { return __popc(x); }
+PLAX_FN int plax_popc64(unsigned long long x) { return __popcll(x); }
+#define PLAX_INF __longlong_as_double(0x7ff0000000000000ULL)
+#define PLAX_NAN __longlong_as_double(0x7ff8000000000000ULL)
+template <class To, class From> PLAX_FN To plax_bitcast(From x) {
+  union { From f; To t; } u; u.f = x; return u.t;
+}
+#else
+#include <math.h>
+#include <string.h>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __syncthreads() ((void)0)
+#define PLAX_FN static inline
+struct plax_dim3 { unsigned x, y, z; };
+static const plax_dim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0};
+static const plax_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+typedef _Float16 plax_f16;
+struct plax_bf16 { unsigned short bits; };
+PLAX_FN float plax_h2f(plax_f16 x) { return (float)x; }
+PLAX_FN plax_f16 plax_f2h(float x) { return (plax_f16)x; }
+PLAX_FN plax_f16 plax_d2h(double x) { return (plax_f16)x; }
+PLAX_FN float plax_b2f(plax_bf16 x) {
+  unsigned u = (unsigned)x.bits << 16; float f; memcpy(&f, &u, 4); return f;
+}
+PLAX_FN plax_bf16 plax_f2b(float f) {  // round to nearest even; NaN stays a quiet NaN
+  unsigned u; memcpy(&u, &f, 4); plax_bf16 r;
+  if ((u & 0x7fffffffu) > 0x7f800000u) { r.bits = (unsigned short)((u >> 16) | 0x40u); return r; }
+  u += 0x7fffu + ((u >> 16) & 1u); r.bits = (unsigned short)(u >> 16); return r;
+}
+PLAX_FN int plax_popc32(unsigned x) { return __builtin_popcount(x); }
+PLAX_FN int plax_popc64(unsigned long long x) { return __builtin_popcountll(x); }
+#define PLAX_INF HUGE_VAL
+#define PLAX_NAN ((double)NAN)
+template <class To, class From> PLAX_FN To plax_bitcast(From x) {
+  To t; memcpy(&t, &x, sizeof(To)); return t;
+}
+#endif
+// 16-bit floats are computed in float32 and rounded after each operation (as XLA and NumPy)
+PLAX_FN float plax_rh(float x) { return plax_h2f(plax_f2h(x)); }
+PLAX_FN float plax_rb(float x) { return plax_b2f(plax_f2b(x)); }
+PLAX_FN plax_bf16 plax_d2b(double x) { return plax_f2b((float)x); }
+
+// overloads so templates can call libm on float and double alike
+PLAX_FN float plax_exp(float x) { return expf(x); }
+PLAX_FN double plax_exp(double x) { return exp(x); }
+PLAX_FN float plax_log(float x) { return logf(x); }
+PLAX_FN double plax_log(double x) { return log(x); }
+PLAX_FN float plax_cos(float x) { return cosf(x); }
+PLAX_FN double plax_cos(double x) { return cos(x); }
+PLAX_FN float plax_sin(float x) { return sinf(x); }
+PLAX_FN double plax_sin(double x) { return sin(x); }
+PLAX_FN float plax_atan2(float y, float x) { return atan2f(y, x); }
+PLAX_FN double plax_atan2(double y, double x) { return atan2(y, x); }
+PLAX_FN float plax_hypot(float x, float y) { return hypotf(x, y); }
+PLAX_FN double plax_hypot(double x, double y) { return hypot(x, y); }
+PLAX_FN float plax_fabs(float x) { return fabsf(x); }
+PLAX_FN double plax_fabs(double x) { return fabs(x); }
+PLAX_FN float plax_floor(float x) { return floorf(x); }
+PLAX_FN double plax_floor(double x) { return floor(x); }
+
+// NaN-propagating max/min (fmax/fmin drop NaNs; XLA propagates them)
+template <class T> PLAX_FN T plax_max(T a, T b) {
+  return a != a ? a : b != b ? b : (a > b ? a : b);
+}
+template <class T> PLAX_FN T plax_min(T a, T b) {
+  return a != a ? a : b != b ? b : (a < b ? a : b);
+}
+template <class T> PLAX_FN T plax_sign(T x) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; }
+
+// integer division and remainder as XLA: x / 0 = -1 (all ones), x % 0 = x, MIN / -1 = MIN
+template <class T> PLAX_FN T plax_sdiv(T a, T b, T mn) {
+  return b == 0 ? (T)-1 : (a == mn && b == (T)-1) ? mn : (T)(a / b);
+}
+template <class T> PLAX_FN T plax_srem(T a, T b) {
+  return b == 0 ? a : b == (T)-1 ? (T)0 : (T)(a % b);
+}
+template <class T> PLAX_FN T plax_udiv(T a, T b) { return b == 0 ? (T)~(T)0 : (T)(a / b); }
+template <class T> PLAX_FN T plax_urem(T a, T b) { return b == 0 ? a : (T)(a % b); }
+
+// shifts by the bit width or more: 0 (left, logical) or the sign (arithmetic)
+template <class T, class U> PLAX_FN T plax_shl(T a, T b) {
+  U n = (U)b; return n >= (U)(8 * sizeof(T)) ? (T)0 : (T)((U)a << n);
+}
+template <class T, class U> PLAX_FN T plax_shrl(T a, T b) {
+  U n = (U)b; return n >= (U)(8 * sizeof(T)) ? (T)0 : (T)((U)a >> n);
+}
+template <class T, class S, class U> PLAX_FN T plax_shra(T a, T b) {
+  U n = (U)b; unsigned s = n >= (U)(8 * sizeof(T)) ? (unsigned)(8 * sizeof(T) - 1) : (unsigned)n;
+  return (T)((S)a >> s);
+}
+
+// float -> int: truncate, NaN -> 0, out of range saturates (XLA CPU/GPU)
+template <class T> PLAX_FN T plax_f2i(double x, double lo, double hi, T mn, T mx) {
+  return x != x ? (T)0 : x <= lo ? mn : x >= hi ? mx : (T)x;
+}
+
+// complex numbers as a plain struct (NVRTC and g++ alike)
+template <class T> struct plax_complex { T re, im; };
+typedef plax_complex<float> plax_c64;
+typedef plax_complex<double> plax_c128;
+template <class T> PLAX_FN plax_complex<T> plax_cmake(T re, T im) {
+  plax_complex<T> z; z.re = re; z.im = im; return z;
+}
+template <class T> PLAX_FN plax_complex<T> plax_cadd(plax_complex<T> a, plax_complex<T> b) {
+  return plax_cmake(a.re + b.re, a.im + b.im);
+}
+template <class T> PLAX_FN plax_complex<T> plax_csub(plax_complex<T> a, plax_complex<T> b) {
+  return plax_cmake(a.re - b.re, a.im - b.im);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cmul(plax_complex<T> a, plax_complex<T> b) {
+  return plax_cmake(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cdiv(plax_complex<T> a, plax_complex<T> b) {
+  // Smith's algorithm (as NumPy): no overflow for large |b|
+  if (plax_fabs(b.re) >= plax_fabs(b.im)) {
+    if (b.re == 0 && b.im == 0)
+      return plax_cmake(a.re / plax_fabs(b.re), a.im / plax_fabs(b.im));
+    T r = b.im / b.re, d = b.re + b.im * r;
+    return plax_cmake((a.re + a.im * r) / d, (a.im - a.re * r) / d);
+  }
+  T r = b.re / b.im, d = b.re * r + b.im;
+  return plax_cmake((a.re * r + a.im) / d, (a.im * r - a.re) / d);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cneg(plax_complex<T> a) {
+  return plax_cmake(-a.re, -a.im);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cconj(plax_complex<T> a) {
+  return plax_cmake(a.re, -a.im);
+}
+template <class T> PLAX_FN T plax_cabs(plax_complex<T> a) { return plax_hypot(a.re, a.im); }
+template <class T> PLAX_FN bool plax_ceq(plax_complex<T> a, plax_complex<T> b) {
+  return a.re == b.re && a.im == b.im;
+}
+template <class T> PLAX_FN plax_complex<T> plax_cexp(plax_complex<T> a) {
+  T m = plax_exp(a.re);
+  if (a.im == 0) return plax_cmake(m, a.im);
+  return plax_cmake(m * plax_cos(a.im), m * plax_sin(a.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_clog(plax_complex<T> a) {
+  return plax_cmake(plax_log(plax_cabs(a)), plax_atan2(a.im, a.re));
+}
+template <class T> PLAX_FN plax_complex<T> plax_csign(plax_complex<T> a) {
+  T m = plax_cabs(a);
+  return m == 0 ? plax_cmake((T)0, (T)0) : plax_cmake(a.re / m, a.im / m);
+}
+
+// a block-wide reduction (a tree in shared memory); in the host build a block is one thread
+template <class T, class F> PLAX_FN T plax_block_reduce(T v, F f) {
+#ifdef __CUDACC__
+  __shared__ __align__(16) unsigned char raw[256 * sizeof(T)];
+  T* s = reinterpret_cast<T*>(raw);
+  unsigned t = threadIdx.x;
+  __syncthreads();
+  s[t] = v;
+  __syncthreads();
+  for (unsigned k = blockDim.x / 2; k > 0; k >>= 1) {
+    if (t < k) s[t] = f(s[t], s[t + k]);
+    __syncthreads();
+  }
+  return s[0];
+#else
+  (void)f;
+  return v;
+#endif
+}
+// ---- end of prelude -----------------------------------------------------------------------
+"""
