@@ -1,0 +1,138 @@
+"""The executor: a closed jaxpr planned once into steps over numbered slots, then walked per call.
+
+`planner.plan(jaxpr)` gives FusedGroup steps (one generated kernel each, run by
+`fused.FusedRunner`) and LibraryStep steps (one eqn, run by its library or control rule). Slots
+hold constants and literals (filled once, in a template) and every value; a call copies the
+template, stores the inputs, runs the steps and drops each intermediate after its last use so the
+memory pool can recycle it at once. No jaxpr walking per call."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from plax.extend import Executable, Literal
+from plax_cupy import xp as X
+
+try:  # the planner and fused runners (the fusion half of the backend)
+    from plax_cupy import fused as _fused
+    from plax_cupy import planner as _planner
+except ImportError:  # pragma: no cover - only before they exist: every eqn is a library call
+    _planner = _fused = None
+
+_LIBRARY, _MULTI, _FUSED = 0, 1, 2
+
+
+class _LibraryStep:
+    __slots__ = ("eqn",)
+
+    def __init__(self, eqn):
+        self.eqn = eqn
+
+
+def plan(jaxpr) -> list:
+    """The planner's steps, or one library step per eqn without a planner (or with fusion off)."""
+    if _planner is None or not fusion_enabled():
+        return [_LibraryStep(e) for e in jaxpr.eqns]
+    return _planner.plan(jaxpr)
+
+
+def fusion_enabled() -> bool:
+    import plax
+    return bool(plax.config.value("cupy_fusion"))
+
+
+def fix(out: Any, aval):
+    """Library results as xp arrays of the aval's dtype (NumPy returns scalars for 0-d math)."""
+    xp = X.xp
+    if type(out) is xp.ndarray and out.dtype == aval.dtype:
+        return out
+    return xp.asarray(out, dtype=aval.dtype)
+
+
+class Program(Executable):
+    """A compiled closed jaxpr of the cupy backend. `runner` is itself (jit's hot path)."""
+
+    __slots__ = ("closed", "steps", "template", "in_slots", "out_slots", "donated", "runner",
+                 "groups", "_aliases")
+
+    def __init__(self, backend, closed, donate_argnums: Sequence[int] = ()):
+        jaxpr = closed.jaxpr
+        self.closed = closed
+        slots: dict = {}
+        template: list = []
+
+        def slot_of(x):
+            if isinstance(x, Literal):
+                template.append(X.asarray(np.asarray(x.val, dtype=x.aval.dtype)))
+                return len(template) - 1
+            s = slots.get(x)
+            if s is None:
+                s = slots[x] = len(template)
+                template.append(None)
+            return s
+
+        for v, c in zip(jaxpr.constvars, closed.consts):
+            template.append(X.asarray(np.asarray(c, dtype=v.aval.dtype)))
+            slots[v] = len(template) - 1
+        self.in_slots = [slot_of(v) for v in jaxpr.invars]
+        steps, groups = [], []
+        for step in plan(jaxpr):
+            eqn = getattr(step, "eqn", None)
+            if eqn is not None:
+                ins = tuple(slot_of(x) for x in eqn.invars)
+                outs = tuple(slot_of(v) for v in eqn.outvars)
+                avals = tuple(v.aval for v in eqn.outvars)
+                rule = backend.rule(eqn.primitive)
+                kind = _MULTI if eqn.primitive.multiple_results else _LIBRARY
+                steps.append([kind, rule, ins, outs, eqn.params, avals, ()])
+            else:
+                ins = tuple(slot_of(x) for x in step.in_vars)
+                outs = tuple(slot_of(v) for v in step.out_vars)
+                runner = _fused.FusedRunner(step)
+                groups.append((step, runner))
+                steps.append([_FUSED, runner, ins, outs, None, None, ()])
+        if groups:
+            _fused.build([r for _, r in groups])  # one host compile for all of its kernels
+        self.out_slots = [slot_of(x) for x in jaxpr.outvars]
+        self.template = template
+        self.groups = groups
+        # free each intermediate after its last use (inputs, outputs and template slots stay)
+        keep = set(self.out_slots) | {i for i, t in enumerate(template) if t is not None}
+        last: dict = {}
+        for k, st in enumerate(steps):
+            for s in st[2]:
+                last[s] = k
+        frees: list[list[int]] = [[] for _ in steps]
+        for s, k in last.items():
+            if s not in keep:
+                frees[k].append(s)
+        for st, f in zip(steps, frees):
+            st[6] = tuple(f)
+        self.steps = [tuple(st) for st in steps]
+        self.donated = tuple(sorted(set(donate_argnums)))
+        self.runner = self
+
+    def __call__(self, buffers: Sequence[Any]) -> list:
+        env = self.template.copy()
+        for s, b in zip(self.in_slots, buffers):
+            env[s] = b
+        for kind, fn, ins, outs, params, avals, frees in self.steps:
+            if kind == _FUSED:
+                res = fn([env[i] for i in ins])
+                for s, o in zip(outs, res):
+                    env[s] = o
+            elif kind == _LIBRARY:
+                env[outs[0]] = fix(fn(*[env[i] for i in ins], **params), avals[0])
+            else:
+                res = fn(*[env[i] for i in ins], **params)
+                for s, o, a in zip(outs, res, avals):
+                    env[s] = fix(o, a)
+            for s in frees:
+                env[s] = None
+        return [env[s] for s in self.out_slots]
+
+    def launches_per_call(self) -> int:
+        """Kernels this program launches per call from fused groups (library calls aside)."""
+        return len(self.groups)
