@@ -48,6 +48,14 @@ def stats() -> dict:
     return dict(_stats)
 
 
+def clear_memory_cache() -> None:
+    """Forget the kernels built in this process (the disk cache stays)."""
+    with _lock:
+        _host_fns.clear()
+        _cubins.clear()
+        _modules.clear()
+
+
 def cache_dir() -> str:
     d = os.environ.get("PLAX_CUPY_CACHE_DIR")
     if not d:
@@ -160,7 +168,7 @@ def compile_cubin(kernels, arch: str = ARCH, verbose: bool = False):
         prog = nvrtc.createProgram(text, "plax_fused.cu", [], [])
         try:
             try:
-                nvrtc.compileProgram(prog, [o.encode() for o in opts])
+                nvrtc.compileProgram(prog, opts)
             except Exception as e:
                 log = nvrtc.getProgramLog(prog)
                 raise RuntimeError(f"NVRTC failed on a generated kernel ({e}):\n{log[-4000:]}"

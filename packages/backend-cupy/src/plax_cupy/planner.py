@@ -7,7 +7,8 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
 1. Fusible equations are elementwise ops (the `elementwise` trait), the view-like ops
    broadcast_in_dim, reshape, squeeze, transpose, rev, slice, pad, concatenate and iota (fused
    through index arithmetic: a consumer reads its producer at a transformed index), and the
-   reductions reduce_sum/prod/max/min/and/or/xor. Everything else (dot_general, fft, sort,
+   reductions reduce_sum/prod/max/min/and/or/xor (a reduction over extent-1 axes is a view).
+   Everything else (dot_general, fft, sort,
    gather/scatter, control flow, collectives, effectful ops, anything `supports` refuses) is a
    `LibraryStep` and breaks groups.
 2. A value is a *root* (computed as a kernel output or a kernel-local at the output index) when it
@@ -84,12 +85,18 @@ def classify(eqn, supports: Callable | None = None) -> str | None:
         return None
     name = prim.name
     if name in REDUCE_OPS:
-        return "reduce"
+        return "view" if trivial_reduction(eqn) else "reduce"
     if name in VIEW_OPS:
         return "view"
     if getattr(prim, "elementwise", False):
         return "ew"
     return None
+
+
+def trivial_reduction(eqn) -> bool:
+    """A reduction over extent-1 axes only: a reshape, fused as a view."""
+    shape = eqn.invars[0].aval.shape
+    return all(shape[a] == 1 for a in eqn.params["axes"])
 
 
 def _is_var(x) -> bool:
@@ -104,8 +111,8 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
     if supports is None:
         from plax_cupy.codegen import supports
     jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
-    eqns = list(jaxpr.eqns)
-    kind = {id(e): classify(e, supports) for e in eqns}
+    kind = {id(e): classify(e, supports) for e in jaxpr.eqns}
+    eqns = _live(jaxpr, kind)
     producer = {e.outvars[0]: e for e in eqns if kind[id(e)] is not None}
     uses: dict = {}
     for e in eqns:
@@ -141,6 +148,18 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
         if isinstance(g, FusedGroup):
             _finish(g, producer, roots, group_of, uses, outs, kind, index)
     return steps
+
+
+def _live(jaxpr, kind) -> list:
+    """The equations whose results are needed (dead fusible equations are dropped; library
+    equations are kept: they may have effects the backend must run)."""
+    live = {v for v in jaxpr.outvars if _is_var(v)}
+    keep = []
+    for e in reversed(jaxpr.eqns):
+        if kind[id(e)] is None or any(v in live for v in e.outvars):
+            keep.append(e)
+            live.update(x for x in e.invars if _is_var(x))
+    return keep[::-1]
 
 
 def _choose_roots(eqns, kind, producer, uses, outs) -> set:

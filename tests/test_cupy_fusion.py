@@ -1,0 +1,158 @@
+"""plax_cupy's fusion planner: kernel and launch counts for known programs (a 20-op elementwise
+chain is one kernel, a softmax at most three, an MLP step's elementwise tails fuse into their
+neighbours), values written to memory only when needed, multi-output and epilogue fusion, and
+the kernel caches (a rebuilt program compiles nothing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import plax
+import plax.numpy as jnp
+from plax import lax, nn
+
+from conftest import assert_close
+from cupy_helpers import groups, kernels_of, plan_of, reference, run_fused
+from plax_cupy import compiler, fused, planner
+
+X = np.random.default_rng(0).standard_normal((16, 33)).astype(np.float32)
+
+
+def chain20(x):
+    y = x
+    for _ in range(5):
+        y = jnp.tanh(y) * 0.5 + jnp.sin(y) ** 2 - jnp.exp(-jnp.abs(y))  # 8 ops per round
+    return y
+
+
+def test_twenty_op_chain_is_one_kernel():
+    closed, steps = plan_of(chain20, X)
+    assert len(closed.jaxpr.eqns) >= 20
+    got, steps, launches = run_fused(chain20, X)
+    assert len(steps) == 1 and launches == 1
+    assert len(steps[0].out_vars) == 1  # the intermediates never touch memory
+    assert_close(got[0], reference(chain20, X)[0])
+
+
+def test_softmax_is_at_most_three_kernels():
+    f = lambda x: nn.softmax(x, axis=-1)  # noqa: E731
+    got, steps, launches = run_fused(f, X)
+    assert all(isinstance(s, planner.FusedGroup) for s in steps)
+    assert launches == len(steps) <= 3
+    assert_close(got[0], reference(f, X)[0])
+
+
+def test_reduction_fuses_producers_and_epilogue():
+    f = lambda x: jnp.sqrt(jnp.sum(x * x, axis=1)) + 1.0  # noqa: E731
+    got, steps, launches = run_fused(f, X)
+    assert launches == 1 and steps[0].kind == "reduce"
+    assert_close(got[0], reference(f, X)[0])
+
+
+def test_sibling_reductions_share_one_kernel():
+    f = lambda x: (jnp.sum(x, axis=0), jnp.max(jnp.abs(x), axis=0), jnp.sum(x * x, axis=0))  # noqa
+    got, steps, launches = run_fused(f, X)
+    assert launches == 1 and len(steps[0].out_vars) == 3
+    for g, w in zip(got, reference(f, X)):
+        assert_close(g, w)
+
+
+def test_views_fuse_through_index_arithmetic():
+    def f(x):
+        y = jnp.concatenate([x[::-1, 1:9].T, jnp.sin(x[:8, :16]).reshape(16, 8).T], 0)
+        return jnp.pad(y * 2.0, ((1, 1), (2, 0))) + jnp.arange(18.0, dtype=np.float32)
+    got, steps, launches = run_fused(f, X)
+    assert launches == 1
+    assert_close(got[0], reference(f, X)[0])
+
+
+def mlp_step(params, x, y):
+    def loss(params):
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = h @ w + b
+            if i < len(params) - 1:
+                h = nn.relu(h)
+        return -jnp.mean(jnp.sum(nn.log_softmax(h) * y, axis=-1))
+    g = plax.grad(loss)(params)
+    return [(w - 0.1 * gw, b - 0.1 * gb) for (w, b), (gw, gb) in zip(params, g)]
+
+
+def test_mlp_step_tails_fuse_into_neighbours():
+    rng = np.random.default_rng(0)
+    sizes = [8, 32, 32, 4]
+    params = [(rng.standard_normal((a, b)).astype(np.float32) * 0.3,
+               rng.standard_normal(b).astype(np.float32) * 0.1)
+              for a, b in zip(sizes[:-1], sizes[1:])]
+    x = rng.standard_normal((16, 8)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
+    got, steps, launches = run_fused(mlp_step, params, x, y)
+    dots = [s for s in steps if isinstance(s, planner.LibraryStep)]
+    assert {s.eqn.primitive.name for s in dots} == {"dot_general"}
+    gs = groups(steps)
+    # bias add + relu after each hidden matmul is one kernel; no kernel holds one lone
+    # elementwise op; each weight update (transpose, scale, subtract) is one kernel
+    for s in gs:
+        assert len(s.eqns) >= 2 or s.kind == "reduce", planner.describe([s])
+    assert launches == len(gs) <= 2 * len(dots)
+    for g, w in zip(got, reference(mlp_step, params, x, y)):
+        assert_close(g, w)
+
+
+def test_expensive_shared_value_is_materialised_once():
+    def f(x):
+        y = chain20(x)
+        return y.T + 1.0, jnp.sum(y, axis=1)
+    closed, steps = plan_of(f, X)
+    shared = [s for s in groups(steps) if s.kind == "loop" and len(s.eqns) > 20]
+    assert len(shared) == 1  # computed once, then read by both consumers
+    got, _, _ = run_fused(f, X)
+    for g, w in zip(got, reference(f, X)):
+        assert_close(g, w)
+
+
+def test_library_ops_break_groups():
+    f = lambda a, b: jnp.exp(jnp.sort(jnp.tanh(a), axis=1) @ b)  # noqa: E731
+    b = np.ones((33, 5), np.float32)
+    closed, steps = plan_of(f, X, b)
+    names = [s.eqn.primitive.name if isinstance(s, planner.LibraryStep) else "kernel"
+             for s in steps]
+    assert names == ["kernel", "sort", "dot_general", "kernel"]
+    got, _, _ = run_fused(f, X, b)
+    assert_close(got[0], reference(f, X, b)[0])
+
+
+def test_kernel_cache_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAX_CUPY_CACHE_DIR", str(tmp_path))
+    f = lambda x: lax.cos(x) * 3.0 - 1.0  # noqa: E731
+    x = np.linspace(-1, 1, 7, dtype=np.float32)
+    kernels = kernels_of(f, x)
+    before = compiler.stats()
+    compiler.build_host(kernels)
+    assert compiler.stats()["gxx_calls"] == before["gxx_calls"] + 1
+    compiler.clear_memory_cache()
+    compiler.build_host(kernels)  # a new process would do the same: load, no g++
+    after = compiler.stats()
+    assert after["gxx_calls"] == before["gxx_calls"] + 1
+    assert after["disk_hits"] == before["disk_hits"] + 1
+
+
+def test_launch_counter_counts_launches():
+    f = lambda x: jnp.exp(x) + 1.0  # noqa: E731
+    _, steps = plan_of(f, X)
+    runner = fused.FusedRunner(steps[0])
+    before = compiler.launch_count()
+    for _ in range(3):
+        out = runner([X])[0]
+    assert compiler.launch_count() - before == 3
+    assert_close(out, np.exp(X) + 1.0)
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (3, 0)])
+def test_empty_arrays_launch_nothing(shape):
+    x = np.zeros(shape, np.float32)
+    got, steps, launches = run_fused(lambda x: (jnp.exp(x), jnp.sum(x, axis=0)), x)
+    want = reference(lambda x: (jnp.exp(x), jnp.sum(x, axis=0)), x)
+    for g, w in zip(got, want):
+        assert_close(g, w)
