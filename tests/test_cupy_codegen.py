@@ -226,6 +226,12 @@ def _corpus():
         big = np.zeros((1000, 300), np.float32)
         ks += kernels_of(lambda x: lax.reduce_sum(lax.exp(x), (1,)) * 2, big)
         ks += kernels_of(lambda x: lax.reduce_max(x, (0,)), big)
+        ks += kernels_of(lambda x: lax.reduce_max(x, (0,)), np.zeros((4000, 30), np.float32))
+        for dt in (np.float16, np.float64, np.int64):
+            long = np.zeros((2, 1 << 17), dt)
+            ks += kernels_of(lambda x: (lax.reduce_sum(x, (1,)), lax.reduce_min(x, (1,))), long)
+        huge = plax.ShapeDtypeStruct((3, 1 << 30), np.float32)
+        ks += kernels_of(lambda x: lax.exp(lax.transpose(x, (1, 0))), huge)
     return ks
 
 
@@ -244,8 +250,10 @@ def test_every_kernel_compiles_with_nvrtc_for_sm90_without_spills():
     ks = _corpus()
     cubin, log = compiler.compile_cubin(ks, verbose=True)
     assert cubin[:4] == b"\x7fELF"  # a cubin, not PTX
+    assert any(len(k.entries) == 2 for k in ks)  # split reductions are in the corpus
     for k in ks:
-        assert f"Compiling entry function '{k.name}' for 'sm_90'" in log
+        for entry in k.entries:
+            assert f"Compiling entry function '{entry}' for 'sm_90'" in log
     assert "spill" in log and compiler.spills(log) == 0, log[-3000:]
 
 

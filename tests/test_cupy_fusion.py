@@ -156,3 +156,38 @@ def test_empty_arrays_launch_nothing(shape):
     want = reference(lambda x: (jnp.exp(x), jnp.sum(x, axis=0)), x)
     for g, w in zip(got, want):
         assert_close(g, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32])
+def test_long_reduction_splits_into_chunks(dtype):
+    x = (np.arange(1 << 17) % 7 - 3).astype(dtype).reshape(2, 1 << 16)
+    f = lambda x: (jnp.sum(x, axis=1), jnp.max(x, axis=1) * 2)  # noqa: E731
+    got, steps, launches = run_fused(f, x)
+    kernel = fused.FusedRunner(steps[0]).kernel
+    assert len(steps) == 1 and len(kernel.entries) == 2 and launches == 2 and kernel.scratch
+    for g, w in zip(got, reference(f, x)):
+        assert_close(g, w)
+
+
+def test_column_reduction_runs_one_thread_per_output():
+    x = np.random.default_rng(1).standard_normal((70, 3000)).astype(np.float32)
+    f = lambda x: jnp.sum(x * 2.0, axis=0)  # noqa: E731
+    got, steps, _ = run_fused(f, x)
+    assert "plax_block_reduce" not in fused.FusedRunner(steps[0]).kernel.body
+    assert_close(got[0], reference(f, x)[0])
+
+
+def test_donated_output_buffer_is_written_in_place():
+    _, steps = plan_of(lambda x: jnp.exp(x) + 1.0, X)
+    runner = fused.FusedRunner(steps[0])
+    buf = np.empty_like(X)
+    out = runner([X], outs=[buf])[0]
+    assert out is buf
+    assert_close(buf, np.exp(X) + 1.0)
+    assert runner([X], outs=[X])[0] is not X  # an input is never overwritten while read
+
+
+def test_indexing_is_64_bit_past_two_to_the_31():
+    big = plax.ShapeDtypeStruct((3, 1 << 30), np.int8)
+    kernel = kernels_of(lambda x: x + np.int8(1), big)[0]
+    assert "for (long long i" in kernel.body

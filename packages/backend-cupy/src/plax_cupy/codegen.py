@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,22 +23,37 @@ from plax_cupy.prelude import PRELUDE
 BLOCK = 256
 MAX_GRID = 8192
 BLOCK_REDUCE_MIN = 64  # reduced extent from which a block (not a thread) reduces one output
+SPLIT_MIN = 1 << 16    # reduced extent from which few outputs split into chunks (two kernels)
 
 
 @dataclass
 class KernelSource:
-    """A generated kernel: its name, text (without the prelude) and launch shape."""
+    """Generated kernel text (without the prelude) and how to launch it: `launches` lists
+    (entry point, grid, block) in order; `scratch` the (elements, dtype) of temporary buffers
+    passed after the outputs (partial results of a split reduction)."""
     name: str
     body: str
-    grid: int
-    block: int
+    launches: list
     in_avals: list
     out_avals: list
     work: int  # output elements (0: nothing to launch)
+    scratch: list = field(default_factory=list)
 
     @property
     def source(self) -> str:
         return PRELUDE + self.body
+
+    @property
+    def entries(self) -> list:
+        return [e for e, _, _ in self.launches]
+
+    @property
+    def grid(self) -> int:
+        return self.launches[0][1]
+
+    @property
+    def block(self) -> int:
+        return self.launches[0][2]
 
 
 def supports(eqn) -> bool:
@@ -342,28 +357,43 @@ def _operand_index(idx, out_shape, shape):
 
 
 def generate(group) -> KernelSource:
-    """The kernel of one FusedGroup (see the module docstring for its shape)."""
+    """The kernel(s) of one FusedGroup (see the module docstring for their shape)."""
     outs = group.out_vars
     n_out = _size(group.shape)
     in_sizes = [_size(v.aval.shape) for v in group.in_vars]
     red_size = _size(group.reduce[0]) if group.reduce else 0
     big = max([n_out, red_size, *in_sizes, 1])
     idx_t = "int" if big + BLOCK * MAX_GRID < 2**31 else "long long"
-    em = _Emitter(group, idx_t)
     params = [f"const {cops.store_type(v.aval.dtype)}* __restrict__ in{i}"
               for i, v in enumerate(group.in_vars)]
     params += [f"{cops.store_type(v.aval.dtype)}* __restrict__ out{i}"
                for i, v in enumerate(outs)]
-    if group.reduce is None:
-        grid, block = _loop(em, group)
+    scratch = []
+    if n_out == 0:
+        parts = [("", [], 1)]
+    elif group.reduce is None:
+        em = _Emitter(group, idx_t)
+        parts = [("", em.lines, _loop(em, group))]
     else:
-        grid, block = _reduction(em, group)
-    body = "\n".join(em.lines)
-    head = f'extern "C" __global__ void KERNEL({", ".join(params)}) {{\n'
-    text = head + body + "\n}\n"
+        mode, chunks = _reduce_mode(group)
+        if mode != "split":
+            em = _Emitter(group, idx_t)
+            parts = [("", em.lines, _reduction(em, group, mode))]
+        else:
+            for k, r in enumerate(_reduce_roots(group)):
+                dt = r.aval.dtype
+                params.append(f"{cops.compute_type(dt)}* __restrict__ part{k}")
+                scratch.append((n_out * chunks, "float32" if cops.is_half(dt) else cops.name(dt)))
+            e1, e2 = _Emitter(group, idx_t), _Emitter(group, idx_t)
+            parts = [("_part", e1.lines, _reduction(e1, group, "partial", chunks)),
+                     ("_final", e2.lines, _reduction(e2, group, "final", chunks))]
+    text = "".join(f'extern "C" __global__ void KERNEL{suffix}({", ".join(params)}) {{\n'
+                   + "\n".join(lines) + "\n}\n" for suffix, lines, _ in parts)
     name = "plax_" + hashlib.sha256(text.encode()).hexdigest()[:20]
-    return KernelSource(name, text.replace("KERNEL", name, 1), grid, block,
-                        [v.aval for v in group.in_vars], [v.aval for v in outs], n_out)
+    launches = [(name + suffix, grid, BLOCK) for suffix, _, grid in parts]
+    return KernelSource(name, text.replace("KERNEL", name), launches,
+                        [v.aval for v in group.in_vars], [v.aval for v in outs], n_out,
+                        scratch)
 
 
 def _stores(em, group, idx, flat):
@@ -372,7 +402,7 @@ def _stores(em, group, idx, flat):
         em.emit(f"out{k}[{flat}] = {cops.store(v.aval.dtype, val)};")
 
 
-def _loop(em, group):
+def _loop(em, group) -> int:
     n, it = _size(group.shape), em.idx_t
     em.open(f"for ({it} i = ({it})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
             f"i += ({it})blockDim.x * gridDim.x)")
@@ -381,23 +411,49 @@ def _loop(em, group):
         em.value(r, idx)
     _stores(em, group, idx, "i")
     em.close()
-    return max(1, min(MAX_GRID, -(-n // BLOCK))), BLOCK
+    return max(1, min(MAX_GRID, -(-n // BLOCK)))
 
 
-def _reduction(em, group):
+def _reduce_roots(group):
+    return [r for r in group.roots if not _is_loop_root(group, r)]
+
+
+def _is_loop_root(group, r) -> bool:
+    e = next(e for e in group.eqns if e.outvars[0] is r)
+    return e.primitive.name not in REDUCE_OPS or trivial_reduction(e)
+
+
+def _reduce_mode(group):
+    """'thread' (one thread per output: small extents, or column reductions whose neighbouring
+    threads read neighbouring addresses), 'block' (a block per output), or 'split' (few outputs
+    over a long extent: partial results per chunk, then a second kernel), and the chunk count."""
+    shape_in, axes = group.reduce
+    n, r_n = _size(group.shape), _size(tuple(shape_in[d] for d in axes))
+    inner_reduced = (len(shape_in) - 1) in axes
+    if r_n < BLOCK_REDUCE_MIN or (not inner_reduced and n >= 2048):
+        return "thread", 1
+    if n < 128 and r_n >= SPLIT_MIN:
+        return "split", max(1, min(-(-r_n // (BLOCK * 16)), 2048 // max(n, 1)))
+    return "block", 1
+
+
+def _reduction(em, group, mode, chunks=1) -> int:
     shape_in, axes = group.reduce
     n, it = _size(group.shape), em.idx_t
     kept = [d for d in range(len(shape_in)) if d not in axes]
     rshape = tuple(shape_in[d] for d in axes)
     r_n = _size(rshape)
-    blockwise = r_n >= BLOCK_REDUCE_MIN
-    if blockwise:
-        em.open(f"for ({it} o = blockIdx.x; o < {n}; o += gridDim.x)")
-    else:
+    blockwise = mode != "thread"
+    if mode == "thread":
         em.open(f"for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < {n}; "
                 f"o += ({it})blockDim.x * gridDim.x)")
+    elif mode == "partial":
+        em.open(f"for ({it} b = blockIdx.x; b < {n * chunks}; b += gridDim.x)")
+        em.emit(f"const {it} o = b / {chunks}, p = b % {chunks};")
+    else:
+        em.open(f"for ({it} o = blockIdx.x; o < {n}; o += gridDim.x)")
     oidx = em.delinearize("o", group.shape)
-    reds = [r for r in group.roots if em.producer[r].primitive.name in REDUCE_OPS]
+    reds = _reduce_roots(group)
     accs = []
     for r in reds:
         e = em.producer[r]
@@ -405,40 +461,56 @@ def _reduction(em, group):
         acc = em.tmp("acc")
         em.emit(f"{cops.compute_type(dt)} {acc} = {cops.reduce_identity(e.primitive.name, dt)};")
         accs.append(acc)
-    start = "threadIdx.x" if blockwise else "0"
-    step = "blockDim.x" if blockwise else "1"
-    em.open(f"for ({it} r = {start}; r < {r_n}; r += {step})")
-    ridx = em.delinearize("r", rshape)
-    full = [None] * len(shape_in)
-    for d, i in zip(kept, oidx):
-        full[d] = i
-    for d, i in zip(axes, ridx):
-        full[d] = i
-    full = tuple(full)
-    if list(axes) == list(range(len(kept), len(shape_in))):
-        em.flat[(full, tuple(shape_in))] = f"(o * {r_n} + r)" if kept else "r"
-    for r, acc in zip(reds, accs):
-        e = em.producer[r]
-        v = em.value(e.invars[0], full)
-        em.emit(f"{acc} = {cops.reduce_combine(e.primitive.name, r.aval.dtype, acc, v)};")
-    em.close()
+    if mode == "final":  # combine the partial results of the chunks
+        em.open(f"for ({it} p = threadIdx.x; p < {chunks}; p += blockDim.x)")
+        for k, (r, acc) in enumerate(zip(reds, accs)):
+            prim = em.producer[r].primitive.name
+            part = f"part{k}[o * {chunks} + p]"
+            em.emit(f"{acc} = {cops.reduce_combine(prim, r.aval.dtype, acc, part)};")
+        em.close()
+    else:
+        if mode == "partial":
+            size = -(-r_n // chunks)
+            em.open(f"for ({it} r = p * {size} + threadIdx.x; r < {r_n} && r < (p + 1) * {size}; "
+                    "r += blockDim.x)")
+        else:
+            start, step = ("threadIdx.x", "blockDim.x") if blockwise else ("0", "1")
+            em.open(f"for ({it} r = {start}; r < {r_n}; r += {step})")
+        ridx = em.delinearize("r", rshape)
+        full = [None] * len(shape_in)
+        for d, i in zip(kept, oidx):
+            full[d] = i
+        for d, i in zip(axes, ridx):
+            full[d] = i
+        full = tuple(full)
+        if list(axes) == list(range(len(kept), len(shape_in))):
+            em.flat[(full, tuple(shape_in))] = f"(o * {r_n} + r)" if kept else "r"
+        for r, acc in zip(reds, accs):
+            e = em.producer[r]
+            v = em.value(e.invars[0], full)
+            em.emit(f"{acc} = {cops.reduce_combine(e.primitive.name, r.aval.dtype, acc, v)};")
+        em.close()
     for r, acc in zip(reds, accs):
         e, dt = em.producer[r], r.aval.dtype
         ct = cops.compute_type(dt)
         if blockwise:
             comb = cops.reduce_combine(e.primitive.name, dt, "a", "b")
             em.emit(f"{acc} = plax_block_reduce({acc}, []({ct} a, {ct} b) {{ return {comb}; }});")
-        if cops.is_half(dt):
+        if cops.is_half(dt) and mode != "partial":
             em.emit(f"{acc} = {cops.rnd(dt, acc)};")
         em.bind(r, oidx, acc)
     if blockwise:
         em.open("if (threadIdx.x == 0)")
-    for r in group.roots:
-        em.value(r, oidx)
-    _stores(em, group, oidx, "o")
+    if mode == "partial":
+        for k, acc in enumerate(accs):
+            em.emit(f"part{k}[b] = {acc};")
+    else:
+        for r in group.roots:
+            em.value(r, oidx)
+        _stores(em, group, oidx, "o")
     if blockwise:
         em.close()
     em.close()
-    if blockwise:
-        return max(1, min(MAX_GRID, n)), BLOCK
-    return max(1, min(MAX_GRID, -(-n // BLOCK))), BLOCK
+    if mode == "thread":
+        return max(1, min(MAX_GRID, -(-n // BLOCK)))
+    return max(1, min(MAX_GRID, n * chunks))

@@ -26,7 +26,7 @@ ARCH = "90"
 NVRTC_FLAGS = ("--std=c++17", "--fmad=false")
 
 _lock = threading.Lock()
-_host_fns: dict = {}     # kernel name -> ctypes function
+_host_fns: dict = {}     # kernel name -> ctypes functions of its entry points
 _cubins: dict = {}       # cache key -> cubin bytes
 _libs: list = []         # keep loaded libraries alive
 _launches = 0
@@ -117,19 +117,20 @@ def build_host(kernels) -> None:
                     _atomic_write(path, f.read())
         lib = ctypes.CDLL(path)
         _libs.append(lib)
-        for name in todo:
-            fn = getattr(lib, name)
-            fn.restype = None
-            _host_fns[name] = fn
+        for name, k in todo.items():
+            fns = [getattr(lib, entry) for entry in k.entries]
+            for fn in fns:
+                fn.restype = None
+            _host_fns[name] = fns
 
 
-def host_function(kernel):
-    """The ctypes function of one kernel (built on first use)."""
-    fn = _host_fns.get(kernel.name)
-    if fn is None:
+def host_functions(kernel) -> list:
+    """The ctypes functions of one kernel's entry points (built on first use)."""
+    fns = _host_fns.get(kernel.name)
+    if fns is None:
         build_host([kernel])
-        fn = _host_fns[kernel.name]
-    return fn
+        fns = _host_fns[kernel.name]
+    return fns
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,13 +194,14 @@ def spills(log: str) -> int:
 _modules: dict = {}
 
 
-def gpu_function(kernel):
-    """The CuPy function of one kernel on the current device (cubin loaded once)."""
-    fn = _modules.get(kernel.name)
-    if fn is None:
+def gpu_functions(kernel) -> list:
+    """The CuPy functions of one kernel's entry points on the current device (cubin loaded
+    once)."""
+    hit = _modules.get(kernel.name)
+    if hit is None:
         import cupy
         cubin, _ = compile_cubin([kernel])
         mod = cupy.cuda.function.Module()
         mod.load(cubin)
-        fn = _modules[kernel.name] = (mod, mod.get_function(kernel.name))
-    return fn[1]
+        hit = _modules[kernel.name] = (mod, [mod.get_function(e) for e in kernel.entries])
+    return hit[1]

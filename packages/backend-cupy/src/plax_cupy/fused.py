@@ -25,26 +25,49 @@ class FusedRunner:
     def source(self) -> str:
         return self.kernel.source
 
-    def _function(self):
+    def _functions(self):
         if self._fn is None:
             k = self.kernel
-            self._fn = compiler.gpu_function(k) if X.on_gpu() else compiler.host_function(k)
+            self._fn = compiler.gpu_functions(k) if X.on_gpu() else compiler.host_functions(k)
         return self._fn
 
-    def __call__(self, arrays):
+    def __call__(self, arrays, outs=None):
+        """Run on `arrays` (one per group.in_vars); `outs` may name buffers (or None) to write
+        the results into: a donated buffer is used when it has the output's shape and dtype and
+        shares no memory with an input."""
         k = self.kernel
-        outs = [X.empty(a.shape, a.dtype) for a in k.out_avals]
+        outs = [self._out(a, None if outs is None else outs[i], arrays)
+                for i, a in enumerate(k.out_avals)]
         if k.work == 0:
             return outs
-        fn = self._function()
+        fns = self._functions()
+        scratch = [X.empty((n,), np.dtype(dt)) for n, dt in k.scratch]
         if X.on_gpu():
-            args = [X.xp.ascontiguousarray(a) for a in arrays] + outs
-            fn((k.grid,), (k.block,), tuple(args))
+            args = tuple([X.xp.ascontiguousarray(a) for a in arrays] + outs + scratch)
+            for fn, (_, grid, block) in zip(fns, k.launches):
+                fn((grid,), (block,), args)
         else:
-            ins = [np.ascontiguousarray(a) for a in arrays]
-            fn(*[ctypes.c_void_p(a.ctypes.data) for a in ins + outs])
-        compiler.count_launch()
+            bufs = [np.ascontiguousarray(a) for a in arrays] + outs + scratch
+            ptrs = [ctypes.c_void_p(a.ctypes.data) for a in bufs]
+            for fn in fns:
+                fn(*ptrs)
+        compiler.count_launch(len(fns))
         return outs
+
+    @staticmethod
+    def _out(aval, given, arrays):
+        if (given is not None and tuple(given.shape) == tuple(aval.shape)
+                and given.dtype == aval.dtype and given.flags.c_contiguous
+                and not any(_overlap(given, a) for a in arrays)):
+            return given
+        return X.empty(aval.shape, aval.dtype)
+
+
+def _overlap(a, b) -> bool:
+    if X.on_gpu():
+        import cupy
+        return bool(cupy.shares_memory(a, b)) if hasattr(b, "data") else False
+    return bool(np.shares_memory(a, b)) if isinstance(b, np.ndarray) else False
 
 
 def build(runners) -> None:
