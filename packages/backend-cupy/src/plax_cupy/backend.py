@@ -148,12 +148,13 @@ class CupyBackend(Backend):
         self.check_supported(closed_jaxpr)  # fails naming the primitives, before any work
         return Program(self, closed_jaxpr, donate_argnums)
 
-    def program(self, closed) -> Program:
-        """The cached program of a sub-jaxpr (control flow, calls), compiled once per jaxpr."""
+    def program(self, closed, build: bool = True) -> Program:
+        """The cached program of a sub-jaxpr (control flow, calls), compiled once per jaxpr
+        (`build=False`: its kernels are built by the caller, with its own)."""
         key = id(closed)
         entry = self._programs.get(key)
         if entry is None or entry[0] is not closed:
-            entry = self._programs[key] = (closed, Program(self, closed))
+            entry = self._programs[key] = (closed, Program(self, closed, build=build))
             if len(self._programs) > _MAX_SUBPROGRAMS:
                 self._programs.popitem(last=False)
         else:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from plax.extend import Executable, Literal
+from plax.extend import ClosedJaxpr, Executable, Literal
 from plax_cupy import xp as X
 
 try:  # the planner and fused runners (the fusion half of the backend)
@@ -57,7 +57,7 @@ class Program(Executable):
     __slots__ = ("closed", "steps", "template", "in_slots", "out_slots", "donated", "runner",
                  "groups", "_aliases")
 
-    def __init__(self, backend, closed, donate_argnums: Sequence[int] = ()):
+    def __init__(self, backend, closed, donate_argnums: Sequence[int] = (), build: bool = True):
         jaxpr = closed.jaxpr
         self.closed = closed
         slots: dict = {}
@@ -93,11 +93,13 @@ class Program(Executable):
                 runner = _fused.FusedRunner(step)
                 groups.append((step, runner))
                 steps.append([_FUSED, runner, ins, outs, None, None, ()])
-        if groups:
-            _fused.build([r for _, r in groups])  # one host compile for all of its kernels
+        self.groups = groups
+        if build:  # one host compile for its kernels and those of every sub-jaxpr it may run
+            runners = self.runners(backend)
+            if runners:
+                _fused.build(runners)
         self.out_slots = [slot_of(x) for x in jaxpr.outvars]
         self.template = template
-        self.groups = groups
         # free each intermediate after its last use (inputs, outputs and template slots stay)
         keep = set(self.out_slots) | {i for i, t in enumerate(template) if t is not None}
         last: dict = {}
@@ -132,6 +134,17 @@ class Program(Executable):
             for s in frees:
                 env[s] = None
         return [env[s] for s in self.out_slots]
+
+    def runners(self, backend) -> list:
+        """The fused runners of this program and of its sub-programs (control flow branches
+        and bodies, calls), created now through `backend.program(..., build=False)`."""
+        out = [r for _, r in self.groups]
+        for eqn in self.closed.jaxpr.eqns:
+            for v in eqn.params.values():
+                for sub in (v if isinstance(v, tuple) else (v,)):
+                    if isinstance(sub, ClosedJaxpr):
+                        out += backend.program(sub, build=False).runners(backend)
+        return out
 
     def launches_per_call(self) -> int:
         """Kernels this program launches per call from fused groups (library calls aside)."""
