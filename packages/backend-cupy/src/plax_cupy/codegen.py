@@ -251,6 +251,13 @@ class _Emitter:
     def view_reshape(self, e, idx, out):
         x = e.invars[0]
         dims = e.params.get("dimensions")
+        ins = [i for i, d in enumerate(x.aval.shape) if d != 1]
+        outs = [i for i, d in enumerate(out.shape) if d != 1]
+        if dims is None and [x.aval.shape[i] for i in ins] == [out.shape[i] for i in outs]:
+            src = ["0"] * x.aval.ndim  # only extent-1 dimensions come or go: no arithmetic
+            for i, o in zip(ins, outs):
+                src[i] = idx[o]
+            return self.value(x, tuple(src))
         flat = self.offset(idx, out.shape)
         if dims is None:
             return self.value(x, self._reindex(flat, x.aval.shape))
@@ -396,10 +403,11 @@ def generate(group) -> KernelSource:
                         scratch)
 
 
-def _stores(em, group, idx, flat):
+def _stores(em, group, idx, flat, which=None):
     for k, v in enumerate(group.out_vars):
-        val = em.value(v, idx)
-        em.emit(f"out{k}[{flat}] = {cops.store(v.aval.dtype, val)};")
+        if which is None or v in which:
+            val = em.value(v, idx)
+            em.emit(f"out{k}[{flat}] = {cops.store(v.aval.dtype, val)};")
 
 
 def _loop(em, group) -> int:
@@ -432,17 +440,17 @@ def _reduce_mode(group):
     inner_reduced = (len(shape_in) - 1) in axes
     if r_n < BLOCK_REDUCE_MIN or (not inner_reduced and n >= 2048):
         return "thread", 1
-    if n < 128 and r_n >= SPLIT_MIN:
+    single = not group.row_roots and not any(group.passes.values())
+    if single and n < 128 and r_n >= SPLIT_MIN:
         return "split", max(1, min(-(-r_n // (BLOCK * 16)), 2048 // max(n, 1)))
     return "block", 1
 
 
 def _reduction(em, group, mode, chunks=1) -> int:
-    shape_in, axes = group.reduce
+    """A reduction kernel: per output element, one loop over the reduced extent per pass, a
+    block-wide combine, the epilogue at the output index, then the row roots (if any) in a last
+    loop over the reduced extent. 'partial'/'final' are the two halves of a split reduction."""
     n, it = _size(group.shape), em.idx_t
-    kept = [d for d in range(len(shape_in)) if d not in axes]
-    rshape = tuple(shape_in[d] for d in axes)
-    r_n = _size(rshape)
     blockwise = mode != "thread"
     if mode == "thread":
         em.open(f"for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < {n}; "
@@ -454,63 +462,88 @@ def _reduction(em, group, mode, chunks=1) -> int:
         em.open(f"for ({it} o = blockIdx.x; o < {n}; o += gridDim.x)")
     oidx = em.delinearize("o", group.shape)
     reds = _reduce_roots(group)
-    accs = []
-    for r in reds:
-        e = em.producer[r]
-        dt = r.aval.dtype
-        acc = em.tmp("acc")
-        em.emit(f"{cops.compute_type(dt)} {acc} = {cops.reduce_identity(e.primitive.name, dt)};")
-        accs.append(acc)
-    if mode == "final":  # combine the partial results of the chunks
-        em.open(f"for ({it} p = threadIdx.x; p < {chunks}; p += blockDim.x)")
-        for k, (r, acc) in enumerate(zip(reds, accs)):
-            prim = em.producer[r].primitive.name
-            part = f"part{k}[o * {chunks} + p]"
-            em.emit(f"{acc} = {cops.reduce_combine(prim, r.aval.dtype, acc, part)};")
-        em.close()
-    else:
-        if mode == "partial":
-            size = -(-r_n // chunks)
-            em.open(f"for ({it} r = p * {size} + threadIdx.x; r < {r_n} && r < (p + 1) * {size}; "
-                    "r += blockDim.x)")
+    accs = {}
+    for npass in sorted({group.passes.get(r, 0) for r in reds}):
+        now = [r for r in reds if group.passes.get(r, 0) == npass]
+        for r in now:
+            dt = r.aval.dtype
+            accs[r] = em.tmp("acc")
+            em.emit(f"{cops.compute_type(dt)} {accs[r]} = "
+                    f"{cops.reduce_identity(em.producer[r].primitive.name, dt)};")
+        if mode == "final":  # combine the partial results of the chunks
+            em.open(f"for ({it} p = threadIdx.x; p < {chunks}; p += blockDim.x)")
+            for k, r in enumerate(now):
+                prim = em.producer[r].primitive.name
+                part = f"part{k}[o * {chunks} + p]"
+                em.emit(f"{accs[r]} = {cops.reduce_combine(prim, r.aval.dtype, accs[r], part)};")
         else:
-            start, step = ("threadIdx.x", "blockDim.x") if blockwise else ("0", "1")
-            em.open(f"for ({it} r = {start}; r < {r_n}; r += {step})")
-        ridx = em.delinearize("r", rshape)
-        full = [None] * len(shape_in)
-        for d, i in zip(kept, oidx):
-            full[d] = i
-        for d, i in zip(axes, ridx):
-            full[d] = i
-        full = tuple(full)
-        if list(axes) == list(range(len(kept), len(shape_in))):
-            em.flat[(full, tuple(shape_in))] = f"(o * {r_n} + r)" if kept else "r"
-        for r, acc in zip(reds, accs):
-            e = em.producer[r]
-            v = em.value(e.invars[0], full)
-            em.emit(f"{acc} = {cops.reduce_combine(e.primitive.name, r.aval.dtype, acc, v)};")
+            full = _open_reduced(em, group, mode, chunks, oidx)
+            for r in now:
+                e = em.producer[r]
+                v = em.value(e.invars[0], full)
+                em.emit(f"{accs[r]} = "
+                        f"{cops.reduce_combine(e.primitive.name, r.aval.dtype, accs[r], v)};")
         em.close()
-    for r, acc in zip(reds, accs):
-        e, dt = em.producer[r], r.aval.dtype
-        ct = cops.compute_type(dt)
-        if blockwise:
-            comb = cops.reduce_combine(e.primitive.name, dt, "a", "b")
-            em.emit(f"{acc} = plax_block_reduce({acc}, []({ct} a, {ct} b) {{ return {comb}; }});")
-        if cops.is_half(dt) and mode != "partial":
-            em.emit(f"{acc} = {cops.rnd(dt, acc)};")
-        em.bind(r, oidx, acc)
-    if blockwise:
-        em.open("if (threadIdx.x == 0)")
+        for r in now:
+            e, dt = em.producer[r], r.aval.dtype
+            ct = cops.compute_type(dt)
+            if blockwise:
+                comb = cops.reduce_combine(e.primitive.name, dt, "a", "b")
+                em.emit(f"{accs[r]} = plax_block_reduce({accs[r]}, []({ct} a, {ct} b) "
+                        f"{{ return {comb}; }});")
+            if cops.is_half(dt) and mode != "partial":
+                em.emit(f"{accs[r]} = {cops.rnd(dt, accs[r])};")
+            em.bind(r, oidx, accs[r])
     if mode == "partial":
-        for k, acc in enumerate(accs):
-            em.emit(f"part{k}[b] = {acc};")
-    else:
-        for r in group.roots:
-            em.value(r, oidx)
-        _stores(em, group, oidx, "o")
-    if blockwise:
+        em.open("if (threadIdx.x == 0)")
+        for k, r in enumerate(reds):
+            em.emit(f"part{k}[b] = {accs[r]};")
         em.close()
+    else:
+        rows = set(group.row_roots)
+        for r in group.roots:  # every thread: the row pass may read the epilogue
+            if r not in rows:
+                em.value(r, oidx)
+        at_out = [v for v in group.out_vars if v not in rows]
+        if blockwise and at_out:
+            em.open("if (threadIdx.x == 0)")
+        _stores(em, group, oidx, "o", at_out)
+        if blockwise and at_out:
+            em.close()
+        if rows:
+            full = _open_reduced(em, group, mode, chunks, oidx)
+            for r in group.row_roots:
+                em.value(r, full)
+            _stores(em, group, full, em.offset(full, group.reduce[0]), rows)
+            em.close()
     em.close()
     if mode == "thread":
         return max(1, min(MAX_GRID, -(-n // BLOCK)))
     return max(1, min(MAX_GRID, n * chunks))
+
+
+def _open_reduced(em, group, mode, chunks, oidx):
+    """Open the loop over the reduced extent (this thread's share); return the operand index."""
+    shape_in, axes = group.reduce
+    it = em.idx_t
+    kept = [d for d in range(len(shape_in)) if d not in axes]
+    rshape = tuple(shape_in[d] for d in axes)
+    r_n = _size(rshape)
+    if mode == "partial":
+        size = -(-r_n // chunks)
+        em.open(f"for ({it} r = p * {size} + threadIdx.x; r < {r_n} && r < (p + 1) * {size}; "
+                "r += blockDim.x)")
+    elif mode == "thread":
+        em.open(f"for ({it} r = 0; r < {r_n}; r += 1)")
+    else:
+        em.open(f"for ({it} r = threadIdx.x; r < {r_n}; r += blockDim.x)")
+    ridx = em.delinearize("r", rshape)
+    full = [None] * len(shape_in)
+    for d, i in zip(kept, oidx):
+        full[d] = i
+    for d, i in zip(axes, ridx):
+        full[d] = i
+    full = tuple(full)
+    if list(axes) == list(range(len(kept), len(shape_in))):
+        em.flat[(full, tuple(shape_in))] = f"(o * {r_n} + r)" if kept else "r"
+    return full

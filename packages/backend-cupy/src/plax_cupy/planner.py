@@ -17,10 +17,14 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    inlined into each consumer and recomputed there (tinygrad's rule; XLA's loop fusion), so it is
    never written to memory.
 3. A group has one iteration space: a loop over its output shape, or a reduction (operand shape,
-   axes) whose kernel loops over the reduced shape. Roots with the same space share one kernel
-   (multi-output fusion) when every value they read is produced before the group runs; a root
-   may read another root of its own group only at the same output index (through elementwise ops
-   of the output's shape): that is how an elementwise epilogue joins the reduction it follows.
+   axes) whose kernel gives each output element a block (or a thread) that loops over the reduced
+   extent. Roots with the same space share one kernel (multi-output fusion) when every value they
+   read is produced before the group runs. A root may read another root of its own group only
+   where the kernel holds it, found by tracking index signatures (which output/reduced index
+   each dimension reads) through the inlined ops: a later reduction pass, an epilogue over the
+   output shape, or a "row" root over the operand shape (written in a last pass over the
+   reduced extent) may read reduction results at their output index. So a softmax is one
+   kernel: max pass, sum-of-exp pass, then the normalised row (XLA's and Triton's row fusion).
 4. A root is written to memory (`out_vars`) only when a later step or the jaxpr's outputs need
    it; a reduction read only by its own group's epilogue stays in registers.
 
@@ -54,6 +58,8 @@ class FusedGroup:
     shape: tuple                # the output index space
     reduce: tuple | None = None  # (operand shape, axes) of a reduction group, None for a loop
     position: int = 0
+    passes: dict = field(default_factory=dict)  # reduction root -> pass (0: reads no root)
+    row_roots: list = field(default_factory=list)  # roots over the reduction's operand shape
 
     @property
     def kind(self) -> str:
@@ -136,11 +142,15 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
         v = e.outvars[0]
         if v not in roots:
             continue
-        deps, ident = _reads(v, producer, roots)
-        g = _find_group(steps, e, k, v, deps, ident, pos_of, group_of)
+        g, role, deps = _find_group(steps, e, k, v, producer, roots, pos_of, group_of)
         if g is None:
             g = FusedGroup([], [], [], [], _space_shape(e, k), _reduce_space(e, k), len(steps))
             steps.append(g)
+            role = "reduce" if k == "reduce" else "loop"
+        if role == "reduce":
+            g.passes[v] = 1 + max([g.passes[d] for d in deps if d in g.passes], default=-1)
+        elif role == "row":
+            g.row_roots.append(v)
         g.roots.append(v)
         group_of[v] = g
         pos_of[v] = g.position
@@ -187,27 +197,89 @@ def _choose_roots(eqns, kind, producer, uses, outs) -> set:
     return roots
 
 
-def _reads(v, producer, roots):
-    """(materialised Vars that root `v`'s expression reads, {Var: read only at v's index})."""
-    out_shape = v.aval.shape
+def _sig(shape, sig):
+    """An index signature: per dimension ("o", j) (the j-th output index), ("r", j) (the j-th
+    reduced index), "0", or None (anything else). Extent-1 dimensions read index 0."""
+    return tuple("0" if d == 1 else t for d, t in zip(shape, sig))
+
+
+def _out_sig(shape):
+    return _sig(shape, [("o", j) for j in range(len(shape))])
+
+
+def _full_sig(g):
+    shape_in, axes = g.reduce
+    kept, red = iter(range(len(shape_in))), iter(range(len(axes)))
+    return _sig(shape_in, [("r", next(red)) if d in axes else ("o", next(kept))
+                           for d in range(len(shape_in))])
+
+
+def _operand_sig(e, a, sig):
+    """The signature at which `e` reads operand `a` when its result is read at `sig`."""
+    name, p = e.primitive.name, e.params
+    shp, out = a.aval.shape, e.outvars[0].aval.shape
+    if not shp:
+        return ()
+    if name in REDUCE_OPS:  # trivial (extent-1) reductions only
+        it = iter(sig)
+        src = ["0" if d in p["axes"] else next(it) for d in range(len(shp))]
+    elif name == "broadcast_in_dim":
+        src = [sig[b] for b in p["broadcast_dimensions"]]
+    elif name == "transpose":
+        src = [None] * len(shp)
+        for i, q in enumerate(p["permutation"]):
+            src[q] = sig[i]
+    elif name == "squeeze":
+        dims = {d % len(shp) for d in p["dimensions"]}
+        it = iter(sig)
+        src = ["0" if d in dims else next(it) for d in range(len(shp))]
+    elif name == "reshape":
+        src = [None] * len(shp)
+        ins = [i for i, d in enumerate(shp) if d != 1]
+        outs = [i for i, d in enumerate(out) if d != 1]
+        if p.get("dimensions") is None and [shp[i] for i in ins] == [out[i] for i in outs]:
+            for i, o in zip(ins, outs):
+                src[i] = sig[o]
+    elif name in ("rev", "slice", "pad", "concatenate"):
+        src = [t if _keeps_dim(e, d) else None for d, t in enumerate(sig)]
+    else:  # elementwise, with lax's implicit broadcasting of extent-1 dimensions
+        src = list(sig)
+    return _sig(shp, src)
+
+
+def _keeps_dim(e, d) -> bool:
+    name, p = e.primitive.name, e.params
+    if name == "rev":
+        return d not in p["dimensions"]
+    if name == "slice":
+        return (p["start_indices"][d] == 0 and (p.get("strides") or [1] * (d + 1))[d] == 1
+                and p["limit_indices"][d] == e.outvars[0].aval.shape[d])
+    if name == "pad":
+        return tuple(p["padding_config"][d]) == (0, 0, 0)
+    return d != p["dimension"]
+
+
+def _reads(v, start, producer, roots) -> dict:
+    """{materialised Var: the signatures at which root `v`'s expression reads it}, `v` read at
+    signature `start`."""
     deps: dict = {}
     seen = set()
-    stack = [(v, True)]
+    stack = [(v, start)]
     while stack:
-        x, identity = stack.pop()
-        if (x, identity) in seen:
+        x, sig = stack.pop()
+        if (x, sig) in seen:
             continue
-        seen.add((x, identity))
+        seen.add((x, sig))
         e = producer[x]
-        same = identity and e.primitive.elementwise and e.outvars[0].aval.shape == out_shape
         for a in e.invars:
             if not _is_var(a):
                 continue
+            asig = _operand_sig(e, a, sig)
             if a in producer and a not in roots:
-                stack.append((a, same))
+                stack.append((a, asig))
             else:
-                deps[a] = deps.get(a, True) and same
-    return list(deps), {a for a, ok in deps.items() if ok}
+                deps.setdefault(a, set()).add(asig)
+    return deps
 
 
 def _space_shape(e, k):
@@ -220,26 +292,54 @@ def _reduce_space(e, k):
     return (tuple(e.invars[0].aval.shape), tuple(sorted(e.params["axes"])))
 
 
-def _find_group(steps, e, k, v, deps, ident, pos_of, group_of):
+def _find_group(steps, e, k, v, producer, roots, pos_of, group_of):
+    """(group, role, deps) of the latest group root `v` can join, or (None, None, deps)."""
     shape, red = _space_shape(e, k), _reduce_space(e, k)
+    deps: list = []
     for g in reversed(steps):
-        if not isinstance(g, FusedGroup) or g.shape != shape:
+        if not isinstance(g, FusedGroup):
             continue
-        if k == "reduce" and g.reduce != red:
+        role = _role(g, k, shape, red)
+        if role is None:
             continue
-        ok = True
-        for d in deps:
-            if group_of.get(d) is g:
-                # a reduction input cannot read its own group; an epilogue reads at its index
-                if k == "reduce" or d not in ident:
-                    ok = False
-                    break
-            elif pos_of.get(d, -1) >= g.position:
-                ok = False
-                break
-        if ok:
-            return g
-    return None
+        if k == "reduce":  # the reduction's operand is read at the full index
+            reads = _reads_operand(e, _full_sig(g), producer, roots)
+        else:
+            reads = _reads(v, _full_sig(g) if role == "row" else _out_sig(shape), producer, roots)
+        deps = list(reads)
+        if all(_may_read(g, role, d, sigs, pos_of, group_of) for d, sigs in reads.items()):
+            return g, role, deps
+    return None, None, deps
+
+
+def _reads_operand(e, sig, producer, roots) -> dict:
+    x = e.invars[0]
+    if x in producer and x not in roots:
+        return _reads(x, sig, producer, roots)
+    return {x: {sig}}
+
+
+def _role(g, k, shape, red):
+    if k == "reduce":
+        return "reduce" if g.reduce == red else None
+    if g.reduce is None:
+        return "loop" if g.shape == shape else None
+    if g.shape == shape:
+        return "epilogue"
+    return "row" if g.reduce[0] == shape else None
+
+
+def _may_read(g, role, d, sigs, pos_of, group_of) -> bool:
+    """May a root of `role` in `g` read `d` at `sigs`? Values of earlier steps always; values
+    of `g` itself only where the kernel has them: reduction results and epilogues at the
+    output index (a reduction only reads earlier passes' results), row roots at the row index."""
+    if group_of.get(d) is not g:
+        return pos_of.get(d, -1) < g.position
+    if d in g.row_roots:
+        return role == "row" and sigs == {_full_sig(g)}
+    if role == "reduce" and d not in g.passes:
+        return False
+    return sigs == {_out_sig(d.aval.shape)}
 
 
 def _finish(g, producer, roots, group_of, uses, outs, kind, index):
