@@ -127,7 +127,8 @@ _LIBM = {"exp": "exp", "exp2": "exp2", "log": "log", "log1p": "log1p", "expm1": 
          "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh", "asinh": "asinh",
          "acosh": "acosh", "atanh": "atanh", "sqrt": "sqrt", "cbrt": "cbrt", "erf": "erf",
          "erfc": "erfc", "lgamma": "lgamma", "floor": "floor", "ceil": "ceil"}
-_FLOAT_UNARY = set(_LIBM) | {"rsqrt", "logistic", "is_finite", "round", "sign", "abs", "neg"}
+_FLOAT_UNARY = set(_LIBM) | {"rsqrt", "logistic", "is_finite", "round", "sign", "abs", "neg",
+                             "erf_inv", "digamma"}
 _BINARY_SYM = {"add": "+", "sub": "-", "mul": "*"}
 _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _COMPLEX_OK = {"add", "sub", "mul", "div", "neg", "conj", "real", "imag", "abs", "eq", "ne",
@@ -180,6 +181,8 @@ def unary(prim: str, dt, a: str, out_dt, params) -> str:
         if dt == np.bool_ or (is_int(dt) and not is_signed(dt)):
             return f"(({ct})({a} != 0))"
         return f"plax_sign<{ct}>({a})"
+    if prim in ("erf_inv", "digamma"):
+        return f"plax_{prim.replace('_', '')}(({ct}){a})"
     if prim == "rsqrt":
         return f"(({ct})1 / {_libm('sqrt', dt)}({a}))"
     if prim == "logistic":

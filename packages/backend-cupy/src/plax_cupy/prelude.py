@@ -80,6 +80,54 @@ PLAX_FN double plax_fabs(double x) { return fabs(x); }
 PLAX_FN float plax_floor(float x) { return floorf(x); }
 PLAX_FN double plax_floor(double x) { return floor(x); }
 
+// erf_inv: CUDA's erfinv on the device; on the host Giles' approximation refined by Newton steps
+#ifdef __CUDACC__
+PLAX_FN float plax_erfinv(float x) { return erfinvf(x); }
+PLAX_FN double plax_erfinv(double x) { return erfinv(x); }
+#else
+PLAX_FN double plax_erfinv(double x) {
+  if (!(x >= -1.0 && x <= 1.0)) return PLAX_NAN;
+  if (x == 1.0 || x == -1.0) return x * PLAX_INF;
+  double w = -log((1.0 - x) * (1.0 + x)), p;
+  if (w < 5.0) {
+    w -= 2.5;
+    p = 2.81022636e-08; p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w;
+    p = -4.39150654e-06 + p * w; p = 0.00021858087 + p * w; p = -0.00125372503 + p * w;
+    p = -0.00417768164 + p * w; p = 0.246640727 + p * w; p = 1.50140941 + p * w;
+  } else {
+    w = sqrt(w) - 3.0;
+    p = -0.000200214257; p = 0.000100950558 + p * w; p = 0.00134934322 + p * w;
+    p = -0.00367342844 + p * w; p = 0.00573950773 + p * w; p = -0.0076224613 + p * w;
+    p = 0.00943887047 + p * w; p = 1.00167406 + p * w; p = 2.83297682 + p * w;
+  }
+  double y = p * x;
+  for (int k = 0; k < 2; ++k) {  // Newton on erf(y) = x
+    double d = 1.1283791670955126 * exp(-y * y);
+    if (d > 0) y -= (erf(y) - x) / d;
+  }
+  return y;
+}
+PLAX_FN float plax_erfinv(float x) { return (float)plax_erfinv((double)x); }
+#endif
+
+// digamma (no CUDA built-in): reflection, recurrence to x >= 6, then the asymptotic series;
+// NaN at the poles (0 and the negative integers), as XLA
+PLAX_FN double plax_digamma(double x) {
+  if (x != x || x == -PLAX_INF) return PLAX_NAN;
+  if (x <= 0 && floor(x) == x) return PLAX_NAN;
+  double r = 0;
+  if (x < 0) {
+    r = -3.141592653589793 / tan(3.141592653589793 * x);
+    x = 1 - x;
+  }
+  while (x < 6) { r -= 1 / x; x += 1; }
+  double f = 1 / (x * x);
+  double t = f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240
+             + f * (-1.0 / 132 + f * (691.0 / 32760 - f / 12))))));
+  return r + log(x) - 0.5 / x + t;
+}
+PLAX_FN float plax_digamma(float x) { return (float)plax_digamma((double)x); }
+
 // NaN-propagating max/min (fmax/fmin drop NaNs; XLA propagates them)
 template <class T> PLAX_FN T plax_max(T a, T b) {
   return a != a ? a : b != b ? b : (a > b ? a : b);
