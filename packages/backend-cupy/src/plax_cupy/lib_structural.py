@@ -74,29 +74,36 @@ def _slice(x, *, start_indices, limit_indices, strides=None):
                    zip(start_indices, limit_indices, strides))]
 
 
-def _host_ints(idx) -> list[int]:
-    """Start indices as Python ints (on the GPU: one transfer for all of them)."""
-    if not idx:
-        return []
-    if X.on_gpu():
-        return [int(v) for v in X.to_numpy(X.xp.stack([X.xp.asarray(i).astype(np.int64)
-                                                        for i in idx]))]
-    return [int(i) for i in idx]
-
-
 def _clamped_starts(idx, shape, sizes) -> list[int]:
     # XLA clamps each start into [0, dim - size] so the whole block is in bounds
-    return [min(max(i, 0), d - s) for i, d, s in zip(_host_ints(idx), shape, sizes)]
+    return [min(max(int(i), 0), d - s) for i, d, s in zip(idx, shape, sizes)]
+
+
+def _block_index(idx, shape, sizes):
+    """Device index arrays selecting the clamped block (no host read of the start indices,
+    so a dynamic slice inside a scan body never synchronises)."""
+    xp = X.xp
+    grids = []
+    for d, (i, dim, size) in enumerate(zip(idx, shape, sizes)):
+        start = xp.clip(xp.asarray(i).astype(np.int64), 0, dim - size)
+        ramp = start + xp.arange(size, dtype=np.int64)
+        grids.append(ramp.reshape([-1 if k == d else 1 for k in range(len(shape))]))
+    return tuple(grids)
 
 
 def _dynamic_slice(x, *idx, slice_sizes):
+    if X.on_gpu() and idx:
+        return x[_block_index(idx, x.shape, slice_sizes)]
     starts = _clamped_starts(idx, x.shape, slice_sizes)
     return x[tuple(slice(s, s + n) for s, n in zip(starts, slice_sizes))]
 
 
 def _dynamic_update_slice(x, update, *idx):
-    starts = _clamped_starts(idx, x.shape, update.shape)
     out = X.xp.array(x)
+    if X.on_gpu() and idx:
+        out[_block_index(idx, x.shape, update.shape)] = update
+        return out
+    starts = _clamped_starts(idx, x.shape, update.shape)
     out[tuple(slice(s, s + n) for s, n in zip(starts, update.shape))] = update
     return out
 

@@ -342,7 +342,7 @@ def _nccl_dtype(dt):
 def _run_step(step, env) -> None:
     """One Program step on `env` (the body of Program.__call__'s loop, for lockstep use)."""
     from plax_cupy.program import _FUSED, _LIBRARY
-    kind, fn, ins, outs, params, avals, frees = step
+    kind, fn, ins, outs, params, avals, frees, _ = step  # (no donation across devices)
     if kind == _FUSED:
         for s, o in zip(outs, fn([env[i] for i in ins])):
             env[s] = o

@@ -86,13 +86,14 @@ class Program(Executable):
                 avals = tuple(v.aval for v in eqn.outvars)
                 rule = backend.rule(eqn.primitive)
                 kind = _MULTI if eqn.primitive.multiple_results else _LIBRARY
-                steps.append([kind, rule, ins, outs, eqn.params, avals, ()])
+                steps.append([kind, rule, ins, outs, eqn.params, avals, (), ()])
             else:
                 ins = tuple(slot_of(x) for x in step.in_vars)
                 outs = tuple(slot_of(v) for v in step.out_vars)
                 runner = _fused.FusedRunner(step)
                 groups.append((step, runner))
-                steps.append([_FUSED, runner, ins, outs, None, None, ()])
+                steps.append([_FUSED, runner, ins, outs, None,
+                              tuple(v.aval for v in step.out_vars), (), ()])
         self.groups = groups
         if build:  # one host compile for its kernels and those of every sub-jaxpr it may run
             runners = self.runners(backend)
@@ -106,23 +107,27 @@ class Program(Executable):
         for k, st in enumerate(steps):
             for s in st[2]:
                 last[s] = k
+        self.donated = tuple(sorted(set(donate_argnums)))
+        reused = _donations(steps, jaxpr, self.in_slots, self.donated, keep, last)
         frees: list[list[int]] = [[] for _ in steps]
         for s, k in last.items():
-            if s not in keep:
+            if s not in keep and s not in reused:
                 frees[k].append(s)
         for st, f in zip(steps, frees):
             st[6] = tuple(f)
         self.steps = [tuple(st) for st in steps]
-        self.donated = tuple(sorted(set(donate_argnums)))
         self.runner = self
 
     def __call__(self, buffers: Sequence[Any]) -> list:
         env = self.template.copy()
         for s, b in zip(self.in_slots, buffers):
             env[s] = b
-        for kind, fn, ins, outs, params, avals, frees in self.steps:
+        for kind, fn, ins, outs, params, avals, frees, donated in self.steps:
             if kind == _FUSED:
-                res = fn([env[i] for i in ins])
+                if donated:
+                    res = fn([env[i] for i in ins], _given(env, len(outs), donated))
+                else:
+                    res = fn([env[i] for i in ins])
                 for s, o in zip(outs, res):
                     env[s] = o
             elif kind == _LIBRARY:
@@ -149,3 +154,47 @@ class Program(Executable):
     def launches_per_call(self) -> int:
         """Kernels this program launches per call from fused groups (library calls aside)."""
         return len(self.groups)
+
+
+def _donations(steps, jaxpr, in_slots, donated, keep, last) -> set:
+    """Give each donated input's buffer to one later fused step as an output buffer (same
+    shape and dtype): preferably a step after the input's last read, else the reading step
+    itself (whose runner refuses a buffer that overlaps its own inputs when that is unsafe). Only
+    inputs read by fused steps alone are given: a library call may have returned a view of
+    the buffer that is still alive. Records `(output index, slot)` pairs in each step;
+    returns the slots given away."""
+    lib_read = {s for st in steps if st[0] != _FUSED for s in st[2]}
+    free = []
+    for i in donated:
+        if i < len(in_slots):
+            s = in_slots[i]
+            if s not in keep and s not in lib_read and s in last and \
+                    in_slots.count(s) == 1:
+                free.append((s, jaxpr.invars[i].aval))
+    given = set()
+    # first to a step after the last read (always usable), then to the reading step itself
+    for usable in (lambda last_read, k: last_read < k, lambda last_read, k: last_read == k):
+        for k, st in enumerate(steps):
+            if st[0] != _FUSED or not free:
+                continue
+            taken = {j for j, _ in st[7]}
+            pairs = list(st[7])
+            for j, aval in enumerate(st[5]):
+                if j in taken:
+                    continue
+                for n, (s, a) in enumerate(free):
+                    if usable(last[s], k) and a.shape == aval.shape and a.dtype == aval.dtype:
+                        pairs.append((j, s))
+                        given.add(s)
+                        del free[n]
+                        break
+            st[7] = tuple(pairs)
+    return given
+
+
+def _given(env, n: int, donated) -> list:
+    """The output buffers of a fused step: donated inputs where planned, else None."""
+    out = [None] * n
+    for j, s in donated:
+        out[j], env[s] = env[s], None
+    return out

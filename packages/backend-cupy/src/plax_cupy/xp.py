@@ -73,8 +73,13 @@ def empty(shape, dtype):
     return xp.empty(tuple(shape), dtype=dtype)
 
 
+# host reads of device values (each one a synchronisation on the GPU): tests count them
+stats = {"host_reads": 0}
+
+
 def to_numpy(a) -> np.ndarray:
     """A host copy (the array itself in the host build)."""
+    stats["host_reads"] += 1
     if device == "gpu" and not isinstance(a, np.ndarray):
         return a.get()
     return np.asarray(a)
