@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from plax._src.config import config
+from plax.extend import config
 from plax.extend import Backend, Device, Executable
 from plax.extend import registry as plax_registry
 from plax_xla import _jaxlib as jl

@@ -12,9 +12,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from plax.extend import ClosedJaxpr, Literal, UnsupportedPrimitiveError
+from plax.extend import ClosedJaxpr, Composition, Literal, UnsupportedPrimitiveError
 from plax.extend import registry as plax_registry
-from plax._src import dtypes
+from plax.extend import dtypes
 
 # ---------------------------------------------------------------------------------------------
 # Types and values
@@ -187,7 +187,8 @@ class AxisEnv:
 
 
 class RuleContext:
-    """What a lowering rule sees besides its operands."""
+    """What a lowering rule sees besides its operands (documented for plugin authors as
+    plax.extend.lowering.XlaRuleContext; `b` is a FuncBuilder, an XlaBuilder)."""
 
     __slots__ = ("b", "module", "prim", "avals_in", "avals_out")
 
@@ -275,7 +276,11 @@ def apply_rule(b: FuncBuilder, prim, ins: Sequence[Value], avals_in, avals_out,
             f"the xla backend has no lowering rule for primitive '{prim.name}'; register one "
             f"with plax.extend.registry.add_lowering('xla', {prim.name}_p, rule) or run it on "
             "another backend")
-    out = rule(RuleContext(b, prim, avals_in, avals_out), *ins, **params)
+    if isinstance(rule, Composition):  # lower_fun: the jaxpr of a plax function, in place
+        out = inline_closed(b, rule.jaxpr(avals_in, params), ins)
+        out = out if prim.multiple_results else out[0]
+    else:
+        out = rule(RuleContext(b, prim, avals_in, avals_out), *ins, **params)
     outs = list(out) if prim.multiple_results else [out]
     if len(outs) != len(avals_out):
         raise LoweringError(f"lowering of '{prim.name}' gave {len(outs)} results, expected "

@@ -10,11 +10,12 @@ from plax.hookspecs import hookimpl
 
 _RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "lower_slicing",
                  "lower_sorting", "lower_linalg", "lower_calls", "lower_control_flow",
-                 "lower_fft")
+                 "lower_fft", "lower_convolution", "lower_windowed", "lower_lapack",
+                 "lower_special")
 
 
 def _define_options() -> None:
-    from plax._src.config import config
+    from plax.extend import config
     config.define("xla_platform", "auto", lambda s: s.strip().lower() or "auto",
                   "platform of the xla backend: cpu, gpu, tpu or auto (an installed GPU/TPU "
                   "PJRT plugin if it starts, else the CPU); read when the backend is created",

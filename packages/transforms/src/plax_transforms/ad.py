@@ -12,53 +12,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from plax._src import dtypes, registry
-from plax._src.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
+from plax.extend import dtypes, registry
+from plax.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from plax.extend import (
-    ClosedJaxpr, JaxprTrace, Literal, ShapedArray, Trace, Tracer, Var, get_aval,
+    ClosedJaxpr, JaxprTrace, Literal, Trace, Tracer, Var, get_aval,
     set_current_trace)
-
-
-# ---------------------------------------------------------------------------------------------
-# Symbolic zeros
-
-
-class Zero:
-    """A tangent (or cotangent) known to be zero; carries only its aval."""
-
-    __slots__ = ("aval",)
-
-    def __init__(self, aval: ShapedArray):
-        self.aval = aval
-
-    def __repr__(self):
-        return f"Zero({self.aval.str_short()})"
-
-
-def tangent_aval(aval: ShapedArray) -> ShapedArray:
-    return ShapedArray(aval.shape, aval.dtype, aval.weak_type)
-
-
-def zeros_like_aval(aval: ShapedArray):
-    from plax import lax
-    return lax.full(aval.shape, 0, aval.dtype)
-
-
-def instantiate(t):
-    return zeros_like_aval(t.aval) if type(t) is Zero else t
-
-
-def add_tangents(a, b):
-    if type(a) is Zero:
-        return b
-    if type(b) is Zero:
-        return a
-    from plax import lax
-    return lax.add(a, b)
-
-
-def is_differentiable(dt) -> bool:
-    return dtypes.is_inexact(dt)
+from plax.extend.ad import (  # noqa: F401  (importable from here too)
+    UndefinedPrimal, Zero, add_tangents, instantiate, is_differentiable, is_undefined,
+    tangent_aval, zeros_like_aval)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,7 +58,7 @@ class JVPTrace(Trace):
         if all(type(t) is Zero for t in tangents):
             with set_current_trace(parent):
                 return prim.bind(*primals, **params)
-        rule = registry._jvp.get(prim)
+        rule = _jvp_rules.get(prim)
         if rule is None:
             raise NotImplementedError(
                 f"differentiation (jvp) rule for primitive '{prim.name}' is not registered; "
@@ -128,7 +89,7 @@ def _check_tangent(p, t, i):
 def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
              instantiate_zeros: bool = True):
     """Forward mode on flat lists; tangents may contain Zero."""
-    from plax._src.core import current_trace
+    from plax.extend import current_trace
     trace = JVPTrace(current_trace())
     ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
     with set_current_trace(trace):
@@ -142,6 +103,13 @@ def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     return out_p, out_t
 
 
+def _describe(out) -> str:
+    if isinstance(out, (tuple, list)):
+        return f"a {type(out).__name__} of length {len(out)}"
+    aval = getattr(out, "aval", None)
+    return f"an array {aval.str_short()}" if aval is not None else type(out).__name__
+
+
 class _FlatFun:
     """`fun` over the leaves of `in_tree`; after a call, `.out_tree` (and `.aux` when the
     function returns (output, aux)) describe what it returned."""
@@ -153,6 +121,11 @@ class _FlatFun:
     def __call__(self, *xs):
         out = self.fun(*tree_unflatten(self.in_tree, xs))
         if self.has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                name = getattr(self.fun, "__name__", "fun")
+                raise TypeError(
+                    f"has_aux=True: {name} must return a pair (output, aux), but returned "
+                    f"{_describe(out)}")
             out, self.aux = out
         leaves, self.out_tree = tree_flatten(out)
         return leaves
@@ -193,9 +166,12 @@ def _strip_tracers(aux):
 # Partial evaluation: known work runs now, work on unknown (tangent) values is recorded
 
 
+# the rules, as read-only live views of the registry's tables
+_jvp_rules = registry.rules("jvp")
+_transpose_rules = registry.rules("transpose")
 # primitive -> rule(trace, args, params) for primitives that carry jaxprs (cond, scan, ...):
 # it evaluates what is known and records the rest, given at least one unknown input
-pe_rules: dict = {}
+pe_rules = registry.rules("partial_eval")
 
 
 def is_unknown(trace, x) -> bool:
@@ -237,8 +213,8 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, unknowns: Sequence[bool],
     Returns (known, unknown, out_unknowns, num_res): `known` maps the known inputs to the known
     outputs followed by residuals; `unknown` maps residuals followed by the unknown inputs to
     the unknown outputs. Outputs with `instantiate` set are always unknown."""
-    from plax._src.core import current_trace
-    from plax._src.tracing import convert_constvars_jaxpr, trace_to_jaxpr
+    from plax.extend import current_trace
+    from plax.extend import convert_constvars_jaxpr, trace_to_jaxpr
     from plax.extend import eval_jaxpr
     in_avals = closed.in_avals
     nout = len(closed.out_avals)
@@ -267,7 +243,7 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, unknowns: Sequence[bool],
 
 def linearize_flat(fun: Callable, primals: Sequence[Any]):
     """Returns (primal outputs, linear ClosedJaxpr from input tangents to output tangents)."""
-    from plax._src.core import current_trace
+    from plax.extend import current_trace
     parent = current_trace()
     pe = PartialEvalTrace(parent)
     tangent_in = [pe.new_arg(tangent_aval(get_aval(p)).strip_weak_type()) for p in primals]
@@ -293,22 +269,6 @@ def linearize_flat(fun: Callable, primals: Sequence[Any]):
 
 # ---------------------------------------------------------------------------------------------
 # Transposition
-
-
-class UndefinedPrimal:
-    """Stands for a linear input of an equation being transposed."""
-
-    __slots__ = ("aval",)
-
-    def __init__(self, aval):
-        self.aval = aval
-
-    def __repr__(self):
-        return f"UndefinedPrimal({self.aval.str_short()})"
-
-
-def is_undefined(x) -> bool:
-    return type(x) is UndefinedPrimal
 
 
 def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Sequence[Any]):
@@ -357,7 +317,7 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
         cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outvars, cts)]
         invals = [UndefinedPrimal(x.aval) if type(x) is Var and x in linear else read(x)
                   for x in eqn.invars]
-        rule = registry._transpose.get(eqn.primitive)
+        rule = _transpose_rules.get(eqn.primitive)
         if rule is None:
             raise NotImplementedError(
                 f"transpose rule for primitive '{eqn.primitive.name}' is not registered, so "
@@ -643,7 +603,7 @@ def linearize(fun: Callable, *primals):
 def linear_transpose(fun: Callable, *primals):
     flat_p, in_tree = tree_flatten(primals)
     avals = [get_aval(p) for p in flat_p]
-    from plax._src.tracing import trace_to_jaxpr
+    from plax.extend import trace_to_jaxpr
     jaxpr, consts, _ = trace_to_jaxpr(_FlatFun(fun, in_tree), avals, name="linear_transpose")
 
     def transposed(ct):

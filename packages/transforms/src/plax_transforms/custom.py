@@ -14,19 +14,16 @@ import functools
 import inspect
 from typing import Callable
 
-from plax._src.core import EVAL_TRACE, current_trace, set_current_trace
-from plax._src.tree_util import tree_flatten, tree_map, tree_unflatten
+from plax.extend import EVAL_TRACE, current_trace, set_current_trace
+from plax.tree_util import tree_flatten, tree_map, tree_unflatten
 from plax.extend import (
-    ClosedJaxpr, Jaxpr, JaxprTrace, Literal, Primitive, Var, eval_jaxpr, get_aval)
-from plax_transforms.ad import Zero, instantiate, is_unknown, pe_rules
+    JVP_OF_CUSTOM_VJP, ClosedJaxpr, Jaxpr, JaxprTrace, Literal, Var, checkpoint_p,
+    custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, eval_jaxpr, get_aval)
+from plax_transforms.ad import Zero, instantiate, is_unknown
 from plax_transforms.batching import (
     BatchTrace, BatchTracer, batch_flat, matchaxis, needs_trace)
 from plax_transforms.jit import closed_call_jaxpr
 
-custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
-custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
-custom_lin_p = Primitive("custom_lin", multiple_results=True)
-checkpoint_p = Primitive("remat2", multiple_results=True)  # JAX's name
 
 
 def _resolve_args(fun, args, kwargs):
@@ -167,15 +164,6 @@ class custom_jvp:
                                       num_consts=len(consts),
                                       symbolic_zeros=self.symbolic_zeros)
         return tree_unflatten(out_tree, outs)
-
-
-def _call_abstract(*avals, call_jaxpr, **_):
-    return call_jaxpr.out_avals
-
-
-def _custom_jvp_call_impl(*bufs, call_jaxpr, **_):
-    from plax._src.backends.reference.impl_control_flow import plan
-    return plan(call_jaxpr)(list(bufs))
 
 
 def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp_fun, num_consts,
@@ -323,22 +311,10 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd_fun, bwd_fun, num
     return outs, t_out
 
 
-def _custom_lin_abstract(*avals, num_res, bwd_fun, out_avals):
-    return list(out_avals)
-
-
-_JVP_OF_CUSTOM_VJP = "can't apply forward-mode autodiff (jvp) to a custom_vjp function."
-
-
-def _custom_lin_impl(*args, **params):
-    # custom_lin only runs when a tangent is pushed forward (jvp), never in reverse mode,
-    # where it is transposed instead
-    raise TypeError(_JVP_OF_CUSTOM_VJP)
-
-
-def _custom_lin_batch(vals, dims, **params):
-    # batched only when forward mode is vmapped (jacfwd): the same error as jvp
-    raise TypeError(_JVP_OF_CUSTOM_VJP)
+def _custom_lin_jvp(*args, **params):
+    # pushing a tangent through custom_lin (forward mode, or vmap of a linearized function
+    # evaluated forward: jacfwd) is an impossible request: the error, named up front
+    raise TypeError(JVP_OF_CUSTOM_VJP)
 
 
 def _custom_lin_transpose(cts, *args, num_res, bwd_fun, out_avals):
@@ -431,6 +407,11 @@ def checkpoint(fun: Callable | None = None, *, prevent_cse: bool = True, policy=
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
+        bad = [i for i in static if not -len(args) <= i < len(args)]
+        if bad:
+            raise ValueError(f"checkpoint({getattr(fun, '__name__', 'fun')}): static_argnums "
+                             f"{tuple(bad)} out of range for a call with {len(args)} "
+                             f"positional arguments (valid: {-len(args)} to {len(args) - 1})")
         if current_trace() is EVAL_TRACE:
             return fun(*args, **kwargs)
         st = {i % len(args) for i in static}
@@ -456,15 +437,6 @@ def checkpoint(fun: Callable | None = None, *, prevent_cse: bool = True, policy=
 
 
 remat = checkpoint
-
-
-def _checkpoint_abstract(*avals, jaxpr, **_):
-    return jaxpr.out_avals
-
-
-def _checkpoint_impl(*bufs, jaxpr, **_):
-    from plax._src.backends.reference.impl_control_flow import plan
-    return plan(jaxpr)(list(bufs))
 
 
 def _checkpoint_jvp(primals, tangents, *, jaxpr, prevent_cse, differentiated, policy):
@@ -558,28 +530,17 @@ def _dce(jaxpr: Jaxpr) -> Jaxpr:
 
 
 def register(reg) -> None:
-    reg.add_abstract_eval(custom_jvp_call_p, _call_abstract)
-    reg.add_impl("reference", custom_jvp_call_p, _custom_jvp_call_impl)
     reg.add_jvp(custom_jvp_call_p, _custom_jvp_call_jvp)
     reg.add_batch(custom_jvp_call_p, _custom_jvp_call_batch)
-    reg.add_abstract_eval(custom_vjp_call_p, _call_abstract)
-    reg.add_impl("reference", custom_vjp_call_p, _custom_jvp_call_impl)
     reg.add_jvp(custom_vjp_call_p, _custom_vjp_call_jvp)
     reg.add_batch(custom_vjp_call_p, _custom_vjp_call_batch)
-    reg.add_abstract_eval(custom_lin_p, _custom_lin_abstract)
-    reg.add_impl("reference", custom_lin_p, _custom_lin_impl)
-    # pushing a tangent through custom_lin (forward mode, or vmap of a linearized function
-    # evaluated forward) is the same impossible request: the same error, named up front
-    reg.add_jvp(custom_lin_p, _custom_lin_impl)
-    reg.add_batch(custom_lin_p, _custom_lin_impl)
+    reg.add_jvp(custom_lin_p, _custom_lin_jvp)
+    reg.add_batch(custom_lin_p, _custom_lin_jvp)
     reg.add_transpose(custom_lin_p, _custom_lin_transpose)
-    reg.add_batch(custom_lin_p, _custom_lin_batch)
-    reg.add_abstract_eval(checkpoint_p, _checkpoint_abstract)
-    reg.add_impl("reference", checkpoint_p, _checkpoint_impl)
     reg.add_jvp(checkpoint_p, _checkpoint_jvp)
     reg.add_batch(checkpoint_p, _checkpoint_batch)
     reg.add_transpose(checkpoint_p, _checkpoint_transpose)
-    pe_rules[checkpoint_p] = _checkpoint_partial_eval
+    reg.add_partial_eval(checkpoint_p, _checkpoint_partial_eval)
     api = {"custom_jvp": custom_jvp, "custom_vjp": custom_vjp, "checkpoint": checkpoint,
            "remat": remat, "checkpoint_policies": checkpoint_policies}
     for name, obj in api.items():

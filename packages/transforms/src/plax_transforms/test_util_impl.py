@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plax._src.tree_util import tree_flatten, tree_unflatten
+from plax.tree_util import tree_flatten, tree_unflatten
 
 
 def _np(x):

@@ -191,6 +191,19 @@ def _check_backend(name: str, value: Any) -> str | None:
     return value
 
 
+def _check_names(name: str, value: Any):
+    """A plugin list: None (plugins only), a comma-separated string or a sequence of names."""
+    if value is None and name == "plugins":
+        return None
+    if isinstance(value, str):
+        return _parse_list(value) or ()
+    if isinstance(value, (list, tuple, set, frozenset)) and all(
+            isinstance(v, str) for v in value):
+        return tuple(value)
+    raise TypeError(f"plax.config option '{name}' takes plugin names (a comma-separated string "
+                    f"or a sequence of strings), got {value!r}")
+
+
 config = Config()
 config.define("backend", None, _parse_backend,
               "name of the default backend (None: the highest-priority installed backend)",
@@ -203,9 +216,10 @@ config.define("disable_jit", False, _parse_bool, "run jit-decorated functions ea
               validate=_check_bool)
 config.define("plugins", None, _parse_list,
               "allow list of third-party plugin names to load (comma separated); None loads "
-              "all. Built-in plugins (the reference backend) load unless disabled")
+              "all. Built-in plugins (the reference backend) load unless disabled",
+              validate=_check_names)
 config.define("disable_plugins", (), lambda s: _parse_list(s) or (),
-              "plugin names never to load (comma separated)")
+              "plugin names never to load (comma separated)", validate=_check_names)
 
 
 def enable_x64(value: bool = True):

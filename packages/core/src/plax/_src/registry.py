@@ -1,9 +1,11 @@
 """The one dispatch registry: rule tables keyed by primitive, backends, plugin-provided API.
 
 Plugins (entry point group ``plax.plugins``) are discovered with importlib.metadata and loaded
-lazily, each at most once, the first time plax needs something it does not have. Rule lookups on
-hot paths are plain dict reads of the private tables below; registration goes through the
-``add_*`` / ``register_*`` functions, which record which plugin owns each rule.
+lazily, each at most once, the first time plax needs something it does not have. Every kind of
+rule (abstract_eval, jvp, transpose, batch, partial_eval, collective, impl[backend],
+lowering[backend], and tables a plugin names) is registered one way (the ``add_*`` functions,
+which record which plugin owns each rule) and looked up one way (``get_rule`` or, on hot paths,
+a read-only live view from ``rules``).
 """
 
 from __future__ import annotations
@@ -36,10 +38,14 @@ _abstract_eval: dict = {}
 _jvp: dict = {}
 _transpose: dict = {}
 _batch: dict = {}
+_partial_eval: dict = {}
+_collective: dict = {}
 _impl: dict[str, dict] = {}        # backend name -> {primitive: rule}
 _lowering: dict[str, dict] = {}    # backend name -> {primitive: lowering rule}
 _tables: dict[str, dict] = {"abstract_eval": _abstract_eval, "jvp": _jvp,
-                            "transpose": _transpose, "batch": _batch}
+                            "transpose": _transpose, "batch": _batch,
+                            "partial_eval": _partial_eval, "collective": _collective}
+RULE_KINDS = ("abstract_eval", "jvp", "transpose", "batch", "partial_eval", "collective")
 _owners: dict[tuple[str, Any], str] = {}
 _primitives: dict[str, Any] = {}   # name -> Primitive, every primitive that got a rule
 _primitive_owners: dict[str, str] = {}  # name -> the plugin that first recorded it
@@ -112,6 +118,23 @@ def add_batch(prim, rule: Callable) -> None:
     _add("batch", _batch, prim, rule)
 
 
+def add_partial_eval(prim, rule: Callable) -> None:
+    """rule(trace, args, params) -> outputs, for primitives carrying jaxprs (cond, scan, ...):
+    under linearize, evaluate what is known now and record the rest in `trace` (arguments
+    that are `trace`'s tracers are unknown). Without one, a primitive with an unknown input
+    is recorded whole."""
+    _check_rule(rule, "partial_eval", prim)
+    _add("partial_eval", _partial_eval, prim, rule)
+
+
+def add_collective(prim, rule: Callable) -> None:
+    """rule(trace, vals, dims, **params) -> (out, out_dim): how a vmap (or single-device pmap)
+    resolves collective `prim` over its own axis name (`trace.axis_name`, `trace.axis_size`);
+    over other axis names the primitive's batch rule applies."""
+    _check_rule(rule, "collective", prim)
+    _add("collective", _collective, prim, rule)
+
+
 def add_impl(backend: str, prim, rule: Callable) -> None:
     """rule(*buffers, **params) -> buffer(s): how `backend` runs `prim` eagerly."""
     _check_rule(rule, f"impl[{backend}]", prim)
@@ -125,28 +148,46 @@ def add_lowering(backend: str, prim, rule: Callable) -> None:
 
 
 def add_rule(table: str, prim, rule: Callable) -> None:
-    """A rule in a table named by a plugin (a new transform's rule table)."""
+    """A rule in a table named by a plugin (a new transform's rule table); `table` may also be
+    one of RULE_KINDS, "impl[<backend>]" or "lowering[<backend>]"."""
     _check_rule(rule, table, prim)
-    _add(table, _tables.setdefault(table, {}), prim, rule)
+    _add(table, _table(table), prim, rule)
 
 
-def rules(table: str) -> dict:
-    """A read-only view of a rule table (for coverage reports and plugins' own lookups)."""
-    import types
+def _table(table: str) -> dict:
     if table.startswith("impl[") and table.endswith("]"):
-        return types.MappingProxyType(_impl.setdefault(table[5:-1], {}))
+        return _impl.setdefault(table[5:-1], {})
     if table.startswith("lowering[") and table.endswith("]"):
-        return types.MappingProxyType(_lowering.setdefault(table[9:-1], {}))
-    return types.MappingProxyType(_tables.setdefault(table, {}))
+        return _lowering.setdefault(table[9:-1], {})
+    return _tables.setdefault(table, {})
 
 
-def impl_table(backend: str) -> dict:
-    """The live impl table of a backend (backends read it on their hot path)."""
-    return _impl.setdefault(backend, {})
+def rules(table: str):
+    """A read-only live view {primitive: rule} of a rule table: one of RULE_KINDS,
+    "impl[<backend>]", "lowering[<backend>]" or a plugin's own table. Transforms and backends
+    keep the view (or its `.get`) for their hot-path lookups."""
+    import types
+    return types.MappingProxyType(_table(table))
 
 
-def lowering_table(backend: str) -> dict:
-    return _lowering.setdefault(backend, {})
+def get_rule(table: str, prim):
+    """The rule for `prim` in `table` (as `rules`), or None; loads the plugins first if it is
+    not there yet."""
+    rule = _table(table).get(prim)
+    if rule is None and not _loaded:
+        ensure_plugins_loaded()
+        rule = _table(table).get(prim)
+    return rule
+
+
+def impl_table(backend: str):
+    """A backend's impl rules: `rules("impl[<backend>]")`."""
+    return rules(f"impl[{backend}]")
+
+
+def lowering_table(backend: str):
+    """A backend's lowering rules: `rules("lowering[<backend>]")`."""
+    return rules(f"lowering[{backend}]")
 
 
 def register_api(name: str, obj: Any) -> None:
@@ -240,6 +281,31 @@ def get_backend(name: str | None = None):
             f"backend '{name}' (plugin '{spec.owner}') failed to initialise: "
             f"{type(spec.error).__name__}: {spec.error}")
     return inst
+
+
+def started_backends() -> list:
+    """The backends created so far (those `plax.clear_caches()` asks to clear theirs)."""
+    return [s.instance for s in _backend_specs.values() if s.instance is not None]
+
+
+_cache_clearers: list[tuple[str, Callable[[], None]]] = []
+
+
+def on_clear_caches(clear: Callable[[], None]) -> None:
+    """Have `plax.clear_caches()` call `clear()` (a transform's own caches: jit's traces)."""
+    _check_rule(clear, "clear_caches callback", "clear_caches")
+    _cache_clearers.append((_owner(), clear))
+
+
+def clear_caches() -> None:
+    """`plax.clear_caches()`: the eager caches, every plugin's registered caches and each
+    started backend's (Backend.clear_caches)."""
+    from plax._src import dispatch
+    dispatch.clear_caches()
+    for _, clear in list(_cache_clearers):
+        clear()
+    for b in started_backends():
+        b.clear_caches()
 
 
 def is_default_backend(backend) -> bool:
@@ -414,6 +480,7 @@ def _unregister_owner(owner: str) -> None:
             _tables.get(table_name, {}).pop(key, None)
     for name in [n for n, s in _backend_specs.items() if s.owner == owner]:
         del _backend_specs[name]
+    _cache_clearers[:] = [(o, c) for o, c in _cache_clearers if o != owner]
     # forget the primitives it introduced, unless another plugin's rules still use them
     still_used = {key for _, key in _owners}
     for name in [n for n, o in _primitive_owners.items()
