@@ -199,7 +199,8 @@ def _reductions(x):
                 lax.reduce_max(x, (1,)), lax.reduce_min(x, (0,))]
     out = [lax.reduce_sum(x, (1,)), lax.reduce_sum(x, (0,)), lax.reduce_prod(x[:2], (0,))]
     if dt.kind != "c":
-        out += [lax.reduce_max(x, (0, 1)), lax.reduce_min(x, (1,))]
+        out += [lax.reduce_max(x, (0, 1)), lax.reduce_min(x, (1,)),
+                lax.argmax(x, 1, np.int32), lax.argmin(x, 0, np.int64)]
     if dt.kind in "iu":
         out += [lax.reduce_and(x, (0,)), lax.reduce_or(x, (1,)), lax.reduce_xor(x, (1,))]
     return out
@@ -234,6 +235,7 @@ def _corpus():
         big = np.zeros((1000, 300), np.float32)
         ks += kernels_of(lambda x: lax.reduce_sum(lax.exp(x), (1,)) * 2, big)
         ks += kernels_of(lambda x: lax.reduce_max(x, (0,)), big)
+        ks += kernels_of(lambda x: lax.argmax(x, 1, np.int32) + 1, big)
         ks += kernels_of(lambda x: lax.reduce_max(x, (0,)), np.zeros((4000, 30), np.float32))
         for dt in (np.float16, np.float64, np.int64):
             long = np.zeros((2, 1 << 17), dt)

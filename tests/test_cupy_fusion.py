@@ -201,3 +201,14 @@ def test_indexing_is_64_bit_past_two_to_the_31():
     big = plax.ShapeDtypeStruct((3, 1 << 30), np.int8)
     kernel = kernels_of(lambda x: x + np.int8(1), big)[0]
     assert "for (long long i" in kernel.body
+
+
+def test_argmax_fuses_with_its_producers_nan_and_ties_first():
+    x = np.random.default_rng(2).integers(-3, 4, (50, 300)).astype(np.float32)
+    x[3, 7] = x[3, 250] = np.nan
+    x[4, :] = -np.inf
+    f = lambda x: (jnp.argmax(jnp.abs(x) * 2.0, axis=1), jnp.argmin(x, axis=0))  # noqa: E731
+    got, steps, launches = run_fused(f, x)
+    assert launches == 2  # one kernel per reduction space
+    for g, w in zip(got, reference(f, x)):
+        np.testing.assert_array_equal(g, w)

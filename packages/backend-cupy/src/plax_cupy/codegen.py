@@ -422,6 +422,10 @@ def _loop(em, group) -> int:
     return max(1, min(MAX_GRID, -(-n // BLOCK)))
 
 
+def _operand_dtype(em, r):
+    return em.producer[r].invars[0].aval.dtype
+
+
 def _reduce_roots(group):
     return [r for r in group.roots if not _is_loop_root(group, r)]
 
@@ -440,7 +444,8 @@ def _reduce_mode(group):
     inner_reduced = (len(shape_in) - 1) in axes
     if r_n < BLOCK_REDUCE_MIN or (not inner_reduced and n >= 2048):
         return "thread", 1
-    single = not group.row_roots and not any(group.passes.values())
+    single = not group.row_roots and not any(group.passes.values()) and not any(
+        e.primitive.name in cops.ARG_OPS for e in group.eqns)
     if single and n < 128 and r_n >= SPLIT_MIN:
         return "split", max(1, min(-(-r_n // (BLOCK * 16)), 2048 // max(n, 1)))
     return "block", 1
@@ -468,8 +473,9 @@ def _reduction(em, group, mode, chunks=1) -> int:
         for r in now:
             dt = r.aval.dtype
             accs[r] = em.tmp("acc")
-            em.emit(f"{cops.compute_type(dt)} {accs[r]} = "
-                    f"{cops.reduce_identity(em.producer[r].primitive.name, dt)};")
+            prim, odt = em.producer[r].primitive.name, _operand_dtype(em, r)
+            em.emit(f"{cops.acc_type(prim, odt)} {accs[r]} = "
+                    f"{cops.reduce_identity(prim, odt)};")
         if mode == "final":  # combine the partial results of the chunks
             em.open(f"for ({it} p = threadIdx.x; p < {chunks}; p += blockDim.x)")
             for k, r in enumerate(now):
@@ -480,17 +486,24 @@ def _reduction(em, group, mode, chunks=1) -> int:
             full = _open_reduced(em, group, mode, chunks, oidx)
             for r in now:
                 e = em.producer[r]
+                prim, odt = e.primitive.name, _operand_dtype(em, r)
                 v = em.value(e.invars[0], full)
-                em.emit(f"{accs[r]} = "
-                        f"{cops.reduce_combine(e.primitive.name, r.aval.dtype, accs[r], v)};")
+                if prim in cops.ARG_OPS:  # one reduced axis: r is the index along it
+                    v = f"plax_argmk<{cops.compute_type(odt)}>({v}, (long long)r)"
+                em.emit(f"{accs[r]} = {cops.reduce_combine(prim, odt, accs[r], v)};")
         em.close()
         for r in now:
-            e, dt = em.producer[r], r.aval.dtype
-            ct = cops.compute_type(dt)
+            e, dt = em.producer[r], _operand_dtype(em, r)
+            prim = e.primitive.name
+            at = cops.acc_type(prim, dt)
             if blockwise:
-                comb = cops.reduce_combine(e.primitive.name, dt, "a", "b")
-                em.emit(f"{accs[r]} = plax_block_reduce({accs[r]}, []({ct} a, {ct} b) "
+                comb = cops.reduce_combine(prim, dt, "a", "b")
+                em.emit(f"{accs[r]} = plax_block_reduce({accs[r]}, []({at} a, {at} b) "
                         f"{{ return {comb}; }});")
+            if prim in cops.ARG_OPS:
+                em.bind(r, oidx, em.let(cops.compute_type(r.aval.dtype),
+                                        f"({cops.store_type(r.aval.dtype)}){accs[r]}.i"))
+                continue
             if cops.is_half(dt) and mode != "partial":
                 em.emit(f"{accs[r]} = {cops.rnd(dt, accs[r])};")
             em.bind(r, oidx, accs[r])

@@ -326,6 +326,9 @@ def bitcast(a: str, src, dst) -> str:
 
 def reduce_identity(prim: str, dt) -> str:
     n = name(dt)
+    if prim in ARG_OPS:  # index 0 holds the identity only when every value equals it
+        ident = reduce_identity("reduce_max" if prim == "argmax" else "reduce_min", dt)
+        return f"plax_argmk<{compute_type(dt)}>({ident}, 0)"
     if prim == "reduce_sum":
         return literal(0, dt)
     if prim == "reduce_prod":
@@ -346,6 +349,8 @@ def reduce_identity(prim: str, dt) -> str:
 def reduce_combine(prim: str, dt, a: str, b: str) -> str:
     """The combine step (16-bit sums and products accumulate in float32, rounded at the end)."""
     n = name(dt)
+    if prim in ARG_OPS:
+        return f"plax_{prim}_c({a}, {b})"
     if prim == "reduce_sum":
         return binary("add", dt, a, b, dt)
     if prim == "reduce_prod":
@@ -362,3 +367,12 @@ def reduce_combine(prim: str, dt, a: str, b: str) -> str:
 
 def supports_reduction(prim: str, dt) -> bool:
     return not is_complex(dt) or prim in ("reduce_sum", "reduce_prod")
+
+
+ARG_OPS = ("argmax", "argmin")
+
+
+def acc_type(prim: str, dt) -> str:
+    """The accumulator's C++ type: the compute type, or a (value, index) pair."""
+    ct = compute_type(dt)
+    return f"plax_arg<{ct}>" if prim in ARG_OPS else ct

@@ -7,7 +7,8 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
 1. Fusible equations are elementwise ops (the `elementwise` trait), the view-like ops
    broadcast_in_dim, reshape, squeeze, transpose, rev, slice, pad, concatenate and iota (fused
    through index arithmetic: a consumer reads its producer at a transformed index), and the
-   reductions reduce_sum/prod/max/min/and/or/xor (a reduction over extent-1 axes is a view).
+   reductions reduce_sum/prod/max/min/and/or/xor and argmax/argmin (a reduction over extent-1
+   axes is a view).
    Everything else (dot_general, fft, sort,
    gather/scatter, control flow, collectives, effectful ops, anything `supports` refuses) is a
    `LibraryStep` and breaks groups.
@@ -44,7 +45,7 @@ from plax.extend import Literal
 VIEW_OPS = frozenset({"broadcast_in_dim", "reshape", "squeeze", "transpose", "rev", "slice",
                       "pad", "concatenate", "iota"})
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
-                        "reduce_or", "reduce_xor"})
+                        "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
 
 
@@ -101,6 +102,8 @@ def classify(eqn, supports: Callable | None = None) -> str | None:
 
 def trivial_reduction(eqn) -> bool:
     """A reduction over extent-1 axes only: a reshape, fused as a view."""
+    if eqn.primitive.name in ("argmax", "argmin"):
+        return False
     shape = eqn.invars[0].aval.shape
     return all(shape[a] == 1 for a in eqn.params["axes"])
 

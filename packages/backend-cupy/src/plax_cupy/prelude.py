@@ -214,6 +214,24 @@ template <class T> PLAX_FN plax_complex<T> plax_csign(plax_complex<T> a) {
   return m == 0 ? plax_cmake((T)0, (T)0) : plax_cmake(a.re / m, a.im / m);
 }
 
+// argmax/argmin: (value, index) pairs; NaN wins (first NaN), ties go to the smaller index
+template <class T> struct plax_arg { T v; long long i; };
+template <class T> PLAX_FN plax_arg<T> plax_argmk(T v, long long i) {
+  plax_arg<T> a; a.v = v; a.i = i; return a;
+}
+template <class T> PLAX_FN plax_arg<T> plax_argmax_c(plax_arg<T> a, plax_arg<T> b) {
+  bool an = a.v != a.v, bn = b.v != b.v;
+  if (an || bn) return (an && (!bn || a.i < b.i)) ? a : b;
+  if (a.v != b.v) return a.v > b.v ? a : b;
+  return a.i < b.i ? a : b;
+}
+template <class T> PLAX_FN plax_arg<T> plax_argmin_c(plax_arg<T> a, plax_arg<T> b) {
+  bool an = a.v != a.v, bn = b.v != b.v;
+  if (an || bn) return (an && (!bn || a.i < b.i)) ? a : b;
+  if (a.v != b.v) return a.v < b.v ? a : b;
+  return a.i < b.i ? a : b;
+}
+
 // a block-wide reduction (a tree in shared memory); in the host build a block is one thread
 template <class T, class F> PLAX_FN T plax_block_reduce(T v, F f) {
 #ifdef __CUDACC__
