@@ -232,20 +232,49 @@ template <class T> PLAX_FN plax_arg<T> plax_argmin_c(plax_arg<T> a, plax_arg<T> 
   return a.i < b.i ? a : b;
 }
 
-// a block-wide reduction (a tree in shared memory); in the host build a block is one thread
+// a block-wide reduction: warp shuffles then one value per warp for the arithmetic types, a
+// tree in shared memory for the others (bool, complex, index pairs); every thread gets the
+// result. The host build runs a block as one thread.
+template <class T> struct plax_shfl { static const bool ok = false; };
+template <> struct plax_shfl<float> { static const bool ok = true; };
+template <> struct plax_shfl<double> { static const bool ok = true; };
+template <> struct plax_shfl<int> { static const bool ok = true; };
+template <> struct plax_shfl<unsigned int> { static const bool ok = true; };
+template <> struct plax_shfl<long long> { static const bool ok = true; };
+template <> struct plax_shfl<unsigned long long> { static const bool ok = true; };
 template <class T, class F> PLAX_FN T plax_block_reduce(T v, F f) {
 #ifdef __CUDACC__
-  __shared__ __align__(16) unsigned char raw[256 * sizeof(T)];
-  T* s = reinterpret_cast<T*>(raw);
-  unsigned t = threadIdx.x;
-  __syncthreads();
-  s[t] = v;
-  __syncthreads();
-  for (unsigned k = blockDim.x / 2; k > 0; k >>= 1) {
-    if (t < k) s[t] = f(s[t], s[t + k]);
+  if constexpr (plax_shfl<T>::ok) {
+    __shared__ T w[32];
+    const unsigned lane = threadIdx.x & 31u, wid = threadIdx.x >> 5;
+    const unsigned nw = (blockDim.x + 31u) >> 5;
+    for (unsigned k = 16; k > 0; k >>= 1) v = f(v, __shfl_down_sync(0xffffffffu, v, k));
+    __syncthreads();  // the previous call's readers are done with w
+    if (lane == 0) w[wid] = v;
     __syncthreads();
+    if (wid == 0) {
+      v = w[lane < nw ? lane : 0];
+      for (unsigned k = 16; k > 0; k >>= 1) {
+        T o = __shfl_down_sync(0xffffffffu, v, k);
+        if (lane + k < nw) v = f(v, o);
+      }
+      if (lane == 0) w[0] = v;
+    }
+    __syncthreads();
+    return w[0];
+  } else {
+    __shared__ __align__(16) unsigned char raw[256 * sizeof(T)];
+    T* s = reinterpret_cast<T*>(raw);
+    unsigned t = threadIdx.x;
+    __syncthreads();
+    s[t] = v;
+    __syncthreads();
+    for (unsigned k = blockDim.x / 2; k > 0; k >>= 1) {
+      if (t < k) s[t] = f(s[t], s[t + k]);
+      __syncthreads();
+    }
+    return s[0];
   }
-  return s[0];
 #else
   (void)f;
   return v;
