@@ -212,3 +212,14 @@ def test_argmax_fuses_with_its_producers_nan_and_ties_first():
     assert launches == 2  # one kernel per reduction space
     for g, w in zip(got, reference(f, x)):
         np.testing.assert_array_equal(g, w)
+
+
+def test_long_chain_generates_without_deep_recursion():
+    def f(x):
+        for _ in range(700):
+            x = jnp.sin(x) + 0.5
+        return x
+    x = np.linspace(-1, 1, 10, dtype=np.float32)
+    got, steps, launches = run_fused(f, x)
+    assert launches == 1
+    assert_close(got[0], reference(f, x)[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -365,6 +366,13 @@ def _operand_index(idx, out_shape, shape):
 
 def generate(group) -> KernelSource:
     """The kernel(s) of one FusedGroup (see the module docstring for their shape)."""
+    need = 200 + 8 * len(group.eqns)  # value() recurses through inlined producers
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+    return _generate(group)
+
+
+def _generate(group) -> KernelSource:
     outs = group.out_vars
     n_out = _size(group.shape)
     in_sizes = [_size(v.aval.shape) for v in group.in_vars]
@@ -410,11 +418,21 @@ def _stores(em, group, idx, flat, which=None):
             em.emit(f"out{k}[{flat}] = {cops.store(v.aval.dtype, val)};")
 
 
+def _warm(em, group, idx):
+    """Emit, in jaxpr order, the elementwise values read at the output index, so that a long
+    chain recurses one level at a time (the C++ compiler drops any that end up unused)."""
+    shape = tuple(group.shape)
+    for e in group.eqns:
+        if e.primitive.elementwise and tuple(e.outvars[0].aval.shape) == shape:
+            em.value(e.outvars[0], idx)
+
+
 def _loop(em, group) -> int:
     n, it = _size(group.shape), em.idx_t
     em.open(f"for ({it} i = ({it})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
             f"i += ({it})blockDim.x * gridDim.x)")
     idx = em.delinearize("i", group.shape)
+    _warm(em, group, idx)
     for r in group.roots:
         em.value(r, idx)
     _stores(em, group, idx, "i")

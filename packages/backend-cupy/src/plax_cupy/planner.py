@@ -47,6 +47,7 @@ VIEW_OPS = frozenset({"broadcast_in_dim", "reshape", "squeeze", "transpose", "re
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
+MAX_ROOTS = 96        # roots per kernel (each output is a kernel argument; CUDA caps their size)
 
 
 @dataclass(eq=False)
@@ -300,7 +301,7 @@ def _find_group(steps, e, k, v, producer, roots, pos_of, group_of):
     shape, red = _space_shape(e, k), _reduce_space(e, k)
     deps: list = []
     for g in reversed(steps):
-        if not isinstance(g, FusedGroup):
+        if not isinstance(g, FusedGroup) or len(g.roots) >= MAX_ROOTS:
             continue
         role = _role(g, k, shape, red)
         if role is None:
