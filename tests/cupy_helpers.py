@@ -1,8 +1,13 @@
-"""Running a function through plax_cupy's planner and fused kernels (host build) without the
-backend around it: library steps run on the reference backend, fused groups as generated
-kernels. Shared by test_cupy_fusion.py and test_cupy_codegen.py."""
+"""Running a function through plax_cupy's planner and fused kernels without the backend around
+it: library steps run on the reference backend, fused groups as generated kernels. Shared by
+test_cupy_fusion.py and test_cupy_codegen.py.
+
+The kernels run in the host build (g++), or on the GPU with PLAX_CUPY_TEST_DEVICE=gpu (for a
+machine with one: the same tests then check the NVRTC cubins' numbers)."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -10,6 +15,19 @@ import plax
 from plax.extend import Literal
 
 from plax_cupy import compiler, fused, planner
+from plax_cupy import xp as X
+
+DEVICE = os.environ.get("PLAX_CUPY_TEST_DEVICE", "host")
+if DEVICE != X.device:
+    X.select(DEVICE)
+
+
+def to_device(a):
+    return X.xp.asarray(np.asarray(a))
+
+
+def to_host(a):
+    return X.to_numpy(a)
 
 
 def plan_of(f, *args):
@@ -27,23 +45,24 @@ def run_fused(f, *args):
     """(flat outputs as NumPy arrays, plan steps, kernel launches) of `f` on `args`."""
     closed, steps = plan_of(f, *args)
     jaxpr = closed.jaxpr
-    env = dict(zip(jaxpr.constvars, (np.asarray(c) for c in closed.consts)))
-    env.update(zip(jaxpr.invars, (np.asarray(a) for a in plax.tree_util.tree_leaves(args))))
+    env = dict(zip(jaxpr.constvars, (to_device(c) for c in closed.consts)))
+    env.update(zip(jaxpr.invars, (to_device(a) for a in plax.tree_util.tree_leaves(args))))
     runners = {id(s): fused.FusedRunner(s) for s in steps if isinstance(s, planner.FusedGroup)}
     fused.build(list(runners.values()))
     before = compiler.launch_count()
     for s in steps:
         if isinstance(s, planner.LibraryStep):
             e = s.eqn
-            vals = [x.val if isinstance(x, Literal) else env[x] for x in e.invars]
+            vals = [x.val if isinstance(x, Literal) else to_host(env[x]) for x in e.invars]
             with plax.default_backend("reference"):
                 out = e.primitive.bind(*vals, **e.params)
             outs = out if e.primitive.multiple_results else [out]
-            env.update(zip(e.outvars, (np.asarray(o) for o in outs)))
+            env.update(zip(e.outvars, (to_device(np.asarray(o)) for o in outs)))
         else:
             outs = runners[id(s)]([env[v] for v in s.in_vars])
             env.update(zip(s.out_vars, outs))
-    res = [np.asarray(x.val) if isinstance(x, Literal) else env[x] for x in jaxpr.outvars]
+    res = [np.asarray(x.val) if isinstance(x, Literal) else to_host(env[x])
+           for x in jaxpr.outvars]
     return res, steps, compiler.launch_count() - before
 
 

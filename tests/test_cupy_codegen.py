@@ -118,9 +118,9 @@ def _program(name):
 
 @pytest.fixture(scope="module", autouse=True)
 def prebuilt():
-    """The whole corpus built by one g++ call (g++'s start-up dominates small kernels)."""
-    from plax_cupy import compiler
-    compiler.build_host(_corpus())
+    """The whole corpus built by one compiler call (g++'s start-up dominates small kernels)."""
+    from plax_cupy import fused
+    fused.build_kernels(_corpus())
 
 
 @pytest.fixture(scope="module")

@@ -194,14 +194,23 @@ def spills(log: str) -> int:
 _modules: dict = {}
 
 
+def build_gpu(kernels) -> None:
+    """Load every kernel in `kernels` on the current device: one NVRTC call (or a disk-cache
+    hit) for those not loaded yet."""
+    todo = [k for k in kernels if k.name not in _modules]
+    if not todo:
+        return
+    import cupy
+    cubin, _ = compile_cubin(todo)
+    mod = cupy.cuda.function.Module()
+    mod.load(cubin)
+    for k in todo:
+        _modules[k.name] = (mod, [mod.get_function(e) for e in k.entries])
+
+
 def gpu_functions(kernel) -> list:
     """The CuPy functions of one kernel's entry points on the current device (cubin loaded
     once)."""
-    hit = _modules.get(kernel.name)
-    if hit is None:
-        import cupy
-        cubin, _ = compile_cubin([kernel])
-        mod = cupy.cuda.function.Module()
-        mod.load(cubin)
-        hit = _modules[kernel.name] = (mod, [mod.get_function(e) for e in kernel.entries])
-    return hit[1]
+    if kernel.name not in _modules:
+        build_gpu([kernel])
+    return _modules[kernel.name][1]

@@ -71,8 +71,12 @@ def _overlap(a, b) -> bool:
 
 
 def build(runners) -> None:
-    """Build every runner's kernel with one compiler call (host build; on the GPU each kernel
-    loads from NVRTC's cache)."""
-    pending = [r.kernel for r in runners if r.kernel.work]
-    if pending and not X.on_gpu():
-        compiler.build_host(pending)
+    """Build every runner's kernel with one compiler call (g++ in the host build, NVRTC on the
+    GPU), unless cached."""
+    build_kernels([r.kernel for r in runners])
+
+
+def build_kernels(kernels) -> None:
+    pending = [k for k in kernels if k.work]
+    if pending:
+        (compiler.build_gpu if X.on_gpu() else compiler.build_host)(pending)
