@@ -172,14 +172,31 @@ def test_donated_input_buffer_becomes_an_output():
 
 
 def test_pmap_over_the_one_device_with_collectives():
-    xs = rand((4, 3), seed=5)
+    xs = rand((1, 3), seed=5)
     with plax.default_backend("cupy"):
-        out = plax.pmap(lambda x: x / lax.psum(pnp.sum(x), "i"), axis_name="i")(xs)
+        f = plax.pmap(lambda x: x / lax.psum(pnp.sum(x), "i"), axis_name="i")
+        out = f(xs)
         idx = plax.pmap(lambda x: lax.axis_index("i") + x * 0, axis_name="i")(
-            np.zeros(3, np.int32))
+            np.zeros(1, np.int32))
+        with pytest.raises(ValueError, match="size 2 needs 2 devices"):
+            f(rand((2, 3)))
+        # under grad, pmap is a vmap of any size (as on the xla backend)
+        g = plax.grad(lambda x: plax.pmap(lambda r: lax.psum(r, "i"), axis_name="i")(x).sum())
+        assert_close(g(rand((3, 2))), np.full((3, 2), 3.0))
     assert out.backend == "cupy"
     assert_close(out, xs / xs.sum())
-    np.testing.assert_array_equal(np.asarray(idx), [0, 1, 2])
+    np.testing.assert_array_equal(np.asarray(idx), [0])
+
+
+def test_a_third_party_primitive_runs_eagerly_but_not_under_jit():
+    from plax.extend import Primitive, registry
+    p = Primitive("cupy_test_probe")
+    registry.add_abstract_eval(p, lambda a: a)
+    registry.add_impl("reference", p, lambda a: a * 2)
+    with plax.default_backend("cupy"):
+        assert_close(p.bind(pnp.ones(3)), np.full(3, 2.0))
+        with pytest.raises(plax.UnsupportedPrimitiveError, match="cupy_test_probe"):
+            plax.jit(p.bind)(pnp.ones(3))
 
 
 def test_collective_outside_pmap_names_the_axis():

@@ -15,7 +15,7 @@ from plax.extend import Backend, Device, UnsupportedPrimitiveError
 from plax.extend import registry as plax_registry
 from plax_cupy import xp as X
 from plax_cupy.control import control_rules
-from plax_cupy.library import LIBRARY
+from plax_cupy.library import LIBRARY, numpy_rule
 from plax_cupy.program import Program, fix
 
 _MAX_SUBPROGRAMS = 512
@@ -37,13 +37,37 @@ COLLECTIVES = ("psum", "pmax", "pmin", "all_gather", "ppermute", "axis_index")
 
 
 def rule_table(program) -> dict:
-    """{primitive name: rule} of everything this backend runs: the library, control flow and
-    calls (through `program`), and the collectives (outside pmap an unbound-axis error)."""
+    """{primitive name: rule} of everything this backend runs through xp: the library,
+    control flow and calls (through `program`), and the collectives (outside pmap an
+    unbound-axis error). Other primitives fall back to `library.numpy_rule`."""
     table = dict(LIBRARY)
     table.update(control_rules(program))
     for name in COLLECTIVES:
         table[name] = _collective_error(name)
     return table
+
+
+def core_primitives() -> set:
+    """Every primitive plax-core defines (plax.lax.<name>_p and plax.lax.linalg's)."""
+    import plax.lax
+    import plax.lax.linalg
+    return {v for m in (plax.lax, plax.lax.linalg) for k, v in vars(m).items()
+            if k.endswith("_p") and hasattr(v, "bind")}
+
+
+def rules_for(primitives: dict, program) -> dict:
+    """{Primitive: rule} for every primitive in `primitives` ({name: Primitive}) that this
+    backend runs: through xp, or for core primitives without one, as NumPy library calls. (A
+    third party's primitive with only a reference impl runs eagerly through the host, but a
+    jit that uses it fails naming it, as on the xla backend.)"""
+    table = rule_table(program)
+    core = core_primitives()
+    out = {}
+    for name, prim in primitives.items():
+        rule = table.get(name) or (numpy_rule(prim) if prim in core else None)
+        if rule is not None:
+            out[prim] = rule
+    return out
 
 
 class CupyBackend(Backend):
@@ -69,11 +93,7 @@ class CupyBackend(Backend):
         else:
             self.platform = "cpu"
             self._devices = [Device("cupy", "cpu", 0, "host build (g++)", native=None)]
-        self._rules = {}
-        table = rule_table(self.program)
-        for name, prim in plax_registry.primitives().items():
-            if name in table:
-                self._rules[prim] = table[name]
+        self._rules = rules_for(plax_registry.primitives(), self.program)
         self._extra = plax_registry.impl_table("cupy")  # third parties' rules for this backend
         self._programs: OrderedDict = OrderedDict()
         self._pmap_cache: dict = {}
@@ -114,24 +134,39 @@ class CupyBackend(Backend):
 
     def _rule_by_name(self, prim):
         """A primitive registered after the backend started (a plugin loaded later)."""
-        table = rule_table(self.program)
-        rule = table.get(prim.name)
+        rule = rules_for({prim.name: prim}, self.program).get(prim)
         if rule is not None:
             self._rules[prim] = rule
         return rule
+
+    def host_primitives(self) -> list[str]:
+        """Primitives that run as NumPy calls (on the GPU: through the host, one sync each)."""
+        return sorted(p.name for p, r in self._rules.items()
+                      if getattr(r, "numpy_fallback", False))
 
     def supports(self, prim, params=None) -> bool:
         return prim in self._rules or prim in self._extra or \
             self._rule_by_name(prim) is not None
 
+    def _eager_rule(self, prim):
+        """The rule to run `prim` eagerly: ours, else a NumPy rule (a third party's primitive
+        with a reference impl runs through the host; under jit it is refused, naming it)."""
+        if self.supports(prim):
+            return self.rule(prim)
+        rule = numpy_rule(prim)
+        if rule is None:
+            raise UnsupportedPrimitiveError(
+                f"backend 'cupy' has no implementation of primitive '{prim.name}'")
+        return rule
+
     def execute_primitive(self, prim, buffers, avals_in, avals_out, params):
-        out = self.rule(prim)(*buffers, **params)
+        out = self._eager_rule(prim)(*buffers, **params)
         if prim.multiple_results:
             return [fix(o, a) for o, a in zip(out, avals_out)]
         return fix(out, avals_out)
 
     def eager_runner(self, prim, avals_in, avals_out, params):
-        rule = self.rule(prim)
+        rule = self._eager_rule(prim)
         if prim.multiple_results:
             return lambda buffers: [fix(o, a) for o, a in
                                     zip(rule(*buffers, **params), avals_out)]

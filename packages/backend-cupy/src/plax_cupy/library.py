@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 
+from plax_cupy import xp as X
+
 _MODULES = ("lib_elementwise", "lib_structural", "lib_gather", "lib_reductions", "lib_sorting",
             "lib_linalg")
 
@@ -23,3 +25,25 @@ def _collect() -> dict:
 
 
 LIBRARY = _collect()
+
+
+def numpy_rule(prim):
+    """The NumPy library call of a primitive with no xp rule here (from the reference backend's
+    table, public through plax.extend.registry): in the host build it is the library call
+    itself; on the GPU its operands go to the host and the result comes back (a sync; these
+    primitives are listed by `host_primitives()`). None when no NumPy rule exists either."""
+    from plax.extend import registry
+    ref = registry.impl_table("reference").get(prim)
+    if ref is None:
+        return None
+    multi = prim.multiple_results
+
+    def rule(*bufs, **params):
+        with X.quiet():
+            out = ref(*[X.to_host(b) for b in bufs], **params)
+        if not X.on_gpu():
+            return out
+        return [X.asarray(o) for o in out] if multi else X.asarray(out)
+    rule.__name__ = f"numpy_{prim.name}"
+    rule.numpy_fallback = True
+    return rule

@@ -20,7 +20,9 @@ def plan_text(backend, closed) -> str:
         eqn = getattr(step, "eqn", None)
         if eqn is not None:
             avals = ", ".join(_aval(v.aval) for v in eqn.outvars)
-            lines.append(f"// step {i}: library {eqn.primitive.name} -> {avals}")
+            how = " (NumPy on the host)" if getattr(backend.rule(eqn.primitive),
+                                                     "numpy_fallback", False) else ""
+            lines.append(f"// step {i}: library {eqn.primitive.name}{how} -> {avals}")
             continue
         from plax_cupy.fused import FusedRunner
         kernel = FusedRunner(step).kernel

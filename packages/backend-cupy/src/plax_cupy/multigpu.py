@@ -16,6 +16,7 @@ import plax
 from plax.extend import (Array, ClosedJaxpr, Jaxpr, JaxprEqn, JaxprTrace, JaxprTracer,
                          ShapedArray, Var, convert_constvars_jaxpr, get_aval, iter_eqns,
                          set_current_trace)
+from plax_cupy.pmap import flat_axes
 from plax_cupy.program import Program, fix
 
 COLLECTIVES = ("psum", "pmax", "pmin", "all_gather", "ppermute", "axis_index")
@@ -75,15 +76,6 @@ class _Rules:
         return self.backend.program(closed, build)
 
 
-def _flat_axes(spec, tree_value, n_leaves):
-    if spec is None or isinstance(spec, int):
-        return [spec] * n_leaves
-    out = []
-    for ax, arg in zip(tuple(spec), tree_value):
-        out.extend([ax] * len(plax.tree_util.tree_leaves(arg)))
-    return out
-
-
 def run(backend, fun, args, kwargs, *, axis_name, in_axes, out_axes, static, devices):
     import cupy
     dyn_idx = [i for i in range(len(args)) if i not in static]
@@ -92,7 +84,7 @@ def run(backend, fun, args, kwargs, *, axis_name, in_axes, out_axes, static, dev
         in_axes = tuple(in_axes[i] for i in dyn_idx)
     leaves, in_tree = plax.tree_util.tree_flatten((dyn, kwargs))
     n_pos = len(plax.tree_util.tree_leaves(dyn))
-    axes = _flat_axes(in_axes, dyn, n_pos) + [0] * (len(leaves) - n_pos)
+    axes = flat_axes(in_axes, dyn, n_pos) + [0] * (len(leaves) - n_pos)
     avals = [get_aval(x) for x in leaves]
     axes = [None if a is None else a % av.ndim for a, av in zip(axes, avals)]
     sizes = {av.shape[a] for a, av in zip(axes, avals) if a is not None}
@@ -176,7 +168,7 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, devs, axis_name,
     out_tree = out_box[-1]
     k = len(jaxpr.outvars)
     o_axes = [out_axes] * k if out_axes is None or isinstance(out_axes, int) else \
-        _flat_axes(out_axes, tuple(plax.tree_util.tree_unflatten(out_tree, [0] * k)), k)
+        flat_axes(out_axes, tuple(plax.tree_util.tree_unflatten(out_tree, [0] * k)), k)
     out_avals = []
     for v, a in zip(jaxpr.outvars, o_axes):
         av = v.aval

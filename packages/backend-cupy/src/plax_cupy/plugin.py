@@ -43,10 +43,7 @@ def _program(closed):
 @hookimpl
 def plax_register(registry):
     _define_options()
-    from plax_cupy.backend import rule_table
-    table = rule_table(_program)
-    for name, prim in registry.primitives().items():
-        rule = table.get(name)
-        if rule is not None:
-            registry.add_impl("cupy", prim, rule)
+    from plax_cupy.backend import rules_for
+    for prim, rule in rules_for(registry.primitives(), _program).items():
+        registry.add_impl("cupy", prim, rule)
     registry.register_backend("cupy", _factory, priority=PRIORITY)

@@ -85,6 +85,14 @@ def to_numpy(a) -> np.ndarray:
     return np.asarray(a)
 
 
+def to_host(a) -> np.ndarray:
+    """`to_numpy` for a library call that runs on the host (not counted as a sync in the host
+    build, where it is free)."""
+    if device == "gpu":
+        return to_numpy(a)
+    return a if isinstance(a, np.ndarray) else np.asarray(a)
+
+
 def data_ptr(a) -> int:
     """The address of `a`'s first element (device memory on the GPU)."""
     return a.data.ptr if device == "gpu" else a.ctypes.data
