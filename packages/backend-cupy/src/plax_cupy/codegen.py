@@ -38,6 +38,7 @@ class KernelSource:
     out_avals: list
     work: int  # output elements (0: nothing to launch)
     scratch: list = field(default_factory=list)
+    params: list = field(default_factory=list)  # the C++ parameter declarations
 
     @property
     def source(self) -> str:
@@ -118,7 +119,7 @@ def _generate(group) -> KernelSource:
     launches = [(name + suffix, grid, BLOCK) for suffix, _, grid in parts]
     return KernelSource(name, text.replace("KERNEL", name), launches,
                         [v.aval for v in group.in_vars], [v.aval for v in outs], n_out,
-                        scratch)
+                        scratch, params)
 
 
 def _stores(em, group, idx, flat, which=None):

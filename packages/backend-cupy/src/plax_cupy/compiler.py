@@ -124,6 +124,38 @@ def build_host(kernels) -> None:
             _host_fns[name] = fns
 
 
+def build_emulated(kernels, grid: int, block: int) -> dict:
+    """Tests only: {kernel name: [callables]} running each entry point as `grid` blocks of
+    `block` POSIX threads with real barriers (prelude's PLAX_EMULATE), so the GPU's
+    multi-thread code paths (block-strided loops, block reductions, split reductions) are
+    checked on a machine without a GPU. Every call compiles (no cache)."""
+    wrappers = []
+    for k in kernels:
+        names = [p.split()[-1] for p in k.params]
+        for entry in k.entries:
+            wrappers.append(f'extern "C" void {entry}_emu({", ".join(k.params)}) {{\n'
+                            f"  plax_emu_run({grid}u, {block}u, [&]() {{ "
+                            f"{entry}({', '.join(names)}); }});\n}}\n")
+    text = PRELUDE + "\n".join(k.body for k in kernels) + "\n" + "\n".join(wrappers)
+    tmp = tempfile.mkdtemp()
+    src, lib = os.path.join(tmp, "k.cu"), os.path.join(tmp, "k.so")
+    with open(src, "w") as f:
+        f.write(text)
+    r = subprocess.run(["g++", *GXX_FLAGS, "-DPLAX_EMULATE", "-pthread", "-o", lib, src],
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError(f"g++ failed on an emulated kernel:\n{r.stderr[-4000:]}")
+    so = ctypes.CDLL(lib)
+    _libs.append(so)
+    out = {}
+    for k in kernels:
+        fns = [getattr(so, e + "_emu") for e in k.entries]
+        for fn in fns:
+            fn.restype = None
+        out[k.name] = fns
+    return out
+
+
 def host_functions(kernel) -> list:
     """The ctypes functions of one kernel's entry points (built on first use)."""
     fns = _host_fns.get(kernel.name)

@@ -21,6 +21,11 @@ class FusedRunner:
         self.kernel = codegen.generate(group)
         self._fn = None
 
+    def use_functions(self, fns) -> "FusedRunner":
+        """Run these entry points instead (tests: `compiler.build_emulated`'s threads)."""
+        self._fn = list(fns)
+        return self
+
     @property
     def source(self) -> str:
         return self.kernel.source

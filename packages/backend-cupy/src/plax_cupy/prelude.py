@@ -31,11 +31,41 @@ template <class To, class From> PLAX_FN To plax_bitcast(From x) {
 #define __global__
 #define __device__
 #define __forceinline__ inline
-#define __syncthreads() ((void)0)
 #define PLAX_FN static inline
 struct plax_dim3 { unsigned x, y, z; };
+#ifdef PLAX_EMULATE  // tests: each block's threads as POSIX threads, __syncthreads a barrier
+#include <pthread.h>
+static thread_local plax_dim3 threadIdx;
+static plax_dim3 blockIdx, blockDim, gridDim;
+static pthread_barrier_t plax_barrier;
+#define __syncthreads() pthread_barrier_wait(&plax_barrier)
+#define __shared__ static
+template <class F> struct plax_emu_ctx { F* f; unsigned t; };
+template <class F> static void* plax_emu_thread(void* p) {
+  plax_emu_ctx<F>* c = (plax_emu_ctx<F>*)p;
+  threadIdx.x = c->t; threadIdx.y = threadIdx.z = 0;
+  (*c->f)();
+  return 0;
+}
+template <class F> static void plax_emu_run(unsigned grid, unsigned block, F f) {
+  gridDim.x = grid; blockDim.x = block; gridDim.y = gridDim.z = blockDim.y = blockDim.z = 1;
+  pthread_t th[1024]; plax_emu_ctx<F> ctx[1024];
+  for (unsigned b = 0; b < grid; ++b) {  // one block at a time: statics are its shared memory
+    blockIdx.x = b;
+    pthread_barrier_init(&plax_barrier, 0, block);
+    for (unsigned t = 0; t < block; ++t) {
+      ctx[t].f = &f; ctx[t].t = t;
+      pthread_create(&th[t], 0, plax_emu_thread<F>, &ctx[t]);
+    }
+    for (unsigned t = 0; t < block; ++t) pthread_join(th[t], 0);
+    pthread_barrier_destroy(&plax_barrier);
+  }
+}
+#else  // the host build: a kernel runs as one thread of one block
+#define __syncthreads() ((void)0)
 static const plax_dim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0};
 static const plax_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+#endif
 typedef _Float16 plax_f16;
 struct plax_bf16 { unsigned short bits; };
 PLAX_FN float plax_h2f(plax_f16 x) { return (float)x; }
@@ -243,6 +273,7 @@ template <> struct plax_shfl<unsigned int> { static const bool ok = true; };
 template <> struct plax_shfl<long long> { static const bool ok = true; };
 template <> struct plax_shfl<unsigned long long> { static const bool ok = true; };
 template <class T, class F> PLAX_FN T plax_block_reduce(T v, F f) {
+#if defined(__CUDACC__) || defined(PLAX_EMULATE)
 #ifdef __CUDACC__
   if constexpr (plax_shfl<T>::ok) {
     __shared__ T w[32];
@@ -262,9 +293,10 @@ template <class T, class F> PLAX_FN T plax_block_reduce(T v, F f) {
     }
     __syncthreads();
     return w[0];
-  } else {
-    __shared__ __align__(16) unsigned char raw[256 * sizeof(T)];
-    T* s = reinterpret_cast<T*>(raw);
+  } else
+#endif
+  {  // blockDim.x: a power of two, at most 256
+    __shared__ T s[256];
     unsigned t = threadIdx.x;
     __syncthreads();
     s[t] = v;
@@ -273,7 +305,9 @@ template <class T, class F> PLAX_FN T plax_block_reduce(T v, F f) {
       if (t < k) s[t] = f(s[t], s[t + k]);
       __syncthreads();
     }
-    return s[0];
+    T r = s[0];
+    __syncthreads();  // everyone has read s[0] before the next reduction writes s
+    return r;
   }
 #else
   (void)f;
