@@ -41,18 +41,18 @@ def kernels_of(f, *args):
     return [fused.FusedRunner(s).kernel for s in steps if isinstance(s, planner.FusedGroup)]
 
 
-def run_fused(f, *args, emulate=None):
-    """(flat outputs as NumPy arrays, plan steps, kernel launches) of `f` on `args`; with
-    `emulate=(grid, block)` the host kernels run as that many blocks of POSIX threads."""
+def run_fused(f, *args, functions=None):
+    """(flat outputs as NumPy arrays, plan steps, kernel launches) of `f` on `args`;
+    `functions` ({kernel name: entry points}, from compiler.build_emulated) replaces the
+    kernels' host build."""
     closed, steps = plan_of(f, *args)
     jaxpr = closed.jaxpr
     env = dict(zip(jaxpr.constvars, (to_device(c) for c in closed.consts)))
     env.update(zip(jaxpr.invars, (to_device(a) for a in plax.tree_util.tree_leaves(args))))
     runners = {id(s): fused.FusedRunner(s) for s in steps if isinstance(s, planner.FusedGroup)}
-    if emulate:
-        fns = compiler.build_emulated([r.kernel for r in runners.values()], *emulate)
+    if functions is not None:
         for r in runners.values():
-            r.use_functions(fns[r.kernel.name])
+            r.use_functions(functions[r.kernel.name])
     else:
         fused.build(list(runners.values()))
     before = compiler.launch_count()

@@ -246,15 +246,28 @@ EMULATED = {
 }
 
 
+def _emulated_input(name):
+    _, dtype, shape = EMULATED[name]
+    rng = np.random.default_rng(3)
+    return (rng.integers(-3, 4, shape) if np.dtype(dtype).kind == "i"
+            else rng.standard_normal(shape)).astype(dtype)
+
+
+@pytest.fixture(scope="module")
+def emulated():
+    """Every EMULATED program's kernels as 3 blocks of 64 threads, built by one g++ call."""
+    kernels = [k for name, (f, _, _) in EMULATED.items()
+               for k in kernels_of(f, _emulated_input(name))]
+    return compiler.build_emulated(kernels, 3, 64)
+
+
 @pytest.mark.parametrize("name", list(EMULATED))
-def test_gpu_thread_code_paths_under_emulation(name):
+def test_gpu_thread_code_paths_under_emulation(emulated, name):
     """The kernels' multi-thread paths (grid-stride and block-strided loops, block reductions,
     thread-0 stores, row passes, split reductions) run as 3 blocks of 64 POSIX threads with
     real barriers, as on a GPU, and match the reference."""
-    f, dtype, shape = EMULATED[name]
-    rng = np.random.default_rng(3)
-    x = (rng.integers(-3, 4, shape) if np.dtype(dtype).kind == "i"
-         else rng.standard_normal(shape)).astype(dtype)
-    got, steps, _ = run_fused(f, x, emulate=(3, 64))
+    f = EMULATED[name][0]
+    x = _emulated_input(name)
+    got, steps, _ = run_fused(f, x, functions=emulated)
     for g, w in zip(got, reference(f, x)):
         assert_close(g, w)
