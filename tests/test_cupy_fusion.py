@@ -115,8 +115,8 @@ def test_expensive_shared_value_is_materialised_once():
         y = chain20(x)
         return y.T + 1.0, jnp.sum(y, axis=1)
     closed, steps = plan_of(f, X)
-    shared = [s for s in groups(steps) if s.kind == "loop" and len(s.eqns) > 20]
-    assert len(shared) == 1  # computed once, then read by both consumers
+    shared = [s for s in groups(steps) if len(s.eqns) > 20]
+    assert len(shared) == 1  # computed once (with the sum that absorbs it), read by the other
     got, _, _ = run_fused(f, X)
     for g, w in zip(got, reference(f, X)):
         assert_close(g, w)
@@ -226,6 +226,21 @@ def test_long_chain_generates_without_deep_recursion():
     assert_close(got[0], reference(f, x)[0])
 
 
+def _relu2_and_sum(x, axis):
+    y = jnp.where(x > 0, x * 2.0, 0.0)
+    return y, jnp.sum(y, axis=axis), jnp.max(y, axis=axis) - 1.0
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_reduction_absorbs_the_loop_it_reads(axis):
+    # an elementwise result written for a later step, and its reduction: one kernel
+    f = lambda x: _relu2_and_sum(x, axis)  # noqa: E731
+    got, steps, launches = run_fused(f, X)
+    assert launches == 1 and steps[0].pre_roots and len(steps[0].out_vars) == 3
+    for g, w in zip(got, reference(f, X)):
+        assert_close(g, w)
+
+
 def _layer_norm(x):
     mu = jnp.mean(x, axis=1, keepdims=True)
     return (x - mu) / jnp.sqrt(jnp.var(x, axis=1, keepdims=True) + 1e-5)
@@ -243,6 +258,8 @@ EMULATED = {
     "int_sum_prod": (lambda x: (jnp.sum(x, axis=1), jnp.prod(x[:, :9], axis=1)), np.int32,
                      (4, 200)),
     "layer_norm": (_layer_norm, np.float32, (6, 130)),
+    "absorbed_loop_rows": (lambda x: _relu2_and_sum(x, 1), np.float32, (5, 300)),
+    "absorbed_loop_cols": (lambda x: _relu2_and_sum(x, 0), np.float32, (300, 5)),
 }
 
 

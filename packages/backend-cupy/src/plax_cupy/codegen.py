@@ -173,7 +173,8 @@ def _reduce_mode(group):
     inner_reduced = (len(shape_in) - 1) in axes
     if r_n < BLOCK_REDUCE_MIN or (not inner_reduced and n >= 2048):
         return "thread", 1
-    single = not group.row_roots and not any(group.passes.values()) and not any(
+    single = not group.row_roots and not group.pre_roots and not any(group.passes.values()) \
+        and not any(
         e.primitive.name in cops.ARG_OPS for e in group.eqns)
     if single and n < 128 and r_n >= SPLIT_MIN:
         return "split", max(1, min(-(-r_n // (BLOCK * 16)), 2048 // max(n, 1)))
@@ -213,6 +214,10 @@ def _reduction(em, group, mode, chunks=1) -> int:
                 em.emit(f"{accs[r]} = {cops.reduce_combine(prim, r.aval.dtype, accs[r], part)};")
         else:
             full = _open_reduced(em, group, mode, chunks, oidx)
+            if npass == 0 and group.pre_roots:  # an absorbed loop: every element once
+                for r in group.pre_roots:
+                    em.value(r, full)
+                _stores(em, group, full, em.offset(full, group.reduce[0]), group.pre_roots)
             for r in now:
                 e = em.producer[r]
                 prim, odt = e.primitive.name, _operand_dtype(em, r)
@@ -242,7 +247,7 @@ def _reduction(em, group, mode, chunks=1) -> int:
             em.emit(f"part{k}[b] = {accs[r]};")
         em.close()
     else:
-        rows = set(group.row_roots)
+        rows = set(group.row_roots) | set(group.pre_roots)
         for r in group.roots:  # every thread: the row pass may read the epilogue
             if r not in rows:
                 em.value(r, oidx)
@@ -252,11 +257,11 @@ def _reduction(em, group, mode, chunks=1) -> int:
         _stores(em, group, oidx, "o", at_out)
         if blockwise and at_out:
             em.close()
-        if rows:
+        if group.row_roots:
             full = _open_reduced(em, group, mode, chunks, oidx)
             for r in group.row_roots:
                 em.value(r, full)
-            _stores(em, group, full, em.offset(full, group.reduce[0]), rows)
+            _stores(em, group, full, em.offset(full, group.reduce[0]), group.row_roots)
             em.close()
     em.close()
     if mode == "thread":

@@ -62,6 +62,7 @@ class FusedGroup:
     position: int = 0
     passes: dict = field(default_factory=dict)  # reduction root -> pass (0: reads no root)
     row_roots: list = field(default_factory=list)  # roots over the reduction's operand shape
+    pre_roots: list = field(default_factory=list)  # ... computed in the first pass's loop
 
     @property
     def kind(self) -> str:
@@ -212,7 +213,11 @@ def _out_sig(shape):
 
 
 def _full_sig(g):
-    shape_in, axes = g.reduce
+    return _full_sig_of(g.reduce)
+
+
+def _full_sig_of(reduce):
+    shape_in, axes = reduce
     kept, red = iter(range(len(shape_in))), iter(range(len(axes)))
     return _sig(shape_in, [("r", next(red)) if d in axes else ("o", next(kept))
                            for d in range(len(shape_in))])
@@ -307,11 +312,14 @@ def _find_group(steps, e, k, v, producer, roots, pos_of, group_of):
         if role is None:
             continue
         if k == "reduce":  # the reduction's operand is read at the full index
-            reads = _reads_operand(e, _full_sig(g), producer, roots)
+            reads = _reads_operand(e, _full_sig_of(red), producer, roots)
         else:
             reads = _reads(v, _full_sig(g) if role == "row" else _out_sig(shape), producer, roots)
         deps = list(reads)
-        if all(_may_read(g, role, d, sigs, pos_of, group_of) for d, sigs in reads.items()):
+        if all(_may_read(g, role, d, sigs, pos_of, group_of, red)
+               for d, sigs in reads.items()):
+            if role == "absorb":  # the loop's roots become the first pass's pre-roots
+                g.pre_roots, g.reduce, g.shape, role = list(g.roots), red, shape, "reduce"
             return g, role, deps
     return None, None, deps
 
@@ -325,7 +333,11 @@ def _reads_operand(e, sig, producer, roots) -> dict:
 
 def _role(g, k, shape, red):
     if k == "reduce":
-        return "reduce" if g.reduce == red else None
+        if g.reduce == red:
+            return "reduce"
+        # a loop over the reduction's operand shape: the reduction joins it (XLA's multi-output
+        # fusion of an elementwise producer with the reduction of its result)
+        return "absorb" if g.reduce is None and g.shape == red[0] else None
     if g.reduce is None:
         return "loop" if g.shape == shape else None
     if g.shape == shape:
@@ -333,14 +345,19 @@ def _role(g, k, shape, red):
     return "row" if g.reduce[0] == shape else None
 
 
-def _may_read(g, role, d, sigs, pos_of, group_of) -> bool:
+def _may_read(g, role, d, sigs, pos_of, group_of, red) -> bool:
     """May a root of `role` in `g` read `d` at `sigs`? Values of earlier steps always; values
     of `g` itself only where the kernel has them: reduction results and epilogues at the
-    output index (a reduction only reads earlier passes' results), row roots at the row index."""
+    output index (a reduction only reads earlier passes' results), row and pre-roots at the
+    row index (an absorbed loop's roots at its own index)."""
     if group_of.get(d) is not g:
         return pos_of.get(d, -1) < g.position
+    if role == "absorb":
+        return sigs == {_full_sig_of(red)}
     if d in g.row_roots:
         return role == "row" and sigs == {_full_sig(g)}
+    if d in g.pre_roots:
+        return role in ("row", "reduce") and sigs == {_full_sig(g)}
     if role == "reduce" and d not in g.passes:
         return False
     return sigs == {_out_sig(d.aval.shape)}
