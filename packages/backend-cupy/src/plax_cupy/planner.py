@@ -26,6 +26,9 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    output shape, or a "row" root over the operand shape (written in a last pass over the
    reduced extent) may read reduction results at their output index. So a softmax is one
    kernel: max pass, sum-of-exp pass, then the normalised row (XLA's and Triton's row fusion).
+   A reduction whose operand reads a loop group over the operand's shape at the same index
+   absorbs it (XLA's multi-output fusion): the loop's roots become "pre-roots", computed and
+   written in the reduction's first pass (a ReLU gradient and the bias gradient it sums).
 4. A root is written to memory (`out_vars`) only when a later step or the jaxpr's outputs need
    it; a reduction read only by its own group's epilogue stays in registers.
 
