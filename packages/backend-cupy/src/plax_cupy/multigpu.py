@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 import plax
-from plax.extend import (Array, ClosedJaxpr, Jaxpr, JaxprEqn, JaxprTrace, JaxprTracer,
+from plax.extend import execution
+from plax.extend import (ClosedJaxpr, Jaxpr, JaxprEqn, JaxprTrace, JaxprTracer,
                          ShapedArray, Var, convert_constvars_jaxpr, get_aval, iter_eqns,
                          set_current_trace)
 from plax_cupy.pmap import flat_axes
@@ -104,6 +105,7 @@ def run(backend, fun, args, kwargs, *, axis_name, in_axes, out_axes, static, dev
         entry = backend._pmap_cache[key] = _build(backend, fun, args, static, in_tree, avals,
                                                   axes, n, devs, axis_name, out_axes)
     lockstep, out_tree, out_avals, o_axes, consts = entry
+    execution.check_not_deleted([x for x in leaves if isinstance(x, plax.Array)])
     per_device = [[] for _ in devs]
     for x, a in zip([*consts, *leaves], [None] * len(consts) + axes):
         host = np.asarray(x)
@@ -111,14 +113,12 @@ def run(backend, fun, args, kwargs, *, axis_name, in_axes, out_axes, static, dev
             with cupy.cuda.Device(d):
                 per_device[k].append(cupy.asarray(host if a is None else np.take(host, k, a)))
     outs = lockstep(per_device)
-    results = []
+    bufs = []
     with cupy.cuda.Device(devs[0]):
-        for j, (av, a) in enumerate(zip(out_avals, o_axes)):
-            if a is None:
-                buf = outs[0][j]
-            else:
-                buf = cupy.stack([cupy.array(outs[k][j]) for k in range(n)], axis=a)
-            results.append(Array(buf, av, backend))
+        for j, a in enumerate(o_axes):
+            bufs.append(outs[0][j] if a is None else
+                        cupy.stack([cupy.array(outs[k][j]) for k in range(n)], axis=a))
+    results = execution.wrap(bufs, out_avals, backend, False, "pmap")
     return plax.tree_util.tree_unflatten(out_tree, results)
 
 

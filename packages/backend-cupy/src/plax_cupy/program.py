@@ -52,10 +52,9 @@ def fix(out: Any, aval):
 
 
 class Program(Executable):
-    """A compiled closed jaxpr of the cupy backend. `runner` is itself (jit's hot path)."""
+    """A compiled closed jaxpr of the cupy backend (its `runner`, jit's hot path, is itself)."""
 
-    __slots__ = ("closed", "steps", "template", "in_slots", "out_slots", "donated", "runner",
-                 "groups", "_aliases")
+    __slots__ = ("closed", "steps", "template", "in_slots", "out_slots", "donated", "groups")
 
     def __init__(self, backend, closed, donate_argnums: Sequence[int] = (), build: bool = True):
         jaxpr = closed.jaxpr
@@ -116,7 +115,6 @@ class Program(Executable):
         for st, f in zip(steps, frees):
             st[6] = tuple(f)
         self.steps = [tuple(st) for st in steps]
-        self.runner = self
 
     def __call__(self, buffers: Sequence[Any]) -> list:
         env = self.template.copy()
