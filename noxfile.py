@@ -8,7 +8,8 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
-PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla"]
+PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla",
+            "packages/backend-cupy"]
 TEST_DEPS = ["pytest>=8", "pytest-xdist", "hypothesis", "jax", "jaxlib", "scikit-learn"]
 
 
@@ -21,8 +22,9 @@ def tests(session):
     """The whole test suite (JAX is installed as the oracle)."""
     install_plax(session)
     session.install(*TEST_DEPS)
+    # the cupy backend's host build (g++) runs the conformance tests without a GPU
     session.run("pytest", "-q", "-n", "2", "tests", *session.posargs,
-                env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+                env={"TF_CPP_MIN_LOG_LEVEL": "2", "PLAX_CUPY_DEVICE": "host"})
 
 
 @nox.session
