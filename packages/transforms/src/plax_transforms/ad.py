@@ -64,9 +64,7 @@ class JVPTrace(Trace):
                 return prim.bind(*primals, **params)
         rule = _jvp_rules.get(prim)
         if rule is None:
-            raise NotImplementedError(
-                f"differentiation (jvp) rule for primitive '{prim.name}' is not registered; "
-                "register one with plax.extend.registry.add_jvp")
+            raise registry.missing_rule_error("jvp", prim, "differentiation (jvp)")
         with set_current_trace(parent):
             out_p, out_t = rule(primals, tangents, **params)
         if prim.multiple_results:
@@ -298,7 +296,13 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
         if any(type(x) is Var and x in linear for x in eqn.invars):
             lin_eqns.append(eqn)
             linear.update(eqn.outvars)
-        else:
+    for eqn in lin_eqns:  # every missing rule reported before anything runs
+        if eqn.primitive not in _transpose_rules:
+            raise registry.missing_rule_error(
+                "transpose", eqn.primitive, "reverse-mode differentiation (grad, vjp)")
+    lin_ids = set(map(id, lin_eqns))
+    for eqn in jaxpr.eqns:
+        if id(eqn) not in lin_ids:
             outs = eqn.primitive.bind(*map(read, eqn.invars), **eqn.params)
             if not eqn.primitive.multiple_results:
                 outs = [outs]
@@ -321,11 +325,7 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
         cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outvars, cts)]
         invals = [UndefinedPrimal(x.aval) if type(x) is Var and x in linear else read(x)
                   for x in eqn.invars]
-        rule = _transpose_rules.get(eqn.primitive)
-        if rule is None:
-            raise NotImplementedError(
-                f"transpose rule for primitive '{eqn.primitive.name}' is not registered, so "
-                "reverse-mode differentiation through it is not possible")
+        rule = _transpose_rules[eqn.primitive]
         ct_arg = cts if eqn.primitive.multiple_results else cts[0]
         cts_in = rule(ct_arg, *invals, **eqn.params)
         for x, ct in zip(eqn.invars, cts_in):

@@ -22,7 +22,7 @@ from plax.extend import (
     JVP_OF_CUSTOM_VJP, ClosedJaxpr, Jaxpr, JaxprTrace, Literal, UnexpectedTracerError, Var,
     checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, eval_jaxpr, get_aval)
 from plax_transforms.ad import (
-    JVPTrace, JVPTracer, PartialEvalTrace, Zero, instantiate, is_unknown)
+    JVPTrace, JVPTracer, PartialEvalTrace, Zero, instantiate, is_unknown, pe_rules)
 from plax_transforms.batching import (
     BatchTrace, BatchTracer, batch_flat, matchaxis, needs_trace)
 from plax_transforms.jit import closed_call_jaxpr
@@ -630,16 +630,23 @@ def _checkpoint_transpose(cts, *args, jaxpr, prevent_cse, differentiated, policy
     """The backward pass of a checkpointed piece is itself one checkpoint equation: it takes the
     saved inputs and the cotangents, recomputes the intermediates and transposes (as JAX's
     transposed remat), so a compiler keeps the recomputation where the backward pass needs it."""
-    from plax_transforms.ad import UndefinedPrimal, backward_pass, is_undefined
+    from plax_transforms.ad import (
+        UndefinedPrimal, backward_pass, is_undefined, partial_eval_jaxpr)
     lin = [is_undefined(a) for a in args]
     known = [a for a in args if not is_undefined(a)]
     cts = [instantiate(c) for c in cts]
+    # split the body first: its non-linear part (recomputed here, in the backward pass) may
+    # sit inside equations that also carry linear values (a jvp-ed scan's primal carry), which
+    # backward_pass alone would try to transpose
+    kjaxpr, ujaxpr, out_uk, nres = partial_eval_jaxpr(jaxpr, lin)
 
     def transposed(*xs):
-        it = iter(xs[:len(known)])
-        full = [UndefinedPrimal(a.aval) if u else next(it) for a, u in zip(args, lin)]
-        res = backward_pass(jaxpr.jaxpr, jaxpr.consts, full, list(xs[len(known):]))
-        return [instantiate(r) for r, u in zip(res, lin) if u]
+        kouts = eval_jaxpr(kjaxpr.jaxpr, kjaxpr.consts, *xs[:len(known)])
+        residuals = kouts[len(kouts) - nres:] if nres else []
+        full = [*residuals, *[UndefinedPrimal(a.aval) for a, u in zip(args, lin) if u]]
+        ucts = [c for c, u in zip(xs[len(known):], out_uk) if u]
+        res = backward_pass(ujaxpr.jaxpr, ujaxpr.consts, full, ucts)[nres:]
+        return [instantiate(r) for r in res]
 
     avals = [get_aval(x) for x in (*known, *cts)]
     closed, consts = closed_call_jaxpr(transposed, avals, "checkpoint transpose")
@@ -663,18 +670,37 @@ def _checkpoint_partial_eval(trace: JaxprTrace, args, params):
             known_vars.update(eqn.outvars)
             if policy(eqn.primitive, *[x.aval for x in eqn.invars], **eqn.params):
                 saved_eqns.append(eqn)
-    out_uk = [not (type(v) is Literal or v in known_vars) for v in jx.outvars]
     saved_vars = [v for e in saved_eqns for v in e.outvars]
+    known_args = [a for a, u in zip(args, uk_in) if not u]
+    out_uk = [not (type(v) is Literal or v in known_vars) for v in jx.outvars]
     # 1. the known part: known outputs and saved intermediates, from the known inputs
     known_in = [v for v, u in zip(jx.invars, uk_in) if not u]
     known_jaxpr = _dce(Jaxpr([], known_in,
                              [v for v, u in zip(jx.outvars, out_uk) if not u] + saved_vars,
                              jx.eqns))
     with set_current_trace(trace.parent):
-        kouts = eval_jaxpr(known_jaxpr, [], *[a for a, u in zip(args, uk_in) if not u])
+        kouts = eval_jaxpr(known_jaxpr, [], *known_args)
     nk = len(kouts) - len(saved_vars)
     known_outs, saved = kouts[:nk], kouts[nk:]
-    # 2. the unknown part: everything else, recomputed from inputs and saved values
+    # 2. an equation with known and unknown inputs (a jvp-ed scan) may still give known
+    # outputs (its primal results): partial evaluation finds them, and they must stay known,
+    # or the linear part would multiply unknowns
+    if any(e.primitive in pe_rules and e not in saved_eqns for e in jx.eqns):
+        from plax_transforms.ad import partial_eval_jaxpr
+        kjaxpr, _, pe_uk, nres = partial_eval_jaxpr(closed, uk_in)
+        if pe_uk != out_uk:
+            with set_current_trace(trace.parent):
+                pe_outs = eval_jaxpr(kjaxpr.jaxpr, kjaxpr.consts, *known_args)
+            it_old, it_pe = iter(known_outs), iter(pe_outs[:len(pe_outs) - nres])
+            known_outs = []
+            for old, new in zip(out_uk, pe_uk):
+                v = next(it_pe) if not new else None
+                if not old:
+                    v = next(it_old)
+                if not new:
+                    known_outs.append(v)
+            out_uk = pe_uk
+    # 3. the unknown part: everything else, recomputed from inputs and saved values
     saved_set = set(map(id, saved_eqns))
     rest = [e for e in jx.eqns if id(e) not in saved_set]
     unk = _dce(Jaxpr([], [*jx.invars, *saved_vars],
