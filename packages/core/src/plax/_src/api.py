@@ -224,7 +224,9 @@ def environment_info() -> str:
     for b in registry.backend_names():
         impl = registry._impl.get(b, {})
         low = registry._lowering.get(b, {})
-        missing = sorted(n for n, p in prims.items() if p not in impl and p not in low)
+        comp = registry._tables.get("composition", {})
+        missing = sorted(n for n, p in prims.items()
+                         if p not in impl and p not in low and p not in comp)
         lines.append(f"  backend {b:<10} {len(prims) - len(missing)}/{len(prims)}"
                      + (f"  missing: {', '.join(missing)}" if missing else ""))
     for t in tables:
