@@ -273,3 +273,37 @@ def test_gpu_decomposition_rules_match_the_reference(dtype):
         want = want if isinstance(want, list) else [want]
         for g, w in zip(got, want):
             assert_close(g, w, dtype, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32])
+def test_gpu_convolution_rule_matches_the_reference(dtype):
+    """The im2col + GEMM convolution the GPU build uses, run here through NumPy, against the
+    reference backend's rule: layouts, strides, padding (negative too), dilations, groups."""
+    from plax.extend import registry
+    from plax_cupy.lib_conv import GPU_RULES
+    prim = registry.primitives()["conv_general_dilated"]
+    ref = registry.impl_table("reference")[prim]
+    nchw, oihw = ((0, 1, 2, 3),) * 2
+    nhwc, hwio = (0, 3, 1, 2), (3, 2, 0, 1)
+    cases = [
+        # lhs shape, rhs shape, specs, strides, padding, lhs_dil, rhs_dil, fgc, bgc
+        ((2, 4, 7, 6), (6, 4, 3, 2), (nchw, oihw, nchw), (1, 1), ((0, 0), (0, 0)), (1, 1),
+         (1, 1), 1, 1),
+        ((2, 7, 6, 4), (3, 2, 4, 6), (nhwc, hwio, nhwc), (2, 1), ((1, 2), (-1, 1)), (1, 2),
+         (2, 1), 1, 1),
+        ((2, 4, 5, 5), (6, 2, 3, 3), (nchw, oihw, nchw), (1, 2), ((1, 1), (1, 1)), (1, 1),
+         (1, 1), 2, 1),
+        ((4, 3, 5, 4), (6, 3, 2, 2), (nchw, oihw, nchw), (1, 1), ((0, 1), (0, 0)), (1, 1),
+         (1, 1), 1, 2),
+        ((1, 2, 0, 4), (3, 2, 1, 1), (nchw, oihw, nchw), (1, 1), ((0, 0), (0, 0)), (1, 1),
+         (1, 1), 1, 1),
+    ]
+    for i, (ls, rs, dn, st, pad, ld, rd, fgc, bgc) in enumerate(cases):
+        lhs, rhs = rand(ls, dtype, seed=20 + i, lo=-3, hi=4), rand(rs, dtype, seed=40 + i,
+                                                                    lo=-3, hi=4)
+        params = dict(window_strides=st, padding=pad, lhs_dilation=ld, rhs_dilation=rd,
+                      dimension_numbers=dn, feature_group_count=fgc, batch_group_count=bgc,
+                      precision=None, preferred_element_type=None)
+        got, want = GPU_RULES["conv_general_dilated"](lhs, rhs, **params), ref(lhs, rhs, **params)
+        assert got.dtype == want.dtype
+        assert_close(got, want, dtype)

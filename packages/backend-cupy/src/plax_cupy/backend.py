@@ -95,10 +95,11 @@ class CupyBackend(Backend):
             self._devices = [Device("cupy", "cpu", 0, "host build (g++)", native=None)]
         self._rules = rules_for(plax_registry.primitives(), self.program)
         if kind == "gpu":  # decompositions through cuSOLVER / cuBLAS instead of the host
-            from plax_cupy.lib_decomp import GPU_RULES
+            from plax_cupy import lib_conv, lib_decomp
+            gpu_rules = {**lib_decomp.GPU_RULES, **lib_conv.GPU_RULES}
             for prim in list(self._rules):
-                if prim.name in GPU_RULES:
-                    self._rules[prim] = GPU_RULES[prim.name]
+                if prim.name in gpu_rules:
+                    self._rules[prim] = gpu_rules[prim.name]
         self._extra = plax_registry.impl_table("cupy")  # third parties' rules for this backend
         self._programs: OrderedDict = OrderedDict()
         self._pmap_cache: dict = {}
