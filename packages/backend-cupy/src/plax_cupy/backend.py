@@ -95,8 +95,8 @@ class CupyBackend(Backend):
             self._devices = [Device("cupy", "cpu", 0, "host build (g++)", native=None)]
         self._rules = rules_for(plax_registry.primitives(), self.program)
         if kind == "gpu":  # decompositions through cuSOLVER / cuBLAS instead of the host
-            from plax_cupy import lib_conv, lib_decomp
-            gpu_rules = {**lib_decomp.GPU_RULES, **lib_conv.GPU_RULES}
+            from plax_cupy import lib_conv, lib_decomp, lib_special
+            gpu_rules = {**lib_decomp.GPU_RULES, **lib_conv.GPU_RULES, **lib_special.GPU_RULES}
             for prim in list(self._rules):
                 if prim.name in gpu_rules:
                     self._rules[prim] = gpu_rules[prim.name]
