@@ -18,6 +18,7 @@ from plax._src.tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["reduce_window", "reduce_window_sum", "reduce_window_max", "reduce_window_min",
            "select_and_scatter_add", "select_and_gather_add", "associative_scan",
+           "reduce_window_shape_tuple",
            "reduce_window_p", "reduce_window_sum_p", "reduce_window_max_p",
            "reduce_window_min_p", "select_and_scatter_add_p", "select_and_gather_add_p"]
 
@@ -310,6 +311,16 @@ def select_and_gather_add(tangents, operand, select_prim, window_dimensions, win
                        window_strides, padding, base_dilation, window_dilation)
     return select_and_gather_add_p.bind(tangents, operand,
                                         select_prim=_select_name(select_prim), **p)
+
+
+def reduce_window_shape_tuple(operand_shape, window_dimensions, window_strides, padding,
+                              base_dilation=None, window_dilation=None) -> tuple[int, ...]:
+    """The output shape of a window reduction (as jax.lax's)."""
+    nd = len(operand_shape)
+    return window_shape("reduce_window", tuple(operand_shape), tuple(window_dimensions),
+                        tuple(window_strides), tuple(map(tuple, padding)),
+                        (1,) * nd if base_dilation is None else tuple(base_dilation),
+                        (1,) * nd if window_dilation is None else tuple(window_dilation))
 
 
 def _select_name(select_prim) -> str:
