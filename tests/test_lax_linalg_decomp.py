@@ -322,3 +322,23 @@ def test_xla_generic_lowering_of_cholesky_and_triangular_solve(monkeypatch):
     finally:
         monkeypatch.setattr(lower_lapack, "FORCE_GENERIC", False)
         plax.clear_caches()
+
+
+@requires_jax
+def test_compositions_match_jax(backend):
+    """symmetric_product, cholesky_update and ormqr (compositions of the primitives)."""
+    rng = np.random.default_rng(9)
+    a, c = mat(rng, 4, 3), spd(rng, 4)
+    got = L.symmetric_product(a, c, alpha=2.0, beta=0.5, symmetrize_output=True)
+    assert_close(got, JL.symmetric_product(a, c, alpha=2.0, beta=0.5, symmetrize_output=True),
+                 rtol=1e-5, atol=1e-5)
+    r = np.linalg.cholesky(spd(rng, 4).astype(np.float64)).T.astype(np.float32)
+    w = mat(rng, 4)
+    assert_close(L.cholesky_update(r, w), JL.cholesky_update(r, w), rtol=1e-5, atol=1e-5)
+    h, t = L.geqrf(a)
+    for left in (True, False):
+        for tr in (True, False):
+            cc = mat(rng, *((4, 2) if left else (2, 4)))
+            assert_close(L.ormqr(h, t, cc, left=left, transpose=tr),
+                         JL.ormqr(np.asarray(h), np.asarray(t), cc, left=left, transpose=tr),
+                         rtol=1e-5, atol=1e-5)
