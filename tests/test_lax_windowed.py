@@ -301,3 +301,31 @@ def test_cumulative_second_order():
             for reverse in (False, True):
                 check_grads(lambda v, n=name, r=reverse: getattr(lax, n)(v, 1, r), (x,),
                             order=2, modes=("fwd", "rev"), atol=1e-6, rtol=1e-6)
+
+
+@requires_jax
+def test_reduce_matches_jax(backend):
+    rng = np.random.default_rng(13)
+    x = rng.uniform(0.5, 1.5, (3, 4, 5)).astype(np.float32)
+    xi = rng.integers(0, 64, (3, 4)).astype(np.int32)
+    run = fast(backend)
+    for name, init, arg, dims in [("add", 0.0, x, (0, 2)), ("mul", 1.0, x, (1,)),
+                                  ("max", -np.inf, x, (2, 0)), ("min", np.inf, x, ()),
+                                  ("bitwise_or", 0, xi, (1,)), ("bitwise_xor", 0, xi, (0,))]:
+        got = run(lambda v, n=name, i=init, d=dims: lax.reduce(v, i, getattr(lax, n), d))(arg)
+        want = jax.lax.reduce(arg, init, getattr(jax.lax, name), dims)
+        assert got.dtype == want.dtype
+        assert_close(got, want, rtol=1e-6, atol=1e-6)
+    # a computation without a reduce_* primitive: one window over the dimensions
+    poly = lambda L: lambda a, b: L.add(L.mul(a, b), a)  # noqa: E731
+    assert_close(run(lambda v: lax.reduce(v, np.float32(1), poly(lax), (1,)))(x),
+                 jax.lax.reduce(x, np.float32(1), poly(jax.lax), (1,)), rtol=1e-5, atol=1e-5)
+    pair = lambda L: lambda p, q: (L.add(p[0], q[0]), L.max(p[1], q[1]))  # noqa: E731
+    got = lax.reduce((x, -x), (np.float32(0), np.float32(-np.inf)), pair(lax), (0, 1))
+    want = jax.lax.reduce((x, -x), (np.float32(0), np.float32(-np.inf)), pair(jax.lax), (0, 1))
+    for g, w in zip(got, want):
+        assert_close(g, w, rtol=1e-6, atol=1e-6)
+    assert "reduce_sum" in str(plax.make_jaxpr(lambda v: lax.reduce(v, 0.0, lax.add, (1,)))(x))
+    g = plax.grad(lambda v: lax.reduce_sum(lax.reduce(v, 1.0, lax.mul, (1,)), (0, 1)))(x)
+    assert_close(g, jax.grad(lambda v: jax.lax.reduce(v, 1.0, jax.lax.mul, (1,)).sum())(x),
+                 rtol=1e-5, atol=1e-5)
