@@ -608,6 +608,80 @@ def case_convnet(backends, quick, have_jax):
     return res
 
 
+# ---------------------------------------------------------------------------------------------
+# 10. jit(f)(x) with a new wrapper every call (a loop or the common-gotchas pattern): JAX keys
+#    its caches on the function, so the trace and executable of the first wrapper serve all
+
+
+def case_rewrapped_jit(backends, quick, have_jax):
+    n = 200 if quick else 1000
+    rep = 5 if quick else 15
+    import plax
+    import plax.numpy as pnp
+
+    def f_plax(x):
+        return pnp.sin(x) * 2.0 + x
+
+    contenders: dict = {}
+    for b in backends:
+        with _on(b):
+            x = plax.device_put(np.ones(100, np.float32))
+        contenders[f"plax[{b}]"] = (lambda b=b: _on(b), lambda x=x: plax.jit(f_plax)(x))
+    if have_jax:
+        import jax
+        import jax.numpy as jjnp
+
+        def f_jax(x):
+            return jjnp.sin(x) * 2.0 + x
+
+        xj = jax.device_put(np.ones(100, np.float32))
+        contenders["jax"] = (contextlib.nullcontext, lambda: jax.jit(f_jax)(xj))
+    res = {k: {"us": t} for k, t in interleaved_us(contenders, repeat=rep, number=n).items()}
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 11. the first epoch of a VAE training script (tests/jax_examples/programs/mnist_vae.py: stax,
+#     optimizers, a jitted fori_loop epoch), each run in a fresh process so every cache is cold;
+#     plax runs the same source through the `jax` name shim
+
+
+_VAE_SCRIPT = r"""
+import json, sys, time
+root, which = {root!r}, sys.argv[1]
+if which == "plax":
+    sys.path.insert(0, root + "/tests/jax_examples/shim")
+sys.path.insert(0, root + "/tests/jax_examples/programs")
+import jax, jax.numpy as jnp
+jax.jit(lambda v: v * 2)(jnp.ones(3)).block_until_ready()  # load plugins, start the client
+import mnist_vae
+t0 = time.perf_counter()
+elbo, opt_state, _ = mnist_vae.first_epoch()
+print(json.dumps({{"us": (time.perf_counter() - t0) * 1e6, "elbo": elbo}}))
+"""
+
+
+def case_vae_first_epoch(backends, quick, have_jax):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _VAE_SCRIPT.format(root=root)
+    rounds = 1 if quick else 3
+    runs: dict = {}
+    for _ in range(rounds):  # interleaved: the same machine load for each
+        if "xla" in backends:
+            env = dict(os.environ, PLAX_BACKEND="xla")
+            runs.setdefault("plax[xla]", []).append(_subprocess_json([script, "plax"], env))
+        if have_jax:
+            runs.setdefault("jax", []).append(_subprocess_json([script, "jax"],
+                                                               dict(os.environ)))
+    res: dict = {}
+    for name, rs in runs.items():
+        ok = [r["us"] for r in rs if "us" in r]
+        res[name] = {"us": statistics.median(ok)} if ok else rs[0]
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
 CASES = {
     "1_mlp_step": case_mlp,
     "2_dispatch": case_dispatch,
@@ -618,6 +692,8 @@ CASES = {
     "7_pmap_psum": case_pmap,
     "8_memory": case_memory,
     "9_convnet_step": case_convnet,
+    "10_rewrapped_jit": case_rewrapped_jit,
+    "11_vae_first_epoch": case_vae_first_epoch,
 }
 
 

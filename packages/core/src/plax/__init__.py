@@ -20,7 +20,8 @@ from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F4
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
-               "tree", "scipy"}
+               "checkify",
+               "tree", "scipy", "errors"}
 
 
 class default_backend:

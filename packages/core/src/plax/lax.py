@@ -56,7 +56,7 @@ def _export_primitives() -> None:
     for m in pkgutil.iter_modules(pkg.__path__):
         mod = importlib.import_module(f"{pkg.__name__}.{m.name}")
         for n, v in vars(mod).items():
-            if n.endswith("_p") and isinstance(v, Primitive):
+            if n.endswith("_p") and not n.startswith("_") and isinstance(v, Primitive):
                 g.setdefault(n, v)
 
 

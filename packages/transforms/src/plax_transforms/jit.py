@@ -395,8 +395,37 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
                                  device=device, inline=inline)
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {fun!r}")
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
-                       inline, donate_argnames)
+    options = (static_argnums, static_argnames, donate_argnums, donate_argnames, backend,
+               device)
+    try:
+        per_fun = _by_fun.get(fun)
+        if per_fun is None:
+            per_fun = _by_fun[fun] = {}
+        state = per_fun.get(options)
+    except TypeError:  # an unhashable option or function, or one without weak references
+        return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend,
+                           device, inline, donate_argnames)
+    if state is None:
+        jf = JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
+                         inline, donate_argnames)
+        per_fun[options] = {k: v for k, v in jf.__dict__.items() if k not in _OWN}
+        return jf
+    # JAX keys its caches on the function: a new wrapper of the same function (with the same
+    # options) shares the first one's traces and executables, so `jit(f)(x)` in a loop traces
+    # once, and a global that `f` read while tracing keeps the value it had then
+    new = object.__new__(JitFunction)
+    new.__dict__.update(state)
+    new.fun = new.__wrapped__ = fun
+    new._last = (None, None)
+    _live.add(new)  # its one-slot `_last` is its own: clear_caches() must reach it
+    return new
+
+
+# What a JitFunction does not share with other wrappers of its function: the function itself
+# (the shared state must not keep it alive: `_by_fun` holds it weakly) and the one-slot cache.
+_OWN = frozenset({"fun", "__wrapped__", "_last"})
+# function -> {jit options -> the state its wrappers share}
+_by_fun: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def clear_caches() -> None:
@@ -404,6 +433,7 @@ def clear_caches() -> None:
     `plax.clear_caches`, which also clears the eager caches and each started backend's)."""
     for jf in list(_live):
         jf.clear_cache()
+    _by_fun.clear()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -336,6 +336,7 @@ def cholesky(x, *, symmetrize_input: bool = True):
     definite. With symmetrize_input, A is first replaced by (A + A^H) / 2; otherwise only its
     lower triangle is read."""
     if symmetrize_input:
+        _check("cholesky", get_aval(x))
         x = symmetrize(x)
     return tril(cholesky_p.bind(x))
 
@@ -460,6 +461,7 @@ def eigh(x, *, lower: bool = True, symmetrize_input: bool = True,
     """(v, w): eigenvectors (columns of v) and ascending real eigenvalues of Hermitian x."""
     del implementation
     if symmetrize_input:
+        _check("eigh", get_aval(x))
         x = symmetrize(x)
     v, w = eigh_p.bind(x, lower=bool(lower), sort_eigenvalues=bool(sort_eigenvalues),
                        subset_by_index=_subset(subset_by_index, "eigh"))
