@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     import plax
-    from plax._src import registry
+    from plax.extend import registry
 
     backends = []
     for name in registry.backend_names():

@@ -75,7 +75,11 @@ def test_rule_tables_are_read_only_views():
     assert p in registry.rules("jvp") and registry.rules("my_transform")[p] is len
     assert registry.rules("lowering[other]")[p] is len
     assert plax.lax.sin_p in registry.rules("impl[reference]")
-    assert registry.impl_table("reference") is registry._impl["reference"]
+    live = registry.impl_table("reference")  # a live view: later registrations show up
+    assert isinstance(live, types.MappingProxyType) and p not in live
+    with registry._owning("test-a"):
+        registry.add_impl("reference", p, len)
+    assert live[p] is len and registry.get_rule("impl[reference]", p) is len
 
 
 def test_unregistering_a_plugin_removes_everything_it_added():

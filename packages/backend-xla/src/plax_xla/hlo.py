@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from plax._src import dtypes
+from plax.extend import dtypes
 from plax_xla.lowering import FuncBuilder, Value, dense_i64, i64_array
 
 BOOL = dtypes.bool_

@@ -4,9 +4,8 @@ all_reduce for psum/pmax/pmin, all_gather, collective_permute, replica_id for ax
 
 from __future__ import annotations
 
-from plax._src import dtypes
-from plax_transforms import jit as jit_mod
-from plax_transforms import pmap as pm
+from plax.extend import dtypes
+from plax.extend import all_gather_p, axis_index_p, jit_p, pmax_p, pmin_p, ppermute_p, psum_p
 from plax_xla import hlo
 from plax_xla.lowering import AxisEnv, call_closed, dense_i64
 
@@ -86,11 +85,11 @@ def _axis_index(ctx, *, axis_name):
 
 
 RULES = {
-    jit_mod.jit_p: _jit,
-    pm.psum_p: _all_reduce("stablehlo.add"),
-    pm.pmax_p: _all_reduce("stablehlo.maximum"),
-    pm.pmin_p: _all_reduce("stablehlo.minimum"),
-    pm.all_gather_p: _all_gather,
-    pm.ppermute_p: _ppermute,
-    pm.axis_index_p: _axis_index,
+    jit_p: _jit,
+    psum_p: _all_reduce("stablehlo.add"),
+    pmax_p: _all_reduce("stablehlo.maximum"),
+    pmin_p: _all_reduce("stablehlo.minimum"),
+    all_gather_p: _all_gather,
+    ppermute_p: _ppermute,
+    axis_index_p: _axis_index,
 }

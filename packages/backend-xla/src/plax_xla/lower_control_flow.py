@@ -5,9 +5,9 @@ their rules matter to transforms, which have run before lowering)."""
 
 from __future__ import annotations
 
-from plax._src import dtypes
-from plax._src.lax import control_flow as cf
-from plax_transforms import custom
+from plax.extend import dtypes
+from plax import lax as cf
+from plax.extend import checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p
 from plax_xla import hlo
 from plax_xla.lowering import call_closed, i64_array, inline_closed, zeros
 
@@ -94,8 +94,8 @@ RULES = {
     cf.cond_p: _cond,
     cf.while_p: _while,
     cf.scan_p: _scan,
-    custom.custom_jvp_call_p: _call("call_jaxpr", "custom_jvp_call"),
-    custom.custom_vjp_call_p: _call("call_jaxpr", "custom_vjp_call"),
-    custom.checkpoint_p: _call("jaxpr", "checkpoint"),
-    custom.custom_lin_p: _custom_lin,
+    custom_jvp_call_p: _call("call_jaxpr", "custom_jvp_call"),
+    custom_vjp_call_p: _call("call_jaxpr", "custom_vjp_call"),
+    checkpoint_p: _call("jaxpr", "checkpoint"),
+    custom_lin_p: _custom_lin,
 }

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from plax._src import dtypes
-from plax._src.lax import elementwise as ew
+from plax.extend import dtypes
+from plax import lax as ew
 from plax_xla import hlo
 from plax_xla.lowering import LoweringError, Value
 

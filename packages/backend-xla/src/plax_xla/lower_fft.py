@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plax._src.lax import fft as lf
+from plax import lax as lf
 from plax_xla.lowering import i64_array
 
 

@@ -4,8 +4,8 @@ stablehlo.dot_general, and the result converted back."""
 
 from __future__ import annotations
 
-from plax._src import dtypes
-from plax._src.lax import linalg as la
+from plax.extend import dtypes
+from plax import lax as la
 from plax_xla import hlo
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from plax._src import dtypes
-from plax._src.lax import slicing as sl
+from plax.extend import dtypes
+from plax import lax as sl
 from plax_xla import hlo
 from plax_xla.lower_elementwise import complex_select
 from plax_xla.lowering import Value, i64_array

@@ -6,8 +6,8 @@ in IEEE total order and keeps the first k (ties keep the lower index: the sort i
 
 from __future__ import annotations
 
-from plax._src import dtypes
-from plax._src.lax import sorting as so
+from plax.extend import dtypes
+from plax import lax as so
 from plax_xla import hlo
 from plax_xla.lowering import FuncBuilder, Value
 

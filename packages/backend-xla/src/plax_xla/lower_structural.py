@@ -3,9 +3,9 @@ op (dynamic slices clamp their start indices in XLA exactly as lax specifies).""
 
 from __future__ import annotations
 
-from plax._src import dtypes
-from plax._src.lax import slice_ops as so
-from plax._src.lax import structural as st
+from plax.extend import dtypes
+from plax import lax as so
+from plax import lax as st
 from plax_xla import hlo
 from plax_xla.lowering import i64_array
 

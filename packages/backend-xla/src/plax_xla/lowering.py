@@ -12,9 +12,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from plax.extend import ClosedJaxpr, Literal, UnsupportedPrimitiveError
+from plax.extend import ClosedJaxpr, Composition, Literal, UnsupportedPrimitiveError
 from plax.extend import registry as plax_registry
-from plax._src import dtypes
+from plax.extend import dtypes
 
 # ---------------------------------------------------------------------------------------------
 # Types and values
@@ -187,7 +187,8 @@ class AxisEnv:
 
 
 class RuleContext:
-    """What a lowering rule sees besides its operands."""
+    """What a lowering rule sees besides its operands (documented for plugin authors as
+    plax.extend.lowering.XlaRuleContext; `b` is a FuncBuilder, an XlaBuilder)."""
 
     __slots__ = ("b", "module", "prim", "avals_in", "avals_out")
 
@@ -198,6 +199,11 @@ class RuleContext:
     @property
     def aval_out(self):
         return self.avals_out[0]
+
+
+# primitives defined as compositions of others (define_primitive(composition=...)): lowered
+# as their jaxpr where no lowering rule is registered
+_compositions = plax_registry.rules("composition")
 
 
 class ModuleLowering:
@@ -269,13 +275,17 @@ def apply_rule(b: FuncBuilder, prim, ins: Sequence[Value], avals_in, avals_out,
     if avals_out and all(0 in a.shape for a in avals_out):
         # nothing to compute: an empty result is all-zeros whatever the operation
         return [zeros(b, a.shape, a.dtype) for a in avals_out]
-    rule = b.module.table.get(prim)
+    rule = b.module.table.get(prim) or _compositions.get(prim)
     if rule is None:
         raise UnsupportedPrimitiveError(
             f"the xla backend has no lowering rule for primitive '{prim.name}'; register one "
             f"with plax.extend.registry.add_lowering('xla', {prim.name}_p, rule) or run it on "
             "another backend")
-    out = rule(RuleContext(b, prim, avals_in, avals_out), *ins, **params)
+    if isinstance(rule, Composition):  # lower_fun: the jaxpr of a plax function, in place
+        out = inline_closed(b, rule.jaxpr(avals_in, params), ins)
+        out = out if prim.multiple_results else out[0]
+    else:
+        out = rule(RuleContext(b, prim, avals_in, avals_out), *ins, **params)
     outs = list(out) if prim.multiple_results else [out]
     if len(outs) != len(avals_out):
         raise LoweringError(f"lowering of '{prim.name}' gave {len(outs)} results, expected "

@@ -10,14 +10,13 @@ donate_argnums is accepted and ignored: every input is copied to the devices any
 
 from __future__ import annotations
 
-from plax._src.array import check_not_deleted
-from plax._src.config import config
-from plax._src.core import EVAL_TRACE, current_trace
-from plax._src.tree_util import tree_flatten, tree_unflatten
+from plax.extend import config
+from plax.extend import EVAL_TRACE, current_trace
+from plax.tree_util import tree_flatten, tree_unflatten
 from plax.extend import (
-    Array, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var,
+    COLLECTIVES, all_gather_p, Array, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var,
     convert_constvars_jaxpr, get_aval, set_current_trace)
-from plax_transforms import pmap as pm
+from plax.extend import execution
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lower_calls import replica_index
@@ -31,13 +30,13 @@ class _PmapTrace(JaxprTrace):
     __slots__ = ("axis_name", "axis_size")
 
     def process_primitive(self, prim, args, params):
-        if prim in pm.COLLECTIVES:
+        if prim in COLLECTIVES:
             names = params.get("axes") or (params.get("axis_name"),)
             for n in names:
                 if n != self.axis_name:
                     raise NameError(f"unbound axis name: {n} (in '{prim.name}' inside pmap "
                                     f"over axis '{self.axis_name}')")
-            if prim is pm.all_gather_p:
+            if prim is all_gather_p:
                 return self._all_gather(args[0], params)
         return super().process_primitive(prim, args, params)
 
@@ -51,7 +50,7 @@ class _PmapTrace(JaxprTrace):
             shape.insert(d, n)
         aval = ShapedArray(shape, atom.aval.dtype)
         v = Var(aval)
-        self.eqns.append(JaxprEqn([atom], [v], pm.all_gather_p, {**params, "axis_size": n}))
+        self.eqns.append(JaxprEqn([atom], [v], all_gather_p, {**params, "axis_size": n}))
         return JaxprTracer(self, aval, v)
 
 
@@ -112,7 +111,8 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
     bufs = [_replicate(backend, x, get_aval(x), natives) for x in consts]
     bufs += [_replicate(backend, x, av, natives) for x, av in zip(leaves, avals)]
     per_output = jl.execute_replicated(loaded, bufs)
-    outs = [Array(replicas[0], av, backend) for replicas, av in zip(per_output, out_avals)]
+    outs = execution.wrap([replicas[0] for replicas in per_output], out_avals, backend, False,
+                          f"pmap({getattr(fun, '__name__', 'fun')})")
     return tree_unflatten(out_tree, outs)
 
 
@@ -130,7 +130,7 @@ def _devices(backend, devices, n: int) -> list:
 def _replicate(backend, x, aval, natives):
     """`x` whole on every device (device to device when it is an xla Array already)."""
     if type(x) is Array and x._backend is backend:
-        check_not_deleted([x])
+        execution.check_not_deleted([x])
         src = x._buf
     else:
         import numpy as np
@@ -229,7 +229,7 @@ def _stack(b, v, axis: int, n: int):
 
 def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):
     """pmap under another transformation: vmap semantics (as on a single-device backend)."""
-    from plax_transforms import batching
+    import plax
     dyn = [i for i in range(len(args)) if i not in static]
 
     def body(*dargs):
@@ -241,5 +241,5 @@ def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):
     axes = in_axes
     if isinstance(axes, (tuple, list)) and len(axes) == len(args) and static:
         axes = tuple(axes[i] for i in dyn)
-    return batching.vmap(body, in_axes=axes, out_axes=out_axes,
+    return plax.vmap(body, in_axes=axes, out_axes=out_axes,
                          axis_name=axis_name)(*[args[i] for i in dyn])

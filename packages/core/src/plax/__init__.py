@@ -15,12 +15,13 @@ from plax._src.config import config, debug_nans, disable_jit, enable_x64  # noqa
 from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
 from plax._src.backend import Device, UnsupportedPrimitiveError  # noqa: F401
-from plax._src.registry import BackendUnavailableError  # noqa: F401
+from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F401
 
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
-               "tree", "scipy"}
+               "checkify",
+               "tree", "scipy", "errors"}
 
 
 class default_backend:
@@ -54,7 +55,7 @@ def __getattr__(name: str):
 
 _TRANSFORM_NAMES = {"grad", "value_and_grad", "jit", "vmap", "pmap", "jvp", "vjp", "linearize",
                     "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
-                    "remat", "stop_gradient", "clear_caches"}
+                    "remat", "stop_gradient"}
 
 
 def __dir__():

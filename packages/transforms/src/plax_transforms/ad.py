@@ -12,53 +12,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from plax._src import dtypes, registry
-from plax._src.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
+from plax.extend import dtypes, registry
+from plax.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from plax.extend import (
-    ClosedJaxpr, JaxprTrace, Literal, ShapedArray, Trace, Tracer, Var, get_aval,
+    ClosedJaxpr, JaxprTrace, Literal, Trace, Tracer, Var, get_aval,
     set_current_trace)
-
-
-# ---------------------------------------------------------------------------------------------
-# Symbolic zeros
-
-
-class Zero:
-    """A tangent (or cotangent) known to be zero; carries only its aval."""
-
-    __slots__ = ("aval",)
-
-    def __init__(self, aval: ShapedArray):
-        self.aval = aval
-
-    def __repr__(self):
-        return f"Zero({self.aval.str_short()})"
-
-
-def tangent_aval(aval: ShapedArray) -> ShapedArray:
-    return ShapedArray(aval.shape, aval.dtype, aval.weak_type)
-
-
-def zeros_like_aval(aval: ShapedArray):
-    from plax import lax
-    return lax.full(aval.shape, 0, aval.dtype)
-
-
-def instantiate(t):
-    return zeros_like_aval(t.aval) if type(t) is Zero else t
-
-
-def add_tangents(a, b):
-    if type(a) is Zero:
-        return b
-    if type(b) is Zero:
-        return a
-    from plax import lax
-    return lax.add(a, b)
-
-
-def is_differentiable(dt) -> bool:
-    return dtypes.is_inexact(dt)
+from plax.extend.ad import (  # noqa: F401  (importable from here too)
+    UndefinedPrimal, Zero, add_tangents, instantiate, is_differentiable, is_undefined,
+    tangent_aval, zeros_like_aval)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,6 +35,10 @@ class JVPTracer(Tracer):
     @property
     def aval(self):
         return get_aval(self.primal)
+
+    def to_concrete_value(self):
+        p = self.primal
+        return p.to_concrete_value() if isinstance(p, Tracer) else p
 
 
 class JVPTrace(Trace):
@@ -97,11 +62,9 @@ class JVPTrace(Trace):
         if all(type(t) is Zero for t in tangents):
             with set_current_trace(parent):
                 return prim.bind(*primals, **params)
-        rule = registry._jvp.get(prim)
+        rule = _jvp_rules.get(prim)
         if rule is None:
-            raise NotImplementedError(
-                f"differentiation (jvp) rule for primitive '{prim.name}' is not registered; "
-                "register one with plax.extend.registry.add_jvp")
+            raise registry.missing_rule_error("jvp", prim, "differentiation (jvp)")
         with set_current_trace(parent):
             out_p, out_t = rule(primals, tangents, **params)
         if prim.multiple_results:
@@ -128,7 +91,7 @@ def _check_tangent(p, t, i):
 def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
              instantiate_zeros: bool = True):
     """Forward mode on flat lists; tangents may contain Zero."""
-    from plax._src.core import current_trace
+    from plax.extend import current_trace
     trace = JVPTrace(current_trace())
     ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
     with set_current_trace(trace):
@@ -142,6 +105,13 @@ def jvp_flat(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     return out_p, out_t
 
 
+def _describe(out) -> str:
+    if isinstance(out, (tuple, list)):
+        return f"a {type(out).__name__} of length {len(out)}"
+    aval = getattr(out, "aval", None)
+    return f"an array {aval.str_short()}" if aval is not None else type(out).__name__
+
+
 class _FlatFun:
     """`fun` over the leaves of `in_tree`; after a call, `.out_tree` (and `.aux` when the
     function returns (output, aux)) describe what it returned."""
@@ -153,6 +123,11 @@ class _FlatFun:
     def __call__(self, *xs):
         out = self.fun(*tree_unflatten(self.in_tree, xs))
         if self.has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                name = getattr(self.fun, "__name__", "fun")
+                raise TypeError(
+                    f"has_aux=True: {name} must return a pair (output, aux), but returned "
+                    f"{_describe(out)}")
             out, self.aux = out
         leaves, self.out_tree = tree_flatten(out)
         return leaves
@@ -193,9 +168,12 @@ def _strip_tracers(aux):
 # Partial evaluation: known work runs now, work on unknown (tangent) values is recorded
 
 
+# the rules, as read-only live views of the registry's tables
+_jvp_rules = registry.rules("jvp")
+_transpose_rules = registry.rules("transpose")
 # primitive -> rule(trace, args, params) for primitives that carry jaxprs (cond, scan, ...):
 # it evaluates what is known and records the rest, given at least one unknown input
-pe_rules: dict = {}
+pe_rules = registry.rules("partial_eval")
 
 
 def is_unknown(trace, x) -> bool:
@@ -237,8 +215,8 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, unknowns: Sequence[bool],
     Returns (known, unknown, out_unknowns, num_res): `known` maps the known inputs to the known
     outputs followed by residuals; `unknown` maps residuals followed by the unknown inputs to
     the unknown outputs. Outputs with `instantiate` set are always unknown."""
-    from plax._src.core import current_trace
-    from plax._src.tracing import convert_constvars_jaxpr, trace_to_jaxpr
+    from plax.extend import current_trace
+    from plax.extend import convert_constvars_jaxpr, trace_to_jaxpr
     from plax.extend import eval_jaxpr
     in_avals = closed.in_avals
     nout = len(closed.out_avals)
@@ -267,7 +245,7 @@ def partial_eval_jaxpr(closed: ClosedJaxpr, unknowns: Sequence[bool],
 
 def linearize_flat(fun: Callable, primals: Sequence[Any]):
     """Returns (primal outputs, linear ClosedJaxpr from input tangents to output tangents)."""
-    from plax._src.core import current_trace
+    from plax.extend import current_trace
     parent = current_trace()
     pe = PartialEvalTrace(parent)
     tangent_in = [pe.new_arg(tangent_aval(get_aval(p)).strip_weak_type()) for p in primals]
@@ -295,22 +273,6 @@ def linearize_flat(fun: Callable, primals: Sequence[Any]):
 # Transposition
 
 
-class UndefinedPrimal:
-    """Stands for a linear input of an equation being transposed."""
-
-    __slots__ = ("aval",)
-
-    def __init__(self, aval):
-        self.aval = aval
-
-    def __repr__(self):
-        return f"UndefinedPrimal({self.aval.str_short()})"
-
-
-def is_undefined(x) -> bool:
-    return type(x) is UndefinedPrimal
-
-
 def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Sequence[Any]):
     """Transpose `jaxpr` with respect to the args that are UndefinedPrimal.
 
@@ -334,7 +296,13 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
         if any(type(x) is Var and x in linear for x in eqn.invars):
             lin_eqns.append(eqn)
             linear.update(eqn.outvars)
-        else:
+    for eqn in lin_eqns:  # every missing rule reported before anything runs
+        if eqn.primitive not in _transpose_rules:
+            raise registry.missing_rule_error(
+                "transpose", eqn.primitive, "reverse-mode differentiation (grad, vjp)")
+    lin_ids = set(map(id, lin_eqns))
+    for eqn in jaxpr.eqns:
+        if id(eqn) not in lin_ids:
             outs = eqn.primitive.bind(*map(read, eqn.invars), **eqn.params)
             if not eqn.primitive.multiple_results:
                 outs = [outs]
@@ -357,11 +325,7 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
         cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outvars, cts)]
         invals = [UndefinedPrimal(x.aval) if type(x) is Var and x in linear else read(x)
                   for x in eqn.invars]
-        rule = registry._transpose.get(eqn.primitive)
-        if rule is None:
-            raise NotImplementedError(
-                f"transpose rule for primitive '{eqn.primitive.name}' is not registered, so "
-                "reverse-mode differentiation through it is not possible")
+        rule = _transpose_rules[eqn.primitive]
         ct_arg = cts if eqn.primitive.multiple_results else cts[0]
         cts_in = rule(ct_arg, *invals, **eqn.params)
         for x, ct in zip(eqn.invars, cts_in):
@@ -369,15 +333,24 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
     return [ct_env.get(v, Zero(v.aval)) if v in linear else None for v in jaxpr.invars]
 
 
-def _ct_to_aval(ct, aval):
-    """Cotangents must come back with the input's dtype (weak scalars sum into strong ones)."""
+def _ct_to_aval(ct, aval, weak: bool = False):
+    """Cotangents come back with the input's dtype (weak scalars sum into strong ones) and,
+    when `weak`, its weak type (as JAX's, where the transpose of the weak-type conversion that
+    promotion inserts restores it)."""
+    from plax import lax
+    weak = weak and aval.weak_type
     if type(ct) is Zero:
-        return zeros_like_aval(aval)
+        ct = zeros_like_aval(aval)
     ca = get_aval(ct)
-    if ca.dtype != aval.dtype:
-        from plax import lax
-        ct = lax.convert_element_type(ct, aval.dtype)
+    if ca.dtype != aval.dtype or ca.weak_type != weak:
+        ct = lax.convert_element_type_p.bind(ct, new_dtype=aval.dtype, weak_type=weak)
     return ct
+
+
+def _keeps_weak(cts, out_avals) -> bool:
+    """JAX's cotangents of weakly typed inputs stay weak unless a strong cotangent was fed to a
+    weakly typed output (then nothing converts it back)."""
+    return all(get_aval(c).weak_type or not a.weak_type for c, a in zip(cts, out_avals))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,7 +377,12 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
                 raise ValueError(f"vjp: cotangent {i} has shape {ca.shape}, expected {a.shape}")
         args = [UndefinedPrimal(v.aval) for v in lin.jaxpr.invars]
         cts = backward_pass(lin.jaxpr, lin.consts, args, flat_ct)
-        cts = [_ct_to_aval(c, a) for c, a in zip(cts, in_avals)]
+        weak = _keeps_weak(flat_ct, out_avals)
+        # a complex input of a real output reached it through real/imag/abs, whose transposes
+        # build the complex cotangent with a strong zero: strong in JAX
+        real_out = any(not dtypes.is_complex(a.dtype) for a in out_avals)
+        cts = [_ct_to_aval(c, a, weak and not (real_out and dtypes.is_complex(a.dtype)))
+               for c, a in zip(cts, in_avals)]
         return tree_unflatten(in_tree, cts)
 
     primal_out = tree_unflatten(out_tree, out_p)
@@ -456,7 +434,11 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
             out, f_vjp = vjp(partial_fun, *diff)
         _check_scalar_output(out, holomorphic)
         from plax import lax
-        g = f_vjp(lax.full((), 1, get_aval(out).dtype))
+        out_aval = get_aval(out)
+        one = lax.full((), 1, out_aval.dtype)
+        if out_aval.weak_type:  # JAX's seed is ones_like(out): weak when out is
+            one = lax.convert_element_type_p.bind(one, new_dtype=out_aval.dtype, weak_type=True)
+        g = f_vjp(one)
         g = g if isinstance(argnums, (tuple, list)) else g[0]
         if has_aux:
             return (out, aux), g
@@ -498,6 +480,15 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
     return g
 
 
+def _as_weak(x, weak: bool, strip: bool = False):
+    """`x` made weakly typed when `weak` (and, with `strip`, strongly typed when not)."""
+    a = get_aval(x)
+    if a.weak_type == weak or (not weak and not strip):
+        return x
+    from plax import lax
+    return lax.convert_element_type_p.bind(x, new_dtype=a.dtype, weak_type=weak)
+
+
 def _std_basis(flat_avals):
     """Identity-matrix basis tangents for jacfwd/jacrev: one batch of size sum(sizes)."""
     from plax import lax
@@ -532,16 +523,22 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
 
         basis, total = _std_basis([get_aval(x) for x in flat])
 
+        weak_out: list = []
+
         def push(*ts):
             if has_aux:
                 out, tan, aux = jvp(f_flat, tuple(flat), tuple(ts), has_aux=True)
-                return tan, aux
-            return jvp(f_flat, tuple(flat), tuple(ts))[1]
+            else:
+                out, tan = jvp(f_flat, tuple(flat), tuple(ts))
+            weak_out[:] = [get_aval(o).weak_type for o in tree_flatten(out)[0]]
+            return (tan, aux) if has_aux else tan
 
         if has_aux:
             tans, aux = vmap(push, out_axes=(-1, None))(*basis)
         else:
             tans = vmap(push, out_axes=-1)(*basis)
+        leaves, out_tree = tree_flatten(tans)
+        tans = tree_unflatten(out_tree, [_as_weak(t, w) for t, w in zip(leaves, weak_out)])
         res = _split_jac(tans, [get_aval(x) for x in flat], tree, argnums, last=True)
         return (res, aux) if has_aux else res
 
@@ -563,7 +560,9 @@ def _split_jac(jac_tree, in_avals, in_tree, argnums, last: bool):
             else:
                 p = lax.slice_in_dim(leaf, start, start + a.size, axis=0)
                 p = lax.reshape(p, (*a.shape, *out_shape))
-            pieces.append(p)
+            # JAX's jacobian is weak where both ends are (forward mode: the output's weak type
+            # is carried by `leaf`; the input's is asked here)
+            pieces.append(_as_weak(p, a.weak_type and get_aval(leaf).weak_type, strip=True))
             start += a.size
         per_arg = tree_unflatten(in_tree, pieces)
         return per_arg if isinstance(argnums, (tuple, list)) else per_arg[0]
@@ -608,7 +607,9 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
             leaves = []
             for c, ia in zip(flat_cts, in_avals):
                 piece = lax.slice_in_dim(c, start, start + oa.size, axis=0)
-                leaves.append(lax.reshape(piece, (*oa.shape, *ia.shape)))
+                # reverse mode: weak where the input is (as grad's)
+                leaves.append(_as_weak(lax.reshape(piece, (*oa.shape, *ia.shape)),
+                                       ia.weak_type, strip=True))
             start += oa.size
             per_arg = tree_unflatten(in_tree, leaves)
             per_out.append(per_arg if isinstance(argnums, (tuple, list)) else per_arg[0])
@@ -643,7 +644,7 @@ def linearize(fun: Callable, *primals):
 def linear_transpose(fun: Callable, *primals):
     flat_p, in_tree = tree_flatten(primals)
     avals = [get_aval(p) for p in flat_p]
-    from plax._src.tracing import trace_to_jaxpr
+    from plax.extend import trace_to_jaxpr
     jaxpr, consts, _ = trace_to_jaxpr(_FlatFun(fun, in_tree), avals, name="linear_transpose")
 
     def transposed(ct):

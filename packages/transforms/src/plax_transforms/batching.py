@@ -10,15 +10,17 @@ from __future__ import annotations
 import operator
 from typing import Callable
 
-from plax._src import registry
-from plax._src.core import current_trace
-from plax._src.tree_util import tree_flatten, tree_structure, tree_unflatten
+from plax.extend import config, registry
+from plax.extend import current_trace
+from plax.tree_util import tree_flatten, tree_structure, tree_unflatten
 from plax.extend import Trace, Tracer, get_aval, set_current_trace
+from plax.extend.batching import (  # noqa: F401  (importable from here too)
+    bdim_at_front, check_batch_rule, matchaxis, moveaxis, needs_trace, not_mapped)
 
-not_mapped = None
-
-# collective primitive -> rule(trace, vals, dims, **params) -> (out, out_dim); filled by pmap.py
-collective_rules: dict = {}
+# collective primitive -> rule(trace, vals, dims, **params) -> (out, out_dim) over this trace's
+# own axis name (registry.add_collective); other primitives: their batch rules
+collective_rules = registry.rules("collective")
+_batch_rules = registry.rules("batch")
 
 
 class BatchTracer(Tracer):
@@ -61,16 +63,16 @@ class BatchTrace(Trace):
         if all(d is None for d in dims):
             with set_current_trace(self.parent):
                 return prim.bind(*vals, **params)
-        rule = registry._batch.get(prim)
+        rule = _batch_rules.get(prim)
         if rule is None:
-            raise NotImplementedError(
-                f"batching rule for primitive '{prim.name}' is not registered, so it cannot be "
-                "used under vmap; register one with plax.extend.registry.add_batch")
+            raise registry.missing_rule_error("batch", prim, "vmap")
         with set_current_trace(self.parent):
             if getattr(rule, "needs_trace", False):
                 out, od = rule(self, vals, dims, **params)
             else:
                 out, od = rule(vals, dims, **params)
+            if config.checks:
+                check_batch_rule(prim, [get_aval(a) for a in args], params, out, od)
         return self._wrap(prim, out, od)
 
     def _wrap(self, prim, out, od):
@@ -84,53 +86,8 @@ def _axis_names(params) -> tuple:
     return names if isinstance(names, tuple) else (names,)
 
 
-def needs_trace(rule):
-    """Mark a batching rule that takes the BatchTrace first (call primitives and control flow
-    need its axis name and size): rule(trace, vals, dims, **params)."""
-    rule.needs_trace = True
-    return rule
-
-
 # ---------------------------------------------------------------------------------------------
 # Helpers for rules
-
-
-def moveaxis(x, src: int, dst: int):
-    from plax import lax
-    nd = get_aval(x).ndim
-    src, dst = src % nd, dst % nd
-    if src == dst:
-        return x
-    perm = [i for i in range(nd) if i != src]
-    perm.insert(dst, src)
-    return lax.transpose(x, tuple(perm))
-
-
-def bdim_at_front(x, d, size: int):
-    """`x` with its batch axis first; an unbatched x is broadcast to the batch size."""
-    from plax import lax
-    if d is None:
-        a = get_aval(x)
-        return lax.broadcast_in_dim(x, (size, *a.shape), tuple(range(1, a.ndim + 1)))
-    return moveaxis(x, d, 0)
-
-
-def matchaxis(x, src, dst, size: int):
-    """Move (or create, by broadcasting) the batch axis of `x` from `src` to `dst`."""
-    if src == dst:
-        return x
-    if dst is None:
-        raise ValueError("vmap: an output was batched but out_axes is None for it; with "
-                         "out_axes=None the output must not depend on the mapped inputs")
-    if src is None:
-        from plax import lax
-        a = get_aval(x)
-        dst = dst % (a.ndim + 1)
-        shape = list(a.shape)
-        shape.insert(dst, size)
-        dims = tuple(i for i in range(a.ndim + 1) if i != dst)
-        return lax.broadcast_in_dim(x, tuple(shape), dims)
-    return moveaxis(x, src, dst)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +96,7 @@ def matchaxis(x, src, dst, size: int):
 
 def _flatten_axes(what: str, tree, axes) -> list:
     """Broadcast a pytree prefix `axes` against `tree`, giving one axis per leaf."""
-    from plax._src.tree_util import tree_flatten as flat
+    from plax.tree_util import tree_flatten as flat
     if axes is None or isinstance(axes, int):
         return [axes] * len(flat(tree)[0])
     # every leaf of `axes` (None included) stands for the subtree at its position
@@ -221,6 +178,10 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
                 v, d = trace.lift(o)
                 if oax is not None:
                     nd = get_aval(v).ndim + (1 if d is None else 0)
+                    if not -nd <= oax < nd:
+                        raise ValueError(
+                            f"vmap out_axes={oax} is out of bounds for an output of rank {nd} "
+                            f"(the mapped axis included); valid out_axes: {-nd} to {nd - 1}")
                     oax = oax % nd
                 res.append(matchaxis(v, d, oax, size))
         finally:

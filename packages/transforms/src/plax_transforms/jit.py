@@ -12,33 +12,18 @@ import inspect
 import weakref
 from typing import Callable
 
-import numpy as np
 from optree import tree_unflatten as _optree_unflatten
 from optree._C import flatten as _optree_flatten  # the C entry point: no Python wrapper
 
-from plax._src import registry
-from plax._src.array import Array, DeletedBuffer, check_not_deleted
-from plax._src.config import config
-from plax._src.core import EVAL_TRACE, _ctx
-from plax._src.dispatch import _committed_backend, _pick_backend, to_buffer
-from plax._src.tree_util import tree_flatten, tree_unflatten
+from plax.extend import registry
+from plax.extend import Array
+from plax.extend import config
+from plax.extend import EVAL_TRACE
+from plax.extend import trace_context as _ctx
+from plax.tree_util import tree_flatten, tree_unflatten
+from plax.extend import execution
 from plax.extend import (
-    ClosedJaxpr, Primitive, convert_constvars_jaxpr, eval_jaxpr, get_aval, trace_to_jaxpr)
-
-jit_p = Primitive("jit", multiple_results=True, call_primitive=True)
-
-
-def _jit_abstract_eval(*avals, jaxpr: ClosedJaxpr, name: str, **_):
-    expected = jaxpr.in_avals
-    if len(avals) != len(expected):
-        raise TypeError(f"jit call '{name}' got {len(avals)} arguments, its jaxpr takes "
-                        f"{len(expected)}")
-    for i, (a, e) in enumerate(zip(avals, expected)):
-        if a.shape != e.shape or a.dtype != e.dtype:
-            raise TypeError(f"jit call '{name}': argument {i} is {a.str_short()}, the jaxpr "
-                            f"expects {e.str_short()}")
-    return jaxpr.out_avals
-
+    ClosedJaxpr, convert_constvars_jaxpr, eval_jaxpr, get_aval, jit_p, trace_to_jaxpr)
 
 def closed_call_jaxpr(fun: Callable, avals, name: str) -> tuple[ClosedJaxpr, list]:
     """Trace flat `fun` to a const-free ClosedJaxpr; its consts come back as leading args."""
@@ -54,30 +39,12 @@ _MISS = object()  # arguments on more than one backend
 _live: weakref.WeakSet = weakref.WeakSet()  # every JitFunction, for clear_caches()
 
 
-def _check_all_nans(res) -> None:
-    from plax._src.dispatch import _check_nans
-    for r in res:
-        _check_nans(jit_p, r)
-
-
-def _host_buffer(x, backend, aval):
-    """`x` (not already on `backend`) as a buffer there; a known `aval` skips recomputing it."""
-    if aval is None or type(x) is Array:
-        return to_buffer(x, backend)[0]
-    return backend.put(np.asarray(x, dtype=aval.dtype))
-
-
 def _outputs(entry, outs, backend, committed: bool):
     """The output buffers of a run as the Arrays (in the output tree) the caller gets."""
     if entry.single_out:
-        res = Array(outs[0], entry.out_avals[0], backend, committed)
-        if config.debug_nans:
-            _check_all_nans([res])
-        return res
-    res = [Array(b, a, backend, committed) for b, a in zip(outs, entry.out_avals)]
-    if config.debug_nans:
-        _check_all_nans(res)
-    return _optree_unflatten(entry.out_tree, res)
+        return execution.wrap_one(outs[0], entry.out_avals[0], backend, committed, jit_p)
+    return _optree_unflatten(entry.out_tree, execution.wrap(outs, entry.out_avals, backend,
+                                                            committed, jit_p))
 
 
 class _Entry:
@@ -88,14 +55,39 @@ class _Entry:
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
         self.out_avals = closed.out_avals
         self.executables: dict = {}
-        # one-slot cache for the hot path: (backend of the last call, its executable's runner,
-        # the leaves whose buffers that executable takes over, the consts as that backend's
+        # one-slot cache for the hot path: the executable of the last call's backend, loaded
+        # (execution.Loaded: backend, runner, donated leaves, consts as that backend's
         # buffers); one tuple, replaced whole, so threads never see halves of two
-        self.last: tuple = (None, None, (), [])
+        self.last: tuple = execution.Loaded(None, None, (), [])
         self.donated: tuple[int, ...] = ()
         self.single_out = out_tree.num_leaves == 1 and out_tree.is_leaf()
         from plax.extend import Tracer
         self.concrete = not any(isinstance(c, Tracer) for c in consts)
+
+
+def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate_argnums,
+                   donate_argnames) -> None:
+    """Argument numbers and names that `fun`'s signature cannot take fail at jit(), naming
+    the option and the offending entries (as JAX's jit)."""
+    kinds = {p.kind for p in sig.parameters.values()}
+    name = getattr(fun, "__name__", "fun")
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        n = len(positional)
+        for option, nums in (("static_argnums", static_argnums),
+                             ("donate_argnums", donate_argnums)):
+            bad = tuple(i for i in nums if not -n <= i < n)
+            if bad:
+                raise ValueError(f"jit({name}) has {option}={bad}, but {name} only accepts "
+                                 f"{n} positional argument{'s' if n != 1 else ''} "
+                                 f"({', '.join(positional) or 'none'})")
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        for option, names in (("static_argnames", static_argnames),
+                              ("donate_argnames", donate_argnames)):
+            bad = sorted(set(names) - set(sig.parameters))
+            if bad:
+                raise ValueError(f"jit({name}) has invalid {option} {bad}: {name} takes no "
+                                 f"argument of that name (its parameters: "
+                                 f"{', '.join(sig.parameters) or 'none'})")
 
 
 class JitFunction:
@@ -126,6 +118,8 @@ class JitFunction:
             for i in self.donate_argnums:
                 if 0 <= i < len(positional) and positional[i] not in self.donate_argnames:
                     self.donate_argnames += (positional[i],)
+            _check_argspec(fun, sig, positional, self.static_argnums, self.static_argnames,
+                           self.donate_argnums, self.donate_argnames)
         both = set(self.static_argnums) & set(self.donate_argnums)
         if both or set(self.static_argnames) & set(self.donate_argnames):
             raise ValueError(f"jit({getattr(fun, '__name__', 'fun')}): an argument cannot be "
@@ -253,45 +247,21 @@ class JitFunction:
             return self._execute(entry, leaves)  # uncommitted: the default backend runs it
         if entry.consts:
             bufs[:0] = const_bufs
-        try:
-            outs = run(bufs)
-        except Exception:
-            check_not_deleted([*entry.consts, *leaves])  # a donated or deleted Array: say so
-            raise
+        outs = execution.launch(run, bufs, entry.consts, leaves)
         return _outputs(entry, outs, backend, committed or self.backend is not None)
 
     def _execute(self, entry, leaves, avals=None):
         """Run `entry`'s executable on concrete leaves (compiling it for the backend once)."""
-        committed = _committed_backend(leaves)
-        if self.backend is not None:
-            backend = registry.get_backend(self.backend)
-        else:
-            backend = committed or registry.get_backend()
+        backend, committed = execution.pick_backend(leaves, self.backend)
         last = entry.last
-        if backend is not last[0]:
+        if backend is not last.backend:
             exe = entry.executables.get(backend.name) or self._compile(entry, backend)
-            nconst = len(entry.consts)
-            last = entry.last = (
-                backend, getattr(exe, "runner", exe),
-                tuple(i - nconst for i in getattr(exe, "donated", ()) if i >= nconst),
-                [to_buffer(x, backend)[0] for x in entry.consts])
-        _, run, donated, const_bufs = last
-        bufs = list(const_bufs) if entry.consts else []
-        bufs += [x._buf if type(x) is Array and x._backend is backend
-                 else _host_buffer(x, backend, a) for x, a in
-                 zip(leaves, avals if avals is not None else [None] * len(leaves))]
-        try:
-            outs = run(bufs)
-        except Exception:
-            check_not_deleted([*entry.consts, *leaves])
-            raise
-        for i in donated:  # the executable took these buffers over
-            x = leaves[i]
-            if type(x) is Array and x._backend is backend:
-                x._buf = DeletedBuffer(
-                    f"it was donated to jit({self.name}) (donate_argnums/donate_argnames), "
-                    "whose output now owns its memory; use that output instead")
-        return _outputs(entry, outs, backend, committed is not None or self.backend is not None)
+            last = entry.last = execution.load(backend, exe, entry.consts)
+        outs = execution.execute(last, entry.consts, leaves, entry.out_avals, committed, jit_p,
+                                 avals, donated_to=f"jit({self.name})")
+        if entry.single_out:
+            return outs[0]
+        return _optree_unflatten(entry.out_tree, outs)
 
     def _call(self, args, kwargs, flat=None):
         """Every call that is not the hot path's (`flat`: the arguments already flattened)."""
@@ -320,9 +290,7 @@ class JitFunction:
         return tree_unflatten(entry.out_tree, res)
 
     def _pick_backend(self, leaves):
-        if self.backend is not None:
-            return registry.get_backend(self.backend)
-        return _pick_backend(leaves)
+        return execution.pick_backend(leaves, self.backend)[0]
 
     def _compile(self, entry, backend):
         nconst = len(entry.consts)
@@ -365,10 +333,7 @@ class Lowered:
         self._jf, self._entry, self._backend = jf, entry, backend
 
     def as_text(self) -> str:
-        lower_text = getattr(self._backend, "lower_text", None)
-        if lower_text is not None:
-            return lower_text(self._entry.closed)
-        return str(self._entry.closed)
+        return self._backend.lower_text(self._entry.closed)
 
     def jaxpr(self) -> ClosedJaxpr:
         return self._entry.closed
@@ -388,10 +353,10 @@ class Compiled:
         if entry is not self._entry:
             raise TypeError("a Compiled function must be called with arguments of the shapes, "
                             "dtypes and tree structure it was lowered for")
-        bufs = [to_buffer(x, self._backend)[0] for x in (*entry.consts, *leaves)]
-        outs = self._exe(bufs)
-        return tree_unflatten(entry.out_tree, [Array(b, a, self._backend)
-                                               for b, a in zip(outs, entry.out_avals)])
+        loaded = execution.load(self._backend, self._exe, entry.consts)
+        outs = execution.execute(loaded, entry.consts, leaves, entry.out_avals, False, jit_p,
+                                 donated_to=f"jit({self._jf.name})")
+        return tree_unflatten(entry.out_tree, outs)
 
     def as_text(self) -> str:
         return Lowered(self._jf, self._entry, self._backend).as_text()
@@ -430,38 +395,49 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
                                  device=device, inline=inline)
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {fun!r}")
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
-                       inline, donate_argnames)
+    options = (static_argnums, static_argnames, donate_argnums, donate_argnames, backend,
+               device)
+    try:
+        per_fun = _by_fun.get(fun)
+        if per_fun is None:
+            per_fun = _by_fun[fun] = {}
+        state = per_fun.get(options)
+    except TypeError:  # an unhashable option or function, or one without weak references
+        return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend,
+                           device, inline, donate_argnames)
+    if state is None:
+        jf = JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
+                         inline, donate_argnames)
+        per_fun[options] = {k: v for k, v in jf.__dict__.items() if k not in _OWN}
+        return jf
+    # JAX keys its caches on the function: a new wrapper of the same function (with the same
+    # options) shares the first one's traces and executables, so `jit(f)(x)` in a loop traces
+    # once, and a global that `f` read while tracing keeps the value it had then
+    new = object.__new__(JitFunction)
+    new.__dict__.update(state)
+    new.fun = new.__wrapped__ = fun
+    new._last = (None, None)
+    _live.add(new)  # its one-slot `_last` is its own: clear_caches() must reach it
+    return new
+
+
+# What a JitFunction does not share with other wrappers of its function: the function itself
+# (the shared state must not keep it alive: `_by_fun` holds it weakly) and the one-slot cache.
+_OWN = frozenset({"fun", "__wrapped__", "_last"})
+# function -> {jit options -> the state its wrappers share}
+_by_fun: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def clear_caches() -> None:
-    """Forget every trace and compiled program: each jitted function's cache, the eager
-    per-primitive caches and each started backend's own (as jax.clear_caches). Later calls
-    trace and compile again; Arrays stay valid."""
-    from plax._src import dispatch
+    """Forget every jitted function's traces and programs (registered with core's
+    `plax.clear_caches`, which also clears the eager caches and each started backend's)."""
     for jf in list(_live):
         jf.clear_cache()
-    _compiled.clear()
-    dispatch._eager_cache.clear()
-    for name in registry.backend_names():
-        spec = registry._backend_specs[name]
-        if spec.instance is not None:
-            spec.instance.clear_caches()
+    _by_fun.clear()
 
 
 # ---------------------------------------------------------------------------------------------
 # Rules of jit_p
-
-
-_compiled: dict = {}
-
-
-def _jit_reference_impl(*bufs, jaxpr: ClosedJaxpr, name: str, **_):
-    exe = _compiled.get(id(jaxpr))
-    if exe is None or exe[0] is not jaxpr:
-        backend = registry.get_backend("reference")
-        exe = _compiled[id(jaxpr)] = (jaxpr, backend.compile(jaxpr))
-    return exe[1](list(bufs))
 
 
 def _jit_jvp(primals, tangents, *, jaxpr: ClosedJaxpr, name: str, **params):
@@ -504,8 +480,6 @@ def _jit_transpose(cts, *args, jaxpr: ClosedJaxpr, name: str, **params):
 
 def register(reg) -> None:
     from plax_transforms.batching import needs_trace
-    reg.add_abstract_eval(jit_p, _jit_abstract_eval)
-    reg.add_impl("reference", jit_p, _jit_reference_impl)
     reg.add_jvp(jit_p, _jit_jvp)
     reg.add_transpose(jit_p, _jit_transpose)
     reg.add_batch(jit_p, needs_trace(_jit_batch))

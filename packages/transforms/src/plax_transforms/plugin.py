@@ -25,11 +25,14 @@ def plax_register(registry):
             registry.add_transpose(prim, rule)
         for prim, rule in getattr(mod, "BATCH", {}).items():
             registry.add_batch(prim, rule)
+        for prim, rule in getattr(mod, "PARTIAL_EVAL", {}).items():
+            registry.add_partial_eval(prim, rule)
         for prim, rule in getattr(mod, "ABSTRACT_EVAL", {}).items():
             registry.add_abstract_eval(prim, rule)
         for prim, rule in getattr(mod, "REFERENCE_IMPL", {}).items():
             registry.add_impl("reference", prim, rule)
     jit.register(registry)
+    registry.on_clear_caches(jit.clear_caches)
     custom.register(registry)
     pmap.register(registry)
 
@@ -38,7 +41,6 @@ def plax_register(registry):
         "value_and_grad": ad.value_and_grad, "jacfwd": ad.jacfwd, "jacrev": ad.jacrev,
         "jacobian": ad.jacrev, "hessian": ad.hessian, "linear_transpose": ad.linear_transpose,
         "vmap": batching.vmap, "jit": jit.jit, "pmap": pmap.pmap,
-        "clear_caches": jit.clear_caches,
         "check_grads": test_util_impl.check_grads,
     }
     for name, obj in api.items():

@@ -1,9 +1,8 @@
-"""pmap and the collectives (psum pmean pmax pmin all_gather ppermute axis_index).
-
-Collectives are primitives that name a mapped axis. Under vmap/pmap with that axis name they are
-resolved by the batch trace (a reduction or data movement over the batch axis); a backend with
-several devices lowers them to real collectives instead. On a backend without multi-device
-execution, pmap runs with vmap semantics under jit.
+"""pmap, and the rules of the collectives (psum pmax pmin all_gather ppermute axis_index), which
+core defines: under vmap/pmap with their axis name the batch trace resolves them (a reduction or
+data movement over the batch axis); a backend with several devices lowers them to real
+collectives instead. On a backend without multi-device execution, pmap runs with vmap semantics
+under jit.
 """
 
 from __future__ import annotations
@@ -13,103 +12,15 @@ from typing import Callable
 import numpy as np
 
 from plax import lax
-from plax._src import registry
-from plax.extend import Primitive, ShapedArray, get_aval
+from plax.extend import registry
+from plax.extend import (
+    all_gather_p, axis_index_p, get_aval, pmax_p, pmin_p, ppermute_p, psum_p)
 from plax_transforms import batching
 from plax_transforms.ad import Zero, instantiate
-
-psum_p = Primitive("psum", multiple_results=True, linear_in=(0,))
-pmax_p = Primitive("pmax", multiple_results=True)
-pmin_p = Primitive("pmin", multiple_results=True)
-all_gather_p = Primitive("all_gather")
-ppermute_p = Primitive("ppermute", linear_in=(0,))
-axis_index_p = Primitive("axis_index")
+from plax.lax import (  # noqa: F401  (the user functions, defined in core, importable here too)
+    all_gather, axis_index, pmax, pmean, pmin, ppermute, psum)
 
 COLLECTIVES = (psum_p, pmax_p, pmin_p, all_gather_p, ppermute_p, axis_index_p)
-
-
-def _names(axis_name) -> tuple:
-    return tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
-
-
-def _unbound(prim, names):
-    raise NameError(f"unbound axis name: {names[0] if len(names) == 1 else names} "
-                    f"(in '{prim.name}'); collectives must run inside pmap or vmap with "
-                    "axis_name set to that name")
-
-
-def psum(x, axis_name, *, axis_index_groups=None):
-    from plax._src.tree_util import tree_flatten, tree_unflatten
-    leaves, tree = tree_flatten(x)
-    outs = psum_p.bind(*leaves, axes=_names(axis_name), axis_index_groups=axis_index_groups)
-    return tree_unflatten(tree, outs)
-
-
-def pmean(x, axis_name, *, axis_index_groups=None):
-    from plax._src.tree_util import tree_map
-    n = psum(1, axis_name)
-    return tree_map(lambda s: lax.div(s, lax.convert_element_type(n, get_aval(s).dtype)),
-                    psum(x, axis_name, axis_index_groups=axis_index_groups))
-
-
-def pmax(x, axis_name, *, axis_index_groups=None):
-    from plax._src.tree_util import tree_flatten, tree_unflatten
-    leaves, tree = tree_flatten(x)
-    return tree_unflatten(tree, pmax_p.bind(*leaves, axes=_names(axis_name),
-                                            axis_index_groups=axis_index_groups))
-
-
-def pmin(x, axis_name, *, axis_index_groups=None):
-    from plax._src.tree_util import tree_flatten, tree_unflatten
-    leaves, tree = tree_flatten(x)
-    return tree_unflatten(tree, pmin_p.bind(*leaves, axes=_names(axis_name),
-                                            axis_index_groups=axis_index_groups))
-
-
-def all_gather(x, axis_name, *, axis_index_groups=None, axis=0, tiled=False):
-    from plax._src.tree_util import tree_map
-    return tree_map(lambda v: all_gather_p.bind(v, axis_name=_names(axis_name)[0],
-                                                all_gather_dimension=int(axis),
-                                                tiled=bool(tiled)), x)
-
-
-def ppermute(x, axis_name, perm):
-    perm = tuple((int(s), int(d)) for s, d in perm)
-    srcs, dsts = [s for s, _ in perm], [d for _, d in perm]
-    if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts):
-        raise ValueError(f"ppermute perm must not repeat a source or a destination: {perm}")
-    from plax._src.tree_util import tree_map
-    return tree_map(lambda v: ppermute_p.bind(v, axis_name=_names(axis_name)[0], perm=perm), x)
-
-
-def axis_index(axis_name):
-    return axis_index_p.bind(axis_name=_names(axis_name)[0])
-
-
-# --- abstract evaluation: shape-preserving except all_gather and axis_index ----------------
-def _multi_same(*avals, axes, axis_index_groups=None):
-    return list(avals)
-
-
-def _all_gather_abstract(x, *, axis_name, all_gather_dimension, tiled, axis_size=None):
-    raise NameError(f"all_gather over axis '{axis_name}' needs the axis size, known only "
-                    "inside pmap/vmap with that axis_name")
-
-
-def _ppermute_abstract(x, *, axis_name, perm):
-    return x
-
-
-def _axis_index_abstract(*, axis_name):
-    return ShapedArray((), np.dtype(np.int32))
-
-
-# --- eager evaluation outside any mapped axis: an error naming the axis ---------------------
-def _eager_error(prim):
-    def impl(*args, **params):
-        names = params.get("axes") or (params.get("axis_name"),)
-        _unbound(prim, names)
-    return impl
 
 
 # --- resolution over a vmap/pmap batch axis ----------------------------------------------------
@@ -171,12 +82,12 @@ def _axis_index_rule(trace, vals, dims, *, axis_name):
     return lax.iota(np.int32, trace.axis_size), 0
 
 
-for _p, _r in ((psum_p, _reduce_rule(psum_p, lambda v, a: lax.reduce_sum(v, a))),
-               (pmax_p, _reduce_rule(pmax_p, lambda v, a: lax.reduce_max(v, a))),
-               (pmin_p, _reduce_rule(pmin_p, lambda v, a: lax.reduce_min(v, a))),
-               (all_gather_p, _all_gather_rule), (ppermute_p, _ppermute_rule),
-               (axis_index_p, _axis_index_rule)):
-    batching.collective_rules[_p] = _r
+_COLLECTIVE_RULES = (
+    (psum_p, _reduce_rule(psum_p, lambda v, a: lax.reduce_sum(v, a))),
+    (pmax_p, _reduce_rule(pmax_p, lambda v, a: lax.reduce_max(v, a))),
+    (pmin_p, _reduce_rule(pmin_p, lambda v, a: lax.reduce_min(v, a))),
+    (all_gather_p, _all_gather_rule), (ppermute_p, _ppermute_rule),
+    (axis_index_p, _axis_index_rule))
 
 
 # --- differentiation ---------------------------------------------------------------------------
@@ -235,19 +146,19 @@ def pmap(fun: Callable, axis_name=None, *, in_axes=0, out_axes=0, static_broadca
          devices=None, backend: str | None = None, axis_size=None, donate_argnums=()):
     """Map `fun` over a leading axis across devices, with collectives over `axis_name`.
 
-    A backend that implements `pmap_execute` runs one program per device; otherwise the map
-    runs with vmap semantics inside jit on the chosen backend."""
+    A backend whose `pmap_execute` runs it (one program per device) does; otherwise (it returns
+    NotImplemented) the map runs with vmap semantics inside jit on the chosen backend."""
     from plax_transforms.jit import jit
     static = static_broadcasted_argnums
     static = (static,) if isinstance(static, int) else tuple(static)
 
     def mapped(*args, **kwargs):
         b = registry.get_backend(backend)
-        runner = getattr(b, "pmap_execute", None)
-        if runner is not None:
-            return runner(fun, args, kwargs, axis_name=axis_name, in_axes=in_axes,
-                          out_axes=out_axes, static_argnums=static, devices=devices,
-                          donate_argnums=donate_argnums)
+        out = b.pmap_execute(fun, args, kwargs, axis_name=axis_name, in_axes=in_axes,
+                             out_axes=out_axes, static_argnums=static, devices=devices,
+                             donate_argnums=donate_argnums)
+        if out is not NotImplemented:
+            return out
         if devices is not None:
             nd = len(b.devices())
             if len(devices) > nd:
@@ -273,13 +184,9 @@ def pmap(fun: Callable, axis_name=None, *, in_axes=0, out_axes=0, static_broadca
 
 
 def register(reg) -> None:
-    for p in (psum_p, pmax_p, pmin_p):
-        reg.add_abstract_eval(p, _multi_same)
-    reg.add_abstract_eval(all_gather_p, _all_gather_abstract)
-    reg.add_abstract_eval(ppermute_p, _ppermute_abstract)
-    reg.add_abstract_eval(axis_index_p, _axis_index_abstract)
+    for p, rule in _COLLECTIVE_RULES:
+        reg.add_collective(p, rule)
     for p in COLLECTIVES:
-        reg.add_impl("reference", p, _eager_error(p))
         reg.add_batch(p, batching.needs_trace(_nonmatching_batch(p)))
     reg.add_jvp(psum_p, _psum_jvp)
     reg.add_transpose(psum_p, _psum_transpose)
@@ -289,10 +196,6 @@ def register(reg) -> None:
     reg.add_transpose(ppermute_p, _ppermute_transpose)
     reg.add_jvp(all_gather_p, _all_gather_jvp)
     reg.add_jvp(axis_index_p, _axis_index_jvp)
-    api = {"psum": psum, "pmean": pmean, "pmax": pmax, "pmin": pmin, "all_gather": all_gather,
-           "ppermute": ppermute, "axis_index": axis_index}
-    for name, fn in api.items():
-        reg.register_api(f"lax.{name}", fn)
 
 
 def _nonmatching_batch(prim):

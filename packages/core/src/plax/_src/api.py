@@ -203,6 +203,8 @@ def environment_info() -> str:
     for name, info in sorted(registry.plugins().items()):
         extra = f"  ({info.error})" if info.error else ""
         lines.append(f"  {name:<14} {info.status:<9} {info.distribution} [{info.module}]{extra}")
+    if registry.problems:
+        lines += ["", "problems:"] + [f"  {p}" for p in registry.problems]
     lines += ["", "backends (priority order):"]
     for name in registry.backend_names():
         spec = registry._backend_specs[name]

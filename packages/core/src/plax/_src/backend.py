@@ -1,7 +1,9 @@
 """What a backend is: devices, moving data, running one primitive, compiling a closed jaxpr.
 
 Backend plugins subclass `Backend` and register a factory with
-`registry.register_backend(name, factory, priority)`.
+`registry.register_backend(name, factory, priority)`. This class declares every member that
+eager dispatch, jit, pmap and the transforms use (nothing is read through `getattr`); members
+with a default here are optional for a backend, the others it must implement.
 """
 
 from __future__ import annotations
@@ -36,13 +38,21 @@ class Device:
 
 
 class Executable:
-    """A compiled closed jaxpr: call it with a list of buffers, get a list of buffers.
+    """A compiled closed jaxpr: call it with a list of buffers (the jaxpr's inputs, in order),
+    get a list of buffers (its outputs). Made by `Backend.compile`."""
 
-    An executable may also have a `runner` attribute: a callable with the same contract that jit
-    calls instead on its hot path (the launch alone, with whatever checks can be skipped)."""
+    #: Input positions whose buffers the executable takes over (donation honoured): after a
+    #: call, the Arrays passed there are marked deleted by the execution module.
+    donated: tuple[int, ...] = ()
 
     def __call__(self, buffers: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
+
+    @property
+    def runner(self):
+        """A callable with `__call__`'s contract that jit calls on its hot path: the launch
+        alone, with whatever per-call checks can be skipped. Default: the executable itself."""
+        return self
 
 
 class UnsupportedPrimitiveError(NotImplementedError):
@@ -50,10 +60,16 @@ class UnsupportedPrimitiveError(NotImplementedError):
 
 
 class Backend:
+    """A place where Arrays live and primitives run. Buffers are the backend's own objects
+    (a NumPy array, a device buffer); the execution module pairs them with avals as Arrays."""
+
+    #: the name it is registered under (`jit(f, backend=name)`)
     name: str = "?"
+    #: "cpu", "gpu", "tpu", ...
     platform: str = "cpu"
 
     def devices(self) -> list[Device]:
+        """Its devices (at least one)."""
         raise NotImplementedError
 
     def default_device(self) -> Device:
@@ -61,16 +77,25 @@ class Backend:
 
     # data movement
     def put(self, x: np.ndarray, device: Device | None = None) -> Any:
+        """A NumPy array as a buffer on `device` (default: the default device); a copy."""
         raise NotImplementedError
 
     def to_numpy(self, buf: Any) -> np.ndarray:
+        """A buffer's value as a NumPy array (may be read-only)."""
         raise NotImplementedError
 
     def buffer_device(self, buf: Any) -> Device:
+        """The device a buffer lives on."""
         return self.default_device()
 
     def block_until_ready(self, buf: Any) -> None:
-        pass
+        """Wait until the computation producing `buf` is done."""
+
+    def buffer_shape_dtype(self, buf: Any):
+        """(shape, dtype) of a buffer, for the `checks` option; None when the backend
+        guarantees its results match the avals already (a compiler that type-checks)."""
+        a = np.asarray(self.to_numpy(buf))
+        return a.shape, a.dtype
 
     # execution
     def execute_primitive(self, prim, buffers: Sequence[Any], avals_in, avals_out,
@@ -87,10 +112,25 @@ class Backend:
 
     def compile(self, closed_jaxpr, *, device: Device | None = None,
                 donate_argnums: Sequence[int] = ()) -> Executable:
+        """Compile a const-free ClosedJaxpr for `device` (default: the default device). Inputs
+        at `donate_argnums` may be taken over (say which in `Executable.donated`)."""
         raise NotImplementedError
 
     def supports(self, prim, params: dict | None = None) -> bool:
+        """Whether this backend can run `prim` (eagerly and in compiled programs)."""
         raise NotImplementedError
+
+    def lower_text(self, closed_jaxpr) -> str:
+        """The program `compile` would build, as text (`jit(f).lower(x).as_text()`); a backend
+        without an intermediate language of its own shows the jaxpr."""
+        return str(closed_jaxpr)
+
+    def pmap_execute(self, fun, args: tuple, kwargs: dict, *, axis_name, in_axes, out_axes,
+                     static_argnums: tuple, devices, donate_argnums):
+        """Run `pmap(fun, ...)(*args, **kwargs)` with one program per device, collectives
+        across devices; return the outputs (Arrays in `fun`'s output tree). The default returns
+        NotImplemented: pmap then runs with vmap semantics inside jit on this backend."""
+        return NotImplemented
 
     def clear_caches(self) -> None:
         """Drop whatever this backend caches (compiled programs); `plax.clear_caches()`."""

@@ -1,13 +1,17 @@
-"""Eager execution: run one primitive on concrete values on a backend, and make Arrays."""
+"""The one execution module: placement (which backend runs a call), buffers (moving values
+there), launching (with the deleted-buffer check), wrapping results as Arrays (with the NaN
+check) and donation, for eager dispatch (`apply_primitive`) and jit's compiled executables alike.
+jit is trace + cache key + `load` / `execute` from here.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
 from plax._src import dtypes, registry
-from plax._src.array import Array, check_not_deleted
+from plax._src.array import Array, DeletedBuffer, check_not_deleted
 from plax._src.config import config
 from plax._src.core import PlaxTypeError, ShapedArray, abstract_eval, get_aval
 
@@ -16,7 +20,11 @@ _eager_cache: dict = {}
 _EAGER_CACHE_LIMIT = 8192  # (runners can hold compiled programs)
 
 
-def _committed_backend(args: Sequence[Any]):
+# ---------------------------------------------------------------------------------------------
+# Placement and buffers
+
+
+def committed_backend(args: Sequence[Any]):
     """The backend the committed Array arguments live on, or None if none is committed."""
     backend = None
     for a in args:
@@ -29,30 +37,163 @@ def _committed_backend(args: Sequence[Any]):
     return backend
 
 
+_committed_backend = committed_backend  # the name it had
+
+
+def pick_backend(args: Sequence[Any], name: str | None = None):
+    """(backend, committed): where a call on `args` runs, and whether its results are committed
+    to it. A requested backend (`jit(f, backend=...)`) wins, then the backend of committed
+    arguments (placement is sticky, as in JAX), then the default backend (uncommitted)."""
+    committed = committed_backend(args)
+    if name is not None:
+        return registry.get_backend(name), True
+    if committed is not None:
+        return committed, True
+    return registry.get_backend(), False
+
+
 def _pick_backend(args: Sequence[Any]):
-    backend = _committed_backend(args)
-    return backend if backend is not None else registry.get_backend()
+    return pick_backend(args)[0]
 
 
-def to_buffer(x: Any, backend) -> tuple[Any, ShapedArray]:
-    """A value of any accepted kind as a (buffer on `backend`, aval) pair."""
+def to_buffer(x: Any, backend, aval: ShapedArray | None = None) -> tuple[Any, ShapedArray]:
+    """A value of any accepted kind as a (buffer on `backend`, aval) pair; a known `aval` of a
+    host value skips recomputing it."""
     if type(x) is Array:
         if x._backend is backend:
             return x._buf, x.aval
         check_not_deleted([x])
         return backend.put(np.asarray(x._backend.to_numpy(x._buf))), x.aval
+    if aval is not None:
+        return backend.put(np.asarray(x, dtype=aval.dtype)), aval
     aval = get_aval(x)  # raises PlaxTypeError for invalid values
     if isinstance(x, Array):  # a subclass
         return to_buffer(Array(x._buf, x.aval, x._backend, x._committed), backend)
     return backend.put(np.asarray(x, dtype=aval.dtype)), aval
 
 
+def buffers(values: Sequence[Any], backend, avals: Sequence[Any] | None = None) -> list:
+    """Each value's buffer on `backend` (Arrays already there are not touched)."""
+    if avals is None:
+        return [x._buf if type(x) is Array and x._backend is backend
+                else to_buffer(x, backend)[0] for x in values]
+    return [x._buf if type(x) is Array and x._backend is backend
+            else to_buffer(x, backend, a)[0] for x, a in zip(values, avals)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Launching and wrapping
+
+
+def launch(run, bufs: list, *holders: Sequence[Any]):
+    """`run(bufs)`; if the backend rejects them, the plax error for a deleted (donated) Array
+    among `holders` (the values the buffers came from) instead of the backend's own."""
+    try:
+        return run(bufs)
+    except Exception:
+        for h in holders:
+            check_not_deleted(h)
+        raise
+
+
+def wrap(bufs: Sequence[Any], avals: Sequence[ShapedArray], backend, committed: bool,
+         what) -> list[Array]:
+    """Output buffers as Arrays; with debug_nans on, a FloatingPointError naming `what` (a
+    primitive or a name) if one holds a NaN."""
+    res = [Array(b, a, backend, committed) for b, a in zip(bufs, avals)]
+    if config.debug_nans:
+        for r in res:
+            _check_nans(what, r)
+    return res
+
+
+def wrap_one(buf: Any, aval: ShapedArray, backend, committed: bool, what) -> Array:
+    res = Array(buf, aval, backend, committed)
+    if config.debug_nans:
+        _check_nans(what, res)
+    return res
+
+
+def _check_nans(what, x: Array) -> None:
+    if dtypes.is_inexact(x.aval.dtype) and np.isnan(np.asarray(x._value())).any():
+        name = getattr(what, "name", what)
+        raise FloatingPointError(f"invalid value (nan) encountered in '{name}' "
+                                 f"(output {x.aval.str_short()}; debug_nans is on)")
+
+
+def donate(values: Sequence[Any], positions: Sequence[int], backend, reason: str) -> None:
+    """Mark the Arrays at `positions` of `values` deleted: an executable took their buffers."""
+    for i in positions:
+        x = values[i]
+        if type(x) is Array and x._backend is backend:
+            x._buf = DeletedBuffer(reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiled executables
+
+
+class Loaded(NamedTuple):
+    """An executable made ready to run on its backend: its hot-path runner, the argument
+    positions (after the consts) it takes over, and the consts as that backend's buffers."""
+    backend: Any
+    run: Any
+    donated: tuple
+    const_bufs: list
+
+
+def load(backend, exe, consts: Sequence[Any] = ()) -> Loaded:
+    """`exe` (compiled on `backend` for inputs consts + arguments) ready for `execute`."""
+    n = len(consts)
+    return Loaded(backend, exe.runner, tuple(i - n for i in exe.donated if i >= n),
+                  buffers(consts, backend))
+
+
+def execute(loaded: Loaded, consts: Sequence[Any], args: Sequence[Any], out_avals,
+            committed: bool, what, avals: Sequence[Any] | None = None,
+            donated_to: str = "a compiled program") -> list[Array]:
+    """Run a loaded executable on `args` (Arrays or host values; `avals`, if known, skip
+    recomputing those of host values): buffers, launch, donation, Arrays."""
+    backend = loaded.backend
+    bufs = list(loaded.const_bufs) if consts else []
+    bufs += buffers(args, backend, avals)
+    outs = launch(loaded.run, bufs, consts, args)
+    if loaded.donated:
+        donate(args, loaded.donated, backend,
+               f"it was donated to {donated_to} (donate_argnums/donate_argnames), whose output "
+               "now owns its memory; use that output instead")
+    return wrap(outs, out_avals, backend, committed, what)
+
+
+def check_outputs(prim, backend, bufs, avals) -> None:
+    """With the `checks` option: each result buffer against the abstract evaluation."""
+    from plax._src import registry as reg
+    if len(bufs) != len(avals):
+        raise RuntimeError(f"the {backend.name} implementation of '{prim.name}' (plugin "
+                           f"{reg.owner_of(f'impl[{backend.name}]', prim)}) returned "
+                           f"{len(bufs)} results; the abstract evaluation says {len(avals)}")
+    for i, (b, a) in enumerate(zip(bufs, avals)):
+        got = backend.buffer_shape_dtype(b)
+        if got is not None and (tuple(got[0]) != a.shape or got[1] != a.dtype):
+            owner = reg.owner_of(f"impl[{backend.name}]", prim)
+            raise RuntimeError(
+                f"the {backend.name} implementation of '{prim.name}' (plugin '{owner}') "
+                f"returned {np.dtype(got[1]).name}{list(got[0])} for output {i}; its abstract "
+                f"evaluation says {a.str_short()} (the `checks` option is on)")
+
+
+def clear_caches() -> None:
+    """Forget the eager per-primitive runners."""
+    _eager_cache.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# Eager dispatch
+
+
 def apply_primitive(prim, args: Sequence[Any], params: dict):
-    backend = _committed_backend(args)
-    # as in JAX, placement is sticky: results of committed arguments are committed too
-    committed = backend is not None
-    if backend is None:
-        backend = registry.get_backend()
+    """Run `prim` on concrete `args` on the backend placement picks; Arrays out."""
+    backend, committed = pick_backend(args)
     bufs, avals = [], []
     for a in args:
         if type(a) is Array and a._backend is backend:  # the common case, without a call
@@ -77,27 +218,16 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
             _eager_cache[key] = out_aval, run
     else:
         out_aval, run = hit
-    try:
-        out = run(bufs)
-    except Exception:
-        check_not_deleted(args)  # a clear error for a donated or deleted Array
-        raise
+    if config.checks:
+        from plax._src import eager_checks
+        eager_checks.check(prim, args, params)
+    out = launch(run, bufs, args)
+    if config.checks:
+        check_outputs(prim, backend, out if prim.multiple_results else [out],
+                      out_aval if prim.multiple_results else [out_aval])
     if prim.multiple_results:
-        res = [Array(o, a, backend, committed) for o, a in zip(out, out_aval)]
-        if config.debug_nans:
-            for r in res:
-                _check_nans(prim, r)
-        return res
-    res = Array(out, out_aval, backend, committed)
-    if config.debug_nans:
-        _check_nans(prim, res)
-    return res
-
-
-def _check_nans(prim, x: Array) -> None:
-    if dtypes.is_inexact(x.aval.dtype) and np.isnan(np.asarray(x._value())).any():
-        raise FloatingPointError(f"invalid value (nan) encountered in '{prim.name}' "
-                                 f"(output {x.aval.str_short()}; debug_nans is on)")
+        return wrap(out, out_aval, backend, committed, prim)
+    return wrap_one(out, out_aval, backend, committed, prim)
 
 
 def make_array(value: np.ndarray, aval: ShapedArray, backend=None, device=None,

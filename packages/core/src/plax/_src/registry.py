@@ -1,9 +1,11 @@
 """The one dispatch registry: rule tables keyed by primitive, backends, plugin-provided API.
 
 Plugins (entry point group ``plax.plugins``) are discovered with importlib.metadata and loaded
-lazily, each at most once, the first time plax needs something it does not have. Rule lookups on
-hot paths are plain dict reads of the private tables below; registration goes through the
-``add_*`` / ``register_*`` functions, which record which plugin owns each rule.
+lazily, each at most once, the first time plax needs something it does not have. Every kind of
+rule (abstract_eval, jvp, transpose, batch, partial_eval, collective, impl[backend],
+lowering[backend], and tables a plugin names) is registered one way (the ``add_*`` functions,
+which record which plugin owns each rule) and looked up one way (``get_rule`` or, on hot paths,
+a read-only live view from ``rules``).
 """
 
 from __future__ import annotations
@@ -36,10 +38,14 @@ _abstract_eval: dict = {}
 _jvp: dict = {}
 _transpose: dict = {}
 _batch: dict = {}
+_partial_eval: dict = {}
+_collective: dict = {}
 _impl: dict[str, dict] = {}        # backend name -> {primitive: rule}
 _lowering: dict[str, dict] = {}    # backend name -> {primitive: lowering rule}
 _tables: dict[str, dict] = {"abstract_eval": _abstract_eval, "jvp": _jvp,
-                            "transpose": _transpose, "batch": _batch}
+                            "transpose": _transpose, "batch": _batch,
+                            "partial_eval": _partial_eval, "collective": _collective}
+RULE_KINDS = ("abstract_eval", "jvp", "transpose", "batch", "partial_eval", "collective")
 _owners: dict[tuple[str, Any], str] = {}
 _primitives: dict[str, Any] = {}   # name -> Primitive, every primitive that got a rule
 _primitive_owners: dict[str, str] = {}  # name -> the plugin that first recorded it
@@ -77,10 +83,10 @@ def _add(table_name: str, table: dict, key: Any, value: Any) -> None:
         raise RegistrationError(
             f"{table_name} rule for {key!r} is registered twice: first by plugin "
             f"{_describe(prev_owner)}, again by plugin {_describe(owner)}")
+    if hasattr(key, "bind"):
+        register_primitive(key)  # raises on a name another plugin's primitive has
     table[key] = value
     _owners[(table_name, key)] = owner
-    if hasattr(key, "bind"):
-        register_primitive(key)
 
 
 def _check_rule(rule: Callable, what: str, prim) -> None:
@@ -112,6 +118,23 @@ def add_batch(prim, rule: Callable) -> None:
     _add("batch", _batch, prim, rule)
 
 
+def add_partial_eval(prim, rule: Callable) -> None:
+    """rule(trace, args, params) -> outputs, for primitives carrying jaxprs (cond, scan, ...):
+    under linearize, evaluate what is known now and record the rest in `trace` (arguments
+    that are `trace`'s tracers are unknown). Without one, a primitive with an unknown input
+    is recorded whole."""
+    _check_rule(rule, "partial_eval", prim)
+    _add("partial_eval", _partial_eval, prim, rule)
+
+
+def add_collective(prim, rule: Callable) -> None:
+    """rule(trace, vals, dims, **params) -> (out, out_dim): how a vmap (or single-device pmap)
+    resolves collective `prim` over its own axis name (`trace.axis_name`, `trace.axis_size`);
+    over other axis names the primitive's batch rule applies."""
+    _check_rule(rule, "collective", prim)
+    _add("collective", _collective, prim, rule)
+
+
 def add_impl(backend: str, prim, rule: Callable) -> None:
     """rule(*buffers, **params) -> buffer(s): how `backend` runs `prim` eagerly."""
     _check_rule(rule, f"impl[{backend}]", prim)
@@ -125,28 +148,46 @@ def add_lowering(backend: str, prim, rule: Callable) -> None:
 
 
 def add_rule(table: str, prim, rule: Callable) -> None:
-    """A rule in a table named by a plugin (a new transform's rule table)."""
+    """A rule in a table named by a plugin (a new transform's rule table); `table` may also be
+    one of RULE_KINDS, "impl[<backend>]" or "lowering[<backend>]"."""
     _check_rule(rule, table, prim)
-    _add(table, _tables.setdefault(table, {}), prim, rule)
+    _add(table, _table(table), prim, rule)
 
 
-def rules(table: str) -> dict:
-    """A read-only view of a rule table (for coverage reports and plugins' own lookups)."""
-    import types
+def _table(table: str) -> dict:
     if table.startswith("impl[") and table.endswith("]"):
-        return types.MappingProxyType(_impl.setdefault(table[5:-1], {}))
+        return _impl.setdefault(table[5:-1], {})
     if table.startswith("lowering[") and table.endswith("]"):
-        return types.MappingProxyType(_lowering.setdefault(table[9:-1], {}))
-    return types.MappingProxyType(_tables.setdefault(table, {}))
+        return _lowering.setdefault(table[9:-1], {})
+    return _tables.setdefault(table, {})
 
 
-def impl_table(backend: str) -> dict:
-    """The live impl table of a backend (backends read it on their hot path)."""
-    return _impl.setdefault(backend, {})
+def rules(table: str):
+    """A read-only live view {primitive: rule} of a rule table: one of RULE_KINDS,
+    "impl[<backend>]", "lowering[<backend>]" or a plugin's own table. Transforms and backends
+    keep the view (or its `.get`) for their hot-path lookups."""
+    import types
+    return types.MappingProxyType(_table(table))
 
 
-def lowering_table(backend: str) -> dict:
-    return _lowering.setdefault(backend, {})
+def get_rule(table: str, prim):
+    """The rule for `prim` in `table` (as `rules`), or None; loads the plugins first if it is
+    not there yet."""
+    rule = _table(table).get(prim)
+    if rule is None and not _loaded:
+        ensure_plugins_loaded()
+        rule = _table(table).get(prim)
+    return rule
+
+
+def impl_table(backend: str):
+    """A backend's impl rules: `rules("impl[<backend>]")`."""
+    return rules(f"impl[{backend}]")
+
+
+def lowering_table(backend: str):
+    """A backend's lowering rules: `rules("lowering[<backend>]")`."""
+    return rules(f"lowering[{backend}]")
 
 
 def register_api(name: str, obj: Any) -> None:
@@ -155,10 +196,38 @@ def register_api(name: str, obj: Any) -> None:
 
 
 def register_primitive(prim) -> None:
-    """Record a primitive so coverage reports list it even before it has rules."""
-    if prim.name not in _primitives:
+    """Record a primitive so coverage reports list it even before it has rules. Primitive names
+    are unique: another plugin's primitive of the same name is a RegistrationError naming
+    both (plugins name theirs '<plugin>.<name>')."""
+    other = _primitives.get(prim.name)
+    if other is None:
         _primitives[prim.name] = prim
         _primitive_owners[prim.name] = _owner()
+    elif other is not prim and _primitive_owners[prim.name] != _owner():
+        raise RegistrationError(
+            f"primitive name '{prim.name}' is taken: plugin {_describe(_owner())} defines a "
+            f"primitive of that name, but plugin {_describe(_primitive_owners[prim.name])} "
+            f"defined one first; name plugin primitives '<plugin>.<name>'")
+
+
+def describe_primitive(prim) -> str:
+    """"'name' (plugin 'x', distribution 'y')": a primitive named for error messages."""
+    owner = primitive_owner(prim)
+    return f"'{prim.name}'" + (f" (defined by plugin {_describe(owner)})" if owner else "")
+
+
+def missing_rule_error(table: str, prim, transform: str) -> NotImplementedError:
+    """The error for a primitive without a `table` rule that `transform` needs."""
+    adder = {"jvp": "add_jvp", "transpose": "add_transpose", "batch": "add_batch"}.get(
+        table, f"add_rule('{table}', ...)")
+    return NotImplementedError(
+        f"{transform} needs a {table} rule for primitive {describe_primitive(prim)}, and none "
+        f"is registered; register one with plax.extend.registry.{adder}")
+
+
+def primitive_owner(prim) -> str | None:
+    """The plugin (or 'plax-core') that defined `prim` (its first rule)."""
+    return _primitive_owners.get(prim.name) if _primitives.get(prim.name) is prim else None
 
 
 def primitives() -> dict:
@@ -207,11 +276,16 @@ def backend_names() -> list[str]:
 
 def _instantiate(spec: BackendSpec):
     if spec.instance is None and spec.error is None:
-        try:
-            spec.instance = spec.factory()
-        except Exception as e:  # noqa: BLE001 - reported to the user with the cause
-            spec.error = e
+        with _start_lock:  # threads racing to the first use start one backend, not several
+            if spec.instance is None and spec.error is None:
+                try:
+                    spec.instance = spec.factory()
+                except Exception as e:  # noqa: BLE001 - reported to the user with the cause
+                    spec.error = e
     return spec.instance
+
+
+_start_lock = threading.RLock()
 
 
 _default_cache: dict = {}
@@ -242,6 +316,31 @@ def get_backend(name: str | None = None):
     return inst
 
 
+def started_backends() -> list:
+    """The backends created so far (those `plax.clear_caches()` asks to clear theirs)."""
+    return [s.instance for s in _backend_specs.values() if s.instance is not None]
+
+
+_cache_clearers: list[tuple[str, Callable[[], None]]] = []
+
+
+def on_clear_caches(clear: Callable[[], None]) -> None:
+    """Have `plax.clear_caches()` call `clear()` (a transform's own caches: jit's traces)."""
+    _check_rule(clear, "clear_caches callback", "clear_caches")
+    _cache_clearers.append((_owner(), clear))
+
+
+def clear_caches() -> None:
+    """`plax.clear_caches()`: the eager caches, every plugin's registered caches and each
+    started backend's (Backend.clear_caches)."""
+    from plax._src import dispatch
+    dispatch.clear_caches()
+    for _, clear in list(_cache_clearers):
+        clear()
+    for b in started_backends():
+        b.clear_caches()
+
+
 def is_default_backend(backend) -> bool:
     """Whether `backend` is the one `get_backend()` would give now (without starting any)."""
     name = config.value("backend")
@@ -251,6 +350,9 @@ def is_default_backend(backend) -> bool:
 def _pick_default():
     ensure_plugins_loaded()
     errors = []
+    platforms = config.platforms
+    if platforms:  # PLAX_PLATFORMS: backend names or platforms, first that starts
+        return _pick_from(platforms)
     for name in backend_names():
         spec = _backend_specs[name]
         inst = _instantiate(spec)
@@ -261,6 +363,26 @@ def _pick_default():
                                   + (": " + "; ".join(errors) if errors else ""))
 
 
+def _pick_from(platforms) -> Any:
+    """The first of `platforms` (backend names, or platforms such as cpu/gpu that a backend
+    runs on, tried in priority order) that starts."""
+    errors = []
+    for want in platforms:
+        names = [want] if want in _backend_specs else backend_names()
+        for name in names:
+            spec = _backend_specs[name]
+            inst = _instantiate(spec)
+            if inst is None:
+                errors.append(f"{name}: {spec.error}")
+            elif name == want or inst.platform == want or (
+                    want == "cuda" and inst.platform == "gpu"):
+                return inst
+    raise BackendUnavailableError(
+        f"none of the platforms {', '.join(platforms)} (PLAX_PLATFORMS / config 'platforms') "
+        f"could be started; installed backends: {', '.join(backend_names())}"
+        + ("; " + "; ".join(errors) if errors else ""))
+
+
 def validate_backend_name(name: str) -> None:
     ensure_plugins_loaded()
     if name not in _backend_specs:
@@ -269,7 +391,7 @@ def validate_backend_name(name: str) -> None:
 
 
 def _on_config_change(name: str) -> None:
-    if name == "backend":
+    if name in ("backend", "platforms"):
         _default_cache.clear()
 
 
@@ -299,6 +421,7 @@ class PluginInfo:
 
 _plugins: dict[str, PluginInfo] = {}
 _loaded = False
+_loading = False
 _load_lock = threading.RLock()
 _pm = None
 
@@ -339,37 +462,46 @@ def ensure_plugins_loaded() -> None:
 
 
 def load_plugins() -> None:
-    """Load every discovered plugin once. A plugin that fails is skipped with a PluginWarning;
-    conflicting registrations are removed from the later plugin and raised, after the other
-    plugins have loaded, as one RegistrationError naming both sides."""
-    global _loaded
+    """Load every discovered plugin once. A plugin that fails to import or register, or whose
+    registrations clash with another's (a rule registered twice, a primitive name taken), is
+    skipped with a PluginWarning naming both sides; the rest keeps working. Rules registered
+    for a backend no plugin provides (a misspelt name) warn too."""
+    global _loaded, _loading
     with _load_lock:
-        if _loaded:
+        # _loading: a plugin asking for the registry while it loads (this thread holds the
+        # lock); other threads wait on the lock and see _loaded only once loading is done
+        if _loaded or _loading:
             return
-        _loaded = True
-        for mod in _CORE_RULE_MODULES:
-            importlib.import_module(mod)
-        allow = config.plugins
-        deny = set(config.disable_plugins or ())
-        found, errors = discover()
-        _plugins.update(found)
-        for name, info in found.items():
-            # the allow list selects among third-party plugins; built-ins are denied explicitly
-            if name in deny or (allow is not None and name not in allow
-                                and name not in _BUILTIN_PLUGINS):
-                info.status = "disabled"
-                continue
-            try:
-                load_plugin(info)
-            except RegistrationError as e:
-                errors.append(str(e))
-        if errors:
-            raise RegistrationError("; ".join(errors))
+        _loading = True
+        try:
+            _load_all()
+        finally:
+            _loaded, _loading = True, False
+
+
+def _load_all() -> None:
+    """The body of load_plugins, under its lock."""
+    for mod in _CORE_RULE_MODULES:
+        importlib.import_module(mod)
+    allow = config.plugins
+    deny = set(config.disable_plugins or ())
+    found, errors = discover()
+    _plugins.update(found)
+    for name, info in found.items():
+        # the allow list selects among third-party plugins; built-ins are denied explicitly
+        if name in deny or (allow is not None and name not in allow
+                            and name not in _BUILTIN_PLUGINS):
+            info.status = "disabled"
+            continue
+        load_plugin(info)
+    for msg in errors + _unknown_backend_rules(found):
+        problems.append(msg)
+        warnings.warn(msg, PluginWarning, stacklevel=4)
 
 
 def load_plugin(info: PluginInfo) -> bool:
-    """Import one plugin module and run its hooks; on failure warn and undo its registrations.
-    A RegistrationError (a rule another plugin owns) is undone too, and raised."""
+    """Import one plugin module and run its hooks; on failure (a RegistrationError included:
+    a rule or primitive name another plugin owns) warn and undo its registrations."""
     pm = _plugin_manager()
     with _owning(info.name):
         try:
@@ -384,19 +516,44 @@ def load_plugin(info: PluginInfo) -> bool:
             _unregister_owner(info.name)
             if pm.get_plugin(info.name) is not None:
                 pm.unregister(name=info.name)
-            info.status = "failed"
+            info.status = "conflict" if isinstance(e, RegistrationError) else "failed"
             info.error = f"{type(e).__name__}: {e}"
-            if isinstance(e, RegistrationError):
-                raise
+            where = ("" if isinstance(e, RegistrationError) else "\n" + "".join(
+                traceback.format_exception(type(e), e, e.__traceback__)[-3:]))
             warnings.warn(
                 f"plax plugin '{info.name}' from distribution '{info.distribution}' "
-                f"(module {info.module}) failed to load and was skipped: {info.error}\n"
-                + "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:]),
+                f"(module {info.module}) failed to load and was skipped: {info.error}{where}",
                 PluginWarning, stacklevel=3)
             return False
     info.status = "loaded"
     _plugins[info.name] = info
     return True
+
+
+# backend names a rule may target without a warning although no plugin provides them now:
+# the built-in ones (a plugin ships its xla lowering whether xla is installed or not)
+KNOWN_BACKENDS = ("reference", "xla", "cupy")
+problems: list[str] = []  # what load_plugins warned about (shown by `python -m plax info`)
+
+
+def _unknown_backend_rules(found: dict) -> list[str]:
+    """A warning per (plugin, backend) for rules targeting a backend nobody provides."""
+    known = set(_backend_specs) | set(found) | set(KNOWN_BACKENDS)
+    seen: dict = {}
+    for (table, _), owner in _owners.items():
+        for kind in ("impl[", "lowering["):
+            if table.startswith(kind) and table[len(kind):-1] not in known:
+                seen.setdefault((owner, table[len(kind):-1]), kind[:-1])
+    return [f"plax plugin {_describe(owner)} registered {kind} rules for backend '{b}', which "
+            f"no installed plugin provides (installed backends: {', '.join(sorted(_backend_specs))}"
+            f"); a misspelt name? The rules are kept but nothing uses them"
+            for (owner, b), kind in sorted(seen.items())]
+
+
+def check_registrations() -> list[str]:
+    """The warnings load_plugins gives about rules for unknown backends, for registrations
+    made since (tests, plugins registering late)."""
+    return _unknown_backend_rules(_plugins)
 
 
 def _unregister_owner(owner: str) -> None:
@@ -414,6 +571,7 @@ def _unregister_owner(owner: str) -> None:
             _tables.get(table_name, {}).pop(key, None)
     for name in [n for n, s in _backend_specs.items() if s.owner == owner]:
         del _backend_specs[name]
+    _cache_clearers[:] = [(o, c) for o, c in _cache_clearers if o != owner]
     # forget the primitives it introduced, unless another plugin's rules still use them
     still_used = {key for _, key in _owners}
     for name in [n for n, o in _primitive_owners.items()

@@ -18,3 +18,7 @@ def __getattr__(name: str):
         globals()[name] = mod
         return mod
     raise AttributeError(f"module 'plax.scipy' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES))

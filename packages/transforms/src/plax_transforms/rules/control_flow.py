@@ -8,18 +8,20 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from plax import lax
-from plax._src.lax import control_flow as cf
-from plax._src.core import set_current_trace
-from plax._src.tracing import convert_constvars_jaxpr, trace_to_jaxpr
+from plax import lax as cf
+from plax.extend import dce_jaxpr
+from plax.extend import set_current_trace
+from plax.extend import convert_constvars_jaxpr, trace_to_jaxpr
 from plax.extend import ClosedJaxpr, Jaxpr, JaxprTrace, Tracer, Var, eval_jaxpr, get_aval
 from plax_transforms.ad import (
     UndefinedPrimal, Zero, backward_pass, instantiate, is_undefined, is_unknown, jvp_flat,
-    partial_eval_jaxpr, pe_rules, zeros_like_aval)
+    partial_eval_jaxpr, zeros_like_aval)
 from plax_transforms.batching import batch_flat, bdim_at_front, matchaxis, moveaxis, needs_trace
 
 JVP: dict = {}
 TRANSPOSE: dict = {}
 BATCH: dict = {}
+PARTIAL_EVAL: dict = {}
 
 
 def fun_of(closed: ClosedJaxpr) -> Callable:
@@ -197,7 +199,7 @@ def _cond_partial_eval(trace: JaxprTrace, args, params):
     return [next(it_u) if u else next(it_k) for u in out_uk]
 
 
-pe_rules[cf.cond_p] = _cond_partial_eval
+PARTIAL_EVAL[cf.cond_p] = _cond_partial_eval
 
 
 def _cond_transpose(cts, index, *ops, branches):
@@ -283,7 +285,7 @@ def _known_only(known: ClosedJaxpr, nout: int):
     """The first `nout` outputs of a partial_eval_jaxpr known part (its residuals dropped), as a
     const-free jaxpr and the consts it now takes as leading inputs."""
     jx = known.jaxpr
-    pruned = cf._dce(Jaxpr(jx.constvars, jx.invars, jx.outvars[:nout], jx.eqns))
+    pruned = dce_jaxpr(Jaxpr(jx.constvars, jx.invars, jx.outvars[:nout], jx.eqns))
     return ClosedJaxpr(convert_constvars_jaxpr(pruned), []), list(known.consts)
 
 
@@ -327,7 +329,7 @@ def _while_transpose(cts, *args, **params):
 
 
 TRANSPOSE[cf.while_p] = _while_transpose
-pe_rules[cf.while_p] = _while_partial_eval
+PARTIAL_EVAL[cf.while_p] = _while_partial_eval
 
 
 @needs_trace
@@ -478,7 +480,7 @@ def _scan_partial_eval(trace: JaxprTrace, args, params):
             kinds.append("s")
             srcs.append(None)
     keep = [True] * nout_k + [k == "s" for k in kinds]
-    kj = cf._dce(Jaxpr([], kj.invars, [v for v, k in zip(kj.outvars, keep) if k], kj.eqns))
+    kj = dce_jaxpr(Jaxpr([], kj.invars, [v for v, k in zip(kj.outvars, keep) if k], kj.eqns))
     with set_current_trace(trace.parent):
         kouts = cf.scan_p.bind(*kc, *kcar, *kx, jaxpr=ClosedJaxpr(kj, []), length=params["length"],
                                reverse=params["reverse"], unroll=params["unroll"],
@@ -510,7 +512,7 @@ def _scan_partial_eval(trace: JaxprTrace, args, params):
     return [*carry_out, *ys_out]
 
 
-pe_rules[cf.scan_p] = _scan_partial_eval
+PARTIAL_EVAL[cf.scan_p] = _scan_partial_eval
 
 
 def _scan_transpose(cts, *args, jaxpr, length, reverse, unroll, num_consts, num_carry,

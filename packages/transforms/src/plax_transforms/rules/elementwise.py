@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 from plax import lax
-from plax._src import dtypes
-from plax._src.lax import elementwise as ew
+from plax.extend import dtypes
+from plax import lax as ew
 from plax.extend import get_aval
 from plax_transforms.ad import Zero, instantiate, is_undefined
 from plax_transforms.batching import moveaxis

@@ -4,7 +4,7 @@ and they are never batched; the rules exist so coverage is complete and errors n
 
 from __future__ import annotations
 
-from plax._src.lax import structural as st
+from plax import lax as st
 from plax.extend import get_aval
 from plax_transforms.ad import Zero
 

@@ -1,0 +1,69 @@
+"""Symbolic zeros and the other values autodiff rules see: `Zero` (a tangent or cotangent known
+to be zero, carrying only its aval) and `UndefinedPrimal` (a linear input of an equation being
+transposed). Public as `plax.extend.ad`."""
+
+from __future__ import annotations
+
+from plax._src import dtypes
+from plax._src.core import ShapedArray
+
+
+class Zero:
+    """A tangent (or cotangent) known to be zero; carries only its aval."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Zero({self.aval.str_short()})"
+
+
+def tangent_aval(aval: ShapedArray) -> ShapedArray:
+    """The aval of tangents of values of `aval`."""
+    return ShapedArray(aval.shape, aval.dtype, aval.weak_type)
+
+
+def zeros_like_aval(aval: ShapedArray):
+    """A concrete (or traced) array of zeros of `aval`'s shape and dtype."""
+    from plax._src.lax.structural import full
+    return full(aval.shape, 0, aval.dtype)
+
+
+def instantiate(t):
+    """`t` as an array: a Zero becomes zeros of its aval, anything else is returned as is."""
+    return zeros_like_aval(t.aval) if type(t) is Zero else t
+
+
+def add_tangents(a, b):
+    """a + b where either may be a Zero."""
+    if type(a) is Zero:
+        return b
+    if type(b) is Zero:
+        return a
+    from plax._src.lax.elementwise import add
+    return add(a, b)
+
+
+def is_differentiable(dt) -> bool:
+    """Whether values of dtype `dt` have tangents (inexact dtypes do)."""
+    return dtypes.is_inexact(dt)
+
+
+class UndefinedPrimal:
+    """Stands for a linear input of an equation being transposed (transpose rules get one in
+    place of each argument whose cotangent they must return)."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined(x) -> bool:
+    """Whether a transpose rule's argument is an UndefinedPrimal (a linear input)."""
+    return type(x) is UndefinedPrimal

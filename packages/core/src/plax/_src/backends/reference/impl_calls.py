@@ -1,0 +1,31 @@
+"""NumPy execution of the call-like primitives (jit, custom_jvp_call, custom_vjp_call, remat2:
+their jaxpr as a cached reference plan) and of the collectives outside any mapped axis (an
+error naming the unbound axis)."""
+
+from __future__ import annotations
+
+from plax._src.backends.reference.impl_control_flow import plan
+from plax._src.lax import calls, parallel
+
+
+def _call(param: str):
+    def impl(*bufs, **params):
+        return plan(params[param])(list(bufs))
+    return impl
+
+
+def _custom_lin(*args, **params):
+    # custom_lin only runs when a tangent is pushed forward (jvp), never in reverse mode,
+    # where it is transposed instead
+    raise TypeError(calls.JVP_OF_CUSTOM_VJP)
+
+
+def _unbound(prim):
+    def impl(*args, **params):
+        raise parallel.unbound_axis_error(prim, params.get("axes") or (params.get("axis_name"),))
+    return impl
+
+
+IMPLS = {prim: _call(param) for prim, param in calls.CALL_PRIMITIVES.items()}
+IMPLS[calls.custom_lin_p] = _custom_lin
+IMPLS.update({p: _unbound(p) for p in parallel.COLLECTIVES})

@@ -1,0 +1,76 @@
+"""Helpers for batching rules: rule(args, dims, **params) -> (out, out_dim), where a dim is an
+int or `not_mapped` (None). `needs_trace` marks a rule that takes the batch trace first (for its
+axis size and name). Public as `plax.extend.batching`."""
+
+from __future__ import annotations
+
+from plax._src.core import get_aval
+
+not_mapped = None
+
+
+def needs_trace(rule):
+    """Mark a batching rule that takes the BatchTrace first (call primitives and control flow
+    need its `axis_size` and `axis_name`): rule(trace, vals, dims, **params)."""
+    rule.needs_trace = True
+    return rule
+
+
+def check_batch_rule(prim, in_avals, params: dict, outs, out_dims) -> None:
+    """With the `checks` option: a batch rule's outputs, their batch axes removed, against the
+    primitive's abstract evaluation on the unbatched inputs (a wrong out_dim shows here)."""
+    from plax._src import registry
+    from plax._src.core import abstract_eval
+    want = abstract_eval(prim, in_avals, params)
+    want = list(want) if prim.multiple_results else [want]
+    outs = list(outs) if prim.multiple_results else [outs]
+    dims = list(out_dims) if prim.multiple_results else [out_dims]
+    for i, (o, d, w) in enumerate(zip(outs, dims, want)):
+        a = get_aval(o)
+        shape = a.shape if d is None else a.shape[:d] + a.shape[d + 1:]
+        if shape != w.shape or a.dtype != w.dtype:
+            raise RuntimeError(
+                f"the batch rule of '{prim.name}' (plugin "
+                f"'{registry.owner_of('batch', prim)}') returned {a.str_short()} with batch "
+                f"axis {d} for output {i}: without that axis it is {a.dtype.name}"
+                f"{list(shape)}, but the abstract evaluation says {w.str_short()} (the "
+                "`checks` option is on)")
+
+
+def moveaxis(x, src: int, dst: int):
+    """`x` with axis `src` moved to position `dst`."""
+    from plax._src.lax.structural import transpose
+    nd = get_aval(x).ndim
+    src, dst = src % nd, dst % nd
+    if src == dst:
+        return x
+    perm = [i for i in range(nd) if i != src]
+    perm.insert(dst, src)
+    return transpose(x, tuple(perm))
+
+
+def bdim_at_front(x, d, size: int):
+    """`x` with its batch axis first; an unbatched x is broadcast to the batch size."""
+    from plax._src.lax.structural import broadcast_in_dim
+    if d is None:
+        a = get_aval(x)
+        return broadcast_in_dim(x, (size, *a.shape), tuple(range(1, a.ndim + 1)))
+    return moveaxis(x, d, 0)
+
+
+def matchaxis(x, src, dst, size: int):
+    """Move (or create, by broadcasting) the batch axis of `x` from `src` to `dst`."""
+    if src == dst:
+        return x
+    if dst is None:
+        raise ValueError("vmap: an output was batched but out_axes is None for it; with "
+                         "out_axes=None the output must not depend on the mapped inputs")
+    if src is None:
+        from plax._src.lax.structural import broadcast_in_dim
+        a = get_aval(x)
+        dst = dst % (a.ndim + 1)
+        shape = list(a.shape)
+        shape.insert(dst, size)
+        dims = tuple(i for i in range(a.ndim + 1) if i != dst)
+        return broadcast_in_dim(x, tuple(shape), dims)
+    return moveaxis(x, src, dst)
