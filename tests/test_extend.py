@@ -282,3 +282,21 @@ def test_misspelt_backend_and_name_clash_in_process(owner):
         registry.add_abstract_eval(Primitive("sin"), lambda x: ShapedArray(x.shape, x.dtype))
     core_registry._unregister_owner("test-extend-2")
     np.testing.assert_allclose(np.asarray(lax.sin(np.float32(0.5))), np.sin(np.float32(0.5)))
+
+
+def test_a_composition_is_every_backends_fallback(owner):
+    """A primitive with only an abstract eval and a composition (as a core primitive whose
+    algorithm is written in plax) runs and lowers on backends that have no rule for it."""
+    from plax.extend import Primitive
+    p = Primitive("testext.logaddexp1")
+    registry.add_abstract_eval(p, lambda x: _same(x))
+    registry.add_composition(p, lambda x: jnp.logaddexp(x, 1.0))
+    x = np.linspace(-2, 2, 5, dtype=np.float32)
+    for backend in ("reference", "xla"):
+        assert registry.get_backend(backend).supports(p)
+        with plax.default_backend(backend):
+            np.testing.assert_allclose(np.asarray(p.bind(x)), np.logaddexp(x, 1.0), rtol=1e-6)
+            np.testing.assert_allclose(np.asarray(plax.jit(p.bind)(x)), np.logaddexp(x, 1.0),
+                                       rtol=1e-6)
+    info = plax.print_environment_info(return_string=True).splitlines()
+    assert not [ln for ln in info if ln.startswith("  backend") and "testext.logaddexp1" in ln]
