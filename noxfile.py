@@ -1,4 +1,6 @@
-"""Developer sessions: `nox -s tests`, `nox -s demo`, `nox -s bench`, `nox -s lint`."""
+"""Developer sessions: `nox -s tests`, `nox -s demo`, `nox -s bench`, `nox -s lint`,
+`nox -s fuzz` (the long differential-fuzzing profile), `nox -s stress` (thread and memory tests
+at full size), `nox -s jax_examples`."""
 
 import nox
 
@@ -6,8 +8,9 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
-PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla"]
-TEST_DEPS = ["pytest>=8", "pytest-xdist", "jax", "jaxlib", "scikit-learn"]
+PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla",
+            "packages/backend-cupy"]
+TEST_DEPS = ["pytest>=8", "pytest-xdist", "hypothesis", "jax", "jaxlib", "scikit-learn"]
 
 
 def install_plax(session):
@@ -19,8 +22,29 @@ def tests(session):
     """The whole test suite (JAX is installed as the oracle)."""
     install_plax(session)
     session.install(*TEST_DEPS)
+    # the cupy backend's host build (g++) runs the conformance tests without a GPU
     session.run("pytest", "-q", "-n", "2", "tests", *session.posargs,
-                env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+                env={"TF_CPP_MIN_LOG_LEVEL": "2", "PLAX_CUPY_DEVICE": "host"})
+
+
+@nox.session
+def fuzz(session):
+    """The long differential-fuzzing profile: random programs on every backend against JAX,
+    every disagreement collected (report: fuzz-report.txt; PLAX_FUZZ_EXAMPLES to resize)."""
+    install_plax(session)
+    session.install(*TEST_DEPS)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py", *session.posargs,
+                env={"TF_CPP_MIN_LOG_LEVEL": "2", "PLAX_FUZZ_PROFILE": "long",
+                     "PLAX_FUZZ_REPORT": "fuzz-report.txt"})
+
+
+@nox.session
+def stress(session):
+    """Thread-safety and memory tests at full size (a minute per thread, 100,000 calls)."""
+    install_plax(session)
+    session.install(*TEST_DEPS)
+    session.run("pytest", "-q", "-s", "tests/test_threads.py", "tests/test_memory.py",
+                *session.posargs, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PLAX_STRESS": "1"})
 
 
 @nox.session
@@ -35,6 +59,16 @@ def bench(session):
     install_plax(session)
     session.install("jax", "jaxlib")
     session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session
+def jax_examples(session):
+    """JAX-style programs run unmodified on plax through a `jax` name shim and compared with
+    JAX (tests/jax_examples; fetches nothing; the test suite runs it too)."""
+    install_plax(session)
+    session.install("jax", "jaxlib")
+    session.run("python", "tests/jax_examples/harness.py", *session.posargs,
+                env={"TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 @nox.session

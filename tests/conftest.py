@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the cupy backend runs its host build (kernels built by g++, library calls through NumPy) unless
+# a GPU session asks for the device (bench/gpu.py sets PLAX_CUPY_DEVICE=gpu)
+os.environ.setdefault("PLAX_CUPY_DEVICE", "host")
 
 import plax  # noqa: E402
 

@@ -19,22 +19,6 @@ if HAVE_JAX:
     import jax.numpy as jjnp
     from jax import lax as jlax
 
-CONTROL_FLOW_PRIMS = (lax.cond_p, lax.while_p, lax.scan_p)
-
-
-@pytest.fixture
-def backend(backend, request):
-    """conftest's backend; a backend still lacking control flow (the XLA backend being built)
-    is expected to fail with UnsupportedPrimitiveError there, and nothing else."""
-    from plax._src import registry
-    b = registry.get_backend(backend)
-    missing = [p.name for p in CONTROL_FLOW_PRIMS if not b.supports(p)]
-    if missing:
-        request.node.add_marker(pytest.mark.xfail(
-            raises=plax.UnsupportedPrimitiveError, strict=False,
-            reason=f"backend {backend!r} has no rule for {', '.join(missing)} yet (reported)"))
-    return backend
-
 
 PLAX = (lax, pnp)
 JAX = (jlax, jjnp) if HAVE_JAX else None

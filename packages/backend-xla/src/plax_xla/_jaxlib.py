@@ -326,3 +326,29 @@ def _describe(message: str, text: str) -> str:
 
 def describe_environment() -> str:
     return f"jaxlib {jaxlib.__version__}"
+
+
+# ---------------------------------------------------------------------------------------------
+# LAPACK: the FFI kernels jaxlib ships for the CPU (jaxlib/lapack.py), registered with XLA once
+
+_lapack_lock = threading.Lock()
+_lapack_ready = False
+
+
+def lapack_target(fn_base: str, dtype) -> str:
+    """The custom-call target of LAPACK routine `fn_base` (e.g. "potrf_ffi") for `dtype`
+    ("lapack_spotrf_ffi" for float32). The first call initializes jaxlib's LAPACK (it binds
+    SciPy's; without that a compiled call crashes when run) and registers every kernel with
+    the CPU platform, as batch-partitionable."""
+    global _lapack_ready
+    from jaxlib import lapack
+    if not _lapack_ready:
+        with _lapack_lock:
+            if not _lapack_ready:
+                for name, capsule, api in lapack.registrations()["cpu"]:
+                    xc.register_custom_call_target(name, capsule, platform="cpu",
+                                                   api_version=api)
+                    if api == 1 and hasattr(xc, "register_custom_call_as_batch_partitionable"):
+                        xc.register_custom_call_as_batch_partitionable(name)
+                _lapack_ready = True
+    return lapack.prepare_lapack_call(fn_base, np.dtype(dtype))

@@ -10,6 +10,7 @@ import collections
 import hashlib
 import os
 import pathlib
+import threading
 import warnings
 from typing import Any, Sequence
 
@@ -49,6 +50,10 @@ class XlaBackend(Backend):
 
     def __init__(self, platform: str | None = None, cpu_devices: int | None = None):
         platform = (platform or _option("xla_platform", "auto")).lower()
+        if platform == "auto":  # PLAX_PLATFORMS (as JAX_PLATFORMS): its first xla platform
+            wanted = [p for p in (_option("platforms", None) or ())
+                      if p in ("cpu", "gpu", "cuda", "tpu")]
+            platform = wanted[0] if wanted else platform
         cpu_devices = int(cpu_devices or _option("xla_cpu_devices", 1))
         if cpu_devices < 1:
             raise ValueError(f"plax xla backend: xla_cpu_devices must be >= 1, got {cpu_devices}")
@@ -165,23 +170,18 @@ class XlaBackend(Backend):
     def _compile_loaded(self, text: str, natives: Sequence[Any], num_replicas: int = 1):
         """Compile, or load from the executable cache directory when one is configured."""
         path = self._cache_path(text, natives, num_replicas)
-        if path is not None and path.exists():
+        payload = _read_entry(path) if path is not None else None
+        if payload is not None:
             try:
-                loaded = jl.deserialize(self._client, path.read_bytes(), natives, num_replicas)
+                loaded = jl.deserialize(self._client, payload, natives, num_replicas)
                 self.stats["cache_hits"] += 1
                 return loaded
-            except Exception:  # noqa: BLE001 - a stale or corrupt entry: compile afresh
+            except Exception:  # noqa: BLE001 - a stale entry (another jaxlib): compile afresh
                 pass
         self.stats["compiles"] += 1
         loaded = jl.compile(self._client, text, natives, num_replicas)
         if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_bytes(jl.serialize(self._client, loaded))
-                os.replace(tmp, path)  # atomic: concurrent processes never read half a file
-            except OSError:
-                pass
+            _write_entry(path, jl.serialize(self._client, loaded))
         return loaded
 
     def _cache_path(self, text, natives, num_replicas) -> pathlib.Path | None:
@@ -210,6 +210,36 @@ class XlaBackend(Backend):
     def __repr__(self):
         return f"<plax backend xla ({self.platform}, {len(self._devices)} devices, " \
                f"{jl.describe_environment()})>"
+
+
+# An executable cache entry is MAGIC + sha256(payload) + payload: a truncated or corrupted
+# file fails the hash and is compiled afresh, never handed to the runtime (it is native code).
+_MAGIC = b"plax-xla-exe-1\n"
+
+
+def _read_entry(path: pathlib.Path) -> bytes | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(_MAGIC) + 32
+    if len(data) < head or not data.startswith(_MAGIC):
+        return None
+    digest, payload = data[len(_MAGIC):head], data[head:]
+    return payload if hashlib.sha256(payload).digest() == digest else None
+
+
+def _write_entry(path: pathlib.Path, payload: bytes) -> None:
+    """Atomically (a temporary file renamed over), readable by this user only."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
+        os.replace(tmp, path)  # atomic: concurrent processes never read half a file
+    except OSError:
+        pass
 
 
 def _option(name: str, default):

@@ -10,7 +10,8 @@ from plax.hookspecs import hookimpl
 
 _RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "lower_slicing",
                  "lower_sorting", "lower_linalg", "lower_calls", "lower_control_flow",
-                 "lower_fft")
+                 "lower_fft", "lower_convolution", "lower_windowed", "lower_lapack",
+                 "lower_special")
 
 
 def _define_options() -> None:
@@ -23,9 +24,25 @@ def _define_options() -> None:
                   "directory where the xla backend keeps compiled executables between runs "
                   "(off when unset; load executables only from a directory you trust)",
                   env="PLAX_XLA_CACHE_DIR")
-    config.define("xla_cpu_devices", 1, int,
+    config.define("xla_cpu_devices", xla_flags_device_count() or 1, int,
                   "number of CPU devices of the xla backend (for pmap on a CPU); read when the "
-                  "backend is created", env="PLAX_XLA_CPU_DEVICES")
+                  "backend is created. Without PLAX_XLA_CPU_DEVICES, JAX's "
+                  "XLA_FLAGS=--xla_force_host_platform_device_count=N gives N",
+                  env="PLAX_XLA_CPU_DEVICES")
+
+
+def xla_flags_device_count() -> int | None:
+    """N from --xla_force_host_platform_device_count=N in XLA_FLAGS (as JAX reads it)."""
+    import os
+    count = None
+    for flag in os.environ.get("XLA_FLAGS", "").split():
+        name, _, value = flag.partition("=")
+        if name.lstrip("-") == "xla_force_host_platform_device_count":
+            try:
+                count = int(value)
+            except ValueError:
+                raise ValueError(f"XLA_FLAGS: {flag!r} needs an integer device count") from None
+    return count
 
 
 def _factory():

@@ -21,7 +21,7 @@ from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F4
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
-               "tree", "scipy", "debug"}
+               "checkify", "tree", "scipy", "errors", "debug"}
 
 
 class default_backend:

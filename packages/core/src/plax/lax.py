@@ -8,6 +8,10 @@ from plax._src.lax.slicing import *  # noqa: F401,F403
 from plax._src.lax.sorting import *  # noqa: F401,F403
 from plax._src.lax.linalg import *  # noqa: F401,F403
 from plax._src.lax.fft import *  # noqa: F401,F403
+from plax._src.lax.convolution import *  # noqa: F401,F403
+from plax._src.lax.windowed import *  # noqa: F401,F403
+from plax._src.lax import linalg_decomp as linalg  # noqa: F401 (plax.lax.linalg, as jax's)
+from plax._src.lax.special import *  # noqa: F401,F403
 from plax._src.lax.control_flow import *  # noqa: F401,F403
 from plax._src.lax.parallel import *  # noqa: F401,F403
 from plax._src.lax import calls as _calls  # noqa: F401  (registers the call primitives)
@@ -25,6 +29,10 @@ from plax._src.lax.elementwise import bitwise_not as not_  # noqa: F401,E402
 from plax._src.lax.elementwise import bitwise_and as and_  # noqa: F401,E402
 from plax._src.lax.elementwise import bitwise_or as or_  # noqa: F401,E402
 from plax._src.lax.elementwise import bitwise_xor as xor_  # noqa: F401,E402
+
+import sys as _sys  # noqa: E402
+
+_sys.modules.setdefault(__name__ + ".linalg", linalg)  # so `import plax.lax.linalg` works
 
 
 def __getattr__(name: str):

@@ -178,6 +178,10 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
                 v, d = trace.lift(o)
                 if oax is not None:
                     nd = get_aval(v).ndim + (1 if d is None else 0)
+                    if not -nd <= oax < nd:
+                        raise ValueError(
+                            f"vmap out_axes={oax} is out of bounds for an output of rank {nd} "
+                            f"(the mapped axis included); valid out_axes: {-nd} to {nd - 1}")
                     oax = oax % nd
                 res.append(matchaxis(v, d, oax, size))
         finally:

@@ -65,6 +65,31 @@ class _Entry:
         self.concrete = not any(isinstance(c, Tracer) for c in consts)
 
 
+def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate_argnums,
+                   donate_argnames) -> None:
+    """Argument numbers and names that `fun`'s signature cannot take fail at jit(), naming
+    the option and the offending entries (as JAX's jit)."""
+    kinds = {p.kind for p in sig.parameters.values()}
+    name = getattr(fun, "__name__", "fun")
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        n = len(positional)
+        for option, nums in (("static_argnums", static_argnums),
+                             ("donate_argnums", donate_argnums)):
+            bad = tuple(i for i in nums if not -n <= i < n)
+            if bad:
+                raise ValueError(f"jit({name}) has {option}={bad}, but {name} only accepts "
+                                 f"{n} positional argument{'s' if n != 1 else ''} "
+                                 f"({', '.join(positional) or 'none'})")
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        for option, names in (("static_argnames", static_argnames),
+                              ("donate_argnames", donate_argnames)):
+            bad = sorted(set(names) - set(sig.parameters))
+            if bad:
+                raise ValueError(f"jit({name}) has invalid {option} {bad}: {name} takes no "
+                                 f"argument of that name (its parameters: "
+                                 f"{', '.join(sig.parameters) or 'none'})")
+
+
 class JitFunction:
     """The callable `jit(f)` returns."""
 
@@ -93,6 +118,8 @@ class JitFunction:
             for i in self.donate_argnums:
                 if 0 <= i < len(positional) and positional[i] not in self.donate_argnames:
                     self.donate_argnames += (positional[i],)
+            _check_argspec(fun, sig, positional, self.static_argnums, self.static_argnames,
+                           self.donate_argnums, self.donate_argnames)
         both = set(self.static_argnums) & set(self.donate_argnums)
         if both or set(self.static_argnames) & set(self.donate_argnames):
             raise ValueError(f"jit({getattr(fun, '__name__', 'fun')}): an argument cannot be "
@@ -368,8 +395,37 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
                                  device=device, inline=inline)
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {fun!r}")
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
-                       inline, donate_argnames)
+    options = (static_argnums, static_argnames, donate_argnums, donate_argnames, backend,
+               device)
+    try:
+        per_fun = _by_fun.get(fun)
+        if per_fun is None:
+            per_fun = _by_fun[fun] = {}
+        state = per_fun.get(options)
+    except TypeError:  # an unhashable option or function, or one without weak references
+        return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend,
+                           device, inline, donate_argnames)
+    if state is None:
+        jf = JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
+                         inline, donate_argnames)
+        per_fun[options] = {k: v for k, v in jf.__dict__.items() if k not in _OWN}
+        return jf
+    # JAX keys its caches on the function: a new wrapper of the same function (with the same
+    # options) shares the first one's traces and executables, so `jit(f)(x)` in a loop traces
+    # once, and a global that `f` read while tracing keeps the value it had then
+    new = object.__new__(JitFunction)
+    new.__dict__.update(state)
+    new.fun = new.__wrapped__ = fun
+    new._last = (None, None)
+    _live.add(new)  # its one-slot `_last` is its own: clear_caches() must reach it
+    return new
+
+
+# What a JitFunction does not share with other wrappers of its function: the function itself
+# (the shared state must not keep it alive: `_by_fun` holds it weakly) and the one-slot cache.
+_OWN = frozenset({"fun", "__wrapped__", "_last"})
+# function -> {jit options -> the state its wrappers share}
+_by_fun: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def clear_caches() -> None:
@@ -377,6 +433,7 @@ def clear_caches() -> None:
     `plax.clear_caches`, which also clears the eager caches and each started backend's)."""
     for jf in list(_live):
         jf.clear_cache()
+    _by_fun.clear()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,6 +45,18 @@ def _method(name: str):
     return m
 
 
+def _show_index(idx) -> str:
+    """`idx` as the user wrote it between brackets, for error messages."""
+    def one(i):
+        if isinstance(i, slice):
+            parts = ["" if v is None else repr(v) for v in (i.start, i.stop, i.step)]
+            return ":".join(parts[:2] if i.step is None else parts)
+        if i is Ellipsis:
+            return "..."
+        return "idx" if hasattr(i, "shape") and getattr(i, "ndim", 0) else repr(i)
+    return ", ".join(map(one, idx)) if isinstance(idx, tuple) else one(idx)
+
+
 class ArrayMethods:
     __slots__ = ()
 
@@ -87,6 +99,13 @@ class ArrayMethods:
     def __getitem__(self, idx):
         from plax._src.numpy import indexing
         return indexing.getitem(self, idx)
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            f"plax arrays are immutable: `x[{_show_index(idx)}] = ...` cannot assign in place "
+            f"(x is {self.aval.str_short()})."
+            f" Use the functional form `x = x.at[{_show_index(idx)}].set(value)` (or .add, "
+            ".multiply, .min, .max, .get, as in JAX)")
 
     @property
     def at(self):

@@ -191,14 +191,38 @@ def _check_backend(name: str, value: Any) -> str | None:
     return value
 
 
+def _check_names(name: str, value: Any):
+    """A list of names: a comma-separated string or a sequence of strings (None: unset)."""
+    if value is None and name in ("plugins", "platforms"):
+        return None
+    if isinstance(value, str):
+        return _parse_list(value) or ()
+    if isinstance(value, (list, tuple, set, frozenset)) and all(
+            isinstance(v, str) for v in value):
+        return tuple(value)
+    raise TypeError(f"plax.config option '{name}' takes names (a comma-separated string or a "
+                    f"sequence of strings), got {value!r}")
+
+
 config = Config()
 config.define("backend", None, _parse_backend,
               "name of the default backend (None: the highest-priority installed backend)",
               validate=_check_backend)
+config.define("platforms", None, _parse_list,
+              "as JAX_PLATFORMS: comma-separated backend names (reference, xla, ...) or "
+              "platforms (cpu, gpu, tpu), in order; the default backend is the first that "
+              "starts (an error if none does), and the xla backend runs on the first platform "
+              "listed. Unset: the highest-priority installed backend", validate=_check_names)
 config.define("enable_x64", False, _parse_bool, "allow 64-bit dtypes (float64, int64)",
               validate=_check_bool)
 config.define("debug_nans", False, _parse_bool,
               "raise FloatingPointError when an operation produces a NaN", validate=_check_bool)
+config.define("checks", False, _parse_bool,
+              "checked mode. Eager ops check their operands and raise naming the operation, "
+              "the index, the axis and the bound (out-of-bounds gather/scatter/dynamic_slice "
+              "indices, which otherwise clamp; integer division by zero); it also turns on "
+              "abstract-eval checking of eager results and of batch rules' outputs. Under jit "
+              "use plax.checkify", validate=_check_bool)
 config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly",
               validate=_check_bool)
 config.define("checks", False, _parse_bool,
@@ -207,9 +231,10 @@ config.define("checks", False, _parse_bool,
               validate=_check_bool)
 config.define("plugins", None, _parse_list,
               "allow list of third-party plugin names to load (comma separated); None loads "
-              "all. Built-in plugins (the reference backend) load unless disabled")
+              "all. Built-in plugins (the reference backend) load unless disabled",
+              validate=_check_names)
 config.define("disable_plugins", (), lambda s: _parse_list(s) or (),
-              "plugin names never to load (comma separated)")
+              "plugin names never to load (comma separated)", validate=_check_names)
 
 
 def enable_x64(value: bool = True):

@@ -218,6 +218,9 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
             _eager_cache[key] = out_aval, run
     else:
         out_aval, run = hit
+    if config.checks:
+        from plax._src import eager_checks
+        eager_checks.check(prim, args, params)
     out = launch(run, bufs, args)
     if config.checks:
         check_outputs(prim, backend, out if prim.multiple_results else [out],

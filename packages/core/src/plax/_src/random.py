@@ -51,6 +51,9 @@ def _float_dtype(name: str, dtype, kinds=dtypes.is_float, what="a float"):
 
 def _check_shape(name: str, shape: tuple, *param_shapes) -> None:
     """Parameters must broadcast to exactly `shape`."""
+    if any(d < 0 for d in shape):
+        raise ValueError(f"random.{name}: the shape argument {tuple(shape)} has a negative "
+                         "dimension")
     try:
         out = np.broadcast_shapes(shape, *param_shapes)
     except ValueError:

@@ -289,11 +289,16 @@ def backend_names() -> list[str]:
 
 def _instantiate(spec: BackendSpec):
     if spec.instance is None and spec.error is None:
-        try:
-            spec.instance = spec.factory()
-        except Exception as e:  # noqa: BLE001 - reported to the user with the cause
-            spec.error = e
+        with _start_lock:  # threads racing to the first use start one backend, not several
+            if spec.instance is None and spec.error is None:
+                try:
+                    spec.instance = spec.factory()
+                except Exception as e:  # noqa: BLE001 - reported to the user with the cause
+                    spec.error = e
     return spec.instance
+
+
+_start_lock = threading.RLock()
 
 
 _default_cache: dict = {}
@@ -358,6 +363,9 @@ def is_default_backend(backend) -> bool:
 def _pick_default():
     ensure_plugins_loaded()
     errors = []
+    platforms = config.platforms
+    if platforms:  # PLAX_PLATFORMS: backend names or platforms, first that starts
+        return _pick_from(platforms)
     for name in backend_names():
         spec = _backend_specs[name]
         inst = _instantiate(spec)
@@ -368,6 +376,26 @@ def _pick_default():
                                   + (": " + "; ".join(errors) if errors else ""))
 
 
+def _pick_from(platforms) -> Any:
+    """The first of `platforms` (backend names, or platforms such as cpu/gpu that a backend
+    runs on, tried in priority order) that starts."""
+    errors = []
+    for want in platforms:
+        names = [want] if want in _backend_specs else backend_names()
+        for name in names:
+            spec = _backend_specs[name]
+            inst = _instantiate(spec)
+            if inst is None:
+                errors.append(f"{name}: {spec.error}")
+            elif name == want or inst.platform == want or (
+                    want == "cuda" and inst.platform == "gpu"):
+                return inst
+    raise BackendUnavailableError(
+        f"none of the platforms {', '.join(platforms)} (PLAX_PLATFORMS / config 'platforms') "
+        f"could be started; installed backends: {', '.join(backend_names())}"
+        + ("; " + "; ".join(errors) if errors else ""))
+
+
 def validate_backend_name(name: str) -> None:
     ensure_plugins_loaded()
     if name not in _backend_specs:
@@ -376,7 +404,7 @@ def validate_backend_name(name: str) -> None:
 
 
 def _on_config_change(name: str) -> None:
-    if name == "backend":
+    if name in ("backend", "platforms"):
         _default_cache.clear()
 
 
@@ -406,6 +434,7 @@ class PluginInfo:
 
 _plugins: dict[str, PluginInfo] = {}
 _loaded = False
+_loading = False
 _load_lock = threading.RLock()
 _pm = None
 
@@ -450,27 +479,37 @@ def load_plugins() -> None:
     registrations clash with another's (a rule registered twice, a primitive name taken), is
     skipped with a PluginWarning naming both sides; the rest keeps working. Rules registered
     for a backend no plugin provides (a misspelt name) warn too."""
-    global _loaded
+    global _loaded, _loading
     with _load_lock:
-        if _loaded:
+        # _loading: a plugin asking for the registry while it loads (this thread holds the
+        # lock); other threads wait on the lock and see _loaded only once loading is done
+        if _loaded or _loading:
             return
-        _loaded = True
-        for mod in _CORE_RULE_MODULES:
-            importlib.import_module(mod)
-        allow = config.plugins
-        deny = set(config.disable_plugins or ())
-        found, errors = discover()
-        _plugins.update(found)
-        for name, info in found.items():
-            # the allow list selects among third-party plugins; built-ins are denied explicitly
-            if name in deny or (allow is not None and name not in allow
-                                and name not in _BUILTIN_PLUGINS):
-                info.status = "disabled"
-                continue
-            load_plugin(info)
-        for msg in errors + _unknown_backend_rules(found):
-            problems.append(msg)
-            warnings.warn(msg, PluginWarning, stacklevel=3)
+        _loading = True
+        try:
+            _load_all()
+        finally:
+            _loaded, _loading = True, False
+
+
+def _load_all() -> None:
+    """The body of load_plugins, under its lock."""
+    for mod in _CORE_RULE_MODULES:
+        importlib.import_module(mod)
+    allow = config.plugins
+    deny = set(config.disable_plugins or ())
+    found, errors = discover()
+    _plugins.update(found)
+    for name, info in found.items():
+        # the allow list selects among third-party plugins; built-ins are denied explicitly
+        if name in deny or (allow is not None and name not in allow
+                            and name not in _BUILTIN_PLUGINS):
+            info.status = "disabled"
+            continue
+        load_plugin(info)
+    for msg in errors + _unknown_backend_rules(found):
+        problems.append(msg)
+        warnings.warn(msg, PluginWarning, stacklevel=4)
 
 
 def load_plugin(info: PluginInfo) -> bool:

@@ -1,0 +1,27 @@
+"""Programs the differential fuzzer found disagreeing (tests/test_fuzz.py runs each one):
+name -> (source defining `fn`, input specs [(shape, is_python_scalar)], input seed)."""
+
+REGRESSIONS: dict[str, tuple[str, list, int]] = {
+    # grad of checkpoint around a fori_loop: the checkpoint transpose handed backward_pass a
+    # jvp-ed scan whose primal carry (c * c) is not linear ("mul is not linear in both
+    # operands at once"); fixed by partially evaluating the checkpoint body before transposing
+    "grad-checkpoint-fori (seed 1053)": ("""
+def f0(a0, a1):
+    v2 = 3 + a0
+    v3 = jnp.where(v2 > a0, v2, a0)
+    v4 = a0 > a0
+    v5 = jnp.where(v4, a0, 0.5 * a0)
+    v6 = lax.square(a0)
+    v7 = lax.fori_loop(0, 1, lambda i, c: 0.5 * (jnp.sqrt(
+        (lax.square((c))) * (lax.square((c))) + 1.0)), v6)
+    v8 = jnp.sin(v7)
+    return v8
+
+f1 = checkpoint(f0)
+f2 = grad(lambda *a: jnp.sum(jnp.sin(f1(*a))))
+fn = f2
+""", [((), False), ((), False)], 1053),
+    "grad-checkpoint-fori (minimal)": ("""
+fn = grad(checkpoint(lambda a0: lax.fori_loop(0, 1, lambda i, c: c * c, a0)))
+""", [((), False)], 0),
+}
