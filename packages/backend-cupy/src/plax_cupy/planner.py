@@ -83,12 +83,6 @@ class LibraryStep:
 Step = FusedGroup | LibraryStep
 
 
-@dataclass
-class _Info:
-    producer: dict = field(default_factory=dict)   # Var -> eqn (fusible eqns only)
-    kind: dict = field(default_factory=dict)       # id(eqn) -> "ew" | "view" | "reduce" | None
-
-
 def classify(eqn, supports: Callable | None = None) -> str | None:
     """'ew', 'view', 'reduce' for a fusible equation, None for a library step."""
     prim = eqn.primitive
