@@ -23,10 +23,12 @@ from plax._src.compiled import compiled as _compiled
 from plax._src.random import (  # noqa: F401
     bernoulli, bits, categorical, choice, exponential, gumbel, normal, permutation, randint,
     truncated_normal, uniform)
+from plax._src.random_samplers import *  # noqa: F401,F403
+from plax._src.random_samplers import __all__ as _samplers
 
 __all__ = ["PRNGKey", "key", "key_data", "wrap_key_data", "key_impl", "split", "fold_in",
            "bits", "uniform", "normal", "randint", "bernoulli", "categorical", "permutation",
-           "choice", "truncated_normal", "exponential", "gumbel"]
+           "choice", "truncated_normal", "exponential", "gumbel", *_samplers]
 
 _IMPL = "threefry2x32"
 
