@@ -1,5 +1,6 @@
-"""The special-function primitives as compositions of plax.lax operations, for backends with no
-native kernel (StableHLO has none for igamma, betainc or bessel_i0e). The algorithms are the
+"""The special-function primitives as compositions of plax.lax operations, for the xla backend
+(StableHLO has no op for igamma, betainc or bessel_i0e); public imports only, so another backend
+without native kernels can copy or import them. The algorithms are the
 ones JAX uses (ported there from XLA's client math library): a power series or a continued
 fraction for P(a, x) and its derivatives, with early exit once every element has converged,
 the Lentz-Thompson-Barnett continued fraction for I_x(a, b), and Cephes' Chebyshev expansions
@@ -12,8 +13,7 @@ import functools
 import numpy as np
 
 from plax import lax
-from plax._src import dtypes
-from plax._src.core import get_aval
+from plax.extend import dtypes, get_aval
 
 VALUE, DERIVATIVE, SAMPLE_DERIVATIVE = "value", "derivative", "sample_derivative"
 

@@ -2,7 +2,8 @@
 their derivatives, polygamma, Hurwitz zeta, the regularized incomplete beta function and the
 exponentially scaled Bessel functions I0e, I1e. All take floating operands of one dtype and
 broadcast like the other elementwise primitives. Backends without a native kernel lower them as
-the compositions of `special_algorithms` (what JAX does in jax/_src/lax/special.py)."""
+compositions of lax operations (plax_xla.special_algorithms: what JAX does in
+jax/_src/lax/special.py)."""
 
 from __future__ import annotations
 
