@@ -102,6 +102,20 @@ def test_unique_all_inverse_and_dtypes():
     assert pnp.finfo(pnp.float8_e4m3fn).max == 448
 
 
+@requires_jax
+def test_index_tricks():
+    import jax.numpy as jnp
+    pairs = [(pnp.mgrid[0:3, 0:2], jnp.mgrid[0:3, 0:2]), (pnp.mgrid[0:1:5j], jnp.mgrid[0:1:5j]),
+             (pnp.r_[V[:2], 0:3, V[:1]], jnp.r_[V[:2], 0:3, V[:1]]),
+             (pnp.c_[V[:2], V[2:4]], jnp.c_[V[:2], V[2:4]]),
+             (pnp.r_["1", A, A[:, :1]], jnp.r_["1", A, A[:, :1]])]
+    pairs += list(zip(pnp.ogrid[0:3, 0:2], jnp.ogrid[0:3, 0:2]))
+    for a, b in pairs:
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert_close(a, b)
+
+
 def test_traced_variants(backend):
     x = np.int32([12, 18, -27, 0])
     y = np.int32([8, 24, 6, 5])

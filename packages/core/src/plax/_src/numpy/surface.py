@@ -739,3 +739,58 @@ def unpackbits(a, axis: int | None = None, count: int | None = None, bitorder: s
     if count is not None:
         bits = bits[..., :count]
     return pnp.moveaxis(bits, -1, axis)
+
+
+# --- index tricks ----------------------------------------------------------------------------
+
+
+class _Grid:
+    """mgrid/ogrid: NumPy's dense or open grids from static slices, as plax arrays."""
+
+    def __init__(self, np_grid):
+        self._grid = np_grid
+
+    def __getitem__(self, key):
+        out = self._grid[key]
+        if isinstance(out, (list, tuple)):
+            return [pnp.asarray(o) for o in out]
+        arr = np.asarray(out)
+        if arr.dtype == np.float64 or arr.dtype == np.int64:
+            arr = arr.astype(dtypes.canonicalize_dtype(arr.dtype))
+        return pnp.asarray(arr)
+
+
+class _Concatenator:
+    """r_/c_: concatenate arrays and static slices (slices become aranges or linspaces) along
+    an axis; r_ takes an optional leading axis string such as '0' or '-1'."""
+
+    def __init__(self, axis: int, columns: bool):
+        self._axis, self._columns = axis, columns
+
+    def _item(self, x):
+        if isinstance(x, slice):
+            x = np.r_[x]
+            x = x.astype(dtypes.canonicalize_dtype(x.dtype))
+        a = pnp.atleast_1d(pnp.asarray(x))
+        if self._columns and a.ndim == 1:
+            a = a[:, None]
+        return a
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        axis = self._axis
+        if key and isinstance(key[0], str):
+            try:
+                axis = int(key[0])
+            except ValueError:
+                raise NotImplementedError(f"plax.numpy.r_ directive {key[0]!r}: only an "
+                                          "integer axis is supported") from None
+            key = key[1:]
+        return pnp.concatenate([self._item(x) for x in key], axis=axis)
+
+
+mgrid = _Grid(np.mgrid)
+ogrid = _Grid(np.ogrid)
+r_ = _Concatenator(0, False)
+c_ = _Concatenator(-1, True)
+__all__ += ["mgrid", "ogrid", "r_", "c_"]
