@@ -82,9 +82,8 @@ LEFT_OUT = {
         "reduce_precision rng_bit_generator rng_uniform scaled_dot scatter_apply "
         "shape_as_value split stack tile unstack"),
     "jax.random": _names(
-        # plax's gamma is a composition (no random_gamma primitive); typed key dtypes are a
-        # follow-up (keys are raw uint32[2] arrays)
-        "random_gamma_p key_dtype"),
+        # plax's gamma sampler is a composition of lax operations, not a primitive
+        "random_gamma_p"),
     "jax.nn": _names(
         # microscaling (MX) formats: not planned in issue 12
         "get_scaled_dot_general_config scaled_dot_general scaled_matmul"),
