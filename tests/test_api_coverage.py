@@ -91,9 +91,6 @@ LEFT_OUT = {
         # follow-up of issue 12 (sci): series and continued fractions not written yet
         "bessel_jn dawsn exp1 expi expn fresnel hyp1f1 hyp2f1 owens_t sici spence sph_harm_y "
         "wofz"),
-    "jax.nn.initializers": _names(
-        # follow-up: need plax.numpy.linalg.qr (now on main) and the Initializer protocol
-        "Initializer delta_orthogonal orthogonal"),
 }
 
 
