@@ -89,8 +89,7 @@ LEFT_OUT = {
         "get_scaled_dot_general_config scaled_dot_general scaled_matmul"),
     "jax.scipy.special": _names(
         # follow-up of issue 12 (sci): series and continued fractions not written yet
-        "bessel_jn dawsn exp1 expi expn fresnel hyp1f1 hyp2f1 owens_t sici spence sph_harm_y "
-        "wofz"),
+        "bessel_jn dawsn expn fresnel hyp1f1 hyp2f1 owens_t sici sph_harm_y wofz"),
 }
 
 
