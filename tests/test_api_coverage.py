@@ -58,9 +58,7 @@ LEFT_OUT = {
         # NumPy's object machinery: no plax equivalent (arrays are typed and immutable)
         "ufunc frompyfunc",
         # host I/O and interchange left for a follow-up
-        "fromfile from_dlpack",
-        # follow-up of issue 12 (sci): need lstsq/eigvals or scatter plumbing
-        "polyfit roots put_along_axis histogram2d histogramdd"),
+        "fromfile from_dlpack"),
     "jax.lax": _names(
         # pending: issue 16 (collectives and sharding beyond pmap's)
         "all_to_all all_to_all_p axis_size pbroadcast pcast precv psend pshuffle psum_scatter "

@@ -62,12 +62,18 @@ CASES = [
      dict(inplace=False)),
     ("put", (np.arange(6.0), np.int32([0, 7]), np.float32([9.0, 8.0])),
      dict(mode="wrap", inplace=False)),
+    ("put_along_axis", (A, np.int32([[0, 2, 1, 3, 0]]), 9.0, 0), dict(inplace=False)),
+    ("put_along_axis", (A, np.int32([[1], [0], [4], [2]]), A[:, :1], 1), dict(inplace=False)),
+    ("histogramdd", (np.float32(R.randn(40, 2)),), dict(bins=(3, 4))),
+    ("histogram2d", (V, V[::-1]), dict(bins=4, density=True)),
+    ("polyfit", (np.linspace(0, 1, 9, dtype=np.float32), np.float32(R.randn(9)), 2), {}),
+    ("roots", (np.float32([0, 1, -3, 2, 0]),), {}),
 ]
 
 
 def _flat(x):
     if isinstance(x, (tuple, list)):
-        return [np.asarray(e) for e in x]
+        return [a for e in x for a in _flat(e)]
     return [np.asarray(x)]
 
 
