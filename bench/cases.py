@@ -682,6 +682,45 @@ def case_vae_first_epoch(backends, quick, have_jax):
     return res
 
 
+# ---------------------------------------------------------------------------------------------
+# 12. Cholesky factorization and solve (LAPACK potrf + two trsm on the xla backend)
+
+
+def _cho_solve_fn(linalg):
+    def f(a, b):
+        L = linalg.cholesky(a)
+        y = linalg.triangular_solve(L, b, left_side=True, lower=True)
+        return linalg.triangular_solve(L, y, left_side=True, lower=True, transpose_a=True)
+    return f
+
+
+def case_cholesky_solve(backends, quick, have_jax):
+    n = 256 if quick else 1024
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal((n, n)).astype(np.float32)
+    a = (m @ m.T / n + np.eye(n)).astype(np.float32)
+    b_ = rng.standard_normal((n, 1)).astype(np.float32)
+    rep = 3 if quick else 15
+    import plax
+    from plax.lax import linalg as plinalg
+    fns = {}
+    for b in backends:
+        with _on(b):
+            fns[f"plax[{b}]"] = (lambda b=b: _on(b), lambda f=plax.jit(_cho_solve_fn(plinalg)),
+                                 aa=plax.device_put(a), bb=plax.device_put(b_): f(aa, bb))
+    if have_jax:
+        import jax
+        from jax.lax import linalg as jlinalg
+        fns["jax"] = (contextlib.nullcontext, lambda f=jax.jit(_cho_solve_fn(jlinalg)),
+                      aa=jax.device_put(a), bb=jax.device_put(b_): f(aa, bb))
+    import scipy.linalg as sl
+    fns["numpy"] = (contextlib.nullcontext, lambda: sl.cho_solve(sl.cho_factor(a, lower=True),
+                                                                 b_))
+    res = {name: {"us": t} for name, t in interleaved_us(fns, repeat=rep, settle=0.15).items()}
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
 CASES = {
     "1_mlp_step": case_mlp,
     "2_dispatch": case_dispatch,
@@ -694,6 +733,7 @@ CASES = {
     "9_convnet_step": case_convnet,
     "10_rewrapped_jit": case_rewrapped_jit,
     "11_vae_first_epoch": case_vae_first_epoch,
+    "12_cholesky_solve": case_cholesky_solve,
 }
 
 

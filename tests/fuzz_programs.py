@@ -34,6 +34,7 @@ class Program:
     seed: int
     layers: list
     uses_while: bool
+    x64: bool = False  # run with 64-bit dtypes enabled (plax.enable_x64 / jax.enable_x64)
 
     def inputs(self):
         rng = np.random.default_rng(self.seed)
@@ -54,7 +55,8 @@ class Program:
         return env["fn"]
 
     def __str__(self):
-        return f"{self.source}\n# inputs: seed={self.seed} specs={self.specs}"
+        return (f"{self.source}\n# inputs: seed={self.seed} specs={self.specs}"
+                + (" x64=True" if self.x64 else ""))
 
 
 def _broadcastable(a: tuple, b: tuple) -> bool:
@@ -114,8 +116,8 @@ def _related_shape(draw, base: tuple):
 
 
 class _Builder:
-    def __init__(self, draw, allow_while: bool):
-        self.draw, self.allow_while = draw, allow_while
+    def __init__(self, draw, allow_while: bool, x64: bool = False):
+        self.draw, self.allow_while, self.x64 = draw, allow_while, x64
         self.vals: list[Val] = []
         self.lines: list[str] = []
         self.uses_while = False
@@ -234,6 +236,19 @@ class _Builder:
             return False
         return True
 
+    def cast(self):
+        """Through another float dtype: float64 under x64 (kept), else a float16 or bfloat16
+        round trip (rounding to nearest even on every backend)."""
+        v = self.pick(lambda v: v.dtype == F32 and not v.weak)
+        if v is None:
+            return False
+        if self.x64:
+            self.new(f"{v.name}.astype(jnp.float64)", v.shape, F32)
+        else:
+            low = self.draw(st.sampled_from(["float16", "bfloat16"]))
+            self.new(f"{v.name}.astype(jnp.{low}).astype(jnp.float32)", v.shape, F32)
+        return True
+
     def matmul(self):
         v = self.pick(lambda v: len(v.shape) >= 1 and v.dtype == F32 and not v.weak)
         if v is None:
@@ -277,7 +292,8 @@ class _Builder:
         return True
 
 
-FAMILIES = ["unary", "binary", "const", "compare", "reduce", "shape_op", "matmul", "control"]
+FAMILIES = ["unary", "binary", "const", "compare", "reduce", "shape_op", "matmul", "control",
+            "cast"]
 LAYERS = ["jit", "vmap", "grad", "jvp", "linearize", "checkpoint", "custom_jvp", "custom_vjp"]
 REVERSE = {"grad", "custom_vjp"}  # while_loop has no reverse mode (in JAX either)
 
@@ -285,7 +301,8 @@ REVERSE = {"grad", "custom_vjp"}  # while_loop has no reverse mode (in JAX eithe
 @st.composite
 def programs(draw, max_ops: int = 6, max_layers: int = 3):
     layers = draw(st.lists(st.sampled_from(LAYERS), max_size=max_layers))
-    b = _Builder(draw, allow_while=not REVERSE & set(layers))
+    x64 = draw(st.integers(0, 3)) == 0
+    b = _Builder(draw, allow_while=not REVERSE & set(layers), x64=x64)
     base = draw(shapes(min_rank=0, max_rank=3))
     n_in = draw(st.integers(1, 3))
     specs = [(base, False)]
@@ -308,7 +325,7 @@ def programs(draw, max_ops: int = 6, max_layers: int = 3):
     src = [f"def f0({args}):", *b.lines, f"    return {ret}", ""]
     src += _layers_source(draw, layers, specs)
     return Program("\n".join(src), specs, draw(st.integers(0, 2**31 - 1)), layers,
-                   b.uses_while)
+                   b.uses_while, x64)
 
 
 def _layers_source(draw, layers, specs) -> list[str]:

@@ -75,6 +75,18 @@ PROGRAMS = {
     "linalg_fft": (lambda x, v: [lax.dot_general(x, x, (((1,), (1,)), ((), ()))),
                                  lax.fft(v.astype(np.complex64), lax.FftType.FFT, (4,))],
                    (X, V)),
+    "conv_windows": (lambda x, w, v: [
+        lax.conv_general_dilated(x, w, (1, 2), "SAME", dimension_numbers=("NHWC", "HWIO",
+                                                                          "NHWC")),
+        lax.reduce_window(v, 0.0, lax.add, (1, 2, 2), (1, 1, 2), "VALID"),
+        lax.reduce_window(v, -np.inf, lax.max, (1, 2, 2), (1, 2, 2), "SAME"),
+        lax.reduce_window(v, np.inf, lax.min, (1, 2, 1), (1, 1, 1), "VALID"),
+        lax.reduce_window(v, np.float32(1), lax.mul, (1, 2, 2), (1, 1, 1), "VALID"),
+        lax.select_and_gather_add(v * 2.0, v, "ge", (1, 2, 2), (1, 2, 2), "VALID"),
+        lax.select_and_scatter_add(v[:, :2, :2], v, "le", (1, 2, 2), (1, 2, 2), "VALID")],
+        (np.linspace(0.2, 0.8, 2 * 5 * 4 * 2, dtype=F).reshape(2, 5, 4, 2),
+         np.linspace(0.9, 0.1, 3 * 2 * 2 * 3, dtype=F).reshape(3, 2, 2, 3),
+         np.linspace(0.1, 0.9, 2 * 4 * 4, dtype=F)[::-1].reshape(2, 4, 4))),
 }
 
 # primitives not checked eagerly here, and why
@@ -125,10 +137,15 @@ NO_GRAD = {"round", "floor", "ceil", "sign", "rem", "nextafter", "stop_gradient"
            "reduce_max", "reduce_min", "reduce_prod", "max", "min", "clamp", "sort", "top_k",
            "scatter", "scatter_mul", "scatter_min", "scatter_max", "select_n", "gather",
            "dynamic_slice", "dynamic_update_slice"}
+# forward mode only, as in JAX (the generic reduce_window has a jvp and no transpose)
+FORWARD_ONLY = {"reduce_window"}
 
 
 # jvps that are not the derivative on purpose, or only where the function is smooth
-NOT_DIFFERENTIABLE = {"stop_gradient", "nextafter", "clamp"}
+# (pooling picks one element per window: random points in (0.1, 0.9) put near-ties within a
+# finite-difference step; tests/test_lax_windowed.py checks these derivatives against JAX)
+NOT_DIFFERENTIABLE = {"stop_gradient", "nextafter", "clamp", "reduce_window_max",
+                      "reduce_window_min", "select_and_gather_add", "select_and_scatter_add"}
 
 
 @pytest.mark.parametrize("name", sorted(EQUATIONS))
@@ -138,7 +155,8 @@ def test_builtin_primitive_conforms(name, check_primitive):
     args = [_example(a, rng) for a in avals]
     report = check_primitive(prim, *args, params=params,
                              grad_order=1 if name in NO_GRAD else 2,
-                             skip=("jvp", "grad of grad") if name in NOT_DIFFERENTIABLE else ())
+                             skip=("jvp", "grad of grad") if name in NOT_DIFFERENTIABLE
+                             else ("grad of grad",) if name in FORWARD_ONLY else ())
     assert any(k.startswith("eager[") and v == "ok" for k, v in report.items()), report
     assert report.get("jit[reference]") == "ok", report
 

@@ -273,3 +273,60 @@ def test_gpu_decomposition_rules_match_the_reference(dtype):
         want = want if isinstance(want, list) else [want]
         for g, w in zip(got, want):
             assert_close(g, w, dtype, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32])
+def test_gpu_convolution_rule_matches_the_reference(dtype):
+    """The im2col + GEMM convolution the GPU build uses, run here through NumPy, against the
+    reference backend's rule: layouts, strides, padding (negative too), dilations, groups."""
+    from plax.extend import registry
+    from plax_cupy.lib_conv import GPU_RULES
+    prim = registry.primitives()["conv_general_dilated"]
+    ref = registry.impl_table("reference")[prim]
+    nchw, oihw = ((0, 1, 2, 3),) * 2
+    nhwc, hwio = (0, 3, 1, 2), (3, 2, 0, 1)
+    cases = [
+        # lhs shape, rhs shape, specs, strides, padding, lhs_dil, rhs_dil, fgc, bgc
+        ((2, 4, 7, 6), (6, 4, 3, 2), (nchw, oihw, nchw), (1, 1), ((0, 0), (0, 0)), (1, 1),
+         (1, 1), 1, 1),
+        ((2, 7, 6, 4), (3, 2, 4, 6), (nhwc, hwio, nhwc), (2, 1), ((1, 2), (-1, 1)), (1, 2),
+         (2, 1), 1, 1),
+        ((2, 4, 5, 5), (6, 2, 3, 3), (nchw, oihw, nchw), (1, 2), ((1, 1), (1, 1)), (1, 1),
+         (1, 1), 2, 1),
+        ((4, 3, 5, 4), (6, 3, 2, 2), (nchw, oihw, nchw), (1, 1), ((0, 1), (0, 0)), (1, 1),
+         (1, 1), 1, 2),
+        ((1, 2, 0, 4), (3, 2, 1, 1), (nchw, oihw, nchw), (1, 1), ((0, 0), (0, 0)), (1, 1),
+         (1, 1), 1, 1),
+    ]
+    for i, (ls, rs, dn, st, pad, ld, rd, fgc, bgc) in enumerate(cases):
+        lhs, rhs = rand(ls, dtype, seed=20 + i, lo=-3, hi=4), rand(rs, dtype, seed=40 + i,
+                                                                    lo=-3, hi=4)
+        params = dict(window_strides=st, padding=pad, lhs_dilation=ld, rhs_dilation=rd,
+                      dimension_numbers=dn, feature_group_count=fgc, batch_group_count=bgc,
+                      precision=None, preferred_element_type=None)
+        got, want = GPU_RULES["conv_general_dilated"](lhs, rhs, **params), ref(lhs, rhs, **params)
+        assert got.dtype == want.dtype
+        assert_close(got, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_special_function_rules_match_the_reference(dtype):
+    """The special-function rules of the GPU build (cupyx.scipy.special there), run here
+    through scipy.special, against the reference rules, edge cases included."""
+    from plax.extend import registry
+    from plax_cupy.lib_special import GPU_RULES
+    prims = registry.primitives()
+    ref = registry.impl_table("reference")
+    a = np.array([0.0, 0.5, 1.0, 2.5, 7.0, -1.0], dtype)
+    x = np.array([0.0, 0.3, 1.0, 4.0, 0.0, 2.0], dtype)
+    m = np.array([0.0, 1.0, 2.0, 0.0, 1.5, -1.0], dtype)
+    xs = np.array([-2.0, 0.5, 1.5, 3.0, 0.7, 2.0], dtype)
+    p = np.array([0.1, 0.5, 0.9, 1.5, 0.0, 1.0], dtype)
+    args = {"igamma": (a, x), "igammac": (a, x), "igamma_grad_a": (a + 0.5, x),
+            "random_gamma_grad": (a + 0.5, x), "polygamma": (m, xs), "zeta": (xs + 2, p + 0.5),
+            "regularized_incomplete_beta": (a, x + 0.5, p), "bessel_i0e": (xs,),
+            "bessel_i1e": (xs,)}
+    for name, rule in GPU_RULES.items():
+        got, want = rule(*args[name]), ref[prims[name]](*args[name])
+        assert got.dtype == want.dtype, name
+        assert_close(got, want, dtype, rtol=1e-6, atol=1e-6)

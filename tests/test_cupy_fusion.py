@@ -5,6 +5,8 @@ the kernel caches (a rebuilt program compiles nothing)."""
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -288,3 +290,57 @@ def test_gpu_thread_code_paths_under_emulation(emulated, name):
     got, steps, _ = run_fused(f, x, functions=emulated)
     for g, w in zip(got, reference(f, x)):
         assert_close(g, w)
+
+
+_RANDOM_OPS = [
+    lambda rnd, a, same: jnp.exp(-jnp.abs(a)),
+    lambda rnd, a, same: a * rnd.choice(same) + 1.0,
+    lambda rnd, a, same: jnp.sum(a, axis=rnd.choice([0, 1]), keepdims=True) * 0.1,
+    lambda rnd, a, same: jnp.max(a, axis=rnd.choice([0, 1]), keepdims=True),
+    lambda rnd, a, same: a - jnp.mean(a, axis=1, keepdims=True),
+    lambda rnd, a, same: a.T,
+    lambda rnd, a, same: a[::-1],
+    lambda rnd, a, same: jnp.pad(a, ((1, 0), (0, 2)))[1:, :-2],
+    lambda rnd, a, same: jnp.where(a > 0, rnd.choice(same), a * 2.0),
+    lambda rnd, a, same: a + jnp.sum(a, axis=0, keepdims=True),
+    lambda rnd, a, same: jnp.sin(a).reshape(-1).reshape(a.shape[::-1]),
+    lambda rnd, a, same: jnp.concatenate([a, a * 0.5], axis=0)[: a.shape[0]],
+]
+
+
+def _random_program(seed):
+    """A random composition of elementwise ops, reductions broadcast back, transposes,
+    reversals, pads, reshapes and concatenations over two 2-D inputs (the planner's index
+    signatures, row/pre-roots and passes meet in arbitrary ways)."""
+    def f(x, y):
+        rnd = random.Random(seed)
+        pool = [x, y, jnp.tanh(x)]
+        for _ in range(rnd.randint(3, 12)):
+            a = rnd.choice(pool)
+            same = [p for p in pool if p.shape == a.shape]
+            pool.append(rnd.choice(_RANDOM_OPS)(rnd, a, same))
+        return rnd.sample(pool[2:], min(len(pool) - 2, rnd.randint(1, 3)))
+    shape = [(7, 5), (33, 64), (130, 3), (1, 9)][seed % 4]
+    rng = np.random.default_rng(seed)
+    return (f, rng.standard_normal(shape).astype(np.float32),
+            rng.standard_normal(shape).astype(np.float32))
+
+
+RANDOM_SEEDS = range(24)
+
+
+@pytest.fixture(scope="module")
+def random_programs():
+    progs = [_random_program(s) for s in RANDOM_SEEDS]
+    kernels = [k for f, x, y in progs for k in kernels_of(f, x, y)]
+    fused.build_kernels(kernels)
+    return progs, compiler.build_emulated(kernels, 3, 64)
+
+
+@pytest.mark.parametrize("emulate", [False, True], ids=["host", "emulated-threads"])
+def test_random_programs_match_reference(random_programs, emulate):
+    progs, emulated = random_programs
+    for seed, (f, x, y) in zip(RANDOM_SEEDS, progs):
+        got, _, _ = run_fused(f, x, y, functions=emulated if emulate else None)
+        for g, w in zip(got, reference(f, x, y), strict=True):
+            np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5, err_msg=f"seed {seed}")

@@ -244,13 +244,16 @@ def test_checks_catch_a_wrong_impl_and_a_wrong_batch_rule(owner):
     wrong_dim = define_primitive("testext.wrong_dim", lambda x: _same(x), impl=np.negative,
                                  batch=lambda vals, dims: (np.negative(vals[0]), 1))
     x = np.ones((2, 3), np.float32)
-    assert plax.config.checks  # on in the test suite (conftest.py)
+    assert plax.config.check_rules  # on in the test suite (conftest.py)
     with pytest.raises(RuntimeError, match=r"testext.wrong_shape.*test-extend.*float32\[4, 3\]"):
         wrong_shape.bind(x)
     with pytest.raises(RuntimeError, match=r"batch rule of 'testext.wrong_dim'.*test-extend"):
         plax.vmap(wrong_dim.bind)(np.ones((2, 4), np.float32))
-    with plax.config.override("checks", False):  # unchecked, the mistakes go through
+    with plax.config.override("check_rules", False):  # unchecked, the mistakes go through
         assert np.asarray(wrong_shape.bind(x)).shape == (4, 3)
+    with plax.config.override("check_rules", False), plax.config.override("checks", True):
+        with pytest.raises(RuntimeError, match=r"testext.wrong_shape"):  # `checks` has them too
+            wrong_shape.bind(x)
 
 
 def test_missing_rules_name_primitive_transform_and_plugin(owner):
@@ -282,3 +285,21 @@ def test_misspelt_backend_and_name_clash_in_process(owner):
         registry.add_abstract_eval(Primitive("sin"), lambda x: ShapedArray(x.shape, x.dtype))
     core_registry._unregister_owner("test-extend-2")
     np.testing.assert_allclose(np.asarray(lax.sin(np.float32(0.5))), np.sin(np.float32(0.5)))
+
+
+def test_a_composition_is_every_backends_fallback(owner):
+    """A primitive with only an abstract eval and a composition (as a core primitive whose
+    algorithm is written in plax) runs and lowers on backends that have no rule for it."""
+    from plax.extend import Primitive
+    p = Primitive("testext.logaddexp1")
+    registry.add_abstract_eval(p, lambda x: _same(x))
+    registry.add_composition(p, lambda x: jnp.logaddexp(x, 1.0))
+    x = np.linspace(-2, 2, 5, dtype=np.float32)
+    for backend in ("reference", "xla"):
+        assert registry.get_backend(backend).supports(p)
+        with plax.default_backend(backend):
+            np.testing.assert_allclose(np.asarray(p.bind(x)), np.logaddexp(x, 1.0), rtol=1e-6)
+            np.testing.assert_allclose(np.asarray(plax.jit(p.bind)(x)), np.logaddexp(x, 1.0),
+                                       rtol=1e-6)
+    info = plax.print_environment_info(return_string=True).splitlines()
+    assert not [ln for ln in info if ln.startswith("  backend") and "testext.logaddexp1" in ln]

@@ -36,7 +36,7 @@ STATS = {"programs": 0, "disagreements": 0}
 
 
 def run_plax(prog: Program, backend: str):
-    with plax.default_backend(backend):
+    with plax.default_backend(backend), plax.enable_x64(prog.x64):
         fn = prog.build(pnp, plax_lax, plax)
         out = fn(*prog.inputs())
         return np.asarray(out), _dtype(out)
@@ -50,9 +50,10 @@ def _dtype(out) -> str:
 def run_jax(prog: Program):
     import jax
     import jax.numpy as jnp
-    fn = prog.build(jnp, jax.lax, jax)
-    out = fn(*prog.inputs())
-    return np.asarray(out), _dtype(out)
+    with jax.enable_x64(prog.x64):
+        fn = prog.build(jnp, jax.lax, jax)
+        out = fn(*prog.inputs())
+        return np.asarray(out), _dtype(out)
 
 
 def outcome(run, *args):

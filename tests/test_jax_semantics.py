@@ -299,8 +299,9 @@ def custom_functions(api, N, log):
     return f, g
 
 
-@pytest.mark.parametrize("case", ["grad f", "vjp f", "jvp f", "grad grad f", "grad g",
-                                  "vjp g", "value_and_grad g"])
+@pytest.mark.parametrize("case", ["grad f", "vjp f", "jvp f", "grad grad f", "hessian f",
+                                  "jacfwd f", "vmap grad f", "grad g", "vjp g",
+                                  "value_and_grad g"])
 def test_custom_rules_run_what_jax_runs(case):
     def run(api, N):
         log = []
@@ -310,6 +311,9 @@ def test_custom_rules_run_what_jax_runs(case):
             "vjp f": lambda: api.vjp(f, 1., 2.)[1](1.),
             "jvp f": lambda: api.jvp(f, (1., 2.), (1., 0.)),
             "grad grad f": lambda: api.grad(api.grad(lambda x: f(x, 3.)))(1.),
+            "hessian f": lambda: api.hessian(lambda x: f(x, 3.))(1.),
+            "jacfwd f": lambda: api.jacfwd(lambda x: f(x, 3.))(1.),
+            "vmap grad f": lambda: api.vmap(lambda y: api.grad(f)(1., y))(N.arange(3.)),
             "grad g": lambda: api.grad(g)(1.),
             "vjp g": lambda: api.vjp(g, 1.)[1](1.),
             "value_and_grad g": lambda: api.value_and_grad(lambda x: g(x) * 2)(1.),

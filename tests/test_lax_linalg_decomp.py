@@ -283,3 +283,62 @@ def test_xla_lowers_to_lapack_custom_calls():
 def conftest_backends():
     from conftest import installed_backends
     return installed_backends()
+
+
+def test_xla_generic_lowering_of_cholesky_and_triangular_solve(monkeypatch):
+    """The StableHLO cholesky/triangular_solve a GPU runs (cuSOLVER/cuBLAS inside XLA), checked
+    on the CPU; the LAPACK-only decompositions name the missing GPU lowering."""
+    if "xla" not in conftest_backends():
+        pytest.skip("the xla backend is not installed")
+    from plax._src import registry
+    from plax_xla import lower_lapack
+    monkeypatch.setattr(lower_lapack, "FORCE_GENERIC", True)
+    plax.clear_caches()
+    try:
+        rng = np.random.default_rng(8)
+        a, b = spd(rng, 5, 2), mat(rng, 2, 5, 3)
+        c = lower_tri(rng, 5, 2, dtype=np.complex64)
+
+        def f(a, b, c):
+            L = L_.cholesky(a)
+            x = L_.triangular_solve(L, b, left_side=True, lower=True)
+            y = L_.triangular_solve(L, x, left_side=True, lower=True, transpose_a=True)
+            z = L_.triangular_solve(c, c, left_side=False, lower=True, conjugate_a=True)
+            w = L_.triangular_solve(c, c, left_side=True, lower=True, transpose_a=True,
+                                    conjugate_a=True, unit_diagonal=True)
+            return L, y, z, w
+
+        L_ = L
+        closed = plax.make_jaxpr(f)(a, b, c)
+        text = registry.get_backend("xla").lower_text(closed)
+        assert "stablehlo.cholesky" in text and "lapack_" not in text
+        got = plax.jit(f, backend="xla")(a, b, c)
+        with plax.default_backend("reference"):
+            want = f(a, b, c)
+        for g, w in zip(got, want, strict=True):
+            assert_close(g, w, rtol=1e-4, atol=1e-4)
+        with pytest.raises(NotImplementedError, match="cuSOLVER lowering"):
+            plax.jit(lambda x: L.lu(x)[0], backend="xla")(a[0])
+    finally:
+        monkeypatch.setattr(lower_lapack, "FORCE_GENERIC", False)
+        plax.clear_caches()
+
+
+@requires_jax
+def test_compositions_match_jax(backend):
+    """symmetric_product, cholesky_update and ormqr (compositions of the primitives)."""
+    rng = np.random.default_rng(9)
+    a, c = mat(rng, 4, 3), spd(rng, 4)
+    got = L.symmetric_product(a, c, alpha=2.0, beta=0.5, symmetrize_output=True)
+    assert_close(got, JL.symmetric_product(a, c, alpha=2.0, beta=0.5, symmetrize_output=True),
+                 rtol=1e-5, atol=1e-5)
+    r = np.linalg.cholesky(spd(rng, 4).astype(np.float64)).T.astype(np.float32)
+    w = mat(rng, 4)
+    assert_close(L.cholesky_update(r, w), JL.cholesky_update(r, w), rtol=1e-5, atol=1e-5)
+    h, t = L.geqrf(a)
+    for left in (True, False):
+        for tr in (True, False):
+            cc = mat(rng, *((4, 2) if left else (2, 4)))
+            assert_close(L.ormqr(h, t, cc, left=left, transpose=tr),
+                         JL.ormqr(np.asarray(h), np.asarray(t), cc, left=left, transpose=tr),
+                         rtol=1e-5, atol=1e-5)

@@ -19,6 +19,11 @@ if HAVE_JAX:
     import jax
 
 
+def fast(backend):
+    """Eager on the reference backend; jitted on the others (which compile every eager op)."""
+    return (lambda f: f) if backend == "reference" else plax.jit
+
+
 def spread(rng, *shape):
     """Values with no ties and no near-ties, so that max/min pooling is differentiable."""
     n = int(np.prod(shape))
@@ -183,7 +188,10 @@ def test_select_and_scatter_add_matches_jax(backend):
             want = jw._select_and_gather_add(x * 3, x, jprim, dims, strides, pad, (1, 1, 1),
                                              (1, 1, 1))
             assert_close(got, want, rtol=1e-6, atol=1e-6)
-    # both are linear in their first operand, each the other's transpose
+    # both are linear in their first operand, each the other's transpose (a semantics check:
+    # on the reference backend; test_jit runs the same rules compiled)
+    if backend != "reference":
+        return
     check_grads(lambda s: lax.select_and_scatter_add(s, x, "ge", (1, 2, 2), (1, 2, 2),
                                                      "VALID"),
                 (rng.standard_normal((2, 3, 2)).astype(np.float32),), order=2,
@@ -244,9 +252,12 @@ def test_associative_scan_matches_jax(backend, n, reverse):
     def affine(L):  # composition of affine maps (a, b): not commutative
         return lambda p, q: (L.mul(q[0], p[0]), L.add(L.mul(q[0], p[1]), q[1]))
 
+    run = fast(backend)
     for axis in (1, -2):  # JAX's takes no negative axis with reverse: give it 1
-        got = lax.associative_scan(affine(lax), (y, x), reverse=reverse, axis=axis)
-        want = jax.lax.associative_scan(affine(jax.lax), (y, x), reverse=reverse, axis=1)
+        got = run(lambda a, b, axis=axis: lax.associative_scan(affine(lax), (a, b),
+                                                               reverse=reverse, axis=axis))(y, x)
+        want = jax.jit(lambda a, b: jax.lax.associative_scan(affine(jax.lax), (a, b),
+                                                             reverse=reverse, axis=1))(y, x)
         for g, w in zip(got, want):
             assert_close(g, w, rtol=1e-5, atol=1e-5)
     add = lambda a, b: {"v": lax.add(a["v"], b["v"])}  # noqa: E731
@@ -254,9 +265,9 @@ def test_associative_scan_matches_jax(backend, n, reverse):
     assert_close(got, np.cumsum(x[::-1] if reverse else x, 0)[::-1] if reverse
                  else np.cumsum(x, 0), rtol=1e-5, atol=1e-5)
     f = lambda L: lambda v: L.associative_scan(L.mul, v, reverse=reverse, axis=1)  # noqa: E731
-    assert_close(plax.grad(lambda v: lax.reduce_sum(f(lax)(v), (0, 1, 2)))(y),
-                 jax.grad(lambda v: f(jax.lax)(v).sum())(y), rtol=1e-5, atol=1e-5)
-    assert_close(plax.vmap(f(lax), in_axes=2)(y), jax.vmap(f(jax.lax), in_axes=2)(y),
+    assert_close(run(plax.grad(lambda v: lax.reduce_sum(f(lax)(v), (0, 1, 2))))(y),
+                 jax.jit(jax.grad(lambda v: f(jax.lax)(v).sum()))(y), rtol=1e-5, atol=1e-5)
+    assert_close(run(plax.vmap(f(lax), in_axes=2))(y), jax.jit(jax.vmap(f(jax.lax), in_axes=2))(y),
                  rtol=1e-5, atol=1e-5)
 
 
@@ -267,16 +278,17 @@ def test_cumulative_match_jax(backend, name, reverse):
     rng = np.random.default_rng(11)
     x = spread(rng, 3, 6) * 0.2
     f = lambda L: lambda v: getattr(L, name)(v, axis=1, reverse=reverse)  # noqa: E731
-    assert_close(f(lax)(x), f(jax.lax)(x), rtol=1e-5, atol=1e-5)
+    run = fast(backend)
+    assert_close(run(f(lax))(x), jax.jit(f(jax.lax))(x), rtol=1e-5, atol=1e-5)
     ct = rng.standard_normal(x.shape).astype(np.float32)
-    got = plax.vjp(f(lax), x)[1](ct)[0]
-    want = jax.vjp(f(jax.lax), x)[1](ct)[0]
+    got = run(lambda v, c: plax.vjp(f(lax), v)[1](c)[0])(x, ct)
+    want = jax.jit(lambda v, c: jax.vjp(f(jax.lax), v)[1](c)[0])(x, ct)
     assert_close(got, want, rtol=1e-4, atol=1e-5)
     assert_close(plax.jit(plax.grad(lambda v: lax.reduce_sum(f(lax)(v), (0, 1))))(x),
-                 jax.grad(lambda v: f(jax.lax)(v).sum())(x), rtol=1e-4, atol=1e-5)
+                 jax.jit(jax.grad(lambda v: f(jax.lax)(v).sum()))(x), rtol=1e-4, atol=1e-5)
     xi = rng.integers(-5, 6, (2, 5)).astype(np.int32)
     if name != "cumlogsumexp":
-        got, want = f(lax)(xi), f(jax.lax)(xi)
+        got, want = run(f(lax))(xi), f(jax.lax)(xi)
         assert got.dtype == want.dtype
         assert_close(got, want)
 
@@ -289,3 +301,31 @@ def test_cumulative_second_order():
             for reverse in (False, True):
                 check_grads(lambda v, n=name, r=reverse: getattr(lax, n)(v, 1, r), (x,),
                             order=2, modes=("fwd", "rev"), atol=1e-6, rtol=1e-6)
+
+
+@requires_jax
+def test_reduce_matches_jax(backend):
+    rng = np.random.default_rng(13)
+    x = rng.uniform(0.5, 1.5, (3, 4, 5)).astype(np.float32)
+    xi = rng.integers(0, 64, (3, 4)).astype(np.int32)
+    run = fast(backend)
+    for name, init, arg, dims in [("add", 0.0, x, (0, 2)), ("mul", 1.0, x, (1,)),
+                                  ("max", -np.inf, x, (2, 0)), ("min", np.inf, x, ()),
+                                  ("bitwise_or", 0, xi, (1,)), ("bitwise_xor", 0, xi, (0,))]:
+        got = run(lambda v, n=name, i=init, d=dims: lax.reduce(v, i, getattr(lax, n), d))(arg)
+        want = jax.lax.reduce(arg, init, getattr(jax.lax, name), dims)
+        assert got.dtype == want.dtype
+        assert_close(got, want, rtol=1e-6, atol=1e-6)
+    # a computation without a reduce_* primitive: one window over the dimensions
+    poly = lambda L: lambda a, b: L.add(L.mul(a, b), a)  # noqa: E731
+    assert_close(run(lambda v: lax.reduce(v, np.float32(1), poly(lax), (1,)))(x),
+                 jax.lax.reduce(x, np.float32(1), poly(jax.lax), (1,)), rtol=1e-5, atol=1e-5)
+    pair = lambda L: lambda p, q: (L.add(p[0], q[0]), L.max(p[1], q[1]))  # noqa: E731
+    got = lax.reduce((x, -x), (np.float32(0), np.float32(-np.inf)), pair(lax), (0, 1))
+    want = jax.lax.reduce((x, -x), (np.float32(0), np.float32(-np.inf)), pair(jax.lax), (0, 1))
+    for g, w in zip(got, want):
+        assert_close(g, w, rtol=1e-6, atol=1e-6)
+    assert "reduce_sum" in str(plax.make_jaxpr(lambda v: lax.reduce(v, 0.0, lax.add, (1,)))(x))
+    g = plax.grad(lambda v: lax.reduce_sum(lax.reduce(v, 1.0, lax.mul, (1,)), (0, 1)))(x)
+    assert_close(g, jax.grad(lambda v: jax.lax.reduce(v, 1.0, jax.lax.mul, (1,)).sum())(x),
+                 rtol=1e-5, atol=1e-5)

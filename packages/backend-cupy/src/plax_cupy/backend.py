@@ -14,60 +14,15 @@ import plax
 from plax.extend import Backend, Device, UnsupportedPrimitiveError
 from plax.extend import registry as plax_registry
 from plax_cupy import xp as X
-from plax_cupy.control import control_rules
-from plax_cupy.library import LIBRARY, numpy_rule
+from plax_cupy.library import numpy_rule
 from plax_cupy.program import Program, fix
+from plax_cupy.rules import rules_for
 
 _MAX_SUBPROGRAMS = 512
 
 
 class CupyUnavailableError(RuntimeError):
     """The cupy backend cannot start here (the message says why)."""
-
-
-def _collective_error(name):
-    def rule(*args, **params):
-        names = params.get("axes") or (params.get("axis_name"),)
-        raise NameError(f"unbound axis name: {names[0]} (in '{name}'; collectives run only "
-                        "inside pmap, or vmap with axis_name set to it)")
-    return rule
-
-
-COLLECTIVES = ("psum", "pmax", "pmin", "all_gather", "ppermute", "axis_index")
-
-
-def rule_table(program) -> dict:
-    """{primitive name: rule} of everything this backend runs through xp: the library,
-    control flow and calls (through `program`), and the collectives (outside pmap an
-    unbound-axis error). Other primitives fall back to `library.numpy_rule`."""
-    table = dict(LIBRARY)
-    table.update(control_rules(program))
-    for name in COLLECTIVES:
-        table[name] = _collective_error(name)
-    return table
-
-
-def core_primitives() -> set:
-    """Every primitive plax-core defines (plax.lax.<name>_p and plax.lax.linalg's)."""
-    import plax.lax
-    import plax.lax.linalg
-    return {v for m in (plax.lax, plax.lax.linalg) for k, v in vars(m).items()
-            if k.endswith("_p") and hasattr(v, "bind")}
-
-
-def rules_for(primitives: dict, program) -> dict:
-    """{Primitive: rule} for every primitive in `primitives` ({name: Primitive}) that this
-    backend runs: through xp, or for core primitives without one, as NumPy library calls. (A
-    third party's primitive with only a reference impl runs eagerly through the host, but a
-    jit that uses it fails naming it, as on the xla backend.)"""
-    table = rule_table(program)
-    core = core_primitives()
-    out = {}
-    for name, prim in primitives.items():
-        rule = table.get(name) or (numpy_rule(prim) if prim in core else None)
-        if rule is not None:
-            out[prim] = rule
-    return out
 
 
 class CupyBackend(Backend):
@@ -95,10 +50,11 @@ class CupyBackend(Backend):
             self._devices = [Device("cupy", "cpu", 0, "host build (g++)", native=None)]
         self._rules = rules_for(plax_registry.primitives(), self.program)
         if kind == "gpu":  # decompositions through cuSOLVER / cuBLAS instead of the host
-            from plax_cupy.lib_decomp import GPU_RULES
+            from plax_cupy import lib_conv, lib_decomp, lib_special
+            gpu_rules = {**lib_decomp.GPU_RULES, **lib_conv.GPU_RULES, **lib_special.GPU_RULES}
             for prim in list(self._rules):
-                if prim.name in GPU_RULES:
-                    self._rules[prim] = GPU_RULES[prim.name]
+                if prim.name in gpu_rules:
+                    self._rules[prim] = gpu_rules[prim.name]
         self._extra = plax_registry.impl_table("cupy")  # third parties' rules for this backend
         self._programs: OrderedDict = OrderedDict()
         self._pmap_cache: dict = {}

@@ -266,7 +266,7 @@ def _reduction(em, group, mode, chunks=1) -> int:
     em.close()
     if mode == "thread":
         return max(1, min(MAX_GRID, -(-n // BLOCK)))
-    return max(1, min(MAX_GRID, n * chunks))
+    return max(1, min(MAX_GRID, n * chunks if mode == "partial" else n))
 
 
 def _open_reduced(em, group, mode, chunks, oidx):

@@ -33,6 +33,11 @@ _launches = 0
 _stats = {"gxx_calls": 0, "nvrtc_calls": 0, "disk_hits": 0}
 
 
+def _unique(kernels) -> list:
+    """One of each kernel (identical groups generate identical, identically named text)."""
+    return list({k.name: k for k in kernels}.values())
+
+
 def launch_count() -> int:
     """Kernels launched by this process so far (host and GPU builds alike)."""
     return _launches
@@ -129,6 +134,7 @@ def build_emulated(kernels, grid: int, block: int) -> dict:
     `block` POSIX threads with real barriers (prelude's PLAX_EMULATE), so the GPU's
     multi-thread code paths (block-strided loops, block reductions, split reductions) are
     checked on a machine without a GPU. Every call compiles (no cache)."""
+    kernels = _unique(kernels)
     wrappers = []
     for k in kernels:
         names = [p.split()[-1] for p in k.params]
@@ -182,6 +188,7 @@ def compile_cubin(kernels, arch: str = ARCH, verbose: bool = False):
     """NVRTC: one sm_`arch` cubin holding every kernel in `kernels`. Returns (cubin, log); the
     log carries ptxas's register/spill report when `verbose`. Cached in memory and on disk."""
     from cupy_backends.cuda.libs import nvrtc
+    kernels = _unique(kernels)
     text = PRELUDE + "\n".join(k.body for k in sorted(kernels, key=lambda k: k.name))
     opts = [f"-arch=sm_{arch}", *NVRTC_FLAGS, f"-I{cuda_include_dir()}"]
     if verbose:
@@ -229,7 +236,7 @@ _modules: dict = {}
 def build_gpu(kernels) -> None:
     """Load every kernel in `kernels` on the current device: one NVRTC call (or a disk-cache
     hit) for those not loaded yet."""
-    todo = [k for k in kernels if k.name not in _modules]
+    todo = _unique(k for k in kernels if k.name not in _modules)
     if not todo:
         return
     import cupy

@@ -43,7 +43,7 @@ def _program(closed):
 @hookimpl
 def plax_register(registry):
     _define_options()
-    from plax_cupy.backend import rules_for
+    from plax_cupy.rules import rules_for
     for prim, rule in rules_for(registry.primitives(), _program).items():
         registry.add_impl("cupy", prim, rule)
     registry.register_backend("cupy", _factory, priority=PRIORITY)

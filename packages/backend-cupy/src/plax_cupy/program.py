@@ -13,13 +13,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from plax.extend import ClosedJaxpr, Executable, Literal
+from plax_cupy import fused as _fused
+from plax_cupy import planner as _planner
 from plax_cupy import xp as X
-
-try:  # the planner and fused runners (the fusion half of the backend)
-    from plax_cupy import fused as _fused
-    from plax_cupy import planner as _planner
-except ImportError:  # pragma: no cover - only before they exist: every eqn is a library call
-    _planner = _fused = None
 
 _LIBRARY, _MULTI, _FUSED = 0, 1, 2
 
@@ -32,8 +28,8 @@ class _LibraryStep:
 
 
 def plan(jaxpr) -> list:
-    """The planner's steps, or one library step per eqn without a planner (or with fusion off)."""
-    if _planner is None or not fusion_enabled():
+    """The planner's steps, or one library step per eqn with fusion off."""
+    if not fusion_enabled():
         return [_LibraryStep(e) for e in jaxpr.eqns]
     return _planner.plan(jaxpr)
 

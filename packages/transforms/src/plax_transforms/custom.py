@@ -1,11 +1,13 @@
 """custom_jvp, custom_vjp and checkpoint (remat).
 
-A custom_jvp/custom_vjp function called eagerly just runs. Under a transformation it binds a
-call primitive carrying the traced function and the user's rules (as Python callables in its
-params): the jvp trace applies them; every other trace treats the call as its jaxpr (vmap also
-batches the rules). custom_vjp's tangent is `custom_lin`, a linear primitive whose transpose is
-the user's bwd. checkpoint binds a call whose partial evaluation saves only what the policy
-allows and recomputes the rest in the backward pass.
+A custom function is processed where JAX processes it: eagerly it just runs; a jvp trace that
+sees a tangent calls the user's rule (custom_vjp: fwd, and `custom_lin`, a linear primitive
+whose transpose is bwd) without running the function; a batch trace sends custom_jvp calls one
+level down with the function and rule batched; traces that would only pass the call on are
+skipped, so Python control flow on concrete values works. Where it is staged (jit, make_jaxpr,
+vmap of custom_vjp) it binds a call primitive carrying the traced function and the rules.
+checkpoint binds a call whose partial evaluation saves only what the policy allows and
+recomputes the rest in the backward pass.
 """
 
 from __future__ import annotations
@@ -74,10 +76,7 @@ def _rule_trace(args):
     """The trace a custom_jvp/custom_vjp call is processed in, and the arguments as it sees
     them. As in JAX, a jvp trace none of whose nonzero tangents reach the call, and a
     partial-eval trace that knows every argument, pass the call on to the trace below them,
-    so the function runs where its values are concrete (`if x > 0:` works), and a jvp trace
-    that sees a tangent calls the user's rule without running (or tracing) the function. (A
-    batch trace keeps the call even when nothing is batched: the function may close over
-    batched values; JAX then batches lazily, plax traces the function.)"""
+    so the function runs where its values are concrete (`if x > 0:` works)."""
     trace = current_trace()
     leaves, tree = tree_flatten(args)
     while True:
@@ -91,6 +90,26 @@ def _rule_trace(args):
             break
         trace = trace.parent
     return trace, tree_unflatten(tree, leaves)
+
+
+def _nondiff_batched(trace: BatchTrace, args, nondiff_argnums) -> bool:
+    n = len(args)
+    return any(trace.lift(x)[1] is not None for i in nondiff_argnums
+               for x in tree_flatten(args[i % n])[0])
+
+
+def _batched_call(outer: BatchTrace, fun, vals, dims):
+    """fun(*vals) run batched by `outer` (along `dims`, and for the values it closes over),
+    every output with the batch axis first."""
+    box = []
+
+    def flat(*xs):
+        leaves, tree = tree_flatten(fun(*xs))
+        box.append(tree)
+        return leaves
+
+    outs = _batch_rule_fun(outer, flat, vals, dims)
+    return tree_unflatten(box[0], outs)
 
 
 def _lift_dyn(trace: JVPTrace, nondiff_argnums, args):
@@ -211,7 +230,49 @@ class custom_jvp:
                 return _run_rule(self._fun, *args)
             if type(trace) is JVPTrace:
                 return self._jvp(trace, args)
+            if isinstance(trace, BatchTrace) and not _nondiff_batched(
+                    trace, args, self.nondiff_argnums):
+                return self._batched(trace, args)
             return self._bind(args)
+
+    def _batched(self, trace: BatchTrace, args):
+        """JAX's BatchTrace.process_custom_jvp_call: the call goes one level down with the
+        batched arguments' values (where Python control flow on the concrete ones works); its
+        function and rule run batched by this trace (for the batched arguments and for what
+        they close over), their outputs with the batch axis first, and come back as this
+        trace's values."""
+        n = len(args)
+        nondiff = {i % n for i in self.nondiff_argnums}
+        lowered, dims = [], []  # per argument: its value and its leaves' batch dims
+        for a in args:
+            leaves, tree = tree_flatten(a)
+            lifted = [trace.lift(x) for x in leaves]
+            lowered.append(tree_unflatten(tree, [v for v, _ in lifted]))
+            dims.append([d for _, d in lifted])
+        fun, user_jvp = self._fun, self.jvp
+        dyn_dims = [d for i in range(n) if i not in nondiff for d in dims[i]]
+
+        def fun_b(*a):
+            flat, tree = tree_flatten(a)
+            return _batched_call(trace, lambda *xs: fun(*tree_unflatten(tree, xs)), flat,
+                                 [d for ds in dims for d in ds])
+
+        def jvp_b(*a):
+            nd, ps, ts = a[:-2], a[-2], a[-1]
+            pl, pt = tree_flatten(ps)
+            tl, tt = tree_flatten(ts)
+
+            def call(*xs):
+                return user_jvp(*nd, tree_unflatten(pt, xs[:len(pl)]),
+                                tree_unflatten(tt, xs[len(pl):]))
+            return _batched_call(trace, call, [*pl, *tl], [*dyn_dims, *dyn_dims])
+
+        inner = custom_jvp(fun_b, nondiff_argnums=self.nondiff_argnums)
+        inner.defjvp(jvp_b, symbolic_zeros=self.symbolic_zeros)
+        inner.__name__ = self.__name__
+        with set_current_trace(trace.parent):
+            out = inner(*lowered)
+        return tree_map(lambda o: BatchTracer(trace, o, 0), out)
 
     def _jvp(self, trace: JVPTrace, args):
         """JAX's JVPTrace.process_custom_jvp_call: the user's rule on the primals and
@@ -252,16 +313,18 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp_fun, num_consts,
 class _RuleBatchTrace(BatchTrace):
     """The trace a user's rule runs in when its call is batched: it also takes the tracers of
     the vmap that batched the call as its own, since the rule may close over them (JAX
-    recognises them by the trace's tag)."""
+    recognises them by the trace's tag), and those of the vmap behind that one when it is
+    itself a rule's (a rule calling a custom function whose own rule is batched)."""
 
-    __slots__ = ("outer",)
+    __slots__ = ("outer", "owners")
 
     def __init__(self, parent, outer: BatchTrace):
         super().__init__(parent, outer.axis_size, outer.axis_name)
         self.outer = outer
+        self.owners = (self, *getattr(outer, "owners", (outer,)))
 
     def lift(self, x):
-        if type(x) is BatchTracer and (x._trace is self or x._trace is self.outer):
+        if type(x) is BatchTracer and any(x._trace is t for t in self.owners):
             return x.val, x.bdim
         return x, None
 

@@ -95,8 +95,7 @@ def define_primitive(name: str, abstract_eval: Callable | None = None, *,
             Composition(composition, multiple_results)
         c_abstract, c_jvp, c_transpose, c_batch = _composition_rules(prim, comp)
         abstract_eval = abstract_eval or c_abstract
-        impls.setdefault("reference", comp)
-        registry.add_rule("composition", prim, comp)
+        registry.add_composition(prim, comp)
         jvp = jvp or c_jvp
         batch = batch or c_batch
         if linear_in:

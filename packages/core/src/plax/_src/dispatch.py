@@ -222,7 +222,7 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
         from plax._src import eager_checks
         eager_checks.check(prim, args, params)
     out = launch(run, bufs, args)
-    if config.checks:
+    if config.checks or config.check_rules:
         check_outputs(prim, backend, out if prim.multiple_results else [out],
                       out_aval if prim.multiple_results else [out_aval])
     if prim.multiple_results:

@@ -135,6 +135,19 @@ def add_collective(prim, rule: Callable) -> None:
     _add("collective", _collective, prim, rule)
 
 
+def add_composition(prim, fun: Callable, multiple_results: bool | None = None) -> None:
+    """`prim` computed by the plax function `fun(*operands, **params)`: every backend without
+    its own impl or lowering for `prim` runs or lowers the jaxpr of `fun` instead (the
+    reference and xla backends do; a backend plugin should too: look it up with
+    `get_rule("composition", prim)`, a plax.extend.Composition)."""
+    from plax._src.composition import Composition
+    if not isinstance(fun, Composition):
+        _check_rule(fun, "composition", prim)
+        fun = Composition(fun, prim.multiple_results if multiple_results is None
+                          else multiple_results)
+    _add("composition", _tables.setdefault("composition", {}), prim, fun)
+
+
 def add_impl(backend: str, prim, rule: Callable) -> None:
     """rule(*buffers, **params) -> buffer(s): how `backend` runs `prim` eagerly."""
     _check_rule(rule, f"impl[{backend}]", prim)

@@ -260,10 +260,10 @@ def _dot_product_test(prim, bind, args, lin):
 
 
 def pytest_configure(config):
-    """Turn on plax's `checks` option for the session (results checked against the abstract
-    evaluation)."""
+    """Turn on plax's `check_rules` option for the session (results and batch rules checked
+    against the abstract evaluation)."""
     import plax
-    plax.config.update("checks", True)
+    plax.config.update("check_rules", True)
 
 
 try:

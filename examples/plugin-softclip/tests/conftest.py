@@ -1,0 +1,2 @@
+# the conformance kit, enabled with one line: the `check_primitive` fixture, plax's checks on
+pytest_plugins = ["plax.extend.testing"]
