@@ -96,6 +96,10 @@ PROGRAMS = {
         (np.linspace(0.2, 0.8, 2 * 5 * 4 * 2, dtype=F).reshape(2, 5, 4, 2),
          np.linspace(0.9, 0.1, 3 * 2 * 2 * 3, dtype=F).reshape(3, 2, 2, 3),
          np.linspace(0.1, 0.9, 2 * 4 * 4, dtype=F)[::-1].reshape(2, 4, 4))),
+    "special": (lambda a, x: [lax.igamma(a, x), lax.igammac(a, x), lax.igamma_grad_a(a, x),
+                              lax.random_gamma_grad(a, x), lax.polygamma(a, x),
+                              lax.zeta(a + 1.5, x), lax.betainc(a, x, x * 0.5),
+                              lax.bessel_i0e(x), lax.bessel_i1e(x)], (X, X[::-1])),
 }
 
 # arguments outside (0.1, 0.9) where the primitive needs them: m integral for polygamma, s > 1
@@ -173,7 +177,12 @@ FORWARD_ONLY = {"reduce_window"}
 # (pooling picks one element per window: random points in (0.1, 0.9) put near-ties within a
 # finite-difference step; tests/test_lax_windowed.py checks these derivatives against JAX)
 NOT_DIFFERENTIABLE = {"stop_gradient", "nextafter", "clamp", "reduce_window_max",
-                      "reduce_window_min", "select_and_gather_add", "select_and_scatter_add"}
+                      "reduce_window_min", "select_and_gather_add", "select_and_scatter_add",
+                      # as JAX: no derivative in some operands (polygamma's m, zeta's x,
+                      # betainc's a and b) or none at all; tests/test_lax_special.py checks
+                      # the directions JAX defines
+                      "igamma_grad_a", "random_gamma_grad", "polygamma", "zeta",
+                      "regularized_incomplete_beta"}
 
 
 @pytest.mark.parametrize("name", sorted(EQUATIONS))
