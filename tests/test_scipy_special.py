@@ -80,11 +80,13 @@ def test_jit_and_vmap(backend, name):
     args = CASES[name]
     fn = getattr(ps, name)
     eager = np.asarray(fn(*args))
-    assert_close(plax.jit(fn)(*args), eager, rtol=2e-6, atol=1e-6)
+    # a compiled program may evaluate float32 lgamma/exp compositions (comb, beta) differently
+    # from the eager ops by a few ulp, amplified by exp: 1e-5 relative (cupy's kernels: 2.9e-6)
+    assert_close(plax.jit(fn)(*args), eager, rtol=1e-5, atol=1e-6)
     if name in ("logsumexp", "softmax", "log_softmax"):
         return  # reductions: vmap below maps rows
     mapped = plax.vmap(fn)(*[a.reshape(4, 2) for a in args])
-    assert_close(mapped, eager.reshape(4, 2), rtol=2e-6, atol=1e-6)
+    assert_close(mapped, eager.reshape(4, 2), rtol=1e-5, atol=1e-6)
 
 
 @requires_jax
