@@ -69,7 +69,7 @@ def data():
     return train_test_split(x, digits.target, test_size=0.25, random_state=0)
 
 
-def main(epochs=12, batch=64):
+def main(epochs=8, batch=64):
     x_tr, x_te, y_tr, y_te = data()
     params = init(plax.random.PRNGKey(0))
     velocity = plax.tree_util.tree_map(jnp.zeros_like, params)

@@ -244,13 +244,16 @@ def test_checks_catch_a_wrong_impl_and_a_wrong_batch_rule(owner):
     wrong_dim = define_primitive("testext.wrong_dim", lambda x: _same(x), impl=np.negative,
                                  batch=lambda vals, dims: (np.negative(vals[0]), 1))
     x = np.ones((2, 3), np.float32)
-    assert plax.config.check_avals  # on in the test suite (conftest.py)
+    assert plax.config.check_rules  # on in the test suite (conftest.py)
     with pytest.raises(RuntimeError, match=r"testext.wrong_shape.*test-extend.*float32\[4, 3\]"):
         wrong_shape.bind(x)
     with pytest.raises(RuntimeError, match=r"batch rule of 'testext.wrong_dim'.*test-extend"):
         plax.vmap(wrong_dim.bind)(np.ones((2, 4), np.float32))
-    with plax.config.override("check_avals", False):  # unchecked, the mistakes go through
+    with plax.config.override("check_rules", False):  # unchecked, the mistakes go through
         assert np.asarray(wrong_shape.bind(x)).shape == (4, 3)
+    with plax.config.override("check_rules", False), plax.config.override("checks", True):
+        with pytest.raises(RuntimeError, match=r"testext.wrong_shape"):  # `checks` has them too
+            wrong_shape.bind(x)
 
 
 def test_missing_rules_name_primitive_transform_and_plugin(owner):

@@ -17,9 +17,16 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent / "jax_examples"))
 import harness  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def summaries():
+    """Every program run once on plax and once on JAX (one process each, as CI can afford);
+    without JAX, on plax alone."""
+    return harness.check_all(harness.program_names())
+
+
 @pytest.mark.parametrize("program", harness.program_names())
-def test_program_agrees_with_jax(program):
-    summary = harness.check(program)  # without JAX: runs on plax alone
+def test_program_agrees_with_jax(summaries, program):
+    summary = summaries[program]
     assert not summary["differences"], "\n".join(summary["differences"])
 
 

@@ -347,3 +347,20 @@ def test_weak_types_of_derivatives(case):
             "jacrev f32": lambda: api.jacrev(N.sin)(np.ones(2, np.float32)),
         }[case]()
     same(lambda: run(plax, pnp), lambda: run(jax, jnp))
+
+
+def test_jit_inline_traces_into_the_caller_as_jax():
+    x = np.ones(3, np.float32)
+    names = []
+    for api, N in [(plax, pnp), (jax, jnp)]:
+        f = api.jit(lambda v, N=N: N.sin(v) * 2, inline=True)
+        names.append([e.primitive.name for e in api.make_jaxpr(lambda v, f=f: f(v) + 1)(x).eqns])
+    assert names[0] == names[1] == ["sin", "mul", "add"]
+    xla = registry.get_backend("xla")
+    with plax.default_backend("xla"):
+        relu6 = plax.nn.relu6(pnp.ones(5))  # a JAX-jitted activation: one program eagerly
+        sevens = plax.device_put(np.full(7, 7.0, np.float32))
+        n = xla.stats["compiles"]
+        plax.nn.relu6(sevens).block_until_ready()
+        assert xla.stats["compiles"] == n + 1
+    assert_close(relu6, np.ones(5))

@@ -28,12 +28,13 @@ CASES = {
     "logit": (U,), "xlogy": (ZERO_ONE_TWO, X), "xlog1py": (ZERO_ONE_TWO, X), "entr": (S,),
     "kl_div": (X, Y), "rel_entr": (X, Y), "boxcox": (X, S / 4), "boxcox1p": (X, S / 4),
     "i0": (S,), "i0e": (S,), "i1": (S,), "i1e": (S,), "logsumexp": (S,), "softmax": (S,),
-    "log_softmax": (S,),
+    "log_softmax": (S,), "exp1": (X,), "expi": (S * 3,), "spence": (X,),
 }
 # differentiable in their first float argument, checked against JAX's gradient
 GRADS = ["gammaln", "gamma", "betaln", "beta", "digamma", "erf", "erfc", "erfinv", "erfcx",
          "ndtr", "ndtri", "log_ndtr", "expit", "logit", "entr", "kl_div", "rel_entr", "i0",
-         "i0e", "i1", "i1e", "gammainc", "boxcox", "logsumexp", "xlogy", "xlog1py"]
+         "i0e", "i1", "i1e", "gammainc", "boxcox", "logsumexp", "xlogy", "xlog1py", "exp1",
+         "expi", "spence"]
 
 
 def _jax(name):

@@ -5,15 +5,17 @@ JAX itself; their results are compared. Fetches nothing.
     python tests/jax_examples/harness.py [program ...]     # or: nox -s jax_examples
 
 Each program defines `main()` returning a pytree of numbers, arrays and strings, and may set
-RTOL/ATOL. Each run is a fresh subprocess (the shim must be the only `jax` in it), which also
-counts the XLA programs compiled while `main()` ran (JAX: its backend-compile events; plax:
-its XLA backend's compile counter).
+RTOL/ATOL. Each implementation runs the programs in a subprocess of its own (the shim must be
+the only `jax` in it), which also records the XLA programs compiled while each ran (JAX: its
+"Finished XLA compilation" log records; plax: its XLA backend's compiles).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import os
 import pathlib
@@ -92,37 +94,50 @@ def _to_plain(x):
     return {"array": np.asarray(x), "weak_type": bool(getattr(x, "weak_type", False))}
 
 
-def child(impl: str, name: str, out: str, entry: str = "main") -> None:
+def child(impl: str, names: str, out: str, entry: str = "main") -> None:
+    """Run `entry()` of each program in `names` (comma-separated), one after the other in this
+    process; pickle {name: record} to `out`."""
     if impl == "plax":
         sys.path.insert(0, str(SHIM))
     sys.path.insert(0, str(PROGRAMS))
     import jax
     if impl == "plax" and not jax.__version__.endswith("+plax"):
         raise RuntimeError(f"the shim did not take the name `jax`: {jax.__file__}")
-    mod = importlib.import_module(name)
     compiled = _compile_log(impl)
-    result = getattr(mod, entry)()
+    records = {}
+    for name in names.split(","):
+        mod = importlib.import_module(name)
+        del compiled[:]
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            result = getattr(mod, entry)()
+        records[name] = {
+            "result": _to_plain(result) if entry == "main" else None,
+            "compiles": len(compiled), "compiled": list(compiled), "stdout": printed.getvalue(),
+            "rtol": getattr(mod, "RTOL", 1e-5), "atol": getattr(mod, "ATOL", 1e-6)}
     with open(out, "wb") as f:
-        pickle.dump({"result": _to_plain(result) if entry == "main" else None,
-                     "compiles": len(compiled), "compiled": list(compiled),
-                     "rtol": getattr(mod, "RTOL", 1e-5), "atol": getattr(mod, "ATOL", 1e-6)},
-                    f)
+        pickle.dump(records, f)
 
 
-def run(impl: str, name: str, entry: str = "main") -> dict:
-    """Run `entry()` of program `name` on `impl` ("plax" or "jax") in a subprocess; its
-    record: result, compiles (a count) and compiled (the programs' names), stdout."""
+def run_many(impl: str, names: list[str], entry: str = "main") -> dict:
+    """Run `entry()` of the programs `names` on `impl` ("plax" or "jax"), one after the other
+    in one fresh subprocess; {name: record}, a record holding the result, compiles (how many
+    XLA programs were compiled while it ran, caches warmed by the programs before it) and
+    compiled (their names), stdout."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "out.pkl")
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PLAX_BACKEND="xla")
-        proc = subprocess.run([sys.executable, __file__, "--child", impl, name, out, entry],
-                              capture_output=True, text=True, env=env, timeout=600)
+        proc = subprocess.run([sys.executable, __file__, "--child", impl, ",".join(names), out,
+                               entry], capture_output=True, text=True, env=env, timeout=900)
         if proc.returncode != 0:
-            raise RuntimeError(f"{name} failed on {impl}:\n{proc.stdout}\n{proc.stderr}")
+            raise RuntimeError(f"{names} failed on {impl}:\n{proc.stdout}\n{proc.stderr}")
         with open(out, "rb") as f:
-            rec = pickle.load(f)
-    rec["stdout"] = proc.stdout
-    return rec
+            return pickle.load(f)
+
+
+def run(impl: str, name: str, entry: str = "main") -> dict:
+    """One program in a fresh process (every cache cold): its record."""
+    return run_many(impl, [name], entry)[name]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,19 +182,24 @@ def compare(got, want, rtol: float, atol: float, path: str = "") -> list[str]:
     return [] if got == want else [f"{path}: {got!r:.80} where JAX has {want!r:.80}"]
 
 
-def check(name: str) -> dict:
-    """Run `name` on plax (and JAX when installed); a summary with the differences."""
-    mine = run("plax", name)
-    summary = {"program": name, "plax_compiles": mine["compiles"], "differences": []}
-    if have_jax():
-        ref = run("jax", name)
-        summary["jax_compiles"] = ref["compiles"]
-        summary["differences"] = compare(mine["result"], ref["result"], ref["rtol"],
-                                         ref["atol"])
-        if mine["stdout"] != ref["stdout"]:
-            summary["differences"].append(
-                f"stdout differs:\n--- plax\n{mine['stdout']}--- jax\n{ref['stdout']}")
-    return summary
+def check_all(names: list[str]) -> dict:
+    """Run the programs on plax (and JAX when installed), each implementation in one process;
+    {name: summary with the differences}."""
+    mine = run_many("plax", names)
+    ref = run_many("jax", names) if have_jax() else {}
+    out = {}
+    for name in names:
+        m = mine[name]
+        summary = {"program": name, "plax_compiles": m["compiles"], "differences": []}
+        if name in ref:
+            r = ref[name]
+            summary["jax_compiles"] = r["compiles"]
+            summary["differences"] = compare(m["result"], r["result"], r["rtol"], r["atol"])
+            if m["stdout"] != r["stdout"]:
+                summary["differences"].append(
+                    f"stdout differs:\n--- plax\n{m['stdout']}--- jax\n{r['stdout']}")
+        out[name] = summary
+    return out
 
 
 def main(argv=None) -> int:
@@ -191,8 +211,7 @@ def main(argv=None) -> int:
         child(*args.child)
         return 0
     failed = 0
-    for name in args.programs or program_names():
-        s = check(name)
+    for s in check_all(args.programs or program_names()).values():
         ok = not s["differences"]
         failed += not ok
         print(json.dumps({k: v for k, v in s.items() if k != "differences"}),

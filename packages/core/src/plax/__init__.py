@@ -21,7 +21,8 @@ from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F4
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
-               "checkify", "tree", "scipy", "errors", "debug"}
+               "checkify", "tree", "scipy", "errors", "debug",
+               "sharding"}
 
 
 class default_backend:
@@ -36,6 +37,9 @@ class default_backend:
 
 
 def __getattr__(name: str):
+    if name in ("make_mesh", "P", "NamedSharding", "PartitionSpec"):  # as jax.make_mesh, jax.P
+        from plax import sharding
+        return getattr(sharding, name)
     if name.startswith("__"):  # probes by inspect, pickle, pytest: no reason to load plugins
         raise AttributeError(f"module 'plax' has no attribute '{name}'")
     if name in _SUBMODULES and name in _existing_submodules():

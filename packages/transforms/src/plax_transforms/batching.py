@@ -71,7 +71,7 @@ class BatchTrace(Trace):
                 out, od = rule(self, vals, dims, **params)
             else:
                 out, od = rule(vals, dims, **params)
-            if config.checks or config.check_avals:
+            if config.checks or config.check_rules:
                 check_batch_rule(prim, [get_aval(a) for a in args], params, out, od)
         return self._wrap(prim, out, od)
 

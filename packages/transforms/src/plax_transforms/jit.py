@@ -128,6 +128,7 @@ class JitFunction:
         self.backend = backend if backend is not None else (
             device.backend_name if device is not None else None)
         self.device = device
+        self.inline = inline
         self.name = getattr(fun, "__name__", "fun")
         _live.add(self)
         self._cache: dict = {}
@@ -265,8 +266,8 @@ class JitFunction:
 
     def _call(self, args, kwargs, flat=None):
         """Every call that is not the hot path's (`flat`: the arguments already flattened)."""
-        if config.disable_jit:
-            return self.fun(*args, **kwargs)
+        if config.disable_jit or (self.inline and _ctx.trace is not EVAL_TRACE):
+            return self.fun(*args, **kwargs)  # inline: traced into the caller, no equation
         avals = None  # known on the signature-keyed path: passed on to skip recomputing
         if self._simple and not kwargs:
             leaves, in_tree = flat if flat is not None else tree_flatten(args)
@@ -383,8 +384,9 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
         inline: bool = False, keep_unused: bool = False, abstracted_axes=None):
     """Compile `fun` for the backend: traced once per input signature, then cached.
 
-    `inline` and `keep_unused` are accepted for JAX compatibility: plax never prunes unused
-    arguments, and a nested jit is one equation either way."""
+    With `inline`, a call under another trace is traced into it (no nested jit equation);
+    eagerly it is still one compiled program. `keep_unused` is accepted for JAX compatibility:
+    plax never prunes unused arguments."""
     if abstracted_axes is not None:
         raise NotImplementedError("jit(abstracted_axes=...): plax has no dynamic shapes; every "
                                   "new input shape is traced and compiled on its own")
@@ -396,7 +398,7 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {fun!r}")
     options = (static_argnums, static_argnames, donate_argnums, donate_argnames, backend,
-               device)
+               device, inline)
     try:
         per_fun = _by_fun.get(fun)
         if per_fun is None:

@@ -34,7 +34,7 @@ def check_batch_rule(prim, in_avals, params: dict, outs, out_dims) -> None:
                 f"'{registry.owner_of('batch', prim)}') returned {a.str_short()} with batch "
                 f"axis {d} for output {i}: without that axis it is {a.dtype.name}"
                 f"{list(shape)}, but the abstract evaluation says {w.str_short()} (plax.config "
-                "checks / check_avals is on)")
+                "checks / check_rules is on)")
 
 
 def moveaxis(x, src: int, dst: int):

@@ -179,7 +179,7 @@ def check_outputs(prim, backend, bufs, avals) -> None:
             raise RuntimeError(
                 f"the {backend.name} implementation of '{prim.name}' (plugin '{owner}') "
                 f"returned {np.dtype(got[1]).name}{list(got[0])} for output {i}; its abstract "
-                f"evaluation says {a.str_short()} (plax.config checks / check_avals is on)")
+                f"evaluation says {a.str_short()} (the `checks` option is on)")
 
 
 def clear_caches() -> None:
@@ -222,7 +222,7 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
         from plax._src import eager_checks
         eager_checks.check(prim, args, params)
     out = launch(run, bufs, args)
-    if config.checks or config.check_avals:
+    if config.checks or config.check_rules:
         check_outputs(prim, backend, out if prim.multiple_results else [out],
                       out_aval if prim.multiple_results else [out_aval])
     if prim.multiple_results:

@@ -14,8 +14,8 @@ failed. A plugin's test suite enables the pytest plugin with one line in its con
 
     pytest_plugins = ["plax.extend.testing"]
 
-which turns on plax's `check_avals` option for the session (eager results and batch rules'
-outputs checked against the abstract evaluation) and provides the `check_primitive` fixture.
+which turns on plax's `check_rules` option for the session and provides the `check_primitive`
+fixture (this function).
 """
 
 from __future__ import annotations
@@ -263,10 +263,10 @@ def _dot_product_test(prim, bind, args, lin):
 
 
 def pytest_configure(config):
-    """Turn on plax's `check_avals` option for the session (every eager result and batch rule
-    output checked against the abstract evaluation: the part of `checks` about primitives)."""
+    """Turn on plax's `check_rules` option for the session (results and batch rules checked
+    against the abstract evaluation)."""
     import plax
-    plax.config.update("check_avals", True)
+    plax.config.update("check_rules", True)
 
 
 try:
