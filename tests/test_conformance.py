@@ -19,7 +19,7 @@ import plax.numpy as jnp
 from plax import lax
 from plax.extend import ClosedJaxpr, Jaxpr
 # the kit's pytest plugin, enabled as a plugin's own test suite would: the `check_primitive`
-# fixture (and plax's `checks` option on for the session)
+# fixture (and plax's `check_rules` option on for the session)
 pytest_plugins = ["plax.extend.testing"]
 
 F = np.float32

@@ -14,7 +14,7 @@ failed. A plugin's test suite enables the pytest plugin with one line in its con
 
     pytest_plugins = ["plax.extend.testing"]
 
-which turns on plax's `checks` option for the session and provides the `check_primitive`
+which turns on plax's `check_rules` option for the session and provides the `check_primitive`
 fixture (this function).
 """
 
