@@ -1,5 +1,6 @@
 """plax.pure_callback and plax.debug (print, callback, breakpoint): host Python inside plax
-programs, eagerly, under jit (reference backend), vmap and grad."""
+programs, eagerly, under jit (reference and xla backends: on xla a custom call of jaxlib's host
+callback target), vmap and grad."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 import plax
 import plax.numpy as jnp
+from plax.extend import registry
 
 X = np.arange(6.0, dtype=np.float32).reshape(2, 3)
 
@@ -30,8 +32,9 @@ def test_pure_callback_eager_and_vmap(backend_name):
                                       2 * np.cumsum(X.T, -1))
 
 
+@pytest.mark.parametrize("backend_name", ["reference", "xla"])
 @pytest.mark.parametrize("method", ["sequential", "expand_dims", "broadcast_all"])
-def test_pure_callback_under_jit_and_each_vmap_method(method):
+def test_pure_callback_under_jit_and_each_vmap_method(method, backend_name):
     calls = []
 
     def cb(a, b):
@@ -42,7 +45,7 @@ def test_pure_callback_under_jit_and_each_vmap_method(method):
         return plax.pure_callback(cb, plax.ShapeDtypeStruct(a.shape, a.dtype), a, b,
                                   vmap_method=method)
 
-    with plax.default_backend("reference"):
+    with plax.default_backend(backend_name):
         out = plax.jit(plax.vmap(f, in_axes=(0, None)))(X, X[0])
     np.testing.assert_array_equal(np.asarray(out), X * X[0].sum())
     assert len(calls) == (2 if method == "sequential" else 1)
@@ -60,12 +63,13 @@ def test_pure_callback_errors():
         plax.pure_callback(np.sin, X, X, vmap_method="parallel")
 
 
-def test_debug_print_under_jit_vmap_and_grad(capsys):
+@pytest.mark.parametrize("backend_name", ["reference", "xla"])
+def test_debug_print_under_jit_vmap_and_grad(capsys, backend_name):
     def g(v):
         plax.debug.print("v={} total={total}", v, total=v.sum())
         return jnp.sin(v) * 2.0
 
-    with plax.default_backend("reference"):
+    with plax.default_backend(backend_name):
         plax.jit(g)(X[0])
         assert capsys.readouterr().out == "v=[0. 1. 2.] total=3.0\n"
         plax.vmap(g)(X)  # once per batch member
@@ -93,8 +97,38 @@ def test_debug_callback_and_breakpoint(monkeypatch):
     assert hits == [1]
 
 
-def test_debug_callback_in_jit_on_xla_is_refused_naming_it():
+def test_callbacks_inside_jit_on_xla():
+    """Compiled into the program (no fallback): values, several results and dtypes, vmap of
+    a jitted callback, one call per run, debug.print's order with the computation."""
+    calls = []
+
+    def host(a, n):
+        calls.append((a.shape, a.dtype, n.dtype))
+        return np.cumsum(a, axis=-1), (n * 3).astype(np.int32)
+
+    def f(a, n):
+        out = (plax.ShapeDtypeStruct(a.shape, a.dtype), plax.ShapeDtypeStruct(n.shape, n.dtype))
+        c, m = plax.pure_callback(host, out, jnp.exp(a), n, vmap_method="sequential")
+        return c * 2.0, m + 1
+
+    n = np.array([1, 2], np.int32)
     with plax.default_backend("xla"):
-        with pytest.raises(plax.UnsupportedPrimitiveError, match="debug_callback"):
-            plax.jit(lambda v: (plax.debug.print("{}", v), v)[1])(X)
-        plax.debug.print("eager on xla: {}", X[0])  # eagerly it runs through the host
+        be = registry.get_backend("xla")
+        compiles = be.stats["compiles"]
+        jf = plax.jit(f)
+        c, m = jf(X, n)
+        np.testing.assert_allclose(np.asarray(c), 2 * np.cumsum(np.exp(X), -1), rtol=1e-6)
+        np.testing.assert_array_equal(np.asarray(m), 3 * n + 1)
+        jf(X, n)
+        assert len(calls) == 2 and calls[0] == ((2, 3), np.float32, np.int32)
+        assert be.stats["compiles"] == compiles + 1
+        # vmap of the jitted callback: one call per batch member inside one program
+        calls.clear()
+        c, m = plax.jit(plax.vmap(jf))(np.stack([X, X + 1]), np.stack([n, n]))
+        np.testing.assert_allclose(np.asarray(c[1]), 2 * np.cumsum(np.exp(X + 1), -1),
+                                   rtol=1e-6)
+        assert len(calls) == 2 and calls[0][0] == (2, 3)
+        # a wrong result from the host is an error naming it, not garbage
+        bad = plax.jit(lambda v: plax.pure_callback(lambda a: a[0], v, v))
+        with pytest.raises(Exception, match="has shape \\(3,\\), result_shape_dtypes"):
+            np.asarray(bad(X))

@@ -168,11 +168,25 @@ def _options(devices: Sequence[Any], num_replicas: int):
     return opts
 
 
-def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1):
+def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1,
+            host_callbacks: Sequence[Any] = ()):
     """Compile StableHLO text. XLA parses and verifies it itself; only when that fails is the
     module verified here too, for a diagnostic that names the offending lines (MlirError).
-    Verifying every module up front cost ~1 ms a compile and ~40 ms for the first."""
+    Verifying every module up front cost ~1 ms a compile and ~40 ms for the first.
+
+    `host_callbacks`: the Python functions the module's `xla_ffi_python_cpu_callback` custom
+    calls run (attribute `index`: the position here; numpy arrays in, a tuple of numpy arrays of
+    the declared shapes and dtypes out). jaxlib accepts them only with a parsed MLIR module (the
+    text overloads of compile_and_load take none)."""
     try:
+        if host_callbacks:
+            with _mlir_lock:
+                ir, ctx = _mlir_context()
+                with ctx, ir.Location.unknown():
+                    module = ir.Module.parse(text)
+                    return client.compile_and_load(
+                        module, xc.DeviceList(tuple(devices)), _options(devices, num_replicas),
+                        host_callbacks=list(host_callbacks))
         return client.compile_and_load(text, xc.DeviceList(tuple(devices)),
                                        _options(devices, num_replicas))
     except Exception:
@@ -211,10 +225,15 @@ def execute(loaded, args: Sequence[Any], handlers: Sequence[Any]) -> list:
     return loaded.execute_sharded(args).consume_with_handlers(handlers)
 
 
-def runner(loaded, handlers: Sequence[Any], first_only: bool = False):
+def runner(loaded, handlers: Sequence[Any], first_only: bool = False, keepalive=None):
     """`execute` bound to one executable: the hot path of a jitted call or an eager op (one
-    Python frame). With `first_only`, the first result alone instead of the list."""
+    Python frame). With `first_only`, the first result alone instead of the list. `keepalive`
+    (the executable's host callbacks) lives as long as the runner."""
     execute_sharded = loaded.execute_sharded
+    if keepalive:
+        def run_keep(args, _keep=keepalive):
+            return execute_sharded(args).consume_with_handlers(handlers)
+        return run_keep
 
     if first_only:
         def run_first(args):

@@ -17,10 +17,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from plax.extend import config
-from plax.extend import Backend, Device, Executable, execution
+from plax.extend import Backend, Device, Executable, UnsupportedPrimitiveError, execution
 from plax.extend import registry as plax_registry
 from plax_xla import _jaxlib as jl
-from plax_xla.lowering import lower_closed_jaxpr, lower_primitive
+from plax.lax import debug_callback_p, pure_callback_p
+from plax_xla.lowering import lower_closed_jaxpr, lower_primitive, take_host_callbacks
+
+# run eagerly through the host (as one call each), compiled only inside a jitted program
+_HOST_PRIMITIVES = frozenset({pure_callback_p, debug_callback_p})
 
 _EAGER_CACHE_LIMIT = 8192
 
@@ -107,13 +111,13 @@ class XlaBackend(Backend):
         return prim in self._lowering or prim in self._compositions
 
     def execute_primitive(self, prim, buffers, avals_in, avals_out, params):
-        if not self.supports(prim):
+        if not self.supports(prim) or prim in _HOST_PRIMITIVES:
             return self._on_reference(prim, buffers, avals_in, avals_out, params)
         out = self._eager_executable(prim, avals_in, avals_out, params)(buffers)
         return out if prim.multiple_results else out[0]
 
     def eager_runner(self, prim, avals_in, avals_out, params):
-        if not self.supports(prim):
+        if not self.supports(prim) or prim in _HOST_PRIMITIVES:
             return super().eager_runner(prim, avals_in, avals_out, params)
         exe = self._eager_executable(prim, avals_in, avals_out, params)
         if exe.runner is exe:  # several devices: the executable checks placement
@@ -168,8 +172,18 @@ class XlaBackend(Backend):
         """Compile a single-device module (a malformed one raises MlirError naming its lines)."""
         return XlaExecutable(self, text, in_avals, out_avals, self.native_device(device))
 
-    def _compile_loaded(self, text: str, natives: Sequence[Any], num_replicas: int = 1):
-        """Compile, or load from the executable cache directory when one is configured."""
+    def _compile_loaded(self, text: str, natives: Sequence[Any], num_replicas: int = 1,
+                        host_callbacks: Sequence[Any] = ()):
+        """Compile, or load from the executable cache directory when one is configured (not a
+        module calling host functions: they are Python objects of this process)."""
+        if host_callbacks:
+            if self.platform != "cpu":
+                raise UnsupportedPrimitiveError(
+                    "host callbacks (pure_callback, debug.print/callback) inside jit run on "
+                    f"the xla backend's CPU platform only, not '{self.platform}'")
+            self.stats["compiles"] += 1
+            return jl.compile(self._client, text, natives, num_replicas,
+                              host_callbacks=host_callbacks)
         path = self._cache_path(text, natives, num_replicas)
         payload = _read_entry(path) if path is not None else None
         if payload is not None:
@@ -202,6 +216,7 @@ class XlaBackend(Backend):
     def lower_text(self, closed_jaxpr) -> str:
         """The StableHLO module of `closed_jaxpr`, as MLIR prints it."""
         text, _ = lower_closed_jaxpr(closed_jaxpr, "jit")
+        take_host_callbacks(text)  # not compiled: nothing to keep
         return jl.verify(text, pretty=True)
 
     def pmap_execute(self, fun, args, kwargs, **options):
@@ -255,10 +270,12 @@ class XlaExecutable(Executable):
     they are on the device it was compiled for; another device compiles it once more)."""
 
     __slots__ = ("_backend", "text", "_in", "_out", "_loaded", "_device", "_handlers",
-                 "_others", "_check_device", "donated", "runner")
+                 "_others", "_check_device", "donated", "runner", "host_callbacks")
 
     def __init__(self, backend: XlaBackend, text: str, in_avals, out_avals, native):
         self._backend, self.text = backend, text
+        # the host functions the program calls: alive as long as the executable
+        self.host_callbacks = take_host_callbacks(text)
         self._in = [(tuple(a.shape), a.dtype) for a in in_avals]
         self._out = [(tuple(a.shape), a.dtype) for a in out_avals]
         self._loaded, self._handlers = self._load(native)
@@ -269,10 +286,12 @@ class XlaExecutable(Executable):
         self._check_device = len(backend._devices) > 1
         self.donated: tuple[int, ...] = ()
         # what jit calls: with one device, the launch itself, with no checks around it
-        self.runner = self if self._check_device else jl.runner(self._loaded, self._handlers)
+        self.runner = self if self._check_device else \
+            jl.runner(self._loaded, self._handlers, keepalive=self.host_callbacks)
 
     def _load(self, native):
-        loaded = self._backend._compile_loaded(self.text, [native])
+        loaded = self._backend._compile_loaded(self.text, [native],
+                                               host_callbacks=self.host_callbacks)
         sharding = jl.single_sharding(native)
         return loaded, [jl.result_handler(s, d, sharding) for s, d in self._out]
 

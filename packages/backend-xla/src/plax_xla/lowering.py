@@ -215,6 +215,12 @@ class ModuleLowering:
         self.functions: list[str] = []
         self._private: dict[int, tuple[str, ClosedJaxpr]] = {}
         self._names: set[str] = {"main"}
+        self.host_callbacks: list[Callable] = []
+
+    def add_host_callback(self, fn: Callable) -> int:
+        """Register a host function the module calls (a custom call's `index` attribute)."""
+        self.host_callbacks.append(fn)
+        return len(self.host_callbacks) - 1
 
     def private_function(self, closed: ClosedJaxpr, name: str) -> str:
         """The symbol of a private function computing `closed` (lowered once per module)."""
@@ -238,9 +244,24 @@ class ModuleLowering:
         return fname
 
     def module_text(self, name: str, main: str, num_replicas: int = 1) -> str:
+        if self.host_callbacks:  # a unique name: the text is the key of its callbacks
+            name = f"{name}_callbacks{next(_callback_modules)}"
         attrs = (f"mhlo.num_replicas = {num_replicas} : i32, mhlo.num_partitions = 1 : i32")
-        return (f"module @{symbol_name(name)} attributes {{{attrs}}} {{\n"
+        text = (f"module @{symbol_name(name)} attributes {{{attrs}}} {{\n"
                 + _indent([main, *self.functions], 2) + "\n}\n")
+        if self.host_callbacks:
+            _pending_callbacks[text] = list(self.host_callbacks)
+        return text
+
+
+# host callbacks of lowered modules not yet compiled, by module text (unique when it has any)
+_callback_modules = itertools.count()
+_pending_callbacks: dict[str, list[Callable]] = {}
+
+
+def take_host_callbacks(text: str) -> list[Callable]:
+    """The host functions the module `text` calls (handed over once, to its executable)."""
+    return _pending_callbacks.pop(text, [])
 
 
 def call_closed(b: FuncBuilder, closed: ClosedJaxpr, name: str, args: Sequence[Value]

@@ -20,7 +20,7 @@ from plax.extend import execution
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lower_calls import replica_index
-from plax_xla.lowering import AxisEnv, i64_array, lower_closed_jaxpr
+from plax_xla.lowering import AxisEnv, i64_array, lower_closed_jaxpr, take_host_callbacks
 
 
 class _PmapTrace(JaxprTrace):
@@ -189,7 +189,8 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
     text, _ = lower_closed_jaxpr(_with_in_avals(jaxpr, avals), f"pmap_{n}",
                                  axis_env=AxisEnv(axis_name, n), num_replicas=n,
                                  prologue=prologue, epilogue=epilogue)
-    loaded = backend._compile_loaded(text, natives, num_replicas=n)
+    loaded = backend._compile_loaded(text, natives, num_replicas=n,
+                                     host_callbacks=take_host_callbacks(text))
     out_avals = []
     for v, a in zip(jaxpr.outvars, o_axes):
         av = v.aval

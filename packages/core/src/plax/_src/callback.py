@@ -2,9 +2,9 @@
 the host; results of declared shapes and dtypes) and `debug_callback` (an effect: never removed,
 nothing returned), the primitive under `plax.debug.print`, `callback` and `breakpoint`.
 
-The reference backend runs them (eagerly and in jit); on the xla backend they run eagerly (through
-the host) but a jit containing one must run on the reference backend (xla has no host callback
-lowering yet). Their batch and jvp rules live in plax-transforms.
+The reference backend runs them (eagerly and in jit); the xla backend runs them eagerly through the
+host and, inside jit, as a custom call of jaxlib's host callback target (plax_xla.lower_callback,
+CPU platform). Their batch and jvp rules live in plax-transforms.
 """
 
 from __future__ import annotations
