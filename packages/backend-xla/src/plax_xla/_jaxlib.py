@@ -371,3 +371,31 @@ def lapack_target(fn_base: str, dtype) -> str:
                         xc.register_custom_call_as_batch_partitionable(name)
                 _lapack_ready = True
     return lapack.prepare_lapack_call(fn_base, np.dtype(dtype))
+
+
+# ---------------------------------------------------------------------------------------------
+# FFI targets registered through plax.ffi.register_ffi_target
+
+_ffi_registered: set = set()
+
+
+def register_ffi_targets(targets: dict) -> None:
+    """Hand XLA the targets {(name, platform): (capsule, api_version)} not handed yet."""
+    with _lapack_lock:
+        for (name, platform), (capsule, api) in targets.items():
+            if (name, platform) not in _ffi_registered:
+                xc.register_custom_call_target(name, capsule, platform=platform,
+                                               api_version=api)
+                _ffi_registered.add((name, platform))
+
+
+def has_custom_call_target(name: str, platform: str) -> bool:
+    """Whether XLA knows target `name` for `platform` (jaxlib's own and registered ones, and
+    those xla_client holds until the platform's client is made)."""
+    xla_name = xc.xla_platform_names.get(platform, platform)
+    try:
+        if name in xc.custom_call_targets(xla_name):
+            return True
+        return any(n == name for n, *_ in getattr(xc, "_custom_callback", {}).get(xla_name, []))
+    except Exception:  # noqa: BLE001 - a jaxlib without the query: let the compiler decide
+        return True

@@ -12,6 +12,7 @@ from plax._src.api import (  # noqa: F401
     local_devices, make_jaxpr, print_environment_info)
 from plax._src.array import Array  # noqa: F401
 from plax._src.callback import pure_callback  # noqa: F401
+from plax._src.ffi import ffi_call  # noqa: F401
 from plax._src.config import config, debug_nans, disable_jit, enable_x64  # noqa: F401
 from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
@@ -21,7 +22,7 @@ from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F4
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
-               "checkify", "tree", "scipy", "errors", "debug",
+               "checkify", "tree", "scipy", "errors", "debug", "ffi",
                "sharding"}
 
 

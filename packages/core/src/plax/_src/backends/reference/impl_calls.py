@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from plax._src.backends.reference.impl_control_flow import plan
 from plax._src import callback as cb
+from plax._src.ffi import ffi_call_p
 from plax._src.lax import calls, parallel
 
 
@@ -38,6 +39,14 @@ def _debug_callback(*args, callback):
 
 
 IMPLS = {prim: _call(param) for prim, param in calls.CALL_PRIMITIVES.items()}
+def _ffi_call(*args, target_name, **_):
+    from plax._src.backend import UnsupportedPrimitiveError
+    raise UnsupportedPrimitiveError(
+        f"ffi_call({target_name!r}): the reference backend has no FFI (foreign XLA kernels); "
+        "run it on the xla backend (plax.default_backend('xla'))")
+
+
+IMPLS[ffi_call_p] = _ffi_call
 IMPLS[cb.pure_callback_p] = _pure_callback
 IMPLS[cb.debug_callback_p] = _debug_callback
 IMPLS[calls.custom_lin_p] = _custom_lin
