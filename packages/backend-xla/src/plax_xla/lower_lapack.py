@@ -130,13 +130,17 @@ def _triangular_solve_generic(b, a, x, left_side, lower, transpose_a, conjugate_
 
 
 def _cholesky(ctx, x):
+    """The lower factor with zeros above it, as the reference backend's (potrf and
+    stablehlo.cholesky leave that triangle implementation-defined: the input's, on the CPU)."""
     b = ctx.b
     if _generic():
-        return _cholesky_generic(b, x)
-    out, info = ffi_call(b, _lapack("potrf_ffi", x.dtype), [x],
-                         [(x.shape, x.dtype), (_batch(x), I32)],
-                         config={"uplo": _char("L")}, aliases={0: 0})
-    return nan_unless(b, info_ok(b, info), out)
+        out = _cholesky_generic(b, x)
+    else:
+        out, info = ffi_call(b, _lapack("potrf_ffi", x.dtype), [x],
+                             [(x.shape, x.dtype), (_batch(x), I32)],
+                             config={"uplo": _char("L")}, aliases={0: 0})
+        out = nan_unless(b, info_ok(b, info), out)
+    return lower_fun(b, lambda m: [ld.tril(m)], out)[0]
 
 
 def _triangular_solve(ctx, a, x, *, left_side, lower, transpose_a, conjugate_a,
