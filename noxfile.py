@@ -1,6 +1,6 @@
 """Developer sessions: `nox -s tests`, `nox -s demo`, `nox -s bench`, `nox -s lint`,
 `nox -s fuzz` (the long differential-fuzzing profile), `nox -s stress` (thread and memory tests
-at full size)."""
+at full size), `nox -s jax_examples`."""
 
 import nox
 
@@ -8,7 +8,8 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
-PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla"]
+PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla",
+            "packages/backend-cupy"]
 TEST_DEPS = ["pytest>=8", "pytest-xdist", "hypothesis", "jax", "jaxlib", "scikit-learn"]
 
 
@@ -21,8 +22,9 @@ def tests(session):
     """The whole test suite (JAX is installed as the oracle)."""
     install_plax(session)
     session.install(*TEST_DEPS)
+    # the cupy backend's host build (g++) runs the conformance tests without a GPU
     session.run("pytest", "-q", "-n", "2", "tests", *session.posargs,
-                env={"TF_CPP_MIN_LOG_LEVEL": "2"})
+                env={"TF_CPP_MIN_LOG_LEVEL": "2", "PLAX_CUPY_DEVICE": "host"})
 
 
 @nox.session
@@ -57,6 +59,16 @@ def bench(session):
     install_plax(session)
     session.install("jax", "jaxlib")
     session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session
+def jax_examples(session):
+    """JAX-style programs run unmodified on plax through a `jax` name shim and compared with
+    JAX (tests/jax_examples; fetches nothing; the test suite runs it too)."""
+    install_plax(session)
+    session.install("jax", "jaxlib")
+    session.run("python", "tests/jax_examples/harness.py", *session.posargs,
+                env={"TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 @nox.session

@@ -8,6 +8,15 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the cupy backend runs its host build (kernels built by g++, library calls through NumPy) unless
+# a GPU session asks for the device (bench/gpu.py sets PLAX_CUPY_DEVICE=gpu)
+os.environ.setdefault("PLAX_CUPY_DEVICE", "host")
+
+import plax  # noqa: E402
+
+# every eager result and every batch rule's output is checked against the abstract evaluation
+# (the eager index checks of `checks` stay off: tests exercise JAX's clamping on purpose)
+plax.config.update("check_rules", True)
 
 try:  # JAX is an oracle in tests only; never imported under packages/
     import jax  # noqa: F401

@@ -30,25 +30,6 @@ def rand(*shape, dtype=np.float32):
     return rng.standard_normal(shape).astype(dtype)
 
 
-def _custom_prims():
-    from plax_transforms import custom
-    return (custom.custom_jvp_call_p, custom.custom_vjp_call_p, custom.checkpoint_p)
-
-
-@pytest.fixture
-def backend(backend, request):
-    """conftest's backend; a backend still lacking the custom-rule call primitives (the XLA
-    backend being built) is expected to fail there with UnsupportedPrimitiveError only."""
-    from plax._src import registry
-    b = registry.get_backend(backend)
-    missing = [p.name for p in (*_custom_prims(), lax.scan_p) if not b.supports(p)]
-    if missing:
-        request.node.add_marker(pytest.mark.xfail(
-            raises=plax.UnsupportedPrimitiveError, strict=False,
-            reason=f"backend {backend!r} has no rule for {', '.join(missing)} yet (reported)"))
-    return backend
-
-
 def tree_close(a, b, **kw):
     la, _ = plax.tree_util.tree_flatten(a)
     lb, _ = plax.tree_util.tree_flatten(b)

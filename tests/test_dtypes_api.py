@@ -7,6 +7,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 from conftest import requires_jax
+from helpers import eager_on_reference  # noqa: F401 (an autouse fixture)
 
 import plax
 import plax.dtypes as pd

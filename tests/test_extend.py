@@ -192,3 +192,114 @@ def test_xla_lowering_written_with_the_documented_builder(owner):
     x = np.arange(4, dtype=np.float32)
     with plax.default_backend("xla"):
         np.testing.assert_array_equal(np.asarray(plax.jit(p.bind)(x)), x ** 3)
+
+
+def _same(x):
+    from plax.extend import ShapedArray
+    return ShapedArray(x.shape, x.dtype, x.weak_type)
+
+
+def test_define_primitive_elementwise_is_batched_by_default(owner):
+    from plax.extend import define_primitive
+    from plax.extend.ad import Zero
+    sq = define_primitive("testext.sq", lambda x: _same(x), impl=np.square, elementwise=True,
+                          jvp=lambda p, t: (sq.bind(p[0]), Zero(p[0].aval) if type(t[0]) is
+                                            Zero else 2 * p[0] * t[0]))
+    assert registry.owner_of("batch", sq) == "test-extend"
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(np.asarray(plax.vmap(sq.bind)(x)), x ** 2)
+    np.testing.assert_array_equal(np.asarray(plax.vmap(sq.bind, in_axes=1)(x)), (x ** 2).T)
+    g = plax.grad(lambda v: sq.bind(v).sum())(x)
+    np.testing.assert_allclose(np.asarray(g), 2 * x)
+
+
+def test_define_primitive_from_a_composition(owner):
+    from plax.extend import define_primitive
+    softclip = define_primitive("testext.softclip2",
+                                composition=lambda x, *, limit: limit * jnp.tanh(x / limit))
+    mirror = define_primitive("testext.mirror", composition=lambda x: x[::-1],
+                              linear_in=(0,))
+    x = np.linspace(-3, 3, 5, dtype=np.float32)
+    want = 2.0 * np.tanh(x / 2.0)
+    for backend in ("reference", "xla"):
+        with plax.default_backend(backend):
+            np.testing.assert_allclose(np.asarray(softclip.bind(x, limit=2.0)), want, rtol=1e-6)
+            np.testing.assert_allclose(
+                np.asarray(plax.jit(lambda v: softclip.bind(v, limit=2.0))(x)), want, rtol=1e-6)
+            np.testing.assert_array_equal(np.asarray(plax.jit(mirror.bind)(x)), x[::-1])
+    g = plax.grad(lambda v: softclip.bind(v, limit=2.0).sum())(x)
+    np.testing.assert_allclose(np.asarray(g), 1 - np.tanh(x / 2.0) ** 2, rtol=1e-5)
+    w = np.arange(5.0, dtype=np.float32)
+    g = plax.grad(lambda v: (mirror.bind(v) * w).sum())(x)  # through the transpose rule
+    np.testing.assert_array_equal(np.asarray(g), w[::-1])
+    xs = np.stack([x, 2 * x])
+    np.testing.assert_allclose(np.asarray(plax.vmap(lambda v: softclip.bind(v, limit=2.0))(xs)),
+                               2.0 * np.tanh(xs / 2.0), rtol=1e-6)
+
+
+def test_checks_catch_a_wrong_impl_and_a_wrong_batch_rule(owner):
+    from plax.extend import define_primitive
+    wrong_shape = define_primitive("testext.wrong_shape", lambda x: _same(x),
+                                   impl=lambda x: np.concatenate([x, x]))
+    wrong_dim = define_primitive("testext.wrong_dim", lambda x: _same(x), impl=np.negative,
+                                 batch=lambda vals, dims: (np.negative(vals[0]), 1))
+    x = np.ones((2, 3), np.float32)
+    assert plax.config.check_rules  # on in the test suite (conftest.py)
+    with pytest.raises(RuntimeError, match=r"testext.wrong_shape.*test-extend.*float32\[4, 3\]"):
+        wrong_shape.bind(x)
+    with pytest.raises(RuntimeError, match=r"batch rule of 'testext.wrong_dim'.*test-extend"):
+        plax.vmap(wrong_dim.bind)(np.ones((2, 4), np.float32))
+    with plax.config.override("check_rules", False):  # unchecked, the mistakes go through
+        assert np.asarray(wrong_shape.bind(x)).shape == (4, 3)
+    with plax.config.override("check_rules", False), plax.config.override("checks", True):
+        with pytest.raises(RuntimeError, match=r"testext.wrong_shape"):  # `checks` has them too
+            wrong_shape.bind(x)
+
+
+def test_missing_rules_name_primitive_transform_and_plugin(owner):
+    from plax.extend import define_primitive
+    p = define_primitive("testext.norules", lambda x: _same(x), impl=np.negative)
+    lin = define_primitive("testext.lin_notranspose", lambda x: _same(x), impl=np.negative,
+                           linear_in=(0,), jvp=lambda ps, ts: (lin.bind(ps[0]), lin.bind(ts[0])))
+    x = np.ones(3, np.float32)
+    with pytest.raises(NotImplementedError, match=r"jvp.*'testext.norules'.*'test-extend'"):
+        plax.grad(lambda v: p.bind(v).sum())(x)
+    with pytest.raises(NotImplementedError, match=r"vmap.*batch.*'testext.norules'"):
+        plax.vmap(p.bind)(np.ones((2, 3), np.float32))
+    calls = []
+    with pytest.raises(NotImplementedError, match=r"grad.*transpose.*testext.lin_notranspose"):
+        plax.grad(lambda v: (calls.append(1), lin.bind(v).sum())[1])(x)
+    np.testing.assert_array_equal(np.asarray(plax.jvp(lin.bind, (x,), (x,))[1]), -x)
+
+
+def test_misspelt_backend_and_name_clash_in_process(owner):
+    from plax._src import registry as core_registry
+    from plax.extend import Primitive, RegistrationError, ShapedArray
+    p = Primitive("testext.typo")
+    registry.add_abstract_eval(p, lambda x: x)
+    registry.add_impl("refrence", p, np.negative)
+    assert any("'refrence'" in m and "test-extend" in m
+               for m in registry.check_registrations())
+    with core_registry._owning("test-extend-2"), pytest.raises(RegistrationError,
+                                                               match="'sin' is taken"):
+        registry.add_abstract_eval(Primitive("sin"), lambda x: ShapedArray(x.shape, x.dtype))
+    core_registry._unregister_owner("test-extend-2")
+    np.testing.assert_allclose(np.asarray(lax.sin(np.float32(0.5))), np.sin(np.float32(0.5)))
+
+
+def test_a_composition_is_every_backends_fallback(owner):
+    """A primitive with only an abstract eval and a composition (as a core primitive whose
+    algorithm is written in plax) runs and lowers on backends that have no rule for it."""
+    from plax.extend import Primitive
+    p = Primitive("testext.logaddexp1")
+    registry.add_abstract_eval(p, lambda x: _same(x))
+    registry.add_composition(p, lambda x: jnp.logaddexp(x, 1.0))
+    x = np.linspace(-2, 2, 5, dtype=np.float32)
+    for backend in ("reference", "xla"):
+        assert registry.get_backend(backend).supports(p)
+        with plax.default_backend(backend):
+            np.testing.assert_allclose(np.asarray(p.bind(x)), np.logaddexp(x, 1.0), rtol=1e-6)
+            np.testing.assert_allclose(np.asarray(plax.jit(p.bind)(x)), np.logaddexp(x, 1.0),
+                                       rtol=1e-6)
+    info = plax.print_environment_info(return_string=True).splitlines()
+    assert not [ln for ln in info if ln.startswith("  backend") and "testext.logaddexp1" in ln]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import assert_close, requires_jax
+from helpers import eager_on_reference  # noqa: F401 (an autouse fixture)
 
 import plax
 from plax import lax

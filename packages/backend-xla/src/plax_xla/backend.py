@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from plax.extend import config
-from plax.extend import Backend, Device, Executable
+from plax.extend import Backend, Device, Executable, execution
 from plax.extend import registry as plax_registry
 from plax_xla import _jaxlib as jl
 from plax_xla.lowering import lower_closed_jaxpr, lower_primitive
@@ -64,6 +64,7 @@ class XlaBackend(Backend):
         self._by_native = {d.native: d for d in self._devices}
         self._default = natives[0]
         self._lowering = plax_registry.lowering_table("xla")
+        self._compositions = plax_registry.rules("composition")
         self._eager: dict = {}
         self._pmap_cache: dict = {}
         self._cache_dir = _option("xla_cache_dir", None)
@@ -98,18 +99,21 @@ class XlaBackend(Backend):
     def block_until_ready(self, buf) -> None:
         jl.block_until_ready(buf)
 
+    def buffer_shape_dtype(self, buf):
+        return None  # every lowering rule's result types are checked when it is lowered
+
     # --- what it runs -----------------------------------------------------------------------
     def supports(self, prim, params: dict | None = None) -> bool:
-        return prim in self._lowering
+        return prim in self._lowering or prim in self._compositions
 
     def execute_primitive(self, prim, buffers, avals_in, avals_out, params):
-        if prim not in self._lowering:
+        if not self.supports(prim):
             return self._on_reference(prim, buffers, avals_in, avals_out, params)
         out = self._eager_executable(prim, avals_in, avals_out, params)(buffers)
         return out if prim.multiple_results else out[0]
 
     def eager_runner(self, prim, avals_in, avals_out, params):
-        if prim not in self._lowering:
+        if not self.supports(prim):
             return super().eager_runner(prim, avals_in, avals_out, params)
         exe = self._eager_executable(prim, avals_in, avals_out, params)
         if exe.runner is exe:  # several devices: the executable checks placement
@@ -143,6 +147,10 @@ class XlaBackend(Backend):
         device = self.buffer_device(buffers[0]) if buffers else None
         host = [self.to_numpy(b) for b in buffers]
         out = ref.execute_primitive(prim, host, avals_in, avals_out, params)
+        # the results as the reference backend returned them
+        if config.checks or config.check_rules:
+            execution.check_outputs(prim, ref, out if prim.multiple_results else [out],
+                                    avals_out if prim.multiple_results else [avals_out])
         if prim.multiple_results:
             return [self.put(o, device) for o in out]
         return self.put(out, device)

@@ -25,7 +25,7 @@ def _compute_dtype(out):
 
 def _conv(ctx, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
           dimension_numbers, feature_group_count, batch_group_count, precision,
-          preferred_element_type):
+          preferred_element_type, out_sharding=None):
     b, out = ctx.b, ctx.aval_out
     ls, rs, os_ = dimension_numbers
     ct = _compute_dtype(out.dtype)

@@ -1,7 +1,9 @@
 """Lowering rules of lax.linalg's decompositions: stablehlo.custom_call of jaxlib's LAPACK FFI
 kernels (column-major layouts, routine options in mhlo.backend_config), then NaNs wherever
 LAPACK reported a failure, as JAX does. Compositions (qr, pivots to permutation) are traced
-plax functions lowered in place."""
+plax functions lowered in place. On a GPU, cholesky and triangular_solve lower to StableHLO's
+own ops (XLA's GPU compiler runs them with cuSOLVER potrf and cuBLAS trsm); the other
+decompositions have no GPU lowering yet and say so."""
 
 from __future__ import annotations
 
@@ -89,8 +91,48 @@ def _batch(x) -> tuple:
 # rules
 
 
+# set by tests to check on the CPU the lowerings a GPU uses
+FORCE_GENERIC = False
+
+
+def _generic() -> bool:
+    """True when the xla backend runs on a GPU/TPU (no LAPACK kernels there)."""
+    if FORCE_GENERIC:
+        return True
+    from plax.extend import registry
+    return getattr(registry.get_backend("xla"), "platform", "cpu") != "cpu"
+
+
+def _lapack_only(name: str):
+    if _generic():
+        raise NotImplementedError(
+            f"lax.linalg.{name}: the xla backend lowers it through LAPACK, on the CPU only; "
+            "its cuSOLVER lowering for GPUs is not written yet (run it with "
+            "jit(..., backend='reference') or on an xla CPU backend)")
+
+
+def _bool(v: bool) -> str:
+    return "true" if v else "false"
+
+
+def _cholesky_generic(b, x):
+    out = b.op1("stablehlo.cholesky", [x], attrs="lower = true")
+    return out
+
+
+def _triangular_solve_generic(b, a, x, left_side, lower, transpose_a, conjugate_a,
+                              unit_diagonal):
+    trans = ("ADJOINT" if conjugate_a else "TRANSPOSE") if transpose_a else "NO_TRANSPOSE"
+    return b.op1("stablehlo.triangular_solve", [a, x], x.shape, x.dtype,
+                 attrs=f"left_side = {_bool(left_side)}, lower = {_bool(lower)}, "
+                       f"unit_diagonal = {_bool(unit_diagonal)}, "
+                       f"transpose_a = #stablehlo<transpose {trans}>")
+
+
 def _cholesky(ctx, x):
     b = ctx.b
+    if _generic():
+        return _cholesky_generic(b, x)
     out, info = ffi_call(b, _lapack("potrf_ffi", x.dtype), [x],
                          [(x.shape, x.dtype), (_batch(x), I32)],
                          config={"uplo": _char("L")}, aliases={0: 0})
@@ -105,6 +147,9 @@ def _triangular_solve(ctx, a, x, *, left_side, lower, transpose_a, conjugate_a,
     if a.shape[:-2] != x.shape[:-2]:
         a = hlo.broadcast_in_dim(b, a, x.shape[:-2] + a.shape[-2:],
                                  tuple(range(x.ndim - a.ndim, x.ndim)))
+    if _generic():
+        return _triangular_solve_generic(b, a, x, left_side, lower, transpose_a, conjugate_a,
+                                         unit_diagonal)
     trans = ("C" if conjugate_a else "T") if transpose_a else "N"
     config = {"diag": _char("U" if unit_diagonal else "N"),
               "side": _char("L" if left_side else "R"),
@@ -115,6 +160,7 @@ def _triangular_solve(ctx, a, x, *, left_side, lower, transpose_a, conjugate_a,
 
 def _lu(ctx, x):
     b = ctx.b
+    _lapack_only("lu")
     m, n = x.shape[-2:]
     batch = _batch(x)
     k = min(m, n)
@@ -142,6 +188,7 @@ def _zeros(b, shape, dtype):
 
 def _geqrf(ctx, x):
     b = ctx.b
+    _lapack_only("geqrf")
     k = min(x.shape[-2:])
     return ffi_call(b, _lapack("geqrf_ffi", x.dtype), [x],
                     [(x.shape, x.dtype), (_batch(x) + (k,), x.dtype)], aliases={0: 0})
@@ -149,6 +196,7 @@ def _geqrf(ctx, x):
 
 def _householder_product(ctx, a, taus):
     b = ctx.b
+    _lapack_only("householder_product")
     if a.shape[-1] == 0:
         return a
     return ffi_call(b, _lapack("gqr_ffi", a.dtype, "or/un"), [a, taus], [(a.shape, a.dtype)],
@@ -157,6 +205,7 @@ def _householder_product(ctx, a, taus):
 
 def _qr(ctx, x, *, pivoting, full_matrices):
     b = ctx.b
+    _lapack_only("qr")
     m, n = x.shape[-2:]
     batch = _batch(x)
     if m == 0 or n == 0 or 0 in batch:
@@ -203,6 +252,7 @@ def _empty_qr(x, pivoting, full_matrices):
 
 def _svd(ctx, x, *, full_matrices, compute_uv, subset_by_index, algorithm):
     b = ctx.b
+    _lapack_only("svd")
     m, n = x.shape[-2:]
     batch = _batch(x)
     k = min(m, n)
@@ -248,6 +298,7 @@ def _empty_svd(x, full_matrices, compute_uv):
 
 def _eigh(ctx, x, *, lower, sort_eigenvalues, subset_by_index):
     b = ctx.b
+    _lapack_only("eigh")
     n = x.shape[-1]
     if subset_by_index is not None and tuple(subset_by_index) != (0, n):
         raise NotImplementedError("eigh: subset_by_index is not implemented on the xla CPU "
@@ -264,6 +315,7 @@ def _eigh(ctx, x, *, lower, sort_eigenvalues, subset_by_index):
 def _eig(ctx, x, *, compute_left_eigenvectors, compute_right_eigenvectors,
          enable_eigvec_derivs):
     b = ctx.b
+    _lapack_only("eig")
     n = x.shape[-1]
     batch = _batch(x)
     cdt = ld.complex_dtype(x.dtype)
@@ -287,6 +339,7 @@ def _eig(ctx, x, *, compute_left_eigenvectors, compute_right_eigenvectors,
 
 def _schur(ctx, x, *, compute_schur_vectors, sort_eig_vals):
     b = ctx.b
+    _lapack_only("schur")
     n = x.shape[-1]
     batch = _batch(x)
     real = not dtypes.is_complex(x.dtype)
@@ -302,6 +355,7 @@ def _schur(ctx, x, *, compute_schur_vectors, sort_eig_vals):
 
 def _hessenberg(ctx, a):
     b = ctx.b
+    _lapack_only("hessenberg")
     n = a.shape[-1]
     h, taus, info = ffi_call(b, _lapack("gehrd_ffi", a.dtype), [a],
                              [(a.shape, a.dtype), (_batch(a) + (n - 1,), a.dtype),
@@ -313,6 +367,7 @@ def _hessenberg(ctx, a):
 
 def _tridiagonal(ctx, a, *, lower):
     b = ctx.b
+    _lapack_only("tridiagonal")
     n = a.shape[-1]
     batch = _batch(a)
     rdt = ld.real_dtype(a.dtype)
@@ -326,6 +381,7 @@ def _tridiagonal(ctx, a, *, lower):
 
 def _tridiagonal_solve(ctx, dl, d, du, x, *, perturb_singular):
     b = ctx.b
+    _lapack_only("tridiagonal_solve")
     outs = ffi_call(b, _lapack("gtsv_ffi", x.dtype), [dl, d, du, x],
                     [(dl.shape, dl.dtype), (d.shape, d.dtype), (du.shape, du.dtype),
                      (x.shape, x.dtype), (_batch(x), I32)],

@@ -201,6 +201,11 @@ class RuleContext:
         return self.avals_out[0]
 
 
+# primitives defined as compositions of others (define_primitive(composition=...)): lowered
+# as their jaxpr where no lowering rule is registered
+_compositions = plax_registry.rules("composition")
+
+
 class ModuleLowering:
     """One module: the private functions of nested jaxprs, and the axis environment."""
 
@@ -270,14 +275,14 @@ def apply_rule(b: FuncBuilder, prim, ins: Sequence[Value], avals_in, avals_out,
     if avals_out and all(0 in a.shape for a in avals_out):
         # nothing to compute: an empty result is all-zeros whatever the operation
         return [zeros(b, a.shape, a.dtype) for a in avals_out]
-    rule = b.module.table.get(prim)
+    rule = b.module.table.get(prim) or _compositions.get(prim)
     if rule is None:
         raise UnsupportedPrimitiveError(
             f"the xla backend has no lowering rule for primitive '{prim.name}'; register one "
             f"with plax.extend.registry.add_lowering('xla', {prim.name}_p, rule) or run it on "
             "another backend")
-    if isinstance(rule, Composition):  # lower_fun: the jaxpr of a plax function, in place
-        out = inline_closed(b, rule.jaxpr(avals_in, params), ins)
+    if isinstance(rule, Composition):  # the jaxpr of a plax function: a private function
+        out = call_closed(b, rule.jaxpr(avals_in, params), prim.name, ins)
         out = out if prim.multiple_results else out[0]
     else:
         out = rule(RuleContext(b, prim, avals_in, avals_out), *ins, **params)

@@ -11,6 +11,7 @@ from plax._src.api import (  # noqa: F401
     device_count, device_get, device_put, devices, eval_shape, local_device_count,
     local_devices, make_jaxpr, print_environment_info)
 from plax._src.array import Array  # noqa: F401
+from plax._src.callback import pure_callback  # noqa: F401
 from plax._src.config import config, debug_nans, disable_jit, enable_x64  # noqa: F401
 from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
@@ -20,8 +21,8 @@ from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F4
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
-               "checkify",
-               "tree", "scipy"}
+               "checkify", "tree", "scipy", "errors", "debug",
+               "sharding"}
 
 
 class default_backend:
@@ -36,9 +37,12 @@ class default_backend:
 
 
 def __getattr__(name: str):
+    if name in ("make_mesh", "P", "NamedSharding", "PartitionSpec"):  # as jax.make_mesh, jax.P
+        from plax import sharding
+        return getattr(sharding, name)
     if name.startswith("__"):  # probes by inspect, pickle, pytest: no reason to load plugins
         raise AttributeError(f"module 'plax' has no attribute '{name}'")
-    if name in _SUBMODULES:
+    if name in _SUBMODULES and name in _existing_submodules():
         mod = _importlib.import_module(f"plax.{name}")
         globals()[name] = mod
         return mod
@@ -58,6 +62,16 @@ _TRANSFORM_NAMES = {"grad", "value_and_grad", "jit", "vmap", "pmap", "jvp", "vjp
                     "remat", "stop_gradient"}
 
 
+def _existing_submodules() -> set[str]:
+    import importlib.util
+    return {n for n in _SUBMODULES if importlib.util.find_spec(f"plax.{n}") is not None}
+
+
 def __dir__():
+    # what `plax.<name>` gives: the public names, the submodules that exist and the plugins'
+    # names (loading the plugins: dir() asks for all of them)
     from plax._src import registry
-    return sorted(set(globals()) | _SUBMODULES | set(registry._api))
+    registry.ensure_plugins_loaded()
+    public = {n for n in globals() if not n.startswith("_") and n != "annotations"}
+    return sorted(public | _existing_submodules()
+                  | {n for n in registry._api if "." not in n})

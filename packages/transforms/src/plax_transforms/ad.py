@@ -36,6 +36,10 @@ class JVPTracer(Tracer):
     def aval(self):
         return get_aval(self.primal)
 
+    def to_concrete_value(self):
+        p = self.primal
+        return p.to_concrete_value() if isinstance(p, Tracer) else p
+
 
 class JVPTrace(Trace):
     __slots__ = ("parent",)
@@ -60,9 +64,7 @@ class JVPTrace(Trace):
                 return prim.bind(*primals, **params)
         rule = _jvp_rules.get(prim)
         if rule is None:
-            raise NotImplementedError(
-                f"differentiation (jvp) rule for primitive '{prim.name}' is not registered; "
-                "register one with plax.extend.registry.add_jvp")
+            raise registry.missing_rule_error("jvp", prim, "differentiation (jvp)")
         with set_current_trace(parent):
             out_p, out_t = rule(primals, tangents, **params)
         if prim.multiple_results:
@@ -294,7 +296,13 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
         if any(type(x) is Var and x in linear for x in eqn.invars):
             lin_eqns.append(eqn)
             linear.update(eqn.outvars)
-        else:
+    for eqn in lin_eqns:  # every missing rule reported before anything runs
+        if eqn.primitive not in _transpose_rules:
+            raise registry.missing_rule_error(
+                "transpose", eqn.primitive, "reverse-mode differentiation (grad, vjp)")
+    lin_ids = set(map(id, lin_eqns))
+    for eqn in jaxpr.eqns:
+        if id(eqn) not in lin_ids:
             outs = eqn.primitive.bind(*map(read, eqn.invars), **eqn.params)
             if not eqn.primitive.multiple_results:
                 outs = [outs]
@@ -317,11 +325,7 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
         cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outvars, cts)]
         invals = [UndefinedPrimal(x.aval) if type(x) is Var and x in linear else read(x)
                   for x in eqn.invars]
-        rule = _transpose_rules.get(eqn.primitive)
-        if rule is None:
-            raise NotImplementedError(
-                f"transpose rule for primitive '{eqn.primitive.name}' is not registered, so "
-                "reverse-mode differentiation through it is not possible")
+        rule = _transpose_rules[eqn.primitive]
         ct_arg = cts if eqn.primitive.multiple_results else cts[0]
         cts_in = rule(ct_arg, *invals, **eqn.params)
         for x, ct in zip(eqn.invars, cts_in):
@@ -329,15 +333,24 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
     return [ct_env.get(v, Zero(v.aval)) if v in linear else None for v in jaxpr.invars]
 
 
-def _ct_to_aval(ct, aval):
-    """Cotangents must come back with the input's dtype (weak scalars sum into strong ones)."""
+def _ct_to_aval(ct, aval, weak: bool = False):
+    """Cotangents come back with the input's dtype (weak scalars sum into strong ones) and,
+    when `weak`, its weak type (as JAX's, where the transpose of the weak-type conversion that
+    promotion inserts restores it)."""
+    from plax import lax
+    weak = weak and aval.weak_type
     if type(ct) is Zero:
-        return zeros_like_aval(aval)
+        ct = zeros_like_aval(aval)
     ca = get_aval(ct)
-    if ca.dtype != aval.dtype:
-        from plax import lax
-        ct = lax.convert_element_type(ct, aval.dtype)
+    if ca.dtype != aval.dtype or ca.weak_type != weak:
+        ct = lax.convert_element_type_p.bind(ct, new_dtype=aval.dtype, weak_type=weak)
     return ct
+
+
+def _keeps_weak(cts, out_avals) -> bool:
+    """JAX's cotangents of weakly typed inputs stay weak unless a strong cotangent was fed to a
+    weakly typed output (then nothing converts it back)."""
+    return all(get_aval(c).weak_type or not a.weak_type for c, a in zip(cts, out_avals))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,7 +377,12 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
                 raise ValueError(f"vjp: cotangent {i} has shape {ca.shape}, expected {a.shape}")
         args = [UndefinedPrimal(v.aval) for v in lin.jaxpr.invars]
         cts = backward_pass(lin.jaxpr, lin.consts, args, flat_ct)
-        cts = [_ct_to_aval(c, a) for c, a in zip(cts, in_avals)]
+        weak = _keeps_weak(flat_ct, out_avals)
+        # a complex input of a real output reached it through real/imag/abs, whose transposes
+        # build the complex cotangent with a strong zero: strong in JAX
+        real_out = any(not dtypes.is_complex(a.dtype) for a in out_avals)
+        cts = [_ct_to_aval(c, a, weak and not (real_out and dtypes.is_complex(a.dtype)))
+               for c, a in zip(cts, in_avals)]
         return tree_unflatten(in_tree, cts)
 
     primal_out = tree_unflatten(out_tree, out_p)
@@ -416,7 +434,11 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic:
             out, f_vjp = vjp(partial_fun, *diff)
         _check_scalar_output(out, holomorphic)
         from plax import lax
-        g = f_vjp(lax.full((), 1, get_aval(out).dtype))
+        out_aval = get_aval(out)
+        one = lax.full((), 1, out_aval.dtype)
+        if out_aval.weak_type:  # JAX's seed is ones_like(out): weak when out is
+            one = lax.convert_element_type_p.bind(one, new_dtype=out_aval.dtype, weak_type=True)
+        g = f_vjp(one)
         g = g if isinstance(argnums, (tuple, list)) else g[0]
         if has_aux:
             return (out, aux), g
@@ -458,6 +480,15 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
     return g
 
 
+def _as_weak(x, weak: bool, strip: bool = False):
+    """`x` made weakly typed when `weak` (and, with `strip`, strongly typed when not)."""
+    a = get_aval(x)
+    if a.weak_type == weak or (not weak and not strip):
+        return x
+    from plax import lax
+    return lax.convert_element_type_p.bind(x, new_dtype=a.dtype, weak_type=weak)
+
+
 def _std_basis(flat_avals):
     """Identity-matrix basis tangents for jacfwd/jacrev: one batch of size sum(sizes)."""
     from plax import lax
@@ -492,16 +523,22 @@ def jacfwd(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
 
         basis, total = _std_basis([get_aval(x) for x in flat])
 
+        weak_out: list = []
+
         def push(*ts):
             if has_aux:
                 out, tan, aux = jvp(f_flat, tuple(flat), tuple(ts), has_aux=True)
-                return tan, aux
-            return jvp(f_flat, tuple(flat), tuple(ts))[1]
+            else:
+                out, tan = jvp(f_flat, tuple(flat), tuple(ts))
+            weak_out[:] = [get_aval(o).weak_type for o in tree_flatten(out)[0]]
+            return (tan, aux) if has_aux else tan
 
         if has_aux:
             tans, aux = vmap(push, out_axes=(-1, None))(*basis)
         else:
             tans = vmap(push, out_axes=-1)(*basis)
+        leaves, out_tree = tree_flatten(tans)
+        tans = tree_unflatten(out_tree, [_as_weak(t, w) for t, w in zip(leaves, weak_out)])
         res = _split_jac(tans, [get_aval(x) for x in flat], tree, argnums, last=True)
         return (res, aux) if has_aux else res
 
@@ -523,7 +560,9 @@ def _split_jac(jac_tree, in_avals, in_tree, argnums, last: bool):
             else:
                 p = lax.slice_in_dim(leaf, start, start + a.size, axis=0)
                 p = lax.reshape(p, (*a.shape, *out_shape))
-            pieces.append(p)
+            # JAX's jacobian is weak where both ends are (forward mode: the output's weak type
+            # is carried by `leaf`; the input's is asked here)
+            pieces.append(_as_weak(p, a.weak_type and get_aval(leaf).weak_type, strip=True))
             start += a.size
         per_arg = tree_unflatten(in_tree, pieces)
         return per_arg if isinstance(argnums, (tuple, list)) else per_arg[0]
@@ -568,7 +607,9 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
             leaves = []
             for c, ia in zip(flat_cts, in_avals):
                 piece = lax.slice_in_dim(c, start, start + oa.size, axis=0)
-                leaves.append(lax.reshape(piece, (*oa.shape, *ia.shape)))
+                # reverse mode: weak where the input is (as grad's)
+                leaves.append(_as_weak(lax.reshape(piece, (*oa.shape, *ia.shape)),
+                                       ia.weak_type, strip=True))
             start += oa.size
             per_arg = tree_unflatten(in_tree, leaves)
             per_out.append(per_arg if isinstance(argnums, (tuple, list)) else per_arg[0])

@@ -10,12 +10,12 @@ from __future__ import annotations
 import operator
 from typing import Callable
 
-from plax.extend import registry
+from plax.extend import config, registry
 from plax.extend import current_trace
 from plax.tree_util import tree_flatten, tree_structure, tree_unflatten
 from plax.extend import Trace, Tracer, get_aval, set_current_trace
 from plax.extend.batching import (  # noqa: F401  (importable from here too)
-    bdim_at_front, matchaxis, moveaxis, needs_trace, not_mapped)
+    bdim_at_front, check_batch_rule, matchaxis, moveaxis, needs_trace, not_mapped)
 
 # collective primitive -> rule(trace, vals, dims, **params) -> (out, out_dim) over this trace's
 # own axis name (registry.add_collective); other primitives: their batch rules
@@ -65,14 +65,14 @@ class BatchTrace(Trace):
                 return prim.bind(*vals, **params)
         rule = _batch_rules.get(prim)
         if rule is None:
-            raise NotImplementedError(
-                f"batching rule for primitive '{prim.name}' is not registered, so it cannot be "
-                "used under vmap; register one with plax.extend.registry.add_batch")
+            raise registry.missing_rule_error("batch", prim, "vmap")
         with set_current_trace(self.parent):
             if getattr(rule, "needs_trace", False):
                 out, od = rule(self, vals, dims, **params)
             else:
                 out, od = rule(vals, dims, **params)
+            if config.checks or config.check_rules:
+                check_batch_rule(prim, [get_aval(a) for a in args], params, out, od)
         return self._wrap(prim, out, od)
 
     def _wrap(self, prim, out, od):

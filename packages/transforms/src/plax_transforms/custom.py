@@ -1,11 +1,13 @@
 """custom_jvp, custom_vjp and checkpoint (remat).
 
-A custom_jvp/custom_vjp function called eagerly just runs. Under a transformation it binds a
-call primitive carrying the traced function and the user's rules (as Python callables in its
-params): the jvp trace applies them; every other trace treats the call as its jaxpr (vmap also
-batches the rules). custom_vjp's tangent is `custom_lin`, a linear primitive whose transpose is
-the user's bwd. checkpoint binds a call whose partial evaluation saves only what the policy
-allows and recomputes the rest in the backward pass.
+A custom function is processed where JAX processes it: eagerly it just runs; a jvp trace that
+sees a tangent calls the user's rule (custom_vjp: fwd, and `custom_lin`, a linear primitive
+whose transpose is bwd) without running the function; a batch trace sends custom_jvp calls one
+level down with the function and rule batched; traces that would only pass the call on are
+skipped, so Python control flow on concrete values works. Where it is staged (jit, make_jaxpr,
+vmap of custom_vjp) it binds a call primitive carrying the traced function and the rules.
+checkpoint binds a call whose partial evaluation saves only what the policy allows and
+recomputes the rest in the backward pass.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Callable
 from plax.extend import EVAL_TRACE, current_trace, set_current_trace
 from plax.tree_util import tree_flatten, tree_map, tree_unflatten
 from plax.extend import (
-    JVP_OF_CUSTOM_VJP, ClosedJaxpr, Jaxpr, JaxprTrace, Literal, Var, checkpoint_p,
-    custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, eval_jaxpr, get_aval)
-from plax_transforms.ad import Zero, instantiate, is_unknown, pe_rules
+    JVP_OF_CUSTOM_VJP, ClosedJaxpr, Jaxpr, JaxprTrace, Literal, UnexpectedTracerError, Var,
+    checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, eval_jaxpr, get_aval)
+from plax_transforms.ad import (
+    JVPTrace, JVPTracer, PartialEvalTrace, Zero, instantiate, is_unknown, pe_rules)
 from plax_transforms.batching import (
     BatchTrace, BatchTracer, batch_flat, matchaxis, needs_trace)
 from plax_transforms.jit import closed_call_jaxpr
@@ -69,6 +72,69 @@ def _no_const_tangents(name, tangents, num_consts):
             "over values of custom rules)")
 
 
+def _rule_trace(args):
+    """The trace a custom_jvp/custom_vjp call is processed in, and the arguments as it sees
+    them. As in JAX, a jvp trace none of whose nonzero tangents reach the call, and a
+    partial-eval trace that knows every argument, pass the call on to the trace below them,
+    so the function runs where its values are concrete (`if x > 0:` works)."""
+    trace = current_trace()
+    leaves, tree = tree_flatten(args)
+    while True:
+        if type(trace) is JVPTrace:
+            mine = [type(x) is JVPTracer and x._trace is trace for x in leaves]
+            if any(m and type(x.tangent) is not Zero for x, m in zip(leaves, mine)):
+                break
+            leaves = [x.primal if m else x for x, m in zip(leaves, mine)]
+        elif not (type(trace) is PartialEvalTrace
+                  and not any(is_unknown(trace, x) for x in leaves)):
+            break
+        trace = trace.parent
+    return trace, tree_unflatten(tree, leaves)
+
+
+def _nondiff_batched(trace: BatchTrace, args, nondiff_argnums) -> bool:
+    n = len(args)
+    return any(trace.lift(x)[1] is not None for i in nondiff_argnums
+               for x in tree_flatten(args[i % n])[0])
+
+
+def _batched_call(outer: BatchTrace, fun, vals, dims):
+    """fun(*vals) run batched by `outer` (along `dims`, and for the values it closes over),
+    every output with the batch axis first."""
+    box = []
+
+    def flat(*xs):
+        leaves, tree = tree_flatten(fun(*xs))
+        box.append(tree)
+        return leaves
+
+    outs = _batch_rule_fun(outer, flat, vals, dims)
+    return tree_unflatten(box[0], outs)
+
+
+def _lift_dyn(trace: JVPTrace, nondiff_argnums, args):
+    """(nondiff values, dynamic args, their treedef, primal leaves, tangent leaves)."""
+    n = len(args)
+    nondiff = tuple(i % n for i in nondiff_argnums)
+    nd_vals, dyn = _split_nondiff(args, nondiff)
+    leaves, in_tree = tree_flatten(tuple(dyn))
+    lifted = [trace.lift(x) for x in leaves]
+    return nondiff, nd_vals, dyn, in_tree, [p for p, _ in lifted], [t for _, t in lifted]
+
+
+_CLOSURE_HINT = (
+    " (a custom_jvp/custom_vjp function or rule closes over a value that is being "
+    "differentiated: pass that value as an explicit argument instead, since plax, like JAX, "
+    "cannot differentiate through closed-over values of custom rules)")
+
+
+def _run_rule(rule, *args):
+    try:
+        return rule(*args)
+    except UnexpectedTracerError as e:
+        raise UnexpectedTracerError(str(e) + _CLOSURE_HINT) from e
+
+
 class _TracedCall:
     """The primal function of a custom_jvp/custom_vjp call traced on its differentiable
     arguments' leaves (nondiff arguments stay Python values), const-free."""
@@ -94,6 +160,29 @@ class _TracedCall:
 
 # ---------------------------------------------------------------------------------------------
 # custom_jvp
+
+
+def _user_jvp(user_jvp, nondiff, nd_vals, in_tree, primals, tangents, out_tree=None,
+              out_avals=None):
+    """The user's jvp rule on flat primals and tangents: (primal leaves, tangent leaves, tree),
+    checked against the function's outputs when known, else against the rule's own primal."""
+    ps = tree_unflatten(in_tree, primals)
+    ts = tree_unflatten(in_tree, tangents)
+    out = user_jvp(*nd_vals, tuple(ps), tuple(ts)) if nondiff else user_jvp(tuple(ps), tuple(ts))
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise TypeError("a custom_jvp rule must return a pair (primal_out, "
+                        f"tangent_out), got {out!r:.100}")
+    p_out, t_out = out
+    pl, pt = tree_flatten(p_out)
+    tl, tt = tree_flatten(t_out)
+    p_avals = [get_aval(x) for x in pl]
+    if out_tree is not None:
+        _check_out("custom_jvp rule primal output", out_tree, out_avals, pt, p_avals)
+    _check_out("custom_jvp rule tangent output", out_tree if out_tree is not None else pt,
+               out_avals if out_avals is not None else p_avals, tt, [get_aval(x) for x in tl])
+    return pl, tl, pt
+
+
 
 
 class custom_jvp:
@@ -135,8 +224,66 @@ class custom_jvp:
             raise AttributeError(f"No JVP defined for custom_jvp function "
                                  f"{getattr(self._fun, '__name__', '')} using defjvp.")
         args = _resolve_args(self._fun, args, kwargs)
-        if current_trace() is EVAL_TRACE:
-            return self._fun(*args)
+        trace, args = _rule_trace(args)
+        with set_current_trace(trace):
+            if trace is EVAL_TRACE:
+                return _run_rule(self._fun, *args)
+            if type(trace) is JVPTrace:
+                return self._jvp(trace, args)
+            if isinstance(trace, BatchTrace) and not _nondiff_batched(
+                    trace, args, self.nondiff_argnums):
+                return self._batched(trace, args)
+            return self._bind(args)
+
+    def _batched(self, trace: BatchTrace, args):
+        """JAX's BatchTrace.process_custom_jvp_call: the call goes one level down with the
+        batched arguments' values (where Python control flow on the concrete ones works); its
+        function and rule run batched by this trace (for the batched arguments and for what
+        they close over), their outputs with the batch axis first, and come back as this
+        trace's values."""
+        n = len(args)
+        nondiff = {i % n for i in self.nondiff_argnums}
+        lowered, dims = [], []  # per argument: its value and its leaves' batch dims
+        for a in args:
+            leaves, tree = tree_flatten(a)
+            lifted = [trace.lift(x) for x in leaves]
+            lowered.append(tree_unflatten(tree, [v for v, _ in lifted]))
+            dims.append([d for _, d in lifted])
+        fun, user_jvp = self._fun, self.jvp
+        dyn_dims = [d for i in range(n) if i not in nondiff for d in dims[i]]
+
+        def fun_b(*a):
+            flat, tree = tree_flatten(a)
+            return _batched_call(trace, lambda *xs: fun(*tree_unflatten(tree, xs)), flat,
+                                 [d for ds in dims for d in ds])
+
+        def jvp_b(*a):
+            nd, ps, ts = a[:-2], a[-2], a[-1]
+            pl, pt = tree_flatten(ps)
+            tl, tt = tree_flatten(ts)
+
+            def call(*xs):
+                return user_jvp(*nd, tree_unflatten(pt, xs[:len(pl)]),
+                                tree_unflatten(tt, xs[len(pl):]))
+            return _batched_call(trace, call, [*pl, *tl], [*dyn_dims, *dyn_dims])
+
+        inner = custom_jvp(fun_b, nondiff_argnums=self.nondiff_argnums)
+        inner.defjvp(jvp_b, symbolic_zeros=self.symbolic_zeros)
+        inner.__name__ = self.__name__
+        with set_current_trace(trace.parent):
+            out = inner(*lowered)
+        return tree_map(lambda o: BatchTracer(trace, o, 0), out)
+
+    def _jvp(self, trace: JVPTrace, args):
+        """JAX's JVPTrace.process_custom_jvp_call: the user's rule on the primals and
+        tangents, one level down; the function itself does not run."""
+        nondiff, nd_vals, _, in_tree, ps, ts = _lift_dyn(trace, self.nondiff_argnums, args)
+        with set_current_trace(trace.parent):
+            ts = [instantiate(t) for t in ts]
+            pl, tl, out_tree = _run_rule(_user_jvp, self.jvp, nondiff, nd_vals, in_tree, ps, ts)
+        return tree_unflatten(out_tree, [trace._wrap(p, t) for p, t in zip(pl, tl)])
+
+    def _bind(self, args):
         c = _TracedCall(self._fun, self.nondiff_argnums, args, f"custom_jvp({self.__name__})")
         nondiff, nd_vals, in_tree = c.nondiff, c.nd_vals, c.in_tree
         leaves, closed, consts, out_tree = c.leaves, c.closed, c.consts, c.out_tree
@@ -144,20 +291,8 @@ class custom_jvp:
         user_jvp = self.jvp
 
         def jvp_fun(primals, tangents):
-            ps = tree_unflatten(in_tree, primals)
-            ts = tree_unflatten(in_tree, tangents)
-            out = user_jvp(*nd_vals, tuple(ps), tuple(ts)) if nondiff else \
-                user_jvp(tuple(ps), tuple(ts))
-            if not isinstance(out, (tuple, list)) or len(out) != 2:
-                raise TypeError("a custom_jvp rule must return a pair (primal_out, "
-                                f"tangent_out), got {out!r:.100}")
-            p_out, t_out = out
-            pl, pt = tree_flatten(p_out)
-            tl, tt = tree_flatten(t_out)
-            _check_out("custom_jvp rule primal output", out_tree, out_avals, pt,
-                       [get_aval(x) for x in pl])
-            _check_out("custom_jvp rule tangent output", out_tree, out_avals, tt,
-                       [get_aval(x) for x in tl])
+            pl, tl, _ = _user_jvp(user_jvp, nondiff, nd_vals, in_tree, primals, tangents,
+                                  out_tree, out_avals)
             return pl, tl
 
         outs = custom_jvp_call_p.bind(*consts, *leaves, call_jaxpr=closed, jvp_fun=jvp_fun,
@@ -178,16 +313,18 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp_fun, num_consts,
 class _RuleBatchTrace(BatchTrace):
     """The trace a user's rule runs in when its call is batched: it also takes the tracers of
     the vmap that batched the call as its own, since the rule may close over them (JAX
-    recognises them by the trace's tag)."""
+    recognises them by the trace's tag), and those of the vmap behind that one when it is
+    itself a rule's (a rule calling a custom function whose own rule is batched)."""
 
-    __slots__ = ("outer",)
+    __slots__ = ("outer", "owners")
 
     def __init__(self, parent, outer: BatchTrace):
         super().__init__(parent, outer.axis_size, outer.axis_name)
         self.outer = outer
+        self.owners = (self, *getattr(outer, "owners", (outer,)))
 
     def lift(self, x):
-        if type(x) is BatchTracer and (x._trace is self or x._trace is self.outer):
+        if type(x) is BatchTracer and any(x._trace is t for t in self.owners):
             return x.val, x.bdim
         return x, None
 
@@ -243,61 +380,92 @@ class custom_vjp:
             raise AttributeError(f"No VJP defined for custom_vjp function "
                                  f"{getattr(self._fun, '__name__', '')} using defvjp.")
         args = _resolve_args(self._fun, args, kwargs)
-        if current_trace() is EVAL_TRACE:
-            return self._fun(*args)
+        trace, args = _rule_trace(args)
+        with set_current_trace(trace):
+            if trace is EVAL_TRACE:
+                return _run_rule(self._fun, *args)
+            if type(trace) is JVPTrace:
+                return self._jvp(trace, args)
+            return self._bind(args)
+
+    def _jvp(self, trace: JVPTrace, args):
+        """JAX's JVPTrace.process_custom_vjp_call: fwd on the primals one level down, and a
+        custom_lin equation (transposed into bwd) for the tangents; the function does not run."""
+        nondiff, nd_vals, dyn, in_tree, ps, ts = _lift_dyn(trace, self.nondiff_argnums, args)
+        box: dict = {}
+        fwd_fun, bwd_fun = _vjp_rules(self.fwd, self.bwd, nondiff, nd_vals, dyn, len(args),
+                                      in_tree, box)
+        with set_current_trace(trace.parent):
+            outs, res = _run_rule(fwd_fun, ps)
+            ts = [instantiate(t) for t in ts]
+            out_avals = tuple(get_aval(o).strip_weak_type() for o in outs)
+            t_out = custom_lin_p.bind(*res, *ts, num_res=len(res), bwd_fun=bwd_fun,
+                                      out_avals=out_avals)
+        return tree_unflatten(box["out_tree"], [trace._wrap(p, t) for p, t in zip(outs, t_out)])
+
+    def _bind(self, args):
         c = _TracedCall(self._fun, self.nondiff_argnums, args, f"custom_vjp({self.__name__})")
-        nondiff, nd_vals, dyn, n, in_tree = c.nondiff, c.nd_vals, c.dyn, c.n, c.in_tree
-        leaves, closed, consts = c.leaves, c.closed, c.consts
-        out_tree, out_avals = c.out_tree, closed.out_avals
-        fwd, bwd = self.fwd, self.bwd
-        res_box = []
+        box = {"out_tree": c.out_tree, "out_avals": c.closed.out_avals}
+        fwd_fun, bwd_fun = _vjp_rules(self.fwd, self.bwd, c.nondiff, c.nd_vals, c.dyn, c.n,
+                                      c.in_tree, box)
+        outs = custom_vjp_call_p.bind(*c.consts, *c.leaves, call_jaxpr=c.closed,
+                                      fwd_fun=fwd_fun, bwd_fun=bwd_fun,
+                                      num_consts=len(c.consts))
+        return tree_unflatten(c.out_tree, outs)
 
-        def fwd_fun(primals):
-            r = fwd(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, primals), n))
-            if not isinstance(r, (tuple, list)) or len(r) != 2:
-                raise TypeError(f"a custom_vjp fwd function must return a pair (output, "
-                                f"residuals), got {r!r:.100}")
-            out, res = r
-            ol, ot = tree_flatten(out)
-            _check_out("custom_vjp fwd output", out_tree, out_avals, ot,
-                       [get_aval(x) for x in ol])
-            rl, rt = tree_flatten(res)
-            res_box.append(rt)
-            return ol, rl
 
-        def bwd_fun(res, cts):
-            r = tree_unflatten(res_box[-1], res)
-            ct = tree_unflatten(out_tree, cts)
-            out = bwd(*nd_vals, r, ct) if nondiff else bwd(r, ct)
-            if not isinstance(out, tuple):
-                raise TypeError(f"a custom_vjp bwd function must return a tuple with one "
-                                f"cotangent per differentiable argument, got "
-                                f"{type(out).__name__}")
-            if len(out) != len(dyn):
-                raise TypeError(f"a custom_vjp bwd function returned {len(out)} cotangents but "
-                                f"the function has {len(dyn)} differentiable arguments")
-            flat = []
-            for arg, c in zip(dyn, out):
-                arg_leaves, arg_tree = tree_flatten(arg)
-                if c is None:
-                    flat.extend(Zero(get_aval(x)) for x in arg_leaves)
-                    continue
-                cl, ctree = tree_flatten(c)
-                if ctree != arg_tree:
-                    raise TypeError(f"custom_vjp bwd returned a cotangent with tree {ctree} "
-                                    f"for an argument with tree {arg_tree}")
-                for x, ct in zip(arg_leaves, cl):
-                    if get_aval(ct).shape != get_aval(x).shape:
-                        raise ValueError(
-                            f"custom_vjp bwd rule must produce cotangents with the shapes of "
-                            f"the primal arguments; got {get_aval(ct).str_short()} for an "
-                            f"argument of type {get_aval(x).str_short()}")
-                flat.extend(cl)
-            return flat
+def _vjp_rules(fwd, bwd, nondiff, nd_vals, dyn, n, in_tree, box: dict):
+    """The user's fwd and bwd on flat values. `box` holds the function's output tree and avals
+    when it was traced (fwd's output is checked against them), else fwd's own are put there."""
+    res_box = []
 
-        outs = custom_vjp_call_p.bind(*consts, *leaves, call_jaxpr=closed, fwd_fun=fwd_fun,
-                                      bwd_fun=bwd_fun, num_consts=len(consts))
-        return tree_unflatten(out_tree, outs)
+    def fwd_fun(primals):
+        r = fwd(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, primals), n))
+        if not isinstance(r, (tuple, list)) or len(r) != 2:
+            raise TypeError(f"a custom_vjp fwd function must return a pair (output, "
+                            f"residuals), got {r!r:.100}")
+        out, res = r
+        ol, ot = tree_flatten(out)
+        avals = [get_aval(x) for x in ol]
+        if "out_avals" in box:
+            _check_out("custom_vjp fwd output", box["out_tree"], box["out_avals"], ot, avals)
+        else:
+            box["out_tree"] = ot
+        rl, rt = tree_flatten(res)
+        res_box.append(rt)
+        return ol, rl
+
+    def bwd_fun(res, cts):
+        r = tree_unflatten(res_box[-1], res)
+        ct = tree_unflatten(box["out_tree"], cts)
+        out = bwd(*nd_vals, r, ct) if nondiff else bwd(r, ct)
+        if not isinstance(out, tuple):
+            raise TypeError(f"a custom_vjp bwd function must return a tuple with one "
+                            f"cotangent per differentiable argument, got "
+                            f"{type(out).__name__}")
+        if len(out) != len(dyn):
+            raise TypeError(f"a custom_vjp bwd function returned {len(out)} cotangents but "
+                            f"the function has {len(dyn)} differentiable arguments")
+        flat = []
+        for arg, c in zip(dyn, out):
+            arg_leaves, arg_tree = tree_flatten(arg)
+            if c is None:
+                flat.extend(Zero(get_aval(x)) for x in arg_leaves)
+                continue
+            cl, ctree = tree_flatten(c)
+            if ctree != arg_tree:
+                raise TypeError(f"custom_vjp bwd returned a cotangent with tree {ctree} "
+                                f"for an argument with tree {arg_tree}")
+            for x, ct in zip(arg_leaves, cl):
+                if get_aval(ct).shape != get_aval(x).shape:
+                    raise ValueError(
+                        f"custom_vjp bwd rule must produce cotangents with the shapes of "
+                        f"the primal arguments; got {get_aval(ct).str_short()} for an "
+                        f"argument of type {get_aval(x).str_short()}")
+            flat.extend(cl)
+        return flat
+
+    return fwd_fun, bwd_fun
 
 
 def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd_fun, bwd_fun, num_consts):

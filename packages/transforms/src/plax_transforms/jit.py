@@ -128,6 +128,7 @@ class JitFunction:
         self.backend = backend if backend is not None else (
             device.backend_name if device is not None else None)
         self.device = device
+        self.inline = inline
         self.name = getattr(fun, "__name__", "fun")
         _live.add(self)
         self._cache: dict = {}
@@ -265,8 +266,8 @@ class JitFunction:
 
     def _call(self, args, kwargs, flat=None):
         """Every call that is not the hot path's (`flat`: the arguments already flattened)."""
-        if config.disable_jit:
-            return self.fun(*args, **kwargs)
+        if config.disable_jit or (self.inline and _ctx.trace is not EVAL_TRACE):
+            return self.fun(*args, **kwargs)  # inline: traced into the caller, no equation
         avals = None  # known on the signature-keyed path: passed on to skip recomputing
         if self._simple and not kwargs:
             leaves, in_tree = flat if flat is not None else tree_flatten(args)
@@ -383,8 +384,9 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
         inline: bool = False, keep_unused: bool = False, abstracted_axes=None):
     """Compile `fun` for the backend: traced once per input signature, then cached.
 
-    `inline` and `keep_unused` are accepted for JAX compatibility: plax never prunes unused
-    arguments, and a nested jit is one equation either way."""
+    With `inline`, a call under another trace is traced into it (no nested jit equation);
+    eagerly it is still one compiled program. `keep_unused` is accepted for JAX compatibility:
+    plax never prunes unused arguments."""
     if abstracted_axes is not None:
         raise NotImplementedError("jit(abstracted_axes=...): plax has no dynamic shapes; every "
                                   "new input shape is traced and compiled on its own")
@@ -395,8 +397,37 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
                                  device=device, inline=inline)
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {fun!r}")
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
-                       inline, donate_argnames)
+    options = (static_argnums, static_argnames, donate_argnums, donate_argnames, backend,
+               device, inline)
+    try:
+        per_fun = _by_fun.get(fun)
+        if per_fun is None:
+            per_fun = _by_fun[fun] = {}
+        state = per_fun.get(options)
+    except TypeError:  # an unhashable option or function, or one without weak references
+        return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend,
+                           device, inline, donate_argnames)
+    if state is None:
+        jf = JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend, device,
+                         inline, donate_argnames)
+        per_fun[options] = {k: v for k, v in jf.__dict__.items() if k not in _OWN}
+        return jf
+    # JAX keys its caches on the function: a new wrapper of the same function (with the same
+    # options) shares the first one's traces and executables, so `jit(f)(x)` in a loop traces
+    # once, and a global that `f` read while tracing keeps the value it had then
+    new = object.__new__(JitFunction)
+    new.__dict__.update(state)
+    new.fun = new.__wrapped__ = fun
+    new._last = (None, None)
+    _live.add(new)  # its one-slot `_last` is its own: clear_caches() must reach it
+    return new
+
+
+# What a JitFunction does not share with other wrappers of its function: the function itself
+# (the shared state must not keep it alive: `_by_fun` holds it weakly) and the one-slot cache.
+_OWN = frozenset({"fun", "__wrapped__", "_last"})
+# function -> {jit options -> the state its wrappers share}
+_by_fun: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def clear_caches() -> None:
@@ -404,6 +435,7 @@ def clear_caches() -> None:
     `plax.clear_caches`, which also clears the eager caches and each started backend's)."""
     for jf in list(_live):
         jf.clear_cache()
+    _by_fun.clear()
 
 
 # ---------------------------------------------------------------------------------------------

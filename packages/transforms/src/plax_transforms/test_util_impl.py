@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plax.extend import get_aval
 from plax.tree_util import tree_flatten, tree_unflatten
 
 
@@ -68,7 +69,8 @@ def _finite_difference(f, flat, tree, tans, eps):
 
 def _setup(args, atol, rtol, eps):
     flat, tree = tree_flatten(tuple(args))
-    dt = _np(flat[0]).dtype if flat else np.float32
+    # the dtype the computation runs in (a Python float runs in float32 without x64)
+    dt = get_aval(flat[0]).dtype if flat else np.float32
     return (flat, tree, atol or _default_tol(dt), rtol or _default_tol(dt),
             eps or _default_eps(dt))
 

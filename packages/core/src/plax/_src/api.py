@@ -203,6 +203,8 @@ def environment_info() -> str:
     for name, info in sorted(registry.plugins().items()):
         extra = f"  ({info.error})" if info.error else ""
         lines.append(f"  {name:<14} {info.status:<9} {info.distribution} [{info.module}]{extra}")
+    if registry.problems:
+        lines += ["", "problems:"] + [f"  {p}" for p in registry.problems]
     lines += ["", "backends (priority order):"]
     for name in registry.backend_names():
         spec = registry._backend_specs[name]
@@ -213,6 +215,8 @@ def environment_info() -> str:
         except Exception as e:  # noqa: BLE001 - report, don't fail
             state = f"unavailable: {e}"
         lines.append(f"  {name:<14} priority={spec.priority:<4} plugin={spec.owner}  {state}")
+    lines += ["", "per plugin (primitives it defines, rules it registers):"]
+    lines += plugin_report()
     prims = registry.primitives()
     lines += ["", f"primitives: {len(prims)}"]
     tables = ["jvp", "transpose", "batch"]
@@ -220,7 +224,9 @@ def environment_info() -> str:
     for b in registry.backend_names():
         impl = registry._impl.get(b, {})
         low = registry._lowering.get(b, {})
-        missing = sorted(n for n, p in prims.items() if p not in impl and p not in low)
+        comp = registry._tables.get("composition", {})
+        missing = sorted(n for n, p in prims.items()
+                         if p not in impl and p not in low and p not in comp)
         lines.append(f"  backend {b:<10} {len(prims) - len(missing)}/{len(prims)}"
                      + (f"  missing: {', '.join(missing)}" if missing else ""))
     for t in tables:
@@ -233,6 +239,40 @@ def environment_info() -> str:
         lines.append(f"  {t:<17} {len(relevant) - len(missing)}/{len(relevant)}"
                      + (f"  missing: {', '.join(missing)}" if missing else ""))
     return "\n".join(lines)
+
+
+def plugin_report(only: str | None = None) -> list[str]:
+    """Lines naming, per plugin (plax-core included), the primitives it defines (a plugin's
+    own primitives, namespaced by their distribution) and how many rules of each kind it
+    registers."""
+    import textwrap
+    registry.ensure_plugins_loaded()
+    owners = [registry.CORE_OWNER, *sorted(registry._plugins)]
+    lines = []
+    for owner in owners:
+        if only is not None and owner != only:
+            continue
+        info = registry._plugins.get(owner)
+        dist = info.distribution if info is not None else "plax-core"
+        defined = sorted(n for n, o in registry._primitive_owners.items() if o == owner)
+        counts: dict = {}
+        for (table, _), o in registry._owners.items():
+            if o == owner:
+                counts[table] = counts.get(table, 0) + 1
+        status = f" [{info.status}]" if info is not None and info.status != "loaded" else ""
+        lines.append(f"  {owner} ({dist}){status}")
+        if defined:
+            names = ", ".join(n if owner == registry.CORE_OWNER else f"{dist}:{n}"
+                              for n in defined)
+            lines += textwrap.wrap(f"primitives ({len(defined)}): {names}", 96,
+                                   initial_indent="    ", subsequent_indent="      ")
+        if counts:
+            rules = ", ".join(f"{t}={c}" for t, c in sorted(counts.items()))
+            lines += textwrap.wrap(f"rules: {rules}", 96, initial_indent="    ",
+                                   subsequent_indent="      ")
+        if info is not None and info.error:
+            lines.append(f"    error: {info.error}")
+    return lines
 
 
 def print_environment_info(return_string: bool = False):

@@ -91,6 +91,12 @@ class Backend:
     def block_until_ready(self, buf: Any) -> None:
         """Wait until the computation producing `buf` is done."""
 
+    def buffer_shape_dtype(self, buf: Any):
+        """(shape, dtype) of a buffer, for the `checks` option; None when the backend
+        guarantees its results match the avals already (a compiler that type-checks)."""
+        a = np.asarray(self.to_numpy(buf))
+        return a.shape, a.dtype
+
     # execution
     def execute_primitive(self, prim, buffers: Sequence[Any], avals_in, avals_out,
                           params: dict):

@@ -16,6 +16,27 @@ def needs_trace(rule):
     return rule
 
 
+def check_batch_rule(prim, in_avals, params: dict, outs, out_dims) -> None:
+    """With the `checks` option: a batch rule's outputs, their batch axes removed, against the
+    primitive's abstract evaluation on the unbatched inputs (a wrong out_dim shows here)."""
+    from plax._src import registry
+    from plax._src.core import abstract_eval
+    want = abstract_eval(prim, in_avals, params)
+    want = list(want) if prim.multiple_results else [want]
+    outs = list(outs) if prim.multiple_results else [outs]
+    dims = list(out_dims) if prim.multiple_results else [out_dims]
+    for i, (o, d, w) in enumerate(zip(outs, dims, want)):
+        a = get_aval(o)
+        shape = a.shape if d is None else a.shape[:d] + a.shape[d + 1:]
+        if shape != w.shape or a.dtype != w.dtype:
+            raise RuntimeError(
+                f"the batch rule of '{prim.name}' (plugin "
+                f"'{registry.owner_of('batch', prim)}') returned {a.str_short()} with batch "
+                f"axis {d} for output {i}: without that axis it is {a.dtype.name}"
+                f"{list(shape)}, but the abstract evaluation says {w.str_short()} (plax.config "
+                "checks / check_rules is on)")
+
+
 def moveaxis(x, src: int, dst: int):
     """`x` with axis `src` moved to position `dst`."""
     from plax._src.lax.structural import transpose

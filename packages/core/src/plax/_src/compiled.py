@@ -14,12 +14,13 @@ import numpy as np
 from plax._src.registry import get_api
 
 
-def compiled(*static: str, static_if_int: tuple[str, ...] = ()):
+def compiled(*static: str, static_if_int: tuple[str, ...] = (), inline: bool = False):
     """Run the decorated function as one compiled program per signature: `jit` with the
     arguments named in `static` static (lists and arrays there become tuples), and those in
     `static_if_int` static when they are Python or NumPy integers (a count that must be
-    concrete) and traced otherwise. Without plax-transforms installed the function runs as
-    written."""
+    concrete) and traced otherwise. With `inline`, under a transformation the function is
+    traced into the caller instead of staying one nested jit equation (a backend's fusion sees
+    its operations). Without plax-transforms installed the function runs as written."""
     def deco(fun):
         sig = inspect.signature(fun)
         by_statics: dict = {}
@@ -41,7 +42,7 @@ def compiled(*static: str, static_if_int: tuple[str, ...] = ()):
                     values[n] = tuple(values[n])
             jitted = by_statics.get(names)
             if jitted is None:
-                jitted = by_statics[names] = jit(fun, static_argnames=names)
+                jitted = by_statics[names] = jit(fun, static_argnames=names, inline=inline)
             return jitted(**values)
         return wrapper
     return deco

@@ -225,6 +225,12 @@ config.define("checks", False, _parse_bool,
               "use plax.checkify", validate=_check_bool)
 config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly",
               validate=_check_bool)
+config.define("check_rules", False, _parse_bool,
+              "only the rule checks of `checks`: every eager result and every batch rule's "
+              "output against the primitive's abstract evaluation (for plugin authors: catches "
+              "wrong shapes and dtypes; on in plax's own test suite and in the conformance "
+              "kit's pytest plugin), without the eager index and division checks",
+              validate=_check_bool)
 config.define("plugins", None, _parse_list,
               "allow list of third-party plugin names to load (comma separated); None loads "
               "all. Built-in plugins (the reference backend) load unless disabled",

@@ -26,6 +26,9 @@ import numpy as np
 from plax._src import dtypes
 from plax._src import pretty_printer as pp
 from plax._src.array_methods import ArrayMethods
+from plax._src.errors import (  # noqa: F401  (ConcretizationTypeError, ... re-exported here)
+    ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError,
+    TracerIntegerConversionError, UnexpectedTracerError)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -34,14 +37,6 @@ from plax._src.array_methods import ArrayMethods
 
 class PlaxTypeError(TypeError):
     """Bad input to a primitive: the message names the primitive, the argument and the problem."""
-
-
-class ConcretizationTypeError(TypeError):
-    """A traced (abstract) value was used where a concrete Python value is needed."""
-
-
-class UnexpectedTracerError(RuntimeError):
-    """A tracer escaped the transformation that created it."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,36 +294,54 @@ class Tracer(ArrayMethods):
             raise TypeError("len() of unsized object (a 0-d traced array)")
         return self.aval.shape[0]
 
-    def _concrete_error(self, what: str):
-        return ConcretizationTypeError(
+    def to_concrete_value(self):
+        """The concrete value this tracer stands for, or None when it is abstract (as JAX's:
+        the primal of a JVP tracer outside jit is concrete, so `if x > 0:` works under grad)."""
+        return None
+
+    def _concrete_error(self, what: str, cls=ConcretizationTypeError):
+        return cls(
             f"{what} was called on a traced array with shape/dtype {self.aval.str_short()} "
             f"inside {type(self._trace).__name__}. The value is not known while tracing: use "
             "plax.numpy.where / plax.lax.cond instead of Python control flow on it, or mark the "
             "argument static (static_argnums)")
 
     def __bool__(self):
-        raise self._concrete_error("bool()")
-
-    def __float__(self):
-        raise self._concrete_error("float()")
+        v = self.to_concrete_value()
+        if v is not None:
+            return bool(v)
+        raise self._concrete_error("bool()", TracerBoolConversionError)
 
     def __int__(self):
+        v = self.to_concrete_value()
+        if v is not None:
+            return int(v)
         raise self._concrete_error("int()")
+
+    def __float__(self):  # never concrete, as JAX's
+        raise self._concrete_error("float()")
 
     def __complex__(self):
         raise self._concrete_error("complex()")
 
     def __index__(self):
-        raise self._concrete_error("__index__ (use as a Python integer)")
+        v = self.to_concrete_value()
+        if v is not None:
+            return operator.index(v)
+        raise self._concrete_error("__index__ (use as a Python integer)",
+                                   TracerIntegerConversionError)
 
     def item(self, *args):
+        v = self.to_concrete_value()
+        if v is not None:
+            return np.asarray(v).item(*args)
         raise self._concrete_error("item()")
 
     def tolist(self):
         raise self._concrete_error("tolist()")
 
     def __array__(self, dtype=None, copy=None):
-        raise ConcretizationTypeError(
+        raise TracerArrayConversionError(
             f"a traced array {self.aval.str_short()} was converted to a NumPy array "
             f"(np.asarray or a NumPy function) inside {type(self._trace).__name__}; use plax.numpy "
             "functions on traced values")
@@ -750,8 +763,12 @@ def jaxpr_as_fun(closed: ClosedJaxpr) -> Callable:
 
 
 def concrete_or_error(fn: Callable, x: Any, context: str = ""):
-    """Returns fn(x) for a concrete x; for a tracer raises ConcretizationTypeError with context."""
+    """Returns fn(x) for a concrete x (a tracer's concrete value, as JAX's); for an abstract
+    tracer raises ConcretizationTypeError with context."""
     if isinstance(x, Tracer):
+        v = x.to_concrete_value()
+        if v is not None:
+            return fn(v)
         raise ConcretizationTypeError(
             f"a concrete value is required{(' for ' + context) if context else ''}, but got a "
             f"traced array {x.aval.str_short()}; pass it as a static argument instead")

@@ -165,6 +165,23 @@ def execute(loaded: Loaded, consts: Sequence[Any], args: Sequence[Any], out_aval
     return wrap(outs, out_avals, backend, committed, what)
 
 
+def check_outputs(prim, backend, bufs, avals) -> None:
+    """With the `checks` option: each result buffer against the abstract evaluation."""
+    from plax._src import registry as reg
+    if len(bufs) != len(avals):
+        raise RuntimeError(f"the {backend.name} implementation of '{prim.name}' (plugin "
+                           f"{reg.owner_of(f'impl[{backend.name}]', prim)}) returned "
+                           f"{len(bufs)} results; the abstract evaluation says {len(avals)}")
+    for i, (b, a) in enumerate(zip(bufs, avals)):
+        got = backend.buffer_shape_dtype(b)
+        if got is not None and (tuple(got[0]) != a.shape or got[1] != a.dtype):
+            owner = reg.owner_of(f"impl[{backend.name}]", prim)
+            raise RuntimeError(
+                f"the {backend.name} implementation of '{prim.name}' (plugin '{owner}') "
+                f"returned {np.dtype(got[1]).name}{list(got[0])} for output {i}; its abstract "
+                f"evaluation says {a.str_short()} (the `checks` option is on)")
+
+
 def clear_caches() -> None:
     """Forget the eager per-primitive runners."""
     _eager_cache.clear()
@@ -205,6 +222,9 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
         from plax._src import eager_checks
         eager_checks.check(prim, args, params)
     out = launch(run, bufs, args)
+    if config.checks or config.check_rules:
+        check_outputs(prim, backend, out if prim.multiple_results else [out],
+                      out_aval if prim.multiple_results else [out_aval])
     if prim.multiple_results:
         return wrap(out, out_aval, backend, committed, prim)
     return wrap_one(out, out_aval, backend, committed, prim)

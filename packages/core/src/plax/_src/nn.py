@@ -1,5 +1,6 @@
 """Activation functions and the softmax family of plax.nn, in the numerically stable forms JAX
-uses (softplus through logaddexp, log_sigmoid as -softplus(-x), max-shifted log-sum-exp)."""
+uses (softplus through logaddexp, log_sigmoid as -softplus(-x), max-shifted log-sum-exp).
+Those JAX jits run eagerly as one compiled program each, as JAX's; traced, they are inlined."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from plax import lax
 from plax import numpy as pnp
 from plax._src import dtypes
+from plax._src.compiled import compiled
 from plax._src.core import concrete_or_error, get_aval
 
 
@@ -30,12 +32,14 @@ def identity(x):
     return pnp.asarray(x)
 
 
+@compiled(inline=True)
 def relu(x):
     """max(x, 0). Written as a select so the derivative at 0 is 0 (JAX's choice), NaN stays NaN."""
     x = pnp.asarray(x)
     return pnp.where(x <= 0, 0, x)
 
 
+@compiled(inline=True)
 def relu6(x):
     """min(max(x, 0), 6), with derivative 0 at both kinks."""
     x = pnp.asarray(x)
@@ -46,16 +50,19 @@ def sigmoid(x):
     return lax.logistic(x)
 
 
+@compiled(inline=True)
 def softplus(x):
     """log(1 + exp(x)), as logaddexp(x, 0): finite for every finite x."""
     return pnp.logaddexp(x, 0)
 
 
+@compiled(inline=True)
 def log_sigmoid(x):
     x = pnp.asarray(x)
     return -softplus(-x)
 
 
+@compiled(inline=True)
 def silu(x):
     x = pnp.asarray(x)
     return x * sigmoid(x)
@@ -69,21 +76,25 @@ def soft_sign(x):
     return x / (pnp.abs(x) + 1)
 
 
+@compiled(inline=True)
 def elu(x, alpha=1.0):
     x = pnp.asarray(x)
     # expm1 only sees the non-positive part, so large x cannot overflow into inf * 0
     return pnp.where(x > 0, x, alpha * pnp.expm1(pnp.where(x > 0, 0., x)))
 
 
+@compiled(inline=True)
 def leaky_relu(x, negative_slope=1e-2):
     x = pnp.asarray(x)
     return pnp.where(x >= 0, x, negative_slope * x)
 
 
+@compiled(inline=True)
 def celu(x, alpha=1.0):
     return pnp.maximum(x, 0.0) + alpha * pnp.expm1(pnp.minimum(x, 0.0) / alpha)
 
 
+@compiled(inline=True)
 def selu(x):
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
@@ -137,6 +148,7 @@ def gelu(x, approximate: bool = True):
     return pnp.asarray(0.5 * x * lax.erfc(-x * sqrt_half), dtype=x.dtype)
 
 
+@compiled("axis", inline=True)
 def glu(x, axis: int = -1):
     """The first half of x along `axis` gated by the sigmoid of the second half."""
     x = pnp.asarray(x)
@@ -245,6 +257,7 @@ def softmax(x, axis=-1, where=None):
     return result
 
 
+@compiled("axis", inline=True)
 def log_softmax(x, axis=-1, where=None):
     """x - logsumexp(x) along `axis`, computed from x - max(x). Masked-out entries are -inf."""
     x = pnp.asarray(x)

@@ -83,10 +83,10 @@ def _add(table_name: str, table: dict, key: Any, value: Any) -> None:
         raise RegistrationError(
             f"{table_name} rule for {key!r} is registered twice: first by plugin "
             f"{_describe(prev_owner)}, again by plugin {_describe(owner)}")
+    if hasattr(key, "bind"):
+        register_primitive(key)  # raises on a name another plugin's primitive has
     table[key] = value
     _owners[(table_name, key)] = owner
-    if hasattr(key, "bind"):
-        register_primitive(key)
 
 
 def _check_rule(rule: Callable, what: str, prim) -> None:
@@ -133,6 +133,19 @@ def add_collective(prim, rule: Callable) -> None:
     over other axis names the primitive's batch rule applies."""
     _check_rule(rule, "collective", prim)
     _add("collective", _collective, prim, rule)
+
+
+def add_composition(prim, fun: Callable, multiple_results: bool | None = None) -> None:
+    """`prim` computed by the plax function `fun(*operands, **params)`: every backend without
+    its own impl or lowering for `prim` runs or lowers the jaxpr of `fun` instead (the
+    reference and xla backends do; a backend plugin should too: look it up with
+    `get_rule("composition", prim)`, a plax.extend.Composition)."""
+    from plax._src.composition import Composition
+    if not isinstance(fun, Composition):
+        _check_rule(fun, "composition", prim)
+        fun = Composition(fun, prim.multiple_results if multiple_results is None
+                          else multiple_results)
+    _add("composition", _tables.setdefault("composition", {}), prim, fun)
 
 
 def add_impl(backend: str, prim, rule: Callable) -> None:
@@ -196,10 +209,38 @@ def register_api(name: str, obj: Any) -> None:
 
 
 def register_primitive(prim) -> None:
-    """Record a primitive so coverage reports list it even before it has rules."""
-    if prim.name not in _primitives:
+    """Record a primitive so coverage reports list it even before it has rules. Primitive names
+    are unique: another plugin's primitive of the same name is a RegistrationError naming
+    both (plugins name theirs '<plugin>.<name>')."""
+    other = _primitives.get(prim.name)
+    if other is None:
         _primitives[prim.name] = prim
         _primitive_owners[prim.name] = _owner()
+    elif other is not prim and _primitive_owners[prim.name] != _owner():
+        raise RegistrationError(
+            f"primitive name '{prim.name}' is taken: plugin {_describe(_owner())} defines a "
+            f"primitive of that name, but plugin {_describe(_primitive_owners[prim.name])} "
+            f"defined one first; name plugin primitives '<plugin>.<name>'")
+
+
+def describe_primitive(prim) -> str:
+    """"'name' (plugin 'x', distribution 'y')": a primitive named for error messages."""
+    owner = primitive_owner(prim)
+    return f"'{prim.name}'" + (f" (defined by plugin {_describe(owner)})" if owner else "")
+
+
+def missing_rule_error(table: str, prim, transform: str) -> NotImplementedError:
+    """The error for a primitive without a `table` rule that `transform` needs."""
+    adder = {"jvp": "add_jvp", "transpose": "add_transpose", "batch": "add_batch"}.get(
+        table, f"add_rule('{table}', ...)")
+    return NotImplementedError(
+        f"{transform} needs a {table} rule for primitive {describe_primitive(prim)}, and none "
+        f"is registered; register one with plax.extend.registry.{adder}")
+
+
+def primitive_owner(prim) -> str | None:
+    """The plugin (or 'plax-core') that defined `prim` (its first rule)."""
+    return _primitive_owners.get(prim.name) if _primitives.get(prim.name) is prim else None
 
 
 def primitives() -> dict:
@@ -434,9 +475,10 @@ def ensure_plugins_loaded() -> None:
 
 
 def load_plugins() -> None:
-    """Load every discovered plugin once. A plugin that fails is skipped with a PluginWarning;
-    conflicting registrations are removed from the later plugin and raised, after the other
-    plugins have loaded, as one RegistrationError naming both sides."""
+    """Load every discovered plugin once. A plugin that fails to import or register, or whose
+    registrations clash with another's (a rule registered twice, a primitive name taken), is
+    skipped with a PluginWarning naming both sides; the rest keeps working. Rules registered
+    for a backend no plugin provides (a misspelt name) warn too."""
     global _loaded, _loading
     with _load_lock:
         # _loading: a plugin asking for the registry while it loads (this thread holds the
@@ -464,17 +506,15 @@ def _load_all() -> None:
                             and name not in _BUILTIN_PLUGINS):
             info.status = "disabled"
             continue
-        try:
-            load_plugin(info)
-        except RegistrationError as e:
-            errors.append(str(e))
-    if errors:
-        raise RegistrationError("; ".join(errors))
+        load_plugin(info)
+    for msg in errors + _unknown_backend_rules(found):
+        problems.append(msg)
+        warnings.warn(msg, PluginWarning, stacklevel=4)
 
 
 def load_plugin(info: PluginInfo) -> bool:
-    """Import one plugin module and run its hooks; on failure warn and undo its registrations.
-    A RegistrationError (a rule another plugin owns) is undone too, and raised."""
+    """Import one plugin module and run its hooks; on failure (a RegistrationError included:
+    a rule or primitive name another plugin owns) warn and undo its registrations."""
     pm = _plugin_manager()
     with _owning(info.name):
         try:
@@ -489,19 +529,44 @@ def load_plugin(info: PluginInfo) -> bool:
             _unregister_owner(info.name)
             if pm.get_plugin(info.name) is not None:
                 pm.unregister(name=info.name)
-            info.status = "failed"
+            info.status = "conflict" if isinstance(e, RegistrationError) else "failed"
             info.error = f"{type(e).__name__}: {e}"
-            if isinstance(e, RegistrationError):
-                raise
+            where = ("" if isinstance(e, RegistrationError) else "\n" + "".join(
+                traceback.format_exception(type(e), e, e.__traceback__)[-3:]))
             warnings.warn(
                 f"plax plugin '{info.name}' from distribution '{info.distribution}' "
-                f"(module {info.module}) failed to load and was skipped: {info.error}\n"
-                + "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:]),
+                f"(module {info.module}) failed to load and was skipped: {info.error}{where}",
                 PluginWarning, stacklevel=3)
             return False
     info.status = "loaded"
     _plugins[info.name] = info
     return True
+
+
+# backend names a rule may target without a warning although no plugin provides them now:
+# the built-in ones (a plugin ships its xla lowering whether xla is installed or not)
+KNOWN_BACKENDS = ("reference", "xla", "cupy")
+problems: list[str] = []  # what load_plugins warned about (shown by `python -m plax info`)
+
+
+def _unknown_backend_rules(found: dict) -> list[str]:
+    """A warning per (plugin, backend) for rules targeting a backend nobody provides."""
+    known = set(_backend_specs) | set(found) | set(KNOWN_BACKENDS)
+    seen: dict = {}
+    for (table, _), owner in _owners.items():
+        for kind in ("impl[", "lowering["):
+            if table.startswith(kind) and table[len(kind):-1] not in known:
+                seen.setdefault((owner, table[len(kind):-1]), kind[:-1])
+    return [f"plax plugin {_describe(owner)} registered {kind} rules for backend '{b}', which "
+            f"no installed plugin provides (installed backends: {', '.join(sorted(_backend_specs))}"
+            f"); a misspelt name? The rules are kept but nothing uses them"
+            for (owner, b), kind in sorted(seen.items())]
+
+
+def check_registrations() -> list[str]:
+    """The warnings load_plugins gives about rules for unknown backends, for registrations
+    made since (tests, plugins registering late)."""
+    return _unknown_backend_rules(_plugins)
 
 
 def _unregister_owner(owner: str) -> None:

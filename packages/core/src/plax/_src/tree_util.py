@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
+import warnings
 from typing import Any, Callable, Sequence
 
 import optree
@@ -19,7 +21,8 @@ _kw = dict(none_is_leaf=False, namespace=NAMESPACE)
 
 
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None):
-    return optree.tree_flatten(tree, is_leaf, **_kw)
+    leaves, treedef = optree.tree_flatten(tree, is_leaf, **_kw)
+    return leaves, _sorted_dicts(treedef)
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Sequence[Any]) -> Any:
@@ -27,15 +30,71 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Sequence[Any]) -> Any:
 
 
 def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:
-    return optree.tree_leaves(tree, is_leaf, **_kw)
+    return tree_flatten(tree, is_leaf)[0]  # through the treedef: unsortable keys raise
 
 
 def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
-    return optree.tree_structure(tree, is_leaf, **_kw)
+    return _sorted_dicts(optree.tree_structure(tree, is_leaf, **_kw))
 
 
 def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
-    return optree.tree_map(f, tree, *rest, is_leaf=is_leaf, **_kw)
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    others = [treedef.flatten_up_to(r) for r in rest]
+    return treedef.unflatten(map(f, leaves, *others))
+
+
+# Dicts as JAX rebuilds them: optree orders a dict's children by sorted key, as JAX does, but
+# its treedef remembers the insertion order and unflattens in it; JAX's unflattens in sorted
+# order and rejects keys that do not sort. So a treedef with dict nodes is rebuilt with sorted
+# ones. Treedefs that differ only in insertion order are equal, so the rebuilt one is cached per
+# treedef, except where equal treedefs may still differ (aux data of registered nodes that only
+# compare equal, a defaultdict's factory): those are rebuilt each time.
+_SORTED: dict = {}
+_PLAIN = frozenset({dict, list, tuple, type(None), collections.OrderedDict, collections.deque})
+
+
+def _sorted_dicts(treedef: PyTreeDef) -> PyTreeDef:
+    try:
+        out = _SORTED.get(treedef)
+    except (TypeError, ValueError):  # aux data that cannot be hashed or compared
+        return treedef.transform(_sort_node)
+    if out is None:
+        kinds: set = set()
+        treedef.transform(lambda spec: kinds.add(spec.type) or spec)
+        if not kinds & _DICTS:
+            out = treedef
+        elif all(k in _PLAIN or _is_namedtuple(k) for k in kinds):
+            out = treedef.transform(_sort_node)
+        else:
+            return treedef.transform(_sort_node)
+        if len(_SORTED) > 4096:
+            _SORTED.clear()
+        _SORTED[treedef] = out
+    return out
+
+
+def _is_namedtuple(t) -> bool:
+    return isinstance(t, type) and issubclass(t, tuple) and hasattr(t, "_fields")
+
+
+_DICTS = frozenset({dict, collections.defaultdict})
+
+
+def _sort_node(spec: PyTreeDef) -> PyTreeDef:
+    if spec.type not in _DICTS:
+        return spec
+    d = spec.unflatten(range(spec.num_children))
+    try:
+        keys = sorted(d)
+    except TypeError:
+        raise ValueError("Comparator raised exception while sorting pytree dictionary keys "
+                         f"({', '.join(repr(k) for k in d)}): a dict in a pytree needs keys "
+                         "of mutually comparable types, as in JAX") from None
+    if list(d) == keys:
+        return spec
+    items = [(k, d[k]) for k in keys]
+    d = dict(items) if type(d) is dict else collections.defaultdict(d.default_factory, items)
+    return optree.tree_structure(d, **_kw)
 
 
 def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf=None) -> Any:
@@ -161,7 +220,12 @@ def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func:
             return [c for _, c in keyed], aux, [k for k, _ in keyed]
     else:
         flatten = flatten_func
-    optree.register_pytree_node(nodetype, flatten, unflatten_func, namespace=NAMESPACE)
+    with warnings.catch_warnings():
+        # optree warns when a namedtuple subclass (JAX's example_libraries OptimizerState) is
+        # made a node of plax's namespace; JAX registers it silently, and so does plax
+        warnings.filterwarnings("ignore", message=r".*subclass of `collections\.namedtuple`",
+                                category=UserWarning)
+        optree.register_pytree_node(nodetype, flatten, unflatten_func, namespace=NAMESPACE)
 
 
 def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatten_func=None):

@@ -3,6 +3,9 @@
 The built-in plugins (plax-transforms, plax-backend-xla, the reference backend) use nothing
 else: what they need is here, so it is enough for a third party too. What it holds:
 
+- `define_primitive`: a primitive with its abstract eval, impls and rules in one call
+  (elementwise primitives batched by default; `composition=f` for one computed by a plax
+  function f, like JAX's `mlir.lower_fun`);
 - primitives and the jaxpr: `Primitive` (traits: elementwise, reduction, linear_in, effectful,
   call_primitive), `ShapedArray`, `get_aval`, `abstract_eval`, `Jaxpr`, `ClosedJaxpr`,
   `JaxprEqn`, `Var`, `Literal`, `eval_jaxpr`, `check_jaxpr`, `trace_to_jaxpr`, `dce_jaxpr`;
@@ -28,6 +31,7 @@ minor release. Anything under `plax._src` may change without notice: plugins mus
 
 from plax import tree_util
 from plax._src.array import Array
+from plax._src.authoring import define_primitive, elementwise_batch_rule
 from plax._src.composition import Composition, lower_fun
 from plax._src.backend import Backend, Device, Executable, UnsupportedPrimitiveError, iter_eqns
 from plax._src.config import config
@@ -53,11 +57,12 @@ __all__ = [
     "Backend", "batching", "bind", "check_jaxpr", "checkpoint_p", "ClosedJaxpr", "COLLECTIVES",
     "Composition", "ConcretizationTypeError", "config", "convert_constvars_jaxpr",
     "current_trace", "custom_jvp_call_p", "custom_lin_p", "custom_vjp_call_p", "dce_jaxpr",
-    "Device", "dtypes", "eval_jaxpr", "EVAL_TRACE", "EvalTrace", "Executable", "execution",
-    "get_aval", "hookimpl", "iter_eqns", "Jaxpr", "jaxpr_as_fun", "JaxprEqn", "JaxprTrace",
-    "JaxprTracer", "JaxprTypeError", "jit_p", "JVP_OF_CUSTOM_VJP", "Literal", "lower_fun",
-    "lowering", "make_array", "PlaxTypeError", "PluginWarning", "pmax_p", "pmin_p",
-    "ppermute_p", "Primitive", "psum_p", "RegistrationError", "registry", "set_current_trace",
-    "ShapedArray", "Trace", "trace_context", "trace_to_jaxpr", "Tracer", "tree_util",
-    "UnexpectedTracerError", "UnsupportedPrimitiveError", "Var",
+    "define_primitive", "Device", "dtypes", "elementwise_batch_rule", "eval_jaxpr",
+    "EVAL_TRACE", "EvalTrace", "Executable", "execution", "get_aval", "hookimpl", "iter_eqns",
+    "Jaxpr", "jaxpr_as_fun", "JaxprEqn", "JaxprTrace", "JaxprTracer", "JaxprTypeError",
+    "jit_p", "JVP_OF_CUSTOM_VJP", "Literal", "lower_fun", "lowering", "make_array",
+    "PlaxTypeError", "PluginWarning", "pmax_p", "pmin_p", "ppermute_p", "Primitive", "psum_p",
+    "RegistrationError", "registry", "set_current_trace", "ShapedArray", "Trace",
+    "trace_context", "trace_to_jaxpr", "Tracer", "tree_util", "UnexpectedTracerError",
+    "UnsupportedPrimitiveError", "Var",
 ]

@@ -4,9 +4,10 @@ with the NaN check, and donation; the same functions eager dispatch uses."""
 
 from plax._src.array import check_not_deleted
 from plax._src.dispatch import (
-    Loaded, apply_primitive, buffers, committed_backend, donate, execute, launch, load,
-    make_array, pick_backend, to_buffer, wrap, wrap_one)
+    Loaded, apply_primitive, buffers, check_outputs, committed_backend, donate, execute,
+    launch, load, make_array, pick_backend, to_buffer, wrap, wrap_one)
 
-__all__ = ["Loaded", "apply_primitive", "buffers", "check_not_deleted", "committed_backend",
+__all__ = ["Loaded", "apply_primitive", "buffers", "check_not_deleted", "check_outputs",
+           "committed_backend",
            "donate", "execute", "launch", "load", "make_array", "pick_backend", "to_buffer",
            "wrap", "wrap_one"]

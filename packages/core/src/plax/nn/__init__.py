@@ -6,9 +6,11 @@ from plax._src.nn import (  # noqa: F401
     log_sigmoid, log_softmax, logmeanexp, logsumexp, mish, one_hot, relu, relu6, selu, sigmoid,
     silu, soft_sign, softmax, softplus, sparse_plus, sparse_sigmoid, squareplus, standardize,
     swish, tanh)
+from plax._src.nn_attention import dot_product_attention, log1mexp  # noqa: F401
 from plax.nn import initializers  # noqa: F401
 
-__all__ = ["celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
+__all__ = ["dot_product_attention", "log1mexp",
+           "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
            "identity", "initializers", "leaky_relu", "log_sigmoid", "log_softmax", "logmeanexp",
            "logsumexp", "mish", "one_hot", "relu", "relu6", "selu", "sigmoid", "silu",
            "soft_sign", "softmax", "softplus", "sparse_plus", "sparse_sigmoid", "squareplus",

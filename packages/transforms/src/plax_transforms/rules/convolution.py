@@ -88,7 +88,7 @@ def _take(s, dims):
 
 def _transpose_lhs(g, lhs_aval, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
                    dimension_numbers, feature_group_count, batch_group_count, precision,
-                   preferred_element_type):
+                   preferred_element_type, out_sharding=None):
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     fgc = feature_group_count
     if fgc > 1:
@@ -106,7 +106,8 @@ def _transpose_lhs(g, lhs_aval, rhs, *, window_strides, padding, lhs_dilation, r
     out = _conv_p.bind(g, lax.rev(rhs, tuple(rhs_spec[2:])), window_strides=lhs_dilation,
                        padding=pads, lhs_dilation=window_strides, rhs_dilation=rhs_dilation,
                        dimension_numbers=dn, feature_group_count=fgc, batch_group_count=1,
-                       precision=precision, preferred_element_type=preferred_element_type)
+                       precision=precision, preferred_element_type=preferred_element_type,
+                       out_sharding=out_sharding)
     if batch_group_count > 1:
         out = reshape_axis_out_of(lhs_spec[1], batch_group_count, out)
         out = reshape_axis_into(lhs_spec[1], lhs_spec[0], out)
@@ -115,7 +116,7 @@ def _transpose_lhs(g, lhs_aval, rhs, *, window_strides, padding, lhs_dilation, r
 
 def _transpose_rhs(g, lhs, rhs_aval, *, window_strides, padding, lhs_dilation, rhs_dilation,
                    dimension_numbers, feature_group_count, batch_group_count, precision,
-                   preferred_element_type):
+                   preferred_element_type, out_sharding=None):
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     fgc, bgc = feature_group_count, batch_group_count
     if bgc > 1:
@@ -129,7 +130,8 @@ def _transpose_rhs(g, lhs, rhs_aval, *, window_strides, padding, lhs_dilation, r
     return _conv_p.bind(lhs, g, window_strides=rhs_dilation, padding=pads,
                         lhs_dilation=lhs_dilation, rhs_dilation=window_strides,
                         dimension_numbers=dn, feature_group_count=fgc, batch_group_count=bgc,
-                        precision=precision, preferred_element_type=preferred_element_type)
+                        precision=precision, preferred_element_type=preferred_element_type,
+                       out_sharding=out_sharding)
 
 
 def _cast(x, aval):

@@ -1,6 +1,6 @@
 """jvp, transpose and batching rules of the reductions and cumulative reductions, as JAX's: max/min
 split the tangent among tied extrema, products differentiate a product tree (exact at zeros),
-cumprod/cummax/cummin/cumlogsumexp differentiate a parallel prefix scan (associative_scan)."""
+cumprod/cummax/cummin/cumlogsumexp differentiate a parallel prefix scan (lax.associative_scan)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from plax import lax
 from plax_transforms.rules._util import (
-    dtype, linear_unary_jvp, ndim, shape, skip_zero_ct, zero_jvp)
+    dtype, linear_unary_jvp, shape, skip_zero_ct, zero_jvp)
 
 JVP: dict = {}
 TRANSPOSE: dict = {}
@@ -177,45 +177,13 @@ JVP[lax.reduce_prod_p] = _reduce_prod_jvp
 # cumprod, cummax, cummin, cumlogsumexp: a prefix scan of (primal, tangent) pairs
 
 
-def _interleave(a, b, axis: int):
-    """a[0], b[0], a[1], b[1], ... along `axis` (a has as many elements as b, or one more)."""
-    na, nb = shape(a)[axis], shape(b)[axis]
-    cfg_a = [(0, 0, 0)] * ndim(a)
-    cfg_b = [(0, 0, 0)] * ndim(b)
-    cfg_a[axis] = (0, 1 if na == nb else 0, 1)
-    cfg_b[axis] = (1, 0 if na == nb else 1, 1)
-    zero = np.zeros((), dtype(a))
-    a, b = lax.pad(a, zero, cfg_a), lax.pad(b, zero, cfg_b)
-    return lax.bitwise_or(a, b) if dtype(a) == np.bool_ else lax.add(a, b)
-
-
-def _prefix_scan(combine, elems, axis: int):
-    """Inclusive scan of the lists `elems` along `axis` (JAX's associative_scan: scan the
-    combined adjacent pairs recursively, then fill in the elements between)."""
-    n = shape(elems[0])[axis]
-    if n < 2:
-        return elems
-    pairs = combine([lax.slice_in_dim(e, 0, n - 1, stride=2, axis=axis) for e in elems],
-                    [lax.slice_in_dim(e, 1, n, stride=2, axis=axis) for e in elems])
-    odd = _prefix_scan(combine, pairs, axis)
-    rest = [lax.slice_in_dim(e, 2, n, stride=2, axis=axis) for e in elems]
-    if n % 2 == 0:
-        odd_trim = [lax.slice_in_dim(e, 0, shape(e)[axis] - 1, axis=axis) for e in odd]
-        even = combine(odd_trim, rest)
-    else:
-        even = combine(odd, rest)
-    even = [lax.concatenate([lax.slice_in_dim(e, 0, 1, axis=axis), r], axis)
-            for e, r in zip(elems, even, strict=True)]
-    return [_interleave(e, o, axis) for e, o in zip(even, odd, strict=True)]
-
-
 def _cumulative_jvp(combine):
     def rule(primals, tangents, *, axis, reverse):
         (x,), (t,) = primals, tangents
         elems = [x, t]
         if reverse:
             elems = [lax.rev(e, (axis,)) for e in elems]
-        out = _prefix_scan(combine, elems, axis)
+        out = lax.associative_scan(combine, elems, axis=axis)
         if reverse:
             out = [lax.rev(e, (axis,)) for e in out]
         return out[0], out[1]

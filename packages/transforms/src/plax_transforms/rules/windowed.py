@@ -157,8 +157,8 @@ def _scatter_transpose(ct, s, x, *, select_prim, window_dimensions, window_strid
 
 
 def _select_batch(prim):
-    """Both operands batched at one axis; a size-1 window there. The first operand of
-    select_and_scatter_add (the source) has the output's shape: its axis is the same one."""
+    """Both operands batched at the front (an unbatched one broadcast), with a size-1 window
+    there: the values' and the operand's batch axes then line up whatever their shapes."""
     def rule(vals, dims, **params):
         (v, x), (dv, dx) = vals, dims
         size = shape(v)[dv] if dv is not None else shape(x)[dx]

@@ -9,16 +9,17 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from plax._src import core as _core
 from plax._src import dtypes
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray, get_aval
-from plax._src.lax._params import static_int, static_ints
-from plax._src.lax.linalg import _dtype_rank, canonicalize_precision
+from plax._src.lax._params import check_no_sharding, static_int, static_ints
+from plax._src.lax.linalg import canonicalize_precision
 from plax._src.registry import add_abstract_eval
 
-__all__ = ["ConvDimensionNumbers", "conv_dimension_numbers", "conv_general_permutations",
-           "conv_general_dilated", "conv", "conv_with_general_padding", "conv_transpose",
-           "conv_general_dilated_patches", "padtype_to_pads", "conv_general_dilated_p"]
+__all__ = ["ConvDimensionNumbers", "ConvGeneralDilatedDimensionNumbers",
+           "conv_dimension_numbers", "conv_general_permutations", "conv_general_dilated",
+           "conv", "conv_with_general_padding", "conv_transpose", "conv_general_dilated_patches",
+           "conv_general_dilated_local", "padtype_to_pads", "conv_shape_tuple",
+           "conv_general_shape_tuple", "conv_transpose_shape_tuple", "conv_general_dilated_p"]
 
 
 class ConvDimensionNumbers(NamedTuple):
@@ -28,6 +29,10 @@ class ConvDimensionNumbers(NamedTuple):
     lhs_spec: tuple[int, ...]
     rhs_spec: tuple[int, ...]
     out_spec: tuple[int, ...]
+
+
+# what jax.lax's type hints call the accepted forms: None, three strings, or the named tuple
+ConvGeneralDilatedDimensionNumbers = Any
 
 
 def conv_general_permutations(dimension_numbers) -> tuple[tuple[int, ...], ...]:
@@ -117,7 +122,17 @@ def _result_dtype(lhs, rhs, preferred_element_type):
     dt = lhs.dtype
     pet = preferred_element_type
     if pet is not None and pet != dt:
-        if _dtype_rank(pet) < _dtype_rank(dt) and not dtypes.is_float(dt):
+        # JAX's combinations: (integer, integer or floating), (floating, floating),
+        # (complex, complex), never narrower than the operands
+        ok = (dtypes.is_int(dt) and (dtypes.is_int(pet) or dtypes.is_float(pet))
+              or dtypes.is_float(dt) and dtypes.is_float(pet)
+              or dtypes.is_complex(dt) and dtypes.is_complex(pet))
+        if not ok:
+            raise PlaxTypeError(f"conv_general_dilated: preferred_element_type {pet.name} is "
+                                f"incompatible with operands of dtype {dt.name} (allowed: "
+                                "integer -> integer or floating, floating -> floating, complex "
+                                "-> complex)")
+        if pet.itemsize < dt.itemsize:
             raise PlaxTypeError(f"conv_general_dilated: preferred_element_type {pet.name} must "
                                 f"not be narrower than the operand dtype {dt.name}")
         dt = pet
@@ -191,7 +206,9 @@ def conv_shape(lhs_shape, rhs_shape, *, window_strides, padding, lhs_dilation, r
 
 def _conv_abstract(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
                    dimension_numbers, feature_group_count, batch_group_count, precision,
-                   preferred_element_type):
+                   preferred_element_type, out_sharding=None):
+    # out_sharding is JAX 0.10's param (always None here), kept so printed jaxprs match JAX's
+    check_no_sharding("conv_general_dilated", out_sharding)
     if lhs.ndim != rhs.ndim:
         raise PlaxTypeError(f"conv_general_dilated: lhs and rhs must have the same rank, got "
                             f"shapes {lhs.shape} and {rhs.shape}")
@@ -226,7 +243,7 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding: Any,
                          rhs_dilation: Sequence[int] | None = None,
                          dimension_numbers=None, feature_group_count: int = 1,
                          batch_group_count: int = 1, precision=None,
-                         preferred_element_type=None):
+                         preferred_element_type=None, out_sharding=None):
     """General n-d convolution (cross-correlation, as XLA's) of `lhs` with kernel `rhs`
     (as jax.lax.conv_general_dilated); `padding` is a string or (low, high) pairs."""
     op = "conv_general_dilated"
@@ -255,7 +272,8 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding: Any,
         dimension_numbers=dn, feature_group_count=static_int(op, "feature_group_count",
                                                              feature_group_count),
         batch_group_count=static_int(op, "batch_group_count", batch_group_count),
-        precision=canonicalize_precision(precision), preferred_element_type=pet)
+        precision=canonicalize_precision(precision), preferred_element_type=pet,
+        out_sharding=out_sharding)
 
 
 def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
@@ -347,6 +365,70 @@ def conv_general_dilated_patches(lhs, filter_shape: Sequence[int], window_stride
                                 preferred_element_type=preferred_element_type)
 
 
-# JAX's printer hides None-valued params (precision, preferred_element_type)
-_core._pp_param_rules[conv_general_dilated_p] = \
-    lambda p: {k: v for k, v in p.items() if v is not None}
+def conv_general_dilated_local(lhs, rhs, window_strides, padding, filter_shape,
+                               lhs_dilation=None, rhs_dilation=None, dimension_numbers=None,
+                               precision=None):
+    """An unshared ("locally connected") convolution: a separate kernel per output position
+    (as jax.lax.conv_general_dilated_local). `rhs` has the output's spatial sizes where a
+    kernel has its window, and C * prod(filter_shape) input features (patches' order)."""
+    from plax._src.lax.linalg import dot_general
+    from plax._src.lax.structural import transpose
+    lhs_prec, rhs_prec = canonicalize_precision(precision) or (None, None)
+    filter_shape = tuple(filter_shape)
+    patches = conv_general_dilated_patches(lhs, filter_shape, window_strides, padding,
+                                           lhs_dilation, rhs_dilation, dimension_numbers,
+                                           precision=lhs_prec)
+    la = get_aval(lhs)
+    _, rhs_spec, out_spec = conv_dimension_numbers(la.shape, (1, 1) + filter_shape,
+                                                   dimension_numbers)
+    lhs_b = list(out_spec[2:])
+    rhs_b = [rhs_spec[2:][i] for i in sorted(range(len(lhs_b)), key=lambda k: lhs_b[k])]
+    dn = (((out_spec[1],), (rhs_spec[1],)), (tuple(sorted(lhs_b)), tuple(rhs_b)))
+    out = dot_general(patches, rhs, dn, precision=rhs_prec)
+    # out: (spatial in order..., N, O) -> the out_spec layout
+    nd = la.ndim
+    src = list(range(nd - 2)) + [nd - 2, nd - 1]
+    dims = [d for d in range(nd) if d not in (out_spec[0], out_spec[1])] + \
+        [out_spec[0], out_spec[1]]
+    perm = [0] * nd
+    for s_, d in zip(src, dims):
+        perm[d] = s_
+    return transpose(out, tuple(perm))
+
+
+def conv_shape_tuple(lhs_shape, rhs_shape, strides, pads, batch_group_count=1):
+    """The output shape of a convolution in NCHW/OIHW/NCHW layouts (as jax.lax's)."""
+    if isinstance(pads, str):
+        pads = padtype_to_pads(lhs_shape[2:], rhs_shape[2:], strides, pads)
+    nd = len(lhs_shape)
+    spec = tuple(range(nd))
+    return conv_shape(tuple(lhs_shape), tuple(rhs_shape), window_strides=tuple(strides),
+                      padding=tuple(map(tuple, pads)), lhs_dilation=(1,) * (nd - 2),
+                      rhs_dilation=(1,) * (nd - 2),
+                      dimension_numbers=ConvDimensionNumbers(spec, spec, spec),
+                      feature_group_count=lhs_shape[1] // rhs_shape[1],
+                      batch_group_count=batch_group_count)
+
+
+def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
+                             dimension_numbers):
+    """The output shape of conv_general_dilated without dilation (as jax.lax's)."""
+    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    out = conv_shape_tuple([lhs_shape[d] for d in dn.lhs_spec],
+                           [rhs_shape[d] for d in dn.rhs_spec], window_strides, padding)
+    return tuple(out[i] for i in np.argsort(dn.out_spec))
+
+
+def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
+                               dimension_numbers):
+    """The output shape of conv_transpose (as jax.lax's)."""
+    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    lt = [lhs_shape[d] for d in dn.lhs_spec]
+    rt = [rhs_shape[d] for d in dn.rhs_spec]
+    if isinstance(padding, str):
+        padding = [_conv_transpose_padding(k, s, padding) for k, s in zip(rt[2:],
+                                                                           window_strides)]
+    space = [(i - 1) * s - k + 2 + lo + hi
+             for i, k, s, (lo, hi) in zip(lt[2:], rt[2:], window_strides, padding)]
+    out = (lt[0], rt[0], *space)
+    return tuple(out[i] for i in np.argsort(dn.out_spec))

@@ -18,6 +18,7 @@ __all__ = [
     "cholesky", "triangular_solve", "lu", "lu_pivots_to_permutation", "geqrf",
     "householder_product", "qr", "svd", "eigh", "eig", "schur", "hessenberg", "tridiagonal",
     "tridiagonal_solve", "symmetrize", "SvdAlgorithm", "EighImplementation",
+    "EigImplementation", "symmetric_product", "cholesky_update", "ormqr",
     "cholesky_p", "triangular_solve_p", "lu_p", "geqrf_p", "householder_product_p", "qr_p",
     "svd_p", "eigh_p", "eig_p", "schur_p", "hessenberg_p", "tridiagonal_p",
     "tridiagonal_solve_p",
@@ -336,6 +337,7 @@ def cholesky(x, *, symmetrize_input: bool = True):
     definite. With symmetrize_input, A is first replaced by (A + A^H) / 2; otherwise only its
     lower triangle is read."""
     if symmetrize_input:
+        _check("cholesky", get_aval(x))
         x = symmetrize(x)
     return tril(cholesky_p.bind(x))
 
@@ -460,6 +462,7 @@ def eigh(x, *, lower: bool = True, symmetrize_input: bool = True,
     """(v, w): eigenvectors (columns of v) and ascending real eigenvalues of Hermitian x."""
     del implementation
     if symmetrize_input:
+        _check("eigh", get_aval(x))
         x = symmetrize(x)
     v, w = eigh_p.bind(x, lower=bool(lower), sort_eigenvalues=bool(sort_eigenvalues),
                        subset_by_index=_subset(subset_by_index, "eigh"))
@@ -506,3 +509,56 @@ def tridiagonal_solve(dl, d, du, b, *, perturb_singular: bool = False):
         raise NotImplementedError("tridiagonal_solve: perturb_singular=True is not "
                                   "implemented")
     return tridiagonal_solve_p.bind(dl, d, du, b, perturb_singular=False)
+
+
+class EigImplementation:
+    """Names of jax.lax.linalg.EigImplementation (the CPU runs LAPACK's geev)."""
+    LAPACK = "lapack"
+    MAGMA = "magma"
+
+
+def symmetric_product(a_matrix, c_matrix, *, alpha: float = 1.0, beta: float = 0.0,
+                      symmetrize_output: bool = False):
+    """alpha * A A^T + beta * C (a composition of dot_general; with symmetrize_output the
+    upper triangle is the transposed lower one, as JAX)."""
+    import plax.numpy as jnp
+    a, c = jnp.asarray(a_matrix), jnp.asarray(c_matrix)
+    out = alpha * jnp.matmul(a, jnp.swapaxes(a, -1, -2)) + beta * c
+    if symmetrize_output:
+        out = tril(out) + jnp.swapaxes(tril(out, -1), -1, -2)
+    return out
+
+
+def cholesky_update(r_matrix, w_vector):
+    """R' upper triangular with R'^T R' = R^T R + w w^T, by Givens rotations (as JAX)."""
+    import plax.numpy as jnp
+    R, z = jnp.asarray(r_matrix), jnp.asarray(w_vector)
+    if R.ndim != 2 or R.shape[0] != R.shape[1] or z.shape != R.shape[:1]:
+        raise ValueError(f"cholesky_update: expected a square matrix and a vector of its size, "
+                         f"got shapes {R.shape} and {z.shape}")
+    for k in range(R.shape[0]):
+        x, y = R[k, k], z[k]
+        scale = jnp.maximum(jnp.abs(x), jnp.abs(y))
+        safe = jnp.where(scale == 0, 1, scale)
+        rh = 1 / jnp.sqrt((x / safe) ** 2 + (y / safe) ** 2)
+        c = jnp.where(y == 0, 1, x / safe * rh)
+        s = jnp.where(y == 0, 0, -y / safe * rh)
+        row = c * R[k, :] - s * z
+        z = c * z + s * R[k, :]
+        R = R.at[k, :].set(row)
+    return R
+
+
+def ormqr(a, taus, c, *, left: bool, transpose: bool):
+    """Q C, C Q (or with Q^H when transpose) for the Q of the reflectors in `a` and `taus`
+    (LAPACK's ormqr/unmqr, through householder_product)."""
+    import plax.numpy as jnp
+    a, taus, c = jnp.asarray(a), jnp.asarray(taus), jnp.asarray(c)
+    m = a.shape[-2]
+    k = taus.shape[-1]
+    cols = a[..., :, :min(k, a.shape[-1])]
+    pad = [(0, 0)] * (a.ndim - 1) + [(0, m - cols.shape[-1])]
+    q = householder_product(jnp.pad(cols, pad), taus)
+    if transpose:
+        q = jnp.conj(jnp.swapaxes(q, -1, -2))
+    return jnp.matmul(q, c) if left else jnp.matmul(c, q)

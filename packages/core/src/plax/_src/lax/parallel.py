@@ -114,8 +114,8 @@ def _axis_index_abstract(*, axis_name):
     return ShapedArray((), np.dtype(np.int32))
 
 
-for _p in (psum_p, pmax_p, pmin_p):
-    add_abstract_eval(_p, _multi_same)
+for _prim in (psum_p, pmax_p, pmin_p):
+    add_abstract_eval(_prim, _multi_same)
 add_abstract_eval(all_gather_p, _all_gather_abstract)
 add_abstract_eval(ppermute_p, _ppermute_abstract)
 add_abstract_eval(axis_index_p, _axis_index_abstract)

@@ -18,6 +18,7 @@ from plax._src.tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["reduce_window", "reduce_window_sum", "reduce_window_max", "reduce_window_min",
            "select_and_scatter_add", "select_and_gather_add", "associative_scan",
+           "reduce_window_shape_tuple", "reduce",
            "reduce_window_p", "reduce_window_sum_p", "reduce_window_max_p",
            "reduce_window_min_p", "select_and_scatter_add_p", "select_and_gather_add_p"]
 
@@ -310,6 +311,59 @@ def select_and_gather_add(tangents, operand, select_prim, window_dimensions, win
                        window_strides, padding, base_dilation, window_dilation)
     return select_and_gather_add_p.bind(tangents, operand,
                                         select_prim=_select_name(select_prim), **p)
+
+
+def reduce(operands, init_values, computation: Callable, dimensions):
+    """Reduce `operands` (a pytree of arrays of one shape, with a matching pytree of scalar
+    `init_values`) over `dimensions` by `computation` (as jax.lax.reduce): add, mul, max, min
+    and the bitwise ops with their identity use the reduce_* primitives; any other computation
+    reduces one window spanning `dimensions`."""
+    from plax._src.lax import elementwise as ew
+    from plax._src.lax import reductions as rd
+    from plax._src.lax.structural import reshape
+    flat, tree = tree_flatten(operands)
+    inits, init_tree = tree_flatten(init_values)
+    if tree != init_tree:
+        raise TypeError(f"lax.reduce: operands {tree} and init_values {init_tree} must have "
+                        "one tree structure")
+    if not flat:
+        raise TypeError("lax.reduce: operands has no arrays")
+    shape = get_aval(flat[0]).shape
+    dims = tuple(canonicalize_axis("reduce", d, len(shape)) for d in dimensions)
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"lax.reduce: dimensions must be unique, got {tuple(dimensions)}")
+    if len(flat) == 1:
+        dt = get_aval(flat[0]).dtype
+        monoids = {ew.add: (0, rd.reduce_sum), ew.mul: (1, rd.reduce_prod),
+                   ew.max: (_identity("max", dt), rd.reduce_max),
+                   ew.min: (_identity("min", dt), rd.reduce_min)}
+        if dt == dtypes.bool_ or dtypes.is_int(dt):
+            monoids[ew.bitwise_or] = (0, rd.reduce_or)
+            monoids[ew.bitwise_and] = (True if dt == dtypes.bool_ else -1, rd.reduce_and)
+            monoids[ew.bitwise_xor] = (0, rd.reduce_xor)
+        hit = monoids.get(computation)
+        if hit is not None:
+            try:
+                known = np.asarray(inits[0])
+            except Exception:  # noqa: BLE001 - a traced init value
+                known = None
+            if known is not None and known.shape == () and known.item() == hit[0]:
+                return tree_unflatten(tree, [hit[1](flat[0], dims)])
+    window = tuple(shape[d] if d in dims else 1 for d in range(len(shape)))
+    outs = tree_flatten(reduce_window(tree_unflatten(tree, flat), init_values, computation,
+                                      window, (1,) * len(shape), "VALID"))[0]
+    kept = tuple(n for d, n in enumerate(shape) if d not in dims)
+    return tree_unflatten(tree, [reshape(o, kept) for o in outs])
+
+
+def reduce_window_shape_tuple(operand_shape, window_dimensions, window_strides, padding,
+                              base_dilation=None, window_dilation=None) -> tuple[int, ...]:
+    """The output shape of a window reduction (as jax.lax's)."""
+    nd = len(operand_shape)
+    return window_shape("reduce_window", tuple(operand_shape), tuple(window_dimensions),
+                        tuple(window_strides), tuple(map(tuple, padding)),
+                        (1,) * nd if base_dilation is None else tuple(base_dilation),
+                        (1,) * nd if window_dilation is None else tuple(window_dilation))
 
 
 def _select_name(select_prim) -> str:

@@ -300,13 +300,12 @@ def _conv(x, y, mode, op, precision, preferred_element_type):
         lo, hi = m - 1, m - 1
     else:
         raise ValueError("mode must be one of ['full', 'same', 'valid']")
-    # a cross-correlation of the zero-padded x with y: gather the windows, then one matvec
-    xp = lax.pad(x, creation.array(0, dtype=x.dtype), [(lo, hi, 0)])
-    out_len = n + lo + hi - m + 1
-    idx = np.arange(out_len)[:, None] + np.arange(m)[None, :]
-    windows = xp[idx.astype(np.int32)]
-    from plax._src.numpy.linalg_ops import matmul
-    out = matmul(windows, y, precision=precision, preferred_element_type=preferred_element_type)
+    # one lax.conv_general_dilated (a cross-correlation) of shape (1, 1, n) by (1, 1, m)
+    from plax._src.lax.convolution import conv_general_dilated
+    out = conv_general_dilated(lax.reshape(x, (1, 1, n)), lax.reshape(y, (1, 1, m)), (1,),
+                               [(lo, hi)], precision=precision,
+                               preferred_element_type=preferred_element_type)
+    out = lax.reshape(out, (out.shape[2],))
     return lax.rev(out, (0,)) if reverse else out
 
 

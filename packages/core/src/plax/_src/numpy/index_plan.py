@@ -12,6 +12,7 @@ from plax import lax
 from plax._src import dtypes
 from plax._src.array import Array
 from plax._src.core import ConcretizationTypeError, Tracer
+from plax._src.errors import NonConcreteBooleanIndexError
 from plax._src.numpy import util
 from plax._src.numpy.util import ensure_array
 
@@ -157,8 +158,10 @@ def parse(shape: tuple[int, ...], idx: Any, where: str, normalize: bool = True) 
                         f"{where}: boolean index did not match indexed array along axis "
                         f"{dim + a}; size of axis is {n} but size of corresponding boolean axis "
                         f"is {m}")
+            if isinstance(mask, Tracer) and mask.to_concrete_value() is not None:
+                mask = mask.to_concrete_value()  # known, as under grad outside jit (as JAX)
             if isinstance(mask, Tracer):
-                raise IndexError(
+                raise NonConcreteBooleanIndexError(
                     f"{where}: boolean indices must be concrete; got a traced boolean array "
                     f"{mask.aval.str_short()}. Under tracing use plax.numpy.where(mask, x, 0) "
                     "or nonzero(mask, size=...) for a static output size")

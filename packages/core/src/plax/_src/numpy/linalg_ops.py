@@ -11,10 +11,13 @@ from plax._src import dtypes
 from plax._src.numpy import shape as shape_ops
 from plax._src.numpy import ufuncs
 from plax._src.numpy.util import (
-    broadcast_shapes, broadcast_to, canonicalize_axis, check_arraylike, ensure_array,
-    promote_dtypes, static_int)
+    ShapeMismatchError, broadcast_shapes, broadcast_to, canonicalize_axis, check_arraylike,
+    ensure_array, promote_dtypes, static_int)
 
 __all__ = ["matmul", "dot", "vdot", "vecdot", "inner", "outer", "tensordot", "kron", "cross"]
+
+# contracted dimensions of different sizes: TypeError as JAX's, still the former ValueError
+_ShapeErr = ShapeMismatchError
 
 
 def _promoted(fun_name: str, *args):
@@ -42,7 +45,7 @@ def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any
                          f"{b.shape}")
     ka, kb_dim = a.ndim - 1, (0 if b.ndim == 1 else b.ndim - 2)
     if a.shape[ka] != b.shape[kb_dim]:
-        raise ValueError(f"matmul: contracting dimensions do not match: {a.shape} @ {b.shape} "
+        raise _ShapeErr(f"matmul: contracting dimensions do not match: {a.shape} @ {b.shape} "
                          f"({a.shape[ka]} != {b.shape[kb_dim]})")
     a_batch, b_batch = a.shape[:-2], b.shape[:-2]
     if a_batch and b_batch:
@@ -72,7 +75,7 @@ def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = 
             out, preferred_element_type)
     kb = 0 if b.ndim == 1 else b.ndim - 2
     if a.shape[-1] != b.shape[kb]:
-        raise ValueError(f"dot: shapes {a.shape} and {b.shape} not aligned: {a.shape[-1]} "
+        raise _ShapeErr(f"dot: shapes {a.shape} and {b.shape} not aligned: {a.shape[-1]} "
                          f"(dim {a.ndim - 1}) != {b.shape[kb]} (dim {kb})")
     return _dot(a, b, ((a.ndim - 1,), (kb,)), ((), ()), precision, preferred_element_type)
 
@@ -81,7 +84,7 @@ def vdot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any =
     """Dot product of the flattened arrays, conjugating the first."""
     a, b = _promoted("vdot", a, b)
     if a.size != b.size:
-        raise ValueError(f"vdot: the arrays must have the same size, got shapes {a.shape} and "
+        raise _ShapeErr(f"vdot: the arrays must have the same size, got shapes {a.shape} and "
                          f"{b.shape}")
     return dot(ufuncs.conjugate(shape_ops.ravel(a)), shape_ops.ravel(b), precision=precision,
                preferred_element_type=preferred_element_type)
@@ -108,7 +111,7 @@ def inner(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any 
     if a.ndim == 0 or b.ndim == 0:
         return ufuncs.multiply(a, b)
     if a.shape[-1] != b.shape[-1]:
-        raise ValueError(f"inner: the last dimensions must match, got shapes {a.shape} and "
+        raise _ShapeErr(f"inner: the last dimensions must match, got shapes {a.shape} and "
                          f"{b.shape}")
     return _dot(a, b, ((a.ndim - 1,), (b.ndim - 1,)), ((), ()), precision,
                 preferred_element_type)
@@ -151,7 +154,7 @@ def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2, *, precision: Any =
         cb = tuple(canonicalize_axis(i, b.ndim, "tensordot") for i in ax_b)
     for i, j in zip(ca, cb):
         if a.shape[i] != b.shape[j]:
-            raise ValueError(f"tensordot: shape mismatch along contracted axes: {a.shape} axis "
+            raise _ShapeErr(f"tensordot: shape mismatch along contracted axes: {a.shape} axis "
                              f"{i} vs {b.shape} axis {j}")
     return _dot(a, b, (ca, cb), ((), ()), precision, preferred_element_type)
 

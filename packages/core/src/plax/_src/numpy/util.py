@@ -145,9 +145,16 @@ def promote_dtypes_complex(*args: Any) -> list:
 # Broadcasting
 
 
-def broadcast_shapes(*shapes: Sequence[int], fun_name: str = "broadcast_shapes"
-                     ) -> tuple[int, ...]:
-    """NumPy's broadcast of `shapes`; ValueError naming them all when they are incompatible."""
+class ShapeMismatchError(TypeError, ValueError):
+    """Operands of an operation with incompatible shapes (elementwise operands that do not
+    broadcast, contracted dimensions of different sizes): a TypeError, as JAX's (a program's
+    `except TypeError:` catches it), and still the ValueError plax raised before."""
+
+
+def broadcast_shapes(*shapes: Sequence[int], fun_name: str = "broadcast_shapes",
+                     error: type = ValueError) -> tuple[int, ...]:
+    """NumPy's broadcast of `shapes`; `error` (ValueError, as jnp.broadcast_shapes) naming them
+    all when they are incompatible."""
     shapes = [tuple(operator.index(d) for d in s) for s in shapes]
     if not shapes:
         return ()
@@ -157,7 +164,7 @@ def broadcast_shapes(*shapes: Sequence[int], fun_name: str = "broadcast_shapes"
         sizes = {s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0}
         sizes.discard(1)
         if len(sizes) > 1:
-            raise ValueError(f"{fun_name}: incompatible shapes for broadcasting: "
+            raise error(f"{fun_name}: incompatible shapes for broadcasting: "
                              + ", ".join(str(s) for s in shapes))
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
@@ -196,7 +203,8 @@ def promote_shapes(fun_name: str, *args: Any) -> list:
     shapes = [shape(a) for a in args]
     if len({s for s in shapes if s}) <= 1:  # equal shapes, or scalars: lax takes them as is
         return list(args)
-    result = broadcast_shapes(*shapes, fun_name=fun_name)
+    # an operation's operands: TypeError, as JAX's lax ops raise
+    result = broadcast_shapes(*shapes, fun_name=fun_name, error=ShapeMismatchError)
     return [a if not s else broadcast_to_rank(a, len(result)) for a, s in zip(args, shapes)]
 
 

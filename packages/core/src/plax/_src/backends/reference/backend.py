@@ -27,12 +27,36 @@ def _half_float(avals) -> bool:
     return any(a is not None and a.dtype.kind in "fV" and a.dtype.itemsize == 2 for a in avals)
 
 
+class _ImplsOrCompositions:
+    """The reference impls, falling back to a primitive's composition (a Composition runs its
+    jaxpr on NumPy buffers, as an impl)."""
+
+    __slots__ = ("impls", "compositions")
+
+    def __init__(self, impls, compositions):
+        self.impls, self.compositions = impls, compositions
+
+    def get(self, prim, default=None):
+        rule = self.impls.get(prim)
+        return rule if rule is not None else self.compositions.get(prim, default)
+
+    def __contains__(self, prim):
+        return prim in self.impls or prim in self.compositions
+
+    def __getitem__(self, prim):
+        rule = self.get(prim)
+        if rule is None:
+            raise KeyError(prim)
+        return rule
+
+
 class ReferenceBackend(Backend):
     name = "reference"
     platform = "cpu"
 
     def __init__(self):
-        self._impl = registry.impl_table("reference")
+        self._impl = _ImplsOrCompositions(registry.impl_table("reference"),
+                                          registry.rules("composition"))
         self._devices = [Device("reference", "cpu", 0, "numpy")]
 
     def devices(self):

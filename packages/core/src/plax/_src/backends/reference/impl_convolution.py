@@ -1,5 +1,5 @@
-"""NumPy implementation of conv_general_dilated: dilate and pad the input, take its windows as
-a strided view (im2col), and contract them with the kernel in one batched matmul per group.
+"""NumPy implementation of conv_general_dilated: dilate and pad the input (channels last), view
+its windows through strides, and sum one batched matmul (over the groups) per window position.
 16-bit floats accumulate in float32."""
 
 from __future__ import annotations
@@ -56,38 +56,40 @@ def windows(x, spatial_axes, window, strides, dilation, out_sizes):
 
 
 def _conv(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
-          feature_group_count, batch_group_count, precision, preferred_element_type):
+          feature_group_count, batch_group_count, precision, preferred_element_type,
+          out_sharding=None):
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     out_dtype = np.dtype(preferred_element_type or lhs.dtype)
     ct = _compute_dtype(out_dtype)
-    x = np.transpose(lhs, lhs_spec).astype(ct, copy=False)   # (N, C, spatial...)
+    nsp = lhs.ndim - 2
+    # channels last: (N, spatial..., C), the layout whose window slices are cheap to copy
+    x = np.transpose(lhs, (lhs_spec[0], *lhs_spec[2:], lhs_spec[1])).astype(ct, copy=False)
     w = np.transpose(rhs, rhs_spec).astype(ct, copy=False)   # (O, I, window...)
-    nsp = x.ndim - 2
-    sp_axes = tuple(range(2, 2 + nsp))
     out_shape = cv.conv_shape(lhs.shape, rhs.shape, window_strides=window_strides,
                               padding=padding, lhs_dilation=lhs_dilation,
                               rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
                               feature_group_count=feature_group_count,
                               batch_group_count=batch_group_count)
     out_t = tuple(out_shape[d] for d in out_spec)            # (N / B, O, spatial...)
-    n, c = x.shape[:2]
-    o, cg = w.shape[:2]
-    win = w.shape[2:]
+    n, o, cg = x.shape[0], w.shape[0], w.shape[1]
+    win, out_sp = w.shape[2:], out_t[2:]
     if 0 in out_t or 0 in x.shape or 0 in w.shape:
         return np.zeros(out_shape, out_dtype)
+    sp_axes = tuple(range(1, 1 + nsp))
     x = dilate_and_pad(x, sp_axes, lhs_dilation, padding)
-    pat = windows(x, sp_axes, win, window_strides, rhs_dilation, out_t[2:])
+    pat = windows(x, sp_axes, win, window_strides, rhs_dilation, out_sp)  # (N, out, C, win)
     b, g = batch_group_count, feature_group_count
-    groups, nb, k = b * g, n // b, math.prod(win)
-    npos = math.prod(out_t[2:])
-    # patches (B, Nb, G, Cg, out..., window...) -> (B*G, Nb*out, Cg*window)
-    pat = pat.reshape((b, nb, g, cg) + out_t[2:] + win)
-    perm = (0, 2, 1) + tuple(range(4, 4 + nsp)) + (3,) + tuple(range(4 + nsp, 4 + 2 * nsp))
-    pat = np.transpose(pat, perm).reshape(groups, nb * npos, cg * k)
-    ker = w.reshape(groups, o // groups, cg * k).transpose(0, 2, 1)
+    groups, nb, og = b * g, n // b, o // (b * g)
+    ker = w.reshape((groups, og, cg) + win)
+    # the sum over window positions of one (groups, Nb*out, Cg) @ (groups, Cg, Og) product each
+    acc = None
     with np.errstate(all="ignore"):  # integer wraparound and inf/nan are the answer, as XLA
-        res = np.matmul(pat, ker)                            # (groups, Nb*out, Og)
-    res = res.reshape((groups, nb) + out_t[2:] + (o // groups,))
+        for pos in np.ndindex(*win):
+            xs = pat[(..., *pos)].reshape((b, nb) + out_sp + (g, cg))
+            xs = np.moveaxis(xs, 2 + nsp, 1).reshape(groups, nb * math.prod(out_sp), cg)
+            term = np.matmul(xs, ker[(..., *pos)].transpose(0, 2, 1))
+            acc = term if acc is None else acc + term
+    res = acc.reshape((groups, nb) + out_sp + (og,))
     # -> (Nb, groups, Og, out...) = (Nb, O, out...)
     res = np.moveaxis(np.moveaxis(res, -1, 1), 2, 0).reshape(out_t)
     return np.transpose(res, np.argsort(out_spec)).astype(out_dtype, copy=False)

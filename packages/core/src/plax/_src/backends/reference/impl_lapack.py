@@ -47,26 +47,18 @@ def _cholesky(x):
 
 
 def _triangular_solve(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
-    from scipy.linalg import solve_triangular
+    from scipy.linalg import blas
     if b.size == 0:
         return b.copy()
-    trans = (2 if conjugate_a else 1) if transpose_a else 0
     if conjugate_a and not transpose_a:
-        a, trans = np.conj(a), 0
+        a = np.conj(a)
+    trans = (2 if conjugate_a else 1) if transpose_a else 0
+    trsm = blas.get_blas_funcs("trsm", (a, b))
 
-    def one(am, bm):
-        if left_side:
-            return (solve_triangular(am, bm, trans=trans, lower=lower,
-                                     unit_diagonal=unit_diagonal, check_finite=False),)
-        # X op(A) = B  <=>  op(A)^T X^T = B^T
-        flip = {0: 1, 1: 0, 2: None}[trans]
-        if flip is None:  # X A^H = B  <=>  A^T... conjugate both sides: conj(X) A^T = conj(B)
-            xt = solve_triangular(am, np.conj(bm).T, trans=0, lower=lower,
-                                  unit_diagonal=unit_diagonal, check_finite=False)
-            return (np.conj(xt.T),)
-        xt = solve_triangular(am, bm.T, trans=flip, lower=lower, unit_diagonal=unit_diagonal,
-                              check_finite=False)
-        return (xt.T,)
+    def one(am, bm):  # BLAS trsm, as XLA's LAPACK kernel: a zero pivot gives inf/nan
+        with np.errstate(all="ignore"):
+            return (trsm(1.0, am, bm, side=0 if left_side else 1, lower=int(lower),
+                         trans_a=trans, diag=int(unit_diagonal)),)
 
     out = _batched(one, np.broadcast_to(a, b.shape[:-2] + a.shape[-2:]), b, ranks=(2, 2),
                    n_out=1)[0]

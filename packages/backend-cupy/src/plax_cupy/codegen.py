@@ -1,0 +1,296 @@
+"""CUDA C++ generation for a planner `FusedGroup`: one kernel per group, shapes baked in.
+
+Every value is computed *at an index* (`emitter.Emitter`), so view-like ops become index
+arithmetic and nothing between the group's inputs and outputs touches memory. This module writes
+the kernel skeletons: a loop group is a grid-stride loop over its output; a reduction group gives
+each output element a block (or a thread, for short or column reductions), with one loop over the
+reduced extent per pass, a block-wide combine, the epilogue, then the row roots; few outputs over
+a long extent split into two kernels. Indices are 32-bit when every extent fits. Pure Python; the
+text needs `prelude.PRELUDE`."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+
+from plax_cupy import cops
+from plax_cupy.emitter import Emitter as _Emitter
+from plax_cupy.emitter import size as _size
+from plax_cupy.planner import REDUCE_OPS, VIEW_OPS, trivial_reduction
+from plax_cupy.prelude import PRELUDE
+
+BLOCK = 256
+MAX_GRID = 8192
+BLOCK_REDUCE_MIN = 64  # reduced extent from which a block (not a thread) reduces one output
+SPLIT_MIN = 1 << 16    # reduced extent from which few outputs split into chunks (two kernels)
+
+
+@dataclass
+class KernelSource:
+    """Generated kernel text (without the prelude) and how to launch it: `launches` lists
+    (entry point, grid, block) in order; `scratch` the (elements, dtype) of temporary buffers
+    passed after the outputs (partial results of a split reduction)."""
+    name: str
+    body: str
+    launches: list
+    in_avals: list
+    out_avals: list
+    work: int  # output elements (0: nothing to launch)
+    scratch: list = field(default_factory=list)
+    params: list = field(default_factory=list)  # the C++ parameter declarations
+
+    @property
+    def source(self) -> str:
+        return PRELUDE + self.body
+
+    @property
+    def entries(self) -> list:
+        return [e for e, _, _ in self.launches]
+
+    @property
+    def grid(self) -> int:
+        return self.launches[0][1]
+
+    @property
+    def block(self) -> int:
+        return self.launches[0][2]
+
+
+def supports(eqn) -> bool:
+    """Can a kernel compute this equation? (The planner's default `supports`.)"""
+    name = eqn.primitive.name
+    avals = [x.aval for x in eqn.invars]
+    if len(eqn.outvars) != 1:
+        return False
+    out = eqn.outvars[0].aval
+    if any(cops.name(a.dtype) not in cops.DTYPES for a in avals + [out]):
+        return False
+    if name in VIEW_OPS:
+        return True
+    if name in REDUCE_OPS:
+        return cops.supports_reduction(name, avals[0].dtype)
+    if not getattr(eqn.primitive, "elementwise", False):
+        return False
+    return cops.supports_elementwise(name, [a.dtype for a in avals], out.dtype, eqn.params)
+
+
+def generate(group) -> KernelSource:
+    """The kernel(s) of one FusedGroup (see the module docstring for their shape)."""
+    need = 200 + 8 * len(group.eqns)  # value() recurses through inlined producers
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+    return _generate(group)
+
+
+def _generate(group) -> KernelSource:
+    outs = group.out_vars
+    n_out = _size(group.shape)
+    in_sizes = [_size(v.aval.shape) for v in group.in_vars]
+    red_size = _size(group.reduce[0]) if group.reduce else 0
+    big = max([n_out, red_size, *in_sizes, 1])
+    idx_t = "int" if big + BLOCK * MAX_GRID < 2**31 else "long long"
+    params = [f"const {cops.store_type(v.aval.dtype)}* __restrict__ in{i}"
+              for i, v in enumerate(group.in_vars)]
+    params += [f"{cops.store_type(v.aval.dtype)}* __restrict__ out{i}"
+               for i, v in enumerate(outs)]
+    scratch = []
+    if n_out == 0:
+        parts = [("", [], 1)]
+    elif group.reduce is None:
+        em = _Emitter(group, idx_t)
+        parts = [("", em.lines, _loop(em, group))]
+    else:
+        mode, chunks = _reduce_mode(group)
+        if mode != "split":
+            em = _Emitter(group, idx_t)
+            parts = [("", em.lines, _reduction(em, group, mode))]
+        else:
+            for k, r in enumerate(_reduce_roots(group)):
+                dt = r.aval.dtype
+                params.append(f"{cops.compute_type(dt)}* __restrict__ part{k}")
+                scratch.append((n_out * chunks, "float32" if cops.is_half(dt) else cops.name(dt)))
+            e1, e2 = _Emitter(group, idx_t), _Emitter(group, idx_t)
+            parts = [("_part", e1.lines, _reduction(e1, group, "partial", chunks)),
+                     ("_final", e2.lines, _reduction(e2, group, "final", chunks))]
+    text = "".join(f'extern "C" __global__ void KERNEL{suffix}({", ".join(params)}) {{\n'
+                   + "\n".join(lines) + "\n}\n" for suffix, lines, _ in parts)
+    name = "plax_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+    launches = [(name + suffix, grid, BLOCK) for suffix, _, grid in parts]
+    return KernelSource(name, text.replace("KERNEL", name), launches,
+                        [v.aval for v in group.in_vars], [v.aval for v in outs], n_out,
+                        scratch, params)
+
+
+def _stores(em, group, idx, flat, which=None):
+    for k, v in enumerate(group.out_vars):
+        if which is None or v in which:
+            val = em.value(v, idx)
+            em.emit(f"out{k}[{flat}] = {cops.store(v.aval.dtype, val)};")
+
+
+def _warm(em, group, idx):
+    """Emit, in jaxpr order, the elementwise values read at the output index, so that a long
+    chain recurses one level at a time (the C++ compiler drops any that end up unused)."""
+    shape = tuple(group.shape)
+    for e in group.eqns:
+        if e.primitive.elementwise and tuple(e.outvars[0].aval.shape) == shape:
+            em.value(e.outvars[0], idx)
+
+
+def _loop(em, group) -> int:
+    n, it = _size(group.shape), em.idx_t
+    em.open(f"for ({it} i = ({it})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
+            f"i += ({it})blockDim.x * gridDim.x)")
+    idx = em.delinearize("i", group.shape)
+    _warm(em, group, idx)
+    for r in group.roots:
+        em.value(r, idx)
+    _stores(em, group, idx, "i")
+    em.close()
+    return max(1, min(MAX_GRID, -(-n // BLOCK)))
+
+
+def _operand_dtype(em, r):
+    return em.producer[r].invars[0].aval.dtype
+
+
+def _reduce_roots(group):
+    return [r for r in group.roots if not _is_loop_root(group, r)]
+
+
+def _is_loop_root(group, r) -> bool:
+    e = next(e for e in group.eqns if e.outvars[0] is r)
+    return e.primitive.name not in REDUCE_OPS or trivial_reduction(e)
+
+
+def _reduce_mode(group):
+    """'thread' (one thread per output: small extents, or column reductions whose neighbouring
+    threads read neighbouring addresses), 'block' (a block per output), or 'split' (few outputs
+    over a long extent: partial results per chunk, then a second kernel), and the chunk count."""
+    shape_in, axes = group.reduce
+    n, r_n = _size(group.shape), _size(tuple(shape_in[d] for d in axes))
+    inner_reduced = (len(shape_in) - 1) in axes
+    if r_n < BLOCK_REDUCE_MIN or (not inner_reduced and n >= 2048):
+        return "thread", 1
+    single = not group.row_roots and not group.pre_roots and not any(group.passes.values()) \
+        and not any(
+        e.primitive.name in cops.ARG_OPS for e in group.eqns)
+    if single and n < 128 and r_n >= SPLIT_MIN:
+        return "split", max(1, min(-(-r_n // (BLOCK * 16)), 2048 // max(n, 1)))
+    return "block", 1
+
+
+def _reduction(em, group, mode, chunks=1) -> int:
+    """A reduction kernel: per output element, one loop over the reduced extent per pass, a
+    block-wide combine, the epilogue at the output index, then the row roots (if any) in a last
+    loop over the reduced extent. 'partial'/'final' are the two halves of a split reduction."""
+    n, it = _size(group.shape), em.idx_t
+    blockwise = mode != "thread"
+    if mode == "thread":
+        em.open(f"for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < {n}; "
+                f"o += ({it})blockDim.x * gridDim.x)")
+    elif mode == "partial":
+        em.open(f"for ({it} b = blockIdx.x; b < {n * chunks}; b += gridDim.x)")
+        em.emit(f"const {it} o = b / {chunks}, p = b % {chunks};")
+    else:
+        em.open(f"for ({it} o = blockIdx.x; o < {n}; o += gridDim.x)")
+    oidx = em.delinearize("o", group.shape)
+    reds = _reduce_roots(group)
+    accs = {}
+    for npass in sorted({group.passes.get(r, 0) for r in reds}):
+        now = [r for r in reds if group.passes.get(r, 0) == npass]
+        for r in now:
+            dt = r.aval.dtype
+            accs[r] = em.tmp("acc")
+            prim, odt = em.producer[r].primitive.name, _operand_dtype(em, r)
+            em.emit(f"{cops.acc_type(prim, odt)} {accs[r]} = "
+                    f"{cops.reduce_identity(prim, odt)};")
+        if mode == "final":  # combine the partial results of the chunks
+            em.open(f"for ({it} p = threadIdx.x; p < {chunks}; p += blockDim.x)")
+            for k, r in enumerate(now):
+                prim = em.producer[r].primitive.name
+                part = f"part{k}[o * {chunks} + p]"
+                em.emit(f"{accs[r]} = {cops.reduce_combine(prim, r.aval.dtype, accs[r], part)};")
+        else:
+            full = _open_reduced(em, group, mode, chunks, oidx)
+            if npass == 0 and group.pre_roots:  # an absorbed loop: every element once
+                for r in group.pre_roots:
+                    em.value(r, full)
+                _stores(em, group, full, em.offset(full, group.reduce[0]), group.pre_roots)
+            for r in now:
+                e = em.producer[r]
+                prim, odt = e.primitive.name, _operand_dtype(em, r)
+                v = em.value(e.invars[0], full)
+                if prim in cops.ARG_OPS:  # one reduced axis: r is the index along it
+                    v = f"plax_argmk<{cops.compute_type(odt)}>({v}, (long long)r)"
+                em.emit(f"{accs[r]} = {cops.reduce_combine(prim, odt, accs[r], v)};")
+        em.close()
+        for r in now:
+            e, dt = em.producer[r], _operand_dtype(em, r)
+            prim = e.primitive.name
+            at = cops.acc_type(prim, dt)
+            if blockwise:
+                comb = cops.reduce_combine(prim, dt, "a", "b")
+                em.emit(f"{accs[r]} = plax_block_reduce({accs[r]}, []({at} a, {at} b) "
+                        f"{{ return {comb}; }});")
+            if prim in cops.ARG_OPS:
+                em.bind(r, oidx, em.let(cops.compute_type(r.aval.dtype),
+                                        f"({cops.store_type(r.aval.dtype)}){accs[r]}.i"))
+                continue
+            if cops.is_half(dt) and mode != "partial":
+                em.emit(f"{accs[r]} = {cops.rnd(dt, accs[r])};")
+            em.bind(r, oidx, accs[r])
+    if mode == "partial":
+        em.open("if (threadIdx.x == 0)")
+        for k, r in enumerate(reds):
+            em.emit(f"part{k}[b] = {accs[r]};")
+        em.close()
+    else:
+        rows = set(group.row_roots) | set(group.pre_roots)
+        for r in group.roots:  # every thread: the row pass may read the epilogue
+            if r not in rows:
+                em.value(r, oidx)
+        at_out = [v for v in group.out_vars if v not in rows]
+        if blockwise and at_out:
+            em.open("if (threadIdx.x == 0)")
+        _stores(em, group, oidx, "o", at_out)
+        if blockwise and at_out:
+            em.close()
+        if group.row_roots:
+            full = _open_reduced(em, group, mode, chunks, oidx)
+            for r in group.row_roots:
+                em.value(r, full)
+            _stores(em, group, full, em.offset(full, group.reduce[0]), group.row_roots)
+            em.close()
+    em.close()
+    if mode == "thread":
+        return max(1, min(MAX_GRID, -(-n // BLOCK)))
+    return max(1, min(MAX_GRID, n * chunks if mode == "partial" else n))
+
+
+def _open_reduced(em, group, mode, chunks, oidx):
+    """Open the loop over the reduced extent (this thread's share); return the operand index."""
+    shape_in, axes = group.reduce
+    it = em.idx_t
+    kept = [d for d in range(len(shape_in)) if d not in axes]
+    rshape = tuple(shape_in[d] for d in axes)
+    r_n = _size(rshape)
+    if mode == "partial":
+        size = -(-r_n // chunks)
+        em.open(f"for ({it} r = p * {size} + threadIdx.x; r < {r_n} && r < (p + 1) * {size}; "
+                "r += blockDim.x)")
+    elif mode == "thread":
+        em.open(f"for ({it} r = 0; r < {r_n}; r += 1)")
+    else:
+        em.open(f"for ({it} r = threadIdx.x; r < {r_n}; r += blockDim.x)")
+    ridx = em.delinearize("r", rshape)
+    full = [None] * len(shape_in)
+    for d, i in zip(kept, oidx):
+        full[d] = i
+    for d, i in zip(axes, ridx):
+        full[d] = i
+    full = tuple(full)
+    if list(axes) == list(range(len(kept), len(shape_in))):
+        em.flat[(full, tuple(shape_in))] = f"(o * {r_n} + r)" if kept else "r"
+    return full

@@ -1,0 +1,318 @@
+"""The C++ prelude placed before every generated kernel: dtypes, XLA's semantics helpers, and
+the mapping of CUDA's built-ins that lets g++ build the same kernel text for the host.
+
+Under NVRTC (`__CUDACC__`) the real CUDA types and built-ins are used. Under g++ a kernel runs as
+one thread of one block (grid-stride loops then cover the whole index space), `__half` is
+`_Float16` and bfloat16 a 16-bit struct with round-to-nearest-even conversions."""
+
+PRELUDE = r"""
+// ---- plax prelude -------------------------------------------------------------------------
+#ifdef __CUDACC__
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+typedef __half plax_f16;
+typedef __nv_bfloat16 plax_bf16;
+#define PLAX_FN __device__ __forceinline__
+PLAX_FN float plax_h2f(plax_f16 x) { return __half2float(x); }
+PLAX_FN plax_f16 plax_f2h(float x) { return __float2half_rn(x); }
+PLAX_FN plax_f16 plax_d2h(double x) { return __double2half(x); }
+PLAX_FN float plax_b2f(plax_bf16 x) { return __bfloat162float(x); }
+PLAX_FN plax_bf16 plax_f2b(float x) { return __float2bfloat16_rn(x); }
+PLAX_FN int plax_popc32(unsigned x) { return __popc(x); }
+PLAX_FN int plax_popc64(unsigned long long x) { return __popcll(x); }
+#define PLAX_INF __longlong_as_double(0x7ff0000000000000ULL)
+#define PLAX_NAN __longlong_as_double(0x7ff8000000000000ULL)
+template <class To, class From> PLAX_FN To plax_bitcast(From x) {
+  union { From f; To t; } u; u.f = x; return u.t;
+}
+#else
+#include <math.h>
+#include <string.h>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define PLAX_FN static inline
+struct plax_dim3 { unsigned x, y, z; };
+#ifdef PLAX_EMULATE  // tests: each block's threads as POSIX threads, __syncthreads a barrier
+#include <pthread.h>
+static thread_local plax_dim3 threadIdx;
+static plax_dim3 blockIdx, blockDim, gridDim;
+static pthread_barrier_t plax_barrier;
+#define __syncthreads() pthread_barrier_wait(&plax_barrier)
+#define __shared__ static
+template <class F> struct plax_emu_ctx { F* f; unsigned t; };
+template <class F> static void* plax_emu_thread(void* p) {
+  plax_emu_ctx<F>* c = (plax_emu_ctx<F>*)p;
+  threadIdx.x = c->t; threadIdx.y = threadIdx.z = 0;
+  (*c->f)();
+  return 0;
+}
+template <class F> static void plax_emu_run(unsigned grid, unsigned block, F f) {
+  gridDim.x = grid; blockDim.x = block; gridDim.y = gridDim.z = blockDim.y = blockDim.z = 1;
+  pthread_t th[1024]; plax_emu_ctx<F> ctx[1024];
+  for (unsigned b = 0; b < grid; ++b) {  // one block at a time: statics are its shared memory
+    blockIdx.x = b;
+    pthread_barrier_init(&plax_barrier, 0, block);
+    for (unsigned t = 0; t < block; ++t) {
+      ctx[t].f = &f; ctx[t].t = t;
+      pthread_create(&th[t], 0, plax_emu_thread<F>, &ctx[t]);
+    }
+    for (unsigned t = 0; t < block; ++t) pthread_join(th[t], 0);
+    pthread_barrier_destroy(&plax_barrier);
+  }
+}
+#else  // the host build: a kernel runs as one thread of one block
+#define __syncthreads() ((void)0)
+static const plax_dim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0};
+static const plax_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
+#endif
+typedef _Float16 plax_f16;
+struct plax_bf16 { unsigned short bits; };
+PLAX_FN float plax_h2f(plax_f16 x) { return (float)x; }
+PLAX_FN plax_f16 plax_f2h(float x) { return (plax_f16)x; }
+PLAX_FN plax_f16 plax_d2h(double x) { return (plax_f16)x; }
+PLAX_FN float plax_b2f(plax_bf16 x) {
+  unsigned u = (unsigned)x.bits << 16; float f; memcpy(&f, &u, 4); return f;
+}
+PLAX_FN plax_bf16 plax_f2b(float f) {  // round to nearest even; NaN stays a quiet NaN
+  unsigned u; memcpy(&u, &f, 4); plax_bf16 r;
+  if ((u & 0x7fffffffu) > 0x7f800000u) { r.bits = (unsigned short)((u >> 16) | 0x40u); return r; }
+  u += 0x7fffu + ((u >> 16) & 1u); r.bits = (unsigned short)(u >> 16); return r;
+}
+PLAX_FN int plax_popc32(unsigned x) { return __builtin_popcount(x); }
+PLAX_FN int plax_popc64(unsigned long long x) { return __builtin_popcountll(x); }
+#define PLAX_INF HUGE_VAL
+#define PLAX_NAN ((double)NAN)
+template <class To, class From> PLAX_FN To plax_bitcast(From x) {
+  To t; memcpy(&t, &x, sizeof(To)); return t;
+}
+#endif
+// 16-bit floats are computed in float32 and rounded after each operation (as XLA and NumPy)
+PLAX_FN float plax_rh(float x) { return plax_h2f(plax_f2h(x)); }
+PLAX_FN float plax_rb(float x) { return plax_b2f(plax_f2b(x)); }
+PLAX_FN plax_bf16 plax_d2b(double x) { return plax_f2b((float)x); }
+
+// overloads so templates can call libm on float and double alike
+PLAX_FN float plax_exp(float x) { return expf(x); }
+PLAX_FN double plax_exp(double x) { return exp(x); }
+PLAX_FN float plax_log(float x) { return logf(x); }
+PLAX_FN double plax_log(double x) { return log(x); }
+PLAX_FN float plax_cos(float x) { return cosf(x); }
+PLAX_FN double plax_cos(double x) { return cos(x); }
+PLAX_FN float plax_sin(float x) { return sinf(x); }
+PLAX_FN double plax_sin(double x) { return sin(x); }
+PLAX_FN float plax_atan2(float y, float x) { return atan2f(y, x); }
+PLAX_FN double plax_atan2(double y, double x) { return atan2(y, x); }
+PLAX_FN float plax_hypot(float x, float y) { return hypotf(x, y); }
+PLAX_FN double plax_hypot(double x, double y) { return hypot(x, y); }
+PLAX_FN float plax_fabs(float x) { return fabsf(x); }
+PLAX_FN double plax_fabs(double x) { return fabs(x); }
+PLAX_FN float plax_floor(float x) { return floorf(x); }
+PLAX_FN double plax_floor(double x) { return floor(x); }
+
+// erf_inv: CUDA's erfinv on the device; on the host Giles' approximation refined by Newton steps
+#ifdef __CUDACC__
+PLAX_FN float plax_erfinv(float x) { return erfinvf(x); }
+PLAX_FN double plax_erfinv(double x) { return erfinv(x); }
+#else
+PLAX_FN double plax_erfinv(double x) {
+  if (!(x >= -1.0 && x <= 1.0)) return PLAX_NAN;
+  if (x == 1.0 || x == -1.0) return x * PLAX_INF;
+  double w = -log((1.0 - x) * (1.0 + x)), p;
+  if (w < 5.0) {
+    w -= 2.5;
+    p = 2.81022636e-08; p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w;
+    p = -4.39150654e-06 + p * w; p = 0.00021858087 + p * w; p = -0.00125372503 + p * w;
+    p = -0.00417768164 + p * w; p = 0.246640727 + p * w; p = 1.50140941 + p * w;
+  } else {
+    w = sqrt(w) - 3.0;
+    p = -0.000200214257; p = 0.000100950558 + p * w; p = 0.00134934322 + p * w;
+    p = -0.00367342844 + p * w; p = 0.00573950773 + p * w; p = -0.0076224613 + p * w;
+    p = 0.00943887047 + p * w; p = 1.00167406 + p * w; p = 2.83297682 + p * w;
+  }
+  double y = p * x;
+  for (int k = 0; k < 2; ++k) {  // Newton on erf(y) = x
+    double d = 1.1283791670955126 * exp(-y * y);
+    if (d > 0) y -= (erf(y) - x) / d;
+  }
+  return y;
+}
+PLAX_FN float plax_erfinv(float x) { return (float)plax_erfinv((double)x); }
+#endif
+
+// digamma (no CUDA built-in): reflection, recurrence to x >= 6, then the asymptotic series;
+// NaN at the poles (0 and the negative integers), as XLA
+PLAX_FN double plax_digamma(double x) {
+  if (x != x || x == -PLAX_INF) return PLAX_NAN;
+  if (x <= 0 && floor(x) == x) return PLAX_NAN;
+  double r = 0;
+  if (x < 0) {
+    r = -3.141592653589793 / tan(3.141592653589793 * x);
+    x = 1 - x;
+  }
+  while (x < 6) { r -= 1 / x; x += 1; }
+  double f = 1 / (x * x);
+  double t = f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240
+             + f * (-1.0 / 132 + f * (691.0 / 32760 - f / 12))))));
+  return r + log(x) - 0.5 / x + t;
+}
+PLAX_FN float plax_digamma(float x) { return (float)plax_digamma((double)x); }
+
+// NaN-propagating max/min (fmax/fmin drop NaNs; XLA propagates them)
+template <class T> PLAX_FN T plax_max(T a, T b) {
+  return a != a ? a : b != b ? b : (a > b ? a : b);
+}
+template <class T> PLAX_FN T plax_min(T a, T b) {
+  return a != a ? a : b != b ? b : (a < b ? a : b);
+}
+template <class T> PLAX_FN T plax_sign(T x) { return x > 0 ? (T)1 : x < 0 ? (T)-1 : x; }
+
+// integer division and remainder as XLA: x / 0 = -1 (all ones), x % 0 = x, MIN / -1 = MIN
+template <class T> PLAX_FN T plax_sdiv(T a, T b, T mn) {
+  return b == 0 ? (T)-1 : (a == mn && b == (T)-1) ? mn : (T)(a / b);
+}
+template <class T> PLAX_FN T plax_srem(T a, T b) {
+  return b == 0 ? a : b == (T)-1 ? (T)0 : (T)(a % b);
+}
+template <class T> PLAX_FN T plax_udiv(T a, T b) { return b == 0 ? (T)~(T)0 : (T)(a / b); }
+template <class T> PLAX_FN T plax_urem(T a, T b) { return b == 0 ? a : (T)(a % b); }
+
+// shifts by the bit width or more: 0 (left, logical) or the sign (arithmetic)
+template <class T, class U> PLAX_FN T plax_shl(T a, T b) {
+  U n = (U)b; return n >= (U)(8 * sizeof(T)) ? (T)0 : (T)((U)a << n);
+}
+template <class T, class U> PLAX_FN T plax_shrl(T a, T b) {
+  U n = (U)b; return n >= (U)(8 * sizeof(T)) ? (T)0 : (T)((U)a >> n);
+}
+template <class T, class S, class U> PLAX_FN T plax_shra(T a, T b) {
+  U n = (U)b; unsigned s = n >= (U)(8 * sizeof(T)) ? (unsigned)(8 * sizeof(T) - 1) : (unsigned)n;
+  return (T)((S)a >> s);
+}
+
+// float -> int: truncate, NaN -> 0, out of range saturates (XLA CPU/GPU)
+template <class T> PLAX_FN T plax_f2i(double x, double lo, double hi, T mn, T mx) {
+  return x != x ? (T)0 : x <= lo ? mn : x >= hi ? mx : (T)x;
+}
+
+// complex numbers as a plain struct (NVRTC and g++ alike)
+template <class T> struct plax_complex { T re, im; };
+typedef plax_complex<float> plax_c64;
+typedef plax_complex<double> plax_c128;
+template <class T> PLAX_FN plax_complex<T> plax_cmake(T re, T im) {
+  plax_complex<T> z; z.re = re; z.im = im; return z;
+}
+template <class T> PLAX_FN plax_complex<T> plax_cadd(plax_complex<T> a, plax_complex<T> b) {
+  return plax_cmake(a.re + b.re, a.im + b.im);
+}
+template <class T> PLAX_FN plax_complex<T> plax_csub(plax_complex<T> a, plax_complex<T> b) {
+  return plax_cmake(a.re - b.re, a.im - b.im);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cmul(plax_complex<T> a, plax_complex<T> b) {
+  return plax_cmake(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cdiv(plax_complex<T> a, plax_complex<T> b) {
+  // Smith's algorithm (as NumPy): no overflow for large |b|
+  if (plax_fabs(b.re) >= plax_fabs(b.im)) {
+    if (b.re == 0 && b.im == 0)
+      return plax_cmake(a.re / plax_fabs(b.re), a.im / plax_fabs(b.im));
+    T r = b.im / b.re, d = b.re + b.im * r;
+    return plax_cmake((a.re + a.im * r) / d, (a.im - a.re * r) / d);
+  }
+  T r = b.re / b.im, d = b.re * r + b.im;
+  return plax_cmake((a.re * r + a.im) / d, (a.im * r - a.re) / d);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cneg(plax_complex<T> a) {
+  return plax_cmake(-a.re, -a.im);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cconj(plax_complex<T> a) {
+  return plax_cmake(a.re, -a.im);
+}
+template <class T> PLAX_FN T plax_cabs(plax_complex<T> a) { return plax_hypot(a.re, a.im); }
+template <class T> PLAX_FN bool plax_ceq(plax_complex<T> a, plax_complex<T> b) {
+  return a.re == b.re && a.im == b.im;
+}
+template <class T> PLAX_FN plax_complex<T> plax_cexp(plax_complex<T> a) {
+  T m = plax_exp(a.re);
+  if (a.im == 0) return plax_cmake(m, a.im);
+  return plax_cmake(m * plax_cos(a.im), m * plax_sin(a.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_clog(plax_complex<T> a) {
+  return plax_cmake(plax_log(plax_cabs(a)), plax_atan2(a.im, a.re));
+}
+template <class T> PLAX_FN plax_complex<T> plax_csign(plax_complex<T> a) {
+  T m = plax_cabs(a);
+  return m == 0 ? plax_cmake((T)0, (T)0) : plax_cmake(a.re / m, a.im / m);
+}
+
+// argmax/argmin: (value, index) pairs; NaN wins (first NaN), ties go to the smaller index
+template <class T> struct plax_arg { T v; long long i; };
+template <class T> PLAX_FN plax_arg<T> plax_argmk(T v, long long i) {
+  plax_arg<T> a; a.v = v; a.i = i; return a;
+}
+template <class T> PLAX_FN plax_arg<T> plax_argmax_c(plax_arg<T> a, plax_arg<T> b) {
+  bool an = a.v != a.v, bn = b.v != b.v;
+  if (an || bn) return (an && (!bn || a.i < b.i)) ? a : b;
+  if (a.v != b.v) return a.v > b.v ? a : b;
+  return a.i < b.i ? a : b;
+}
+template <class T> PLAX_FN plax_arg<T> plax_argmin_c(plax_arg<T> a, plax_arg<T> b) {
+  bool an = a.v != a.v, bn = b.v != b.v;
+  if (an || bn) return (an && (!bn || a.i < b.i)) ? a : b;
+  if (a.v != b.v) return a.v < b.v ? a : b;
+  return a.i < b.i ? a : b;
+}
+
+// a block-wide reduction: warp shuffles then one value per warp for the arithmetic types, a
+// tree in shared memory for the others (bool, complex, index pairs); every thread gets the
+// result. The host build runs a block as one thread.
+template <class T> struct plax_shfl { static const bool ok = false; };
+template <> struct plax_shfl<float> { static const bool ok = true; };
+template <> struct plax_shfl<double> { static const bool ok = true; };
+template <> struct plax_shfl<int> { static const bool ok = true; };
+template <> struct plax_shfl<unsigned int> { static const bool ok = true; };
+template <> struct plax_shfl<long long> { static const bool ok = true; };
+template <> struct plax_shfl<unsigned long long> { static const bool ok = true; };
+template <class T, class F> PLAX_FN T plax_block_reduce(T v, F f) {
+#if defined(__CUDACC__) || defined(PLAX_EMULATE)
+#ifdef __CUDACC__
+  if constexpr (plax_shfl<T>::ok) {
+    __shared__ T w[32];
+    const unsigned lane = threadIdx.x & 31u, wid = threadIdx.x >> 5;
+    const unsigned nw = (blockDim.x + 31u) >> 5;
+    for (unsigned k = 16; k > 0; k >>= 1) v = f(v, __shfl_down_sync(0xffffffffu, v, k));
+    __syncthreads();  // the previous call's readers are done with w
+    if (lane == 0) w[wid] = v;
+    __syncthreads();
+    if (wid == 0) {
+      v = w[lane < nw ? lane : 0];
+      for (unsigned k = 16; k > 0; k >>= 1) {
+        T o = __shfl_down_sync(0xffffffffu, v, k);
+        if (lane + k < nw) v = f(v, o);
+      }
+      if (lane == 0) w[0] = v;
+    }
+    __syncthreads();
+    return w[0];
+  } else
+#endif
+  {  // blockDim.x: a power of two, at most 256
+    __shared__ T s[256];
+    unsigned t = threadIdx.x;
+    __syncthreads();
+    s[t] = v;
+    __syncthreads();
+    for (unsigned k = blockDim.x / 2; k > 0; k >>= 1) {
+      if (t < k) s[t] = f(s[t], s[t + k]);
+      __syncthreads();
+    }
+    T r = s[0];
+    __syncthreads();  // everyone has read s[0] before the next reduction writes s
+    return r;
+  }
+#else
+  (void)f;
+  return v;
+#endif
+}
+// ---- end of prelude -----------------------------------------------------------------------
+"""

@@ -1,0 +1,161 @@
+"""The gamma sampler of plax.random: Marsaglia and Tsang's rejection method ("A simple method
+for generating gamma variables", 2000) run for every element at once, each element drawing from
+its own key (the sampler's key split once per element, as JAX does), so one key gives JAX's
+numbers. Differentiable in the shape `a` by implicit reparameterisation: d sample / d a =
+-(dF/da) / (dF/dx) at the sample, F the gamma CDF (lax.random_gamma_grad)."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from plax import lax
+from plax._src import dtypes, prng
+from plax._src.core import get_aval
+from plax._src.lax import elementwise as ew
+from plax._src.registry import get_api
+
+_u32 = np.uint32
+
+
+def _split(k1, k2, num: int):
+    """`num` keys from each key (k1[i], k2[i]): JAX's split, element by element."""
+    return [prng.threefry2x32(k1, k2, _u32(0), _u32(j)) for j in range(num)]
+
+
+def _uniform(k1, k2, dtype, minval=0.0, maxval=1.0):
+    """One uniform float in [minval, maxval) per key (JAX's `uniform(key, ())`, batched)."""
+    b1, b2 = prng.threefry2x32(k1, k2, _u32(0), _u32(0))
+    finfo = dtypes.finfo(dtype)
+    nbits, nmant = finfo.bits, finfo.nmant
+    rng_bits = 8 if nmant < 8 else nbits
+    uint = prng.UINT_DTYPES[nbits]
+    if rng_bits == 64:
+        hi, lo = (ew.convert_element_type(b, dtypes.uint64) for b in (b1, b2))
+        bits = ew.bitwise_or(ew.shift_left(hi, np.uint64(32)), lo)
+    else:
+        bits = ew.bitwise_xor(b1, b2)
+    if rng_bits < 32:
+        bits = ew.convert_element_type(bits, prng.UINT_DTYPES[rng_bits])
+    if rng_bits != nbits:
+        bits = ew.convert_element_type(bits, uint)
+    fbits = ew.shift_right_logical(bits, np.asarray(rng_bits - nmant, uint))
+    fbits = ew.bitwise_or(fbits, np.asarray(1.0, dtype).view(uint))
+    floats = ew.sub(ew.bitcast_convert_type(fbits, dtype), np.asarray(1.0, dtype))
+    shape = get_aval(k1).shape
+    lo = lax.full(shape, minval, dtype)
+    hi = lax.full(shape, maxval, dtype)
+    return ew.max(lo, ew.add(ew.mul(floats, ew.sub(hi, lo)), lo))
+
+
+def _normal(k1, k2, dtype):
+    lo = np.nextafter(np.asarray(-1.0, dtype), np.asarray(0.0, dtype))
+    u = _uniform(k1, k2, dtype, lo, 1.0)
+    return ew.mul(np.asarray(math.sqrt(2), dtype), ew.erf_inv(u))
+
+
+def _any(pred):
+    return lax.reduce_or(pred, (0,))
+
+
+def _gamma_one(k1, k2, alpha, log_space: bool):
+    """Marsaglia-Tsang for a vector of shapes `alpha`, one key (k1[i], k2[i]) each."""
+    dt = get_aval(alpha).dtype
+
+    def c(v):
+        return np.asarray(v, dt)
+
+    boost_mask = ew.ge(alpha, c(1))
+    alpha_orig = alpha
+    # a < 1: sample Gamma(a + 1) and scale by U**(1/a)
+    alpha = ew.select(boost_mask, alpha, ew.add(alpha, c(1)))
+    d = ew.sub(alpha, c(1 / 3))
+    cc = ew.div(c(1 / 3), ew.sqrt(d))
+
+    def reject(X, V, U):
+        return ew.bitwise_and(
+            ew.ge(U, ew.sub(c(1), ew.mul(c(0.0331), ew.mul(X, X)))),
+            ew.ge(ew.log(U), ew.add(ew.mul(X, c(0.5)),
+                                    ew.mul(d, ew.add(ew.sub(c(1), V), ew.log(V))))))
+
+    def body(carry):
+        k1, k2, X, V, U = carry
+        active = reject(X, V, U)
+        (n1, n2), (x1, x2), (u1, u2) = _split(k1, k2, 3)
+
+        def inner_body(kxv):
+            a1, a2, x, v = kxv
+            redo = ew.le(v, c(0))
+            (b1, b2), (s1, s2) = _split(a1, a2, 2)
+            xn = _normal(s1, s2, dt)
+            vn = ew.add(c(1), ew.mul(xn, cc))
+            return (ew.select(redo, b1, a1), ew.select(redo, b2, a2), ew.select(redo, xn, x),
+                    ew.select(redo, vn, v))
+
+        zero = lax.full_like(alpha, 0)
+        init = (x1, x2, zero, lax.full_like(alpha, -1))
+        _, _, x, v = lax.while_loop(lambda kxv: _any(ew.le(kxv[3], c(0))), inner_body, init)
+        Xn = ew.mul(x, x)
+        Vn = ew.mul(ew.mul(v, v), v)
+        Un = _uniform(u1, u2, dt)
+        new = (n1, n2, Xn, Vn, Un)
+        return tuple(ew.select(active, a, b) for a, b in zip(new, carry))
+
+    (k1, k2), (s1, s2) = _split(k1, k2, 2)
+    # the initial state is rejected, so every element draws at least once
+    init = (k1, k2, lax.full_like(alpha, 0), lax.full_like(alpha, 1), lax.full_like(alpha, 2))
+    _, _, _, V, _ = lax.while_loop(lambda s: _any(reject(*s[2:])), body, init)
+    if log_space:
+        u = _uniform(s1, s2, dt)
+        log_samples = ew.neg(ew.neg(ew.log1p(ew.neg(u))))
+        keep = ew.bitwise_or(boost_mask, ew.eq(log_samples, c(0)))
+        log_boost = ew.select(keep, lax.full_like(alpha, 0),
+                              ew.mul(log_samples, ew.div(c(1), alpha_orig)))
+        return ew.add(ew.add(ew.log(d), ew.log(V)), log_boost)
+    samples = ew.sub(c(1), _uniform(s1, s2, dt))
+    boost = ew.select(boost_mask, lax.full_like(alpha, 1),
+                      ew.pow(samples, ew.div(c(1), alpha_orig)))
+    return ew.mul(ew.mul(d, V), boost)
+
+
+def _gamma_grad(sample, alpha, log_space: bool):
+    if not log_space:
+        return lax.random_gamma_grad(alpha, sample)
+    x = ew.exp(sample)
+    dt = get_aval(x).dtype
+    x = ew.select(ew.eq(x, np.asarray(0, dt)), lax.full_like(x, dtypes.finfo(dt).tiny), x)
+    return ew.div(lax.random_gamma_grad(alpha, x), x)
+
+
+@functools.lru_cache(maxsize=None)
+def _differentiable(log_space: bool):
+    """_gamma_one with the implicit-reparameterisation derivative in alpha."""
+    def fun(alpha, k1, k2):
+        return _gamma_one(k1, k2, alpha, log_space)
+
+    custom_jvp = get_api("custom_jvp")
+    if custom_jvp is None:
+        return fun
+    f = custom_jvp(fun)
+
+    @f.defjvp
+    def _jvp(primals, tangents):
+        alpha, k1, k2 = primals
+        out = f(alpha, k1, k2)
+        return out, ew.mul(tangents[0], _gamma_grad(out, alpha, log_space))
+    return f
+
+
+def gamma_samples(parts, alpha, log_space: bool = False):
+    """Samples of Gamma(alpha, 1) (their logs with `log_space`), alpha's shape and dtype,
+    from the key words `parts`."""
+    aval = get_aval(alpha)
+    n = math.prod(aval.shape)
+    if n == 0:
+        return lax.full(aval.shape, 0, aval.dtype)
+    k1, k2 = prng.hash_counts(parts, (n,))
+    flat = lax.reshape(alpha, (n,))
+    out = _differentiable(log_space)(flat, k1, k2)
+    return lax.reshape(out, aval.shape)
