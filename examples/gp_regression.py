@@ -71,7 +71,7 @@ def init_params():
             "log_noise": jnp.asarray(-1.0)}
 
 
-def main(steps=150):
+def main(steps=100):
     x, y, xt, ft = data()
     print(f"backend: {plax.default_backend()}")
     params = init_params()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import plax
+import plax.extend
 import plax.numpy as pnp
 from plax import lax
 
@@ -43,7 +44,11 @@ def test_registered_below_xla_with_every_primitive():
     names = registry.backend_names()
     assert names.index("cupy") > names.index("xla") if "xla" in names else True
     b = _cupy()
-    missing = [n for n, p in registry.primitives().items() if not b.supports(p)]
+    import plax.lax.linalg
+    lax_prims = {v for m in (lax, plax.lax.linalg) for k, v in vars(m).items()
+                 if k.endswith("_p") and isinstance(v, plax.extend.Primitive)}
+    assert len(lax_prims) > 140
+    missing = [p.name for p in lax_prims if not b.supports(p)]
     assert missing == []
     assert b.kind == plax.config.value("cupy_device")
     assert b.platform == ("cpu" if b.kind == "host" else "gpu")
@@ -330,3 +335,18 @@ def test_gpu_special_function_rules_match_the_reference(dtype):
         got, want = rule(*args[name]), ref[prims[name]](*args[name])
         assert got.dtype == want.dtype, name
         assert_close(got, want, dtype, rtol=1e-6, atol=1e-6)
+
+
+def test_a_primitive_defined_as_a_composition_runs_fused_under_jit():
+    from plax.extend import define_primitive
+    softplus_p = define_primitive("cupy_test_softplus",
+                                  composition=lambda x: pnp.log1p(pnp.exp(x)),
+                                  elementwise=True)
+    x = rand((5,), seed=9)
+    with plax.default_backend("cupy"):
+        eager = softplus_p.bind(pnp.asarray(x))
+        jitted = plax.jit(lambda x: softplus_p.bind(x) * 2)(x)
+        grad = plax.grad(lambda x: softplus_p.bind(x).sum())(x)
+    assert_close(eager, np.log1p(np.exp(x)))
+    assert_close(jitted, 2 * np.log1p(np.exp(x)))
+    assert_close(grad, 1 / (1 + np.exp(-x)))

@@ -236,6 +236,7 @@ def _corpus():
         ks += kernels_of(lambda x: lax.reduce_sum(lax.exp(x), (1,)) * 2, big)
         ks += kernels_of(lambda x: lax.reduce_max(x, (0,)), big)
         ks += kernels_of(lambda x: lax.argmax(x, 1, np.int32) + 1, big)
+        ks += kernels_of(lambda x, i: lax.dynamic_slice(x, (i, i), (5, 7)), big, np.int64(3))
         ks += kernels_of(lambda x: lax.reduce_max(x, (0,)), np.zeros((4000, 30), np.float32))
         for dt in (np.float16, np.float64, np.int64):
             long = np.zeros((2, 1 << 17), dt)

@@ -344,3 +344,15 @@ def test_random_programs_match_reference(random_programs, emulate):
         got, _, _ = run_fused(f, x, y, functions=emulated if emulate else None)
         for g, w in zip(got, reference(f, x, y), strict=True):
             np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5, err_msg=f"seed {seed}")
+
+
+@pytest.mark.parametrize("start", [1, -5, 100])
+def test_dynamic_slice_fuses_with_clamped_starts(start):
+    def f(x, i):
+        y = lax.dynamic_slice(jnp.exp(x), (i, jnp.int32(2)), (3, 4)) * 2.0
+        return y, lax.dynamic_slice(x, (i, jnp.int32(0)), (2, 33)).sum(axis=1)
+    i = np.int32(start)
+    got, steps, launches = run_fused(f, X, i)
+    assert all(isinstance(s, planner.FusedGroup) for s in steps) and launches == 2
+    for g, w in zip(got, reference(f, X, i)):
+        assert_close(g, w)

@@ -12,7 +12,7 @@ import plax.lax as lax
 from plax.lax import linalg as L
 from plax.test_util import check_grads
 
-from conftest import HAVE_JAX, assert_close, requires_jax
+from conftest import HAVE_JAX, assert_close, installed_backends, requires_jax
 from rules_check import (  # noqa: F401 (eager_on_reference: an autouse fixture)
     Case, eager_on_reference, run_against_jax, run_grads, run_jit, run_vmap)
 
@@ -130,7 +130,9 @@ def test_against_jax(case):
 
 @pytest.mark.parametrize("case", CASES + NO_DERIVATIVE, ids=repr)
 def test_vmap(case):
-    run_vmap(case, np.random.default_rng(2), with_jax=HAVE_JAX)
+    # JAX's vmap too for a few (a compile each); all against a loop of plax calls
+    run_vmap(case, np.random.default_rng(2), with_jax=HAVE_JAX and case.name in (
+        "cholesky_batched", "triangular_solve_right_t", "qr_wide", "svd_reduced", "schur"))
 
 
 @pytest.mark.parametrize("case", CASES + NO_DERIVATIVE, ids=repr)
@@ -172,17 +174,23 @@ VALUE_FNS = {
 }
 
 
+# every dtype on the reference backend; float32 and complex128 on the compiling ones
+BACKEND_DTYPES = [(b, dt) for b in installed_backends()
+                  for dt in (DTYPES if b == "reference" else [np.float32, np.complex128])]
+
+
 @requires_jax
-@pytest.mark.parametrize("dt", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("backend_name,dt", BACKEND_DTYPES,
+                         ids=[f"{b}-{np.dtype(d).name}" for b, d in BACKEND_DTYPES])
 @pytest.mark.parametrize("name", list(VALUE_FNS))
-def test_values_and_dtypes_match_jax(backend, name, dt):
+def test_values_and_dtypes_match_jax(backend_name, name, dt):
     fn, make = VALUE_FNS[name]
     a = make(np.random.default_rng(5), dt)
     x64 = np.dtype(dt) in (np.float64, np.complex128)
-    with plax.enable_x64(x64):
-        with jax.enable_x64(x64):
-            got = fn(L, a)
-            want = fn(JL, a)
+    with plax.enable_x64(x64), jax.enable_x64(x64), plax.default_backend(backend_name):
+        # compiling backends: one program (not one compile per operation)
+        got = fn(L, a) if backend_name == "reference" else plax.jit(lambda v: fn(L, v))(a)
+        want = fn(JL, a)
     got, want = (list(v) if isinstance(v, (tuple, list)) else [v] for v in (got, want))
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
@@ -334,7 +342,8 @@ def test_compositions_match_jax(backend):
                  rtol=1e-5, atol=1e-5)
     r = np.linalg.cholesky(spd(rng, 4).astype(np.float64)).T.astype(np.float32)
     w = mat(rng, 4)
-    assert_close(L.cholesky_update(r, w), JL.cholesky_update(r, w), rtol=1e-5, atol=1e-5)
+    assert_close(plax.jit(L.cholesky_update)(r, w), JL.cholesky_update(r, w), rtol=1e-5,
+                 atol=1e-5)
     h, t = L.geqrf(a)
     for left in (True, False):
         for tr in (True, False):

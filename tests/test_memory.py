@@ -38,7 +38,9 @@ RSS = '''
 
 
 def run_json(code: str, backend: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAX_")}
+    # PLAX_CUPY_DEVICE stays: it selects the cupy backend's host build where there is no GPU
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PLAX_") or k == "PLAX_CUPY_DEVICE"}
     env["PLAX_BACKEND"] = backend
     r = subprocess.run([sys.executable, "-c", textwrap.dedent(RSS) + textwrap.dedent(code)],
                        env=env, capture_output=True, text=True, timeout=1800)

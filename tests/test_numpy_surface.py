@@ -62,12 +62,18 @@ CASES = [
      dict(inplace=False)),
     ("put", (np.arange(6.0), np.int32([0, 7]), np.float32([9.0, 8.0])),
      dict(mode="wrap", inplace=False)),
+    ("put_along_axis", (A, np.int32([[0, 2, 1, 3, 0]]), 9.0, 0), dict(inplace=False)),
+    ("put_along_axis", (A, np.int32([[1], [0], [4], [2]]), A[:, :1], 1), dict(inplace=False)),
+    ("histogramdd", (np.float32(R.randn(40, 2)),), dict(bins=(3, 4))),
+    ("histogram2d", (V, V[::-1]), dict(bins=4, density=True)),
+    ("polyfit", (np.linspace(0, 1, 9, dtype=np.float32), np.float32(R.randn(9)), 2), {}),
+    ("roots", (np.float32([0, 1, -3, 2, 0]),), {}),
 ]
 
 
 def _flat(x):
     if isinstance(x, (tuple, list)):
-        return [np.asarray(e) for e in x]
+        return [a for e in x for a in _flat(e)]
     return [np.asarray(x)]
 
 
@@ -100,6 +106,20 @@ def test_unique_all_inverse_and_dtypes():
     for name in ("float8_e4m3fn", "float8_e5m2", "int4", "uint4", "float4_e2m1fn"):
         assert np.dtype(getattr(pnp, name)) == np.dtype(getattr(jnp, name))
     assert pnp.finfo(pnp.float8_e4m3fn).max == 448
+
+
+@requires_jax
+def test_index_tricks():
+    import jax.numpy as jnp
+    pairs = [(pnp.mgrid[0:3, 0:2], jnp.mgrid[0:3, 0:2]), (pnp.mgrid[0:1:5j], jnp.mgrid[0:1:5j]),
+             (pnp.r_[V[:2], 0:3, V[:1]], jnp.r_[V[:2], 0:3, V[:1]]),
+             (pnp.c_[V[:2], V[2:4]], jnp.c_[V[:2], V[2:4]]),
+             (pnp.r_["1", A, A[:, :1]], jnp.r_["1", A, A[:, :1]])]
+    pairs += list(zip(pnp.ogrid[0:3, 0:2], jnp.ogrid[0:3, 0:2]))
+    for a, b in pairs:
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert_close(a, b)
 
 
 def test_traced_variants(backend):

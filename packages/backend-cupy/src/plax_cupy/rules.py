@@ -39,16 +39,37 @@ def core_primitives() -> set:
             if k.endswith("_p") and hasattr(v, "bind")}
 
 
+def composition_rule(prim, comp, program):
+    """A primitive defined as a composition of others (plax.extend.define_primitive(
+    composition=...)): its jaxpr for the operands' avals, run as a program of this backend
+    (planned and fused like any other; cached per signature)."""
+    from plax.extend import ShapedArray
+    multi = prim.multiple_results
+
+    def rule(*bufs, **params):
+        avals = [ShapedArray(tuple(b.shape), b.dtype) for b in bufs]
+        out = program(comp.jaxpr(avals, params))(list(bufs))
+        return out if multi else out[0]
+    rule.__name__ = f"composition_{prim.name}"
+    return rule
+
+
 def rules_for(primitives: dict, program) -> dict:
     """{Primitive: rule} for every primitive in `primitives` ({name: Primitive}) that this
-    backend runs: through xp, or for core primitives without one, as NumPy library calls. (A
-    third party's primitive with only a reference impl runs eagerly through the host, but a
-    jit that uses it fails naming it, as on the xla backend.)"""
+    backend runs: through xp; as its composition when it was defined as one; for the core
+    primitives left, as NumPy library calls. (A third party's primitive with only a reference
+    impl runs eagerly through the host, but a jit that uses it fails naming it, as on xla.)"""
+    from plax.extend import registry
     table = rule_table(program)
+    compositions = registry.rules("composition")
     core = core_primitives()
     out = {}
     for name, prim in primitives.items():
-        rule = table.get(name) or (numpy_rule(prim) if prim in core else None)
+        rule = table.get(name)
+        if rule is None and prim in compositions:
+            rule = composition_rule(prim, compositions[prim], program)
+        if rule is None and prim in core:
+            rule = numpy_rule(prim)
         if rule is not None:
             out[prim] = rule
     return out

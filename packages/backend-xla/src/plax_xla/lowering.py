@@ -281,8 +281,8 @@ def apply_rule(b: FuncBuilder, prim, ins: Sequence[Value], avals_in, avals_out,
             f"the xla backend has no lowering rule for primitive '{prim.name}'; register one "
             f"with plax.extend.registry.add_lowering('xla', {prim.name}_p, rule) or run it on "
             "another backend")
-    if isinstance(rule, Composition):  # lower_fun: the jaxpr of a plax function, in place
-        out = inline_closed(b, rule.jaxpr(avals_in, params), ins)
+    if isinstance(rule, Composition):  # the jaxpr of a plax function: a private function
+        out = call_closed(b, rule.jaxpr(avals_in, params), prim.name, ins)
         out = out if prim.multiple_results else out[0]
     else:
         out = rule(RuleContext(b, prim, avals_in, avals_out), *ins, **params)

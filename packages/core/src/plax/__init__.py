@@ -11,6 +11,7 @@ from plax._src.api import (  # noqa: F401
     device_count, device_get, device_put, devices, eval_shape, local_device_count,
     local_devices, make_jaxpr, print_environment_info)
 from plax._src.array import Array  # noqa: F401
+from plax._src.callback import pure_callback  # noqa: F401
 from plax._src.config import config, debug_nans, disable_jit, enable_x64  # noqa: F401
 from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
@@ -20,8 +21,7 @@ from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F4
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
-               "checkify",
-               "tree", "scipy", "errors",
+               "checkify", "tree", "scipy", "errors", "debug",
                "sharding"}
 
 

@@ -52,9 +52,11 @@ def _export_primitives() -> None:
 
     from plax._src import lax as pkg
     from plax._src.core import Primitive
+    from plax._src import callback
     g = globals()
-    for m in pkgutil.iter_modules(pkg.__path__):
-        mod = importlib.import_module(f"{pkg.__name__}.{m.name}")
+    modules = [importlib.import_module(f"{pkg.__name__}.{m.name}")
+               for m in pkgutil.iter_modules(pkg.__path__)]
+    for mod in [*modules, callback]:
         for n, v in vars(mod).items():
             if n.endswith("_p") and not n.startswith("_") and isinstance(v, Primitive):
                 g.setdefault(n, v)

@@ -1,10 +1,10 @@
 """plax.random: counter-based pseudo-random numbers (as jax.random), with JAX's default
 threefry2x32 algorithms, so a key gives the numbers JAX gives for it.
 
-Keys are raw ``uint32[2]`` arrays, JAX's legacy layout: ``key(seed)`` and ``PRNGKey(seed)`` both
-return one, ``split`` returns ``uint32[num, 2]``. There is no typed key dtype; ``key_data`` and
-``wrap_key_data`` exist for code written against JAX's typed keys and validate/return the raw
-array. Keys are values: split them, never reuse one for two draws.
+``key(seed)`` returns a typed key (``key<fry>[]``, JAX's new style) and ``PRNGKey(seed)`` a raw
+``uint32[2]`` array (JAX's legacy layout); every function takes either, and ``split``/``fold_in``
+return keys of the kind they were given. ``key_data`` gives a typed key's uint32[..., 2] data,
+``wrap_key_data`` wraps such data. Keys are values: split them, never reuse one for two draws.
 
 Every sampler runs as one compiled program per signature (as in JAX), so on the xla backend a
 key gives exactly JAX's numbers for every sampler (checked for uniform with bounds and normal).
@@ -19,6 +19,7 @@ candidates are within those ulps of each other.
 from __future__ import annotations
 
 from plax._src import prng as _prng
+from plax._src.prng_keys import KEY_DTYPE as _KEY_DTYPE, PRNGKeyArray as _Typed
 from plax._src.compiled import compiled as _compiled
 from plax._src.random import (  # noqa: F401
     bernoulli, bits, categorical, choice, exponential, gumbel, normal, permutation, randint,
@@ -26,7 +27,8 @@ from plax._src.random import (  # noqa: F401
 from plax._src.random_samplers import *  # noqa: F401,F403
 from plax._src.random_samplers import __all__ as _samplers
 
-__all__ = ["PRNGKey", "key", "key_data", "wrap_key_data", "key_impl", "split", "fold_in",
+__all__ = ["PRNGKey", "key", "key_data", "wrap_key_data", "key_impl", "key_dtype", "split",
+           "fold_in",
            "bits", "uniform", "normal", "randint", "bernoulli", "categorical", "permutation",
            "choice", "truncated_normal", "exponential", "gumbel", *_samplers]
 
@@ -51,20 +53,34 @@ def PRNGKey(seed, *, impl=None):  # noqa: N802 - JAX's name
 
 
 def key(seed, *, impl=None):
-    """Same as `PRNGKey`: plax keys are raw uint32[2] arrays (no typed key dtype)."""
+    """A typed key (a `key<fry>[]` array) from an integer seed (the bits of `PRNGKey`)."""
     _check_impl(impl)
-    return _seed_to_key("key", _prng.host_seed("key", seed))
+    return _Typed(_seed_to_key("key", _prng.host_seed("key", seed)))
 
 
 def key_data(keys):
-    """The uint32[..., 2] data of a key or key array (plax keys are that data already)."""
+    """The uint32[..., 2] data of a typed key array (a raw key array is returned as is)."""
     return _prng.check_key("key_data", keys, allow_batched=True)
 
 
 def wrap_key_data(key_bits_array, *, impl=None):
-    """A key array from uint32[..., 2] data (validated, returned as is)."""
+    """A typed key array from uint32[..., 2] key data."""
     _check_impl(impl)
-    return _prng.check_key("wrap_key_data", key_bits_array, allow_batched=True)
+    if isinstance(key_bits_array, _Typed):
+        raise TypeError("wrap_key_data: the argument is a typed key array already; pass its "
+                        "key_data")
+    return _Typed(_prng.check_key("wrap_key_data", key_bits_array, allow_batched=True))
+
+
+def key_dtype(impl=None):
+    """The dtype of typed keys (`key<fry>`)."""
+    _check_impl(impl)
+    return _KEY_DTYPE
+
+
+def _like(key, data):
+    """`data` as a key of the kind `key` is (typed or raw)."""
+    return _Typed(data) if isinstance(key, _Typed) else data
 
 
 def key_impl(keys) -> str:
@@ -74,11 +90,11 @@ def key_impl(keys) -> str:
 
 def split(key, num=2):
     """`num` new keys (an int, or a shape tuple) as a uint32[*num, 2] array."""
-    key = _prng.check_key("split", key)
-    return _split(key, tuple(num) if isinstance(num, list) else num)
+    data = _prng.check_key("split", key)
+    return _like(key, _split(data, tuple(num) if isinstance(num, list) else num))
 
 
 def fold_in(key, data):
     """A new key that is a deterministic function of `key` and the 32-bit integer `data`."""
-    key = _prng.check_key("fold_in", key)
-    return _fold_in(key, _prng.host_fold_data(data))
+    raw = _prng.check_key("fold_in", key)
+    return _like(key, _fold_in(raw, _prng.host_fold_data(data)))

@@ -26,9 +26,14 @@ def tangent_aval(aval: ShapedArray) -> ShapedArray:
 
 
 def zeros_like_aval(aval: ShapedArray):
-    """A concrete (or traced) array of zeros of `aval`'s shape and dtype."""
+    """A concrete (or traced) array of zeros of `aval`'s shape and dtype (weakly typed when
+    `aval` is, as JAX's: the zero tangent of a weak output is weak too)."""
     from plax._src.lax.structural import full
-    return full(aval.shape, 0, aval.dtype)
+    z = full(aval.shape, 0, aval.dtype)
+    if aval.weak_type:
+        from plax._src.lax.elementwise import _convert_element_type
+        z = _convert_element_type(z, aval.dtype, weak_type=True)
+    return z
 
 
 def instantiate(t):

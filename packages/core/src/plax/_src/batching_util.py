@@ -33,8 +33,8 @@ def check_batch_rule(prim, in_avals, params: dict, outs, out_dims) -> None:
                 f"the batch rule of '{prim.name}' (plugin "
                 f"'{registry.owner_of('batch', prim)}') returned {a.str_short()} with batch "
                 f"axis {d} for output {i}: without that axis it is {a.dtype.name}"
-                f"{list(shape)}, but the abstract evaluation says {w.str_short()} (the "
-                "`checks` option is on)")
+                f"{list(shape)}, but the abstract evaluation says {w.str_short()} (plax.config "
+                "checks / check_rules is on)")
 
 
 def moveaxis(x, src: int, dst: int):

@@ -54,7 +54,11 @@ def threefry2x32(k1, k2, x1, x2):
 
 
 def check_key(name: str, key, allow_batched: bool = False):
-    """Validates the key argument of the random function `name`."""
+    """Validates the key argument of the random function `name`; returns its uint32[..., 2]
+    data (a typed key array is unwrapped)."""
+    from plax._src.prng_keys import PRNGKeyArray
+    if isinstance(key, PRNGKeyArray):
+        key = key._data
     if not (hasattr(key, "aval") or isinstance(key, np.ndarray)):
         raise TypeError(f"random.{name}: expected a PRNG key (a uint32[2] array from "
                         f"plax.random.key, PRNGKey or split), got {type(key).__name__}")

@@ -592,8 +592,9 @@ def orthogonal(key, n: int, shape: Sequence[int] = (), dtype=None, m: int | None
 
 
 def clone(key):
-    """A copy of `key` (keys are values in plax; there is no key-reuse checker to satisfy)."""
-    return prng.check_key("clone", key, allow_batched=True)
+    """`key` itself (keys are values in plax; there is no key-reuse checker to satisfy)."""
+    prng.check_key("clone", key, allow_batched=True)
+    return key
 
 
 __all__ = ["ball", "beta", "binomial", "cauchy", "chisquare", "clone", "dirichlet",

@@ -14,7 +14,7 @@ failed. A plugin's test suite enables the pytest plugin with one line in its con
 
     pytest_plugins = ["plax.extend.testing"]
 
-which turns on plax's `checks` option for the session and provides the `check_primitive`
+which turns on plax's `check_rules` option for the session and provides the `check_primitive`
 fixture (this function).
 """
 
@@ -68,12 +68,14 @@ def _as_list(prim, out):
 def check_primitive(prim, *example_args, params: dict | None = None, backends=None,
                     rtol: float | None = None, atol: float | None = None,
                     max_batch_combos: int = 24, grad_order: int = 2,
-                    skip: tuple[str, ...] = ()) -> dict[str, str]:
+                    skip: tuple[str, ...] = (),
+                    diff_argnums: tuple[int, ...] | None = None) -> dict[str, str]:
     """Check `prim` on `example_args` (NumPy arrays or scalars) with `params` everywhere it is
     registered; see the module docstring. `backends`: names to check (default: every
     installed backend that supports `prim`). `skip`: checks not to run ("jvp", "grad of
     grad", "transpose", "vmap"), for a primitive whose jvp is on purpose not the derivative
-    (stop_gradient) or is defined only where it is smooth."""
+    (stop_gradient) or is defined only where it is smooth. `diff_argnums`: the operands to
+    differentiate (default: every inexact one), for a primitive differentiable in some only."""
     import plax
     from plax._src.core import abstract_eval, get_aval
     from plax._src.registry import describe_primitive, get_rule
@@ -158,7 +160,8 @@ def check_primitive(prim, *example_args, params: dict | None = None, backends=No
                                                                         rtol, atol))
 
         # --- derivatives ---------------------------------------------------------------------
-        diff = [i for i, a in enumerate(avals) if a.dtype.kind in "fc"]
+        diff = [i for i, a in enumerate(avals) if a.dtype.kind in "fc"
+                and (diff_argnums is None or i in diff_argnums)]
         out_inexact = all(w.dtype.kind in "fc" for w in want)
         if not diff or not out_inexact:
             report["jvp"] = "skipped: no inexact inputs and outputs to differentiate"

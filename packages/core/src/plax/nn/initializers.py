@@ -17,7 +17,7 @@ from plax._src.core import canonicalize_shape
 __all__ = ["zeros", "ones", "constant", "uniform", "normal", "truncated_normal",
            "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform",
            "xavier_normal", "lecun_uniform", "lecun_normal", "he_uniform", "he_normal",
-           "kaiming_uniform", "kaiming_normal"]
+           "kaiming_uniform", "kaiming_normal", "Initializer", "orthogonal", "delta_orthogonal"]
 
 
 def _dtype(dtype):
@@ -170,3 +170,6 @@ lecun_uniform.__name__, lecun_normal.__name__ = "lecun_uniform", "lecun_normal"
 he_uniform.__name__, he_normal.__name__ = "he_uniform", "he_normal"
 xavier_uniform, xavier_normal = glorot_uniform, glorot_normal
 kaiming_uniform, kaiming_normal = he_uniform, he_normal
+
+
+from plax._src.nn_orthogonal import Initializer, delta_orthogonal, orthogonal  # noqa: E402,F401

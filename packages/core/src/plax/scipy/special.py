@@ -17,8 +17,10 @@ from plax._src import dtypes
 from plax._src.nn import log_softmax, logsumexp, softmax  # noqa: F401
 from plax._src.numpy.util import promote_args_inexact
 from plax._src.registry import get_api
+from plax.scipy._special_series import exp1, expi, spence  # noqa: F401
 
 __all__ = [
+    "exp1", "expi", "spence",
     "bernoulli", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb", "digamma", "entr",
     "erf", "erfc", "erfcx", "erfinv", "expit", "factorial", "gamma", "gammainc", "gammaincc",
     "gammaln", "gammasgn", "i0", "i0e", "i1", "i1e", "kl_div", "log_ndtr", "log_softmax",

@@ -155,7 +155,19 @@ def _dynamic_indices(op: str, shape: tuple, start_indices, allow_negative) -> li
             zero, size = np.zeros((), aval.dtype), np.array(d).astype(aval.dtype)
             i = ew.select(ew.lt(i, zero), ew.add(i, size), i)
         out.append(i)
-    return out
+    return _one_index_dtype(out)
+
+
+def _one_index_dtype(indices: list) -> list:
+    """Start indices of mixed integer dtypes (an int64 argmax beside a static int32 0 under
+    x64) promoted to one, as JAX does: static ones stay literals."""
+    kinds = {get_aval(i).dtype for i in indices}
+    if len(kinds) <= 1:
+        return indices
+    common = np.result_type(*kinds)
+    return [np.array(i).astype(common)[()] if isinstance(i, np.generic)
+            else ew.convert_element_type(i, common) if get_aval(i).dtype != common else i
+            for i in indices]
 
 
 def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):

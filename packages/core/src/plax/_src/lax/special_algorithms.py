@@ -340,3 +340,19 @@ def bessel_i0e(x):
     small = _chebyshev(x * 0.5 - 2, a)
     large = _chebyshev(32 / x - 2, b) / lax.sqrt(x)
     return lax.select(x <= 8, small, large)
+
+
+def _register_compositions() -> None:
+    """Each algorithm is its primitive's composition: backends without a kernel of their own
+    run or lower it (plax.extend.registry.add_composition), as xla does."""
+    from plax._src.lax import special as sp
+    from plax._src.registry import add_composition
+    for prim, fun in ((sp.igamma_p, igamma), (sp.igammac_p, igammac),
+                      (sp.igamma_grad_a_p, igamma_grad_a),
+                      (sp.random_gamma_grad_p, random_gamma_grad),
+                      (sp.regularized_incomplete_beta_p, betainc),
+                      (sp.bessel_i0e_p, bessel_i0e)):
+        add_composition(prim, fun)
+
+
+_register_compositions()

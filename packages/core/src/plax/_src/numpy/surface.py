@@ -739,3 +739,208 @@ def unpackbits(a, axis: int | None = None, count: int | None = None, bitorder: s
     if count is not None:
         bits = bits[..., :count]
     return pnp.moveaxis(bits, -1, axis)
+
+
+# --- index tricks ----------------------------------------------------------------------------
+
+
+class _Grid:
+    """mgrid/ogrid: NumPy's dense or open grids from static slices, as plax arrays."""
+
+    def __init__(self, np_grid):
+        self._grid = np_grid
+
+    def __getitem__(self, key):
+        out = self._grid[key]
+        if isinstance(out, (list, tuple)):
+            return [pnp.asarray(o) for o in out]
+        arr = np.asarray(out)
+        if arr.dtype == np.float64 or arr.dtype == np.int64:
+            arr = arr.astype(dtypes.canonicalize_dtype(arr.dtype))
+        return pnp.asarray(arr)
+
+
+class _Concatenator:
+    """r_/c_: concatenate arrays and static slices (slices become aranges or linspaces) along
+    an axis; r_ takes an optional leading axis string such as '0' or '-1'."""
+
+    def __init__(self, axis: int, columns: bool):
+        self._axis, self._columns = axis, columns
+
+    def _item(self, x):
+        if isinstance(x, slice):
+            x = np.r_[x]
+            x = x.astype(dtypes.canonicalize_dtype(x.dtype))
+        a = pnp.atleast_1d(pnp.asarray(x))
+        if self._columns and a.ndim == 1:
+            a = a[:, None]
+        return a
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        axis = self._axis
+        if key and isinstance(key[0], str):
+            try:
+                axis = int(key[0])
+            except ValueError:
+                raise NotImplementedError(f"plax.numpy.r_ directive {key[0]!r}: only an "
+                                          "integer axis is supported") from None
+            key = key[1:]
+        return pnp.concatenate([self._item(x) for x in key], axis=axis)
+
+
+mgrid = _Grid(np.mgrid)
+ogrid = _Grid(np.ogrid)
+r_ = _Concatenator(0, False)
+c_ = _Concatenator(-1, True)
+__all__ += ["mgrid", "ogrid", "r_", "c_"]
+
+
+# --- scatter along an axis, histograms in several dimensions, polynomial fits ---------------
+
+
+def put_along_axis(arr, indices, values, axis: int | None, inplace: bool = True, *,
+                   mode: str | None = None):
+    """`arr` with values[i] written at indices[i] along `axis` (inplace=False is required)."""
+    if inplace:
+        raise ValueError("plax.numpy.put_along_axis cannot modify arrays in place; pass "
+                         "inplace=False")
+    arr, indices = pnp.asarray(arr), pnp.asarray(indices)
+    if axis is None:
+        arr, axis, shape = pnp.ravel(arr), 0, pnp.shape(arr)
+        indices = pnp.ravel(indices)
+    else:
+        shape = None
+    axis = axis % arr.ndim
+    if indices.ndim != arr.ndim:
+        raise ValueError(f"put_along_axis: indices must have the array's rank {arr.ndim}, "
+                         f"got shape {indices.shape}")
+    bshape = tuple(max(a, i) if d != axis else i for d, (a, i) in
+                   enumerate(zip(arr.shape, indices.shape)))
+    indices = pnp.broadcast_to(indices, bshape)
+    values = pnp.broadcast_to(pnp.asarray(values, arr.dtype), bshape)
+    idx = tuple(indices if d == axis else lax.broadcasted_iota(np.int32, bshape, d)
+                for d in range(arr.ndim))
+    out = arr.at[idx].set(values, mode=mode)
+    return out if shape is None else out.reshape(shape)
+
+
+def histogramdd(sample, bins=10, range=None, weights=None, density=None):  # noqa: A002
+    """(counts, edges per dimension) of the N points of the (N, D) `sample`."""
+    sample = pnp.asarray(sample)
+    if not pnp.issubdtype(sample.dtype, np.inexact):
+        sample = sample.astype(dtypes.default_float_dtype())
+    if weights is not None:
+        weights = pnp.asarray(weights)
+        if weights.shape != sample.shape[:1]:
+            raise ValueError("should have one weight for each sample.")
+    n, d = sample.shape
+    if range is not None and len(range) != d:
+        raise ValueError(f"For sample.shape={(n, d)}, range must be a sequence of {d} pairs or "
+                         f"Nones; got range={range}")
+    try:
+        per_dim = list(bins)
+    except TypeError:
+        per_dim = d * [bins]
+    else:
+        if len(per_dim) != d:
+            raise ValueError("should be a bin for each dimension.")
+    idx, edges = [], []
+    for i in builtins_range(d):
+        e = pnp.histogram_bin_edges(sample[:, i], per_dim[i],
+                                    None if range is None else range[i], weights)
+        b = pnp.searchsorted(e, sample[:, i], side="right")
+        idx.append(pnp.where(sample[:, i] == e[-1], b - 1, b))
+        edges.append(e)
+    nbins = tuple(e.shape[0] + 1 for e in edges)
+    flat = ravel_multi_index(tuple(idx), nbins, mode="clip")
+    hist = pnp.bincount(flat, weights, length=math.prod(nbins)).reshape(nbins)
+    hist = hist[d * (slice(1, -1),)]
+    if density:
+        hist = hist.astype(sample.dtype)
+        hist = hist / hist.sum()
+        for norm in ix_(*[pnp.diff(e) for e in edges]):
+            hist = hist / norm
+    return hist, edges
+
+
+def histogram2d(x, y, bins=10, range=None, weights=None, density=None):  # noqa: A002
+    """(counts, x edges, y edges) of the points (x[i], y[i])."""
+    sample = pnp.stack(pnp.broadcast_arrays(pnp.asarray(x), pnp.asarray(y)), axis=1)
+    try:
+        n = len(bins)
+    except TypeError:
+        n = 1
+    if n != 1 and n != 2:
+        bins = [bins, bins]
+    hist, edges = histogramdd(sample, bins, range, weights, density)
+    return hist, edges[0], edges[1]
+
+
+builtins_range = __builtins__["range"] if isinstance(__builtins__, dict) else __builtins__.range
+
+
+def polyfit(x, y, deg: int, rcond=None, full: bool = False, w=None, cov: bool = False):
+    """Least-squares polynomial fit of degree `deg` (columns scaled as NumPy does)."""
+    from plax.numpy import linalg
+    x, y = pnp.asarray(x), pnp.asarray(y)
+    dt = pnp.result_type(x, y, float)
+    x, y = x.astype(dt), y.astype(dt)
+    deg = int(deg)
+    if deg < 0:
+        raise ValueError("expected deg >= 0")
+    if x.ndim != 1 or x.shape[0] == 0:
+        raise TypeError("expected 1D vector for x (non-empty)")
+    if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
+        raise TypeError("expected y of shape (len(x),) or (len(x), k)")
+    rcond = x.shape[0] * float(dtypes.finfo(dt).eps) if rcond is None else rcond
+    lhs, rhs = vander(x, deg + 1), y
+    if w is not None:
+        w = pnp.asarray(w, dt)
+        lhs = lhs * w[:, None]
+        rhs = rhs * (w if rhs.ndim == 1 else w[:, None])
+    scale = pnp.sqrt((lhs * lhs).sum(axis=0))
+    lhs = lhs / scale[None, :]
+    c, resids, rank, s = linalg.lstsq(lhs, rhs, rcond)
+    c = (c.T / scale).T
+    if full:
+        return c, resids, rank, s, pnp.asarray(rcond)
+    if cov:
+        base = linalg.inv(lhs.T @ lhs) / pnp.outer(scale, scale)
+        n_pts = x.shape[0]
+        if n_pts <= deg + 1:
+            raise ValueError("the number of data points must exceed order to scale the "
+                             "covariance matrix")
+        fac = resids / (n_pts - (deg + 1)) if cov != "unscaled" else 1
+        if y.ndim == 1:
+            return c, base * fac
+        return c, base[:, :, None] * fac
+    return c
+
+
+def roots(p, *, strip_zeros: bool = True):
+    """The roots of the polynomial with coefficients p (highest power first): eigenvalues of
+    its companion matrix, complex."""
+    from plax.numpy import linalg
+    p = pnp.atleast_1d(pnp.asarray(p))
+    if p.ndim != 1:
+        raise ValueError("Input must be a rank-1 array.")
+    if strip_zeros:  # leading zeros only (as JAX; trailing ones give roots at 0)
+        nz = np.nonzero(_static(p, "roots' p (with strip_zeros=True)"))[0]
+        if nz.size == 0:
+            return pnp.zeros(0, pnp.result_type(p, np.complex64))
+        p = p[int(nz[0]):]
+    dt = pnp.result_type(p, np.complex64)
+    if p.shape[0] < 2:
+        r = pnp.zeros(0, dt)
+    else:
+        n = p.shape[0] - 1
+        comp = pnp.zeros((n, n), p.dtype if pnp.issubdtype(p.dtype, np.inexact)
+                         else dtypes.default_float_dtype())
+        comp = comp.at[0, :].set(-p[1:] / p[0])
+        comp = comp.at[pnp.arange(1, n), pnp.arange(n - 1)].set(1)
+        r = linalg.eigvals(comp).astype(dt)
+    return r
+
+
+__all__ += ["put_along_axis", "histogramdd", "histogram2d", "polyfit", "roots"]

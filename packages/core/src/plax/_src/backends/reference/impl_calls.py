@@ -1,10 +1,11 @@
 """NumPy execution of the call-like primitives (jit, custom_jvp_call, custom_vjp_call, remat2:
-their jaxpr as a cached reference plan) and of the collectives outside any mapped axis (an
-error naming the unbound axis)."""
+their jaxpr as a cached reference plan), of the host callbacks, and of the collectives outside
+any mapped axis (an error naming the unbound axis)."""
 
 from __future__ import annotations
 
 from plax._src.backends.reference.impl_control_flow import plan
+from plax._src import callback as cb
 from plax._src.lax import calls, parallel
 
 
@@ -26,6 +27,18 @@ def _unbound(prim):
     return impl
 
 
+def _pure_callback(*args, callback, result_avals, vmap_method):
+    return cb.host_results(f"pure_callback({callback.__name__})", callback(*args),
+                           result_avals)
+
+
+def _debug_callback(*args, callback):
+    callback(*args)
+    return []
+
+
 IMPLS = {prim: _call(param) for prim, param in calls.CALL_PRIMITIVES.items()}
+IMPLS[cb.pure_callback_p] = _pure_callback
+IMPLS[cb.debug_callback_p] = _debug_callback
 IMPLS[calls.custom_lin_p] = _custom_lin
 IMPLS.update({p: _unbound(p) for p in parallel.COLLECTIVES})

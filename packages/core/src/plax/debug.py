@@ -1,0 +1,33 @@
+"""Looking inside plax programs, under jit, vmap and grad too (as jax.debug): `print`,
+`callback`, `breakpoint`. Each runs on the host when the program runs (not when it is traced),
+with the values as NumPy arrays; under vmap once per batch member."""
+
+from __future__ import annotations
+
+from plax._src.callback import debug_callback as callback
+
+__all__ = ["breakpoint", "callback", "print"]
+
+_print = print
+
+
+def print(fmt: str, *args, **kwargs) -> None:  # noqa: A001 - jax.debug.print's name
+    """`fmt.format(*args, **kwargs)` printed when the program runs, with the runtime values."""
+    if not isinstance(fmt, str):
+        raise TypeError(f"debug.print expects a format string first, got {fmt!r:.80}")
+
+    def show(*a, **k):
+        _print(fmt.format(*a, **k))
+
+    callback(show, *args, **kwargs)
+
+
+def breakpoint(*args, **kwargs) -> None:  # noqa: A001 - jax.debug.breakpoint's name
+    """Enter the debugger (`sys.breakpointhook`, pdb by default) when the program runs, with
+    the values given here (NumPy arrays) as the arguments `args` and `kwargs` of its frame."""
+    import sys
+
+    def enter(*args, **kwargs):
+        sys.breakpointhook()
+
+    callback(enter, *args, **kwargs)
