@@ -725,6 +725,69 @@ def case_cholesky_solve(backends, quick, have_jax):
     return res
 
 
+# ---------------------------------------------------------------------------------------------
+# 13. a new process with the persistent compilation cache warm: import + first MLP step
+
+
+_WARM_SCRIPT = r"""
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {root!r})
+from bench.cases import _mlp_data, _mlp_step, _ready
+if sys.argv[1] == "jax":
+    import jax as lib, jax.numpy as jnp
+    lib.config.update("jax_compilation_cache_dir", sys.argv[2])
+    lib.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    lib.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+else:
+    import plax as lib, plax.numpy as jnp
+    lib.config.update("compilation_cache_dir", sys.argv[2])
+params, x, y = _mlp_data(128)
+_ready(lib.jit(_mlp_step(jnp, lib.grad))(lib.device_put(params), x, y))
+us = (time.perf_counter() - t0) * 1e6
+stats = {{}}
+if sys.argv[1] != "jax":
+    from plax.extend import registry
+    stats = dict(registry.get_backend(lib.default_backend()).stats)
+print(json.dumps({{"us": us, "compiles": stats.get("compiles"),
+                   "cache_hits": stats.get("cache_hits")}}))
+"""
+
+
+def case_warm_cache(backends, quick, have_jax):
+    """Import + first jitted MLP step in a fresh process whose persistent compilation cache
+    (plax's compilation_cache_dir, JAX's jax_compilation_cache_dir) was filled by an earlier
+    process; plax's run reports its compile and cache-hit counts (0 compiles when warm)."""
+    import tempfile
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _WARM_SCRIPT.format(root=root)
+    contenders = {}
+    if "xla" in backends:
+        contenders["plax[xla]"] = ("plax", dict(os.environ, PLAX_BACKEND="xla"))
+    if have_jax:
+        contenders["jax"] = ("jax", dict(os.environ))
+    runs: dict = {k: [] for k in contenders}
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = {k: os.path.join(tmp, str(i)) for i, k in enumerate(contenders)}
+        for name, (lib, env) in contenders.items():  # fill the caches (not timed)
+            _subprocess_json([script, lib, dirs[name]], env)
+        for _ in range(2 if quick else 5):  # interleaved rounds
+            for name, (lib, env) in contenders.items():
+                runs[name].append(_subprocess_json([script, lib, dirs[name]], env))
+    res: dict = {}
+    for name, rs in runs.items():
+        ok = [r for r in rs if "us" in r]
+        if not ok:
+            res[name] = rs[0]
+            continue
+        res[name] = {"us": statistics.median(r["us"] for r in ok)}
+        if name.startswith("plax"):
+            res[name]["compiles"] = max(r["compiles"] or 0 for r in ok)
+            res[name]["cache_hits"] = min(r["cache_hits"] or 0 for r in ok)
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
 CASES = {
     "1_mlp_step": case_mlp,
     "2_dispatch": case_dispatch,
@@ -738,6 +801,7 @@ CASES = {
     "10_rewrapped_jit": case_rewrapped_jit,
     "11_vae_first_epoch": case_vae_first_epoch,
     "12_cholesky_solve": case_cholesky_solve,
+    "13_warm_cache_first_call": case_warm_cache,
 }
 
 

@@ -194,6 +194,17 @@ def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1,
         raise
 
 
+def compile_options_key(devices: Sequence[Any], num_replicas: int = 1) -> bytes:
+    """The serialized CompileOptions `compile` passes (replicas, device assignment, build
+    options): part of a persistent cache entry's key."""
+    return _options(devices, num_replicas).SerializeAsString()
+
+
+def platform_version(client) -> str:
+    """The PJRT platform's own version string (the CUDA/TPU runtime on a plugin)."""
+    return f"{client.platform} {getattr(client, 'platform_version', '')}"
+
+
 def serialize(client, loaded) -> bytes:
     return bytes(client.serialize_executable(loaded))
 

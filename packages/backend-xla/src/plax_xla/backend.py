@@ -7,10 +7,6 @@ check that a jitted loop compiles once and never copies to the host."""
 from __future__ import annotations
 
 import collections
-import hashlib
-import os
-import pathlib
-import threading
 import warnings
 from typing import Any, Sequence
 
@@ -21,6 +17,7 @@ from plax.extend import Backend, Device, Executable, UnsupportedPrimitiveError, 
 from plax.extend import registry as plax_registry
 from plax_xla import _jaxlib as jl
 from plax.lax import debug_callback_p, pure_callback_p
+from plax_xla import compile_cache
 from plax_xla.lowering import lower_closed_jaxpr, lower_primitive, take_host_callbacks
 
 # run eagerly through the host (as one call each), compiled only inside a jitted program
@@ -71,7 +68,6 @@ class XlaBackend(Backend):
         self._compositions = plax_registry.rules("composition")
         self._eager: dict = {}
         self._pmap_cache: dict = {}
-        self._cache_dir = _option("xla_cache_dir", None)
         self.stats: collections.Counter = collections.Counter()
 
     # --- devices and data movement ---------------------------------------------------------
@@ -174,8 +170,10 @@ class XlaBackend(Backend):
 
     def _compile_loaded(self, text: str, natives: Sequence[Any], num_replicas: int = 1,
                         host_callbacks: Sequence[Any] = ()):
-        """Compile, or load from the executable cache directory when one is configured (not a
-        module calling host functions: they are Python objects of this process)."""
+        """Compile, or load from the persistent compilation cache when a directory is
+        configured (`compilation_cache_dir`); `stats` counts "compiles" and "cache_hits". A
+        module calling host functions is never cached (they are Python objects of this
+        process)."""
         if host_callbacks:
             if self.platform != "cpu":
                 raise UnsupportedPrimitiveError(
@@ -184,32 +182,27 @@ class XlaBackend(Backend):
             self.stats["compiles"] += 1
             return jl.compile(self._client, text, natives, num_replicas,
                               host_callbacks=host_callbacks)
-        path = self._cache_path(text, natives, num_replicas)
-        payload = _read_entry(path) if path is not None else None
+        root = compile_cache.directory(config)
+        if root is None:
+            self.stats["compiles"] += 1
+            return jl.compile(self._client, text, natives, num_replicas)
+        digest = compile_cache.key(self._client, self.platform, text, natives, num_replicas)
+        path = compile_cache.entry_path(root, digest)
+        payload = compile_cache.read(path, digest)
         if payload is not None:
             try:
                 loaded = jl.deserialize(self._client, payload, natives, num_replicas)
                 self.stats["cache_hits"] += 1
                 return loaded
-            except Exception:  # noqa: BLE001 - a stale entry (another jaxlib): compile afresh
+            except Exception:  # noqa: BLE001 - an entry the runtime rejects: compile afresh
                 pass
         self.stats["compiles"] += 1
         loaded = jl.compile(self._client, text, natives, num_replicas)
-        if path is not None:
-            _write_entry(path, jl.serialize(self._client, loaded))
+        compile_cache.write(path, digest, jl.serialize(self._client, loaded))
         return loaded
 
-    def _cache_path(self, text, natives, num_replicas) -> pathlib.Path | None:
-        # executables load only from a directory the user named (they are native code)
-        root = self._cache_dir
-        if not root:
-            return None
-        key = "|".join([jl.describe_environment(), self.platform, str(num_replicas),
-                        ",".join(f"{d.device_kind}:{d.id}" for d in natives), text])
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        return pathlib.Path(root) / digest[:2] / digest
-
     def clear_caches(self) -> None:
+        """Forget the in-memory executables; the persistent cache on disk stays (as JAX's)."""
         self._eager.clear()
         self._pmap_cache.clear()
 
@@ -226,36 +219,6 @@ class XlaBackend(Backend):
     def __repr__(self):
         return f"<plax backend xla ({self.platform}, {len(self._devices)} devices, " \
                f"{jl.describe_environment()})>"
-
-
-# An executable cache entry is MAGIC + sha256(payload) + payload: a truncated or corrupted
-# file fails the hash and is compiled afresh, never handed to the runtime (it is native code).
-_MAGIC = b"plax-xla-exe-1\n"
-
-
-def _read_entry(path: pathlib.Path) -> bytes | None:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    head = len(_MAGIC) + 32
-    if len(data) < head or not data.startswith(_MAGIC):
-        return None
-    digest, payload = data[len(_MAGIC):head], data[head:]
-    return payload if hashlib.sha256(payload).digest() == digest else None
-
-
-def _write_entry(path: pathlib.Path, payload: bytes) -> None:
-    """Atomically (a temporary file renamed over), readable by this user only."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
-        os.replace(tmp, path)  # atomic: concurrent processes never read half a file
-    except OSError:
-        pass
 
 
 def _option(name: str, default):

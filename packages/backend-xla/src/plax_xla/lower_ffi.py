@@ -11,7 +11,6 @@ import numpy as np
 
 from plax import ffi
 from plax.lax import ffi_call_p
-from plax_xla import _jaxlib as jl
 
 _NUMPY_TYPES = {np.dtype(t): m for t, m in [
     ("int8", "i8"), ("int16", "i16"), ("int32", "i32"), ("int64", "i64"), ("uint8", "ui8"),
@@ -43,6 +42,7 @@ def _layout(lay, ndim: int) -> str:
 
 def _ffi_call(ctx, *args, target_name, result_avals, attributes, has_side_effect,
               input_layouts, output_layouts):
+    from plax_xla import _jaxlib as jl  # on first use: registering the plugin loads no jaxlib
     jl.register_ffi_targets(ffi.registered_targets())
     if not jl.has_custom_call_target(target_name, "cpu"):
         raise ValueError(f"ffi_call: no FFI target named {target_name!r} is registered "

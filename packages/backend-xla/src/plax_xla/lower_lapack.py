@@ -12,7 +12,6 @@ import numpy as np
 from plax.extend import dtypes
 from plax.lax import linalg as ld
 from plax.extend import ClosedJaxpr, ShapedArray, trace_to_jaxpr
-from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lowering import FuncBuilder, Value, inline_closed
 
@@ -80,6 +79,7 @@ def _lapack(fn_base: str, dtype, real_prefix: str | None = None) -> str:
     if real_prefix is not None:  # sy/he, or/un
         sym, herm = real_prefix.split("/")
         fn_base = (herm if dtypes.is_complex(dtype) else sym) + fn_base
+    from plax_xla import _jaxlib as jl  # here: registering the rules leaves jaxlib unloaded
     return jl.lapack_target(fn_base, dtype)
 
 

@@ -20,15 +20,34 @@ def _define_options() -> None:
                   "platform of the xla backend: cpu, gpu, tpu or auto (an installed GPU/TPU "
                   "PJRT plugin if it starts, else the CPU); read when the backend is created",
                   env="PLAX_XLA_PLATFORM")
-    config.define("xla_cache_dir", None, lambda s: s.strip() or None,
-                  "directory where the xla backend keeps compiled executables between runs "
-                  "(off when unset; load executables only from a directory you trust)",
-                  env="PLAX_XLA_CACHE_DIR")
+    config.define("compilation_cache_dir", None, _cache_dir,
+                  "persistent compilation cache: directory where the xla backend keeps "
+                  "compiled executables between runs, keyed by program, compile options, jaxlib "
+                  "version and device kind (off when unset, as in JAX; load executables only "
+                  "from a directory you trust)",
+                  env="PLAX_COMPILATION_CACHE_DIR", validate=_check_cache_dir)
+    config.define("xla_cache_dir", None, _cache_dir,
+                  "older name of compilation_cache_dir (used when that one is unset)",
+                  env="PLAX_XLA_CACHE_DIR", validate=_check_cache_dir)
     config.define("xla_cpu_devices", xla_flags_device_count() or 1, int,
                   "number of CPU devices of the xla backend (for pmap on a CPU); read when the "
                   "backend is created. Without PLAX_XLA_CPU_DEVICES, JAX's "
                   "XLA_FLAGS=--xla_force_host_platform_device_count=N gives N",
                   env="PLAX_XLA_CPU_DEVICES")
+
+
+def _cache_dir(s: str):
+    return s.strip() or None
+
+
+def _check_cache_dir(name: str, value):
+    import os
+    if value is None or value == "":
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"plax.config {name!r}: expected a directory path (str or os.PathLike) "
+                        f"or None, got {type(value).__name__}")
+    return os.fspath(value)
 
 
 def xla_flags_device_count() -> int | None:
