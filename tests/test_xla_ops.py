@@ -48,7 +48,9 @@ def same(fn, *args, dtype=None, eager=True, **tol):
 def test_every_primitive_has_a_lowering_rule():
     prims = registry.primitives()
     table = registry.lowering_table("xla")
+    # a primitive with a registered composition (core's special functions) is lowered as it
     missing = sorted(n for n, p in prims.items() if p not in table
+                     and registry.get_rule("composition", p) is None
                      and p in registry.impl_table("reference") and "." not in n)
     assert not missing, f"primitives without an xla lowering rule: {missing}"
 

@@ -134,10 +134,11 @@ def _dynamic_indices(op: str, shape: tuple, start_indices, allow_negative) -> li
     if len(indices) != len(shape) or len(allow_negative) != len(shape):
         raise ValueError(f"lax.{op}: takes one start index per operand dimension; got "
                          f"{len(indices)} for operand shape {shape}")
-    out = []
+    out, weak = [], []
     for k, (i, d, neg) in enumerate(zip(indices, shape, allow_negative, strict=True)):
         if isinstance(i, np.ndarray) and i.ndim == 0:
             i = i[()]
+        weak.append(type(i) is int)
         if isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)):
             v = int(i)
             if v < 0 and not neg:
@@ -155,19 +156,24 @@ def _dynamic_indices(op: str, shape: tuple, start_indices, allow_negative) -> li
             zero, size = np.zeros((), aval.dtype), np.array(d).astype(aval.dtype)
             i = ew.select(ew.lt(i, zero), ew.add(i, size), i)
         out.append(i)
-    return _one_index_dtype(out)
+    return _one_index_dtype(out, weak)
 
 
-def _one_index_dtype(indices: list) -> list:
-    """Start indices of mixed integer dtypes (an int64 argmax beside a static int32 0 under
-    x64) promoted to one, as JAX does: static ones stay literals."""
-    kinds = {get_aval(i).dtype for i in indices}
-    if len(kinds) <= 1:
+def _one_index_dtype(indices: list, weak: list) -> list:
+    """Static start indices (Python ints, NumPy scalars: literals) take the dtype of the traced
+    ones when those agree (an int64 argmax beside plax.numpy's static 0 under x64), as JAX's
+    indexing does; Python ints also take the dtype of typed static ones. Typed indices that
+    still differ (np.int8 beside np.int32, or two traced dtypes) are left for the abstract
+    eval to reject, as JAX does."""
+    traced = {get_aval(i).dtype for i in indices if not isinstance(i, np.generic)}
+    typed = {get_aval(i).dtype for i, w in zip(indices, weak) if not w}
+    target = traced if traced else typed
+    if len(target) != 1:
         return indices
-    common = np.result_type(*kinds)
-    return [np.array(i).astype(common)[()] if isinstance(i, np.generic)
-            else ew.convert_element_type(i, common) if get_aval(i).dtype != common else i
-            for i in indices]
+    (common,) = target
+    return [np.array(i).astype(common)[()]
+            if (w or (traced and isinstance(i, np.generic))) else i
+            for i, w in zip(indices, weak)]
 
 
 def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
