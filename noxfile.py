@@ -10,7 +10,10 @@ nox.options.sessions = ["tests"]
 
 PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla",
             "packages/backend-cupy"]
-TEST_DEPS = ["pytest>=8", "pytest-xdist", "hypothesis", "jax", "jaxlib", "scikit-learn"]
+# NVRTC (pinned to the GPU machines' CUDA 13.0 driver) compiles every generated CUDA kernel to an
+# sm_90 cubin in the tests, with or without a GPU
+TEST_DEPS = ["pytest>=8", "pytest-xdist", "hypothesis", "jax", "jaxlib", "scikit-learn",
+             "nvidia-cuda-nvrtc>=13.0,<13.1", "nvidia-cuda-runtime>=13.0,<13.1"]
 
 
 def install_plax(session):
