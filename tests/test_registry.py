@@ -179,5 +179,11 @@ def test_environment_info_lists_plugins_backends_and_coverage():
     assert f"primitives: {n}" in s
     ref = next(ln for ln in s.splitlines() if ln.startswith("  backend reference"))
     covered, total = map(int, ref.split()[2].split("/"))
-    assert total == n and covered == sum(p in registry.rules("impl[reference]")
-                                         for p in registry.primitives().values())
+    # other tests in the same xdist worker define (and redefine) primitives of their own, so the
+    # count is compared as a bound; every primitive plax.lax exports has a reference rule
+    assert total == n and 0 < covered <= total
+    impls = registry.rules("impl[reference]")
+    core = [p for k, p in vars(plax.lax).items() if k.endswith("_p")]
+    assert len(core) > 100
+    assert not [p.name for p in core if p not in impls
+                and registry.get_rule("composition", p) is None]
