@@ -71,7 +71,7 @@ def _profile_calls(fn, n):
     def prof(frame, event, arg):
         if event == "call":
             code = frame.f_code
-            counts[(code.co_filename.rsplit("/", 1)[-1], code.co_name)] += 1
+            counts[(code.co_filename, code.co_name)] += 1
     sys.setprofile(prof)
     try:
         for _ in range(n):
@@ -79,6 +79,17 @@ def _profile_calls(fn, n):
     finally:
         sys.setprofile(None)
     return counts
+
+
+def _plax_files() -> set[str]:
+    import pathlib
+    import plax_transforms
+    import plax_xla
+    roots = [pathlib.Path(m.__file__).parent for m in (plax, plax_transforms, plax_xla)]
+    return {str(p) for r in roots for p in r.rglob("*.py")}
+
+
+_PLAX_FILES = _plax_files()
 
 
 def test_jitted_call_is_one_launch_and_few_frames(xla):
@@ -91,17 +102,20 @@ def test_jitted_call_is_one_launch_and_few_frames(xla):
         f(x)
     before = dict(xla.stats)
     counts = _profile_calls(lambda: f(x), 200)
-    launches = sum(c for (file, _), c in counts.items() if file == "_jaxlib.py")
+    launches = sum(c for (file, _), c in counts.items() if file.endswith("/_jaxlib.py"))
     assert launches == 200, counts
-    frames_per_call = sum(counts.values()) / 200
-    assert frames_per_call <= 12, counts.most_common(12)
+    # a deterministic count (a profile hook, not a clock: the machine's load cannot move it) of
+    # plax's own frames; other libraries' callbacks (gc hooks of the JAX oracle) are not plax's
+    ours = {k: c for k, c in counts.items() if k[0] in _PLAX_FILES}
+    frames_per_call = sum(ours.values()) / 200
+    assert frames_per_call <= 12, sorted(ours.items(), key=lambda kv: -kv[1])[:12]
     assert not any(name in ("trace_to_jaxpr", "compile", "lower_closed_jaxpr")
                    for _, name in counts), counts
     assert {k: xla.stats[k] - before.get(k, 0) for k in xla.stats} == {
         k: 0 for k in xla.stats}
     # the compiled executable called directly: one launch per call as well
     counts = _profile_calls(lambda: exe([x._buf]), 50)
-    assert sum(c for (file, _), c in counts.items() if file == "_jaxlib.py") == 50, counts
+    assert sum(c for (file, _), c in counts.items() if file.endswith("/_jaxlib.py")) == 50, counts
     assert_close(f(x), np.full(3, 2, np.float32))
 
 
