@@ -218,11 +218,12 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
             _eager_cache[key] = out_aval, run
     else:
         out_aval, run = hit
-    if config.checks:
+    checks = config.checks  # one read of the option per op (this is eager dispatch's hot path)
+    if checks:
         from plax._src import eager_checks
         eager_checks.check(prim, args, params)
     out = launch(run, bufs, args)
-    if config.checks or config.check_rules:
+    if checks or config.check_rules:
         check_outputs(prim, backend, out if prim.multiple_results else [out],
                       out_aval if prim.multiple_results else [out_aval])
     if prim.multiple_results:
