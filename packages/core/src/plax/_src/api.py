@@ -139,7 +139,16 @@ def _backend_of_device(device):
 def device_put(x: Any, device=None) -> Any:
     """Put every leaf of pytree `x` on `device` (a Device, or None for the default backend).
 
-    With an explicit device the result is committed: later operations run on its backend."""
+    With an explicit device the result is committed: later operations run on its backend.
+    `device` may be a plax.sharding Sharding: a NamedSharding places each device's slice on
+    it (one Array over the mesh's devices), a SingleDeviceSharding is its device."""
+    from plax._src.sharding import Sharding, SingleDeviceSharding
+    if isinstance(device, SingleDeviceSharding):
+        device = next(iter(device.device_set))
+    elif isinstance(device, Sharding):
+        from plax._src import sharded
+        return tree_util.tree_map(lambda leaf: leaf if isinstance(leaf, Tracer)
+                                  else sharded.put(leaf, device), x)
     if device is not None and not hasattr(device, "backend_name"):
         if isinstance(device, str):
             backend = registry.get_backend(device)
