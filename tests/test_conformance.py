@@ -148,6 +148,9 @@ NOT_EAGER = {
     "psum": "a collective: runs only under pmap/vmap with its axis (tests/test_xla_pmap.py)",
     "pmax": "a collective", "pmin": "a collective", "all_gather": "a collective",
     "ppermute": "a collective", "axis_index": "a collective",
+    "psum_scatter": "a collective (tests/test_shard_map.py, against JAX)",
+    "all_to_all": "a collective (tests/test_shard_map.py, against JAX)",
+    "shard_map": "carries a per-shard jaxpr over a mesh (tests/test_shard_map.py, against JAX)",
     "ffi_call": "a foreign XLA kernel: the reference backend has no FFI by design, so the kit's "
                 "reference comparisons do not apply (tests/test_ffi.py checks it against NumPy)",
     "custom_lin": "custom_vjp's tangent: never evaluated, only transposed (by design)",

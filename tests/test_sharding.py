@@ -233,8 +233,9 @@ def device_put_places_each_slice():
         assert a.device == s and a.is_fully_replicated == (spec == P())
     rep = plax.device_put(x, NamedSharding(mesh, P("x")))
     assert [sh.replica_id for sh in rep.addressable_shards] == [0, 1, 0, 1]
-    one = plax.device_put(x, SingleDeviceSharding(plax.devices()[2]))
-    assert one.device == plax.devices()[2] and one.sharding == SingleDeviceSharding(plax.devices()[2])
+    d2 = plax.devices()[2]
+    one = plax.device_put(x, SingleDeviceSharding(d2))
+    assert one.device == d2 and one.sharding == SingleDeviceSharding(d2)
     assert "Array([[0." in repr(rep) and str(rep).startswith("[[0.")
 
 @check
@@ -339,7 +340,8 @@ def with_sharding_constraint_rules():
     np.testing.assert_allclose(g, 2 * np.sin(x) * np.cos(x), rtol=1e-5)
     out = plax.jit(lambda v: lax.with_sharding_constraint(v * 2, s))(x)
     assert out.sharding == s
-    vm = plax.jit(plax.vmap(lambda v: lax.with_sharding_constraint(v, NamedSharding(mesh4, P("d")))))
+    rows = NamedSharding(mesh4, P("d"))
+    vm = plax.jit(plax.vmap(lambda v: lax.with_sharding_constraint(v, rows)))
     out = vm(np.ones((3, 8), np.float32))
     assert out.sharding == NamedSharding(mesh4, P(None, "d")), out.sharding
     with mesh4:  # a bare spec refers to the enclosing mesh

@@ -155,8 +155,10 @@ def devices_of(arr) -> list:
 
 
 def shards_of(arr) -> list:
-    """The one-device arrays of a global array (this process's), in device order."""
-    return list(arr._arrays)
+    """The one-device arrays of a global array (this process's), in device order (jaxlib
+    would import jax to decorate their shardings: blocked)."""
+    with _without_jax_import():
+        return list(arr._arrays)
 
 
 def sharding_of(arr):

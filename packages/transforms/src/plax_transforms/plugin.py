@@ -16,7 +16,7 @@ def _rule_modules():
 
 @hookimpl
 def plax_register(registry):
-    from plax_transforms import ad, batching, custom, jit, pmap, test_util_impl
+    from plax_transforms import ad, batching, custom, jit, pmap, shard_map, test_util_impl
 
     for mod in _rule_modules():
         for prim, rule in getattr(mod, "JVP", {}).items():
@@ -35,6 +35,7 @@ def plax_register(registry):
     registry.on_clear_caches(jit.clear_caches)
     custom.register(registry)
     pmap.register(registry)
+    shard_map.register(registry)
 
     api = {
         "jvp": ad.jvp, "vjp": ad.vjp, "linearize": ad.linearize, "grad": ad.grad,
@@ -42,6 +43,7 @@ def plax_register(registry):
         "jacobian": ad.jacrev, "hessian": ad.hessian, "linear_transpose": ad.linear_transpose,
         "vmap": batching.vmap, "jit": jit.jit, "pmap": pmap.pmap,
         "check_grads": test_util_impl.check_grads,
+        "shard_map": shard_map.shard_map,
     }
     for name, obj in api.items():
         registry.register_api(name, obj)

@@ -47,7 +47,8 @@ def _reduce_rule(prim, reducer):
     return rule
 
 
-def _all_gather_rule(trace, vals, dims, *, axis_name, all_gather_dimension, tiled):
+def _all_gather_rule(trace, vals, dims, *, axis_name, all_gather_dimension, tiled,
+                     axis_size=None):
     (x,), (d,) = vals, dims
     if d is None:
         x = batching.bdim_at_front(x, None, trace.axis_size)

@@ -586,5 +586,7 @@ def _candidate_specs(mesh: Mesh, ndim: int):
                 per_dim[c].append(a)
         for orders in itertools.product(*[list(itertools.permutations(p)) or [()]
                                           for p in per_dim]):
-            yield PartitionSpec(*[None if not o else (o[0] if len(o) == 1 else tuple(o))
-                                  for o in orders])
+            entries = [None if not o else (o[0] if len(o) == 1 else tuple(o)) for o in orders]
+            while entries and entries[-1] is None:
+                entries.pop()
+            yield PartitionSpec(*entries)
