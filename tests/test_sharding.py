@@ -285,6 +285,27 @@ def eager_ops_stay_sharded():
     d = a + plax.device_put(np.ones(4, np.float32), plax.devices()[0])
     np.testing.assert_allclose(d, x + 1)
 
+@check
+def interop_with_pmap_copy_and_slicing():
+    a = plax.device_put(x[:4], NamedSharding(mesh4, P("d")))
+    c = a.copy()
+    assert c.sharding == a.sharding and c.committed
+    np.testing.assert_array_equal(plax.pmap(lambda v: v * 2)(a), x[:4] * 2)
+    np.testing.assert_array_equal(a[1:3, ::2], x[1:3, ::2])
+    np.testing.assert_array_equal(np.stack(list(a)), x[:4])
+
+@check
+def pmap_psum_scatter_and_all_to_all():
+    v = np.arange(4 * 8 * 4, dtype=np.float32).reshape(4, 8, 4)
+    f = plax.pmap(lambda u: (lax.psum_scatter(u, "i", tiled=True),
+                             lax.all_to_all(u, "i", 0, 1, tiled=True)), axis_name="i")
+    got = f(v)
+    with plax.default_backend("reference"):
+        want = f(v)
+    for g, w in zip(got, want):
+        assert g.backend == "xla"
+        np.testing.assert_allclose(g, w)
+
 def mlp(params, xb):
     w1, w2 = params
     return pnp.tanh(xb @ w1) @ w2
@@ -369,8 +390,10 @@ def sharded_results():
 
 
 SHARDED_CHECKS = ["device_put_places_each_slice", "make_array_constructors", "visualize",
-                  "eager_ops_stay_sharded", "jit_in_out_shardings_partition_the_program",
-                  "committed_inputs_are_respected", "with_sharding_constraint_rules"]
+                  "eager_ops_stay_sharded", "interop_with_pmap_copy_and_slicing",
+                  "pmap_psum_scatter_and_all_to_all",
+                  "jit_in_out_shardings_partition_the_program", "committed_inputs_are_respected",
+                  "with_sharding_constraint_rules"]
 
 
 @pytest.mark.parametrize("name", SHARDED_CHECKS)

@@ -146,6 +146,15 @@ def put_global(shards: Sequence[Any], devs: Sequence[Any], sharding, shape, dtyp
         xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
+def single_device_of(arr):
+    """The device of a one-device array; None for an array over several devices."""
+    try:
+        devs = arr._sharding._internal_device_list
+    except AttributeError:
+        devs = arr._sharding._devices
+    return devs[0] if len(devs) == 1 else None
+
+
 def devices_of(arr) -> list:
     """The devices of a (global) array, in its sharding's order."""
     try:

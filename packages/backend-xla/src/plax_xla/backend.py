@@ -343,8 +343,8 @@ class XlaExecutable(Executable):
     def __call__(self, buffers: Sequence[Any]) -> list:
         if self._check_device:
             dev = self._device
-            for b in buffers:
-                if jl.device_of(b) != dev:
+            for b in buffers:  # (an array over several devices has no single device)
+                if jl.single_device_of(b) != dev:
                     return self._on_other_device(buffers, None)
         try:
             return jl.execute(self._loaded, buffers, self._handlers)

@@ -10,6 +10,8 @@ donate_argnums is accepted and ignored: every input is copied to the devices any
 
 from __future__ import annotations
 
+import numpy as np
+
 from plax.extend import config
 from plax.extend import EVAL_TRACE, current_trace
 from plax.tree_util import tree_flatten, tree_unflatten
@@ -17,10 +19,14 @@ from plax.extend import (
     COLLECTIVES, all_gather_p, Array, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var,
     convert_constvars_jaxpr, get_aval, set_current_trace)
 from plax.extend import execution
+from plax.lax import all_to_all_p, psum_scatter_p
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lower_calls import replica_index
 from plax_xla.lowering import AxisEnv, i64_array, lower_closed_jaxpr, take_host_callbacks
+
+
+_SIZED = (psum_scatter_p, all_to_all_p)  # their abstract evaluation needs the axis size
 
 
 class _PmapTrace(JaxprTrace):
@@ -38,6 +44,8 @@ class _PmapTrace(JaxprTrace):
                                     f"over axis '{self.axis_name}')")
             if prim is all_gather_p:
                 return self._all_gather(args[0], params)
+            if prim in _SIZED and params.get("axis_size") is None:
+                params = {**params, "axis_size": self.axis_size}
         return super().process_primitive(prim, args, params)
 
     def _all_gather(self, x, params):
@@ -132,8 +140,9 @@ def _replicate(backend, x, aval, natives):
     if type(x) is Array and x._backend is backend:
         execution.check_not_deleted([x])
         src = x._buf
+        if jl.single_device_of(src) is None:  # an array over several devices: gathered
+            src = np.ascontiguousarray(backend.to_numpy(src))
     else:
-        import numpy as np
         src = np.ascontiguousarray(np.asarray(x, dtype=aval.dtype))
         backend.stats["host_to_device"] += 1
     return jl.put_replicated(src, aval.shape, aval.dtype, natives)

@@ -73,36 +73,51 @@ class SpmdRunner:
         self._in = [(tuple(a.shape), np.dtype(a.dtype)) for a in in_avals]
         self._out = [(tuple(a.shape), np.dtype(a.dtype)) for a in out_avals]
         self._variants: dict = {}
+        self._by_layout: dict = {}  # input layouts -> (devices, executable, handlers)
 
     def __call__(self, buffers: Sequence[Any]) -> list:
         backend = self._backend
+        layouts = tuple(None if jl.single_device_of(b) is not None else backend.buffer_sharding(b)
+                        for b in buffers)
+        hit = self._by_layout.get(layouts)
+        if hit is None:
+            hit = self._by_layout[layouts] = self._prepare(layouts)
+        natives, loaded, handlers = hit
+        args = []
+        for b, s, (shape, dtype) in zip(buffers, layouts, self._in):
+            if s is None:  # a one-device input: the same value on every partition
+                args.append(jl.put_replicated(b, shape, dtype, natives))
+            elif jl.devices_of(b) != natives:  # its pieces in another device order: anew
+                args.append(backend.put_sharded_host(backend.to_numpy(b), s, self._devs(natives),
+                                                     shape, dtype))
+            else:
+                args.append(b)
+        return loaded.execute_sharded(args).consume_with_handlers(handlers)
+
+    def _devs(self, natives):
+        return [self._backend._by_native[n] for n in natives]
+
+    def _prepare(self, layouts):
+        """(partition devices, executable, result handlers) for inputs laid out so."""
         spmd = self._fixed
-        layouts = [backend.buffer_sharding(b) if len(jl.devices_of(b)) > 1 else None
-                   for b in buffers]
         if spmd is None:
             first = next((s for s in layouts if s is not None), None)
             if first is None:
                 raise ValueError("a partitioned program needs a mesh or a sharded input")
             spmd = Spmd(sharding_devices(first), getattr(first, "mesh", None))
-        natives = [d.native for d in spmd.devices]
-        args, texts = [], []
-        for i, (b, s, (shape, dtype)) in enumerate(zip(buffers, layouts, self._in)):
+        texts = []
+        for i, (s, (shape, _)) in enumerate(zip(layouts, self._in)):
             if s is None:
-                args.append(jl.put_replicated(b, shape, dtype, natives))
                 texts.append("{replicated}")
-                continue
-            spmd.check(s, f"input {i}")
-            if jl.devices_of(b) != natives:  # pieces in another device order: lay out anew
-                b = backend.put_sharded_host(backend.to_numpy(b), s, spmd.devices,
-                                             shape, dtype)
-            args.append(b)
-            texts.append(spmd.sharding_text(s, len(shape)))
+            else:
+                spmd.check(s, f"input {i}")
+                texts.append(spmd.sharding_text(s, len(shape)))
         key = (spmd.key(), tuple(texts))
         variant = self._variants.get(key)
         if variant is None:
-            variant = self._variants[key] = self._compile(spmd, texts, natives)
-        loaded, handlers = variant
-        return loaded.execute_sharded(args).consume_with_handlers(handlers)
+            variant = self._variants[key] = self._compile(spmd, texts,
+                                                          [d.native for d in spmd.devices])
+        return ([d.native for d in spmd.devices], *variant)
 
     def _compile(self, spmd: Spmd, texts, natives):
         text = self._lower(spmd, texts)

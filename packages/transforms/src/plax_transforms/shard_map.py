@@ -442,7 +442,8 @@ def _batch(trace, vals, dims, *, jaxpr, mesh, in_specs, out_specs, check_rep):
 # transpose
 
 
-def _psum_scatter_collective(trace, vals, dims, *, axis_name, scatter_dimension, axis_size):
+def _psum_scatter_collective(trace, vals, dims, *, axis_name, scatter_dimension,
+                             axis_size=None):
     (x,), (d,) = vals, dims
     n = trace.axis_size
     x = batching.bdim_at_front(x, d, n)
@@ -453,7 +454,8 @@ def _psum_scatter_collective(trace, vals, dims, *, axis_name, scatter_dimension,
     return batching.moveaxis(split, s, 0), 0
 
 
-def _all_to_all_collective(trace, vals, dims, *, axis_name, split_axis, concat_axis, axis_size):
+def _all_to_all_collective(trace, vals, dims, *, axis_name, split_axis, concat_axis,
+                           axis_size=None):
     (x,), (d,) = vals, dims
     n = trace.axis_size
     x = batching.bdim_at_front(x, d, n)  # [i, ...]: member i's value
@@ -489,7 +491,7 @@ def _linear_jvp(prim):
     return rule
 
 
-def _psum_scatter_transpose(ct, x, *, axis_name, scatter_dimension, axis_size):
+def _psum_scatter_transpose(ct, x, *, axis_name, scatter_dimension, axis_size=None):
     return [all_gather_p.bind(instantiate(ct), axis_name=axis_name,
                               all_gather_dimension=scatter_dimension, tiled=True,
                               axis_size=axis_size)]
@@ -506,7 +508,7 @@ def _all_gather_transpose(ct, x, *, axis_name, all_gather_dimension, tiled, axis
     return [out]
 
 
-def _all_to_all_transpose(ct, x, *, axis_name, split_axis, concat_axis, axis_size):
+def _all_to_all_transpose(ct, x, *, axis_name, split_axis, concat_axis, axis_size=None):
     return [all_to_all_p.bind(instantiate(ct), axis_name=axis_name, split_axis=concat_axis,
                               concat_axis=split_axis, axis_size=axis_size)]
 

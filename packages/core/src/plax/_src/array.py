@@ -178,6 +178,12 @@ class Array(ArrayMethods):
 
     def copy(self) -> "Array":
         from plax._src import dispatch
+        sharding = self.sharding
+        if len(sharding.device_set) > 1:  # the copy keeps the layout
+            from plax._src import sharded
+            out = sharded.put(np.array(self._value()), sharding)
+            out.aval, out._committed = self.aval, self._committed
+            return out
         return dispatch.make_array(np.array(self._value()), self.aval, self._backend)
 
     def __float__(self):
