@@ -21,7 +21,8 @@ from plax_xla import compile_cache
 from plax_xla.lowering import lower_closed_jaxpr, lower_primitive, take_host_callbacks
 from plax_xla.spmd import SpmdExecutable, SpmdRunner, mesh_of_jaxpr
 from plax.sharding import (
-    SingleDeviceSharding, TiledSharding, sharding_from_tiles, xla_sharding_text)
+    SingleDeviceSharding, TiledSharding, sharding_devices, sharding_from_tiles,
+    xla_sharding_text)
 
 # run eagerly through the host (as one call each), compiled only inside a jitted program
 _HOST_PRIMITIVES = frozenset({pure_callback_p, debug_callback_p})
@@ -97,7 +98,7 @@ class XlaBackend(Backend):
 
     def to_numpy(self, buf) -> np.ndarray:
         self.stats["device_to_host"] += 1
-        if len(jl.devices_of(buf)) > 1:  # a global array: its pieces assembled on the host
+        if jl.single_device_of(buf) is None:  # a global array: its pieces assembled here
             shape, dtype = tuple(buf.aval.shape), np.dtype(buf.aval.dtype)
             out = np.empty(shape, dtype)
             index = self.buffer_sharding(buf).devices_indices_map(shape)
@@ -126,7 +127,7 @@ class XlaBackend(Backend):
         return sharding_from_tiles(spmd.mesh, spmd.devices, ndim, dims, order, last_rep)
 
     def put_sharded(self, shards, devices, sharding, shape, dtype):
-        if len(devices) == 1:
+        if len(sharding.device_set) == 1:
             return super().put_sharded(shards, devices, sharding, shape, dtype)
         natives = [self.native_device(d) for d in devices]
         pieces = []
@@ -138,7 +139,10 @@ class XlaBackend(Backend):
                 pieces.append(jl.copy_to_device(s, s.aval.shape, s.aval.dtype, n))
             else:
                 pieces.append(s)
-        return jl.put_global(pieces, natives, self.gspmd(sharding, len(shape), devices),
+        # the layout is over all the sharding's devices; the pieces go to `devices` (this
+        # process's: with many processes each puts its own)
+        every = sharding_devices(sharding)
+        return jl.put_global(pieces, natives, self.gspmd(sharding, len(shape), every),
                              shape, dtype)
 
     def put_sharded_host(self, value: np.ndarray, sharding, devices, shape, dtype):

@@ -76,10 +76,12 @@ class Array(ArrayMethods):
         """The device holding it; for an array over several devices, its sharding (as JAX)."""
         if type(self._buf) is DeletedBuffer:
             raise deleted_error(self)
-        s = self._backend.buffer_sharding(self._buf)
-        if len(s.device_set) > 1:
-            return s
-        return self._backend.buffer_device(self._buf)
+        backend = self._backend
+        if len(backend.devices()) > 1:
+            s = backend.buffer_sharding(self._buf)
+            if len(s.device_set) > 1:
+                return s
+        return backend.buffer_device(self._buf)
 
     def devices(self) -> set:
         return set(self.sharding.device_set)

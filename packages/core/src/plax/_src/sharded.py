@@ -60,7 +60,7 @@ def _same_layout(a: Sharding, b: Sharding, ndim: int) -> bool:
 
 
 def _put_host(backend, host: np.ndarray, sharding: Sharding, aval: ShapedArray):
-    devs = sharding_devices(sharding)
+    devs = [d for d in sharding_devices(sharding) if d in sharding.addressable_devices]
     index = sharding.devices_indices_map(aval.shape)
     # each device its own copy (jaxlib rejects shards sharing memory)
     shards = [np.array(host[index[d]], dtype=aval.dtype, copy=True) for d in devs]
