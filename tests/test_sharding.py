@@ -237,6 +237,11 @@ def device_put_places_each_slice():
     one = plax.device_put(x, SingleDeviceSharding(d2))
     assert one.device == d2 and one.sharding == SingleDeviceSharding(d2)
     assert "Array([[0." in repr(rep) and str(rep).startswith("[[0.")
+    # a tree of shardings for a tree of values
+    t = plax.device_put({"a": x, "b": (x, x[0])}, {"a": NamedSharding(mesh, P("y")),
+                                                    "b": (NamedSharding(mesh4, P()), None)})
+    assert t["a"].sharding == NamedSharding(mesh, P("y")) and not t["b"][1].committed
+    assert t["b"][0].is_fully_replicated and t["a"].addressable_data(1).shape == (4, 4)
 
 @check
 def make_array_constructors():

@@ -149,6 +149,14 @@ def device_put(x: Any, device=None) -> Any:
         from plax._src import sharded
         return tree_util.tree_map(lambda leaf: leaf if isinstance(leaf, Tracer)
                                   else sharded.put(leaf, device), x)
+    elif isinstance(device, (tuple, list, dict)):  # a tree prefix of x: one each
+        if isinstance(device, dict) and isinstance(x, dict) and set(device) == set(x):
+            return {k: device_put(x[k], device[k]) for k in x}
+        if isinstance(x, (tuple, list)) and not isinstance(device, dict) \
+                and len(x) == len(device):
+            return type(x)(device_put(v, d) for v, d in zip(x, device))
+        raise ValueError(f"device_put: {type(device).__name__} of devices/shardings does not "
+                         f"match the structure of the value ({type(x).__name__})")
     if device is not None and not hasattr(device, "backend_name"):
         if isinstance(device, str):
             backend = registry.get_backend(device)

@@ -111,6 +111,10 @@ class Array(ArrayMethods):
                                                         self._backend, True)))
         return out
 
+    def addressable_data(self, index: int) -> "Array":
+        """The piece held by this process's `index`-th device (as JAX's)."""
+        return self.addressable_shards[index].data
+
     @property
     def global_shards(self) -> list:
         """Every piece; in one process, the addressable ones."""
