@@ -289,6 +289,18 @@ def eager_ops_stay_sharded():
     # mixing with a one-device array: it is replicated over the mesh
     d = a + plax.device_put(np.ones(4, np.float32), plax.devices()[0])
     np.testing.assert_allclose(d, x + 1)
+    # a mesh with the devices in another order: its pieces are laid out anew for the program
+    rev = plax.sharding.Mesh(np.array(plax.devices()[::-1]), ("r",))
+    r = plax.device_put(x, NamedSharding(rev, P("r")))
+    assert [s.device.id for s in r.addressable_shards] == [3, 2, 1, 0]
+    np.testing.assert_allclose(a + r, 2 * x)
+    np.testing.assert_allclose(plax.jit(lambda u: u.sum())(r), x.sum(), rtol=1e-6)
+    half = plax.sharding.Mesh(np.array(plax.devices()[:2]), ("h",))
+    try:
+        a + plax.device_put(x, NamedSharding(half, P("h")))
+        raise AssertionError("no error for arrays on different devices")
+    except ValueError as e:
+        assert "lies on devices [0, 1]" in str(e) and "[0, 1, 2, 3]" in str(e), str(e)
 
 @check
 def interop_with_pmap_copy_and_slicing():

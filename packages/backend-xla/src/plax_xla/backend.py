@@ -145,10 +145,14 @@ class XlaBackend(Backend):
         return jl.put_global(pieces, natives, self.gspmd(sharding, len(shape), every),
                              shape, dtype)
 
-    def put_sharded_host(self, value: np.ndarray, sharding, devices, shape, dtype):
+    def put_in_order(self, value: np.ndarray, sharding, devices, shape, dtype):
+        """A host value laid out by `sharding` as a global array whose device list is
+        `devices` in this order (a partitioned program's partitions)."""
         index = sharding.devices_indices_map(shape)
-        return self.put_sharded([np.array(value[index[d]], copy=True) for d in devices],
-                                devices, sharding, shape, dtype)
+        pieces = [np.array(value[index[d]], copy=True) for d in devices]
+        self.stats["host_to_device"] += len(pieces)
+        return jl.put_global(pieces, [d.native for d in devices],
+                             self.gspmd(sharding, len(shape), devices), shape, dtype)
 
     def buffer_sharding(self, buf):
         hit = self._plax_of.get(id(jl.sharding_of(buf)))

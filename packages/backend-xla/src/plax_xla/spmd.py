@@ -88,8 +88,8 @@ class SpmdRunner:
             if s is None:  # a one-device input: the same value on every partition
                 args.append(jl.put_replicated(b, shape, dtype, natives))
             elif jl.devices_of(b) != natives:  # its pieces in another device order: anew
-                args.append(backend.put_sharded_host(backend.to_numpy(b), s, self._devs(natives),
-                                                     shape, dtype))
+                args.append(backend.put_in_order(backend.to_numpy(b), s, self._devs(natives),
+                                                 shape, dtype))
             else:
                 args.append(b)
         return loaded.execute_sharded(args).consume_with_handlers(handlers)
