@@ -16,7 +16,8 @@ def _rule_modules():
 
 @hookimpl
 def plax_register(registry):
-    from plax_transforms import ad, batching, custom, jit, pmap, shard_map, test_util_impl
+    from plax_transforms import (
+        ad, batching, collectives, custom, jit, pmap, shard_map, test_util_impl)
 
     for mod in _rule_modules():
         for prim, rule in getattr(mod, "JVP", {}).items():
@@ -36,6 +37,7 @@ def plax_register(registry):
     custom.register(registry)
     pmap.register(registry)
     shard_map.register(registry)
+    collectives.register(registry)
 
     api = {
         "jvp": ad.jvp, "vjp": ad.vjp, "linearize": ad.linearize, "grad": ad.grad,

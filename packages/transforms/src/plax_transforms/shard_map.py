@@ -24,7 +24,7 @@ from plax.extend import (
     COLLECTIVES, EVAL_TRACE, ClosedJaxpr, JaxprTrace, Tracer, convert_constvars_jaxpr,
     current_trace, eval_jaxpr, get_aval, set_current_trace)
 from plax.lax import all_gather_p, all_to_all_p, axis_index_p, psum_scatter_p, shard_map_p
-from plax.sharding import Mesh, NamedSharding, PartitionSpec
+from plax.sharding import Mesh, PartitionSpec
 from plax.tree_util import tree_flatten, tree_unflatten
 from plax_transforms import batching
 from plax_transforms.ad import (
@@ -437,82 +437,6 @@ def _batch(trace, vals, dims, *, jaxpr, mesh, in_specs, out_specs, check_rep):
     return outs, [0] * len(outs)
 
 
-# ---------------------------------------------------------------------------------------------
-# The collectives shard_map adds: psum_scatter and all_to_all (tiled forms), and all_gather's
-# transpose
-
-
-def _psum_scatter_collective(trace, vals, dims, *, axis_name, scatter_dimension,
-                             axis_size=None):
-    (x,), (d,) = vals, dims
-    n = trace.axis_size
-    x = batching.bdim_at_front(x, d, n)
-    total = lax.reduce_sum(x, (0,))
-    s = scatter_dimension
-    shape = get_aval(total).shape
-    split = lax.reshape(total, shape[:s] + (n, shape[s] // n) + shape[s + 1:])
-    return batching.moveaxis(split, s, 0), 0
-
-
-def _all_to_all_collective(trace, vals, dims, *, axis_name, split_axis, concat_axis,
-                           axis_size=None):
-    (x,), (d,) = vals, dims
-    n = trace.axis_size
-    x = batching.bdim_at_front(x, d, n)  # [i, ...]: member i's value
-    shape = get_aval(x).shape
-    s, c = split_axis + 1, concat_axis + 1
-    y = lax.reshape(x, shape[:s] + (n, shape[s] // n) + shape[s + 1:])  # [i, .., j, blk, ..]
-    y = batching.moveaxis(y, s, 0)  # [j, i, ...]: what member j receives from member i
-    # put i just before the concat dim (per-member coordinates, after j), then merge them
-    ishape = get_aval(y).shape
-    rest = list(range(2, len(ishape)))
-    cpos = c if c < s else c + 1  # where the concat dim sits among y's dims
-    order = [0] + [r for r in rest if r < cpos] + [1] + [r for r in rest if r >= cpos]
-    y = lax.transpose(y, tuple(order))
-    k = order.index(1)
-    yshape = get_aval(y).shape
-    merged = yshape[:k] + (yshape[k] * yshape[k + 1],) + yshape[k + 2:]
-    return lax.reshape(y, merged), 0
-
-
-def _nonmatching(prim, shift_params):
-    def rule(trace, vals, dims, **params):
-        (x,), (d,) = vals, dims
-        x = batching.bdim_at_front(x, d, trace.axis_size)
-        return prim.bind(x, **{**params, **shift_params(params)}), 0
-    return rule
-
-
-def _linear_jvp(prim):
-    def rule(primals, tangents, **params):
-        out = prim.bind(primals[0], **params)
-        t = tangents[0]
-        return out, (t if type(t) is Zero else prim.bind(instantiate(t), **params))
-    return rule
-
-
-def _psum_scatter_transpose(ct, x, *, axis_name, scatter_dimension, axis_size=None):
-    return [all_gather_p.bind(instantiate(ct), axis_name=axis_name,
-                              all_gather_dimension=scatter_dimension, tiled=True,
-                              axis_size=axis_size)]
-
-
-def _all_gather_transpose(ct, x, *, axis_name, all_gather_dimension, tiled, axis_size=None):
-    ct = instantiate(ct)
-    d = all_gather_dimension
-    out = psum_scatter_p.bind(ct, axis_name=axis_name, scatter_dimension=d,
-                              axis_size=axis_size)
-    if not tiled:
-        shape = get_aval(out).shape
-        out = lax.reshape(out, shape[:d] + shape[d + 1:])
-    return [out]
-
-
-def _all_to_all_transpose(ct, x, *, axis_name, split_axis, concat_axis, axis_size=None):
-    return [all_to_all_p.bind(instantiate(ct), axis_name=axis_name, split_axis=concat_axis,
-                              concat_axis=split_axis, axis_size=axis_size)]
-
-
 def register(reg) -> None:
     reg.add_jvp(shard_map_p, _jvp)
     reg.add_transpose(shard_map_p, _transpose)
@@ -520,18 +444,6 @@ def register(reg) -> None:
     reg.add_batch(shard_map_p, batching.needs_trace(_batch))
     # one-device semantics, for any backend without a rule of its own (the reference)
     reg.add_composition(shard_map_p, _expand_composition, multiple_results=True)
-    reg.add_collective(psum_scatter_p, _psum_scatter_collective)
-    reg.add_collective(all_to_all_p, _all_to_all_collective)
-    reg.add_batch(psum_scatter_p, batching.needs_trace(_nonmatching(
-        psum_scatter_p, lambda p: {"scatter_dimension": p["scatter_dimension"] + 1})))
-    reg.add_batch(all_to_all_p, batching.needs_trace(_nonmatching(
-        all_to_all_p, lambda p: {"split_axis": p["split_axis"] + 1,
-                                 "concat_axis": p["concat_axis"] + 1})))
-    for p in (psum_scatter_p, all_to_all_p):
-        reg.add_jvp(p, _linear_jvp(p))
-    reg.add_transpose(psum_scatter_p, _psum_scatter_transpose)
-    reg.add_transpose(all_to_all_p, _all_to_all_transpose)
-    reg.add_transpose(all_gather_p, _all_gather_transpose)
 
 
-__all__ = ["shard_map", "expand", "register", "NamedSharding"]
+__all__ = ["shard_map", "expand", "register"]

@@ -3,6 +3,7 @@ before the call (so the program is partitioned over their mesh) and constrained 
 it (under grad/vmap, where they are traced), and the outputs are constrained to
 `out_shardings` (XLA's partitioner then gives them that layout, with no gather).
 
+A committed argument laid out otherwise is moved to the given layout (JAX raises instead).
 On a backend other than the shardings' (the reference), the placement is skipped and the
 constraints change nothing: the same program runs on one device with the same values."""
 
