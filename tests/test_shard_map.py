@@ -19,7 +19,7 @@ import plax
 import plax.lax as lax
 from plax.sharding import Mesh, P
 
-# Written once for both libraries: `jnp`, `lax`, `shard_map`, `jit`, `grad`, `vmap`, `P`,
+# Written once for both libraries: `jnp`, `lax`, `shard_map`, `jit`, `grad`, `vmap`, `jacfwd`, `P`,
 # `mesh1` (4 devices, axis "i") and `mesh2` (2 x 2, axes "x", "y") are bound by the runner.
 PROGRAMS = r'''
 rng = np.random.RandomState(0)
@@ -72,6 +72,11 @@ CASES = {
         P("x", None), P("x", None))(v)))(X),
     "vmap": lambda: vmap(sm(lambda v: lax.psum(jnp.sin(v), "i"), mesh1, P("i"), P()))(
         np.stack([X, 2 * X])),
+    "vmap_all_gather": lambda: vmap(sm(lambda v: lax.all_gather(v, "i", tiled=True) * 2,
+                                       mesh1, P("i"), P(), check=False))(np.stack([X, -X])),
+    "jacfwd": lambda: jacfwd(lambda v: jnp.sum(sm(
+        lambda u: jnp.sin(u) * lax.psum(u * u, "i") + lax.all_gather(u, "i", tiled=True)[:2],
+        mesh1, P("i"), P("i"))(v), axis=0))(X),
 }
 '''
 
@@ -81,7 +86,7 @@ import numpy as np
 lib = sys.argv[1]
 if lib == "jax":
     import jax, jax.numpy as jnp
-    from jax import lax, jit, grad, vmap
+    from jax import lax, jit, grad, vmap, jacfwd
     from jax.sharding import PartitionSpec as P
     def shard_map(f, mesh, in_specs, out_specs, check):
         return jax.shard_map(f, mesh=mesh, in_specs=in_specs, out_specs=out_specs,
@@ -92,7 +97,7 @@ if lib == "jax":
     backends = ["jax"]
 else:
     import plax, plax.numpy as jnp, plax.lax as lax
-    from plax import jit, grad, vmap
+    from plax import jit, grad, vmap, jacfwd
     from plax.sharding import P
     def shard_map(f, mesh, in_specs, out_specs, check):
         return plax.shard_map(f, mesh=mesh, in_specs=in_specs, out_specs=out_specs,
@@ -158,7 +163,7 @@ NAMES = ["psum", "pmean_pmax_pmin", "axis_index", "two_axes", "psum_both_axes",
          "replicated_input", "all_gather_tiled", "all_gather_axis1", "ppermute", "psum_scatter",
          "psum_scatter_untiled", "all_to_all", "all_to_all_untiled", "jit",
          "grad_psum_ppermute", "grad_data_parallel", "grad_gather_scatter_a2a", "grad_two_axes",
-         "vmap"]
+         "vmap", "vmap_all_gather", "jacfwd"]
 
 
 @pytest.mark.parametrize("backend_name", ["xla", "reference"])

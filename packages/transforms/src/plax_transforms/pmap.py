@@ -204,10 +204,10 @@ def _nonmatching_batch(prim):
     the collective acts elementwise over the inner batch, so it passes through."""
     def rule(trace, vals, dims, **params):
         vals = [batching.bdim_at_front(v, d, trace.axis_size) for v, d in zip(vals, dims)]
+        if prim is all_gather_p:  # gather along the member's dimension, after the batch's
+            params = {**params, "all_gather_dimension": params["all_gather_dimension"] + 1}
         out = prim.bind(*vals, **params)
         if prim.multiple_results:
             return out, [0] * len(out)
-        if prim is all_gather_p:
-            return out, (1 if params["all_gather_dimension"] == 0 else 0)
         return out, 0
     return rule
