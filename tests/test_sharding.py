@@ -356,6 +356,13 @@ def jit_in_out_shardings_partition_the_program():
     f = plax.jit(lambda a: pnp.tanh(a) * 2, in_shardings=data, out_shardings=data)
     out = f(xb)
     assert out.sharding == data and [s.data.shape for s in out.addressable_shards] == [(4, 4)] * 4
+    # jit(f, ...) made again with the same shardings reuses the program
+    def g(a):
+        return pnp.cos(a) + 1
+    before = stats()["spmd_compiles"]
+    for _ in range(3):
+        plax.jit(g, in_shardings=data, out_shardings=rep)(xb)
+    assert stats()["spmd_compiles"] == before + 1
 
 @check
 def committed_inputs_are_respected():

@@ -402,11 +402,11 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {fun!r}")
     if in_shardings is not None or out_shardings is not None:
-        from plax_transforms.sharded_jit import ShardedJit
-        return ShardedJit(fun, in_shardings, out_shardings, static_argnums,
-                          dict(static_argnames=static_argnames, donate_argnums=donate_argnums,
-                               donate_argnames=donate_argnames, backend=backend,
-                               device=device, inline=inline))
+        from plax_transforms.sharded_jit import sharded_jit
+        return sharded_jit(fun, in_shardings, out_shardings, static_argnums,
+                           dict(static_argnames=static_argnames, donate_argnums=donate_argnums,
+                                donate_argnames=donate_argnames, backend=backend,
+                                device=device, inline=inline))
     options = (static_argnums, static_argnames, donate_argnums, donate_argnames, backend,
                device, inline)
     try:

@@ -10,6 +10,7 @@ constraints change nothing: the same program runs on one device with the same va
 from __future__ import annotations
 
 import functools
+import weakref
 
 from plax import lax
 from plax.extend import Tracer, registry
@@ -21,17 +22,22 @@ def _backend_name(s) -> str | None:
     return getattr(d, "backend_name", None)
 
 
-class ShardedJit:
-    """The callable `jit(f, in_shardings=..., out_shardings=...)` returns."""
+class _Shared:
+    """The traces and programs of `jit(f, in_shardings=..., out_shardings=...)`, shared by every
+    such wrapper of `f` with the same options; it holds `f` weakly (the wrappers hold it)."""
 
-    def __init__(self, fun, in_shardings, out_shardings, static_argnums, jit_kwargs):
+    def __init__(self, fun_ref, in_shardings, out_shardings, static_argnums, jit_kwargs):
         from plax_transforms.jit import jit
-        self.fun, self.in_shardings, self.out_shardings = fun, in_shardings, out_shardings
+        self._fun_ref, self.in_shardings, self.out_shardings = fun_ref, in_shardings, \
+            out_shardings
         self.static = tuple(static_argnums) if isinstance(static_argnums, (tuple, list)) \
             else (static_argnums,) if isinstance(static_argnums, int) else ()
         self._backend = jit_kwargs.get("backend")
         self._jitted = jit(self._body, static_argnums=static_argnums, **jit_kwargs)
-        functools.update_wrapper(self, fun, updated=())
+
+    @property
+    def fun(self):
+        return self._fun_ref()
 
     def _dynamic(self, args):
         n = len(args)
@@ -79,14 +85,26 @@ class ShardedJit:
     def __call__(self, *args, **kwargs):
         return self._jitted(*self._place(args), **kwargs)
 
+
+class ShardedJit:
+    """The callable `jit(f, in_shardings=..., out_shardings=...)` returns."""
+
+    def __init__(self, fun, shared: _Shared):
+        self.fun, self._shared = fun, shared
+        functools.update_wrapper(self, fun, updated=())
+
+    def __call__(self, *args, **kwargs):
+        return self._shared(*args, **kwargs)
+
     def lower(self, *args, **kwargs):
-        return self._jitted.lower(*self._place(args), **kwargs)
+        sh = self._shared
+        return sh._jitted.lower(*sh._place(args), **kwargs)
 
     def trace(self, *args, **kwargs):
-        return self._jitted.trace(*args, **kwargs)
+        return self._shared._jitted.trace(*args, **kwargs)
 
     def clear_cache(self):
-        self._jitted.clear_cache()
+        self._shared._jitted.clear_cache()
 
     def __repr__(self):
         return f"<jit({getattr(self.fun, '__name__', 'fun')}, sharded)>"
@@ -118,3 +136,22 @@ def _place_tree(v, s, run_on: str):
     if isinstance(v, dict) and isinstance(s, dict) and set(v) == set(s):
         return {k: _place_tree(v[k], s[k], run_on) for k in v}
     raise ValueError(f"jit in_shardings: {s!r} does not match the argument's structure")
+
+
+# function -> {(shardings, options): ShardedJit}: `jit(f, in_shardings=s)` made again (in a
+# loop, say) reuses the first one's traces and programs, as JAX keys its caches on both
+_by_fun: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def sharded_jit(fun, in_shardings, out_shardings, static_argnums, jit_kwargs) -> ShardedJit:
+    try:
+        key = (in_shardings, out_shardings, static_argnums, tuple(sorted(jit_kwargs.items())))
+        per_fun = _by_fun.setdefault(fun, {})
+        shared = per_fun.get(key)
+    except TypeError:  # unhashable shardings (a dict of them), or no weak reference to fun
+        return ShardedJit(fun, _Shared(lambda: fun, in_shardings, out_shardings,
+                                       static_argnums, jit_kwargs))
+    if shared is None:
+        shared = per_fun[key] = _Shared(weakref.ref(fun), in_shardings, out_shardings,
+                                        static_argnums, jit_kwargs)
+    return ShardedJit(fun, shared)
