@@ -200,6 +200,13 @@ def test_errors_and_one_device_mesh():
                        out_specs=P())(x)
     with pytest.raises(ValueError, match="varies over mesh axis 'i'"):
         plax.shard_map(lambda v: v, mesh=mesh, in_specs=P("i"), out_specs=P())(x)
+    with plax.sharding.use_mesh(mesh):  # the mesh of the enclosing block; as a decorator
+        @plax.shard_map(in_specs=P("i"), out_specs=P("i"))
+        def h(v):
+            return v + lax.axis_index("i")
+        np.testing.assert_array_equal(h(x), x)
+    with pytest.raises(ValueError, match="with mesh"):
+        plax.shard_map(lambda v: v, in_specs=P(), out_specs=P())
     # check_vma (JAX's newer name) turns the check off as check_rep does
     plax.shard_map(lambda v: v, mesh=mesh, in_specs=P("i"), out_specs=P(), check_vma=False)(x)
     with pytest.raises(ValueError, match="not an axis of the mesh"):

@@ -5,9 +5,9 @@ as XLA's sharding attribute, and back."""
 from plax._src.sharding import (  # noqa: F401
     DuplicateSpecError, IndivisibleError, Mesh, NamedSharding, P, PartitionSpec, Sharding,
     Shard, SingleDeviceSharding, TiledSharding, get_mesh, make_mesh, sharding_devices,
-    sharding_from_tiles, visualize_sharding, xla_sharding_text)
+    sharding_from_tiles, use_mesh, visualize_sharding, xla_sharding_text)
 
 __all__ = ["DuplicateSpecError", "IndivisibleError", "Mesh", "NamedSharding", "P",
            "PartitionSpec", "Shard", "Sharding", "SingleDeviceSharding", "TiledSharding",
            "get_mesh", "make_mesh", "sharding_devices", "sharding_from_tiles",
-           "visualize_sharding", "xla_sharding_text"]
+           "use_mesh", "visualize_sharding", "xla_sharding_text"]

@@ -198,13 +198,27 @@ def _check_rep(closed, mesh, in_specs, out_specs, name: str) -> None:
 # The user function
 
 
-def shard_map(f: Callable, mesh: Mesh, in_specs, out_specs, check_rep: bool = True,
-              check_vma: bool | None = None, auto=frozenset()):
+def shard_map(f: Callable | None = None, mesh: Mesh | None = None, in_specs=None,
+              out_specs=None, check_rep: bool = True, check_vma: bool | None = None,
+              auto=frozenset()):
     """Map `f`, written for one shard, over the shards of `mesh`: each argument is split as its
     `in_specs` entry says, `f` runs on every device with its pieces (collectives over the
-    mesh axes inside), and the results are put together as `out_specs` says."""
+    mesh axes inside), and the results are put together as `out_specs` says. Without `mesh`,
+    the mesh of the enclosing `with mesh:` block; without `f`, a decorator."""
+    if f is None:
+        return lambda g: shard_map(g, mesh, in_specs, out_specs, check_rep, check_vma, auto)
+    if mesh is None:
+        from plax.sharding import get_mesh
+        mesh = get_mesh()
+        if mesh is None:
+            raise ValueError("shard_map: give mesh=..., or call it inside a `with mesh:` block")
     if not isinstance(mesh, Mesh):
         raise TypeError(f"shard_map: mesh must be a plax.sharding.Mesh, got {mesh!r}")
+    if out_specs is None:
+        raise TypeError("shard_map: out_specs is required (a PartitionSpec or a tree of them)")
+    if in_specs is None:
+        raise TypeError("shard_map: in_specs is required (a PartitionSpec or a tree of them, "
+                        "one per argument)")
     if auto:
         raise NotImplementedError("shard_map(auto=...): every mesh axis is manual in plax")
     if check_vma is not None:

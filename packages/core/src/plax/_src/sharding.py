@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["Mesh", "PartitionSpec", "P", "Sharding", "NamedSharding", "SingleDeviceSharding",
-           "make_mesh", "DuplicateSpecError", "IndivisibleError", "visualize_sharding",
+           "make_mesh", "use_mesh", "DuplicateSpecError", "IndivisibleError", "visualize_sharding",
            "Shard", "TiledSharding", "xla_sharding_text", "sharding_from_tiles"]
 
 
@@ -115,6 +115,13 @@ _mesh_stack: list[Mesh] = []
 def get_mesh() -> Mesh | None:
     """The mesh of the innermost `with mesh:` block (None outside one)."""
     return _mesh_stack[-1] if _mesh_stack else None
+
+
+def use_mesh(mesh: Mesh) -> Mesh:
+    """`with use_mesh(mesh):` (as jax.sharding.use_mesh) is `with mesh:`."""
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"use_mesh: expected a Mesh, got {mesh!r}")
+    return mesh
 
 
 def make_mesh(axis_shapes: Sequence[int], axis_names: Sequence[str], *,
