@@ -85,9 +85,6 @@ LEFT_OUT = {
     "jax.nn": _names(
         # microscaling (MX) formats: not planned in issue 12
         "get_scaled_dot_general_config scaled_dot_general scaled_matmul"),
-    "jax.scipy.special": _names(
-        # follow-up of issue 12 (sci): series and continued fractions not written yet
-        "bessel_jn dawsn expn fresnel hyp1f1 hyp2f1 owens_t sici sph_harm_y wofz"),
 }
 
 
