@@ -52,8 +52,8 @@ LEFT_OUT = {
         "pswapaxes ragged_all_to_all ragged_all_to_all_p with_sharding_constraint "
         "sharding_constraint_p device_put_p",
         # tokens, effects and staging: not planned in issue 12
-        "after_all after_all_p create_token create_token_p optimization_barrier "
-        "optimization_barrier_p dce_sink dce_sink_p composite platform_dependent stage stage_p",
+        "after_all after_all_p create_token create_token_p optimization_barrier_p dce_sink "
+        "dce_sink_p stage stage_p",
         # typing helpers and configuration enums
         "AccuracyMode DotAlgorithm DotAlgorithmPreset PrecisionLike RaggedDotDimensionNumbers "
         "RandomAlgorithm Tolerance",
@@ -61,11 +61,10 @@ LEFT_OUT = {
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "
         "linear_solve_p select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p "
         "rng_bit_generator_p rng_uniform_p",
-        # follow-up of issue 12: operations not written yet
-        "approx_max_k approx_min_k broadcast_like broadcast_shapes clz custom_linear_solve "
-        "custom_root dtype empty index_take mulhi ragged_dot ragged_dot_general reduce "
-        "reduce_precision rng_bit_generator rng_uniform scaled_dot scatter_apply "
-        "shape_as_value split stack tile unstack"),
+        # follow-up of issue 12: operations not written yet (implicit-differentiation solves,
+        # XLA's own random bit generators, bit-level precision reduction, MX dot products)
+        "custom_linear_solve custom_root ragged_dot_general reduce_precision "
+        "rng_bit_generator rng_uniform scaled_dot scatter_apply"),
     "jax.scipy.stats": _names(
         # follow-up of issue 12: the kernel density estimate class not written yet
         "gaussian_kde"),
