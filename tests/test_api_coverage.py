@@ -65,9 +65,6 @@ LEFT_OUT = {
         # XLA's own random bit generators, bit-level precision reduction, MX dot products)
         "custom_linear_solve custom_root ragged_dot_general reduce_precision "
         "rng_bit_generator rng_uniform scaled_dot scatter_apply"),
-    "jax.scipy.stats": _names(
-        # follow-up of issue 12: the kernel density estimate class not written yet
-        "gaussian_kde"),
     "jax.random": _names(
         # plax's gamma sampler is a composition of lax operations, not a primitive
         "random_gamma_p"),
