@@ -41,8 +41,8 @@ LEFT_OUT = {
         "Ref ref new_ref empty_ref free_ref freeze",
         # left for a follow-up (not in issue 12's scope)
         "closure_convert copy_to_host_async custom_gradient effects_barrier "
-        "ensure_compile_time_eval float0 fwd_and_bwd live_arrays make_user_context named_call "
-        "named_scope pure_callback typeof ds"),
+        "ensure_compile_time_eval fwd_and_bwd live_arrays make_user_context named_call "
+        "named_scope pure_callback ds"),
     "jax.numpy": _names(
         # host I/O and interchange left for a follow-up
         "fromfile from_dlpack"),

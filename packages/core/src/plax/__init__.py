@@ -16,6 +16,8 @@ from plax._src.ffi import ffi_call  # noqa: F401
 from plax._src.config import config, debug_nans, disable_jit, enable_x64  # noqa: F401
 from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
+from plax._src.core import get_aval as typeof  # noqa: F401  (jax.typeof: a value's aval)
+from plax.dtypes import float0  # noqa: F401  (the tangent dtype of integer inputs)
 from plax._src.backend import Device, UnsupportedPrimitiveError  # noqa: F401
 from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F401
 
