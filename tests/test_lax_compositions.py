@@ -98,3 +98,13 @@ def test_errors():
         pl.ragged_dot(LHS, RHS, np.int32([1, 2, 2]))
     with pytest.raises(NotImplementedError, match="no function for platform"):
         pl.platform_dependent(F, tpu=lambda a: a)
+
+
+@requires_jax
+def test_typeof_and_float0():
+    import jax
+    for v in (1.0, np.float32(2), X, F):
+        ours, theirs = plax.typeof(v), jax.typeof(v)
+        assert (ours.shape, ours.dtype, ours.weak_type) == (
+            theirs.shape, theirs.dtype, theirs.weak_type)
+    assert plax.float0 == jax.dtypes.float0 and plax.float0.itemsize == 0
