@@ -44,8 +44,8 @@ LEFT_OUT = {
         "ensure_compile_time_eval fwd_and_bwd live_arrays make_user_context named_call "
         "named_scope pure_callback ds"),
     "jax.numpy": _names(
-        # host I/O and interchange left for a follow-up
-        "fromfile from_dlpack"),
+        # interchange left for a follow-up
+        "from_dlpack"),
     "jax.lax": _names(
         # pending: issue 16 (collectives and sharding beyond pmap's)
         "all_to_all all_to_all_p axis_size pbroadcast pcast precv psend pshuffle psum_scatter "

@@ -105,3 +105,5 @@ def test_errors():
         pnp.add(X, X, out=X)
     with pytest.raises(TypeError, match="callable"):
         pnp.frompyfunc(3, 2, 1)
+    with pytest.raises(NotImplementedError, match="numpy.fromfile"):  # refused, as jnp's
+        pnp.fromfile("data.bin", dtype=np.float32)
