@@ -65,6 +65,9 @@ LEFT_OUT = {
         # XLA's own random bit generators, bit-level precision reduction, MX dot products)
         "custom_linear_solve custom_root ragged_dot_general reduce_precision "
         "rng_bit_generator rng_uniform scaled_dot scatter_apply"),
+    "jax.scipy.signal": _names(
+        # follow-up of issue 12: the spectral estimates (short-time Fourier transforms)
+        "csd istft stft welch"),
     "jax.random": _names(
         # plax's gamma sampler is a composition of lax operations, not a primitive
         "random_gamma_p"),
