@@ -193,11 +193,13 @@ def _convert_element_type(x, *, new_dtype, weak_type=False, sharding=None):
     if new_dtype == np.bool_:
         return x != 0
     if _is_int(new_dtype) and x.dtype.kind in "fcV":
-        # float -> int: truncate; NaN -> 0; out of range saturates (XLA's behaviour)
+        # float -> int: truncate; NaN -> 0; out of range saturates (XLA's behaviour), compared
+        # in float64 where the 64-bit bounds are 2**63 / 2**64 (a clip then cast overflows)
         info = np.iinfo(new_dtype)
-        xf = xp.nan_to_num(x.astype(np.float64), nan=0.0)
-        xf = xp.clip(xp.trunc(xf), info.min, info.max)
-        return xf.astype(new_dtype)
+        xf = xp.trunc(x.astype(np.float64))
+        hi, lo = xf >= float(info.max), xf <= float(info.min)
+        safe = xp.where(hi | lo | xp.isnan(xf), 0.0, xf).astype(new_dtype)
+        return xp.where(hi, info.max, xp.where(lo, info.min, safe)).astype(new_dtype)
     return x.astype(new_dtype)
 
 

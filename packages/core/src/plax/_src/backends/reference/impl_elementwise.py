@@ -163,6 +163,18 @@ def _clamp(lo, x, hi):
     return np.minimum(np.maximum(x, lo), hi)
 
 
+def float_to_int(x, new_dtype, xp=np):
+    """float -> int as XLA CPU/GPU convert: truncate toward zero, NaN -> 0, out of range
+    (the infinities included) saturates at the integer type's bounds. The comparisons are in
+    float64, where the 64-bit bounds round to 2**63 and 2**64, so `>= max` means "no int64 /
+    uint64 holds it" (a plain clip-then-cast overflows there). `xp`: numpy or cupy."""
+    info = np.iinfo(new_dtype)
+    xf = xp.trunc(x.astype(np.float64))
+    hi, lo = xf >= float(info.max), xf <= float(info.min)
+    safe = xp.where(hi | lo | xp.isnan(xf), 0.0, xf).astype(new_dtype)
+    return xp.where(hi, info.max, xp.where(lo, info.min, safe)).astype(new_dtype)
+
+
 def _convert_element_type(x, *, new_dtype, weak_type=False, sharding=None):
     if x.dtype == new_dtype:
         return x
@@ -171,11 +183,7 @@ def _convert_element_type(x, *, new_dtype, weak_type=False, sharding=None):
     if new_dtype == np.bool_:
         return x != 0
     if dtypes.is_int(new_dtype) and dtypes.is_inexact(x.dtype):
-        # float -> int: truncate; NaN -> 0; out of range saturates (XLA's behaviour)
-        info = np.iinfo(new_dtype)
-        xf = np.nan_to_num(x.astype(np.float64), nan=0.0)
-        xf = np.clip(np.trunc(xf), info.min, info.max)
-        return xf.astype(new_dtype)
+        return float_to_int(np.asarray(x), new_dtype)
     return x.astype(new_dtype)
 
 
