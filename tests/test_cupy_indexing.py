@@ -19,6 +19,7 @@ from plax_cupy import compiler, fused, planner
 
 RNG = np.random.default_rng(5)
 X = RNG.standard_normal((6, 300)).astype(np.float32)
+BF16 = jnp.bfloat16
 IDX = np.array([3, -1, 6, 9, 0, 3, 3], np.int32)  # out of bounds and repeated on purpose
 
 
@@ -37,6 +38,7 @@ def _scans(x, i):
             lax.cumlogsumexp(x, axis=1, reverse=True),
             lax.cumprod((x[:, :40] * 4).astype(np.int32), axis=1),     # wraps as XLA
             lax.cummin(x.astype(np.float16), axis=1),
+            lax.cumsum(jnp.exp(x.astype(BF16)), axis=1),               # float accumulator
             lax.cumsum(lax.complex(x[:, :70], x[:, 1:71]), axis=1))
 
 
@@ -47,11 +49,12 @@ def _scatters(x, i):
             jnp.ones((10,), np.int16).at[i].mul(np.int16(3)),
             jnp.full((10,), 5, np.int8).at[i].min(np.arange(7, dtype=np.int8) - 2, mode="clip"),
             f16.at[i % 10].max(x[0, :7].astype(np.float16)),
+            jnp.zeros((5,), BF16).at[i % 5].add(x[3, :7].astype(BF16)),  # a 2-byte CAS on GPU
             jnp.zeros((4,), np.complex64).at[i % 4].add(lax.complex(x[1, :7], x[2, :7])))
 
 
 # name: (program, kernels, launches); same-shape gathers share a kernel (multi-output)
-PROGRAMS = {"gathers": (_gathers, 3, 3), "scans": (_scans, 6, 6), "scatters": (_scatters, 6, 12)}
+PROGRAMS = {"gathers": (_gathers, 3, 3), "scans": (_scans, 7, 7), "scatters": (_scatters, 7, 14)}
 
 
 @pytest.fixture(scope="module")

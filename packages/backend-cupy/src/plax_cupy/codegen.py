@@ -7,8 +7,8 @@ each output element a block (or a thread, for short or column reductions), with 
 reduced extent per pass, a block-wide combine, the epilogue, then the row roots; few outputs over
 a long extent split into two kernels; a scan group gives each line a thread (short or strided
 lines) or a block scanning chunks; a scatter group is two launches (the operand at the output
-index, then one thread per update element combining it in, atomically on the GPU). Indices are 32-bit when every extent fits. Pure Python; the
-text needs `prelude.PRELUDE`."""
+index, then one thread per update element combining it in, atomically on the GPU). Indices
+are 32-bit when every extent fits. Pure Python; the text needs `prelude.PRELUDE`."""
 
 from __future__ import annotations
 
