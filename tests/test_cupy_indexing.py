@@ -169,3 +169,54 @@ def test_every_indexing_kernel_compiles_with_nvrtc_without_spills():
         for entry in k.entries:
             assert f"Compiling entry function '{entry}' for 'sm_90'" in log
     assert compiler.spills(log) == 0, log[-3000:]
+
+
+def test_shared_reference_rules_find_the_array_module():
+    """The cupy backend runs the reference's gather/scatter and XLA-semantics elementwise rules
+    (library.SHARED) on its own arrays: they compute with plax.extend.array_module."""
+    import sys
+    import types
+
+    from plax.extend import array_module, registry
+    from plax_cupy import library
+    b = registry.get_backend("cupy")
+    ref = registry.impl_table("reference")
+    for name in library.SHARED:
+        prim = registry.primitives()[name]
+        assert b.rule(prim) is ref[prim], name
+    assert array_module(np.ones(2), np.float32(1), 3) is np
+    fake = types.ModuleType("fake_xp")
+    fake.asarray = np.asarray
+    FakeArray = type("FakeArray", (), {"shape": (2,), "__module__": "fake_xp.core"})
+    sys.modules["fake_xp"] = fake
+    try:
+        assert array_module(np.ones(2), FakeArray()) is fake
+    finally:
+        del sys.modules["fake_xp"]
+
+
+def test_scatter_combine_without_ufunc_at_keeps_numpys_order():
+    """CuPy has no ufunc.at for multiply (nor for its 8/16-bit integer adds): the shared
+    scatter rule then combines in rounds, in NumPy's order (floats: bit for bit)."""
+    import types
+
+    from plax._src.backends.reference.impl_slicing import _combine_at
+
+    class NoAt:
+        def __init__(self, f):
+            self.f = f
+
+        def __call__(self, *args):
+            return self.f(*args)
+
+        def at(self, *args):
+            raise NotImplementedError("ufunc.at")
+
+    xp = types.SimpleNamespace(multiply=NoAt(np.multiply), unique=np.unique, ones=np.ones)
+    flat = np.array([3, 1, 3, 3, 0, 1, 3])
+    vals = RNG.standard_normal(7).astype(np.float32) * 3
+    out = RNG.standard_normal(5).astype(np.float32)
+    want = out.copy()
+    np.multiply.at(want, flat, vals)
+    _combine_at(xp, "multiply", out, flat, vals)
+    np.testing.assert_array_equal(out, want)
