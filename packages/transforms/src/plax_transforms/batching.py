@@ -7,6 +7,8 @@ name are resolved here, which is also how pmap runs on a single-device backend.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import operator
 from typing import Callable
 
@@ -79,6 +81,28 @@ class BatchTrace(Trace):
         if prim.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, od)]
         return BatchTracer(self, out, od)
+
+
+# the axis names of the vmap-style pmaps being traced (pmap on a backend without multi-device
+# execution): rules whose semantics differ between vmap and pmap (host callbacks: once per
+# device) read it through `is_pmap_axis`
+_pmap_axes: contextvars.ContextVar[frozenset] = contextvars.ContextVar("plax_pmap_axes",
+                                                                       default=frozenset())
+
+
+@contextlib.contextmanager
+def pmap_axis(name):
+    """While tracing a vmap-style pmap over axis `name`."""
+    token = _pmap_axes.set(_pmap_axes.get() | {name})
+    try:
+        yield
+    finally:
+        _pmap_axes.reset(token)
+
+
+def is_pmap_axis(trace: BatchTrace) -> bool:
+    """Whether `trace` batches a pmap's axis (not a vmap's)."""
+    return trace.axis_name is not None and trace.axis_name in _pmap_axes.get()
 
 
 def _axis_names(params) -> tuple:
