@@ -290,7 +290,11 @@ class JitFunction:
             return self._execute(entry, leaves, avals)
         # under a transformation, or with the `checks` option (eager dispatch runs the program
         # checkified then, as every call-like primitive it is handed): one jit equation
-        res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
+        if self.backend is not None and _ctx.trace is EVAL_TRACE:
+            with config.override("backend", self.backend):  # jit(backend=...) still holds
+                res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
+        else:
+            res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
         return tree_unflatten(entry.out_tree, res)
 
     def _pick_backend(self, leaves):
