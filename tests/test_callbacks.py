@@ -162,6 +162,10 @@ def test_callbacks_on_cupy(capsys):
         assert_close(jf(X), want)
         assert_close(jf(X + 0.0), want)
         assert_close(plax.jit(plax.vmap(f))(X[:, None]), want[:, None])
+        # pmap over the one device (vmap semantics inside): once per device, as JAX's
+        n = len(kept)
+        assert_close(plax.pmap(f)(X[None]), want[None])
+        assert [a.shape for a in kept[n:]] == [X.shape]
     total = np.cumsum(np.exp(X) * 2.0, -1).sum()
     assert capsys.readouterr().out.splitlines()[:3] == [f"s={total:.1f}"] * 3
     for a in kept[:3]:  # still the values the callback saw, not reused buffers

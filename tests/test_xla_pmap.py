@@ -202,6 +202,15 @@ def callbacks_inside_pmap():
             assert shapes == [(3,)] * 4, (backend, method, shapes)
             lines = sorted(buf.getvalue().splitlines())
             assert lines == sorted(f"sum={s:.1f}" for s in x.sum(1)), (backend, lines)
+    # under another transformation xla's pmap runs with vmap semantics: still once per member
+    shapes = []
+
+    def g(v):
+        return plax.pure_callback(lambda a: shapes.append(a.shape) or a * 2.0, v, v,
+                                  vmap_method="expand_dims")
+    out = plax.vmap(plax.pmap(g))(x[None])
+    np.testing.assert_allclose(np.asarray(out), 2 * x[None])
+    assert shapes == [(3,)] * 4, shapes
 
 @check
 def jax_never_imported():

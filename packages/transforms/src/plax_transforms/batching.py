@@ -7,8 +7,6 @@ name are resolved here, which is also how pmap runs on a single-device backend.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import operator
 from typing import Callable
 
@@ -17,7 +15,8 @@ from plax.extend import current_trace
 from plax.tree_util import tree_flatten, tree_structure, tree_unflatten
 from plax.extend import Trace, Tracer, get_aval, set_current_trace
 from plax.extend.batching import (  # noqa: F401  (importable from here too)
-    bdim_at_front, check_batch_rule, matchaxis, moveaxis, needs_trace, not_mapped)
+    bdim_at_front, check_batch_rule, is_pmap_axis, matchaxis, moveaxis, needs_trace, not_mapped,
+    pmap_axis, pmap_axis_name)
 
 # collective primitive -> rule(trace, vals, dims, **params) -> (out, out_dim) over this trace's
 # own axis name (registry.add_collective); other primitives: their batch rules
@@ -81,28 +80,6 @@ class BatchTrace(Trace):
         if prim.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, od)]
         return BatchTracer(self, out, od)
-
-
-# the axis names of the vmap-style pmaps being traced (pmap on a backend without multi-device
-# execution): rules whose semantics differ between vmap and pmap (host callbacks: once per
-# device) read it through `is_pmap_axis`
-_pmap_axes: contextvars.ContextVar[frozenset] = contextvars.ContextVar("plax_pmap_axes",
-                                                                       default=frozenset())
-
-
-@contextlib.contextmanager
-def pmap_axis(name):
-    """While tracing a vmap-style pmap over axis `name`."""
-    token = _pmap_axes.set(_pmap_axes.get() | {name})
-    try:
-        yield
-    finally:
-        _pmap_axes.reset(token)
-
-
-def is_pmap_axis(trace: BatchTrace) -> bool:
-    """Whether `trace` batches a pmap's axis (not a vmap's)."""
-    return trace.axis_name is not None and trace.axis_name in _pmap_axes.get()
 
 
 def _axis_names(params) -> tuple:

@@ -142,13 +142,6 @@ def _axis_index_jvp(primals, tangents, **params):
 
 
 # --- pmap ----------------------------------------------------------------------------------------
-class _UnnamedAxis:
-    """The axis of a pmap given no axis_name (no collective can name it)."""
-
-    def __repr__(self):
-        return "<unnamed pmap axis>"
-
-
 def pmap(fun: Callable, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnums=(),
          devices=None, backend: str | None = None, axis_size=None, donate_argnums=()):
     """Map `fun` over a leading axis across devices, with collectives over `axis_name`.
@@ -182,7 +175,7 @@ def pmap(fun: Callable, axis_name=None, *, in_axes=0, out_axes=0, static_broadca
         if isinstance(axes, tuple) and len(axes) == len(args) and static:
             axes = tuple(axes[i] for i in dyn)
         # an unnamed pmap still gets an axis of its own: rules tell it from a vmap's by name
-        name = axis_name if axis_name is not None else _UnnamedAxis()
+        name = batching.pmap_axis_name(axis_name)
         vm = batching.vmap(body, in_axes=axes, out_axes=out_axes, axis_name=name,
                            axis_size=axis_size)
         with batching.pmap_axis(name):

@@ -8,9 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from plax.extend import ShapedArray, get_aval
-from plax.extend.batching import bdim_at_front, moveaxis, needs_trace
+from plax.extend.batching import bdim_at_front, is_pmap_axis, moveaxis, needs_trace
 from plax.lax import debug_callback_p, pure_callback_p
-from plax_transforms.batching import is_pmap_axis
 
 
 def _batch_size(vals, dims) -> int:
@@ -44,7 +43,7 @@ def _pure_callback_batch(trace, vals, dims, *, callback, result_avals, vmap_meth
             new_cb = callback
     avals = tuple(ShapedArray((size, *a.shape), a.dtype) for a in result_avals)
     outs = pure_callback_p.bind(*vals, callback=new_cb, result_avals=avals,
-                                vmap_method=vmap_method)
+                                vmap_method=method)  # outer vmaps: the same way
     return outs, [0] * len(outs)
 
 
