@@ -17,6 +17,7 @@ from plax.extend import (
     COLLECTIVES, all_gather_p, Array, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var,
     convert_constvars_jaxpr, get_aval, set_current_trace)
 from plax.extend import execution
+from plax.extend.batching import pmap_axis, pmap_axis_name
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lower_calls import replica_index
@@ -242,5 +243,7 @@ def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):
     axes = in_axes
     if isinstance(axes, (tuple, list)) and len(axes) == len(args) and static:
         axes = tuple(axes[i] for i in dyn)
-    return plax.vmap(body, in_axes=axes, out_axes=out_axes,
-                         axis_name=axis_name)(*[args[i] for i in dyn])
+    name = pmap_axis_name(axis_name)  # host callbacks still run once per member
+    with pmap_axis(name):
+        return plax.vmap(body, in_axes=axes, out_axes=out_axes,
+                         axis_name=name)(*[args[i] for i in dyn])

@@ -212,7 +212,8 @@ class JitFunction:
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.disable_jit:
+        if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.disable_jit \
+                or config.checks:
             return self._call(args, kwargs)
         # The hot path, written out flat (each Python frame costs ~0.1 us on a ~4 us launch):
         # every leaf an Array, a cache hit, all of them on the backend of the last call.
@@ -285,9 +286,15 @@ class JitFunction:
                         self._flat_cache[(tree, key[2], *key[1])] = entry
         else:
             entry, leaves = self._entry(args, kwargs)
-        if _ctx.trace is EVAL_TRACE and entry.concrete:
+        if _ctx.trace is EVAL_TRACE and entry.concrete and not config.checks:
             return self._execute(entry, leaves, avals)
-        res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
+        # under a transformation, or with the `checks` option (eager dispatch runs the program
+        # checkified then, as every call-like primitive it is handed): one jit equation
+        if self.backend is not None and _ctx.trace is EVAL_TRACE:
+            with config.override("backend", self.backend):  # jit(backend=...) still holds
+                res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
+        else:
+            res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
         return tree_unflatten(entry.out_tree, res)
 
     def _pick_backend(self, leaves):

@@ -139,14 +139,24 @@ class Backend:
         """Raise UnsupportedPrimitiveError naming every primitive of `jaxpr` (nested jaxprs
         included) that this backend cannot run, before anything runs."""
         missing = sorted({e.primitive.name for e in iter_eqns(jaxpr)
-                          if not self.supports(e.primitive, e.params)})
+                          if e.primitive.name in EAGER_ONLY
+                          or not self.supports(e.primitive, e.params)})
         if missing:
+            advice = [EAGER_ONLY[n] for n in missing if n in EAGER_ONLY]
+            if len(advice) < len(missing):
+                advice.insert(0, "choose another backend with plax.default_backend(...) or "
+                                 "jit(..., backend=...)")
             raise UnsupportedPrimitiveError(
                 f"backend '{self.name}' cannot run primitive(s) {', '.join(missing)}; "
-                "choose another backend with plax.default_backend(...) or jit(..., backend=...)")
+                + "; ".join(advice))
 
     def __repr__(self):
         return f"<plax backend {self.name} ({self.platform})>"
+
+
+# primitive name -> what to do instead: primitives that run only eagerly, on values (checkify's
+# `check` outside checkify); `check_supported` refuses them in every compiled program
+EAGER_ONLY: dict[str, str] = {}
 
 
 def iter_eqns(jaxpr):

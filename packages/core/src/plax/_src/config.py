@@ -220,9 +220,11 @@ config.define("debug_nans", False, _parse_bool,
 config.define("checks", False, _parse_bool,
               "checked mode. Eager ops check their operands and raise naming the operation, "
               "the index, the axis and the bound (out-of-bounds gather/scatter/dynamic_slice "
-              "indices, which otherwise clamp; integer division by zero); it also turns on "
-              "abstract-eval checking of eager results and of batch rules' outputs. Under jit "
-              "use plax.checkify", validate=_check_bool)
+              "indices, which otherwise clamp; integer division by zero); a jitted function "
+              "called directly, and control flow run eagerly, run checkified (plax.checkify's "
+              "index, division and user checks) and raise after the call; it also turns on "
+              "abstract-eval checking of eager results and of batch rules' outputs",
+              validate=_check_bool)
 config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly",
               validate=_check_bool)
 config.define("check_rules", False, _parse_bool,

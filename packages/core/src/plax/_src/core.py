@@ -734,11 +734,26 @@ def _pp_vars_sep(docs, sep: str) -> pp.Doc:
 # Evaluating a jaxpr by binding its equations (under whatever trace is current)
 
 
+def literal_value(lit: Literal) -> Any:
+    """The value a Literal stands for when its jaxpr is evaluated: its NumPy scalar, or, for a
+    weakly typed literal, a value that is weakly typed too (the Python scalar it was traced
+    from when that has the literal's dtype, else a weak array), so that re-tracing a jaxpr
+    (transforms, checkpoint, linearize) keeps the weak types of the original program."""
+    v = lit.val
+    if not lit.aval.weak_type:
+        return v
+    py = v.item() if isinstance(v, (np.generic, np.ndarray)) else v
+    if type(py) in _PY_SCALARS and get_aval(py) == lit.aval:
+        return py
+    from plax._src.lax.elementwise import _convert_element_type
+    return _convert_element_type(v, lit.aval.dtype, weak_type=True)
+
+
 def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
     env: dict[Var, Any] = {}
 
     def read(x):
-        return x.val if type(x) is Literal else env[x]
+        return literal_value(x) if type(x) is Literal else env[x]
 
     for v, val in zip(jaxpr.constvars, consts):
         env[v] = val

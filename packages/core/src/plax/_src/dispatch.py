@@ -193,6 +193,12 @@ def clear_caches() -> None:
 
 def apply_primitive(prim, args: Sequence[Any], params: dict):
     """Run `prim` on concrete `args` on the backend placement picks; Arrays out."""
+    checks = config.checks  # one read of the option per op (this is eager dispatch's hot path)
+    if checks:
+        from plax._src import eager_checks
+        done = eager_checks.check(prim, args, params)
+        if done is not None:  # a program (jit, control flow) it ran checkified: its outputs
+            return done
     backend, committed = pick_backend(args)
     bufs, avals = [], []
     for a in args:
@@ -218,10 +224,6 @@ def apply_primitive(prim, args: Sequence[Any], params: dict):
             _eager_cache[key] = out_aval, run
     else:
         out_aval, run = hit
-    checks = config.checks  # one read of the option per op (this is eager dispatch's hot path)
-    if checks:
-        from plax._src import eager_checks
-        eager_checks.check(prim, args, params)
     out = launch(run, bufs, args)
     if checks or config.check_rules:
         check_outputs(prim, backend, out if prim.multiple_results else [out],

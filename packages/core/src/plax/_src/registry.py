@@ -346,8 +346,9 @@ def on_clear_caches(clear: Callable[[], None]) -> None:
 def clear_caches() -> None:
     """`plax.clear_caches()`: the eager caches, every plugin's registered caches and each
     started backend's (Backend.clear_caches)."""
-    from plax._src import dispatch
+    from plax._src import dispatch, eager_checks
     dispatch.clear_caches()
+    eager_checks.clear_caches()
     for _, clear in list(_cache_clearers):
         clear()
     for b in started_backends():
