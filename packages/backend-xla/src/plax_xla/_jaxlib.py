@@ -37,8 +37,46 @@ class Aval:
 # Clients
 
 
-def cpu_client(num_devices: int = 1):
-    return xc.make_cpu_client(num_devices=int(num_devices))
+def cpu_client(num_devices: int = 1, distributed=None):
+    """The CPU client; with `distributed` = (runtime client, node id, node count), one of a
+    many-process run whose devices span every process, collectives over gloo (TCP)."""
+    if distributed is None:
+        return xc.make_cpu_client(num_devices=int(num_devices))
+    dist, node_id, num_nodes = distributed
+    return xc.make_cpu_client(
+        distributed_client=dist, node_id=int(node_id), num_nodes=int(num_nodes),
+        num_devices=int(num_devices),
+        collectives=xc._xla.make_gloo_tcp_collectives(distributed_client=dist))
+
+
+# ---------------------------------------------------------------------------------------------
+# Many processes: jaxlib's coordination service (one, in process 0) and a client in each
+# process; its key-value store carries plax's own heartbeats. Timeouts are whole seconds.
+
+
+def has_gloo() -> bool:
+    return hasattr(xc._xla, "make_gloo_tcp_collectives")
+
+
+def distributed_service(bind_address: str, num_nodes: int, heartbeat_timeout: float,
+                        shutdown_timeout: float):
+    return xc._xla.get_distributed_runtime_service(
+        bind_address, int(num_nodes), heartbeat_timeout=_seconds(heartbeat_timeout),
+        shutdown_timeout=_seconds(shutdown_timeout))
+
+
+def distributed_client(address: str, node_id: int, init_timeout: float,
+                       heartbeat_timeout: float, shutdown_timeout: float):
+    """A client of the service at `address`, not connected yet (`.connect()` blocks until
+    every node has connected, and aborts the process after `init_timeout`)."""
+    return xc._xla.get_distributed_runtime_client(
+        address, int(node_id), init_timeout=_seconds(init_timeout),
+        heartbeat_timeout=_seconds(heartbeat_timeout),
+        shutdown_timeout=_seconds(shutdown_timeout), use_compression=True)
+
+
+def _seconds(t: float) -> int:
+    return max(1, int(-(-float(t) // 1)))
 
 
 def _plugin_library(platform: str) -> tuple[str, str] | None:
@@ -124,10 +162,12 @@ def device_put(x: np.ndarray, dev):
         xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
-def put_replicated(x, aval_shape, dtype, devs: Sequence[Any]):
-    """One array holding a copy of `x` (a host array or a device array) on each of `devs`."""
+def put_replicated(x, aval_shape, dtype, devs: Sequence[Any], local: Sequence[Any] = None):
+    """One array holding a copy of `x` (a host array or a device array) on each of `devs`;
+    across processes, this process supplies the copies on its `local` devices alone."""
+    local = devs if local is None else local
     return xc.batched_device_put(
-        Aval(aval_shape, dtype), replicated_sharding(devs), [x] * len(devs), list(devs), True,
+        Aval(aval_shape, dtype), replicated_sharding(devs), [x] * len(local), list(local), True,
         False, xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 

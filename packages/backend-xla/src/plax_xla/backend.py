@@ -26,10 +26,11 @@ _HOST_PRIMITIVES = frozenset({pure_callback_p, debug_callback_p})
 _EAGER_CACHE_LIMIT = 8192
 
 
-def _make_client(platform: str, cpu_devices: int):
-    """(client, platform). 'auto' takes an installed GPU (then TPU) plugin if it starts."""
+def _make_client(platform: str, cpu_devices: int, runtime=None):
+    """(client, platform). 'auto' takes an installed GPU (then TPU) plugin if it starts.
+    With a plax.distributed `runtime`, the CPU client spans every process of the run."""
     if platform in ("cpu", "auto"):
-        if platform == "auto":
+        if platform == "auto" and runtime is None:
             for p in ("gpu", "tpu"):
                 if jl.plugin_available(p):
                     try:
@@ -37,7 +38,17 @@ def _make_client(platform: str, cpu_devices: int):
                     except RuntimeError as e:
                         warnings.warn(f"plax xla backend: {e}; using the CPU", RuntimeWarning,
                                       stacklevel=3)
+        if runtime is not None:
+            s = runtime.settings
+            if s.local_device_ids is not None:
+                cpu_devices = len(s.local_device_ids)
+            return jl.cpu_client(cpu_devices, (runtime.client, s.process_id,
+                                               s.num_processes)), "cpu"
         return jl.cpu_client(cpu_devices), "cpu"
+    if runtime is not None:
+        raise NotImplementedError(
+            f"plax.distributed on the xla backend runs on the CPU platform (gloo "
+            f"collectives); platform {platform!r} is not supported across processes yet")
     if platform in ("gpu", "cuda"):
         return jl.plugin_client("gpu"), "gpu"
     if platform == "tpu":
@@ -58,11 +69,18 @@ class XlaBackend(Backend):
         cpu_devices = int(cpu_devices or _option("xla_cpu_devices", 1))
         if cpu_devices < 1:
             raise ValueError(f"plax xla backend: xla_cpu_devices must be >= 1, got {cpu_devices}")
-        self._client, self.platform = _make_client(platform, cpu_devices)
+        from plax_xla.distributed import current
+        self._runtime = current()
+        self._client, self.platform = _make_client(platform, cpu_devices, self._runtime)
         natives = list(self._client.local_devices())
-        self._devices = [Device("xla", self.platform, d.id, d.device_kind, native=d)
-                         for d in natives]
-        self._by_native = {d.native: d for d in self._devices}
+        # every process's devices (this one's alone outside plax.distributed)
+        self._all_devices = [Device("xla", self.platform, d.id, d.device_kind, native=d,
+                                    process_index=d.process_index)
+                             for d in self._client.devices()]
+        self._by_native = {d.native: d for d in self._all_devices}
+        self._devices = [self._by_native[d] for d in natives]  # this process's
+        self._process_index = self._client.process_index()
+        self._process_count = 1 + max(d.process_index for d in self._all_devices)
         self._default = natives[0]
         self._lowering = plax_registry.lowering_table("xla")
         self._compositions = plax_registry.rules("composition")
@@ -72,7 +90,16 @@ class XlaBackend(Backend):
 
     # --- devices and data movement ---------------------------------------------------------
     def devices(self) -> list[Device]:
+        return self._all_devices
+
+    def local_devices(self) -> list[Device]:
         return self._devices
+
+    def process_index(self) -> int:
+        return self._process_index
+
+    def process_count(self) -> int:
+        return self._process_count
 
     def native_device(self, device: Device | None):
         if device is None:
