@@ -17,6 +17,9 @@ class DistributedError(RuntimeError):
     """A many-process run failed: a peer never arrived, died, or the coordinator is gone."""
 
 
+DistributedError.__module__ = "plax.distributed"
+
+
 @dataclasses.dataclass(frozen=True)
 class DistributedSettings:
     """What every process of a run agrees on, plus its own id (read by backend runtimes)."""
@@ -120,6 +123,9 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     CPU, that many devices). A peer silent for `heartbeat_timeout_seconds` ends every other
     process with an error naming it. Must run before any plax computation."""
     global _settings
+    if _settings is not None:
+        raise RuntimeError("plax.distributed.initialize should only be called once "
+                           f"(already initialized as {_settings.where()})")
     settings = _settings_from(coordinator_address, num_processes, process_id,
                               local_device_ids, initialization_timeout,
                               heartbeat_timeout_seconds, shutdown_timeout_seconds,
