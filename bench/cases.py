@@ -788,6 +788,76 @@ def case_warm_cache(backends, quick, have_jax):
     return res
 
 
+# ---------------------------------------------------------------------------------------------
+# 14. all-reduce of 1e6 float32 across 2 processes (1 CPU device each, gloo over localhost): the
+# psum of a pmap over both processes, plax.distributed beside jax.distributed
+
+
+_ALLREDUCE_SCRIPT = r"""
+import json, os, sys
+sys.path.insert(0, {root!r})
+from bench.cases import median_us
+import numpy as np
+which, pid, port, repeat = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+x = np.full((1, 1_000_000), pid + 1.0, dtype=np.float32)
+if which == "jax":
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(f"localhost:{{port}}", 2, pid)
+    f = jax.pmap(lambda v: jax.lax.psum(v, "i"), axis_name="i")
+    n, shutdown = jax.device_count(), jax.distributed.shutdown
+else:
+    import plax
+    from plax import lax
+    plax.distributed.initialize(f"localhost:{{port}}", 2, pid)
+    f = plax.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+    n, shutdown = plax.device_count(), plax.distributed.shutdown
+ok = float(np.asarray(f(x))[0, 0]) == 3.0
+us = median_us(lambda: f(x), repeat=repeat, number=5)
+shutdown()
+print(json.dumps({{"us": us, "devices": n, "correct": ok}}))
+"""
+
+
+def _two_processes(script, which, env, repeat):
+    import json
+    import socket
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    procs = [subprocess.Popen([sys.executable, "-c", script, which, str(i), str(port),
+                               str(repeat)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = []
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            return {"error": "timed out"}
+        if p.returncode:
+            return {"error": err.strip().splitlines()[-1] if err.strip() else "failed"}
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    return outs[0]  # process 0's timing (both wait for each other every call)
+
+
+def case_allreduce_2proc(backends, quick, have_jax):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _ALLREDUCE_SCRIPT.format(root=root)
+    repeat = 5 if quick else 15
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("PLAX_", "XLA_FLAGS", "JAX_"))}
+    res = {}
+    if "xla" in backends:
+        res["plax[xla]"] = _two_processes(script, "plax", dict(base, PLAX_BACKEND="xla"),
+                                          repeat)
+    if have_jax:
+        res["jax"] = _two_processes(script, "jax", dict(base, JAX_PLATFORMS="cpu"), repeat)
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
 CASES = {
     "1_mlp_step": case_mlp,
     "2_dispatch": case_dispatch,
@@ -802,6 +872,7 @@ CASES = {
     "11_vae_first_epoch": case_vae_first_epoch,
     "12_cholesky_solve": case_cholesky_solve,
     "13_warm_cache_first_call": case_warm_cache,
+    "14_allreduce_2proc": case_allreduce_2proc,
 }
 
 
