@@ -114,9 +114,11 @@ def plugin_available(platform: str) -> bool:
     return _plugin_library(platform) is not None
 
 
-def plugin_client(platform: str):
+def plugin_client(platform: str, distributed=None):
     """A PJRT C-API client for 'gpu' or 'tpu' through an installed plugin; a clear error when
-    none is installed or it fails to start (no device, driver too old)."""
+    none is installed or it fails to start (no device, driver too old). With `distributed` =
+    (runtime client, node id, node count, visible device ids or None), one process's client of
+    a many-process run (as JAX makes it)."""
     found = _plugin_library(platform)
     if found is None:
         hint = {"gpu": "pip install jax-cuda13-plugin (or jax-cuda12-plugin)",
@@ -131,7 +133,13 @@ def plugin_client(platform: str):
         if hasattr(xc, "pjrt_plugin_initialized") and not xc.pjrt_plugin_initialized(name):
             xc.initialize_pjrt_plugin(name)
         options = xc.generate_pjrt_gpu_plugin_options() if name == "cuda" else {}
-        return xc.make_c_api_client(name, options)
+        if distributed is None:
+            return xc.make_c_api_client(name, options)
+        dist, node_id, num_nodes, visible = distributed
+        options = {**options, "node_id": int(node_id), "num_nodes": int(num_nodes)}
+        if visible is not None:
+            options["visible_devices"] = [int(i) for i in visible]
+        return xc.make_c_api_client(name, options, dist)
     except Exception as e:  # noqa: BLE001 - reported with the plugin's path
         raise RuntimeError(f"PJRT plugin '{name}' ({path}) failed to start: "
                            f"{type(e).__name__}: {e}") from e

@@ -28,31 +28,30 @@ _EAGER_CACHE_LIMIT = 8192
 
 def _make_client(platform: str, cpu_devices: int, runtime=None):
     """(client, platform). 'auto' takes an installed GPU (then TPU) plugin if it starts.
-    With a plax.distributed `runtime`, the CPU client spans every process of the run."""
+    With a plax.distributed `runtime`, the client spans every process of the run (the CPU's
+    collectives over gloo; a plugin's, NCCL on GPUs, its own)."""
+    dist = None
+    if runtime is not None:
+        s = runtime.settings
+        dist = (runtime.client, s.process_id, s.num_processes, s.local_device_ids)
     if platform in ("cpu", "auto"):
-        if platform == "auto" and runtime is None:
+        if platform == "auto":
             for p in ("gpu", "tpu"):
                 if jl.plugin_available(p):
                     try:
-                        return jl.plugin_client(p), p
+                        return jl.plugin_client(p, dist), p
                     except RuntimeError as e:
                         warnings.warn(f"plax xla backend: {e}; using the CPU", RuntimeWarning,
                                       stacklevel=3)
-        if runtime is not None:
-            s = runtime.settings
-            if s.local_device_ids is not None:
-                cpu_devices = len(s.local_device_ids)
-            return jl.cpu_client(cpu_devices, (runtime.client, s.process_id,
-                                               s.num_processes)), "cpu"
+        if dist is not None:
+            if dist[3] is not None:  # CPU devices are virtual: that many of them
+                cpu_devices = len(dist[3])
+            return jl.cpu_client(cpu_devices, dist[:3]), "cpu"
         return jl.cpu_client(cpu_devices), "cpu"
-    if runtime is not None:
-        raise NotImplementedError(
-            f"plax.distributed on the xla backend runs on the CPU platform (gloo "
-            f"collectives); platform {platform!r} is not supported across processes yet")
     if platform in ("gpu", "cuda"):
-        return jl.plugin_client("gpu"), "gpu"
+        return jl.plugin_client("gpu", dist), "gpu"
     if platform == "tpu":
-        return jl.plugin_client("tpu"), "tpu"
+        return jl.plugin_client("tpu", dist), "tpu"
     raise ValueError(f"plax xla backend: unknown platform {platform!r} (PLAX_XLA_PLATFORM / "
                      "config 'xla_platform'); use cpu, gpu, tpu or auto")
 

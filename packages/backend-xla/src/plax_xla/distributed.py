@@ -1,7 +1,7 @@
 """The xla backend's side of plax.distributed: process 0 serves jaxlib's coordination service,
-every process connects a client to it, and the backend's CPU client is made over that client
-with gloo collectives. A watchdog thread keeps heartbeats in the service's key-value store and
-turns a peer that died (or a lost coordinator) into an error naming it instead of a hang.
+every process connects a client to it, and the backend's client is made over that client (the
+CPU's with gloo collectives). A watchdog thread keeps heartbeats in the service's key-value
+store and turns a peer that died (or a lost coordinator) into an error naming it, not a hang.
 
 jaxlib's own failure handling aborts the process (SIGABRT, no Python exception): its timeouts
 are set past plax's, so plax's checks report first."""
