@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 import plax  # noqa: E402
 
-HEARTBEAT = 3  # s: a peer silent this long is reported dead
+HEARTBEAT = 5  # s: a peer silent this long is reported dead (slack for a loaded machine)
 
 
 def report(**kw):
