@@ -19,7 +19,7 @@ from plax.extend import EVAL_TRACE, current_trace
 from plax.tree_util import tree_flatten, tree_unflatten
 from plax.extend import (
     COLLECTIVES, all_gather_p, Array, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var,
-    convert_constvars_jaxpr, get_aval, set_current_trace)
+    convert_constvars_jaxpr, get_aval, psum_p, set_current_trace)
 from plax.extend import execution
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
@@ -42,6 +42,10 @@ class _PmapTrace(JaxprTrace):
                                     f"over axis '{self.axis_name}')")
             if prim is all_gather_p:
                 return self._all_gather(args[0], params)
+            if prim is psum_p and params.get("axis_index_groups") is None and all(
+                    _plain_number(a) for a in args):
+                # the same constant on every device (pmean's psum(1)): no exchange needed
+                return [a * self.axis_size for a in args]
         return super().process_primitive(prim, args, params)
 
     def _all_gather(self, x, params):
@@ -56,6 +60,11 @@ class _PmapTrace(JaxprTrace):
         v = Var(aval)
         self.eqns.append(JaxprEqn([atom], [v], all_gather_p, {**params, "axis_size": n}))
         return JaxprTracer(self, aval, v)
+
+
+def _plain_number(x) -> bool:
+    """A Python int/float/complex (not bool, not an array or tracer)."""
+    return type(x) in (int, float, complex)
 
 
 def _flat_axes(what: str, spec, tree_value, n_leaves: int) -> list:
@@ -217,7 +226,7 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
         return [v if a is None else _take(b, v, a, rid) for v, a in zip(vals, axes)]
 
     def epilogue(b, vals):
-        return [v if a is None else _stack(b, v, a, n, total) for v, a in zip(vals, o_axes)]
+        return _stack_all(b, vals, o_axes, n, total)
 
     text, _ = lower_closed_jaxpr(_with_in_avals(jaxpr, avals), f"pmap_{total}",
                                  axis_env=AxisEnv(axis_name, total), num_replicas=total,
@@ -251,15 +260,24 @@ def _take(b, v, axis: int, rid):
     return hlo.reshape(b, row, v.shape[:axis] + v.shape[axis + 1:])
 
 
-def _stack(b, v, axis: int, n: int, total: int):
-    """Every replica's `v` stacked along a new `axis` (an all_gather over the replicas of each
-    process: groups of n of the `total`)."""
-    axis = axis % (v.ndim + 1)
-    one = hlo.reshape(b, v, v.shape[:axis] + (1,) + v.shape[axis:])
-    shape = one.shape[:axis] + (n,) + one.shape[axis + 1:]
-    return b.op1("stablehlo.all_gather", [one], shape, v.dtype,
-                 attrs=f"all_gather_dim = {axis} : i64, replica_groups = "
-                       f"{hlo.replica_groups([list(range(g, g + n)) for g in range(0, total, n)])}")
+def _stack_all(b, vals, axes, n: int, total: int):
+    """The mapped outputs stacked (unmapped ones as they are): one all_gather for all outputs
+    stacked along the same axis (one exchange; across processes a network round trip each)."""
+    outs = list(vals)
+    by_axis: dict = {}
+    for i, (v, a) in enumerate(zip(vals, axes)):
+        if a is not None:
+            by_axis.setdefault(a % (v.ndim + 1), []).append(i)
+    groups = hlo.replica_groups([list(range(g, g + n)) for g in range(0, total, n)])
+    for axis, idx in by_axis.items():
+        ones = [hlo.reshape(b, vals[i], vals[i].shape[:axis] + (1,) + vals[i].shape[axis:])
+                for i in idx]
+        shapes = [(o.shape[:axis] + (n,) + o.shape[axis + 1:], o.dtype) for o in ones]
+        res = b.op("stablehlo.all_gather", ones, shapes,
+                   attrs=f"all_gather_dim = {axis} : i64, replica_groups = {groups}")
+        for i, r in zip(idx, res):
+            outs[i] = r
+    return outs
 
 
 def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):
