@@ -1,6 +1,7 @@
 """One process of tests/test_distributed.py's runs (2 processes x 2 CPU devices on localhost):
 
     python distributed_worker.py collectives PROCESS_ID PORT   # report, then process 1 dies
+    python distributed_worker.py crash PROCESS_ID PORT         # process 1 raises, uncaught
     python distributed_worker.py missing 0 PORT                # joins a run nobody else joins
 
 It prints one JSON line with what it saw; the test compares it with NumPy."""
@@ -60,6 +61,19 @@ def collectives(pid: int):
     report(error="process 0 ran on for 60 s without noticing")
 
 
+def crash(pid: int):
+    from plax import lax
+    step = plax.pmap(lambda a: lax.psum(a, "i"), axis_name="i")
+    x = np.ones((2, 3), np.float32)
+    report(psum=np.asarray(step(x)).tolist())
+    if pid == 1:
+        raise RuntimeError("boom in process 1")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 60:
+        step(x)
+    report(error="process 0 ran on for 60 s without noticing")
+
+
 def main():
     scenario, pid, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     plax.config.update("xla_cpu_devices", 2)
@@ -69,7 +83,7 @@ def main():
     except plax.distributed.DistributedError as e:
         report(error=type(e).__name__, message=str(e))
         sys.exit(3)
-    collectives(pid)
+    crash(pid) if scenario == "crash" else collectives(pid)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,21 @@ def test_two_processes_collectives_devices_and_a_killed_peer():
     assert "heartbeat" in err0
 
 
+def test_uncaught_exception_in_a_peer():
+    """Process 1 dies of an exception: it leaves at once (no shutdown barrier) and process 0,
+    waiting in a psum with it, ends naming it and the exception."""
+    port = _port()
+    (rc0, r0, err0), (rc1, r1, err1) = _finish(
+        [_start(WORKER, "crash", i, port) for i in range(2)])
+    assert r0["psum"] == r1["psum"] == [[4.0] * 3] * 2, err0[-3000:]  # 4 devices
+    # its exit status is 1, or SIGABRT when jaxlib ends it first (process 0's exit takes the
+    # coordinator with it): either way, after its traceback
+    assert rc1 in (1, -6) and "RuntimeError: boom in process 1" in err1
+    assert rc0 == 1, err0[-3000:]
+    assert (f"process 0 of 2 (coordinator localhost:{port}): process 1 ended with an uncaught "
+            "exception (RuntimeError: boom in process 1)") in err0
+
+
 def test_peer_that_never_arrives():
     port = _port()
     [(rc, r, err)] = _finish([_start(WORKER, "missing", 0, port)])

@@ -21,6 +21,7 @@ _current: "Runtime | None" = None
 
 _PREFIX = "plax/heartbeat/"
 _DONE = "plax/done/"
+_FAILED = "plax/failed/"
 
 
 def current() -> "Runtime | None":
@@ -133,6 +134,7 @@ class Runtime:
                 self.client.key_value_set(_PREFIX + me, str(count), True)
                 beats = dict(self.client.key_value_dir_get(_PREFIX))
                 done = {k[len(_DONE):] for k, _ in self.client.key_value_dir_get(_DONE)}
+                failed = self.client.key_value_dir_get(_FAILED)
             except Exception as e:  # noqa: BLE001 - the coordinator is unreachable
                 if self._stop.is_set():
                     return
@@ -143,6 +145,11 @@ class Runtime:
                     return
                 continue
             last_ok = now
+            for key, why in failed:
+                if key[len(_FAILED):] != me:
+                    self._fail(f"{s.where()}: process {key[len(_FAILED):]} ended with an "
+                               f"uncaught exception ({why})")
+                    return
             for pid in range(s.num_processes):
                 key = str(pid)
                 if key == me or key in done:
@@ -184,3 +191,19 @@ class Runtime:
                 self.service.shutdown()
             if _current is self:
                 _current = None
+
+    def abandon(self, reason: str) -> None:
+        """Leave at once (an uncaught exception ends this process): tell the others why
+        instead of waiting for them in the shutdown barrier, which they would never reach."""
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(5)
+        s = self.settings
+        try:
+            self.client.key_value_set(_FAILED + str(s.process_id), reason, True)
+        except Exception:  # noqa: BLE001 - the coordinator is gone already: nothing to tell
+            return
+        if self.service is not None and s.num_processes > 1:
+            # the others learn it from this process's service: let their watchdogs read it
+            # before it goes (then jaxlib ends them, without the reason)
+            time.sleep(2 * min(1.0, s.heartbeat_timeout / 4) + 0.5)

@@ -1,6 +1,8 @@
 """plax.distributed's state: the settings of a many-process run, checked and handed to the
 runtime of each backend that registered one (rule table "distributed", keyed by backend name:
-`connect(settings) -> handle` with `handle.shutdown()`), before that backend starts."""
+`connect(settings) -> handle`), before that backend starts. A handle has `shutdown()` (leave
+the run, waiting for the others) and `abandon(reason)` (leave at once, telling the others why:
+at exit after an uncaught exception, when the others would wait for this process in vain)."""
 
 from __future__ import annotations
 
@@ -160,7 +162,13 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
 
 def shutdown() -> None:
     """Leave the run: waits (up to shutdown_timeout_seconds) for every process to shut down
-    too, then stops the coordinator (in process 0). A no-op when not initialized."""
+    too, then stops the coordinator (in process 0). A no-op when not initialized. It also runs
+    at exit; after an uncaught exception the process leaves at once instead, and the others
+    end with an error naming it and the exception."""
+    _leave(None)
+
+
+def _leave(reason: str | None) -> None:
     global _settings
     with _lock:
         handles, _handles[:] = list(_handles), []
@@ -168,7 +176,7 @@ def shutdown() -> None:
     errors = []
     for _, h in reversed(handles):
         try:
-            h.shutdown()
+            h.shutdown() if reason is None else h.abandon(reason)
         except Exception as e:  # noqa: BLE001 - every runtime gets its shutdown
             errors.append(e)
     if errors:
@@ -176,12 +184,15 @@ def shutdown() -> None:
 
 
 def _shutdown_at_exit() -> None:
-    if _settings is not None:
-        try:
-            shutdown()
-        except Exception as e:  # noqa: BLE001 - at exit: report, do not mask the exit status
-            import sys
-            print(f"plax.distributed.shutdown at exit: {e}", file=sys.stderr)
+    import sys
+    if _settings is None:
+        return
+    exc = getattr(sys, "last_value", None)  # set when an uncaught exception ends the program
+    reason = None if exc is None else f"{type(exc).__name__}: {exc}"[:300]
+    try:
+        _leave(reason)
+    except Exception as e:  # noqa: BLE001 - at exit: report, do not mask the exit status
+        print(f"plax.distributed.shutdown at exit: {e}", file=sys.stderr)
 
 
 def is_initialized() -> bool:
