@@ -220,6 +220,9 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
     def prologue(b, vals):
         if all(a is None for a in axes):
             return vals
+        if n == 1:  # one device per process: its part is the whole input, less the axis
+            return [v if a is None else hlo.reshape(b, v, v.shape[:a] + v.shape[a + 1:])
+                    for v, a in zip(vals, axes)]
         rid = replica_index(b)
         if total != n:  # the index within this process's part
             rid = hlo.binary(b, "stablehlo.remainder", rid, hlo.scalar(b, n, rid.dtype))
@@ -268,6 +271,12 @@ def _stack_all(b, vals, axes, n: int, total: int):
     for i, (v, a) in enumerate(zip(vals, axes)):
         if a is not None:
             by_axis.setdefault(a % (v.ndim + 1), []).append(i)
+    if n == 1:  # one device per process: nothing to gather
+        for axis, idx in by_axis.items():
+            for i in idx:
+                outs[i] = hlo.reshape(b, vals[i], vals[i].shape[:axis] + (1,)
+                                      + vals[i].shape[axis:])
+        return outs
     groups = hlo.replica_groups([list(range(g, g + n)) for g in range(0, total, n)])
     for axis, idx in by_axis.items():
         ones = [hlo.reshape(b, vals[i], vals[i].shape[:axis] + (1,) + vals[i].shape[axis:])
