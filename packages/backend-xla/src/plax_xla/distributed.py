@@ -62,14 +62,7 @@ class Runtime:
     def start(self) -> None:
         s = self.settings
         if s.process_id == 0:
-            try:
-                self.service = jl.distributed_service(
-                    s.coordinator_bind_address, s.num_processes,
-                    _jaxlib_timeout(s.heartbeat_timeout), s.shutdown_timeout)
-            except Exception as e:  # noqa: BLE001 - reported with the address
-                raise DistributedError(
-                    f"plax.distributed.initialize: {s.where()} could not start the coordinator "
-                    f"on {s.coordinator_bind_address}: {type(e).__name__}: {e}") from e
+            self.service = self._serve()
         self.client = jl.distributed_client(
             s.coordinator_address, s.process_id, _jaxlib_timeout(s.initialization_timeout),
             _jaxlib_timeout(s.heartbeat_timeout), s.shutdown_timeout)
@@ -77,6 +70,26 @@ class Runtime:
         self._watchdog = threading.Thread(target=self._watch, name="plax-distributed-watchdog",
                                           daemon=True)
         self._watchdog.start()
+
+    def _serve(self):
+        """The coordination service, listening on the bind address (the default, all IPv6
+        interfaces, falls back to all IPv4 ones where IPv6 is off)."""
+        s = self.settings
+        binds = [s.coordinator_bind_address]
+        port = s.coordinator_address.rsplit(":", 1)[1]
+        if binds[0] == f"[::]:{port}":
+            binds.append(f"0.0.0.0:{port}")
+        for i, bind in enumerate(binds):
+            try:
+                return jl.distributed_service(bind, s.num_processes,
+                                              _jaxlib_timeout(s.heartbeat_timeout),
+                                              s.shutdown_timeout)
+            except Exception as e:  # noqa: BLE001 - reported with the address
+                if i + 1 == len(binds):
+                    raise DistributedError(
+                        f"plax.distributed.initialize: {s.where()} could not start the "
+                        f"coordinator on {' or '.join(binds)}: {type(e).__name__}: "
+                        f"{' '.join(str(e).split())}") from e
 
     def _connect(self) -> None:
         """client.connect() is a barrier of every process; jaxlib would abort this process
