@@ -47,14 +47,14 @@ _handles: list[tuple[str, Any]] = []
 
 
 def _int_arg(name: str, value, env: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            import operator
-            return operator.index(value)
-        except TypeError:
-            raise TypeError(f"plax.distributed.initialize: {name} must be an int, got "
-                            f"{value!r} (argument or {env})") from None
-    return value
+    import operator
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"plax.distributed.initialize: {name} must be an int, got {value!r} "
+                        f"(argument or {env})") from None
 
 
 def _timeout(name: str, value) -> float:
