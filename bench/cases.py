@@ -788,6 +788,147 @@ def case_warm_cache(backends, quick, have_jax):
     return res
 
 
+# ---------------------------------------------------------------------------------------------
+# 14. all-reduce of 1e6 float32 across 2 processes (1 CPU device each, gloo over localhost): the
+# psum of a pmap over both processes, plax.distributed beside jax.distributed
+
+
+_ALLREDUCE_SCRIPT = r"""
+import json, os, sys
+sys.path.insert(0, {root!r})
+from bench.cases import median_us
+import numpy as np
+which, pid, port, repeat = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+x = np.full((1, 1_000_000), pid + 1.0, dtype=np.float32)
+if which == "jax":
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(f"localhost:{{port}}", 2, pid)
+    f = jax.pmap(lambda v: jax.lax.psum(v, "i"), axis_name="i")
+    n, shutdown = jax.device_count(), jax.distributed.shutdown
+else:
+    import plax
+    from plax import lax
+    plax.distributed.initialize(f"localhost:{{port}}", 2, pid)
+    f = plax.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+    n, shutdown = plax.device_count(), plax.distributed.shutdown
+ok = float(np.asarray(f(x))[0, 0]) == 3.0
+us = median_us(lambda: f(x), repeat=repeat, number=5)
+shutdown()
+print(json.dumps({{"us": us, "devices": n, "correct": ok}}))
+"""
+
+
+def _two_processes(script, which, env, repeat):
+    import json
+    import socket
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    procs = [subprocess.Popen([sys.executable, "-c", script, which, str(i), str(port),
+                               str(repeat)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = []
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            return {"error": "timed out"}
+        if p.returncode:
+            return {"error": err.strip().splitlines()[-1] if err.strip() else "failed"}
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    return outs[0]  # process 0's timing (both wait for each other every call)
+
+
+def case_allreduce_2proc(backends, quick, have_jax):
+    """Alternating runs of each side (the machine's load drifts); the median of their
+    medians."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _ALLREDUCE_SCRIPT.format(root=root)
+    repeat, rounds = (5, 1) if quick else (15, 3)
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("PLAX_", "XLA_FLAGS", "JAX_"))}
+    sides = {}
+    if "xla" in backends:
+        sides["plax[xla]"] = ("plax", dict(base, PLAX_BACKEND="xla"))
+    if have_jax:
+        sides["jax"] = ("jax", dict(base, JAX_PLATFORMS="cpu"))
+    runs: dict = {k: [] for k in sides}
+    for _ in range(rounds):
+        for name, (which, env) in sides.items():
+            runs[name].append(_two_processes(script, which, env, repeat))
+    res = {}
+    for name, rs in runs.items():
+        ok = [r for r in rs if "us" in r]
+        res[name] = dict(ok[0], us=statistics.median(r["us"] for r in ok),
+                         runs_us=[r["us"] for r in ok]) if ok else rs[0]
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 15. data-parallel MLP step (grad, pmean of the gradients, SGD) with pmap over 4 CPU devices
+# (each side in its own process), the batch of 128 split 4 ways
+
+
+_DP_SCRIPT = r"""
+import json, sys
+sys.path.insert(0, {root!r})
+from bench.cases import median_us, _mlp_data
+import numpy as np
+which, repeat = sys.argv[1], int(sys.argv[2])
+params, x, y = _mlp_data(128)
+if which == "jax":
+    import jax as lib, jax.numpy as jnp
+    from jax import lax
+else:
+    import plax as lib, plax.numpy as jnp
+    from plax import lax
+def loss(p, x, y):
+    h = x
+    for w, b in p[:-1]:
+        h = jnp.maximum(jnp.dot(h, w) + b, 0.0)
+    w, b = p[-1]
+    return jnp.mean(jnp.sum((jnp.dot(h, w) + b - y) ** 2, axis=-1))
+def step(p, x, y):
+    g = lax.pmean(lib.grad(loss)(p, x, y), "batch")
+    return [(w - 0.01 * gw, b - 0.01 * gb) for (w, b), (gw, gb) in zip(p, g)]
+n = lib.device_count()
+f = lib.pmap(step, axis_name="batch")
+xs, ys = x.reshape(n, -1, x.shape[1]), y.reshape(n, -1, y.shape[1])
+state = [f([(np.stack([w] * n), np.stack([b] * n)) for w, b in params], xs, ys)]
+def run():
+    state[0] = f(state[0], xs, ys)
+    return state[0]
+print(json.dumps({{"us": median_us(run, repeat=repeat, number=10), "devices": n}}))
+"""
+
+
+def case_data_parallel(backends, quick, have_jax):
+    """Alternating runs of each side; the median of their medians."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _DP_SCRIPT.format(root=root)
+    repeat, rounds = (5, 1) if quick else (15, 3)
+    sides = {f"plax[{b}]": ("plax", dict(os.environ, PLAX_BACKEND=b, PLAX_XLA_CPU_DEVICES="4"))
+             for b in backends if b == "xla"}
+    if have_jax:
+        sides["jax"] = ("jax", dict(os.environ,
+                                    XLA_FLAGS="--xla_force_host_platform_device_count=4"))
+    runs: dict = {k: [] for k in sides}
+    for _ in range(rounds):
+        for name, (which, env) in sides.items():
+            runs[name].append(_subprocess_json([script, which, str(repeat)], env))
+    res = {}
+    for name, rs in runs.items():
+        ok = [r for r in rs if "us" in r]
+        res[name] = dict(ok[0], us=statistics.median(r["us"] for r in ok),
+                         runs_us=[r["us"] for r in ok]) if ok else rs[0]
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
 CASES = {
     "1_mlp_step": case_mlp,
     "2_dispatch": case_dispatch,
@@ -802,6 +943,8 @@ CASES = {
     "11_vae_first_epoch": case_vae_first_epoch,
     "12_cholesky_solve": case_cholesky_solve,
     "13_warm_cache_first_call": case_warm_cache,
+    "14_allreduce_2proc": case_allreduce_2proc,
+    "15_data_parallel_pmap": case_data_parallel,
 }
 
 

@@ -26,22 +26,32 @@ _HOST_PRIMITIVES = frozenset({pure_callback_p, debug_callback_p})
 _EAGER_CACHE_LIMIT = 8192
 
 
-def _make_client(platform: str, cpu_devices: int):
-    """(client, platform). 'auto' takes an installed GPU (then TPU) plugin if it starts."""
+def _make_client(platform: str, cpu_devices: int, runtime=None):
+    """(client, platform). 'auto' takes an installed GPU (then TPU) plugin if it starts.
+    With a plax.distributed `runtime`, the client spans every process of the run (the CPU's
+    collectives over gloo; a plugin's, NCCL on GPUs, its own)."""
+    dist = None
+    if runtime is not None:
+        s = runtime.settings
+        dist = (runtime.client, s.process_id, s.num_processes, s.local_device_ids)
     if platform in ("cpu", "auto"):
         if platform == "auto":
             for p in ("gpu", "tpu"):
                 if jl.plugin_available(p):
                     try:
-                        return jl.plugin_client(p), p
+                        return jl.plugin_client(p, dist), p
                     except RuntimeError as e:
                         warnings.warn(f"plax xla backend: {e}; using the CPU", RuntimeWarning,
                                       stacklevel=3)
+        if dist is not None:
+            if dist[3] is not None:  # CPU devices are virtual: that many of them
+                cpu_devices = len(dist[3])
+            return jl.cpu_client(cpu_devices, dist[:3]), "cpu"
         return jl.cpu_client(cpu_devices), "cpu"
     if platform in ("gpu", "cuda"):
-        return jl.plugin_client("gpu"), "gpu"
+        return jl.plugin_client("gpu", dist), "gpu"
     if platform == "tpu":
-        return jl.plugin_client("tpu"), "tpu"
+        return jl.plugin_client("tpu", dist), "tpu"
     raise ValueError(f"plax xla backend: unknown platform {platform!r} (PLAX_XLA_PLATFORM / "
                      "config 'xla_platform'); use cpu, gpu, tpu or auto")
 
@@ -58,11 +68,18 @@ class XlaBackend(Backend):
         cpu_devices = int(cpu_devices or _option("xla_cpu_devices", 1))
         if cpu_devices < 1:
             raise ValueError(f"plax xla backend: xla_cpu_devices must be >= 1, got {cpu_devices}")
-        self._client, self.platform = _make_client(platform, cpu_devices)
+        from plax_xla.distributed import current
+        self._runtime = current()
+        self._client, self.platform = _make_client(platform, cpu_devices, self._runtime)
         natives = list(self._client.local_devices())
-        self._devices = [Device("xla", self.platform, d.id, d.device_kind, native=d)
-                         for d in natives]
-        self._by_native = {d.native: d for d in self._devices}
+        # every process's devices (this one's alone outside plax.distributed)
+        self._all_devices = [Device("xla", self.platform, d.id, d.device_kind, native=d,
+                                    process_index=d.process_index)
+                             for d in self._client.devices()]
+        self._by_native = {d.native: d for d in self._all_devices}
+        self._devices = [self._by_native[d] for d in natives]  # this process's
+        self._process_index = self._client.process_index()
+        self._process_count = 1 + max(d.process_index for d in self._all_devices)
         self._default = natives[0]
         self._lowering = plax_registry.lowering_table("xla")
         self._compositions = plax_registry.rules("composition")
@@ -72,7 +89,16 @@ class XlaBackend(Backend):
 
     # --- devices and data movement ---------------------------------------------------------
     def devices(self) -> list[Device]:
+        return self._all_devices
+
+    def local_devices(self) -> list[Device]:
         return self._devices
+
+    def process_index(self) -> int:
+        return self._process_index
+
+    def process_count(self) -> int:
+        return self._process_count
 
     def native_device(self, device: Device | None):
         if device is None:

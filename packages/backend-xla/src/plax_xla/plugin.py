@@ -69,6 +69,12 @@ def _factory():
     return XlaBackend()
 
 
+def _connect(settings):
+    """plax.distributed.initialize's hook: join the run (before the backend starts)."""
+    from plax_xla.distributed import connect
+    return connect(settings)
+
+
 @hookimpl
 def plax_register(registry):
     _define_options()
@@ -77,3 +83,4 @@ def plax_register(registry):
         for prim, rule in module.RULES.items():
             registry.add_lowering("xla", prim, rule)
     registry.register_backend("xla", _factory, priority=10)
+    registry.add_rule("distributed", "xla", _connect)

@@ -9,7 +9,8 @@ import importlib as _importlib
 from plax._src.api import (  # noqa: F401
     ShapeDtypeStruct, block_until_ready, default_backend as _default_backend_name,
     device_count, device_get, device_put, devices, eval_shape, local_device_count,
-    local_devices, make_jaxpr, print_environment_info)
+    local_devices, make_jaxpr, print_environment_info, process_count, process_index,
+    process_indices)
 from plax._src.array import Array  # noqa: F401
 from plax._src.callback import pure_callback  # noqa: F401
 from plax._src.ffi import ffi_call  # noqa: F401
@@ -25,7 +26,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
                "checkify", "tree", "scipy", "errors", "debug", "ffi",
-               "sharding"}
+               "sharding",
+               "distributed"}
 
 
 class default_backend:

@@ -16,13 +16,15 @@ import numpy as np
 class Device:
     """One device of a backend (`plax.devices()` lists them)."""
 
-    __slots__ = ("backend_name", "platform", "id", "device_kind", "native")
+    __slots__ = ("backend_name", "platform", "id", "device_kind", "native", "process_index")
 
     def __init__(self, backend_name: str, platform: str, id: int, device_kind: str = "",
-                 native: Any = None):
+                 native: Any = None, process_index: int = 0):
         self.backend_name, self.platform, self.id = backend_name, platform, id
         self.device_kind = device_kind or platform
         self.native = native  # the backend's own device object, if any
+        # the process that owns it (plax.distributed: 0 .. process_count - 1)
+        self.process_index = process_index
 
     def __repr__(self):
         plat = {"cpu": "Cpu", "gpu": "Cuda", "cuda": "Cuda", "tpu": "Tpu"}.get(
@@ -69,11 +71,23 @@ class Backend:
     platform: str = "cpu"
 
     def devices(self) -> list[Device]:
-        """Its devices (at least one)."""
+        """Its devices (at least one); with plax.distributed, every process's."""
         raise NotImplementedError
 
+    def local_devices(self) -> list[Device]:
+        """The devices this process owns (those it can put data on). Default: all of them."""
+        return self.devices()
+
+    def process_index(self) -> int:
+        """This process's index among the processes of a plax.distributed run (default 0)."""
+        return 0
+
+    def process_count(self) -> int:
+        """How many processes share this backend's devices (plax.distributed; default 1)."""
+        return 1
+
     def default_device(self) -> Device:
-        return self.devices()[0]
+        return self.local_devices()[0]
 
     # data movement
     def put(self, x: np.ndarray, device: Device | None = None) -> Any:

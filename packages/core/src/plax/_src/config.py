@@ -239,6 +239,15 @@ config.define("plugins", None, _parse_list,
               validate=_check_names)
 config.define("disable_plugins", (), lambda s: _parse_list(s) or (),
               "plugin names never to load (comma separated)", validate=_check_names)
+config.define("coordinator_address", None, lambda s: s.strip() or None,
+              "plax.distributed.initialize(): host:port of the coordinator (process 0 serves "
+              "it) when the call does not pass coordinator_address")
+config.define("num_processes", None, int,
+              "plax.distributed.initialize(): number of processes when the call does not "
+              "pass num_processes")
+config.define("process_id", None, int,
+              "plax.distributed.initialize(): this process's id (0 .. num_processes - 1) when "
+              "the call does not pass process_id")
 
 
 def enable_x64(value: bool = True):

@@ -329,6 +329,12 @@ def get_backend(name: str | None = None):
     return inst
 
 
+def backend_started(name: str) -> bool:
+    """Whether backend `name` has been created (without creating it)."""
+    spec = _backend_specs.get(name)
+    return spec is not None and spec.instance is not None
+
+
 def started_backends() -> list:
     """The backends created so far (those `plax.clear_caches()` asks to clear theirs)."""
     return [s.instance for s in _backend_specs.values() if s.instance is not None]
