@@ -929,6 +929,58 @@ def case_data_parallel(backends, quick, have_jax):
     return res
 
 
+# 16. data-parallel MLP step over 4 CPU devices: jit with in/out shardings (params replicated,
+# the batch split over a mesh axis), partitioned by XLA; plax and JAX in one process (each
+# with its own 4-device client), timed in interleaved rounds
+
+
+_DP_MESH_SCRIPT = r"""
+import contextlib, json, sys
+sys.path.insert(0, {root!r})
+from bench.cases import _mlp_data, _mlp_step, interleaved_us, _ready
+import numpy as np
+params, x, y = _mlp_data(512)
+runs = {{}}
+
+def setup(jit, grad, put, jnp, mesh, NamedSharding, P):
+    rep, data = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+    step = jit(_mlp_step(jnp, grad), in_shardings=(rep, data, data), out_shardings=rep)
+    xs, ys = put(x, data), put(y, data)
+    state = [step(put(params, rep), xs, ys)]
+
+    def run():
+        state[0] = step(state[0], xs, ys)
+        return state[0]
+    return contextlib.nullcontext, run
+
+import plax, plax.numpy as pnp
+from plax import sharding as ps
+runs["plax[xla]"] = setup(plax.jit, plax.grad, plax.device_put, pnp,
+                          plax.make_mesh((4,), ("data",)), ps.NamedSharding, ps.P)
+if sys.argv[1] == "with_jax":
+    import jax, jax.numpy as jnp
+    from jax import sharding as js
+    runs["jax"] = setup(jax.jit, jax.grad, jax.device_put, jnp,
+                        js.Mesh(np.array(jax.devices()[:4]), ("data",)), js.NamedSharding,
+                        js.PartitionSpec)
+us = interleaved_us(runs, repeat={repeat}, number=5, settle=0.1)
+print(json.dumps({{k: {{"us": v}} for k, v in us.items()}}))
+"""
+
+
+def case_data_parallel_mesh(backends, quick, have_jax):
+    if "xla" not in backends:
+        return {"error": "needs the xla backend"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _DP_MESH_SCRIPT.format(root=root, repeat=5 if quick else 15)
+    env = dict(os.environ, PLAX_BACKEND="xla", PLAX_XLA_CPU_DEVICES="4",
+               XLA_FLAGS="--xla_force_host_platform_device_count=4", TF_CPP_MIN_LOG_LEVEL="2")
+    res = _subprocess_json([script, "with_jax" if have_jax else "plax"], env)
+    if "error" not in res:
+        res["ratios"] = _ratios(res, "us")
+    return res
+
+
 CASES = {
     "1_mlp_step": case_mlp,
     "2_dispatch": case_dispatch,
@@ -945,6 +997,7 @@ CASES = {
     "13_warm_cache_first_call": case_warm_cache,
     "14_allreduce_2proc": case_allreduce_2proc,
     "15_data_parallel_pmap": case_data_parallel,
+    "16_data_parallel_mesh": case_data_parallel_mesh,
 }
 
 

@@ -179,6 +179,64 @@ def put_replicated(x, aval_shape, dtype, devs: Sequence[Any], local: Sequence[An
         False, xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
+def gspmd_sharding(devs: Sequence[Any], hlo_text: str):
+    """A new jaxlib sharding of a global array over `devs` (the partitions, in order) laid out
+    as the HLO sharding text says ("{devices=[4,1]0,1,2,3}", "{replicated}"). Arrays keep the
+    object they were made with: the backend knows their plax sharding by its identity."""
+    return xc.GSPMDSharding(tuple(devs), xc.HloSharding.from_string(hlo_text))
+
+
+def put_global(shards: Sequence[Any], devs: Sequence[Any], sharding, shape, dtype):
+    """One global array from its per-device pieces (host arrays, each its own copy, or
+    one-device arrays), `shards[i]` on `devs[i]`."""
+    return xc.batched_device_put(
+        Aval(shape, dtype), sharding, list(shards), list(devs), True, False,
+        xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
+
+
+def single_device_of(arr):
+    """The device of a one-device array; None for an array over several devices."""
+    try:
+        devs = arr._sharding._internal_device_list
+    except AttributeError:
+        devs = arr._sharding._devices
+    return devs[0] if len(devs) == 1 else None
+
+
+def devices_of(arr) -> list:
+    """The devices of a (global) array, in its sharding's order."""
+    try:
+        return list(arr._sharding._internal_device_list)
+    except AttributeError:
+        return list(arr._sharding._devices)
+
+
+def shards_of(arr) -> list:
+    """The one-device arrays of a global array (this process's), in device order (jaxlib
+    would import jax to decorate their shardings: blocked)."""
+    with _without_jax_import():
+        return list(arr._arrays)
+
+
+def sharding_of(arr):
+    return arr._sharding
+
+
+def output_sharding_texts(loaded) -> list[str]:
+    """The HLO sharding text of each output of a partitioned executable."""
+    return [str(xc.HloSharding.from_proto(p)) for p in loaded.get_output_shardings()]
+
+
+def hlo_tiles(text: str) -> tuple:
+    """(tile dims, device order, last dim is replication) of an HLO sharding text; ((), (),
+    False) when replicated."""
+    hs = xc.HloSharding.from_string(text)
+    if hs.is_replicated() or hs.is_maximal():
+        return (), (), False
+    return (tuple(hs.tile_assignment_dimensions()), tuple(hs.tile_assignment_devices()),
+            bool(hs.replicate_on_last_tile_dim()))
+
+
 def copy_to_device(arr, shape, dtype, dev):
     """A single-device array copied (device to device) to `dev`."""
     return xc.batched_device_put(
@@ -207,13 +265,36 @@ def device_of(arr):
 # Compilation and execution
 
 
-def _options(devices: Sequence[Any], num_replicas: int):
+def _options(devices: Sequence[Any], num_replicas: int, num_partitions: int = 1,
+             num_outputs: int = 0):
     opts = xc.CompileOptions()
+    if num_partitions > 1:  # one SPMD program partitioned by XLA over `devices`
+        opts.num_replicas = 1
+        opts.num_partitions = num_partitions
+        b = opts.executable_build_options
+        b.use_spmd_partitioning = True
+        b.use_shardy_partitioner = False  # plax writes GSPMD `mhlo.sharding` attributes
+        b.allow_spmd_sharding_propagation_to_output = [True] * max(num_outputs, 1)
+        opts.device_assignment = xc.DeviceAssignment.create(
+            np.array([[d.id for d in devices]], dtype=np.int32))
+        return opts
     opts.num_replicas = num_replicas
     # (replicas, partitions); without it a one-device program is placed on device 0
     opts.device_assignment = xc.DeviceAssignment.create(
         np.array([[d.id] for d in devices], dtype=np.int32))
     return opts
+
+
+def compile_partitioned(client, text: str, devices: Sequence[Any], num_outputs: int):
+    """Compile a module whose values carry `mhlo.sharding` attributes: XLA's SPMD partitioner
+    splits it over `devices` (num_partitions = len(devices)); unspecified output shardings are
+    propagated."""
+    opts = _options(devices, 1, len(devices), num_outputs)
+    try:
+        return client.compile_and_load(text, xc.DeviceList(tuple(devices)), opts)
+    except Exception:
+        verify(text)
+        raise
 
 
 def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1,

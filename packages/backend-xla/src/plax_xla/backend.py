@@ -19,6 +19,10 @@ from plax_xla import _jaxlib as jl
 from plax.lax import debug_callback_p, pure_callback_p
 from plax_xla import compile_cache
 from plax_xla.lowering import lower_closed_jaxpr, lower_primitive, take_host_callbacks
+from plax_xla.spmd import SpmdExecutable, SpmdRunner, mesh_of_jaxpr
+from plax.sharding import (
+    SingleDeviceSharding, TiledSharding, sharding_devices, sharding_from_tiles,
+    xla_sharding_text)
 
 # run eagerly through the host (as one call each), compiled only inside a jitted program
 _HOST_PRIMITIVES = frozenset({pure_callback_p, debug_callback_p})
@@ -86,6 +90,9 @@ class XlaBackend(Backend):
         self._eager: dict = {}
         self._pmap_cache: dict = {}
         self.stats: collections.Counter = collections.Counter()
+        # layouts over several devices: plax sharding -> jaxlib sharding, and back by identity
+        self._gspmd: dict = {}
+        self._plax_of: dict = {}
 
     # --- devices and data movement ---------------------------------------------------------
     def devices(self) -> list[Device]:
@@ -117,10 +124,76 @@ class XlaBackend(Backend):
 
     def to_numpy(self, buf) -> np.ndarray:
         self.stats["device_to_host"] += 1
+        if jl.single_device_of(buf) is None:  # a global array: its pieces assembled here
+            shape, dtype = tuple(buf.aval.shape), np.dtype(buf.aval.dtype)
+            out = np.empty(shape, dtype)
+            index = self.buffer_sharding(buf).devices_indices_map(shape)
+            for dev, piece in self.buffer_shards(buf):
+                out[index[dev]] = jl.to_numpy(piece)
+            out.flags.writeable = False
+            return out
         return jl.to_numpy(buf)
 
     def buffer_device(self, buf) -> Device:
         return self._by_native[jl.device_of(buf)]
+
+    # --- arrays over several devices (plax_xla.spmd runs programs on them) ------------------
+    def gspmd(self, sharding, ndim: int, devices):
+        """The jaxlib sharding of `sharding` for rank `ndim` over `devices` (in order)."""
+        key = (sharding, ndim, tuple(devices))
+        g = self._gspmd.get(key)
+        if g is None:
+            text = xla_sharding_text(sharding, ndim, devices)
+            g = self._gspmd[key] = jl.gspmd_sharding([d.native for d in devices], text)
+            self._plax_of[id(g)] = (g, sharding)
+        return g
+
+    def sharding_from_text(self, text: str, spmd, ndim: int):
+        dims, order, last_rep = jl.hlo_tiles(text)
+        return sharding_from_tiles(spmd.mesh, spmd.devices, ndim, dims, order, last_rep)
+
+    def put_sharded(self, shards, devices, sharding, shape, dtype):
+        if len(sharding.device_set) == 1:
+            return super().put_sharded(shards, devices, sharding, shape, dtype)
+        natives = [self.native_device(d) for d in devices]
+        pieces = []
+        for s, n in zip(shards, natives):
+            if isinstance(s, np.ndarray):
+                self.stats["host_to_device"] += 1
+                pieces.append(np.ascontiguousarray(s))
+            elif jl.device_of(s) != n:
+                pieces.append(jl.copy_to_device(s, s.aval.shape, s.aval.dtype, n))
+            else:
+                pieces.append(s)
+        # the layout is over all the sharding's devices; the pieces go to `devices` (this
+        # process's: with many processes each puts its own)
+        every = sharding_devices(sharding)
+        return jl.put_global(pieces, natives, self.gspmd(sharding, len(shape), every),
+                             shape, dtype)
+
+    def put_in_order(self, value: np.ndarray, sharding, devices, shape, dtype):
+        """A host value laid out by `sharding` as a global array whose device list is
+        `devices` in this order (a partitioned program's partitions)."""
+        index = sharding.devices_indices_map(shape)
+        pieces = [np.array(value[index[d]], copy=True) for d in devices]
+        self.stats["host_to_device"] += len(pieces)
+        return jl.put_global(pieces, [d.native for d in devices],
+                             self.gspmd(sharding, len(shape), devices), shape, dtype)
+
+    def buffer_sharding(self, buf):
+        hit = self._plax_of.get(id(jl.sharding_of(buf)))
+        if hit is not None:
+            return hit[1]
+        devs = jl.devices_of(buf)
+        if len(devs) == 1:
+            return SingleDeviceSharding(self._by_native[devs[0]])
+        return TiledSharding([self._by_native[d] for d in devs], (), (), False)  # replicated
+
+    def buffer_shards(self, buf) -> list:
+        devs = jl.devices_of(buf)
+        if len(devs) == 1:
+            return [(self._by_native[devs[0]], buf)]
+        return [(self._by_native[jl.device_of(p)], p) for p in jl.shards_of(buf)]
 
     def block_until_ready(self, buf) -> None:
         jl.block_until_ready(buf)
@@ -158,6 +231,11 @@ class XlaBackend(Backend):
             outs = list(avals_out) if prim.multiple_results else [avals_out]
             exe = self.compile_text(lower_primitive(prim, avals_in, outs, params), avals_in,
                                     outs)
+            if len(self._devices) > 1:  # on arrays over several devices: partitioned
+
+                def lower(spmd, arg_shardings, prim=prim, params=params):
+                    return lower_primitive(prim, avals_in, outs, params, spmd, arg_shardings)
+                exe._spmd = SpmdRunner(self, lower, avals_in, outs, None)
             if key is not None:
                 if len(self._eager) >= _EAGER_CACHE_LIMIT:
                     self._eager.clear()
@@ -182,11 +260,21 @@ class XlaBackend(Backend):
         return self.put(out, device)
 
     def compile(self, closed_jaxpr, *, device: Device | None = None,
-                donate_argnums: Sequence[int] = ()) -> "XlaExecutable":
+                donate_argnums: Sequence[int] = ()):
         self.check_supported(closed_jaxpr)  # fails naming the primitives, before any work
+
+        def lower(spmd, arg_shardings):
+            return lower_closed_jaxpr(closed_jaxpr, "jit", spmd=spmd,
+                                      arg_shardings=arg_shardings)[0]
+
+        fixed = mesh_of_jaxpr(closed_jaxpr) if len(self._devices) > 1 else None
+        runner = SpmdRunner(self, lower, closed_jaxpr.in_avals, closed_jaxpr.out_avals, fixed)
+        if fixed is not None:  # constraints or shard_maps over a mesh: always partitioned
+            return SpmdExecutable(runner)
         text, aliased = lower_closed_jaxpr(closed_jaxpr, "jit", donated=donate_argnums)
         exe = self.compile_text(text, closed_jaxpr.in_avals, closed_jaxpr.out_avals, device)
         exe.donated = tuple(aliased)
+        exe._spmd = runner
         return exe
 
     def compile_text(self, text: str, in_avals, out_avals, device: Device | None = None
@@ -234,7 +322,8 @@ class XlaBackend(Backend):
 
     def lower_text(self, closed_jaxpr) -> str:
         """The StableHLO module of `closed_jaxpr`, as MLIR prints it."""
-        text, _ = lower_closed_jaxpr(closed_jaxpr, "jit")
+        fixed = mesh_of_jaxpr(closed_jaxpr) if len(self._devices) > 1 else None
+        text, _ = lower_closed_jaxpr(closed_jaxpr, "jit", spmd=fixed)
         take_host_callbacks(text)  # not compiled: nothing to keep
         return jl.verify(text, pretty=True)
 
@@ -259,7 +348,7 @@ class XlaExecutable(Executable):
     they are on the device it was compiled for; another device compiles it once more)."""
 
     __slots__ = ("_backend", "text", "_in", "_out", "_loaded", "_device", "_handlers",
-                 "_others", "_check_device", "donated", "runner", "host_callbacks")
+                 "_others", "_check_device", "donated", "runner", "host_callbacks", "_spmd")
 
     def __init__(self, backend: XlaBackend, text: str, in_avals, out_avals, native):
         self._backend, self.text = backend, text
@@ -274,6 +363,7 @@ class XlaExecutable(Executable):
         # front: a launch that fails on placement also prints an error line from the runtime)
         self._check_device = len(backend._devices) > 1
         self.donated: tuple[int, ...] = ()
+        self._spmd = None  # runs the program partitioned when given arrays over several devices
         # what jit calls: with one device, the launch itself, with no checks around it
         self.runner = self if self._check_device else \
             jl.runner(self._loaded, self._handlers, keepalive=self.host_callbacks)
@@ -287,8 +377,8 @@ class XlaExecutable(Executable):
     def __call__(self, buffers: Sequence[Any]) -> list:
         if self._check_device:
             dev = self._device
-            for b in buffers:
-                if jl.device_of(b) != dev:
+            for b in buffers:  # (an array over several devices has no single device)
+                if jl.single_device_of(b) != dev:
                     return self._on_other_device(buffers, None)
         try:
             return jl.execute(self._loaded, buffers, self._handlers)
@@ -296,7 +386,14 @@ class XlaExecutable(Executable):
             return self._on_other_device(buffers, e)
 
     def _on_other_device(self, buffers, error: Exception | None):
-        """Run where the first argument lives, the other arguments moved there."""
+        """Run where the first argument lives, the other arguments moved there; on arrays
+        over several devices, partitioned over them."""
+        if any(len(jl.devices_of(b)) > 1 for b in buffers):
+            if self._spmd is not None:
+                return self._spmd(buffers)
+            back = self._backend  # gathered (a program without a partitioned variant)
+            buffers = [back.put(back.to_numpy(b), None) if len(jl.devices_of(b)) > 1 else b
+                       for b in buffers]
         devs = [jl.device_of(b) for b in buffers]
         if error is not None and all(d == self._device for d in devs):
             raise error  # not a placement problem (a deleted buffer, ...)

@@ -11,7 +11,8 @@ from plax.hookspecs import hookimpl
 _RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "lower_slicing",
                  "lower_sorting", "lower_linalg", "lower_calls", "lower_control_flow",
                  "lower_fft", "lower_convolution", "lower_windowed", "lower_lapack",
-                 "lower_special", "lower_callback", "lower_ffi")
+                 "lower_special", "lower_callback", "lower_ffi",
+                 "lower_sharding", "lower_shard_map")
 
 
 def _define_options() -> None:

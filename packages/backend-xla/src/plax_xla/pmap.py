@@ -14,6 +14,8 @@ and axis_index span all processes, and each process gets back its own n results.
 
 from __future__ import annotations
 
+import numpy as np
+
 from plax.extend import config
 from plax.extend import EVAL_TRACE, current_trace
 from plax.tree_util import tree_flatten, tree_unflatten
@@ -22,10 +24,14 @@ from plax.extend import (
     convert_constvars_jaxpr, get_aval, psum_p, set_current_trace)
 from plax.extend import execution
 from plax.extend.batching import pmap_axis, pmap_axis_name
+from plax.lax import all_to_all_p, psum_scatter_p
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lower_calls import replica_index
 from plax_xla.lowering import AxisEnv, i64_array, lower_closed_jaxpr, take_host_callbacks
+
+
+_SIZED = (psum_scatter_p, all_to_all_p)  # their abstract evaluation needs the axis size
 
 
 class _PmapTrace(JaxprTrace):
@@ -47,6 +53,8 @@ class _PmapTrace(JaxprTrace):
                     _plain_number(a) for a in args):
                 # the same constant on every device (pmean's psum(1)): no exchange needed
                 return [a * self.axis_size for a in args]
+            if prim in _SIZED and params.get("axis_size") is None:
+                params = {**params, "axis_size": self.axis_size}
         return super().process_primitive(prim, args, params)
 
     def _all_gather(self, x, params):
@@ -172,8 +180,9 @@ def _replicate(backend, x, aval, natives, local):
     if type(x) is Array and x._backend is backend:
         execution.check_not_deleted([x])
         src = x._buf
+        if jl.single_device_of(src) is None:  # an array over several devices: gathered
+            src = np.ascontiguousarray(backend.to_numpy(src))
     else:
-        import numpy as np
         src = np.ascontiguousarray(np.asarray(x, dtype=aval.dtype))
         backend.stats["host_to_device"] += 1
     return jl.put_replicated(src, aval.shape, aval.dtype, natives, local)

@@ -45,6 +45,10 @@ def __getattr__(name: str):
     if name in ("make_mesh", "P", "NamedSharding", "PartitionSpec"):  # as jax.make_mesh, jax.P
         from plax import sharding
         return getattr(sharding, name)
+    if name in ("make_array_from_callback", "make_array_from_single_device_arrays",
+                "make_array_from_process_local_data"):
+        from plax._src import sharded
+        return getattr(sharded, name)
     if name.startswith("__"):  # probes by inspect, pickle, pytest: no reason to load plugins
         raise AttributeError(f"module 'plax' has no attribute '{name}'")
     if name in _SUBMODULES and name in _existing_submodules():

@@ -388,12 +388,15 @@ def _as_tuple(x) -> tuple:
 
 def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
         donate_argnums=(), donate_argnames=(), backend: str | None = None, device=None,
-        inline: bool = False, keep_unused: bool = False, abstracted_axes=None):
+        inline: bool = False, keep_unused: bool = False, abstracted_axes=None,
+        in_shardings=None, out_shardings=None):
     """Compile `fun` for the backend: traced once per input signature, then cached.
 
     With `inline`, a call under another trace is traced into it (no nested jit equation);
     eagerly it is still one compiled program. `keep_unused` is accepted for JAX compatibility:
-    plax never prunes unused arguments."""
+    plax never prunes unused arguments. `in_shardings` / `out_shardings` (a Sharding, or one
+    per argument / a pytree of them) lay the arguments and results out over a mesh; XLA's SPMD
+    partitioner splits the program (plax_transforms.sharded_jit)."""
     if abstracted_axes is not None:
         raise NotImplementedError("jit(abstracted_axes=...): plax has no dynamic shapes; every "
                                   "new input shape is traced and compiled on its own")
@@ -401,9 +404,16 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames, donate_argnums=donate_argnums,
                                  donate_argnames=donate_argnames, backend=backend,
-                                 device=device, inline=inline)
+                                 device=device, inline=inline, in_shardings=in_shardings,
+                                 out_shardings=out_shardings)
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {fun!r}")
+    if in_shardings is not None or out_shardings is not None:
+        from plax_transforms.sharded_jit import sharded_jit
+        return sharded_jit(fun, in_shardings, out_shardings, static_argnums,
+                           dict(static_argnames=static_argnames, donate_argnums=donate_argnums,
+                                donate_argnames=donate_argnames, backend=backend,
+                                device=device, inline=inline))
     options = (static_argnums, static_argnames, donate_argnums, donate_argnames, backend,
                device, inline)
     try:

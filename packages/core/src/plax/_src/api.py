@@ -160,7 +160,24 @@ def _backend_of_device(device):
 def device_put(x: Any, device=None) -> Any:
     """Put every leaf of pytree `x` on `device` (a Device, or None for the default backend).
 
-    With an explicit device the result is committed: later operations run on its backend."""
+    With an explicit device the result is committed: later operations run on its backend.
+    `device` may be a plax.sharding Sharding: a NamedSharding places each device's slice on
+    it (one Array over the mesh's devices), a SingleDeviceSharding is its device."""
+    from plax._src.sharding import Sharding, SingleDeviceSharding
+    if isinstance(device, SingleDeviceSharding):
+        device = next(iter(device.device_set))
+    elif isinstance(device, Sharding):
+        from plax._src import sharded
+        return tree_util.tree_map(lambda leaf: leaf if isinstance(leaf, Tracer)
+                                  else sharded.put(leaf, device), x)
+    elif isinstance(device, (tuple, list, dict)):  # a tree prefix of x: one each
+        if isinstance(device, dict) and isinstance(x, dict) and set(device) == set(x):
+            return {k: device_put(x[k], device[k]) for k in x}
+        if isinstance(x, (tuple, list)) and not isinstance(device, dict) \
+                and len(x) == len(device):
+            return type(x)(device_put(v, d) for v, d in zip(x, device))
+        raise ValueError(f"device_put: {type(device).__name__} of devices/shardings does not "
+                         f"match the structure of the value ({type(x).__name__})")
     if device is not None and not hasattr(device, "backend_name"):
         if isinstance(device, str):
             backend = registry.get_backend(device)

@@ -111,6 +111,30 @@ class Backend:
         a = np.asarray(self.to_numpy(buf))
         return a.shape, a.dtype
 
+    # arrays over several devices (a backend with one device keeps these defaults)
+    def put_sharded(self, shards: Sequence[Any], devices: Sequence[Device], sharding,
+                    shape: Sequence[int], dtype) -> Any:
+        """One buffer holding `shards[i]` (NumPy arrays, or this backend's one-device
+        buffers) on `devices[i]`: the global array of `shape` laid out by `sharding`."""
+        if len(devices) != 1:
+            raise ValueError(
+                f"backend '{self.name}' holds each array on one device; a sharding over "
+                f"{len(devices)} devices needs a backend with several (the xla backend)")
+        s = shards[0]
+        if not isinstance(s, np.ndarray) and self.buffer_device(s) == devices[0]:
+            return s
+        return self.put(np.asarray(s if isinstance(s, np.ndarray) else self.to_numpy(s)),
+                        devices[0])
+
+    def buffer_sharding(self, buf: Any):
+        """How a buffer is laid out over devices (a plax.sharding.Sharding)."""
+        from plax._src.sharding import SingleDeviceSharding
+        return SingleDeviceSharding(self.buffer_device(buf))
+
+    def buffer_shards(self, buf: Any) -> list:
+        """[(device, one-device buffer)] of the pieces of a buffer this process holds."""
+        return [(self.buffer_device(buf), buf)]
+
     # execution
     def execute_primitive(self, prim, buffers: Sequence[Any], avals_in, avals_out,
                           params: dict):
