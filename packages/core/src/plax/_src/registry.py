@@ -302,6 +302,9 @@ _start_lock = threading.RLock()
 
 
 _default_cache: dict = {}
+# {None: the default backend} once picked (emptied when `backend`/`platforms` change), for hot
+# paths that inline `is_default_backend` (read-only outside this module)
+default_backends = _default_cache
 
 
 def get_backend(name: str | None = None):
@@ -356,7 +359,7 @@ def clear_caches() -> None:
 
 def is_default_backend(backend) -> bool:
     """Whether `backend` is the one `get_backend()` would give now (without starting any)."""
-    name = config.value("backend")
+    name = config.backend  # a plain attribute read unless some thread overrides it
     return backend is _default_cache.get(None) if name is None else backend.name == name
 
 
