@@ -142,6 +142,23 @@ def test_jit_hot_path_follows_the_default_backend(xla):
     assert on_reference(lambda: f(c)).backend == "xla"
 
 
+def test_jit_hot_path_pytree_arguments(xla):
+    # the hot path reuses the last call's tree to find the leaves: any other tree (a missing
+    # key, a longer list, a subtree or None where a leaf was) still gets its own trace
+    f = plax.jit(lambda t: sum(plax.numpy.sum(v) for v in plax.tree_util.tree_leaves(t)))
+    one = plax.device_put(np.ones(2, np.float32))
+    trees = [{"a": [one, one], "b": one}, {"a": [one, one], "b": one},
+             {"a": [one, one, one], "b": one}, {"a": [one, one]},
+             {"a": [one, [one, one]], "b": one}, {"a": [one, None], "b": one},
+             {"a": [one, one], "b": one}]
+    for t in trees:
+        n = len(plax.tree_util.tree_leaves(t))
+        assert float(f(t)) == 2.0 * n
+    assert f._cache_size() == 5
+    counts = _profile_calls(lambda: f(trees[0]), 50)
+    assert not any(name in ("trace_to_jaxpr", "tree_flatten") for _, name in counts), counts
+
+
 def test_jitted_call_is_one_launch_and_few_frames(xla):
     # counts instead of a stopwatch: a warm jitted call is one jaxlib launch, a handful of
     # Python frames, no compile, no trace and no host transfer (timings live in bench/)

@@ -36,7 +36,7 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
 
 
 _MISS = object()  # arguments on more than one backend
-_NO_LAST = (None, None, _MISS, None, None, None)  # JitFunction._last before any hit
+_NO_LAST = ((None,), None, _MISS, None, None, None)  # JitFunction._last before any hit
 _live: weakref.WeakSet = weakref.WeakSet()  # every JitFunction, for clear_caches()
 
 
@@ -219,13 +219,20 @@ class JitFunction:
         # every leaf an Array, a cache hit, all of them on the backend of the last call.
         avals, bufs, committed, backend = [], [], False, None
         leaves, in_tree = args, None
+        hot = self._last
         for x in args:
             if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
-                leaves, in_tree = _optree_flatten(args, None, False, "plax")
+                in_tree = hot[0][0]
+                try:  # the last call's tree: its leaves in ~0.3 us (a full flatten: ~2.5)
+                    leaves = in_tree.flatten_up_to(args)
+                    flat = None  # (not flat yet where a leaf is still a subtree)
+                except Exception:  # another tree (or None: the arguments were leaves)
+                    leaves, in_tree = _optree_flatten(args, None, False, "plax")
+                    flat = (leaves, in_tree)
                 avals, bufs, committed, backend = [], [], False, None
                 for y in leaves:
                     if type(y) is not Array:
-                        return self._call(args, kwargs, (leaves, in_tree))
+                        return self._call(args, kwargs, flat)
                     avals.append(y.aval)
                     bufs.append(y._buf)
                     if y._committed:
@@ -240,7 +247,6 @@ class JitFunction:
             if x._backend is not backend:
                 backend = x._backend if backend is None else _MISS
         key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
-        hot = self._last
         if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
             return self._warm(key, args, kwargs, leaves, backend)
         if not committed and self.backend is None:
