@@ -101,12 +101,11 @@ def test_eager_op_is_one_launch_and_few_frames(xla):
     before = dict(xla.stats)
     counts = _profile_calls(lambda: lax.add(x, x), 100)
     ours = {k: c for k, c in counts.items() if k[0] in _PLAX_FILES}
-    checking = sum(c for (_, name), c in ours.items()
-                   if name in ("check_outputs", "buffer_shape_dtype"))
-    # add, bind, dispatch, launch, Array, and the `backend` option read twice (config's
-    # __getattr__ and get_backend) while the fixture overrides it in this thread
-    frames = (sum(ours.values()) - checking) / 100
-    assert frames <= 7, sorted(ours.items(), key=lambda kv: -kv[1])
+    # add, bind, dispatch, launch, Array; not counted: the rule checks this suite turns on and
+    # config's __getattr__, which runs for options some thread overrides (as the fixture does)
+    frames = sum(c for (_, name), c in ours.items()
+                 if name not in ("check_outputs", "buffer_shape_dtype", "__getattr__")) / 100
+    assert frames <= 5, sorted(ours.items(), key=lambda kv: -kv[1])
     assert not any(name in ("abstract_eval", "eager_runner") for _, name in counts), counts
     assert {k: xla.stats[k] - before.get(k, 0) for k in xla.stats} == {k: 0 for k in xla.stats}
 
@@ -174,10 +173,10 @@ def test_jitted_call_is_one_launch_and_few_frames(xla):
     # a deterministic count (a profile hook, not a clock: the machine's load cannot move it) of
     # plax's own frames; other libraries' callbacks (gc hooks of the JAX oracle) are not plax's
     ours = {k: c for k, c in counts.items() if k[0] in _PLAX_FILES}
-    frames_per_call = sum(ours.values()) / 200
-    # the call, the launch and the result Array, plus config's __getattr__ for the `backend`
-    # option the fixture overrides in this thread: nothing else on the hot path
-    assert frames_per_call <= 4, sorted(ours.items(), key=lambda kv: -kv[1])[:12]
+    # the call, the launch and the result Array: nothing else on the hot path (config's
+    # __getattr__ runs for options some thread overrides, as the fixture does `backend`)
+    frames_per_call = sum(c for k, c in ours.items() if k[1] != "__getattr__") / 200
+    assert frames_per_call <= 3, sorted(ours.items(), key=lambda kv: -kv[1])[:12]
     assert not any(name in ("trace_to_jaxpr", "compile", "lower_closed_jaxpr")
                    for _, name in counts), counts
     assert {k: xla.stats[k] - before.get(k, 0) for k in xla.stats} == {

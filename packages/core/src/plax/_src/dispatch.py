@@ -215,7 +215,7 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
     if backend is None:
         committed = False
         name = config.backend
-        backend = _default_backends.get(None) if name is None else None
+        backend = _default_backends.get(name)  # registry.get_backend(name), inlined
         if backend is None:
             backend = registry.get_backend(name)
     else:

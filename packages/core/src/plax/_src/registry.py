@@ -302,8 +302,9 @@ _start_lock = threading.RLock()
 
 
 _default_cache: dict = {}
-# {None: the default backend} once picked (emptied when `backend`/`platforms` change), for hot
-# paths that inline `is_default_backend` (read-only outside this module)
+# {None: the default backend, name: that backend} once started (emptied when `backend` or
+# `platforms` change), for hot paths that inline `get_backend` and `is_default_backend`
+# (read-only outside this module)
 default_backends = _default_cache
 
 
@@ -329,6 +330,7 @@ def get_backend(name: str | None = None):
         raise BackendUnavailableError(
             f"backend '{name}' (plugin '{spec.owner}') failed to initialise: "
             f"{type(spec.error).__name__}: {spec.error}")
+    _default_cache[name] = inst
     return inst
 
 
