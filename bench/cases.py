@@ -268,29 +268,38 @@ def case_dispatch(backends, quick, have_jax):
     rep = 5 if quick else 21
     s, v = np.float32(1.0), np.ones(1000, np.float32)
     import plax
-    contenders: dict = {}  # name -> (backend context, jitted x+1.0, scalar, vector)
+    # a pytree argument of 7 leaves (a dict of a list and a tuple), summed under jit
+    tree = {"w": [np.ones((4, 4), np.float32)] * 3, "b": (np.zeros(4, np.float32),) * 3,
+            "s": np.float32(2.0)}
+
+    def tree_sum(t):
+        return sum(w.sum() for w in t["w"]) + sum(b.sum() for b in t["b"]) * t["s"]
+
+    contenders: dict = {}  # name -> (context, jitted x+1.0, scalar, vector, jitted tree_sum, tree)
     for b in backends:
         with _on(b):
             contenders[f"plax[{b}]"] = (lambda b=b: _on(b), plax.jit(lambda a: a + 1.0),
-                                        plax.device_put(s), plax.device_put(v))
+                                        plax.device_put(s), plax.device_put(v),
+                                        plax.jit(tree_sum), plax.device_put(tree))
     if have_jax:
         import jax
         contenders["jax"] = (contextlib.nullcontext, jax.jit(lambda a: a + 1.0),
-                             jax.device_put(s), jax.device_put(v))
+                             jax.device_put(s), jax.device_put(v), jax.jit(tree_sum),
+                             jax.device_put(tree))
     res: dict = {k: {} for k in contenders}
-    for key, call in (("jit_scalar_us", lambda f, sa, va: f(sa)),
-                      ("jit_vec1000_us", lambda f, sa, va: f(va)),
-                      ("eager_add_scalar_us", lambda f, sa, va: sa + sa),
-                      ("eager_add_vec1000_us", lambda f, sa, va: va + va)):
-        fns = {name: (enter, lambda f=f, sa=sa, va=va: call(f, sa, va))
-               for name, (enter, f, sa, va) in contenders.items()}
+    for key, call in (("jit_scalar_us", lambda c: c[1](c[2])),
+                      ("jit_vec1000_us", lambda c: c[1](c[3])),
+                      ("jit_pytree7_us", lambda c: c[4](c[5])),
+                      ("eager_add_scalar_us", lambda c: c[2] + c[2]),
+                      ("eager_add_vec1000_us", lambda c: c[3] + c[3])):
+        fns = {name: (c[0], lambda c=c: call(c)) for name, c in contenders.items()}
         for name, t in interleaved_us(fns, repeat=rep, number=n).items():
             res[name][key] = t
     res["numpy"] = {"eager_add_scalar_us": median_us(lambda: np.add(s, s), repeat=rep, number=n),
                     "eager_add_vec1000_us": median_us(lambda: np.add(v, v), repeat=rep,
                                                       number=n)}
     res["ratios"] = {}
-    for key in ("jit_scalar_us", "jit_vec1000_us", "eager_add_scalar_us",
+    for key in ("jit_scalar_us", "jit_vec1000_us", "jit_pytree7_us", "eager_add_scalar_us",
                 "eager_add_vec1000_us"):
         res["ratios"].update({f"{k} {key}": r for k, r in _ratios(res, key).items()})
     return res
@@ -489,13 +498,20 @@ def _subprocess_json(args, env):
 def case_pmap(backends, quick, have_jax):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     script = _PMAP_SCRIPT.format(root=root)
-    res = {}
-    for b in backends:
-        env = dict(os.environ, PLAX_BACKEND=b, PLAX_XLA_CPU_DEVICES="4")
-        res[f"plax[{b}]"] = _subprocess_json([script, "plax"], env)
+    sides = {f"plax[{b}]": ("plax", dict(os.environ, PLAX_BACKEND=b, PLAX_XLA_CPU_DEVICES="4"))
+             for b in backends}
     if have_jax:
-        env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
-        res["jax"] = _subprocess_json([script, "jax"], env)
+        sides["jax"] = ("jax", dict(os.environ,
+                                    XLA_FLAGS="--xla_force_host_platform_device_count=4"))
+    runs: dict = {k: [] for k in sides}
+    for _ in range(1 if quick else 3):  # interleaved rounds of fresh processes
+        for name, (lib, env) in sides.items():
+            runs[name].append(_subprocess_json([script, lib], env))
+    res: dict = {}
+    for name, rs in runs.items():
+        ok = [r for r in rs if "us" in r]
+        res[name] = ({"us": statistics.median(r["us"] for r in ok), "devices": ok[0]["devices"]}
+                     if ok else rs[0])
     res["ratios"] = _ratios(res, "us")
     return res
 
@@ -981,6 +997,62 @@ def case_data_parallel_mesh(backends, quick, have_jax):
     return res
 
 
+# ---------------------------------------------------------------------------------------------
+# 17. eager transformations (no jit, op by op), as in JAX's autodiff cookbook (its `predict`
+#     with a tanh, inputs (4, 3)): the vjp of a vmapped layer, a vmapped vjp over 16
+#     covectors (the cookbook's vmap_mjp), a per-example Jacobian (vmap of jacrev), a jvp
+
+
+def _cookbook(lib, jnp):
+    def predict(w, b, x):
+        return jnp.tanh(jnp.dot(x, w) + b)
+
+    def vjp_of_vmap(w, b, xs, ct, m):
+        _, pull = lib.vjp(lib.vmap(predict, in_axes=(None, None, 0)), w, b, xs)
+        return pull(ct)
+
+    def vmap_mjp(w, b, xs, ct, m):
+        _, pull = lib.vjp(lambda v: predict(v, b, xs), w)
+        return lib.vmap(pull)(m)
+
+    def per_example_jacobian(w, b, xs, ct, m):
+        return lib.vmap(lib.jacrev(predict, argnums=2), in_axes=(None, None, 0))(w, b, xs)
+
+    def jvp_layer(w, b, xs, ct, m):
+        return lib.jvp(lambda v: predict(v, b, xs), (w,), (w,))
+
+    return {"vjp_of_vmap_us": vjp_of_vmap, "vmap_mjp_us": vmap_mjp,
+            "per_example_jacobian_us": per_example_jacobian, "jvp_us": jvp_layer}
+
+
+def case_eager_transforms(backends, quick, have_jax):
+    rng = np.random.default_rng(0)
+    data = [rng.standard_normal(s).astype(np.float32) for s in ((3,), (), (4, 3), (4,),
+                                                                 (16, 4))]
+    rep = 5 if quick else 15
+    import plax
+    import plax.numpy as pnp
+    sides: dict = {}
+    for bk in backends:
+        with _on(bk):
+            args = [plax.device_put(a) for a in data]
+        sides[f"plax[{bk}]"] = (lambda bk=bk: _on(bk), _cookbook(plax, pnp), args)
+    if have_jax:
+        import jax
+        import jax.numpy as jjnp
+        sides["jax"] = (contextlib.nullcontext, _cookbook(jax, jjnp),
+                        [jax.device_put(a) for a in data])
+    res: dict = {k: {} for k in sides}
+    res["ratios"] = {}
+    for key in _cookbook(np, np):
+        fns = {name: (enter, lambda f=fs[key], a=a: f(*a)) for name, (enter, fs, a) in
+               sides.items()}
+        for name, t in interleaved_us(fns, repeat=rep, number=5).items():
+            res[name][key] = t
+        res["ratios"].update({f"{k} {key}": r for k, r in _ratios(res, key).items()})
+    return res
+
+
 CASES = {
     "1_mlp_step": case_mlp,
     "2_dispatch": case_dispatch,
@@ -998,6 +1070,7 @@ CASES = {
     "14_allreduce_2proc": case_allreduce_2proc,
     "15_data_parallel_pmap": case_data_parallel,
     "16_data_parallel_mesh": case_data_parallel_mesh,
+    "17_eager_transforms": case_eager_transforms,
 }
 
 

@@ -89,6 +89,7 @@ class XlaBackend(Backend):
         self._compositions = plax_registry.rules("composition")
         self._eager: dict = {}
         self._pmap_cache: dict = {}
+        self._pmap_last = None  # the last pmap call's (signature, program, avals, devices)
         self.stats: collections.Counter = collections.Counter()
         # layouts over several devices: plax sharding -> jaxlib sharding, and back by identity
         self._gspmd: dict = {}
@@ -319,6 +320,7 @@ class XlaBackend(Backend):
         """Forget the in-memory executables; the persistent cache on disk stays (as JAX's)."""
         self._eager.clear()
         self._pmap_cache.clear()
+        self._pmap_last = None
 
     def lower_text(self, closed_jaxpr) -> str:
         """The StableHLO module of `closed_jaxpr`, as MLIR prints it."""
