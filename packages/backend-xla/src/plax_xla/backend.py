@@ -7,11 +7,13 @@ check that a jitted loop compiles once and never copies to the host."""
 from __future__ import annotations
 
 import collections
+import logging
 import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
+from plax import profiler
 from plax.extend import config
 from plax.extend import Backend, Device, Executable, UnsupportedPrimitiveError, execution
 from plax.extend import registry as plax_registry
@@ -24,6 +26,8 @@ from plax_xla.lowering import lower_closed_jaxpr, lower_primitive, take_host_cal
 _HOST_PRIMITIVES = frozenset({pure_callback_p, debug_callback_p})
 
 _EAGER_CACHE_LIMIT = 8192
+_prof = profiler.state  # .active: the profile being recorded (None: the usual case)
+_log = logging.getLogger("plax.jit")
 
 
 def _make_client(platform: str, cpu_devices: int):
@@ -87,10 +91,18 @@ class XlaBackend(Backend):
         if not x.flags.c_contiguous:
             x = np.ascontiguousarray(x)
         self.stats["host_to_device"] += 1
+        if _prof.active is not None:
+            with _prof.active.record("host_to_device", f"{x.dtype}{list(x.shape)}"):
+                buf = jl.device_put(x, self.native_device(device))
+                jl.block_until_ready(buf)
+                return buf
         return jl.device_put(x, self.native_device(device))
 
     def to_numpy(self, buf) -> np.ndarray:
         self.stats["device_to_host"] += 1
+        if _prof.active is not None:
+            with _prof.active.record("device_to_host", "to_numpy"):
+                return jl.to_numpy(buf)
         return jl.to_numpy(buf)
 
     def buffer_device(self, buf) -> Device:
@@ -130,8 +142,13 @@ class XlaBackend(Backend):
             key, exe = None, None
         if exe is None:
             outs = list(avals_out) if prim.multiple_results else [avals_out]
-            exe = self.compile_text(lower_primitive(prim, avals_in, outs, params), avals_in,
-                                    outs)
+            if config.log_compiles:
+                _log.warning("Compiling %s with shapes and types [%s] on backend 'xla' (an "
+                             "eager operation)", prim.name,
+                             ", ".join(a.str_short() for a in avals_in))
+            with profiler.record("compile", f"eager {prim.name}"):
+                exe = self.compile_text(lower_primitive(prim, avals_in, outs, params),
+                                        avals_in, outs)
             if key is not None:
                 if len(self._eager) >= _EAGER_CACHE_LIMIT:
                     self._eager.clear()
@@ -158,7 +175,8 @@ class XlaBackend(Backend):
     def compile(self, closed_jaxpr, *, device: Device | None = None,
                 donate_argnums: Sequence[int] = ()) -> "XlaExecutable":
         self.check_supported(closed_jaxpr)  # fails naming the primitives, before any work
-        text, aliased = lower_closed_jaxpr(closed_jaxpr, "jit", donated=donate_argnums)
+        with profiler.record("lower", "jaxpr -> StableHLO"):
+            text, aliased = lower_closed_jaxpr(closed_jaxpr, "jit", donated=donate_argnums)
         exe = self.compile_text(text, closed_jaxpr.in_avals, closed_jaxpr.out_avals, device)
         exe.donated = tuple(aliased)
         return exe
@@ -206,11 +224,12 @@ class XlaBackend(Backend):
         self._eager.clear()
         self._pmap_cache.clear()
 
-    def lower_text(self, closed_jaxpr) -> str:
-        """The StableHLO module of `closed_jaxpr`, as MLIR prints it."""
+    def lower_text(self, closed_jaxpr, debug_info: bool = False) -> str:
+        """The StableHLO module of `closed_jaxpr`, as MLIR prints it (with `debug_info`, the
+        operations' locations: `loc("scope/inner/sin")` for equations in a named_scope)."""
         text, _ = lower_closed_jaxpr(closed_jaxpr, "jit")
         take_host_callbacks(text)  # not compiled: nothing to keep
-        return jl.verify(text, pretty=True)
+        return jl.verify(text, pretty=True, debug_info=debug_info)
 
     def pmap_execute(self, fun, args, kwargs, **options):
         from plax_xla.pmap import pmap_execute

@@ -126,6 +126,9 @@ class FuncBuilder:
         out_types = [tensor_type(*r) for r in results]
         line += (f" : ({', '.join(o.type for o in operands)}) -> "
                  + (out_types[0] if n == 1 else "(" + ", ".join(out_types) + ")"))
+        loc = self.module.loc
+        if loc is not None:
+            line += loc
         self.lines.append(line)
         return outs
 
@@ -211,6 +214,10 @@ class ModuleLowering:
 
     def __init__(self, axis_env: AxisEnv | None = None):
         self.axis_env = axis_env
+        # the location of the operations written now (` loc("scope/sin")` for an equation
+        # traced in a plax.named_scope, else None), and the scope nested jaxprs lower in
+        self.loc: str | None = None
+        self.scope = ""
         self.table = plax_registry.lowering_table("xla")
         self.functions: list[str] = []
         self._private: dict[int, tuple[str, ClosedJaxpr]] = {}
@@ -330,13 +337,30 @@ def lower_jaxpr(b: FuncBuilder, jaxpr, consts: Sequence[Value],
     def read(x):
         return _literal(b, x) if isinstance(x, Literal) else env[x]
 
-    for eqn in jaxpr.eqns:
-        ins = [read(x) for x in eqn.invars]
-        outs = apply_rule(b, eqn.primitive, ins, [x.aval for x in eqn.invars],
-                          [v.aval for v in eqn.outvars], eqn.params)
-        for v, o in zip(eqn.outvars, outs):
-            env[v] = o
+    module = b.module
+    outer_loc, outer_scope = module.loc, module.scope
+    try:
+        for eqn in jaxpr.eqns:
+            names = eqn.name_stack
+            if names or outer_scope:  # named: the operations get `loc("scope/prim")`
+                scope = f"{outer_scope}/{names}" if outer_scope and names else \
+                    (outer_scope or names)
+                module.scope = scope
+                module.loc = f' loc("{_escape(scope)}/{_escape(eqn.primitive.name)}")'
+            elif module.loc is not None:
+                module.loc, module.scope = None, ""
+            ins = [read(x) for x in eqn.invars]
+            outs = apply_rule(b, eqn.primitive, ins, [x.aval for x in eqn.invars],
+                              [v.aval for v in eqn.outvars], eqn.params)
+            for v, o in zip(eqn.outvars, outs):
+                env[v] = o
+    finally:
+        module.loc, module.scope = outer_loc, outer_scope
     return [read(x) for x in jaxpr.outvars]
+
+
+def _escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _aliases(in_avals, out_avals, donated: Sequence[int]) -> list[str]:

@@ -18,12 +18,14 @@ from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
 from plax._src.backend import Device, UnsupportedPrimitiveError  # noqa: F401
 from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F401
+from plax._src.profiler import named_call, named_scope  # noqa: F401
 
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
                "checkify", "tree", "scipy", "errors", "debug", "ffi",
-               "sharding"}
+               "sharding",
+               "profiler"}
 
 
 class default_backend:
