@@ -63,6 +63,8 @@ class XlaBackend(Backend):
         if cpu_devices < 1:
             raise ValueError(f"plax xla backend: xla_cpu_devices must be >= 1, got {cpu_devices}")
         self._client, self.platform = _make_client(platform, cpu_devices)
+        from plax_xla import lower_trig
+        lower_trig.platform = self.platform
         natives = list(self._client.local_devices())
         self._devices = [Device("xla", self.platform, d.id, d.device_kind, native=d)
                          for d in natives]
