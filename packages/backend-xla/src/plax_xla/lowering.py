@@ -381,12 +381,14 @@ def _aliases(in_avals, out_avals, donated: Sequence[int]) -> list[str]:
 
 def lower_closed_jaxpr(closed: ClosedJaxpr, name: str = "main", *, donated: Sequence[int] = (),
                        axis_env: AxisEnv | None = None, num_replicas: int = 1,
-                       prologue: Callable | None = None, epilogue: Callable | None = None
-                       ) -> tuple[str, list[int]]:
+                       prologue: Callable | None = None, epilogue: Callable | None = None,
+                       scratch: Sequence[int] = ()) -> tuple[str, list[int]]:
     """The module text of `closed` and the indices of the inputs it aliases to outputs.
 
     `prologue(b, args) -> values` and `epilogue(b, outs) -> values` let pmap add the code that
-    selects each replica's slice of the inputs and gathers the outputs."""
+    selects each replica's slice of the inputs and gathers the outputs. `scratch`: output
+    indices that get one more (unused) parameter each, after the inputs, aliased to that
+    output: a donated buffer passed there is where XLA writes the output (no fresh memory)."""
     module = ModuleLowering(axis_env)
     b = FuncBuilder(module)
     in_avals = closed.in_avals
@@ -397,6 +399,9 @@ def lower_closed_jaxpr(closed: ClosedJaxpr, name: str = "main", *, donated: Sequ
     if epilogue is not None:
         outs = epilogue(b, outs)
     attrs = _aliases(args, outs, donated) if donated else [""] * len(args)
+    for k in scratch:
+        args.append(Value(b.fresh(), outs[k].shape, outs[k].dtype))
+        attrs.append(f"tf.aliasing_output = {k} : i32")
     main = _func_text("public", "main", args, attrs, outs, b.lines)
     aliased = [i for i, a in enumerate(attrs) if a]
     return module.module_text(name, main, num_replicas), aliased
