@@ -98,7 +98,7 @@ def test_per_example_gradients_need_no_transposes():
 def test_large_outputs_reuse_dropped_buffers(xla):
     from plax.extend import registry
     stats = registry.get_backend("xla").stats
-    n = (32 << 20) // 4 + 1024  # just over the 32 MiB threshold
+    n = (8 << 20) // 4 + 1024  # just over the 8 MiB threshold
     x = plax.device_put(np.arange(n, dtype=np.float32))
     f = plax.jit(lambda v, s: v * s + 1.0)
     two, three, four = (plax.device_put(np.float32(v)) for v in (2, 3, 4))

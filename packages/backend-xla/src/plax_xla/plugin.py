@@ -42,7 +42,7 @@ def _define_options() -> None:
                   "read when a program is lowered",
                   env="PLAX_XLA_CPU_FAST_TRIG", validate=_check_bool)
     config.define("xla_cpu_reuse_outputs", True, _parse_bool,
-                  "on the CPU, a jitted program's outputs of 32 MiB or more that the caller "
+                  "on the CPU, a jitted program's outputs of 8 MiB or more that the caller "
                   "dropped are donated back to the program's next call, which writes its "
                   "outputs there instead of page-faulting through fresh memory (the last "
                   "call's large outputs stay allocated between calls); read at compile time",
