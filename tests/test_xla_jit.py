@@ -123,8 +123,7 @@ def test_nested_jit_is_one_private_function(xla):
     inner = plax.jit(lambda v: lax.mul(lax.cos(v), v))
     outer = plax.jit(lambda v: lax.add(inner(v), inner(lax.mul(v, 2.0))))
     x = np.arange(5, dtype=np.float32)
-    with plax.config.override("xla_cpu_fast_trig", False):  # cos as XLA's op, not arithmetic
-        text = outer.lower(x).as_text()
+    text = outer.lower(x).as_text()
     assert text.count("func.func private") == 1
     assert text.count("call @") == 2 and "stablehlo.cosine" in text
     assert_close(outer(x), on_reference(outer, x))
@@ -132,8 +131,7 @@ def test_nested_jit_is_one_private_function(xla):
 
 def test_lower_as_text_is_verified_stablehlo(xla):
     f = plax.jit(lambda a, b: (lax.sin(lax.mul(a, b)), lax.reduce_max(a, (0,))))
-    with plax.config.override("xla_cpu_fast_trig", False):  # sin as XLA's op, not arithmetic
-        text = f.lower(np.ones((2, 3), np.float32), np.float32(2)).as_text()
+    text = f.lower(np.ones((2, 3), np.float32), np.float32(2)).as_text()
     assert text.startswith("module @jit")
     for piece in ("func.func public @main(", "tensor<2x3xf32>", "stablehlo.sine",
                   "stablehlo.multiply", "stablehlo.reduce", "stablehlo.broadcast_in_dim"):
