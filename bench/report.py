@@ -94,8 +94,8 @@ NOTES = """
   quiet machine), and a fresh 40 MB output costs ~9,800 page faults per call. plax lowers
   float32 `sin`/`cos` of large arrays on the CPU to arithmetic XLA vectorises (float64 range
   reduction by a four-part pi/2, Cephes' float32 polynomials; within 2 ulp,
-  `xla_cpu_fast_trig`), and donates a program's dropped outputs of 8 MiB or more back to its next call (`xla_cpu_reuse_outputs`:
-  ~0 page faults per call instead of 9,800).
+  `xla_cpu_fast_trig`), and donates a program's dropped outputs of 8 MiB or more back to its
+  next call (`xla_cpu_reuse_outputs`: ~0 page faults per call instead of 9,800).
 - Case 4: JAX's and plax's batched program wrote each example's weight gradient as an outer
   product in the cotangent's order, then transposed the whole 134 MB batch into the weight's
   layout (a second buffer: 65,500 page faults a call). plax's dot_general transpose rule now
