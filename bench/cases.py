@@ -387,12 +387,18 @@ def case_per_example(backends, quick, have_jax):
         xs, ys = jax.device_put(x), jax.device_put(y)
         vmapped["jax"] = (contextlib.nullcontext, lambda: vg(p, xs, ys))
         loops["jax"] = (contextlib.nullcontext, lambda: [g1(p, a, c) for a, c in zip(xl, yl)])
-    for name, t in interleaved_us(vmapped, repeat=rep).items():
-        res.setdefault(name, {})["vmap_us"] = t
-    for name, t in interleaved_us(loops, repeat=rep).items():
-        res[name]["loop32_us"] = t * 4  # 32 examples timed, reported for the batch of 128
+    # one set of interleaved rounds for both ways, so that vmap/loop compares too
+    both = {**{(k, "vmap"): v for k, v in vmapped.items()},
+            **{(k, "loop"): v for k, v in loops.items()}}
+    for (name, how), t in interleaved_us(both, repeat=rep).items():
+        if how == "vmap":
+            res.setdefault(name, {})["vmap_us"] = t
+        else:  # 32 examples timed, reported for the batch of 128
+            res.setdefault(name, {})["loop32_us"] = t * 4
     res["ratios"] = {**{f"{k} vmap": v for k, v in _ratios(res, "vmap_us").items()},
-                     **{f"{k} loop": v for k, v in _ratios(res, "loop32_us").items()}}
+                     **{f"{k} loop": v for k, v in _ratios(res, "loop32_us").items()},
+                     **{f"{k} vmap/loop": v["vmap_us"] / v["loop32_us"] for k, v in res.items()
+                        if isinstance(v, dict) and "vmap_us" in v and "loop32_us" in v}}
     return res
 
 

@@ -457,9 +457,10 @@ def _mlir_context():
     return _mlir
 
 
-def verify(text: str, pretty: bool = False) -> str | None:
+def verify(text: str, pretty: bool = False, debug_info: bool = False) -> str | None:
     """Parse and verify `text`; raise MlirError with the diagnostics and the offending lines.
-    With `pretty`, return the module printed in MLIR's custom op syntax."""
+    With `pretty`, return the module printed in MLIR's custom op syntax (with `debug_info`,
+    its locations too: the named_scope paths)."""
     with _mlir_lock:
         ir, ctx = _mlir_context()
         with ctx, ir.Location.unknown():
@@ -467,6 +468,8 @@ def verify(text: str, pretty: bool = False) -> str | None:
                 module = ir.Module.parse(text)
             except ir.MLIRError as e:
                 raise MlirError(_describe(str(e), text)) from None
+            if pretty and debug_info:
+                return module.operation.get_asm(enable_debug_info=True)
             return str(module) if pretty else None
 
 

@@ -142,8 +142,6 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
                          if sizes else "pmap needs at least one argument mapped along an axis")
     n = sizes.pop()
     natives = _devices(backend, devices, n)
-    local = natives if backend._process_count == 1 else [
-        d for d in natives if d.process_index == backend._process_index]
     statics = tuple((i, args[i]) for i in sorted(static))
     key = (fun, in_tree, tuple(avals), tuple(axes), statics, config.enable_x64,
            tuple(out_axes) if isinstance(out_axes, list) else out_axes, axis_name,
@@ -164,6 +162,8 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
 def _run(backend, fun, entry, avals, leaves, natives):
     """One call of a built pmap program: inputs onto the devices, run, replica 0's outputs."""
     loaded, out_tree, out_avals, consts = entry
+    local = natives if backend._process_count == 1 else [
+        d for d in natives if d.process_index == backend._process_index]
     bufs = [_replicate(backend, x, get_aval(x), natives, local) for x in consts]
     bufs += [_replicate(backend, x, av, natives, local) for x, av in zip(leaves, avals)]
     if backend._runtime is None:

@@ -21,13 +21,15 @@ from plax._src.core import get_aval as typeof  # noqa: F401  (jax.typeof: a valu
 from plax.dtypes import float0  # noqa: F401  (the tangent dtype of integer inputs)
 from plax._src.backend import Device, UnsupportedPrimitiveError  # noqa: F401
 from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F401
+from plax._src.profiler import named_call, named_scope  # noqa: F401
 
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
                "checkify", "tree", "scipy", "errors", "debug", "ffi",
                "sharding",
-               "distributed"}
+               "distributed",
+               "profiler"}
 
 
 class default_backend:

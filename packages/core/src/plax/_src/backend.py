@@ -158,9 +158,12 @@ class Backend:
         """Whether this backend can run `prim` (eagerly and in compiled programs)."""
         raise NotImplementedError
 
-    def lower_text(self, closed_jaxpr) -> str:
+    def lower_text(self, closed_jaxpr, debug_info: bool = False) -> str:
         """The program `compile` would build, as text (`jit(f).lower(x).as_text()`); a backend
-        without an intermediate language of its own shows the jaxpr."""
+        without an intermediate language of its own shows the jaxpr. `debug_info`: with the
+        source locations (`plax.named_scope` paths) where the language has them."""
+        if debug_info and hasattr(closed_jaxpr, "pretty_print"):
+            return closed_jaxpr.pretty_print(name_stack=True)
         return str(closed_jaxpr)
 
     def pmap_execute(self, fun, args: tuple, kwargs: dict, *, axis_name, in_axes, out_axes,
