@@ -108,3 +108,4 @@ newaxis = None
 from plax.numpy import fft  # noqa: E402,F401  (the plax.numpy.fft submodule)
 from plax.numpy import linalg  # noqa: E402,F401  (the plax.numpy.linalg submodule)
 from plax._src.numpy.surface import *  # noqa: E402,F401,F403  (the rest of jax.numpy)
+from plax._src.numpy.array_api import *  # noqa: E402,F401,F403  (array API inspection)
