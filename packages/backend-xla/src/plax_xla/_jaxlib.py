@@ -37,8 +37,46 @@ class Aval:
 # Clients
 
 
-def cpu_client(num_devices: int = 1):
-    return xc.make_cpu_client(num_devices=int(num_devices))
+def cpu_client(num_devices: int = 1, distributed=None):
+    """The CPU client; with `distributed` = (runtime client, node id, node count), one of a
+    many-process run whose devices span every process, collectives over gloo (TCP)."""
+    if distributed is None:
+        return xc.make_cpu_client(num_devices=int(num_devices))
+    dist, node_id, num_nodes = distributed
+    return xc.make_cpu_client(
+        distributed_client=dist, node_id=int(node_id), num_nodes=int(num_nodes),
+        num_devices=int(num_devices),
+        collectives=xc._xla.make_gloo_tcp_collectives(distributed_client=dist))
+
+
+# ---------------------------------------------------------------------------------------------
+# Many processes: jaxlib's coordination service (one, in process 0) and a client in each
+# process; its key-value store carries plax's own heartbeats. Timeouts are whole seconds.
+
+
+def has_gloo() -> bool:
+    return hasattr(xc._xla, "make_gloo_tcp_collectives")
+
+
+def distributed_service(bind_address: str, num_nodes: int, heartbeat_timeout: float,
+                        shutdown_timeout: float):
+    return xc._xla.get_distributed_runtime_service(
+        bind_address, int(num_nodes), heartbeat_timeout=_seconds(heartbeat_timeout),
+        shutdown_timeout=_seconds(shutdown_timeout))
+
+
+def distributed_client(address: str, node_id: int, init_timeout: float,
+                       heartbeat_timeout: float, shutdown_timeout: float):
+    """A client of the service at `address`, not connected yet (`.connect()` blocks until
+    every node has connected, and aborts the process after `init_timeout`)."""
+    return xc._xla.get_distributed_runtime_client(
+        address, int(node_id), init_timeout=_seconds(init_timeout),
+        heartbeat_timeout=_seconds(heartbeat_timeout),
+        shutdown_timeout=_seconds(shutdown_timeout), use_compression=True)
+
+
+def _seconds(t: float) -> int:
+    return max(1, int(-(-float(t) // 1)))
 
 
 def _plugin_library(platform: str) -> tuple[str, str] | None:
@@ -76,9 +114,11 @@ def plugin_available(platform: str) -> bool:
     return _plugin_library(platform) is not None
 
 
-def plugin_client(platform: str):
+def plugin_client(platform: str, distributed=None):
     """A PJRT C-API client for 'gpu' or 'tpu' through an installed plugin; a clear error when
-    none is installed or it fails to start (no device, driver too old)."""
+    none is installed or it fails to start (no device, driver too old). With `distributed` =
+    (runtime client, node id, node count, visible device ids or None), one process's client of
+    a many-process run (as JAX makes it)."""
     found = _plugin_library(platform)
     if found is None:
         hint = {"gpu": "pip install jax-cuda13-plugin (or jax-cuda12-plugin)",
@@ -93,7 +133,13 @@ def plugin_client(platform: str):
         if hasattr(xc, "pjrt_plugin_initialized") and not xc.pjrt_plugin_initialized(name):
             xc.initialize_pjrt_plugin(name)
         options = xc.generate_pjrt_gpu_plugin_options() if name == "cuda" else {}
-        return xc.make_c_api_client(name, options)
+        if distributed is None:
+            return xc.make_c_api_client(name, options)
+        dist, node_id, num_nodes, visible = distributed
+        options = {**options, "node_id": int(node_id), "num_nodes": int(num_nodes)}
+        if visible is not None:
+            options["visible_devices"] = [int(i) for i in visible]
+        return xc.make_c_api_client(name, options, dist)
     except Exception as e:  # noqa: BLE001 - reported with the plugin's path
         raise RuntimeError(f"PJRT plugin '{name}' ({path}) failed to start: "
                            f"{type(e).__name__}: {e}") from e
@@ -124,10 +170,12 @@ def device_put(x: np.ndarray, dev):
         xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
-def put_replicated(x, aval_shape, dtype, devs: Sequence[Any]):
-    """One array holding a copy of `x` (a host array or a device array) on each of `devs`."""
+def put_replicated(x, aval_shape, dtype, devs: Sequence[Any], local: Sequence[Any] = None):
+    """One array holding a copy of `x` (a host array or a device array) on each of `devs`;
+    across processes, this process supplies the copies on its `local` devices alone."""
+    local = devs if local is None else local
     return xc.batched_device_put(
-        Aval(aval_shape, dtype), replicated_sharding(devs), [x] * len(devs), list(devs), True,
+        Aval(aval_shape, dtype), replicated_sharding(devs), [x] * len(local), list(local), True,
         False, xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
@@ -409,9 +457,10 @@ def _mlir_context():
     return _mlir
 
 
-def verify(text: str, pretty: bool = False) -> str | None:
+def verify(text: str, pretty: bool = False, debug_info: bool = False) -> str | None:
     """Parse and verify `text`; raise MlirError with the diagnostics and the offending lines.
-    With `pretty`, return the module printed in MLIR's custom op syntax."""
+    With `pretty`, return the module printed in MLIR's custom op syntax (with `debug_info`,
+    its locations too: the named_scope paths)."""
     with _mlir_lock:
         ir, ctx = _mlir_context()
         with ctx, ir.Location.unknown():
@@ -419,6 +468,8 @@ def verify(text: str, pretty: bool = False) -> str | None:
                 module = ir.Module.parse(text)
             except ir.MLIRError as e:
                 raise MlirError(_describe(str(e), text)) from None
+            if pretty and debug_info:
+                return module.operation.get_asm(enable_debug_info=True)
             return str(module) if pretty else None
 
 

@@ -44,14 +44,20 @@ def _all_reduce(kind: str):
             return mesh_lowering.all_reduce(ctx, ctx.module.axis_env, kind, xs, axes)
         env = axis_env(ctx, ctx.prim, axes)
         groups = hlo.replica_groups(_groups(env, axis_index_groups))
-        outs = []
-        for x in xs:
-            name = kind
-            if x.dtype == dtypes.bool_ and kind == "stablehlo.add":
-                name = "stablehlo.or"
-            region = b.region([((), x.dtype)] * 2, hlo.binary_region(name))
-            outs.append(b.op1("stablehlo.all_reduce", [x], attrs=f"replica_groups = {groups}",
-                              regions=[region]))
+        # one all_reduce per dtype, over all its operands: one exchange, not one per operand
+        # (across processes each is a network round trip)
+        by_dtype: dict = {}
+        for i, x in enumerate(xs):
+            by_dtype.setdefault(x.dtype, []).append(i)
+        outs: list = [None] * len(xs)
+        for dtype, idx in by_dtype.items():
+            name = "stablehlo.or" if dtype == dtypes.bool_ and kind == "stablehlo.add" else kind
+            region = b.region([((), dtype)] * 2, hlo.binary_region(name))
+            ops = [xs[i] for i in idx]
+            res = b.op("stablehlo.all_reduce", ops, [(x.shape, x.dtype) for x in ops],
+                       attrs=f"replica_groups = {groups}", regions=[region])
+            for i, r in zip(idx, res):
+                outs[i] = r
         return outs
     return rule
 

@@ -19,7 +19,8 @@ def print(fmt: str, *args, **kwargs) -> None:  # noqa: A001 - jax.debug.print's 
         raise TypeError(f"debug.print expects a format string first, got {fmt!r:.80}")
 
     def show(*a, **k):
-        _print(fmt.format(*a, **k))
+        # one write per line: devices of a pmap print concurrently, lines must not interleave
+        _print(fmt.format(*a, **k) + "\n", end="")
 
     callback(show, *args, **kwargs)
 

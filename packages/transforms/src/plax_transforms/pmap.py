@@ -175,9 +175,12 @@ def pmap(fun: Callable, axis_name=None, *, in_axes=0, out_axes=0, static_broadca
 
         if isinstance(axes, tuple) and len(axes) == len(args) and static:
             axes = tuple(axes[i] for i in dyn)
-        vm = batching.vmap(body, in_axes=axes, out_axes=out_axes, axis_name=axis_name,
+        # an unnamed pmap still gets an axis of its own: rules tell it from a vmap's by name
+        name = batching.pmap_axis_name(axis_name)
+        vm = batching.vmap(body, in_axes=axes, out_axes=out_axes, axis_name=name,
                            axis_size=axis_size)
-        return jit(vm, backend=backend)(*[args[i] for i in dyn])
+        with batching.pmap_axis(name):
+            return jit(vm, backend=backend)(*[args[i] for i in dyn])
 
     mapped.__name__ = f"pmap({getattr(fun, '__name__', 'fun')})"
     mapped.__wrapped__ = fun

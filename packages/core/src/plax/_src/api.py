@@ -112,11 +112,18 @@ def eval_shape(fun: Callable, *args, **kwargs):
 
 
 def devices(backend: str | None = None) -> list:
+    """Every device of the backend: with plax.distributed, those of all processes."""
     return list(registry.get_backend(backend).devices())
 
 
-def local_devices(backend: str | None = None) -> list:
-    return devices(backend)
+def local_devices(process_index: int | None = None, backend: str | None = None) -> list:
+    """The devices of this process (or of process `process_index`)."""
+    if isinstance(process_index, str) and backend is None:  # local_devices("xla")
+        process_index, backend = None, process_index
+    b = registry.get_backend(backend)
+    if process_index is None:
+        return list(b.local_devices())
+    return [d for d in b.devices() if d.process_index == process_index]
 
 
 def device_count(backend: str | None = None) -> int:
@@ -124,7 +131,21 @@ def device_count(backend: str | None = None) -> int:
 
 
 def local_device_count(backend: str | None = None) -> int:
-    return device_count(backend)
+    return len(registry.get_backend(backend).local_devices())
+
+
+def process_index(backend: str | None = None) -> int:
+    """This process's index in a plax.distributed run (0 in a single process)."""
+    return registry.get_backend(backend).process_index()
+
+
+def process_count(backend: str | None = None) -> int:
+    """The number of processes of a plax.distributed run (1 in a single process)."""
+    return registry.get_backend(backend).process_count()
+
+
+def process_indices(backend: str | None = None) -> list[int]:
+    return list(range(process_count(backend)))
 
 
 def default_backend() -> str:
