@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from plax.extend import dtypes, registry
+from plax.extend import trace_context
 from plax.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from plax.extend import (
     Array, ClosedJaxpr, JaxprTrace, Literal, Trace, Tracer, Var, get_aval, literal_value,
@@ -327,7 +328,15 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
                   for x in eqn.invars]
         rule = _transpose_rules[eqn.primitive]
         ct_arg = cts if eqn.primitive.multiple_results else cts[0]
-        cts_in = rule(ct_arg, *invals, **eqn.params)
+        if eqn.name_stack:  # the transposed equations keep their plax.named_scope path
+            outer = trace_context.name_stack
+            trace_context.name_stack = f"{outer}/{eqn.name_stack}" if outer else eqn.name_stack
+            try:
+                cts_in = rule(ct_arg, *invals, **eqn.params)
+            finally:
+                trace_context.name_stack = outer
+        else:
+            cts_in = rule(ct_arg, *invals, **eqn.params)
         for x, ct in zip(eqn.invars, cts_in):
             write_ct(x, ct)
     return [ct_env.get(v, Zero(v.aval)) if v in linear else None for v in jaxpr.invars]

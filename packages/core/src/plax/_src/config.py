@@ -239,6 +239,24 @@ config.define("plugins", None, _parse_list,
               validate=_check_names)
 config.define("disable_plugins", (), lambda s: _parse_list(s) or (),
               "plugin names never to load (comma separated)", validate=_check_names)
+config.define("coordinator_address", None, lambda s: s.strip() or None,
+              "plax.distributed.initialize(): host:port of the coordinator (process 0 serves "
+              "it) when the call does not pass coordinator_address")
+config.define("num_processes", None, int,
+              "plax.distributed.initialize(): number of processes when the call does not "
+              "pass num_processes")
+config.define("process_id", None, int,
+              "plax.distributed.initialize(): this process's id (0 .. num_processes - 1) when "
+              "the call does not pass process_id")
+config.define("log_compiles", False, _parse_bool,
+              "as JAX's jax_log_compiles: log (logger 'plax.jit', level WARNING) each "
+              "compilation, naming the function, its argument shapes and the backend, and "
+              "how long tracing and compiling took", validate=_check_bool)
+config.define("explain_cache_misses", False, _parse_bool,
+              "as JAX's jax_explain_cache_misses: when a jitted function traces again, log "
+              "(logger 'plax.jit', level WARNING) why its cache missed: which argument's "
+              "shape, dtype or weak type, which static argument, or the tree changed",
+              validate=_check_bool)
 
 
 def enable_x64(value: bool = True):

@@ -19,7 +19,12 @@ else: what they need is here, so it is enough for a third party too. What it hol
 - the backend contract: `Backend`, `Device`, `Executable`, `UnsupportedPrimitiveError`;
 - `lowering`: `lower_fun` (a rule from a plax composition, any backend) and the documented
   context and builder an xla lowering rule receives;
-- `config` (define options with `config.define`), `tree_util`, `hookimpl`.
+- `config` (define options with `config.define`), `tree_util`, `hookimpl`;
+- `array_module(*arrays)`: NumPy, or the NumPy-compatible module (CuPy) of the arrays given.
+  The reference backend's rules for gather, the scatters and the elementwise primitives whose
+  semantics NumPy lacks (integer division and shifts, saturating conversions, select_n, ...)
+  compute with it, so a backend on such a module runs the same rules on its own arrays:
+  `registry.impl_table("reference")[prim]` (the cupy backend does, on NumPy and CuPy).
 
 Stability promise: a name exported here (and from its submodules) keeps its meaning and
 signature within a major version of plax-core. A change that could break a plugin (a new
@@ -32,6 +37,7 @@ minor release. Anything under `plax._src` may change without notice: plugins mus
 
 from plax import tree_util
 from plax._src.array import Array
+from plax._src.array_module import array_module
 from plax._src.authoring import define_primitive, elementwise_batch_rule
 from plax._src.composition import Composition, lower_fun
 from plax._src.backend import Backend, Device, Executable, UnsupportedPrimitiveError, iter_eqns
@@ -54,7 +60,8 @@ from plax.extend import ad, batching, dtypes, execution, lowering, registry
 from plax.hookspecs import hookimpl
 
 __all__ = [
-    "abstract_eval", "ad", "all_gather_p", "apply_primitive", "Array", "axis_index_p",
+    "abstract_eval", "ad", "all_gather_p", "apply_primitive", "Array", "array_module",
+    "axis_index_p",
     "Backend", "batching", "bind", "check_jaxpr", "checkpoint_p", "ClosedJaxpr", "COLLECTIVES",
     "Composition", "ConcretizationTypeError", "config", "convert_constvars_jaxpr",
     "current_trace", "custom_jvp_call_p", "custom_lin_p", "custom_vjp_call_p", "dce_jaxpr",
