@@ -20,12 +20,15 @@ def _np():
 
 
 def _binop(name: str, reflected: bool = False):
+    fn: list = []  # the plax.numpy function, looked up on first use
+
     def op(self, other):
-        jnp = _np()
-        if not _is_operand(other):
+        # _is_operand, inlined: operators are eager dispatch's hottest entry point
+        if not (isinstance(other, _OPERAND_TYPES) or hasattr(other, "aval")):
             return NotImplemented
-        f = getattr(jnp, name)
-        return f(other, self) if reflected else f(self, other)
+        if not fn:
+            fn.append(getattr(_np(), name))
+        return fn[0](other, self) if reflected else fn[0](self, other)
     op.__name__ = f"__{'r' if reflected else ''}{name}__"
     return op
 
