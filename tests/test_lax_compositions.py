@@ -1,7 +1,8 @@
 """plax.lax's operations built from other primitives (split, stack, unstack, tile, empty,
 shape_as_value, approx_max_k/min_k, mulhi, clz, index_take, broadcast_shapes, broadcast_like,
 ragged_dot, dtype, composite, platform_dependent, optimization_barrier) against jax.lax:
-values and dtypes, under jit and grad, and their errors."""
+values and dtypes, under jit and grad, and their errors; with the other small names of the
+surface (plax.typeof, plax.float0, plax.scipy.integrate.trapezoid)."""
 
 from __future__ import annotations
 
@@ -108,3 +109,15 @@ def test_typeof_and_float0():
         assert (ours.shape, ours.dtype, ours.weak_type) == (
             theirs.shape, theirs.dtype, theirs.weak_type)
     assert plax.float0 == jax.dtypes.float0 and plax.float0.itemsize == 0
+
+
+@requires_jax
+def test_scipy_integrate_trapezoid():
+    import jax.scipy.integrate as ji
+
+    import plax.scipy.integrate as pi
+    y, x = F, np.float32([0, 0.5, 1.5, 2, 4])
+    for args in ((y,), (y, x), (y, None, 0.25, 0)):
+        got, want = pi.trapezoid(*args), ji.trapezoid(*args)
+        assert got.dtype == want.dtype
+        assert_close(got, np.asarray(want), rtol=1e-6)
