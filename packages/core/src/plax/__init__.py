@@ -25,7 +25,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
                "checkify", "tree", "scipy", "errors", "debug", "ffi",
-               "sharding"}
+               "sharding",
+               "image"}
 
 
 class default_backend:
