@@ -19,7 +19,7 @@ LEFT_OUT = {
     "jax": _names(
         # JAX's internal or implementation modules, not user API
         "ad api_util core interpreters lib typing stages errors experimental export extend "
-        "ffi image monitoring profiler dlpack custom_batching custom_derivatives ops memory "
+        "ffi monitoring profiler dlpack custom_batching custom_derivatives ops memory "
         "version",
         # configuration flags and context managers of JAX's config (plax.config has its own)
         "allow_f16_reductions array_garbage_collection_guard auto_pcast check_tracer_leaks "
