@@ -2,7 +2,8 @@
 shape_as_value, approx_max_k/min_k, mulhi, clz, index_take, broadcast_shapes, broadcast_like,
 ragged_dot, dtype, composite, platform_dependent, optimization_barrier) against jax.lax:
 values and dtypes, under jit and grad, and their errors; with the other small names of the
-surface (plax.typeof, plax.float0, plax.scipy.integrate.trapezoid)."""
+surface (plax.typeof, plax.float0, plax.scipy.integrate.trapezoid, plax.test_util.check_jvp
+and check_vjp)."""
 
 from __future__ import annotations
 
@@ -121,3 +122,22 @@ def test_scipy_integrate_trapezoid():
         got, want = pi.trapezoid(*args), ji.trapezoid(*args)
         assert got.dtype == want.dtype
         assert_close(got, np.asarray(want), rtol=1e-6)
+
+
+def test_test_util_check_jvp_and_vjp():
+    """jax.test_util's signatures: the caller passes partial(plax.jvp, f) / partial(vjp, f);
+    a wrong derivative fails the check."""
+    import functools
+
+    from plax.test_util import check_jvp, check_vjp
+
+    def f(x, z):
+        return plax.numpy.sin(x) * plax.numpy.abs(z) ** 2, x * z
+
+    args = (np.float32([0.3, 1.2]), np.complex64([2 - 1j, 0.5j]))
+    check_jvp(f, functools.partial(plax.jvp, f), args)
+    check_vjp(f, functools.partial(plax.vjp, f), args)
+    with pytest.raises(AssertionError, match="tangent"):
+        check_jvp(f, lambda a, t: (f(*a), f(*t)), args)
+    with pytest.raises(AssertionError, match="cotangent projection"):
+        check_vjp(f, lambda *a: (f(*a), lambda ct: a), args)
