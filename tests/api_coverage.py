@@ -18,7 +18,7 @@ MODULES = [
     ("jax.random", "plax.random"), ("jax.nn", "plax.nn"), ("jax.tree_util", "plax.tree_util"),
     ("jax.tree", "plax.tree"), ("jax.scipy.signal", "plax.scipy.signal"),
     ("jax.scipy.integrate", "plax.scipy.integrate"), ("jax.image", "plax.image"),
-    ("jax.test_util", "plax.test_util"),
+    ("jax.test_util", "plax.test_util"), ("jax.scipy.fft", "plax.scipy.fft"),
     ("jax.numpy.linalg", "plax.numpy.linalg"), ("jax.numpy.fft", "plax.numpy.fft"),
     ("jax.scipy.special", "plax.scipy.special"), ("jax.scipy.linalg", "plax.scipy.linalg"),
     ("jax.scipy.stats", "plax.scipy.stats"),

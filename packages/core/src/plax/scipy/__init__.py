@@ -5,6 +5,7 @@ and run on any backend. Submodules load on first use (`plax.scipy.special` or
 import importlib as _importlib
 
 _SUBMODULES = {
+    "fft",
     "integrate",
     "linalg",
     "signal",
