@@ -19,6 +19,7 @@ MODULES = [
     ("jax.tree", "plax.tree"), ("jax.scipy.signal", "plax.scipy.signal"),
     ("jax.scipy.integrate", "plax.scipy.integrate"), ("jax.image", "plax.image"),
     ("jax.test_util", "plax.test_util"), ("jax.scipy.fft", "plax.scipy.fft"),
+    ("jax.scipy.ndimage", "plax.scipy.ndimage"), ("jax.scipy.cluster.vq", "plax.scipy.cluster.vq"),
     ("jax.numpy.linalg", "plax.numpy.linalg"), ("jax.numpy.fft", "plax.numpy.fft"),
     ("jax.scipy.special", "plax.scipy.special"), ("jax.scipy.linalg", "plax.scipy.linalg"),
     ("jax.scipy.stats", "plax.scipy.stats"),
