@@ -286,15 +286,25 @@ def _without_jax_import():
                     del sys.modules[k]
 
 
+_in_flight: list = []  # the outputs of the replicated program launched last, until it ends
+_replicated_lock = threading.Lock()
+
+
 def execute_replicated(loaded, args: Sequence[Any]) -> list[list]:
     """Run a replicated (num_replicas = n) executable on n-device arrays; returns
-    [output][replica] single-device arrays, after the replicas finish (on a CPU with fewer
-    cores than replicas, overlapping collective programs can starve each other)."""
-    with _without_jax_import():
-        outs = loaded.execute_sharded(args).disassemble_into_single_device_arrays()
-    for per_device in outs:
-        for a in per_device:
-            a.block_until_ready()
+    [output][replica] single-device arrays without waiting for them. Replicated programs never
+    overlap: each launch first waits until the previous one has finished on every replica (on
+    a CPU with fewer cores than replicas, two in flight at once can starve each other's
+    collectives into a deadlock)."""
+    with _replicated_lock:
+        for a in _in_flight:
+            try:
+                a.block_until_ready()
+            except Exception:  # noqa: BLE001 - deleted since (Array.delete): nothing to wait on
+                pass
+        with _without_jax_import():
+            outs = loaded.execute_sharded(args).disassemble_into_single_device_arrays()
+        _in_flight[:] = [a for per_device in outs for a in per_device]
     return outs
 
 

@@ -37,7 +37,10 @@ def _make_client(platform: str, cpu_devices: int):
                     except RuntimeError as e:
                         warnings.warn(f"plax xla backend: {e}; using the CPU", RuntimeWarning,
                                       stacklevel=3)
-        return jl.cpu_client(cpu_devices, _option("xla_cpu_async_dispatch", False)), "cpu"
+        asynchronous = _option("xla_cpu_async_dispatch", None)
+        if asynchronous is None:  # several devices (pmap): replicas must run concurrently
+            asynchronous = cpu_devices > 1
+        return jl.cpu_client(cpu_devices, asynchronous), "cpu"
     if platform in ("gpu", "cuda"):
         return jl.plugin_client("gpu"), "gpu"
     if platform == "tpu":

@@ -34,11 +34,12 @@ def _define_options() -> None:
                   "backend is created. Without PLAX_XLA_CPU_DEVICES, JAX's "
                   "XLA_FLAGS=--xla_force_host_platform_device_count=N gives N",
                   env="PLAX_XLA_CPU_DEVICES")
-    config.define("xla_cpu_async_dispatch", False, _bool,
+    config.define("xla_cpu_async_dispatch", None, _bool,
                   "run CPU programs on XLA's worker threads, returning before they finish (as "
                   "JAX's jax_cpu_enable_async_dispatch); off, a program runs on the calling "
-                  "thread, which dispatches small arrays 2-3x faster; read when the backend is "
-                  "created", env="PLAX_XLA_CPU_ASYNC_DISPATCH")
+                  "thread, which dispatches small arrays 2-3x faster. Unset: off with one CPU "
+                  "device, on with several (pmap's replicas); read when the backend is created",
+                  env="PLAX_XLA_CPU_ASYNC_DISPATCH")
 
 
 def _bool(s: str) -> bool:
