@@ -88,6 +88,18 @@ def test_indexing_scans_and_scatters_are_generated_kernels(emulated, name):
     _check(got, want, rtol=2e-5)
 
 
+def test_a_scans_elementwise_epilogue_fuses_into_it():
+    """cumsum(exp(x)) / n and exp(cumlogsumexp(x)) * 2: one kernel each, the scanned values
+    never written to memory; a reversed read of a scan is a kernel of its own."""
+    def f(x):
+        mean = lax.cumsum(jnp.exp(x), axis=1) / jnp.arange(1, 301, dtype=np.float32)
+        return mean, jnp.exp(lax.cumlogsumexp(x, axis=0)) * 2, lax.cummax(x, axis=1)[:, ::-1]
+    got, steps, launches = run_fused(f, X)
+    assert [s.kind for s in steps] == ["scan", "scan", "scan", "loop"] and launches == 4
+    assert [len(s.out_vars) for s in steps[:2]] == [1, 1]
+    _check(got, reference(f, X), rtol=2e-5)
+
+
 def test_x64_scatters_and_gathers():
     def f(x, i):
         j = i % 6
