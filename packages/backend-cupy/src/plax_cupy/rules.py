@@ -1,10 +1,12 @@
 """The rule of every primitive the cupy backend runs, by name: the library (`lib_*`), control
-flow and calls (`control.py`), the collectives (outside pmap: an unbound-axis error), and NumPy
-library calls for the core primitives without an xp rule. Light to import (NumPy only): the
-plugin hook reads it to register the backend's coverage."""
+flow and calls (`control.py`), host callbacks and ffi_call (`callbacks.py`), the collectives
+(outside pmap: an unbound-axis error), and NumPy library calls for the core primitives without
+an xp rule. Light to import (NumPy only): the plugin hook reads it to register the backend's
+coverage."""
 
 from __future__ import annotations
 
+from plax_cupy.callbacks import RULES as CALLBACK_RULES
 from plax_cupy.control import control_rules
 from plax_cupy.library import LIBRARY, SHARED, numpy_rule, shared_rule
 
@@ -26,6 +28,7 @@ def rule_table(program) -> dict:
     unbound-axis error). Other primitives fall back to `library.numpy_rule`."""
     table = dict(LIBRARY)
     table.update(control_rules(program))
+    table.update(CALLBACK_RULES)
     for name in COLLECTIVES:
         table[name] = _collective_error(name)
     return table

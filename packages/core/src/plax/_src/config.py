@@ -220,9 +220,11 @@ config.define("debug_nans", False, _parse_bool,
 config.define("checks", False, _parse_bool,
               "checked mode. Eager ops check their operands and raise naming the operation, "
               "the index, the axis and the bound (out-of-bounds gather/scatter/dynamic_slice "
-              "indices, which otherwise clamp; integer division by zero); it also turns on "
-              "abstract-eval checking of eager results and of batch rules' outputs. Under jit "
-              "use plax.checkify", validate=_check_bool)
+              "indices, which otherwise clamp; integer division by zero); a jitted function "
+              "called directly, and control flow run eagerly, run checkified (plax.checkify's "
+              "index, division and user checks) and raise after the call; it also turns on "
+              "abstract-eval checking of eager results and of batch rules' outputs",
+              validate=_check_bool)
 config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly",
               validate=_check_bool)
 config.define("check_rules", False, _parse_bool,
@@ -237,6 +239,24 @@ config.define("plugins", None, _parse_list,
               validate=_check_names)
 config.define("disable_plugins", (), lambda s: _parse_list(s) or (),
               "plugin names never to load (comma separated)", validate=_check_names)
+config.define("coordinator_address", None, lambda s: s.strip() or None,
+              "plax.distributed.initialize(): host:port of the coordinator (process 0 serves "
+              "it) when the call does not pass coordinator_address")
+config.define("num_processes", None, int,
+              "plax.distributed.initialize(): number of processes when the call does not "
+              "pass num_processes")
+config.define("process_id", None, int,
+              "plax.distributed.initialize(): this process's id (0 .. num_processes - 1) when "
+              "the call does not pass process_id")
+config.define("log_compiles", False, _parse_bool,
+              "as JAX's jax_log_compiles: log (logger 'plax.jit', level WARNING) each "
+              "compilation, naming the function, its argument shapes and the backend, and "
+              "how long tracing and compiling took", validate=_check_bool)
+config.define("explain_cache_misses", False, _parse_bool,
+              "as JAX's jax_explain_cache_misses: when a jitted function traces again, log "
+              "(logger 'plax.jit', level WARNING) why its cache missed: which argument's "
+              "shape, dtype or weak type, which static argument, or the tree changed",
+              validate=_check_bool)
 
 
 def enable_x64(value: bool = True):

@@ -8,7 +8,8 @@ else: what they need is here, so it is enough for a third party too. What it hol
   function f, like JAX's `mlir.lower_fun`);
 - primitives and the jaxpr: `Primitive` (traits: elementwise, reduction, linear_in, effectful,
   call_primitive), `ShapedArray`, `get_aval`, `abstract_eval`, `Jaxpr`, `ClosedJaxpr`,
-  `JaxprEqn`, `Var`, `Literal`, `eval_jaxpr`, `check_jaxpr`, `trace_to_jaxpr`, `dce_jaxpr`;
+  `JaxprEqn`, `Var`, `Literal` (`literal_value`: what one stands for), `eval_jaxpr`,
+  `check_jaxpr`, `trace_to_jaxpr`, `dce_jaxpr`;
   every core primitive is `plax.lax.<name>_p`, and the call, custom-rule, checkpoint and
   collective primitives are here too (`jit_p`, `custom_jvp_call_p`, `psum_p`, ...);
 - traces: `Trace`, `Tracer`, `current_trace`, `set_current_trace`, `trace_context`;
@@ -45,7 +46,7 @@ from plax._src.core import (
     EVAL_TRACE, ClosedJaxpr, ConcretizationTypeError, EvalTrace, Jaxpr, JaxprEqn, JaxprTypeError,
     Literal, PlaxTypeError, Primitive, ShapedArray, Trace, Tracer, UnexpectedTracerError, Var,
     abstract_eval, bind, check_jaxpr, current_trace, eval_jaxpr, get_aval, jaxpr_as_fun,
-    set_current_trace)
+    literal_value, set_current_trace)
 from plax._src.core import _ctx as trace_context
 from plax._src.dispatch import apply_primitive, make_array
 from plax._src.lax.calls import (
@@ -67,7 +68,7 @@ __all__ = [
     "define_primitive", "Device", "dtypes", "elementwise_batch_rule", "eval_jaxpr",
     "EVAL_TRACE", "EvalTrace", "Executable", "execution", "get_aval", "hookimpl", "iter_eqns",
     "Jaxpr", "jaxpr_as_fun", "JaxprEqn", "JaxprTrace", "JaxprTracer", "JaxprTypeError",
-    "jit_p", "JVP_OF_CUSTOM_VJP", "Literal", "lower_fun", "lowering", "make_array",
+    "jit_p", "JVP_OF_CUSTOM_VJP", "Literal", "literal_value", "lower_fun", "lowering", "make_array",
     "PlaxTypeError", "PluginWarning", "pmax_p", "pmin_p", "ppermute_p", "Primitive", "psum_p",
     "RegistrationError", "registry", "set_current_trace", "ShapedArray", "Trace",
     "trace_context", "trace_to_jaxpr", "Tracer", "tree_util", "UnexpectedTracerError",
