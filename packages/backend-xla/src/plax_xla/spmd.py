@@ -140,7 +140,7 @@ class SpmdRunner:
 class SpmdExecutable(Executable):
     """A program with sharding constraints or shard_maps over a mesh: always partitioned."""
 
-    __slots__ = ("_run", "text_of", "donated")
+    __slots__ = ("_run", "donated")
 
     def __init__(self, runner: SpmdRunner):
         self._run = runner

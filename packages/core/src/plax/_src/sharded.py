@@ -15,8 +15,7 @@ import numpy as np
 from plax._src import dtypes, registry
 from plax._src.array import Array, check_not_deleted
 from plax._src.core import ShapedArray, get_aval
-from plax._src.sharding import (
-    NamedSharding, Sharding, SingleDeviceSharding, sharding_devices, visualize_sharding)
+from plax._src.sharding import NamedSharding, Sharding, sharding_devices, visualize_sharding
 
 
 def _backend_of(sharding: Sharding):
@@ -145,5 +144,4 @@ def visualize_array_sharding(x: Array, *, use_color: bool = False, scale: float 
 
 
 __all__ = ["put", "make_array_from_callback", "make_array_from_single_device_arrays",
-           "make_array_from_process_local_data", "visualize_array_sharding",
-           "SingleDeviceSharding"]
+           "make_array_from_process_local_data", "visualize_array_sharding"]
