@@ -74,6 +74,9 @@ CASES = {
         np.stack([X, 2 * X])),
     "vmap_all_gather": lambda: vmap(sm(lambda v: lax.all_gather(v, "i", tiled=True) * 2,
                                        mesh1, P("i"), P(), check=False))(np.stack([X, -X])),
+    "nested_jit_gather": lambda: sm(jit(lambda v: lax.all_gather(v, "i", tiled=True) * 2
+                                        + lax.psum(v, "i")[0]), mesh1, P("i"), P(),
+                                    check=False)(X),
     "jacfwd": lambda: jacfwd(lambda v: jnp.sum(sm(
         lambda u: jnp.sin(u) * lax.psum(u * u, "i") + lax.all_gather(u, "i", tiled=True)[:2],
         mesh1, P("i"), P("i"))(v), axis=0))(X),
@@ -163,7 +166,7 @@ NAMES = ["psum", "pmean_pmax_pmin", "axis_index", "two_axes", "psum_both_axes",
          "replicated_input", "all_gather_tiled", "all_gather_axis1", "ppermute", "psum_scatter",
          "psum_scatter_untiled", "all_to_all", "all_to_all_untiled", "jit",
          "grad_psum_ppermute", "grad_data_parallel", "grad_gather_scatter_a2a", "grad_two_axes",
-         "vmap", "vmap_all_gather", "jacfwd"]
+         "vmap", "vmap_all_gather", "nested_jit_gather", "jacfwd"]
 
 
 @pytest.mark.parametrize("backend_name", ["xla", "reference"])
@@ -200,6 +203,10 @@ def test_errors_and_one_device_mesh():
                        out_specs=P())(x)
     with pytest.raises(ValueError, match="varies over mesh axis 'i'"):
         plax.shard_map(lambda v: v, mesh=mesh, in_specs=P("i"), out_specs=P())(x)
+    # the check looks inside nested jit: a psum there makes the output replicated
+    inner = plax.jit(lambda v: lax.psum(v * 2, "i") + lax.all_gather(v, "i", tiled=True))
+    np.testing.assert_array_equal(plax.shard_map(inner, mesh=mesh, in_specs=P("i"),
+                                                 out_specs=P())(x), 3 * x)
     with plax.sharding.use_mesh(mesh):  # the mesh of the enclosing block; as a decorator
         @plax.shard_map(in_specs=P("i"), out_specs=P("i"))
         def h(v):

@@ -54,11 +54,14 @@ def _make_client(platform: str, cpu_devices: int, runtime=None):
                     except RuntimeError as e:
                         warnings.warn(f"plax xla backend: {e}; using the CPU", RuntimeWarning,
                                       stacklevel=3)
+        asynchronous = _option("xla_cpu_async_dispatch", None)
+        if asynchronous is None:  # several devices (pmap) or processes: replicas run concurrently
+            asynchronous = cpu_devices > 1 or dist is not None
         if dist is not None:
             if dist[3] is not None:  # CPU devices are virtual: that many of them
                 cpu_devices = len(dist[3])
-            return jl.cpu_client(cpu_devices, dist[:3]), "cpu"
-        return jl.cpu_client(cpu_devices), "cpu"
+            return jl.cpu_client(cpu_devices, dist[:3], asynchronous), "cpu"
+        return jl.cpu_client(cpu_devices, None, asynchronous), "cpu"
     if platform in ("gpu", "cuda"):
         return jl.plugin_client("gpu", dist), "gpu"
     if platform == "tpu":
@@ -141,6 +144,16 @@ class XlaBackend(Backend):
         self.stats["device_to_host"] += 1
         if jl.single_device_of(buf) is None:  # a global array: its pieces assembled here
             shape, dtype = tuple(buf.aval.shape), np.dtype(buf.aval.dtype)
+            if self._process_count > 1:
+                sharding = self.buffer_sharding(buf)
+                if not sharding.is_fully_addressable:
+                    if sharding.is_fully_replicated:  # every piece is the whole value
+                        return jl.to_numpy(self.buffer_shards(buf)[0][1])
+                    raise RuntimeError(
+                        f"the value of an Array of shape {shape} laid out by {sharding!r} "
+                        "spans devices of other processes: this process holds only its "
+                        "pieces (read x.addressable_shards, or make it replicated first, "
+                        "e.g. jit(..., out_shardings=NamedSharding(mesh, P())))")
             out = np.empty(shape, dtype)
             index = self.buffer_sharding(buf).devices_indices_map(shape)
             for dev, piece in self.buffer_shards(buf):
@@ -193,9 +206,10 @@ class XlaBackend(Backend):
         """A host value laid out by `sharding` as a global array whose device list is
         `devices` in this order (a partitioned program's partitions)."""
         index = sharding.devices_indices_map(shape)
-        pieces = [np.array(value[index[d]], copy=True) for d in devices]
+        mine = [d for d in devices if d.process_index == self._process_index]
+        pieces = [np.array(value[index[d]], copy=True) for d in mine]
         self.stats["host_to_device"] += len(pieces)
-        return jl.put_global(pieces, [d.native for d in devices],
+        return jl.put_global(pieces, [d.native for d in mine],
                              self.gspmd(sharding, len(shape), devices), shape, dtype)
 
     def buffer_sharding(self, buf):

@@ -83,16 +83,24 @@ class SpmdRunner:
         if hit is None:
             hit = self._by_layout[layouts] = self._prepare(layouts)
         natives, loaded, handlers = hit
+        local = natives if backend._process_count == 1 else [
+            n for n in natives if n.process_index == backend._process_index]
         args = []
         for b, s, (shape, dtype) in zip(buffers, layouts, self._in):
             if s is None:  # a one-device input: the same value on every partition
-                args.append(jl.put_replicated(b, shape, dtype, natives))
+                args.append(jl.put_replicated(b, shape, dtype, natives, local))
             elif jl.devices_of(b) != natives:  # its pieces in another device order: anew
                 args.append(backend.put_in_order(backend.to_numpy(b), s, self._devs(natives),
                                                  shape, dtype))
             else:
                 args.append(b)
-        return loaded.execute_sharded(args).consume_with_handlers(handlers)
+        if backend._runtime is None:
+            return loaded.execute_sharded(args).consume_with_handlers(handlers)
+        with backend._runtime.collective():  # waits for the other processes' parts
+            outs = loaded.execute_sharded(args).consume_with_handlers(handlers)
+            for o in outs:
+                jl.block_until_ready(o)
+            return outs
 
     def _devs(self, natives):
         return [self._backend._by_native[n] for n in natives]
@@ -140,7 +148,7 @@ class SpmdRunner:
 class SpmdExecutable(Executable):
     """A program with sharding constraints or shard_maps over a mesh: always partitioned."""
 
-    __slots__ = ("_run", "text_of", "donated")
+    __slots__ = ("_run", "donated")
 
     def __init__(self, runner: SpmdRunner):
         self._run = runner

@@ -22,7 +22,7 @@ from typing import Callable
 from plax import lax
 from plax.extend import (
     COLLECTIVES, EVAL_TRACE, ClosedJaxpr, JaxprTrace, Tracer, convert_constvars_jaxpr,
-    current_trace, eval_jaxpr, get_aval, set_current_trace)
+    current_trace, eval_jaxpr, get_aval, known_axis_sizes, set_current_trace)
 from plax.lax import all_gather_p, all_to_all_p, axis_index_p, psum_scatter_p, shard_map_p
 from plax.sharding import Mesh, PartitionSpec
 from plax.tree_util import tree_flatten, tree_unflatten
@@ -139,7 +139,7 @@ def _trace_body(fun: Callable, avals, mesh: Mesh, name: str):
     trace.mesh = mesh
     tracers = [trace.new_arg(a) for a in avals]
     try:
-        with set_current_trace(trace):
+        with set_current_trace(trace), known_axis_sizes(mesh.shape):
             outs = list(fun(*tracers))
         jaxpr, consts = trace.to_jaxpr(outs)
     finally:
@@ -169,13 +169,20 @@ def _varying(closed: ClosedJaxpr, in_vary) -> list:
         p, params = eqn.primitive, eqn.params
         names = params.get("axes") or (params.get("axis_name"),)
         names = frozenset(names if isinstance(names, tuple) else (names,))
+        sub = params.get("jaxpr")
         if p.name in ("psum", "pmax", "pmin", "all_gather"):
             out = ins - names
         elif p is axis_index_p:
             out = names
         elif p in COLLECTIVES:  # ppermute, psum_scatter, all_to_all
             out = ins | names
-        else:
+        elif isinstance(sub, ClosedJaxpr) and len(sub.jaxpr.invars) == len(eqn.invars) \
+                and len(sub.jaxpr.outvars) == len(eqn.outvars) and p is not shard_map_p:
+            # a call (jit, custom_jvp/vjp, checkpoint): per output, from its own jaxpr
+            for v, o in zip(eqn.outvars, _varying(sub, [read(x) for x in eqn.invars])):
+                env[v] = o
+            continue
+        else:  # control flow and the rest: everything its inputs vary over
             out = ins
         for v in eqn.outvars:
             env[v] = out

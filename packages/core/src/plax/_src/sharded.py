@@ -15,8 +15,7 @@ import numpy as np
 from plax._src import dtypes, registry
 from plax._src.array import Array, check_not_deleted
 from plax._src.core import ShapedArray, get_aval
-from plax._src.sharding import (
-    NamedSharding, Sharding, SingleDeviceSharding, sharding_devices, visualize_sharding)
+from plax._src.sharding import NamedSharding, Sharding, sharding_devices, visualize_sharding
 
 
 def _backend_of(sharding: Sharding):
@@ -130,13 +129,54 @@ def make_array_from_single_device_arrays(shape: Sequence[int], sharding: Shardin
 
 def make_array_from_process_local_data(sharding: Sharding, local_data: Any,
                                        global_shape: Sequence[int] | None = None) -> Array:
-    """In one process the local data is the whole array: `device_put(local_data, sharding)`."""
-    x = np.asarray(local_data)
-    if global_shape is not None and tuple(global_shape) != x.shape:
-        raise ValueError(f"make_array_from_process_local_data: with one process the local "
-                         f"data (shape {x.shape}) is the global array; got global_shape "
-                         f"{tuple(global_shape)}")
-    return put(local_data, sharding)
+    """The global Array laid out by `sharding` of which this process holds `local_data`: the
+    block its devices' pieces cover (in one process the whole array: `device_put`). Across
+    processes (plax.distributed) `global_shape` defaults to the local shape scaled, along each
+    dimension, by how many blocks the processes split it into."""
+    _check_sharding(sharding)
+    x = np.asarray(local_data._value() if type(local_data) is Array else local_data)
+    local = sharding.addressable_devices
+    if local == sharding.device_set:
+        if global_shape is not None and tuple(global_shape) != x.shape:
+            raise ValueError(f"make_array_from_process_local_data: with one process the local "
+                             f"data (shape {x.shape}) is the global array; got global_shape "
+                             f"{tuple(global_shape)}")
+        return put(x, sharding)
+    if global_shape is None:
+        global_shape = _global_shape(sharding, x.shape, local)
+    shape = tuple(int(n) for n in global_shape)
+    if len(shape) != x.ndim:
+        raise ValueError(f"make_array_from_process_local_data: global_shape {shape} and the "
+                         f"local data's shape {x.shape} differ in rank")
+    index = sharding.devices_indices_map(shape)
+    spans = {d: [range(*sl.indices(n)) for sl, n in zip(index[d], shape)] for d in local}
+    starts = [min(spans[d][k].start for d in local) for k in range(len(shape))]
+    box = [max(spans[d][k].stop for d in local) - starts[k] for k in range(len(shape))]
+    if tuple(box) != x.shape:
+        raise ValueError(f"make_array_from_process_local_data: this process's devices hold "
+                         f"a block of shape {tuple(box)} of the global {shape} laid out by "
+                         f"{sharding!r}; the local data has shape {x.shape}")
+    devs = [d for d in sharding_devices(sharding) if d in local]
+    shards = []
+    for d in devs:
+        sl = tuple(slice(r.start - s0, r.stop - s0) for r, s0 in zip(spans[d], starts))
+        shards.append(np.array(x[sl], copy=True))
+    aval = ShapedArray(shape, dtypes.canonicalize_dtype(x.dtype))
+    backend = _backend_of(sharding)
+    return Array(backend.put_sharded(shards, devs, sharding, shape, aval.dtype), aval, backend,
+                 True)
+
+
+def _global_shape(sharding: Sharding, local_shape, local) -> tuple[int, ...]:
+    """The local shape scaled by (blocks along a dimension) / (this process's blocks)."""
+    probe = tuple(4 * 3 * 5 * 7 * 8 for _ in local_shape)  # divisible by any small mesh
+    index = sharding.devices_indices_map(probe)
+    out = []
+    for k, n in enumerate(local_shape):
+        everywhere = {index[d][k].indices(probe[k]) for d in sharding.device_set}
+        mine = {index[d][k].indices(probe[k]) for d in local}
+        out.append(n * len(everywhere) // len(mine))
+    return tuple(out)
 
 
 def visualize_array_sharding(x: Array, *, use_color: bool = False, scale: float = 1.0) -> None:
@@ -145,5 +185,4 @@ def visualize_array_sharding(x: Array, *, use_color: bool = False, scale: float 
 
 
 __all__ = ["put", "make_array_from_callback", "make_array_from_single_device_arrays",
-           "make_array_from_process_local_data", "visualize_array_sharding",
-           "SingleDeviceSharding"]
+           "make_array_from_process_local_data", "visualize_array_sharding"]

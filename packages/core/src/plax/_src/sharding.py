@@ -211,6 +211,21 @@ P = PartitionSpec
 # Shardings
 
 
+def _is_local(device) -> bool:
+    """Whether `device` belongs to this process (every device does outside plax.distributed;
+    objects that are not plax Devices count as local)."""
+    return getattr(device, "process_index", 0) == _process_of(device)
+
+
+def _process_of(device) -> int:
+    """This process's index on `device`'s backend (0 without plax.distributed)."""
+    from plax._src import distributed
+    if not distributed.is_initialized() or not hasattr(device, "backend_name"):
+        return 0
+    from plax._src import registry
+    return registry.get_backend(device.backend_name).process_index()
+
+
 class Sharding:
     """Where the pieces of a global array live. Subclasses give `device_set`,
     `devices_indices_map(shape)` and `shard_shape(shape)`."""
@@ -225,7 +240,8 @@ class Sharding:
 
     @property
     def addressable_devices(self) -> set:
-        return self.device_set
+        """The devices of this process (with plax.distributed, a subset of device_set)."""
+        return {d for d in self.device_set if _is_local(d)}
 
     @property
     def is_fully_replicated(self) -> bool:
@@ -233,7 +249,7 @@ class Sharding:
 
     @property
     def is_fully_addressable(self) -> bool:
-        return True
+        return all(_is_local(d) for d in self.device_set)
 
     @property
     def memory_kind(self) -> str:
@@ -246,7 +262,8 @@ class Sharding:
         raise NotImplementedError
 
     def addressable_devices_indices_map(self, global_shape: Sequence[int]) -> dict:
-        return self.devices_indices_map(global_shape)
+        return {d: i for d, i in self.devices_indices_map(global_shape).items()
+                if _is_local(d)}
 
     def is_equivalent_to(self, other: "Sharding", ndim: int) -> bool:
         shape = (4 * 3 * 5 * 7,) * ndim  # divisible by any small mesh

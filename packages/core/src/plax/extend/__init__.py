@@ -11,7 +11,8 @@ else: what they need is here, so it is enough for a third party too. What it hol
   `JaxprEqn`, `Var`, `Literal` (`literal_value`: what one stands for), `eval_jaxpr`,
   `check_jaxpr`, `trace_to_jaxpr`, `dce_jaxpr`;
   every core primitive is `plax.lax.<name>_p`, and the call, custom-rule, checkpoint and
-  collective primitives are here too (`jit_p`, `custom_jvp_call_p`, `psum_p`, ...);
+  collective primitives are here too (`jit_p`, `custom_jvp_call_p`, `psum_p`, ...), and
+  `known_axis_sizes` (the axis sizes collectives get while a mapped function is traced);
 - traces: `Trace`, `Tracer`, `current_trace`, `set_current_trace`, `trace_context`;
 - `registry`: register and look up every kind of rule, backends, plugin API names;
 - `ad` (symbolic zeros, UndefinedPrimal), `batching` (helpers for batch rules), `dtypes`,
@@ -53,7 +54,8 @@ from plax._src.lax.calls import (
     JVP_OF_CUSTOM_VJP, checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, jit_p)
 from plax._src.lax.control_flow import _dce as dce_jaxpr
 from plax._src.lax.parallel import (
-    COLLECTIVES, all_gather_p, axis_index_p, pmax_p, pmin_p, ppermute_p, psum_p)
+    COLLECTIVES, all_gather_p, axis_index_p, known_axis_sizes, pmax_p, pmin_p, ppermute_p,
+    psum_p)
 from plax._src.registry import PluginWarning, RegistrationError
 from plax._src.tracing import JaxprTrace, JaxprTracer, convert_constvars_jaxpr, trace_to_jaxpr
 from plax.extend import ad, batching, dtypes, execution, lowering, registry
@@ -68,7 +70,8 @@ __all__ = [
     "define_primitive", "Device", "dtypes", "elementwise_batch_rule", "eval_jaxpr",
     "EVAL_TRACE", "EvalTrace", "Executable", "execution", "get_aval", "hookimpl", "iter_eqns",
     "Jaxpr", "jaxpr_as_fun", "JaxprEqn", "JaxprTrace", "JaxprTracer", "JaxprTypeError",
-    "jit_p", "JVP_OF_CUSTOM_VJP", "Literal", "literal_value", "lower_fun", "lowering", "make_array",
+    "jit_p", "JVP_OF_CUSTOM_VJP", "known_axis_sizes", "Literal", "literal_value", "lower_fun",
+    "lowering", "make_array",
     "PlaxTypeError", "PluginWarning", "pmax_p", "pmin_p", "ppermute_p", "Primitive", "psum_p",
     "RegistrationError", "registry", "set_current_trace", "ShapedArray", "Trace",
     "trace_context", "trace_to_jaxpr", "Tracer", "tree_util", "UnexpectedTracerError",

@@ -8,6 +8,9 @@ devices lowers them to real collectives. Evaluated outside any mapped axis they 
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 from plax._src.core import Primitive, ShapedArray, get_aval
@@ -31,6 +34,28 @@ all_to_all_p = Primitive("all_to_all", linear_in=(0,))
 
 COLLECTIVES = (psum_p, pmax_p, pmin_p, all_gather_p, ppermute_p, axis_index_p, psum_scatter_p,
                all_to_all_p)
+
+
+# axis sizes known while a mapped function is traced (shard_map's body: its mesh axes), so a
+# collective whose shape depends on the size (all_gather ...) gets it even inside a nested jit
+_sizes = threading.local()
+
+
+@contextlib.contextmanager
+def known_axis_sizes(sizes: dict):
+    stack = _sizes.__dict__.setdefault("stack", [])
+    stack.append(dict(sizes))
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def _size_params(name) -> dict:
+    for sizes in reversed(getattr(_sizes, "stack", ())):
+        if name in sizes:
+            return {"axis_size": sizes[name]}
+    return {}
 
 
 def axis_names(axis_name) -> tuple:
@@ -75,9 +100,10 @@ def pmin(x, axis_name, *, axis_index_groups=None):
 
 def all_gather(x, axis_name, *, axis_index_groups=None, axis=0, tiled=False):
     """Every member's `x` stacked along `axis` (concatenated when `tiled`)."""
-    return tree_map(lambda v: all_gather_p.bind(v, axis_name=axis_names(axis_name)[0],
+    name = axis_names(axis_name)[0]
+    return tree_map(lambda v: all_gather_p.bind(v, axis_name=name,
                                                 all_gather_dimension=int(axis),
-                                                tiled=bool(tiled)), x)
+                                                tiled=bool(tiled), **_size_params(name)), x)
 
 
 def ppermute(x, axis_name, perm):
@@ -99,7 +125,8 @@ def psum_scatter(x, axis_name, *, scatter_dimension=0, axis_index_groups=None, t
     d = int(scatter_dimension)
 
     def one(v):
-        out = psum_scatter_p.bind(v, axis_name=axis_names(axis_name)[0], scatter_dimension=d)
+        name = axis_names(axis_name)[0]
+        out = psum_scatter_p.bind(v, axis_name=name, scatter_dimension=d, **_size_params(name))
         if tiled:
             return out
         shape = get_aval(out).shape
@@ -119,13 +146,15 @@ def all_to_all(x, axis_name, split_axis, concat_axis, *, axis_index_groups=None,
 
     def one(v):
         name = axis_names(axis_name)[0]
+        size = _size_params(name)
         if tiled:
             return all_to_all_p.bind(v, axis_name=name, split_axis=split_axis,
-                                     concat_axis=concat_axis)
+                                     concat_axis=concat_axis, **size)
         shape = get_aval(v).shape
         v = st.reshape(v, shape[:concat_axis] + (1,) + shape[concat_axis:])
         s = split_axis + (1 if concat_axis <= split_axis else 0)
-        out = all_to_all_p.bind(v, axis_name=name, split_axis=s, concat_axis=concat_axis)
+        out = all_to_all_p.bind(v, axis_name=name, split_axis=s, concat_axis=concat_axis,
+                                **size)
         oshape = get_aval(out).shape
         return st.reshape(out, oshape[:s] + oshape[s + 1:])
     return tree_map(one, x)

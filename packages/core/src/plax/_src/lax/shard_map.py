@@ -14,7 +14,7 @@ import math
 from plax._src.core import Primitive, ShapedArray
 from plax._src.registry import add_abstract_eval
 
-__all__ = ["shard_map_p", "shard_aval", "unshard_aval"]
+__all__ = ["shard_map_p", "unshard_aval"]
 
 shard_map_p = Primitive("shard_map", multiple_results=True)
 
@@ -24,18 +24,6 @@ def _factors(mesh, spec, ndim: int) -> list[int]:
         raise ValueError(f"shard_map: spec {spec!r} has {len(spec)} entries for a value of "
                          f"rank {ndim}")
     return [math.prod(mesh.shape[a] for a in spec._axes(i)) for i in range(ndim)]
-
-
-def shard_aval(aval, spec, mesh, what: str = "an argument") -> ShapedArray:
-    """One shard's aval of a global value laid out by `spec` over `mesh`."""
-    shape = []
-    for i, (n, f) in enumerate(zip(aval.shape, _factors(mesh, spec, len(aval.shape)))):
-        if n % f:
-            raise ValueError(f"shard_map: {what} of shape {tuple(aval.shape)} has dimension "
-                             f"{i} of size {n}, which spec {spec!r} splits into {f} shards "
-                             f"over {mesh._short()}; it must be divisible by {f}")
-        shape.append(n // f)
-    return ShapedArray(tuple(shape), aval.dtype, aval.weak_type)
 
 
 def unshard_aval(aval, spec, mesh) -> ShapedArray:
