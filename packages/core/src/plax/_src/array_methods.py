@@ -20,12 +20,15 @@ def _np():
 
 
 def _binop(name: str, reflected: bool = False):
+    fn: list = []  # the plax.numpy function, looked up on first use
+
     def op(self, other):
-        jnp = _np()
-        if not _is_operand(other):
+        # _is_operand, inlined: operators are eager dispatch's hottest entry point
+        if not (isinstance(other, _OPERAND_TYPES) or hasattr(other, "aval")):
             return NotImplemented
-        f = getattr(jnp, name)
-        return f(other, self) if reflected else f(self, other)
+        if not fn:
+            fn.append(getattr(_np(), name))
+        return fn[0](other, self) if reflected else fn[0](self, other)
     op.__name__ = f"__{'r' if reflected else ''}{name}__"
     return op
 
@@ -92,6 +95,17 @@ class ArrayMethods:
 
     def __invert__(self):
         return _np().invert(self)
+
+    def __array_namespace__(self, /, *, api_version=None):
+        from plax._src.numpy.array_api import array_namespace
+        return array_namespace(api_version)
+
+    def to_device(self, device, /, *, stream=None):
+        """This array on `device` (committed there), as `plax.device_put(x, device)`."""
+        if stream is not None:
+            raise NotImplementedError("to_device: the stream argument is not supported")
+        from plax._src.api import device_put
+        return device_put(self, device)
 
     def __round__(self, ndigits=None):
         return _np().round(self, ndigits or 0)

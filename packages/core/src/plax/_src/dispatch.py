@@ -13,10 +13,14 @@ import numpy as np
 from plax._src import dtypes, registry
 from plax._src.array import Array, DeletedBuffer, check_not_deleted
 from plax._src.config import config
-from plax._src.core import PlaxTypeError, ShapedArray, abstract_eval, get_aval
+from plax._src.core import PlaxTypeError, ShapedArray, Tracer, abstract_eval, get_aval
+from plax._src.errors import UnexpectedTracerError
+from plax._src.registry import default_backends as _default_backends
 
 # (backend, primitive, input avals, params) -> (output aval(s), the backend's runner)
 _eager_cache: dict = {}
+# primitive -> (backend, input avals, params items, output aval(s), runner) of its last run
+_last_eager: dict = {}
 _EAGER_CACHE_LIMIT = 8192  # (runners can hold compiled programs)
 
 
@@ -185,6 +189,7 @@ def check_outputs(prim, backend, bufs, avals) -> None:
 def clear_caches() -> None:
     """Forget the eager per-primitive runners."""
     _eager_cache.clear()
+    _last_eager.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,42 +198,113 @@ def clear_caches() -> None:
 
 def apply_primitive(prim, args: Sequence[Any], params: dict):
     """Run `prim` on concrete `args` on the backend placement picks; Arrays out."""
-    backend, committed = pick_backend(args)
+    return eval_primitive(None, prim, args, params)
+
+
+def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
+    """`EvalTrace.process_primitive` (core installs it on first use: one frame per eager op
+    fewer): `apply_primitive`, written out flat for the hot path. Tracers of a finished
+    transformation among `args` are an UnexpectedTracerError."""
+    checks = config.any_checks  # checks, check_rules or debug_nans: one read per op for all
+    if checks and config.checks:
+        from plax._src import eager_checks
+        done = eager_checks.check(prim, args, params)
+        if done is not None:  # a program (jit, control flow) it ran checkified: its outputs
+            return done
+    # the common case in one pass: Arrays of one backend, committed or on the default one
+    bufs, avals = [], []
+    backend, committed = None, False
+    for a in args:
+        if type(a) is not Array or a._backend is not backend and backend is not None:
+            backend = None
+            break
+        backend = a._backend
+        if a._committed:
+            committed = True
+        bufs.append(a._buf)
+        avals.append(a.aval)
+    if backend is not None and not committed:
+        name = config.backend
+        default = _default_backends.get(name)  # registry.get_backend(name), inlined
+        if backend is not (default if default is not None else registry.get_backend(name)):
+            backend = None  # uncommitted Arrays elsewhere: they move to the default backend
+    if backend is None:
+        backend, committed, bufs, avals = _place(prim, args)
+    avals = tuple(avals)
+    items = tuple(params.items()) if params else ()
+    # the last hit of each primitive first: a chain of eager ops passes the aval objects of
+    # earlier results, so this compares by identity without hashing
+    last = _last_eager.get(prim)
+    if last is not None and last[0] is backend and last[1] == avals and last[2] == items:
+        out_aval, run = last[3], last[4]
+    else:
+        try:
+            key = (backend, prim, avals, items)
+            hit = _eager_cache.get(key)
+        except TypeError:  # unhashable params: no caching
+            key = hit = None
+        if hit is None:
+            out_aval = abstract_eval(prim, avals, params)
+            run = backend.eager_runner(prim, avals, out_aval, params)
+            if key is not None:
+                if len(_eager_cache) >= _EAGER_CACHE_LIMIT:
+                    _eager_cache.clear()
+                _eager_cache[key] = out_aval, run
+        else:
+            out_aval, run = hit
+        if key is not None:
+            _last_eager[prim] = (backend, avals, items, out_aval, run)
+    try:
+        out = run(bufs)
+    except Exception:
+        check_not_deleted(args)  # the plax error for a donated or deleted Array
+        raise
+    if checks:  # results against the abstract evaluation, then for NaNs
+        multi = prim.multiple_results
+        if config.checks or config.check_rules:
+            check_outputs(prim, backend, out if multi else [out],
+                          out_aval if multi else [out_aval])
+        if config.debug_nans:
+            return wrap(out, out_aval, backend, committed, prim) if multi else \
+                wrap_one(out, out_aval, backend, committed, prim)
+    if prim.multiple_results:
+        return [Array(b, a, backend, committed) for b, a in zip(out, out_aval)]
+    return Array(out, out_aval, backend, committed)
+
+
+def _place(prim, args: Sequence[Any]) -> tuple[Any, bool, list, list]:
+    """(backend, committed, buffers, avals) of eager `args` in general: the committed Arrays'
+    backend, else the default one; other values (host values, Arrays elsewhere) moved there."""
+    backend = None
+    for a in args:
+        if type(a) is Array and a._committed:
+            if backend is None:
+                backend = a._backend
+            elif a._backend is not backend:
+                committed_backend(args)  # raises, naming both
+    committed = backend is not None
+    if backend is None:
+        backend = registry.get_backend()
     bufs, avals = [], []
     for a in args:
-        if type(a) is Array and a._backend is backend:  # the common case, without a call
+        if type(a) is Array and a._backend is backend:
             bufs.append(a._buf)
             avals.append(a.aval)
         else:
+            if isinstance(a, Tracer):
+                raise _escaped_tracer(prim, a)
             b, av = to_buffer(a, backend)
             bufs.append(b)
             avals.append(av)
-    avals = tuple(avals)
-    try:
-        key = (backend, prim, avals, tuple(params.items()))
-        hit = _eager_cache.get(key)
-    except TypeError:  # unhashable params: no caching
-        key = hit = None
-    if hit is None:
-        out_aval = abstract_eval(prim, avals, params)
-        run = backend.eager_runner(prim, avals, out_aval, params)
-        if key is not None:
-            if len(_eager_cache) >= _EAGER_CACHE_LIMIT:
-                _eager_cache.clear()
-            _eager_cache[key] = out_aval, run
-    else:
-        out_aval, run = hit
-    checks = config.checks  # one read of the option per op (this is eager dispatch's hot path)
-    if checks:
-        from plax._src import eager_checks
-        eager_checks.check(prim, args, params)
-    out = launch(run, bufs, args)
-    if checks or config.check_rules:
-        check_outputs(prim, backend, out if prim.multiple_results else [out],
-                      out_aval if prim.multiple_results else [out_aval])
-    if prim.multiple_results:
-        return wrap(out, out_aval, backend, committed, prim)
-    return wrap_one(out, out_aval, backend, committed, prim)
+    return backend, committed, bufs, avals
+
+
+def _escaped_tracer(prim, a) -> UnexpectedTracerError:
+    return UnexpectedTracerError(
+        f"an escaped tracer ({a.aval.str_short()}, from a {type(a._trace).__name__} that has "
+        f"finished) was passed to '{prim.name}' outside of its transformation. A traced value "
+        "was probably stored in a global or a closure and used after the transformed function "
+        "returned.")
 
 
 def make_array(value: np.ndarray, aval: ShapedArray, backend=None, device=None,

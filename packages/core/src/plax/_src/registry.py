@@ -302,6 +302,10 @@ _start_lock = threading.RLock()
 
 
 _default_cache: dict = {}
+# {None: the default backend, name: that backend} once started (emptied when `backend` or
+# `platforms` change), for hot paths that inline `get_backend` and `is_default_backend`
+# (read-only outside this module)
+default_backends = _default_cache
 
 
 def get_backend(name: str | None = None):
@@ -326,7 +330,14 @@ def get_backend(name: str | None = None):
         raise BackendUnavailableError(
             f"backend '{name}' (plugin '{spec.owner}') failed to initialise: "
             f"{type(spec.error).__name__}: {spec.error}")
+    _default_cache[name] = inst
     return inst
+
+
+def backend_started(name: str) -> bool:
+    """Whether backend `name` has been created (without creating it)."""
+    spec = _backend_specs.get(name)
+    return spec is not None and spec.instance is not None
 
 
 def started_backends() -> list:
@@ -346,8 +357,9 @@ def on_clear_caches(clear: Callable[[], None]) -> None:
 def clear_caches() -> None:
     """`plax.clear_caches()`: the eager caches, every plugin's registered caches and each
     started backend's (Backend.clear_caches)."""
-    from plax._src import dispatch
+    from plax._src import dispatch, eager_checks
     dispatch.clear_caches()
+    eager_checks.clear_caches()
     for _, clear in list(_cache_clearers):
         clear()
     for b in started_backends():
@@ -356,7 +368,7 @@ def clear_caches() -> None:
 
 def is_default_backend(backend) -> bool:
     """Whether `backend` is the one `get_backend()` would give now (without starting any)."""
-    name = config.value("backend")
+    name = config.backend  # a plain attribute read unless some thread overrides it
     return backend is _default_cache.get(None) if name is None else backend.name == name
 
 

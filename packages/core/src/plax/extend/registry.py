@@ -11,8 +11,9 @@ paths). Rules record the plugin that registered them (`owner_of`).
 from plax._src.registry import (
     add_abstract_eval, add_batch, add_collective, add_composition, add_impl, add_jvp,
     add_lowering, add_partial_eval, add_rule, add_transpose, backend_names,
-    BackendUnavailableError, check_registrations, describe_primitive, get_api, get_backend,
-    get_rule, impl_table, is_default_backend, lowering_table, missing_rule_error,
+    BackendUnavailableError, check_registrations, default_backends, describe_primitive,
+    get_api, get_backend, get_rule, impl_table, is_default_backend, lowering_table,
+    missing_rule_error,
     on_clear_caches, owner_of, PluginInfo, plugins, primitive_owner, primitives, register_api,
     register_backend, register_primitive, RegistrationError, RULE_KINDS, rules,
     started_backends)
@@ -20,7 +21,8 @@ from plax._src.registry import (
 __all__ = [
     "add_abstract_eval", "add_batch", "add_collective", "add_composition", "add_impl",
     "add_jvp", "add_lowering", "add_partial_eval", "add_rule", "add_transpose",
-    "backend_names", "BackendUnavailableError", "check_registrations", "describe_primitive",
+    "backend_names", "BackendUnavailableError", "check_registrations", "default_backends",
+    "describe_primitive",
     "get_api", "get_backend", "get_rule", "impl_table", "is_default_backend", "lowering_table",
     "missing_rule_error", "on_clear_caches", "owner_of", "PluginInfo", "plugins",
     "primitive_owner", "primitives", "register_api", "register_backend", "register_primitive",

@@ -433,7 +433,10 @@ greater_equal = _compare("greater_equal", lax.ge, True)
 
 def add(x1, x2, /):
     x1, x2 = promote_args("add", x1, x2)
-    return lax.bitwise_or(x1, x2) if dtype_of(x1) == dtypes.bool_ else lax.add(x1, x2)
+    aval = getattr(x1, "aval", None)  # (dtype_of without its calls: the operator's hot path)
+    if (aval.dtype if aval is not None else dtype_of(x1)) == dtypes.bool_:
+        return lax.bitwise_or(x1, x2)
+    return lax.add(x1, x2)
 
 
 def subtract(x1, x2, /):

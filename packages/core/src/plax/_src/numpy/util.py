@@ -211,7 +211,7 @@ def promote_shapes(fun_name: str, *args: Any) -> list:
 def promote_args(fun_name: str, *args: Any) -> list:
     if len(args) == 2:  # fast path: two arrays of one type and shape need nothing
         a, b = getattr(args[0], "aval", None), getattr(args[1], "aval", None)
-        if a is not None and b is not None and a == b:
+        if a is not None and (a is b or b is not None and a == b):
             return list(args)
     check_arraylike(fun_name, *args)
     return promote_shapes(fun_name, *promote_dtypes(*args))
