@@ -1,6 +1,7 @@
 """Developer sessions: `nox -s tests`, `nox -s demo`, `nox -s bench`, `nox -s lint`,
 `nox -s fuzz` (the long differential-fuzzing profile), `nox -s stress` (thread and memory tests
-at full size), `nox -s jax_examples`."""
+at full size), `nox -s jax_examples`, `nox -s array_api -- CHECKOUT` (the data-apis
+array-api-tests suite on plax.numpy)."""
 
 import nox
 
@@ -78,3 +79,16 @@ def jax_examples(session):
 def lint(session):
     session.install("ruff")
     session.run("ruff", "check", "packages", "tests")
+
+
+@nox.session
+def array_api(session):
+    """The data-apis array-api-tests suite on plax.numpy, with its tally (README "Array API").
+    Point it at a checkout of github.com/data-apis/array-api-tests (with its array-api
+    submodule): `nox -s array_api -- CHECKOUT [pytest args]` or ARRAY_API_TESTS_DIR=CHECKOUT;
+    `--module jax.numpy` measures JAX the same way. Not part of `nox -s tests`."""
+    install_plax(session)
+    session.install("pytest>=8", "pytest-xdist", "pytest-json-report", "hypothesis>=6.151",
+                    "ndindex>=1.8", "jax", "jaxlib")
+    session.run("python", "array_api/run.py", *session.posargs,
+                env={"TF_CPP_MIN_LOG_LEVEL": "2"})

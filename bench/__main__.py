@@ -60,7 +60,8 @@ def main(argv=None) -> int:
                     "cpus": os.cpu_count(), "python": sys.version.split()[0],
                     "numpy": np.__version__, "plax": plax.__version__,
                     "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-                    "plax_bytecode_compiled": compiled},
+                    "plax_bytecode_compiled": compiled,
+                    "loadavg_start": _loadavg()},
         "jax": cases.jax_version() if have_jax else None,
         "backends": backends,
         "cases": {},
@@ -74,6 +75,8 @@ def main(argv=None) -> int:
             doc["cases"][name] = fn(backends=backends, quick=args.quick, have_jax=have_jax)
         except Exception as e:  # noqa: BLE001 - report the failure in the document
             doc["cases"][name] = {"error": f"{type(e).__name__}: {e}"}
+    doc["machine"]["loadavg_end"] = _loadavg()
+    doc["end_date"] = time.strftime("%Y-%m-%d %H:%M:%S")
     text = json.dumps(doc, indent=2, default=float)
     print(text)
     if args.out:
@@ -81,6 +84,14 @@ def main(argv=None) -> int:
             f.write(text)
     print(cases.table(doc), file=sys.stderr)
     return 0
+
+
+def _loadavg():
+    """The machine's 1/5/15-minute load averages (the VM is shared: a figure for the record)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
 
 
 if __name__ == "__main__":

@@ -387,12 +387,18 @@ def case_per_example(backends, quick, have_jax):
         xs, ys = jax.device_put(x), jax.device_put(y)
         vmapped["jax"] = (contextlib.nullcontext, lambda: vg(p, xs, ys))
         loops["jax"] = (contextlib.nullcontext, lambda: [g1(p, a, c) for a, c in zip(xl, yl)])
-    for name, t in interleaved_us(vmapped, repeat=rep).items():
-        res.setdefault(name, {})["vmap_us"] = t
-    for name, t in interleaved_us(loops, repeat=rep).items():
-        res[name]["loop32_us"] = t * 4  # 32 examples timed, reported for the batch of 128
+    # one set of interleaved rounds for both ways, so that vmap/loop compares too
+    both = {**{(k, "vmap"): v for k, v in vmapped.items()},
+            **{(k, "loop"): v for k, v in loops.items()}}
+    for (name, how), t in interleaved_us(both, repeat=rep).items():
+        if how == "vmap":
+            res.setdefault(name, {})["vmap_us"] = t
+        else:  # 32 examples timed, reported for the batch of 128
+            res.setdefault(name, {})["loop32_us"] = t * 4
     res["ratios"] = {**{f"{k} vmap": v for k, v in _ratios(res, "vmap_us").items()},
-                     **{f"{k} loop": v for k, v in _ratios(res, "loop32_us").items()}}
+                     **{f"{k} loop": v for k, v in _ratios(res, "loop32_us").items()},
+                     **{f"{k} vmap/loop": v["vmap_us"] / v["loop32_us"] for k, v in res.items()
+                        if isinstance(v, dict) and "vmap_us" in v and "loop32_us" in v}}
     return res
 
 
@@ -805,7 +811,200 @@ def case_warm_cache(backends, quick, have_jax):
 
 
 # ---------------------------------------------------------------------------------------------
-# 14. eager transformations (no jit, op by op), as in JAX's autodiff cookbook (its `predict`
+# 14. all-reduce of 1e6 float32 across 2 processes (1 CPU device each, gloo over localhost): the
+# psum of a pmap over both processes, plax.distributed beside jax.distributed
+
+
+_ALLREDUCE_SCRIPT = r"""
+import json, os, sys
+sys.path.insert(0, {root!r})
+from bench.cases import median_us
+import numpy as np
+which, pid, port, repeat = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+x = np.full((1, 1_000_000), pid + 1.0, dtype=np.float32)
+if which == "jax":
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(f"localhost:{{port}}", 2, pid)
+    f = jax.pmap(lambda v: jax.lax.psum(v, "i"), axis_name="i")
+    n, shutdown = jax.device_count(), jax.distributed.shutdown
+else:
+    import plax
+    from plax import lax
+    plax.distributed.initialize(f"localhost:{{port}}", 2, pid)
+    f = plax.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+    n, shutdown = plax.device_count(), plax.distributed.shutdown
+ok = float(np.asarray(f(x))[0, 0]) == 3.0
+us = median_us(lambda: f(x), repeat=repeat, number=5)
+shutdown()
+print(json.dumps({{"us": us, "devices": n, "correct": ok}}))
+"""
+
+
+def _two_processes(script, which, env, repeat):
+    import json
+    import socket
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    procs = [subprocess.Popen([sys.executable, "-c", script, which, str(i), str(port),
+                               str(repeat)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = []
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            return {"error": "timed out"}
+        if p.returncode:
+            return {"error": err.strip().splitlines()[-1] if err.strip() else "failed"}
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    return outs[0]  # process 0's timing (both wait for each other every call)
+
+
+def case_allreduce_2proc(backends, quick, have_jax):
+    """Alternating runs of each side (the machine's load drifts); the median of their
+    medians."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _ALLREDUCE_SCRIPT.format(root=root)
+    repeat, rounds = (5, 1) if quick else (15, 3)
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("PLAX_", "XLA_FLAGS", "JAX_"))}
+    sides = {}
+    if "xla" in backends:
+        sides["plax[xla]"] = ("plax", dict(base, PLAX_BACKEND="xla"))
+    if have_jax:
+        sides["jax"] = ("jax", dict(base, JAX_PLATFORMS="cpu"))
+    runs: dict = {k: [] for k in sides}
+    for _ in range(rounds):
+        for name, (which, env) in sides.items():
+            runs[name].append(_two_processes(script, which, env, repeat))
+    res = {}
+    for name, rs in runs.items():
+        ok = [r for r in rs if "us" in r]
+        res[name] = dict(ok[0], us=statistics.median(r["us"] for r in ok),
+                         runs_us=[r["us"] for r in ok]) if ok else rs[0]
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 15. data-parallel MLP step (grad, pmean of the gradients, SGD) with pmap over 4 CPU devices
+# (each side in its own process), the batch of 128 split 4 ways
+
+
+_DP_SCRIPT = r"""
+import json, sys
+sys.path.insert(0, {root!r})
+from bench.cases import median_us, _mlp_data
+import numpy as np
+which, repeat = sys.argv[1], int(sys.argv[2])
+params, x, y = _mlp_data(128)
+if which == "jax":
+    import jax as lib, jax.numpy as jnp
+    from jax import lax
+else:
+    import plax as lib, plax.numpy as jnp
+    from plax import lax
+def loss(p, x, y):
+    h = x
+    for w, b in p[:-1]:
+        h = jnp.maximum(jnp.dot(h, w) + b, 0.0)
+    w, b = p[-1]
+    return jnp.mean(jnp.sum((jnp.dot(h, w) + b - y) ** 2, axis=-1))
+def step(p, x, y):
+    g = lax.pmean(lib.grad(loss)(p, x, y), "batch")
+    return [(w - 0.01 * gw, b - 0.01 * gb) for (w, b), (gw, gb) in zip(p, g)]
+n = lib.device_count()
+f = lib.pmap(step, axis_name="batch")
+xs, ys = x.reshape(n, -1, x.shape[1]), y.reshape(n, -1, y.shape[1])
+state = [f([(np.stack([w] * n), np.stack([b] * n)) for w, b in params], xs, ys)]
+def run():
+    state[0] = f(state[0], xs, ys)
+    return state[0]
+print(json.dumps({{"us": median_us(run, repeat=repeat, number=10), "devices": n}}))
+"""
+
+
+def case_data_parallel(backends, quick, have_jax):
+    """Alternating runs of each side; the median of their medians."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _DP_SCRIPT.format(root=root)
+    repeat, rounds = (5, 1) if quick else (15, 3)
+    sides = {f"plax[{b}]": ("plax", dict(os.environ, PLAX_BACKEND=b, PLAX_XLA_CPU_DEVICES="4"))
+             for b in backends if b == "xla"}
+    if have_jax:
+        sides["jax"] = ("jax", dict(os.environ,
+                                    XLA_FLAGS="--xla_force_host_platform_device_count=4"))
+    runs: dict = {k: [] for k in sides}
+    for _ in range(rounds):
+        for name, (which, env) in sides.items():
+            runs[name].append(_subprocess_json([script, which, str(repeat)], env))
+    res = {}
+    for name, rs in runs.items():
+        ok = [r for r in rs if "us" in r]
+        res[name] = dict(ok[0], us=statistics.median(r["us"] for r in ok),
+                         runs_us=[r["us"] for r in ok]) if ok else rs[0]
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
+# 16. data-parallel MLP step over 4 CPU devices: jit with in/out shardings (params replicated,
+# the batch split over a mesh axis), partitioned by XLA; plax and JAX in one process (each
+# with its own 4-device client), timed in interleaved rounds
+
+
+_DP_MESH_SCRIPT = r"""
+import contextlib, json, sys
+sys.path.insert(0, {root!r})
+from bench.cases import _mlp_data, _mlp_step, interleaved_us, _ready
+import numpy as np
+params, x, y = _mlp_data(512)
+runs = {{}}
+
+def setup(jit, grad, put, jnp, mesh, NamedSharding, P):
+    rep, data = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+    step = jit(_mlp_step(jnp, grad), in_shardings=(rep, data, data), out_shardings=rep)
+    xs, ys = put(x, data), put(y, data)
+    state = [step(put(params, rep), xs, ys)]
+
+    def run():
+        state[0] = step(state[0], xs, ys)
+        return state[0]
+    return contextlib.nullcontext, run
+
+import plax, plax.numpy as pnp
+from plax import sharding as ps
+runs["plax[xla]"] = setup(plax.jit, plax.grad, plax.device_put, pnp,
+                          plax.make_mesh((4,), ("data",)), ps.NamedSharding, ps.P)
+if sys.argv[1] == "with_jax":
+    import jax, jax.numpy as jnp
+    from jax import sharding as js
+    runs["jax"] = setup(jax.jit, jax.grad, jax.device_put, jnp,
+                        js.Mesh(np.array(jax.devices()[:4]), ("data",)), js.NamedSharding,
+                        js.PartitionSpec)
+us = interleaved_us(runs, repeat={repeat}, number=5, settle=0.1)
+print(json.dumps({{k: {{"us": v}} for k, v in us.items()}}))
+"""
+
+
+def case_data_parallel_mesh(backends, quick, have_jax):
+    if "xla" not in backends:
+        return {"error": "needs the xla backend"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _DP_MESH_SCRIPT.format(root=root, repeat=5 if quick else 15)
+    env = dict(os.environ, PLAX_BACKEND="xla", PLAX_XLA_CPU_DEVICES="4",
+               XLA_FLAGS="--xla_force_host_platform_device_count=4", TF_CPP_MIN_LOG_LEVEL="2")
+    res = _subprocess_json([script, "with_jax" if have_jax else "plax"], env)
+    if "error" not in res:
+        res["ratios"] = _ratios(res, "us")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# 17. eager transformations (no jit, op by op), as in JAX's autodiff cookbook (its `predict`
 #     with a tanh, inputs (4, 3)): the vjp of a vmapped layer, a vmapped vjp over 16
 #     covectors (the cookbook's vmap_mjp), a per-example Jacobian (vmap of jacrev), a jvp
 
@@ -860,6 +1059,38 @@ def case_eager_transforms(backends, quick, have_jax):
     return res
 
 
+_IMPORT_SCRIPT = """
+import json, sys, time
+t0 = time.perf_counter()
+import {lib}
+print(json.dumps({{"us": (time.perf_counter() - t0) * 1e6}}))
+"""
+
+
+def case_import_time(backends, quick, have_jax):
+    """`import plax` (and `import jax`) in a fresh interpreter, alternating, median of rounds
+    (the interpreter's own start is not counted)."""
+    contenders = {"plax": "plax"}
+    if have_jax:
+        contenders["jax"] = "jax"
+    runs: dict = {k: [] for k in contenders}
+    for _ in range(3 if quick else 9):
+        for name, lib in contenders.items():
+            r = _subprocess_json([_IMPORT_SCRIPT.format(lib=lib)], dict(os.environ))
+            if "us" in r:
+                runs[name].append(r["us"])
+    res = {k: {"us": statistics.median(v)} for k, v in runs.items() if v}
+    if "plax" in res:  # one figure for the library whatever the backend
+        for b in backends:
+            res[f"plax[{b}]"] = res["plax"]
+        del res["plax"]
+    res["ratios"] = _ratios(res, "us")
+    for name, v in list(res.items()):
+        if name.startswith("plax[") and isinstance(v, dict):
+            res["ratios"][f"{name}/100ms"] = v["us"] / 1e5  # issue 15's bound
+    return res
+
+
 CASES = {
     "1_mlp_step": case_mlp,
     "2_dispatch": case_dispatch,
@@ -874,7 +1105,11 @@ CASES = {
     "11_vae_first_epoch": case_vae_first_epoch,
     "12_cholesky_solve": case_cholesky_solve,
     "13_warm_cache_first_call": case_warm_cache,
-    "14_eager_transforms": case_eager_transforms,
+    "14_allreduce_2proc": case_allreduce_2proc,
+    "15_data_parallel_pmap": case_data_parallel,
+    "16_data_parallel_mesh": case_data_parallel_mesh,
+    "17_eager_transforms": case_eager_transforms,
+    "18_import_time": case_import_time,
 }
 
 

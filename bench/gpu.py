@@ -1,20 +1,28 @@
 """The prepared GPU session of the cupy backend (issue 11): run it once on a machine with a GPU.
 
-    python3 bench/gpu.py --setup --out "$OUT/gpu.json"      # a few minutes in all
+    python bench/gpu.py --fetch-wheels                        # here, before: PyPI -> wheels/
+    python3 bench/gpu.py --setup --out "$OUT/gpu.json"        # there: a few minutes in all
 
-`--setup` installs the plax packages from this checkout (`pip --no-index --no-deps -e`, nothing
-from a registry; wheels carried in `wheels/`, such as optree, are installed first). Then, each
-part under its own time box, results written to the JSON after every part (a timeout keeps what
-was done):
+The GPU machine runs its image's python3 (3.12) and reaches no registry. `--fetch-wheels` (run on
+a machine that does) downloads the wheels that image lacks into `wheels/` (ignored by git: carry
+it along, e.g. the device tool's `carry=["wheels"]`): optree (a plax-core dependency the image
+does not have) and setuptools (the build backend of the editable installs), for CPython 3.12 on
+manylinux x86_64. `--setup` installs them (`pip --no-index --no-deps`), then the plax packages
+from this checkout (`pip --no-index --no-deps --no-build-isolation -e`), and records which
+imports the tests need are still missing. Then, each part under its own time box, results
+written to the JSON after every part (a timeout keeps what was done):
 1. environment: GPU, driver, CuPy, NVRTC, JAX (if importable);
 2. conformance: the backend-parametrised tests on the real device (PLAX_CUPY_DEVICE=gpu,
-   `-k cupy`) and the fusion/codegen tests; then the xla backend's tests on the GPU plugin;
+   `-k cupy`), then the fusion/codegen/indexing tests with their kernels on the device
+   (PLAX_CUPY_TEST_DEVICE=gpu); then the xla backend's tests on the GPU plugin;
 3. benchmarks beside CuPy op by op, `cupy.fuse` and JAX on the same GPU: the elementwise chain
    `tanh(x)*2 + sin(x)**2 - exp(-x)` on 1e8 float32 (vs the device's copy bandwidth, measured
    here), `sum(exp(x))` and a row softmax on (1e5, 1000), an MLP 64-512-512-10 step (batch 128
-   and 4096) under jit, and the dispatch of a jitted `x + 1` on 1000 elements; with the kernel
-   launches per call from `plax_cupy.launch_count()`.
-Paste the summary (`--summary` prints it from the JSON) into bench/RESULTS.md with the date.
+   and 4096) under jit, the dispatch of a jitted `x + 1` on 1000 elements, and the generated
+   indexing kernels (an embedding gradient: gather + scatter-add; a cumsum over rows); with
+   the kernel launches per call from `plax_cupy.launch_count()`.
+`--smoke` checks the script here (host build, small sizes, no tests). Paste the summary
+(`--summary` prints it from the JSON) into bench/RESULTS.md with the date.
 """
 
 from __future__ import annotations
@@ -32,7 +40,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla",
             "packages/backend-cupy"]
 CONFORMANCE_FILES = ["tests"]  # every backend-parametrised test, selected by -k cupy
-FUSION_FILES = ["tests/test_cupy_fusion.py", "tests/test_cupy_codegen.py"]
+FUSION_FILES = ["tests/test_cupy_fusion.py", "tests/test_cupy_codegen.py",
+                "tests/test_cupy_indexing.py"]
+# the first run leaves the fusion files to the second (their kernels on the device there)
+CONFORMANCE_SELECT = "cupy and not " + " and not ".join(
+    os.path.basename(f)[:-3] for f in FUSION_FILES)
+WHEELS = ["optree", "setuptools"]  # what the GPU image lacks (see the docstring)
+WHEEL_TARGET = ["--python-version", "3.12", "--implementation", "cp"] + [
+    a for p in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux2014_x86_64",
+                "manylinux_2_17_x86_64") for a in ("--platform", p)]
+NEEDED = ["numpy", "ml_dtypes", "scipy", "optree", "pluggy", "pytest", "hypothesis", "cupy",
+          "jax", "plax", "plax_cupy", "plax_xla"]
 
 
 class Doc:
@@ -50,17 +68,52 @@ class Doc:
         print(f"# {key}: {json.dumps(value, default=str)[:400]}", flush=True)
 
 
-def setup() -> dict:
+def fetch_wheels(dest=None) -> int:
+    """Here, with a registry: the wheels the GPU image lacks, for its CPython 3.12."""
+    dest = dest or os.path.join(ROOT, "wheels")
+    cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps",
+           *WHEEL_TARGET, "-d", dest, *WHEELS]
+    r = subprocess.run(cmd)
+    print("wheels:", sorted(os.listdir(dest)) if os.path.isdir(dest) else "none")
+    return r.returncode
+
+
+def setup(wheel_dir=None) -> dict:
     py = [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "-q"]
     out = {}
-    wheels = glob.glob(os.path.join(ROOT, "wheels", "*.whl"))
+    wheels = sorted(glob.glob(os.path.join(wheel_dir or os.path.join(ROOT, "wheels"), "*.whl")))
+    out["wheel_files"] = [os.path.basename(w) for w in wheels]
+    present = set(NEEDED + WHEELS) - set(missing_modules(NEEDED + WHEELS))
+    if _old_setuptools():  # before 70.1 it has no bdist_wheel: editable installs fail
+        present.discard("setuptools")
+    wheels = [w for w in wheels if os.path.basename(w).split("-")[0] not in present]
+    out["wheels_installed"] = [os.path.basename(w) for w in wheels]  # the image's own stay
     if wheels:
         r = subprocess.run(py + wheels, capture_output=True, text=True)
         out["wheels"] = r.returncode == 0 or r.stderr[-800:]
     args = py + ["--no-build-isolation"] + [a for p in PACKAGES for a in ("-e", p)]
     r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     out["packages"] = r.returncode == 0 or r.stderr[-800:]
+    out["missing"] = missing_modules()
     return out
+
+
+def _old_setuptools() -> bool:
+    code = "import setuptools; print(setuptools.__version__)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    try:
+        return tuple(int(p) for p in r.stdout.strip().split(".")[:2]) < (70, 1)
+    except ValueError:
+        return True
+
+
+def missing_modules(names=None) -> list:
+    """The imports (default: those the tests and benchmarks need) that this interpreter cannot
+    find, checked in a fresh process, so that a just-installed package counts."""
+    code = ("import importlib.util as u\n"
+            f"print(' '.join(m for m in {list(names or NEEDED)!r} if u.find_spec(m) is None))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return r.stdout.split() if r.returncode == 0 else [r.stderr[-400:]]
 
 
 def environment() -> dict:
@@ -348,6 +401,58 @@ def bench_dispatch() -> dict:
     return res
 
 
+def bench_indexing(rows=1_000_000, dim=128, batch=65_536) -> dict:
+    """The generated gather / scatter / scan kernels: an embedding lookup's gradient (a gather,
+    tanh, a scatter-add) and a cumsum over rows, beside CuPy (fancy indexing,
+    cupyx.scatter_add, cupy.cumsum) and JAX."""
+    import numpy as np
+
+    import plax
+    import plax.numpy as pnp
+    cupy = _xp()
+    if SMOKE:
+        rows, dim, batch = 1000, 16, 512
+    rng = np.random.default_rng(2)
+    table = rng.standard_normal((rows, dim)).astype(np.float32)
+    ids = rng.integers(0, rows, batch).astype(np.int32)
+    dev = plax.devices("cupy")[0]
+    pt, pi = plax.device_put(table, dev), plax.device_put(ids, dev)
+
+    def loss(t, i):
+        return pnp.sum(pnp.tanh(t[i]) ** 2)
+    grad = plax.jit(plax.grad(loss), backend="cupy")
+    cums = plax.jit(lambda t: pnp.cumsum(t, axis=0) * 0.5, backend="cupy")
+    res: dict = {"rows": rows, "dim": dim, "batch": batch}
+    res["grad_ms"] = _plax_ms(grad, pt, pi)
+    res["grad_launches"] = _launches(grad, pt, pi)
+    res["cumsum_ms"] = _plax_ms(cums, pt)
+    res["cumsum_launches"] = _launches(cums, pt)
+    tc, ic = cupy.asarray(table), cupy.asarray(ids)
+
+    def cupy_grad():
+        g = 2 * cupy.tanh(tc[ic]) * (1 - cupy.tanh(tc[ic]) ** 2)
+        out = cupy.zeros_like(tc)
+        if SMOKE:
+            np.add.at(out, ic, g)
+        else:
+            import cupyx
+            cupyx.scatter_add(out, ic, g)
+        return out
+    res["cupy_grad_ms"] = gpu_time_ms(cupy_grad)
+    res["cupy_cumsum_ms"] = gpu_time_ms(lambda: cupy.cumsum(tc, axis=0) * 0.5)
+    jax, jjnp = _jax()
+    if jax is not None:
+        jg = jax.jit(jax.grad(lambda t, i: jjnp.sum(jjnp.tanh(t[i]) ** 2)))
+        jt, ji = jax.device_put(table), jax.device_put(ids)
+        res["jax_grad_ms"] = _wall_ms(lambda: jg(jt, ji))
+        jc = jax.jit(lambda t: jjnp.cumsum(t, axis=0) * 0.5)
+        res["jax_cumsum_ms"] = _wall_ms(lambda: jc(jt))
+    want = cupy_grad()
+    np.testing.assert_allclose(np.asarray(grad(pt, pi)), want if SMOKE else cupy.asnumpy(want),
+                               rtol=1e-4, atol=1e-5)
+    return res
+
+
 def summary(doc: dict) -> str:
     env = doc.get("environment", {})
     lines = [f"## cupy backend on {env.get('device', '?')} ({doc.get('date')})",
@@ -356,7 +461,7 @@ def summary(doc: dict) -> str:
     for key in ("conformance_cupy", "conformance_fusion", "conformance_xla_gpu"):
         if key in doc:
             lines.append(f"- {key}: {doc[key].get('summary')} ({doc[key].get('seconds')} s)")
-    for key in ("elementwise", "reductions", "mlp", "dispatch"):
+    for key in ("elementwise", "reductions", "mlp", "dispatch", "indexing"):
         if key in doc:
             lines.append(f"- {key}: " + json.dumps(doc[key], default=str))
     return "\n".join(lines)
@@ -366,6 +471,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench/gpu.py")
     ap.add_argument("--out", default=os.path.join(os.environ.get("OUT", "."), "gpu.json"))
     ap.add_argument("--setup", action="store_true", help="pip install the packages first")
+    ap.add_argument("--fetch-wheels", action="store_true",
+                    help="download the wheels the GPU image lacks into wheels/ and exit")
+    ap.add_argument("--wheels", default=None, help="the wheel folder (default: wheels/)")
     ap.add_argument("--tests-timeout", type=int, default=240, help="seconds per test run")
     ap.add_argument("--skip-tests", action="store_true")
     ap.add_argument("--summary", default=None, help="print the summary of a JSON and exit")
@@ -374,6 +482,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     global SMOKE
     SMOKE = args.smoke
+    if args.fetch_wheels:
+        return fetch_wheels(args.wheels)
     if args.summary:
         with open(args.summary) as f:
             print(summary(json.load(f)))
@@ -382,18 +492,19 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     doc = Doc(args.out)
     if args.setup:
-        doc.put("setup", setup())
+        doc.put("setup", setup(args.wheels))
     doc.put("environment", environment())
     if not (args.skip_tests or SMOKE):
-        doc.put("conformance_cupy", pytest_run(CONFORMANCE_FILES, "cupy",
+        doc.put("conformance_cupy", pytest_run(CONFORMANCE_FILES, CONFORMANCE_SELECT,
                                                {"PLAX_CUPY_DEVICE": "gpu"}, args.tests_timeout))
-        doc.put("conformance_fusion", pytest_run(FUSION_FILES, None,
-                                                 {"PLAX_CUPY_DEVICE": "gpu"}, 60))
+        doc.put("conformance_fusion", pytest_run(
+            FUSION_FILES, None, {"PLAX_CUPY_DEVICE": "gpu", "PLAX_CUPY_TEST_DEVICE": "gpu"}, 90))
         doc.put("conformance_xla_gpu", pytest_run(
             ["tests/test_xla_jit.py", "tests/test_xla_ops.py", "tests/test_xla_elementwise.py"],
             "xla", {"PLAX_XLA_PLATFORM": "gpu"}, 60))
     for name, fn in (("elementwise", bench_elementwise), ("reductions", bench_reductions),
-                     ("mlp", bench_mlp), ("dispatch", bench_dispatch)):
+                     ("mlp", bench_mlp), ("dispatch", bench_dispatch),
+                     ("indexing", bench_indexing)):
         t0 = time.time()
         try:
             value = fn()

@@ -30,6 +30,14 @@ ROWS = [
     ("10. jit(f)(x), a new wrapper each call (us/call)", "10_rewrapped_jit", "us", "{:.1f}"),
     ("11. VAE training script, first epoch, cold process (us)", "11_vae_first_epoch", "us",
      "{:.0f}"),
+    ("13. new process, warm compilation cache: import + first MLP step (us)",
+     "13_warm_cache_first_call", "us", "{:.0f}"),
+    ("2. jitted sum of a 7-leaf pytree (us/call)", "2_dispatch", "jit_pytree7_us", "{:.1f}"),
+    ("18. import in a new interpreter (us)", "18_import_time", "us", "{:.0f}"),
+    ("17. eager vjp of vmap, tanh layer (us)", "17_eager_transforms", "vjp_of_vmap_us",
+     "{:.0f}"),
+    ("17. eager per-example Jacobian (us)", "17_eager_transforms", "per_example_jacobian_us",
+     "{:.0f}"),
 ]
 TARGETS = [
     ("case 1 jit steady state within 1.05x of JAX (xla)", "1_mlp_step", ["plax[xla]/jax"],
@@ -48,6 +56,28 @@ TARGETS = [
      ["plax[xla]/jax"], 1.2),
     ("case 11 VAE first epoch at most 1.0x JAX (xla)", "11_vae_first_epoch",
      ["plax[xla]/jax"], 1.0),
+    # issue 15
+    ("15: case 2 jitted dispatch at most 1.0x JAX, scalar and 1000-vector (xla)", "2_dispatch",
+     ["plax[xla]/jax jit_scalar_us", "plax[xla]/jax jit_vec1000_us"], 1.0),
+    ("15: case 2 eager ops on xla at most 1.0x JAX", "2_dispatch",
+     ["plax[xla]/jax eager_add_scalar_us", "plax[xla]/jax eager_add_vec1000_us"], 1.0),
+    ("15: case 7 pmap psum at most 1.2x JAX (xla)", "7_pmap_psum", ["plax[xla]/jax"], 1.2),
+    ("15: case 13 new process with a warm cache at most 0.5x JAX (xla)",
+     "13_warm_cache_first_call", ["plax[xla]/jax"], 0.5),
+    ("15: case 4 jit(vmap(grad)) faster than the loop of jitted grads (xla)",
+     "4_per_example_grads", ["plax[xla] vmap/loop"], 1.0),
+    ("15: case 4 jit(vmap(grad)) faster than JAX's (xla)", "4_per_example_grads",
+     ["plax[xla]/jax vmap"], 1.0),
+    ("15: case 5 elementwise chain at least 1.3x faster than NumPy (xla)",
+     "5_elementwise_chain", ["plax[xla]/numpy"], 1 / 1.3),
+    ("15: case 18 import plax at most 100 ms (the ratio shown: to 100 ms)", "18_import_time",
+     ["plax[xla]/100ms"], 1.0),
+    ("15: case 2 jitted dispatch, pytree of 7 leaves, at most 1.2x JAX (xla)", "2_dispatch",
+     ["plax[xla]/jax jit_pytree7_us"], 1.2),
+    ("15: case 17 eager transforms at most 1.0x JAX (xla: vjp of vmap, vmap of a "
+     "matrix-Jacobian product, per-example Jacobian, jvp)", "17_eager_transforms",
+     ["plax[xla]/jax vjp_of_vmap_us", "plax[xla]/jax vmap_mjp_us",
+      "plax[xla]/jax per_example_jacobian_us", "plax[xla]/jax jvp_us"], 1.0),
 ]
 
 
@@ -74,13 +104,73 @@ NOTES = """
   through the same bare jaxlib call; the rest is plax.numpy's promotion and `bind`.
 - First calls: XLA's compile is the same work for both (the StableHLO modules are the same
   program); plax traces and lowers the 50-op chain in ~5-9 ms, JAX in ~13-18 ms.
-- Case 5: XLA's CPU `sin` is scalar code (see shared PERF-FACTS), so fusion alone only matches
-  NumPy by a small margin; a fresh 40 MB output per call costs page faults (donation helps).
+- Case 5: XLA's CPU `sin` is a scalar libm call per element (31 ms of JAX's 42 ms per 1e7 on a
+  quiet machine), and a fresh 40 MB output costs ~9,800 page faults per call. plax lowers
+  float32 `sin`/`cos` of large arrays on the CPU to arithmetic XLA vectorises (float64 range
+  reduction by a four-part pi/2, Cephes' float32 polynomials; within 2 ulp,
+  `xla_cpu_fast_trig`), and donates a program's dropped outputs of 8 MiB or more back to its
+  next call (`xla_cpu_reuse_outputs`: ~0 page faults per call instead of 9,800).
+- Case 4: JAX's and plax's batched program wrote each example's weight gradient as an outer
+  product in the cotangent's order, then transposed the whole 134 MB batch into the weight's
+  layout (a second buffer: 65,500 page faults a call). plax's dot_general transpose rule now
+  contracts in the operand's order (no transpose), and the 134 MB and 17 MB outputs are
+  reused as above: ~0 page faults a call, and the batched program beats a loop of per-example
+  calls. Find
+  such things with `python -m plax profile script.py` and `jit(f).lower(x).as_text()`.
 - Case 7 (no target): with 4 CPU devices on 2 cores every launch and copy between devices
   costs 20-100 us of thread hand-offs, and replicated programs must not queue up (they deadlock
   on this VM, JAX's too), so plax waits for each pmap run; splitting inputs on the host and
   stacking outputs outside the program was tried and measured no better.
 """
+
+
+def runs(paths) -> str:
+    """RESULTS.md from whole runs, each shown in full (tables and targets) with the machine's
+    load around it: `python -m bench.report --runs A.json B.json`."""
+    docs = [json.load(open(p)) for p in paths]
+    m = docs[0]["machine"]
+    lines = [
+        "# Benchmark results", "",
+        f"`python -m bench` on {m['platform']}, {m['cpus']} cores, Python {m['python']}, "
+        f"NumPy {m['numpy']}, {docs[0]['jax']}, plax {m['plax']}; "
+        f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}. {len(docs)} full runs, one after the "
+        "other, each case's contenders interleaved within the run.",
+        "The machine is a shared 2-core VM with other jobs running (load averages below): "
+        "absolute times are inflated and move between runs; the ratios taken side by side "
+        "within one run are what compare. Medians. Regenerate with `python -m bench --out "
+        "A.json && python -m bench --out B.json && python -m bench.report --runs A.json "
+        "B.json > bench/RESULTS.md`."]
+    for i, d in enumerate(docs, 1):
+        mm = d["machine"]
+        lines += ["", f"## Run {i}: {d['date']} to {d.get('end_date', '?')}", "",
+                  f"Load average (1/5/15 min) at the start {mm.get('loadavg_start')}, at the "
+                  f"end {mm.get('loadavg_end')} (2 cores).", ""]
+        lines += _tables({n: r for n, r in d["cases"].items()}, level="###")
+    return "\n".join(lines) + "\n" + NOTES
+
+
+def _tables(cases, level="##") -> list[str]:
+    def cell(case, col, key, fmt):
+        v = cases.get(case, {}).get(col, {})
+        v = v.get(key) if isinstance(v, dict) else None
+        return "—" if v is None else fmt.format(v)
+
+    lines = ["| case | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for label, case, key, fmt in ROWS:
+        lines.append(f"| {label} | " + " | ".join(cell(case, c, key, fmt) for c in COLUMNS)
+                     + " |")
+    errors = [f"{n}: {r['error']}" for n, r in cases.items() if "error" in r]
+    if errors:
+        lines += ["", "Cases that failed: " + "; ".join(errors)]
+    lines += ["", f"{level} Targets", "", "| target | measured | met? |", "|---|---|---|"]
+    for label, case, keys, limit in TARGETS:
+        ratios = cases.get(case, {}).get("ratios", {})
+        vals = [ratios.get(k) for k in keys]
+        shown = ", ".join("—" if v is None else f"{v:.2f}x" for v in vals)
+        met = ("not measured" if any(v is None for v in vals) else
+               "yes" if all(v <= limit for v in vals) else "**no**")
+        lines.append(f"| {label} | {shown} | {met} |")
+    return lines
 
 
 def main(paths) -> str:
@@ -121,4 +211,7 @@ def main(paths) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(main(sys.argv[1:]))
+    if sys.argv[1:2] == ["--runs"]:
+        sys.stdout.write(runs(sys.argv[2:]))
+    else:
+        sys.stdout.write(main(sys.argv[1:]))

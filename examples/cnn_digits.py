@@ -1,17 +1,20 @@
 """Train a small CNN on scikit-learn's digits (8x8 images, shipped with scikit-learn, no
 download) with plax: two 3x3 convolutions (lax.conv_general_dilated, NHWC), a 2x2 max-pool
 (lax.reduce_window) and a dense layer; softmax cross-entropy, SGD with momentum under jit.
-Prints the loss per epoch and the test accuracy (at least 97%)."""
+Prints the loss per epoch and the test accuracy (at least 97%). The data, the loss, the step
+and the training loop are examples/digits_mlp.py's."""
 
+import pathlib
 import sys
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 import plax
 import plax.numpy as jnp
 from plax import lax
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))  # digits_mlp, also when loaded by path
+from digits_mlp import data as _digits, make_step, train  # noqa: E402
 
 DN = ("NHWC", "HWIO", "NHWC")
 
@@ -50,38 +53,15 @@ def forward(params, x):
     return x @ params["d"]["w"] + params["d"]["b"]
 
 
-def loss_fn(params, x, y):
-    logits = forward(params, x)
-    return -jnp.mean(jnp.sum(plax.nn.log_softmax(logits) * plax.nn.one_hot(y, 10), axis=-1))
-
-
-@plax.jit
-def step(params, velocity, x, y):
-    loss, grads = plax.value_and_grad(loss_fn)(params, x, y)
-    velocity = plax.tree_util.tree_map(lambda v, g: 0.9 * v + g, velocity, grads)
-    params = plax.tree_util.tree_map(lambda p, v: p - 0.03 * v, params, velocity)
-    return params, velocity, loss
-
-
 def data():
-    digits = load_digits()
-    x = (digits.images / 16.0).astype(np.float32)[..., None]   # (1797, 8, 8, 1)
-    return train_test_split(x, digits.target, test_size=0.25, random_state=0)
+    """The digits as (N, 8, 8, 1) images, split as digits_mlp's."""
+    return _digits(images=True)
 
 
 def main(epochs=8, batch=64):
     x_tr, x_te, y_tr, y_te = data()
-    params = init(plax.random.PRNGKey(0))
-    velocity = plax.tree_util.tree_map(jnp.zeros_like, params)
-    rng = np.random.default_rng(0)
-    for epoch in range(epochs):
-        order = rng.permutation(len(x_tr))
-        losses = []
-        for i in range(0, len(order) - batch + 1, batch):
-            idx = order[i:i + batch]
-            params, velocity, loss = step(params, velocity, x_tr[idx], y_tr[idx].astype(np.int32))
-            losses.append(float(loss))
-        print(f"epoch {epoch + 1:2d}  loss {np.mean(losses):.4f}")
+    params = train(make_step(forward, 0.03), init(plax.random.PRNGKey(0)), x_tr, y_tr, epochs,
+                   batch)
     logits = plax.jit(forward)(params, x_te)
     acc = float(np.mean(np.asarray(jnp.argmax(logits, axis=-1)) == y_te))
     print(f"test accuracy: {acc:.4f}")

@@ -44,13 +44,13 @@ def kernels_of(f, *args):
 def run_fused(f, *args, functions=None):
     """(flat outputs as NumPy arrays, plan steps, kernel launches) of `f` on `args`;
     `functions` ({kernel name: entry points}, from compiler.build_emulated) replaces the
-    kernels' host build."""
+    kernels' host build (on a GPU the real device's threads run instead of their emulation)."""
     closed, steps = plan_of(f, *args)
     jaxpr = closed.jaxpr
     env = dict(zip(jaxpr.constvars, (to_device(c) for c in closed.consts)))
     env.update(zip(jaxpr.invars, (to_device(a) for a in plax.tree_util.tree_leaves(args))))
     runners = {id(s): fused.FusedRunner(s) for s in steps if isinstance(s, planner.FusedGroup)}
-    if functions is not None:
+    if functions is not None and not X.on_gpu():
         for r in runners.values():
             r.use_functions(functions[r.kernel.name])
     else:

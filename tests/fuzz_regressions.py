@@ -42,10 +42,22 @@ fn = lambda a0: a0[jnp.argmax(a0[:, 0])]
 """, [((3, 2), False)], 0, True),
     # the zero tangent of an output that does not depend on the input (an int count times a
     # Python float: weakly typed) was strongly typed in plax, weak in JAX; zeros_like_aval
-    # keeps the weak type now. Still open (seed 35202 of the long run): under
-    # jvp(checkpoint(f)) the instantiated zero becomes a strongly typed literal in the
-    # checkpoint's jaxpr, so the tangent is float32 where JAX's is weak float32
+    # keeps the weak type now
     "weak-zero-tangent (minimal)": ("""
 fn = lambda a0: jvp(lambda x: 0.5 * jnp.sum(x > 0), (a0,), (a0,))[1]
+""", [((2,), False)], 0),
+    # the same weak zero under checkpoint and linearize (seed 35202 of the long run and two
+    # more): evaluating a jaxpr again read the weak literal 0.5 as a strong NumPy float32, so
+    # re-traced programs (checkpoint's jvp, linearize) lost the weak type; eval_jaxpr now
+    # reads a weak literal as a weak value (core.literal_value), and linearize's constant
+    # tangent comes back as an Array of the literal's type
+    "weak-zero-tangent-checkpoint (seed 35202, minimal)": ("""
+fn = lambda a0: jvp(checkpoint(lambda x: 0.5 * jnp.sum(x > 0)), (a0,), (a0,))[1]
+""", [((2,), False)], 0),
+    "weak-zero-tangent-linearize (minimal)": ("""
+fn = lambda a0: linearize(lambda x: 0.5 * jnp.sum(x > 0), a0)[1](a0)
+""", [((2,), False)], 0),
+    "weak-zero-tangent-linearize-checkpoint (minimal)": ("""
+fn = lambda a0: linearize(checkpoint(lambda x: 0.5 * jnp.sum(x > 0)), a0)[1](a0)
 """, [((2,), False)], 0),
 }

@@ -1,6 +1,7 @@
 """plax.pure_callback and plax.debug (print, callback, breakpoint): host Python inside plax
-programs, eagerly, under jit (reference and xla backends: on xla a custom call of jaxlib's host
-callback target), vmap and grad."""
+programs, eagerly, under jit (reference, xla and cupy backends: on xla a custom call of jaxlib's
+host callback target, on cupy a host step between kernels), vmap and grad. Under pmap:
+tests/test_xla_pmap.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 import plax
 import plax.numpy as jnp
 from plax.extend import registry
+
+from conftest import assert_close, installed_backends
 
 X = np.arange(6.0, dtype=np.float32).reshape(2, 3)
 
@@ -33,7 +36,8 @@ def test_pure_callback_eager_and_vmap(backend_name):
 
 
 @pytest.mark.parametrize("backend_name", ["reference", "xla"])
-@pytest.mark.parametrize("method", ["sequential", "expand_dims", "broadcast_all"])
+@pytest.mark.parametrize("method", ["sequential", "sequential_unrolled", "expand_dims",
+                                    "broadcast_all", "legacy_vectorized"])
 def test_pure_callback_under_jit_and_each_vmap_method(method, backend_name):
     calls = []
 
@@ -48,8 +52,9 @@ def test_pure_callback_under_jit_and_each_vmap_method(method, backend_name):
     with plax.default_backend(backend_name):
         out = plax.jit(plax.vmap(f, in_axes=(0, None)))(X, X[0])
     np.testing.assert_array_equal(np.asarray(out), X * X[0].sum())
-    assert len(calls) == (2 if method == "sequential" else 1)
-    assert calls[0] == ((3,) if method == "sequential" else (2, 3))
+    sequential = method.startswith("sequential")
+    assert len(calls) == (2 if sequential else 1)
+    assert calls[0] == ((3,) if sequential else (2, 3))
 
 
 def test_pure_callback_errors():
@@ -132,3 +137,44 @@ def test_callbacks_inside_jit_on_xla():
         bad = plax.jit(lambda v: plax.pure_callback(lambda a: a[0], v, v))
         with pytest.raises(Exception, match="has shape \\(3,\\), result_shape_dtypes"):
             np.asarray(bad(X))
+
+
+@pytest.mark.skipif("cupy" not in installed_backends(), reason="the cupy backend is not here")
+def test_callbacks_on_cupy(capsys):
+    """The cupy backend (its host build in CI): a callback step between fused kernels under
+    jit, vmap's methods, debug.print, the host gets copies it may keep; ffi_call is refused
+    naming the primitive and the backend."""
+    kept = []
+
+    def host(a):
+        kept.append(a)
+        return np.cumsum(a, axis=-1)
+
+    def f(v):
+        c = plax.pure_callback(host, v, jnp.exp(v) * 2.0, vmap_method="expand_dims")
+        plax.debug.print("s={s:.1f}", s=c.sum())
+        return jnp.sin(c) + 1.0
+
+    want = np.sin(np.cumsum(np.exp(X) * 2.0, -1)) + 1.0
+    with plax.default_backend("cupy"):
+        assert_close(f(X), want)
+        jf = plax.jit(f)
+        assert_close(jf(X), want)
+        assert_close(jf(X + 0.0), want)
+        assert_close(plax.jit(plax.vmap(f))(X[:, None]), want[:, None])
+        # pmap over the one device (vmap semantics inside): once per device, as JAX's
+        n = len(kept)
+        assert_close(plax.pmap(f)(X[None]), want[None])
+        assert [a.shape for a in kept[n:]] == [X.shape]
+    total = np.cumsum(np.exp(X) * 2.0, -1).sum()
+    assert capsys.readouterr().out.splitlines()[:3] == [f"s={total:.1f}"] * 3
+    for a in kept[:3]:  # still the values the callback saw, not reused buffers
+        assert_close(a, np.exp(X) * 2.0)
+    out = plax.ShapeDtypeStruct((2, 3), np.float32)
+    with plax.default_backend("cupy"):
+        for run in (lambda: plax.ffi_call("some_kernel", out)(X),
+                    lambda: plax.jit(lambda v: plax.ffi_call("some_kernel", out)(v))(X)):
+            with pytest.raises(plax.UnsupportedPrimitiveError,
+                               match="backend 'cupy' cannot run primitive 'ffi_call' "
+                                     "\\(target 'some_kernel'\\)"):
+                np.asarray(run())

@@ -241,3 +241,43 @@ def test_checks_option_from_the_environment():
     on, msg = json.loads(out.stdout.splitlines()[-1])
     assert on is True and "index 5" in msg
 
+
+
+@pytest.mark.parametrize("backend_name", ["reference", "xla"])
+def test_checked_mode_inside_jit(backend_name, checks_on):
+    """With `checks` on, a jitted function called directly (or handed to eager dispatch by
+    vmap/grad, and eager control flow) runs checkified and raises after the call: the same
+    exception kinds as the eager checks, naming the operation, the index, the axis and the
+    bound; valid calls give the unchecked result."""
+    x = jnp.asarray(X)
+    with plax.default_backend(backend_name):
+        jtake = plax.jit(take)
+        assert float(jtake(x, 2)) == 4.0
+        with pytest.raises(IndexError, match=r"out-of-bounds index 10 for axis 0 of size 3 in "
+                                             r"'dynamic_slice' .*valid start indices: 0 to 2"
+                                             r".*inside jit\(take\)"):
+            jtake(x, 10)
+        with pytest.raises(checkify.OutOfBoundsError, match="index 7 for axis 0 .* 'scatter'"):
+            plax.jit(lambda v, i: v.at[i].set(1.0))(x, jnp.array([0, 7]))
+        with pytest.raises(ZeroDivisionError, match="division by zero in 'div'"):
+            plax.jit(lambda a, b: a // b)(jnp.arange(3), jnp.array([1, 0, 2]))
+        with pytest.raises(checkify.JaxRuntimeError, match="x must be positive, got min 0.0"):
+            plax.jit(positive_log)(x)
+        assert_close(plax.jit(positive_log)(x + 1), np.log(X + 1))
+        # a jit equation run eagerly under vmap, and an eager loop: checked as well
+        with pytest.raises(IndexError, match="index 10 for axis 1 of size 3"):
+            plax.vmap(plax.jit(lambda v: v[10]))(jnp.ones((2, 3)))
+        with pytest.raises(IndexError, match="index 3 for axis 0 of size 3 in 'dynamic_slice'"):
+            lax.fori_loop(0, 4, lambda i, c: c + x[i], 0.0)
+
+
+def test_check_under_jit_without_checks_names_checkify():
+    with plax.default_backend("xla"), pytest.raises(
+            plax.UnsupportedPrimitiveError, match="cannot run primitive\\(s\\) check; 'check' is "
+                                                  "checkify's check.*plax.checkify.checkify"):
+        plax.jit(positive_log)(X + 1)
+    # reached eagerly through grad's rules, a passing check passes and a failing one fails
+    g = plax.grad(plax.jit(lambda v: positive_log(v).sum()))
+    assert_close(g(X + 1), 1 / (X + 1))
+    with pytest.raises(checkify.JaxRuntimeError, match="x must be positive, got min 0.0"):
+        g(X)

@@ -28,6 +28,10 @@ N = np.array([[0, 1, 1], [1, 0, 1]], np.int32)
 B = np.array([[True, False, True], [False, True, True]])
 V = np.linspace(0.2, 0.8, 4, dtype=F)
 
+# a layout over a one-device mesh (rows split over an axis of size 1): any backend runs it
+_ONE_DEVICE_ROWS = plax.sharding.NamedSharding(
+    plax.sharding.Mesh(np.array(plax.devices("reference")), ("rows",)), plax.sharding.P("rows"))
+
 # small programs: together their jaxprs hold every primitive core defines that runs eagerly
 PROGRAMS = {
     "unary": (lambda x: [f(x) for f in (
@@ -57,6 +61,7 @@ PROGRAMS = {
                                     lax.argmin(x, 0, np.int32), lax.cumsum(x, 1),
                                     lax.cumprod(x, 1), lax.cummax(x, 0), lax.cummin(x, 1),
                                     lax.cumlogsumexp(x, 1)], (X, B, N)),
+    "sharding_constraint": (lambda x: lax.with_sharding_constraint(x, _ONE_DEVICE_ROWS), (X,)),
     "structural": (lambda x, v: [lax.broadcast_in_dim(v, (2, 4), (1,)),
                                  lax.concatenate([x, x], 0), lax.reshape(x, (3, 2)),
                                  lax.rev(x, (1,)), lax.transpose(x, (1, 0)),
@@ -143,6 +148,9 @@ NOT_EAGER = {
     "psum": "a collective: runs only under pmap/vmap with its axis (tests/test_xla_pmap.py)",
     "pmax": "a collective", "pmin": "a collective", "all_gather": "a collective",
     "ppermute": "a collective", "axis_index": "a collective",
+    "psum_scatter": "a collective (tests/test_shard_map.py, against JAX)",
+    "all_to_all": "a collective (tests/test_shard_map.py, against JAX)",
+    "shard_map": "carries a per-shard jaxpr over a mesh (tests/test_shard_map.py, against JAX)",
     "ffi_call": "a foreign XLA kernel: the reference backend has no FFI by design, so the kit's "
                 "reference comparisons do not apply (tests/test_ffi.py checks it against NumPy)",
     "custom_lin": "custom_vjp's tangent: never evaluated, only transposed (by design)",

@@ -127,6 +127,22 @@ def test_eager_ops_run_library_rules():
     assert_close(y, np.cumsum(np.exp(x), axis=1))
 
 
+def test_float_to_int_edges_match_the_reference_eagerly_and_fused():
+    """+-inf, NaN, 2**63, 2**64: saturating as XLA, in the library rule and in a kernel."""
+    ints = [np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64]
+    with plax.enable_x64():
+        x = np.array([np.inf, -np.inf, np.nan, 2.0**63, -2.0**63 - 4096, 2.0**64, 2.0**64 - 4096,
+                      2.0**63 - 1024, -1e30, 255.5, -1.5])
+        f = lambda v: [lax.convert_element_type(v, dt) for dt in ints]  # noqa: E731
+        want = plax.jit(f, backend="reference")(x)
+        fused = plax.jit(f, backend="cupy")(x)
+        with plax.default_backend("cupy"):
+            eager = f(x)
+    for w, a, b in zip(want, fused, eager, strict=True):
+        np.testing.assert_array_equal(a, w)
+        np.testing.assert_array_equal(b, w)
+
+
 def test_while_reads_its_predicate_once_per_iteration_and_scan_never():
     f = plax.jit(lambda x: lax.while_loop(lambda c: c[0] < 5, lambda c: (c[0] + 1, c[1] * 2),
                                           (0, x)), backend="cupy")

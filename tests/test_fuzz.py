@@ -38,7 +38,8 @@ STATS = {"programs": 0, "disagreements": 0}
 def run_plax(prog: Program, backend: str):
     with plax.default_backend(backend), plax.enable_x64(prog.x64):
         fn = prog.build(pnp, plax_lax, plax)
-        out = fn(*prog.inputs())
+        # plax arrays in, as JAX gets its own arrays (a NumPy input has no `.at`)
+        out = fn(*[pnp.asarray(x) if isinstance(x, np.ndarray) else x for x in prog.inputs()])
         return np.asarray(out), _dtype(out)
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 import plax
@@ -185,3 +186,253 @@ def test_top_level_names_as_jax():
     assert plax.make_mesh is make_mesh
     import plax.sharding as ps
     assert ps.PartitionSpec is P
+
+
+# ---------------------------------------------------------------------------------------------
+# Sharded Arrays and jit over a mesh: xla with 4 CPU devices (a subprocess, since the device
+# count is fixed when the client starts), compared with the reference backend's values
+
+SHARDED_SCRIPT = r'''
+import io, json, contextlib, traceback
+import numpy as np
+import plax, plax.lax as lax, plax.numpy as pnp
+from plax.sharding import NamedSharding, P, SingleDeviceSharding
+
+results = {}
+
+def check(fn):
+    try:
+        fn()
+        results[fn.__name__] = None
+    except Exception:
+        results[fn.__name__] = traceback.format_exc()[-3000:]
+    return fn
+
+xla = plax.default_backend()
+mesh = plax.make_mesh((2, 2), ("x", "y"))
+mesh4 = plax.make_mesh((4,), ("d",))
+x = np.arange(32, dtype=np.float32).reshape(8, 4) / 32
+
+def stats():
+    from plax.extend import registry
+    return registry.get_backend("xla").stats
+
+@check
+def device_put_places_each_slice():
+    for spec in (P("x", "y"), P("y"), P(None, "x"), P(), P(("x", "y"))):
+        s = NamedSharding(mesh, spec)
+        a = plax.device_put(x, s)
+        assert a.sharding == s and a.committed and a.devices() == set(mesh.devices.flat)
+        index = s.devices_indices_map(x.shape)
+        shards = a.addressable_shards
+        assert len(shards) == 4
+        for sh in shards:  # each device holds its slice and nothing else
+            assert sh.data.device == sh.device and sh.index == index[sh.device]
+            np.testing.assert_array_equal(np.asarray(sh.data), x[sh.index])
+        np.testing.assert_array_equal(np.asarray(a), x)
+        assert a.device == s and a.is_fully_replicated == (spec == P())
+    rep = plax.device_put(x, NamedSharding(mesh, P("x")))
+    assert [sh.replica_id for sh in rep.addressable_shards] == [0, 1, 0, 1]
+    d2 = plax.devices()[2]
+    one = plax.device_put(x, SingleDeviceSharding(d2))
+    assert one.device == d2 and one.sharding == SingleDeviceSharding(d2)
+    assert "Array([[0." in repr(rep) and str(rep).startswith("[[0.")
+    # a tree of shardings for a tree of values
+    t = plax.device_put({"a": x, "b": (x, x[0])}, {"a": NamedSharding(mesh, P("y")),
+                                                    "b": (NamedSharding(mesh4, P()), None)})
+    assert t["a"].sharding == NamedSharding(mesh, P("y")) and not t["b"][1].committed
+    assert t["b"][0].is_fully_replicated and t["a"].addressable_data(1).shape == (4, 4)
+
+@check
+def make_array_constructors():
+    s = NamedSharding(mesh, P("x", "y"))
+    seen = []
+    a = plax.make_array_from_callback(x.shape, s, lambda idx: (seen.append(idx), x[idx])[1])
+    assert len(seen) == 4 and a.sharding == s
+    np.testing.assert_array_equal(a, x)
+    s2 = NamedSharding(mesh4, P("d"))
+    pieces = [plax.device_put(x[2 * i:2 * i + 2], d) for i, d in enumerate(mesh4.devices.flat)]
+    b = plax.make_array_from_single_device_arrays(x.shape, s2, pieces[::-1])
+    assert b.sharding == s2
+    np.testing.assert_array_equal(b, x)
+    try:
+        plax.make_array_from_single_device_arrays(x.shape, s2, pieces[:3])
+        raise AssertionError("no error for a missing device")
+    except ValueError as e:
+        assert "needs one array on each" in str(e)
+    try:
+        plax.make_array_from_callback((8, 4), s, lambda idx: np.zeros((3, 3)))
+        raise AssertionError("no error for a wrong piece shape")
+    except ValueError as e:
+        assert "(3, 3)" in str(e) and "(4, 2)" in str(e)
+    try:
+        plax.device_put(np.ones((3, 4)), s)
+        raise AssertionError("no error for an indivisible dimension")
+    except ValueError as e:
+        assert "dimension 0" in str(e)
+
+@check
+def visualize():
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        plax.debug.visualize_array_sharding(plax.device_put(x, NamedSharding(mesh, P("x", "y"))))
+    assert buf.getvalue().splitlines()[1] == "| dev 0 | dev 1 |", buf.getvalue()
+
+@check
+def eager_ops_stay_sharded():
+    a = plax.device_put(x, NamedSharding(mesh4, P("d")))
+    b = pnp.sin(a) * 2 + 1
+    assert b.sharding == a.sharding
+    np.testing.assert_allclose(b, np.sin(x) * 2 + 1, rtol=1e-6)
+    c = pnp.sum(a, axis=0) + 0  # partitioned: the sum crosses devices
+    np.testing.assert_allclose(c, x.sum(0), rtol=1e-6)
+    # mixing with a one-device array: it is replicated over the mesh
+    d = a + plax.device_put(np.ones(4, np.float32), plax.devices()[0])
+    np.testing.assert_allclose(d, x + 1)
+    # a mesh with the devices in another order: its pieces are laid out anew for the program
+    rev = plax.sharding.Mesh(np.array(plax.devices()[::-1]), ("r",))
+    r = plax.device_put(x, NamedSharding(rev, P("r")))
+    assert [s.device.id for s in r.addressable_shards] == [3, 2, 1, 0]
+    np.testing.assert_allclose(a + r, 2 * x)
+    np.testing.assert_allclose(plax.jit(lambda u: u.sum())(r), x.sum(), rtol=1e-6)
+    half = plax.sharding.Mesh(np.array(plax.devices()[:2]), ("h",))
+    try:
+        a + plax.device_put(x, NamedSharding(half, P("h")))
+        raise AssertionError("no error for arrays on different devices")
+    except ValueError as e:
+        assert "lies on devices [0, 1]" in str(e) and "[0, 1, 2, 3]" in str(e), str(e)
+
+@check
+def interop_with_pmap_copy_and_slicing():
+    a = plax.device_put(x[:4], NamedSharding(mesh4, P("d")))
+    c = a.copy()
+    assert c.sharding == a.sharding and c.committed
+    np.testing.assert_array_equal(plax.pmap(lambda v: v * 2)(a), x[:4] * 2)
+    np.testing.assert_array_equal(a[1:3, ::2], x[1:3, ::2])
+    np.testing.assert_array_equal(np.stack(list(a)), x[:4])
+
+@check
+def pmap_psum_scatter_and_all_to_all():
+    v = np.arange(4 * 8 * 4, dtype=np.float32).reshape(4, 8, 4)
+    f = plax.pmap(lambda u: (lax.psum_scatter(u, "i", tiled=True),
+                             lax.all_to_all(u, "i", 0, 1, tiled=True)), axis_name="i")
+    got = f(v)
+    with plax.default_backend("reference"):
+        want = f(v)
+    for g, w in zip(got, want):
+        assert g.backend == "xla"
+        np.testing.assert_allclose(g, w)
+
+def mlp(params, xb):
+    w1, w2 = params
+    return pnp.tanh(xb @ w1) @ w2
+
+def loss(params, xb, yb):
+    return pnp.mean((mlp(params, xb) - yb) ** 2)
+
+rng = np.random.RandomState(0)
+params = (rng.randn(4, 8).astype(np.float32) * 0.5, rng.randn(8, 2).astype(np.float32) * 0.5)
+xb, yb = rng.randn(16, 4).astype(np.float32), rng.randn(16, 2).astype(np.float32)
+
+@check
+def jit_in_out_shardings_partition_the_program():
+    data = NamedSharding(mesh4, P("d"))
+    rep = NamedSharding(mesh4, P())
+    step = plax.jit(plax.value_and_grad(loss), in_shardings=((rep, rep), data, data),
+                    out_shardings=(rep, (rep, rep)))
+    before = stats()["spmd_compiles"]
+    v, g = step(params, xb, yb)
+    v2, g2 = step(params, xb, yb)
+    assert stats()["spmd_compiles"] == before + 1  # cached: the layouts are in the key
+    assert v.sharding == rep and g[0].sharding == rep
+    with plax.default_backend("reference"):
+        rv, rg = plax.jit(plax.value_and_grad(loss))(params, xb, yb)
+    np.testing.assert_allclose(v, rv, rtol=1e-5)
+    for a, b in zip(g, rg):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    text = step.lower(params, xb, yb).as_text()
+    assert "mhlo.num_partitions = 4" in text and '{devices=[4,1]0,1,2,3}' in text, text[:800]
+    # outputs come back sharded, without a gather
+    f = plax.jit(lambda a: pnp.tanh(a) * 2, in_shardings=data, out_shardings=data)
+    out = f(xb)
+    assert out.sharding == data and [s.data.shape for s in out.addressable_shards] == [(4, 4)] * 4
+    # jit(f, ...) made again with the same shardings reuses the program
+    def g(a):
+        return pnp.cos(a) + 1
+    before = stats()["spmd_compiles"]
+    for _ in range(3):
+        plax.jit(g, in_shardings=data, out_shardings=rep)(xb)
+    assert stats()["spmd_compiles"] == before + 1
+
+@check
+def committed_inputs_are_respected():
+    data = NamedSharding(mesh, P(("x", "y"), None))
+    a = plax.device_put(xb, data)
+    out = plax.jit(lambda v: pnp.exp(v) - 1)(a)  # no in_shardings: the input's layout is kept
+    assert out.sharding == data, out.sharding
+    np.testing.assert_allclose(out, np.exp(xb) - 1, rtol=1e-5, atol=1e-6)
+    g = plax.jit(plax.grad(loss))(params, a, yb)
+    with plax.default_backend("reference"):
+        rg = plax.jit(plax.grad(loss))(params, xb, yb)
+    for u, w in zip(g, rg):
+        np.testing.assert_allclose(u, w, rtol=1e-4, atol=1e-6)
+
+@check
+def with_sharding_constraint_rules():
+    s = NamedSharding(mesh4, P(None, "d"))
+    f = lambda v: pnp.sum(lax.with_sharding_constraint(pnp.sin(v), s) ** 2)
+    g = plax.jit(plax.grad(f))(x)
+    np.testing.assert_allclose(g, 2 * np.sin(x) * np.cos(x), rtol=1e-5)
+    out = plax.jit(lambda v: lax.with_sharding_constraint(v * 2, s))(x)
+    assert out.sharding == s
+    rows = NamedSharding(mesh4, P("d"))
+    vm = plax.jit(plax.vmap(lambda v: lax.with_sharding_constraint(v, rows)))
+    out = vm(np.ones((3, 8), np.float32))
+    assert out.sharding == NamedSharding(mesh4, P(None, "d")), out.sharding
+    with mesh4:  # a bare spec refers to the enclosing mesh
+        e = lax.with_sharding_constraint(x, P("d"))  # eagerly: a device_put
+    assert e.sharding == NamedSharding(mesh4, P("d"))
+    jpr = plax.make_jaxpr(lambda v: lax.with_sharding_constraint(v, s))(x)
+    assert "sharding_constraint" in str(jpr)
+    with plax.default_backend("reference"):
+        r = plax.jit(lambda v: lax.with_sharding_constraint(v * 2, s))(x)
+        assert r.backend == "reference"
+        np.testing.assert_allclose(r, x * 2)
+
+print("RESULTS" + json.dumps(results))
+'''
+
+
+@pytest.fixture(scope="module")
+def sharded_results():
+    env = dict(os.environ, PLAX_XLA_CPU_DEVICES="4", TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=600)
+    marker = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULTS")]
+    assert marker, f"subprocess failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}"
+    return json.loads(marker[-1][len("RESULTS"):])
+
+
+SHARDED_CHECKS = ["device_put_places_each_slice", "make_array_constructors", "visualize",
+                  "eager_ops_stay_sharded", "interop_with_pmap_copy_and_slicing",
+                  "pmap_psum_scatter_and_all_to_all",
+                  "jit_in_out_shardings_partition_the_program", "committed_inputs_are_respected",
+                  "with_sharding_constraint_rules"]
+
+
+@pytest.mark.parametrize("name", SHARDED_CHECKS)
+def test_sharded_arrays_on_four_cpu_devices(sharded_results, name):
+    assert name in sharded_results, sorted(sharded_results)
+    assert sharded_results[name] is None, sharded_results[name]
+
+
+def test_sharded_array_on_one_device_backend():
+    # the reference backend has one device: a mesh of it works, a bigger one is refused
+    with plax.default_backend("reference"):
+        dev = plax.devices()[0]
+        mesh = Mesh(np.array([dev]), ("x",))
+        a = plax.device_put(np.arange(4.0, dtype=np.float32), NamedSharding(mesh, P("x")))
+        assert a.backend == "reference" and len(a.addressable_shards) == 1
+        assert a.sharding == SingleDeviceSharding(dev)
+        with pytest.raises(TypeError, match="Device"):
+            plax.device_put(np.ones(2), 3)

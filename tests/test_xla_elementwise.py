@@ -178,6 +178,53 @@ def test_float_to_int_conversion_saturates(new):
         np.testing.assert_array_equal(out, [0, 127, -128, 3, -3, 127, -128, 127, 0])
 
 
+def test_signed_division_of_the_minimum_matches_xla():
+    """|INT_MIN| overflows the signed type: the reference divides magnitudes unsigned."""
+    for dt in (np.int8, np.int32):
+        lo = np.iinfo(dt).min
+        a = np.array([lo, lo, lo, lo, -7, 7, lo + 1], dt)
+        b = np.array([2, 3, -1, -3, 2, -2, -1], dt)
+        for op in (lax.div, lax.rem):
+            with plax.default_backend("xla"):
+                want = op(a, b)
+            np.testing.assert_array_equal(_on_reference(op, a, b), want)
+    np.testing.assert_array_equal(_on_reference(lax.div, a, b),
+                                  [-(2**30), -715827882, lo, 715827882, -3, -3, 2**31 - 1])
+
+
+EDGES = [np.inf, -np.inf, np.nan, 2.0**63, -2.0**63, -2.0**63 - 4096, 2.0**64, 2.0**64 - 4096,
+         2.0**63 - 1024, 1e30, -1e30, 2.0**32, -2.0**31 - 1, 65536.0, 255.5, -1.5, -0.7]
+INTS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+
+
+@requires_jax
+def test_float_to_every_int_at_the_edges_matches_xla_and_jax():
+    """+-inf, NaN, +-2**63, 2**64 and friends: saturating, NaN -> 0, the same on the reference,
+    xla and JAX (the reference's clip in float64 used to overflow at the 64-bit bounds)."""
+    import jax
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        _edges_match_jax(jax)
+    finally:
+        jax.config.update("jax_enable_x64", old)
+
+
+def _edges_match_jax(jax):
+    with plax.enable_x64():
+        for src in (np.float64, np.float32, np.float16, BF16, np.complex128):
+            x = np.array(EDGES).astype(src)
+            want = jax.jit(lambda v: [jax.lax.convert_element_type(
+                v.real if v.dtype.kind == "c" else v, dt) for dt in INTS])(x)
+            with plax.default_backend("xla"):
+                got = plax.jit(lambda v: [lax.convert_element_type(v, dt) for dt in INTS])(x)
+            for dt, w, g in zip(INTS, want, got):
+                msg = f"{np.dtype(src)} -> {np.dtype(dt)}"
+                ref = _on_reference(lax.convert_element_type, x, dt)
+                np.testing.assert_array_equal(ref, np.asarray(w), err_msg=msg)
+                np.testing.assert_array_equal(g, np.asarray(w), err_msg=msg)
+
+
 @pytest.mark.parametrize("src", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_conversions_between_all_dtypes(src):
     x = values((8,), src, special=False)

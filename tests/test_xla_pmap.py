@@ -175,6 +175,44 @@ def pmap_under_grad_uses_vmap_semantics():
     assert abs(float(g) - 4 * float(x.sum())) < 1e-4
 
 @check
+def callbacks_inside_pmap():
+    """pure_callback and debug.print in a pmap body run once per device with that device's
+    values (as JAX's, whatever the vmap_method: pmap is not vmap), on xla (4 devices, the
+    callbacks run concurrently) and on the reference backend (its vmap-style pmap)."""
+    import contextlib
+    import io
+
+    for backend in ("xla", "reference"):
+        for method in (None, "expand_dims", "sequential"):
+            shapes = []
+
+            def host(a):
+                shapes.append(a.shape)
+                return np.cumsum(a, -1)
+
+            def f(v):
+                plax.debug.print("sum={s:.1f}", s=v.sum())
+                c = plax.pure_callback(host, v, v * 2.0, vmap_method=method)
+                return c + lax.psum(v, "i")
+
+            buf = io.StringIO()
+            with plax.default_backend(backend), contextlib.redirect_stdout(buf):
+                out = np.asarray(plax.pmap(f, axis_name="i")(x))
+            np.testing.assert_allclose(out, np.cumsum(2 * x, -1) + x.sum(0), rtol=1e-6)
+            assert shapes == [(3,)] * 4, (backend, method, shapes)
+            lines = sorted(buf.getvalue().splitlines())
+            assert lines == sorted(f"sum={s:.1f}" for s in x.sum(1)), (backend, lines)
+    # under another transformation xla's pmap runs with vmap semantics: still once per member
+    shapes = []
+
+    def g(v):
+        return plax.pure_callback(lambda a: shapes.append(a.shape) or a * 2.0, v, v,
+                                  vmap_method="expand_dims")
+    out = plax.vmap(plax.pmap(g))(x[None])
+    np.testing.assert_allclose(np.asarray(out), 2 * x[None])
+    assert shapes == [(3,)] * 4, shapes
+
+@check
 def last_call_slot_tells_signatures_apart():
     # the hot path reuses the last call's program only for the same function, options and
     # argument shapes/dtypes; anything else takes the full path (counted: tree flattening)
@@ -221,8 +259,8 @@ CHECKS = ["devices", "collectives", "integer_and_bool_collectives",
           "psum_with_axis_index_groups", "axes_pytrees_and_statics", "closed_over_arrays",
           "grad_and_vmap_inside_pmap", "compiles_once_and_outputs_stay_on_device",
           "explicit_devices", "device_put_and_computation_follow_the_device", "errors",
-          "pmap_under_grad_uses_vmap_semantics", "last_call_slot_tells_signatures_apart",
-          "jax_never_imported"]
+          "pmap_under_grad_uses_vmap_semantics", "callbacks_inside_pmap",
+          "last_call_slot_tells_signatures_apart", "jax_never_imported"]
 
 
 @pytest.mark.parametrize("name", CHECKS)

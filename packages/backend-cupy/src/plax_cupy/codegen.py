@@ -2,11 +2,14 @@
 
 Every value is computed *at an index* (`emitter.Emitter`), so view-like ops become index
 arithmetic and nothing between the group's inputs and outputs touches memory. This module writes
-the kernel skeletons: a loop group is a grid-stride loop over its output; a reduction group gives
-each output element a block (or a thread, for short or column reductions), with one loop over the
-reduced extent per pass, a block-wide combine, the epilogue, then the row roots; few outputs over
-a long extent split into two kernels. Indices are 32-bit when every extent fits. Pure Python; the
-text needs `prelude.PRELUDE`."""
+the kernel skeletons: a loop group is a grid-stride loop over its output; a reduction group
+gives each output element a block (or a thread, for short or column reductions), with one loop
+over the reduced extent per pass, a block-wide combine, the epilogue, then the row roots; few
+outputs over a long extent split into two kernels; a scan group gives each line a thread (short
+or strided lines) or a block scanning chunks, its epilogue computed where each value is stored;
+a scatter group is two launches (the operand at the output index, then one thread per update
+element combining it in, atomically on the GPU). Indices are 32-bit when every extent fits. Pure
+Python; the text needs `prelude.PRELUDE`."""
 
 from __future__ import annotations
 
@@ -14,10 +17,12 @@ import hashlib
 import sys
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from plax_cupy import cops
 from plax_cupy.emitter import Emitter as _Emitter
 from plax_cupy.emitter import size as _size
-from plax_cupy.planner import REDUCE_OPS, VIEW_OPS, trivial_reduction
+from plax_cupy.planner import REDUCE_OPS, SCAN_OPS, SCATTER_OPS, VIEW_OPS, trivial_reduction
 from plax_cupy.prelude import PRELUDE
 
 BLOCK = 256
@@ -70,9 +75,22 @@ def supports(eqn) -> bool:
         return True
     if name in REDUCE_OPS:
         return cops.supports_reduction(name, avals[0].dtype)
+    if name in SCAN_OPS:
+        return cops.supports_reduction(_SCAN_AS[name], avals[0].dtype) and (
+            name != "cumlogsumexp" or cops.is_float(avals[0].dtype))
+    if name in SCATTER_OPS:  # combines of at most 8 bytes are atomic (complex128: add, sub)
+        big = np.dtype(out.dtype).itemsize > 8
+        return name in ("scatter", "scatter-add", "scatter-sub") or not (
+            big or cops.is_complex(out.dtype))
     if not getattr(eqn.primitive, "elementwise", False):
         return False
     return cops.supports_elementwise(name, [a.dtype for a in avals], out.dtype, eqn.params)
+
+
+_SCAN_AS = {"cumsum": "reduce_sum", "cumprod": "reduce_prod", "cummax": "reduce_max",
+            "cummin": "reduce_min", "cumlogsumexp": "reduce_max"}
+_SCATTER_AS = {"scatter-add": "add", "scatter-sub": "sub", "scatter-mul": "mul",
+               "scatter-min": "min", "scatter-max": "max"}
 
 
 def generate(group) -> KernelSource:
@@ -97,6 +115,15 @@ def _generate(group) -> KernelSource:
     scratch = []
     if n_out == 0:
         parts = [("", [], 1)]
+    elif group.special == "scan":
+        em = _Emitter(group, idx_t)
+        parts = [("", em.lines, _scan(em, group))]
+    elif group.special == "scatter":
+        e1, e2 = _Emitter(group, idx_t), _Emitter(group, idx_t)
+        parts = [("_init", e1.lines, _loop(e1, group))]
+        upd = e2.producer[group.roots[0]].invars[2]
+        if _size(upd.aval.shape):
+            parts.append(("_scatter", e2.lines, _scatter(e2, group)))
     elif group.reduce is None:
         em = _Emitter(group, idx_t)
         parts = [("", em.lines, _loop(em, group))]
@@ -143,10 +170,144 @@ def _loop(em, group) -> int:
     em.open(f"for ({it} i = ({it})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
             f"i += ({it})blockDim.x * gridDim.x)")
     idx = em.delinearize("i", group.shape)
-    _warm(em, group, idx)
-    for r in group.roots:
-        em.value(r, idx)
-    _stores(em, group, idx, "i")
+    if group.special == "scatter":  # the first launch: the operand at the output index
+        v = group.roots[0]
+        val = em.value(em.producer[v].invars[0], idx)
+        em.emit(f"out0[i] = {cops.store(v.aval.dtype, val)};")
+    else:
+        _warm(em, group, idx)
+        for r in group.roots:
+            em.value(r, idx)
+        _stores(em, group, idx, "i")
+    em.close()
+    return max(1, min(MAX_GRID, -(-n // BLOCK)))
+
+
+def _scan(em, group) -> int:
+    """A cumulative op: one thread per line (short or strided lines), or a block per line
+    scanning chunks of `blockDim.x` elements (a block scan plus the previous chunks' carry)."""
+    v = next(r for r in group.roots if em.producer[r].primitive.name in SCAN_OPS)
+    e = em.producer[v]
+    x, axis, reverse = e.invars[0], e.params["axis"], e.params["reverse"]
+    shape, dt = tuple(v.aval.shape), x.aval.dtype
+    n, it = shape[axis], em.idx_t
+    lshape = shape[:axis] + shape[axis + 1:]
+    lines = _size(lshape)
+    prim = e.primitive.name
+    ct = cops.compute_type(dt)
+    ident = "((" + ct + ")(-PLAX_INF))" if prim == "cumlogsumexp" else \
+        cops.reduce_identity(_SCAN_AS[prim], dt)
+
+    def comb(a, b):
+        if prim == "cumlogsumexp":
+            return f"plax_logaddexp<{ct}>({a}, {b})"
+        return cops.reduce_combine(_SCAN_AS[prim], dt, a, b)
+
+    def at(j, oidx):
+        return tuple(oidx[:axis]) + (j,) + tuple(oidx[axis:])
+
+    def store(j, oidx, val):  # the scanned value, then the epilogue roots at its index
+        full = at(j, oidx)
+        em.bind(v, full, val)
+        for r in group.roots:
+            if r is not v:
+                em.value(r, full)
+        _stores(em, group, full, em.offset(full, shape))
+
+    thread = n < BLOCK_REDUCE_MIN or (axis != len(shape) - 1 and lines >= 2048)
+    if thread:
+        em.open(f"for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < {lines}; "
+                f"o += ({it})blockDim.x * gridDim.x)")
+        oidx = em.delinearize("o", lshape)
+        acc = em.tmp("acc")
+        em.emit(f"{ct} {acc} = {ident};")
+        em.open(f"for ({it} r = 0; r < {n}; ++r)")
+        j = em.let(it, f"{n - 1} - r" if reverse else "r", "j")
+        em.emit(f"{acc} = {comb(acc, em.value(x, at(j, oidx)))};")
+        store(j, oidx, acc)
+        em.close()
+        em.close()
+        return max(1, min(MAX_GRID, -(-lines // BLOCK)))
+    em.open(f"for ({it} o = blockIdx.x; o < {lines}; o += gridDim.x)")
+    oidx = em.delinearize("o", lshape)
+    carry = em.tmp("carry")
+    em.emit(f"{ct} {carry} = {ident};")
+    em.open(f"for ({it} base = 0; base < {n}; base += blockDim.x)")
+    r = em.let(it, "base + threadIdx.x", "r")
+    j = em.let(it, f"{n - 1} - {r}" if reverse else r, "j")
+    val = em.tmp("x")
+    em.emit(f"{ct} {val} = {ident};")
+    em.open(f"if ({r} < {n})")
+    em.emit(f"{val} = {em.value(x, at(j, oidx))};")
+    em.close()
+    em.emit(f"{val} = plax_block_scan({val}, []({ct} a, {ct} b) {{ return {comb('a', 'b')}; }});")
+    em.emit(f"{val} = {comb(carry, val)};")
+    em.open(f"if ({r} < {n})")
+    store(j, oidx, val)
+    em.close()
+    em.emit(f"{carry} = plax_block_last({val});")
+    em.close()
+    em.close()
+    return max(1, min(MAX_GRID, lines))
+
+
+def _scatter(em, group) -> int:
+    """The second launch of a scatter: one thread per update element; its index vector (and
+    batch position) starts a window in the operand; the window is clamped (CLIP) or dropped
+    when partly out of bounds; the element is combined into the output (atomically on the GPU;
+    a replacing scatter stores, so among duplicates the last one wins in the host build and
+    any one does on the GPU, as XLA's GPU scatter)."""
+    v = group.roots[0]
+    e = em.producer[v]
+    _, ind, upd = e.invars
+    dn, it = e.params["dimension_numbers"], em.idx_t
+    clip = getattr(e.params["mode"], "name", str(e.params["mode"])) == "CLIP"
+    oshape, ushape = tuple(v.aval.shape), tuple(upd.aval.shape)
+    n = _size(ushape)
+    em.open(f"for ({it} u = ({it})blockIdx.x * blockDim.x + threadIdx.x; u < {n}; "
+            f"u += ({it})blockDim.x * gridDim.x)")
+    uidx = em.delinearize("u", ushape)
+    wdims = set(dn.update_window_dims)
+    batch = [i for d, i in enumerate(uidx) if d not in wdims]
+    wins = iter([(i, ushape[d]) for d, i in enumerate(uidx) if d in wdims])
+    dropped = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
+    window = {d: ("0", 1) if d in dropped else next(wins) for d in range(len(oshape))}
+    starts, conds = {}, []
+    for k, d in enumerate(dn.scatter_dims_to_operand_dims):
+        hi = oshape[d] - window[d][1]
+        if clip:
+            starts[d] = em._index_start(ind, batch, k, max(hi, 0))
+        else:
+            starts[d] = em._index_start(ind, batch, k, hi, clamp=False)
+            conds.append(f"{starts[d]} >= 0 && {starts[d]} <= {hi}")
+    for od, id_ in zip(dn.operand_batching_dims, dn.scatter_indices_batching_dims):
+        starts[od] = batch[id_]
+    target = []
+    for d in range(len(oshape)):
+        w, st = window[d][0], starts.get(d)
+        target.append(w if st is None else st if w == "0" else f"({st} + {w})")
+    if conds:
+        em.open(f"if ({' && '.join('(' + c + ')' for c in conds)})")
+    val = em.value(upd, uidx)
+    dt = v.aval.dtype
+    pos = em.let(it, f"({it})({em.offset(tuple(target), oshape)})", "p")
+    ref = f"out0[{pos}]"
+    op = _SCATTER_AS.get(e.primitive.name)
+    if op is None:
+        em.emit(f"{ref} = {cops.store(dt, val)};")
+    elif op in ("add", "sub") and cops.name(dt) in ("float32", "float64", "int32", "uint32"):
+        em.emit(f"plax_atomic_add(&{ref}, {val if op == 'add' else '-' + val});")
+    elif op in ("add", "sub") and cops.name(dt) == "complex128":
+        sign = "" if op == "add" else "-"
+        em.emit(f"plax_atomic_add(&{ref}.re, {sign}{val}.re);")
+        em.emit(f"plax_atomic_add(&{ref}.im, {sign}{val}.im);")
+    else:
+        st = cops.store_type(dt)
+        comb = cops.rnd(dt, cops.binary(op, dt, cops.load(dt, "c"), val, dt))
+        em.emit(f"plax_atomic_update(&{ref}, [&]({st} c) {{ return ({st}){cops.store(dt, comb)}; "
+                "});")
+    if conds:
+        em.close()
     em.close()
     return max(1, min(MAX_GRID, -(-n // BLOCK)))
 

@@ -133,7 +133,8 @@ _BINARY_SYM = {"add": "+", "sub": "-", "mul": "*"}
 _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _COMPLEX_OK = {"add", "sub", "mul", "div", "neg", "conj", "real", "imag", "abs", "eq", "ne",
                "exp", "log", "sign", "select_n", "convert_element_type", "integer_pow",
-               "stop_gradient", "complex"}
+               "stop_gradient", "complex", "sqrt", "rsqrt", "sin", "cos", "tan", "sinh", "cosh",
+               "tanh", "expm1", "log1p", "pow", "logistic"}
 ELEMENTWISE = (_FLOAT_UNARY | set(_BINARY_SYM) | set(_CMP)
                | {"div", "rem", "pow", "max", "min", "atan2", "nextafter", "and", "or", "xor",
                   "not", "shift_left", "shift_right_logical", "shift_right_arithmetic",
@@ -155,6 +156,9 @@ def supports_elementwise(prim: str, in_dtypes, out_dtype, params) -> bool:
     if any(is_complex(d) for d in dts) and prim not in _COMPLEX_OK:
         return False
     if prim == "select_n" and is_complex(in_dtypes[0]):
+        return False
+    if prim == "pow" and any(is_complex(d) for d in dts) and not all(
+            is_complex(d) for d in in_dtypes):
         return False
     return True
 
@@ -226,6 +230,13 @@ def _complex_unary(prim, dt, a, out_dt) -> str:
         return f"plax_csign({a})"
     if prim == "stop_gradient":
         return a
+    if prim in ("sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "expm1", "log1p"):
+        return f"plax_c{prim}({a})"
+    if prim == "rsqrt":
+        return f"plax_crecip(plax_csqrt({a}))"
+    if prim == "logistic":
+        one = f"plax_cmake(({rt})1, ({rt})0)"
+        return f"plax_crecip(plax_cadd({one}, plax_cexp(plax_cneg({a}))))"
     raise NotImplementedError(f"{prim} on {rt} complex")
 
 
@@ -234,7 +245,7 @@ def binary(prim: str, dt, a: str, b: str, out_dt) -> str:
     ct = compute_type(dt)
     if is_complex(dt):
         fn = {"add": "plax_cadd", "sub": "plax_csub", "mul": "plax_cmul", "div": "plax_cdiv",
-              "eq": "plax_ceq"}.get(prim)
+              "eq": "plax_ceq", "pow": "plax_cpow"}.get(prim)
         if fn:
             return f"{fn}({a}, {b})"
         if prim == "ne":

@@ -248,11 +248,96 @@ class Emitter:
             if hi == 0:
                 src.append(i)
                 continue
-            v = f"(long long){self.value(s, ())}"  # clamped so the window fits, as XLA
-            st = self.let(self.idx_t, f"({self.idx_t})({v} < 0 ? 0 : {v} > {hi} ? {hi} : {v})",
-                          "s")
-            src.append(f"({st} + {i})")
+            src.append(f"({self._clamped_start(s, hi)} + {i})")  # the window fits, as XLA
         return self.value(x, tuple(src))
+
+    def _clamped_start(self, s, hi):
+        """A dynamic start read as a scalar and clamped to [0, hi], as XLA does."""
+        v = f"(long long){self.value(s, ())}"
+        return self.let(self.idx_t, f"({self.idx_t})({v} < 0 ? 0 : {v} > {hi} ? {hi} : {v})",
+                        "s")
+
+    def view_dynamic_update_slice(self, e, idx, out):
+        x, upd, *starts = e.invars
+        conds, src = [], []
+        for d, (i, s) in enumerate(zip(idx, starts)):
+            n, hi = upd.aval.shape[d], x.aval.shape[d] - upd.aval.shape[d]
+            if hi == 0:  # a full-extent window always starts at 0
+                src.append(i)
+                continue
+            st = self._clamped_start(s, hi)
+            conds.append(f"{i} >= {st} && {i} < {st} + {n}")
+            src.append(f"({i} - {st})")
+        if upd.aval.size == 0:
+            return self.value(x, idx)
+        if not conds:
+            return self.value(upd, tuple(src))
+        res = self.tmp()
+        self.emit(f"{cops.compute_type(out.dtype)} {res};")
+        self.open(f"if ({' && '.join('(' + c + ')' for c in conds)})")
+        self.emit(f"{res} = {self.value(upd, tuple(src))};")
+        self.close("} else {")
+        self.depth += 1
+        self.scopes.append({})
+        self.emit(f"{res} = {self.value(x, idx)};")
+        self.close()
+        return res
+
+    def _index_start(self, ind, batch, k, hi, clamp=True):
+        """Entry `k` of the index vector at batch position `batch` (int64, huge unsigned values
+        kept huge), clamped to [0, hi] when `clamp`."""
+        v = self.value(ind, tuple(batch) + (str(k),))
+        dt = ind.aval.dtype
+        if cops.name(dt) == "uint64":
+            v = f"({v} > 9223372036854775807ULL ? 9223372036854775807LL : (long long){v})"
+        else:
+            v = f"(long long){v}"
+        raw = self.let("long long", v, "g")
+        if not clamp:
+            return raw
+        return self.let(self.idx_t, f"({self.idx_t})({raw} < 0 ? 0 : {raw} > {hi} ? {hi} : "
+                                    f"{raw})", "s")
+
+    def view_gather(self, e, idx, out):
+        """XLA's gather at one output index: the batch part of the index picks an index vector,
+        whose (clamped) entries start the window; the offset part walks the window. FILL_OR_DROP
+        reads the fill value for a window that is partly out of bounds."""
+        x, ind = e.invars
+        p = e.params
+        dn, sizes = p["dimension_numbers"], p["slice_sizes"]
+        fill = getattr(p["mode"], "name", str(p["mode"])) == "FILL_OR_DROP"
+        offset = set(dn.offset_dims)
+        batch = [i for d, i in enumerate(idx) if d not in offset]
+        window = iter(i for d, i in enumerate(idx) if d in offset)
+        dropped = set(dn.collapsed_slice_dims) | set(dn.operand_batching_dims)
+        shape = x.aval.shape
+        starts, conds = {}, []
+        for k, d in enumerate(dn.start_index_map):
+            hi = shape[d] - sizes[d]
+            if fill:
+                raw = self._index_start(ind, batch, k, hi, clamp=False)
+                conds.append(f"{raw} >= 0 && {raw} <= {hi}")
+            starts[d] = self._index_start(ind, batch, k, max(hi, 0))
+        for od, id_ in zip(dn.operand_batching_dims, dn.start_indices_batching_dims):
+            starts[od] = batch[id_]
+        src = []
+        for d in range(len(shape)):
+            w = "0" if d in dropped else next(window)
+            st = starts.get(d)
+            src.append(w if st is None else st if w == "0" else f"({st} + {w})")
+        if shape and min(shape) == 0:
+            return self.let(cops.compute_type(out.dtype), cops.literal(
+                p["fill_value"] if fill else 0, out.dtype))
+        if not conds:
+            return self.value(x, tuple(src))
+        res = self.tmp()
+        self.emit(f"{cops.compute_type(out.dtype)} {res};")
+        self.open(f"if ({' && '.join('(' + c + ')' for c in conds)})")
+        self.emit(f"{res} = {self.value(x, tuple(src))};")
+        self.close("} else {")
+        self.emit(f"  {res} = {cops.literal(p['fill_value'], out.dtype)};")
+        self.emit("}")
+        return res
 
     def view_iota(self, e, idx, out):
         dt = e.params["dtype"]

@@ -1,7 +1,8 @@
 """The library table: LIBRARY[primitive name] = rule(*xp_arrays, **params), one for every core
 primitive that is not control flow or a call (those live in `control.py`), collected from the
-`lib_*` modules. Everything runs through it before and without fusion: eagerly, and for every
-eqn of a compiled program that the planner leaves as a LibraryStep."""
+`lib_*` modules, and the SHARED primitives, whose rules are the reference backend's (written
+once for any array module). Everything runs through it before and without fusion: eagerly, and
+for every eqn of a compiled program that the planner leaves as a LibraryStep."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ import importlib
 
 from plax_cupy import xp as X
 
-_MODULES = ("lib_elementwise", "lib_structural", "lib_gather", "lib_reductions", "lib_sorting",
-            "lib_linalg")
+_MODULES = ("lib_elementwise", "lib_structural", "lib_reductions", "lib_sorting", "lib_linalg")
+
+# the reference backend's rules that compute with their operands' array module
+# (plax.extend.array_module): the same code runs on NumPy (host build) and CuPy (GPU)
+SHARED = frozenset({
+    "gather", "scatter", "scatter-add", "scatter-sub", "scatter-mul", "scatter-min",
+    "scatter-max", "sign", "round", "rsqrt", "not", "integer_pow", "population_count", "div",
+    "rem", "shift_left", "shift_right_logical", "shift_right_arithmetic", "select_n", "clamp",
+    "convert_element_type", "bitcast_convert_type", "complex", "nextafter"})
 
 
 def _collect() -> dict:
@@ -25,6 +33,13 @@ def _collect() -> dict:
 
 
 LIBRARY = _collect()
+
+
+def shared_rule(prim):
+    """The reference backend's rule of a SHARED primitive (public through
+    plax.extend.registry), run as it is on this build's arrays."""
+    from plax.extend import registry
+    return registry.impl_table("reference").get(prim)
 
 
 def numpy_rule(prim):

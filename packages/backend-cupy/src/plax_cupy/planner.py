@@ -5,14 +5,20 @@ XLA GPU's loop and input fusion, tinygrad's grouper, TorchInductor's pointwise/r
 the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
 
 1. Fusible equations are elementwise ops (the `elementwise` trait), the view-like ops
-   broadcast_in_dim, reshape, squeeze, transpose, rev, slice, pad, concatenate, iota and
-   dynamic_slice (fused through index arithmetic: a consumer reads its producer at a transformed
-   index; dynamic starts are read as scalars and clamped as XLA does), and the
+   broadcast_in_dim, reshape, squeeze, transpose, rev, slice, pad, concatenate, iota,
+   dynamic_slice, dynamic_update_slice and gather (fused through index arithmetic: a consumer
+   reads its producer at a transformed index; dynamic starts are read as scalars and clamped as
+   XLA does; a gather reads its index vector, then the operand at the window it starts), the
+   cumulative ops cumsum/cumprod/cummax/cummin/cumlogsumexp (a "scan" group: a block scan per
+   line with its operand's producers inlined), the scatters (a "scatter" group: the operand's
+   expression written at the output index, then the updates' expression combined into it at
+   the positions the indices name), and the
    reductions reduce_sum/prod/max/min/and/or/xor and argmax/argmin (a reduction over extent-1
    axes is a view).
-   Everything else (dot_general, fft, sort,
-   gather/scatter, control flow, collectives, effectful ops, anything `supports` refuses) is a
-   `LibraryStep` and breaks groups.
+   Everything else (dot_general, fft, sort, control flow, collectives, effectful ops, anything
+   `supports` refuses) is a `LibraryStep` and breaks groups. A scan or scatter group holds
+   that one root, and a scan group also the loop roots over its shape that read it (if at all)
+   at their own index: its elementwise epilogue, computed where each scanned value is stored.
 2. A value is a *root* (computed as a kernel output or a kernel-local at the output index) when it
    is a reduction result, a jaxpr output, an operand of a library step, or an expensive expression
    (more than `RECOMPUTE_LIMIT` inlined ops) with several consumers. Every other fusible value is
@@ -47,7 +53,11 @@ from typing import Callable
 from plax.extend import Literal
 
 VIEW_OPS = frozenset({"broadcast_in_dim", "reshape", "squeeze", "transpose", "rev", "slice",
-                      "pad", "concatenate", "iota", "dynamic_slice"})
+                      "pad", "concatenate", "iota", "dynamic_slice", "dynamic_update_slice",
+                      "gather"})
+SCAN_OPS = frozenset({"cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp"})
+SCATTER_OPS = frozenset({"scatter", "scatter-add", "scatter-sub", "scatter-mul", "scatter-min",
+                         "scatter-max"})
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
@@ -67,10 +77,11 @@ class FusedGroup:
     passes: dict = field(default_factory=dict)  # reduction root -> pass (0: reads no root)
     row_roots: list = field(default_factory=list)  # roots over the reduction's operand shape
     pre_roots: list = field(default_factory=list)  # ... computed in the first pass's loop
+    special: str | None = None  # "scan" or "scatter": a group of that one root
 
     @property
     def kind(self) -> str:
-        return "loop" if self.reduce is None else "reduce"
+        return self.special or ("loop" if self.reduce is None else "reduce")
 
 
 @dataclass(eq=False)
@@ -84,7 +95,8 @@ Step = FusedGroup | LibraryStep
 
 
 def classify(eqn, supports: Callable | None = None) -> str | None:
-    """'ew', 'view', 'reduce' for a fusible equation, None for a library step."""
+    """'ew', 'view', 'reduce', 'scan', 'scatter' for a fusible equation, None for a library
+    step."""
     prim = eqn.primitive
     if getattr(prim, "effectful", False) or len(eqn.outvars) != 1:
         return None
@@ -93,6 +105,10 @@ def classify(eqn, supports: Callable | None = None) -> str | None:
     name = prim.name
     if name in REDUCE_OPS:
         return "view" if trivial_reduction(eqn) else "reduce"
+    if name in SCAN_OPS:
+        return "scan"
+    if name in SCATTER_OPS:
+        return "scatter"
     if name in VIEW_OPS:
         return "view"
     if getattr(prim, "elementwise", False):
@@ -145,6 +161,13 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
         v = e.outvars[0]
         if v not in roots:
             continue
+        if k in ("scan", "scatter"):  # its own kernel, its operands' producers inlined
+            g = FusedGroup([], [], [], [], _space_shape(e, k), None, len(steps), special=k)
+            steps.append(g)
+            g.roots.append(v)
+            group_of[v] = g
+            pos_of[v] = g.position
+            continue
         g, role, deps = _find_group(steps, e, k, v, producer, roots, pos_of, group_of)
         if g is None:
             g = FusedGroup([], [], [], [], _space_shape(e, k), _reduce_space(e, k), len(steps))
@@ -186,7 +209,7 @@ def _choose_roots(eqns, kind, producer, uses, outs) -> set:
                     roots.add(x)
             continue
         v = e.outvars[0]
-        if k == "reduce" or v in outs:
+        if k in ("reduce", "scan", "scatter") or v in outs:
             roots.add(v)
         c = 1
         for x in e.invars:
@@ -221,8 +244,9 @@ def _full_sig_of(reduce):
                            for d in range(len(shape_in))])
 
 
-def _operand_sig(e, a, sig):
-    """The signature at which `e` reads operand `a` when its result is read at `sig`."""
+def _operand_sig(e, a, sig, k=0):
+    """The signature at which `e` reads operand `a` (its `k`-th) when its result is read at
+    `sig`."""
     name, p = e.primitive.name, e.params
     shp, out = a.aval.shape, e.outvars[0].aval.shape
     if not shp:
@@ -247,6 +271,17 @@ def _operand_sig(e, a, sig):
         if p.get("dimensions") is None and [shp[i] for i in ins] == [out[i] for i in outs]:
             for i, o in zip(ins, outs):
                 src[i] = sig[o]
+    elif name == "gather":  # the operand at data-dependent positions, the indices per batch
+        if k == 0:
+            src = [None] * len(shp)
+        else:
+            offset = set(p["dimension_numbers"].offset_dims)
+            src = [t for d, t in enumerate(sig) if d not in offset] + [None]
+    elif name == "dynamic_update_slice":
+        if k == 0:
+            src = list(sig)
+        else:  # the update, shifted by its start unless it spans the dimension
+            src = [t if shp[d] == out[d] else None for d, t in enumerate(sig)]
     elif name in ("rev", "slice", "pad", "concatenate", "dynamic_slice"):
         src = [t if _keeps_dim(e, d) else None for d, t in enumerate(sig)]
     else:  # elementwise, with lax's implicit broadcasting of extent-1 dimensions
@@ -280,10 +315,10 @@ def _reads(v, start, producer, roots) -> dict:
             continue
         seen.add((x, sig))
         e = producer[x]
-        for a in e.invars:
+        for k, a in enumerate(e.invars):
             if not _is_var(a):
                 continue
-            asig = _operand_sig(e, a, sig)
+            asig = _operand_sig(e, a, sig, k)
             if a in producer and a not in roots:
                 stack.append((a, asig))
             else:
@@ -332,6 +367,9 @@ def _reads_operand(e, sig, producer, roots) -> dict:
 
 
 def _role(g, k, shape, red):
+    if g.special:  # a scan's elementwise epilogue, at the index each scanned value is stored
+        ok = g.special == "scan" and k != "reduce" and g.shape == shape
+        return "scan_epilogue" if ok else None
     if k == "reduce":
         if g.reduce == red:
             return "reduce"

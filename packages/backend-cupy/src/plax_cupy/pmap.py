@@ -13,6 +13,7 @@ import numpy as np
 
 import plax
 from plax.extend import EVAL_TRACE, Tracer, current_trace
+from plax.extend.batching import pmap_axis, pmap_axis_name
 
 _MAX_CACHE = 256
 
@@ -81,6 +82,7 @@ def _as_vmap(backend, fun, args, kwargs, axis_name, in_axes, out_axes, static, n
     if isinstance(axes, (tuple, list)) and len(axes) == len(args) and static:
         axes = tuple(axes[i] for i in dyn)
     key = None
+    name = pmap_axis_name(axis_name)  # host callbacks run once per member, as per device
     if not kwargs and not nested:
         try:
             key = (fun, axis_name, _hashable(axes), _hashable(out_axes),
@@ -91,7 +93,8 @@ def _as_vmap(backend, fun, args, kwargs, axis_name, in_axes, out_axes, static, n
                              "got " + str([type(args[i]).__name__ for i in sorted(static)])
                              ) from None
         if hit is not None:
-            return hit(*[args[i] for i in dyn])
+            with pmap_axis(name):
+                return hit(*[args[i] for i in dyn])
 
     def body(*dargs):
         full = list(args)
@@ -99,15 +102,17 @@ def _as_vmap(backend, fun, args, kwargs, axis_name, in_axes, out_axes, static, n
             full[i] = a
         return fun(*full, **kwargs)
 
-    mapped = plax.vmap(body, in_axes=axes, out_axes=out_axes, axis_name=axis_name)
+    mapped = plax.vmap(body, in_axes=axes, out_axes=out_axes, axis_name=name)
     if nested:
-        return mapped(*[args[i] for i in dyn])
+        with pmap_axis(name):
+            return mapped(*[args[i] for i in dyn])
     run = plax.jit(mapped, backend="cupy")
     if key is not None:
         if len(backend._pmap_cache) >= _MAX_CACHE:
             backend._pmap_cache.clear()
         backend._pmap_cache[key] = run
-    return run(*[args[i] for i in dyn])
+    with pmap_axis(name):
+        return run(*[args[i] for i in dyn])
 
 
 def _hashable(spec):

@@ -244,6 +244,78 @@ template <class T> PLAX_FN plax_complex<T> plax_csign(plax_complex<T> a) {
   return m == 0 ? plax_cmake((T)0, (T)0) : plax_cmake(a.re / m, a.im / m);
 }
 
+// more complex functions (NumPy's formulas; Kahan's for tanh); the inverse trigonometric and
+// hyperbolic functions stay library calls
+PLAX_FN float plax_sqrt(float x) { return sqrtf(x); }
+PLAX_FN double plax_sqrt(double x) { return sqrt(x); }
+PLAX_FN float plax_sinh(float x) { return sinhf(x); }
+PLAX_FN double plax_sinh(double x) { return sinh(x); }
+PLAX_FN float plax_cosh(float x) { return coshf(x); }
+PLAX_FN double plax_cosh(double x) { return cosh(x); }
+PLAX_FN float plax_tan(float x) { return tanf(x); }
+PLAX_FN double plax_tan(double x) { return tan(x); }
+PLAX_FN float plax_expm1(float x) { return expm1f(x); }
+PLAX_FN double plax_expm1(double x) { return expm1(x); }
+PLAX_FN float plax_log1p(float x) { return log1pf(x); }
+PLAX_FN double plax_log1p(double x) { return log1p(x); }
+PLAX_FN float plax_copysign(float x, float y) { return copysignf(x, y); }
+PLAX_FN double plax_copysign(double x, double y) { return copysign(x, y); }
+template <class T> PLAX_FN plax_complex<T> plax_csqrt(plax_complex<T> z) {
+  if (z.re == 0 && z.im == 0) return plax_cmake((T)0, z.im);
+  if (z.im == (T)PLAX_INF || z.im == -(T)PLAX_INF) return plax_cmake((T)PLAX_INF, z.im);
+  T t = plax_sqrt((plax_fabs(z.re) + plax_hypot(z.re, z.im)) * (T)0.5);
+  if (z.re >= 0) return plax_cmake(t, z.im / (2 * t));
+  return plax_cmake(plax_fabs(z.im) / (2 * t), plax_copysign(t, z.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_csin(plax_complex<T> z) {
+  return plax_cmake(plax_sin(z.re) * plax_cosh(z.im), plax_cos(z.re) * plax_sinh(z.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_ccos(plax_complex<T> z) {
+  return plax_cmake(plax_cos(z.re) * plax_cosh(z.im), -(plax_sin(z.re) * plax_sinh(z.im)));
+}
+template <class T> PLAX_FN plax_complex<T> plax_csinh(plax_complex<T> z) {
+  return plax_cmake(plax_sinh(z.re) * plax_cos(z.im), plax_cosh(z.re) * plax_sin(z.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_ccosh(plax_complex<T> z) {
+  return plax_cmake(plax_cosh(z.re) * plax_cos(z.im), plax_sinh(z.re) * plax_sin(z.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_ctanh(plax_complex<T> z) {
+  const T big = sizeof(T) == 4 ? (T)9 : (T)22;  // exp(-2|x|) below the precision
+  if (plax_fabs(z.re) > big) {
+    T e = plax_exp(-2 * plax_fabs(z.re));
+    return plax_cmake(plax_copysign((T)1, z.re), 4 * plax_sin(z.im) * plax_cos(z.im) * e);
+  }
+  T t = plax_tan(z.im), b = 1 + t * t, s = plax_sinh(z.re), rho = plax_sqrt(1 + s * s);
+  T d = 1 + b * s * s;
+  return plax_cmake(b * rho * s / d, t / d);
+}
+template <class T> PLAX_FN plax_complex<T> plax_ctan(plax_complex<T> z) {
+  plax_complex<T> h = plax_ctanh(plax_cmake(-z.im, z.re));  // tan z = -i tanh(iz)
+  return plax_cmake(h.im, -h.re);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cexpm1(plax_complex<T> z) {
+  T h = plax_sin(z.im * (T)0.5);
+  return plax_cmake(plax_expm1(z.re) * plax_cos(z.im) - 2 * h * h,
+                    plax_exp(z.re) * plax_sin(z.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_clog1p(plax_complex<T> z) {
+  T x = z.re, y = z.im, re;
+  if (plax_fabs(x) + plax_fabs(y) < (T)1e4) re = (T)0.5 * plax_log1p(x * (2 + x) + y * y);
+  else re = plax_log(plax_hypot(1 + x, y));
+  return plax_cmake(re, plax_atan2(y, 1 + x));
+}
+template <class T> PLAX_FN plax_complex<T> plax_cpow(plax_complex<T> a, plax_complex<T> b) {
+  if (b.re == 0 && b.im == 0) return plax_cmake((T)1, (T)0);
+  if (a.re == 0 && a.im == 0) {
+    if (b.re > 0 && b.im == 0) return plax_cmake((T)0, (T)0);
+    return plax_cmake((T)PLAX_NAN, (T)PLAX_NAN);
+  }
+  return plax_cexp(plax_cmul(b, plax_clog(a)));
+}
+template <class T> PLAX_FN plax_complex<T> plax_crecip(plax_complex<T> z) {
+  return plax_cdiv(plax_cmake((T)1, (T)0), z);
+}
+
 // argmax/argmin: (value, index) pairs; NaN wins (first NaN), ties go to the smaller index
 template <class T> struct plax_arg { T v; long long i; };
 template <class T> PLAX_FN plax_arg<T> plax_argmk(T v, long long i) {
@@ -312,6 +384,98 @@ template <class T, class F> PLAX_FN T plax_block_reduce(T v, F f) {
 #else
   (void)f;
   return v;
+#endif
+}
+// an inclusive block-wide scan (Hillis-Steele in shared memory; f(earlier, later)), and the
+// block's last value (the carry into the next chunk); the host build runs a block as one thread
+template <class T, class F> PLAX_FN T plax_block_scan(T v, F f) {
+#if defined(__CUDACC__) || defined(PLAX_EMULATE)
+  __shared__ T s[256];
+  const unsigned t = threadIdx.x;
+  __syncthreads();
+  s[t] = v;
+  __syncthreads();
+  for (unsigned k = 1; k < blockDim.x; k <<= 1) {
+    T o = t >= k ? s[t - k] : v;
+    __syncthreads();
+    if (t >= k) { v = f(o, v); s[t] = v; }
+    __syncthreads();
+  }
+  return v;
+#else
+  (void)f;
+  return v;
+#endif
+}
+template <class T> PLAX_FN T plax_block_last(T v) {
+#if defined(__CUDACC__) || defined(PLAX_EMULATE)
+  __shared__ T s[1];
+  __syncthreads();
+  if (threadIdx.x == blockDim.x - 1) s[0] = v;
+  __syncthreads();
+  T r = s[0];
+  __syncthreads();
+  return r;
+#else
+  return v;
+#endif
+}
+// log(exp(a) + exp(b)) as NumPy's logaddexp (equal infinities stay, NaN propagates)
+template <class T> PLAX_FN T plax_logaddexp(T a, T b) {
+  if (a == b) return a + (T)0.6931471805599453;
+  T d = a - b;
+  if (d > 0) return a + log1p(plax_exp(-d));
+  if (d <= 0) return b + log1p(plax_exp(d));
+  return d;  // NaN
+}
+
+// scatter: read-modify-write of one element, atomic on the GPU (a compare-and-swap loop on
+// the 4- or 8-byte word holding it); the host build runs one thread, the emulation holds a lock
+#ifdef PLAX_EMULATE
+static pthread_mutex_t plax_scatter_lock = PTHREAD_MUTEX_INITIALIZER;
+#endif
+template <class S, class F> PLAX_FN void plax_atomic_update(S* p, F f) {
+#ifdef __CUDACC__
+  if constexpr (sizeof(S) == 8) {
+    unsigned long long* a = (unsigned long long*)p;
+    unsigned long long old = *a, assumed;
+    do {
+      assumed = old;
+      S cur; memcpy(&cur, &assumed, 8);
+      S nw = f(cur);
+      unsigned long long bits; memcpy(&bits, &nw, 8);
+      old = atomicCAS(a, assumed, bits);
+    } while (assumed != old);
+  } else {
+    static_assert(sizeof(S) <= 4, "plax_atomic_update: at most 8 bytes");
+    const unsigned long long addr = (unsigned long long)p;
+    unsigned* a = (unsigned*)(addr & ~3ULL);
+    const unsigned shift = sizeof(S) == 4 ? 0u : (unsigned)(addr & 3u) * 8u;
+    const unsigned mask = sizeof(S) == 4 ? 0xffffffffu : ((1u << (8 * sizeof(S))) - 1u) << shift;
+    unsigned old = *a, assumed;
+    do {
+      assumed = old;
+      unsigned part = (assumed & mask) >> shift;
+      S cur; memcpy(&cur, &part, sizeof(S));
+      S nw = f(cur);
+      unsigned bits = 0; memcpy(&bits, &nw, sizeof(S));
+      old = atomicCAS(a, assumed, (assumed & ~mask) | ((bits << shift) & mask));
+    } while (assumed != old);
+  }
+#elif defined(PLAX_EMULATE)
+  pthread_mutex_lock(&plax_scatter_lock);
+  *p = f(*p);
+  pthread_mutex_unlock(&plax_scatter_lock);
+#else
+  *p = f(*p);
+#endif
+}
+// atomic float/double/int/unsigned additions use the hardware's atomicAdd
+template <class S> PLAX_FN void plax_atomic_add(S* p, S v) {
+#ifdef __CUDACC__
+  atomicAdd(p, v);
+#else
+  plax_atomic_update(p, [&](S c) { return (S)(c + v); });
 #endif
 }
 // ---- end of prelude -----------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """The rule of every primitive the cupy backend runs, by name: the library (`lib_*`), control
-flow and calls (`control.py`), the collectives (outside pmap: an unbound-axis error), and NumPy
-library calls for the core primitives without an xp rule. Light to import (NumPy only): the
-plugin hook reads it to register the backend's coverage."""
+flow and calls (`control.py`), host callbacks and ffi_call (`callbacks.py`), the collectives
+(outside pmap: an unbound-axis error), and NumPy library calls for the core primitives without
+an xp rule. Light to import (NumPy only): the plugin hook reads it to register the backend's
+coverage."""
 
 from __future__ import annotations
 
+from plax_cupy.callbacks import RULES as CALLBACK_RULES
 from plax_cupy.control import control_rules
-from plax_cupy.library import LIBRARY, numpy_rule
+from plax_cupy.library import LIBRARY, SHARED, numpy_rule, shared_rule
 
 
 def _collective_error(name):
@@ -26,6 +28,7 @@ def rule_table(program) -> dict:
     unbound-axis error). Other primitives fall back to `library.numpy_rule`."""
     table = dict(LIBRARY)
     table.update(control_rules(program))
+    table.update(CALLBACK_RULES)
     for name in COLLECTIVES:
         table[name] = _collective_error(name)
     return table
@@ -56,8 +59,9 @@ def composition_rule(prim, comp, program):
 
 def rules_for(primitives: dict, program) -> dict:
     """{Primitive: rule} for every primitive in `primitives` ({name: Primitive}) that this
-    backend runs: through xp; as its composition when it was defined as one; for the core
-    primitives left, as NumPy library calls. (A third party's primitive with only a reference
+    backend runs: through xp (its own rules, or the reference's SHARED ones); as its
+    composition when it was defined as one; for the core primitives left, as NumPy library
+    calls. (A third party's primitive with only a reference
     impl runs eagerly through the host, but a jit that uses it fails naming it, as on xla.)"""
     from plax.extend import registry
     table = rule_table(program)
@@ -66,6 +70,8 @@ def rules_for(primitives: dict, program) -> dict:
     out = {}
     for name, prim in primitives.items():
         rule = table.get(name)
+        if rule is None and name in SHARED:
+            rule = shared_rule(prim)
         if rule is None and prim in compositions:
             rule = composition_rule(prim, compositions[prim], program)
         if rule is None and prim in core:

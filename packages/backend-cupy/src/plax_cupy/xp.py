@@ -116,24 +116,6 @@ def special(name: str):
     return getattr(_special_mod, name)
 
 
-def ufunc_at(op: str, out, index, values) -> None:
-    """out[index] op= values, unbuffered (repeated indices combine), in place."""
-    if device == "host":
-        getattr(np, op).at(out, index, values)
-        return
-    import cupyx
-    if op == "add":
-        cupyx.scatter_add(out, index, values)
-    elif op == "subtract":
-        cupyx.scatter_add(out, index, -values)
-    elif op == "maximum":
-        cupyx.scatter_max(out, index, values)
-    elif op == "minimum":
-        cupyx.scatter_min(out, index, values)
-    else:  # multiply has no atomic form in CuPy: combine duplicates on the host
-        host = out.get()
-        getattr(np, op).at(host, index.get(), values.get())
-        out[...] = xp.asarray(host)
 
 
 def synchronize() -> None:

@@ -37,11 +37,47 @@ class Aval:
 # Clients
 
 
-def cpu_client(num_devices: int = 1, asynchronous: bool = True):
-    """With `asynchronous`, an execution too big to run inline goes to a worker thread (a 1000
+def cpu_client(num_devices: int = 1, distributed=None, asynchronous: bool = True):
+    """The CPU client; with `distributed` = (runtime client, node id, node count), one of a
+    many-process run whose devices span every process, collectives over gloo (TCP). With
+    `asynchronous`, an execution too big to run inline goes to a worker thread (a 1000
     element add: ~10 us of CPU instead of ~4); synchronous execution runs on the caller's
     thread (XLA's own intra-op threads still parallelize a large op)."""
-    return xc.make_cpu_client(num_devices=int(num_devices), asynchronous=bool(asynchronous))
+    if distributed is None:
+        return xc.make_cpu_client(num_devices=int(num_devices), asynchronous=bool(asynchronous))
+    dist, node_id, num_nodes = distributed
+    return xc.make_cpu_client(
+        distributed_client=dist, node_id=int(node_id), num_nodes=int(num_nodes),
+        num_devices=int(num_devices), asynchronous=bool(asynchronous),
+        collectives=xc._xla.make_gloo_tcp_collectives(distributed_client=dist))
+# ---------------------------------------------------------------------------------------------
+# Many processes: jaxlib's coordination service (one, in process 0) and a client in each
+# process; its key-value store carries plax's own heartbeats. Timeouts are whole seconds.
+
+
+def has_gloo() -> bool:
+    return hasattr(xc._xla, "make_gloo_tcp_collectives")
+
+
+def distributed_service(bind_address: str, num_nodes: int, heartbeat_timeout: float,
+                        shutdown_timeout: float):
+    return xc._xla.get_distributed_runtime_service(
+        bind_address, int(num_nodes), heartbeat_timeout=_seconds(heartbeat_timeout),
+        shutdown_timeout=_seconds(shutdown_timeout))
+
+
+def distributed_client(address: str, node_id: int, init_timeout: float,
+                       heartbeat_timeout: float, shutdown_timeout: float):
+    """A client of the service at `address`, not connected yet (`.connect()` blocks until
+    every node has connected, and aborts the process after `init_timeout`)."""
+    return xc._xla.get_distributed_runtime_client(
+        address, int(node_id), init_timeout=_seconds(init_timeout),
+        heartbeat_timeout=_seconds(heartbeat_timeout),
+        shutdown_timeout=_seconds(shutdown_timeout), use_compression=True)
+
+
+def _seconds(t: float) -> int:
+    return max(1, int(-(-float(t) // 1)))
 
 
 def _plugin_library(platform: str) -> tuple[str, str] | None:
@@ -79,9 +115,11 @@ def plugin_available(platform: str) -> bool:
     return _plugin_library(platform) is not None
 
 
-def plugin_client(platform: str):
+def plugin_client(platform: str, distributed=None):
     """A PJRT C-API client for 'gpu' or 'tpu' through an installed plugin; a clear error when
-    none is installed or it fails to start (no device, driver too old)."""
+    none is installed or it fails to start (no device, driver too old). With `distributed` =
+    (runtime client, node id, node count, visible device ids or None), one process's client of
+    a many-process run (as JAX makes it)."""
     found = _plugin_library(platform)
     if found is None:
         hint = {"gpu": "pip install jax-cuda13-plugin (or jax-cuda12-plugin)",
@@ -96,7 +134,13 @@ def plugin_client(platform: str):
         if hasattr(xc, "pjrt_plugin_initialized") and not xc.pjrt_plugin_initialized(name):
             xc.initialize_pjrt_plugin(name)
         options = xc.generate_pjrt_gpu_plugin_options() if name == "cuda" else {}
-        return xc.make_c_api_client(name, options)
+        if distributed is None:
+            return xc.make_c_api_client(name, options)
+        dist, node_id, num_nodes, visible = distributed
+        options = {**options, "node_id": int(node_id), "num_nodes": int(num_nodes)}
+        if visible is not None:
+            options["visible_devices"] = [int(i) for i in visible]
+        return xc.make_c_api_client(name, options, dist)
     except Exception as e:  # noqa: BLE001 - reported with the plugin's path
         raise RuntimeError(f"PJRT plugin '{name}' ({path}) failed to start: "
                            f"{type(e).__name__}: {e}") from e
@@ -127,11 +171,71 @@ def device_put(x: np.ndarray, dev):
         xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
-def put_replicated(x, aval_shape, dtype, devs: Sequence[Any]):
-    """One array holding a copy of `x` (a host array or a device array) on each of `devs`."""
+def put_replicated(x, aval_shape, dtype, devs: Sequence[Any], local: Sequence[Any] = None):
+    """One array holding a copy of `x` (a host array or a device array) on each of `devs`;
+    across processes, this process supplies the copies on its `local` devices alone."""
+    local = devs if local is None else local
     return xc.batched_device_put(
-        Aval(aval_shape, dtype), replicated_sharding(devs), [x] * len(devs), list(devs), True,
+        Aval(aval_shape, dtype), replicated_sharding(devs), [x] * len(local), list(local), True,
         False, xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
+
+
+def gspmd_sharding(devs: Sequence[Any], hlo_text: str):
+    """A new jaxlib sharding of a global array over `devs` (the partitions, in order) laid out
+    as the HLO sharding text says ("{devices=[4,1]0,1,2,3}", "{replicated}"). Arrays keep the
+    object they were made with: the backend knows their plax sharding by its identity."""
+    return xc.GSPMDSharding(tuple(devs), xc.HloSharding.from_string(hlo_text))
+
+
+def put_global(shards: Sequence[Any], devs: Sequence[Any], sharding, shape, dtype):
+    """One global array from its per-device pieces (host arrays, each its own copy, or
+    one-device arrays), `shards[i]` on `devs[i]`."""
+    return xc.batched_device_put(
+        Aval(shape, dtype), sharding, list(shards), list(devs), True, False,
+        xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
+
+
+def single_device_of(arr):
+    """The device of a one-device array; None for an array over several devices."""
+    try:
+        devs = arr._sharding._internal_device_list
+    except AttributeError:
+        devs = arr._sharding._devices
+    return devs[0] if len(devs) == 1 else None
+
+
+def devices_of(arr) -> list:
+    """The devices of a (global) array, in its sharding's order."""
+    try:
+        return list(arr._sharding._internal_device_list)
+    except AttributeError:
+        return list(arr._sharding._devices)
+
+
+def shards_of(arr) -> list:
+    """The one-device arrays of a global array (this process's), in device order (jaxlib
+    would import jax to decorate their shardings: blocked)."""
+    with _without_jax_import():
+        return list(arr._arrays)
+
+
+def sharding_of(arr):
+    return arr._sharding
+
+
+def output_sharding_texts(loaded) -> list[str]:
+    """The HLO sharding text of each output of a partitioned executable."""
+    return [str(xc.HloSharding.from_proto(p)) for p in loaded.get_output_shardings()]
+
+
+def hlo_tiles(text: str) -> tuple:
+    """(tile dims, device order, last dim is replication) of an HLO sharding text; ((), (),
+    False) when replicated."""
+    hs = xc.HloSharding.from_string(text)
+    if hs.is_replicated() or hs.is_maximal():
+        return (), (), False
+    return (tuple(hs.tile_assignment_dimensions()), tuple(hs.tile_assignment_devices()),
+            bool(hs.replicate_on_last_tile_dim()))
 
 
 def copy_to_device(arr, shape, dtype, dev):
@@ -162,13 +266,36 @@ def device_of(arr):
 # Compilation and execution
 
 
-def _options(devices: Sequence[Any], num_replicas: int):
+def _options(devices: Sequence[Any], num_replicas: int, num_partitions: int = 1,
+             num_outputs: int = 0):
     opts = xc.CompileOptions()
+    if num_partitions > 1:  # one SPMD program partitioned by XLA over `devices`
+        opts.num_replicas = 1
+        opts.num_partitions = num_partitions
+        b = opts.executable_build_options
+        b.use_spmd_partitioning = True
+        b.use_shardy_partitioner = False  # plax writes GSPMD `mhlo.sharding` attributes
+        b.allow_spmd_sharding_propagation_to_output = [True] * max(num_outputs, 1)
+        opts.device_assignment = xc.DeviceAssignment.create(
+            np.array([[d.id for d in devices]], dtype=np.int32))
+        return opts
     opts.num_replicas = num_replicas
     # (replicas, partitions); without it a one-device program is placed on device 0
     opts.device_assignment = xc.DeviceAssignment.create(
         np.array([[d.id] for d in devices], dtype=np.int32))
     return opts
+
+
+def compile_partitioned(client, text: str, devices: Sequence[Any], num_outputs: int):
+    """Compile a module whose values carry `mhlo.sharding` attributes: XLA's SPMD partitioner
+    splits it over `devices` (num_partitions = len(devices)); unspecified output shardings are
+    propagated."""
+    opts = _options(devices, 1, len(devices), num_outputs)
+    try:
+        return client.compile_and_load(text, xc.DeviceList(tuple(devices)), opts)
+    except Exception:
+        verify(text)
+        raise
 
 
 def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1,
@@ -341,9 +468,10 @@ def _mlir_context():
     return _mlir
 
 
-def verify(text: str, pretty: bool = False) -> str | None:
+def verify(text: str, pretty: bool = False, debug_info: bool = False) -> str | None:
     """Parse and verify `text`; raise MlirError with the diagnostics and the offending lines.
-    With `pretty`, return the module printed in MLIR's custom op syntax."""
+    With `pretty`, return the module printed in MLIR's custom op syntax (with `debug_info`,
+    its locations too: the named_scope paths)."""
     with _mlir_lock:
         ir, ctx = _mlir_context()
         with ctx, ir.Location.unknown():
@@ -351,6 +479,8 @@ def verify(text: str, pretty: bool = False) -> str | None:
                 module = ir.Module.parse(text)
             except ir.MLIRError as e:
                 raise MlirError(_describe(str(e), text)) from None
+            if pretty and debug_info:
+                return module.operation.get_asm(enable_debug_info=True)
             return str(module) if pretty else None
 
 

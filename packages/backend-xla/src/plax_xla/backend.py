@@ -7,11 +7,16 @@ check that a jitted loop compiles once and never copies to the host."""
 from __future__ import annotations
 
 import collections
+import contextlib
+import logging
+import sys
+import threading
 import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
+from plax import profiler
 from plax.extend import config
 from plax.extend import Backend, Device, Executable, UnsupportedPrimitiveError, execution
 from plax.extend import registry as plax_registry
@@ -19,32 +24,48 @@ from plax_xla import _jaxlib as jl
 from plax.lax import debug_callback_p, pure_callback_p
 from plax_xla import compile_cache
 from plax_xla.lowering import lower_closed_jaxpr, lower_primitive, take_host_callbacks
+from plax_xla.spmd import SpmdExecutable, SpmdRunner, mesh_of_jaxpr
+from plax.sharding import (
+    SingleDeviceSharding, TiledSharding, sharding_devices, sharding_from_tiles,
+    xla_sharding_text)
 
 # run eagerly through the host (as one call each), compiled only inside a jitted program
 _HOST_PRIMITIVES = frozenset({pure_callback_p, debug_callback_p})
 
 _EAGER_CACHE_LIMIT = 8192
+_prof = profiler.state  # .active: the profile being recorded (None: the usual case)
+_log = logging.getLogger("plax.jit")
 
 
-def _make_client(platform: str, cpu_devices: int):
-    """(client, platform). 'auto' takes an installed GPU (then TPU) plugin if it starts."""
+def _make_client(platform: str, cpu_devices: int, runtime=None):
+    """(client, platform). 'auto' takes an installed GPU (then TPU) plugin if it starts.
+    With a plax.distributed `runtime`, the client spans every process of the run (the CPU's
+    collectives over gloo; a plugin's, NCCL on GPUs, its own)."""
+    dist = None
+    if runtime is not None:
+        s = runtime.settings
+        dist = (runtime.client, s.process_id, s.num_processes, s.local_device_ids)
     if platform in ("cpu", "auto"):
         if platform == "auto":
             for p in ("gpu", "tpu"):
                 if jl.plugin_available(p):
                     try:
-                        return jl.plugin_client(p), p
+                        return jl.plugin_client(p, dist), p
                     except RuntimeError as e:
                         warnings.warn(f"plax xla backend: {e}; using the CPU", RuntimeWarning,
                                       stacklevel=3)
         asynchronous = _option("xla_cpu_async_dispatch", None)
-        if asynchronous is None:  # several devices (pmap): replicas must run concurrently
-            asynchronous = cpu_devices > 1
-        return jl.cpu_client(cpu_devices, asynchronous), "cpu"
+        if asynchronous is None:  # several devices (pmap) or processes: replicas run concurrently
+            asynchronous = cpu_devices > 1 or dist is not None
+        if dist is not None:
+            if dist[3] is not None:  # CPU devices are virtual: that many of them
+                cpu_devices = len(dist[3])
+            return jl.cpu_client(cpu_devices, dist[:3], asynchronous), "cpu"
+        return jl.cpu_client(cpu_devices, None, asynchronous), "cpu"
     if platform in ("gpu", "cuda"):
-        return jl.plugin_client("gpu"), "gpu"
+        return jl.plugin_client("gpu", dist), "gpu"
     if platform == "tpu":
-        return jl.plugin_client("tpu"), "tpu"
+        return jl.plugin_client("tpu", dist), "tpu"
     raise ValueError(f"plax xla backend: unknown platform {platform!r} (PLAX_XLA_PLATFORM / "
                      "config 'xla_platform'); use cpu, gpu, tpu or auto")
 
@@ -61,11 +82,20 @@ class XlaBackend(Backend):
         cpu_devices = int(cpu_devices or _option("xla_cpu_devices", 1))
         if cpu_devices < 1:
             raise ValueError(f"plax xla backend: xla_cpu_devices must be >= 1, got {cpu_devices}")
-        self._client, self.platform = _make_client(platform, cpu_devices)
+        from plax_xla.distributed import current
+        self._runtime = current()
+        self._client, self.platform = _make_client(platform, cpu_devices, self._runtime)
+        from plax_xla import lower_trig
+        lower_trig.platform = self.platform
         natives = list(self._client.local_devices())
-        self._devices = [Device("xla", self.platform, d.id, d.device_kind, native=d)
-                         for d in natives]
-        self._by_native = {d.native: d for d in self._devices}
+        # every process's devices (this one's alone outside plax.distributed)
+        self._all_devices = [Device("xla", self.platform, d.id, d.device_kind, native=d,
+                                    process_index=d.process_index)
+                             for d in self._client.devices()]
+        self._by_native = {d.native: d for d in self._all_devices}
+        self._devices = [self._by_native[d] for d in natives]  # this process's
+        self._process_index = self._client.process_index()
+        self._process_count = 1 + max(d.process_index for d in self._all_devices)
         self._default = natives[0]
         self._lowering = plax_registry.lowering_table("xla")
         self._compositions = plax_registry.rules("composition")
@@ -73,10 +103,22 @@ class XlaBackend(Backend):
         self._pmap_cache: dict = {}
         self._pmap_last = None  # the last pmap call's (signature, program, avals, devices)
         self.stats: collections.Counter = collections.Counter()
+        # layouts over several devices: plax sharding -> jaxlib sharding, and back by identity
+        self._gspmd: dict = {}
+        self._plax_of: dict = {}
 
     # --- devices and data movement ---------------------------------------------------------
     def devices(self) -> list[Device]:
+        return self._all_devices
+
+    def local_devices(self) -> list[Device]:
         return self._devices
+
+    def process_index(self) -> int:
+        return self._process_index
+
+    def process_count(self) -> int:
+        return self._process_count
 
     def native_device(self, device: Device | None):
         if device is None:
@@ -91,14 +133,99 @@ class XlaBackend(Backend):
         if not x.flags.c_contiguous:
             x = np.ascontiguousarray(x)
         self.stats["host_to_device"] += 1
+        if _prof.active is not None:
+            with _prof.active.record("host_to_device", f"{x.dtype}{list(x.shape)}"):
+                buf = jl.device_put(x, self.native_device(device))
+                jl.block_until_ready(buf)
+                return buf
         return jl.device_put(x, self.native_device(device))
 
     def to_numpy(self, buf) -> np.ndarray:
         self.stats["device_to_host"] += 1
+        if jl.single_device_of(buf) is None:  # a global array: its pieces assembled here
+            shape, dtype = tuple(buf.aval.shape), np.dtype(buf.aval.dtype)
+            if self._process_count > 1:
+                sharding = self.buffer_sharding(buf)
+                if not sharding.is_fully_addressable:
+                    if sharding.is_fully_replicated:  # every piece is the whole value
+                        return jl.to_numpy(self.buffer_shards(buf)[0][1])
+                    raise RuntimeError(
+                        f"the value of an Array of shape {shape} laid out by {sharding!r} "
+                        "spans devices of other processes: this process holds only its "
+                        "pieces (read x.addressable_shards, or make it replicated first, "
+                        "e.g. jit(..., out_shardings=NamedSharding(mesh, P())))")
+            out = np.empty(shape, dtype)
+            index = self.buffer_sharding(buf).devices_indices_map(shape)
+            for dev, piece in self.buffer_shards(buf):
+                out[index[dev]] = jl.to_numpy(piece)
+            out.flags.writeable = False
+            return out
+        if _prof.active is not None:
+            with _prof.active.record("device_to_host", "to_numpy"):
+                return jl.to_numpy(buf)
         return jl.to_numpy(buf)
 
     def buffer_device(self, buf) -> Device:
         return self._by_native[jl.device_of(buf)]
+
+    # --- arrays over several devices (plax_xla.spmd runs programs on them) ------------------
+    def gspmd(self, sharding, ndim: int, devices):
+        """The jaxlib sharding of `sharding` for rank `ndim` over `devices` (in order)."""
+        key = (sharding, ndim, tuple(devices))
+        g = self._gspmd.get(key)
+        if g is None:
+            text = xla_sharding_text(sharding, ndim, devices)
+            g = self._gspmd[key] = jl.gspmd_sharding([d.native for d in devices], text)
+            self._plax_of[id(g)] = (g, sharding)
+        return g
+
+    def sharding_from_text(self, text: str, spmd, ndim: int):
+        dims, order, last_rep = jl.hlo_tiles(text)
+        return sharding_from_tiles(spmd.mesh, spmd.devices, ndim, dims, order, last_rep)
+
+    def put_sharded(self, shards, devices, sharding, shape, dtype):
+        if len(sharding.device_set) == 1:
+            return super().put_sharded(shards, devices, sharding, shape, dtype)
+        natives = [self.native_device(d) for d in devices]
+        pieces = []
+        for s, n in zip(shards, natives):
+            if isinstance(s, np.ndarray):
+                self.stats["host_to_device"] += 1
+                pieces.append(np.ascontiguousarray(s))
+            elif jl.device_of(s) != n:
+                pieces.append(jl.copy_to_device(s, s.aval.shape, s.aval.dtype, n))
+            else:
+                pieces.append(s)
+        # the layout is over all the sharding's devices; the pieces go to `devices` (this
+        # process's: with many processes each puts its own)
+        every = sharding_devices(sharding)
+        return jl.put_global(pieces, natives, self.gspmd(sharding, len(shape), every),
+                             shape, dtype)
+
+    def put_in_order(self, value: np.ndarray, sharding, devices, shape, dtype):
+        """A host value laid out by `sharding` as a global array whose device list is
+        `devices` in this order (a partitioned program's partitions)."""
+        index = sharding.devices_indices_map(shape)
+        mine = [d for d in devices if d.process_index == self._process_index]
+        pieces = [np.array(value[index[d]], copy=True) for d in mine]
+        self.stats["host_to_device"] += len(pieces)
+        return jl.put_global(pieces, [d.native for d in mine],
+                             self.gspmd(sharding, len(shape), devices), shape, dtype)
+
+    def buffer_sharding(self, buf):
+        hit = self._plax_of.get(id(jl.sharding_of(buf)))
+        if hit is not None:
+            return hit[1]
+        devs = jl.devices_of(buf)
+        if len(devs) == 1:
+            return SingleDeviceSharding(self._by_native[devs[0]])
+        return TiledSharding([self._by_native[d] for d in devs], (), (), False)  # replicated
+
+    def buffer_shards(self, buf) -> list:
+        devs = jl.devices_of(buf)
+        if len(devs) == 1:
+            return [(self._by_native[devs[0]], buf)]
+        return [(self._by_native[jl.device_of(p)], p) for p in jl.shards_of(buf)]
 
     def block_until_ready(self, buf) -> None:
         jl.block_until_ready(buf)
@@ -134,8 +261,18 @@ class XlaBackend(Backend):
             key, exe = None, None
         if exe is None:
             outs = list(avals_out) if prim.multiple_results else [avals_out]
-            exe = self.compile_text(lower_primitive(prim, avals_in, outs, params), avals_in,
-                                    outs)
+            if config.log_compiles:
+                _log.warning("Compiling %s with shapes and types [%s] on backend 'xla' (an "
+                             "eager operation)", prim.name,
+                             ", ".join(a.str_short() for a in avals_in))
+            with profiler.record("compile", f"eager {prim.name}"):
+                exe = self.compile_text(lower_primitive(prim, avals_in, outs, params),
+                                        avals_in, outs)
+            if len(self._devices) > 1:  # on arrays over several devices: partitioned
+
+                def lower(spmd, arg_shardings, prim=prim, params=params):
+                    return lower_primitive(prim, avals_in, outs, params, spmd, arg_shardings)
+                exe._spmd = SpmdRunner(self, lower, avals_in, outs, None)
             if key is not None:
                 if len(self._eager) >= _EAGER_CACHE_LIMIT:
                     self._eager.clear()
@@ -160,11 +297,27 @@ class XlaBackend(Backend):
         return self.put(out, device)
 
     def compile(self, closed_jaxpr, *, device: Device | None = None,
-                donate_argnums: Sequence[int] = ()) -> "XlaExecutable":
+                donate_argnums: Sequence[int] = ()):
         self.check_supported(closed_jaxpr)  # fails naming the primitives, before any work
-        text, aliased = lower_closed_jaxpr(closed_jaxpr, "jit", donated=donate_argnums)
+
+        def lower(spmd, arg_shardings):
+            return lower_closed_jaxpr(closed_jaxpr, "jit", spmd=spmd,
+                                      arg_shardings=arg_shardings)[0]
+
+        fixed = mesh_of_jaxpr(closed_jaxpr) if len(self._devices) > 1 else None
+        runner = SpmdRunner(self, lower, closed_jaxpr.in_avals, closed_jaxpr.out_avals, fixed)
+        if fixed is not None:  # constraints or shard_maps over a mesh: always partitioned
+            return SpmdExecutable(runner)
+        with profiler.record("lower", "jaxpr -> StableHLO"):
+            text, aliased = lower_closed_jaxpr(closed_jaxpr, "jit", donated=donate_argnums)
         exe = self.compile_text(text, closed_jaxpr.in_avals, closed_jaxpr.out_avals, device)
         exe.donated = tuple(aliased)
+        exe._spmd = runner
+        big = [i for i, a in enumerate(closed_jaxpr.out_avals)
+               if a.size * a.dtype.itemsize >= _RECYCLE_BYTES]
+        if (big and not donate_argnums and self.platform == "cpu" and exe.runner is not exe
+                and not exe.host_callbacks and config.xla_cpu_reuse_outputs):
+            exe.runner = _Recycler(self, exe, closed_jaxpr, big, device)
         return exe
 
     def compile_text(self, text: str, in_avals, out_avals, device: Device | None = None
@@ -211,11 +364,13 @@ class XlaBackend(Backend):
         self._pmap_cache.clear()
         self._pmap_last = None
 
-    def lower_text(self, closed_jaxpr) -> str:
-        """The StableHLO module of `closed_jaxpr`, as MLIR prints it."""
-        text, _ = lower_closed_jaxpr(closed_jaxpr, "jit")
+    def lower_text(self, closed_jaxpr, debug_info: bool = False) -> str:
+        """The StableHLO module of `closed_jaxpr`, as MLIR prints it (with `debug_info`, the
+        operations' locations: `loc("scope/inner/sin")` for equations in a named_scope)."""
+        fixed = mesh_of_jaxpr(closed_jaxpr) if len(self._devices) > 1 else None
+        text, _ = lower_closed_jaxpr(closed_jaxpr, "jit", spmd=fixed)
         take_host_callbacks(text)  # not compiled: nothing to keep
-        return jl.verify(text, pretty=True)
+        return jl.verify(text, pretty=True, debug_info=debug_info)
 
     def pmap_execute(self, fun, args, kwargs, **options):
         from plax_xla.pmap import pmap_execute
@@ -224,6 +379,60 @@ class XlaBackend(Backend):
     def __repr__(self):
         return f"<plax backend xla ({self.platform}, {len(self._devices)} devices, " \
                f"{jl.describe_environment()})>"
+
+
+# outputs this large come from fresh mmaps (glibc maps anything over 32 MiB) or from the
+# runtime's worker-thread arenas, which give memory back between calls: the first touch of
+# each 4 KiB page faults again every call (measured: 3,500 faults for a 16 MiB output)
+_RECYCLE_BYTES = 8 << 20
+
+
+class _Recycler:
+    """The runner of a CPU program with large outputs: when nothing but this runner holds the
+    large outputs of its last call any more (the caller dropped them), the next call donates
+    their buffers to a variant of the program that writes those outputs into them (compiled
+    on first use), instead of page-faulting through fresh memory. The runtime itself never
+    donates a buffer that a NumPy view or DLPack export still references (it allocates anew).
+    Costs: the last call's large outputs stay allocated between calls."""
+
+    __slots__ = ("_backend", "_closed", "_big", "_device", "_plain", "_reuse", "_prev",
+                 "_lock", "_options", "__weakref__")
+
+    def __init__(self, backend, exe, closed, big, device):
+        self._backend, self._closed = backend, closed
+        # the lowering options in force now: the variant is lowered as the program was
+        self._options = {"xla_cpu_fast_trig": config.xla_cpu_fast_trig}
+        self._big, self._device = tuple(big), device
+        self._plain = jl.runner(exe._loaded, exe._handlers)
+        self._reuse = None  # the donating variant's runner, compiled when first useful
+        self._prev: tuple = ()
+        self._lock = threading.Lock()
+
+    def __call__(self, bufs):
+        with self._lock:
+            prev, self._prev = self._prev, ()
+        # 3 references: the tuple, the loop variable, getrefcount's argument
+        if prev and all(sys.getrefcount(b) == 3 and not b.is_deleted() for b in prev):
+            run = self._reuse or self._compile_reuse()
+            outs = run([*bufs, *prev])
+        else:
+            outs = self._plain(bufs)
+        del prev
+        self._prev = tuple(outs[i] for i in self._big)
+        return outs
+
+    def _compile_reuse(self):
+        closed = self._closed
+        with contextlib.ExitStack() as stack:
+            for k, v in self._options.items():
+                stack.enter_context(config.override(k, v))
+            text, _ = lower_closed_jaxpr(closed, "jit", scratch=self._big)
+        outs = [closed.out_avals[i] for i in self._big]
+        exe = self._backend.compile_text(text, [*closed.in_avals, *outs], closed.out_avals,
+                                         self._device)
+        self._reuse = jl.runner(exe._loaded, exe._handlers)
+        self._closed = None  # not needed any more
+        return self._reuse
 
 
 def _option(name: str, default):
@@ -238,7 +447,7 @@ class XlaExecutable(Executable):
     they are on the device it was compiled for; another device compiles it once more)."""
 
     __slots__ = ("_backend", "text", "_in", "_out", "_loaded", "_device", "_handlers",
-                 "_others", "_check_device", "donated", "runner", "host_callbacks")
+                 "_others", "_check_device", "donated", "runner", "host_callbacks", "_spmd")
 
     def __init__(self, backend: XlaBackend, text: str, in_avals, out_avals, native):
         self._backend, self.text = backend, text
@@ -253,6 +462,7 @@ class XlaExecutable(Executable):
         # front: a launch that fails on placement also prints an error line from the runtime)
         self._check_device = len(backend._devices) > 1
         self.donated: tuple[int, ...] = ()
+        self._spmd = None  # runs the program partitioned when given arrays over several devices
         # what jit calls: with one device, the launch itself, with no checks around it
         self.runner = self if self._check_device else \
             jl.runner(self._loaded, self._handlers, keepalive=self.host_callbacks)
@@ -266,8 +476,8 @@ class XlaExecutable(Executable):
     def __call__(self, buffers: Sequence[Any]) -> list:
         if self._check_device:
             dev = self._device
-            for b in buffers:
-                if jl.device_of(b) != dev:
+            for b in buffers:  # (an array over several devices has no single device)
+                if jl.single_device_of(b) != dev:
                     return self._on_other_device(buffers, None)
         try:
             return jl.execute(self._loaded, buffers, self._handlers)
@@ -275,7 +485,14 @@ class XlaExecutable(Executable):
             return self._on_other_device(buffers, e)
 
     def _on_other_device(self, buffers, error: Exception | None):
-        """Run where the first argument lives, the other arguments moved there."""
+        """Run where the first argument lives, the other arguments moved there; on arrays
+        over several devices, partitioned over them."""
+        if any(len(jl.devices_of(b)) > 1 for b in buffers):
+            if self._spmd is not None:
+                return self._spmd(buffers)
+            back = self._backend  # gathered (a program without a partitioned variant)
+            buffers = [back.put(back.to_numpy(b), None) if len(jl.devices_of(b)) > 1 else b
+                       for b in buffers]
         devs = [jl.device_of(b) for b in buffers]
         if error is not None and all(d == self._device for d in devs):
             raise error  # not a placement problem (a deleted buffer, ...)

@@ -41,7 +41,7 @@ def _layout(lay, ndim: int) -> str:
 
 
 def _ffi_call(ctx, *args, target_name, result_avals, attributes, has_side_effect,
-              input_layouts, output_layouts):
+              vmap_method, input_layouts, output_layouts):
     from plax_xla import _jaxlib as jl  # on first use: registering the plugin loads no jaxlib
     jl.register_ffi_targets(ffi.registered_targets())
     if not jl.has_custom_call_target(target_name, "cpu"):

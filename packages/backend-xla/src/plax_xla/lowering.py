@@ -126,6 +126,9 @@ class FuncBuilder:
         out_types = [tensor_type(*r) for r in results]
         line += (f" : ({', '.join(o.type for o in operands)}) -> "
                  + (out_types[0] if n == 1 else "(" + ", ".join(out_types) + ")"))
+        loc = self.module.loc
+        if loc is not None:
+            line += loc
         self.lines.append(line)
         return outs
 
@@ -209,8 +212,14 @@ _compositions = plax_registry.rules("composition")
 class ModuleLowering:
     """One module: the private functions of nested jaxprs, and the axis environment."""
 
-    def __init__(self, axis_env: AxisEnv | None = None):
+    def __init__(self, axis_env: AxisEnv | None = None, spmd: Any = None):
         self.axis_env = axis_env
+        # a partitioned program: its partitions' devices (plax Devices, in order) and mesh
+        self.spmd = spmd
+        # the location of the operations written now (` loc("scope/sin")` for an equation
+        # traced in a plax.named_scope, else None), and the scope nested jaxprs lower in
+        self.loc: str | None = None
+        self.scope = ""
         self.table = plax_registry.lowering_table("xla")
         self.functions: list[str] = []
         self._private: dict[int, tuple[str, ClosedJaxpr]] = {}
@@ -246,7 +255,9 @@ class ModuleLowering:
     def module_text(self, name: str, main: str, num_replicas: int = 1) -> str:
         if self.host_callbacks:  # a unique name: the text is the key of its callbacks
             name = f"{name}_callbacks{next(_callback_modules)}"
-        attrs = (f"mhlo.num_replicas = {num_replicas} : i32, mhlo.num_partitions = 1 : i32")
+        parts = len(self.spmd.devices) if self.spmd is not None else 1
+        attrs = (f"mhlo.num_replicas = {num_replicas} : i32, "
+                 f"mhlo.num_partitions = {parts} : i32")
         text = (f"module @{symbol_name(name)} attributes {{{attrs}}} {{\n"
                 + _indent([main, *self.functions], 2) + "\n}\n")
         if self.host_callbacks:
@@ -330,13 +341,30 @@ def lower_jaxpr(b: FuncBuilder, jaxpr, consts: Sequence[Value],
     def read(x):
         return _literal(b, x) if isinstance(x, Literal) else env[x]
 
-    for eqn in jaxpr.eqns:
-        ins = [read(x) for x in eqn.invars]
-        outs = apply_rule(b, eqn.primitive, ins, [x.aval for x in eqn.invars],
-                          [v.aval for v in eqn.outvars], eqn.params)
-        for v, o in zip(eqn.outvars, outs):
-            env[v] = o
+    module = b.module
+    outer_loc, outer_scope = module.loc, module.scope
+    try:
+        for eqn in jaxpr.eqns:
+            names = eqn.name_stack
+            if names or outer_scope:  # named: the operations get `loc("scope/prim")`
+                scope = f"{outer_scope}/{names}" if outer_scope and names else \
+                    (outer_scope or names)
+                module.scope = scope
+                module.loc = f' loc("{_escape(scope)}/{_escape(eqn.primitive.name)}")'
+            elif module.loc is not None:
+                module.loc, module.scope = None, ""
+            ins = [read(x) for x in eqn.invars]
+            outs = apply_rule(b, eqn.primitive, ins, [x.aval for x in eqn.invars],
+                              [v.aval for v in eqn.outvars], eqn.params)
+            for v, o in zip(eqn.outvars, outs):
+                env[v] = o
+    finally:
+        module.loc, module.scope = outer_loc, outer_scope
     return [read(x) for x in jaxpr.outvars]
+
+
+def _escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _aliases(in_avals, out_avals, donated: Sequence[int]) -> list[str]:
@@ -357,13 +385,18 @@ def _aliases(in_avals, out_avals, donated: Sequence[int]) -> list[str]:
 
 def lower_closed_jaxpr(closed: ClosedJaxpr, name: str = "main", *, donated: Sequence[int] = (),
                        axis_env: AxisEnv | None = None, num_replicas: int = 1,
-                       prologue: Callable | None = None, epilogue: Callable | None = None
-                       ) -> tuple[str, list[int]]:
+                       prologue: Callable | None = None, epilogue: Callable | None = None,
+                       spmd: Any = None, arg_shardings: Sequence[str] | None = None,
+                       scratch: Sequence[int] = ()) -> tuple[str, list[int]]:
     """The module text of `closed` and the indices of the inputs it aliases to outputs.
 
     `prologue(b, args) -> values` and `epilogue(b, outs) -> values` let pmap add the code that
-    selects each replica's slice of the inputs and gathers the outputs."""
-    module = ModuleLowering(axis_env)
+    selects each replica's slice of the inputs and gathers the outputs. With `spmd` (devices
+    and mesh of a partitioned program) each input carries its `arg_shardings` text.
+    `scratch`: output indices that get one more (unused) parameter each, after the inputs,
+    aliased to that output: a donated buffer passed there is where XLA writes the output (no
+    fresh memory)."""
+    module = ModuleLowering(axis_env, spmd)
     b = FuncBuilder(module)
     in_avals = closed.in_avals
     args = [Value(b.fresh(), a.shape, a.dtype) for a in in_avals]
@@ -373,16 +406,25 @@ def lower_closed_jaxpr(closed: ClosedJaxpr, name: str = "main", *, donated: Sequ
     if epilogue is not None:
         outs = epilogue(b, outs)
     attrs = _aliases(args, outs, donated) if donated else [""] * len(args)
+    if arg_shardings is not None:
+        attrs = [", ".join(x for x in (a, f'mhlo.sharding = "{s}"' if s else "") if x)
+                 for a, s in zip(attrs, arg_shardings)]
+    for k in scratch:
+        args.append(Value(b.fresh(), outs[k].shape, outs[k].dtype))
+        attrs.append(f"tf.aliasing_output = {k} : i32")
     main = _func_text("public", "main", args, attrs, outs, b.lines)
     aliased = [i for i, a in enumerate(attrs) if a]
     return module.module_text(name, main, num_replicas), aliased
 
 
-def lower_primitive(prim, avals_in, avals_out, params: dict) -> str:
+def lower_primitive(prim, avals_in, avals_out, params: dict, spmd: Any = None,
+                    arg_shardings: Sequence[str] | None = None) -> str:
     """A module running one primitive on its inputs (the eager path)."""
-    module = ModuleLowering()
+    module = ModuleLowering(None, spmd)
     b = FuncBuilder(module)
     args = [Value(b.fresh(), a.shape, a.dtype) for a in avals_in]
     outs = apply_rule(b, prim, args, avals_in, avals_out, params)
-    main = _func_text("public", "main", args, [""] * len(args), outs, b.lines)
+    attrs = [f'mhlo.sharding = "{s}"' if s else "" for s in arg_shardings] \
+        if arg_shardings is not None else [""] * len(args)
+    main = _func_text("public", "main", args, attrs, outs, b.lines)
     return module.module_text(prim.name, main)

@@ -11,7 +11,9 @@ from plax.hookspecs import hookimpl
 _RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "lower_slicing",
                  "lower_sorting", "lower_linalg", "lower_calls", "lower_control_flow",
                  "lower_fft", "lower_convolution", "lower_windowed", "lower_lapack",
-                 "lower_special", "lower_callback", "lower_ffi")
+                 "lower_special", "lower_callback", "lower_ffi",
+                 "lower_sharding", "lower_shard_map",
+                 "lower_trig")
 
 
 def _define_options() -> None:
@@ -34,7 +36,20 @@ def _define_options() -> None:
                   "backend is created. Without PLAX_XLA_CPU_DEVICES, JAX's "
                   "XLA_FLAGS=--xla_force_host_platform_device_count=N gives N",
                   env="PLAX_XLA_CPU_DEVICES")
-    config.define("xla_cpu_async_dispatch", None, _bool,
+    config.define("xla_cpu_fast_trig", True, _parse_bool,
+                  "on the CPU, sin and cos of float32/16 arrays of 65,536 elements or more lower "
+                  "to arithmetic XLA vectorises "
+                  "(float64 range reduction, float32 polynomials: within 2 ulp for |x| < 1e8, "
+                  "an error growing as |x| * 2**-52 beyond) instead of XLA's scalar libm calls; "
+                  "read when a program is lowered",
+                  env="PLAX_XLA_CPU_FAST_TRIG", validate=_check_bool)
+    config.define("xla_cpu_reuse_outputs", True, _parse_bool,
+                  "on the CPU, a jitted program's outputs of 8 MiB or more that the caller "
+                  "dropped are donated back to the program's next call, which writes its "
+                  "outputs there instead of page-faulting through fresh memory (the last "
+                  "call's large outputs stay allocated between calls); read at compile time",
+                  env="PLAX_XLA_CPU_REUSE_OUTPUTS", validate=_check_bool)
+    config.define("xla_cpu_async_dispatch", None, _parse_bool,
                   "run CPU programs on XLA's worker threads, returning before they finish (as "
                   "JAX's jax_cpu_enable_async_dispatch); off, a program runs on the calling "
                   "thread, which dispatches small arrays 2-3x faster. Unset: off with one CPU "
@@ -42,13 +57,19 @@ def _define_options() -> None:
                   env="PLAX_XLA_CPU_ASYNC_DISPATCH")
 
 
-def _bool(s: str) -> bool:
+def _parse_bool(s: str) -> bool:
     v = s.strip().lower()
     if v in ("1", "true", "yes", "on"):
         return True
     if v in ("0", "false", "no", "off", ""):
         return False
-    raise ValueError(f"expected a boolean (1/0, true/false), got {s!r}")
+    raise ValueError(f"cannot read {s!r} as a boolean (use 1/0, true/false)")
+
+
+def _check_bool(name: str, value) -> bool:
+    if value in (True, False):
+        return bool(value)
+    raise TypeError(f"plax.config option '{name}' takes a bool, got {value!r}")
 
 
 def _cache_dir(s: str):
@@ -84,6 +105,12 @@ def _factory():
     return XlaBackend()
 
 
+def _connect(settings):
+    """plax.distributed.initialize's hook: join the run (before the backend starts)."""
+    from plax_xla.distributed import connect
+    return connect(settings)
+
+
 @hookimpl
 def plax_register(registry):
     _define_options()
@@ -92,3 +119,4 @@ def plax_register(registry):
         for prim, rule in module.RULES.items():
             registry.add_lowering("xla", prim, rule)
     registry.register_backend("xla", _factory, priority=10)
+    registry.add_rule("distributed", "xla", _connect)

@@ -6,6 +6,10 @@ device whole and the program slices its replica's part (by replica_id); each map
 all-gathered, so replica 0 holds the stacked result, which stays on device as the output.
 Under another transformation (grad, jit, vmap of a pmap) it runs with vmap semantics instead.
 donate_argnums is accepted and ignored: every input is copied to the devices anyway.
+
+Across processes (plax.distributed) every process calls it with its local part (axis size n,
+its first n devices); the program has n * process_count replicas, process-major, so collectives
+and axis_index span all processes, and each process gets back its own n results.
 """
 
 from __future__ import annotations
@@ -17,12 +21,17 @@ from plax.extend import EVAL_TRACE, current_trace
 from plax.tree_util import tree_flatten, tree_unflatten
 from plax.extend import (
     COLLECTIVES, all_gather_p, Array, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var,
-    convert_constvars_jaxpr, get_aval, set_current_trace)
+    convert_constvars_jaxpr, get_aval, psum_p, set_current_trace)
 from plax.extend import execution
+from plax.extend.batching import pmap_axis, pmap_axis_name
+from plax.lax import all_to_all_p, psum_scatter_p
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lower_calls import replica_index
 from plax_xla.lowering import AxisEnv, i64_array, lower_closed_jaxpr, take_host_callbacks
+
+
+_SIZED = (psum_scatter_p, all_to_all_p)  # their abstract evaluation needs the axis size
 
 
 class _PmapTrace(JaxprTrace):
@@ -40,6 +49,12 @@ class _PmapTrace(JaxprTrace):
                                     f"over axis '{self.axis_name}')")
             if prim is all_gather_p:
                 return self._all_gather(args[0], params)
+            if prim is psum_p and params.get("axis_index_groups") is None and all(
+                    _plain_number(a) for a in args):
+                # the same constant on every device (pmean's psum(1)): no exchange needed
+                return [a * self.axis_size for a in args]
+            if prim in _SIZED and params.get("axis_size") is None:
+                params = {**params, "axis_size": self.axis_size}
         return super().process_primitive(prim, args, params)
 
     def _all_gather(self, x, params):
@@ -54,6 +69,11 @@ class _PmapTrace(JaxprTrace):
         v = Var(aval)
         self.eqns.append(JaxprEqn([atom], [v], all_gather_p, {**params, "axis_size": n}))
         return JaxprTracer(self, aval, v)
+
+
+def _plain_number(x) -> bool:
+    """A Python int/float/complex (not bool, not an array or tracer)."""
+    return type(x) in (int, float, complex)
 
 
 def _flat_axes(what: str, spec, tree_value, n_leaves: int) -> list:
@@ -142,9 +162,15 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
 def _run(backend, fun, entry, avals, leaves, natives):
     """One call of a built pmap program: inputs onto the devices, run, replica 0's outputs."""
     loaded, out_tree, out_avals, consts = entry
-    bufs = [_replicate(backend, x, get_aval(x), natives) for x in consts]
-    bufs += [_replicate(backend, x, av, natives) for x, av in zip(leaves, avals)]
-    per_output = jl.execute_replicated(loaded, bufs)
+    local = natives if backend._process_count == 1 else [
+        d for d in natives if d.process_index == backend._process_index]
+    bufs = [_replicate(backend, x, get_aval(x), natives, local) for x in consts]
+    bufs += [_replicate(backend, x, av, natives, local) for x, av in zip(leaves, avals)]
+    if backend._runtime is None:
+        per_output = jl.execute_replicated(loaded, bufs)
+    else:  # waits for the other processes: a lost peer ends in an error, not a hang
+        with backend._runtime.collective():
+            per_output = jl.execute_replicated(loaded, bufs)
     outs = execution.wrap([replicas[0] for replicas in per_output], out_avals, backend, False,
                           f"pmap({getattr(fun, '__name__', 'fun')})")
     return tree_unflatten(out_tree, outs)
@@ -152,6 +178,8 @@ def _run(backend, fun, entry, avals, leaves, natives):
 
 def _devices(backend, devices, n: int) -> list:
     pool = list(devices) if devices is not None else backend.devices()
+    if backend._process_count > 1:
+        return _global_devices(backend, pool, n)
     if len(pool) < n:
         raise ValueError(
             f"pmap over an axis of size {n} needs {n} devices; the xla backend "
@@ -161,15 +189,35 @@ def _devices(backend, devices, n: int) -> list:
     return [backend.native_device(d) for d in pool[:n]]
 
 
-def _replicate(backend, x, aval, natives):
-    """`x` whole on every device (device to device when it is an xla Array already)."""
+def _global_devices(backend, pool, n: int) -> list:
+    """The replicas of a pmap across processes: the first n devices of each, process-major."""
+    by_process: dict = {}
+    for d in pool:
+        by_process.setdefault(d.process_index, []).append(d)
+    count = backend._process_count
+    for p in range(count):
+        have = len(by_process.get(p, ()))
+        if have < n:
+            raise ValueError(
+                f"pmap over an axis of size {n} in each of {count} processes needs {n} "
+                f"devices in every process; process {p} has {have} (each process passes its "
+                f"local part: at most plax.local_device_count() = "
+                f"{len(backend.local_devices())} along the mapped axis)")
+    return [backend.native_device(d) for p in range(count) for d in by_process[p][:n]]
+
+
+def _replicate(backend, x, aval, natives, local):
+    """`x` whole on every device (device to device when it is an xla Array already); across
+    processes each process supplies the copies on its `local` devices."""
     if type(x) is Array and x._backend is backend:
         execution.check_not_deleted([x])
         src = x._buf
+        if jl.single_device_of(src) is None:  # an array over several devices: gathered
+            src = np.ascontiguousarray(backend.to_numpy(src))
     else:
         src = np.ascontiguousarray(np.asarray(x, dtype=aval.dtype))
         backend.stats["host_to_device"] += 1
-    return jl.put_replicated(src, aval.shape, aval.dtype, natives)
+    return jl.put_replicated(src, aval.shape, aval.dtype, natives, local)
 
 
 def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_name, out_axes):
@@ -186,8 +234,9 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
         out_box.append(tree)
         return leaves
 
+    total = len(natives)  # n per process: the axis collectives see spans every process
     trace = _PmapTrace(f"pmap({getattr(fun, '__name__', 'fun')})")
-    trace.axis_name, trace.axis_size = axis_name, n
+    trace.axis_name, trace.axis_size = axis_name, total
     tracers = [trace.new_arg(a) for a in per_device]
     try:
         with set_current_trace(trace):
@@ -213,16 +262,21 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
     def prologue(b, vals):
         if all(a is None for a in axes):
             return vals
+        if n == 1:  # one device per process: its part is the whole input, less the axis
+            return [v if a is None else hlo.reshape(b, v, v.shape[:a] + v.shape[a + 1:])
+                    for v, a in zip(vals, axes)]
         rid = replica_index(b)
+        if total != n:  # the index within this process's part
+            rid = hlo.binary(b, "stablehlo.remainder", rid, hlo.scalar(b, n, rid.dtype))
         return [v if a is None else _take(b, v, a, rid) for v, a in zip(vals, axes)]
 
     def epilogue(b, vals):
-        return [v if a is None else _stack(b, v, a, n) for v, a in zip(vals, o_axes)]
+        return _stack_all(b, vals, o_axes, n, total)
 
-    text, _ = lower_closed_jaxpr(_with_in_avals(jaxpr, avals), f"pmap_{n}",
-                                 axis_env=AxisEnv(axis_name, n), num_replicas=n,
+    text, _ = lower_closed_jaxpr(_with_in_avals(jaxpr, avals), f"pmap_{total}",
+                                 axis_env=AxisEnv(axis_name, total), num_replicas=total,
                                  prologue=prologue, epilogue=epilogue)
-    loaded = backend._compile_loaded(text, natives, num_replicas=n,
+    loaded = backend._compile_loaded(text, natives, num_replicas=total,
                                      host_callbacks=take_host_callbacks(text))
     out_avals = []
     for v, a in zip(jaxpr.outvars, o_axes):
@@ -251,14 +305,30 @@ def _take(b, v, axis: int, rid):
     return hlo.reshape(b, row, v.shape[:axis] + v.shape[axis + 1:])
 
 
-def _stack(b, v, axis: int, n: int):
-    """Every replica's `v` stacked along a new `axis` (an all_gather over the replicas)."""
-    axis = axis % (v.ndim + 1)
-    one = hlo.reshape(b, v, v.shape[:axis] + (1,) + v.shape[axis:])
-    shape = one.shape[:axis] + (n,) + one.shape[axis + 1:]
-    return b.op1("stablehlo.all_gather", [one], shape, v.dtype,
-                 attrs=f"all_gather_dim = {axis} : i64, replica_groups = "
-                       f"{hlo.replica_groups([list(range(n))])}")
+def _stack_all(b, vals, axes, n: int, total: int):
+    """The mapped outputs stacked (unmapped ones as they are): one all_gather for all outputs
+    stacked along the same axis (one exchange; across processes a network round trip each)."""
+    outs = list(vals)
+    by_axis: dict = {}
+    for i, (v, a) in enumerate(zip(vals, axes)):
+        if a is not None:
+            by_axis.setdefault(a % (v.ndim + 1), []).append(i)
+    if n == 1:  # one device per process: nothing to gather
+        for axis, idx in by_axis.items():
+            for i in idx:
+                outs[i] = hlo.reshape(b, vals[i], vals[i].shape[:axis] + (1,)
+                                      + vals[i].shape[axis:])
+        return outs
+    groups = hlo.replica_groups([list(range(g, g + n)) for g in range(0, total, n)])
+    for axis, idx in by_axis.items():
+        ones = [hlo.reshape(b, vals[i], vals[i].shape[:axis] + (1,) + vals[i].shape[axis:])
+                for i in idx]
+        shapes = [(o.shape[:axis] + (n,) + o.shape[axis + 1:], o.dtype) for o in ones]
+        res = b.op("stablehlo.all_gather", ones, shapes,
+                   attrs=f"all_gather_dim = {axis} : i64, replica_groups = {groups}")
+        for i, r in zip(idx, res):
+            outs[i] = r
+    return outs
 
 
 def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):
@@ -275,5 +345,7 @@ def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):
     axes = in_axes
     if isinstance(axes, (tuple, list)) and len(axes) == len(args) and static:
         axes = tuple(axes[i] for i in dyn)
-    return plax.vmap(body, in_axes=axes, out_axes=out_axes,
-                         axis_name=axis_name)(*[args[i] for i in dyn])
+    name = pmap_axis_name(axis_name)  # host callbacks still run once per member
+    with pmap_axis(name):
+        return plax.vmap(body, in_axes=axes, out_axes=out_axes,
+                         axis_name=name)(*[args[i] for i in dyn])

@@ -9,21 +9,28 @@ import importlib as _importlib
 from plax._src.api import (  # noqa: F401
     ShapeDtypeStruct, block_until_ready, default_backend as _default_backend_name,
     device_count, device_get, device_put, devices, eval_shape, local_device_count,
-    local_devices, make_jaxpr, print_environment_info)
+    local_devices, make_jaxpr, print_environment_info, process_count, process_index,
+    process_indices)
 from plax._src.array import Array  # noqa: F401
 from plax._src.callback import pure_callback  # noqa: F401
 from plax._src.ffi import ffi_call  # noqa: F401
 from plax._src.config import config, debug_nans, disable_jit, enable_x64  # noqa: F401
 from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
+from plax._src.core import get_aval as typeof  # noqa: F401  (jax.typeof: a value's aval)
+from plax.dtypes import float0  # noqa: F401  (the tangent dtype of integer inputs)
 from plax._src.backend import Device, UnsupportedPrimitiveError  # noqa: F401
 from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F401
+from plax._src.profiler import named_call, named_scope  # noqa: F401
 
 __version__ = "0.1.0"
 
 _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", "test_util",
                "checkify", "tree", "scipy", "errors", "debug", "ffi",
-               "sharding"}
+               "sharding",
+               "distributed",
+               "profiler",
+               "image"}
 
 
 class default_backend:
@@ -41,6 +48,10 @@ def __getattr__(name: str):
     if name in ("make_mesh", "P", "NamedSharding", "PartitionSpec"):  # as jax.make_mesh, jax.P
         from plax import sharding
         return getattr(sharding, name)
+    if name in ("make_array_from_callback", "make_array_from_single_device_arrays",
+                "make_array_from_process_local_data"):
+        from plax._src import sharded
+        return getattr(sharded, name)
     if name.startswith("__"):  # probes by inspect, pickle, pytest: no reason to load plugins
         raise AttributeError(f"module 'plax' has no attribute '{name}'")
     if name in _SUBMODULES and name in _existing_submodules():

@@ -2,11 +2,14 @@
 
 `err, out = checkify.checkify(f, errors=checkify.index_checks)(x)`, then `err.throw()` or
 `err.get()`; `checkify.check(pred, msg, *fmt_args)` is a user check. Composes with jit, vmap
-and grad. For eager errors instead, `plax.config.update("checks", True)`."""
+and grad. For errors raised at once instead, `plax.config.update("checks", True)` (eager ops
+check before they run; a jitted function called directly runs checkified and throws)."""
 
 from plax._src.checkify import (  # noqa: F401
-    Error, JaxRuntimeError, all_checks, automatic_checks, check, checkify, div_checks,
-    float_checks, index_checks, nan_checks, user_checks)
+    DivisionByZeroError, Error, JaxRuntimeError, NaNError, OutOfBoundsError, all_checks,
+    automatic_checks, check, checkify, div_checks, float_checks, index_checks, nan_checks,
+    user_checks)
 
-__all__ = ["Error", "JaxRuntimeError", "all_checks", "automatic_checks", "check", "checkify",
-           "div_checks", "float_checks", "index_checks", "nan_checks", "user_checks"]
+__all__ = ["DivisionByZeroError", "Error", "JaxRuntimeError", "NaNError", "OutOfBoundsError",
+           "all_checks", "automatic_checks", "check", "checkify", "div_checks", "float_checks",
+           "index_checks", "nan_checks", "user_checks"]

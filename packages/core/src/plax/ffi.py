@@ -1,6 +1,7 @@
 """Foreign kernels as XLA custom calls (as jax.ffi): `register_ffi_target` a handler (a
-PyCapsule) under a name, then `ffi_call` it from plax code, eagerly or under jit and grad's
-primal; the xla backend compiles it, the reference backend refuses it with a clear error."""
+PyCapsule) under a name, then `ffi_call` it from plax code, eagerly or under jit, vmap (by its
+`vmap_method`, as JAX's) and grad's primal; the xla backend compiles it, the reference and
+cupy backends refuse it with a clear error."""
 
 from __future__ import annotations
 

@@ -14,6 +14,9 @@ from plax._src.lax import linalg_decomp as linalg  # noqa: F401 (plax.lax.linalg
 from plax._src.lax.special import *  # noqa: F401,F403
 from plax._src.lax.control_flow import *  # noqa: F401,F403
 from plax._src.lax.parallel import *  # noqa: F401,F403
+from plax._src.lax.compositions import *  # noqa: F401,F403
+from plax._src.lax.sharding_ops import *  # noqa: F401,F403
+from plax._src.lax.shard_map import shard_map_p  # noqa: F401
 from plax._src.lax import calls as _calls  # noqa: F401  (registers the call primitives)
 from plax._src.lax.elementwise import (  # noqa: F401
     RoundingMethod, _convert_element_type, abs, acos, acosh, add, asin, asinh, atan, atan2,

@@ -1,9 +1,13 @@
-"""plax.sharding: meshes of devices, partition specs and shardings (as jax.sharding)."""
+"""plax.sharding: meshes of devices, partition specs and shardings (as jax.sharding).
+`xla_sharding_text`, `sharding_from_tiles` and `sharding_devices` are for backends: a layout
+as XLA's sharding attribute, and back."""
 
 from plax._src.sharding import (  # noqa: F401
     DuplicateSpecError, IndivisibleError, Mesh, NamedSharding, P, PartitionSpec, Sharding,
-    SingleDeviceSharding, get_mesh, make_mesh, visualize_sharding)
+    Shard, SingleDeviceSharding, TiledSharding, get_mesh, make_mesh, sharding_devices,
+    sharding_from_tiles, use_mesh, visualize_sharding, xla_sharding_text)
 
 __all__ = ["DuplicateSpecError", "IndivisibleError", "Mesh", "NamedSharding", "P",
-           "PartitionSpec", "Sharding", "SingleDeviceSharding", "get_mesh", "make_mesh",
-           "visualize_sharding"]
+           "PartitionSpec", "Shard", "Sharding", "SingleDeviceSharding", "TiledSharding",
+           "get_mesh", "make_mesh", "sharding_devices", "sharding_from_tiles",
+           "use_mesh", "visualize_sharding", "xla_sharding_text"]

@@ -13,10 +13,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from plax.extend import dtypes, registry
+from plax.extend import trace_context
 from plax.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from plax.extend import (
-    ClosedJaxpr, JaxprTrace, Literal, Trace, Tracer, Var, get_aval,
-    set_current_trace)
+    Array, ClosedJaxpr, JaxprTrace, Literal, Trace, Tracer, Var, get_aval, literal_value,
+    make_array, set_current_trace)
 from plax.extend.ad import (  # noqa: F401  (importable from here too)
     UndefinedPrimal, Zero, add_tangents, instantiate, is_differentiable, is_undefined,
     tangent_aval, zeros_like_aval)
@@ -282,7 +283,7 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
     linear: set = set()
 
     def read(x):
-        return x.val if type(x) is Literal else env[x]
+        return literal_value(x) if type(x) is Literal else env[x]
 
     for v, c in zip(jaxpr.constvars, consts):
         env[v] = c
@@ -327,7 +328,15 @@ def backward_pass(jaxpr, consts: Sequence[Any], args: Sequence[Any], cts_out: Se
                   for x in eqn.invars]
         rule = _transpose_rules[eqn.primitive]
         ct_arg = cts if eqn.primitive.multiple_results else cts[0]
-        cts_in = rule(ct_arg, *invals, **eqn.params)
+        if eqn.name_stack:  # the transposed equations keep their plax.named_scope path
+            outer = trace_context.name_stack
+            trace_context.name_stack = f"{outer}/{eqn.name_stack}" if outer else eqn.name_stack
+            try:
+                cts_in = rule(ct_arg, *invals, **eqn.params)
+            finally:
+                trace_context.name_stack = outer
+        else:
+            cts_in = rule(ct_arg, *invals, **eqn.params)
         for x, ct in zip(eqn.invars, cts_in):
             write_ct(x, ct)
     return [ct_env.get(v, Zero(v.aval)) if v in linear else None for v in jaxpr.invars]
@@ -636,6 +645,11 @@ def linearize(fun: Callable, *primals):
             raise TypeError(f"linearize: tangent tree {t_tree} differs from primal tree {in_tree}")
         from plax.extend import eval_jaxpr
         outs = eval_jaxpr(lin.jaxpr, lin.consts, *flat_t)
+        # a tangent that does not depend on the inputs is a literal of the jaxpr: an Array of
+        # the literal's type (a weak zero stays weak), as every other output
+        outs = [o if isinstance(o, (Tracer, Array)) else make_array(np.asarray(o, v.aval.dtype),
+                                                                   v.aval)
+                for o, v in zip(outs, lin.jaxpr.outvars)]
         return tree_unflatten(out_tree, outs)
 
     return tree_unflatten(out_tree, out_p), f_jvp

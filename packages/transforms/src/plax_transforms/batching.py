@@ -15,7 +15,8 @@ from plax.extend import current_trace
 from plax.tree_util import tree_flatten, tree_structure, tree_unflatten
 from plax.extend import Trace, Tracer, get_aval, set_current_trace
 from plax.extend.batching import (  # noqa: F401  (importable from here too)
-    bdim_at_front, check_batch_rule, matchaxis, moveaxis, needs_trace, not_mapped)
+    bdim_at_front, check_batch_rule, is_pmap_axis, matchaxis, moveaxis, needs_trace, not_mapped,
+    pmap_axis, pmap_axis_name)
 
 # collective primitive -> rule(trace, vals, dims, **params) -> (out, out_dim) over this trace's
 # own axis name (registry.add_collective); other primitives: their batch rules

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
+import time
 import weakref
 from typing import Callable
 
@@ -16,6 +18,7 @@ from optree import tree_unflatten as _optree_unflatten
 from optree._C import flatten as _optree_flatten  # the C entry point: no Python wrapper
 
 from plax.extend.registry import default_backends as _default_backends
+from plax import profiler
 from plax.extend import Array
 from plax.extend import config
 from plax.extend import EVAL_TRACE
@@ -38,6 +41,23 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
 _MISS = object()  # arguments on more than one backend
 _NO_LAST = ((None,), None, _MISS, None, None, None, _MISS, None)  # JitFunction._last, unset
 _live: weakref.WeakSet = weakref.WeakSet()  # every JitFunction, for clear_caches()
+logger = logging.getLogger("plax.jit")  # log_compiles and explain_cache_misses write here
+
+
+def _drop_loaded() -> None:
+    """A profile starts: every entry's hot-path launcher is dropped, so that calls go through
+    `_execute`, which times them (and keeps none while the profile lasts)."""
+    empty = execution.Loaded(None, None, (), [])
+    for jf in list(_live):
+        for entry in list(jf._cache.values()) + list(jf._fast_cache.values()):
+            entry.last = empty
+
+
+profiler.add_start_listener(_drop_loaded)
+
+
+def _log_level() -> int:
+    return logging.WARNING if config.log_compiles else logging.DEBUG
 
 
 def _outputs(entry, outs, backend, committed: bool):
@@ -165,6 +185,8 @@ class JitFunction:
         key = (in_tree, statics, avals, config.enable_x64)  # x64 changes what tracing makes
         entry = self._cache.get(key)
         if entry is None:
+            if config.explain_cache_misses:
+                self._explain_miss(key, args, kwargs, static_pos)
             entry = self._trace(args, kwargs, static_pos, statics, in_tree, avals)
             if entry.concrete:
                 self._cache[key] = entry
@@ -184,7 +206,12 @@ class JitFunction:
             out_box.append(out_tree)
             return out_leaves
 
-        closed, consts = closed_call_jaxpr(flat_fun, list(avals), f"jit({self.name})")
+        t0 = time.perf_counter()
+        with profiler.record("trace", f"jit({self.name})"):
+            closed, consts = closed_call_jaxpr(flat_fun, list(avals), f"jit({self.name})")
+        if logger.isEnabledFor(_log_level()):
+            logger.log(_log_level(), "Finished tracing jit(%s) in %.4f s", self.name,
+                       time.perf_counter() - t0)
         entry = _Entry(closed, consts, out_box[-1])
         entry.donated = self._donated_leaves(args, kwargs, static_pos)
         return entry
@@ -213,7 +240,8 @@ class JitFunction:
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.disable_jit:
+        if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.disable_jit \
+                or config.checks:
             return self._call(args, kwargs)
         # The hot path, written out flat (each Python frame costs ~0.1 us on a ~4 us launch):
         # every leaf an Array, a cache hit, all of them on the backend of the last call.
@@ -299,11 +327,22 @@ class JitFunction:
         """Run `entry`'s executable on concrete leaves (compiling it for the backend once)."""
         backend, committed = execution.pick_backend(leaves, self.backend)
         last = entry.last
+        prof = profiler.state.active
         if backend is not last.backend:
             exe = entry.executables.get(backend.name) or self._compile(entry, backend)
-            last = entry.last = execution.load(backend, exe, entry.consts)
-        outs = execution.execute(last, entry.consts, leaves, entry.out_avals, committed, jit_p,
-                                 avals, donated_to=f"jit({self.name})")
+            last = execution.load(backend, exe, entry.consts)
+            if prof is None:  # while profiling, calls keep coming here to be timed
+                entry.last = last
+        if prof is not None:
+            with prof.record("execute", f"jit({self.name})"):
+                outs = execution.execute(last, entry.consts, leaves, entry.out_avals,
+                                         committed, jit_p, avals,
+                                         donated_to=f"jit({self.name})")
+                for o in outs:
+                    o.block_until_ready()
+        else:
+            outs = execution.execute(last, entry.consts, leaves, entry.out_avals, committed,
+                                     jit_p, avals, donated_to=f"jit({self.name})")
         if entry.single_out:
             return outs[0]
         return _optree_unflatten(entry.out_tree, outs)
@@ -329,9 +368,15 @@ class JitFunction:
                         self._flat_cache[(tree, key[2], *key[1])] = entry
         else:
             entry, leaves = self._entry(args, kwargs)
-        if _ctx.trace is EVAL_TRACE and entry.concrete:
+        if _ctx.trace is EVAL_TRACE and entry.concrete and not config.checks:
             return self._execute(entry, leaves, avals)
-        res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
+        # under a transformation, or with the `checks` option (eager dispatch runs the program
+        # checkified then, as every call-like primitive it is handed): one jit equation
+        if self.backend is not None and _ctx.trace is EVAL_TRACE:
+            with config.override("backend", self.backend):  # jit(backend=...) still holds
+                res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
+        else:
+            res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
         return tree_unflatten(entry.out_tree, res)
 
     def _pick_backend(self, leaves):
@@ -340,9 +385,88 @@ class JitFunction:
     def _compile(self, entry, backend):
         nconst = len(entry.consts)
         donate = tuple(nconst + i for i in entry.donated)
-        exe = backend.compile(entry.closed, device=self.device, donate_argnums=donate)
+        level = _log_level()
+        if logger.isEnabledFor(level):
+            shapes = ", ".join(a.str_short() for a in entry.closed.in_avals[nconst:])
+            logger.log(level, "Compiling jit(%s) with shapes and types [%s] on backend '%s'",
+                       self.name, shapes, backend.name)
+        t0 = time.perf_counter()
+        with profiler.record("compile", f"jit({self.name})"):
+            exe = backend.compile(entry.closed, device=self.device, donate_argnums=donate)
+        if logger.isEnabledFor(level):
+            logger.log(level, "Finished compiling jit(%s) in %.4f s", self.name,
+                       time.perf_counter() - t0)
         entry.executables[backend.name] = exe
         return exe
+
+    def _explain_miss(self, key, args, kwargs, static_pos) -> None:
+        """explain_cache_misses: log why `key` is not in the cache (the closest key seen)."""
+        where = _caller()
+        if not self._cache:
+            logger.warning("TRACING CACHE MISS at %s because: never seen function jit(%s) "
+                           "(defined at %s)", where, self.name, _defined_at(self.fun))
+            return
+        tree, statics, avals, x64 = key
+        best, best_score = None, None
+        for old in self._cache:  # the closest previous key: fewest differing parts
+            score = ((old[0] != tree) * 1000 + (old[1] != statics) * 100 + (old[3] != x64)
+                     * 100 + sum(a != b for a, b in zip(old[2], avals)))
+            if best_score is None or score < best_score:
+                best, best_score = old, score
+        reasons = []
+        if best[0] != tree:
+            reasons.append(f"the tree structure of the arguments changed: before {best[0]}, "
+                           f"now {tree}")
+        if best[1] != statics:
+            before, now = _static_map(best[1]), _static_map(statics)
+            names = self._positional_names()
+            for k in sorted(set(before) | set(now), key=str):
+                if before.get(k, _MISS) != now.get(k, _MISS):
+                    label = (f"'{k}'" if isinstance(k, str) else
+                             f"'{names[k]}'" if k < len(names) else f"{k}")
+                    reasons.append(f"static argument {label} changed from "
+                                   f"{before.get(k, '<absent>')!r} to "
+                                   f"{now.get(k, '<absent>')!r}")
+        if best[3] != x64:
+            reasons.append(f"enable_x64 changed from {best[3]} to {x64}")
+        if best[0] == tree:
+            labels = self._leaf_labels(args, kwargs, static_pos)
+            for i, (a, b) in enumerate(zip(best[2], avals)):
+                if a == b:
+                    continue
+                what = [w for w, x, y in (("shape", a.shape, b.shape),
+                                          ("dtype", a.dtype, b.dtype),
+                                          ("weak type", a.weak_type, b.weak_type)) if x != y]
+                label = labels[i] if i < len(labels) else f"leaf {i}"
+                reasons.append(f"argument {label} changed {' and '.join(what)}: "
+                               f"{a.str_short()} -> {b.str_short()}")
+        logger.warning("TRACING CACHE MISS at %s because: for jit(%s) defined at %s, "
+                       "%d earlier signature%s, the closest differs: %s", where, self.name,
+                       _defined_at(self.fun), len(self._cache),
+                       "" if len(self._cache) == 1 else "s",
+                       "; ".join(reasons) or "(no difference found)")
+
+    def _positional_names(self) -> list[str]:
+        try:
+            params = inspect.signature(self.fun).parameters.values()
+        except (TypeError, ValueError):
+            return []
+        return [p.name for p in params if p.kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                                     inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+
+    def _leaf_labels(self, args, kwargs, static_pos) -> list[str]:
+        """A name per dynamic leaf, in flattening order: `x`, `params[0][1]`, `y` ..."""
+        from plax.tree_util import keystr, tree_flatten_with_path
+        names = self._positional_names()
+        labels = []
+        for i, a in enumerate(args):
+            if i in static_pos:
+                continue
+            base = names[i] if i < len(names) else f"args[{i}]"
+            labels += [base + keystr(p) for p, _ in tree_flatten_with_path(a)[0]]
+        for k in sorted(k for k in kwargs if k not in self.static_argnames):
+            labels += [k + keystr(p) for p, _ in tree_flatten_with_path(kwargs[k])[0]]
+        return [f"'{x}'" for x in labels]
 
     # --- AOT -------------------------------------------------------------------------------
     def lower(self, *args, **kwargs) -> "Lowered":
@@ -377,7 +501,11 @@ class Lowered:
     def __init__(self, jf: JitFunction, entry: _Entry, backend):
         self._jf, self._entry, self._backend = jf, entry, backend
 
-    def as_text(self) -> str:
+    def as_text(self, debug_info: bool = False) -> str:
+        """The lowered program as text; `debug_info=True` adds its source locations (the
+        `plax.named_scope` paths, as JAX's `as_text(debug_info=True)`)."""
+        if debug_info:
+            return self._backend.lower_text(self._entry.closed, debug_info=True)
         return self._backend.lower_text(self._entry.closed)
 
     def jaxpr(self) -> ClosedJaxpr:
@@ -407,6 +535,26 @@ class Compiled:
         return Lowered(self._jf, self._entry, self._backend).as_text()
 
 
+def _static_map(statics) -> dict:
+    pos, kw = statics
+    return {**dict(pos), **dict(kw)}
+
+
+def _caller() -> str:
+    """file:line of the user's call (the first frame outside plax's own packages)."""
+    import sys
+    f = sys._getframe(1)
+    while f is not None and ("/plax_transforms/" in f.f_code.co_filename
+                             or "/plax/" in f.f_code.co_filename):
+        f = f.f_back
+    return f"{f.f_code.co_filename}:{f.f_lineno}" if f is not None else "<unknown>"
+
+
+def _defined_at(fun) -> str:
+    code = getattr(inspect.unwrap(fun), "__code__", None)
+    return f"{code.co_filename}:{code.co_firstlineno}" if code is not None else "<unknown>"
+
+
 def _hashable(v) -> bool:
     try:
         hash(v)
@@ -425,12 +573,15 @@ def _as_tuple(x) -> tuple:
 
 def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
         donate_argnums=(), donate_argnames=(), backend: str | None = None, device=None,
-        inline: bool = False, keep_unused: bool = False, abstracted_axes=None):
+        inline: bool = False, keep_unused: bool = False, abstracted_axes=None,
+        in_shardings=None, out_shardings=None):
     """Compile `fun` for the backend: traced once per input signature, then cached.
 
     With `inline`, a call under another trace is traced into it (no nested jit equation);
     eagerly it is still one compiled program. `keep_unused` is accepted for JAX compatibility:
-    plax never prunes unused arguments."""
+    plax never prunes unused arguments. `in_shardings` / `out_shardings` (a Sharding, or one
+    per argument / a pytree of them) lay the arguments and results out over a mesh; XLA's SPMD
+    partitioner splits the program (plax_transforms.sharded_jit)."""
     if abstracted_axes is not None:
         raise NotImplementedError("jit(abstracted_axes=...): plax has no dynamic shapes; every "
                                   "new input shape is traced and compiled on its own")
@@ -438,9 +589,16 @@ def jit(fun: Callable | None = None, *, static_argnums=(), static_argnames=(),
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames, donate_argnums=donate_argnums,
                                  donate_argnames=donate_argnames, backend=backend,
-                                 device=device, inline=inline)
+                                 device=device, inline=inline, in_shardings=in_shardings,
+                                 out_shardings=out_shardings)
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {fun!r}")
+    if in_shardings is not None or out_shardings is not None:
+        from plax_transforms.sharded_jit import sharded_jit
+        return sharded_jit(fun, in_shardings, out_shardings, static_argnums,
+                           dict(static_argnames=static_argnames, donate_argnums=donate_argnums,
+                                donate_argnames=donate_argnames, backend=backend,
+                                device=device, inline=inline))
     options = (static_argnums, static_argnames, donate_argnums, donate_argnames, backend,
                device, inline)
     try:

@@ -16,7 +16,8 @@ def _rule_modules():
 
 @hookimpl
 def plax_register(registry):
-    from plax_transforms import ad, batching, custom, jit, pmap, test_util_impl
+    from plax_transforms import (
+        ad, batching, collectives, custom, jit, pmap, shard_map, test_util_impl)
 
     for mod in _rule_modules():
         for prim, rule in getattr(mod, "JVP", {}).items():
@@ -35,6 +36,8 @@ def plax_register(registry):
     registry.on_clear_caches(jit.clear_caches)
     custom.register(registry)
     pmap.register(registry)
+    shard_map.register(registry)
+    collectives.register(registry)
 
     api = {
         "jvp": ad.jvp, "vjp": ad.vjp, "linearize": ad.linearize, "grad": ad.grad,
@@ -42,6 +45,7 @@ def plax_register(registry):
         "jacobian": ad.jacrev, "hessian": ad.hessian, "linear_transpose": ad.linear_transpose,
         "vmap": batching.vmap, "jit": jit.jit, "pmap": pmap.pmap,
         "check_grads": test_util_impl.check_grads,
+        "shard_map": shard_map.shard_map,
     }
     for name, obj in api.items():
         registry.register_api(name, obj)

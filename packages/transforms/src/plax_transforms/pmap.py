@@ -47,7 +47,8 @@ def _reduce_rule(prim, reducer):
     return rule
 
 
-def _all_gather_rule(trace, vals, dims, *, axis_name, all_gather_dimension, tiled):
+def _all_gather_rule(trace, vals, dims, *, axis_name, all_gather_dimension, tiled,
+                     axis_size=None):
     (x,), (d,) = vals, dims
     if d is None:
         x = batching.bdim_at_front(x, None, trace.axis_size)
@@ -174,9 +175,12 @@ def pmap(fun: Callable, axis_name=None, *, in_axes=0, out_axes=0, static_broadca
 
         if isinstance(axes, tuple) and len(axes) == len(args) and static:
             axes = tuple(axes[i] for i in dyn)
-        vm = batching.vmap(body, in_axes=axes, out_axes=out_axes, axis_name=axis_name,
+        # an unnamed pmap still gets an axis of its own: rules tell it from a vmap's by name
+        name = batching.pmap_axis_name(axis_name)
+        vm = batching.vmap(body, in_axes=axes, out_axes=out_axes, axis_name=name,
                            axis_size=axis_size)
-        return jit(vm, backend=backend)(*[args[i] for i in dyn])
+        with batching.pmap_axis(name):
+            return jit(vm, backend=backend)(*[args[i] for i in dyn])
 
     mapped.__name__ = f"pmap({getattr(fun, '__name__', 'fun')})"
     mapped.__wrapped__ = fun
@@ -203,10 +207,10 @@ def _nonmatching_batch(prim):
     the collective acts elementwise over the inner batch, so it passes through."""
     def rule(trace, vals, dims, **params):
         vals = [batching.bdim_at_front(v, d, trace.axis_size) for v, d in zip(vals, dims)]
+        if prim is all_gather_p:  # gather along the member's dimension, after the batch's
+            params = {**params, "all_gather_dimension": params["all_gather_dimension"] + 1}
         out = prim.bind(*vals, **params)
         if prim.multiple_results:
             return out, [0] * len(out)
-        if prim is all_gather_p:
-            return out, (1 if params["all_gather_dimension"] == 0 else 0)
         return out, 0
     return rule

@@ -112,11 +112,18 @@ def eval_shape(fun: Callable, *args, **kwargs):
 
 
 def devices(backend: str | None = None) -> list:
+    """Every device of the backend: with plax.distributed, those of all processes."""
     return list(registry.get_backend(backend).devices())
 
 
-def local_devices(backend: str | None = None) -> list:
-    return devices(backend)
+def local_devices(process_index: int | None = None, backend: str | None = None) -> list:
+    """The devices of this process (or of process `process_index`)."""
+    if isinstance(process_index, str) and backend is None:  # local_devices("xla")
+        process_index, backend = None, process_index
+    b = registry.get_backend(backend)
+    if process_index is None:
+        return list(b.local_devices())
+    return [d for d in b.devices() if d.process_index == process_index]
 
 
 def device_count(backend: str | None = None) -> int:
@@ -124,7 +131,21 @@ def device_count(backend: str | None = None) -> int:
 
 
 def local_device_count(backend: str | None = None) -> int:
-    return device_count(backend)
+    return len(registry.get_backend(backend).local_devices())
+
+
+def process_index(backend: str | None = None) -> int:
+    """This process's index in a plax.distributed run (0 in a single process)."""
+    return registry.get_backend(backend).process_index()
+
+
+def process_count(backend: str | None = None) -> int:
+    """The number of processes of a plax.distributed run (1 in a single process)."""
+    return registry.get_backend(backend).process_count()
+
+
+def process_indices(backend: str | None = None) -> list[int]:
+    return list(range(process_count(backend)))
 
 
 def default_backend() -> str:
@@ -139,7 +160,24 @@ def _backend_of_device(device):
 def device_put(x: Any, device=None) -> Any:
     """Put every leaf of pytree `x` on `device` (a Device, or None for the default backend).
 
-    With an explicit device the result is committed: later operations run on its backend."""
+    With an explicit device the result is committed: later operations run on its backend.
+    `device` may be a plax.sharding Sharding: a NamedSharding places each device's slice on
+    it (one Array over the mesh's devices), a SingleDeviceSharding is its device."""
+    from plax._src.sharding import Sharding, SingleDeviceSharding
+    if isinstance(device, SingleDeviceSharding):
+        device = next(iter(device.device_set))
+    elif isinstance(device, Sharding):
+        from plax._src import sharded
+        return tree_util.tree_map(lambda leaf: leaf if isinstance(leaf, Tracer)
+                                  else sharded.put(leaf, device), x)
+    elif isinstance(device, (tuple, list, dict)):  # a tree prefix of x: one each
+        if isinstance(device, dict) and isinstance(x, dict) and set(device) == set(x):
+            return {k: device_put(x[k], device[k]) for k in x}
+        if isinstance(x, (tuple, list)) and not isinstance(device, dict) \
+                and len(x) == len(device):
+            return type(x)(device_put(v, d) for v, d in zip(x, device))
+        raise ValueError(f"device_put: {type(device).__name__} of devices/shardings does not "
+                         f"match the structure of the value ({type(x).__name__})")
     if device is not None and not hasattr(device, "backend_name"):
         if isinstance(device, str):
             backend = registry.get_backend(device)

@@ -73,12 +73,56 @@ class Array(ArrayMethods):
     # --- placement ------------------------------------------------------------------------
     @property
     def device(self):
+        """The device holding it; for an array over several devices, its sharding (as JAX)."""
         if type(self._buf) is DeletedBuffer:
             raise deleted_error(self)
-        return self._backend.buffer_device(self._buf)
+        backend = self._backend
+        if len(backend.devices()) > 1:
+            s = backend.buffer_sharding(self._buf)
+            if len(s.device_set) > 1:
+                return s
+        return backend.buffer_device(self._buf)
 
     def devices(self) -> set:
-        return {self.device}
+        return set(self.sharding.device_set)
+
+    @property
+    def sharding(self):
+        """How it is laid out over devices (plax.sharding: a SingleDeviceSharding, or the
+        NamedSharding it was placed or computed with)."""
+        if type(self._buf) is DeletedBuffer:
+            raise deleted_error(self)
+        return self._backend.buffer_sharding(self._buf)
+
+    @property
+    def addressable_shards(self) -> list:
+        """This process's pieces (plax.sharding.Shard: device, index, replica_id, data)."""
+        from plax._src.sharding import Shard, replica_ids
+        if type(self._buf) is DeletedBuffer:
+            raise deleted_error(self)
+        sharding = self.sharding
+        index = sharding.devices_indices_map(self.aval.shape)
+        reps = replica_ids(sharding, self.aval.shape)
+        out = []
+        for dev, buf in self._backend.buffer_shards(self._buf):
+            idx = index[dev]
+            shape = tuple(len(range(*s.indices(n))) for s, n in zip(idx, self.aval.shape))
+            out.append(Shard(dev, idx, reps[dev], Array(buf, self.aval.update(shape=shape),
+                                                        self._backend, True)))
+        return out
+
+    def addressable_data(self, index: int) -> "Array":
+        """The piece held by this process's `index`-th device (as JAX's)."""
+        return self.addressable_shards[index].data
+
+    @property
+    def global_shards(self) -> list:
+        """Every piece; in one process, the addressable ones."""
+        return self.addressable_shards
+
+    @property
+    def is_fully_replicated(self) -> bool:
+        return self.sharding.is_fully_replicated
 
     @property
     def backend(self) -> str:
@@ -107,7 +151,7 @@ class Array(ArrayMethods):
             free()
 
     def is_fully_addressable(self) -> bool:
-        return True
+        return self.sharding.is_fully_addressable
 
     # --- conversion to host values --------------------------------------------------------
     def _value(self) -> np.ndarray:
@@ -126,8 +170,15 @@ class Array(ArrayMethods):
             v = v.copy()
         return v if dtype is None else v.astype(dtype, copy=False)
 
-    def __dlpack__(self, *args, **kwargs):
-        return self._value().__dlpack__(*args, **kwargs)
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        v = self._value()
+        # DLPack before 1.0 cannot flag a buffer read-only: those consumers get a copy (even
+        # with copy=False: the array is immutable, so no one can tell it from the original)
+        if (max_version is None or max_version[0] < 1) and not v.flags.writeable:
+            v, copy = v.copy(), None
+        kwargs = {k: a for k, a in (("stream", stream), ("max_version", max_version),
+                                    ("dl_device", dl_device), ("copy", copy)) if a is not None}
+        return v.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         return self._value().__dlpack_device__()
@@ -140,6 +191,12 @@ class Array(ArrayMethods):
 
     def copy(self) -> "Array":
         from plax._src import dispatch
+        sharding = self.sharding
+        if len(sharding.device_set) > 1:  # the copy keeps the layout
+            from plax._src import sharded
+            out = sharded.put(np.array(self._value()), sharding)
+            out.aval, out._committed = self.aval, self._committed
+            return out
         return dispatch.make_array(np.array(self._value()), self.aval, self._backend)
 
     def __float__(self):

@@ -96,6 +96,17 @@ class ArrayMethods:
     def __invert__(self):
         return _np().invert(self)
 
+    def __array_namespace__(self, /, *, api_version=None):
+        from plax._src.numpy.array_api import array_namespace
+        return array_namespace(api_version)
+
+    def to_device(self, device, /, *, stream=None):
+        """This array on `device` (committed there), as `plax.device_put(x, device)`."""
+        if stream is not None:
+            raise NotImplementedError("to_device: the stream argument is not supported")
+        from plax._src.api import device_put
+        return device_put(self, device)
+
     def __round__(self, ndigits=None):
         return _np().round(self, ndigits or 0)
 

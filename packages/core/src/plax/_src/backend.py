@@ -16,13 +16,15 @@ import numpy as np
 class Device:
     """One device of a backend (`plax.devices()` lists them)."""
 
-    __slots__ = ("backend_name", "platform", "id", "device_kind", "native")
+    __slots__ = ("backend_name", "platform", "id", "device_kind", "native", "process_index")
 
     def __init__(self, backend_name: str, platform: str, id: int, device_kind: str = "",
-                 native: Any = None):
+                 native: Any = None, process_index: int = 0):
         self.backend_name, self.platform, self.id = backend_name, platform, id
         self.device_kind = device_kind or platform
         self.native = native  # the backend's own device object, if any
+        # the process that owns it (plax.distributed: 0 .. process_count - 1)
+        self.process_index = process_index
 
     def __repr__(self):
         plat = {"cpu": "Cpu", "gpu": "Cuda", "cuda": "Cuda", "tpu": "Tpu"}.get(
@@ -69,11 +71,23 @@ class Backend:
     platform: str = "cpu"
 
     def devices(self) -> list[Device]:
-        """Its devices (at least one)."""
+        """Its devices (at least one); with plax.distributed, every process's."""
         raise NotImplementedError
 
+    def local_devices(self) -> list[Device]:
+        """The devices this process owns (those it can put data on). Default: all of them."""
+        return self.devices()
+
+    def process_index(self) -> int:
+        """This process's index among the processes of a plax.distributed run (default 0)."""
+        return 0
+
+    def process_count(self) -> int:
+        """How many processes share this backend's devices (plax.distributed; default 1)."""
+        return 1
+
     def default_device(self) -> Device:
-        return self.devices()[0]
+        return self.local_devices()[0]
 
     # data movement
     def put(self, x: np.ndarray, device: Device | None = None) -> Any:
@@ -96,6 +110,30 @@ class Backend:
         guarantees its results match the avals already (a compiler that type-checks)."""
         a = np.asarray(self.to_numpy(buf))
         return a.shape, a.dtype
+
+    # arrays over several devices (a backend with one device keeps these defaults)
+    def put_sharded(self, shards: Sequence[Any], devices: Sequence[Device], sharding,
+                    shape: Sequence[int], dtype) -> Any:
+        """One buffer holding `shards[i]` (NumPy arrays, or this backend's one-device
+        buffers) on `devices[i]`: the global array of `shape` laid out by `sharding`."""
+        if len(devices) != 1:
+            raise ValueError(
+                f"backend '{self.name}' holds each array on one device; a sharding over "
+                f"{len(devices)} devices needs a backend with several (the xla backend)")
+        s = shards[0]
+        if not isinstance(s, np.ndarray) and self.buffer_device(s) == devices[0]:
+            return s
+        return self.put(np.asarray(s if isinstance(s, np.ndarray) else self.to_numpy(s)),
+                        devices[0])
+
+    def buffer_sharding(self, buf: Any):
+        """How a buffer is laid out over devices (a plax.sharding.Sharding)."""
+        from plax._src.sharding import SingleDeviceSharding
+        return SingleDeviceSharding(self.buffer_device(buf))
+
+    def buffer_shards(self, buf: Any) -> list:
+        """[(device, one-device buffer)] of the pieces of a buffer this process holds."""
+        return [(self.buffer_device(buf), buf)]
 
     # execution
     def execute_primitive(self, prim, buffers: Sequence[Any], avals_in, avals_out,
@@ -120,9 +158,12 @@ class Backend:
         """Whether this backend can run `prim` (eagerly and in compiled programs)."""
         raise NotImplementedError
 
-    def lower_text(self, closed_jaxpr) -> str:
+    def lower_text(self, closed_jaxpr, debug_info: bool = False) -> str:
         """The program `compile` would build, as text (`jit(f).lower(x).as_text()`); a backend
-        without an intermediate language of its own shows the jaxpr."""
+        without an intermediate language of its own shows the jaxpr. `debug_info`: with the
+        source locations (`plax.named_scope` paths) where the language has them."""
+        if debug_info and hasattr(closed_jaxpr, "pretty_print"):
+            return closed_jaxpr.pretty_print(name_stack=True)
         return str(closed_jaxpr)
 
     def pmap_execute(self, fun, args: tuple, kwargs: dict, *, axis_name, in_axes, out_axes,
@@ -139,14 +180,24 @@ class Backend:
         """Raise UnsupportedPrimitiveError naming every primitive of `jaxpr` (nested jaxprs
         included) that this backend cannot run, before anything runs."""
         missing = sorted({e.primitive.name for e in iter_eqns(jaxpr)
-                          if not self.supports(e.primitive, e.params)})
+                          if e.primitive.name in EAGER_ONLY
+                          or not self.supports(e.primitive, e.params)})
         if missing:
+            advice = [EAGER_ONLY[n] for n in missing if n in EAGER_ONLY]
+            if len(advice) < len(missing):
+                advice.insert(0, "choose another backend with plax.default_backend(...) or "
+                                 "jit(..., backend=...)")
             raise UnsupportedPrimitiveError(
                 f"backend '{self.name}' cannot run primitive(s) {', '.join(missing)}; "
-                "choose another backend with plax.default_backend(...) or jit(..., backend=...)")
+                + "; ".join(advice))
 
     def __repr__(self):
         return f"<plax backend {self.name} ({self.platform})>"
+
+
+# primitive name -> what to do instead: primitives that run only eagerly, on values (checkify's
+# `check` outside checkify); `check_supported` refuses them in every compiled program
+EAGER_ONLY: dict[str, str] = {}
 
 
 def iter_eqns(jaxpr):

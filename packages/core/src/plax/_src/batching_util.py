@@ -1,12 +1,51 @@
 """Helpers for batching rules: rule(args, dims, **params) -> (out, out_dim), where a dim is an
 int or `not_mapped` (None). `needs_trace` marks a rule that takes the batch trace first (for its
-axis size and name). Public as `plax.extend.batching`."""
+axis size and name); `pmap_axis`/`is_pmap_axis` tell a pmap run with vmap semantics from a
+vmap. Public as `plax.extend.batching`."""
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
 
 from plax._src.core import get_aval
 
 not_mapped = None
+
+
+class _UnnamedPmapAxis:
+    def __repr__(self):
+        return "<unnamed pmap axis>"
+
+
+_UNNAMED = _UnnamedPmapAxis()
+# the axis names of the pmaps being traced with vmap semantics (pmap on a single-device backend,
+# or under another transformation): rules whose meaning differs between vmap and pmap (host
+# callbacks run once per device) ask `is_pmap_axis`
+_pmap_axes: contextvars.ContextVar[frozenset] = contextvars.ContextVar("plax_pmap_axes",
+                                                                       default=frozenset())
+
+
+def pmap_axis_name(axis_name):
+    """The axis name a pmap run as a vmap gives its batch trace: `axis_name`, or for a pmap
+    without one a name of its own (no collective can name it)."""
+    return _UNNAMED if axis_name is None else axis_name
+
+
+@contextlib.contextmanager
+def pmap_axis(name):
+    """While tracing a pmap with vmap semantics over the axis `name` (`pmap_axis_name`'s)."""
+    token = _pmap_axes.set(_pmap_axes.get() | {name})
+    try:
+        yield
+    finally:
+        _pmap_axes.reset(token)
+
+
+def is_pmap_axis(trace) -> bool:
+    """Whether the batch trace `trace` maps a pmap's axis (not a vmap's)."""
+    name = getattr(trace, "axis_name", None)
+    return name is not None and name in _pmap_axes.get()
 
 
 def needs_trace(rule):

@@ -21,7 +21,8 @@ from plax._src.tree_util import tree_flatten, tree_unflatten
 pure_callback_p = Primitive("pure_callback", multiple_results=True)
 debug_callback_p = Primitive("debug_callback", multiple_results=True, effectful=True)
 
-VMAP_METHODS = (None, "sequential", "expand_dims", "broadcast_all")
+VMAP_METHODS = (None, "sequential", "sequential_unrolled", "expand_dims", "broadcast_all",
+                "legacy_vectorized")
 
 
 def _result_aval(r) -> ShapedArray:
@@ -54,8 +55,10 @@ def pure_callback(callback: Callable, result_shape_dtypes: Any, *args,
     """Call the pure host function `callback(*args, **kwargs)` (NumPy arrays in) from plax code,
     eager or traced; it must return values of `result_shape_dtypes` (a pytree of
     ShapeDtypeStructs or arrays). `vmap_method` says how vmap calls it: "sequential" (once per
-    batch member), "expand_dims" (once, unbatched operands with a leading axis of size 1),
-    "broadcast_all" (once, every operand batched); None: it cannot be batched (as JAX)."""
+    batch member; "sequential_unrolled" too), "expand_dims" (once, unbatched operands with a
+    leading axis of size 1), "broadcast_all" (once, every operand batched), "legacy_vectorized"
+    (once, unbatched operands as they are); None: it cannot be batched (as JAX). Under pmap
+    it runs once per mapped member whatever the method, as on JAX's devices."""
     if not callable(callback):
         raise TypeError(f"pure_callback expects a callable, got {callback!r}")
     if vmap_method not in VMAP_METHODS:

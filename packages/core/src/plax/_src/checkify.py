@@ -15,10 +15,12 @@ from typing import Any, Callable
 import numpy as np
 
 from plax._src import dtypes, registry, tree_util
+from plax._src.backend import EAGER_ONLY
 from plax._src.core import (
-    EVAL_TRACE, ClosedJaxpr, Literal, Primitive, Tracer, current_trace)
+    EVAL_TRACE, ClosedJaxpr, Literal, Primitive, Tracer, current_trace, literal_value)
 
-__all__ = ["Error", "JaxRuntimeError", "check", "checkify", "user_checks", "nan_checks",
+__all__ = ["DivisionByZeroError", "Error", "JaxRuntimeError", "NaNError", "OutOfBoundsError",
+           "check", "checkify", "user_checks", "nan_checks",
            "index_checks", "div_checks", "float_checks", "automatic_checks", "all_checks"]
 
 user_checks = frozenset({"user"})
@@ -34,6 +36,23 @@ class JaxRuntimeError(RuntimeError):
     """What `Error.throw()` raises (and `check` outside checkify, eagerly)."""
 
 
+class OutOfBoundsError(JaxRuntimeError, IndexError):
+    """A failed index check: also an IndexError, as the eager checks of the `checks` option
+    raise."""
+
+
+class DivisionByZeroError(JaxRuntimeError, ZeroDivisionError):
+    """A failed integer-division check: also a ZeroDivisionError, as the eager checks raise."""
+
+
+class NaNError(JaxRuntimeError, FloatingPointError):
+    """A failed NaN check: also a FloatingPointError, as debug_nans raises."""
+
+
+_EXCEPTIONS = {"index": OutOfBoundsError, "div": DivisionByZeroError, "nan": NaNError,
+               "user": JaxRuntimeError}
+
+
 # ---------------------------------------------------------------------------------------------
 # The user check primitive: `check(pred, msg, *fmt_args)`
 
@@ -42,10 +61,17 @@ check_p = Primitive("check", multiple_results=True, effectful=True)
 
 def check(pred, msg: str, *fmt_args, **fmt_kwargs) -> None:
     """Fail with `msg.format(*fmt_args, **fmt_kwargs)` where `pred` is False: eagerly at once,
-    under `checkify` as part of its Error (elsewhere under jit, a clear error at compile)."""
+    under `checkify` as part of its Error, under jit with plax.config 'checks' on after the
+    call; elsewhere under jit the backend refuses it with a clear error."""
     if not isinstance(msg, str):
         raise TypeError(f"check: msg must be a string, got {type(msg).__name__}")
     leaves, tree = tree_util.tree_flatten((fmt_args, fmt_kwargs))
+    _check_or_bind(pred, *leaves, msg=msg, tree=tree)
+
+
+def _check_or_bind(pred, *leaves, msg, tree) -> None:
+    """Concrete values outside any trace (a check reached eagerly, also through a jvp or
+    batch rule) are checked at once; anything else binds `check_p`."""
     if current_trace() is EVAL_TRACE and not any(isinstance(x, Tracer)
                                                   for x in [pred, *leaves]):
         if not np.all(np.asarray(pred)):
@@ -66,14 +92,22 @@ def _check_abstract_eval(pred, *args, msg, tree):
     return []
 
 
-def _check_impl(*args, msg, tree):
-    raise JaxRuntimeError(
-        f"check({msg!r}) ran under jit without checkify: wrap the function in "
-        "plax.checkify.checkify (checkify(jit(f)) or jit(checkify(f))) to get its Error")
+def _check_impl(pred, *args, msg, tree):
+    # reached eagerly with values (through a transformation's rule, or an eager control-flow
+    # body): the check itself; every compiled program refuses it (EAGER_ONLY below)
+    if not np.all(np.asarray(pred)):
+        raise JaxRuntimeError(_format(msg, tree, [np.asarray(x) for x in args]))
+    return []
+
+
+EAGER_ONLY[check_p.name] = (
+    "'check' is checkify's check: inside a compiled program it needs checkify "
+    "(plax.checkify.checkify(f), then err.throw()), or plax.config 'checks' on, which "
+    "checkifies a jitted function called directly")
 
 
 def _check_jvp(primals, tangents, **params):
-    check_p.bind(*primals, **params)
+    _check_or_bind(*primals, **params)
     return [], []
 
 
@@ -81,7 +115,7 @@ def _check_batch(args, dims, **params):
     from plax import numpy as jnp
     # the check holds when it holds for every example: batch axes move to the front
     moved = [x if d is None else jnp.moveaxis(x, d, 0) for x, d in zip(args, dims)]
-    check_p.bind(*moved, **params)
+    _check_or_bind(*moved, **params)
     return [], []
 
 
@@ -111,6 +145,10 @@ class Error:
 
     def get(self) -> str | None:
         """The first failure's message (in program order), or None when nothing failed."""
+        first = self._first()
+        return None if first is None else first[1]
+
+    def _first(self) -> tuple[_Site, str] | None:
         for site, flag, payload in zip(self._sites, self._flags, self._payloads):
             f = np.asarray(flag)
             if not f.any():
@@ -122,12 +160,14 @@ class Error:
                 vals = [np.asarray(p)[i] for p in payload]
             else:
                 vals = [np.asarray(p) for p in payload]
-            return _format(site.msg, site.tree, vals) + where
+            return site, _format(site.msg, site.tree, vals) + where
         return None
 
     def get_exception(self) -> JaxRuntimeError | None:
-        msg = self.get()
-        return None if msg is None else JaxRuntimeError(msg)
+        """The first failure as a JaxRuntimeError (for index, division and NaN checks a
+        subclass that is also an IndexError, ZeroDivisionError, FloatingPointError)."""
+        first = self._first()
+        return None if first is None else _EXCEPTIONS[first[0].kind](first[1])
 
     def throw(self) -> None:
         """Raise JaxRuntimeError with the first failure's message, if any."""
@@ -167,7 +207,7 @@ class _Checker:
         env: dict = {}
 
         def read(v):
-            return v.val if type(v) is Literal else env[v]
+            return literal_value(v) if type(v) is Literal else env[v]
 
         env.update(zip(jaxpr.constvars, consts))
         env.update(zip(jaxpr.invars, args))

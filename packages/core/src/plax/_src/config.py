@@ -50,12 +50,20 @@ class Config:
         # an option that no thread overrides right now lives in the instance __dict__, so
         # reading it on a hot path is a plain attribute lookup (no __getattr__ call)
         object.__setattr__(self, "_active_overrides", {})
+        object.__setattr__(self, "_derived", {})  # name -> (fn, the options it reads)
 
     def define(self, name: str, default: Any, parse: Callable[[str], Any], help: str,
                env: str | None = None,
                validate: Callable[[str, Any], Any] | None = None) -> None:
         self._options[name] = _Option(name, env or f"PLAX_{name.upper()}", default, parse, help,
                                       validate)
+
+    def derive(self, name: str, fn: Callable[[], Any], deps: tuple[str, ...]) -> None:
+        """A read-only value `fn()` of the options `deps`, read as an attribute: one plain
+        lookup on a hot path instead of one per option, recomputed after any of them changes
+        (`update`, `reset`, or an override in some thread, which reads its own)."""
+        self._derived[name] = (fn, tuple(deps))
+        self.__dict__.pop(name, None)
 
     def _option(self, name: str) -> _Option:
         opt = self._options.get(name)
@@ -72,6 +80,13 @@ class Config:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        derived = self._derived.get(name)
+        if derived is not None:
+            fn, deps = derived
+            val = fn()
+            if not any(self._active_overrides.get(d) for d in deps):
+                self.__dict__[name] = val
+            return val
         local = self._local.overrides
         if name in local:
             return local[name]
@@ -100,7 +115,7 @@ class Config:
 
     def _drop_fast(self) -> None:
         d = self.__dict__
-        for n in self._options:
+        for n in (*self._options, *self._derived):
             d.pop(n, None)
 
     def __setattr__(self, name, value):
@@ -132,6 +147,9 @@ class Config:
         active = self._active_overrides
         active[name] = active.get(name, 0) + 1
         self.__dict__.pop(name, None)
+        for derived, (_, deps) in self._derived.items():
+            if name in deps:
+                self.__dict__.pop(derived, None)
         local[name] = value
         self._notify(name)
         try:
@@ -220,9 +238,11 @@ config.define("debug_nans", False, _parse_bool,
 config.define("checks", False, _parse_bool,
               "checked mode. Eager ops check their operands and raise naming the operation, "
               "the index, the axis and the bound (out-of-bounds gather/scatter/dynamic_slice "
-              "indices, which otherwise clamp; integer division by zero); it also turns on "
-              "abstract-eval checking of eager results and of batch rules' outputs. Under jit "
-              "use plax.checkify", validate=_check_bool)
+              "indices, which otherwise clamp; integer division by zero); a jitted function "
+              "called directly, and control flow run eagerly, run checkified (plax.checkify's "
+              "index, division and user checks) and raise after the call; it also turns on "
+              "abstract-eval checking of eager results and of batch rules' outputs",
+              validate=_check_bool)
 config.define("disable_jit", False, _parse_bool, "run jit-decorated functions eagerly",
               validate=_check_bool)
 config.define("check_rules", False, _parse_bool,
@@ -237,6 +257,30 @@ config.define("plugins", None, _parse_list,
               validate=_check_names)
 config.define("disable_plugins", (), lambda s: _parse_list(s) or (),
               "plugin names never to load (comma separated)", validate=_check_names)
+config.define("coordinator_address", None, lambda s: s.strip() or None,
+              "plax.distributed.initialize(): host:port of the coordinator (process 0 serves "
+              "it) when the call does not pass coordinator_address")
+config.define("num_processes", None, int,
+              "plax.distributed.initialize(): number of processes when the call does not "
+              "pass num_processes")
+config.define("process_id", None, int,
+              "plax.distributed.initialize(): this process's id (0 .. num_processes - 1) when "
+              "the call does not pass process_id")
+config.define("log_compiles", False, _parse_bool,
+              "as JAX's jax_log_compiles: log (logger 'plax.jit', level WARNING) each "
+              "compilation, naming the function, its argument shapes and the backend, and "
+              "how long tracing and compiling took", validate=_check_bool)
+config.define("explain_cache_misses", False, _parse_bool,
+              "as JAX's jax_explain_cache_misses: when a jitted function traces again, log "
+              "(logger 'plax.jit', level WARNING) why its cache missed: which argument's "
+              "shape, dtype or weak type, which static argument, or the tree changed",
+              validate=_check_bool)
+
+
+# eager dispatch's one read per op for its three checks (any of them on: the checked path)
+config.derive("any_checks", lambda: bool(config.checks or config.check_rules
+                                         or config.debug_nans),
+              ("checks", "check_rules", "debug_nans"))
 
 
 def enable_x64(value: bool = True):

@@ -222,6 +222,8 @@ EVAL_TRACE = EvalTrace()
 class _TraceContext(threading.local):
     def __init__(self):
         self.trace: Trace = EVAL_TRACE
+        # the plax.named_scope path equations traced now get ("" outside any scope)
+        self.name_stack: str = ""
 
 
 _ctx = _TraceContext()
@@ -400,16 +402,21 @@ Atom = Var | Literal
 
 
 class JaxprEqn:
-    __slots__ = ("invars", "outvars", "primitive", "params")
+    """One equation; `name_stack` is the `plax.named_scope` path it was traced in ("a/b",
+    relative to the jaxpr holding it; "" outside any scope)."""
 
-    def __init__(self, invars, outvars, primitive: Primitive, params: dict):
+    __slots__ = ("invars", "outvars", "primitive", "params", "name_stack")
+
+    def __init__(self, invars, outvars, primitive: Primitive, params: dict,
+                 name_stack: str = ""):
         self.invars, self.outvars = list(invars), list(outvars)
         self.primitive, self.params = primitive, params
+        self.name_stack = name_stack
 
     def replace(self, invars=None, outvars=None, params=None) -> "JaxprEqn":
         return JaxprEqn(self.invars if invars is None else invars,
                         self.outvars if outvars is None else outvars, self.primitive,
-                        self.params if params is None else params)
+                        self.params if params is None else params, self.name_stack)
 
     def __repr__(self):
         return pp_eqn(self, _PpContext()).format()
@@ -433,8 +440,10 @@ class Jaxpr:
     def check(self) -> None:
         check_jaxpr(self)
 
-    def pretty_print(self, width: int = 80) -> str:
-        return pp_toplevel_jaxpr(self).format(width)
+    def pretty_print(self, width: int = 80, *, name_stack: bool = False) -> str:
+        """The jaxpr as text; `name_stack=True` ends each equation traced inside a
+        `plax.named_scope` with a `# [scope/path]` comment (as JAX's printer)."""
+        return pp_toplevel_jaxpr(self, name_stack).format(width)
 
     def __str__(self):
         return self.pretty_print()
@@ -458,8 +467,8 @@ class ClosedJaxpr:
     def check(self) -> None:
         check_jaxpr(self.jaxpr)
 
-    def pretty_print(self, width: int = 80) -> str:
-        return self.jaxpr.pretty_print(width)
+    def pretty_print(self, width: int = 80, *, name_stack: bool = False) -> str:
+        return self.jaxpr.pretty_print(width, name_stack=name_stack)
 
     def __str__(self):
         return self.jaxpr.pretty_print()
@@ -541,9 +550,10 @@ class _PpContext:
     """Variable names shared by a jaxpr and the jaxprs nested in it (JAX's naming: fresh names
     a, b, ..., skipping the names of hoisted jaxprs; `_` for unused top-level binders)."""
 
-    def __init__(self, names: dict | None = None):
+    def __init__(self, names: dict | None = None, name_stack: bool = False):
         self.names: dict[Var, str] = dict(names or {})
         self.counter = 0
+        self.name_stack = name_stack  # end equations with their `# [named/scope]`
         self.shared: dict[Jaxpr, str] = {}  # jaxprs printed once, up front, by name
 
     def name(self, v: Var) -> str:
@@ -639,6 +649,8 @@ def pp_eqn(eqn: JaxprEqn, ctx: _PpContext) -> pp.Doc:
         pdoc = pp.nil()
     rhs = [pp.text(eqn.primitive.name), pdoc,
            pp.text(" ") + _pp_vars([pp.text(_pp_atom(x, ctx)) for x in eqn.invars])]
+    if ctx.name_stack and eqn.name_stack:
+        rhs.append(pp.comment(f" # [{eqn.name_stack}]"))
     if eqn.outvars:
         return pp.concat([lhs, pp.text(" = "), *rhs])
     return pp.concat(rhs)
@@ -704,8 +716,8 @@ def _shared_jaxprs(top: Jaxpr) -> list[tuple[Jaxpr, str]]:
     return shared
 
 
-def pp_toplevel_jaxpr(jaxpr: Jaxpr) -> pp.Doc:
-    ctx = _PpContext(_unused_binders(jaxpr))
+def pp_toplevel_jaxpr(jaxpr: Jaxpr, name_stack: bool = False) -> pp.Doc:
+    ctx = _PpContext(_unused_binders(jaxpr), name_stack)
     shared = _shared_jaxprs(jaxpr)
     ctx.shared.update(shared)
     docs = [pp.concat([pp.text(f"let {name} = "), _pp_skeleton(j, ctx), pp.text(" in"),
@@ -721,11 +733,26 @@ def _pp_vars_sep(docs, sep: str) -> pp.Doc:
 # Evaluating a jaxpr by binding its equations (under whatever trace is current)
 
 
+def literal_value(lit: Literal) -> Any:
+    """The value a Literal stands for when its jaxpr is evaluated: its NumPy scalar, or, for a
+    weakly typed literal, a value that is weakly typed too (the Python scalar it was traced
+    from when that has the literal's dtype, else a weak array), so that re-tracing a jaxpr
+    (transforms, checkpoint, linearize) keeps the weak types of the original program."""
+    v = lit.val
+    if not lit.aval.weak_type:
+        return v
+    py = v.item() if isinstance(v, (np.generic, np.ndarray)) else v
+    if type(py) in _PY_SCALARS and get_aval(py) == lit.aval:
+        return py
+    from plax._src.lax.elementwise import _convert_element_type
+    return _convert_element_type(v, lit.aval.dtype, weak_type=True)
+
+
 def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
     env: dict[Var, Any] = {}
 
     def read(x):
-        return x.val if type(x) is Literal else env[x]
+        return literal_value(x) if type(x) is Literal else env[x]
 
     for v, val in zip(jaxpr.constvars, consts):
         env[v] = val
@@ -733,8 +760,17 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
         raise TypeError(f"jaxpr takes {len(jaxpr.invars)} arguments, got {len(args)}")
     for v, val in zip(jaxpr.invars, args):
         env[v] = val
+    ctx = _ctx
     for eqn in jaxpr.eqns:
-        outs = eqn.primitive.bind(*map(read, eqn.invars), **eqn.params)
+        if eqn.name_stack:  # re-traced equations keep their plax.named_scope path
+            outer = ctx.name_stack
+            ctx.name_stack = f"{outer}/{eqn.name_stack}" if outer else eqn.name_stack
+            try:
+                outs = eqn.primitive.bind(*map(read, eqn.invars), **eqn.params)
+            finally:
+                ctx.name_stack = outer
+        else:
+            outs = eqn.primitive.bind(*map(read, eqn.invars), **eqn.params)
         if eqn.primitive.multiple_results:
             for v, o in zip(eqn.outvars, outs):
                 env[v] = o

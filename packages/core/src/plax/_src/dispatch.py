@@ -205,6 +205,12 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
     """`EvalTrace.process_primitive` (core installs it on first use: one frame per eager op
     fewer): `apply_primitive`, written out flat for the hot path. Tracers of a finished
     transformation among `args` are an UnexpectedTracerError."""
+    checks = config.any_checks  # checks, check_rules or debug_nans: one read per op for all
+    if checks and config.checks:
+        from plax._src import eager_checks
+        done = eager_checks.check(prim, args, params)
+        if done is not None:  # a program (jit, control flow) it ran checkified: its outputs
+            return done
     # the common case in one pass: Arrays of one backend, committed or on the default one
     bufs, avals = [], []
     backend, committed = None, False
@@ -248,22 +254,21 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
             out_aval, run = hit
         if key is not None:
             _last_eager[prim] = (backend, avals, items, out_aval, run)
-    checks = config.checks  # one read of the option per op (this is eager dispatch's hot path)
-    if checks:
-        from plax._src import eager_checks
-        eager_checks.check(prim, args, params)
     try:
         out = run(bufs)
     except Exception:
         check_not_deleted(args)  # the plax error for a donated or deleted Array
         raise
-    if checks or config.check_rules:
-        check_outputs(prim, backend, out if prim.multiple_results else [out],
-                      out_aval if prim.multiple_results else [out_aval])
+    if checks:  # results against the abstract evaluation, then for NaNs
+        multi = prim.multiple_results
+        if config.checks or config.check_rules:
+            check_outputs(prim, backend, out if multi else [out],
+                          out_aval if multi else [out_aval])
+        if config.debug_nans:
+            return wrap(out, out_aval, backend, committed, prim) if multi else \
+                wrap_one(out, out_aval, backend, committed, prim)
     if prim.multiple_results:
-        return wrap(out, out_aval, backend, committed, prim)
-    if config.debug_nans:
-        return wrap_one(out, out_aval, backend, committed, prim)
+        return [Array(b, a, backend, committed) for b, a in zip(out, out_aval)]
     return Array(out, out_aval, backend, committed)
 
 

@@ -1,6 +1,9 @@
 """The eager checks of `plax.config.update("checks", True)`: before an indexing primitive or an
 integer division runs eagerly, its operands are checked on the host, and a violation raises
 naming the operation, the offending index, the axis and the bound (checkify's checks, eagerly).
+A program handed to eager dispatch whole (a jit call, control flow) runs checkified instead
+(index, division and user checks, as plax.checkify, compiled once per signature), and its first
+failure raises after it.
 """
 
 from __future__ import annotations
@@ -8,10 +11,54 @@ from __future__ import annotations
 import numpy as np
 
 
-def check(prim, args, params) -> None:
+def check(prim, args, params):
+    """Raise if `prim` on `args` breaks a check; for a program, run it checkified and return
+    its outputs (None otherwise: the caller runs the primitive)."""
+    if prim.name in _PROGRAMS:
+        return _run_checkified(prim, args, params)
     rule = _RULES.get(prim.name)
     if rule is not None:
         rule(prim.name, args, params)
+    return None
+
+
+_PROGRAMS = frozenset({"jit", "cond", "while", "scan"})  # what checkify looks inside
+_checkified: dict = {}  # (primitive, avals, params) -> its checkified program, jitted
+_CACHE_LIMIT = 256
+
+
+def _run_checkified(prim, args, params):
+    from plax._src import checkify as ck
+    from plax._src import registry
+    from plax._src.config import config
+    from plax._src.core import get_aval
+    try:
+        key = (prim, tuple(get_aval(a) for a in args), tuple(params.items()))
+        fn = _checkified.get(key)
+    except TypeError:  # unhashable params
+        key = fn = None
+    if fn is None:
+        def run(*xs):
+            out = prim.bind(*xs, **params)
+            return list(out) if prim.multiple_results else [out]
+        errors = ck.index_checks | ck.div_checks | ck.user_checks
+        fn = registry.get_api("jit")(ck.checkify(run, errors))
+        if key is not None:
+            if len(_checkified) >= _CACHE_LIMIT:
+                _checkified.clear()
+            _checkified[key] = fn
+    with config.override("checks", False):  # the checkified program itself runs plainly
+        err, outs = fn(*args)
+    exc = err.get_exception()
+    if exc is not None:
+        where = f"jit({params['name']})" if prim.name == "jit" else f"'{prim.name}'"
+        raise type(exc)(f"{exc} (inside {where}; plax checks are on (plax.config 'checks'), "
+                        "without them the program would go on)")
+    return outs if prim.multiple_results else outs[0]
+
+
+def clear_caches() -> None:
+    _checkified.clear()
 
 
 def _host(x) -> np.ndarray:

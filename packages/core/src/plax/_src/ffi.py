@@ -5,6 +5,7 @@ compiling backends that speak XLA's FFI run it (plax-backend-xla); the reference
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,6 +17,9 @@ from plax._src.tree_util import tree_flatten, tree_unflatten
 
 ffi_call_p = Primitive("ffi_call", multiple_results=True)
 
+VMAP_METHODS = (None, "sequential", "sequential_unrolled", "expand_dims", "broadcast_all",
+                "legacy_vectorized")
+_UNSET = object()  # `vectorized` not given
 _lock = threading.Lock()
 _targets: dict[tuple[str, str], tuple[Any, int]] = {}
 
@@ -59,28 +63,49 @@ def _layouts(what: str, layouts, avals) -> tuple | None:
         raise ValueError(f"ffi_call {what}: {len(layouts)} layouts for {len(avals)} arrays")
     out = []
     for i, (lay, a) in enumerate(zip(layouts, avals)):
-        lay = tuple(range(len(a.shape) - 1, -1, -1)) if lay is None else tuple(int(d) for d in lay)
+        lay = tuple(range(len(a.shape))) if lay is None else tuple(int(d) for d in lay)
         if sorted(lay) != list(range(len(a.shape))):
-            raise ValueError(f"ffi_call {what}[{i}]: {lay} is not a minor-to-major permutation "
+            raise ValueError(f"ffi_call {what}[{i}]: {lay} is not a major-to-minor permutation "
                              f"of the {len(a.shape)} dimensions of shape {tuple(a.shape)}")
-        out.append(lay)
+        out.append(lay[::-1])  # XLA's minor-to-major order, as the primitive carries it
     return tuple(out)
 
 
 def ffi_call(target_name: str, result_shape_dtypes: Any, *args, has_side_effect: bool = False,
-             input_layouts: Sequence | None = None, output_layouts: Sequence | None = None,
-             **attributes):
+             vmap_method: str | None = None, input_layouts: Sequence | None = None,
+             output_layouts: Sequence | None = None, vectorized: Any = _UNSET, **attributes):
     """Call the FFI target `target_name` (as jax.ffi.ffi_call). Without `args`, a function
     `(*args, **attributes)` is returned (JAX's form); with them, the results directly.
     `result_shape_dtypes`: a ShapeDtypeStruct (one result) or a sequence/pytree of them.
     Attributes (keyword arguments) reach the handler as its typed attributes: Python int as
     int64, float as float64, bool, str, NumPy scalars as their own type (np.uint8(76), say).
-    Layouts are minor-to-major dimension orders (default row-major, None for an entry too)."""
+    Layouts are major-to-minor dimension orders, as JAX's (default row-major, None for an
+    entry too; a column-major matrix is (1, 0)); the primitive carries XLA's minor-to-major.
+    `vmap_method` says how vmap calls the kernel, as JAX's: "sequential" (a scan, one call per
+    batch member; "sequential_unrolled": the scan unrolled), "expand_dims" (one call, unbatched
+    operands with a leading axis of size 1), "broadcast_all" (one call, every operand
+    broadcast to the batch), "legacy_vectorized" (one call, unbatched operands as they are);
+    None: vmap raises. `vectorized=True/False` (deprecated, as in JAX) means
+    "legacy_vectorized"/"sequential"."""
     if not isinstance(target_name, str) or not target_name:
         raise TypeError(f"ffi_call: target_name must be a non-empty string, got "
                         f"{target_name!r}")
+    if vectorized is not _UNSET:
+        if vmap_method is not None:
+            raise ValueError(f"ffi_call({target_name!r}): give vmap_method or the deprecated "
+                             "vectorized, not both")
+        warnings.warn("ffi_call's vectorized argument is deprecated (as in JAX): use "
+                      "vmap_method='legacy_vectorized' (vectorized=True) or 'sequential' "
+                      "(vectorized=False)", DeprecationWarning, stacklevel=2)
+        vmap_method = "legacy_vectorized" if vectorized else "sequential"
+    if vmap_method not in VMAP_METHODS:
+        raise ValueError(f"ffi_call({target_name!r}): vmap_method must be one of "
+                         f"{VMAP_METHODS}, got {vmap_method!r}")
     res_leaves, res_tree = tree_flatten(result_shape_dtypes)
     result_avals = tuple(_result_aval(r) for r in res_leaves)
+    if (output_layouts is not None and res_tree.num_leaves == 1 and res_tree.num_nodes == 1
+            and all(isinstance(d, (int, np.integer)) for d in output_layouts)):
+        output_layouts = [output_layouts]  # one result: its layout itself, as JAX takes it
     out_layouts = _layouts("output_layouts", output_layouts, result_avals)
 
     def call(*xs, **attrs):
@@ -88,7 +113,8 @@ def ffi_call(target_name: str, result_shape_dtypes: Any, *args, has_side_effect:
         in_layouts = _layouts("input_layouts", input_layouts, [get_aval(x) for x in xs])
         outs = ffi_call_p.bind(*xs, target_name=target_name, result_avals=result_avals,
                                attributes=attrs, has_side_effect=bool(has_side_effect),
-                               input_layouts=in_layouts, output_layouts=out_layouts)
+                               vmap_method=vmap_method, input_layouts=in_layouts,
+                               output_layouts=out_layouts)
         return tree_unflatten(res_tree, outs)
 
     if args or attributes:

@@ -92,12 +92,24 @@ def join(sep: Doc, docs) -> Doc:
     return Concat(parts)
 
 
+class Comment(Text):
+    """Text that ends its line (a `# ...` comment): the groups around it never print flat."""
+
+    __slots__ = ()
+
+
+def comment(s: str) -> Doc:
+    return Comment(s)
+
+
 def _flat_width(d: Doc, limit: int) -> int:
     """Width of `d` printed flat, stopping early once it exceeds `limit`."""
     total = 0
     stack = [d]
     while stack:
         x = stack.pop()
+        if type(x) is Comment:
+            return limit + 1
         if isinstance(x, (Text, Break)):
             total += len(x.text)
             if total > limit:

@@ -27,6 +27,14 @@ def _shape_or(shape, *params):
     return canonicalize_shape(shape)
 
 
+def _param_shape(name, shape, *params):
+    """`shape` (the parameters' broadcast shape when None), checked against each parameter's
+    shape (a clear error naming `name` when one does not broadcast to it)."""
+    shape = _shape_or(shape, *params)
+    _check_shape(name, shape, *(_aval(p).shape for p in params))
+    return shape
+
+
 def _parts(key, name):
     return prng.key_parts(prng.check_key(name, key))
 
@@ -55,8 +63,7 @@ def gamma(key, a, shape: Sequence[int] | None = None, dtype=None):
     """Gamma(a, 1) samples (Marsaglia-Tsang), differentiable in `a`."""
     dt = _float_dtype("gamma", dtype)
     parts = _parts(key, "gamma")
-    shape = _shape_or(shape, a)
-    _check_shape("gamma", shape, _aval(a).shape)
+    shape = _param_shape("gamma", shape, a)
     return _gamma(parts, a, shape, dt, False)
 
 
@@ -65,8 +72,7 @@ def loggamma(key, a, shape: Sequence[int] | None = None, dtype=None):
     """log of Gamma(a, 1) samples, accurate for small `a` (where the samples underflow)."""
     dt = _float_dtype("loggamma", dtype)
     parts = _parts(key, "loggamma")
-    shape = _shape_or(shape, a)
-    _check_shape("loggamma", shape, _aval(a).shape)
+    shape = _param_shape("loggamma", shape, a)
     return _gamma(parts, a, shape, dt, True)
 
 
@@ -75,8 +81,7 @@ def beta(key, a, b, shape: Sequence[int] | None = None, dtype=None):
     """Beta(a, b) samples as a ratio of gamma samples (computed in log space)."""
     dt = _float_dtype("beta", dtype)
     parts = _parts(key, "beta")
-    shape = _shape_or(shape, a, b)
-    _check_shape("beta", shape, _aval(a).shape, _aval(b).shape)
+    shape = _param_shape("beta", shape, a, b)
     ka, kb = prng.split_parts(parts, 2)
     log_a = _gamma(ka, a, shape, dt, True)
     log_b = _gamma(kb, b, shape, dt, True)
@@ -130,8 +135,7 @@ def t(key, df, shape: Sequence[int] | None = None, dtype=None):
     """Student's t samples: normal / sqrt(Gamma(df/2) / (df/2))."""
     dt = _float_dtype("t", dtype)
     parts = _parts(key, "t")
-    shape = _shape_or(shape, df)
-    _check_shape("t", shape, _aval(df).shape)
+    shape = _param_shape("t", shape, df)
     kn, kg = prng.split_parts(parts, 2)
     n = _normal_real(kn, shape, dt)
     half = ew.div(_value(df, dt), np.asarray(2, dt))
@@ -201,8 +205,7 @@ def logistic(key, shape: Sequence[int] = (), dtype=None):
 @compiled("shape", "dtype")
 def lognormal(key, sigma=np.float32(1.0), shape: Sequence[int] | None = None, dtype=None):
     dt = _float_dtype("lognormal", dtype)
-    shape = _shape_or(shape, sigma)
-    _check_shape("lognormal", shape, _aval(sigma).shape)
+    shape = _param_shape("lognormal", shape, sigma)
     n = _normal_real(_parts(key, "lognormal"), shape, dt)
     return ew.exp(ew.mul(n, _broadcast_to(_value(sigma, dt), shape)))
 
@@ -215,8 +218,7 @@ def _exponential(parts, shape, dt):
 @compiled("shape", "dtype")
 def pareto(key, b, shape: Sequence[int] | None = None, dtype=None):
     dt = _float_dtype("pareto", dtype)
-    shape = _shape_or(shape, b)
-    _check_shape("pareto", shape, _aval(b).shape)
+    shape = _param_shape("pareto", shape, b)
     e = _exponential(_parts(key, "pareto"), shape, dt)
     return ew.exp(ew.div(e, _broadcast_to(_value(b, dt), shape)))
 
@@ -232,8 +234,7 @@ def weibull_min(key, scale, concentration, shape: Sequence[int] = (), dtype=None
 @compiled("shape", "dtype")
 def rayleigh(key, scale, shape: Sequence[int] | None = None, dtype=None):
     dt = _float_dtype("rayleigh", dtype)
-    shape = _shape_or(shape, scale)
-    _check_shape("rayleigh", shape, _aval(scale).shape)
+    shape = _param_shape("rayleigh", shape, scale)
     u = _uniform(_parts(key, "rayleigh"), 0., 1., shape, dt)
     scale = _broadcast_to(_value(scale, dt), shape)
     return ew.mul(scale, ew.sqrt(ew.mul(ew.log(u), np.asarray(-2, dt))))
@@ -243,8 +244,7 @@ def rayleigh(key, scale, shape: Sequence[int] | None = None, dtype=None):
 def wald(key, mean, shape: Sequence[int] | None = None, dtype=None):
     """Inverse Gaussian samples with the given mean (and shape parameter 1)."""
     dt = _float_dtype("wald", dtype)
-    shape = _shape_or(shape, mean)
-    _check_shape("wald", shape, _aval(mean).shape)
+    shape = _param_shape("wald", shape, mean)
     k1, k2 = prng.split_parts(_parts(key, "wald"), 2)
     mean = pnp.broadcast_to(_value(mean, dt), shape)
     v = _normal_real(k1, shape, dt)
@@ -260,9 +260,7 @@ def wald(key, mean, shape: Sequence[int] | None = None, dtype=None):
 @compiled("shape", "dtype")
 def triangular(key, left, mode, right, shape: Sequence[int] | None = None, dtype=None):
     dt = _float_dtype("triangular", dtype)
-    shape = _shape_or(shape, left, mode, right)
-    _check_shape("triangular", shape, _aval(left).shape, _aval(mode).shape,
-                 _aval(right).shape)
+    shape = _param_shape("triangular", shape, left, mode, right)
     left, mode, right = (pnp.broadcast_to(_value(v, dt), shape) for v in (left, mode, right))
     fc = (mode - left) / (right - left)
     u = _uniform(_parts(key, "triangular"), 0., 1., shape, dt)
@@ -318,8 +316,7 @@ def double_sided_maxwell(key, loc, scale, shape: Sequence[int] = (), dtype=None)
 def geometric(key, p, shape: Sequence[int] | None = None, dtype=None):
     """Trials up to the first success: floor(log(u) / log(1 - p)) + 1."""
     dt = _int_dtype("geometric", dtype)
-    shape = _shape_or(shape, p)
-    _check_shape("geometric", shape, _aval(p).shape)
+    shape = _param_shape("geometric", shape, p)
     p = _value(p)
     if not dtypes.is_inexact(get_aval(p).dtype):
         p = _value(p, dtypes.default_float_dtype())
@@ -504,8 +501,7 @@ def binomial(key, n, p, shape: Sequence[int] | None = None, dtype=None):
     """Binomial(n, p) samples as floats: inversion for n p <= 10, BTRS above."""
     dt = _float_dtype("binomial", dtype)
     parts = _parts(key, "binomial")
-    shape = _shape_or(shape, n, p)
-    _check_shape("binomial", shape, _aval(n).shape, _aval(p).shape)
+    shape = _param_shape("binomial", shape, n, p)
     return _binomial(parts, n, p, shape, dt)
 
 

@@ -334,6 +334,12 @@ def get_backend(name: str | None = None):
     return inst
 
 
+def backend_started(name: str) -> bool:
+    """Whether backend `name` has been created (without creating it)."""
+    spec = _backend_specs.get(name)
+    return spec is not None and spec.instance is not None
+
+
 def started_backends() -> list:
     """The backends created so far (those `plax.clear_caches()` asks to clear theirs)."""
     return [s.instance for s in _backend_specs.values() if s.instance is not None]
@@ -351,8 +357,9 @@ def on_clear_caches(clear: Callable[[], None]) -> None:
 def clear_caches() -> None:
     """`plax.clear_caches()`: the eager caches, every plugin's registered caches and each
     started backend's (Backend.clear_caches)."""
-    from plax._src import dispatch
+    from plax._src import dispatch, eager_checks
     dispatch.clear_caches()
+    eager_checks.clear_caches()
     for _, clear in list(_cache_clearers):
         clear()
     for b in started_backends():

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["Mesh", "PartitionSpec", "P", "Sharding", "NamedSharding", "SingleDeviceSharding",
-           "make_mesh", "DuplicateSpecError", "IndivisibleError", "visualize_sharding"]
+           "make_mesh", "use_mesh", "DuplicateSpecError", "IndivisibleError", "visualize_sharding",
+           "Shard", "TiledSharding", "xla_sharding_text", "sharding_from_tiles"]
 
 
 class DuplicateSpecError(ValueError):
@@ -116,6 +117,13 @@ def get_mesh() -> Mesh | None:
     return _mesh_stack[-1] if _mesh_stack else None
 
 
+def use_mesh(mesh: Mesh) -> Mesh:
+    """`with use_mesh(mesh):` (as jax.sharding.use_mesh) is `with mesh:`."""
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"use_mesh: expected a Mesh, got {mesh!r}")
+    return mesh
+
+
 def make_mesh(axis_shapes: Sequence[int], axis_names: Sequence[str], *,
               devices: Sequence[Any] | None = None) -> Mesh:
     """A mesh of `prod(axis_shapes)` devices (the default backend's, or `devices`) in order."""
@@ -203,6 +211,21 @@ P = PartitionSpec
 # Shardings
 
 
+def _is_local(device) -> bool:
+    """Whether `device` belongs to this process (every device does outside plax.distributed;
+    objects that are not plax Devices count as local)."""
+    return getattr(device, "process_index", 0) == _process_of(device)
+
+
+def _process_of(device) -> int:
+    """This process's index on `device`'s backend (0 without plax.distributed)."""
+    from plax._src import distributed
+    if not distributed.is_initialized() or not hasattr(device, "backend_name"):
+        return 0
+    from plax._src import registry
+    return registry.get_backend(device.backend_name).process_index()
+
+
 class Sharding:
     """Where the pieces of a global array live. Subclasses give `device_set`,
     `devices_indices_map(shape)` and `shard_shape(shape)`."""
@@ -217,7 +240,8 @@ class Sharding:
 
     @property
     def addressable_devices(self) -> set:
-        return self.device_set
+        """The devices of this process (with plax.distributed, a subset of device_set)."""
+        return {d for d in self.device_set if _is_local(d)}
 
     @property
     def is_fully_replicated(self) -> bool:
@@ -225,7 +249,7 @@ class Sharding:
 
     @property
     def is_fully_addressable(self) -> bool:
-        return True
+        return all(_is_local(d) for d in self.device_set)
 
     @property
     def memory_kind(self) -> str:
@@ -238,7 +262,8 @@ class Sharding:
         raise NotImplementedError
 
     def addressable_devices_indices_map(self, global_shape: Sequence[int]) -> dict:
-        return self.devices_indices_map(global_shape)
+        return {d: i for d, i in self.devices_indices_map(global_shape).items()
+                if _is_local(d)}
 
     def is_equivalent_to(self, other: "Sharding", ndim: int) -> bool:
         shape = (4 * 3 * 5 * 7,) * ndim  # divisible by any small mesh
@@ -424,3 +449,168 @@ def visualize_sharding(shape: Sequence[int], sharding: Sharding) -> str:
         lines.append("|" + "|".join(cells) + "|")
         lines.append(sep)
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shards of an Array, and the XLA sharding text of a layout
+
+
+class Shard:
+    """One device's piece of an Array (`x.addressable_shards`): the device, the index (a tuple
+    of slices into the global array) and the piece itself as a one-device Array (`data`)."""
+
+    __slots__ = ("device", "index", "replica_id", "data")
+
+    def __init__(self, device, index, replica_id: int, data):
+        self.device, self.index, self.replica_id, self.data = device, index, replica_id, data
+
+    def __repr__(self):
+        return (f"Shard(device={self.device!r}, index={self.index}, replica_id="
+                f"{self.replica_id}, data={self.data.aval.str_short()})")
+
+
+def replica_ids(sharding: Sharding, shape) -> dict:
+    """device -> how many devices before it (in device-set order) hold the same slice."""
+    seen: dict = {}
+    out = {}
+    for d, idx in sharding.devices_indices_map(tuple(shape)).items():
+        key = tuple((s.start, s.stop) for s in idx)
+        out[d] = seen.get(key, 0)
+        seen[key] = out[d] + 1
+    return out
+
+
+def sharding_devices(sharding: Sharding) -> list:
+    """The devices of a sharding in a fixed order: a mesh's in row-major order."""
+    if isinstance(sharding, NamedSharding):
+        return list(sharding.mesh.devices.flat)
+    if isinstance(sharding, TiledSharding):
+        return list(sharding.devices)
+    return sorted(sharding.device_set, key=lambda d: getattr(d, "id", 0))
+
+
+class TiledSharding(Sharding):
+    """A layout given as XLA gives it (as jax's GSPMDSharding): tile counts per dimension
+    (plus a trailing replication count), the devices in tile order, over a device list. What
+    a partitioned program's output has when no mesh spec describes it."""
+
+    __slots__ = ("devices", "dims", "order", "last_rep")
+
+    def __init__(self, devices, dims, order, last_rep: bool):
+        self.devices, self.dims = tuple(devices), tuple(int(d) for d in dims)
+        self.order, self.last_rep = tuple(int(o) for o in order), bool(last_rep)
+
+    @property
+    def device_set(self) -> set:
+        return set(self.devices)
+
+    @property
+    def is_fully_replicated(self) -> bool:
+        return all(d == 1 for d in (self.dims[:-1] if self.last_rep else self.dims))
+
+    def _tiles(self, ndim):
+        dims = self.dims[:-1] if self.last_rep else self.dims
+        if not dims:  # replicated
+            return [1] * ndim
+        if len(dims) != ndim:
+            raise ValueError(f"{self!r} has {len(dims)} tiled dimensions, the array {ndim}")
+        return list(dims)
+
+    def shard_shape(self, global_shape):
+        tiles = self._tiles(len(global_shape))
+        for i, (n, t) in enumerate(zip(global_shape, tiles)):
+            if n % t:
+                raise IndivisibleError(f"{self!r}: dimension {i} of size {n} is not "
+                                       f"divisible by {t}")
+        return tuple(n // t for n, t in zip(global_shape, tiles))
+
+    def devices_indices_map(self, global_shape):
+        shard = self.shard_shape(global_shape)
+        tiles = self._tiles(len(global_shape))
+        if not self.order:
+            return {d: tuple(slice(None) for _ in global_shape) for d in self.devices}
+        grid = np.array(self.order).reshape(tuple(tiles) + ((self.dims[-1],) if self.last_rep
+                                                            else ()))
+        out = {}
+        for pos in np.ndindex(*grid.shape):
+            idx = tuple(slice(p * s, (p + 1) * s) if t > 1 else slice(None)
+                        for p, s, t in zip(pos, shard, tiles))
+            out[self.devices[int(grid[pos])]] = idx
+        return out
+
+    def __eq__(self, other):
+        return (isinstance(other, TiledSharding) and (self.devices, self.dims, self.order,
+                self.last_rep) == (other.devices, other.dims, other.order, other.last_rep))
+
+    def __hash__(self):
+        return hash((self.devices, self.dims, self.order, self.last_rep))
+
+    def __repr__(self):
+        return f"TiledSharding({xla_sharding_text(self, len(self.dims), self.devices)})"
+
+
+def _tiles_of(sharding: Sharding, ndim: int, devices: Sequence) -> tuple:
+    """(tile dims, tile order as positions in `devices`, last dim is replication), or None
+    for a fully replicated layout."""
+    pos = {d: i for i, d in enumerate(devices)}
+    if isinstance(sharding, NamedSharding):
+        dims, order, last_rep = sharding.tile_assignment(ndim)
+        flat = list(sharding.mesh.devices.flat)
+        order = [pos[flat[i]] for i in order]
+    elif isinstance(sharding, TiledSharding):
+        dims, last_rep = list(sharding.dims), sharding.last_rep
+        order = [pos[sharding.devices[i]] for i in sharding.order]
+    else:
+        return None
+    split = dims[:-1] if last_rep else dims
+    if all(d == 1 for d in split):
+        return None
+    return list(dims), order, last_rep
+
+
+def xla_sharding_text(sharding: Sharding, ndim: int, devices: Sequence) -> str:
+    """The `mhlo.sharding` text of `sharding` for a rank-`ndim` value of a program whose
+    partitions are `devices` (in order): "{devices=[4,1]0,1,2,3}", "{replicated}"."""
+    t = _tiles_of(sharding, ndim, devices)
+    if t is None:
+        return "{replicated}"
+    dims, order, last_rep = t
+    text = "{devices=[" + ",".join(map(str, dims)) + "]" + ",".join(map(str, order))
+    return text + (" last_tile_dim_replicate}" if last_rep else "}")
+
+
+def sharding_from_tiles(mesh: Mesh | None, devices: Sequence, ndim: int, dims, order,
+                        last_rep: bool) -> Sharding:
+    """The NamedSharding on `mesh` with this tile layout (order: positions in `devices`), found
+    by trying the specs of the mesh's axes; a TiledSharding when none has it."""
+    dims, order = list(dims), list(order)
+    if not dims or all(d == 1 for d in (dims[:-1] if last_rep else dims)):
+        if mesh is not None:
+            return NamedSharding(mesh, PartitionSpec())
+        return TiledSharding(devices, (), (), False)
+    if mesh is not None and set(mesh.devices.flat) == set(devices):
+        want = (dims, order, last_rep)
+        for spec in _candidate_specs(mesh, ndim):
+            s = NamedSharding(mesh, spec)
+            t = _tiles_of(s, ndim, devices)
+            if t is not None and (t[0], t[1], t[2]) == want:
+                return s
+    return TiledSharding(devices, dims, order, last_rep)
+
+
+def _candidate_specs(mesh: Mesh, ndim: int):
+    import itertools
+    names = mesh.axis_names
+    if len(names) > 4 or ndim > 6:
+        return
+    for choice in itertools.product(range(ndim + 1), repeat=len(names)):
+        per_dim: list[list[str]] = [[] for _ in range(ndim)]
+        for a, c in zip(names, choice):
+            if c < ndim:
+                per_dim[c].append(a)
+        for orders in itertools.product(*[list(itertools.permutations(p)) or [()]
+                                          for p in per_dim]):
+            entries = [None if not o else (o[0] if len(o) == 1 else tuple(o)) for o in orders]
+            while entries and entries[-1] is None:
+                entries.pop()
+            yield PartitionSpec(*entries)

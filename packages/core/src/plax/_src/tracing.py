@@ -14,7 +14,7 @@ import numpy as np
 from plax._src import dtypes
 from plax._src.core import (
     ClosedJaxpr, Jaxpr, JaxprEqn, Literal, PlaxTypeError, ShapedArray, Trace, Tracer,
-    UnexpectedTracerError, Var, abstract_eval, get_aval, set_current_trace)
+    UnexpectedTracerError, Var, _ctx, abstract_eval, get_aval, set_current_trace)
 
 
 class JaxprTracer(Tracer):
@@ -89,10 +89,10 @@ class JaxprTrace(Trace):
         out = abstract_eval(prim, avals, params)
         if prim.multiple_results:
             outvars = [Var(a) for a in out]
-            self.eqns.append(JaxprEqn(atoms, outvars, prim, params))
+            self.eqns.append(JaxprEqn(atoms, outvars, prim, params, _ctx.name_stack))
             return [JaxprTracer(self, v.aval, v) for v in outvars]
         v = Var(out)
-        self.eqns.append(JaxprEqn(atoms, [v], prim, params))
+        self.eqns.append(JaxprEqn(atoms, [v], prim, params, _ctx.name_stack))
         return JaxprTracer(self, out, v)
 
     def to_jaxpr(self, outs: Sequence[Any]) -> tuple[Jaxpr, list[Any]]:
@@ -108,6 +108,9 @@ def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray], name: str = "
     Returns (jaxpr, consts, outs) where `outs` is what fun returned (its tracers)."""
     trace = JaxprTrace(name)
     args = [trace.new_arg(a) for a in in_avals]
+    # equation names are relative to the jaxpr traced here (a jit's call equation carries the
+    # caller's scope; its body starts afresh), as JAX's name stacks
+    outer_names, _ctx.name_stack = _ctx.name_stack, ""
     try:
         with set_current_trace(trace):
             outs = fun(*args)
@@ -120,6 +123,7 @@ def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray], name: str = "
                     "valid plax type; functions must return arrays or pytrees of arrays")
         jaxpr, consts = trace.to_jaxpr(outs)
     finally:
+        _ctx.name_stack = outer_names
         trace.invalidate()
     return jaxpr, consts, outs
 

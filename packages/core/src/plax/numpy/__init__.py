@@ -108,3 +108,6 @@ newaxis = None
 from plax.numpy import fft  # noqa: E402,F401  (the plax.numpy.fft submodule)
 from plax.numpy import linalg  # noqa: E402,F401  (the plax.numpy.linalg submodule)
 from plax._src.numpy.surface import *  # noqa: E402,F401,F403  (the rest of jax.numpy)
+from plax._src.numpy.ufunc_api import *  # noqa: E402,F401,F403  (ufunc objects: add.reduce, ...)
+from plax._src.numpy.host_io import *  # noqa: E402,F401,F403  (fromfile, refused as JAX)
+from plax._src.numpy.array_api import *  # noqa: E402,F401,F403  (array API inspection)

@@ -16,46 +16,23 @@ from plax import numpy as pnp
 from plax._src import dtypes
 from plax._src.nn import log_softmax, logsumexp, softmax  # noqa: F401
 from plax._src.numpy.util import promote_args_inexact
-from plax._src.registry import get_api
-from plax.scipy._special_series import exp1, expi, spence  # noqa: F401
+from plax.scipy._special_hyp import hyp1f1, hyp2f1  # noqa: F401
+from plax.scipy._special_integrals import dawsn, fresnel, owens_t, sici, wofz  # noqa: F401
+from plax.scipy._special_orthogonal import bessel_jn, sph_harm_y  # noqa: F401
+from plax.scipy._special_series import exp1, expi, expn, spence  # noqa: F401
+from plax.scipy._special_util import c as _c
+from plax.scipy._special_util import custom_jvp as _with_jvp
+from plax.scipy._special_util import polyval as _polyval
+from plax.scipy._special_util import real_args as _real
 
 __all__ = [
-    "exp1", "expi", "spence",
+    "exp1", "expi", "expn", "spence", "hyp1f1", "hyp2f1", "dawsn", "fresnel", "owens_t", "sici",
+    "wofz", "bessel_jn", "sph_harm_y",
     "bernoulli", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb", "digamma", "entr",
     "erf", "erfc", "erfcx", "erfinv", "expit", "factorial", "gamma", "gammainc", "gammaincc",
     "gammaln", "gammasgn", "i0", "i0e", "i1", "i1e", "kl_div", "log_ndtr", "log_softmax",
     "loggamma", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "poch", "polygamma",
     "rel_entr", "softmax", "xlog1py", "xlogy", "zeta"]
-
-
-def _real(name: str, *args):
-    args = promote_args_inexact(name, *args)
-    if dtypes.is_complex(args[0].dtype):
-        raise ValueError(f"{name} does not support complex-valued inputs")
-    return args
-
-
-def _c(x, v):
-    return np.asarray(v, x.dtype)
-
-
-def _with_jvp(jvp):
-    """Give `fun` (array arguments only) the rule `jvp(primals, tangents) -> (out, t_out)`
-    through plax.custom_jvp (looked up on first call: it lives in plax-transforms)."""
-    def deco(fun):
-        made: list = []
-
-        @functools.wraps(fun)
-        def wrapped(*args):
-            if not made:
-                custom_jvp = get_api("custom_jvp")
-                f = fun if custom_jvp is None else custom_jvp(fun)
-                if custom_jvp is not None:
-                    f.defjvp(jvp)
-                made.append(f)
-            return made[0](*args)
-        return wrapped
-    return deco
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,13 +253,6 @@ _NDTRI_P2 = (3.23774891776946035970E0, 6.91522889068984211695E0, 3.9388102529247
 _NDTRI_Q2 = (1.0, 6.02427039364742014255E0, 3.67983563856160859403E0, 1.37702099489081330271E0,
              2.16236993594496635890E-1, 1.34204006088543189037E-2, 3.28014464682127739104E-4,
              2.89247864745380683936E-6, 6.79019408009981274425E-9)
-
-
-def _polyval(coeffs, x):
-    out = pnp.zeros_like(x)
-    for c in coeffs:
-        out = out * x + _c(x, c)
-    return out
 
 
 def ndtri(p):

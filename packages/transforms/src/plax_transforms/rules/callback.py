@@ -1,13 +1,14 @@
 """Rules of the host callbacks (core's pure_callback and debug_callback): vmap as JAX's
-`vmap_method`s, and differentiation (none for pure_callback, as JAX; debug_callback sees the
-primal values and has no tangents)."""
+`vmap_method`s (under a vmap-style pmap: once per mapped member, as on devices), and
+differentiation (none for pure_callback, as JAX; debug_callback sees the primal values and has
+no tangents)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from plax.extend import ShapedArray, get_aval
-from plax.extend.batching import bdim_at_front, moveaxis
+from plax.extend.batching import bdim_at_front, is_pmap_axis, moveaxis, needs_trace
 from plax.lax import debug_callback_p, pure_callback_p
 
 
@@ -15,21 +16,25 @@ def _batch_size(vals, dims) -> int:
     return next(get_aval(v).shape[d] for v, d in zip(vals, dims) if d is not None)
 
 
-def _pure_callback_batch(vals, dims, *, callback, result_avals, vmap_method):
+@needs_trace
+def _pure_callback_batch(trace, vals, dims, *, callback, result_avals, vmap_method):
     name = getattr(callback, "__name__", "callback")
-    if vmap_method is None:
+    method = vmap_method
+    if is_pmap_axis(trace):
+        method = "sequential"  # pmap: once per mapped member, as once per device in JAX
+    if method is None:
         raise NotImplementedError(
             f"vmap of pure_callback({name}) needs a vmap_method: 'sequential', 'expand_dims' "
             "or 'broadcast_all' (pure_callback(..., vmap_method=...)), as in JAX")
     size = _batch_size(vals, dims)
-    if vmap_method == "expand_dims":
+    if method in ("expand_dims", "legacy_vectorized"):
         from plax import lax
-        vals = [moveaxis(v, d, 0) if d is not None else
+        vals = [moveaxis(v, d, 0) if d is not None else v if method == "legacy_vectorized" else
                 lax.reshape(v, (1, *get_aval(v).shape)) for v, d in zip(vals, dims)]
         new_cb = callback
     else:
         vals = [bdim_at_front(v, d, size) for v, d in zip(vals, dims)]
-        if vmap_method == "sequential":
+        if method in ("sequential", "sequential_unrolled"):
             def new_cb(*xs):
                 outs = [callback(*[x[i] for x in xs]) for i in range(size)]
                 return [np.stack([o[k] for o in outs]) for k in range(len(result_avals))]
@@ -38,7 +43,7 @@ def _pure_callback_batch(vals, dims, *, callback, result_avals, vmap_method):
             new_cb = callback
     avals = tuple(ShapedArray((size, *a.shape), a.dtype) for a in result_avals)
     outs = pure_callback_p.bind(*vals, callback=new_cb, result_avals=avals,
-                                vmap_method=vmap_method)
+                                vmap_method=method)  # outer vmaps: the same way
     return outs, [0] * len(outs)
 
 

@@ -47,13 +47,24 @@ def _transpose_operand(ct, x_aval, y, x_contract, y_contract, x_batch, y_batch,
     # where the output keeps y's free dimensions: after x's, or right after the batch dims
     start = nb + len(x_kept) if x_first else nb
     ct_y_dims = range(start, start + len(y_kept))
-    dn = _dnums(ct_y_dims, y_kept, range(nb), y_batch)
-    prod = lax.dot_general_p.bind(ct, y, dimension_numbers=dn, precision=precision,
-                                  preferred_element_type=preferred_element_type)
-    # prod's dims: x's batch dims, x's free dims, then x's contracting dims ordered as y's
     x_contract_by_y = [x_contract[i] for i in np.argsort(y_contract)]
+    # dot_general(ct, y) gives x's batch dims, x's free dims, then x's contracting dims ordered
+    # as y's; dot_general(y, ct) the batch dims, the contracting dims, then the free dims.
+    # Whichever is already in x's layout needs no transpose (an outer product's cotangent, as
+    # the weight gradient of a vector-matrix product, comes out of the swapped one in place:
+    # under vmap that saves a transposed copy of the whole batch of gradients)
     order = list(x_batch) + x_kept + x_contract_by_y
-    out = lax.transpose(prod, tuple(int(i) for i in np.argsort(order)))
+    swapped = list(x_batch) + x_contract_by_y + x_kept
+    ident = list(range(len(order)))
+    if order != ident and swapped == ident:
+        dn = _dnums(y_kept, ct_y_dims, y_batch, range(nb))
+        out = lax.dot_general_p.bind(y, ct, dimension_numbers=dn, precision=precision,
+                                     preferred_element_type=preferred_element_type)
+    else:
+        dn = _dnums(ct_y_dims, y_kept, range(nb), y_batch)
+        prod = lax.dot_general_p.bind(ct, y, dimension_numbers=dn, precision=precision,
+                                      preferred_element_type=preferred_element_type)
+        out = lax.transpose(prod, tuple(int(i) for i in np.argsort(order)))
     if dtype(out) != x_aval.dtype:
         out = lax.convert_element_type(out, x_aval.dtype)
     return out

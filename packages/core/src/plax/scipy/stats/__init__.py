@@ -7,3 +7,4 @@ from plax.scipy.stats import (  # noqa: F401
     gumbel_l, gumbel_r, laplace, logistic, multinomial, multivariate_normal, nbinom, norm,
     pareto, poisson, t, truncnorm, uniform, vonmises, wrapcauchy)
 from plax.scipy.stats._summary import ModeResult, mode, rankdata, sem  # noqa: F401
+from plax.scipy.stats._kde import gaussian_kde  # noqa: F401,E402

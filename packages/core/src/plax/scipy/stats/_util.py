@@ -25,3 +25,10 @@ def where_outside(mask, value, out):
 
 def is_integer(k):
     return k == pnp.floor(k)
+
+
+def standardize(name: str, x, loc, scale):
+    """(z, scale): x promoted with loc and scale to one floating dtype, as z = (x - loc) /
+    scale, the argument of a location-scale family's standard form."""
+    x, loc, scale = promote(name, x, loc, scale)
+    return (x - loc) / scale, scale

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 
 from plax import numpy as pnp
-from plax.scipy.stats._util import c, promote
+from plax.scipy.stats._util import c, promote, standardize
 
 
 def logpdf(x, loc=0, scale=1):
-    x, loc, scale = promote("cauchy.logpdf", x, loc, scale)
-    z = (x - loc) / scale
+    z, scale = standardize("cauchy.logpdf", x, loc, scale)
     return -c(z, math.log(math.pi)) - pnp.log(scale) - pnp.log1p(z * z)
 
 
@@ -19,8 +18,7 @@ def pdf(x, loc=0, scale=1):
 
 
 def cdf(x, loc=0, scale=1):
-    x, loc, scale = promote("cauchy.cdf", x, loc, scale)
-    z = (x - loc) / scale
+    z, scale = standardize("cauchy.cdf", x, loc, scale)
     return 0.5 + pnp.arctan(z) / c(z, math.pi)
 
 

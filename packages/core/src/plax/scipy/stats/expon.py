@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from plax import numpy as pnp
-from plax.scipy.stats._util import c, promote
+from plax.scipy.stats._util import c, promote, standardize
 
 
 def logpdf(x, loc=0, scale=1):
-    x, loc, scale = promote("expon.logpdf", x, loc, scale)
-    z = (x - loc) / scale
+    z, scale = standardize("expon.logpdf", x, loc, scale)
     return pnp.where(z < 0, c(z, -np.inf), -z - pnp.log(scale))
 
 
@@ -19,14 +18,12 @@ def pdf(x, loc=0, scale=1):
 
 
 def cdf(x, loc=0, scale=1):
-    x, loc, scale = promote("expon.cdf", x, loc, scale)
-    z = (x - loc) / scale
+    z, scale = standardize("expon.cdf", x, loc, scale)
     return pnp.where(z < 0, c(z, 0), -pnp.expm1(-z))
 
 
 def logcdf(x, loc=0, scale=1):
-    x, loc, scale = promote("expon.logcdf", x, loc, scale)
-    z = (x - loc) / scale
+    z, scale = standardize("expon.logcdf", x, loc, scale)
     return pnp.where(z < 0, c(z, -np.inf), pnp.log(-pnp.expm1(-z)))
 
 
@@ -35,8 +32,7 @@ def sf(x, loc=0, scale=1):
 
 
 def logsf(x, loc=0, scale=1):
-    x, loc, scale = promote("expon.logsf", x, loc, scale)
-    z = (x - loc) / scale
+    z, scale = standardize("expon.logsf", x, loc, scale)
     return pnp.where(z < 0, c(z, 0), -z)
 
 

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from plax import numpy as pnp
-from plax.scipy.stats._util import promote
-
-
-def _z(name, x, loc, scale):
-    x, loc, scale = promote(name, x, loc, scale)
-    return (x - loc) / scale, scale
+from plax.scipy.stats._util import promote, standardize
 
 
 def logpdf(x, loc=0, scale=1):
-    z, scale = _z("gumbel_l.logpdf", x, loc, scale)
+    z, scale = standardize("gumbel_l.logpdf", x, loc, scale)
     return z - pnp.exp(z) - pnp.log(scale)
 
 
@@ -21,7 +16,7 @@ def pdf(x, loc=0, scale=1):
 
 
 def logsf(x, loc=0, scale=1):
-    z, _ = _z("gumbel_l.logsf", x, loc, scale)
+    z, _ = standardize("gumbel_l.logsf", x, loc, scale)
     return -pnp.exp(z)
 
 
@@ -30,7 +25,7 @@ def sf(x, loc=0, scale=1):
 
 
 def cdf(x, loc=0, scale=1):
-    z, _ = _z("gumbel_l.cdf", x, loc, scale)
+    z, _ = standardize("gumbel_l.cdf", x, loc, scale)
     return -pnp.expm1(-pnp.exp(z))
 
 

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from plax import numpy as pnp
-from plax.scipy.stats._util import promote
-
-
-def _z(name, x, loc, scale):
-    x, loc, scale = promote(name, x, loc, scale)
-    return (x - loc) / scale, scale
+from plax.scipy.stats._util import promote, standardize
 
 
 def logpdf(x, loc=0, scale=1):
-    z, scale = _z("gumbel_r.logpdf", x, loc, scale)
+    z, scale = standardize("gumbel_r.logpdf", x, loc, scale)
     return -z - pnp.exp(-z) - pnp.log(scale)
 
 
@@ -21,7 +16,7 @@ def pdf(x, loc=0, scale=1):
 
 
 def logcdf(x, loc=0, scale=1):
-    z, _ = _z("gumbel_r.logcdf", x, loc, scale)
+    z, _ = standardize("gumbel_r.logcdf", x, loc, scale)
     return -pnp.exp(-z)
 
 
@@ -30,7 +25,7 @@ def cdf(x, loc=0, scale=1):
 
 
 def sf(x, loc=0, scale=1):
-    z, _ = _z("gumbel_r.sf", x, loc, scale)
+    z, _ = standardize("gumbel_r.sf", x, loc, scale)
     return -pnp.expm1(-pnp.exp(-z))
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from plax import numpy as pnp
 from plax.scipy import special
-from plax.scipy.stats._util import promote
+from plax.scipy.stats._util import promote, standardize
 
 
 def logpdf(x, loc=0, scale=1):
-    x, loc, scale = promote("logistic.logpdf", x, loc, scale)
-    z = (x - loc) / scale
+    z, scale = standardize("logistic.logpdf", x, loc, scale)
     a = pnp.abs(z)  # symmetric: the form that cannot overflow
     return -a - 2 * pnp.log1p(pnp.exp(-a)) - pnp.log(scale)
 

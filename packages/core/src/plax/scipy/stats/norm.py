@@ -6,12 +6,11 @@ import math
 
 from plax import numpy as pnp
 from plax.scipy import special
-from plax.scipy.stats._util import c, promote
+from plax.scipy.stats._util import c, promote, standardize
 
 
 def logpdf(x, loc=0, scale=1):
-    x, loc, scale = promote("norm.logpdf", x, loc, scale)
-    z = (x - loc) / scale
+    z, scale = standardize("norm.logpdf", x, loc, scale)
     return -0.5 * z * z - pnp.log(scale) - c(z, 0.5 * math.log(2 * math.pi))
 
 

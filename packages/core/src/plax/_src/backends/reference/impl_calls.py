@@ -7,7 +7,7 @@ from __future__ import annotations
 from plax._src.backends.reference.impl_control_flow import plan
 from plax._src import callback as cb
 from plax._src.ffi import ffi_call_p
-from plax._src.lax import calls, parallel
+from plax._src.lax import calls, parallel, sharding_ops
 
 
 def _call(param: str):
@@ -51,3 +51,4 @@ IMPLS[cb.pure_callback_p] = _pure_callback
 IMPLS[cb.debug_callback_p] = _debug_callback
 IMPLS[calls.custom_lin_p] = _custom_lin
 IMPLS.update({p: _unbound(p) for p in parallel.COLLECTIVES})
+IMPLS[sharding_ops.sharding_constraint_p] = lambda x, *, sharding: x  # one device: the value

@@ -1,10 +1,15 @@
-"""NumPy implementations of the elementwise primitives (XLA's semantics where NumPy differs)."""
+"""NumPy implementations of the elementwise primitives (XLA's semantics where NumPy differs).
+
+The rules with semantics of their own (integer division, shifts, conversions, select, ...)
+compute with `array_module` of their operands, so a backend on a NumPy-compatible module (the
+cupy backend on CuPy) reuses them through `plax.extend.registry.impl_table("reference")`."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from plax._src import dtypes
+from plax._src.array_module import array_module
 from plax._src.lax import elementwise as ew
 
 _ERR = dict(all="ignore")
@@ -38,18 +43,20 @@ def _via_f32(f):
 
 
 def _sign(x):
-    if np.issubdtype(x.dtype, np.complexfloating):
-        a = np.abs(x)
-        return np.where(a == 0, 0, x / np.where(a == 0, 1, a)).astype(x.dtype)
+    xp = array_module(x)
+    if x.dtype.kind == "c":
+        a = xp.abs(x)
+        return xp.where(a == 0, 0, x / xp.where(a == 0, 1, a)).astype(x.dtype)
     if dtypes.is_unsigned(x.dtype):
         return (x != 0).astype(x.dtype)
-    return np.sign(x)
+    return xp.sign(x)
 
 
 def _round(x, rounding_method=0):
+    xp = array_module(x)
     if rounding_method in (1, "TO_NEAREST_EVEN"):
-        return np.round(x)
-    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(x.dtype)  # half away from zero
+        return xp.round(x)
+    return (xp.sign(x) * xp.floor(xp.abs(x) + 0.5)).astype(x.dtype)  # half away from zero
 
 
 def _logistic(x):
@@ -59,18 +66,20 @@ def _logistic(x):
 
 
 def _rsqrt(x):
-    return 1 / np.sqrt(x)
+    return 1 / array_module(x).sqrt(x)
 
 
 def _not(x):
-    return np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)
+    xp = array_module(x)
+    return xp.logical_not(x) if x.dtype == np.bool_ else xp.invert(x)
 
 
 def _integer_pow(x, *, y):
+    xp = array_module(x)
     if y == 0:
-        return np.ones_like(x)
+        return xp.ones_like(x)
     if y < 0:
-        return 1 / np.power(x, -y)
+        return 1 / xp.power(x, -y)
     # repeated squaring, as XLA does, so integer overflow wraps the same way
     acc, base, n = None, x, y
     while n:
@@ -83,30 +92,40 @@ def _integer_pow(x, *, y):
 
 
 def _population_count(x):
-    u = x.view(np.dtype(f"u{x.dtype.itemsize}"))
-    bits = np.unpackbits(u.reshape(-1, 1).view(np.uint8), axis=1).sum(axis=1)
-    return bits.reshape(x.shape).astype(x.dtype)
+    xp = array_module(x)
+    u = xp.ascontiguousarray(x).view(np.dtype(f"u{x.dtype.itemsize}"))
+    if xp is np:
+        bits = np.unpackbits(u.reshape(-1, 1).view(np.uint8), axis=1).sum(axis=1)
+        return bits.reshape(x.shape).astype(x.dtype)
+    count = xp.zeros(x.shape, np.uint8)
+    for i in range(8 * x.dtype.itemsize):
+        count += ((u >> i) & 1).astype(np.uint8)
+    return count.astype(x.dtype)
 
 
 def _div(a, b):
+    xp = array_module(a, b)
     if dtypes.is_int(a.dtype):
-        # C semantics: truncate toward zero; x / 0 is -1 for signed (all ones), as XLA
+        # C semantics: truncate toward zero; x / 0 is -1 for signed (all ones) as XLA,
+        # INT_MIN / -1 wraps to INT_MIN; magnitudes divide unsigned (|INT_MIN| fits there)
         zero = b == 0
-        bs = np.where(zero, 1, b)
-        q = np.abs(a) // np.abs(bs) if dtypes.is_signed(a.dtype) else a // bs
+        bs = xp.where(zero, 1, b).astype(a.dtype)
         if dtypes.is_signed(a.dtype):
-            q = np.where((a < 0) != (bs < 0), -q, q)
-        return np.where(zero, -1 if dtypes.is_signed(a.dtype) else np.iinfo(a.dtype).max, q
-                        ).astype(a.dtype)
-    return np.true_divide(a, b)
+            udt = np.dtype(f"u{a.dtype.itemsize}")
+            q = (xp.abs(a).astype(udt) // xp.abs(bs).astype(udt)).astype(a.dtype)
+            q = xp.where((a < 0) != (bs < 0), -q, q)
+            return xp.where(zero, -1, q).astype(a.dtype)
+        return xp.where(zero, np.iinfo(a.dtype).max, a // bs).astype(a.dtype)
+    return xp.true_divide(a, b)
 
 
 def _rem(a, b):
+    xp = array_module(a, b)
     if dtypes.is_int(a.dtype):
         zero = b == 0
-        r = np.fmod(a, np.where(zero, 1, b))
-        return np.where(zero, a, r).astype(a.dtype)
-    return np.fmod(a, b)
+        r = xp.fmod(a, xp.where(zero, 1, b).astype(a.dtype))
+        return xp.where(zero, a, r).astype(a.dtype)
+    return xp.fmod(a, b)
 
 
 def _max(a, b):
@@ -121,77 +140,97 @@ def _nbits(dt):
     return dt.itemsize * 8
 
 
+def _udt(dt):
+    return np.dtype(f"u{dt.itemsize}")
+
+
 def _shift_left(a, b):
+    xp = array_module(a, b)
     n = _nbits(a.dtype)
-    ub = b.astype(np.dtype(f"u{a.dtype.itemsize}"))
-    out = np.left_shift(a, np.minimum(ub, n - 1).astype(a.dtype))
-    return np.where(ub >= n, 0, out).astype(a.dtype)
+    ub = b.astype(_udt(a.dtype))
+    out = xp.left_shift(a, xp.minimum(ub, n - 1).astype(a.dtype))
+    return xp.where(ub >= n, 0, out).astype(a.dtype)
 
 
 def _shift_right_logical(a, b):
+    xp = array_module(a, b)
     n = _nbits(a.dtype)
-    udt = np.dtype(f"u{a.dtype.itemsize}")
-    ua, ub = a.view(udt) if a.ndim else np.asarray(a).astype(udt), b.astype(udt)
-    out = np.right_shift(ua, np.minimum(ub, n - 1))
-    return np.where(ub >= n, 0, out).astype(udt).view(a.dtype) if a.ndim else \
-        np.asarray(np.where(ub >= n, 0, out).astype(udt)).view(a.dtype)
+    udt = _udt(a.dtype)
+    ua, ub = xp.asarray(a).view(udt), b.astype(udt)
+    out = xp.right_shift(ua, xp.minimum(ub, n - 1))
+    return xp.asarray(xp.where(ub >= n, 0, out).astype(udt)).view(a.dtype)
 
 
 def _shift_right_arithmetic(a, b):
+    xp = array_module(a, b)
     n = _nbits(a.dtype)
-    ub = b.astype(np.dtype(f"u{a.dtype.itemsize}"))
+    ub = b.astype(_udt(a.dtype))
     if dtypes.is_unsigned(a.dtype):
-        sa = a.view(np.dtype(f"i{a.dtype.itemsize}")) if a.ndim else \
-            np.asarray(a).view(np.dtype(f"i{a.dtype.itemsize}"))
-        out = np.right_shift(sa, np.minimum(ub, n - 1).astype(sa.dtype))
-        return out.view(a.dtype)
-    return np.right_shift(a, np.minimum(ub, n - 1).astype(a.dtype))
+        sa = xp.asarray(a).view(np.dtype(f"i{a.dtype.itemsize}"))
+        out = xp.right_shift(sa, xp.minimum(ub, n - 1).astype(sa.dtype))
+        return xp.asarray(out).view(a.dtype)
+    return xp.right_shift(a, xp.minimum(ub, n - 1).astype(a.dtype))
 
 
 def _select_n(which, *cases):
     if len(cases) == 1:
         return cases[0]
+    xp = array_module(which, *cases)
     if which.dtype == np.bool_:
-        return np.where(which, cases[1], cases[0])
+        return xp.where(which, cases[1], cases[0])
     out = cases[0]
     for i in range(1, len(cases)):
-        out = np.where(which == i, cases[i], out)
+        out = xp.where(which == i, cases[i], out)
     return out
 
 
 def _clamp(lo, x, hi):
-    return np.minimum(np.maximum(x, lo), hi)
+    xp = array_module(lo, x, hi)
+    return xp.minimum(xp.maximum(x, lo), hi)
+
+
+def float_to_int(x, new_dtype, xp=np):
+    """float -> int as XLA CPU/GPU convert: truncate toward zero, NaN -> 0, out of range
+    (the infinities included) saturates at the integer type's bounds. The comparisons are in
+    float64, where the 64-bit bounds round to 2**63 and 2**64, so `>= max` means "no int64 /
+    uint64 holds it" (a plain clip-then-cast overflows there)."""
+    info = np.iinfo(new_dtype)
+    xf = xp.trunc(x.astype(np.float64))
+    hi, lo = xf >= float(info.max), xf <= float(info.min)
+    safe = xp.where(hi | lo | xp.isnan(xf), 0.0, xf).astype(new_dtype)
+    return xp.where(hi, info.max, xp.where(lo, info.min, safe)).astype(new_dtype)
 
 
 def _convert_element_type(x, *, new_dtype, weak_type=False, sharding=None):
+    new_dtype = np.dtype(new_dtype)
     if x.dtype == new_dtype:
         return x
-    if np.iscomplexobj(x) and not dtypes.is_complex(new_dtype):
+    if x.dtype.kind == "c" and not dtypes.is_complex(new_dtype):
         x = x.real
     if new_dtype == np.bool_:
         return x != 0
     if dtypes.is_int(new_dtype) and dtypes.is_inexact(x.dtype):
-        # float -> int: truncate; NaN -> 0; out of range saturates (XLA's behaviour)
-        info = np.iinfo(new_dtype)
-        xf = np.nan_to_num(x.astype(np.float64), nan=0.0)
-        xf = np.clip(np.trunc(xf), info.min, info.max)
-        return xf.astype(new_dtype)
+        xp = array_module(x)
+        return float_to_int(xp.asarray(x), new_dtype, xp)
     return x.astype(new_dtype)
 
 
 def _bitcast(x, *, new_dtype):
-    x = np.ascontiguousarray(x).reshape(x.shape)
-    if x.dtype.itemsize >= new_dtype.itemsize:
-        return x.view(new_dtype).reshape(x.shape + ((x.dtype.itemsize // new_dtype.itemsize,)
-                                                    if x.dtype.itemsize != new_dtype.itemsize
-                                                    else ()))
+    xp = array_module(x)
+    new_dtype = np.dtype(new_dtype)
+    x = xp.ascontiguousarray(x).reshape(x.shape)
+    if x.dtype.itemsize > new_dtype.itemsize:
+        return x.view(new_dtype).reshape(x.shape + (x.dtype.itemsize // new_dtype.itemsize,))
+    if x.dtype.itemsize == new_dtype.itemsize:
+        return x.view(new_dtype).reshape(x.shape)
     return x.view(new_dtype).reshape(x.shape[:-1])
 
 
 def _complex(a, b):
     # not a + 1j*b: 1j * inf would make the real part nan
-    a, b = np.broadcast_arrays(a, b)
-    out = np.empty(a.shape, np.complex128 if a.dtype == np.float64 else np.complex64)
+    xp = array_module(a, b)
+    a, b = xp.broadcast_arrays(a, b)
+    out = xp.empty(a.shape, np.complex128 if a.dtype == np.float64 else np.complex64)
     out.real, out.imag = a, b
     return out
 
@@ -201,17 +240,18 @@ def _is_finite(x):
 
 
 def _nextafter(a, b):
+    xp = array_module(a, b)
     if a.dtype != dtypes.bfloat16:
-        return np.nextafter(a, b)
-    # NumPy has no bfloat16 kernel: step the bit pattern (as XLA does), one ulp towards b
-    a, b = np.broadcast_arrays(a, b)
+        return xp.nextafter(a, b)
+    # no bfloat16 kernel: step the bit pattern (as XLA does), one ulp towards b
+    a, b = xp.broadcast_arrays(a, b)
     bits = a.view(np.uint16).astype(np.int32)
-    tiny = np.where(b > a, 1, 0x8001).astype(np.int32)  # the smallest subnormal, signed
-    step = np.where((b > a) == (a > 0), 1, -1)
-    out = np.where(a == 0, tiny, bits + step)
-    out = np.where(a == b, b.view(np.uint16).astype(np.int32), out)
+    tiny = xp.where(b > a, 1, 0x8001).astype(np.int32)  # the smallest subnormal, signed
+    step = xp.where((b > a) == (a > 0), 1, -1)
+    out = xp.where(a == 0, tiny, bits + step)
+    out = xp.where(a == b, b.view(np.uint16).astype(np.int32), out)
     res = out.astype(np.uint16).view(dtypes.bfloat16)
-    return np.where(np.isnan(a) | np.isnan(b), np.asarray(np.nan, a.dtype), res)
+    return xp.where(xp.isnan(a) | xp.isnan(b), xp.asarray(np.nan, a.dtype), res)
 
 
 def _lgamma(x):

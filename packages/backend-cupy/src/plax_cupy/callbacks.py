@@ -1,0 +1,49 @@
+"""Host callbacks and foreign kernels on the cupy backend. pure_callback and debug_callback
+synchronise the stream, copy their operands to the host (copies in the host build too, so a
+callback may keep what it is given), call the Python function and copy the results back to the
+device, eagerly and as a step of a compiled program. ffi_call, an XLA custom call, has no
+counterpart here and is refused naming the primitive and the backend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plax_cupy import xp as X
+
+
+def _to_host(bufs) -> list[np.ndarray]:
+    X.synchronize()  # the operands' kernels have finished before the host reads them
+    return [X.to_numpy(b) if X.on_gpu() else np.array(b, copy=True) for b in bufs]
+
+
+def _pure_callback(*bufs, callback, result_avals, vmap_method):
+    name = getattr(callback, "__name__", "callback")
+    out = callback(*_to_host(bufs))
+    if len(out) != len(result_avals):
+        raise TypeError(f"pure_callback({name}): the callback returned {len(out)} values, "
+                        f"result_shape_dtypes declares {len(result_avals)}")
+    res = []
+    for i, (o, a) in enumerate(zip(out, result_avals)):
+        o = np.asarray(o)
+        if o.shape != tuple(a.shape):
+            raise TypeError(f"pure_callback({name}): result {i} of the callback has shape "
+                            f"{o.shape}, result_shape_dtypes declares {tuple(a.shape)}")
+        res.append(X.xp.array(o, dtype=a.dtype))  # a copy: the callback may reuse its arrays
+    return res
+
+
+def _debug_callback(*bufs, callback):
+    callback(*_to_host(bufs))
+    return []
+
+
+def _ffi_call(*bufs, target_name, **params):
+    from plax.extend import UnsupportedPrimitiveError
+    raise UnsupportedPrimitiveError(
+        f"backend 'cupy' cannot run primitive 'ffi_call' (target {target_name!r}): an FFI "
+        "kernel is an XLA custom call; run it on the xla backend (plax.default_backend('xla') "
+        "or jit(..., backend='xla'))")
+
+
+RULES = {"pure_callback": _pure_callback, "debug_callback": _debug_callback,
+         "ffi_call": _ffi_call}

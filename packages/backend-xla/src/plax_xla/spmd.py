@@ -1,0 +1,162 @@
+"""Programs partitioned by XLA's SPMD partitioner over several devices (jit over a mesh).
+
+A program is partitioned when its inputs are Arrays over several devices, or when it holds a
+sharding constraint or a shard_map over a mesh. Each input's layout becomes an `mhlo.sharding`
+attribute of its parameter (one-device inputs are replicated), the program is compiled with
+num_partitions = number of devices, and its outputs come back as global arrays over them, laid
+out as XLA's propagation chose (as NamedShardings on the program's mesh where one fits). A
+compiled variant is kept per tuple of input layouts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from plax.extend import Executable, iter_eqns
+from plax.sharding import Mesh, NamedSharding, sharding_devices, xla_sharding_text
+from plax_xla import _jaxlib as jl
+from plax_xla.lowering import take_host_callbacks
+
+
+class Spmd:
+    """What lowering a partitioned program needs: its partitions' devices (plax Devices, in
+    partition order) and the mesh they come from (None when only arrays' layouts are known)."""
+
+    __slots__ = ("devices", "mesh", "index")
+
+    def __init__(self, devices: Sequence[Any], mesh: Mesh | None):
+        self.devices, self.mesh = tuple(devices), mesh
+        self.index = {d: i for i, d in enumerate(self.devices)}
+
+    def key(self):
+        return self.devices, self.mesh
+
+    def sharding_text(self, sharding, ndim: int) -> str:
+        self.check(sharding, "a sharding")
+        return xla_sharding_text(sharding, ndim, self.devices)
+
+    def check(self, sharding, what: str) -> None:
+        if set(sharding.device_set) != set(self.devices):
+            raise ValueError(
+                f"{what} ({sharding!r}) lies on devices "
+                f"{sorted(d.id for d in sharding.device_set)}, but the program is partitioned "
+                f"over devices {[d.id for d in self.devices]}; every sharded input, constraint "
+                "and shard_map of one program must use the same devices")
+
+
+def mesh_of_jaxpr(closed) -> Spmd | None:
+    """The mesh (over more than one device) of the sharding constraints and shard_maps in a
+    program, or None."""
+    found = None
+    for eqn in iter_eqns(closed):
+        for v in eqn.params.values():
+            mesh = v.mesh if isinstance(v, NamedSharding) else v if isinstance(v, Mesh) else None
+            if mesh is None or mesh.size < 2:
+                continue
+            if found is None:
+                found = mesh
+            elif set(mesh.devices.flat) != set(found.devices.flat):
+                raise ValueError(f"a program uses meshes over different devices: {found!r} "
+                                 f"({sorted(d.id for d in found.devices.flat)}) and {mesh!r} "
+                                 f"({sorted(d.id for d in mesh.devices.flat)})")
+    return None if found is None else Spmd(list(found.devices.flat), found)
+
+
+class SpmdRunner:
+    """Runs one program partitioned over the devices its inputs (or its mesh) say; compiles a
+    variant per tuple of input layouts. `lower(spmd, arg_shardings) -> module text`."""
+
+    def __init__(self, backend, lower: Callable, in_avals, out_avals, fixed: Spmd | None):
+        self._backend, self._lower, self._fixed = backend, lower, fixed
+        self._in = [(tuple(a.shape), np.dtype(a.dtype)) for a in in_avals]
+        self._out = [(tuple(a.shape), np.dtype(a.dtype)) for a in out_avals]
+        self._variants: dict = {}
+        self._by_layout: dict = {}  # input layouts -> (devices, executable, handlers)
+
+    def __call__(self, buffers: Sequence[Any]) -> list:
+        backend = self._backend
+        layouts = tuple(None if jl.single_device_of(b) is not None else backend.buffer_sharding(b)
+                        for b in buffers)
+        hit = self._by_layout.get(layouts)
+        if hit is None:
+            hit = self._by_layout[layouts] = self._prepare(layouts)
+        natives, loaded, handlers = hit
+        local = natives if backend._process_count == 1 else [
+            n for n in natives if n.process_index == backend._process_index]
+        args = []
+        for b, s, (shape, dtype) in zip(buffers, layouts, self._in):
+            if s is None:  # a one-device input: the same value on every partition
+                args.append(jl.put_replicated(b, shape, dtype, natives, local))
+            elif jl.devices_of(b) != natives:  # its pieces in another device order: anew
+                args.append(backend.put_in_order(backend.to_numpy(b), s, self._devs(natives),
+                                                 shape, dtype))
+            else:
+                args.append(b)
+        if backend._runtime is None:
+            return loaded.execute_sharded(args).consume_with_handlers(handlers)
+        with backend._runtime.collective():  # waits for the other processes' parts
+            outs = loaded.execute_sharded(args).consume_with_handlers(handlers)
+            for o in outs:
+                jl.block_until_ready(o)
+            return outs
+
+    def _devs(self, natives):
+        return [self._backend._by_native[n] for n in natives]
+
+    def _prepare(self, layouts):
+        """(partition devices, executable, result handlers) for inputs laid out so."""
+        spmd = self._fixed
+        if spmd is None:
+            first = next((s for s in layouts if s is not None), None)
+            if first is None:
+                raise ValueError("a partitioned program needs a mesh or a sharded input")
+            spmd = Spmd(sharding_devices(first), getattr(first, "mesh", None))
+        texts = []
+        for i, (s, (shape, _)) in enumerate(zip(layouts, self._in)):
+            if s is None:
+                texts.append("{replicated}")
+            else:
+                spmd.check(s, f"input {i}")
+                texts.append(spmd.sharding_text(s, len(shape)))
+        key = (spmd.key(), tuple(texts))
+        variant = self._variants.get(key)
+        if variant is None:
+            variant = self._variants[key] = self._compile(spmd, texts,
+                                                          [d.native for d in spmd.devices])
+        return ([d.native for d in spmd.devices], *variant)
+
+    def _compile(self, spmd: Spmd, texts, natives):
+        text = self._lower(spmd, texts)
+        if take_host_callbacks(text):
+            raise NotImplementedError("host callbacks (pure_callback, debug.print) inside a "
+                                      "program partitioned over several devices")
+        backend = self._backend
+        backend.stats["compiles"] += 1
+        backend.stats["spmd_compiles"] += 1
+        loaded = jl.compile_partitioned(backend._client, text, natives, len(self._out))
+        self.last_text = text
+        handlers = []
+        for (shape, dtype), out_text in zip(self._out, jl.output_sharding_texts(loaded)):
+            sharding = backend.sharding_from_text(out_text, spmd, len(shape))
+            handlers.append(jl.result_handler(shape, dtype,
+                                              backend.gspmd(sharding, len(shape), spmd.devices)))
+        return loaded, handlers
+
+
+class SpmdExecutable(Executable):
+    """A program with sharding constraints or shard_maps over a mesh: always partitioned."""
+
+    __slots__ = ("_run", "donated")
+
+    def __init__(self, runner: SpmdRunner):
+        self._run = runner
+        self.donated = ()
+
+    def __call__(self, buffers):
+        return self._run(buffers)
+
+    @property
+    def text(self) -> str:
+        return getattr(self._run, "last_text", "")
