@@ -39,7 +39,7 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
 
 
 _MISS = object()  # arguments on more than one backend
-_NO_LAST = ((None,), None, _MISS, None, None, None)  # JitFunction._last before any hit
+_NO_LAST = ((None,), None, _MISS, None, None, None, _MISS, None)  # JitFunction._last, unset
 _live: weakref.WeakSet = weakref.WeakSet()  # every JitFunction, for clear_caches()
 logger = logging.getLogger("plax.jit")  # log_compiles and explain_cache_misses write here
 
@@ -244,38 +244,43 @@ class JitFunction:
             return self._call(args, kwargs)
         # The hot path, written out flat (each Python frame costs ~0.1 us on a ~4 us launch):
         # every leaf an Array, a cache hit, all of them on the backend of the last call.
-        avals, bufs, committed, backend = [], [], False, None
-        leaves, in_tree = args, None
         hot = self._last
-        for x in args:
-            if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
-                in_tree = hot[0][0]
-                try:  # the last call's tree: its leaves in ~0.3 us (a full flatten: ~2.5)
-                    leaves = in_tree.flatten_up_to(args)
-                    flat = None  # (not flat yet where a leaf is still a subtree)
-                except Exception:  # another tree (or None: the arguments were leaves)
-                    leaves, in_tree = _optree_flatten(args, None, False, "plax")
-                    flat = (leaves, in_tree)
-                avals, bufs, committed, backend = [], [], False, None
-                for y in leaves:
-                    if type(y) is not Array:
-                        return self._call(args, kwargs, flat)
-                    avals.append(y.aval)
-                    bufs.append(y._buf)
-                    if y._committed:
-                        committed = True
-                    if y._backend is not backend:
-                        backend = y._backend if backend is None else _MISS
-                break
-            avals.append(x.aval)
-            bufs.append(x._buf)
-            if x._committed:
-                committed = True
-            if x._backend is not backend:
-                backend = x._backend if backend is None else _MISS
-        key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
-        if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
-            return self._warm(key, args, kwargs, leaves, backend)
+        x = args[0] if len(args) == 1 else None
+        if type(x) is Array and x.aval is hot[6] and x._backend is hot[2] and \
+                config.enable_x64 is hot[7]:  # one Array, as last time: checked directly
+            leaves, bufs, backend, committed = args, [x._buf], hot[2], x._committed
+        else:
+            avals, bufs, committed, backend = [], [], False, None
+            leaves, in_tree = args, None
+            for x in args:
+                if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
+                    in_tree = hot[0][0]
+                    try:  # the last call's tree: its leaves in ~0.3 us (a full flatten: ~2.5)
+                        leaves = in_tree.flatten_up_to(args)
+                        flat = None  # (not flat yet where a leaf is still a subtree)
+                    except Exception:  # another tree (or None: the arguments were leaves)
+                        leaves, in_tree = _optree_flatten(args, None, False, "plax")
+                        flat = (leaves, in_tree)
+                    avals, bufs, committed, backend = [], [], False, None
+                    for y in leaves:
+                        if type(y) is not Array:
+                            return self._call(args, kwargs, flat)
+                        avals.append(y.aval)
+                        bufs.append(y._buf)
+                        if y._committed:
+                            committed = True
+                        if y._backend is not backend:
+                            backend = y._backend if backend is None else _MISS
+                    break
+                avals.append(x.aval)
+                bufs.append(x._buf)
+                if x._committed:
+                    committed = True
+                if x._backend is not backend:
+                    backend = x._backend if backend is None else _MISS
+            key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
+            if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
+                return self._warm(key, args, kwargs, leaves, backend)
         if not committed and self.backend is None:
             # uncommitted: the default backend runs it (registry.is_default_backend, inlined)
             name = config.backend
@@ -301,17 +306,20 @@ class JitFunction:
     def _warm(self, key, args, kwargs, leaves, backend):
         """A call of Arrays that missed the one-slot `_last`: the flat cache, else the full
         path; a hit becomes the new `_last` (key, entry, backend, runner, the single output's
-        aval or None, the consts' buffers), one tuple replaced whole, so threads never see
-        halves of two."""
+        aval or None, the consts' buffers, the one argument's aval, the x64 mode), one tuple
+        replaced whole, so threads never see halves of two."""
         entry = self._flat_cache.get(key)
         if entry is None:
             return self._call(args, kwargs)
         out = self._execute(entry, leaves)
         last = entry.last
         if last.backend is backend:
+            # ... and, for a call of one Array, its aval and x64 mode (the _one path's checks)
+            one = key[0] is None and len(key) == 3
             self._last = (key, entry, backend, last.run,
                           entry.out_avals[0] if entry.single_out else None,
-                          last.const_bufs if entry.consts else None)
+                          last.const_bufs if entry.consts else None,
+                          key[2] if one else _MISS, key[1])
         return out
 
     def _execute(self, entry, leaves, avals=None):
