@@ -54,11 +54,14 @@ def _make_client(platform: str, cpu_devices: int, runtime=None):
                     except RuntimeError as e:
                         warnings.warn(f"plax xla backend: {e}; using the CPU", RuntimeWarning,
                                       stacklevel=3)
+        asynchronous = _option("xla_cpu_async_dispatch", None)
+        if asynchronous is None:  # several devices (pmap) or processes: replicas run concurrently
+            asynchronous = cpu_devices > 1 or dist is not None
         if dist is not None:
             if dist[3] is not None:  # CPU devices are virtual: that many of them
                 cpu_devices = len(dist[3])
-            return jl.cpu_client(cpu_devices, dist[:3]), "cpu"
-        return jl.cpu_client(cpu_devices), "cpu"
+            return jl.cpu_client(cpu_devices, dist[:3], asynchronous), "cpu"
+        return jl.cpu_client(cpu_devices, None, asynchronous), "cpu"
     if platform in ("gpu", "cuda"):
         return jl.plugin_client("gpu", dist), "gpu"
     if platform == "tpu":

@@ -29,7 +29,8 @@ _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", 
                "checkify", "tree", "scipy", "errors", "debug", "ffi",
                "sharding",
                "distributed",
-               "profiler"}
+               "profiler",
+               "image"}
 
 
 class default_backend:
