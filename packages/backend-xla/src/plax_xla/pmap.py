@@ -99,7 +99,7 @@ def _signature(args) -> list | None:
     for x in args:
         t = type(x)
         if t is Array:
-            sig.append((x.aval, jl.single_device_of(x._buf) is None))
+            sig.append((x.aval, _several(x._buf)))
         elif t is np.ndarray:
             sig.append((x.shape, x.dtype))
         else:
@@ -204,8 +204,17 @@ def _pieces_kinds(backend, leaves, axes) -> tuple | None:
     if backend._process_count > 1:
         return None
     return tuple(a is not None and not (type(x) is Array and x._backend is backend
-                                        and jl.single_device_of(x._buf) is not None)
+                                        and not _several(x._buf))
                  for x, a in zip(leaves, axes))
+
+
+def _several(buf) -> bool:
+    """Whether `buf` is an array over several devices (False for a deleted one, which the
+    placement then reports)."""
+    try:
+        return jl.single_device_of(buf) is None
+    except AttributeError:
+        return False
 
 
 def _tiled(backend, natives, ndim: int, axis: int):
