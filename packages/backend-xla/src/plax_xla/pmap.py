@@ -164,7 +164,7 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
 def _run(backend, fun, entry, avals, leaves, natives):
     """One call of a built pmap program: inputs onto the devices, run, replica 0's outputs."""
     loaded, out_tree, out_avals, consts, io = entry
-    if io is not None:  # one process: mapped inputs as pieces, outputs sharded arrays
+    if io is not None:  # mapped inputs as pieces, outputs split over the devices
         return _run_sharded(backend, fun, entry, avals, leaves, natives)
     local = natives if backend._process_count == 1 else [
         d for d in natives if d.process_index == backend._process_index]
@@ -181,28 +181,45 @@ def _run(backend, fun, entry, avals, leaves, natives):
 
 
 def _run_sharded(backend, fun, entry, avals, leaves, natives):
-    """One process: a mapped input goes to the devices as one piece each (a pmap output of
-    the same layout as it is, no copy); the outputs stay on the devices as sharded arrays."""
+    """A mapped input goes to the devices as one piece each (a pmap output of the same layout
+    as it is); the outputs stay on the devices as arrays split along the mapped axis. Across
+    processes the program's arrays span every process's devices and each process supplies
+    (and gets back) the pieces on its own."""
     loaded, out_tree, out_avals, consts, (axes, pieces, handlers, out_mapped) = entry
-    bufs = [_replicate(backend, x, get_aval(x), natives, natives) for x in consts]
+    several = backend._process_count > 1
+    local = natives if not several else [
+        d for d in natives if d.process_index == backend._process_index]
+    bufs = [_replicate(backend, x, get_aval(x), natives, local) for x in consts]
     for x, av, a, piece in zip(leaves, avals, axes, pieces):
-        bufs.append(_as_pieces(backend, x, av, a, natives) if piece else
-                    _replicate(backend, x, av, natives, natives))
+        bufs.append(_as_pieces(backend, x, av, a, natives, local) if piece else
+                    _replicate(backend, x, av, natives, local))
+    if backend._runtime is None:
+        outs = _execute(loaded, bufs, handlers)
+    else:  # waits for the other processes: a lost peer ends in an error, not a hang
+        with backend._runtime.collective():
+            outs = _execute(loaded, bufs, handlers)
+    final = []
+    for o, a, av in zip(outs, out_mapped, out_avals):
+        if a is None:  # an unmapped output (out_axes None) is replica 0's value, on its device
+            o = jl.shards_of(o)[0]
+        elif several:  # this process's pieces, as an array over its devices
+            o = jl.put_global(jl.shards_of(o), local,
+                              _tiled(backend, local, av.ndim, a % av.ndim), av.shape, av.dtype)
+        final.append(o)
+    return tree_unflatten(out_tree, execution.wrap(
+        final, out_avals, backend, False, f"pmap({getattr(fun, '__name__', 'fun')})"))
+
+
+def _execute(loaded, bufs, handlers):
     outs = loaded.execute_sharded(bufs).consume_with_handlers(handlers)
     for o in outs:  # fewer cores than replicas: overlapping programs would starve each other
         jl.block_until_ready(o)
-    # an unmapped output (out_axes None) is replica 0's value, on its device
-    outs = [o if s is not None else jl.shards_of(o)[0] for o, s in zip(outs, out_mapped)]
-    return tree_unflatten(out_tree, execution.wrap(
-        outs, out_avals, backend, False, f"pmap({getattr(fun, '__name__', 'fun')})"))
+    return outs
 
 
 def _pieces_kinds(backend, leaves, axes) -> tuple | None:
     """Which mapped inputs go to the devices as pieces (host values, arrays over several
-    devices) rather than whole (one-device arrays, sliced by the program); None across
-    processes, where every input goes whole."""
-    if backend._process_count > 1:
-        return None
+    devices) rather than whole (one-device arrays, sliced by the program)."""
     return tuple(a is not None and not (type(x) is Array and x._backend is backend
                                         and not _several(x._buf))
                  for x, a in zip(leaves, axes))
@@ -233,23 +250,30 @@ def _tiled(backend, natives, ndim: int, axis: int):
     return hit
 
 
-def _as_pieces(backend, x, aval, axis: int, natives):
-    """`x` split along `axis`, piece i on device i: an array laid out so already as it is."""
-    sharding = _tiled(backend, natives, aval.ndim, axis)
+def _as_pieces(backend, x, aval, axis: int, natives, local):
+    """`x` (this process's part) split along `axis`, piece i on local device i, as one array
+    over all `natives`; an array laid out so already goes as it is."""
+    everywhere = _tiled(backend, natives, aval.ndim, axis)
+    shape = aval.shape
+    if len(local) != len(natives):  # the array the program sees spans every process
+        shape = shape[:axis] + (shape[axis] * len(natives) // len(local),) + shape[axis + 1:]
     if type(x) is Array and x._backend is backend:
         execution.check_not_deleted([x])
-        if jl.sharding_of(x._buf) is sharding:
+        layout = jl.sharding_of(x._buf)
+        if layout is everywhere:
             return x._buf
+        if layout is _tiled(backend, local, aval.ndim, axis):  # a pmap output, across processes
+            return jl.put_global(jl.shards_of(x._buf), local, everywhere, shape, aval.dtype)
         host = backend.to_numpy(x._buf)
     else:
         host = np.asarray(x, dtype=aval.dtype)
     backend.stats["host_to_device"] += 1
     one = [slice(None)] * aval.ndim
     shards = []
-    for i in range(len(natives)):
+    for i in range(len(local)):
         one[axis] = slice(i, i + 1)
         shards.append(np.array(host[tuple(one)], copy=True))
-    return jl.put_global(shards, natives, sharding, aval.shape, aval.dtype)
+    return jl.put_global(shards, local, everywhere, shape, aval.dtype)
 
 
 def _devices(backend, devices, n: int) -> list:
@@ -375,9 +399,15 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
     io = None
     if pieces is not None:
         replicated = jl.replicated_sharding(natives)
-        handlers = [jl.result_handler(av.shape, av.dtype, replicated if a is None else
-                                      _tiled(backend, natives, av.ndim, a % av.ndim))
-                    for av, a in zip(out_avals, o_axes)]
+        handlers = []
+        for av, a in zip(out_avals, o_axes):
+            if a is None:
+                handlers.append(jl.result_handler(av.shape, av.dtype, replicated))
+                continue
+            a %= av.ndim  # the array over every replica: n * process_count along the axis
+            shape = av.shape[:a] + (total,) + av.shape[a + 1:]
+            handlers.append(jl.result_handler(shape, av.dtype,
+                                              _tiled(backend, natives, av.ndim, a)))
         io = (leaf_axes, pieces, handlers, o_axes)
     return loaded, out_tree, out_avals, consts, io
 
