@@ -1,11 +1,12 @@
 """pmap on the xla backend: one replicated program (num_replicas = number of devices) whose
 collectives are real cross-device operations.
 
-The function is traced once per signature on the per-device shapes. Each input goes to every
-device whole and the program slices its replica's part (by replica_id); each mapped output is
-all-gathered, so replica 0 holds the stacked result, which stays on device as the output.
-Under another transformation (grad, jit, vmap of a pmap) it runs with vmap semantics instead.
-donate_argnums is accepted and ignored: every input is copied to the devices anyway.
+The function is traced once per signature on the per-device shapes. A mapped input from the
+host, or a pmap output, goes to the devices as one piece each (a pmap output as it is); a
+one-device Array goes to every device whole and the program slices its replica's part (by
+replica_id). Mapped outputs stay split over the devices (as JAX's), unmapped ones are replica
+0's. Under another transformation (grad, jit, vmap of a pmap) it runs with vmap semantics
+instead. donate_argnums is accepted and ignored.
 
 Across processes (plax.distributed) every process calls it with its local part (axis size n,
 its first n devices); the program has n * process_count replicas, process-major, so collectives
@@ -162,25 +163,6 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
 
 
 def _run(backend, fun, entry, avals, leaves, natives):
-    """One call of a built pmap program: inputs onto the devices, run, replica 0's outputs."""
-    loaded, out_tree, out_avals, consts, io = entry
-    if io is not None:  # mapped inputs as pieces, outputs split over the devices
-        return _run_sharded(backend, fun, entry, avals, leaves, natives)
-    local = natives if backend._process_count == 1 else [
-        d for d in natives if d.process_index == backend._process_index]
-    bufs = [_replicate(backend, x, get_aval(x), natives, local) for x in consts]
-    bufs += [_replicate(backend, x, av, natives, local) for x, av in zip(leaves, avals)]
-    if backend._runtime is None:
-        per_output = jl.execute_replicated(loaded, bufs)
-    else:  # waits for the other processes: a lost peer ends in an error, not a hang
-        with backend._runtime.collective():
-            per_output = jl.execute_replicated(loaded, bufs)
-    outs = execution.wrap([replicas[0] for replicas in per_output], out_avals, backend, False,
-                          f"pmap({getattr(fun, '__name__', 'fun')})")
-    return tree_unflatten(out_tree, outs)
-
-
-def _run_sharded(backend, fun, entry, avals, leaves, natives):
     """A mapped input goes to the devices as one piece each (a pmap output of the same layout
     as it is); the outputs stay on the devices as arrays split along the mapped axis. Across
     processes the program's arrays span every process's devices and each process supplies
@@ -321,7 +303,7 @@ def _replicate(backend, x, aval, natives, local):
 
 
 def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_name, out_axes,
-           pieces=None):
+           pieces):
     per_device = [av if a is None else av.update(shape=av.shape[:a] + av.shape[a + 1:])
                   for av, a in zip(avals, axes)]
     out_box: list = []
@@ -351,7 +333,7 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
     axes = [None] * len(consts) + list(axes)
     avals = [get_aval(c) for c in consts] + list(avals)
     # what each replica receives: a piece (the mapped axis of size 1) or the whole input
-    piece = [False] * len(consts) + list(pieces or [False] * len(leaf_axes))
+    piece = [False] * len(consts) + list(pieces)
     prog_avals = [av.update(shape=av.shape[:a] + (1,) + av.shape[a + 1:]) if p else av
                   for av, a, p in zip(avals, axes, piece)]
     out_tree = out_box[-1]
@@ -379,11 +361,10 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
                 else _take(b, v, a, rid) for v, a, p in zip(vals, axes, piece)]
 
     def epilogue(b, vals):
-        if pieces is not None:  # each replica's piece of sharded outputs: nothing gathered
-            return [v if a is None else hlo.reshape(
-                b, v, v.shape[:a % (v.ndim + 1)] + (1,) + v.shape[a % (v.ndim + 1):])
-                for v, a in zip(vals, o_axes)]
-        return _stack_all(b, vals, o_axes, n, total)
+        # each replica's piece of the outputs split over the devices: nothing gathered
+        return [v if a is None else hlo.reshape(
+            b, v, v.shape[:a % (v.ndim + 1)] + (1,) + v.shape[a % (v.ndim + 1):])
+            for v, a in zip(vals, o_axes)]
 
     text, _ = lower_closed_jaxpr(_with_in_avals(jaxpr, prog_avals), f"pmap_{total}",
                                  axis_env=AxisEnv(axis_name, total), num_replicas=total,
@@ -396,19 +377,17 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
         out_avals.append(av if a is None else av.update(
             shape=av.shape[:a % (av.ndim + 1)] + (n,) + av.shape[a % (av.ndim + 1):],
             weak_type=av.weak_type))
-    io = None
-    if pieces is not None:
-        replicated = jl.replicated_sharding(natives)
-        handlers = []
-        for av, a in zip(out_avals, o_axes):
-            if a is None:
-                handlers.append(jl.result_handler(av.shape, av.dtype, replicated))
-                continue
-            a %= av.ndim  # the array over every replica: n * process_count along the axis
-            shape = av.shape[:a] + (total,) + av.shape[a + 1:]
-            handlers.append(jl.result_handler(shape, av.dtype,
-                                              _tiled(backend, natives, av.ndim, a)))
-        io = (leaf_axes, pieces, handlers, o_axes)
+    replicated = jl.replicated_sharding(natives)
+    handlers = []
+    for av, a in zip(out_avals, o_axes):
+        if a is None:
+            handlers.append(jl.result_handler(av.shape, av.dtype, replicated))
+            continue
+        a %= av.ndim  # the array over every replica: n * process_count along the axis
+        shape = av.shape[:a] + (total,) + av.shape[a + 1:]
+        handlers.append(jl.result_handler(shape, av.dtype,
+                                          _tiled(backend, natives, av.ndim, a)))
+    io = (leaf_axes, pieces, handlers, o_axes)
     return loaded, out_tree, out_avals, consts, io
 
 
@@ -428,32 +407,6 @@ def _take(b, v, axis: int, rid):
     row = b.op1("stablehlo.dynamic_slice", [v, *idx], sizes, v.dtype,
                 attrs=f"slice_sizes = {i64_array(sizes)}")
     return hlo.reshape(b, row, v.shape[:axis] + v.shape[axis + 1:])
-
-
-def _stack_all(b, vals, axes, n: int, total: int):
-    """The mapped outputs stacked (unmapped ones as they are): one all_gather for all outputs
-    stacked along the same axis (one exchange; across processes a network round trip each)."""
-    outs = list(vals)
-    by_axis: dict = {}
-    for i, (v, a) in enumerate(zip(vals, axes)):
-        if a is not None:
-            by_axis.setdefault(a % (v.ndim + 1), []).append(i)
-    if n == 1:  # one device per process: nothing to gather
-        for axis, idx in by_axis.items():
-            for i in idx:
-                outs[i] = hlo.reshape(b, vals[i], vals[i].shape[:axis] + (1,)
-                                      + vals[i].shape[axis:])
-        return outs
-    groups = hlo.replica_groups([list(range(g, g + n)) for g in range(0, total, n)])
-    for axis, idx in by_axis.items():
-        ones = [hlo.reshape(b, vals[i], vals[i].shape[:axis] + (1,) + vals[i].shape[axis:])
-                for i in idx]
-        shapes = [(o.shape[:axis] + (n,) + o.shape[axis + 1:], o.dtype) for o in ones]
-        res = b.op("stablehlo.all_gather", ones, shapes,
-                   attrs=f"all_gather_dim = {axis} : i64, replica_groups = {groups}")
-        for i, r in zip(idx, res):
-            outs[i] = r
-    return outs
 
 
 def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):
