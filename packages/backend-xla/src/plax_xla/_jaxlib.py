@@ -195,6 +195,12 @@ def put_global(shards: Sequence[Any], devs: Sequence[Any], sharding, shape, dtyp
         xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
+def assemble(shards: Sequence[Any], sharding, shape, dtype):
+    """One global array made of one-device arrays (this process's pieces, in the sharding's
+    device order), without copying them."""
+    return xc.ArrayImpl(Aval(shape, dtype), sharding, list(shards), True, True)
+
+
 def single_device_of(arr):
     """The device of a one-device array; None for an array over several devices."""
     try:

@@ -185,8 +185,8 @@ def _run(backend, fun, entry, avals, leaves, natives):
         if a is None:  # an unmapped output (out_axes None) is replica 0's value, on its device
             o = jl.shards_of(o)[0]
         elif several:  # this process's pieces, as an array over its devices
-            o = jl.put_global(jl.shards_of(o), local,
-                              _tiled(backend, local, av.ndim, a % av.ndim), av.shape, av.dtype)
+            o = jl.assemble(jl.shards_of(o), _tiled(backend, local, av.ndim, a % av.ndim),
+                            av.shape, av.dtype)
         final.append(o)
     return tree_unflatten(out_tree, execution.wrap(
         final, out_avals, backend, False, f"pmap({getattr(fun, '__name__', 'fun')})"))
@@ -245,16 +245,19 @@ def _as_pieces(backend, x, aval, axis: int, natives, local):
         if layout is everywhere:
             return x._buf
         if layout is _tiled(backend, local, aval.ndim, axis):  # a pmap output, across processes
-            return jl.put_global(jl.shards_of(x._buf), local, everywhere, shape, aval.dtype)
+            return jl.assemble(jl.shards_of(x._buf), everywhere, shape, aval.dtype)
         host = backend.to_numpy(x._buf)
     else:
         host = np.asarray(x, dtype=aval.dtype)
     backend.stats["host_to_device"] += 1
-    one = [slice(None)] * aval.ndim
-    shards = []
-    for i in range(len(local)):
-        one[axis] = slice(i, i + 1)
-        shards.append(np.array(host[tuple(one)], copy=True))
+    if len(local) == 1:  # the whole part is the one piece (copied to the device once)
+        shards = [np.ascontiguousarray(host)]
+    else:  # each piece its own copy (jaxlib rejects pieces that share memory)
+        one = [slice(None)] * aval.ndim
+        shards = []
+        for i in range(len(local)):
+            one[axis] = slice(i, i + 1)
+            shards.append(np.array(host[tuple(one)], copy=True))
     return jl.put_global(shards, local, everywhere, shape, aval.dtype)
 
 
