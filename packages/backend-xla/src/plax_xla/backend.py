@@ -141,9 +141,18 @@ class XlaBackend(Backend):
         self.stats["device_to_host"] += 1
         if jl.single_device_of(buf) is None:  # a global array: its pieces assembled here
             shape, dtype = tuple(buf.aval.shape), np.dtype(buf.aval.dtype)
+            sharding = self.buffer_sharding(buf)
+            pieces = self.buffer_shards(buf)
+            index = sharding.devices_indices_map(shape)
+            if self._process_count > 1 and not _covers(index, [d for d, _ in pieces], shape):
+                raise RuntimeError(
+                    f"Fetching the value of an Array of shape {shape} laid out by "
+                    f"{sharding!r} is not possible in process {self._process_index}: it spans "
+                    "devices of other processes (not addressable here). Use "
+                    "plax.experimental.multihost_utils.process_allgather(x) for the global "
+                    "value, or x.addressable_shards for this process's pieces")
             out = np.empty(shape, dtype)
-            index = self.buffer_sharding(buf).devices_indices_map(shape)
-            for dev, piece in self.buffer_shards(buf):
+            for dev, piece in pieces:
                 out[index[dev]] = jl.to_numpy(piece)
             out.flags.writeable = False
             return out
@@ -189,13 +198,13 @@ class XlaBackend(Backend):
         return jl.put_global(pieces, natives, self.gspmd(sharding, len(shape), every),
                              shape, dtype)
 
-    def put_in_order(self, value: np.ndarray, sharding, devices, shape, dtype):
-        """A host value laid out by `sharding` as a global array whose device list is
-        `devices` in this order (a partitioned program's partitions)."""
-        index = sharding.devices_indices_map(shape)
-        pieces = [np.array(value[index[d]], copy=True) for d in devices]
-        self.stats["host_to_device"] += len(pieces)
-        return jl.put_global(pieces, [d.native for d in devices],
+    def put_in_order(self, buf, sharding, devices, shape, dtype):
+        """The global array `buf` laid out by `sharding` with `devices` (a partitioned
+        program's partitions) as its device list in this order: the same pieces, no copy
+        through the host (this process's alone, with plax.distributed)."""
+        by_dev = dict(self.buffer_shards(buf))
+        local = [d for d in devices if d in by_dev]
+        return jl.put_global([by_dev[d] for d in local], [d.native for d in local],
                              self.gspmd(sharding, len(shape), devices), shape, dtype)
 
     def buffer_sharding(self, buf):
@@ -365,6 +374,14 @@ class XlaBackend(Backend):
     def __repr__(self):
         return f"<plax backend xla ({self.platform}, {len(self._devices)} devices, " \
                f"{jl.describe_environment()})>"
+
+
+def _covers(index: dict, local: list, shape) -> bool:
+    """Whether the pieces on the `local` devices make up the whole array."""
+    seen = np.zeros(shape, bool)
+    for d in local:
+        seen[index[d]] = True
+    return bool(seen.all())
 
 
 # outputs this large come from fresh mmaps (glibc maps anything over 32 MiB) or from the

@@ -82,17 +82,22 @@ class SpmdRunner:
         hit = self._by_layout.get(layouts)
         if hit is None:
             hit = self._by_layout[layouts] = self._prepare(layouts)
-        natives, loaded, handlers = hit
+        natives, loaded, handlers, local = hit
         args = []
         for b, s, (shape, dtype) in zip(buffers, layouts, self._in):
             if s is None:  # a one-device input: the same value on every partition
-                args.append(jl.put_replicated(b, shape, dtype, natives))
+                args.append(jl.put_replicated(b, shape, dtype, natives, local))
             elif jl.devices_of(b) != natives:  # its pieces in another device order: anew
-                args.append(backend.put_in_order(backend.to_numpy(b), s, self._devs(natives),
+                args.append(backend.put_in_order(b, s, self._devs(natives),
                                                  shape, dtype))
             else:
                 args.append(b)
-        return loaded.execute_sharded(args).consume_with_handlers(handlers)
+        runtime = backend._runtime
+        if runtime is None or len(local) == len(natives):
+            return loaded.execute_sharded(args).consume_with_handlers(handlers)
+        # across processes: a lost peer ends in an error naming it, not a hang
+        with runtime.collective():
+            return loaded.execute_sharded(args).consume_with_handlers(handlers)
 
     def _devs(self, natives):
         return [self._backend._by_native[n] for n in natives]
@@ -117,7 +122,11 @@ class SpmdRunner:
         if variant is None:
             variant = self._variants[key] = self._compile(spmd, texts,
                                                           [d.native for d in spmd.devices])
-        return ([d.native for d in spmd.devices], *variant)
+        natives = [d.native for d in spmd.devices]
+        # this process's partitions (all of them outside plax.distributed)
+        mine = self._backend._process_index
+        local = [n for d, n in zip(spmd.devices, natives) if d.process_index == mine]
+        return (natives, *variant, local)
 
     def _compile(self, spmd: Spmd, texts, natives):
         text = self._lower(spmd, texts)

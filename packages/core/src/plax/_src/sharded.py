@@ -129,13 +129,65 @@ def make_array_from_single_device_arrays(shape: Sequence[int], sharding: Shardin
 
 def make_array_from_process_local_data(sharding: Sharding, local_data: Any,
                                        global_shape: Sequence[int] | None = None) -> Array:
-    """In one process the local data is the whole array: `device_put(local_data, sharding)`."""
-    x = np.asarray(local_data)
-    if global_shape is not None and tuple(global_shape) != x.shape:
-        raise ValueError(f"make_array_from_process_local_data: with one process the local "
-                         f"data (shape {x.shape}) is the global array; got global_shape "
-                         f"{tuple(global_shape)}")
-    return put(local_data, sharding)
+    """The global Array laid out by `sharding` whose part on this process's devices is
+    `local_data` (as JAX's): the block of the global array this process's devices cover (its
+    rows, say, when the batch is split over processes), or the whole global array. Without
+    `global_shape` it is inferred from how the sharding splits each dimension."""
+    _check_sharding(sharding)
+    x = np.asarray(local_data._value() if type(local_data) is Array else local_data)
+    if x.dtype == np.float64 or x.dtype == np.int64:
+        x = x.astype(dtypes.canonicalize_dtype(x.dtype))
+    local = [d for d in sharding_devices(sharding) if d in sharding.addressable_devices]
+    if not local:
+        raise ValueError(f"make_array_from_process_local_data: {sharding!r} has no device of "
+                         "this process")
+    if global_shape is None:
+        global_shape = _infer_global_shape(sharding, x.shape, local)
+    shape = tuple(int(s) for s in global_shape)
+    if len(shape) != x.ndim:
+        raise ValueError(f"make_array_from_process_local_data: global_shape {shape} has rank "
+                         f"{len(shape)}, the local data (shape {x.shape}) {x.ndim}")
+    index = sharding.devices_indices_map(shape)
+    starts = [min(_bounds(index[d][k], n)[0] for d in local) for k, n in enumerate(shape)]
+    stops = [max(_bounds(index[d][k], n)[1] for d in local) for k, n in enumerate(shape)]
+    block = tuple(b - a for a, b in zip(starts, stops))
+    if x.shape == shape:  # the whole global array: each device takes its slice
+        starts = [0] * len(shape)
+    elif x.shape != block:
+        raise ValueError(
+            f"make_array_from_process_local_data: this process's devices hold the block "
+            f"{tuple(slice(a, b) for a, b in zip(starts, stops))} (shape {block}) of the global "
+            f"shape {shape} under {sharding!r}; the local data has shape {x.shape}")
+    shards = []
+    for d in local:
+        idx = tuple(slice(_bounds(s, n)[0] - a, _bounds(s, n)[1] - a)
+                    for s, n, a in zip(index[d], shape, starts))
+        shards.append(np.array(x[idx], copy=True))
+    backend = _backend_of(sharding)
+    aval = ShapedArray(shape, x.dtype)
+    return Array(backend.put_sharded(shards, local, sharding, shape, x.dtype), aval, backend,
+                 True)
+
+
+def _bounds(s: slice, n: int) -> tuple[int, int]:
+    start, stop, _ = s.indices(n)
+    return start, stop
+
+
+def _infer_global_shape(sharding: Sharding, local_shape, local) -> tuple[int, ...]:
+    """Each dimension's local size times how many such blocks the sharding's tiles along it
+    make (the tiles this process's devices hold are one block)."""
+    probe = tuple(840 * max(n, 1) for n in local_shape)  # divisible by any small mesh
+    try:
+        index = sharding.devices_indices_map(probe)
+    except ValueError as e:
+        raise ValueError(f"make_array_from_process_local_data: pass global_shape ({e})") from e
+    out = []
+    for k, n in enumerate(local_shape):
+        tiles = {_bounds(i[k], probe[k]) for i in index.values()}
+        mine = {_bounds(index[d][k], probe[k]) for d in local}
+        out.append(n * len(tiles) // len(mine))
+    return tuple(out)
 
 
 def visualize_array_sharding(x: Array, *, use_color: bool = False, scale: float = 1.0) -> None:

@@ -225,7 +225,9 @@ class Sharding:
 
     @property
     def addressable_devices(self) -> set:
-        return self.device_set
+        """The devices of this process (with plax.distributed, a global array's others are
+        another process's)."""
+        return {d for d in self.device_set if _is_local(d)}
 
     @property
     def is_fully_replicated(self) -> bool:
@@ -233,7 +235,7 @@ class Sharding:
 
     @property
     def is_fully_addressable(self) -> bool:
-        return True
+        return all(_is_local(d) for d in self.device_set)
 
     @property
     def memory_kind(self) -> str:
@@ -246,7 +248,8 @@ class Sharding:
         raise NotImplementedError
 
     def addressable_devices_indices_map(self, global_shape: Sequence[int]) -> dict:
-        return self.devices_indices_map(global_shape)
+        return {d: i for d, i in self.devices_indices_map(global_shape).items()
+                if _is_local(d)}
 
     def is_equivalent_to(self, other: "Sharding", ndim: int) -> bool:
         shape = (4 * 3 * 5 * 7,) * ndim  # divisible by any small mesh
@@ -256,6 +259,21 @@ class Sharding:
                     == _index_key(other.devices_indices_map(shape), shape))
         except ValueError:
             return False
+
+
+def _is_local(device) -> bool:
+    """Whether `device` belongs to this process (always, outside plax.distributed)."""
+    name = getattr(device, "backend_name", None)
+    mine = _process_of.get(name)
+    if mine is None:
+        if name is None:
+            return True
+        from plax._src import registry
+        mine = _process_of[name] = registry.get_backend(name).process_index()
+    return getattr(device, "process_index", 0) == mine
+
+
+_process_of: dict = {}  # backend name -> this process's index (its backend started already)
 
 
 def _index_key(m: dict, shape) -> dict:
