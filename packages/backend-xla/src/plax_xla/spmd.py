@@ -134,9 +134,9 @@ class SpmdRunner:
             raise NotImplementedError("host callbacks (pure_callback, debug.print) inside a "
                                       "program partitioned over several devices")
         backend = self._backend
-        backend.stats["compiles"] += 1
         backend.stats["spmd_compiles"] += 1
-        loaded = jl.compile_partitioned(backend._client, text, natives, len(self._out))
+        loaded = backend._compile_loaded(text, natives, num_partitions=len(natives),
+                                         num_outputs=len(self._out))
         self.last_text = text
         handlers = []
         for (shape, dtype), out_text in zip(self._out, jl.output_sharding_texts(loaded)):
