@@ -1059,6 +1059,38 @@ def case_eager_transforms(backends, quick, have_jax):
     return res
 
 
+_IMPORT_SCRIPT = """
+import json, sys, time
+t0 = time.perf_counter()
+import {lib}
+print(json.dumps({{"us": (time.perf_counter() - t0) * 1e6}}))
+"""
+
+
+def case_import_time(backends, quick, have_jax):
+    """`import plax` (and `import jax`) in a fresh interpreter, alternating, median of rounds
+    (the interpreter's own start is not counted)."""
+    contenders = {"plax": "plax"}
+    if have_jax:
+        contenders["jax"] = "jax"
+    runs: dict = {k: [] for k in contenders}
+    for _ in range(3 if quick else 9):
+        for name, lib in contenders.items():
+            r = _subprocess_json([_IMPORT_SCRIPT.format(lib=lib)], dict(os.environ))
+            if "us" in r:
+                runs[name].append(r["us"])
+    res = {k: {"us": statistics.median(v)} for k, v in runs.items() if v}
+    if "plax" in res:  # one figure for the library whatever the backend
+        for b in backends:
+            res[f"plax[{b}]"] = res["plax"]
+        del res["plax"]
+    res["ratios"] = _ratios(res, "us")
+    for name, v in list(res.items()):
+        if name.startswith("plax[") and isinstance(v, dict):
+            res["ratios"][f"{name}/100ms"] = v["us"] / 1e5  # issue 15's bound
+    return res
+
+
 CASES = {
     "1_mlp_step": case_mlp,
     "2_dispatch": case_dispatch,
@@ -1077,6 +1109,7 @@ CASES = {
     "15_data_parallel_pmap": case_data_parallel,
     "16_data_parallel_mesh": case_data_parallel_mesh,
     "17_eager_transforms": case_eager_transforms,
+    "18_import_time": case_import_time,
 }
 
 

@@ -18,8 +18,9 @@ written to the JSON after every part (a timeout keeps what was done):
 3. benchmarks beside CuPy op by op, `cupy.fuse` and JAX on the same GPU: the elementwise chain
    `tanh(x)*2 + sin(x)**2 - exp(-x)` on 1e8 float32 (vs the device's copy bandwidth, measured
    here), `sum(exp(x))` and a row softmax on (1e5, 1000), an MLP 64-512-512-10 step (batch 128
-   and 4096) under jit, and the dispatch of a jitted `x + 1` on 1000 elements; with the kernel
-   launches per call from `plax_cupy.launch_count()`.
+   and 4096) under jit, the dispatch of a jitted `x + 1` on 1000 elements, and the generated
+   indexing kernels (an embedding gradient: gather + scatter-add; a cumsum over rows); with
+   the kernel launches per call from `plax_cupy.launch_count()`.
 `--smoke` checks the script here (host build, small sizes, no tests). Paste the summary
 (`--summary` prints it from the JSON) into bench/RESULTS.md with the date.
 """
@@ -400,6 +401,58 @@ def bench_dispatch() -> dict:
     return res
 
 
+def bench_indexing(rows=1_000_000, dim=128, batch=65_536) -> dict:
+    """The generated gather / scatter / scan kernels: an embedding lookup's gradient (a gather,
+    tanh, a scatter-add) and a cumsum over rows, beside CuPy (fancy indexing,
+    cupyx.scatter_add, cupy.cumsum) and JAX."""
+    import numpy as np
+
+    import plax
+    import plax.numpy as pnp
+    cupy = _xp()
+    if SMOKE:
+        rows, dim, batch = 1000, 16, 512
+    rng = np.random.default_rng(2)
+    table = rng.standard_normal((rows, dim)).astype(np.float32)
+    ids = rng.integers(0, rows, batch).astype(np.int32)
+    dev = plax.devices("cupy")[0]
+    pt, pi = plax.device_put(table, dev), plax.device_put(ids, dev)
+
+    def loss(t, i):
+        return pnp.sum(pnp.tanh(t[i]) ** 2)
+    grad = plax.jit(plax.grad(loss), backend="cupy")
+    cums = plax.jit(lambda t: pnp.cumsum(t, axis=0) * 0.5, backend="cupy")
+    res: dict = {"rows": rows, "dim": dim, "batch": batch}
+    res["grad_ms"] = _plax_ms(grad, pt, pi)
+    res["grad_launches"] = _launches(grad, pt, pi)
+    res["cumsum_ms"] = _plax_ms(cums, pt)
+    res["cumsum_launches"] = _launches(cums, pt)
+    tc, ic = cupy.asarray(table), cupy.asarray(ids)
+
+    def cupy_grad():
+        g = 2 * cupy.tanh(tc[ic]) * (1 - cupy.tanh(tc[ic]) ** 2)
+        out = cupy.zeros_like(tc)
+        if SMOKE:
+            np.add.at(out, ic, g)
+        else:
+            import cupyx
+            cupyx.scatter_add(out, ic, g)
+        return out
+    res["cupy_grad_ms"] = gpu_time_ms(cupy_grad)
+    res["cupy_cumsum_ms"] = gpu_time_ms(lambda: cupy.cumsum(tc, axis=0) * 0.5)
+    jax, jjnp = _jax()
+    if jax is not None:
+        jg = jax.jit(jax.grad(lambda t, i: jjnp.sum(jjnp.tanh(t[i]) ** 2)))
+        jt, ji = jax.device_put(table), jax.device_put(ids)
+        res["jax_grad_ms"] = _wall_ms(lambda: jg(jt, ji))
+        jc = jax.jit(lambda t: jjnp.cumsum(t, axis=0) * 0.5)
+        res["jax_cumsum_ms"] = _wall_ms(lambda: jc(jt))
+    want = cupy_grad()
+    np.testing.assert_allclose(np.asarray(grad(pt, pi)), want if SMOKE else cupy.asnumpy(want),
+                               rtol=1e-4, atol=1e-5)
+    return res
+
+
 def summary(doc: dict) -> str:
     env = doc.get("environment", {})
     lines = [f"## cupy backend on {env.get('device', '?')} ({doc.get('date')})",
@@ -408,7 +461,7 @@ def summary(doc: dict) -> str:
     for key in ("conformance_cupy", "conformance_fusion", "conformance_xla_gpu"):
         if key in doc:
             lines.append(f"- {key}: {doc[key].get('summary')} ({doc[key].get('seconds')} s)")
-    for key in ("elementwise", "reductions", "mlp", "dispatch"):
+    for key in ("elementwise", "reductions", "mlp", "dispatch", "indexing"):
         if key in doc:
             lines.append(f"- {key}: " + json.dumps(doc[key], default=str))
     return "\n".join(lines)
@@ -450,7 +503,8 @@ def main(argv=None) -> int:
             ["tests/test_xla_jit.py", "tests/test_xla_ops.py", "tests/test_xla_elementwise.py"],
             "xla", {"PLAX_XLA_PLATFORM": "gpu"}, 60))
     for name, fn in (("elementwise", bench_elementwise), ("reductions", bench_reductions),
-                     ("mlp", bench_mlp), ("dispatch", bench_dispatch)):
+                     ("mlp", bench_mlp), ("dispatch", bench_dispatch),
+                     ("indexing", bench_indexing)):
         t0 = time.time()
         try:
             value = fn()

@@ -32,6 +32,12 @@ ROWS = [
      "{:.0f}"),
     ("13. new process, warm compilation cache: import + first MLP step (us)",
      "13_warm_cache_first_call", "us", "{:.0f}"),
+    ("2. jitted sum of a 7-leaf pytree (us/call)", "2_dispatch", "jit_pytree7_us", "{:.1f}"),
+    ("18. import in a new interpreter (us)", "18_import_time", "us", "{:.0f}"),
+    ("17. eager vjp of vmap, tanh layer (us)", "17_eager_transforms", "vjp_of_vmap_us",
+     "{:.0f}"),
+    ("17. eager per-example Jacobian (us)", "17_eager_transforms", "per_example_jacobian_us",
+     "{:.0f}"),
 ]
 TARGETS = [
     ("case 1 jit steady state within 1.05x of JAX (xla)", "1_mlp_step", ["plax[xla]/jax"],
@@ -64,6 +70,14 @@ TARGETS = [
      ["plax[xla]/jax vmap"], 1.0),
     ("15: case 5 elementwise chain at least 1.3x faster than NumPy (xla)",
      "5_elementwise_chain", ["plax[xla]/numpy"], 1 / 1.3),
+    ("15: case 18 import plax at most 100 ms (the ratio shown: to 100 ms)", "18_import_time",
+     ["plax[xla]/100ms"], 1.0),
+    ("15: case 2 jitted dispatch, pytree of 7 leaves, at most 1.2x JAX (xla)", "2_dispatch",
+     ["plax[xla]/jax jit_pytree7_us"], 1.2),
+    ("15: case 17 eager transforms at most 1.0x JAX (xla: vjp of vmap, vmap of a "
+     "matrix-Jacobian product, per-example Jacobian, jvp)", "17_eager_transforms",
+     ["plax[xla]/jax vjp_of_vmap_us", "plax[xla]/jax vmap_mjp_us",
+      "plax[xla]/jax per_example_jacobian_us", "plax[xla]/jax jvp_us"], 1.0),
 ]
 
 

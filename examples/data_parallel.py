@@ -1,8 +1,10 @@
-"""The MLP of the talk (examples/talk.py) trained data-parallel: each device takes a slice of
-the batch, computes its gradient, and `lax.pmean` averages the gradients over every device, so
-every replica takes the same step as single-device training on the whole batch.
+"""The MLP of the talk (examples/talk.py) trained data-parallel, two ways: with pmap (each
+device takes a slice of the batch, computes its gradient, and `lax.pmean` averages the
+gradients over every device) and with jit over a mesh (the batch laid out along the mesh's
+"batch" axis, the parameters replicated; XLA's SPMD partitioner adds the all-reduce). Either
+way every device takes the same step as single-device training on the whole batch.
 
-Run: python examples/data_parallel.py                 # 1 device, then pmap over 4 CPU devices
+Run: python examples/data_parallel.py                 # 1 device, then 4 CPU devices
      python examples/data_parallel.py --processes 2   # also 2 processes x 2 devices (localhost)
 
 With --processes N the script starts N worker processes of itself, which join one run through
@@ -98,6 +100,25 @@ def train_parallel(prob, steps):
     return float(loss_of(mine, (jnp.asarray(inputs), jnp.asarray(targets))))
 
 
+def train_mesh(prob, steps):
+    """jit over a mesh of every device (of every process): the batch laid out along the
+    "batch" axis, the parameters replicated; XLA's partitioner adds the gradient all-reduce."""
+    from plax.sharding import NamedSharding, PartitionSpec as P
+    inputs, targets, params = prob
+    n, total = plax.local_device_count(), plax.device_count()
+    mesh = plax.make_mesh((total,), ("batch",))
+    rows, whole = NamedSharding(mesh, P("batch")), NamedSharding(mesh, P())
+    first, per = plax.process_index() * n, BATCH // total
+    batch = tuple(plax.make_array_from_process_local_data(rows, a[first * per:(first + n) * per])
+                  for a in (inputs, targets))
+    params = plax.tree_util.tree_map(lambda p: plax.device_put(p, whole), params)
+    step = plax.jit(lambda p, b: sgd(p, plax.grad(mse_loss)(p, b)), out_shardings=whole)
+    for _ in range(steps):
+        params = step(params, batch)
+    mine = plax.tree_util.tree_map(np.asarray, params)  # replicated: every process has it all
+    return float(loss_of(mine, (jnp.asarray(inputs), jnp.asarray(targets))))
+
+
 def worker(path, steps):
     """One process of a --processes run: joins it from the environment the parent set and
     trains on the problem the parent saved at `path`."""
@@ -107,8 +128,9 @@ def worker(path, steps):
         k = (len(f.files) - 2) // 2
         prob = (f["inputs"], f["targets"], [(f[f"w{i}"], f[f"b{i}"]) for i in range(k)])
     loss = train_parallel(prob, steps)
+    mesh_loss = train_mesh(prob, steps)
     print(json.dumps({"process": plax.process_index(), "processes": plax.process_count(),
-                      "devices": plax.device_count(), "loss": loss,
+                      "devices": plax.device_count(), "loss": loss, "mesh_loss": mesh_loss,
                       "seconds": time.perf_counter() - t0}), flush=True)
     plax.distributed.shutdown()
 
@@ -177,9 +199,11 @@ def main():
         if procs:
             runs = collect(procs)
             results[f"{args.processes}_processes"] = [r["loss"] for r in runs]
+            results[f"{args.processes}_processes_mesh"] = [r["mesh_loss"] for r in runs]
             for r in runs:
                 print(f"process {r['process']} of {r['processes']} ({r['devices']} devices in "
-                      f"all): loss {r['loss']:.6f}")
+                      f"all): loss {r['loss']:.6f} (pmap), {r['mesh_loss']:.6f} (jit over a "
+                      "mesh)")
     print(json.dumps(results))
 
 
@@ -190,6 +214,8 @@ def run_here(prob, steps):
     n = plax.local_device_count()
     results[f"pmap_{n}_devices"] = loss = train_parallel(prob, steps)
     print(f"pmap over {n} devices:      loss {loss:.6f}", flush=True)
+    results[f"mesh_{n}_devices"] = loss = train_mesh(prob, steps)
+    print(f"jit over a mesh of {n}:     loss {loss:.6f}", flush=True)
     return results
 
 

@@ -27,6 +27,34 @@ def report(**kw):
     print(json.dumps(kw), flush=True)
 
 
+def global_arrays(pid: int) -> dict:
+    """An (8, 3) array over a mesh of all 4 devices, each process holding its 4 rows: jit
+    (SPMD-partitioned), shard_map with a psum, device_put."""
+    import plax.numpy as jnp
+    from plax import lax
+    from plax.sharding import NamedSharding, PartitionSpec as P
+    mesh = plax.make_mesh((4,), ("x",))
+    rows, whole = NamedSharding(mesh, P("x")), NamedSharding(mesh, P())
+    full = np.arange(24, dtype=np.float32).reshape(8, 3)
+    a = plax.make_array_from_process_local_data(rows, full[4 * pid:4 * pid + 4])
+    total = plax.jit(lambda a: jnp.sum(a * 2, axis=0), out_shardings=whole)(a)
+    doubled = plax.jit(lambda a: a * 2)(a)
+    try:
+        np.asarray(doubled)
+        fetch = "no error"
+    except RuntimeError as e:
+        fetch = str(e)
+    psum = plax.shard_map(lambda b: lax.psum(jnp.sum(b, 0), "x"), mesh=mesh,
+                          in_specs=P("x"), out_specs=P())(a)
+    put = plax.jit(lambda b: b.sum(), out_shardings=whole)(plax.device_put(full, rows))
+    return dict(global_shape=list(a.shape), fully_addressable=a.is_fully_addressable(),
+                spmd_total=np.asarray(total).tolist(),
+                spmd_shards=[[s.index[0].start, np.asarray(s.data).tolist()]
+                             for s in doubled.addressable_shards],
+                spmd_fetch=fetch, shard_map_psum=np.asarray(psum).tolist(),
+                device_put_sum=float(np.asarray(put)))
+
+
 def collectives(pid: int):
     import plax.numpy as jnp
     from plax import lax
@@ -44,13 +72,14 @@ def collectives(pid: int):
 
     s, gathered, index, mean = plax.pmap(body, axis_name="i")(x)
     y = plax.jit(lambda a: a @ a.T + 1.0)(jnp.asarray(x))
+    spmd = global_arrays(pid)
     report(process_index=plax.process_index(), process_count=plax.process_count(),
            devices=[[d.id, d.process_index] for d in plax.devices()],
            local=[d.id for d in plax.local_devices()], device_count=plax.device_count(),
            local_device_count=plax.local_device_count(), again=again,
            psum=np.asarray(s).tolist(), all_gather=np.asarray(gathered).tolist(),
            axis_index=np.asarray(index).tolist(), pmean=np.asarray(mean).tolist(),
-           jit=np.asarray(y).tolist(), x=x.tolist())
+           jit=np.asarray(y).tolist(), x=x.tolist(), **spmd)
     step = plax.pmap(lambda a: lax.psum(a, "i"), axis_name="i")
     step(x)
     if pid == 1:  # dies without a word; process 0 must not hang in its next collective

@@ -19,7 +19,7 @@ LEFT_OUT = {
     "jax": _names(
         # JAX's internal or implementation modules, not user API
         "ad api_util core interpreters lib typing stages errors experimental export extend "
-        "ffi image monitoring profiler dlpack custom_batching custom_derivatives ops memory "
+        "ffi monitoring profiler dlpack custom_batching custom_derivatives ops memory "
         "version",
         # configuration flags and context managers of JAX's config (plax.config has its own)
         "allow_f16_reductions array_garbage_collection_guard auto_pcast check_tracer_leaks "
@@ -62,9 +62,9 @@ LEFT_OUT = {
         "linear_solve_p select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p "
         "rng_bit_generator_p rng_uniform_p",
         # follow-up of issue 12: operations not written yet (implicit-differentiation solves,
-        # XLA's own random bit generators, bit-level precision reduction, MX dot products)
-        "custom_linear_solve custom_root ragged_dot_general reduce_precision "
-        "rng_bit_generator rng_uniform scaled_dot scatter_apply"),
+        # XLA's own random bit generators, MX dot products)
+        "custom_linear_solve custom_root ragged_dot_general rng_bit_generator rng_uniform "
+        "scaled_dot scatter_apply"),
     "jax.scipy.signal": _names(
         # follow-up of issue 12: the spectral estimates (short-time Fourier transforms)
         "csd istft stft welch"),

@@ -194,6 +194,27 @@ def test_debug_nans_raises_naming_the_primitive():
         plax.config.reset("debug_nans")
 
 
+def test_derived_any_checks_follows_its_options():
+    """Eager dispatch reads one derived value for checks, check_rules and debug_nans; it
+    follows update, reset and overrides, per thread, and the NaN check still fires."""
+    cfg = plax.config
+    with cfg.override("check_rules", False), cfg.override("checks", False), \
+            cfg.override("debug_nans", False):
+        assert cfg.any_checks is False
+        seen = []
+        with cfg.override("debug_nans", True):
+            assert cfg.any_checks is True
+            with pytest.raises(FloatingPointError, match="'log'"):
+                lax.log(-1.0)
+            t = threading.Thread(target=lambda: seen.append(cfg.any_checks))
+            t.start()
+            t.join()
+        assert cfg.any_checks is False and np.isnan(np.asarray(lax.log(-1.0)))
+    assert seen == [cfg.checks or cfg.check_rules or cfg.debug_nans]  # that thread's own
+    with pytest.raises(AttributeError, match="no option 'any_checks'"):
+        cfg.update("any_checks", True)
+
+
 def test_config_change_listener_drops_cached_default_backend():
     calls = []
     plax.config.on_change(calls.append)

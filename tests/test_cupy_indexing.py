@@ -14,7 +14,7 @@ import plax.numpy as jnp
 from plax import lax
 
 from conftest import assert_close
-from cupy_helpers import kernels_of, reference, run_fused
+from cupy_helpers import DEVICE, kernels_of, reference, run_fused
 from plax_cupy import compiler, fused, planner
 
 RNG = np.random.default_rng(5)
@@ -59,10 +59,11 @@ PROGRAMS = {"gathers": (_gathers, 3, 3), "scans": (_scans, 7, 7), "scatters": (_
 
 @pytest.fixture(scope="module")
 def emulated():
-    """Every program's kernels built once for the host and once as 3 blocks of 64 threads."""
+    """Every program's kernels built once for the host and once as 3 blocks of 64 threads (on
+    a GPU, None: the device's own threads run them)."""
     ks = [k for f, _, _ in PROGRAMS.values() for k in kernels_of(f, X, IDX)]
     fused.build_kernels(ks)
-    return compiler.build_emulated(ks, 3, 64)
+    return None if DEVICE == "gpu" else compiler.build_emulated(ks, 3, 64)
 
 
 def _check(got, want, rtol=1e-6):
@@ -85,6 +86,18 @@ def test_indexing_scans_and_scatters_are_generated_kernels(emulated, name):
     # the GPU's thread paths (block scans, grid-stride scatters) under POSIX threads
     got, _, _ = run_fused(f, X, IDX, functions=emulated)
     _check(got, want, rtol=2e-5)
+
+
+def test_a_scans_elementwise_epilogue_fuses_into_it():
+    """cumsum(exp(x)) / n and exp(cumlogsumexp(x)) * 2: one kernel each, the scanned values
+    never written to memory; a reversed read of a scan is a kernel of its own."""
+    def f(x):
+        mean = lax.cumsum(jnp.exp(x), axis=1) / jnp.arange(1, 301, dtype=np.float32)
+        return mean, jnp.exp(lax.cumlogsumexp(x, axis=0)) * 2, lax.cummax(x, axis=1)[:, ::-1]
+    got, steps, launches = run_fused(f, X)
+    assert [s.kind for s in steps] == ["scan", "scan", "scan", "loop"] and launches == 4
+    assert [len(s.out_vars) for s in steps[:2]] == [1, 1]
+    _check(got, reference(f, X), rtol=2e-5)
 
 
 def test_x64_scatters_and_gathers():

@@ -83,6 +83,16 @@ def test_two_processes_collectives_devices_and_a_killed_peer():
         np.testing.assert_allclose(r["pmean"], np.broadcast_to((xs * xs).mean(0), (2, 2)))
         x = np.array(r["x"], np.float32)
         np.testing.assert_allclose(r["jit"], x @ x.T + 1)
+        # a global (8, 3) array, rows split over the 4 devices of both processes
+        full = np.arange(24, dtype=np.float32).reshape(8, 3)
+        assert r["global_shape"] == [8, 3] and r["fully_addressable"] is False
+        np.testing.assert_array_equal(r["spmd_total"], 2 * full.sum(0))
+        assert [start for start, _ in r["spmd_shards"]] == [4 * pid, 4 * pid + 2]
+        for start, data in r["spmd_shards"]:
+            np.testing.assert_array_equal(data, 2 * full[start:start + 2])
+        assert "spans devices of other processes" in r["spmd_fetch"]
+        np.testing.assert_array_equal(r["shard_map_psum"], full.sum(0))
+        assert r["device_put_sum"] == full.sum()
     # process 1 killed itself; process 0, waiting in a psum with it, ends with the reason
     assert rc1 == -9
     assert rc0 == 1, err0[-3000:]
@@ -115,7 +125,8 @@ def test_peer_that_never_arrives():
 
 
 def test_data_parallel_example_matches_single_device():
-    """One command: 1 device, pmap over 4 devices, and 2 processes x 2 devices."""
+    """One command: 1 device, pmap and jit over a mesh of 4 devices, and both over 2
+    processes x 2 devices."""
     r = subprocess.run([sys.executable, str(EXAMPLE), "--processes", "2", "--steps", "10"],
                        env=_env(), capture_output=True, text=True, timeout=2 * TIMEOUT)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -124,6 +135,8 @@ def test_data_parallel_example_matches_single_device():
     assert np.isfinite(single) and single > 0
     np.testing.assert_allclose(res["pmap_4_devices"], single, rtol=1e-5)
     np.testing.assert_allclose(res["2_processes"], [single, single], rtol=1e-5)
+    np.testing.assert_allclose(res["mesh_4_devices"], single, rtol=1e-5)
+    np.testing.assert_allclose(res["2_processes_mesh"], [single, single], rtol=1e-5)
 
 
 def test_initialize_after_the_backend_started_and_bad_arguments():

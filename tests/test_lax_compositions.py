@@ -1,7 +1,9 @@
 """plax.lax's operations built from other primitives (split, stack, unstack, tile, empty,
 shape_as_value, approx_max_k/min_k, mulhi, clz, index_take, broadcast_shapes, broadcast_like,
-ragged_dot, dtype, composite, platform_dependent, optimization_barrier) against jax.lax:
-values and dtypes, under jit and grad, and their errors."""
+ragged_dot, dtype, composite, platform_dependent, optimization_barrier, reduce_precision)
+against jax.lax: values and dtypes, under jit and grad, and their errors; with the other small
+names of the surface (plax.typeof, plax.float0, plax.scipy.integrate.trapezoid,
+plax.test_util.check_jvp and check_vjp)."""
 
 from __future__ import annotations
 
@@ -108,3 +110,56 @@ def test_typeof_and_float0():
         assert (ours.shape, ours.dtype, ours.weak_type) == (
             theirs.shape, theirs.dtype, theirs.weak_type)
     assert plax.float0 == jax.dtypes.float0 and plax.float0.itemsize == 0
+
+
+@requires_jax
+def test_scipy_integrate_trapezoid():
+    import jax.scipy.integrate as ji
+
+    import plax.scipy.integrate as pi
+    y, x = F, np.float32([0, 0.5, 1.5, 2, 4])
+    for args in ((y,), (y, x), (y, None, 0.25, 0)):
+        got, want = pi.trapezoid(*args), ji.trapezoid(*args)
+        assert got.dtype == want.dtype
+        assert_close(got, np.asarray(want), rtol=1e-6)
+
+
+def test_test_util_check_jvp_and_vjp():
+    """jax.test_util's signatures: the caller passes partial(plax.jvp, f) / partial(vjp, f);
+    a wrong derivative fails the check."""
+    import functools
+
+    from plax.test_util import check_jvp, check_vjp
+
+    def f(x, z):
+        return plax.numpy.sin(x) * plax.numpy.abs(z) ** 2, x * z
+
+    args = (np.float32([0.3, 1.2]), np.complex64([2 - 1j, 0.5j]))
+    check_jvp(f, functools.partial(plax.jvp, f), args)
+    check_vjp(f, functools.partial(plax.vjp, f), args)
+    with pytest.raises(AssertionError, match="tangent"):
+        check_jvp(f, lambda a, t: (f(*a), f(*t)), args)
+    with pytest.raises(AssertionError, match="cotangent projection"):
+        check_vjp(f, lambda *a: (f(*a), lambda ct: a), args)
+
+
+@requires_jax
+def test_reduce_precision_bit_exact_as_xla():
+    """Rounding to bfloat16, float16, fp8 (e4m3/e5m2-like) and e8m0 formats, with overflow,
+    underflow, subnormals, signed zeros, infinities and NaN: the same bits as XLA's."""
+    import jax
+    import jax.lax as jl
+    rng = np.random.RandomState(0)
+    with np.errstate(over="ignore"):  # some magnitudes are beyond float32: inf on purpose
+        x = np.concatenate([rng.randn(400) * np.exp(rng.uniform(-90, 90, 400)),
+                            [0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-42, 3.4e38, 65504,
+                             65520, 1.0009765625, 1.00048828125, 6e-8]]).astype(np.float32)
+    formats = [(8, 7), (5, 10), (4, 3), (5, 2), (8, 0), (1, 0), (6, 5)]
+    expected = jax.jit(lambda v: [jl.reduce_precision(v, e, m) for e, m in formats])(x)
+    for (e, m), want in zip(formats, expected):
+        got = pl.reduce_precision(x, e, m)
+        assert got.dtype == want.dtype
+        assert np.array_equal(got, want, equal_nan=True), (e, m)
+        assert np.array_equal(np.signbit(got), np.signbit(want)), (e, m)
+    with pytest.raises(TypeError, match="floating operand"):
+        pl.reduce_precision(X, 5, 10)

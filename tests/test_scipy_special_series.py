@@ -226,6 +226,8 @@ def test_bad_arguments():
         ps.sph_harm_y(DEG, ORD, U, X, diff_n=1)
     with pytest.raises(TypeError, match="n_max"):
         plax.jit(lambda n: ps.sph_harm_y(n, ORD, U, X))(DEG)
+    with pytest.raises(NotImplementedError, match="complex"):
+        ps.fresnel(Z)
     for name in ("dawsn", "sici", "expn", "hyp1f1"):
         args = (Z,) * len(CASES[name])
         with pytest.raises(ValueError, match=f"{name} does not support complex"):

@@ -115,6 +115,19 @@ def test_config_options_and_platform_errors():
         print(json.dumps({"n": len(plax.devices())}))
     ''')
     assert out == {"n": 2}
+    # CPU programs run on the calling thread unless asked (JAX's async dispatch) or several
+    # devices need concurrent replicas; both modes compute the same, jitted and eagerly
+    assert plax.config.xla_cpu_async_dispatch is None
+    code = '''
+        import json, numpy as np, plax
+        f = plax.jit(lambda v: plax.numpy.tanh(v) * 2)
+        x = plax.device_put(np.linspace(-1, 1, 1000, dtype=np.float32))
+        y = [f(x) for _ in range(3)][-1] + x
+        print(json.dumps({"async": plax.config.xla_cpu_async_dispatch,
+                          "ok": bool(np.allclose(y, np.tanh(np.asarray(x)) * 2 + x, atol=1e-6))}))
+    '''
+    assert run(code, PLAX_XLA_CPU_ASYNC_DISPATCH="1") == {"async": True, "ok": True}
+    assert run(code) == {"async": None, "ok": True}
     for platform, expected in (("quantum", "unknown platform 'quantum'"),
                                ("tpu", "no PJRT plugin for platform 'tpu'")):
         out = run('''

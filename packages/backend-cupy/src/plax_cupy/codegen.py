@@ -2,13 +2,14 @@
 
 Every value is computed *at an index* (`emitter.Emitter`), so view-like ops become index
 arithmetic and nothing between the group's inputs and outputs touches memory. This module writes
-the kernel skeletons: a loop group is a grid-stride loop over its output; a reduction group gives
-each output element a block (or a thread, for short or column reductions), with one loop over the
-reduced extent per pass, a block-wide combine, the epilogue, then the row roots; few outputs over
-a long extent split into two kernels; a scan group gives each line a thread (short or strided
-lines) or a block scanning chunks; a scatter group is two launches (the operand at the output
-index, then one thread per update element combining it in, atomically on the GPU). Indices
-are 32-bit when every extent fits. Pure Python; the text needs `prelude.PRELUDE`."""
+the kernel skeletons: a loop group is a grid-stride loop over its output; a reduction group
+gives each output element a block (or a thread, for short or column reductions), with one loop
+over the reduced extent per pass, a block-wide combine, the epilogue, then the row roots; few
+outputs over a long extent split into two kernels; a scan group gives each line a thread (short
+or strided lines) or a block scanning chunks, its epilogue computed where each value is stored;
+a scatter group is two launches (the operand at the output index, then one thread per update
+element combining it in, atomically on the GPU). Indices are 32-bit when every extent fits. Pure
+Python; the text needs `prelude.PRELUDE`."""
 
 from __future__ import annotations
 
@@ -185,7 +186,7 @@ def _loop(em, group) -> int:
 def _scan(em, group) -> int:
     """A cumulative op: one thread per line (short or strided lines), or a block per line
     scanning chunks of `blockDim.x` elements (a block scan plus the previous chunks' carry)."""
-    v = group.roots[0]
+    v = next(r for r in group.roots if em.producer[r].primitive.name in SCAN_OPS)
     e = em.producer[v]
     x, axis, reverse = e.invars[0], e.params["axis"], e.params["reverse"]
     shape, dt = tuple(v.aval.shape), x.aval.dtype
@@ -205,9 +206,13 @@ def _scan(em, group) -> int:
     def at(j, oidx):
         return tuple(oidx[:axis]) + (j,) + tuple(oidx[axis:])
 
-    def store(j, oidx, val):
+    def store(j, oidx, val):  # the scanned value, then the epilogue roots at its index
         full = at(j, oidx)
-        em.emit(f"out0[{em.offset(full, shape)}] = {cops.store(v.aval.dtype, val)};")
+        em.bind(v, full, val)
+        for r in group.roots:
+            if r is not v:
+                em.value(r, full)
+        _stores(em, group, full, em.offset(full, shape))
 
     thread = n < BLOCK_REDUCE_MIN or (axis != len(shape) - 1 and lines >= 2048)
     if thread:

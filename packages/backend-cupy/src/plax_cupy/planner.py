@@ -17,7 +17,8 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    axes is a view).
    Everything else (dot_general, fft, sort, control flow, collectives, effectful ops, anything
    `supports` refuses) is a `LibraryStep` and breaks groups. A scan or scatter group holds
-   that one root: nothing else joins it (its kernel's index space is its own).
+   that one root, and a scan group also the loop roots over its shape that read it (if at all)
+   at their own index: its elementwise epilogue, computed where each scanned value is stored.
 2. A value is a *root* (computed as a kernel output or a kernel-local at the output index) when it
    is a reduction result, a jaxpr output, an operand of a library step, or an expensive expression
    (more than `RECOMPUTE_LIMIT` inlined ops) with several consumers. Every other fusible value is
@@ -366,8 +367,9 @@ def _reads_operand(e, sig, producer, roots) -> dict:
 
 
 def _role(g, k, shape, red):
-    if g.special:
-        return None
+    if g.special:  # a scan's elementwise epilogue, at the index each scanned value is stored
+        ok = g.special == "scan" and k != "reduce" and g.shape == shape
+        return "scan_epilogue" if ok else None
     if k == "reduce":
         if g.reduce == red:
             return "reduce"

@@ -54,11 +54,14 @@ def _make_client(platform: str, cpu_devices: int, runtime=None):
                     except RuntimeError as e:
                         warnings.warn(f"plax xla backend: {e}; using the CPU", RuntimeWarning,
                                       stacklevel=3)
+        asynchronous = _option("xla_cpu_async_dispatch", None)
+        if asynchronous is None:  # several devices (pmap) or processes: replicas run concurrently
+            asynchronous = cpu_devices > 1 or dist is not None
         if dist is not None:
             if dist[3] is not None:  # CPU devices are virtual: that many of them
                 cpu_devices = len(dist[3])
-            return jl.cpu_client(cpu_devices, dist[:3]), "cpu"
-        return jl.cpu_client(cpu_devices), "cpu"
+            return jl.cpu_client(cpu_devices, dist[:3], asynchronous), "cpu"
+        return jl.cpu_client(cpu_devices, None, asynchronous), "cpu"
     if platform in ("gpu", "cuda"):
         return jl.plugin_client("gpu", dist), "gpu"
     if platform == "tpu":
@@ -141,16 +144,20 @@ class XlaBackend(Backend):
         self.stats["device_to_host"] += 1
         if jl.single_device_of(buf) is None:  # a global array: its pieces assembled here
             shape, dtype = tuple(buf.aval.shape), np.dtype(buf.aval.dtype)
+            if self._process_count > 1:
+                sharding = self.buffer_sharding(buf)
+                if not sharding.is_fully_addressable:
+                    if sharding.is_fully_replicated:  # every piece is the whole value
+                        return jl.to_numpy(self.buffer_shards(buf)[0][1])
+                    raise RuntimeError(
+                        f"the value of an Array of shape {shape} laid out by {sharding!r} "
+                        "spans devices of other processes: this process holds only its "
+                        "pieces (read x.addressable_shards, gather it with plax.experimental."
+                        "multihost_utils.process_allgather(x), or make it replicated first, "
+                        "e.g. jit(..., out_shardings=NamedSharding(mesh, P())))")
             sharding = self.buffer_sharding(buf)
             pieces = self.buffer_shards(buf)
             index = sharding.devices_indices_map(shape)
-            if self._process_count > 1 and not _covers(index, [d for d, _ in pieces], shape):
-                raise RuntimeError(
-                    f"Fetching the value of an Array of shape {shape} laid out by "
-                    f"{sharding!r} is not possible in process {self._process_index}: it spans "
-                    "devices of other processes (not addressable here). Use "
-                    "plax.experimental.multihost_utils.process_allgather(x) for the global "
-                    "value, or x.addressable_shards for this process's pieces")
             out = np.empty(shape, dtype)
             for dev, piece in pieces:
                 out[index[dev]] = jl.to_numpy(piece)
@@ -393,14 +400,6 @@ class XlaBackend(Backend):
     def __repr__(self):
         return f"<plax backend xla ({self.platform}, {len(self._devices)} devices, " \
                f"{jl.describe_environment()})>"
-
-
-def _covers(index: dict, local: list, shape) -> bool:
-    """Whether the pieces on the `local` devices make up the whole array."""
-    seen = np.zeros(shape, bool)
-    for d in local:
-        seen[index[d]] = True
-    return bool(seen.all())
 
 
 # outputs this large come from fresh mmaps (glibc maps anything over 32 MiB) or from the

@@ -82,7 +82,9 @@ class SpmdRunner:
         hit = self._by_layout.get(layouts)
         if hit is None:
             hit = self._by_layout[layouts] = self._prepare(layouts)
-        natives, loaded, handlers, local = hit
+        natives, loaded, handlers = hit
+        local = natives if backend._process_count == 1 else [
+            n for n in natives if n.process_index == backend._process_index]
         args = []
         for b, s, (shape, dtype) in zip(buffers, layouts, self._in):
             if s is None:  # a one-device input: the same value on every partition
@@ -92,12 +94,13 @@ class SpmdRunner:
                                                  shape, dtype))
             else:
                 args.append(b)
-        runtime = backend._runtime
-        if runtime is None or len(local) == len(natives):
+        if backend._runtime is None:
             return loaded.execute_sharded(args).consume_with_handlers(handlers)
-        # across processes: a lost peer ends in an error naming it, not a hang
-        with runtime.collective():
-            return loaded.execute_sharded(args).consume_with_handlers(handlers)
+        with backend._runtime.collective():  # waits for the other processes' parts
+            outs = loaded.execute_sharded(args).consume_with_handlers(handlers)
+            for o in outs:
+                jl.block_until_ready(o)
+            return outs
 
     def _devs(self, natives):
         return [self._backend._by_native[n] for n in natives]
@@ -122,11 +125,7 @@ class SpmdRunner:
         if variant is None:
             variant = self._variants[key] = self._compile(spmd, texts,
                                                           [d.native for d in spmd.devices])
-        natives = [d.native for d in spmd.devices]
-        # this process's partitions (all of them outside plax.distributed)
-        mine = self._backend._process_index
-        local = [n for d, n in zip(spmd.devices, natives) if d.process_index == mine]
-        return (natives, *variant, local)
+        return ([d.native for d in spmd.devices], *variant)
 
     def _compile(self, spmd: Spmd, texts, natives):
         text = self._lower(spmd, texts)

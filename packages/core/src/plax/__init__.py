@@ -30,7 +30,8 @@ _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", 
                "sharding",
                "distributed",
                "experimental",
-               "profiler"}
+               "profiler",
+               "image"}
 
 
 class default_backend:

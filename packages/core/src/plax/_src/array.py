@@ -172,12 +172,9 @@ class Array(ArrayMethods):
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         v = self._value()
-        # DLPack before 1.0 cannot flag a buffer read-only: hand those consumers a copy
+        # DLPack before 1.0 cannot flag a buffer read-only: those consumers get a copy (even
+        # with copy=False: the array is immutable, so no one can tell it from the original)
         if (max_version is None or max_version[0] < 1) and not v.flags.writeable:
-            if copy is False:
-                raise BufferError("__dlpack__: a plax array is read-only, and DLPack before "
-                                  "1.0 (max_version) cannot share read-only memory; "
-                                  "pass copy=None or copy=True")
             v, copy = v.copy(), None
         kwargs = {k: a for k, a in (("stream", stream), ("max_version", max_version),
                                     ("dl_device", dl_device), ("copy", copy)) if a is not None}

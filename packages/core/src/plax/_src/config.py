@@ -50,12 +50,20 @@ class Config:
         # an option that no thread overrides right now lives in the instance __dict__, so
         # reading it on a hot path is a plain attribute lookup (no __getattr__ call)
         object.__setattr__(self, "_active_overrides", {})
+        object.__setattr__(self, "_derived", {})  # name -> (fn, the options it reads)
 
     def define(self, name: str, default: Any, parse: Callable[[str], Any], help: str,
                env: str | None = None,
                validate: Callable[[str, Any], Any] | None = None) -> None:
         self._options[name] = _Option(name, env or f"PLAX_{name.upper()}", default, parse, help,
                                       validate)
+
+    def derive(self, name: str, fn: Callable[[], Any], deps: tuple[str, ...]) -> None:
+        """A read-only value `fn()` of the options `deps`, read as an attribute: one plain
+        lookup on a hot path instead of one per option, recomputed after any of them changes
+        (`update`, `reset`, or an override in some thread, which reads its own)."""
+        self._derived[name] = (fn, tuple(deps))
+        self.__dict__.pop(name, None)
 
     def _option(self, name: str) -> _Option:
         opt = self._options.get(name)
@@ -72,6 +80,13 @@ class Config:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        derived = self._derived.get(name)
+        if derived is not None:
+            fn, deps = derived
+            val = fn()
+            if not any(self._active_overrides.get(d) for d in deps):
+                self.__dict__[name] = val
+            return val
         local = self._local.overrides
         if name in local:
             return local[name]
@@ -100,7 +115,7 @@ class Config:
 
     def _drop_fast(self) -> None:
         d = self.__dict__
-        for n in self._options:
+        for n in (*self._options, *self._derived):
             d.pop(n, None)
 
     def __setattr__(self, name, value):
@@ -132,6 +147,9 @@ class Config:
         active = self._active_overrides
         active[name] = active.get(name, 0) + 1
         self.__dict__.pop(name, None)
+        for derived, (_, deps) in self._derived.items():
+            if name in deps:
+                self.__dict__.pop(derived, None)
         local[name] = value
         self._notify(name)
         try:
@@ -257,6 +275,12 @@ config.define("explain_cache_misses", False, _parse_bool,
               "(logger 'plax.jit', level WARNING) why its cache missed: which argument's "
               "shape, dtype or weak type, which static argument, or the tree changed",
               validate=_check_bool)
+
+
+# eager dispatch's one read per op for its three checks (any of them on: the checked path)
+config.derive("any_checks", lambda: bool(config.checks or config.check_rules
+                                         or config.debug_nans),
+              ("checks", "check_rules", "debug_nans"))
 
 
 def enable_x64(value: bool = True):

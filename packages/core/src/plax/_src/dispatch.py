@@ -205,40 +205,33 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
     """`EvalTrace.process_primitive` (core installs it on first use: one frame per eager op
     fewer): `apply_primitive`, written out flat for the hot path. Tracers of a finished
     transformation among `args` are an UnexpectedTracerError."""
-    checks = config.checks  # one read of the option per op (this is eager dispatch's hot path)
-    if checks:
+    checks = config.any_checks  # checks, check_rules or debug_nans: one read per op for all
+    if checks and config.checks:
         from plax._src import eager_checks
         done = eager_checks.check(prim, args, params)
         if done is not None:  # a program (jit, control flow) it ran checkified: its outputs
             return done
-    backend = None  # placement: the committed Arrays' backend, else the default one
-    for a in args:
-        if type(a) is Array and a._committed:
-            if backend is None:
-                backend = a._backend
-            elif a._backend is not backend:
-                committed_backend(args)  # raises, naming both
-    if backend is None:
-        committed = False
-        name = config.backend
-        backend = _default_backends.get(name)  # registry.get_backend(name), inlined
-        if backend is None:
-            backend = registry.get_backend(name)
-    else:
-        committed = True
+    # the common case in one pass: Arrays of one backend, committed or on the default one
     bufs, avals = [], []
+    backend, committed = None, False
     for a in args:
-        if type(a) is Array and a._backend is backend:  # the common case, without a call
-            bufs.append(a._buf)
-            avals.append(a.aval)
-        else:
-            if isinstance(a, Tracer):
-                raise _escaped_tracer(prim, a)
-            b, av = to_buffer(a, backend)
-            bufs.append(b)
-            avals.append(av)
+        if type(a) is not Array or a._backend is not backend and backend is not None:
+            backend = None
+            break
+        backend = a._backend
+        if a._committed:
+            committed = True
+        bufs.append(a._buf)
+        avals.append(a.aval)
+    if backend is not None and not committed:
+        name = config.backend
+        default = _default_backends.get(name)  # registry.get_backend(name), inlined
+        if backend is not (default if default is not None else registry.get_backend(name)):
+            backend = None  # uncommitted Arrays elsewhere: they move to the default backend
+    if backend is None:
+        backend, committed, bufs, avals = _place(prim, args)
     avals = tuple(avals)
-    items = tuple(params.items())
+    items = tuple(params.items()) if params else ()
     # the last hit of each primitive first: a chain of eager ops passes the aval objects of
     # earlier results, so this compares by identity without hashing
     last = _last_eager.get(prim)
@@ -266,14 +259,44 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
     except Exception:
         check_not_deleted(args)  # the plax error for a donated or deleted Array
         raise
-    if checks or config.check_rules:
-        check_outputs(prim, backend, out if prim.multiple_results else [out],
-                      out_aval if prim.multiple_results else [out_aval])
+    if checks:  # results against the abstract evaluation, then for NaNs
+        multi = prim.multiple_results
+        if config.checks or config.check_rules:
+            check_outputs(prim, backend, out if multi else [out],
+                          out_aval if multi else [out_aval])
+        if config.debug_nans:
+            return wrap(out, out_aval, backend, committed, prim) if multi else \
+                wrap_one(out, out_aval, backend, committed, prim)
     if prim.multiple_results:
-        return wrap(out, out_aval, backend, committed, prim)
-    if config.debug_nans:
-        return wrap_one(out, out_aval, backend, committed, prim)
+        return [Array(b, a, backend, committed) for b, a in zip(out, out_aval)]
     return Array(out, out_aval, backend, committed)
+
+
+def _place(prim, args: Sequence[Any]) -> tuple[Any, bool, list, list]:
+    """(backend, committed, buffers, avals) of eager `args` in general: the committed Arrays'
+    backend, else the default one; other values (host values, Arrays elsewhere) moved there."""
+    backend = None
+    for a in args:
+        if type(a) is Array and a._committed:
+            if backend is None:
+                backend = a._backend
+            elif a._backend is not backend:
+                committed_backend(args)  # raises, naming both
+    committed = backend is not None
+    if backend is None:
+        backend = registry.get_backend()
+    bufs, avals = [], []
+    for a in args:
+        if type(a) is Array and a._backend is backend:
+            bufs.append(a._buf)
+            avals.append(a.aval)
+        else:
+            if isinstance(a, Tracer):
+                raise _escaped_tracer(prim, a)
+            b, av = to_buffer(a, backend)
+            bufs.append(b)
+            avals.append(av)
+    return backend, committed, bufs, avals
 
 
 def _escaped_tracer(prim, a) -> UnexpectedTracerError:

@@ -129,64 +129,53 @@ def make_array_from_single_device_arrays(shape: Sequence[int], sharding: Shardin
 
 def make_array_from_process_local_data(sharding: Sharding, local_data: Any,
                                        global_shape: Sequence[int] | None = None) -> Array:
-    """The global Array laid out by `sharding` whose part on this process's devices is
-    `local_data` (as JAX's): the block of the global array this process's devices cover (its
-    rows, say, when the batch is split over processes), or the whole global array. Without
-    `global_shape` it is inferred from how the sharding splits each dimension."""
+    """The global Array laid out by `sharding` of which this process holds `local_data`: the
+    block its devices' pieces cover (in one process the whole array: `device_put`). Across
+    processes (plax.distributed) `global_shape` defaults to the local shape scaled, along each
+    dimension, by how many blocks the processes split it into."""
     _check_sharding(sharding)
     x = np.asarray(local_data._value() if type(local_data) is Array else local_data)
-    if x.dtype == np.float64 or x.dtype == np.int64:
-        x = x.astype(dtypes.canonicalize_dtype(x.dtype))
-    local = [d for d in sharding_devices(sharding) if d in sharding.addressable_devices]
-    if not local:
-        raise ValueError(f"make_array_from_process_local_data: {sharding!r} has no device of "
-                         "this process")
+    local = sharding.addressable_devices
+    if local == sharding.device_set:
+        if global_shape is not None and tuple(global_shape) != x.shape:
+            raise ValueError(f"make_array_from_process_local_data: with one process the local "
+                             f"data (shape {x.shape}) is the global array; got global_shape "
+                             f"{tuple(global_shape)}")
+        return put(x, sharding)
     if global_shape is None:
-        global_shape = _infer_global_shape(sharding, x.shape, local)
-    shape = tuple(int(s) for s in global_shape)
+        global_shape = _global_shape(sharding, x.shape, local)
+    shape = tuple(int(n) for n in global_shape)
     if len(shape) != x.ndim:
-        raise ValueError(f"make_array_from_process_local_data: global_shape {shape} has rank "
-                         f"{len(shape)}, the local data (shape {x.shape}) {x.ndim}")
+        raise ValueError(f"make_array_from_process_local_data: global_shape {shape} and the "
+                         f"local data's shape {x.shape} differ in rank")
     index = sharding.devices_indices_map(shape)
-    starts = [min(_bounds(index[d][k], n)[0] for d in local) for k, n in enumerate(shape)]
-    stops = [max(_bounds(index[d][k], n)[1] for d in local) for k, n in enumerate(shape)]
-    block = tuple(b - a for a, b in zip(starts, stops))
-    if x.shape == shape:  # the whole global array: each device takes its slice
-        starts = [0] * len(shape)
-    elif x.shape != block:
-        raise ValueError(
-            f"make_array_from_process_local_data: this process's devices hold the block "
-            f"{tuple(slice(a, b) for a, b in zip(starts, stops))} (shape {block}) of the global "
-            f"shape {shape} under {sharding!r}; the local data has shape {x.shape}")
+    spans = {d: [range(*sl.indices(n)) for sl, n in zip(index[d], shape)] for d in local}
+    starts = [min(spans[d][k].start for d in local) for k in range(len(shape))]
+    box = [max(spans[d][k].stop for d in local) - starts[k] for k in range(len(shape))]
+    if tuple(box) != x.shape:
+        raise ValueError(f"make_array_from_process_local_data: this process's devices hold "
+                         f"a block of shape {tuple(box)} of the global {shape} laid out by "
+                         f"{sharding!r}; the local data has shape {x.shape}")
+    devs = [d for d in sharding_devices(sharding) if d in local]
     shards = []
-    for d in local:
-        idx = tuple(slice(_bounds(s, n)[0] - a, _bounds(s, n)[1] - a)
-                    for s, n, a in zip(index[d], shape, starts))
-        shards.append(np.array(x[idx], copy=True))
+    for d in devs:
+        sl = tuple(slice(r.start - s0, r.stop - s0) for r, s0 in zip(spans[d], starts))
+        shards.append(np.array(x[sl], copy=True))
+    aval = ShapedArray(shape, dtypes.canonicalize_dtype(x.dtype))
     backend = _backend_of(sharding)
-    aval = ShapedArray(shape, x.dtype)
-    return Array(backend.put_sharded(shards, local, sharding, shape, x.dtype), aval, backend,
+    return Array(backend.put_sharded(shards, devs, sharding, shape, aval.dtype), aval, backend,
                  True)
 
 
-def _bounds(s: slice, n: int) -> tuple[int, int]:
-    start, stop, _ = s.indices(n)
-    return start, stop
-
-
-def _infer_global_shape(sharding: Sharding, local_shape, local) -> tuple[int, ...]:
-    """Each dimension's local size times how many such blocks the sharding's tiles along it
-    make (the tiles this process's devices hold are one block)."""
-    probe = tuple(840 * max(n, 1) for n in local_shape)  # divisible by any small mesh
-    try:
-        index = sharding.devices_indices_map(probe)
-    except ValueError as e:
-        raise ValueError(f"make_array_from_process_local_data: pass global_shape ({e})") from e
+def _global_shape(sharding: Sharding, local_shape, local) -> tuple[int, ...]:
+    """The local shape scaled by (blocks along a dimension) / (this process's blocks)."""
+    probe = tuple(4 * 3 * 5 * 7 * 8 for _ in local_shape)  # divisible by any small mesh
+    index = sharding.devices_indices_map(probe)
     out = []
     for k, n in enumerate(local_shape):
-        tiles = {_bounds(i[k], probe[k]) for i in index.values()}
-        mine = {_bounds(index[d][k], probe[k]) for d in local}
-        out.append(n * len(tiles) // len(mine))
+        everywhere = {index[d][k].indices(probe[k]) for d in sharding.device_set}
+        mine = {index[d][k].indices(probe[k]) for d in local}
+        out.append(n * len(everywhere) // len(mine))
     return tuple(out)
 
 

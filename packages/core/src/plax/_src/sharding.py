@@ -211,6 +211,21 @@ P = PartitionSpec
 # Shardings
 
 
+def _is_local(device) -> bool:
+    """Whether `device` belongs to this process (every device does outside plax.distributed;
+    objects that are not plax Devices count as local)."""
+    return getattr(device, "process_index", 0) == _process_of(device)
+
+
+def _process_of(device) -> int:
+    """This process's index on `device`'s backend (0 without plax.distributed)."""
+    from plax._src import distributed
+    if not distributed.is_initialized() or not hasattr(device, "backend_name"):
+        return 0
+    from plax._src import registry
+    return registry.get_backend(device.backend_name).process_index()
+
+
 class Sharding:
     """Where the pieces of a global array live. Subclasses give `device_set`,
     `devices_indices_map(shape)` and `shard_shape(shape)`."""
@@ -225,8 +240,7 @@ class Sharding:
 
     @property
     def addressable_devices(self) -> set:
-        """The devices of this process (with plax.distributed, a global array's others are
-        another process's)."""
+        """The devices of this process (with plax.distributed, a subset of device_set)."""
         return {d for d in self.device_set if _is_local(d)}
 
     @property
@@ -259,21 +273,6 @@ class Sharding:
                     == _index_key(other.devices_indices_map(shape), shape))
         except ValueError:
             return False
-
-
-def _is_local(device) -> bool:
-    """Whether `device` belongs to this process (always, outside plax.distributed)."""
-    name = getattr(device, "backend_name", None)
-    mine = _process_of.get(name)
-    if mine is None:
-        if name is None:
-            return True
-        from plax._src import registry
-        mine = _process_of[name] = registry.get_backend(name).process_index()
-    return getattr(device, "process_index", 0) == mine
-
-
-_process_of: dict = {}  # backend name -> this process's index (its backend started already)
 
 
 def _index_key(m: dict, shape) -> dict:

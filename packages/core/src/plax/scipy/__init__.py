@@ -5,7 +5,11 @@ and run on any backend. Submodules load on first use (`plax.scipy.special` or
 import importlib as _importlib
 
 _SUBMODULES = {
+    "cluster",
+    "fft",
+    "integrate",
     "linalg",
+    "ndimage",
     "signal",
     "special",
     "stats",

@@ -12,7 +12,7 @@ import numpy as np
 from plax import lax
 from plax import numpy as pnp
 from plax._src import dtypes
-from plax._src.numpy.util import promote_dtypes_complex
+from plax._src.numpy.util import promote_args_inexact, promote_dtypes_complex
 from plax.scipy._special_util import c, custom_jvp, polyval, real_args
 
 _EULER = 0.57721566490153286061
@@ -138,7 +138,10 @@ def _sincos_half_pi_sq(x):
 
 def fresnel(x):
     """The Fresnel integrals (S(x), C(x)) = int_0^x (sin, cos)(pi t**2 / 2) dt."""
-    x, = real_args("fresnel", x)
+    x, = promote_args_inexact("fresnel", x)
+    if dtypes.is_complex(x.dtype):  # (as JAX: not implemented, rather than invalid)
+        raise NotImplementedError("fresnel: support for complex-valued inputs is not "
+                                  "implemented")
     if x.dtype not in (dtypes.float16, dtypes.bfloat16, dtypes.float32, dtypes.float64):
         raise NotImplementedError(f"fresnel: x.dtype={x.dtype} is not supported")
     return _fresnel(x)

@@ -1,7 +1,7 @@
 """jax.lax operations that plax builds from its primitives: split, stack, unstack, tile,
 broadcast_shapes, broadcast_like, empty, dtype, shape_as_value, index_take, clz, mulhi,
 approx_max_k / approx_min_k (exact, as JAX on CPU), ragged_dot, optimization_barrier,
-composite and platform_dependent."""
+composite, platform_dependent and reduce_precision (on the bit pattern)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from plax._src.lax._params import canonicalize_axis
 __all__ = ["split", "stack", "unstack", "tile", "broadcast_shapes", "broadcast_like", "empty",
            "dtype", "shape_as_value", "index_take", "clz", "mulhi", "approx_max_k",
            "approx_min_k", "ragged_dot", "optimization_barrier", "composite",
-           "platform_dependent"]
+           "platform_dependent", "reduce_precision"]
 
 
 def _asarray(x):
@@ -274,3 +274,43 @@ def platform_dependent(*args, default: Callable | None = None, **per_platform: C
 def _platform() -> str:
     import plax
     return plax.devices(plax.default_backend())[0].platform
+
+
+def reduce_precision(operand, exponent_bits: int, mantissa_bits: int):
+    """`operand` rounded to a float format with the given exponent and mantissa bits (and
+    stored back in its own dtype), as XLA's ReducePrecision: the mantissa rounded to nearest
+    even on the bit pattern, exponents beyond the format's range to signed infinity or zero;
+    NaN stays NaN."""
+    x = _asarray(operand)
+    if not dtypes.is_float(x.dtype):
+        raise PlaxTypeError(f"reduce_precision requires a floating operand, got {x.dtype}")
+    exponent_bits, mantissa_bits = operator.index(exponent_bits), operator.index(mantissa_bits)
+    if exponent_bits < 1 or mantissa_bits < 0:
+        raise ValueError(f"reduce_precision: exponent_bits must be >= 1 and mantissa_bits >= "
+                         f"0, got {exponent_bits} and {mantissa_bits}")
+    info = dtypes.finfo(x.dtype)
+    src_mant, nbits = int(info.nmant), x.dtype.itemsize * 8
+    src_exp = nbits - 1 - src_mant
+    ut = _unsigned(x.dtype)
+
+    def k(v):
+        return np.asarray(v & ((1 << nbits) - 1), ut)
+
+    bits = ew.bitcast_convert_type(x, ut)
+    if mantissa_bits < src_mant:
+        shift = src_mant - mantissa_bits
+        last = 1 << shift
+        last_bit = ew.shift_right_logical(ew.bitwise_and(bits, k(last)), k(shift))
+        bits = ew.add(bits, ew.add(last_bit, k((last >> 1) - 1)))
+        bits = ew.bitwise_and(bits, k(~(last - 1)))
+    if exponent_bits < src_exp:
+        exp_mask = ((1 << src_exp) - 1) << src_mant
+        bias, reduced_bias = (1 << (src_exp - 1)) - 1, (1 << (exponent_bits - 1)) - 1
+        exponent = ew.bitwise_and(bits, k(exp_mask))
+        overflow = ew.gt(exponent, k((bias + reduced_bias) << src_mant))
+        underflow = ew.le(exponent, k((bias - reduced_bias) << src_mant))
+        signed_zero = ew.bitwise_and(bits, k(1 << (nbits - 1)))
+        signed_inf = ew.bitwise_or(signed_zero, k(exp_mask))
+        bits = ew.select(overflow, signed_inf, ew.select(underflow, signed_zero, bits))
+    out = ew.bitcast_convert_type(bits, x.dtype)
+    return ew.select(ew.ne(x, x), x, out)  # NaN stays NaN (XLA's, whatever the bits)

@@ -304,6 +304,8 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None, *, device=N
     if n < 0 or m < 0:
         raise ValueError(f"eye: negative dimensions are not allowed, got N={n}, M={m}")
     dt = _dtype_arg(dtype) or dtypes.default_float_dtype()
+    if not -n < k < m:  # no diagonal inside the matrix (k may exceed int32, as in JAX)
+        return lax.full((n, m), 0, dt)
     return lax.convert_element_type(_diag_mask(n, m, k, lax.eq), dt)
 
 

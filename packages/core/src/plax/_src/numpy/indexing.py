@@ -240,9 +240,10 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
                    mode != "clip", "take")
 
 
-def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
+def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None):
     """out[..., j, ...] = arr[..., indices[..., j, ...], ...] along `axis`; the other
-    dimensions of arr and indices broadcast. Out of bounds gives `fill_value` by default."""
+    dimensions of arr and indices broadcast. Out of bounds gives `fill_value` by default.
+    `axis` defaults to -1 as in the array API (JAX requires it; None flattens arr)."""
     check_arraylike("take_along_axis", arr, indices)
     arr = ensure_array(arr)
     idx = as_index_array(indices, "take_along_axis")

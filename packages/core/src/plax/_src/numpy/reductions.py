@@ -356,6 +356,10 @@ def _cumulative_api(fun_name, fn, identity, x, axis, dtype, include_initial):
 
 def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,
                    include_initial: bool = False) -> Any:
+    # sums of bools and small integers give the default (u)int, as sum (and JAX's); products
+    # keep the input dtype (also JAX's, though the array API asks for the default there too)
+    if dtype is None:
+        dtype = _promote_integers(dtypes.dtype(x))
     return _cumulative_api("cumulative_sum", cumsum, 0, x, axis, dtype, include_initial)
 
 

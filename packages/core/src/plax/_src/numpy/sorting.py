@@ -7,7 +7,7 @@ eagerly otherwise.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -265,8 +265,14 @@ def unique_values(x: Any, /, *, size: int | None = None, fill_value: Any = None)
     return unique(x, size=size, fill_value=fill_value)
 
 
+class _UniqueCounts(NamedTuple):
+    values: Any
+    counts: Any
+
+
 def unique_counts(x: Any, /, *, size: int | None = None, fill_value: Any = None) -> tuple:
-    return unique(x, return_counts=True, size=size, fill_value=fill_value)
+    """(values, counts) as a named tuple, as jax.numpy and the array API."""
+    return _UniqueCounts(*unique(x, return_counts=True, size=size, fill_value=fill_value))
 
 
 # ---------------------------------------------------------------------------------------------
