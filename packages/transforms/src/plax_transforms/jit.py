@@ -240,8 +240,7 @@ class JitFunction:
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.disable_jit \
-                or config.checks:
+        if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.jit_slow_path:
             return self._call(args, kwargs)
         # The hot path, written out flat (each Python frame costs ~0.1 us on a ~4 us launch):
         # every leaf an Array, a cache hit, all of them on the backend of the last call.

@@ -115,7 +115,7 @@ def _div(a, b):
             q = (xp.abs(a).astype(udt) // xp.abs(bs).astype(udt)).astype(a.dtype)
             q = xp.where((a < 0) != (bs < 0), -q, q)
             return xp.where(zero, -1, q).astype(a.dtype)
-        return xp.where(zero, np.iinfo(a.dtype).max, a // bs).astype(a.dtype)
+        return xp.where(zero, a.dtype.type(np.iinfo(a.dtype).max), a // bs).astype(a.dtype)
     return xp.true_divide(a, b)
 
 
@@ -198,7 +198,8 @@ def float_to_int(x, new_dtype, xp=np):
     xf = xp.trunc(x.astype(np.float64))
     hi, lo = xf >= float(info.max), xf <= float(info.min)
     safe = xp.where(hi | lo | xp.isnan(xf), 0.0, xf).astype(new_dtype)
-    return xp.where(hi, info.max, xp.where(lo, info.min, safe)).astype(new_dtype)
+    t = np.dtype(new_dtype).type  # typed bounds: a Python 2**64 - 1 overflows CuPy's int64
+    return xp.where(hi, t(info.max), xp.where(lo, t(info.min), safe)).astype(new_dtype)
 
 
 def _convert_element_type(x, *, new_dtype, weak_type=False, sharding=None):
