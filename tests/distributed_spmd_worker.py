@@ -54,6 +54,10 @@ def run(pid: int) -> dict:
         s = lax.psum(jnp.sum(blk, axis=0, keepdims=True), "x")
         return s, blk + lax.axis_index("x").astype(blk.dtype)
 
+    eager = h * 2 + 1  # an eager op on a global array: partitioned across the processes too
+    pieces = [plax.device_put(XS[idx], d)
+              for d, idx in rows.addressable_devices_indices_map((8, 4)).items()]
+    joined = plax.make_array_from_single_device_arrays((8, 4), rows, pieces)
     colsum, shifted = plax.jit(plax.shard_map(body, mesh=mesh, in_specs=P("x"),
                                               out_specs=(P(), P("x"))))(a)
     return dict(
@@ -65,6 +69,7 @@ def run(pid: int) -> dict:
         b_shards=[np.asarray(s.data).tolist() for s in b.addressable_shards],
         h=process_allgather(h).tolist(), h_sharding=repr(h.sharding),
         total=float(total), doubled=process_allgather(doubled).tolist(),
+        eager=process_allgather(eager).tolist(), joined=process_allgather(joined).tolist(),
         colsum=np.asarray(colsum).tolist(), shifted=process_allgather(shifted).tolist(),
         stacked=process_allgather(np.full(2, pid, np.int32)).tolist(),
         tiled=process_allgather(np.full(2, pid, np.int32), tiled=True).tolist())

@@ -79,6 +79,8 @@ def test_jit_and_shard_map_over_a_mesh_of_two_processes():
         assert r["h_sharding"] == "NamedSharding(mesh=Mesh('x': 4), spec=P('x'))"
         np.testing.assert_allclose(r["total"], float(total1), rtol=1e-5)
         np.testing.assert_array_equal(r["doubled"], XS * 2 + 1)
+        np.testing.assert_allclose(r["eager"], np.asarray(h1) * 2 + 1, rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(r["joined"], XS)
         # psum over the 4 devices of both processes; axis_index runs 0..3 across them
         np.testing.assert_allclose(r["colsum"], XS.sum(0, keepdims=True), rtol=1e-6)
         np.testing.assert_array_equal(r["shifted"], XS + np.repeat(np.arange(4), 2)[:, None])
