@@ -481,7 +481,8 @@ class XlaExecutable(Executable):
         self._others: dict = {}
         # with several devices, the first argument's device picks where to run (checked up
         # front: a launch that fails on placement also prints an error line from the runtime)
-        self._check_device = len(backend._devices) > 1
+        # (also with one device per process: arguments may be global arrays)
+        self._check_device = len(backend._all_devices) > 1
         self.donated: tuple[int, ...] = ()
         self._spmd = None  # runs the program partitioned when given arrays over several devices
         # what jit calls: with one device, the launch itself, with no checks around it
