@@ -64,7 +64,7 @@ LEFT_OUT = {
         # follow-up of issue 12: operations not written yet (implicit-differentiation solves,
         # XLA's own random bit generators, MX dot products)
         "custom_linear_solve custom_root ragged_dot_general rng_bit_generator rng_uniform "
-        "scaled_dot scatter_apply"),
+        "scaled_dot"),
     "jax.scipy.signal": _names(
         # follow-up of issue 12: the spectral estimates (short-time Fourier transforms)
         "csd istft stft welch"),

@@ -356,3 +356,14 @@ def test_dynamic_slice_fuses_with_clamped_starts(start):
     assert all(isinstance(s, planner.FusedGroup) for s in steps) and launches == 2
     for g, w in zip(got, reference(f, X, i)):
         assert_close(g, w)
+
+
+def test_reduction_over_an_extent_of_one_then_reads_after_its_loop():
+    # argmax over one element, then a dynamic_slice of another size-1 array in the epilogue:
+    # the constant index 0 was tied to the reduction loop's `r`, read after the loop closed
+    # (found by checkify's index checks, which build exactly this program)
+    def f(b, h):
+        return lax.dynamic_slice(h, (jnp.argmax(b),), (1,)).reshape(()) + h[0]
+    b, h = np.array([True]), np.array([5], np.int32)
+    got, steps, _ = run_fused(f, b, h)
+    assert_close(got[0], reference(f, b, h)[0])

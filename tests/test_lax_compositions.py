@@ -163,3 +163,28 @@ def test_reduce_precision_bit_exact_as_xla():
         assert np.array_equal(np.signbit(got), np.signbit(want)), (e, m)
     with pytest.raises(TypeError, match="floating operand"):
         pl.reduce_precision(X, 5, 10)
+
+
+@requires_jax
+def test_scatter_apply_as_jax():
+    """func applied once per hit: twice at a repeated index, never at a dropped one (the
+    default mode), at the clamped one with mode='clip'; windows of rows too."""
+    import jax
+    import jax.lax as jl
+    import jax.numpy as jnp
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    idx = np.int32([[1, 1], [2, 3], [1, 1], [9, 0], [0, 2]])
+
+    def cases(lx, m):
+        points = lx.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0, 1),
+                                            scatter_dims_to_operand_dims=(0, 1))
+        rows = lx.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(0,),
+                                          scatter_dims_to_operand_dims=(0,))
+        return [lx.scatter_apply(x, idx, m.sin, points, update_shape=(5,)),
+                lx.scatter_apply(x, idx, m.sin, points, update_shape=(5,), mode="clip"),
+                lx.scatter_apply(x, np.int32([[2], [0], [2]]), lambda v: v * 2 + 1, rows,
+                                 update_shape=(3, 4))]
+
+    expected = jax.jit(lambda: cases(jl, jnp))()
+    for got, want in zip(plax.jit(lambda: cases(pl, plax.numpy))(), expected):
+        assert_close(got, np.asarray(want), rtol=1e-6)

@@ -445,13 +445,15 @@ def _open_reduced(em, group, mode, chunks, oidx):
         em.open(f"for ({it} r = 0; r < {r_n}; r += 1)")
     else:
         em.open(f"for ({it} r = threadIdx.x; r < {r_n}; r += blockDim.x)")
-    ridx = em.delinearize("r", rshape)
+    # an extent of 1 is the constant index 0, which code after this loop reads too: not tied
+    # to the loop's `r` (in the emitter's offsets) then
+    ridx = em.delinearize("r", rshape) if r_n > 1 else tuple("0" for _ in rshape)
     full = [None] * len(shape_in)
     for d, i in zip(kept, oidx):
         full[d] = i
     for d, i in zip(axes, ridx):
         full[d] = i
     full = tuple(full)
-    if list(axes) == list(range(len(kept), len(shape_in))):
+    if r_n > 1 and list(axes) == list(range(len(kept), len(shape_in))):
         em.flat[(full, tuple(shape_in))] = f"(o * {r_n} + r)" if kept else "r"
     return full

@@ -39,7 +39,7 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
 
 
 _MISS = object()  # arguments on more than one backend
-_NO_LAST = ((None,), None, _MISS, None, None, None)  # JitFunction._last before any hit
+_NO_LAST = ((None,), None, _MISS, None, None, None, _MISS, None)  # JitFunction._last, unset
 _live: weakref.WeakSet = weakref.WeakSet()  # every JitFunction, for clear_caches()
 logger = logging.getLogger("plax.jit")  # log_compiles and explain_cache_misses write here
 
@@ -240,43 +240,47 @@ class JitFunction:
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.disable_jit \
-                or config.checks:
+        if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.jit_slow_path:
             return self._call(args, kwargs)
         # The hot path, written out flat (each Python frame costs ~0.1 us on a ~4 us launch):
         # every leaf an Array, a cache hit, all of them on the backend of the last call.
-        avals, bufs, committed, backend = [], [], False, None
-        leaves, in_tree = args, None
         hot = self._last
-        for x in args:
-            if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
-                in_tree = hot[0][0]
-                try:  # the last call's tree: its leaves in ~0.3 us (a full flatten: ~2.5)
-                    leaves = in_tree.flatten_up_to(args)
-                    flat = None  # (not flat yet where a leaf is still a subtree)
-                except Exception:  # another tree (or None: the arguments were leaves)
-                    leaves, in_tree = _optree_flatten(args, None, False, "plax")
-                    flat = (leaves, in_tree)
-                avals, bufs, committed, backend = [], [], False, None
-                for y in leaves:
-                    if type(y) is not Array:
-                        return self._call(args, kwargs, flat)
-                    avals.append(y.aval)
-                    bufs.append(y._buf)
-                    if y._committed:
-                        committed = True
-                    if y._backend is not backend:
-                        backend = y._backend if backend is None else _MISS
-                break
-            avals.append(x.aval)
-            bufs.append(x._buf)
-            if x._committed:
-                committed = True
-            if x._backend is not backend:
-                backend = x._backend if backend is None else _MISS
-        key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
-        if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
-            return self._warm(key, args, kwargs, leaves, backend)
+        x = args[0] if len(args) == 1 else None
+        if type(x) is Array and x.aval is hot[6] and x._backend is hot[2] and \
+                config.enable_x64 is hot[7]:  # one Array, as last time: checked directly
+            leaves, bufs, backend, committed = args, [x._buf], hot[2], x._committed
+        else:
+            avals, bufs, committed, backend = [], [], False, None
+            leaves, in_tree = args, None
+            for x in args:
+                if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
+                    in_tree = hot[0][0]
+                    try:  # the last call's tree: its leaves in ~0.3 us (a full flatten: ~2.5)
+                        leaves = in_tree.flatten_up_to(args)
+                        flat = None  # (not flat yet where a leaf is still a subtree)
+                    except Exception:  # another tree (or None: the arguments were leaves)
+                        leaves, in_tree = _optree_flatten(args, None, False, "plax")
+                        flat = (leaves, in_tree)
+                    avals, bufs, committed, backend = [], [], False, None
+                    for y in leaves:
+                        if type(y) is not Array:
+                            return self._call(args, kwargs, flat)
+                        avals.append(y.aval)
+                        bufs.append(y._buf)
+                        if y._committed:
+                            committed = True
+                        if y._backend is not backend:
+                            backend = y._backend if backend is None else _MISS
+                    break
+                avals.append(x.aval)
+                bufs.append(x._buf)
+                if x._committed:
+                    committed = True
+                if x._backend is not backend:
+                    backend = x._backend if backend is None else _MISS
+            key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
+            if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
+                return self._warm(key, args, kwargs, leaves, backend)
         if not committed and self.backend is None:
             # uncommitted: the default backend runs it (registry.is_default_backend, inlined)
             name = config.backend
@@ -302,17 +306,20 @@ class JitFunction:
     def _warm(self, key, args, kwargs, leaves, backend):
         """A call of Arrays that missed the one-slot `_last`: the flat cache, else the full
         path; a hit becomes the new `_last` (key, entry, backend, runner, the single output's
-        aval or None, the consts' buffers), one tuple replaced whole, so threads never see
-        halves of two."""
+        aval or None, the consts' buffers, the one argument's aval, the x64 mode), one tuple
+        replaced whole, so threads never see halves of two."""
         entry = self._flat_cache.get(key)
         if entry is None:
             return self._call(args, kwargs)
         out = self._execute(entry, leaves)
         last = entry.last
         if last.backend is backend:
+            # ... and, for a call of one Array, its aval and x64 mode (the _one path's checks)
+            one = key[0] is None and len(key) == 3
             self._last = (key, entry, backend, last.run,
                           entry.out_avals[0] if entry.single_out else None,
-                          last.const_bufs if entry.consts else None)
+                          last.const_bufs if entry.consts else None,
+                          key[2] if one else _MISS, key[1])
         return out
 
     def _execute(self, entry, leaves, avals=None):
@@ -463,7 +470,7 @@ class JitFunction:
     # --- AOT -------------------------------------------------------------------------------
     def lower(self, *args, **kwargs) -> "Lowered":
         entry, leaves = self._entry(args, kwargs)
-        return Lowered(self, entry, self._pick_backend(leaves))
+        return Lowered(self, entry, self._pick_backend(leaves), leaves)
 
     def trace(self, *args, **kwargs):
         entry, _ = self._entry(args, kwargs)
@@ -490,15 +497,21 @@ class JitFunction:
 class Lowered:
     """`jit(f).lower(*args)`: the traced program for one signature, before compilation."""
 
-    def __init__(self, jf: JitFunction, entry: _Entry, backend):
+    def __init__(self, jf: JitFunction, entry: _Entry, backend, leaves=()):
         self._jf, self._entry, self._backend = jf, entry, backend
+        # the layouts of arguments over several devices (the program is partitioned for them)
+        shardings = [_multi_device_sharding(x) for x in leaves]
+        self._shardings = [None] * len(entry.consts) + shardings \
+            if any(s is not None for s in shardings) else None
 
     def as_text(self, debug_info: bool = False) -> str:
         """The lowered program as text; `debug_info=True` adds its source locations (the
-        `plax.named_scope` paths, as JAX's `as_text(debug_info=True)`)."""
-        if debug_info:
-            return self._backend.lower_text(self._entry.closed, debug_info=True)
-        return self._backend.lower_text(self._entry.closed)
+        `plax.named_scope` paths, as JAX's `as_text(debug_info=True)`). For arguments over
+        several devices, the partitioned program, their shardings on its parameters."""
+        kw = {"debug_info": True} if debug_info else {}
+        if self._shardings is not None:
+            kw["arg_shardings"] = self._shardings
+        return self._backend.lower_text(self._entry.closed, **kw)
 
     def jaxpr(self) -> ClosedJaxpr:
         return self._entry.closed
@@ -507,6 +520,13 @@ class Lowered:
         exe = self._entry.executables.get(self._backend.name) or \
             self._jf._compile(self._entry, self._backend)
         return Compiled(self._jf, self._entry, self._backend, exe)
+
+
+def _multi_device_sharding(x):
+    if type(x) is not Array or x.is_deleted():
+        return None
+    s = x.sharding
+    return s if len(s.device_set) > 1 else None
 
 
 class Compiled:

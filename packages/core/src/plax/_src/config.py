@@ -281,6 +281,9 @@ config.define("explain_cache_misses", False, _parse_bool,
 config.derive("any_checks", lambda: bool(config.checks or config.check_rules
                                          or config.debug_nans),
               ("checks", "check_rules", "debug_nans"))
+# a jitted call's one read for what sends it off its hot path (eager, or checkified)
+config.derive("jit_slow_path", lambda: bool(config.disable_jit or config.checks),
+              ("disable_jit", "checks"))
 
 
 def enable_x64(value: bool = True):

@@ -1,7 +1,7 @@
 """jax.lax operations that plax builds from its primitives: split, stack, unstack, tile,
 broadcast_shapes, broadcast_like, empty, dtype, shape_as_value, index_take, clz, mulhi,
 approx_max_k / approx_min_k (exact, as JAX on CPU), ragged_dot, optimization_barrier,
-composite, platform_dependent and reduce_precision (on the bit pattern)."""
+composite, platform_dependent, reduce_precision (on the bit pattern) and scatter_apply."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from plax._src.lax._params import canonicalize_axis
 __all__ = ["split", "stack", "unstack", "tile", "broadcast_shapes", "broadcast_like", "empty",
            "dtype", "shape_as_value", "index_take", "clz", "mulhi", "approx_max_k",
            "approx_min_k", "ragged_dot", "optimization_barrier", "composite",
-           "platform_dependent", "reduce_precision"]
+           "platform_dependent", "reduce_precision", "scatter_apply"]
 
 
 def _asarray(x):
@@ -314,3 +314,29 @@ def reduce_precision(operand, exponent_bits: int, mantissa_bits: int):
         bits = ew.select(overflow, signed_inf, ew.select(underflow, signed_zero, bits))
     out = ew.bitcast_convert_type(bits, x.dtype)
     return ew.select(ew.ne(x, x), x, out)  # NaN stays NaN (XLA's, whatever the bits)
+
+
+def scatter_apply(operand, scatter_indices, func: Callable, dimension_numbers, *,
+                  update_shape: Sequence[int] = (), indices_are_sorted: bool = False,
+                  unique_indices: bool = False, mode=None):
+    """`operand` with the elementwise `func` applied at the scattered positions, once per
+    time each is hit (as XLA's scatter with the combiner (x, _) -> func(x)): the hits are
+    counted by a scatter-add of ones, then func applied where the count is not yet reached.
+    Not differentiable (as JAX's)."""
+    from plax import numpy as pnp
+    operand = _asarray(operand)
+    ones = pnp.ones(tuple(update_shape), np.int32)
+    counts = slicing.scatter_add(pnp.zeros(operand.shape, np.int32), scatter_indices, ones,
+                                 dimension_numbers, indices_are_sorted=indices_are_sorted,
+                                 unique_indices=unique_indices, mode=mode)
+
+    def cond(carry):
+        i, _ = carry
+        return pnp.any(counts > i)
+
+    def body(carry):
+        i, x = carry
+        return i + 1, pnp.where(counts > i, func(x), x)
+
+    from plax._src.lax.control_flow import while_loop
+    return while_loop(cond, body, (np.int32(0), operand))[1]
