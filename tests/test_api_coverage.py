@@ -43,9 +43,6 @@ LEFT_OUT = {
         "closure_convert copy_to_host_async custom_gradient effects_barrier "
         "ensure_compile_time_eval fwd_and_bwd live_arrays make_user_context named_call "
         "named_scope pure_callback ds"),
-    "jax.numpy": _names(
-        # interchange left for a follow-up
-        "from_dlpack"),
     "jax.lax": _names(
         # pending: issue 16 (collectives and sharding beyond pmap's)
         "all_to_all all_to_all_p axis_size pbroadcast pcast precv psend pshuffle psum_scatter "
