@@ -66,8 +66,12 @@ def interleaved_us(fns: dict, *, repeat: int, number: int = 1, warmup: int = 2,
             for _ in range(warmup):
                 _ready(fn())
     times: dict = {k: [] for k in fns}
-    for _ in range(repeat):
-        for name, (enter, fn) in fns.items():
+    items = list(fns.items())
+    for r in range(repeat):
+        # each round starts with the next contender: the one after NumPy's matmul otherwise
+        # always met OpenBLAS's still-spinning threads (a fixed 1.25-1.6x on case 1's first)
+        k = r % len(items)
+        for name, (enter, fn) in items[k:] + items[:k]:
             if settle:
                 time.sleep(settle)
             with enter():
