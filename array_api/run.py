@@ -39,7 +39,8 @@ def main(argv=None) -> int:
                     help="an array-api-tests checkout (with its array-api submodule); default: "
                          "$ARRAY_API_TESTS_DIR")
     ap.add_argument("--module", default="plax.numpy")
-    ap.add_argument("--report", default=None, help="where to write the JSON report")
+    ap.add_argument("--report", default=None,
+                    help="where to write the JSON report (default: in the checkout)")
     ap.add_argument("--workers", default="2")
     ap.add_argument("--max-examples", default="20")
     args, pytest_args = ap.parse_known_args(argv)
@@ -48,7 +49,8 @@ def main(argv=None) -> int:
     checkout = Path(args.checkout).resolve()
     if not (checkout / "array_api_tests").is_dir():
         ap.error(f"{checkout} is not an array-api-tests checkout (no array_api_tests/ in it)")
-    report = Path(args.report or f"array-api-{args.module}.json").resolve()
+    # the JSON report goes into the checkout unless asked elsewhere (nothing lands in the repo)
+    report = Path(args.report or checkout / f"report-{args.module}.json").resolve()
     env = dict(os.environ, ARRAY_API_TESTS_MODULE=args.module,
                ARRAY_API_TESTS_SKIP_DTYPES=",".join(skipped_dtypes(args.module)),
                PYTHONPATH=os.pathsep.join(filter(None, [str(HERE),

@@ -399,6 +399,39 @@ def with_sharding_constraint_rules():
         assert r.backend == "reference"
         np.testing.assert_allclose(r, x * 2)
 
+@check
+def committed_mismatch_lowered_text_and_compile_cache():
+    import tempfile
+    rows, rep = NamedSharding(mesh4, P("d")), NamedSharding(mesh4, P())
+    a = plax.device_put(x, rows)
+    f = plax.jit(lambda v, w: v * w, in_shardings=(rep, None))
+    try:  # a committed argument laid out otherwise: an error naming both (as JAX's)
+        f(a, 2.0)
+        raise AssertionError("no error")
+    except ValueError as e:
+        msg = str(e)
+    assert "argument 'v' (position 0)" in msg and "P('d')" in msg and "P()" in msg, msg
+    np.testing.assert_allclose(f(plax.device_put(x, rep), 2.0), x * 2)
+    # the lowered text of a call on sharded arrays is the partitioned program
+    text = plax.jit(lambda v: v * 2).lower(a).as_text()
+    assert "mhlo.num_partitions = 4" in text and '{devices=[4,1]0,1,2,3}' in text, text[:600]
+    # jit(identity, out_shardings) gathers: the result layout is the one asked for
+    g = plax.jit(lambda v: v, out_shardings=rep)(a)
+    assert g.sharding == rep and g.addressable_shards[3].data.shape == x.shape
+    # partitioned programs go through the persistent compilation cache
+    with tempfile.TemporaryDirectory() as d, plax.config.override("compilation_cache_dir", d):
+        h = lambda v: pnp.cos(v) * 3 + 0.5
+        for run in range(2):
+            plax.clear_caches()
+            st = dict(stats())
+            out = plax.jit(h)(a)
+            delta = {k: stats()[k] - st.get(k, 0) for k in ("compiles", "cache_hits")}
+            # two programs: jit's one-device one, and the partitioned one the call runs
+            assert delta == ({"compiles": 2, "cache_hits": 0} if run == 0 else
+                             {"compiles": 0, "cache_hits": 2}), (run, delta)
+            assert out.sharding == rows
+            np.testing.assert_allclose(out, np.cos(x) * 3 + 0.5, rtol=1e-6)
+
 print("RESULTS" + json.dumps(results))
 '''
 
@@ -417,7 +450,8 @@ SHARDED_CHECKS = ["device_put_places_each_slice", "make_array_constructors", "vi
                   "eager_ops_stay_sharded", "interop_with_pmap_copy_and_slicing",
                   "pmap_psum_scatter_and_all_to_all",
                   "jit_in_out_shardings_partition_the_program", "committed_inputs_are_respected",
-                  "with_sharding_constraint_rules"]
+                  "with_sharding_constraint_rules",
+                  "committed_mismatch_lowered_text_and_compile_cache"]
 
 
 @pytest.mark.parametrize("name", SHARDED_CHECKS)

@@ -124,8 +124,14 @@ def compiles_once_and_outputs_stay_on_device():
         out = f(dx)
     assert xla.stats["compiles"] == n, (xla.stats["compiles"], n)
     assert xla.stats["host_to_device"] == host
-    assert out.device == plax.devices()[0] and out.shape == (4, 3)
-    again = f(out)  # a pmap output feeds the next pmap, an eager op and a jit
+    # as JAX's: the output stays split over the devices, row i on device i
+    assert out.shape == (4, 3) and out.sharding.device_set == set(plax.devices())
+    assert [(sh.device, sh.index[0]) for sh in out.addressable_shards] == [
+        (d, slice(i, i + 1)) for i, d in enumerate(plax.devices())]
+    host = xla.stats["host_to_device"]
+    for _ in range(5):
+        again = f(out)  # a pmap output feeds the next pmap as it is (no copy through the host)
+    assert xla.stats["host_to_device"] == host and xla.stats["compiles"] == n + 1
     np.testing.assert_allclose(np.asarray(again), np.asarray(f(np.asarray(out))), rtol=1e-6)
     np.testing.assert_allclose(lax.add(out, out), np.asarray(out) * 2)
     np.testing.assert_allclose(plax.jit(lambda o: o - 1)(out), np.asarray(out) - 1)
@@ -136,7 +142,7 @@ def explicit_devices():
     out = plax.pmap(lambda v: lax.psum(v, "i") + lax.axis_index("i"), axis_name="i",
                     devices=[devs[2], devs[3]])(x[:2])
     np.testing.assert_array_equal(out, [x[0] + x[1], x[0] + x[1] + 1])
-    assert out.device == devs[2]
+    assert [sh.device for sh in out.addressable_shards] == [devs[2], devs[3]]
 
 @check
 def device_put_and_computation_follow_the_device():

@@ -195,6 +195,12 @@ def put_global(shards: Sequence[Any], devs: Sequence[Any], sharding, shape, dtyp
         xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL, enable_x64=True)
 
 
+def assemble(shards: Sequence[Any], sharding, shape, dtype):
+    """One global array made of one-device arrays (this process's pieces, in the sharding's
+    device order), without copying them."""
+    return xc.ArrayImpl(Aval(shape, dtype), sharding, list(shards), True, True)
+
+
 def single_device_of(arr):
     """The device of a one-device array; None for an array over several devices."""
     try:
@@ -324,10 +330,19 @@ def compile(client, text: str, devices: Sequence[Any], num_replicas: int = 1,
         raise
 
 
-def compile_options_key(devices: Sequence[Any], num_replicas: int = 1) -> bytes:
-    """The serialized CompileOptions `compile` passes (replicas, device assignment, build
-    options): part of a persistent cache entry's key."""
-    return _options(devices, num_replicas).SerializeAsString()
+def compile_options_key(devices: Sequence[Any], num_replicas: int = 1, num_partitions: int = 1,
+                        num_outputs: int = 0) -> bytes:
+    """The serialized CompileOptions `compile` (or `compile_partitioned`, with partitions)
+    passes (replicas, partitions, device assignment, build options): part of a persistent
+    cache entry's key."""
+    return _compile_options(devices, num_replicas, num_partitions, num_outputs
+                            ).SerializeAsString()
+
+
+def _compile_options(devices, num_replicas: int, num_partitions: int, num_outputs: int):
+    if num_partitions == 1:
+        return _options(devices, num_replicas)
+    return _options(devices, num_replicas, num_partitions, num_outputs)
 
 
 def platform_version(client) -> str:
@@ -339,9 +354,11 @@ def serialize(client, loaded) -> bytes:
     return bytes(client.serialize_executable(loaded))
 
 
-def deserialize(client, blob: bytes, devices: Sequence[Any], num_replicas: int = 1):
-    return client.deserialize_executable(blob, xc.DeviceList(tuple(devices)),
-                                         _options(devices, num_replicas))
+def deserialize(client, blob: bytes, devices: Sequence[Any], num_replicas: int = 1,
+                num_partitions: int = 1, num_outputs: int = 0):
+    return client.deserialize_executable(
+        blob, xc.DeviceList(tuple(devices)),
+        _compile_options(devices, num_replicas, num_partitions, num_outputs))
 
 
 _SKIP_CHECKS: bool | None = None

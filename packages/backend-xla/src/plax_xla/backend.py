@@ -24,7 +24,7 @@ from plax_xla import _jaxlib as jl
 from plax.lax import debug_callback_p, pure_callback_p
 from plax_xla import compile_cache
 from plax_xla.lowering import lower_closed_jaxpr, lower_primitive, take_host_callbacks
-from plax_xla.spmd import SpmdExecutable, SpmdRunner, mesh_of_jaxpr
+from plax_xla.spmd import Spmd, SpmdExecutable, SpmdRunner, mesh_of_jaxpr
 from plax.sharding import (
     SingleDeviceSharding, TiledSharding, sharding_devices, sharding_from_tiles,
     xla_sharding_text)
@@ -152,11 +152,14 @@ class XlaBackend(Backend):
                     raise RuntimeError(
                         f"the value of an Array of shape {shape} laid out by {sharding!r} "
                         "spans devices of other processes: this process holds only its "
-                        "pieces (read x.addressable_shards, or make it replicated first, "
+                        "pieces (read x.addressable_shards, gather it with plax.experimental."
+                        "multihost_utils.process_allgather(x), or make it replicated first, "
                         "e.g. jit(..., out_shardings=NamedSharding(mesh, P())))")
+            sharding = self.buffer_sharding(buf)
+            pieces = self.buffer_shards(buf)
+            index = sharding.devices_indices_map(shape)
             out = np.empty(shape, dtype)
-            index = self.buffer_sharding(buf).devices_indices_map(shape)
-            for dev, piece in self.buffer_shards(buf):
+            for dev, piece in pieces:
                 out[index[dev]] = jl.to_numpy(piece)
             out.flags.writeable = False
             return out
@@ -202,14 +205,13 @@ class XlaBackend(Backend):
         return jl.put_global(pieces, natives, self.gspmd(sharding, len(shape), every),
                              shape, dtype)
 
-    def put_in_order(self, value: np.ndarray, sharding, devices, shape, dtype):
-        """A host value laid out by `sharding` as a global array whose device list is
-        `devices` in this order (a partitioned program's partitions)."""
-        index = sharding.devices_indices_map(shape)
-        mine = [d for d in devices if d.process_index == self._process_index]
-        pieces = [np.array(value[index[d]], copy=True) for d in mine]
-        self.stats["host_to_device"] += len(pieces)
-        return jl.put_global(pieces, [d.native for d in mine],
+    def put_in_order(self, buf, sharding, devices, shape, dtype):
+        """The global array `buf` laid out by `sharding` with `devices` (a partitioned
+        program's partitions) as its device list in this order: the same pieces, no copy
+        through the host (this process's alone, with plax.distributed)."""
+        by_dev = dict(self.buffer_shards(buf))
+        local = [d for d in devices if d in by_dev]
+        return jl.put_global([by_dev[d] for d in local], [d.native for d in local],
                              self.gspmd(sharding, len(shape), devices), shape, dtype)
 
     def buffer_sharding(self, buf):
@@ -268,7 +270,7 @@ class XlaBackend(Backend):
             with profiler.record("compile", f"eager {prim.name}"):
                 exe = self.compile_text(lower_primitive(prim, avals_in, outs, params),
                                         avals_in, outs)
-            if len(self._devices) > 1:  # on arrays over several devices: partitioned
+            if len(self._all_devices) > 1:  # on arrays over several devices: partitioned
 
                 def lower(spmd, arg_shardings, prim=prim, params=params):
                     return lower_primitive(prim, avals_in, outs, params, spmd, arg_shardings)
@@ -304,7 +306,7 @@ class XlaBackend(Backend):
             return lower_closed_jaxpr(closed_jaxpr, "jit", spmd=spmd,
                                       arg_shardings=arg_shardings)[0]
 
-        fixed = mesh_of_jaxpr(closed_jaxpr) if len(self._devices) > 1 else None
+        fixed = mesh_of_jaxpr(closed_jaxpr) if len(self._all_devices) > 1 else None
         runner = SpmdRunner(self, lower, closed_jaxpr.in_avals, closed_jaxpr.out_avals, fixed)
         if fixed is not None:  # constraints or shard_maps over a mesh: always partitioned
             return SpmdExecutable(runner)
@@ -326,11 +328,19 @@ class XlaBackend(Backend):
         return XlaExecutable(self, text, in_avals, out_avals, self.native_device(device))
 
     def _compile_loaded(self, text: str, natives: Sequence[Any], num_replicas: int = 1,
-                        host_callbacks: Sequence[Any] = ()):
+                        host_callbacks: Sequence[Any] = (), num_partitions: int = 1,
+                        num_outputs: int = 0):
         """Compile, or load from the persistent compilation cache when a directory is
         configured (`compilation_cache_dir`); `stats` counts "compiles" and "cache_hits". A
         module calling host functions is never cached (they are Python objects of this
-        process)."""
+        process), nor one partitioned over several processes' devices. `num_partitions` > 1:
+        XLA's SPMD partitioner splits the module over `natives`."""
+        parts = (num_partitions, num_outputs)
+        if num_partitions > 1:
+            spans = len({d.process_index for d in natives}) > 1
+            if spans or compile_cache.directory(config) is None:
+                self.stats["compiles"] += 1
+                return jl.compile_partitioned(self._client, text, natives, num_outputs)
         if host_callbacks:
             if self.platform != "cpu":
                 raise UnsupportedPrimitiveError(
@@ -343,18 +353,20 @@ class XlaBackend(Backend):
         if root is None:
             self.stats["compiles"] += 1
             return jl.compile(self._client, text, natives, num_replicas)
-        digest = compile_cache.key(self._client, self.platform, text, natives, num_replicas)
+        digest = compile_cache.key(self._client, self.platform, text, natives, num_replicas,
+                                   *parts)
         path = compile_cache.entry_path(root, digest)
         payload = compile_cache.read(path, digest)
         if payload is not None:
             try:
-                loaded = jl.deserialize(self._client, payload, natives, num_replicas)
+                loaded = jl.deserialize(self._client, payload, natives, num_replicas, *parts)
                 self.stats["cache_hits"] += 1
                 return loaded
             except Exception:  # noqa: BLE001 - an entry the runtime rejects: compile afresh
                 pass
         self.stats["compiles"] += 1
-        loaded = jl.compile(self._client, text, natives, num_replicas)
+        loaded = jl.compile_partitioned(self._client, text, natives, num_outputs) \
+            if num_partitions > 1 else jl.compile(self._client, text, natives, num_replicas)
         compile_cache.write(path, digest, jl.serialize(self._client, loaded))
         return loaded
 
@@ -364,11 +376,20 @@ class XlaBackend(Backend):
         self._pmap_cache.clear()
         self._pmap_last = None
 
-    def lower_text(self, closed_jaxpr, debug_info: bool = False) -> str:
+    def lower_text(self, closed_jaxpr, debug_info: bool = False, arg_shardings=None) -> str:
         """The StableHLO module of `closed_jaxpr`, as MLIR prints it (with `debug_info`, the
-        operations' locations: `loc("scope/inner/sin")` for equations in a named_scope)."""
-        fixed = mesh_of_jaxpr(closed_jaxpr) if len(self._devices) > 1 else None
-        text, _ = lower_closed_jaxpr(closed_jaxpr, "jit", spmd=fixed)
+        operations' locations: `loc("scope/inner/sin")` for equations in a named_scope).
+        `arg_shardings` (per input, None for one device): the layouts of the arguments it was
+        lowered for; sharded ones make the module the partitioned program a call compiles."""
+        fixed = mesh_of_jaxpr(closed_jaxpr) if len(self._all_devices) > 1 else None
+        texts = None
+        if arg_shardings is not None and any(s is not None for s in arg_shardings):
+            if fixed is None:
+                first = next(s for s in arg_shardings if s is not None)
+                fixed = Spmd(sharding_devices(first), getattr(first, "mesh", None))
+            texts = ["{replicated}" if s is None else fixed.sharding_text(s, len(a.shape))
+                     for s, a in zip(arg_shardings, closed_jaxpr.in_avals)]
+        text, _ = lower_closed_jaxpr(closed_jaxpr, "jit", spmd=fixed, arg_shardings=texts)
         take_host_callbacks(text)  # not compiled: nothing to keep
         return jl.verify(text, pretty=True, debug_info=debug_info)
 
@@ -460,7 +481,8 @@ class XlaExecutable(Executable):
         self._others: dict = {}
         # with several devices, the first argument's device picks where to run (checked up
         # front: a launch that fails on placement also prints an error line from the runtime)
-        self._check_device = len(backend._devices) > 1
+        # (also with one device per process: arguments may be global arrays)
+        self._check_device = len(backend._all_devices) > 1
         self.donated: tuple[int, ...] = ()
         self._spmd = None  # runs the program partitioned when given arrays over several devices
         # what jit calls: with one device, the launch itself, with no checks around it

@@ -36,13 +36,15 @@ def directory(config) -> pathlib.Path | None:
     return None
 
 
-def key(client, platform: str, text: str, devices: Sequence[Any], num_replicas: int) -> bytes:
-    """The sha256 digest naming the entry of `text` compiled for `devices`."""
+def key(client, platform: str, text: str, devices: Sequence[Any], num_replicas: int,
+        num_partitions: int = 1, num_outputs: int = 0) -> bytes:
+    """The sha256 digest naming the entry of `text` compiled for `devices` (partitioned over
+    them with `num_partitions` > 1)."""
     h = hashlib.sha256()
     for part in (b"plax-xla-cache-2", jl.describe_environment().encode(),
                  jl.platform_version(client).encode(), platform.encode(),
                  ",".join(str(d.device_kind) for d in devices).encode(),
-                 jl.compile_options_key(devices, num_replicas),
+                 jl.compile_options_key(devices, num_replicas, num_partitions, num_outputs),
                  os.environ.get("XLA_FLAGS", "").encode(), text.encode()):
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)

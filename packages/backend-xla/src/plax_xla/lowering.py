@@ -162,10 +162,18 @@ def _indent(lines: Sequence[str], n: int) -> str:
 
 
 def _func_text(visibility: str, name: str, args: Sequence[Value], arg_attrs: Sequence[str],
-               results: Sequence[Value], body: Sequence[str]) -> str:
+               results: Sequence[Value], body: Sequence[str],
+               res_attrs: Sequence[str] | None = None) -> str:
     params = ", ".join(f"{a.name}: {a.type}" + (f" {{{attr}}}" if attr else "")
                        for a, attr in zip(args, arg_attrs))
     res_types = ", ".join(r.type for r in results)
+    if res_attrs is not None and any(res_attrs):
+        res_types = ", ".join(r.type + (f" {{{attr}}}" if attr else "")
+                              for r, attr in zip(results, res_attrs))
+        ret_types = ", ".join(r.type for r in results)
+        ret = f'"func.return"({", ".join(r.name for r in results)}) : ({ret_types}) -> ()'
+        return (f"func.func {visibility} @{name}({params}) -> ({res_types}) {{\n"
+                + _indent([*body, ret], 2) + "\n}")
     ret = (f'"func.return"({", ".join(r.name for r in results)}) : ({res_types}) -> ()')
     return (f"func.func {visibility} @{name}({params}) -> ({res_types}) {{\n"
             + _indent([*body, ret], 2) + "\n}")
@@ -412,9 +420,41 @@ def lower_closed_jaxpr(closed: ClosedJaxpr, name: str = "main", *, donated: Sequ
     for k in scratch:
         args.append(Value(b.fresh(), outs[k].shape, outs[k].dtype))
         attrs.append(f"tf.aliasing_output = {k} : i32")
-    main = _func_text("public", "main", args, attrs, outs, b.lines)
-    aliased = [i for i, a in enumerate(attrs) if a]
+    res_attrs = None
+    if spmd is not None and epilogue is None:  # outputs constrained last: laid out so
+        res_attrs = [f'mhlo.sharding = "{spmd.sharding_text(c, len(o.shape))}"' if c is not None
+                     else "" for c, o in zip(out_constraints(closed.jaxpr), outs)]
+    main = _func_text("public", "main", args, attrs, outs, b.lines, res_attrs)
+    aliased = [i for i, a in enumerate(attrs) if a and "tf.aliasing_output" in a]
     return module.module_text(name, main, num_replicas), aliased
+
+
+def out_constraints(jaxpr) -> list:
+    """Per output of `jaxpr`: the sharding of the sharding constraint computing it (looking
+    into nested jit calls: `jit(f, out_shardings=...)`), or None. A partitioned program gives
+    such outputs that layout as a result attribute: XLA's propagation does not carry it out
+    of a called function on its own."""
+    from plax import lax
+    from plax.sharding import NamedSharding, PartitionSpec
+    made = {}
+    for eqn in jaxpr.eqns:
+        for k, v in enumerate(eqn.outvars):
+            made[id(v)] = (eqn, k)
+    out = []
+    for v in jaxpr.outvars:
+        hit, s = made.get(id(v)), None
+        if hit is not None:
+            eqn, k = hit
+            inner = eqn.params.get("jaxpr")
+            if eqn.primitive is lax.sharding_constraint_p:
+                s = eqn.params.get("sharding")
+            elif eqn.primitive.name in ("jit", "pjit") and hasattr(inner, "jaxpr"):
+                s = out_constraints(inner.jaxpr)[k]
+        if isinstance(s, NamedSharding) and any(
+                p is PartitionSpec.UNCONSTRAINED for p in s.spec):
+            s = None
+        out.append(s)
+    return out
 
 
 def lower_primitive(prim, avals_in, avals_out, params: dict, spmd: Any = None,

@@ -1,11 +1,12 @@
 """pmap on the xla backend: one replicated program (num_replicas = number of devices) whose
 collectives are real cross-device operations.
 
-The function is traced once per signature on the per-device shapes. Each input goes to every
-device whole and the program slices its replica's part (by replica_id); each mapped output is
-all-gathered, so replica 0 holds the stacked result, which stays on device as the output.
-Under another transformation (grad, jit, vmap of a pmap) it runs with vmap semantics instead.
-donate_argnums is accepted and ignored: every input is copied to the devices anyway.
+The function is traced once per signature on the per-device shapes. A mapped input from the
+host, or a pmap output, goes to the devices as one piece each (a pmap output as it is); a
+one-device Array goes to every device whole and the program slices its replica's part (by
+replica_id). Mapped outputs stay split over the devices (as JAX's), unmapped ones are replica
+0's. Under another transformation (grad, jit, vmap of a pmap) it runs with vmap semantics
+instead. donate_argnums is accepted and ignored.
 
 Across processes (plax.distributed) every process calls it with its local part (axis size n,
 its first n devices); the program has n * process_count replicas, process-major, so collectives
@@ -99,7 +100,7 @@ def _signature(args) -> list | None:
     for x in args:
         t = type(x)
         if t is Array:
-            sig.append(x.aval)
+            sig.append((x.aval, _several(x._buf)))
         elif t is np.ndarray:
             sig.append((x.shape, x.dtype))
         else:
@@ -142,10 +143,11 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
                          if sizes else "pmap needs at least one argument mapped along an axis")
     n = sizes.pop()
     natives = _devices(backend, devices, n)
+    pieces = _pieces_kinds(backend, leaves, axes)
     statics = tuple((i, args[i]) for i in sorted(static))
     key = (fun, in_tree, tuple(avals), tuple(axes), statics, config.enable_x64,
            tuple(out_axes) if isinstance(out_axes, list) else out_axes, axis_name,
-           tuple(natives))
+           tuple(natives), pieces)
     try:
         entry = backend._pmap_cache.get(key)
     except TypeError:
@@ -153,27 +155,110 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
                          f"{[type(v).__name__ for _, v in statics]}") from None
     if entry is None:
         entry = backend._pmap_cache[key] = _build(backend, fun, args, static, in_tree, avals,
-                                                  axes, n, natives, axis_name, out_axes)
+                                                  axes, n, natives, axis_name, out_axes,
+                                                  pieces)
     if fast is not None and not kwargs:
         backend._pmap_last = (fast, entry, avals, natives)
     return _run(backend, fun, entry, avals, leaves, natives)
 
 
 def _run(backend, fun, entry, avals, leaves, natives):
-    """One call of a built pmap program: inputs onto the devices, run, replica 0's outputs."""
-    loaded, out_tree, out_avals, consts = entry
-    local = natives if backend._process_count == 1 else [
+    """A mapped input goes to the devices as one piece each (a pmap output of the same layout
+    as it is); the outputs stay on the devices as arrays split along the mapped axis. Across
+    processes the program's arrays span every process's devices and each process supplies
+    (and gets back) the pieces on its own."""
+    loaded, out_tree, out_avals, consts, (axes, pieces, handlers, out_mapped) = entry
+    several = backend._process_count > 1
+    local = natives if not several else [
         d for d in natives if d.process_index == backend._process_index]
     bufs = [_replicate(backend, x, get_aval(x), natives, local) for x in consts]
-    bufs += [_replicate(backend, x, av, natives, local) for x, av in zip(leaves, avals)]
+    for x, av, a, piece in zip(leaves, avals, axes, pieces):
+        bufs.append(_as_pieces(backend, x, av, a, natives, local) if piece else
+                    _replicate(backend, x, av, natives, local))
     if backend._runtime is None:
-        per_output = jl.execute_replicated(loaded, bufs)
+        outs = _execute(loaded, bufs, handlers)
     else:  # waits for the other processes: a lost peer ends in an error, not a hang
         with backend._runtime.collective():
-            per_output = jl.execute_replicated(loaded, bufs)
-    outs = execution.wrap([replicas[0] for replicas in per_output], out_avals, backend, False,
-                          f"pmap({getattr(fun, '__name__', 'fun')})")
-    return tree_unflatten(out_tree, outs)
+            outs = _execute(loaded, bufs, handlers)
+    final = []
+    for o, a, av in zip(outs, out_mapped, out_avals):
+        if a is None:  # an unmapped output (out_axes None) is replica 0's value, on its device
+            o = jl.shards_of(o)[0]
+        elif several:  # this process's pieces, as an array over its devices
+            o = jl.assemble(jl.shards_of(o), _tiled(backend, local, av.ndim, a % av.ndim),
+                            av.shape, av.dtype)
+        final.append(o)
+    return tree_unflatten(out_tree, execution.wrap(
+        final, out_avals, backend, False, f"pmap({getattr(fun, '__name__', 'fun')})"))
+
+
+def _execute(loaded, bufs, handlers):
+    outs = loaded.execute_sharded(bufs).consume_with_handlers(handlers)
+    for o in outs:  # fewer cores than replicas: overlapping programs would starve each other
+        jl.block_until_ready(o)
+    return outs
+
+
+def _pieces_kinds(backend, leaves, axes) -> tuple | None:
+    """Which mapped inputs go to the devices as pieces (host values, arrays over several
+    devices) rather than whole (one-device arrays, sliced by the program)."""
+    return tuple(a is not None and not (type(x) is Array and x._backend is backend
+                                        and not _several(x._buf))
+                 for x, a in zip(leaves, axes))
+
+
+def _several(buf) -> bool:
+    """Whether `buf` is an array over several devices (False for a deleted one, which the
+    placement then reports)."""
+    try:
+        return jl.single_device_of(buf) is None
+    except AttributeError:
+        return False
+
+
+def _tiled(backend, natives, ndim: int, axis: int):
+    """The jaxlib sharding of an array split into len(natives) pieces along `axis` (one
+    object per layout: an array already laid out so is recognised by it)."""
+    cache = backend.__dict__.setdefault("_pmap_tiled", {})
+    key = (tuple(natives), ndim, axis)
+    hit = cache.get(key)
+    if hit is None:
+        from plax.sharding import TiledSharding
+        dims = [1] * ndim
+        dims[axis] = len(natives)
+        devs = [backend._by_native[d] for d in natives]
+        hit = cache[key] = backend.gspmd(TiledSharding(devs, dims, range(len(devs)), False),
+                                         ndim, devs)
+    return hit
+
+
+def _as_pieces(backend, x, aval, axis: int, natives, local):
+    """`x` (this process's part) split along `axis`, piece i on local device i, as one array
+    over all `natives`; an array laid out so already goes as it is."""
+    everywhere = _tiled(backend, natives, aval.ndim, axis)
+    shape = aval.shape
+    if len(local) != len(natives):  # the array the program sees spans every process
+        shape = shape[:axis] + (shape[axis] * len(natives) // len(local),) + shape[axis + 1:]
+    if type(x) is Array and x._backend is backend:
+        execution.check_not_deleted([x])
+        layout = jl.sharding_of(x._buf)
+        if layout is everywhere:
+            return x._buf
+        if layout is _tiled(backend, local, aval.ndim, axis):  # a pmap output, across processes
+            return jl.assemble(jl.shards_of(x._buf), everywhere, shape, aval.dtype)
+        host = backend.to_numpy(x._buf)
+    else:
+        host = np.asarray(x, dtype=aval.dtype)
+    backend.stats["host_to_device"] += 1
+    if len(local) == 1:  # the whole part is the one piece (copied to the device once)
+        shards = [np.ascontiguousarray(host)]
+    else:  # each piece its own copy (jaxlib rejects pieces that share memory)
+        one = [slice(None)] * aval.ndim
+        shards = []
+        for i in range(len(local)):
+            one[axis] = slice(i, i + 1)
+            shards.append(np.array(host[tuple(one)], copy=True))
+    return jl.put_global(shards, local, everywhere, shape, aval.dtype)
 
 
 def _devices(backend, devices, n: int) -> list:
@@ -220,7 +305,8 @@ def _replicate(backend, x, aval, natives, local):
     return jl.put_replicated(src, aval.shape, aval.dtype, natives, local)
 
 
-def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_name, out_axes):
+def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_name, out_axes,
+           pieces):
     per_device = [av if a is None else av.update(shape=av.shape[:a] + av.shape[a + 1:])
                   for av, a in zip(avals, axes)]
     out_box: list = []
@@ -246,8 +332,13 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
         trace.invalidate()
     # closed-over arrays become leading (unmapped) inputs, passed on every call
     jaxpr = convert_constvars_jaxpr(jaxpr)
+    leaf_axes = list(axes)
     axes = [None] * len(consts) + list(axes)
     avals = [get_aval(c) for c in consts] + list(avals)
+    # what each replica receives: a piece (the mapped axis of size 1) or the whole input
+    piece = [False] * len(consts) + list(pieces)
+    prog_avals = [av.update(shape=av.shape[:a] + (1,) + av.shape[a + 1:]) if p else av
+                  for av, a, p in zip(avals, axes, piece)]
     out_tree = out_box[-1]
     k = len(jaxpr.outvars)
     if out_axes is None or isinstance(out_axes, int):
@@ -262,18 +353,23 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
     def prologue(b, vals):
         if all(a is None for a in axes):
             return vals
-        if n == 1:  # one device per process: its part is the whole input, less the axis
+        if n == 1 or all(p for a, p in zip(axes, piece) if a is not None):
+            # pieces (or one device per process: its part is the whole input), less the axis
             return [v if a is None else hlo.reshape(b, v, v.shape[:a] + v.shape[a + 1:])
                     for v, a in zip(vals, axes)]
         rid = replica_index(b)
         if total != n:  # the index within this process's part
             rid = hlo.binary(b, "stablehlo.remainder", rid, hlo.scalar(b, n, rid.dtype))
-        return [v if a is None else _take(b, v, a, rid) for v, a in zip(vals, axes)]
+        return [v if a is None else hlo.reshape(b, v, v.shape[:a] + v.shape[a + 1:]) if p
+                else _take(b, v, a, rid) for v, a, p in zip(vals, axes, piece)]
 
     def epilogue(b, vals):
-        return _stack_all(b, vals, o_axes, n, total)
+        # each replica's piece of the outputs split over the devices: nothing gathered
+        return [v if a is None else hlo.reshape(
+            b, v, v.shape[:a % (v.ndim + 1)] + (1,) + v.shape[a % (v.ndim + 1):])
+            for v, a in zip(vals, o_axes)]
 
-    text, _ = lower_closed_jaxpr(_with_in_avals(jaxpr, avals), f"pmap_{total}",
+    text, _ = lower_closed_jaxpr(_with_in_avals(jaxpr, prog_avals), f"pmap_{total}",
                                  axis_env=AxisEnv(axis_name, total), num_replicas=total,
                                  prologue=prologue, epilogue=epilogue)
     loaded = backend._compile_loaded(text, natives, num_replicas=total,
@@ -284,7 +380,18 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_na
         out_avals.append(av if a is None else av.update(
             shape=av.shape[:a % (av.ndim + 1)] + (n,) + av.shape[a % (av.ndim + 1):],
             weak_type=av.weak_type))
-    return loaded, out_tree, out_avals, consts
+    replicated = jl.replicated_sharding(natives)
+    handlers = []
+    for av, a in zip(out_avals, o_axes):
+        if a is None:
+            handlers.append(jl.result_handler(av.shape, av.dtype, replicated))
+            continue
+        a %= av.ndim  # the array over every replica: n * process_count along the axis
+        shape = av.shape[:a] + (total,) + av.shape[a + 1:]
+        handlers.append(jl.result_handler(shape, av.dtype,
+                                          _tiled(backend, natives, av.ndim, a)))
+    io = (leaf_axes, pieces, handlers, o_axes)
+    return loaded, out_tree, out_avals, consts, io
 
 
 class _with_in_avals:
@@ -303,32 +410,6 @@ def _take(b, v, axis: int, rid):
     row = b.op1("stablehlo.dynamic_slice", [v, *idx], sizes, v.dtype,
                 attrs=f"slice_sizes = {i64_array(sizes)}")
     return hlo.reshape(b, row, v.shape[:axis] + v.shape[axis + 1:])
-
-
-def _stack_all(b, vals, axes, n: int, total: int):
-    """The mapped outputs stacked (unmapped ones as they are): one all_gather for all outputs
-    stacked along the same axis (one exchange; across processes a network round trip each)."""
-    outs = list(vals)
-    by_axis: dict = {}
-    for i, (v, a) in enumerate(zip(vals, axes)):
-        if a is not None:
-            by_axis.setdefault(a % (v.ndim + 1), []).append(i)
-    if n == 1:  # one device per process: nothing to gather
-        for axis, idx in by_axis.items():
-            for i in idx:
-                outs[i] = hlo.reshape(b, vals[i], vals[i].shape[:axis] + (1,)
-                                      + vals[i].shape[axis:])
-        return outs
-    groups = hlo.replica_groups([list(range(g, g + n)) for g in range(0, total, n)])
-    for axis, idx in by_axis.items():
-        ones = [hlo.reshape(b, vals[i], vals[i].shape[:axis] + (1,) + vals[i].shape[axis:])
-                for i in idx]
-        shapes = [(o.shape[:axis] + (n,) + o.shape[axis + 1:], o.dtype) for o in ones]
-        res = b.op("stablehlo.all_gather", ones, shapes,
-                   attrs=f"all_gather_dim = {axis} : i64, replica_groups = {groups}")
-        for i, r in zip(idx, res):
-            outs[i] = r
-    return outs
 
 
 def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):

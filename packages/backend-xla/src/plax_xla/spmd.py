@@ -90,7 +90,7 @@ class SpmdRunner:
             if s is None:  # a one-device input: the same value on every partition
                 args.append(jl.put_replicated(b, shape, dtype, natives, local))
             elif jl.devices_of(b) != natives:  # its pieces in another device order: anew
-                args.append(backend.put_in_order(backend.to_numpy(b), s, self._devs(natives),
+                args.append(backend.put_in_order(b, s, self._devs(natives),
                                                  shape, dtype))
             else:
                 args.append(b)
@@ -133,9 +133,9 @@ class SpmdRunner:
             raise NotImplementedError("host callbacks (pure_callback, debug.print) inside a "
                                       "program partitioned over several devices")
         backend = self._backend
-        backend.stats["compiles"] += 1
         backend.stats["spmd_compiles"] += 1
-        loaded = jl.compile_partitioned(backend._client, text, natives, len(self._out))
+        loaded = backend._compile_loaded(text, natives, num_partitions=len(natives),
+                                         num_outputs=len(self._out))
         self.last_text = text
         handlers = []
         for (shape, dtype), out_text in zip(self._out, jl.output_sharding_texts(loaded)):

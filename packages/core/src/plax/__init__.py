@@ -29,6 +29,7 @@ _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", 
                "checkify", "tree", "scipy", "errors", "debug", "ffi",
                "sharding",
                "distributed",
+               "experimental",
                "profiler",
                "image"}
 

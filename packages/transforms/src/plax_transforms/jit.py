@@ -470,7 +470,7 @@ class JitFunction:
     # --- AOT -------------------------------------------------------------------------------
     def lower(self, *args, **kwargs) -> "Lowered":
         entry, leaves = self._entry(args, kwargs)
-        return Lowered(self, entry, self._pick_backend(leaves))
+        return Lowered(self, entry, self._pick_backend(leaves), leaves)
 
     def trace(self, *args, **kwargs):
         entry, _ = self._entry(args, kwargs)
@@ -497,15 +497,21 @@ class JitFunction:
 class Lowered:
     """`jit(f).lower(*args)`: the traced program for one signature, before compilation."""
 
-    def __init__(self, jf: JitFunction, entry: _Entry, backend):
+    def __init__(self, jf: JitFunction, entry: _Entry, backend, leaves=()):
         self._jf, self._entry, self._backend = jf, entry, backend
+        # the layouts of arguments over several devices (the program is partitioned for them)
+        shardings = [_multi_device_sharding(x) for x in leaves]
+        self._shardings = [None] * len(entry.consts) + shardings \
+            if any(s is not None for s in shardings) else None
 
     def as_text(self, debug_info: bool = False) -> str:
         """The lowered program as text; `debug_info=True` adds its source locations (the
-        `plax.named_scope` paths, as JAX's `as_text(debug_info=True)`)."""
-        if debug_info:
-            return self._backend.lower_text(self._entry.closed, debug_info=True)
-        return self._backend.lower_text(self._entry.closed)
+        `plax.named_scope` paths, as JAX's `as_text(debug_info=True)`). For arguments over
+        several devices, the partitioned program, their shardings on its parameters."""
+        kw = {"debug_info": True} if debug_info else {}
+        if self._shardings is not None:
+            kw["arg_shardings"] = self._shardings
+        return self._backend.lower_text(self._entry.closed, **kw)
 
     def jaxpr(self) -> ClosedJaxpr:
         return self._entry.closed
@@ -514,6 +520,13 @@ class Lowered:
         exe = self._entry.executables.get(self._backend.name) or \
             self._jf._compile(self._entry, self._backend)
         return Compiled(self._jf, self._entry, self._backend, exe)
+
+
+def _multi_device_sharding(x):
+    if type(x) is not Array or x.is_deleted():
+        return None
+    s = x.sharding
+    return s if len(s.device_set) > 1 else None
 
 
 class Compiled:

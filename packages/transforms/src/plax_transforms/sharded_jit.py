@@ -3,9 +3,10 @@ before the call (so the program is partitioned over their mesh) and constrained 
 it (under grad/vmap, where they are traced), and the outputs are constrained to
 `out_shardings` (XLA's partitioner then gives them that layout, with no gather).
 
-A committed argument laid out otherwise is moved to the given layout (JAX raises instead).
-On a backend other than the shardings' (the reference), the placement is skipped and the
-constraints change nothing: the same program runs on one device with the same values."""
+A committed argument laid out over several devices otherwise than `in_shardings` says is an
+error naming it and both shardings (as JAX's); an uncommitted one is moved. On a backend other
+than the shardings' (the reference), the placement is skipped and the constraints change
+nothing: the same program runs on one device with the same values."""
 
 from __future__ import annotations
 
@@ -79,8 +80,20 @@ class _Shared:
         args = list(args)
         for i, sub, v in zip(dyn, s, values):
             if sub is not None:
-                args[i] = _place_tree(v, sub, run_on)
+                args[i] = _place_tree(v, sub, run_on, (self, i))
         return tuple(args)
+
+    def arg_name(self, i: int) -> str:
+        import inspect
+        name = getattr(self.fun, "__name__", "fun")
+        try:
+            params = list(inspect.signature(self.fun).parameters.values())
+            if i < len(params) and params[i].kind in (params[i].POSITIONAL_ONLY,
+                                                      params[i].POSITIONAL_OR_KEYWORD):
+                return f"argument '{params[i].name}' (position {i}) of {name}"
+        except (TypeError, ValueError):
+            pass
+        return f"argument {i} of {name}"
 
     def __call__(self, *args, **kwargs):
         return self._jitted(*self._place(args), **kwargs)
@@ -110,7 +123,7 @@ class ShardedJit:
         return f"<jit({getattr(self.fun, '__name__', 'fun')}, sharded)>"
 
 
-def _place_tree(v, s, run_on: str):
+def _place_tree(v, s, run_on: str, where_arg=None):
     import plax
     from plax.sharding import NamedSharding, PartitionSpec, Sharding, get_mesh
     if isinstance(s, PartitionSpec):
@@ -127,15 +140,33 @@ def _place_tree(v, s, run_on: str):
             if isinstance(leaf, Tracer) or _backend_name(s) != where:
                 placed.append(leaf)
             else:
+                _check_committed(leaf, s, where_arg)
                 placed.append(plax.device_put(leaf, s))
         return tree_unflatten(tree, placed)
     if s is None:
         return v
     if isinstance(v, (tuple, list)) and isinstance(s, (tuple, list)) and len(v) == len(s):
-        return type(v)(_place_tree(a, b, run_on) for a, b in zip(v, s))
+        return type(v)(_place_tree(a, b, run_on, where_arg) for a, b in zip(v, s))
     if isinstance(v, dict) and isinstance(s, dict) and set(v) == set(s):
-        return {k: _place_tree(v[k], s[k], run_on) for k in v}
+        return {k: _place_tree(v[k], s[k], run_on, where_arg) for k in v}
     raise ValueError(f"jit in_shardings: {s!r} does not match the argument's structure")
+
+
+def _check_committed(leaf, s, where_arg) -> None:
+    """A committed Array over several devices laid out otherwise than `s`: an error (as JAX's:
+    an explicit layout is not silently changed); a one-device or uncommitted one is moved."""
+    if not getattr(leaf, "committed", False):
+        return
+    have = leaf.sharding
+    if len(have.device_set) < 2 or have == s:
+        return
+    if have.device_set == s.device_set and have.is_equivalent_to(s, leaf.ndim):
+        return
+    what = where_arg[0].arg_name(where_arg[1]) if where_arg is not None else "an argument"
+    raise ValueError(
+        f"jit: the sharding in in_shardings does not match the sharding of {what} "
+        f"({leaf.aval.str_short()}), a committed Array: in_shardings has {s!r}, the argument "
+        f"{have!r}. Move it first (plax.device_put(x, sharding)) or change in_shardings")
 
 
 # function -> {(shardings, options): ShardedJit}: `jit(f, in_shardings=s)` made again (in a
