@@ -66,13 +66,16 @@ def emulated():
     return None if DEVICE == "gpu" else compiler.build_emulated(ks, 3, 64)
 
 
-def _check(got, want, rtol=1e-6):
+def _check(got, want, rtol=1e-6, any_order=False):
+    """With `any_order` (threads), repeated scatter-adds may sum in any order: a 2-byte float
+    result may then differ from the sequential one by its rounding."""
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype and g.shape == w.shape
         if g.dtype.kind in "biu":
             np.testing.assert_array_equal(g, w)
         else:
-            assert_close(g, w, rtol=rtol, atol=1e-5)
+            two_byte = any_order and g.dtype.itemsize == 2
+            assert_close(g, w, rtol=1e-2 if two_byte else rtol, atol=1e-2 if two_byte else 1e-5)
 
 
 @pytest.mark.parametrize("name", list(PROGRAMS))
@@ -85,7 +88,23 @@ def test_indexing_scans_and_scatters_are_generated_kernels(emulated, name):
     _check(got, want)
     # the GPU's thread paths (block scans, grid-stride scatters) under POSIX threads
     got, _, _ = run_fused(f, X, IDX, functions=emulated)
-    _check(got, want, rtol=2e-5)
+    if name == "scatters":
+        got = list(got)
+        got[1] = _any_duplicate_wins(np.asarray(got[1]), np.asarray(want[1]))
+    _check(got, want, rtol=2e-5, any_order=True)
+
+
+def _any_duplicate_wins(got, want):
+    """The `set` scatter with repeated rows (`x.at[i % 6, 2].set(arange(7))`): on threads, as
+    on a GPU (and XLA's GPU scatter), any one of the repeated updates may win; each written
+    element must hold one of its candidates, and is then compared as the sequential result."""
+    rows = IDX % 6
+    got = got.copy()
+    for r in np.unique(rows):
+        candidates = np.arange(7.0, dtype=np.float32)[rows == r]
+        assert got[r, 2] in candidates, (r, got[r, 2], candidates)
+        got[r, 2] = want[r, 2]
+    return got
 
 
 def test_a_scans_elementwise_epilogue_fuses_into_it():
