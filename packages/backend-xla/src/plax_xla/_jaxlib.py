@@ -434,21 +434,26 @@ _in_flight: list = []  # the outputs of the replicated program launched last, un
 _replicated_lock = threading.Lock()
 
 
-def execute_replicated(loaded, args: Sequence[Any]) -> list[list]:
-    """Run a replicated (num_replicas = n) executable on n-device arrays; returns
-    [output][replica] single-device arrays without waiting for them. Replicated programs never
-    overlap: each launch first waits until the previous one has finished on every replica (on
-    a CPU with fewer cores than replicas, two in flight at once can starve each other's
-    collectives into a deadlock)."""
+def execute_replicated(loaded, args: Sequence[Any], handlers, wait: bool = False) -> list:
+    """Run a replicated or pmapped executable on arrays over its devices; its outputs through
+    `handlers` (arrays over the devices), returned without waiting for them. Such programs
+    never overlap: each launch first waits until the previous one has finished on every device
+    (on a CPU with fewer cores than replicas, two in flight at once starve each other's
+    collectives). With `wait`, this launch is waited for too (many processes: a lost peer is
+    then found inside the caller's guard)."""
     with _replicated_lock:
         for a in _in_flight:
             try:
                 a.block_until_ready()
             except Exception:  # noqa: BLE001 - deleted since (Array.delete): nothing to wait on
                 pass
-        with _without_jax_import():
-            outs = loaded.execute_sharded(args).disassemble_into_single_device_arrays()
-        _in_flight[:] = [a for per_device in outs for a in per_device]
+        _in_flight.clear()
+        outs = loaded.execute_sharded(args).consume_with_handlers(handlers)
+        if wait:
+            for o in outs:
+                o.block_until_ready()
+        else:
+            _in_flight.extend(outs)
     return outs
 
 

@@ -175,11 +175,11 @@ def _run(backend, fun, entry, avals, leaves, natives):
     for x, av, a, piece in zip(leaves, avals, axes, pieces):
         bufs.append(_as_pieces(backend, x, av, a, natives, local) if piece else
                     _replicate(backend, x, av, natives, local))
-    if backend._runtime is None:
-        outs = _execute(loaded, bufs, handlers)
+    if backend._runtime is None:  # returns at once; the next launch waits for this one
+        outs = jl.execute_replicated(loaded, bufs, handlers)
     else:  # waits for the other processes: a lost peer ends in an error, not a hang
         with backend._runtime.collective():
-            outs = _execute(loaded, bufs, handlers)
+            outs = jl.execute_replicated(loaded, bufs, handlers, wait=True)
     final = []
     for o, a, av in zip(outs, out_mapped, out_avals):
         if a is None:  # an unmapped output (out_axes None) is replica 0's value, on its device
@@ -190,13 +190,6 @@ def _run(backend, fun, entry, avals, leaves, natives):
         final.append(o)
     return tree_unflatten(out_tree, execution.wrap(
         final, out_avals, backend, False, f"pmap({getattr(fun, '__name__', 'fun')})"))
-
-
-def _execute(loaded, bufs, handlers):
-    outs = loaded.execute_sharded(bufs).consume_with_handlers(handlers)
-    for o in outs:  # fewer cores than replicas: overlapping programs would starve each other
-        jl.block_until_ready(o)
-    return outs
 
 
 def _pieces_kinds(backend, leaves, axes) -> tuple | None:

@@ -94,13 +94,10 @@ class SpmdRunner:
                                                  shape, dtype))
             else:
                 args.append(b)
-        if backend._runtime is None:
-            return loaded.execute_sharded(args).consume_with_handlers(handlers)
+        if backend._runtime is None:  # never overlapping another program over the devices
+            return jl.execute_replicated(loaded, args, handlers)
         with backend._runtime.collective():  # waits for the other processes' parts
-            outs = loaded.execute_sharded(args).consume_with_handlers(handlers)
-            for o in outs:
-                jl.block_until_ready(o)
-            return outs
+            return jl.execute_replicated(loaded, args, handlers, wait=True)
 
     def _devs(self, natives):
         return [self._backend._by_native[n] for n in natives]
