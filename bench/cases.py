@@ -496,6 +496,22 @@ print(json.dumps({{"us": median_us(lambda: f(x), repeat=9, number=20), "devices"
 """
 
 
+def _median_of_rounds(sides: dict, rounds: int, run_one) -> dict:
+    """`run_one(which, env)` for every side in `rounds` interleaved rounds (the machine's load
+    drifts); per side the median of its runs' medians (the runs kept), and the ratios."""
+    runs: dict = {k: [] for k in sides}
+    for _ in range(rounds):
+        for name, (which, env) in sides.items():
+            runs[name].append(run_one(which, env))
+    res: dict = {}
+    for name, rs in runs.items():
+        ok = [r for r in rs if "us" in r]
+        res[name] = dict(ok[0], us=statistics.median(r["us"] for r in ok),
+                         runs_us=[r["us"] for r in ok]) if ok else rs[0]
+    res["ratios"] = _ratios(res, "us")
+    return res
+
+
 def _subprocess_json(args, env):
     import json
     out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True,
@@ -513,17 +529,8 @@ def case_pmap(backends, quick, have_jax):
     if have_jax:
         sides["jax"] = ("jax", dict(os.environ,
                                     XLA_FLAGS="--xla_force_host_platform_device_count=4"))
-    runs: dict = {k: [] for k in sides}
-    for _ in range(1 if quick else 3):  # interleaved rounds of fresh processes
-        for name, (lib, env) in sides.items():
-            runs[name].append(_subprocess_json([script, lib], env))
-    res: dict = {}
-    for name, rs in runs.items():
-        ok = [r for r in rs if "us" in r]
-        res[name] = ({"us": statistics.median(r["us"] for r in ok), "devices": ok[0]["devices"]}
-                     if ok else rs[0])
-    res["ratios"] = _ratios(res, "us")
-    return res
+    return _median_of_rounds(sides, 1 if quick else 3,  # rounds of fresh processes
+                             lambda lib, env: _subprocess_json([script, lib], env))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -881,17 +888,8 @@ def case_allreduce_2proc(backends, quick, have_jax):
         sides["plax[xla]"] = ("plax", dict(base, PLAX_BACKEND="xla"))
     if have_jax:
         sides["jax"] = ("jax", dict(base, JAX_PLATFORMS="cpu"))
-    runs: dict = {k: [] for k in sides}
-    for _ in range(rounds):
-        for name, (which, env) in sides.items():
-            runs[name].append(_two_processes(script, which, env, repeat))
-    res = {}
-    for name, rs in runs.items():
-        ok = [r for r in rs if "us" in r]
-        res[name] = dict(ok[0], us=statistics.median(r["us"] for r in ok),
-                         runs_us=[r["us"] for r in ok]) if ok else rs[0]
-    res["ratios"] = _ratios(res, "us")
-    return res
+    return _median_of_rounds(sides, rounds,
+                             lambda which, env: _two_processes(script, which, env, repeat))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -942,17 +940,8 @@ def case_data_parallel(backends, quick, have_jax):
     if have_jax:
         sides["jax"] = ("jax", dict(os.environ,
                                     XLA_FLAGS="--xla_force_host_platform_device_count=4"))
-    runs: dict = {k: [] for k in sides}
-    for _ in range(rounds):
-        for name, (which, env) in sides.items():
-            runs[name].append(_subprocess_json([script, which, str(repeat)], env))
-    res = {}
-    for name, rs in runs.items():
-        ok = [r for r in rs if "us" in r]
-        res[name] = dict(ok[0], us=statistics.median(r["us"] for r in ok),
-                         runs_us=[r["us"] for r in ok]) if ok else rs[0]
-    res["ratios"] = _ratios(res, "us")
-    return res
+    return _median_of_rounds(
+        sides, rounds, lambda which, env: _subprocess_json([script, which, str(repeat)], env))
 
 
 # 16. data-parallel MLP step over 4 CPU devices: jit with in/out shardings (params replicated,

@@ -5,11 +5,7 @@ a one-process run; fetching a global array's value raises, process_allgather gat
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
-import socket
-import subprocess
 import sys
 
 import numpy as np
@@ -20,10 +16,10 @@ import plax.numpy as jnp
 
 HERE = pathlib.Path(__file__).resolve().parent
 WORKER = HERE / "distributed_spmd_worker.py"
-TIMEOUT = 60  # s: the run ends by then, whatever happens
 
 sys.path.insert(0, str(HERE))
 from distributed_spmd_worker import W, XS  # noqa: E402
+from test_distributed import _finish, _port, _start  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -34,27 +30,13 @@ def _needs_gloo():
 
 
 def _run_two() -> list:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PLAX_", "XLA_FLAGS", "JAX_"))}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        port = s.getsockname()[1]
-    procs = [subprocess.Popen([sys.executable, str(WORKER), str(i), str(port)], env=env,
-                              cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for i in range(2)]
+    """Both processes' JSON results, through tests/test_distributed.py's launcher (a free
+    port, its timeout, every process killed at the end)."""
+    port = _port()
     out = []
-    try:
-        for p in procs:
-            stdout, stderr = p.communicate(timeout=TIMEOUT)
-            lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
-            assert p.returncode == 0 and lines, stderr[-3000:]
-            out.append(json.loads(lines[0]))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+    for rc, result, stderr in _finish([_start(WORKER, i, port) for i in range(2)]):
+        assert rc == 0 and result is not None, stderr[-3000:]
+        out.append(result)
     return out
 
 

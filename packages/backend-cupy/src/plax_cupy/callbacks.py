@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plax.extend import host_results
 from plax_cupy import xp as X
 
 
@@ -17,19 +18,9 @@ def _to_host(bufs) -> list[np.ndarray]:
 
 
 def _pure_callback(*bufs, callback, result_avals, vmap_method):
-    name = getattr(callback, "__name__", "callback")
-    out = callback(*_to_host(bufs))
-    if len(out) != len(result_avals):
-        raise TypeError(f"pure_callback({name}): the callback returned {len(out)} values, "
-                        f"result_shape_dtypes declares {len(result_avals)}")
-    res = []
-    for i, (o, a) in enumerate(zip(out, result_avals)):
-        o = np.asarray(o)
-        if o.shape != tuple(a.shape):
-            raise TypeError(f"pure_callback({name}): result {i} of the callback has shape "
-                            f"{o.shape}, result_shape_dtypes declares {tuple(a.shape)}")
-        res.append(X.xp.array(o, dtype=a.dtype))  # a copy: the callback may reuse its arrays
-    return res
+    name = f"pure_callback({getattr(callback, '__name__', 'callback')})"
+    out = host_results(name, callback(*_to_host(bufs)), result_avals)
+    return [X.xp.array(o) for o in out]  # a copy: the callback may reuse its arrays
 
 
 def _debug_callback(*bufs, callback):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plax.extend import host_results
 from plax.lax import debug_callback_p, pure_callback_p
 
 TARGET = "xla_ffi_python_cpu_callback"
@@ -21,21 +22,11 @@ def _custom_call(ctx, operands, results, index: int, side_effect: bool):
 
 
 def _host_pure(callback, result_avals):
-    name = getattr(callback, "__name__", "callback")
+    name = f"pure_callback({getattr(callback, '__name__', 'callback')})"
 
     def host(*xs):
         out = callback(*[np.array(x) for x in xs])  # copies: the inputs live in XLA's buffers
-        if len(out) != len(result_avals):
-            raise TypeError(f"pure_callback({name}): the callback returned {len(out)} values, "
-                            f"result_shape_dtypes declares {len(result_avals)}")
-        res = []
-        for i, (o, a) in enumerate(zip(out, result_avals)):
-            o = np.asarray(o)
-            if o.shape != tuple(a.shape):
-                raise TypeError(f"pure_callback({name}): result {i} of the callback has shape "
-                                f"{o.shape}, result_shape_dtypes declares {tuple(a.shape)}")
-            res.append(np.ascontiguousarray(o, dtype=a.dtype))
-        return tuple(res)
+        return tuple(np.ascontiguousarray(o) for o in host_results(name, out, result_avals))
     return host
 
 

@@ -40,6 +40,7 @@ from plax import tree_util
 from plax._src.array import Array
 from plax._src.array_module import array_module
 from plax._src.authoring import define_primitive, elementwise_batch_rule
+from plax._src.callback import host_results
 from plax._src.composition import Composition, lower_fun
 from plax._src.backend import Backend, Device, Executable, UnsupportedPrimitiveError, iter_eqns
 from plax._src.config import config
@@ -68,7 +69,8 @@ __all__ = [
     "Composition", "ConcretizationTypeError", "config", "convert_constvars_jaxpr",
     "current_trace", "custom_jvp_call_p", "custom_lin_p", "custom_vjp_call_p", "dce_jaxpr",
     "define_primitive", "Device", "dtypes", "elementwise_batch_rule", "eval_jaxpr",
-    "EVAL_TRACE", "EvalTrace", "Executable", "execution", "get_aval", "hookimpl", "iter_eqns",
+    "EVAL_TRACE", "EvalTrace", "Executable", "execution", "get_aval", "hookimpl", "host_results",
+    "iter_eqns",
     "Jaxpr", "jaxpr_as_fun", "JaxprEqn", "JaxprTrace", "JaxprTracer", "JaxprTypeError",
     "jit_p", "JVP_OF_CUSTOM_VJP", "known_axis_sizes", "Literal", "literal_value", "lower_fun",
     "lowering", "make_array",
