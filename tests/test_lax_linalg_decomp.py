@@ -294,13 +294,14 @@ def conftest_backends():
 
 
 def test_xla_generic_lowering_of_cholesky_and_triangular_solve(monkeypatch):
-    """The StableHLO cholesky/triangular_solve a GPU runs (cuSOLVER/cuBLAS inside XLA), checked
-    on the CPU; the LAPACK-only decompositions name the missing GPU lowering."""
+    """The StableHLO cholesky/triangular_solve a TPU runs (a GPU runs triangular_solve so too),
+    checked on the CPU; the decompositions with LAPACK and cuSOLVER kernels only name the
+    platform they miss (tests/test_linalg_gpu_lowering.py checks the cuSOLVER lowerings)."""
     if "xla" not in conftest_backends():
         pytest.skip("the xla backend is not installed")
     from plax._src import registry
     from plax_xla import lower_lapack
-    monkeypatch.setattr(lower_lapack, "FORCE_GENERIC", True)
+    monkeypatch.setattr(lower_lapack, "FORCE_PLATFORM", "tpu")
     plax.clear_caches()
     try:
         rng = np.random.default_rng(8)
@@ -325,10 +326,10 @@ def test_xla_generic_lowering_of_cholesky_and_triangular_solve(monkeypatch):
             want = f(a, b, c)
         for g, w in zip(got, want, strict=True):
             assert_close(g, w, rtol=1e-4, atol=1e-4)
-        with pytest.raises(NotImplementedError, match="cuSOLVER lowering"):
+        with pytest.raises(NotImplementedError, match="cuSOLVER on NVIDIA GPUs, not on 'tpu'"):
             plax.jit(lambda x: L.lu(x)[0], backend="xla")(a[0])
     finally:
-        monkeypatch.setattr(lower_lapack, "FORCE_GENERIC", False)
+        monkeypatch.setattr(lower_lapack, "FORCE_PLATFORM", None)
         plax.clear_caches()
 
 

@@ -130,7 +130,11 @@ def plugin_client(platform: str, distributed=None):
     name, path = found
     try:
         if not xc.pjrt_plugin_loaded(name):
-            xc.load_pjrt_plugin_dynamically(name, path)
+            if name == "cuda":
+                _preload_nvidia_libraries()
+            c_api = xc.load_pjrt_plugin_dynamically(name, path)
+            if name == "cuda":
+                _register_cuda_extensions(c_api)
         if hasattr(xc, "pjrt_plugin_initialized") and not xc.pjrt_plugin_initialized(name):
             xc.initialize_pjrt_plugin(name)
         options = xc.generate_pjrt_gpu_plugin_options() if name == "cuda" else {}
@@ -144,6 +148,70 @@ def plugin_client(platform: str, distributed=None):
     except Exception as e:  # noqa: BLE001 - reported with the plugin's path
         raise RuntimeError(f"PJRT plugin '{name}' ({path}) failed to start: "
                            f"{type(e).__name__}: {e}") from e
+
+
+# CUDA's libraries as the nvidia-* wheels install them (CUDA 13: nvidia/cu13/lib; 12: one folder
+# per library), loaded globally before the plugin so that its own lookups find these copies
+_NVIDIA_LIBRARIES = ("libcudart.so.*", "libnvrtc.so.*", "libcublasLt.so.*", "libcublas.so.*",
+                     "libnccl.so.*", "libcupti.so.*", "libcusparse.so.*", "libcusolver.so.*",
+                     "libcufft.so.*", "libnvshmem_host.so.*", "libcudnn.so.*")
+
+
+def _preload_nvidia_libraries() -> list[str]:
+    """Load the CUDA libraries of the installed nvidia-* wheels (as jax_plugins.xla_cuda13
+    does); one that is missing or fails is left to the system's search path."""
+    import ctypes
+    spec = importlib.util.find_spec("nvidia") if "nvidia" not in sys.modules else None
+    roots = list(getattr(sys.modules.get("nvidia"), "__path__", None)
+                 or (spec.submodule_search_locations if spec else None) or [])
+    loaded = []
+    for pattern in _NVIDIA_LIBRARIES:
+        for root in roots:
+            for lib in sorted(Path(root).glob(f"*/lib/{pattern}")):
+                try:
+                    ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
+                    loaded.append(str(lib))
+                except OSError:
+                    continue
+    return loaded
+
+
+def _cuda_plugin_module(sub: str):
+    """Submodule `sub` of the installed jax-cuda13/12 plugin package (its FFI kernels), or None."""
+    for pkg in ("jax_cuda13_plugin", "jax_cuda12_plugin"):
+        try:
+            return importlib.import_module(f"{pkg}.{sub}")
+        except ImportError:
+            continue
+    return None
+
+
+def _register_cuda_extensions(c_api) -> None:
+    """What JAX's CUDA plugin does when it starts: hand XLA's custom-call registrations for
+    'CUDA' to the plugin (so plax.ffi targets and the kernels below reach its compiler), then
+    register the plugin's own FFI handlers and jaxlib's GPU kernels: cuSOLVER and cuSPARSE
+    (lax.linalg's GPU lowerings), the hybrid host-LAPACK kernels (eig, pivoted QR), linalg."""
+    import functools
+    ext = _cuda_plugin_module("cuda_plugin_extension")
+    if ext is None:
+        return
+    xc.register_custom_type_handler("CUDA", functools.partial(ext.register_custom_type, c_api))
+    xc.register_custom_call_handler("CUDA",
+                                    functools.partial(ext.register_custom_call_target, c_api))
+    for name, value in ext.ffi_types().items():
+        xc.register_custom_type(name, value, platform="CUDA")
+    for name, value in ext.ffi_handlers().items():
+        xc.register_custom_call_target(name, value, platform="CUDA", api_version=1)
+    from jaxlib import gpu_linalg, gpu_solver, gpu_sparse
+    gpu_solver.initialize_hybrid_kernels()
+    partitionable = set()
+    for mod in (gpu_solver, gpu_sparse, gpu_linalg):
+        for name, capsule, api in mod.registrations()["CUDA"]:
+            xc.register_custom_call_target(name, capsule, platform="CUDA", api_version=api)
+        partitionable.update(mod.batch_partitionable_targets())
+    if hasattr(xc, "register_custom_call_as_batch_partitionable"):
+        for name in sorted(partitionable):
+            xc.register_custom_call_as_batch_partitionable(name)
 
 
 # ---------------------------------------------------------------------------------------------

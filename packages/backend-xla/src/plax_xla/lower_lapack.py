@@ -1,9 +1,13 @@
-"""Lowering rules of lax.linalg's decompositions: stablehlo.custom_call of jaxlib's LAPACK FFI
-kernels (column-major layouts, routine options in mhlo.backend_config), then NaNs wherever
-LAPACK reported a failure, as JAX does. Compositions (qr, pivots to permutation) are traced
-plax functions lowered in place. On a GPU, cholesky and triangular_solve lower to StableHLO's
-own ops (XLA's GPU compiler runs them with cuSOLVER potrf and cuBLAS trsm); the other
-decompositions have no GPU lowering yet and say so."""
+"""Lowering rules of lax.linalg's decompositions: stablehlo.custom_call of the FFI kernels jaxlib
+ships, then NaNs wherever the kernel reported a failure, as JAX does. On the CPU, LAPACK
+(jaxlib/lapack.py; column-major layouts, routine options in mhlo.backend_config); on an NVIDIA GPU
+the cuSOLVER/cuSPARSE kernels of the CUDA plugin (jaxlib/gpu_solver.py, gpu_sparse.py: registered
+with XLA when plax_xla makes the plugin's client) and its "hybrid" kernels (LAPACK on the host,
+for eig and pivoted QR), with the same targets, layouts and options JAX 0.10.2 emits for the
+platform 'cuda' (tests/test_linalg_gpu_lowering.py compares the two without a GPU);
+triangular_solve is StableHLO's own op there. Compositions (qr, pivots to permutation) are traced
+plax functions lowered in place. schur and hessenberg are CPU-only (as in JAX), and on a TPU only
+cholesky and triangular_solve lower (StableHLO's ops)."""
 
 from __future__ import annotations
 
@@ -33,12 +37,14 @@ def _char(c: str) -> str:
 
 
 def ffi_call(b: FuncBuilder, target: str, operands, results, *, config: dict | None = None,
-             aliases: dict | None = None) -> list[Value]:
+             aliases: dict | None = None, column_major: bool = True) -> list[Value]:
     """One custom call of FFI kernel `target`; `results` are (shape, dtype) pairs. Arrays of
-    the highest rank among the operands are column-major matrices, the rest row-major."""
+    the highest rank among the operands are column-major matrices (row-major with
+    `column_major=False`), the rest row-major."""
     top = max(len(o.shape) for o in operands)
-    op_layouts = ", ".join(_layout(len(o.shape), len(o.shape) == top) for o in operands)
-    res_layouts = ", ".join(_layout(len(s), len(s) == top) for s, _ in results)
+    op_layouts = ", ".join(_layout(len(o.shape), column_major and len(o.shape) == top)
+                           for o in operands)
+    res_layouts = ", ".join(_layout(len(s), column_major and len(s) == top) for s, _ in results)
     cfg = ", ".join(f"{k} = {v}" for k, v in (config or {}).items())
     attrs = (f'call_target_name = "{target}", backend_config = "", '
              f"mhlo.backend_config = {{{cfg}}}, "
@@ -91,24 +97,46 @@ def _batch(x) -> tuple:
 # rules
 
 
-# set by tests to check on the CPU the lowerings a GPU uses
-FORCE_GENERIC = False
+# set by tests to check on the CPU the lowerings another platform uses ("cuda", "tpu")
+FORCE_PLATFORM: str | None = None
 
 
-def _generic() -> bool:
-    """True when the xla backend runs on a GPU/TPU (no LAPACK kernels there)."""
-    if FORCE_GENERIC:
-        return True
+def _platform() -> str:
+    """'cpu' (LAPACK), 'cuda' (cuSOLVER) or the xla backend's other platform (StableHLO only)."""
+    if FORCE_PLATFORM:
+        return FORCE_PLATFORM
     from plax.extend import registry
-    return getattr(registry.get_backend("xla"), "platform", "cpu") != "cpu"
+    p = getattr(registry.get_backend("xla"), "platform", "cpu")
+    return "cuda" if p == "gpu" else p
 
 
-def _lapack_only(name: str):
-    if _generic():
+def _cpu_or_cuda(name: str) -> str:
+    p = _platform()
+    if p not in ("cpu", "cuda"):
         raise NotImplementedError(
-            f"lax.linalg.{name}: the xla backend lowers it through LAPACK, on the CPU only; "
-            "its cuSOLVER lowering for GPUs is not written yet (run it with "
-            "jit(..., backend='reference') or on an xla CPU backend)")
+            f"lax.linalg.{name}: the xla backend lowers it through LAPACK on the CPU and "
+            f"cuSOLVER on NVIDIA GPUs, not on '{p}' (run it with jit(..., backend='reference') "
+            "or on an xla CPU/GPU backend)")
+    return p
+
+
+def _cpu_only(name: str):
+    if _platform() != "cpu":
+        raise NotImplementedError(
+            f"lax.linalg.{name}: the xla backend lowers it through LAPACK, on the CPU only (as "
+            f"JAX: no GPU kernel; run it with jit(..., backend='reference') or on an xla CPU "
+            "backend)")
+
+
+def _hybrid(kernel: str) -> str:
+    """The CUDA plugin's hybrid kernel `kernel` (host LAPACK or MAGMA, called from the GPU
+    program)."""
+    return f"cuhybrid_{kernel}"
+
+
+def _cu(routine: str) -> str:
+    """The CUDA plugin's FFI target of cuSOLVER `routine` (all dtypes: the kernel dispatches)."""
+    return f"cusolver_{routine}_ffi"
 
 
 def _bool(v: bool) -> str:
@@ -133,13 +161,15 @@ def _cholesky(ctx, x):
     """The lower factor with zeros above it, as the reference backend's (potrf and
     stablehlo.cholesky leave that triangle implementation-defined: the input's, on the CPU)."""
     b = ctx.b
-    if _generic():
-        out = _cholesky_generic(b, x)
-    else:
-        out, info = ffi_call(b, _lapack("potrf_ffi", x.dtype), [x],
-                             [(x.shape, x.dtype), (_batch(x), I32)],
-                             config={"uplo": _char("L")}, aliases={0: 0})
+    p = _platform()
+    if p in ("cpu", "cuda"):
+        target, cfg = ((_lapack("potrf_ffi", x.dtype), {"uplo": _char("L")}) if p == "cpu"
+                       else (_cu("potrf"), {"lower": "true"}))
+        out, info = ffi_call(b, target, [x], [(x.shape, x.dtype), (_batch(x), I32)],
+                             config=cfg, aliases={0: 0})
         out = nan_unless(b, info_ok(b, info), out)
+    else:
+        out = _cholesky_generic(b, x)
     return lower_fun(b, lambda m: [ld.tril(m)], out)[0]
 
 
@@ -151,7 +181,7 @@ def _triangular_solve(ctx, a, x, *, left_side, lower, transpose_a, conjugate_a,
     if a.shape[:-2] != x.shape[:-2]:
         a = hlo.broadcast_in_dim(b, a, x.shape[:-2] + a.shape[-2:],
                                  tuple(range(x.ndim - a.ndim, x.ndim)))
-    if _generic():
+    if _platform() != "cpu":  # StableHLO's op: cuBLAS trsm inside XLA on a GPU, as JAX's
         return _triangular_solve_generic(b, a, x, left_side, lower, transpose_a, conjugate_a,
                                          unit_diagonal)
     trans = ("C" if conjugate_a else "T") if transpose_a else "N"
@@ -164,7 +194,7 @@ def _triangular_solve(ctx, a, x, *, left_side, lower, transpose_a, conjugate_a,
 
 def _lu(ctx, x):
     b = ctx.b
-    _lapack_only("lu")
+    p = _cpu_or_cuda("lu")
     m, n = x.shape[-2:]
     batch = _batch(x)
     k = min(m, n)
@@ -172,7 +202,8 @@ def _lu(ctx, x):
         perm = hlo.iota(b, batch + (m,), I32, len(batch))
         return [_zeros(b, x.shape, x.dtype),
                 _zeros(b, batch + (k,), I32), perm]
-    lu, piv, info = ffi_call(b, _lapack("getrf_ffi", x.dtype), [x],
+    target = _lapack("getrf_ffi", x.dtype) if p == "cpu" else _cu("getrf")
+    lu, piv, info = ffi_call(b, target, [x],
                              [(x.shape, x.dtype), (batch + (k,), I32), (batch, I32)],
                              aliases={0: 0})
     piv = hlo.sub(b, piv, hlo.full(b, 1, piv.shape, I32))
@@ -192,24 +223,26 @@ def _zeros(b, shape, dtype):
 
 def _geqrf(ctx, x):
     b = ctx.b
-    _lapack_only("geqrf")
+    p = _cpu_or_cuda("geqrf")
     k = min(x.shape[-2:])
-    return ffi_call(b, _lapack("geqrf_ffi", x.dtype), [x],
+    target = _lapack("geqrf_ffi", x.dtype) if p == "cpu" else _cu("geqrf")
+    return ffi_call(b, target, [x],
                     [(x.shape, x.dtype), (_batch(x) + (k,), x.dtype)], aliases={0: 0})
 
 
 def _householder_product(ctx, a, taus):
     b = ctx.b
-    _lapack_only("householder_product")
+    p = _cpu_or_cuda("householder_product")
     if a.shape[-1] == 0:
         return a
-    return ffi_call(b, _lapack("gqr_ffi", a.dtype, "or/un"), [a, taus], [(a.shape, a.dtype)],
+    target = _lapack("gqr_ffi", a.dtype, "or/un") if p == "cpu" else _cu("orgqr")
+    return ffi_call(b, target, [a, taus], [(a.shape, a.dtype)],
                     aliases={0: 0})[0]
 
 
 def _qr(ctx, x, *, pivoting, full_matrices):
     b = ctx.b
-    _lapack_only("qr")
+    plat = _cpu_or_cuda("qr")
     m, n = x.shape[-2:]
     batch = _batch(x)
     if m == 0 or n == 0 or 0 in batch:
@@ -217,9 +250,13 @@ def _qr(ctx, x, *, pivoting, full_matrices):
     p = None
     if pivoting:
         jpvt = _zeros(b, batch + (n,), I32)
-        r, p, taus = ffi_call(b, _lapack("geqp3_ffi", x.dtype), [x, jpvt],
+        # on a GPU the plugin's hybrid kernel (LAPACK's geqp3 on the host, or MAGMA's)
+        target, cfg = ((_lapack("geqp3_ffi", x.dtype), None) if plat == "cpu" else
+                       (_hybrid("geqp3"), {"magma": '"auto"'}))
+        r, p, taus = ffi_call(b, target, [x, jpvt],
                               [(x.shape, x.dtype), (batch + (n,), I32),
-                               (batch + (min(m, n),), x.dtype)], aliases={0: 0, 1: 1})
+                               (batch + (min(m, n),), x.dtype)], config=cfg,
+                              aliases={0: 0, 1: 1})
         p = hlo.sub(b, p, hlo.full(b, 1, p.shape, I32))
     else:
         r, taus = _geqrf(ctx, x)
@@ -256,29 +293,86 @@ def _empty_qr(x, pivoting, full_matrices):
 
 def _svd(ctx, x, *, full_matrices, compute_uv, subset_by_index, algorithm):
     b = ctx.b
-    _lapack_only("svd")
+    p = _cpu_or_cuda("svd")
     m, n = x.shape[-2:]
     batch = _batch(x)
     k = min(m, n)
     if subset_by_index is not None and tuple(subset_by_index) != (0, k):
         raise NotImplementedError("svd: subset_by_index is not implemented on the xla CPU "
-                                  "backend (as in JAX)")
+                                  "and GPU backends (as in JAX)")
     if m == 0 or n == 0 or 0 in batch:
         return lower_fun(b, lambda a: _empty_svd(a, full_matrices, compute_uv), x)
-    mode = "N" if not compute_uv else ("A" if full_matrices else "S")
-    rdt = ld.real_dtype(x.dtype)
-    ucols, vrows = (m, n) if full_matrices else (k, k)
-    routine = "gesvd_ffi" if algorithm == ld.SvdAlgorithm.QR else "gesdd_ffi"
-    _, s, u, vt, info = ffi_call(
-        b, _lapack(routine, x.dtype), [x],
-        [(x.shape, x.dtype), (batch + (k,), rdt), (batch + (m, ucols), x.dtype),
-         (batch + (vrows, n), x.dtype), (batch, I32)],
-        config={"mode": _char(mode)}, aliases={0: 0})
+    if p == "cuda":
+        s, u, vt, info = _svd_cuda(b, x, full_matrices, compute_uv, algorithm)
+    elif algorithm in (ld.SvdAlgorithm.JACOBI, ld.SvdAlgorithm.POLAR):
+        raise NotImplementedError(f"svd: SvdAlgorithm {algorithm!r} runs on GPUs (cuSOLVER's "
+                                  "gesvdj/gesvdp), not on the CPU (as in JAX): use DEFAULT or "
+                                  "QR there")
+    else:
+        mode = "N" if not compute_uv else ("A" if full_matrices else "S")
+        rdt = ld.real_dtype(x.dtype)
+        ucols, vrows = (m, n) if full_matrices else (k, k)
+        routine = "gesvd_ffi" if algorithm == ld.SvdAlgorithm.QR else "gesdd_ffi"
+        _, s, u, vt, info = ffi_call(
+            b, _lapack(routine, x.dtype), [x],
+            [(x.shape, x.dtype), (batch + (k,), rdt), (batch + (m, ucols), x.dtype),
+             (batch + (vrows, n), x.dtype), (batch, I32)],
+            config={"mode": _char(mode)}, aliases={0: 0})
     ok = info_ok(b, info)
     outs = [nan_unless(b, ok, s)]
     if compute_uv:
         outs += [nan_unless(b, ok, u), nan_unless(b, ok, vt)]
     return outs
+
+
+def _svd_cuda(b, x, full_matrices, compute_uv, algorithm):
+    """cuSOLVER's SVD as JAX 0.10.2 picks it: Jacobi (gesvdj) for matrices up to 1024 on a
+    side, else gesvd (QR; on the transpose of a wide matrix), polar (gesvdp) on request. The
+    Jacobi and polar kernels return V (not V^H) and always compute U and V."""
+    A = ld.SvdAlgorithm
+    m, n = x.shape[-2:]
+    batch = _batch(x)
+    nb, k = len(batch), min(m, n)
+    algorithm = algorithm or A.DEFAULT
+    if algorithm == A.DIVIDE_AND_CONQUER:
+        raise NotImplementedError("svd: SvdAlgorithm.DIVIDE_AND_CONQUER runs on the CPU and on "
+                                  "AMD GPUs, not with cuSOLVER (as in JAX)")
+    impl = {A.QR: "gesvd", A.JACOBI: "gesvdj", A.POLAR: "gesvdp"}.get(algorithm)
+    if impl is None:
+        impl = "gesvdj" if m <= 1024 and n <= 1024 else "gesvd"
+    rdt = ld.real_dtype(x.dtype)
+    econ, transposed, cfg = not full_matrices, False, {}
+    if impl == "gesvdj":  # the batched Jacobi kernel has no economy mode: worth it up to 32
+        econ = not full_matrices and m > 32 and n > 32
+    if impl == "gesvd":
+        transposed = m < n
+        cfg["transposed"] = _bool(transposed)
+    if impl in ("gesvdj", "gesvdp"):
+        res_uv = [(batch + (m, k if econ else m), x.dtype),
+                  (batch + (n, k if econ else n), x.dtype)]
+    elif not compute_uv:
+        res_uv = [((), x.dtype), ((), x.dtype)]
+    else:
+        u_s = batch + (m, m if full_matrices else k)
+        vt_s = batch + (n if full_matrices else k, n)
+        res_uv = [vt_s, u_s] if transposed else [u_s, vt_s]
+        res_uv = [(s_, x.dtype) for s_ in res_uv]
+    cfg.update(full_matrices=_bool(not econ), compute_uv=_bool(compute_uv))
+    _, s, u, vt, info = ffi_call(b, _cu(impl), [x],
+                                 [(x.shape, x.dtype), (batch + (k,), rdt), *res_uv,
+                                  (batch, I32)],
+                                 config=cfg, aliases={0: 0}, column_major=not transposed)
+    if impl in ("gesvdj", "gesvdp") and compute_uv:
+        perm = tuple(range(nb)) + (nb + 1, nb)
+        vt = b.op1("stablehlo.transpose", [vt], tuple(vt.shape[i] for i in perm), vt.dtype,
+                   attrs=f"permutation = array<i64: {', '.join(map(str, perm))}>")
+        if dtypes.is_complex(x.dtype):
+            vt = lower_fun(b, lambda v: [lax_conj(v)], vt)[0]
+        if not full_matrices and not econ:
+            u, vt = lower_fun(b, lambda u_, v_: [u_[..., :, :k], v_[..., :k, :]], u, vt)
+    if transposed:
+        u, vt = vt, u
+    return s, u, vt, info
 
 
 def _empty_svd(x, full_matrices, compute_uv):
@@ -302,16 +396,20 @@ def _empty_svd(x, full_matrices, compute_uv):
 
 def _eigh(ctx, x, *, lower, sort_eigenvalues, subset_by_index):
     b = ctx.b
-    _lapack_only("eigh")
+    p = _cpu_or_cuda("eigh")
     n = x.shape[-1]
     if subset_by_index is not None and tuple(subset_by_index) != (0, n):
         raise NotImplementedError("eigh: subset_by_index is not implemented on the xla CPU "
-                                  "backend (as in JAX)")
+                                  "and GPU backends (as in JAX)")
     rdt = ld.real_dtype(x.dtype)
-    v, w, info = ffi_call(b, _lapack("evd_ffi", x.dtype, "sy/he"), [x],
+    if p == "cpu":
+        target = _lapack("evd_ffi", x.dtype, "sy/he")
+        cfg = {"mode": _char("V"), "uplo": _char("L" if lower else "U")}
+    else:  # syevd/heevd, cuSOLVER's default algorithm; the eigenvalues come sorted
+        target, cfg = _cu("syevd"), {"algorithm": "0 : ui8", "lower": _bool(lower)}
+    v, w, info = ffi_call(b, target, [x],
                           [(x.shape, x.dtype), (_batch(x) + (n,), rdt), (_batch(x), I32)],
-                          config={"mode": _char("V"), "uplo": _char("L" if lower else "U")},
-                          aliases={0: 0})
+                          config=cfg, aliases={0: 0})
     ok = info_ok(b, info)
     return [nan_unless(b, ok, v), nan_unless(b, ok, w)]
 
@@ -319,17 +417,22 @@ def _eigh(ctx, x, *, lower, sort_eigenvalues, subset_by_index):
 def _eig(ctx, x, *, compute_left_eigenvectors, compute_right_eigenvectors,
          enable_eigvec_derivs):
     b = ctx.b
-    _lapack_only("eig")
+    p = _cpu_or_cuda("eig")
     n = x.shape[-1]
     batch = _batch(x)
     cdt = ld.complex_dtype(x.dtype)
     real = not dtypes.is_complex(x.dtype)
     w_res = [(batch + (n,), x.dtype)] * (2 if real else 1)
-    outs = ffi_call(b, _lapack("geev_ffi", x.dtype), [x],
-                    [*w_res, (x.shape, cdt), (x.shape, cdt), (batch, I32)],
-                    config={"compute_left": _char("V" if compute_left_eigenvectors else "N"),
-                            "compute_right": _char("V" if compute_right_eigenvectors
-                                                   else "N")})
+    if p == "cpu":
+        target = _lapack("geev_ffi", x.dtype)
+        cfg = {"compute_left": _char("V" if compute_left_eigenvectors else "N"),
+               "compute_right": _char("V" if compute_right_eigenvectors else "N")}
+    else:  # the plugin's hybrid kernel: LAPACK's geev on the host (MAGMA's when installed)
+        target = _hybrid("eig_real" if real else "eig_comp")
+        cfg = {"left": _bool(compute_left_eigenvectors), "magma": '"auto"',
+               "right": _bool(compute_right_eigenvectors)}
+    outs = ffi_call(b, target, [x], [*w_res, (x.shape, cdt), (x.shape, cdt), (batch, I32)],
+                    config=cfg)
     *w, vl, vr, info = outs
     w = b.op1("stablehlo.complex", w, w[0].shape, cdt) if real else w[0]
     ok = info_ok(b, info)
@@ -343,7 +446,7 @@ def _eig(ctx, x, *, compute_left_eigenvectors, compute_right_eigenvectors,
 
 def _schur(ctx, x, *, compute_schur_vectors, sort_eig_vals):
     b = ctx.b
-    _lapack_only("schur")
+    _cpu_only("schur")
     n = x.shape[-1]
     batch = _batch(x)
     real = not dtypes.is_complex(x.dtype)
@@ -359,7 +462,7 @@ def _schur(ctx, x, *, compute_schur_vectors, sort_eig_vals):
 
 def _hessenberg(ctx, a):
     b = ctx.b
-    _lapack_only("hessenberg")
+    _cpu_only("hessenberg")
     n = a.shape[-1]
     h, taus, info = ffi_call(b, _lapack("gehrd_ffi", a.dtype), [a],
                              [(a.shape, a.dtype), (_batch(a) + (n - 1,), a.dtype),
@@ -371,26 +474,44 @@ def _hessenberg(ctx, a):
 
 def _tridiagonal(ctx, a, *, lower):
     b = ctx.b
-    _lapack_only("tridiagonal")
+    p = _cpu_or_cuda("tridiagonal")
     n = a.shape[-1]
     batch = _batch(a)
     rdt = ld.real_dtype(a.dtype)
-    outs = ffi_call(b, _lapack("trd_ffi", a.dtype, "sy/he"), [a],
+    target, cfg = ((_lapack("trd_ffi", a.dtype, "sy/he"), {"uplo": _char("L" if lower else "U")})
+                   if p == "cpu" else (_cu("sytrd"), {"lower": _bool(lower)}))
+    outs = ffi_call(b, target, [a],
                     [(a.shape, a.dtype), (batch + (n,), rdt), (batch + (n - 1,), rdt),
                      (batch + (n - 1,), a.dtype), (batch, I32)],
-                    config={"uplo": _char("L" if lower else "U")}, aliases={0: 0})
+                    config=cfg, aliases={0: 0})
     ok = info_ok(b, outs[-1])
     return [nan_unless(b, ok, o) for o in outs[:-1]]
 
 
 def _tridiagonal_solve(ctx, dl, d, du, x, *, perturb_singular):
     b = ctx.b
-    _lapack_only("tridiagonal_solve")
+    if _cpu_or_cuda("tridiagonal_solve") == "cuda":
+        if d.shape[-1] <= 2:  # cuSPARSE's gtsv2 needs 3 rows or more: solved in place
+            return lower_fun(b, lambda *a: [_tridiagonal_solve_small(*a)], dl, d, du, x)[0]
+        return ffi_call(b, "cusparse_gtsv2_ffi", [dl, d, du, x], [(x.shape, x.dtype)],
+                        aliases={3: 0})[0]
     outs = ffi_call(b, _lapack("gtsv_ffi", x.dtype), [dl, d, du, x],
                     [(dl.shape, dl.dtype), (d.shape, d.dtype), (du.shape, du.dtype),
                      (x.shape, x.dtype), (_batch(x), I32)],
                     aliases={0: 0, 1: 1, 2: 2, 3: 3})
     return nan_unless(b, info_ok(b, outs[-1]), outs[3])
+
+
+def _tridiagonal_solve_small(dl, d, du, x):
+    """Systems of one or two rows, by Cramer's rule (NaN/inf on a singular one, as gtsv2)."""
+    if d.shape[-1] == 1:
+        return x / d[..., :, None]
+    d0, d1, u0, l1 = (v[..., None] for v in (d[..., 0], d[..., 1], du[..., 0], dl[..., 1]))
+    x0, x1 = x[..., 0, :], x[..., 1, :]
+    det = d0 * d1 - u0 * l1
+    from plax import lax
+    return lax.concatenate([((d1 * x0 - u0 * x1) / det)[..., None, :],
+                            ((d0 * x1 - l1 * x0) / det)[..., None, :]], x.ndim - 2)
 
 
 RULES = {

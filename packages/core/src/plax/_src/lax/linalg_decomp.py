@@ -444,10 +444,11 @@ def svd(x, *, full_matrices: bool = True, compute_uv: bool = True, subset_by_ind
         algorithm=None):
     """(u, s, vh) with x = u diag(s) vh and s descending, or s alone without compute_uv."""
     algo = None if algorithm is None else getattr(algorithm, "value", algorithm)
-    if algo not in (None, SvdAlgorithm.DEFAULT, SvdAlgorithm.QR,
-                    SvdAlgorithm.DIVIDE_AND_CONQUER):
-        raise NotImplementedError(f"svd: algorithm {algo!r} is not available on the CPU "
-                                  "(DEFAULT, QR and DIVIDE_AND_CONQUER are)")
+    known = (SvdAlgorithm.DEFAULT, SvdAlgorithm.QR, SvdAlgorithm.JACOBI, SvdAlgorithm.POLAR,
+             SvdAlgorithm.DIVIDE_AND_CONQUER)
+    if algo not in (None, *known):
+        raise ValueError(f"svd: unknown algorithm {algorithm!r}; use one of "
+                         f"lax.linalg.SvdAlgorithm's {known}")
     out = svd_p.bind(x, full_matrices=_bool(full_matrices, "full_matrices", "svd"),
                      compute_uv=_bool(compute_uv, "compute_uv", "svd"),
                      subset_by_index=_subset(subset_by_index, "svd"), algorithm=algo)
