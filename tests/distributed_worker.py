@@ -47,7 +47,7 @@ def global_arrays(pid: int) -> dict:
     psum = plax.shard_map(lambda b: lax.psum(jnp.sum(b, 0), "x"), mesh=mesh,
                           in_specs=P("x"), out_specs=P())(a)
     put = plax.jit(lambda b: b.sum(), out_shardings=whole)(plax.device_put(full, rows))
-    return dict(global_shape=list(a.shape), fully_addressable=a.is_fully_addressable(),
+    return dict(global_shape=list(a.shape), fully_addressable=a.is_fully_addressable,
                 spmd_total=np.asarray(total).tolist(),
                 spmd_shards=[[s.index[0].start, np.asarray(s.data).tolist()]
                              for s in doubled.addressable_shards],

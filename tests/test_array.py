@@ -83,7 +83,7 @@ def test_attributes():
     e = asarray_value(np.zeros((0, 4), np.int8))
     assert (e.shape, e.size, e.nbytes) == ((0, 4), 0, 0)
     assert x.backend == plax.default_backend() and x.device == plax.devices()[0]
-    assert x.devices() == {x.device} and x.is_fully_addressable()
+    assert x.devices() == {x.device} and x.is_fully_addressable
     assert x.block_until_ready() is x
 
 

@@ -150,7 +150,9 @@ class Array(ArrayMethods):
         if free is not None:
             free()
 
+    @property
     def is_fully_addressable(self) -> bool:
+        """Whether this process holds every shard (a property, as JAX's)."""
         return self.sharding.is_fully_addressable
 
     # --- conversion to host values --------------------------------------------------------
