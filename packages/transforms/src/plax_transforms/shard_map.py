@@ -23,7 +23,9 @@ from plax import lax
 from plax.extend import (
     COLLECTIVES, EVAL_TRACE, ClosedJaxpr, JaxprTrace, Tracer, convert_constvars_jaxpr,
     current_trace, eval_jaxpr, get_aval, known_axis_sizes, set_current_trace)
-from plax.lax import all_gather_p, all_to_all_p, axis_index_p, psum_scatter_p, shard_map_p
+from plax.lax import (
+    all_gather_p, all_to_all_p, axis_index_p, pbroadcast_p, psum_scatter_p, ragged_all_to_all_p,
+    shard_map_p)
 from plax.sharding import Mesh, PartitionSpec
 from plax.tree_util import tree_flatten, tree_unflatten
 from plax_transforms import batching
@@ -31,7 +33,8 @@ from plax_transforms.ad import (
     UndefinedPrimal, Zero, backward_pass, instantiate, is_undefined, is_unknown, jvp_flat,
     partial_eval_jaxpr)
 
-_SIZED = (all_gather_p, psum_scatter_p, all_to_all_p)  # abstract evaluation needs the size
+# abstract evaluation (or the lowering) needs the size
+_SIZED = (all_gather_p, psum_scatter_p, all_to_all_p, ragged_all_to_all_p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +177,9 @@ def _varying(closed: ClosedJaxpr, in_vary) -> list:
             out = ins - names
         elif p is axis_index_p:
             out = names
-        elif p in COLLECTIVES:  # ppermute, psum_scatter, all_to_all
+        elif p is pbroadcast_p:  # replicated in fact, varying in JAX's types: as its input
+            out = ins
+        elif p in COLLECTIVES:  # ppermute, psum_scatter, all_to_all, pcast, ragged_all_to_all
             out = ins | names
         elif isinstance(sub, ClosedJaxpr) and len(sub.jaxpr.invars) == len(eqn.invars) \
                 and len(sub.jaxpr.outvars) == len(eqn.outvars) and p is not shard_map_p:
