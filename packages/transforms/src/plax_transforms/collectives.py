@@ -44,7 +44,9 @@ def _all_to_all_collective(trace, vals, dims, *, axis_name, split_axis, concat_a
     # put i just before the concat dim (per-member coordinates, after j), then merge them
     ishape = get_aval(y).shape
     rest = list(range(2, len(ishape)))
-    cpos = c if c < s else c + 1  # where the concat dim sits among y's dims
+    # where the concat dim sits among y's dims: c + 1 whether it is before the split dim
+    # (shifted by j in front) or after it (shifted by the reshape's extra dim)
+    cpos = c + 1
     order = [0] + [r for r in rest if r < cpos] + [1] + [r for r in rest if r >= cpos]
     y = lax.transpose(y, tuple(order))
     k = order.index(1)

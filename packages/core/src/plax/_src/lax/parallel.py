@@ -250,6 +250,9 @@ def ragged_all_to_all(operand, output, input_offsets, send_sizes, output_offsets
     if axis_index_groups is not None:
         raise NotImplementedError("ragged_all_to_all with axis_index_groups")
     name = _single_name(axis_name, "ragged_all_to_all")
+    args = (operand, output, input_offsets, send_sizes, output_offsets, recv_sizes)
+    # checked here too: under vmap with this axis the collective rule sees no abstract eval
+    _ragged_abstract(*[get_aval(a) for a in args], axis_name=name, **_size_params(name))
     return ragged_all_to_all_p.bind(operand, output, input_offsets, send_sizes, output_offsets,
                                     recv_sizes, axis_name=name, **_size_params(name))
 
@@ -262,6 +265,7 @@ def ragged_receive(operands, output, input_offsets, send_sizes, output_offsets, 
     import plax.numpy as pnp
     from plax._src.lax import elementwise as ew
     from plax._src.lax import slice_ops as sl
+    operands, output = pnp.asarray(operands), pnp.asarray(output)
     n, k = get_aval(input_offsets).shape
     per = k // n
     m = get_aval(output).shape[0]
