@@ -40,6 +40,8 @@ CASES = {
     "axis_size_sm": lambda: sm(lambda v: v * lax.axis_size("i"), mesh1, P("i"), P("i"))(X),
     "axis_size_two": lambda: sm(lambda v: v * lax.axis_size(("x", "y")) + lax.axis_size("y"),
                                 mesh2, P("x", "y"), P("x", "y"))(X),
+    "axis_index_tuple": lambda: sm(lambda v: v * lax.axis_index(("x", "y")) + lax.axis_index(
+        ("y", "x")), mesh2, P("x", "y"), P("x", "y"))(X),
     "axis_size_pmap": lambda: pmap(lambda v: v * lax.axis_size("i"), "i")(X4),
     "axis_size_vmap": lambda: vmap(lambda v: v * lax.axis_size("b"), axis_name="b")(X),
     "pshuffle_sm": lambda: sm(lambda v: lax.pshuffle(v, "i", [2, 0, 3, 1]), mesh1, P("i"),
@@ -281,7 +283,7 @@ def results():
     return _run_both()
 
 
-NAMES = ["axis_size_sm", "axis_size_two", "axis_size_pmap", "axis_size_vmap", "pshuffle_sm",
+NAMES = ["axis_size_sm", "axis_size_two", "axis_index_tuple", "axis_size_pmap", "axis_size_vmap", "pshuffle_sm",
          "pshuffle_pmap", "pshuffle_vmap", "grad_pshuffle", "pswapaxes_sm", "pswapaxes_pmap",
          "grad_pswapaxes", "pcast_psum", "grad_pcast", "pbroadcast_sm", "pbroadcast_two",
          "pbroadcast_pmap", "pbroadcast_vmap", "grad_pbroadcast"]

@@ -169,8 +169,17 @@ def all_to_all(x, axis_name, split_axis, concat_axis, *, axis_index_groups=None,
 
 
 def axis_index(axis_name):
-    """This member's index along the mapped axis `axis_name`."""
-    return axis_index_p.bind(axis_name=axis_names(axis_name)[0])
+    """This member's index along the mapped axis `axis_name`; for a tuple of names, the index
+    in their product, the last name minor (as JAX)."""
+    names = axis_names(axis_name)
+    if len(names) == 1:
+        return axis_index_p.bind(axis_name=names[0])
+    from plax._src.lax import elementwise as ew
+    index, inner = np.int32(0), 1
+    for name in reversed(names):
+        index = ew.add(index, ew.mul(axis_index_p.bind(axis_name=name), inner))
+        inner = inner * axis_size(name)  # an int where the size is known, else a value
+    return index
 
 
 def axis_size(axis_name) -> int:
