@@ -283,10 +283,11 @@ def results():
     return _run_both()
 
 
-NAMES = ["axis_size_sm", "axis_size_two", "axis_index_tuple", "axis_size_pmap", "axis_size_vmap", "pshuffle_sm",
-         "pshuffle_pmap", "pshuffle_vmap", "grad_pshuffle", "pswapaxes_sm", "pswapaxes_pmap",
-         "grad_pswapaxes", "pcast_psum", "grad_pcast", "pbroadcast_sm", "pbroadcast_two",
-         "pbroadcast_pmap", "pbroadcast_vmap", "grad_pbroadcast"]
+NAMES = ["axis_size_sm", "axis_size_two", "axis_index_tuple", "axis_size_pmap",
+         "axis_size_vmap", "pshuffle_sm", "pshuffle_pmap", "pshuffle_vmap", "grad_pshuffle",
+         "pswapaxes_sm", "pswapaxes_pmap", "grad_pswapaxes", "pcast_psum", "grad_pcast",
+         "pbroadcast_sm", "pbroadcast_two", "pbroadcast_pmap", "pbroadcast_vmap",
+         "grad_pbroadcast"]
 
 
 def _close(got, want):
@@ -366,7 +367,12 @@ def test_errors_and_one_device():
                   axis_name="i")(x)
     with pytest.raises(NameError, match="unbound axis name"):
         lax.pbroadcast(x, "i", 0)
-    assert plax.make_jaxpr(lambda v: lax.pcast(v, "i", to="varying"))(x) is not None
+    # the size is a Python int wherever the axis is known (usable in shapes, as in JAX)
+    sizes = []
+    plax.vmap(lambda v: sizes.append(lax.axis_size("i")) or v, axis_name="i")(x)
+    plax.jit(plax.vmap(plax.vmap(lambda v: sizes.append(lax.axis_size(("i", "j"))) or v,
+                                 axis_name="j"), axis_name="i"))(x)
+    assert sizes == [3, 6] and all(type(s) is int for s in sizes)
     mesh = plax.make_mesh((1,), ("i",))
     assert mesh.axis_types == (plax.sharding.AxisType.Explicit,)
     assert plax.sharding.Mesh(mesh.devices, ("i",)).axis_types == (

@@ -187,13 +187,26 @@ def axis_size(axis_name) -> int:
     names): a Python int where the size is known while tracing (shard_map, pmap), else the
     value `psum(1, axis_name)`."""
     names = axis_names(axis_name)
-    sizes = [_size_params(n).get("axis_size") for n in names]
+    sizes = [_size_params(n).get("axis_size") or _trace_axis_size(n) for n in names]
     if all(s is not None for s in sizes):
         out = 1
         for s in sizes:
             out *= int(s)
         return out
     return psum(1, axis_name)
+
+
+def _trace_axis_size(name):
+    """The size of the mapped axis `name` from the enclosing traces (a vmap's or pmap's trace
+    carries its axis_name and axis_size), or None."""
+    from plax._src.core import current_trace
+    trace = current_trace()
+    while trace is not None:
+        if getattr(trace, "axis_name", None) == name:
+            size = getattr(trace, "axis_size", None)
+            return size if isinstance(size, int) else None
+        trace = getattr(trace, "parent", None)
+    return None
 
 
 def _single_name(axis_name, what: str):
