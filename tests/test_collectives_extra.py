@@ -95,6 +95,10 @@ def explicit():
             "reshard_jit": lambda: with_spec(lambda: jit(lambda v: reshard(v * 2, P("i")))(X)),
             "reshard_jit_replicate": lambda: with_spec(
                 lambda: jit(lambda v: reshard(jnp.sin(v), P()) + 1)(y)),
+            "reshard_vmap": lambda: with_spec(
+                lambda: vmap(lambda v: reshard(v * 2, P("i")))(X.reshape(2, 16))),
+            "reshard_jit_vmap": lambda: with_spec(
+                lambda: jit(vmap(lambda v: reshard(v * 2, P("i"))))(X.reshape(2, 16))),
             "grad_reshard": lambda: ([grad(lambda v: jnp.sum(reshard(v * v, P("i")) * X))(X)],
                                      None),
             "smap": lambda: with_spec(lambda: smap(
@@ -305,7 +309,8 @@ def test_collectives_match_jax(results, name, backend_name):
     _close(results["plax"][f"{backend_name}:{name}"], results["jax"][f"jax:{name}"])
 
 
-EXPLICIT = ["reshard_eager", "shards", "reshard_jit", "reshard_jit_replicate", "grad_reshard",
+EXPLICIT = ["reshard_eager", "shards", "reshard_jit", "reshard_jit_replicate", "reshard_vmap",
+            "reshard_jit_vmap", "grad_reshard",
             "smap", "smap_axes", "smap_infer", "smap_jit_grad"]
 
 
