@@ -117,6 +117,14 @@ def explicit():
                 out[name] = case()
             except Exception:
                 out[name] = "ERROR " + traceback.format_exc()[-2500:]
+    mesh2d = make_mesh((2, 2), ("x", "y"))
+    with set_mesh(mesh2d):
+        try:  # the other axis ("y") is not mapped: the body sees the whole value along it
+            yx = reshard(X, P("x", "y"))
+            out["smap_2d"] = ([smap(lambda v: v * lax.axis_index("x") + lax.psum(v, "x"),
+                                    in_axes=0, out_axes=0, axis_name="x")(yx)], None)
+        except Exception:
+            out["smap_2d"] = "ERROR " + traceback.format_exc()[-2500:]
     return out
 '''
 
@@ -311,7 +319,7 @@ def test_collectives_match_jax(results, name, backend_name):
 
 EXPLICIT = ["reshard_eager", "shards", "reshard_jit", "reshard_jit_replicate", "reshard_vmap",
             "reshard_jit_vmap", "grad_reshard",
-            "smap", "smap_axes", "smap_infer", "smap_jit_grad"]
+            "smap", "smap_axes", "smap_infer", "smap_jit_grad", "smap_2d"]
 
 
 @pytest.mark.parametrize("name", EXPLICIT)
@@ -382,6 +390,9 @@ def test_errors_and_one_device():
     assert mesh.axis_types == (plax.sharding.AxisType.Explicit,)
     assert plax.sharding.Mesh(mesh.devices, ("i",)).axis_types == (
         plax.sharding.AxisType.Auto,)
+    with pytest.raises(ValueError, match="varies over mesh axis 'i'"):  # as JAX's check_vma
+        plax.shard_map(lambda v: lax.pcast(v, "i", to="varying"), mesh=mesh, in_specs=P(),
+                       out_specs=P())(x)
     with pytest.raises(ValueError, match="reshard should only be used"):
         plax.reshard(x, P("i"))  # no mesh set
     with plax.set_mesh(mesh):
