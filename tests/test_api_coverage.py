@@ -29,19 +29,20 @@ LEFT_OUT = {
         "threefry_partitionable thread_guard transfer_guard transfer_guard_device_to_device "
         "transfer_guard_device_to_host transfer_guard_host_to_device "
         "remove_size_one_mesh_axis_from_type",
-        # issue 16 follow-up: JAX's explicit-sharding mode (typed shardings), deprecated
-        # host_* aliases of process_*
-        "Shard set_mesh reshard smap host_count host_id host_ids",
+        # deprecated host_* aliases of process_*
+        "host_count host_id host_ids",
         # mutable array references (JAX's experimental Ref API): not planned in issue 12
         "Ref ref new_ref empty_ref free_ref freeze",
         # left for a follow-up (not in issue 12's scope)
         "closure_convert copy_to_host_async custom_gradient effects_barrier "
         "ensure_compile_time_eval fwd_and_bwd live_arrays make_user_context ds"),
     "jax.lax": _names(
-        # issue 16 follow-up: collectives beyond shard_map's (explicit-sharding casts,
-        # point-to-point sends, ragged exchanges)
-        "axis_size pbroadcast pcast precv psend pshuffle pswapaxes ragged_all_to_all "
-        "ragged_all_to_all_p device_put_p",
+        # JAX's internal primitive behind device_put (plax's device_put is no primitive)
+        "device_put_p",
+        # point-to-point Send/Recv: JAX lowers them only on GPU (NotImplementedError on CPU)
+        # and pairs them through compiler tokens, which plax does not have (create_token and
+        # after_all are not planned either); follow-up for a GPU session
+        "precv psend",
         # tokens, effects and staging: not planned in issue 12
         "after_all after_all_p create_token create_token_p optimization_barrier_p dce_sink "
         "dce_sink_p stage stage_p",

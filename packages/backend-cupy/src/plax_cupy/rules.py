@@ -19,7 +19,8 @@ def _collective_error(name):
     return rule
 
 
-COLLECTIVES = ("psum", "pmax", "pmin", "all_gather", "ppermute", "axis_index")
+COLLECTIVES = ("psum", "pmax", "pmin", "all_gather", "ppermute", "axis_index", "psum_scatter",
+               "all_to_all", "pbroadcast", "pcast", "ragged_all_to_all")
 
 
 def rule_table(program) -> dict:

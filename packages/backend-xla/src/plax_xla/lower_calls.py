@@ -1,14 +1,16 @@
 """Lowering rules of the call primitive `jit` (a func.call of a private function, lowered once
 per module) and of the collectives, which need the mapped axis of a pmap being lowered:
 all_reduce for psum/pmax/pmin, all_gather, collective_permute, replica_id for axis_index,
-reduce_scatter, all_to_all. Inside a shard_map body the mesh axes are the axis environment
+reduce_scatter, all_to_all, nothing for pcast (pbroadcast and ragged_all_to_all are
+compositions of these: XLA:CPU has no collective-broadcast or ragged-all-to-all). Inside a
+shard_map body the mesh axes are the axis environment
 (plax_xla.lower_shard_map: the same collectives over groups of partitions)."""
 
 from __future__ import annotations
 
 from plax.extend import dtypes
 from plax.extend import all_gather_p, axis_index_p, jit_p, pmax_p, pmin_p, ppermute_p, psum_p
-from plax.lax import all_to_all_p, psum_scatter_p
+from plax.lax import all_to_all_p, pcast_p, psum_scatter_p
 from plax_xla import hlo
 from plax_xla import lower_shard_map as mesh_lowering
 from plax_xla.lowering import AxisEnv, call_closed, dense_i64
@@ -134,6 +136,12 @@ def _all_to_all(ctx, x, *, axis_name, split_axis, concat_axis, axis_size=None):
                            f"replica_groups = {hlo.replica_groups(_groups(env, None))}")
 
 
+def _pcast(ctx, x, *, axes, to):
+    if not isinstance(ctx.module.axis_env, mesh_lowering.MeshEnv):
+        axis_env(ctx, ctx.prim, axes)
+    return x
+
+
 RULES = {
     jit_p: _jit,
     psum_p: _all_reduce("stablehlo.add"),
@@ -144,4 +152,5 @@ RULES = {
     axis_index_p: _axis_index,
     psum_scatter_p: _psum_scatter,
     all_to_all_p: _all_to_all,
+    pcast_p: _pcast,
 }

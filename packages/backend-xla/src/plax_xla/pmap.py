@@ -25,14 +25,15 @@ from plax.extend import (
     convert_constvars_jaxpr, get_aval, psum_p, set_current_trace)
 from plax.extend import execution
 from plax.extend.batching import pmap_axis, pmap_axis_name
-from plax.lax import all_to_all_p, psum_scatter_p
+from plax.lax import all_to_all_p, psum_scatter_p, ragged_all_to_all_p
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lower_calls import replica_index
 from plax_xla.lowering import AxisEnv, i64_array, lower_closed_jaxpr, take_host_callbacks
 
 
-_SIZED = (psum_scatter_p, all_to_all_p)  # their abstract evaluation needs the axis size
+# their abstract evaluation (or lowering) needs the axis size
+_SIZED = (psum_scatter_p, all_to_all_p, ragged_all_to_all_p)
 
 
 class _PmapTrace(JaxprTrace):

@@ -46,7 +46,8 @@ class default_backend:
 
 
 def __getattr__(name: str):
-    if name in ("make_mesh", "P", "NamedSharding", "PartitionSpec"):  # as jax.make_mesh, jax.P
+    if name in ("make_mesh", "P", "NamedSharding", "PartitionSpec", "set_mesh", "reshard",
+                "Shard"):  # as jax.make_mesh, jax.P, jax.set_mesh ...
         from plax import sharding
         return getattr(sharding, name)
     if name in ("make_array_from_callback", "make_array_from_single_device_arrays",

@@ -45,7 +45,7 @@ def plax_register(registry):
         "jacobian": ad.jacrev, "hessian": ad.hessian, "linear_transpose": ad.linear_transpose,
         "vmap": batching.vmap, "jit": jit.jit, "pmap": pmap.pmap,
         "check_grads": test_util_impl.check_grads,
-        "shard_map": shard_map.shard_map,
+        "shard_map": shard_map.shard_map, "smap": shard_map.smap,
     }
     for name, obj in api.items():
         registry.register_api(name, obj)

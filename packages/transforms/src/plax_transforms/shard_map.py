@@ -23,15 +23,18 @@ from plax import lax
 from plax.extend import (
     COLLECTIVES, EVAL_TRACE, ClosedJaxpr, JaxprTrace, Tracer, convert_constvars_jaxpr,
     current_trace, eval_jaxpr, get_aval, known_axis_sizes, set_current_trace)
-from plax.lax import all_gather_p, all_to_all_p, axis_index_p, psum_scatter_p, shard_map_p
-from plax.sharding import Mesh, PartitionSpec
-from plax.tree_util import tree_flatten, tree_unflatten
+from plax.lax import (
+    all_gather_p, all_to_all_p, axis_index_p, pbroadcast_p, psum_scatter_p, ragged_all_to_all_p,
+    shard_map_p)
+from plax.sharding import Infer, Mesh, PartitionSpec
+from plax.tree_util import tree_flatten, tree_map, tree_unflatten
 from plax_transforms import batching
 from plax_transforms.ad import (
     UndefinedPrimal, Zero, backward_pass, instantiate, is_undefined, is_unknown, jvp_flat,
     partial_eval_jaxpr)
 
-_SIZED = (all_gather_p, psum_scatter_p, all_to_all_p)  # abstract evaluation needs the size
+# abstract evaluation (or the lowering) needs the size
+_SIZED = (all_gather_p, psum_scatter_p, all_to_all_p, ragged_all_to_all_p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +177,9 @@ def _varying(closed: ClosedJaxpr, in_vary) -> list:
             out = ins - names
         elif p is axis_index_p:
             out = names
-        elif p in COLLECTIVES:  # ppermute, psum_scatter, all_to_all
+        elif p is pbroadcast_p:  # replicated in fact, varying in JAX's types: as its input
+            out = ins
+        elif p in COLLECTIVES:  # ppermute, psum_scatter, all_to_all, pcast, ragged_all_to_all
             out = ins | names
         elif isinstance(sub, ClosedJaxpr) and len(sub.jaxpr.invars) == len(eqn.invars) \
                 and len(sub.jaxpr.outvars) == len(eqn.outvars) and p is not shard_map_p:
@@ -267,6 +272,124 @@ def shard_map(f: Callable | None = None, mesh: Mesh | None = None, in_specs=None
         return jitted[0]
 
     wrapped.__name__ = f"shard_map({name})"
+    wrapped.__wrapped__ = f
+    return wrapped
+
+
+# ---------------------------------------------------------------------------------------------
+# smap: shard_map over one axis of the current mesh
+
+
+def _axes_to_spec(axis_name, axis):
+    if axis is None:
+        return PartitionSpec()
+    return PartitionSpec(*[None] * axis, axis_name)
+
+
+def _is_axis_leaf(x) -> bool:
+    return x is None or isinstance(x, int)
+
+
+def _check_axes(what: str, axes, allow_negative: bool) -> None:
+    for leaf in tree_flatten(axes, is_leaf=_is_axis_leaf)[0]:
+        if leaf is not None and (type(leaf) is not int or (leaf < 0 and not allow_negative)):
+            raise TypeError(f"smap {what} must be an int, None, or (nested) container with "
+                            f"those types as leaves"
+                            + ("" if allow_negative else " (non-negative)")
+                            + f", but got {axes!r}")
+
+
+def _infer_spec(x, mesh: Mesh, axis_name):
+    from plax.sharding import NamedSharding
+    if isinstance(x, Tracer):
+        raise ValueError("smap(in_axes=Infer) inside a transformation: plax's traced values "
+                         "carry no sharding to infer the mapped axis from; give in_axes")
+    s = getattr(x, "sharding", None)
+    if isinstance(s, NamedSharding) and s.mesh == mesh:
+        for i in range(len(s.spec)):
+            if axis_name in _axes(s.spec, i):
+                return _axes_to_spec(axis_name, i)
+    return PartitionSpec()
+
+
+def _arg_specs(in_axes, args, axis_name):
+    """One spec (or spec tree) per positional argument; negative int axes counted from the
+    end of that argument's rank."""
+    per_arg = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+    if len(per_arg) != len(args):
+        raise ValueError(f"smap in_axes has {len(per_arg)} entries for {len(args)} "
+                         "positional arguments")
+    out = []
+    for ax, arg in zip(per_arg, args):
+        if isinstance(ax, int) and ax < 0:
+            ndims = {get_aval(v).ndim for v in tree_flatten(arg)[0]}
+            if len(ndims) != 1:
+                raise ValueError(f"smap in_axes {ax} for an argument whose leaves have ranks "
+                                 f"{sorted(ndims)}: give a non-negative axis")
+            nd = ndims.pop()
+            if ax < -nd:
+                raise ValueError(f"smap in_axes {ax} out of range for rank {nd}")
+            ax += nd
+        out.append(PartitionSpec() if ax is None else
+                   _axes_to_spec(axis_name, ax) if isinstance(ax, int) else
+                   tree_map(lambda a: _axes_to_spec(axis_name, a), ax, is_leaf=_is_axis_leaf))
+    return tuple(out)
+
+
+def smap(f: Callable | None = None, /, *, in_axes=Infer, out_axes, axis_name):
+    """shard_map over the single mesh axis `axis_name` of the current mesh (`plax.set_mesh`),
+    with vmap-style axes (as jax.smap): argument i is split along its axis `in_axes[i]` (None:
+    whole on every member), outputs are put together along `out_axes`. Without `in_axes`, the
+    axes are read from the arguments' shardings (the axis must be Explicit, as in JAX). The
+    other mesh axes are not mapped: every member sees the whole value along them."""
+    if isinstance(axis_name, (list, tuple)):
+        raise TypeError(f"smap axis_name should be a `str` or a `Hashable`, but got "
+                        f"{axis_name}")
+    if in_axes is not Infer:
+        if in_axes is not None and not isinstance(in_axes, (int, tuple)):
+            raise TypeError("smap in_axes must be an int, None, plax.sharding.Infer, or a "
+                            "tuple of entries corresponding to the positional arguments "
+                            f"passed to the function, but got {in_axes}.")
+        _check_axes("in_axes", in_axes, allow_negative=True)
+    _check_axes("out_axes", out_axes, allow_negative=False)
+    if f is None:
+        return lambda g: smap(g, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name)
+    out_specs = tree_map(lambda a: _axes_to_spec(axis_name, a), out_axes,
+                         is_leaf=_is_axis_leaf)
+    mapped: dict = {}
+
+    def wrapped(*args):
+        from plax.sharding import AxisType, get_mesh
+        mesh = get_mesh()
+        if mesh is None:
+            raise ValueError("The context mesh cannot be empty. Use `plax.set_mesh(mesh)` to "
+                             "enter into a mesh context")
+        if axis_name not in mesh.axis_names:
+            raise ValueError(f"smap axis_name={axis_name!r} is not an axis of the current mesh "
+                             f"{mesh.axis_names}")
+        if in_axes is Infer:
+            kind = mesh.axis_types[mesh.axis_names.index(axis_name)]
+            if kind is not AxisType.Explicit:
+                raise TypeError(f"in_axes was not specified when axis_name={axis_name!r} was "
+                                f"of type {kind!r}")
+            specs = tuple(tree_map(lambda x: _infer_spec(x, mesh, axis_name), a)
+                          for a in args)
+        else:
+            specs = _arg_specs(in_axes, args, axis_name)
+        try:
+            key = (mesh, specs)
+            fn = mapped.get(key)
+        except TypeError:  # specs in unhashable containers (dicts): not cached
+            key, fn = None, None
+        if fn is None:
+            fn = shard_map(f, mesh=mesh, in_specs=specs, out_specs=out_specs,
+                           check_rep=True)
+            if key is not None:
+                mapped[key] = fn
+        return fn(*args)
+
+    name = getattr(f, "__name__", "fun")
+    wrapped.__name__ = f"smap({name})"
     wrapped.__wrapped__ = f
     return wrapped
 
@@ -467,4 +590,4 @@ def register(reg) -> None:
     reg.add_composition(shard_map_p, _expand_composition, multiple_results=True)
 
 
-__all__ = ["shard_map", "expand", "register"]
+__all__ = ["shard_map", "smap", "Infer", "expand", "register"]

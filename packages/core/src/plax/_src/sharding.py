@@ -11,6 +11,7 @@ compiler's partitioner the same layout.
 from __future__ import annotations
 
 import collections
+import enum
 import math
 from typing import Any, Sequence
 
@@ -18,7 +19,8 @@ import numpy as np
 
 __all__ = ["Mesh", "PartitionSpec", "P", "Sharding", "NamedSharding", "SingleDeviceSharding",
            "make_mesh", "use_mesh", "DuplicateSpecError", "IndivisibleError", "visualize_sharding",
-           "Shard", "TiledSharding", "xla_sharding_text", "sharding_from_tiles"]
+           "Shard", "TiledSharding", "xla_sharding_text", "sharding_from_tiles", "AxisType",
+           "set_mesh", "Infer"]
 
 
 class DuplicateSpecError(ValueError):
@@ -33,14 +35,39 @@ class IndivisibleError(ValueError):
 # Mesh
 
 
+class AxisType(enum.Enum):
+    """How a mesh axis is partitioned (as jax.sharding.AxisType). plax records it; programs
+    are partitioned by XLA's propagation for Auto and Explicit axes alike (no sharding in the
+    types: values, and the layouts reshard/with_sharding_constraint ask for, are the same)."""
+    Auto = enum.auto()
+    Explicit = enum.auto()
+    Manual = enum.auto()
+
+    def __repr__(self):
+        return self.name
+
+
+def _axis_types(axis_types, n: int, default: AxisType, what: str) -> tuple:
+    if axis_types is None:
+        return (default,) * n
+    if isinstance(axis_types, AxisType):
+        axis_types = (axis_types,)
+    axis_types = tuple(axis_types)
+    if len(axis_types) != n or not all(isinstance(t, AxisType) for t in axis_types):
+        raise ValueError(f"{what}: axis_types must be {n} jax-style AxisType values "
+                         f"(plax.sharding.AxisType), one per axis; got {axis_types!r}")
+    return axis_types
+
+
 class Mesh:
     """An n-d array of devices with a name per axis: `Mesh(np.array(devs).reshape(2, 2),
     ("data", "model"))`. Usable as a context manager (`with mesh:`) that makes it the mesh
     bare PartitionSpecs refer to."""
 
-    __slots__ = ("devices", "axis_names", "_hash")
+    __slots__ = ("devices", "axis_names", "axis_types", "_hash")
 
-    def __init__(self, devices: Any, axis_names: str | Sequence[str]):
+    def __init__(self, devices: Any, axis_names: str | Sequence[str],
+                 axis_types: AxisType | Sequence[AxisType] | None = None):
         if isinstance(axis_names, str):
             axis_names = (axis_names,)
         axis_names = tuple(axis_names)
@@ -60,6 +87,7 @@ class Mesh:
             raise ValueError("Mesh: a device appears more than once in the devices array")
         self.devices = devs
         self.axis_names = axis_names
+        self.axis_types = _axis_types(axis_types, len(axis_names), AxisType.Auto, "Mesh")
         self._hash = hash((tuple(flat), devs.shape, axis_names))
 
     @property
@@ -81,6 +109,21 @@ class Mesh:
     @property
     def device_ids(self) -> np.ndarray:
         return np.vectorize(lambda d: d.id, otypes=[int])(self.devices)
+
+    def _axes_of(self, kind: AxisType) -> tuple:
+        return tuple(n for n, t in zip(self.axis_names, self.axis_types) if t is kind)
+
+    @property
+    def explicit_axes(self) -> tuple:
+        return self._axes_of(AxisType.Explicit)
+
+    @property
+    def auto_axes(self) -> tuple:
+        return self._axes_of(AxisType.Auto)
+
+    @property
+    def manual_axes(self) -> tuple:
+        return self._axes_of(AxisType.Manual)
 
     @property
     def local_devices(self) -> list:
@@ -124,9 +167,51 @@ def use_mesh(mesh: Mesh) -> Mesh:
     return mesh
 
 
+class _Infer:
+    """smap's default in_axes: the mapped axes read from the arguments' shardings."""
+
+    def __repr__(self):
+        return "plax.sharding.Infer"
+
+
+Infer = _Infer()
+
+
+class set_mesh:
+    """Make `mesh` the current mesh (as jax.set_mesh): bare PartitionSpecs (`reshard`,
+    `with_sharding_constraint`, jit's shardings, `device_put`) and shard_map/smap without a
+    mesh use it. A global setter (`plax.set_mesh(mesh)`, `plax.set_mesh(None)` to clear) and a
+    context manager (`with plax.set_mesh(mesh):`, the previous mesh back on exit). Only
+    outside jit."""
+
+    __slots__ = ("_prev",)
+
+    def __init__(self, mesh: Mesh | None):
+        if mesh is not None and not isinstance(mesh, Mesh):
+            raise ValueError(f"Expected mesh of type `plax.sharding.Mesh`. Got {type(mesh)}")
+        if mesh is not None and mesh.manual_axes:
+            raise ValueError(f"mesh {mesh} contains manual axes {mesh.manual_axes}, which "
+                             "set_mesh does not allow; use shard_map to make axes manual")
+        from plax._src.core import EVAL_TRACE, current_trace
+        if current_trace() is not EVAL_TRACE:
+            raise ValueError("`set_mesh` can only be used outside of `jit` (and other "
+                             "transformations)")
+        self._prev = list(_mesh_stack)
+        _mesh_stack[:] = [] if mesh is None else [mesh]
+
+    def __enter__(self):
+        return _mesh_stack[-1] if _mesh_stack else None
+
+    def __exit__(self, *exc):
+        _mesh_stack[:] = self._prev
+        return False
+
+
 def make_mesh(axis_shapes: Sequence[int], axis_names: Sequence[str], *,
-              devices: Sequence[Any] | None = None) -> Mesh:
-    """A mesh of `prod(axis_shapes)` devices (the default backend's, or `devices`) in order."""
+              devices: Sequence[Any] | None = None,
+              axis_types: AxisType | Sequence[AxisType] | None = None) -> Mesh:
+    """A mesh of `prod(axis_shapes)` devices (the default backend's, or `devices`) in order;
+    its axes Explicit unless `axis_types` says otherwise (as jax.make_mesh)."""
     axis_shapes = tuple(int(s) for s in axis_shapes)
     if isinstance(axis_names, str):
         axis_names = (axis_names,)
@@ -145,7 +230,8 @@ def make_mesh(axis_shapes: Sequence[int], axis_names: Sequence[str], *,
             "--xla_force_host_platform_device_count=N) before the backend starts")
     arr = np.empty(len(devices[:need]), dtype=object)
     arr[:] = devices[:need]
-    return Mesh(arr.reshape(axis_shapes), tuple(axis_names))
+    types = _axis_types(axis_types, len(axis_shapes), AxisType.Explicit, "make_mesh")
+    return Mesh(arr.reshape(axis_shapes), tuple(axis_names), types)
 
 
 # ---------------------------------------------------------------------------------------------

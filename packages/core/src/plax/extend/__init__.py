@@ -56,7 +56,7 @@ from plax._src.lax.calls import (
 from plax._src.lax.control_flow import _dce as dce_jaxpr
 from plax._src.lax.parallel import (
     COLLECTIVES, all_gather_p, axis_index_p, known_axis_sizes, pmax_p, pmin_p, ppermute_p,
-    psum_p)
+    psum_p, ragged_receive)
 from plax._src.registry import PluginWarning, RegistrationError
 from plax._src.tracing import JaxprTrace, JaxprTracer, convert_constvars_jaxpr, trace_to_jaxpr
 from plax.extend import ad, batching, dtypes, execution, lowering, registry
@@ -75,6 +75,7 @@ __all__ = [
     "jit_p", "JVP_OF_CUSTOM_VJP", "known_axis_sizes", "Literal", "literal_value", "lower_fun",
     "lowering", "make_array",
     "PlaxTypeError", "PluginWarning", "pmax_p", "pmin_p", "ppermute_p", "Primitive", "psum_p",
+    "ragged_receive",
     "RegistrationError", "registry", "set_current_trace", "ShapedArray", "Trace",
     "trace_context", "trace_to_jaxpr", "Tracer", "tree_util", "UnexpectedTracerError",
     "UnsupportedPrimitiveError", "Var",

@@ -12,7 +12,7 @@ from plax._src.registry import add_abstract_eval
 from plax._src.sharding import NamedSharding, PartitionSpec, Sharding, get_mesh
 from plax._src.tree_util import tree_flatten, tree_unflatten
 
-__all__ = ["with_sharding_constraint", "sharding_constraint_p"]
+__all__ = ["with_sharding_constraint", "sharding_constraint_p", "reshard"]
 
 sharding_constraint_p = Primitive("sharding_constraint", linear_in=(0,))
 
@@ -81,6 +81,24 @@ def with_sharding_constraint(x, shardings):
         else:
             out.append(sharding_constraint_p.bind(v, sharding=s))
     return tree_unflatten(tree, out)
+
+
+def reshard(xs, out_shardings):
+    """`xs` (a pytree) laid out by `out_shardings` (as jax.reshard): a NamedSharding, or a
+    PartitionSpec on the current mesh (`plax.set_mesh`), for all leaves or a pytree of them.
+    Eagerly the arrays are moved (`device_put`); under jit the program reshards them there
+    (a sharding constraint XLA's partitioner honours), and grad/vmap pass through."""
+    flat, _ = tree_flatten(out_shardings, is_leaf=lambda v: isinstance(
+        v, (Sharding, PartitionSpec)) or v is None)
+    for s in flat:
+        if s is None or (isinstance(s, PartitionSpec) and get_mesh() is None):
+            raise ValueError("reshard should only be used with out_shardings which are "
+                             "non-None and have a non-empty mesh (a NamedSharding, or a "
+                             f"PartitionSpec inside `plax.set_mesh(mesh)`); got {s!r}")
+        if not isinstance(s, (Sharding, PartitionSpec)):
+            raise TypeError(f"reshard: out_shardings must be NamedShardings or "
+                            f"PartitionSpecs, got {type(s).__name__}: {s!r}")
+    return with_sharding_constraint(xs, out_shardings)
 
 
 def _backend_name(s: Sharding) -> str | None:
