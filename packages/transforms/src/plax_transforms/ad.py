@@ -366,8 +366,20 @@ def _keeps_weak(cts, out_avals) -> bool:
 # vjp and grad
 
 
+def _float0_zeros(aval):
+    """JAX's cotangent of an integer or boolean input: a NumPy array of dtype float0 (no
+    bits), not an Array."""
+    from plax.dtypes import float0
+    return np.zeros(aval.shape, float0)
+
+
 def vjp(fun: Callable, *primals, has_aux: bool = False):
-    """(fun(*primals), vjp_fun) where vjp_fun(cotangent) gives cotangents of the primals."""
+    """(fun(*primals), vjp_fun) where vjp_fun(cotangent) gives cotangents of the primals;
+    integer and boolean primals get float0 cotangents, as JAX's."""
+    return _vjp(fun, primals, has_aux, float0=True)
+
+
+def _vjp(fun: Callable, primals, has_aux: bool, float0: bool):
     flat_p, in_tree = tree_flatten(primals)
     flat_fun = _FlatFun(fun, in_tree, has_aux)
     out_p, lin = linearize_flat(flat_fun, flat_p)
@@ -390,7 +402,8 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
         # a complex input of a real output reached it through real/imag/abs, whose transposes
         # build the complex cotangent with a strong zero: strong in JAX
         real_out = any(not dtypes.is_complex(a.dtype) for a in out_avals)
-        cts = [_ct_to_aval(c, a, weak and not (real_out and dtypes.is_complex(a.dtype)))
+        cts = [_float0_zeros(a) if float0 and not is_differentiable(a.dtype) else
+               _ct_to_aval(c, a, weak and not (real_out and dtypes.is_complex(a.dtype)))
                for c, a in zip(cts, in_avals)]
         return tree_unflatten(in_tree, cts)
 
@@ -597,9 +610,9 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
             return fun(*full, **kwargs)
 
         if has_aux:
-            out, f_vjp, aux = vjp(partial_fun, *diff, has_aux=True)
+            out, f_vjp, aux = _vjp(partial_fun, diff, True, float0=False)
         else:
-            out, f_vjp = vjp(partial_fun, *diff)
+            out, f_vjp = _vjp(partial_fun, diff, False, float0=False)
         flat_out, out_tree = tree_flatten(out)
         out_avals = [get_aval(o) for o in flat_out]
         basis, total = _std_basis(out_avals)
