@@ -47,15 +47,12 @@ LEFT_OUT = {
         "dce_sink_p stage stage_p",
         # typing helpers and configuration enums
         "AccuracyMode DotAlgorithm DotAlgorithmPreset PrecisionLike RaggedDotDimensionNumbers "
-        "RandomAlgorithm Tolerance",
+        "Tolerance",
         # primitives JAX exposes for its own rules (plax lowers these as compositions)
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "
-        "select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p "
-        "rng_bit_generator_p rng_uniform_p",
-        # follow-up of issue 12: operations not written yet (XLA's own random bit generators,
-        # MX dot products)
-        "ragged_dot_general rng_bit_generator rng_uniform "
-        "scaled_dot"),
+        "select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p",
+        # follow-up of issue 12: operations not written yet (MX dot products)
+        "ragged_dot_general scaled_dot"),
     "jax.scipy.signal": _names(
         # follow-up of issue 12: the spectral estimates (short-time Fourier transforms)
         "csd istft stft welch"),

@@ -154,6 +154,10 @@ NOT_EAGER = {
     "ffi_call": "a foreign XLA kernel: the reference backend has no FFI by design, so the kit's "
                 "reference comparisons do not apply (tests/test_ffi.py checks it against NumPy)",
     "custom_lin": "custom_vjp's tangent: never evaluated, only transposed (by design)",
+    "rng_bit_generator": "JAX's batching rule draws the batch from the first key, not a loop "
+                         "over keys (tests/test_lax_rng.py: bits against JAX on every backend)",
+    "rng_uniform": "stateful: a new draw each run, no two backends agree (tests/test_lax_rng.py "
+                   "checks its distribution)",
 }
 
 
