@@ -35,7 +35,7 @@ LEFT_OUT = {
         # mutable array references (JAX's experimental Ref API): not planned in issue 12
         "Ref ref new_ref empty_ref free_ref freeze",
         # left for a follow-up (not in issue 12's scope)
-        "closure_convert copy_to_host_async custom_gradient effects_barrier "
+        "copy_to_host_async effects_barrier "
         "ensure_compile_time_eval fwd_and_bwd live_arrays make_user_context ds"),
     "jax.lax": _names(
         # issue 16 follow-up: collectives beyond shard_map's (explicit-sharding casts,

@@ -31,7 +31,7 @@ class RandomAlgorithm(enum.IntEnum):
     """The bit generator of rng_bit_generator (XLA's RandomAlgorithm)."""
 
     RNG_DEFAULT = 0
-    "The platform's default algorithm (Philox on XLA CPU and GPU)."
+    "The platform's default algorithm (Philox on XLA CPU)."
 
     RNG_THREE_FRY = 1
     "The Threefry-2x32 PRNG algorithm."
