@@ -67,3 +67,16 @@ def test_jacrev_allow_int_integer_zeros():
     jj = jax.jacrev(lambda x, n: x * n, 1, allow_int=True)(x, n)
     assert j.dtype == jj.dtype and j.shape == jj.shape
     np.testing.assert_array_equal(np.asarray(j), np.asarray(jj))
+
+
+@requires_jax
+def test_jvp_takes_float0_tangents_of_integer_primals():
+    import jax
+    x, n = np.float32(2.0), np.int32(3)
+    t0 = np.zeros((), plax.dtypes.float0)
+    (p, t), (pj, tj) = (plax.jvp(lambda x, n: x * n, (x, n), (np.float32(1.0), t0)),
+                        jax.jvp(lambda x, n: x * n, (x, n), (np.float32(1.0), t0)))
+    np.testing.assert_allclose(np.asarray(p), np.asarray(pj))
+    np.testing.assert_allclose(np.asarray(t), np.asarray(tj))
+    with pytest.raises(TypeError, match="float0"):  # a float0 tangent for a float primal
+        plax.jvp(lambda x, n: x * n, (x, n), (t0, t0))

@@ -114,7 +114,12 @@ def test_vmap_and_grad_as_jax(reference):
     x = np.linspace(0.1, 0.9, 4, dtype=np.float32)
     g = plax.grad(lambda x: f(plax.lax, plax.numpy, x))(x)
     np.testing.assert_allclose(g, jax.grad(lambda x: f(jax.lax, jnp, x))(x), rtol=1e-6)
-    # the bits have no tangent: forward mode through them gives zeros where JAX's are float0
+    # the key takes JAX's float0 tangent; the bits have none (zeros here, float0 in JAX)
+    (pk, pb), (tk, tb) = plax.jvp(lambda k: plax.lax.rng_bit_generator(k, (3,), np.uint32),
+                                  (KEY,), (np.zeros(4, plax.dtypes.float0),))
+    _same((pk, pb), _jax_bits(KEY, (3,), np.uint32, "RNG_DEFAULT"))
+    assert not np.asarray(tk).any() and not np.asarray(tb).any()
+    # forward mode through the bits
     out, t = plax.jvp(lambda x: plax.lax.rng_bit_generator(KEY, (2,), np.uint32)[1]
                       .astype(np.float32) * x, (np.float32(2.0),), (np.float32(1.0),))
     np.testing.assert_array_equal(t, np.asarray(out) / 2)

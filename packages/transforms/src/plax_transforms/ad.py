@@ -78,8 +78,20 @@ class JVPTrace(Trace):
         return JVPTracer(self, p, t)
 
 
+def _is_float0(t) -> bool:
+    from plax.dtypes import float0
+    return getattr(t, "dtype", None) == float0 and not isinstance(t, (Tracer, Array))
+
+
 def _check_tangent(p, t, i):
-    pa, ta = get_aval(p), get_aval(t)
+    pa = get_aval(p)
+    if _is_float0(t):
+        if is_differentiable(pa.dtype) or tuple(np.shape(t)) != pa.shape:
+            raise TypeError(f"jvp: a float0 tangent is for an integer or boolean primal of its "
+                            f"shape; argument {i} has primal {pa.str_short()} and a float0 "
+                            f"tangent of shape {tuple(np.shape(t))}")
+        return
+    ta = get_aval(t)
     if pa.shape != ta.shape:
         raise ValueError(f"jvp: primal and tangent arguments must have equal shapes; argument "
                          f"{i} has primal shape {pa.shape} and tangent shape {ta.shape}")
@@ -147,6 +159,8 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
         raise TypeError(f"jvp: primal and tangent trees differ: {tree_p} vs {tree_t}")
     for i, (p, t) in enumerate(zip(flat_p, flat_t)):
         _check_tangent(p, t, i)
+    # JAX's tangent of an integer or boolean primal: a float0 array, a symbolic zero here
+    flat_t = [Zero(get_aval(p)) if _is_float0(t) else t for p, t in zip(flat_p, flat_t)]
     flat_fun = _FlatFun(fun, tree_p, has_aux)
     out_p, out_t = jvp_flat(flat_fun, flat_p, flat_t)
     tree = flat_fun.out_tree
