@@ -34,7 +34,7 @@ LEFT_OUT = {
         # mutable array references (JAX's experimental Ref API): not planned in issue 12
         "Ref ref new_ref empty_ref free_ref freeze",
         # left for a follow-up (not in issue 12's scope)
-        "closure_convert copy_to_host_async custom_gradient effects_barrier "
+        "copy_to_host_async effects_barrier "
         "ensure_compile_time_eval fwd_and_bwd live_arrays make_user_context ds"),
     "jax.lax": _names(
         # JAX's internal primitive behind device_put (plax's device_put is no primitive)
@@ -48,15 +48,12 @@ LEFT_OUT = {
         "dce_sink_p stage stage_p",
         # typing helpers and configuration enums
         "AccuracyMode DotAlgorithm DotAlgorithmPreset PrecisionLike RaggedDotDimensionNumbers "
-        "RandomAlgorithm Tolerance",
+        "Tolerance",
         # primitives JAX exposes for its own rules (plax lowers these as compositions)
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "
-        "linear_solve_p select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p "
-        "rng_bit_generator_p rng_uniform_p",
-        # follow-up of issue 12: operations not written yet (implicit-differentiation solves,
-        # XLA's own random bit generators, MX dot products)
-        "custom_linear_solve custom_root ragged_dot_general rng_bit_generator rng_uniform "
-        "scaled_dot"),
+        "select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p",
+        # follow-up of issue 12: operations not written yet (MX dot products)
+        "ragged_dot_general scaled_dot"),
     "jax.scipy.signal": _names(
         # follow-up of issue 12: the spectral estimates (short-time Fourier transforms)
         "csd istft stft welch"),

@@ -154,6 +154,10 @@ NOT_EAGER = {
     "ffi_call": "a foreign XLA kernel: the reference backend has no FFI by design, so the kit's "
                 "reference comparisons do not apply (tests/test_ffi.py checks it against NumPy)",
     "custom_lin": "custom_vjp's tangent: never evaluated, only transposed (by design)",
+    "rng_bit_generator": "JAX's batching rule draws the batch from the first key, not a loop "
+                         "over keys (tests/test_lax_rng.py: bits against JAX on every backend)",
+    "rng_uniform": "stateful: a new draw each run, no two backends agree (tests/test_lax_rng.py "
+                   "checks its distribution)",
 }
 
 
@@ -241,7 +245,8 @@ def test_builtin_primitive_conforms(name, check_primitive):
 def test_every_core_primitive_is_covered():
     names = {n[:-2] for n in dir(lax) if n.endswith("_p")}
     names = {getattr(lax, f"{n}_p").name for n in names}
-    control = {"cond", "while", "scan", "jit", "custom_jvp_call", "custom_vjp_call", "remat2"}
+    control = {"cond", "while", "scan", "jit", "custom_jvp_call", "custom_vjp_call", "remat2",
+               "custom_linear_solve"}
     missing = names - set(EQUATIONS) - set(NOT_EAGER) - control - PENDING
     assert not missing, f"no example equation for {sorted(missing)}"
 
@@ -268,7 +273,13 @@ def _call_equations():
         return jnp.sin(x)
     f_cv.defvjp(lambda x: (jnp.sin(x), x), lambda r, g: (jnp.cos(r) * g,))
 
+    def f_ls(a, b):
+        return lax.custom_linear_solve(lambda x: a @ x, b, lambda _, x: jnp.linalg.solve(a, x),
+                                       lambda _, x: jnp.linalg.solve(a.T, x))
+
+    a = np.eye(3, dtype=np.float32) * 3 + 0.1 * np.arange(9, dtype=np.float32).reshape(3, 3)
     progs = {"cond": (lambda p, x: f_cond(p, x), (np.float32(0.7), V[:3])),
+             "custom_linear_solve": (f_ls, (a, V[:3])),
              "while": (f_while, (V[:3],)), "scan": (f_scan, (X,)),
              "jit": (plax.jit(lambda x: jnp.tanh(x) * 2.0), (V,)),
              "remat2": (plax.checkpoint(lambda x: jnp.sin(jnp.sin(x))), (V,)),
@@ -282,7 +293,7 @@ def _call_equations():
 
 
 @pytest.mark.parametrize("name", ["cond", "while", "scan", "jit", "remat2", "custom_jvp_call",
-                                  "custom_vjp_call"])
+                                  "custom_vjp_call", "custom_linear_solve"])
 def test_control_flow_and_call_primitives_conform(name, check_primitive):
     eqns = _call_equations()
     prim, params, avals = eqns[name]

@@ -49,6 +49,13 @@ def control_rules(program) -> dict:
             return program(params[param])(list(args))
         return rule
 
+    def linear_solve(*args, const_lengths, jaxprs):
+        # custom_linear_solve runs its solve jaxpr (operands: the four functions' consts, b)
+        n = const_lengths
+        start = n.matvec + n.vecmat
+        return program(jaxprs.solve)(list(args[start:start + n.solve])
+                                     + list(args[sum(n):]))
+
     def custom_lin(*args, **params):
         # custom_lin is transposed in reverse mode and never runs; it runs only when forward
         # mode meets a custom_vjp function, which JAX refuses too
@@ -58,5 +65,5 @@ def control_rules(program) -> dict:
         "cond": cond, "while": while_, "scan": scan,
         "jit": call("jaxpr"), "custom_jvp_call": call("call_jaxpr"),
         "custom_vjp_call": call("call_jaxpr"), "remat2": call("jaxpr"),
-        "custom_lin": custom_lin,
+        "custom_lin": custom_lin, "custom_linear_solve": linear_solve,
     }

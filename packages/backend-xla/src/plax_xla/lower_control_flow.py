@@ -90,6 +90,15 @@ def _custom_lin(ctx, *args, **params):
     raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
 
 
+def _linear_solve(ctx, *args, const_lengths, jaxprs):
+    # the solve jaxpr on its consts and b (operands: the four functions' consts, then b), as
+    # JAX lowers custom_linear_solve
+    n = const_lengths
+    start = n.matvec + n.vecmat
+    return call_closed(ctx.b, jaxprs.solve, "custom_linear_solve",
+                       [*args[start:start + n.solve], *args[sum(n):]])
+
+
 RULES = {
     cf.cond_p: _cond,
     cf.while_p: _while,
@@ -98,4 +107,5 @@ RULES = {
     custom_vjp_call_p: _call("call_jaxpr", "custom_vjp_call"),
     checkpoint_p: _call("jaxpr", "checkpoint"),
     custom_lin_p: _custom_lin,
+    cf.linear_solve_p: _linear_solve,
 }

@@ -13,7 +13,7 @@ _RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "l
                  "lower_fft", "lower_convolution", "lower_windowed", "lower_lapack",
                  "lower_special", "lower_callback", "lower_ffi",
                  "lower_sharding", "lower_shard_map",
-                 "lower_trig")
+                 "lower_trig", "lower_rng")
 
 
 def _define_options() -> None:

@@ -13,6 +13,8 @@ from plax._src.lax.windowed import *  # noqa: F401,F403
 from plax._src.lax import linalg_decomp as linalg  # noqa: F401 (plax.lax.linalg, as jax's)
 from plax._src.lax.special import *  # noqa: F401,F403
 from plax._src.lax.control_flow import *  # noqa: F401,F403
+from plax._src.lax.solves import *  # noqa: F401,F403
+from plax._src.lax.rng import *  # noqa: F401,F403
 from plax._src.lax.parallel import *  # noqa: F401,F403
 from plax._src.lax.compositions import *  # noqa: F401,F403
 from plax._src.lax.sharding_ops import *  # noqa: F401,F403

@@ -78,8 +78,20 @@ class JVPTrace(Trace):
         return JVPTracer(self, p, t)
 
 
+def _is_float0(t) -> bool:
+    from plax.dtypes import float0
+    return getattr(t, "dtype", None) == float0 and not isinstance(t, (Tracer, Array))
+
+
 def _check_tangent(p, t, i):
-    pa, ta = get_aval(p), get_aval(t)
+    pa = get_aval(p)
+    if _is_float0(t):
+        if is_differentiable(pa.dtype) or tuple(np.shape(t)) != pa.shape:
+            raise TypeError(f"jvp: a float0 tangent is for an integer or boolean primal of its "
+                            f"shape; argument {i} has primal {pa.str_short()} and a float0 "
+                            f"tangent of shape {tuple(np.shape(t))}")
+        return
+    ta = get_aval(t)
     if pa.shape != ta.shape:
         raise ValueError(f"jvp: primal and tangent arguments must have equal shapes; argument "
                          f"{i} has primal shape {pa.shape} and tangent shape {ta.shape}")
@@ -147,6 +159,8 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
         raise TypeError(f"jvp: primal and tangent trees differ: {tree_p} vs {tree_t}")
     for i, (p, t) in enumerate(zip(flat_p, flat_t)):
         _check_tangent(p, t, i)
+    # JAX's tangent of an integer or boolean primal: a float0 array, a symbolic zero here
+    flat_t = [Zero(get_aval(p)) if _is_float0(t) else t for p, t in zip(flat_p, flat_t)]
     flat_fun = _FlatFun(fun, tree_p, has_aux)
     out_p, out_t = jvp_flat(flat_fun, flat_p, flat_t)
     tree = flat_fun.out_tree
@@ -366,8 +380,20 @@ def _keeps_weak(cts, out_avals) -> bool:
 # vjp and grad
 
 
+def _float0_zeros(aval):
+    """JAX's cotangent of an integer or boolean input: a NumPy array of dtype float0 (no
+    bits), not an Array."""
+    from plax.dtypes import float0
+    return np.zeros(aval.shape, float0)
+
+
 def vjp(fun: Callable, *primals, has_aux: bool = False):
-    """(fun(*primals), vjp_fun) where vjp_fun(cotangent) gives cotangents of the primals."""
+    """(fun(*primals), vjp_fun) where vjp_fun(cotangent) gives cotangents of the primals;
+    integer and boolean primals get float0 cotangents, as JAX's."""
+    return _vjp(fun, primals, has_aux, float0=True)
+
+
+def _vjp(fun: Callable, primals, has_aux: bool, float0: bool):
     flat_p, in_tree = tree_flatten(primals)
     flat_fun = _FlatFun(fun, in_tree, has_aux)
     out_p, lin = linearize_flat(flat_fun, flat_p)
@@ -390,7 +416,8 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
         # a complex input of a real output reached it through real/imag/abs, whose transposes
         # build the complex cotangent with a strong zero: strong in JAX
         real_out = any(not dtypes.is_complex(a.dtype) for a in out_avals)
-        cts = [_ct_to_aval(c, a, weak and not (real_out and dtypes.is_complex(a.dtype)))
+        cts = [_float0_zeros(a) if float0 and not is_differentiable(a.dtype) else
+               _ct_to_aval(c, a, weak and not (real_out and dtypes.is_complex(a.dtype)))
                for c, a in zip(cts, in_avals)]
         return tree_unflatten(in_tree, cts)
 
@@ -597,9 +624,9 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False, holomorphic: bool = 
             return fun(*full, **kwargs)
 
         if has_aux:
-            out, f_vjp, aux = vjp(partial_fun, *diff, has_aux=True)
+            out, f_vjp, aux = _vjp(partial_fun, diff, True, float0=False)
         else:
-            out, f_vjp = vjp(partial_fun, *diff)
+            out, f_vjp = _vjp(partial_fun, diff, False, float0=False)
         flat_out, out_tree = tree_flatten(out)
         out_avals = [get_aval(o) for o in flat_out]
         basis, total = _std_basis(out_avals)

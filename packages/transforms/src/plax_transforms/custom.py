@@ -736,7 +736,118 @@ def register(reg) -> None:
     reg.add_transpose(checkpoint_p, _checkpoint_transpose)
     reg.add_partial_eval(checkpoint_p, _checkpoint_partial_eval)
     api = {"custom_jvp": custom_jvp, "custom_vjp": custom_vjp, "checkpoint": checkpoint,
-           "remat": remat, "checkpoint_policies": checkpoint_policies}
+           "remat": remat, "checkpoint_policies": checkpoint_policies,
+           "custom_gradient": custom_gradient, "closure_convert": closure_convert}
     for name, obj in api.items():
         reg.register_api(name, obj)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_gradient and closure_convert
+
+
+class _GradientRule:
+    """custom_gradient's residuals: the gradient function traced to a jaxpr (static) and the
+    values it closes over (the residual arrays)."""
+    __slots__ = ("jaxpr", "consts", "in_tree", "out_tree")
+
+    def __init__(self, jaxpr, consts, in_tree, out_tree):
+        self.jaxpr, self.consts, self.in_tree, self.out_tree = jaxpr, consts, in_tree, out_tree
+
+
+def _register_gradient_rule():
+    from plax.tree_util import register_pytree_node
+    register_pytree_node(
+        _GradientRule, lambda r: (list(r.consts), (r.jaxpr, r.in_tree, r.out_tree)),
+        lambda aux, consts: _GradientRule(aux[0], list(consts), aux[1], aux[2]))
+
+
+_register_gradient_rule()
+
+
+def custom_gradient(fun: Callable) -> Callable:
+    """As jax.custom_gradient (TensorFlow's spelling of a custom vjp): `fun(*args)` returns
+    (output, vjp) where vjp(output cotangent) gives the tuple of argument cotangents; vjp may
+    close over values of the forward pass, but not branch on them."""
+    from plax.extend import trace_to_jaxpr
+
+    @custom_vjp
+    def wrapped(*args, **kwargs):
+        ans, _ = fun(*args, **kwargs)
+        return ans
+
+    def fwd(*args, **kwargs):
+        ans, rule = fun(*args, **kwargs)
+        ans_flat, out_tree = tree_flatten((ans,))
+        box = []
+
+        def flat_rule(*cts):
+            out = rule(*tree_unflatten(out_tree, list(cts)))
+            leaves, tree = tree_flatten(out)
+            box.append(tree)
+            return leaves
+
+        avals = [get_aval(x).strip_weak_type() for x in ans_flat]
+        jaxpr, consts, _ = trace_to_jaxpr(flat_rule, avals, name="custom_gradient vjp")
+        return ans, _GradientRule(jaxpr, list(consts), box[-1], out_tree)
+
+    def bwd(res, ct):
+        cts_flat, tree = tree_flatten((ct,))
+        if tree != res.out_tree:
+            raise TypeError(f"custom_gradient: the output cotangent's tree {tree} differs "
+                            f"from the output's {res.out_tree}")
+        out = tree_unflatten(res.in_tree, eval_jaxpr(res.jaxpr, res.consts, *cts_flat))
+        if res.in_tree.num_leaves == 1 and res.in_tree.is_leaf():
+            out = (out,)
+        return out
+
+    wrapped.defvjp(fwd, bwd)
+    functools.update_wrapper(wrapped, fun, updated=())
+    return wrapped
+
+
+def _maybe_perturbed(x) -> bool:
+    """Whether a value closed over may carry a tangent (JAX's heuristic): a traced value of an
+    inexact dtype; concrete values and integer values never do."""
+    from plax.extend import Tracer, dtypes
+    return isinstance(x, Tracer) and dtypes.is_inexact(get_aval(x).dtype)
+
+
+def closure_convert(fun: Callable, *example_args):
+    """As jax.closure_convert: (converted, hoisted) where converted(*args, *hoisted) computes
+    fun(*args) and `hoisted` are the traced values fun closes over that may carry tangents,
+    now explicit arguments (for custom_vjp/custom_jvp functions taking fun as a nondiff
+    argument). fun is traced once, on the example arguments' shapes and dtypes."""
+    from plax.extend import trace_to_jaxpr
+    flat_args, in_tree = tree_flatten(example_args)
+    avals = [get_aval(x) for x in flat_args]
+    box = []
+
+    def flat_fun(*xs):
+        out = fun(*tree_unflatten(in_tree, list(xs)))
+        leaves, tree = tree_flatten(out)
+        box.append(tree)
+        return leaves
+
+    jaxpr, consts, _ = trace_to_jaxpr(flat_fun, avals, name="closure_convert")
+    out_tree = box[-1]
+    hoist = [_maybe_perturbed(c) for c in consts]
+    closure_consts = [c for c, h in zip(consts, hoist) if not h]
+    hoisted = [c for c, h in zip(consts, hoist) if h]
+    num_hoisted = len(hoisted)
+
+    def converted_fun(*args_hconsts):
+        num_args = len(args_hconsts) - num_hoisted
+        args, hconsts = args_hconsts[:num_args], args_hconsts[num_args:]
+        it_c, it_h = iter(closure_consts), iter(hconsts)
+        all_consts = [next(it_h) if h else next(it_c) for h in hoist]
+        all_args, in_tree2 = tree_flatten(tuple(args))
+        if in_tree != in_tree2:
+            raise TypeError("The inputs to the closure produced by closure_convert must have "
+                            "the same Pytree structure as the example arguments passed when "
+                            f"closure_convert was called. Expected {in_tree}, but got "
+                            f"{in_tree2}")
+        return tree_unflatten(out_tree, eval_jaxpr(jaxpr, all_consts, *all_args))
+
+    return converted_fun, hoisted

@@ -23,7 +23,8 @@ from plax.extend import Array
 from plax.extend import config
 from plax.extend import EVAL_TRACE
 from plax.extend import trace_context as _ctx
-from plax.tree_util import tree_flatten, tree_unflatten
+from plax.tree_util import register_pytree_node, tree_flatten, tree_unflatten
+from plax.dtypes import float0 as _FLOAT0
 from plax.extend import execution
 from plax.extend import (
     ClosedJaxpr, convert_constvars_jaxpr, eval_jaxpr, get_aval, jit_p, trace_to_jaxpr)
@@ -66,6 +67,32 @@ def _outputs(entry, outs, backend, committed: bool):
         return execution.wrap_one(outs[0], entry.out_avals[0], backend, committed, jit_p)
     return _optree_unflatten(entry.out_tree, execution.wrap(outs, entry.out_avals, backend,
                                                             committed, jit_p))
+
+
+class _Float0Out:
+    """A float0 output (an integer input's cotangent, a NumPy array of no bits) kept out of the
+    traced program: a pytree node with no leaves, rebuilt as that NumPy array when the outputs
+    are unflattened, as JAX's jit returns it."""
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+def _float0_to_node(x):
+    from plax.dtypes import float0
+    if getattr(x, "dtype", None) == float0 and not isinstance(x, Array):
+        return _Float0Out(tuple(x.shape))
+    return x
+
+
+def _float0_unflatten(shape, _children):
+    import numpy as np
+    from plax.dtypes import float0
+    return np.zeros(shape, float0)
+
+
+register_pytree_node(_Float0Out, lambda n: ((), n.shape), _float0_unflatten)
 
 
 class _Entry:
@@ -203,6 +230,9 @@ class JitFunction:
             full = [args[i] if i in static_pos else next(it) for i in range(nargs)]
             out = fun(*full, **d_kwargs, **static_kw)
             out_leaves, out_tree = tree_flatten(out)
+            if any(getattr(x, "dtype", None) == _FLOAT0 for x in out_leaves):
+                out_leaves, out_tree = tree_flatten(tree_unflatten(
+                    out_tree, [_float0_to_node(x) for x in out_leaves]))
             out_box.append(out_tree)
             return out_leaves
 

@@ -7,13 +7,17 @@ from __future__ import annotations
 from plax._src.backends.reference.impl_control_flow import plan
 from plax._src import callback as cb
 from plax._src.ffi import ffi_call_p
-from plax._src.lax import calls, parallel, sharding_ops
+from plax._src.lax import calls, parallel, sharding_ops, solves
 
 
 def _call(param: str):
     def impl(*bufs, **params):
         return plan(params[param])(list(bufs))
     return impl
+
+
+def _linear_solve(*bufs, const_lengths, jaxprs):
+    return solves.run_solve(bufs, const_lengths, jaxprs, lambda c, a: plan(c)(a))
 
 
 def _custom_lin(*args, **params):
@@ -50,5 +54,6 @@ IMPLS[ffi_call_p] = _ffi_call
 IMPLS[cb.pure_callback_p] = _pure_callback
 IMPLS[cb.debug_callback_p] = _debug_callback
 IMPLS[calls.custom_lin_p] = _custom_lin
+IMPLS[solves.linear_solve_p] = _linear_solve
 IMPLS.update({p: _unbound(p) for p in parallel.COLLECTIVES})
 IMPLS[sharding_ops.sharding_constraint_p] = lambda x, *, sharding: x  # one device: the value
