@@ -168,7 +168,7 @@ def test_spectral_jit_vmap_on_backends(backend):
     js = _jsig()
     kw = dict(nperseg=16, noverlap=6)
     for fn in ("stft", "welch"):
-        out = plax.jit(lambda x: getattr(psig, fn)(x, **kw))(SX)
+        out = plax.jit(lambda x, fn=fn: getattr(psig, fn)(x, **kw))(SX)
         _check_tuple(out, getattr(js, fn)(SX, **kw))
     out = plax.jit(lambda x, y: psig.csd(x, y, average="median", **kw))(SX, SY)
     _check_tuple(out, js.csd(SX, SY, average="median", **kw))

@@ -207,7 +207,7 @@ def _triage_segments(window, nperseg, input_length: int, dtype):
         n = input_length if nperseg is None else int(nperseg)
         if n > input_length:
             warnings.warn(f"nperseg={n} is greater than input_length={input_length}, using "
-                          f"nperseg={input_length}")
+                          f"nperseg={input_length}", stacklevel=3)
             n = input_length
         return _named_window(window, n, dtype), n
     win = pnp.asarray(window, dtype)
@@ -354,7 +354,7 @@ def _spectral_helper(x, y, fs, window, nperseg, noverlap, nfft, detrend_type,
     sides = "onesided" if return_onesided else "twosided"
     if return_onesided and (pnp.iscomplexobj(x) or (y is not None and pnp.iscomplexobj(y))):
         sides = "twosided"
-        warnings.warn("Input data is complex, switching to return_onesided=False")
+        warnings.warn("Input data is complex, switching to return_onesided=False", stacklevel=3)
     if sides == "twosided":
         freqs = pnp.fft.fftfreq(nfft, 1 / fs, dtype=freq_dtype)
     else:
