@@ -46,15 +46,14 @@ LEFT_OUT = {
         "after_all after_all_p create_token create_token_p optimization_barrier_p dce_sink "
         "dce_sink_p stage stage_p",
         # typing helpers and configuration enums
-        "RaggedDotDimensionNumbers RandomAlgorithm",
+        "RandomAlgorithm",
         # primitives JAX exposes for its own rules (plax lowers these as compositions)
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "
         "linear_solve_p select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p "
         "rng_bit_generator_p rng_uniform_p",
         # follow-up of issue 12: operations not written yet (implicit-differentiation solves,
         # XLA's own random bit generators, MX dot products)
-        "custom_linear_solve custom_root ragged_dot_general rng_bit_generator rng_uniform "
-        "scaled_dot"),
+        "custom_linear_solve custom_root rng_bit_generator rng_uniform scaled_dot"),
     "jax.random": _names(
         # plax's gamma sampler is a composition of lax operations, not a primitive
         "random_gamma_p"),
