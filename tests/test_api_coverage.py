@@ -52,14 +52,11 @@ LEFT_OUT = {
         "linear_solve_p select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p "
         "rng_bit_generator_p rng_uniform_p",
         # follow-up of issue 12: operations not written yet (implicit-differentiation solves,
-        # XLA's own random bit generators, MX dot products)
-        "custom_linear_solve custom_root rng_bit_generator rng_uniform scaled_dot"),
+        # XLA's own random bit generators)
+        "custom_linear_solve custom_root rng_bit_generator rng_uniform"),
     "jax.random": _names(
         # plax's gamma sampler is a composition of lax operations, not a primitive
         "random_gamma_p"),
-    "jax.nn": _names(
-        # microscaling (MX) formats: not planned in issue 12
-        "get_scaled_dot_general_config scaled_dot_general scaled_matmul"),
 }
 
 

@@ -2,7 +2,8 @@
 broadcast_shapes, broadcast_like, empty, dtype, shape_as_value, index_take, clz, mulhi,
 approx_max_k / approx_min_k (exact, as JAX on CPU), ragged_dot and ragged_dot_general (JAX's
 CPU lowering: the ragged operand expanded to one masked copy per group, then one dot_general),
-optimization_barrier,
+scaled_dot (JAX's decomposition: operands times their block scales in bfloat16, then
+dot_general), optimization_barrier,
 composite, platform_dependent, reduce_precision (on the bit pattern) and scatter_apply."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from plax._src.lax._params import canonicalize_axis
 __all__ = ["split", "stack", "unstack", "tile", "broadcast_shapes", "broadcast_like", "empty",
            "dtype", "shape_as_value", "index_take", "clz", "mulhi", "approx_max_k",
            "approx_min_k", "ragged_dot", "ragged_dot_general", "RaggedDotDimensionNumbers",
-           "optimization_barrier", "composite",
+           "scaled_dot", "optimization_barrier", "composite",
            "platform_dependent", "reduce_precision", "scatter_apply"]
 
 
@@ -368,6 +369,102 @@ def ragged_dot_general(lhs, rhs, group_sizes, ragged_dot_dimension_numbers,
                    _ragged_to_dense(rhs, group_sizes, rdim, rprefix),
                    ((inc(lc), inc(rc)), ([0] + inc(lb), [0] + inc(rb))))
     return dot(lhs, rhs, dn.dot_dimension_numbers)
+
+
+def narrow_float_operand(x, to):
+    """A host array of one of the 8- and 4-bit float types (ml_dtypes: float8_*, float4_*,
+    which plax arrays do not hold) converted on the host to `to` (exact for bfloat16 and
+    wider: every value of those types is one of bfloat16's); other values unchanged."""
+    dt = getattr(x, "dtype", None)
+    if isinstance(x, (np.ndarray, np.generic)) and dt is not None \
+            and dt.name.startswith(("float8_", "float4_")):
+        return np.asarray(x).astype(to)
+    return x
+
+
+def _scale_broadcast(scale, shape, contracting):
+    """`scale` repeated along each contracting dimension up to the operand's size (each
+    scale covers a block of consecutive entries)."""
+    from plax import numpy as pnp
+    for d in contracting:
+        if scale.shape[d] != shape[d]:
+            scale = pnp.repeat(scale, shape[d] // scale.shape[d], axis=d)
+    return scale
+
+
+def _check_scale(side: str, operand, scale, contracting) -> None:
+    for i, size in enumerate(operand.shape):
+        if i in contracting:
+            if size % scale.shape[i] != 0:
+                raise TypeError(f"{side} contracting dim {i} of size {size} must be divisible "
+                                f"by its scale's dim size {scale.shape[i]}.")
+            if size // scale.shape[i] < 2:
+                raise TypeError(f"The ratio of {side} contracting dim {i} to its scale's dim "
+                                f"size ({size // scale.shape[i]}) must be at least 2.")
+        elif scale.shape[i] != size:
+            raise TypeError(f"{side} dim {i} of size {size} does not match scale dim size "
+                            f"{scale.shape[i]}.")
+
+
+def scaled_dot(lhs, rhs, *, lhs_scale=None, rhs_scale=None, dimension_numbers=None,
+               preferred_element_type=None):
+    """(lhs * lhs_scale) @ (rhs * rhs_scale) as dot_general with `dimension_numbers` (as
+    jax.lax.scaled_dot): each scale entry covers a block of at least 2 consecutive entries
+    along the contracting dimensions. Computed as JAX's decomposition: operands and scales in
+    bfloat16, the products, one dot_general into preferred_element_type (bfloat16 by
+    default). The microscaling types (float8_e4m3fn data, float8_e8m0fnu scales, ...) are
+    accepted as host arrays and widened exactly to bfloat16 (plax arrays do not hold them)."""
+    from plax import numpy as pnp
+    from plax._src.lax.linalg import _normalize_dimension_numbers, dot_general
+    bf16 = dtypes.bfloat16
+    lhs, rhs = (_asarray(narrow_float_operand(x, bf16)) for x in (lhs, rhs))
+    if dimension_numbers is None:
+        if lhs.ndim < 2:
+            raise TypeError("scaled_dot does not support 0-rank and 1-rank operands.")
+        n = lhs.ndim
+        dimension_numbers = (((n - 1,), (n - 2,)), (tuple(range(n - 2)), tuple(range(n - 2))))
+    dimension_numbers = _normalize_dimension_numbers(dimension_numbers)
+    (lc, rc), (lb, rb) = dimension_numbers
+
+    def scale_or_ones(scale, x, contract):
+        if scale is None:
+            return pnp.ones([1 if d in contract else s for d, s in enumerate(x.shape)], bf16)
+        return _asarray(narrow_float_operand(scale, bf16))
+    lhs_scale = scale_or_ones(lhs_scale, lhs, lc)
+    rhs_scale = scale_or_ones(rhs_scale, rhs, rc)
+    if len({lhs.ndim, rhs.ndim, lhs_scale.ndim, rhs_scale.ndim}) != 1:
+        raise TypeError(f"All input tensors must have the same rank. Got lhs rank: {lhs.ndim} "
+                        f"rhs rank: {rhs.ndim} lhs_scale rank: {lhs_scale.ndim} rhs_scale "
+                        f"rank: {rhs_scale.ndim}.")
+    if len(lb) != len(rb):
+        raise TypeError(f"LHS and RHS must have the same number of batch dimensions, got "
+                        f"{len(lb)} and {len(rb)}.")
+    if len(lc) != len(rc):
+        raise TypeError(f"LHS and RHS must have the same number of contracting dimensions, "
+                        f"got {len(lc)} and {len(rc)}.")
+    for i, j in zip(lb, rb):
+        if len({lhs.shape[i], rhs.shape[j], lhs_scale.shape[i], rhs_scale.shape[j]}) != 1:
+            raise TypeError(f"All input tensors must have the same batch dimension size for "
+                            f"batch dims ({i}, {j}).")
+    for i, j in zip(lc, rc):
+        if lhs.shape[i] != rhs.shape[j]:
+            raise TypeError(f"LHS contracting dim {i} of size {lhs.shape[i]} does not match "
+                            f"RHS contracting dim {j} of size {rhs.shape[j]}.")
+    _check_scale("LHS", lhs, lhs_scale, lc)
+    _check_scale("RHS", rhs, rhs_scale, rc)
+    out = bf16 if preferred_element_type is None else \
+        dtypes.canonicalize_dtype(preferred_element_type)
+
+    def scaled(x, scale, contract):
+        # the bfloat16 product, formed exactly in float32 and rounded once to bfloat16 by
+        # reduce_precision: XLA CPU would fold a bfloat16 multiply's rounding away into the
+        # float32 dot that follows (convert pairs are simplified), JAX's program keeps it
+        f32 = dtypes.float32
+        prod = (x.astype(bf16).astype(f32)
+                * _scale_broadcast(scale, x.shape, contract).astype(bf16).astype(f32))
+        return reduce_precision(prod, exponent_bits=8, mantissa_bits=7).astype(bf16)
+    return dot_general(scaled(lhs, lhs_scale, lc), scaled(rhs, rhs_scale, rc),
+                       dimension_numbers, preferred_element_type=out)
 
 
 def optimization_barrier(operand, /):
