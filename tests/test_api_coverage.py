@@ -46,23 +46,12 @@ LEFT_OUT = {
         # tokens, effects and staging: not planned in issue 12
         "after_all after_all_p create_token create_token_p optimization_barrier_p dce_sink "
         "dce_sink_p stage stage_p",
-        # typing helpers and configuration enums
-        "AccuracyMode DotAlgorithm DotAlgorithmPreset PrecisionLike RaggedDotDimensionNumbers "
-        "Tolerance",
         # primitives JAX exposes for its own rules (plax lowers these as compositions)
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "
-        "select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p",
-        # follow-up of issue 12: operations not written yet (MX dot products)
-        "ragged_dot_general scaled_dot"),
-    "jax.scipy.signal": _names(
-        # follow-up of issue 12: the spectral estimates (short-time Fourier transforms)
-        "csd istft stft welch"),
+        "select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p"),
     "jax.random": _names(
         # plax's gamma sampler is a composition of lax operations, not a primitive
         "random_gamma_p"),
-    "jax.nn": _names(
-        # microscaling (MX) formats: not planned in issue 12
-        "get_scaled_dot_general_config scaled_dot_general scaled_matmul"),
 }
 
 

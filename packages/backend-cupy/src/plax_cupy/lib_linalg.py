@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from plax import lax
 from plax_cupy import xp as X
 
 def _rank(dt) -> tuple:
@@ -30,6 +31,15 @@ def _dot_general(lhs, rhs, *, dimension_numbers, precision, preferred_element_ty
     rfree = [d for d in range(rhs.ndim) if d not in rc and d not in rb]
     out = np.dtype(preferred_element_type or (lhs.dtype if _rank(lhs.dtype) >= _rank(rhs.dtype)
                                               else rhs.dtype))
+    if isinstance(precision, (lax.DotAlgorithm, lax.DotAlgorithmPreset)):
+        # a dot algorithm: operands rounded to its types, the sum to its accumulation type
+        if not X.on_gpu():
+            precision.check_platform("cpu")
+        lt, rt, acc = precision.compute_dtypes(lhs.dtype, rhs.dtype, out)
+        res = _dot_general(lhs.astype(lt, copy=False), rhs.astype(rt, copy=False),
+                           dimension_numbers=dimension_numbers, precision=None,
+                           preferred_element_type=acc)
+        return res.astype(out, copy=False)
     half = out.itemsize < 4 and (out.kind == "f" or out.name == "bfloat16")
     ct = np.dtype(np.float32) if half else out
     if X.on_gpu() and ct.kind in "biu":

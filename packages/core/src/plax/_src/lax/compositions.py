@@ -1,10 +1,14 @@
 """jax.lax operations that plax builds from its primitives: split, stack, unstack, tile,
 broadcast_shapes, broadcast_like, empty, dtype, shape_as_value, index_take, clz, mulhi,
-approx_max_k / approx_min_k (exact, as JAX on CPU), ragged_dot, optimization_barrier,
+approx_max_k / approx_min_k (exact, as JAX on CPU), ragged_dot and ragged_dot_general (JAX's
+CPU lowering: the ragged operand expanded to one masked copy per group, then one dot_general),
+scaled_dot (JAX's decomposition: operands times their block scales in bfloat16, then
+dot_general), optimization_barrier,
 composite, platform_dependent, reduce_precision (on the bit pattern) and scatter_apply."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Sequence
@@ -19,7 +23,8 @@ from plax._src.lax._params import canonicalize_axis
 
 __all__ = ["split", "stack", "unstack", "tile", "broadcast_shapes", "broadcast_like", "empty",
            "dtype", "shape_as_value", "index_take", "clz", "mulhi", "approx_max_k",
-           "approx_min_k", "ragged_dot", "optimization_barrier", "composite",
+           "approx_min_k", "ragged_dot", "ragged_dot_general", "RaggedDotDimensionNumbers",
+           "scaled_dot", "optimization_barrier", "composite",
            "platform_dependent", "reduce_precision", "scatter_apply"]
 
 
@@ -219,13 +224,29 @@ def approx_min_k(operand, k: int, reduction_dimension: int = -1, recall_target: 
     return _approx_k(operand, k, reduction_dimension, False)
 
 
+@dataclasses.dataclass(frozen=True)
+class RaggedDotDimensionNumbers:
+    """Dot, lhs ragged and rhs group dimensions of ragged_dot_general (as
+    jax.lax.RaggedDotDimensionNumbers): dot_dimension_numbers is ((lhs_contracting,
+    rhs_contracting), (lhs_batch, rhs_batch))."""
+    dot_dimension_numbers: tuple
+    lhs_ragged_dimensions: tuple
+    rhs_group_dimensions: tuple
+
+    def __init__(self, dot_dimension_numbers, lhs_ragged_dimensions, rhs_group_dimensions):
+        object.__setattr__(self, "dot_dimension_numbers",
+                           tuple(tuple(map(tuple, t)) for t in dot_dimension_numbers))
+        object.__setattr__(self, "lhs_ragged_dimensions", tuple(lhs_ragged_dimensions))
+        object.__setattr__(self, "rhs_group_dimensions", tuple(rhs_group_dimensions))
+
+
+_BASIC_RAGGED = RaggedDotDimensionNumbers((([1], [1]), ([], [])), [0], [0])
+
+
 def ragged_dot(lhs, rhs, group_sizes, precision=None, preferred_element_type=None,
                group_offset=None, out_sharding=None):
     """lhs [m, k] times rhs [g, k, n] where the rows of lhs come in g consecutive groups of
     group_sizes [g] rows, group i multiplied by rhs[i]; rows past the groups give 0."""
-    from plax import numpy as pnp
-    if group_offset is not None:
-        raise NotImplementedError("ragged_dot: group_offset is not supported")
     lhs, rhs, group_sizes = _asarray(lhs), _asarray(rhs), _asarray(group_sizes)
     if lhs.ndim != 2 or rhs.ndim != 3 or group_sizes.ndim != 1:
         raise ValueError(f"ragged_dot expects lhs [m, k], rhs [g, k, n], group_sizes [g]; "
@@ -233,12 +254,217 @@ def ragged_dot(lhs, rhs, group_sizes, precision=None, preferred_element_type=Non
     if lhs.shape[1] != rhs.shape[1] or rhs.shape[0] != group_sizes.shape[0]:
         raise ValueError(f"ragged_dot: shapes {lhs.shape}, {rhs.shape}, {group_sizes.shape} "
                          f"do not agree (lhs [m, k], rhs [g, k, n], group_sizes [g])")
-    ends = pnp.cumsum(group_sizes)
-    row = pnp.arange(lhs.shape[0])[None, :]
-    mask = (row < ends[:, None]) & (row >= (ends - group_sizes)[:, None])
-    masked = pnp.where(mask[:, :, None], lhs[None], pnp.zeros((), lhs.dtype))
-    return pnp.einsum("gmk,gkn->mn", masked, rhs, precision=precision,
-                      preferred_element_type=preferred_element_type)
+    return ragged_dot_general(lhs, rhs, group_sizes, _BASIC_RAGGED, precision=precision,
+                              preferred_element_type=preferred_element_type,
+                              group_offset=group_offset, out_sharding=out_sharding)
+
+
+def _ragged_mode(ndim: int, dn: RaggedDotDimensionNumbers):
+    (lc, _), (lb, _) = dn.dot_dimension_numbers
+    dim = dn.lhs_ragged_dimensions[0]
+    if not 0 <= dim < ndim:
+        raise TypeError(f"ragged_dot_general requires lhs ragged dimension numbers to be "
+                        f"nonnegative and less than the number of axes of the lhs value, got "
+                        f"{dim} for lhs of rank {ndim}.")
+    if dim in lc:
+        return "contracting", dim
+    if dim in lb:
+        return "batch", dim
+    return "noncontracting", dim
+
+
+def _ragged_prefix(mode: str, ndim: int, dim: int, batch, contract) -> list[int]:
+    """The dimensions of an operand group_sizes [b..., x..., g] runs over, in its order."""
+    batch, contract = list(batch), list(contract)
+    free = [d for d in range(ndim) if d not in batch and d not in contract]
+    if mode == "noncontracting":
+        return batch + free[:free.index(dim)]
+    if mode == "contracting":
+        return batch + contract[:contract.index(dim)]
+    return batch[:batch.index(dim)]
+
+
+def _ragged_to_dense(x, gs, dim: int, prefix: list[int]):
+    """[g, *x.shape]: copy i of x keeps, along `dim`, only the rows of group i (rows
+    [start_i, end_i) from the cumulative group sizes), which may differ along the `prefix`
+    dimensions of x (gs is [*prefix sizes, g])."""
+    from plax import numpy as pnp
+    g = gs.shape[-1]
+    ends = pnp.cumsum(gs, axis=-1)
+    starts = ends - gs
+    # group axis first, the prefix axes in x's order, size-1 axes elsewhere
+    order = [len(prefix)] + [prefix.index(d) for d in sorted(prefix)]
+    shape = [g] + [x.shape[d] if d in prefix else 1 for d in range(x.ndim)]
+    starts = pnp.reshape(pnp.transpose(starts, order), shape)
+    ends = pnp.reshape(pnp.transpose(ends, order), shape)
+    iota = pnp.reshape(pnp.arange(x.shape[dim], dtype=gs.dtype),
+                       [1] + [x.shape[dim] if d == dim else 1 for d in range(x.ndim)])
+    mask = (starts <= iota) & (iota < ends)
+    return pnp.where(mask, x[None], pnp.zeros((), x.dtype))
+
+
+def ragged_dot_general(lhs, rhs, group_sizes, ragged_dot_dimension_numbers,
+                       precision=None, preferred_element_type=None, group_offset=None,
+                       out_sharding=None):
+    """Ragged matrix multiplication (as jax.lax.ragged_dot_general): lhs has one ragged
+    dimension whose rows come in groups of group_sizes ([g], or [b..., x..., g] per outer
+    dimension). Ragged along a free dimension of lhs, group i meets rhs's slice i along its
+    group dimension; along a contracting dimension, the result gets a leading group
+    dimension (one partial product per group); along a batch dimension it is dot_general."""
+    from plax import numpy as pnp
+    from plax._src.lax.linalg import dot_general
+    dn = ragged_dot_dimension_numbers
+    if not isinstance(dn, RaggedDotDimensionNumbers):
+        raise TypeError(f"ragged_dot_general: ragged_dot_dimension_numbers must be a "
+                        f"lax.RaggedDotDimensionNumbers, got {dn!r}")
+    if group_offset is not None:
+        raise NotImplementedError("Unimplemented group_offset support.")
+    lhs, rhs, group_sizes = _asarray(lhs), _asarray(rhs), _asarray(group_sizes)
+    if not dtypes.is_int(group_sizes.dtype):
+        raise TypeError("ragged_dot_general requires that group_sizes.dtype is subtype of "
+                        "np.integer.")
+    if len(dn.lhs_ragged_dimensions) != 1:
+        raise TypeError("ragged_dot_general expects exactly one lhs ragged dimension.")
+    mode, dim = _ragged_mode(lhs.ndim, dn)
+    (lc, rc), (lb, rb) = dn.dot_dimension_numbers
+    prefix = _ragged_prefix(mode, lhs.ndim, dim, lb, lc)
+    if group_sizes.ndim == 0:
+        raise TypeError("expected rank of group_sizes to be >=1.")
+    expected = tuple(lhs.shape[i] for i in prefix) + (group_sizes.shape[-1],)
+    if group_sizes.ndim == 1:
+        group_sizes = pnp.broadcast_to(group_sizes, expected)
+    elif group_sizes.shape != expected:
+        raise TypeError(f"expected group_sizes to have shape {expected}, got "
+                        f"{group_sizes.shape}.")
+    g = group_sizes.shape[-1]
+    groups = dn.rhs_group_dimensions
+    if mode in ("contracting", "batch") and groups:
+        raise TypeError("ragged_dot_general requires zero group dimensions in the rhs when "
+                        "lhs ragged dimension is contracting or batch.")
+    if mode == "noncontracting":
+        if len(groups) != 1:
+            raise TypeError("ragged_dot_general requires exactly one rhs group dimension when "
+                            "lhs ragged dimension is noncontracting.")
+        rg = groups[0]
+        if not 0 <= rg < rhs.ndim:
+            raise TypeError(f"ragged_dot_general requires rhs group dimension numbers to be "
+                            f"nonnegative and less than the number of axes of the rhs value, "
+                            f"got {rg} for rhs of rank {rhs.ndim}.")
+        if rg in rb or rg in rc:
+            raise TypeError("ragged_dot_general requires rhs group dimension numbers to be "
+                            "distinct from contracting and batch dimensions.")
+        if rhs.shape[rg] != g:
+            raise TypeError(f"expected rhs group dimension size to be {g}, got "
+                            f"{rhs.shape[rg]}.")
+    dot = functools.partial(dot_general, precision=precision,
+                            preferred_element_type=preferred_element_type)
+    inc = lambda dims: [d + 1 for d in dims]  # noqa: E731
+    if mode == "noncontracting":
+        dense = _ragged_to_dense(lhs, group_sizes, dim, prefix)
+        return dot(dense, rhs, ((inc(lc) + [0], list(rc) + [groups[0]]), (inc(lb), list(rb))))
+    if mode == "contracting":
+        rdim = rc[list(lc).index(dim)]
+        rprefix = _ragged_prefix(mode, rhs.ndim, rdim, rb, rc)
+        return dot(_ragged_to_dense(lhs, group_sizes, dim, prefix),
+                   _ragged_to_dense(rhs, group_sizes, rdim, rprefix),
+                   ((inc(lc), inc(rc)), ([0] + inc(lb), [0] + inc(rb))))
+    return dot(lhs, rhs, dn.dot_dimension_numbers)
+
+
+def narrow_float_operand(x, to):
+    """A host array of one of the 8- and 4-bit float types (ml_dtypes: float8_*, float4_*,
+    which plax arrays do not hold) converted on the host to `to` (exact for bfloat16 and
+    wider: every value of those types is one of bfloat16's); other values unchanged."""
+    dt = getattr(x, "dtype", None)
+    if isinstance(x, (np.ndarray, np.generic)) and dt is not None \
+            and dt.name.startswith(("float8_", "float4_")):
+        return np.asarray(x).astype(to)
+    return x
+
+
+def _scale_broadcast(scale, shape, contracting):
+    """`scale` repeated along each contracting dimension up to the operand's size (each
+    scale covers a block of consecutive entries)."""
+    from plax import numpy as pnp
+    for d in contracting:
+        if scale.shape[d] != shape[d]:
+            scale = pnp.repeat(scale, shape[d] // scale.shape[d], axis=d)
+    return scale
+
+
+def _check_scale(side: str, operand, scale, contracting) -> None:
+    for i, size in enumerate(operand.shape):
+        if i in contracting:
+            if size % scale.shape[i] != 0:
+                raise TypeError(f"{side} contracting dim {i} of size {size} must be divisible "
+                                f"by its scale's dim size {scale.shape[i]}.")
+            if size // scale.shape[i] < 2:
+                raise TypeError(f"The ratio of {side} contracting dim {i} to its scale's dim "
+                                f"size ({size // scale.shape[i]}) must be at least 2.")
+        elif scale.shape[i] != size:
+            raise TypeError(f"{side} dim {i} of size {size} does not match scale dim size "
+                            f"{scale.shape[i]}.")
+
+
+def scaled_dot(lhs, rhs, *, lhs_scale=None, rhs_scale=None, dimension_numbers=None,
+               preferred_element_type=None):
+    """(lhs * lhs_scale) @ (rhs * rhs_scale) as dot_general with `dimension_numbers` (as
+    jax.lax.scaled_dot): each scale entry covers a block of at least 2 consecutive entries
+    along the contracting dimensions. Computed as JAX's decomposition: operands and scales in
+    bfloat16, the products, one dot_general into preferred_element_type (bfloat16 by
+    default). The microscaling types (float8_e4m3fn data, float8_e8m0fnu scales, ...) are
+    accepted as host arrays and widened exactly to bfloat16 (plax arrays do not hold them)."""
+    from plax import numpy as pnp
+    from plax._src.lax.linalg import _normalize_dimension_numbers, dot_general
+    bf16 = dtypes.bfloat16
+    lhs, rhs = (_asarray(narrow_float_operand(x, bf16)) for x in (lhs, rhs))
+    if dimension_numbers is None:
+        if lhs.ndim < 2:
+            raise TypeError("scaled_dot does not support 0-rank and 1-rank operands.")
+        n = lhs.ndim
+        dimension_numbers = (((n - 1,), (n - 2,)), (tuple(range(n - 2)), tuple(range(n - 2))))
+    dimension_numbers = _normalize_dimension_numbers(dimension_numbers)
+    (lc, rc), (lb, rb) = dimension_numbers
+
+    def scale_or_ones(scale, x, contract):
+        if scale is None:
+            return pnp.ones([1 if d in contract else s for d, s in enumerate(x.shape)], bf16)
+        return _asarray(narrow_float_operand(scale, bf16))
+    lhs_scale = scale_or_ones(lhs_scale, lhs, lc)
+    rhs_scale = scale_or_ones(rhs_scale, rhs, rc)
+    if len({lhs.ndim, rhs.ndim, lhs_scale.ndim, rhs_scale.ndim}) != 1:
+        raise TypeError(f"All input tensors must have the same rank. Got lhs rank: {lhs.ndim} "
+                        f"rhs rank: {rhs.ndim} lhs_scale rank: {lhs_scale.ndim} rhs_scale "
+                        f"rank: {rhs_scale.ndim}.")
+    if len(lb) != len(rb):
+        raise TypeError(f"LHS and RHS must have the same number of batch dimensions, got "
+                        f"{len(lb)} and {len(rb)}.")
+    if len(lc) != len(rc):
+        raise TypeError(f"LHS and RHS must have the same number of contracting dimensions, "
+                        f"got {len(lc)} and {len(rc)}.")
+    for i, j in zip(lb, rb):
+        if len({lhs.shape[i], rhs.shape[j], lhs_scale.shape[i], rhs_scale.shape[j]}) != 1:
+            raise TypeError(f"All input tensors must have the same batch dimension size for "
+                            f"batch dims ({i}, {j}).")
+    for i, j in zip(lc, rc):
+        if lhs.shape[i] != rhs.shape[j]:
+            raise TypeError(f"LHS contracting dim {i} of size {lhs.shape[i]} does not match "
+                            f"RHS contracting dim {j} of size {rhs.shape[j]}.")
+    _check_scale("LHS", lhs, lhs_scale, lc)
+    _check_scale("RHS", rhs, rhs_scale, rc)
+    out = bf16 if preferred_element_type is None else \
+        dtypes.canonicalize_dtype(preferred_element_type)
+
+    def scaled(x, scale, contract):
+        # the bfloat16 product, formed exactly in float32 and rounded once to bfloat16 by
+        # reduce_precision: XLA CPU would fold a bfloat16 multiply's rounding away into the
+        # float32 dot that follows (convert pairs are simplified), JAX's program keeps it
+        f32 = dtypes.float32
+        prod = (x.astype(bf16).astype(f32)
+                * _scale_broadcast(scale, x.shape, contract).astype(bf16).astype(f32))
+        return reduce_precision(prod, exponent_bits=8, mantissa_bits=7).astype(bf16)
+    return dot_general(scaled(lhs, lhs_scale, lc), scaled(rhs, rhs_scale, rc),
+                       dimension_numbers, preferred_element_type=out)
 
 
 def optimization_barrier(operand, /):

@@ -12,7 +12,7 @@ import numpy as np
 from plax._src import dtypes
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray, get_aval
 from plax._src.lax._params import check_no_sharding, static_int, static_ints
-from plax._src.lax.linalg import canonicalize_precision
+from plax._src.lax.linalg import canonicalize_precision_pair as canonicalize_precision
 from plax._src.registry import add_abstract_eval
 
 __all__ = ["ConvDimensionNumbers", "ConvGeneralDilatedDimensionNumbers",

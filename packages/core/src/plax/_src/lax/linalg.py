@@ -1,12 +1,17 @@
-"""Contraction: the `dot_general` primitive, its `Precision` setting, and the user functions
-`dot_general`, `dot` and `batch_matmul`. The output is batch dims + lhs free + rhs free dims.
+"""Contraction: the `dot_general` primitive, its `Precision` setting and dot algorithms
+(`DotAlgorithm`, `DotAlgorithmPreset`, as jax.lax's), and the user functions `dot_general`,
+`dot` and `batch_matmul`. The output is batch dims + lhs free + rhs free dims.
+
+An algorithm given as `precision` stays in the primitive's params (so transforms carry it);
+backends run the dot in its operand and accumulation types (`compute_dtypes`), as JAX's
+lowering does, and on CPU accept only the presets XLA CPU runs (`check_platform`).
 """
 
 from __future__ import annotations
 
 import enum
 import operator
-from typing import Any
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 
@@ -15,8 +20,8 @@ from plax._src import dtypes
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray, get_aval
 from plax._src.registry import add_abstract_eval
 
-__all__ = ["Precision", "DotDimensionNumbers", "dot_general", "dot", "batch_matmul",
-           "dot_general_p"]
+__all__ = ["Precision", "DotAlgorithm", "DotAlgorithmPreset", "PrecisionLike",
+           "DotDimensionNumbers", "dot_general", "dot", "batch_matmul", "dot_general_p"]
 
 
 class Precision(enum.Enum):
@@ -44,22 +49,164 @@ _PRECISION_STRINGS = {
 }
 
 
+class DotAlgorithm(NamedTuple):
+    """A dot algorithm (as jax.lax.DotAlgorithm): the types the operands are rounded to, the
+    accumulation type, the component/operation counts of multi-pass algorithms, and whether
+    imprecise accumulation is allowed. Pass it as `precision` to dot_general and the dot
+    functions built on it."""
+    lhs_precision_type: Any
+    rhs_precision_type: Any
+    accumulation_type: Any
+    lhs_component_count: int = 1
+    rhs_component_count: int = 1
+    num_primitive_operations: int = 1
+    allow_imprecise_accumulation: bool = False
+
+    def compute_dtypes(self, lhs_dtype, rhs_dtype, out_dtype) -> tuple:
+        """(lhs, rhs, accumulation) dtypes the dot runs in."""
+        return (np.dtype(self.lhs_precision_type), np.dtype(self.rhs_precision_type),
+                np.dtype(self.accumulation_type))
+
+    def check_platform(self, platform: str) -> None:
+        """XLA CPU ignores a dot algorithm, so (as JAX) none but a few presets runs there."""
+        _check_platform(self, platform)
+
+
+_F8 = ("float8_e4m3b11fnuz", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2",
+       "float8_e5m2fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu")
+
+
+class DotAlgorithmPreset(enum.Enum):
+    """The named dot algorithms (as jax.lax.DotAlgorithmPreset): LHS_RHS_ACCUM types, `_X3`
+    (`_X6`, `_X9`) for algorithms emulating more precision in several passes. Pass a member
+    or its name as `precision`."""
+    DEFAULT = enum.auto()
+    ANY_F8_ANY_F8_F32 = enum.auto()
+    ANY_F8_ANY_F8_F32_FAST_ACCUM = enum.auto()
+    ANY_F8_ANY_F8_ANY = enum.auto()
+    ANY_F8_ANY_F8_ANY_FAST_ACCUM = enum.auto()
+    F16_F16_F16 = enum.auto()
+    F16_F16_F32 = enum.auto()
+    BF16_BF16_BF16 = enum.auto()
+    BF16_BF16_F32 = enum.auto()
+    BF16_BF16_F32_X3 = enum.auto()
+    BF16_BF16_F32_X6 = enum.auto()
+    BF16_BF16_F32_X9 = enum.auto()
+    TF32_TF32_F32 = enum.auto()
+    TF32_TF32_F32_X3 = enum.auto()
+    F32_F32_F32 = enum.auto()
+    F64_F64_F64 = enum.auto()
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}.{self.name}"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def supported_lhs_types(self) -> tuple | None:
+        P = DotAlgorithmPreset
+        if self in (P.DEFAULT, P.ANY_F8_ANY_F8_F32, P.ANY_F8_ANY_F8_F32_FAST_ACCUM,
+                    P.ANY_F8_ANY_F8_ANY, P.ANY_F8_ANY_F8_ANY_FAST_ACCUM):
+            return None
+        if self in (P.F16_F16_F16, P.F16_F16_F32):
+            return (dtypes.float16,)
+        if self in (P.BF16_BF16_BF16, P.BF16_BF16_F32):
+            return (dtypes.bfloat16, dtypes.float32)
+        if self is P.F64_F64_F64:
+            return (dtypes.float64,)
+        return (dtypes.float32,)
+
+    @property
+    def supported_rhs_types(self) -> tuple | None:
+        return self.supported_lhs_types
+
+    @property
+    def accumulation_type(self):
+        P = DotAlgorithmPreset
+        if self in (P.DEFAULT, P.ANY_F8_ANY_F8_ANY, P.ANY_F8_ANY_F8_ANY_FAST_ACCUM):
+            return None
+        return {P.F16_F16_F16: dtypes.float16, P.BF16_BF16_BF16: dtypes.bfloat16,
+                P.F64_F64_F64: dtypes.float64}.get(self, dtypes.float32)
+
+    def supported_output_types(self, lhs_dtype, rhs_dtype) -> tuple | None:
+        P = DotAlgorithmPreset
+        if self in (P.ANY_F8_ANY_F8_F32, P.ANY_F8_ANY_F8_F32_FAST_ACCUM):
+            import ml_dtypes
+            return (dtypes.float32, dtypes.float16, dtypes.bfloat16,
+                    *(np.dtype(getattr(ml_dtypes, n)) for n in _F8[:5]))
+        if self is P.F16_F16_F32:
+            same = np.dtype(lhs_dtype) == np.dtype(rhs_dtype) == dtypes.float16
+            return (dtypes.float32, dtypes.float16) if same else (dtypes.float32,)
+        if self is P.BF16_BF16_F32:
+            same = np.dtype(lhs_dtype) == np.dtype(rhs_dtype) == dtypes.bfloat16
+            return (dtypes.float32, dtypes.bfloat16) if same else (dtypes.float32,)
+        acc = self.accumulation_type
+        return None if acc is None else (acc,)
+
+    def compute_dtypes(self, lhs_dtype, rhs_dtype, out_dtype) -> tuple:
+        """(lhs, rhs, accumulation) dtypes the dot runs in: each operand kept if the preset
+        supports its type, else converted to the first supported one (as JAX)."""
+        def pick(dt, supported):
+            dt = np.dtype(dt)
+            return dt if supported is None or dt in supported else np.dtype(supported[0])
+        lt = pick(lhs_dtype, self.supported_lhs_types)
+        rt = pick(rhs_dtype, self.supported_rhs_types)
+        return lt, rt, pick(out_dtype, self.supported_output_types(lt, rt))
+
+    def check_platform(self, platform: str) -> None:
+        """XLA CPU ignores a dot algorithm, so (as JAX) only the presets whose types it runs
+        are accepted there: ValueError for the others."""
+        _check_platform(self, platform)
+
+
+PrecisionLike = Union[None, str, Precision, "tuple[str, str]", "tuple[Precision, Precision]",
+                      DotAlgorithm, DotAlgorithmPreset]
+
+# the presets XLA CPU runs (it ignores an algorithm, so JAX refuses the others on CPU)
+_CPU_PRESETS = frozenset({
+    DotAlgorithmPreset.DEFAULT, DotAlgorithmPreset.F16_F16_F16, DotAlgorithmPreset.F32_F32_F32,
+    DotAlgorithmPreset.F64_F64_F64, DotAlgorithmPreset.BF16_BF16_F32,
+    DotAlgorithmPreset.BF16_BF16_F32_X3, DotAlgorithmPreset.BF16_BF16_F32_X6})
+
+
+def is_algorithm(precision: Any) -> bool:
+    return isinstance(precision, (DotAlgorithm, DotAlgorithmPreset))
+
+
+def _check_platform(precision, platform: str) -> None:
+    if platform == "cpu" and precision not in _CPU_PRESETS:
+        raise ValueError(f"The precision '{precision}' is not supported by dot_general on CPU")
+
+
 def canonicalize_precision(precision: Any):
-    """None, or a pair of Precision values (one per operand)."""
+    """None, a pair of Precision values (one per operand), or a dot algorithm."""
     if precision is None:
         return None
     if isinstance(precision, Precision):
         return (precision, precision)
+    if isinstance(precision, (DotAlgorithm, DotAlgorithmPreset)):
+        return precision
     if isinstance(precision, str) and precision in _PRECISION_STRINGS:
         p = _PRECISION_STRINGS[precision]
         return (p, p)
+    if isinstance(precision, str) and precision in DotAlgorithmPreset.__members__:
+        return DotAlgorithmPreset[precision]
     if isinstance(precision, (list, tuple)) and len(precision) == 2:
         pair = tuple(p if isinstance(p, Precision) else _PRECISION_STRINGS.get(p)
                      for p in precision)
         if None not in pair:
             return pair
     raise ValueError(f"dot_general: precision must be None, a lax.Precision, one of "
-                     f"{sorted(_PRECISION_STRINGS)} or a pair of these, got {precision!r}")
+                     f"{sorted(_PRECISION_STRINGS)}, a pair of these, a lax.DotAlgorithmPreset "
+                     f"(or its name) or a lax.DotAlgorithm, got {precision!r}")
+
+
+def canonicalize_precision_pair(precision: Any):
+    """For operations without an algorithm attribute (convolutions): a preset or algorithm
+    becomes the default precision (as JAX lowers a convolution)."""
+    p = canonicalize_precision(precision)
+    return None if is_algorithm(p) else p
 
 
 class DotDimensionNumbers(tuple):

@@ -1,5 +1,7 @@
 """NumPy implementation of dot_general: transpose both operands to (batch, free, contract)
-layouts, flatten to batched matrices and use np.matmul. 16-bit floats accumulate in float32."""
+layouts, flatten to batched matrices and use np.matmul. 16-bit floats accumulate in float32.
+Under a dot algorithm the operands are first rounded to its types and the sum to its
+accumulation type (as XLA runs it), and CPU's rule on presets applies."""
 
 from __future__ import annotations
 
@@ -24,6 +26,13 @@ def _dot_general(lhs, rhs, *, dimension_numbers, precision, preferred_element_ty
     # the abstract rule's result dtype: the operands meet in it (the backend casts the output)
     out = preferred_element_type or (lhs.dtype if _rank(lhs.dtype) >= _rank(rhs.dtype)
                                      else rhs.dtype)
+    if la.is_algorithm(precision):
+        precision.check_platform("cpu")
+        alg = precision.compute_dtypes(lhs.dtype, rhs.dtype, out)
+        lhs, rhs = lhs.astype(alg[0], copy=False), rhs.astype(alg[1], copy=False)
+        res = _dot_general(lhs, rhs, dimension_numbers=dimension_numbers, precision=None,
+                           preferred_element_type=alg[2])
+        return res.astype(out, copy=False)
     ct = _compute_dtype(np.dtype(out))
     batch = [lhs.shape[d] for d in lb]
     lf, rf = [lhs.shape[d] for d in lfree], [rhs.shape[d] for d in rfree]
