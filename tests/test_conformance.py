@@ -150,6 +150,10 @@ NOT_EAGER = {
     "ppermute": "a collective", "axis_index": "a collective",
     "psum_scatter": "a collective (tests/test_shard_map.py, against JAX)",
     "all_to_all": "a collective (tests/test_shard_map.py, against JAX)",
+    "pbroadcast": "a collective (tests/test_collectives_extra.py, against JAX)",
+    "pcast": "a collective's type cast (tests/test_collectives_extra.py, against JAX)",
+    "ragged_all_to_all": "a collective (tests/test_collectives_extra.py, against JAX's "
+                         "documented semantics)",
     "shard_map": "carries a per-shard jaxpr over a mesh (tests/test_shard_map.py, against JAX)",
     "ffi_call": "a foreign XLA kernel: the reference backend has no FFI by design, so the kit's "
                 "reference comparisons do not apply (tests/test_ffi.py checks it against NumPy)",

@@ -1,5 +1,6 @@
-"""Lowering rule of dot_general: both operands converted to the computation type (float32 for
-16-bit float results, int32 for boolean ones, else the result type), one
+"""Lowering rule of dot_general: 16-bit float operands of one dtype go to stablehlo.dot_general
+as they are (as JAX's); otherwise both operands are converted to the computation type (float32
+for 16-bit float results, int32 for boolean ones, else the result type), one
 stablehlo.dot_general, and the result converted back. Under a dot algorithm (a
 lax.DotAlgorithmPreset or lax.DotAlgorithm as `precision`) the operands are converted to the
 algorithm's types, the dot carries its `algorithm` attribute and accumulates in its type (as
@@ -73,15 +74,17 @@ def _dot_general(ctx, lhs, rhs, *, dimension_numbers, precision, preferred_eleme
     if isinstance(precision, (la.DotAlgorithm, la.DotAlgorithmPreset)):
         return _dot_algorithm(ctx, lhs, rhs, dimension_numbers, precision)
     b, out = ctx.b, ctx.aval_out
-    (lc, rc), (lb, rb) = dimension_numbers
-    ct = _compute_dtype(out.dtype)
-    fields = [("lhs_batching_dimensions", lb), ("rhs_batching_dimensions", rb),
-              ("lhs_contracting_dimensions", lc), ("rhs_contracting_dimensions", rc)]
-    dims = ", ".join(f"{k} = [{', '.join(str(int(d)) for d in v)}]" for k, v in fields if v)
-    attrs = f"dot_dimension_numbers = #stablehlo.dot<{dims}>"
+    attrs = _dims_attr(dimension_numbers)
     if precision is not None:
         attrs += (", precision_config = ["
                   + ", ".join(f"#stablehlo<precision {p.name}>" for p in precision) + "]")
+    if (lhs.dtype == rhs.dtype and dtypes.is_float(lhs.dtype) and lhs.dtype.itemsize < 4
+            and dtypes.is_float(out.dtype)):
+        # 16-bit float operands go to the dot as they are (as JAX emits it, the result type
+        # the output's): converted first, XLA CPU would fold a bfloat16 product's rounding
+        # into the float32 conversion (its excess-precision rewrite) and differ from JAX
+        return b.op1("stablehlo.dot_general", [lhs, rhs], out.shape, out.dtype, attrs=attrs)
+    ct = _compute_dtype(out.dtype)
     res = b.op1("stablehlo.dot_general", [hlo.convert(b, lhs, ct), hlo.convert(b, rhs, ct)],
                 out.shape, ct, attrs=attrs)
     if out.dtype == dtypes.bool_:
