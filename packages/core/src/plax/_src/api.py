@@ -191,7 +191,7 @@ def device_put(x: Any, device=None) -> Any:
         if isinstance(leaf, Tracer):
             return leaf
         from plax._src.array import check_not_deleted
-        from plax._src.dispatch import to_buffer
+        from plax._src.dispatch import guard_transfer, to_buffer
         check_not_deleted([leaf])
         b = backend or (leaf._backend if type(leaf) is Array else registry.get_backend())
         if (type(leaf) is Array and leaf._backend is b
@@ -200,8 +200,9 @@ def device_put(x: Any, device=None) -> Any:
                 return leaf
             return Array(leaf._buf, leaf.aval, b, True)
         if type(leaf) is Array:
+            guard_transfer("device_to_device", leaf.aval, device or b.name, explicit=True)
             return Array(b.put(leaf._value(), device), leaf.aval, b, device is not None)
-        buf, aval = to_buffer(leaf, b)
+        buf, aval = to_buffer(leaf, b, explicit=True)
         if device is not None and b.buffer_device(buf) != device:
             buf = b.put(np.asarray(b.to_numpy(buf)), device)
         return Array(buf, aval, b, device is not None)
@@ -210,8 +211,15 @@ def device_put(x: Any, device=None) -> Any:
 
 
 def device_get(x: Any) -> Any:
-    """Copy every Array leaf of `x` to the host as a NumPy array."""
-    return tree_util.tree_map(lambda v: np.asarray(v) if isinstance(v, Array) else v, x)
+    """Copy every Array leaf of `x` to the host as a NumPy array (an explicit transfer)."""
+    def get(v):
+        if not isinstance(v, Array):
+            return v
+        from plax._src.dispatch import guard_transfer
+        if v._backend.platform != "cpu":
+            guard_transfer("device_to_host", v.aval, "host", explicit=True)
+        return np.asarray(v._value())
+    return tree_util.tree_map(get, x)
 
 
 def block_until_ready(x: Any) -> Any:

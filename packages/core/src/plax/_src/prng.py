@@ -8,11 +8,13 @@ A key is a raw uint32[2] array (JAX's legacy `PRNGKey` layout); a batch of keys 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from plax import lax
 from plax._src import dtypes
+from plax._src.config import config
 from plax._src.core import canonicalize_shape, get_aval
 from plax._src.lax import elementwise as ew
 
@@ -59,6 +61,13 @@ def check_key(name: str, key, allow_batched: bool = False):
     from plax._src.prng_keys import PRNGKeyArray
     if isinstance(key, PRNGKeyArray):
         key = key._data
+    elif name != "wrap_key_data" and config.legacy_prng_key != "allow":
+        msg = ("Legacy uint32 key array passed as key to plax.random function. Please create "
+               "keys using plax.random.key(). If use of a raw key array was intended, set "
+               'legacy_prng_key="allow".')
+        if config.legacy_prng_key == "error":
+            raise ValueError(msg)
+        warnings.warn(msg, stacklevel=3)
     if not (hasattr(key, "aval") or isinstance(key, np.ndarray)):
         raise TypeError(f"random.{name}: expected a PRNG key (a uint32[2] array from "
                         f"plax.random.key, PRNGKey or split), got {type(key).__name__}")

@@ -12,6 +12,7 @@ import numpy as np
 
 from plax._src import core as _core
 from plax._src import dtypes
+from plax._src.config import config
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray, get_aval
 from plax._src.registry import add_abstract_eval
 
@@ -45,9 +46,12 @@ _PRECISION_STRINGS = {
 
 
 def canonicalize_precision(precision: Any):
-    """None, or a pair of Precision values (one per operand)."""
+    """None, or a pair of Precision values (one per operand); None takes the
+    default_matmul_precision option (`with plax.default_matmul_precision("float32"):`)."""
     if precision is None:
-        return None
+        precision = config.default_matmul_precision
+        if precision is None:
+            return None
     if isinstance(precision, Precision):
         return (precision, precision)
     if isinstance(precision, str) and precision in _PRECISION_STRINGS:
