@@ -11,6 +11,8 @@ from plax._src.api import (  # noqa: F401
     device_count, device_get, device_put, devices, eval_shape, local_device_count,
     local_devices, make_jaxpr, print_environment_info, process_count, process_index,
     process_indices)
+from plax._src.api import (  # noqa: F401
+    copy_to_host_async, effects_barrier, ensure_compile_time_eval, live_arrays)
 from plax._src.array import Array  # noqa: F401
 from plax._src.callback import pure_callback  # noqa: F401
 from plax._src.ffi import ffi_call  # noqa: F401

@@ -138,6 +138,12 @@ class Array(ArrayMethods):
         self._backend.block_until_ready(self._buf)
         return self
 
+    def copy_to_host_async(self) -> None:
+        """Start the copy to the host that a later np.asarray(x) would wait for (as JAX's)."""
+        if type(self._buf) is DeletedBuffer:
+            raise deleted_error(self)
+        self._backend.copy_to_host_async(self._buf)
+
     def is_deleted(self) -> bool:
         return type(self._buf) is DeletedBuffer
 
