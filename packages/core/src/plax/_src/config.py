@@ -352,7 +352,8 @@ config.derive("jit_slow_path", lambda: bool(config.disable_jit or config.checks
 # What a trace depends on besides its arguments: jit's cache key holds this one value (an
 # interned tuple, so the hot path compares it by identity), and make_user_context adds to it.
 TRACE_CONTEXT = ["enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion",
-                 "default_matmul_precision", "allow_f16_reductions", "default_device"]
+                 "default_matmul_precision", "allow_f16_reductions", "default_device",
+                 "legacy_prng_key"]
 _interned: dict = {}
 
 

@@ -6,9 +6,7 @@ jit is trace + cache key + `load` / `execute` from here.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -75,33 +73,17 @@ def _pick_backend(args: Sequence[Any]):
 _transfer_logger = logging.getLogger("plax.transfer")
 
 
-_constants = threading.local()
-
-
-@contextlib.contextmanager
-def scalar_constants():
-    """A block whose host-to-device moves are a Python scalar's constant (lax.full's fill
-    value): no transfer for the guard, as JAX embeds those in the program it runs."""
-    prev = getattr(_constants, "on", False)
-    _constants.on = True
-    try:
-        yield
-    finally:
-        _constants.on = prev
-
-
 def guard_transfer(direction: str, aval: ShapedArray, dst, explicit: bool = False) -> None:
     """The transfer guard (`with plax.transfer_guard("disallow"):`, as JAX's) on one transfer
     of `aval` in `direction` (host_to_device, device_to_host, device_to_device) to `dst`:
     'log'/'disallow' act on implicit transfers, 'log_explicit'/'disallow_explicit' on all."""
     level = config.value("transfer_guard_" + direction)
-    if level == "allow" or explicit and not level.endswith("_explicit") or \
-            getattr(_constants, "on", False):
+    if level == "allow" or explicit and not level.endswith("_explicit"):
         return
     what = (f"{'explicit ' if explicit else ''}{direction.replace('_', '-')} transfer: "
             f"aval={aval.str_short()}, dst={dst}")
     if level.startswith("log"):
-        _transfer_logger.warning(what.capitalize())
+        _transfer_logger.warning(what)
     else:
         raise RuntimeError(f"Disallowed {what} (transfer_guard_{direction}={level!r})")
 

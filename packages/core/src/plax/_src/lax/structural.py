@@ -396,14 +396,6 @@ def full(shape, fill_value, dtype=None, *, sharding=None):
         dt = get_aval(fill_value).dtype
     else:
         weak, dt = False, dtypes.canonicalize_dtype(dtype)
-    if type(fill_value) in (int, float, complex, bool):
-        from plax._src.dispatch import scalar_constants
-        with scalar_constants():  # a constant of the program, not a transfer (as in JAX)
-            return _full(shape, fill_value, dt, weak, sharding)
-    return _full(shape, fill_value, dt, weak, sharding)
-
-
-def _full(shape, fill_value, dt, weak, sharding):
     if not (weak and type(fill_value) in (int, float, complex)):
         fill_value = _fill_scalar(fill_value, dt, weak)
     return broadcast(fill_value, shape, out_sharding=sharding)
@@ -415,10 +407,6 @@ def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
         shape, "shape of lax.full_like")
     weak = dtype is None and dtypes.is_weakly_typed(x)
     dt = get_aval(x).dtype if dtype is None else dtypes.canonicalize_dtype(dtype)
-    if type(fill_value) in (int, float, complex, bool):
-        from plax._src.dispatch import scalar_constants
-        with scalar_constants():  # a constant of the program, not a transfer (as in JAX)
-            return full(fill_shape, _fill_scalar(fill_value, dt, weak), sharding=sharding)
     return full(fill_shape, _fill_scalar(fill_value, dt, weak), sharding=sharding)
 
 
