@@ -2,6 +2,7 @@
 ...) and the top-level utilities (ensure_compile_time_eval, fwd_and_bwd, live_arrays,
 effects_barrier, copy_to_host_async, make_user_context), each against JAX's behaviour where
 JAX is importable: same error types, same warnings, same values."""
+# ruff: noqa: B023  (the loops' closures run within their own iteration)
 
 from __future__ import annotations
 
