@@ -30,12 +30,11 @@ LEFT_OUT = {
         "softmax_custom_jvp",
         # configuration context managers not written yet (follow-up): other PRNGs than
         # threefry2x32 (default_prng_impl: rbg, philox), JAX's older non-partitionable
-        # threefry bit layout (threefry_partitionable=False), raw keys upgraded to typed keys
-        # (enable_custom_prng), the typed-key reuse checker (debug_key_reuse: tracks each
-        # key's consumption through jit/vmap/scan), logging Arrays freed by the cycle
-        # collector (array_garbage_collection_guard) and the multi-process thread check
-        # (thread_guard)
-        "default_prng_impl threefry_partitionable enable_custom_prng debug_key_reuse "
+        # threefry bit layout (threefry_partitionable=False), the typed-key reuse checker
+        # (debug_key_reuse: tracks each key's consumption through jit/vmap/scan), logging
+        # Arrays freed by the cycle collector (array_garbage_collection_guard) and the
+        # multi-process thread check (thread_guard)
+        "default_prng_impl threefry_partitionable debug_key_reuse "
         "array_garbage_collection_guard thread_guard",
         # issue 16 follow-up: JAX's explicit-sharding mode (typed shardings), deprecated
         # host_* aliases of process_*

@@ -504,3 +504,22 @@ def test_copy_to_host_async_as_jax():
     x.delete()
     with pytest.raises(RuntimeError):
         x.copy_to_host_async()
+
+
+@requires_jax
+def test_enable_custom_prng_as_jax():
+    def run(api, rand):
+        out = {}
+        with api.enable_custom_prng(True), warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            out["PRNGKey"] = str(rand.PRNGKey(0).dtype)
+            raw = np.zeros(2, np.uint32)
+            out["split"] = (str(rand.split(raw).dtype), rand.split(raw).shape)
+            out["fold_in"] = str(rand.fold_in(raw, 1).dtype)
+            out["normal"] = np.asarray(rand.normal(raw, (2,)))
+            out["warned"] = sum(issubclass(x.category, FutureWarning) for x in w) > 0
+        return out
+    got, want = run(plax, prandom), run(jax, jax.random)
+    assert_close(got.pop("normal"), want.pop("normal"), rtol=1e-5, atol=1e-6)
+    assert got == want
+    assert prandom.PRNGKey(0).dtype == np.uint32  # off again: raw keys

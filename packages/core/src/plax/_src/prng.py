@@ -68,6 +68,9 @@ def check_key(name: str, key, allow_batched: bool = False):
         if config.legacy_prng_key == "error":
             raise ValueError(msg)
         warnings.warn(msg, stacklevel=3)
+    elif name != "wrap_key_data" and config.enable_custom_prng:
+        warnings.warn("Raw arrays as random keys to plax.random functions are deprecated. "
+                      "Assuming valid threefry2x32 key for now.", FutureWarning, stacklevel=3)
     if not (hasattr(key, "aval") or isinstance(key, np.ndarray)):
         raise TypeError(f"random.{name}: expected a PRNG key (a uint32[2] array from "
                         f"plax.random.key, PRNGKey or split), got {type(key).__name__}")
