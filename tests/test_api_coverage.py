@@ -29,13 +29,11 @@ LEFT_OUT = {
         # from its custom_jvp rule or from autodiff of the formula (plax has one rule)
         "softmax_custom_jvp",
         # configuration context managers not written yet (follow-up): other PRNGs than
-        # threefry2x32 (default_prng_impl: rbg, philox), JAX's older non-partitionable
-        # threefry bit layout (threefry_partitionable=False), the typed-key reuse checker
+        # threefry2x32 (default_prng_impl: rbg, philox), the typed-key reuse checker
         # (debug_key_reuse: tracks each key's consumption through jit/vmap/scan), logging
         # Arrays freed by the cycle collector (array_garbage_collection_guard) and the
         # multi-process thread check (thread_guard)
-        "default_prng_impl threefry_partitionable debug_key_reuse "
-        "array_garbage_collection_guard thread_guard",
+        "default_prng_impl debug_key_reuse array_garbage_collection_guard thread_guard",
         # issue 16 follow-up: JAX's explicit-sharding mode (typed shardings), deprecated
         # host_* aliases of process_*
         "Shard set_mesh reshard smap host_count host_id host_ids",

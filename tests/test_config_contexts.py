@@ -523,3 +523,38 @@ def test_enable_custom_prng_as_jax():
     assert_close(got.pop("normal"), want.pop("normal"), rtol=1e-5, atol=1e-6)
     assert got == want
     assert prandom.PRNGKey(0).dtype == np.uint32  # off again: raw keys
+
+
+SAMPLERS = {
+    "bits32": lambda r, k: r.bits(k, (5,)),
+    "bits8": lambda r, k: r.bits(k, (2, 3), "uint8"),
+    "bits16": lambda r, k: r.bits(k, (3,), "uint16"),
+    "split": lambda r, k: r.split(k, 3),
+    "fold_in": lambda r, k: r.fold_in(k, 7),
+    "uniform_bf16": lambda r, k: r.uniform(k, (3,), "bfloat16"),
+    "normal": lambda r, k: r.normal(k, (2, 2)),
+    "randint": lambda r, k: r.randint(k, (4,), 0, 100),
+    "gamma": lambda r, k: r.gamma(k, np.array([0.3, 2.0, 7.0], np.float32)),
+    "permutation": lambda r, k: r.permutation(k, 6),
+    "bernoulli": lambda r, k: r.bernoulli(k, 0.3, (5,)),
+}
+
+
+@requires_jax
+@pytest.mark.parametrize("partitionable", [False, True])
+def test_threefry_partitionable_as_jax(partitionable):
+    for name, draw in SAMPLERS.items():
+        with plax.threefry_partitionable(partitionable):
+            got = np.asarray(draw(prandom, prandom.PRNGKey(3)))
+        with jax.threefry_partitionable(partitionable):
+            want = np.asarray(draw(jax.random, jax.random.PRNGKey(3)))
+        if got.dtype.kind in "uib":
+            np.testing.assert_array_equal(got, want, err_msg=name)
+        else:
+            assert_close(got, want, rtol=1e-5, atol=1e-6, err_msg=name)
+    f = plax.jit(lambda k: prandom.bits(k, (3,)))
+    k = prandom.PRNGKey(0)
+    with plax.threefry_partitionable(partitionable):
+        a = f(k)
+    with plax.threefry_partitionable(not partitionable):  # part of jit's trace context
+        assert not np.array_equal(np.asarray(f(k)), np.asarray(a))

@@ -21,8 +21,9 @@ from plax._src.config import (  # noqa: F401  (JAX's configuration context manag
     allow_f16_reductions, check_tracer_leaks, checking_leaks, debug_infs, default_device,
     default_matmul_precision, enable_checks, enable_custom_prng, explain_cache_misses,
     legacy_prng_key, log_compiles, make_user_context, no_execution, no_tracing,
-    numpy_dtype_promotion, numpy_rank_promotion, transfer_guard, transfer_guard_device_to_device,
-    transfer_guard_device_to_host, transfer_guard_host_to_device)
+    numpy_dtype_promotion, numpy_rank_promotion, threefry_partitionable, transfer_guard,
+    transfer_guard_device_to_device, transfer_guard_device_to_host,
+    transfer_guard_host_to_device)
 from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
 from plax._src.core import get_aval as typeof  # noqa: F401  (jax.typeof: a value's aval)

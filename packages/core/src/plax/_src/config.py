@@ -330,6 +330,10 @@ config.define("enable_custom_prng", False, _parse_bool,
               "as JAX's: plax.random.PRNGKey, split and fold_in give typed keys (key<fry>) "
               "even from raw uint32 keys, and a raw key passed to plax.random warns "
               "(FutureWarning)", validate=_check_bool)
+config.define("threefry_partitionable", True, _parse_bool,
+              "as JAX's (default True): plax.random's threefry bit layout; False gives the "
+              "numbers of JAX's original layout (split and random bits hash one flat counter "
+              "run)", validate=_check_bool)
 for _dir in ("host_to_device", "device_to_host", "device_to_device"):
     config.define(f"transfer_guard_{_dir}", "allow", str.strip,
                   f"as JAX's: {_dir.replace('_', '-')} transfers are allowed, logged "
@@ -357,7 +361,7 @@ config.derive("jit_slow_path", lambda: bool(config.disable_jit or config.checks
 # interned tuple, so the hot path compares it by identity), and make_user_context adds to it.
 TRACE_CONTEXT = ["enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion",
                  "default_matmul_precision", "allow_f16_reductions", "default_device",
-                 "legacy_prng_key", "enable_custom_prng"]
+                 "legacy_prng_key", "enable_custom_prng", "threefry_partitionable"]
 _interned: dict = {}
 
 
@@ -434,6 +438,9 @@ legacy_prng_key = _flag("legacy_prng_key",
                         "'allow', 'warn' or 'error' on raw uint32 keys in plax.random.")
 enable_custom_prng = _flag("enable_custom_prng",
                            "plax.random gives typed keys (key<fry>) from raw ones too.")
+threefry_partitionable = _flag("threefry_partitionable",
+                               "plax.random's threefry layout: partitionable (True) or JAX's "
+                               "original one (False).")
 transfer_guard_host_to_device = _flag("transfer_guard_host_to_device",
                                       "Guard level of host-to-device transfers.")
 transfer_guard_device_to_host = _flag("transfer_guard_device_to_host",
