@@ -379,6 +379,12 @@ def test_check_tracer_leaks_as_jax():
         leaked.clear()
         with api.check_tracer_leaks(False):
             leak(2.0)  # off: no check
+        leaked.clear()
+        mod = pnp if api is plax else jnp
+        with api.checking_leaks():
+            assert_close(api.vmap(mod.sin)(mod.ones(2)), np.sin(np.ones(2)))
+            with pytest.raises(Exception, match="Leaked trace"):
+                api.vmap(lambda v: leaked.append(v) or v * 2)(mod.ones(2))
 
 
 @requires_jax

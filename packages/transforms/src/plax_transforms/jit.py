@@ -22,6 +22,7 @@ from plax import profiler
 from plax.extend import Array
 from plax.extend import config
 from plax.extend import EVAL_TRACE, current_trace
+from plax_transforms._leaks import check_leaks
 from plax.extend import trace_context as _ctx
 from plax.tree_util import tree_flatten, tree_unflatten
 from plax.extend import execution
@@ -32,29 +33,6 @@ def closed_call_jaxpr(fun: Callable, avals, name: str) -> tuple[ClosedJaxpr, lis
     """Trace flat `fun` to a const-free ClosedJaxpr; its consts come back as leading args."""
     jaxpr, consts, _ = trace_to_jaxpr(fun, avals, name=name)
     return ClosedJaxpr(convert_constvars_jaxpr(jaxpr), []), consts
-
-
-def check_leaks(trace_ref, what: str) -> None:
-    """check_tracer_leaks: after a trace has finished, raise (an Exception, as JAX's) naming
-    any of its tracers something still references (a global list, a closure cell ...)."""
-    import gc
-    if trace_ref() is None:
-        return
-    gc.collect()
-    trace = trace_ref()
-    if trace is None:
-        return
-    from plax.extend import Tracer
-    leaked = [r for r in gc.get_referrers(trace) if isinstance(r, Tracer)]
-    if not leaked:
-        return
-    lines = []
-    for t in leaked:
-        holders = [h for h in gc.get_referrers(t) if h is not leaked]
-        where = ", ".join(f"<{type(h).__name__} {id(h)}>" for h in holders[:3])
-        lines.append(f"{type(t).__name__}({t.aval.str_short()}) referred to by {where}")
-    raise Exception(f"Leaked trace {type(trace).__name__}. Leaked tracer(s):\n\n"
-                    + "\n".join(lines) + f"\nThe error occurred while tracing {what}.")
 
 
 def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
