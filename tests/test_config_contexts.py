@@ -564,3 +564,16 @@ def test_threefry_partitionable_as_jax(partitionable):
         a = f(k)
     with plax.threefry_partitionable(not partitionable):  # part of jit's trace context
         assert not np.array_equal(np.asarray(f(k)), np.asarray(a))
+
+
+def test_default_device_by_config_update():
+    before = plax.config.backend  # (the environment's PLAX_BACKEND, if any)
+    try:
+        plax.config.update("jax_default_device", plax.devices("reference")[0])
+        assert plax.config.backend == "reference"
+        assert pnp.ones(2).device == plax.devices("reference")[0]
+        assert plax.jit(lambda v: v * 2)(np.ones(2, np.float32)).device.backend_name == \
+            "reference"
+    finally:
+        plax.config.update("default_device", None)
+    assert plax.config.backend == before

@@ -129,6 +129,8 @@ class Config:
         self._cache.clear()
         self._drop_fast()
         self._notify(name)
+        if name in _UPDATE_HOOKS:  # an option that sets another (default_device: backend)
+            _UPDATE_HOOKS[name](opt.value)
 
     def reset(self, name: str) -> None:
         """Forget a value set by `update`, so the environment variable or default applies again."""
@@ -137,6 +139,8 @@ class Config:
         self._cache.clear()
         self._drop_fast()
         self._notify(opt.name)
+        if opt.name in _UPDATE_HOOKS:
+            _UPDATE_HOOKS[opt.name](None)
 
     @contextlib.contextmanager
     def override(self, name: str, value: Any):
@@ -174,6 +178,9 @@ class Config:
 
     def __repr__(self):
         return "plax.config(" + ", ".join(f"{k}={v!r}" for k, v in self.values().items()) + ")"
+
+
+_UPDATE_HOOKS: dict = {}  # option -> fn(new value), run after `update` / `reset` of it
 
 
 def _strip_prefix(name: str) -> str:
@@ -342,9 +349,9 @@ for _dir in ("host_to_device", "device_to_host", "device_to_device"):
                   "and jnp.asarray-free explicit moves pass), the *_explicit levels guard "
                   "explicit ones too", validate=_check_choice(*_TRANSFER_LEVELS))
 config.define("default_device", None, lambda s: s.strip() or None,
-              "as JAX's: a plax Device, a backend name or a platform ('cpu', 'gpu'): new "
-              "arrays and computations on uncommitted values go to that device's backend "
-              "(None: the default backend)")
+              "as JAX's: a plax Device (its backend's first), a backend name or a platform "
+              "('cpu', 'gpu'): new arrays and computations on uncommitted values go to that "
+              "device's backend (updating it sets the `backend` option; None resets it)")
 
 
 # eager dispatch's one read per op for its three checks (any of them on: the checked path)
@@ -498,6 +505,19 @@ def _device_backend(value) -> str | None:
     if value in registry.backend_names():
         return value
     return registry._pick_from([value]).name
+
+
+def _default_device_updated(device) -> None:
+    """`config.update("default_device", d)` (or jax_default_device): the default backend
+    becomes d's; None (or a reset) gives the choice back to priority and `platforms`."""
+    name = _device_backend(device)
+    if name is None:
+        config.reset("backend")
+    else:
+        config.update("backend", name)
+
+
+_UPDATE_HOOKS["default_device"] = _default_device_updated
 
 
 @contextlib.contextmanager
