@@ -20,32 +20,35 @@ LEFT_OUT = {
         # JAX's internal or implementation modules, not user API
         "ad api_util core interpreters lib typing stages export monitoring dlpack "
         "custom_batching custom_derivatives ops memory version",
-        # configuration flags and context managers of JAX's config (plax.config has its own)
-        "allow_f16_reductions array_garbage_collection_guard auto_pcast check_tracer_leaks "
-        "checking_leaks debug_infs debug_key_reuse default_device default_matmul_precision "
-        "default_prng_impl enable_checks enable_custom_prng explain_cache_misses "
-        "jax2tf_associative_scan_reductions legacy_prng_key log_compiles no_execution "
-        "no_tracing numpy_dtype_promotion numpy_rank_promotion softmax_custom_jvp "
-        "threefry_partitionable thread_guard transfer_guard transfer_guard_device_to_device "
-        "transfer_guard_device_to_host transfer_guard_host_to_device "
-        "remove_size_one_mesh_axis_from_type",
+        # JAX-implementation switches with no meaning in plax: jax2tf's choice of lowering for
+        # cumulative reductions (plax has no jax2tf), and two typing switches of JAX's
+        # explicit-sharding mode (mesh axes of size 1 in ShapedArray.sharding/vma; automatic
+        # pvary insertion to match varying-manual-axes types), which plax's avals do not carry
+        "jax2tf_associative_scan_reductions remove_size_one_mesh_axis_from_type auto_pcast",
+        # switches between two JAX implementations with the same values: softmax's gradient
+        # from its custom_jvp rule or from autodiff of the formula (plax has one rule)
+        "softmax_custom_jvp",
+        # configuration context managers not written yet (follow-up): other PRNGs than
+        # threefry2x32 (default_prng_impl: rbg, philox), the typed-key reuse checker
+        # (debug_key_reuse: tracks each key's consumption through jit/vmap/scan), logging
+        # Arrays freed by the cycle collector (array_garbage_collection_guard) and the
+        # multi-process thread check (thread_guard)
+        "default_prng_impl debug_key_reuse array_garbage_collection_guard thread_guard",
         # deprecated host_* aliases of process_*
         "host_count host_id host_ids",
         # mutable array references (JAX's experimental Ref API): not planned in issue 12
-        "Ref ref new_ref empty_ref free_ref freeze",
-        # left for a follow-up (not in issue 12's scope)
-        "copy_to_host_async effects_barrier "
-        "ensure_compile_time_eval fwd_and_bwd live_arrays make_user_context ds"),
+        "Ref ref new_ref empty_ref free_ref freeze ds"),
     "jax.lax": _names(
         # JAX's internal primitive behind device_put (plax's device_put is no primitive)
         "device_put_p",
         # point-to-point Send/Recv: JAX lowers them only on GPU (NotImplementedError on CPU)
-        # and pairs them through compiler tokens, which plax does not have (create_token and
-        # after_all are not planned either); follow-up for a GPU session
+        # and pairs them through compiler tokens, which plax does not have; follow-up for a
+        # GPU session
         "precv psend",
-        # tokens, effects and staging: not planned in issue 12
-        "after_all after_all_p create_token create_token_p optimization_barrier_p dce_sink "
-        "dce_sink_p stage stage_p",
+        # XLA tokens (follow-up): they need a token aval and value type (`Tok` in jaxprs, a
+        # Token leaf through jit's arguments and results, stablehlo token types in the xla
+        # lowering) that plax's avals, which are all ShapedArrays, do not have yet
+        "after_all after_all_p create_token create_token_p",
         # primitives JAX exposes for its own rules (plax lowers these as compositions)
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "
         "select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p"),

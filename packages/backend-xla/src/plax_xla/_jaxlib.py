@@ -329,6 +329,13 @@ def to_numpy(arr) -> np.ndarray:
         return read()[0]
 
 
+def copy_to_host_async(arr) -> None:
+    """Start the device-to-host copy of a jaxlib array (each shard's when it has several)."""
+    shards = arr._arrays if len(devices_of(arr)) > 1 else [arr]
+    for a in shards:
+        a._copy_single_device_array_to_host_async()
+
+
 def device_of(arr):
     try:
         return arr._sharding._internal_device_list[0]

@@ -232,6 +232,9 @@ class XlaBackend(Backend):
     def block_until_ready(self, buf) -> None:
         jl.block_until_ready(buf)
 
+    def copy_to_host_async(self, buf) -> None:
+        jl.copy_to_host_async(buf)
+
     def buffer_shape_dtype(self, buf):
         return None  # every lowering rule's result types are checked when it is lowered
 

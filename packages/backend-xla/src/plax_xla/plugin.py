@@ -12,7 +12,7 @@ _RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "l
                  "lower_sorting", "lower_linalg", "lower_calls", "lower_control_flow",
                  "lower_fft", "lower_convolution", "lower_windowed", "lower_lapack",
                  "lower_special", "lower_callback", "lower_ffi",
-                 "lower_sharding", "lower_shard_map",
+                 "lower_sharding", "lower_shard_map", "lower_staging",
                  "lower_trig", "lower_rng")
 
 

@@ -11,10 +11,19 @@ from plax._src.api import (  # noqa: F401
     device_count, device_get, device_put, devices, eval_shape, local_device_count,
     local_devices, make_jaxpr, print_environment_info, process_count, process_index,
     process_indices)
+from plax._src.api import (  # noqa: F401
+    copy_to_host_async, effects_barrier, ensure_compile_time_eval, live_arrays)
 from plax._src.array import Array  # noqa: F401
 from plax._src.callback import pure_callback  # noqa: F401
 from plax._src.ffi import ffi_call  # noqa: F401
 from plax._src.config import config, debug_nans, disable_jit, enable_x64  # noqa: F401
+from plax._src.config import (  # noqa: F401  (JAX's configuration context managers)
+    allow_f16_reductions, check_tracer_leaks, checking_leaks, debug_infs, default_device,
+    default_matmul_precision, enable_checks, enable_custom_prng, explain_cache_misses,
+    legacy_prng_key, log_compiles, make_user_context, no_execution, no_tracing,
+    numpy_dtype_promotion, numpy_rank_promotion, threefry_partitionable, transfer_guard,
+    transfer_guard_device_to_device, transfer_guard_device_to_host,
+    transfer_guard_host_to_device)
 from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)
 from plax._src.core import get_aval as typeof  # noqa: F401  (jax.typeof: a value's aval)

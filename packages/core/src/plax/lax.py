@@ -18,6 +18,7 @@ from plax._src.lax.rng import *  # noqa: F401,F403
 from plax._src.lax.parallel import *  # noqa: F401,F403
 from plax._src.lax.compositions import *  # noqa: F401,F403
 from plax._src.lax.sharding_ops import *  # noqa: F401,F403
+from plax._src.lax.staging import *  # noqa: F401,F403
 from plax._src.lax.shard_map import shard_map_p  # noqa: F401
 from plax._src.lax import calls as _calls  # noqa: F401  (registers the call primitives)
 from plax._src.lax.elementwise import (  # noqa: F401

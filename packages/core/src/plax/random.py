@@ -19,6 +19,7 @@ candidates are within those ulps of each other.
 from __future__ import annotations
 
 from plax._src import prng as _prng
+from plax._src.config import config as _config
 from plax._src.prng_keys import KEY_DTYPE as _KEY_DTYPE, PRNGKeyArray as _Typed
 from plax._src.compiled import compiled as _compiled
 from plax._src.random import (  # noqa: F401
@@ -49,7 +50,8 @@ def PRNGKey(seed, *, impl=None):  # noqa: N802 - JAX's name
     """A key (uint32[2]) from an integer seed: the seed's high and low 32-bit words. Python
     ints are taken as int64 (wrapping to int32 when x64 is off), as in JAX."""
     _check_impl(impl)
-    return _seed_to_key("PRNGKey", _prng.host_seed("PRNGKey", seed))
+    data = _seed_to_key("PRNGKey", _prng.host_seed("PRNGKey", seed))
+    return _Typed(data) if _config.enable_custom_prng else data
 
 
 def key(seed, *, impl=None):
@@ -79,8 +81,8 @@ def key_dtype(impl=None):
 
 
 def _like(key, data):
-    """`data` as a key of the kind `key` is (typed or raw)."""
-    return _Typed(data) if isinstance(key, _Typed) else data
+    """`data` as a key of the kind `key` is (typed or raw; typed with enable_custom_prng)."""
+    return _Typed(data) if isinstance(key, _Typed) or _config.enable_custom_prng else data
 
 
 def key_impl(keys) -> str:

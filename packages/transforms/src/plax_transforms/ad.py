@@ -14,7 +14,7 @@ import numpy as np
 
 from plax.extend import dtypes, registry
 from plax.extend import trace_context
-from plax.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
+from plax.tree_util import Partial, tree_flatten, tree_map, tree_structure, tree_unflatten
 from plax.extend import (
     Array, ClosedJaxpr, JaxprTrace, Literal, Trace, Tracer, Var, get_aval, literal_value,
     make_array, set_current_trace)
@@ -387,6 +387,41 @@ def _float0_zeros(aval):
     return np.zeros(aval.shape, float0)
 
 
+class _Pullback:
+    """vjp's backward function without its residuals: `pullback(residuals, cotangent)`;
+    integer and boolean inputs get float0 cotangents with `float0` (as JAX's vjp), zeros of
+    their dtype without (jacrev)."""
+
+    __slots__ = ("jaxpr", "in_tree", "out_tree", "in_avals", "out_avals", "float0")
+
+    def __init__(self, jaxpr, in_tree, out_tree, in_avals, out_avals, float0=True):
+        self.jaxpr, self.in_tree, self.out_tree = jaxpr, in_tree, out_tree
+        self.in_avals, self.out_avals, self.float0 = in_avals, out_avals, float0
+
+    def __call__(self, consts, ct):
+        in_tree, out_tree, in_avals, out_avals = (self.in_tree, self.out_tree, self.in_avals,
+                                                  self.out_avals)
+        float0 = self.float0
+        flat_ct, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError(f"vjp: the cotangent's tree {ct_tree} differs from the primal "
+                            f"output's tree {out_tree}")
+        for i, (c, a) in enumerate(zip(flat_ct, out_avals)):
+            ca = get_aval(c)
+            if ca.shape != a.shape:
+                raise ValueError(f"vjp: cotangent {i} has shape {ca.shape}, expected {a.shape}")
+        args = [UndefinedPrimal(v.aval) for v in self.jaxpr.invars]
+        cts = backward_pass(self.jaxpr, consts, args, flat_ct)
+        weak = _keeps_weak(flat_ct, out_avals)
+        # a complex input of a real output reached it through real/imag/abs, whose transposes
+        # build the complex cotangent with a strong zero: strong in JAX
+        real_out = any(not dtypes.is_complex(a.dtype) for a in out_avals)
+        cts = [_float0_zeros(a) if float0 and not is_differentiable(a.dtype) else
+               _ct_to_aval(c, a, weak and not (real_out and dtypes.is_complex(a.dtype)))
+               for c, a in zip(cts, in_avals)]
+        return tree_unflatten(in_tree, cts)
+
+
 def vjp(fun: Callable, *primals, has_aux: bool = False):
     """(fun(*primals), vjp_fun) where vjp_fun(cotangent) gives cotangents of the primals;
     integer and boolean primals get float0 cotangents, as JAX's."""
@@ -400,31 +435,44 @@ def _vjp(fun: Callable, primals, has_aux: bool, float0: bool):
     out_tree = flat_fun.out_tree
     in_avals = [get_aval(p) for p in flat_p]
     out_avals = [get_aval(p) for p in out_p]
-
-    def vjp_fun(ct):
-        flat_ct, ct_tree = tree_flatten(ct)
-        if ct_tree != out_tree:
-            raise TypeError(f"vjp: the cotangent's tree {ct_tree} differs from the primal "
-                            f"output's tree {out_tree}")
-        for i, (c, a) in enumerate(zip(flat_ct, out_avals)):
-            ca = get_aval(c)
-            if ca.shape != a.shape:
-                raise ValueError(f"vjp: cotangent {i} has shape {ca.shape}, expected {a.shape}")
-        args = [UndefinedPrimal(v.aval) for v in lin.jaxpr.invars]
-        cts = backward_pass(lin.jaxpr, lin.consts, args, flat_ct)
-        weak = _keeps_weak(flat_ct, out_avals)
-        # a complex input of a real output reached it through real/imag/abs, whose transposes
-        # build the complex cotangent with a strong zero: strong in JAX
-        real_out = any(not dtypes.is_complex(a.dtype) for a in out_avals)
-        cts = [_float0_zeros(a) if float0 and not is_differentiable(a.dtype) else
-               _ct_to_aval(c, a, weak and not (real_out and dtypes.is_complex(a.dtype)))
-               for c, a in zip(cts, in_avals)]
-        return tree_unflatten(in_tree, cts)
+    # a pytree (JAX's Partial): the residuals are its leaves, so it passes through jit (and
+    # fwd_and_bwd's jitted bwd reuses one compilation across steps)
+    vjp_fun = Partial(_Pullback(lin.jaxpr, in_tree, out_tree, in_avals, out_avals, float0),
+                      list(lin.consts))
 
     primal_out = tree_unflatten(out_tree, out_p)
     if has_aux:
         return primal_out, vjp_fun, _strip_tracers(flat_fun.aux)
     return primal_out, vjp_fun
+
+
+def fwd_and_bwd(fun: Callable, argnums, has_aux: bool = False, jitted: bool = True):
+    """(fwd, bwd) as jax.fwd_and_bwd: `fwd(*args)` is `vjp` of `fun` in the arguments
+    `argnums` ((out, residuals), or (out, residuals, aux) with has_aux); `bwd(residuals, ct)`
+    their cotangents (one, or a tuple when argnums is a sequence). Both jitted by default:
+    residuals are a pytree, so bwd compiles once across steps."""
+    if not callable(fun):
+        raise TypeError(f"fwd_and_bwd: expected a callable, got {fun!r}")
+    multi = isinstance(argnums, (tuple, list))
+
+    def fwd(*args):
+        nums = _argnums_tuple(argnums, len(args))
+
+        def partial_fun(*dyn):
+            full = list(args)
+            for i, d in zip(nums, dyn):
+                full[i] = d
+            return fun(*full)
+        return vjp(partial_fun, *(args[i] for i in nums), has_aux=has_aux)
+
+    def bwd(f_vjp, outgrad):
+        g = f_vjp(outgrad)
+        return g if multi else g[0]
+
+    if jitted:
+        from plax_transforms.jit import jit
+        return jit(fwd), jit(bwd)
+    return fwd, bwd
 
 
 def _argnums_tuple(argnums, nargs: int) -> tuple[int, ...]:

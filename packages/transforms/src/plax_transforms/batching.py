@@ -8,11 +8,13 @@ name are resolved here, which is also how pmap runs on a single-device backend.
 from __future__ import annotations
 
 import operator
+import weakref
 from typing import Callable
 
 from plax.extend import config, registry
 from plax.extend import current_trace
 from plax.tree_util import tree_flatten, tree_structure, tree_unflatten
+from plax_transforms._leaks import check_leaks
 from plax.extend import Trace, Tracer, get_aval, set_current_trace
 from plax.extend.batching import (  # noqa: F401  (importable from here too)
     bdim_at_front, check_batch_rule, is_pmap_axis, matchaxis, moveaxis, needs_trace, not_mapped,
@@ -187,6 +189,9 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
                 res.append(matchaxis(v, d, oax, size))
         finally:
             trace.invalidate()
+        if config.check_tracer_leaks:  # nothing of ours may hold the trace's tracers now
+            ref, trace, ins, out, flat_out, o = weakref.ref(trace), None, None, None, None, None
+            check_leaks(ref, f"the function {getattr(fun, '__name__', 'fun')} for vmap")
         return tree_unflatten(out_tree, res)
 
     batched.__name__ = f"vmap({getattr(fun, '__name__', 'fun')})"

@@ -21,7 +21,8 @@ from plax.extend.registry import default_backends as _default_backends
 from plax import profiler
 from plax.extend import Array
 from plax.extend import config
-from plax.extend import EVAL_TRACE
+from plax.extend import EVAL_TRACE, current_trace
+from plax_transforms._leaks import check_leaks
 from plax.extend import trace_context as _ctx
 from plax.tree_util import register_pytree_node, tree_flatten, tree_unflatten
 from plax.dtypes import float0 as _FLOAT0
@@ -209,7 +210,7 @@ class JitFunction:
         dyn_args, dyn_kwargs, statics, static_pos = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(map(get_aval, leaves))
-        key = (in_tree, statics, avals, config.enable_x64)  # x64 changes what tracing makes
+        key = (in_tree, statics, avals, config.trace_context)  # x64 and the like change traces
         entry = self._cache.get(key)
         if entry is None:
             if config.explain_cache_misses:
@@ -220,11 +221,17 @@ class JitFunction:
         return entry, leaves
 
     def _trace(self, args, kwargs, static_pos, statics, in_tree, avals):
+        if config.no_tracing:
+            raise RuntimeError(f"re-tracing function {self.name} at {_defined_at(self.fun)} "
+                               "for `jit`, but 'no_tracing' is set")
         fun, nargs = self.fun, len(args)
         static_kw = dict(statics[1])
-        out_box = []
+        out_box, trace_box = [], []
+        leaks = config.check_tracer_leaks
 
         def flat_fun(*flat):
+            if leaks:
+                trace_box.append(weakref.ref(current_trace()))
             d_args, d_kwargs = tree_unflatten(in_tree, flat)
             it = iter(d_args)
             full = [args[i] if i in static_pos else next(it) for i in range(nargs)]
@@ -239,6 +246,9 @@ class JitFunction:
         t0 = time.perf_counter()
         with profiler.record("trace", f"jit({self.name})"):
             closed, consts = closed_call_jaxpr(flat_fun, list(avals), f"jit({self.name})")
+        if trace_box:
+            check_leaks(trace_box.pop(), f"the function {self.name} at "
+                                         f"{_defined_at(self.fun)} for jit")
         if logger.isEnabledFor(_log_level()):
             logger.log(_log_level(), "Finished tracing jit(%s) in %.4f s", self.name,
                        time.perf_counter() - t0)
@@ -277,7 +287,7 @@ class JitFunction:
         hot = self._last
         x = args[0] if len(args) == 1 else None
         if type(x) is Array and x.aval is hot[6] and x._backend is hot[2] and \
-                config.enable_x64 is hot[7]:  # one Array, as last time: checked directly
+                config.trace_context is hot[7]:  # one Array, as last time: checked directly
             leaves, bufs, backend, committed = args, [x._buf], hot[2], x._committed
         else:
             avals, bufs, committed, backend = [], [], False, None
@@ -308,7 +318,7 @@ class JitFunction:
                     committed = True
                 if x._backend is not backend:
                     backend = x._backend if backend is None else _MISS
-            key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
+            key = (in_tree, config.trace_context, *avals)  # x64 and the like change traces
             if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
                 return self._warm(key, args, kwargs, leaves, backend)
         if not committed and self.backend is None:
@@ -328,7 +338,7 @@ class JitFunction:
             execution.check_not_deleted(leaves)
             raise
         if hot[4] is not None:  # one output
-            if config.debug_nans:
+            if config.debug_nans or config.debug_infs:
                 return execution.wrap_one(outs[0], hot[4], backend, committed, jit_p)
             return Array(outs[0], hot[4], backend, committed)
         return _outputs(hot[1], outs, backend, committed)
@@ -336,7 +346,7 @@ class JitFunction:
     def _warm(self, key, args, kwargs, leaves, backend):
         """A call of Arrays that missed the one-slot `_last`: the flat cache, else the full
         path; a hit becomes the new `_last` (key, entry, backend, runner, the single output's
-        aval or None, the consts' buffers, the one argument's aval, the x64 mode), one tuple
+        aval or None, the consts' buffers, the one argument's aval, the trace context), one tuple
         replaced whole, so threads never see halves of two."""
         entry = self._flat_cache.get(key)
         if entry is None:
@@ -344,7 +354,7 @@ class JitFunction:
         out = self._execute(entry, leaves)
         last = entry.last
         if last.backend is backend:
-            # ... and, for a call of one Array, its aval and x64 mode (the _one path's checks)
+            # ... and, for a call of one Array, its aval and trace context (the _one path's checks)
             one = key[0] is None and len(key) == 3
             self._last = (key, entry, backend, last.run,
                           entry.out_avals[0] if entry.single_out else None,
@@ -354,6 +364,9 @@ class JitFunction:
 
     def _execute(self, entry, leaves, avals=None):
         """Run `entry`'s executable on concrete leaves (compiling it for the backend once)."""
+        if config.no_execution:
+            raise RuntimeError(f"plax tried to execute function jit({self.name}), but the "
+                               "no_execution config option is set")
         backend, committed = execution.pick_backend(leaves, self.backend)
         last = entry.last
         prof = profiler.state.active
@@ -384,7 +397,7 @@ class JitFunction:
         if self._simple and not kwargs:
             leaves, in_tree = flat if flat is not None else tree_flatten(args)
             avals = tuple(map(get_aval, leaves))
-            key = (in_tree, avals, config.enable_x64)
+            key = (in_tree, avals, config.trace_context)
             entry = self._fast_cache.get(key)
             if entry is None:
                 entry, leaves = self._entry(args, kwargs)
@@ -457,7 +470,7 @@ class JitFunction:
                                    f"{before.get(k, '<absent>')!r} to "
                                    f"{now.get(k, '<absent>')!r}")
         if best[3] != x64:
-            reasons.append(f"enable_x64 changed from {best[3]} to {x64}")
+            reasons.extend(config.trace_context_changes(best[3], x64))
         if best[0] == tree:
             labels = self._leaf_labels(args, kwargs, static_pos)
             for i, (a, b) in enumerate(zip(best[2], avals)):

@@ -40,7 +40,8 @@ def plax_register(registry):
     collectives.register(registry)
 
     api = {
-        "jvp": ad.jvp, "vjp": ad.vjp, "linearize": ad.linearize, "grad": ad.grad,
+        "jvp": ad.jvp, "vjp": ad.vjp, "fwd_and_bwd": ad.fwd_and_bwd, "linearize": ad.linearize,
+        "grad": ad.grad,
         "value_and_grad": ad.value_and_grad, "jacfwd": ad.jacfwd, "jacrev": ad.jacrev,
         "jacobian": ad.jacrev, "hessian": ad.hessian, "linear_transpose": ad.linear_transpose,
         "vmap": batching.vmap, "jit": jit.jit, "pmap": pmap.pmap,

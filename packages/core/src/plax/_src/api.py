@@ -12,7 +12,7 @@ import numpy as np
 from plax._src import dtypes, registry, tree_util
 from plax._src.array import Array
 from plax._src.config import config
-from plax._src.core import ClosedJaxpr, ShapedArray, Tracer, get_aval
+from plax._src.core import ClosedJaxpr, ShapedArray, Trace, Tracer, get_aval
 from plax._src.tracing import trace_to_jaxpr
 
 
@@ -191,7 +191,7 @@ def device_put(x: Any, device=None) -> Any:
         if isinstance(leaf, Tracer):
             return leaf
         from plax._src.array import check_not_deleted
-        from plax._src.dispatch import to_buffer
+        from plax._src.dispatch import guard_transfer, to_buffer
         check_not_deleted([leaf])
         b = backend or (leaf._backend if type(leaf) is Array else registry.get_backend())
         if (type(leaf) is Array and leaf._backend is b
@@ -200,8 +200,9 @@ def device_put(x: Any, device=None) -> Any:
                 return leaf
             return Array(leaf._buf, leaf.aval, b, True)
         if type(leaf) is Array:
+            guard_transfer("device_to_device", leaf.aval, device or b.name, explicit=True)
             return Array(b.put(leaf._value(), device), leaf.aval, b, device is not None)
-        buf, aval = to_buffer(leaf, b)
+        buf, aval = to_buffer(leaf, b, explicit=True)
         if device is not None and b.buffer_device(buf) != device:
             buf = b.put(np.asarray(b.to_numpy(buf)), device)
         return Array(buf, aval, b, device is not None)
@@ -210,8 +211,15 @@ def device_put(x: Any, device=None) -> Any:
 
 
 def device_get(x: Any) -> Any:
-    """Copy every Array leaf of `x` to the host as a NumPy array."""
-    return tree_util.tree_map(lambda v: np.asarray(v) if isinstance(v, Array) else v, x)
+    """Copy every Array leaf of `x` to the host as a NumPy array (an explicit transfer)."""
+    def get(v):
+        if not isinstance(v, Array):
+            return v
+        from plax._src.dispatch import guard_transfer
+        if v._backend.platform != "cpu":
+            guard_transfer("device_to_host", v.aval, "host", explicit=True)
+        return np.asarray(v._value())
+    return tree_util.tree_map(get, x)
 
 
 def block_until_ready(x: Any) -> Any:
@@ -318,3 +326,91 @@ def print_environment_info(return_string: bool = False):
     if return_string:
         return s
     print(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compile-time evaluation, live arrays, effects, host copies
+
+
+class _CompileTimeEvalTrace(Trace):
+    """The trace of an `ensure_compile_time_eval` block: a primitive on concrete values runs
+    now (eagerly); one on a tracer goes to the trace the block was entered under."""
+
+    def __init__(self, parent):
+        self.parent = parent
+
+    def _target(self, args):
+        from plax._src.core import EVAL_TRACE
+        return self.parent if any(isinstance(a, Tracer) for a in args) else EVAL_TRACE
+
+    def process_primitive(self, prim, args, params):
+        from plax._src.core import set_current_trace
+        target = self._target(args)
+        with set_current_trace(target):
+            return target.process_primitive(prim, args, params)
+
+    def process_custom_jvp_call(self, prim, fun, jvp, args, params):
+        from plax._src.core import set_current_trace
+        target = self._target(args)
+        with set_current_trace(target):
+            return target.process_custom_jvp_call(prim, fun, jvp, args, params)
+
+    def process_custom_vjp_call(self, prim, fun, fwd, bwd, args, params):
+        from plax._src.core import set_current_trace
+        target = self._target(args)
+        with set_current_trace(target):
+            return target.process_custom_vjp_call(prim, fun, fwd, bwd, args, params)
+
+    def invalidate(self) -> None:
+        pass
+
+    is_valid = True
+
+
+@contextlib.contextmanager
+def ensure_compile_time_eval():
+    """As jax.ensure_compile_time_eval: inside a traced function (jit, grad, vmap ...),
+    operations on concrete values run now, giving Arrays (not tracers) that Python control flow
+    can read; operations on the traced arguments are still traced."""
+    from plax._src.core import current_trace, set_current_trace
+    parent = current_trace()
+    with set_current_trace(_CompileTimeEvalTrace(parent)):
+        yield
+
+
+def live_arrays(platform: str | None = None) -> list:
+    """The Arrays alive (not deleted) on the backend `platform` names (a backend name or a
+    platform such as 'cpu'; None: the default backend), as jax.live_arrays."""
+    import gc
+    if platform is None:
+        backend = registry.get_backend()
+    elif platform in registry.backend_names():
+        backend = registry.get_backend(platform)
+    else:
+        backend = registry._pick_from([platform])
+    from plax._src.array import DeletedBuffer
+    return [o for o in gc.get_objects()
+            if type(o) is Array and o._backend is backend and type(o._buf) is not DeletedBuffer]
+
+
+def effects_barrier() -> None:
+    """Wait until the computations launched so far have finished (and so their side effects,
+    such as plax.debug.print's, have happened): every live Array of every started backend is
+    waited on, as jax.effects_barrier waits on its runtime tokens."""
+    import gc
+    from plax._src.array import DeletedBuffer
+    started = set(map(id, registry.started_backends()))
+    for o in gc.get_objects():
+        if type(o) is Array and id(o._backend) in started and \
+                type(o._buf) is not DeletedBuffer:
+            o._backend.block_until_ready(o._buf)
+
+
+def copy_to_host_async(x: Any) -> Any:
+    """Start copying every Array leaf of `x` to the host (a later np.asarray finds it there);
+    returns `x`, as jax.copy_to_host_async."""
+    for leaf in tree_util.tree_leaves(x):
+        start = getattr(leaf, "copy_to_host_async", None)
+        if start is not None:
+            start()
+    return x

@@ -138,6 +138,12 @@ class Array(ArrayMethods):
         self._backend.block_until_ready(self._buf)
         return self
 
+    def copy_to_host_async(self) -> None:
+        """Start the copy to the host that a later np.asarray(x) would wait for (as JAX's)."""
+        if type(self._buf) is DeletedBuffer:
+            raise deleted_error(self)
+        self._backend.copy_to_host_async(self._buf)
+
     def is_deleted(self) -> bool:
         return type(self._buf) is DeletedBuffer
 
@@ -166,8 +172,17 @@ class Array(ArrayMethods):
             v.flags.writeable = False
         return v
 
+    def _host_value(self) -> np.ndarray:
+        """`_value()` for the user's reads (np.asarray, float, item ...): an implicit
+        device-to-host transfer for the transfer guard, on backends off the host's CPU (JAX
+        reads CPU arrays without a transfer too)."""
+        if self._backend.platform != "cpu":
+            from plax._src.dispatch import guard_transfer
+            guard_transfer("device_to_host", self.aval, "host")
+        return self._value()
+
     def __array__(self, dtype=None, copy=None):
-        v = self._value()
+        v = self._host_value()
         if copy:
             v = v.copy()
         return v if dtype is None else v.astype(dtype, copy=False)
@@ -186,45 +201,45 @@ class Array(ArrayMethods):
         return self._value().__dlpack_device__()
 
     def item(self, *args):
-        return self._value().item(*args)
+        return self._host_value().item(*args)
 
     def tolist(self):
-        return self._value().tolist()
+        return self._host_value().tolist()
 
     def copy(self) -> "Array":
-        from plax._src import dispatch
         sharding = self.sharding
         if len(sharding.device_set) > 1:  # the copy keeps the layout
             from plax._src import sharded
             out = sharded.put(np.array(self._value()), sharding)
             out.aval, out._committed = self.aval, self._committed
             return out
-        return dispatch.make_array(np.array(self._value()), self.aval, self._backend)
+        return Array(self._backend.put(np.array(self._value())), self.aval, self._backend,
+                     False)
 
     def __float__(self):
         self._check_scalar("float")
-        return float(self._value())
+        return float(self._host_value())
 
     def __int__(self):
         self._check_scalar("int")
-        return int(self._value())
+        return int(self._host_value())
 
     def __complex__(self):
         self._check_scalar("complex")
-        return complex(self._value())
+        return complex(self._host_value())
 
     def __bool__(self):
         if self.aval.size != 1:
             raise ValueError(f"the truth value of an array with shape {self.aval.shape} is "
                              "ambiguous; use a.any() or a.all()")
-        return bool(self._value())
+        return bool(self._host_value())
 
     def __index__(self):
         if not dtypes.is_int(self.aval.dtype) and self.aval.dtype != dtypes.bool_:
             raise TypeError(f"only integer arrays can be used as an index, got dtype "
                             f"{self.aval.dtype}")
         self._check_scalar("index")
-        return int(self._value())
+        return int(self._host_value())
 
     def _check_scalar(self, what: str) -> None:
         # as JAX (and NumPy 2): only 0-d arrays convert; bool() alone accepts any size-1 array

@@ -102,6 +102,10 @@ class Backend:
         """The device a buffer lives on."""
         return self.default_device()
 
+    def copy_to_host_async(self, buf: Any) -> None:
+        """Start copying `buf` to host memory (Array.copy_to_host_async); nothing to do where
+        buffers are host memory already."""
+
     def block_until_ready(self, buf: Any) -> None:
         """Wait until the computation producing `buf` is done."""
 

@@ -129,6 +129,8 @@ class Config:
         self._cache.clear()
         self._drop_fast()
         self._notify(name)
+        if name in _UPDATE_HOOKS:  # an option that sets another (default_device: backend)
+            _UPDATE_HOOKS[name](opt.value)
 
     def reset(self, name: str) -> None:
         """Forget a value set by `update`, so the environment variable or default applies again."""
@@ -137,6 +139,8 @@ class Config:
         self._cache.clear()
         self._drop_fast()
         self._notify(opt.name)
+        if opt.name in _UPDATE_HOOKS:
+            _UPDATE_HOOKS[opt.name](None)
 
     @contextlib.contextmanager
     def override(self, name: str, value: Any):
@@ -174,6 +178,9 @@ class Config:
 
     def __repr__(self):
         return "plax.config(" + ", ".join(f"{k}={v!r}" for k, v in self.values().items()) + ")"
+
+
+_UPDATE_HOOKS: dict = {}  # option -> fn(new value), run after `update` / `reset` of it
 
 
 def _strip_prefix(name: str) -> str:
@@ -276,14 +283,120 @@ config.define("explain_cache_misses", False, _parse_bool,
               "shape, dtype or weak type, which static argument, or the tree changed",
               validate=_check_bool)
 
+config.define("debug_infs", False, _parse_bool,
+              "as JAX's jax_debug_infs: raise FloatingPointError when an operation (an eager "
+              "op, a jitted call's output) produces an inf", validate=_check_bool)
+
+
+def _check_choice(*choices, optional=False):
+    def check(name: str, value: Any):
+        if value is None and optional:
+            return None
+        v = getattr(value, "value", value)  # an enum member of JAX's (a StrEnum) too
+        if isinstance(v, str) and v in choices:
+            return v
+        raise ValueError(f"plax.config option '{name}' takes one of {list(choices)}"
+                         f"{' or None' if optional else ''}, got {value!r}")
+    return check
+
+
+_TRANSFER_LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
+config.define("numpy_rank_promotion", "allow", str.strip,
+              "as JAX's: NumPy-style implicit rank promotion in plax.numpy's elementwise "
+              "operations is allowed, warned about ('warn') or refused with ValueError "
+              "('raise')", validate=_check_choice("allow", "warn", "raise"))
+config.define("numpy_dtype_promotion", "standard", str.strip,
+              "as JAX's: 'standard' promotion lattice, or 'strict': operations between "
+              "arrays of different strongly-typed dtypes raise plax.dtypes.TypePromotionError "
+              "(Python scalars and weakly-typed values still promote within their kind)",
+              validate=_check_choice("standard", "strict"))
+def _check_matmul_precision(name: str, value: Any):
+    """One of JAX's precision names, or a lax.DotAlgorithmPreset (or its name), as JAX's."""
+    from plax._src.lax.linalg import DotAlgorithmPreset
+    if isinstance(value, DotAlgorithmPreset):
+        return value.name
+    if isinstance(value, str) and value in DotAlgorithmPreset.__members__:
+        return value
+    return _check_choice("default", "high", "highest", "bfloat16", "tensorfloat32", "float32",
+                         optional=True)(name, value)
+
+
+config.define("default_matmul_precision", None, lambda s: s.strip() or None,
+              "as JAX's: the precision dot_general and conv_general_dilated get when the call "
+              "passes precision=None ('default', 'high', 'highest', 'bfloat16', "
+              "'tensorfloat32', 'float32', or a lax.DotAlgorithmPreset or its name)",
+              validate=_check_matmul_precision)
+config.define("allow_f16_reductions", True, _parse_bool,
+              "as JAX's: False makes reduce_sum over float16/bfloat16 operands (over an axis "
+              "longer than 1) raise ValueError", validate=_check_bool)
+config.define("no_tracing", False, _parse_bool,
+              "as JAX's: a jitted function that would trace (a cache miss) raises RuntimeError",
+              validate=_check_bool)
+config.define("no_execution", False, _parse_bool,
+              "as JAX's: running a compiled program (a jitted call, an eager op) raises "
+              "RuntimeError", validate=_check_bool)
+config.define("check_tracer_leaks", False, _parse_bool,
+              "as JAX's: when a jit, grad or vmap trace ends, raise if one of its tracers is "
+              "still referenced from outside (a global, a closure cell, a list) naming it",
+              validate=_check_bool)
+config.define("legacy_prng_key", "allow", str.strip,
+              "as JAX's: a raw uint32 key passed to a plax.random function is allowed, "
+              "warned about ('warn') or refused with ValueError ('error')",
+              validate=_check_choice("allow", "warn", "error"))
+config.define("enable_custom_prng", False, _parse_bool,
+              "as JAX's: plax.random.PRNGKey, split and fold_in give typed keys (key<fry>) "
+              "even from raw uint32 keys, and a raw key passed to plax.random warns "
+              "(FutureWarning)", validate=_check_bool)
+config.define("threefry_partitionable", True, _parse_bool,
+              "as JAX's (default True): plax.random's threefry bit layout; False gives the "
+              "numbers of JAX's original layout (split and random bits hash one flat counter "
+              "run)", validate=_check_bool)
+for _dir in ("host_to_device", "device_to_host", "device_to_device"):
+    config.define(f"transfer_guard_{_dir}", "allow", str.strip,
+                  f"as JAX's: {_dir.replace('_', '-')} transfers are allowed, logged "
+                  "(logger 'plax.transfer', level WARNING) or refused (RuntimeError); "
+                  "'log'/'disallow' guard implicit transfers only (device_put, device_get "
+                  "and jnp.asarray-free explicit moves pass), the *_explicit levels guard "
+                  "explicit ones too", validate=_check_choice(*_TRANSFER_LEVELS))
+config.define("default_device", None, lambda s: s.strip() or None,
+              "as JAX's: a plax Device (its backend's first), a backend name or a platform "
+              "('cpu', 'gpu'): new arrays and computations on uncommitted values go to that "
+              "device's backend (updating it sets the `backend` option; None resets it)")
+
 
 # eager dispatch's one read per op for its three checks (any of them on: the checked path)
 config.derive("any_checks", lambda: bool(config.checks or config.check_rules
-                                         or config.debug_nans),
-              ("checks", "check_rules", "debug_nans"))
+                                         or config.debug_nans or config.debug_infs
+                                         or config.no_execution),
+              ("checks", "check_rules", "debug_nans", "debug_infs", "no_execution"))
 # a jitted call's one read for what sends it off its hot path (eager, or checkified)
-config.derive("jit_slow_path", lambda: bool(config.disable_jit or config.checks),
-              ("disable_jit", "checks"))
+config.derive("jit_slow_path", lambda: bool(config.disable_jit or config.checks
+                                            or config.no_execution),
+              ("disable_jit", "checks", "no_execution"))
+
+# What a trace depends on besides its arguments: jit's cache key holds this one value (an
+# interned tuple, so the hot path compares it by identity), and make_user_context adds to it.
+TRACE_CONTEXT = ["enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion",
+                 "default_matmul_precision", "allow_f16_reductions", "default_device",
+                 "legacy_prng_key", "enable_custom_prng", "threefry_partitionable"]
+_interned: dict = {}
+
+
+def _trace_context():
+    vals = tuple(config.value(n) for n in TRACE_CONTEXT)
+    return _interned.setdefault(vals, vals)
+
+
+config.derive("trace_context", _trace_context, tuple(TRACE_CONTEXT))
+
+
+def trace_context_changes(old: tuple, new: tuple) -> list[str]:
+    """'name: old -> new' for each option that differs between two trace_context values."""
+    return [f"{n} changed from {a!r} to {b!r}"
+            for n, a, b in zip(TRACE_CONTEXT, old, new) if a != b]
+
+
+Config.trace_context_changes = staticmethod(trace_context_changes)  # for jit's explanations
 
 
 def enable_x64(value: bool = True):
@@ -298,3 +411,165 @@ def debug_nans(value: bool = True):
 def disable_jit(disable: bool = True):
     """Context manager: run jitted functions eagerly inside the block."""
     return config.override("disable_jit", bool(disable))
+
+
+def _flag(name: str, doc: str):
+    """A JAX-style context manager over option `name`: `with plax.<name>(value):` (the
+    value defaults to True for on/off options, as JAX's)."""
+    def ctx(new_val: Any = True):
+        return config.override(name, new_val)
+    ctx.__name__ = ctx.__qualname__ = name
+    ctx.__doc__ = doc
+    return ctx
+
+
+debug_infs = _flag("debug_infs", "Raise FloatingPointError when an operation produces an inf.")
+log_compiles = _flag("log_compiles", "Log each jit trace and compilation (logger 'plax.jit').")
+explain_cache_misses = _flag("explain_cache_misses",
+                             "Log why a jitted function traces again (logger 'plax.jit').")
+enable_checks = _flag("check_rules",
+                      "As jax.enable_checks (JAX's internal invariant checks): plax's "
+                      "`check_rules`, every eager result and batch rule's output checked "
+                      "against the primitive's abstract evaluation.")
+enable_checks.__name__ = enable_checks.__qualname__ = "enable_checks"
+check_tracer_leaks = _flag("check_tracer_leaks",
+                           "Raise when a finished trace's tracer is still referenced.")
+
+
+def checking_leaks():
+    """`with plax.checking_leaks():` is `with plax.check_tracer_leaks(True):`."""
+    return config.override("check_tracer_leaks", True)
+
+
+no_tracing = _flag("no_tracing", "A jitted function that would trace raises RuntimeError.")
+no_execution = _flag("no_execution", "Running a compiled program raises RuntimeError.")
+allow_f16_reductions = _flag("allow_f16_reductions",
+                             "False: reduce_sum over float16/bfloat16 raises ValueError.")
+numpy_rank_promotion = _flag("numpy_rank_promotion",
+                             "'allow', 'warn' or 'raise' on implicit rank promotion.")
+numpy_dtype_promotion = _flag("numpy_dtype_promotion",
+                              "'standard' or 'strict' implicit dtype promotion.")
+default_matmul_precision = _flag("default_matmul_precision",
+                                 "The precision of dot_general/conv calls given None.")
+legacy_prng_key = _flag("legacy_prng_key",
+                        "'allow', 'warn' or 'error' on raw uint32 keys in plax.random.")
+enable_custom_prng = _flag("enable_custom_prng",
+                           "plax.random gives typed keys (key<fry>) from raw ones too.")
+threefry_partitionable = _flag("threefry_partitionable",
+                               "plax.random's threefry layout: partitionable (True) or JAX's "
+                               "original one (False).")
+transfer_guard_host_to_device = _flag("transfer_guard_host_to_device",
+                                      "Guard level of host-to-device transfers.")
+transfer_guard_device_to_host = _flag("transfer_guard_device_to_host",
+                                      "Guard level of device-to-host transfers.")
+transfer_guard_device_to_device = _flag("transfer_guard_device_to_device",
+                                        "Guard level of device-to-device transfers.")
+
+
+@contextlib.contextmanager
+def transfer_guard(new_val: str):
+    """The guard level of all three directions of transfer in the block: 'allow', 'log',
+    'disallow' (implicit transfers), 'log_explicit', 'disallow_explicit' (all transfers)."""
+    with contextlib.ExitStack() as stack:
+        for d in ("host_to_device", "device_to_device", "device_to_host"):
+            stack.enter_context(config.override(f"transfer_guard_{d}", new_val))
+        yield
+
+
+def _check_device(name: str, value: Any):
+    if value is None or hasattr(value, "backend_name"):
+        return value
+    if isinstance(value, str):
+        from plax._src import registry
+        try:
+            registry.validate_backend_name(value)
+        except Exception:
+            if value not in ("cpu", "gpu", "tpu", "cuda", "rocm"):
+                raise ValueError(
+                    "plax.default_device must be passed either a Device object (e.g. "
+                    "`plax.devices('cpu')[0]`), a backend name or a platform name string "
+                    f"like 'cpu' or 'gpu', got: {value!r}") from None
+        return value
+    raise ValueError("plax.default_device must be passed either a Device object (e.g. "
+                     "`plax.devices('cpu')[0]`), a backend name or a platform name string "
+                     f"like 'cpu' or 'gpu', got: {value!r}")
+
+
+config._options["default_device"].validate = _check_device
+
+
+def _device_backend(value) -> str | None:
+    """The backend name a default_device value means (a Device: its backend, which must be
+    that backend's first device; a platform: the highest-priority backend running on it)."""
+    from plax._src import registry
+    if value is None:
+        return None
+    if hasattr(value, "backend_name"):
+        first = registry.get_backend(value.backend_name).default_device()
+        if value != first:
+            raise ValueError(f"plax.default_device({value!r}): plax places uncommitted values "
+                             f"per backend, on its first device ({first!r}); commit values to "
+                             "another device with plax.device_put(x, device) or "
+                             "plax.jit(f, device=device)")
+        return value.backend_name
+    if value in registry.backend_names():
+        return value
+    return registry._pick_from([value]).name
+
+
+def _default_device_updated(device) -> None:
+    """`config.update("default_device", d)` (or jax_default_device): the default backend
+    becomes d's; None (or a reset) gives the choice back to priority and `platforms`."""
+    name = _device_backend(device)
+    if name is None:
+        config.reset("backend")
+    else:
+        config.update("backend", name)
+
+
+_UPDATE_HOOKS["default_device"] = _default_device_updated
+
+
+@contextlib.contextmanager
+def default_device(device):
+    """As jax.default_device: in the block, new arrays and computations on uncommitted values
+    (eager ops, jitted calls) go to `device` (a Device, a backend name, or a platform such as
+    'cpu'); committed values stay where they are. None: the default backend."""
+    device = _check_device("default_device", device)
+    with config.override("default_device", device):
+        with config.override("backend", _device_backend(device)):
+            yield
+
+
+class UserContext:
+    """A value that jit's caches key on (`plax.make_user_context`): `with ctx(v):` sets it
+    for the block (this thread), `ctx.value` reads it."""
+
+    def __init__(self, name: str, default_value):
+        self._name = name
+        self._default = default_value
+
+    @property
+    def value(self):
+        return config.value(self._name)
+
+    def __call__(self, new_val):
+        return config.override(self._name, new_val)
+
+    def __repr__(self):
+        return f"UserContext({self.value!r})"
+
+
+def make_user_context(default_value=None) -> UserContext:
+    """A context whose value takes part in jit's cache key, as jax.make_user_context: a jitted
+    function called under another value traces again."""
+    name = f"user_context_{len(_user_contexts)}"
+    config.define(name, default_value, str, "a plax.make_user_context value")
+    ctx = UserContext(name, default_value)
+    _user_contexts.append(ctx)
+    TRACE_CONTEXT.append(name)
+    config.derive("trace_context", _trace_context, tuple(TRACE_CONTEXT))
+    return ctx
+
+
+_user_contexts: list = []

@@ -6,6 +6,7 @@ jit is trace + cache key + `load` / `execute` from here.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -22,6 +23,15 @@ _eager_cache: dict = {}
 # primitive -> (backend, input avals, params items, output aval(s), runner) of its last run
 _last_eager: dict = {}
 _EAGER_CACHE_LIMIT = 8192  # (runners can hold compiled programs)
+
+
+def _forget_eager(name: str) -> None:
+    if name == "allow_f16_reductions":  # an option abstract evaluation reads
+        _eager_cache.clear()
+        _last_eager.clear()
+
+
+config.on_change(_forget_eager)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -60,19 +70,41 @@ def _pick_backend(args: Sequence[Any]):
     return pick_backend(args)[0]
 
 
-def to_buffer(x: Any, backend, aval: ShapedArray | None = None) -> tuple[Any, ShapedArray]:
+_transfer_logger = logging.getLogger("plax.transfer")
+
+
+def guard_transfer(direction: str, aval: ShapedArray, dst, explicit: bool = False) -> None:
+    """The transfer guard (`with plax.transfer_guard("disallow"):`, as JAX's) on one transfer
+    of `aval` in `direction` (host_to_device, device_to_host, device_to_device) to `dst`:
+    'log'/'disallow' act on implicit transfers, 'log_explicit'/'disallow_explicit' on all."""
+    level = config.value("transfer_guard_" + direction)
+    if level == "allow" or explicit and not level.endswith("_explicit"):
+        return
+    what = (f"{'explicit ' if explicit else ''}{direction.replace('_', '-')} transfer: "
+            f"aval={aval.str_short()}, dst={dst}")
+    if level.startswith("log"):
+        _transfer_logger.warning(what)
+    else:
+        raise RuntimeError(f"Disallowed {what} (transfer_guard_{direction}={level!r})")
+
+
+def to_buffer(x: Any, backend, aval: ShapedArray | None = None,
+              explicit: bool = False) -> tuple[Any, ShapedArray]:
     """A value of any accepted kind as a (buffer on `backend`, aval) pair; a known `aval` of a
-    host value skips recomputing it."""
+    host value skips recomputing it. Moves are implicit transfers (the transfer guard's)
+    unless `explicit` (device_put)."""
     if type(x) is Array:
         if x._backend is backend:
             return x._buf, x.aval
         check_not_deleted([x])
+        guard_transfer("device_to_device", x.aval, backend.name, explicit)
         return backend.put(np.asarray(x._backend.to_numpy(x._buf))), x.aval
-    if aval is not None:
-        return backend.put(np.asarray(x, dtype=aval.dtype)), aval
-    aval = get_aval(x)  # raises PlaxTypeError for invalid values
-    if isinstance(x, Array):  # a subclass
-        return to_buffer(Array(x._buf, x.aval, x._backend, x._committed), backend)
+    if aval is None:
+        aval = get_aval(x)  # raises PlaxTypeError for invalid values
+        if isinstance(x, Array):  # a subclass
+            return to_buffer(Array(x._buf, x.aval, x._backend, x._committed), backend,
+                             explicit=explicit)
+    guard_transfer("host_to_device", aval, backend.name, explicit)
     return backend.put(np.asarray(x, dtype=aval.dtype)), aval
 
 
@@ -102,10 +134,10 @@ def launch(run, bufs: list, *holders: Sequence[Any]):
 
 def wrap(bufs: Sequence[Any], avals: Sequence[ShapedArray], backend, committed: bool,
          what) -> list[Array]:
-    """Output buffers as Arrays; with debug_nans on, a FloatingPointError naming `what` (a
-    primitive or a name) if one holds a NaN."""
+    """Output buffers as Arrays; with debug_nans (debug_infs) on, a FloatingPointError naming
+    `what` (a primitive or a name) if one holds a NaN (an inf)."""
     res = [Array(b, a, backend, committed) for b, a in zip(bufs, avals)]
-    if config.debug_nans:
+    if config.debug_nans or config.debug_infs:
         for r in res:
             _check_nans(what, r)
     return res
@@ -113,16 +145,21 @@ def wrap(bufs: Sequence[Any], avals: Sequence[ShapedArray], backend, committed: 
 
 def wrap_one(buf: Any, aval: ShapedArray, backend, committed: bool, what) -> Array:
     res = Array(buf, aval, backend, committed)
-    if config.debug_nans:
+    if config.debug_nans or config.debug_infs:
         _check_nans(what, res)
     return res
 
 
 def _check_nans(what, x: Array) -> None:
-    if dtypes.is_inexact(x.aval.dtype) and np.isnan(np.asarray(x._value())).any():
-        name = getattr(what, "name", what)
-        raise FloatingPointError(f"invalid value (nan) encountered in '{name}' "
-                                 f"(output {x.aval.str_short()}; debug_nans is on)")
+    if not dtypes.is_inexact(x.aval.dtype):
+        return
+    v = np.asarray(x._value())
+    for on, kind, test in ((config.debug_nans, "nan", np.isnan),
+                           (config.debug_infs, "inf", np.isinf)):
+        if on and test(v).any():
+            name = getattr(what, "name", what)
+            raise FloatingPointError(f"invalid value ({kind}) encountered in '{name}' "
+                                     f"(output {x.aval.str_short()}; debug_{kind}s is on)")
 
 
 def donate(values: Sequence[Any], positions: Sequence[int], backend, reason: str) -> None:
@@ -206,6 +243,9 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
     fewer): `apply_primitive`, written out flat for the hot path. Tracers of a finished
     transformation among `args` are an UnexpectedTracerError."""
     checks = config.any_checks  # checks, check_rules or debug_nans: one read per op for all
+    if checks and config.no_execution:
+        raise RuntimeError(f"plax tried to execute {prim.name} eagerly, but the no_execution "
+                           "config option is set")
     if checks and config.checks:
         from plax._src import eager_checks
         done = eager_checks.check(prim, args, params)
@@ -264,7 +304,7 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
         if config.checks or config.check_rules:
             check_outputs(prim, backend, out if multi else [out],
                           out_aval if multi else [out_aval])
-        if config.debug_nans:
+        if config.debug_nans or config.debug_infs:
             return wrap(out, out_aval, backend, committed, prim) if multi else \
                 wrap_one(out, out_aval, backend, committed, prim)
     if prim.multiple_results:
@@ -310,6 +350,7 @@ def _escaped_tracer(prim, a) -> UnexpectedTracerError:
 def make_array(value: np.ndarray, aval: ShapedArray, backend=None, device=None,
                committed: bool = False) -> Array:
     backend = backend or registry.get_backend()
+    guard_transfer("host_to_device", aval, backend.name)
     return Array(backend.put(value, device), aval, backend, committed)
 
 

@@ -285,7 +285,36 @@ def result_type_with_weak(*args: Any) -> tuple[np.dtype, bool]:
     if not args:
         raise ValueError("at least one array or dtype is required")
     x64 = x64_enabled()
-    return _promote(tuple(_dtype_and_weak(a, x64) for a in args), x64)
+    pairs = tuple(_dtype_and_weak(a, x64) for a in args)
+    if len(pairs) > 1 and config.config.numpy_dtype_promotion == "strict":
+        _check_strict(pairs)
+    return _promote(pairs, x64)
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_strict(pairs: tuple) -> None:
+    """numpy_dtype_promotion='strict' (JAX's strict lattice): strong dtypes promote only to
+    themselves, a weak int to any int/float/complex, a weak float to any float/complex, a weak
+    complex to any complex; no least upper bound is JAX's TypePromotionError."""
+    strong = {d for d, w in pairs if not w}
+    weak = {_weak_node(d) for d, w in pairs if w}
+    ok = len(strong) <= 1
+    if ok and strong:
+        (dt,) = strong
+        ok = all(dt != bool_ and (n == WEAK_INT and (is_int(dt) or is_inexact(dt)) or
+                                  n == WEAK_FLOAT and is_inexact(dt) or
+                                  n == WEAK_COMPLEX and is_complex(dt)) for n in weak)
+    elif ok:
+        ok = bool_ not in weak
+    if not ok:
+        from plax.dtypes import TypePromotionError
+        names = tuple(str(d) if not w else {WEAK_INT: "int", WEAK_FLOAT: "float",
+                                             WEAK_COMPLEX: "complex"}.get(_weak_node(d), str(d))
+                      for d, w in pairs)
+        raise TypePromotionError(
+            f"Input dtypes {names} have no available implicit dtype promotion path when "
+            "numpy_dtype_promotion=strict. Try explicitly casting inputs to the desired "
+            "output type, or set numpy_dtype_promotion=standard.")
 
 
 def result_type(*args: Any) -> np.dtype:

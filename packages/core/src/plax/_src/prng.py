@@ -8,11 +8,13 @@ A key is a raw uint32[2] array (JAX's legacy `PRNGKey` layout); a batch of keys 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from plax import lax
 from plax._src import dtypes
+from plax._src.config import config
 from plax._src.core import canonicalize_shape, get_aval
 from plax._src.lax import elementwise as ew
 
@@ -59,6 +61,16 @@ def check_key(name: str, key, allow_batched: bool = False):
     from plax._src.prng_keys import PRNGKeyArray
     if isinstance(key, PRNGKeyArray):
         key = key._data
+    elif name != "wrap_key_data" and config.legacy_prng_key != "allow":
+        msg = ("Legacy uint32 key array passed as key to plax.random function. Please create "
+               "keys using plax.random.key(). If use of a raw key array was intended, set "
+               'legacy_prng_key="allow".')
+        if config.legacy_prng_key == "error":
+            raise ValueError(msg)
+        warnings.warn(msg, stacklevel=3)
+    elif name != "wrap_key_data" and config.enable_custom_prng:
+        warnings.warn("Raw arrays as random keys to plax.random functions are deprecated. "
+                      "Assuming valid threefry2x32 key for now.", FutureWarning, stacklevel=3)
     if not (hasattr(key, "aval") or isinstance(key, np.ndarray)):
         raise TypeError(f"random.{name}: expected a PRNG key (a uint32[2] array from "
                         f"plax.random.key, PRNGKey or split), got {type(key).__name__}")
@@ -143,17 +155,50 @@ def hash_counts(parts, shape: tuple[int, ...]):
     return threefry2x32(k1, k2, _u32(0), iota_counts(shape))
 
 
+# threefry_partitionable=False: JAX's original layout, the hash of one flat counter run
+# 0 .. n-1 split in two halves (its split and random_bits before the partitionable default)
+
+
+def _threefry_flat(parts, n: int):
+    """JAX's `threefry_2x32(key, iota(n))`: the first half of the counters as the low words,
+    the second half as the high ones (padded with a 0 to an even count), hashed, concatenated
+    and cut back to `n`."""
+    if n >= 2**32 - 1:
+        raise NotImplementedError(f"random bits for {n} 32-bit words (2**32 - 1 or more) with "
+                                  "threefry_partitionable=False")
+    if n == 0:
+        return lax.full((0,), 0, dtypes.uint32)
+    half = (n + 1) // 2
+    count = lax.iota(dtypes.uint32, 2 * half)
+    if n % 2:  # the pad counter is 0, as in JAX
+        count = ew.select(ew.eq(count, _u32(n)), lax.full((2 * half,), 0, dtypes.uint32), count)
+    x1, x2 = threefry2x32(parts[0], parts[1], lax.slice(count, (0,), (half,)),
+                          lax.slice(count, (half,), (2 * half,)))
+    return lax.slice(lax.concatenate([x1, x2], 0), (0,), (n,))
+
+
+def split_words(parts, shape: tuple[int, ...]):
+    """The two key words of each of `shape` new keys: uint32 arrays of `shape` (JAX's split,
+    in either threefry layout)."""
+    if config.threefry_partitionable:
+        return hash_counts(parts, shape)
+    flat = lax.reshape(_threefry_flat(parts, 2 * math.prod(shape)), tuple(shape) + (2,))
+    n = len(shape)
+    return tuple(lax.reshape(lax.slice(flat, (0,) * n + (i,), tuple(shape) + (i + 1,)), shape)
+                 for i in (0, 1))
+
+
 def split(key, shape):
     """`shape` new keys (uint32[*shape, 2]) from one key."""
     shape = canonicalize_shape(shape, "split's num")
     if any(d < 0 for d in shape):
         raise ValueError(f"random.split: the number of keys must be non-negative, got {shape}")
-    return _stack_last(*hash_counts(key_parts(key), shape))
+    return _stack_last(*split_words(key_parts(key), shape))
 
 
 def split_parts(parts, num: int) -> list[tuple]:
     """`split` for the samplers: `num` keys, each as its pair of scalar words."""
-    b1, b2 = hash_counts(parts, (num,))
+    b1, b2 = split_words(parts, (num,))
 
     def word(b, i):
         return lax.reshape(lax.slice(b, (i,), (i + 1,)), ())
@@ -178,6 +223,8 @@ def random_bits(parts, bit_width: int, shape: tuple[int, ...]):
     """Uniform random unsigned integers of `bit_width` bits and `shape` from key words `parts`."""
     if bit_width not in UINT_DTYPES:
         raise TypeError(f"random bits need an 8, 16, 32 or 64-bit width, got {bit_width}")
+    if not config.threefry_partitionable:
+        return _random_bits_original(parts, bit_width, shape)
     b1, b2 = hash_counts(parts, shape)
     if bit_width == 64:
         u64 = dtypes.canonicalize_dtype(dtypes.uint64)
@@ -189,3 +236,30 @@ def random_bits(parts, bit_width: int, shape: tuple[int, ...]):
     if bit_width == 32:
         return bits
     return ew.convert_element_type(bits, UINT_DTYPES[bit_width])  # keeps the low bits
+
+
+def _random_bits_original(parts, bit_width: int, shape: tuple[int, ...]):
+    """random_bits in JAX's original threefry layout (threefry_partitionable=False): the
+    flat hash of 0 .. ceil(bit_width * size / 32) - 1, its words cut into `bit_width` pieces
+    (low bits first) for 8 and 16 bits, the two halves as high and low words for 64."""
+    size = math.prod(shape)
+    words = -(-bit_width * size // 32)
+    bits = _threefry_flat(parts, words)
+    dt = UINT_DTYPES[bit_width]
+    if bit_width == 64:
+        u64 = dtypes.canonicalize_dtype(dtypes.uint64)
+        if u64 != dtypes.uint64:
+            raise TypeError("64-bit random bits need x64 mode (plax.enable_x64())")
+        hi, lo = (ew.convert_element_type(lax.slice(bits, (a,), (b,)), u64)
+                  for a, b in ((0, size), (size, 2 * size)))
+        bits = ew.bitwise_or(ew.shift_left(hi, np.uint64(32)), lo)
+    elif bit_width in (8, 16):
+        per = 32 // bit_width
+        shifts = lax.broadcast_in_dim(
+            ew.mul(lax.iota(dtypes.uint32, per), _u32(bit_width)), (per, words), (0,))
+        pieces = ew.bitwise_and(
+            ew.shift_right_logical(lax.broadcast_in_dim(bits, (per, words), (1,)), shifts),
+            _u32(np.iinfo(dt).max))
+        flat = lax.reshape(lax.transpose(pieces, (1, 0)), (per * words,))
+        bits = lax.slice(ew.convert_element_type(flat, dt), (0,), (size,))
+    return lax.reshape(bits, tuple(shape))

@@ -13,6 +13,7 @@ import numpy as np
 
 from plax import lax
 from plax._src import dtypes, prng
+from plax._src.config import config
 from plax._src.core import get_aval
 from plax._src.lax import elementwise as ew
 from plax._src.registry import get_api
@@ -21,21 +22,37 @@ _u32 = np.uint32
 
 
 def _split(k1, k2, num: int):
-    """`num` keys from each key (k1[i], k2[i]): JAX's split, element by element."""
-    return [prng.threefry2x32(k1, k2, _u32(0), _u32(j)) for j in range(num)]
+    """`num` keys from each key (k1[i], k2[i]): JAX's split, element by element (in the
+    threefry layout config.threefry_partitionable picks)."""
+    if config.threefry_partitionable:
+        return [prng.threefry2x32(k1, k2, _u32(0), _u32(j)) for j in range(num)]
+    # JAX's original layout: word i of the flat hash of 0 .. 2 num - 1 is the first output of
+    # the pair (i, num + i) for i < num, else the second one of (i - num, i)
+    pairs = [prng.threefry2x32(k1, k2, _u32(m), _u32(num + m)) for m in range(num)]
+    words = [pairs[i][0] if i < num else pairs[i - num][1] for i in range(2 * num)]
+    return [(words[2 * j], words[2 * j + 1]) for j in range(num)]
 
 
 def _uniform(k1, k2, dtype, minval=0.0, maxval=1.0):
     """One uniform float in [minval, maxval) per key (JAX's `uniform(key, ())`, batched)."""
-    b1, b2 = prng.threefry2x32(k1, k2, _u32(0), _u32(0))
     finfo = dtypes.finfo(dtype)
     nbits, nmant = finfo.bits, finfo.nmant
     rng_bits = 8 if nmant < 8 else nbits
     uint = prng.UINT_DTYPES[nbits]
-    if rng_bits == 64:
-        hi, lo = (ew.convert_element_type(b, dtypes.uint64) for b in (b1, b2))
-        bits = ew.bitwise_or(ew.shift_left(hi, np.uint64(32)), lo)
+    if not config.threefry_partitionable:  # the original layout's one or two words
+        b1, b2 = prng.threefry2x32(k1, k2, _u32(0), _u32(1 if rng_bits == 64 else 0))
+        if rng_bits == 64:
+            hi, lo = (ew.convert_element_type(b, dtypes.uint64) for b in (b1, b2))
+            bits = ew.bitwise_or(ew.shift_left(hi, np.uint64(32)), lo)
+        else:
+            bits = b1
     else:
+        b1, b2 = prng.threefry2x32(k1, k2, _u32(0), _u32(0))
+    if rng_bits == 64:
+        if config.threefry_partitionable:
+            hi, lo = (ew.convert_element_type(b, dtypes.uint64) for b in (b1, b2))
+            bits = ew.bitwise_or(ew.shift_left(hi, np.uint64(32)), lo)
+    elif config.threefry_partitionable:
         bits = ew.bitwise_xor(b1, b2)
     if rng_bits < 32:
         bits = ew.convert_element_type(bits, prng.UINT_DTYPES[rng_bits])
@@ -155,7 +172,7 @@ def gamma_samples(parts, alpha, log_space: bool = False):
     n = math.prod(aval.shape)
     if n == 0:
         return lax.full(aval.shape, 0, aval.dtype)
-    k1, k2 = prng.hash_counts(parts, (n,))
+    k1, k2 = prng.split_words(parts, (n,))
     flat = lax.reshape(alpha, (n,))
     out = _differentiable(log_space)(flat, k1, k2)
     return lax.reshape(out, aval.shape)

@@ -519,7 +519,7 @@ def multinomial(key, n, p, *, shape: Sequence[int] | None = None, dtype=None,
     p = pnp.moveaxis(pnp.broadcast_to(p, shape), -1, 0)
     remaining = pnp.flip(pnp.cumsum(pnp.flip(p, 0), 0), 0)
     ratios = p / pnp.where(remaining == 0, np.asarray(1, fdt), remaining)
-    k1, k2 = prng.hash_counts(parts, (ratios.shape[0],))
+    k1, k2 = prng.split_words(parts, (ratios.shape[0],))
 
     def step(remainder, xs):
         ratio, a, b = xs

@@ -468,9 +468,11 @@ def scaled_dot(lhs, rhs, *, lhs_scale=None, rhs_scale=None, dimension_numbers=No
 
 
 def optimization_barrier(operand, /):
-    """`operand` (a pytree) unchanged: plax does not reorder across it, so it is the
-    identity (JAX uses it to stop XLA moving computations)."""
-    return operand
+    """`operand` (a pytree) unchanged, through one `optimization_barrier_p` equation: the
+    xla backend emits stablehlo.optimization_barrier, so XLA does not move computations
+    across it (as JAX's)."""
+    from plax._src.lax.staging import optimization_barrier_bind
+    return optimization_barrier_bind(operand)
 
 
 def composite(decomposition: Callable, name: str, version: int = 0):

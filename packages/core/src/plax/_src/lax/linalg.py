@@ -17,6 +17,7 @@ import numpy as np
 
 from plax._src import core as _core
 from plax._src import dtypes
+from plax._src.config import config
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray, get_aval
 from plax._src.registry import add_abstract_eval
 
@@ -180,9 +181,12 @@ def _check_platform(precision, platform: str) -> None:
 
 
 def canonicalize_precision(precision: Any):
-    """None, a pair of Precision values (one per operand), or a dot algorithm."""
+    """None, a pair of Precision values (one per operand), or a dot algorithm; None takes the
+    default_matmul_precision option (`with plax.default_matmul_precision("float32"):`)."""
     if precision is None:
-        return None
+        precision = config.default_matmul_precision
+        if precision is None:
+            return None
     if isinstance(precision, Precision):
         return (precision, precision)
     if isinstance(precision, (DotAlgorithm, DotAlgorithmPreset)):

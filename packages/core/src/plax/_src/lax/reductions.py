@@ -5,6 +5,7 @@ results keep the operand's dtype (no accumulation upcast; plax.numpy does that).
 from __future__ import annotations
 
 from plax._src import dtypes
+from plax._src.config import config
 from plax._src.core import PlaxTypeError, Primitive, ShapedArray
 from plax._src.lax._params import (
     check_dims, check_no_sharding, int_tuple, is_int_param, static_int, static_ints)
@@ -69,6 +70,10 @@ def _reduce_sum_rule(x, *, axes, out_sharding=None):
     # out_sharding is JAX 0.10's param (always None here), kept so printed jaxprs match JAX's
     check_no_sharding("reduce_sum", out_sharding)
     _check_dtype("reduce_sum", _number, x)
+    if x.dtype in (dtypes.float16, dtypes.bfloat16) and not config.allow_f16_reductions and \
+            any(x.shape[d] != 1 for d in axes):
+        raise ValueError(f"reduce_sum on operand {x.str_short()} is not allowed when "
+                         "allow_f16_reductions=False.")
     return ShapedArray(_reduced_shape("reduce_sum", x, axes), x.dtype, x.weak_type)
 
 

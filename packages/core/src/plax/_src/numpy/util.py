@@ -5,6 +5,7 @@ NumPy broadcasting written with lax ops, and axis normalization with NumPy's err
 from __future__ import annotations
 
 import operator
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from plax import lax
 from plax._src import dispatch, dtypes
 from plax._src.array import Array
+from plax._src.config import config
 from plax._src.core import ShapedArray, Tracer, concrete_or_error, get_aval
 
 _PY_SCALARS = (bool, int, float, complex)
@@ -205,7 +207,21 @@ def promote_shapes(fun_name: str, *args: Any) -> list:
         return list(args)
     # an operation's operands: TypeError, as JAX's lax ops raise
     result = broadcast_shapes(*shapes, fun_name=fun_name, error=ShapeMismatchError)
+    if len({len(s) for s in shapes if s}) > 1 and config.numpy_rank_promotion != "allow":
+        _rank_promotion_warning_or_error(fun_name, shapes)
     return [a if not s else broadcast_to_rank(a, len(result)) for a, s in zip(args, shapes)]
+
+
+def _rank_promotion_warning_or_error(fun_name: str, shapes) -> None:
+    """numpy_rank_promotion 'warn' or 'raise': JAX's warning or ValueError, same words."""
+    shown = " ".join(map(str, shapes))
+    if config.numpy_rank_promotion == "warn":
+        warnings.warn(f"Following NumPy automatic rank promotion for {fun_name} on shapes "
+                      f"{shown}. Set the plax numpy_rank_promotion config option to 'allow' "
+                      "to disable this warning.", stacklevel=4)
+    else:
+        raise ValueError(f"Operands could not be broadcast together for {fun_name} on shapes "
+                         f"{shown} and with the config option numpy_rank_promotion='raise'.")
 
 
 def promote_args(fun_name: str, *args: Any) -> list:

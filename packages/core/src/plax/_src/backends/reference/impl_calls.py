@@ -7,7 +7,7 @@ from __future__ import annotations
 from plax._src.backends.reference.impl_control_flow import plan
 from plax._src import callback as cb
 from plax._src.ffi import ffi_call_p
-from plax._src.lax import calls, parallel, sharding_ops, solves
+from plax._src.lax import calls, parallel, sharding_ops, solves, staging
 
 
 def _call(param: str):
@@ -57,3 +57,6 @@ IMPLS[calls.custom_lin_p] = _custom_lin
 IMPLS[solves.linear_solve_p] = _linear_solve
 IMPLS.update({p: _unbound(p) for p in parallel.COLLECTIVES})
 IMPLS[sharding_ops.sharding_constraint_p] = lambda x, *, sharding: x  # one device: the value
+IMPLS[staging.stage_p] = lambda x: x
+IMPLS[staging.optimization_barrier_p] = lambda *xs: list(xs)
+IMPLS[staging.dce_sink_p] = lambda x, *, prevent_mlir_dce=False: []
