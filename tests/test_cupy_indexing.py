@@ -252,3 +252,38 @@ def test_scatter_combine_without_ufunc_at_keeps_numpys_order():
     np.multiply.at(want, flat, vals)
     _combine_at(xp, "multiply", out, flat, vals)
     np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.int32, np.float16, np.complex64])
+def test_eager_cumulative_ops_are_one_generated_kernel_each(dt):
+    """Eagerly (no jit) the cumulative ops run their generated scan kernel, as under jit: one
+    launch each, values as the reference backend's (16-bit floats accumulate in float32)."""
+    import plax_cupy
+    x = (X[:4, :200] * 3).astype(dt) if dt != np.complex64 else \
+        (X[:4, :200] + 1j * X[:4, ::-1][:, :200]).astype(dt)
+    names = ["cumsum", "cumprod"] + (["cummax", "cummin"] if dt != np.complex64 else []) + \
+        (["cumlogsumexp"] if dt in (np.float32, np.float16) else [])
+
+    def f(x):
+        return [getattr(lax, n)(x, axis=a, reverse=r) for n in names
+                for a, r in ((1, False), (0, True))]
+    want = reference(f, x)
+    with plax.default_backend("cupy"):
+        xd = plax.device_put(x)
+        before = plax_cupy.launch_count()
+        got = f(xd)
+        launches = plax_cupy.launch_count() - before
+    assert launches == len(got)
+    tol = {np.float16: 2e-3, np.float32: 2e-5, np.complex64: 2e-5, np.int32: 0}[dt]
+    for g, w in zip(got, want, strict=True):
+        assert np.asarray(g).dtype == w.dtype
+        np.testing.assert_allclose(np.asarray(g).astype(w.dtype), w, rtol=tol, atol=tol)
+
+
+def test_eager_cumulative_falls_back_to_the_library_with_fusion_off():
+    import plax_cupy
+    with plax.default_backend("cupy"), plax.config.override("cupy_fusion", False):
+        before = plax_cupy.launch_count()
+        got = lax.cumsum(plax.device_put(X[:3]), axis=1)
+        assert plax_cupy.launch_count() == before
+    np.testing.assert_allclose(np.asarray(got), np.cumsum(X[:3], axis=1), rtol=2e-5, atol=2e-5)
