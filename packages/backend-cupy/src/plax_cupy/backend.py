@@ -59,7 +59,8 @@ class CupyBackend(Backend):
         from plax_cupy.eager_kernels import EAGER_KERNEL_OPS, kernel_rule
         for prim in list(self._rules):  # eagerly too, the generated kernel (as under jit)
             if prim.name in EAGER_KERNEL_OPS:
-                self._eager[prim] = kernel_rule(prim, self._rules[prim])
+                self._eager[prim] = kernel_rule(prim, self._rules[prim],
+                                                EAGER_KERNEL_OPS[prim.name])
         self._extra = plax_registry.impl_table("cupy")  # third parties' rules for this backend
         self._programs: OrderedDict = OrderedDict()
         self._pmap_cache: dict = {}

@@ -1,12 +1,14 @@
 """Eager primitives that run as generated kernels (as they do under jit) rather than library
 calls: the cumulative ops (CuPy has no `maximum.accumulate` or `logaddexp.accumulate`, and its
-cumsum/cumprod of 16-bit floats would round at every step).
+cumsum/cumprod of 16-bit floats would round at every step), and the inverse trigonometric and
+hyperbolic functions of complex numbers (the prelude's C99 / Hull et al. code, as under jit,
+instead of CuPy's or NumPy's own).
 
-`kernel_rule(prim, fallback)` is a rule(*arrays, **params): the equation alone, planned by the
-planner into its one-root "scan" group, generated, built once per (shapes, dtypes, params) and
+`kernel_rule(prim, fallback, when)` is a rule(*arrays, **params): the equation alone, planned
+by the planner into its one group, generated, built once per (shapes, dtypes, params) and
 launched through `fused.FusedRunner` (one launch, counted by `plax_cupy.launch_count()`). When
-code generation refuses the equation (an unsupported dtype) or fusion is off (config
-`cupy_fusion`), the library rule `fallback` runs instead."""
+`when(arrays)` is false, code generation refuses the equation (an unsupported dtype) or fusion
+is off (config `cupy_fusion`), the library rule `fallback` runs instead."""
 
 from __future__ import annotations
 
@@ -15,15 +17,28 @@ from collections import OrderedDict
 from plax.extend import Jaxpr, JaxprEqn, ShapedArray, Var, abstract_eval
 
 _MAX_KERNELS = 256
-EAGER_KERNEL_OPS = ("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp")
 
 
-def kernel_rule(prim, fallback):
+def _always(bufs) -> bool:
+    return True
+
+
+def _complex_operand(bufs) -> bool:
+    return bufs[0].dtype.kind == "c"
+
+
+# {primitive name: when its eager call runs the generated kernel}
+EAGER_KERNEL_OPS = {
+    **dict.fromkeys(("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp"), _always),
+    **dict.fromkeys(("asin", "acos", "atan", "asinh", "acosh", "atanh"), _complex_operand)}
+
+
+def kernel_rule(prim, fallback, when=_always):
     cache: OrderedDict = OrderedDict()
 
     def rule(*bufs, **params):
         from plax_cupy.program import fusion_enabled
-        if not fusion_enabled():
+        if not (when(bufs) and fusion_enabled()):
             return fallback(*bufs, **params)
         key = (tuple((tuple(b.shape), b.dtype) for b in bufs), _hashable(params))
         runner = cache.get(key)
