@@ -14,41 +14,11 @@ import numpy as np
 
 import plax
 from plax.extend import execution
-from plax.extend import (ClosedJaxpr, Jaxpr, JaxprEqn, JaxprTrace, JaxprTracer,
-                         ShapedArray, Var, convert_constvars_jaxpr, get_aval, iter_eqns,
-                         set_current_trace)
-from plax_cupy.pmap import flat_axes
+from plax.extend import ClosedJaxpr, Jaxpr, iter_eqns
+from plax.extend.pmap import mapped_call, out_axes_per_leaf, trace_per_device
 from plax_cupy.program import Program, fix
 
 COLLECTIVES = ("psum", "pmax", "pmin", "all_gather", "ppermute", "axis_index")
-
-
-class _PmapTrace(JaxprTrace):
-    """Traces the per-device function; all_gather gets the axis size its abstract evaluation
-    needs; other axis names are unbound."""
-
-    __slots__ = ("axis_name", "axis_size")
-
-    def process_primitive(self, prim, args, params):
-        if prim.name in COLLECTIVES:
-            names = params.get("axes") or (params.get("axis_name"),)
-            for n in names:
-                if n != self.axis_name:
-                    raise NameError(f"unbound axis name: {n} (in '{prim.name}' inside pmap "
-                                    f"over axis '{self.axis_name}')")
-            if prim.name == "all_gather":
-                atom = self.atom(args[0])
-                shape = list(atom.aval.shape)
-                d, n = params["all_gather_dimension"], self.axis_size
-                if params["tiled"]:
-                    shape[d] *= n
-                else:
-                    shape.insert(d, n)
-                aval = ShapedArray(tuple(shape), atom.aval.dtype)
-                v = Var(aval)
-                self.eqns.append(JaxprEqn([atom], [v], prim, {**params, "axis_size": n}))
-                return JaxprTracer(self, aval, v)
-        return super().process_primitive(prim, args, params)
 
 
 class _Collective:
@@ -79,31 +49,19 @@ class _Rules:
 
 def run(backend, fun, args, kwargs, *, axis_name, in_axes, out_axes, static, devices):
     import cupy
-    dyn_idx = [i for i in range(len(args)) if i not in static]
-    dyn = tuple(args[i] for i in dyn_idx)
-    if isinstance(in_axes, (tuple, list)) and len(in_axes) == len(args) and static:
-        in_axes = tuple(in_axes[i] for i in dyn_idx)
-    leaves, in_tree = plax.tree_util.tree_flatten((dyn, kwargs))
-    n_pos = len(plax.tree_util.tree_leaves(dyn))
-    axes = flat_axes(in_axes, dyn, n_pos) + [0] * (len(leaves) - n_pos)
-    avals = [get_aval(x) for x in leaves]
-    axes = [None if a is None else a % av.ndim for a, av in zip(axes, avals)]
-    sizes = {av.shape[a] for a, av in zip(axes, avals) if a is not None}
-    if len(sizes) != 1:
-        raise ValueError(f"pmap got inconsistent sizes for the mapped axes: {sorted(sizes)}"
-                         if sizes else "pmap needs at least one argument mapped along an axis")
-    n = sizes.pop()
+    call = mapped_call(args, kwargs, in_axes, static)
+    leaves, axes, n = call.leaves, call.axes, call.size
     if n > len(devices):
         raise ValueError(f"pmap over an axis of size {n} needs {n} devices; the cupy backend "
                          f"has {len(devices)}")
     devs = [d.id for d in devices[:n]]
-    key = ("multi", fun, in_tree, tuple(avals), tuple(axes),
+    key = ("multi", fun, call.in_tree, tuple(call.avals), tuple(axes),
            tuple((i, args[i]) for i in sorted(static)), axis_name, _hashable(out_axes),
            tuple(devs))
     entry = backend._pmap_cache.get(key)
     if entry is None:
-        entry = backend._pmap_cache[key] = _build(backend, fun, args, static, in_tree, avals,
-                                                  axes, n, devs, axis_name, out_axes)
+        entry = backend._pmap_cache[key] = _build(backend, fun, args, static, call, devs,
+                                                  axis_name, out_axes)
     lockstep, out_tree, out_avals, o_axes, consts = entry
     execution.check_not_deleted([x for x in leaves if isinstance(x, plax.Array)])
     per_device = [[] for _ in devs]
@@ -126,31 +84,14 @@ def _hashable(spec):
     return tuple(spec) if isinstance(spec, list) else spec
 
 
-def _build(backend, fun, args, static, in_tree, avals, axes, n, devs, axis_name, out_axes):
+def _build(backend, fun, args, static, call, devs, axis_name, out_axes):
     import cupy
-    per_device = [av if a is None else av.update(shape=av.shape[:a] + av.shape[a + 1:])
-                  for av, a in zip(avals, axes)]
-    out_box: list = []
-
-    def flat_fun(*flat):
-        dyn, kwargs = plax.tree_util.tree_unflatten(in_tree, flat)
-        it = iter(dyn)
-        full = [args[i] if i in static else next(it) for i in range(len(args))]
-        leaves, tree = plax.tree_util.tree_flatten(fun(*full, **kwargs))
-        out_box.append(tree)
-        return leaves
-
-    trace = _PmapTrace(f"pmap({getattr(fun, '__name__', 'fun')})")
-    trace.axis_name, trace.axis_size = axis_name, n
-    tracers = [trace.new_arg(a) for a in per_device]
-    try:
-        with set_current_trace(trace):
-            outs = flat_fun(*tracers)
-        jaxpr, consts = trace.to_jaxpr(list(outs))
-    finally:
-        trace.invalidate()
-    jaxpr = convert_constvars_jaxpr(jaxpr)
+    n = call.size
+    jaxpr, consts, out_tree = trace_per_device(fun, args, static, call, axis_name, n)
     for e in jaxpr.eqns:  # collectives only at the top level (see the module docstring)
+        if e.primitive.name in ("psum_scatter", "all_to_all"):
+            raise NotImplementedError(f"'{e.primitive.name}' in a multi-GPU pmap is not "
+                                      "supported by the cupy backend")
         for v in e.params.values():
             for sub in (v if isinstance(v, tuple) else (v,)):
                 if not isinstance(sub, (Jaxpr, ClosedJaxpr)):
@@ -165,10 +106,7 @@ def _build(backend, fun, args, static, in_tree, avals, axes, n, devs, axis_name,
     for d in devs:
         with cupy.cuda.Device(d):
             programs.append(Program(_Rules(backend), closed))
-    out_tree = out_box[-1]
-    k = len(jaxpr.outvars)
-    o_axes = [out_axes] * k if out_axes is None or isinstance(out_axes, int) else \
-        flat_axes(out_axes, tuple(plax.tree_util.tree_unflatten(out_tree, [0] * k)), k)
+    o_axes = out_axes_per_leaf(out_axes, out_tree, len(jaxpr.outvars))
     out_avals = []
     for v, a in zip(jaxpr.outvars, o_axes):
         av = v.aval
