@@ -153,7 +153,9 @@ class CupyBackend(Backend):
     def program(self, closed, build: bool = True) -> Program:
         """The cached program of a sub-jaxpr (control flow, calls), compiled once per jaxpr
         (`build=False`: its kernels are built by the caller, with its own)."""
-        key = id(closed)
+        # per device too: a program's constants and kernels live on the device that built it
+        # (the GPUs of a multi-GPU pmap each run their own)
+        key = (id(closed), X.current_device()) if self.kind == "gpu" else id(closed)
         entry = self._programs.get(key)
         if entry is None or entry[0] is not closed:
             entry = self._programs[key] = (closed, Program(self, closed, build=build))

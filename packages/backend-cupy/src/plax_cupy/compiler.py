@@ -235,21 +235,25 @@ _modules: dict = {}
 
 def build_gpu(kernels) -> None:
     """Load every kernel in `kernels` on the current device: one NVRTC call (or a disk-cache
-    hit) for those not loaded yet."""
-    todo = _unique(k for k in kernels if k.name not in _modules)
+    hit) for those not loaded there yet (a module belongs to the device, i.e. the CUDA
+    context, it was loaded on: each GPU of a multi-GPU pmap loads its own)."""
+    import cupy
+    dev = cupy.cuda.runtime.getDevice()
+    todo = _unique(k for k in kernels if (dev, k.name) not in _modules)
     if not todo:
         return
-    import cupy
     cubin, _ = compile_cubin(todo)
     mod = cupy.cuda.function.Module()
     mod.load(cubin)
     for k in todo:
-        _modules[k.name] = (mod, [mod.get_function(e) for e in k.entries])
+        _modules[dev, k.name] = (mod, [mod.get_function(e) for e in k.entries])
 
 
 def gpu_functions(kernel) -> list:
     """The CuPy functions of one kernel's entry points on the current device (cubin loaded
-    once)."""
-    if kernel.name not in _modules:
+    once per device)."""
+    import cupy
+    key = (cupy.cuda.runtime.getDevice(), kernel.name)
+    if key not in _modules:
         build_gpu([kernel])
-    return _modules[kernel.name][1]
+    return _modules[key][1]
