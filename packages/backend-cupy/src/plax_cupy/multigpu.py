@@ -264,6 +264,15 @@ class Lockstep:
             return [[o] for o in self._ppermute([x[0] for x in ins], params["perm"])]
         raise NotImplementedError(name)
 
+    def _on_devices(self, fn, arrays) -> list:
+        """fn(array) for each device's array, with its device current (CuPy launches a kernel
+        on the current device only)."""
+        out = []
+        for d, a in zip(self.devs, arrays):
+            with self.P.device(d):
+                out.append(fn(a))
+        return out
+
     def _all_reduce(self, bufs, name):
         """psum/pmax/pmin of one operand per device: in its dtype where NCCL has it; 16-bit
         integers widened to 32 bits (sums wrap the same); booleans as uint8 (psum: any, as a
@@ -293,7 +302,7 @@ class Lockstep:
                     c.allReduce(P.ptr(s), P.ptr(o), s.size * per, code, op, P.stream())
         finally:
             nccl.groupEnd()
-        return [o.astype(dt, copy=False) for o in outs]
+        return self._on_devices(lambda o: o.astype(dt, copy=False), outs)
 
     def _all_gather(self, bufs):
         """Every device's operand on every device, stacked: moved as bytes (any dtype)."""
@@ -312,7 +321,7 @@ class Lockstep:
         finally:
             nccl.groupEnd()
         shape = tuple(bufs[0].shape)
-        return [o.view(dt).reshape((n, *shape)) for o in outs]
+        return self._on_devices(lambda o: o.view(dt).reshape((n, *shape)), outs)
 
     def _ppermute(self, bufs, perm):
         """Device s's operand to device t for each (s, t) of `perm`, moved as bytes; devices
@@ -336,7 +345,7 @@ class Lockstep:
         finally:
             nccl.groupEnd()
         shape = tuple(bufs[0].shape)
-        return [o.view(dt).reshape(shape) for o in outs]
+        return self._on_devices(lambda o: o.view(dt).reshape(shape), outs)
 
 
 def _as_bytes(xp, a):
