@@ -444,3 +444,27 @@ def test_multi_device_pmap_refusals_and_nccl_checks():
     comms[0].send(a.ctypes.data, 3, host_nccl.NCCL_FLOAT32, 1, 0)
     with pytest.raises(host_nccl.NcclError, match="unmatched send/recv"):
         host_nccl.groupEnd()
+
+
+def test_gpu_session_script_dry_run(tmp_path):
+    """bench/gpu.py, the prepared GPU session, in its dry run (host build): the plan printed,
+    a benchmark part run with the issue's target checked, JSON and markdown written, the
+    summary printed back; an unknown part is refused naming the parts."""
+    import json
+    import pathlib
+    script = pathlib.Path(__file__).parent.parent / "bench" / "gpu.py"
+    out = tmp_path / "gpu.json"
+    r = subprocess.run([sys.executable, str(script), "--dry-run", "--only", "dispatch",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "plan (dry run on the host build" in r.stdout and "dispatch (at most" in r.stdout
+    doc = json.loads(out.read_text())
+    assert doc["mode"].startswith("dry-run") and "plax_cupy" not in doc["setup"]["missing"]
+    assert doc["dispatch"]["plax_us"] > 0 and "within_1.5x_of_jax" in doc["dispatch"]["criteria"]
+    assert "- dispatch:" in (tmp_path / "gpu.md").read_text()
+    s = subprocess.run([sys.executable, str(script), "--summary", str(out)],
+                       capture_output=True, text=True, timeout=60)
+    assert s.returncode == 0 and "## cupy backend on" in s.stdout
+    bad = subprocess.run([sys.executable, str(script), "--dry-run", "--only", "nope"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "unknown parts ['nope']" in bad.stderr
