@@ -421,8 +421,8 @@ def test_multi_device_pmap_refusals_and_nccl_checks():
     with pytest.raises(NotImplementedError, match="'psum' inside 'cond'"):
         _lockstep(lambda x: lax.cond(x.sum() > 0, lambda v: lax.psum(v, "i"), lambda v: v, x),
                   rand((4, 2)))
-    with pytest.raises(NotImplementedError, match="axis_index_groups"):
-        _lockstep(lambda x: lax.psum(x, "i", axis_index_groups=[[0, 1], [2, 3]]), rand((4, 2)))
+    with pytest.raises(ValueError, match="must split the 4 devices"):
+        _lockstep(lambda x: lax.psum(x, "i", axis_index_groups=[[0, 1], [2]]), rand((4, 2)))
     with pytest.raises(TypeError, match="pmax of complex"):
         _lockstep(lambda x: lax.pmax(lax.complex(x, x), "i"), rand((4, 2)))
     with pytest.raises(ValueError, match="size 4 needs 4 devices"):
@@ -468,3 +468,38 @@ def test_gpu_session_script_dry_run(tmp_path):
     bad = subprocess.run([sys.executable, str(script), "--dry-run", "--only", "nope"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "unknown parts ['nope']" in bad.stderr
+
+
+EMULATED_CHECKS = ["devices", "collectives", "integer_and_bool_collectives",
+                   "psum_with_axis_index_groups", "axes_pytrees_and_statics",
+                   "closed_over_arrays", "grad_and_vmap_inside_pmap",
+                   "pmap_under_grad_uses_vmap_semantics", "callbacks_inside_pmap",
+                   "jax_never_imported"]
+
+
+@pytest.fixture(scope="module")
+def emulated_four_devices():
+    """test_xla_pmap's four-device script, run on the cupy backend's host build with
+    PLAX_CUPY_HOST_DEVICES=4: every pmap goes through the multi-GPU lockstep runner and the
+    NCCL emulation. (Its xla-only checks, of compile statistics and of outputs left split over
+    the devices, are not asked for: the cupy backend gathers mapped outputs on the first
+    device.)"""
+    import json
+    import os
+    import textwrap
+
+    from test_xla_pmap import SCRIPT
+    env = dict(os.environ, PLAX_BACKEND="cupy", PLAX_CUPY_DEVICE="host",
+               PLAX_CUPY_HOST_DEVICES="4", TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT.replace('"xla"',
+                                                                                '"cupy"'))],
+                          env=env, capture_output=True, text=True, timeout=600)
+    marker = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULTS")]
+    assert marker, f"subprocess failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}"
+    return json.loads(marker[-1][len("RESULTS"):])
+
+
+@pytest.mark.parametrize("name", EMULATED_CHECKS)
+def test_pmap_on_four_emulated_devices(emulated_four_devices, name):
+    assert name in emulated_four_devices, sorted(emulated_four_devices)
+    assert emulated_four_devices[name] is None, emulated_four_devices[name]

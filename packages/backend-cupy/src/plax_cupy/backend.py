@@ -47,7 +47,10 @@ class CupyBackend(Backend):
                                     native=i) for i in range(n)]
         else:
             self.platform = "cpu"
-            self._devices = [Device("cupy", "cpu", 0, "host build (g++)", native=None)]
+            n = int(plax.config.value("cupy_host_devices"))
+            self._devices = [Device("cupy", "cpu", i, "host build (g++)" if n == 1 else
+                                    f"host build (g++), emulated device {i} of {n}",
+                                    native=None) for i in range(n)]
         self._rules = rules_for(plax_registry.primitives(), self.program)
         self._eager: dict = {}  # eager rules that differ from the library's (eager_kernels)
         if kind == "gpu":  # decompositions through cuSOLVER / cuBLAS instead of the host

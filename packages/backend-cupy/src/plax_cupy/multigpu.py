@@ -237,9 +237,9 @@ class Lockstep:
                     out.append([xp.asarray(np.int32(k))])
             return out
         if name in ("psum", "pmax", "pmin"):
-            if params.get("axis_index_groups") is not None:
-                raise NotImplementedError("axis_index_groups in a multi-GPU pmap is not "
-                                          "supported by the cupy backend")
+            groups = params.get("axis_index_groups")
+            if groups is not None:
+                return self._group_reduce(ins, name, groups)
             outs = [[] for _ in range(n)]
             for j in range(len(ins[0])):
                 res = self._all_reduce([x[j] for x in ins], name)
@@ -273,6 +273,29 @@ class Lockstep:
                 out.append(fn(a))
         return out
 
+    def _group_reduce(self, ins, name, groups):
+        """psum/pmax/pmin within axis_index_groups: every operand all-gathered, then each
+        device reduces its own group's members (NCCL has no subgroup reduction without new
+        communicators)."""
+        n, xp = len(self.devs), self.P.xp
+        members = sorted(i for g in groups for i in g)
+        if members != list(range(n)) or len({len(g) for g in groups}) != 1:
+            raise ValueError(f"axis_index_groups {groups!r} must split the {n} devices of the "
+                             "pmap into groups of one size")
+        group_of = {i: list(g) for g in groups for i in g}
+        reduce = {"psum": xp.sum, "pmax": xp.max, "pmin": xp.min}[name]
+        outs = [[] for _ in range(n)]
+        for j in range(len(ins[0])):
+            bufs = [x[j] for x in ins]
+            gathered = self._all_gather(bufs)
+            for k, dev in enumerate(self.devs):
+                with self.P.device(dev):
+                    part = gathered[k][xp.asarray(group_of[k])]
+                    red = reduce(part, axis=0, dtype=part.dtype) if name == "psum" else \
+                        reduce(part, axis=0)
+                    outs[k].append(xp.asarray(red).astype(bufs[k].dtype, copy=False))
+        return outs
+
     def _all_reduce(self, bufs, name):
         """psum/pmax/pmin of one operand per device: in its dtype where NCCL has it; 16-bit
         integers widened to 32 bits (sums wrap the same); booleans as uint8 (psum: any, as a
@@ -302,7 +325,8 @@ class Lockstep:
                     c.allReduce(P.ptr(s), P.ptr(o), s.size * per, code, op, P.stream())
         finally:
             nccl.groupEnd()
-        return self._on_devices(lambda o: o.astype(dt, copy=False), outs)
+        shape = tuple(bufs[0].shape)  # (ascontiguousarray made 0-d operands 1-d)
+        return self._on_devices(lambda o: o.astype(dt, copy=False).reshape(shape), outs)
 
     def _all_gather(self, bufs):
         """Every device's operand on every device, stacked: moved as bytes (any dtype)."""

@@ -4,7 +4,9 @@ One device (the host build, or a machine with one GPU): the map (of size 1, as d
 runs with vmap semantics inside one jitted program on that device, collectives resolved by vmap
 over the named axis. Under another transformation (grad,
 jit, vmap of a pmap) it is a vmap too. N GPUs: `multigpu.run` traces the per-device function once
-and steps every device's program in lockstep, collectives through NCCL (`cupy.cuda.nccl`).
+and steps every device's program in lockstep, collectives through NCCL (`cupy.cuda.nccl`); the
+host build with config cupy_host_devices = N > 1 runs that same path on N emulated devices,
+NCCL emulated by `host_nccl`.
 donate_argnums is accepted and ignored (inputs are copied to the devices)."""
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
             raise ValueError(f"pmap over an axis of size {n} needs {n} devices; the cupy "
                              f"backend {'was given' if devices is not None else 'has'} "
                              f"{len(pool)}")
-    if not nested and backend.kind == "gpu" and len(pool) > 1:
+    if not nested and len(pool) > 1:  # several GPUs, or the host build's emulated devices
         from plax_cupy import multigpu
+        platform = multigpu.HostPlatform() if backend.kind == "host" else None
         return multigpu.run(backend, fun, args, kwargs, axis_name=axis_name, in_axes=in_axes,
-                            out_axes=out_axes, static=static, devices=pool)
+                            out_axes=out_axes, static=static, devices=pool, platform=platform)
     return _as_vmap(backend, fun, args, kwargs, axis_name, in_axes, out_axes, static, nested)
 
 
