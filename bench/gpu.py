@@ -133,7 +133,22 @@ def setup(wheel_dir=None, dry=False) -> dict:
         r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
         out["packages"] = r.returncode == 0 or r.stderr[-800:]
     out["missing"] = missing_modules()
+    if not dry:
+        out["importable_here"] = _activate_new_installs()
     return out
+
+
+def _activate_new_installs() -> bool:
+    """Make packages installed while this process runs importable in it: an editable install
+    is a .pth file, read only at interpreter start-up."""
+    import importlib
+    import importlib.util
+    import site
+    importlib.invalidate_caches()
+    for d in [*site.getsitepackages(), site.getusersitepackages()]:
+        if os.path.isdir(d):
+            site.addsitedir(d)
+    return all(importlib.util.find_spec(m) is not None for m in ("plax", "plax_cupy"))
 
 
 def _old_setuptools() -> bool:
@@ -737,14 +752,14 @@ def main(argv=None) -> int:
     print(f"plan ({'dry run on the host build' if DRY else 'GPU'}; budget {args.budget:.0f} s; "
           f"results {args.out} and {os.path.splitext(args.out)[0]}.md):")
     if args.setup or DRY:
-        print(f"  setup: pip install {'--dry-run ' if DRY else ''}the wheels the image lacks, "
-              "then the plax packages editable")
+        print(f"  setup: pip install {'--dry-run ' if DRY and not args.setup else ''}the "
+              "wheels the image lacks, then the plax packages editable")
     for p, box in parts:
         print(f"  {p} (at most {box} s): {_describe(p)}")
     sys.stdout.flush()
     doc = Doc(args.out)
-    if args.setup or DRY:
-        doc.put("setup", setup(args.wheels, dry=DRY))
+    if args.setup or DRY:  # --dry-run alone: pip --dry-run; with --setup: installed for real
+        doc.put("setup", setup(args.wheels, dry=DRY and not args.setup))
     for part, box in parts:
         left = args.budget - (time.time() - t_start)
         if left < 10:
