@@ -96,6 +96,12 @@ def _atomic_write(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+# PLAX_CUPY_RECORD_KERNELS=1: every kernel the host build makes is kept here as well, so a test
+# session can compile all of them with NVRTC at its end (tests/conftest.py)
+RECORDED: dict = {}
+_RECORD = os.environ.get("PLAX_CUPY_RECORD_KERNELS", "") not in ("", "0")
+
+
 def build_host(kernels) -> None:
     """Make every kernel in `kernels` (KernelSource) callable on the host: one g++ call for those
     not cached in memory or on disk."""
@@ -103,6 +109,8 @@ def build_host(kernels) -> None:
         todo = {k.name: k for k in kernels if k.name not in _host_fns}
         if not todo:
             return
+        if _RECORD:
+            RECORDED.update(todo)
         text = PRELUDE + "\n".join(todo[n].body for n in sorted(todo))
         key = _key(text, gxx_version(), GXX_FLAGS)
         path = os.path.join(cache_dir(), f"host-{key}.so")
