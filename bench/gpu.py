@@ -1,28 +1,49 @@
 """The prepared GPU session of the cupy backend (issue 11): run it once on a machine with a GPU.
 
-    python bench/gpu.py --fetch-wheels                        # here, before: PyPI -> wheels/
-    python3 bench/gpu.py --setup --out "$OUT/gpu.json"        # there: a few minutes in all
+    python bench/gpu.py --fetch-wheels          # here, before: PyPI -> wheels/ (git-ignored)
+    python bench/gpu.py --dry-run               # here: the plan, and every part that needs no GPU
+    python3 bench/gpu.py --setup --budget 500   # there (device tool: carry=["wheels"])
 
 The GPU machine runs its image's python3 (3.12) and reaches no registry. `--fetch-wheels` (run on
-a machine that does) downloads the wheels that image lacks into `wheels/` (ignored by git: carry
-it along, e.g. the device tool's `carry=["wheels"]`): optree (a plax-core dependency the image
-does not have) and setuptools (the build backend of the editable installs), for CPython 3.12 on
-manylinux x86_64. `--setup` installs them (`pip --no-index --no-deps`), then the plax packages
-from this checkout (`pip --no-index --no-deps --no-build-isolation -e`), and records which
-imports the tests need are still missing. Then, each part under its own time box, results
-written to the JSON after every part (a timeout keeps what was done):
-1. environment: GPU, driver, CuPy, NVRTC, JAX (if importable);
-2. conformance: the backend-parametrised tests on the real device (PLAX_CUPY_DEVICE=gpu,
-   `-k cupy`), then the fusion/codegen/indexing tests with their kernels on the device
-   (PLAX_CUPY_TEST_DEVICE=gpu); then the xla backend's tests on the GPU plugin;
-3. benchmarks beside CuPy op by op, `cupy.fuse` and JAX on the same GPU: the elementwise chain
-   `tanh(x)*2 + sin(x)**2 - exp(-x)` on 1e8 float32 (vs the device's copy bandwidth, measured
-   here), `sum(exp(x))` and a row softmax on (1e5, 1000), an MLP 64-512-512-10 step (batch 128
-   and 4096) under jit, the dispatch of a jitted `x + 1` on 1000 elements, and the generated
-   indexing kernels (an embedding gradient: gather + scatter-add; a cumsum over rows); with
-   the kernel launches per call from `plax_cupy.launch_count()`.
-`--smoke` checks the script here (host build, small sizes, no tests). Paste the summary
-(`--summary` prints it from the JSON) into bench/RESULTS.md with the date.
+a machine that does) downloads the wheels that image lacks into `wheels/`: optree (a plax-core
+dependency the image does not have) and setuptools (the build backend of the editable
+installs), for CPython 3.12 on manylinux x86_64. `--setup` installs them (`pip --no-index
+--no-deps`), then the plax packages from this checkout (`pip --no-index --no-deps
+--no-build-isolation -e`), and records which imports the tests need are still missing.
+
+Then the parts, in this order (the issue's numbers first), each under its own time box, cut
+to what is left of `--budget` seconds; the results go to `--out` (JSON, default
+$OUT/gpu.json) and a markdown summary beside it (gpu.md) after every part, so a timeout or a
+crash keeps what was done:
+1. environment: GPU, driver, CuPy, NVRTC, NCCL, JAX (if importable);
+2. benchmarks beside CuPy op by op, `cupy.fuse` and JAX on the same GPU (kernel launches per
+   call from `plax_cupy.launch_count()`, the issue's targets checked in `criteria`): the
+   elementwise chain `tanh(x)*2 + sin(x)**2 - exp(-x)` on 1e8 float32 (vs the device's copy
+   bandwidth, measured in the same run), `sum(exp(x))` and a row softmax on (1e5, 1000), an
+   MLP 64-512-512-10 step (batch 128 and 4096) under jit, the dispatch of a jitted `x + 1` on
+   1000 elements, the generated indexing kernels (an embedding gradient: gather +
+   scatter-add; a cumsum over rows), and the MLP step on plax's xla backend on the GPU;
+3. the talk and digits examples with PLAX_BACKEND=cupy on the GPU, and with the xla backend
+   on the GPU, digits' test accuracy beside the reference backend's;
+4. conformance: the fusion/codegen/indexing tests with their kernels on the device
+   (PLAX_CUPY_TEST_DEVICE=gpu), the xla backend's tests on its GPU plugin
+   (PLAX_XLA_PLATFORM=gpu), then the backend-parametrised tests on the real device
+   (PLAX_CUPY_DEVICE=gpu, `-k cupy`, ~2800 tests) in what is left of the budget (cut by the
+   timeout, the progress so far is counted).
+
+The device tool's call (one H200, 15 minutes of device time in all, 10 minutes a command;
+the machine starts in a minute or two): `--fetch-wheels` here first, then
+    run(command="python3 bench/gpu.py --setup --budget 500", carry=["wheels"], timeout_s=590)
+and, if the conformance part was cut and the machine is still warm, at once
+    run(command="python3 bench/gpu.py --only conformance_cupy --budget 280 --out $OUT/gpu2.json",
+        carry=["wheels"], timeout_s=300)
+(a fresh machine would need --setup again). XLA_PYTHON_CLIENT_PREALLOCATE=false is set for
+every process: CuPy, JAX and plax's xla client share the GPU.
+`--dry-run` (here, no GPU: the host build) prints the plan and runs every part that needs no
+GPU: the setup's checks (pip --dry-run), each pytest selection with --collect-only, the
+examples on the host build and the xla CPU backend, the benchmarks at small sizes on the host
+build, the JSON and markdown. `--only a,b` runs those parts alone; `--summary F` prints the
+markdown of a JSON. Paste the summary into bench/RESULTS.md with the date and the device.
 """
 
 from __future__ import annotations
@@ -31,6 +52,8 @@ import argparse
 import glob
 import json
 import os
+import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,25 +62,31 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla",
             "packages/backend-cupy"]
-CONFORMANCE_FILES = ["tests"]  # every backend-parametrised test, selected by -k cupy
 FUSION_FILES = ["tests/test_cupy_fusion.py", "tests/test_cupy_codegen.py",
                 "tests/test_cupy_indexing.py"]
-# the first run leaves the fusion files to the second (their kernels on the device there)
+# every backend-parametrised test on cupy; the fusion files run in their own part
 CONFORMANCE_SELECT = "cupy and not " + " and not ".join(
     os.path.basename(f)[:-3] for f in FUSION_FILES)
+XLA_FILES = ["tests/test_xla_jit.py", "tests/test_xla_ops.py", "tests/test_xla_elementwise.py",
+             "tests/test_xla_plugin.py"]
 WHEELS = ["optree", "setuptools"]  # what the GPU image lacks (see the docstring)
 WHEEL_TARGET = ["--python-version", "3.12", "--implementation", "cp"] + [
     a for p in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux2014_x86_64",
                 "manylinux_2_17_x86_64") for a in ("--platform", p)]
-NEEDED = ["numpy", "ml_dtypes", "scipy", "optree", "pluggy", "pytest", "hypothesis", "cupy",
-          "jax", "plax", "plax_cupy", "plax_xla"]
+NEEDED = ["numpy", "ml_dtypes", "scipy", "optree", "pluggy", "pytest", "xdist", "hypothesis",
+          "cupy", "jax", "plax", "plax_cupy", "plax_xla"]
+# one process on the GPU holds CuPy, JAX and plax's xla client: none may take 75% of memory
+BASE_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+            "PYTHONUNBUFFERED": "1"}
+DRY = False  # --dry-run: the host build, small sizes, tests collected only
 
 
 class Doc:
-    """The JSON document, rewritten after every part."""
+    """The JSON document and its markdown summary, rewritten after every part."""
 
     def __init__(self, path):
-        self.path, self.data = path, {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        self.path, self.data = path, {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                                      "mode": "dry-run (host build)" if DRY else "gpu"}
 
     def put(self, key, value):
         self.data[key] = value
@@ -65,7 +94,9 @@ class Doc:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             with open(self.path, "w") as f:
                 json.dump(self.data, f, indent=2, default=str)
-        print(f"# {key}: {json.dumps(value, default=str)[:400]}", flush=True)
+            with open(os.path.splitext(self.path)[0] + ".md", "w") as f:
+                f.write(summary(self.data) + "\n")
+        print(f"# {key}: {json.dumps(value, default=str)[:600]}", flush=True)
 
 
 def fetch_wheels(dest=None) -> int:
@@ -78,9 +109,13 @@ def fetch_wheels(dest=None) -> int:
     return r.returncode
 
 
-def setup(wheel_dir=None) -> dict:
+def setup(wheel_dir=None, dry=False) -> dict:
+    """Install the carried wheels the image lacks, then the plax packages (editable, no
+    index); `dry`: pip's --dry-run of the same (nothing changes)."""
     py = [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "-q"]
-    out = {}
+    if dry:
+        py.append("--dry-run")
+    out: dict = {}
     wheels = sorted(glob.glob(os.path.join(wheel_dir or os.path.join(ROOT, "wheels"), "*.whl")))
     out["wheel_files"] = [os.path.basename(w) for w in wheels]
     present = set(NEEDED + WHEELS) - set(missing_modules(NEEDED + WHEELS))
@@ -91,11 +126,29 @@ def setup(wheel_dir=None) -> dict:
     if wheels:
         r = subprocess.run(py + wheels, capture_output=True, text=True)
         out["wheels"] = r.returncode == 0 or r.stderr[-800:]
-    args = py + ["--no-build-isolation"] + [a for p in PACKAGES for a in ("-e", p)]
-    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
-    out["packages"] = r.returncode == 0 or r.stderr[-800:]
+    if dry:  # an editable install of the checkout is what this machine has already
+        out["packages"] = "skipped (dry run: editable installs change this interpreter)"
+    else:
+        args = py + ["--no-build-isolation"] + [a for p in PACKAGES for a in ("-e", p)]
+        r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+        out["packages"] = r.returncode == 0 or r.stderr[-800:]
     out["missing"] = missing_modules()
+    if not dry:
+        out["importable_here"] = _activate_new_installs()
     return out
+
+
+def _activate_new_installs() -> bool:
+    """Make packages installed while this process runs importable in it: an editable install
+    is a .pth file, read only at interpreter start-up."""
+    import importlib
+    import importlib.util
+    import site
+    importlib.invalidate_caches()
+    for d in [*site.getsitepackages(), site.getusersitepackages()]:
+        if os.path.isdir(d):
+            site.addsitedir(d)
+    return all(importlib.util.find_spec(m) is not None for m in ("plax", "plax_cupy"))
 
 
 def _old_setuptools() -> bool:
@@ -117,15 +170,18 @@ def missing_modules(names=None) -> list:
 
 
 def environment() -> dict:
-    env: dict = {"python": sys.version.split()[0]}
+    env: dict = {"python": sys.version.split()[0], "executable": sys.executable}
     try:
         import cupy
         rt = cupy.cuda.runtime
+        env["cupy"] = cupy.__version__
         props = rt.getDeviceProperties(0)
-        env.update(cupy=cupy.__version__, gpus=rt.getDeviceCount(),
-                   device=props["name"].decode(), driver=rt.driverGetVersion(),
-                   runtime=rt.runtimeGetVersion(), nvrtc=cupy.cuda.nvrtc.getVersion(),
+        env.update(gpus=rt.getDeviceCount(), device=props["name"].decode(),
+                   driver=rt.driverGetVersion(), runtime=rt.runtimeGetVersion(),
+                   nvrtc=cupy.cuda.nvrtc.getVersion(),
                    memory_gib=round(props["totalGlobalMem"] / 2**30, 1))
+        from cupy.cuda import nccl
+        env["nccl"] = nccl.get_version() if getattr(nccl, "available", False) else "missing"
     except Exception as e:  # noqa: BLE001 - reported, not fatal
         env["cupy_error"] = f"{type(e).__name__}: {e}"
     try:
@@ -136,39 +192,94 @@ def environment() -> dict:
     return env
 
 
+def _run_group(cmd, env, timeout, cwd=ROOT):
+    """(rc or "timeout", output): `cmd` in its own process group, all of it killed at the
+    timeout (pytest-xdist's workers too), whatever it printed kept."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=max(timeout, 1))
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return "timeout", out
+
+
 def pytest_run(files, select, env_extra, timeout) -> dict:
-    """pytest on `files` in a subprocess; the summary line and the first failures."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_extra)
+    """pytest on `files` in a subprocess: the summary line (or, cut by the timeout, the
+    progress counted so far) and the first failures; with DRY, --collect-only."""
+    env = dict(os.environ, **BASE_ENV, **env_extra)
     files = [f for f in files if os.path.exists(os.path.join(ROOT, f))]
     try:
         import xdist  # noqa: F401 - parallel when the image has pytest-xdist
-        parallel = ["-n", "6"]
+        parallel = [] if DRY else ["-n", "6"]
     except ImportError:
         parallel = []
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *parallel,
-           "--tb=line", *(["-k", select] if select else []), *files]
+    mode = ["--collect-only"] if DRY else ["-rf", "--tb=line"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *mode, *parallel,
+           *(["-k", select] if select else []), *files]
     t0 = time.time()
-    try:
-        r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=timeout)
-        text, rc = r.stdout + r.stderr, r.returncode
-    except subprocess.TimeoutExpired as e:
-        text = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) \
-            else (e.stdout or "")
-        rc = "timeout"
+    rc, text = _run_group(cmd, env, timeout)
     lines = text.strip().splitlines()
-    failed = [ln for ln in lines if ln.startswith("FAILED")][:40]
-    return {"rc": rc, "seconds": round(time.time() - t0, 1),
-            "summary": lines[-1] if lines else "", "failed": failed}
+    res = {"rc": rc, "seconds": round(time.time() - t0, 1), "command": " ".join(cmd[1:]),
+           "env": env_extra, "summary": lines[-1] if lines else "",
+           "failed": [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))][:40]}
+    if rc == "timeout":  # the progress lines: one character per finished test
+        marks = "".join(re.sub(r"\s*\[\s*\d+%\]$", "", ln) for ln in lines
+                        if re.fullmatch(r"[.FEsxX]+(\s*\[\s*\d+%\])?", ln.strip()))
+        res["progress"] = {k: marks.count(c) for k, c in
+                           (("passed", "."), ("failed", "F"), ("errors", "E"),
+                            ("skipped", "s"), ("xfailed", "x"))}
+    return res
+
+
+def run_examples(timeout) -> dict:
+    """talk.py and digits_mlp.py with PLAX_BACKEND=cupy (the GPU, or the host build in a dry
+    run), digits also on xla (its GPU plugin, or the CPU) and the reference backend: the
+    talk's loss drop and the digits test accuracy of each."""
+    device = "host" if DRY else "gpu"
+    runs = [("talk.py", "cupy", {"PLAX_CUPY_DEVICE": device}),
+            ("digits_mlp.py", "cupy", {"PLAX_CUPY_DEVICE": device}),
+            ("talk.py", "xla", {"PLAX_XLA_PLATFORM": "cpu" if DRY else "gpu"}),
+            ("digits_mlp.py", "xla", {"PLAX_XLA_PLATFORM": "cpu" if DRY else "gpu"}),
+            ("digits_mlp.py", "reference", {})]
+    res: dict = {}
+    deadline = time.time() + timeout
+    for name, backend, extra in runs:
+        key = f"{name[:-3]}_{backend}"
+        left = deadline - time.time()
+        if left < 5:
+            res[key] = {"skipped": "no time left"}
+            continue
+        env = dict(os.environ, **BASE_ENV, PLAX_BACKEND=backend, **extra)
+        t0 = time.time()
+        rc, out = _run_group([sys.executable, os.path.join("examples", name)], env, left)
+        r: dict = {"rc": rc, "seconds": round(time.time() - t0, 1)}
+        if rc != 0:
+            r["tail"] = out[-1500:]
+        m = re.search(r"test accuracy: ([0-9.]+)", out)
+        if m:
+            r["accuracy"] = float(m.group(1))
+        first = re.search(r"^loss: ([0-9.]+)", out, re.M)
+        last = re.search(r"loss after 200 jitted steps: ([0-9.]+)", out)
+        if first and last:
+            r["loss_first"], r["loss_last"] = float(first.group(1)), float(last.group(1))
+        r["backend_line"] = f"backend: {backend}" in out if name == "talk.py" else None
+        res[key] = r
+    accs = {k: v["accuracy"] for k, v in res.items() if "accuracy" in v}
+    res["criteria"] = {
+        "talk_cupy_runs": res.get("talk_cupy", {}).get("rc") == 0,
+        "digits_accuracy_ge_0.95": bool(accs) and all(a >= 0.95 for a in accs.values()),
+        "digits_same_accuracy_within_0.01": len(accs) >= 2 and
+        max(accs.values()) - min(accs.values()) <= 0.01}
+    return res
 
 
 # --- timing ----------------------------------------------------------------------------------
 
-SMOKE = False  # --smoke: the host build, small sizes (checks this script without a GPU)
-
-
 def _xp():
-    if SMOKE:
+    if DRY:
         import numpy
         return numpy
     import cupy
@@ -177,7 +288,7 @@ def _xp():
 
 def gpu_time_ms(fn, *, repeat=10, warmup=2) -> float:
     """Median milliseconds of `fn()` between CUDA events on the current stream."""
-    if SMOKE:
+    if DRY:
         return _wall_ms(lambda: _Ready(fn()), repeat)
     import cupy
     for _ in range(warmup):
@@ -192,6 +303,20 @@ def gpu_time_ms(fn, *, repeat=10, warmup=2) -> float:
         end.synchronize()
         times.append(cupy.cuda.get_elapsed_time(start, end))
     return statistics.median(times)
+
+
+def loop_ms(fn, *, iters=20) -> float:
+    """Milliseconds per call of `fn` called `iters` times back to back, blocked once at the
+    end (the same clock for plax and JAX, each on its own streams; dispatch overlaps)."""
+    _block(fn())
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            out = fn()
+        _block(out)
+        times.append((time.perf_counter() - t0) / iters * 1e3)
+    return min(times)
 
 
 def wall_us(fn, *, repeat=2000, warmup=50) -> float:
@@ -215,7 +340,7 @@ def _block(x):
     elif isinstance(x, (list, tuple)):
         for y in x:
             _block(y)
-    elif not SMOKE:
+    elif not DRY:
         import cupy
         cupy.cuda.get_current_stream().synchronize()
 
@@ -237,7 +362,7 @@ def _jax():
     try:
         import jax
         import jax.numpy as jjnp
-        jax.devices("cpu" if SMOKE else "gpu")
+        jax.devices("cpu" if DRY else "gpu")
         return jax, jjnp
     except Exception:  # noqa: BLE001 - JAX on the GPU is optional
         return None, None
@@ -249,7 +374,7 @@ def bench_elementwise(n=100_000_000) -> dict:
     import plax
     import plax.numpy as pnp
     cupy = _xp()
-    n = 100_000 if SMOKE else n
+    n = 100_000 if DRY else n
     x_np = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     xc = cupy.asarray(x_np)
     res: dict = {"n": n}
@@ -266,8 +391,9 @@ def bench_elementwise(n=100_000_000) -> dict:
     res["plax_launches"] = _launches(f, xp_)
     res["plax_GBps"] = 2 * xc.nbytes / res["plax_ms"] / 1e6
     res["plax_frac_of_copy"] = copy_ms / res["plax_ms"]
+    res["plax_loop_ms"] = loop_ms(lambda: f(xp_))
     res["cupy_op_by_op_ms"] = gpu_time_ms(lambda: chain(cupy)(xc))
-    if not SMOKE:
+    if not DRY:
         fused = cupy.fuse(chain(cupy))
         res["cupy_fuse_ms"] = gpu_time_ms(lambda: fused(xc))
     jax, jjnp = _jax()
@@ -275,6 +401,7 @@ def bench_elementwise(n=100_000_000) -> dict:
         jf = jax.jit(chain(jjnp))
         xj = jax.device_put(x_np)
         res["jax_ms"] = _wall_ms(lambda: jf(xj))
+        res["jax_loop_ms"] = loop_ms(lambda: jf(xj))
     res["speedup_vs_op_by_op"] = res["cupy_op_by_op_ms"] / res["plax_ms"]
     np.testing.assert_allclose(np.asarray(f(xp_))[:1000], chain(np)(x_np[:1000]), rtol=2e-5,
                                atol=2e-5)
@@ -308,7 +435,7 @@ def bench_reductions(rows=100_000, cols=1000) -> dict:
     import plax
     import plax.numpy as pnp
     cupy = _xp()
-    rows = 1000 if SMOKE else rows
+    rows = 1000 if DRY else rows
     x_np = np.random.default_rng(1).standard_normal((rows, cols)).astype(np.float32)
     xc = cupy.asarray(x_np)
     copy_ms = gpu_time_ms(lambda: xc.copy())
@@ -349,7 +476,7 @@ def bench_mlp() -> dict:
     import plax.numpy as pnp
     res: dict = {}
     jax, jjnp = _jax()
-    for batch in (128, 4096):
+    for batch in ((128, 512) if DRY else (128, 4096)):
         params, x, y = _mlp_data(batch)
         dev = plax.devices("cupy")[0]
         pp = plax.tree_util.tree_map(lambda a: plax.device_put(a, dev), params)
@@ -410,7 +537,7 @@ def bench_indexing(rows=1_000_000, dim=128, batch=65_536) -> dict:
     import plax
     import plax.numpy as pnp
     cupy = _xp()
-    if SMOKE:
+    if DRY:
         rows, dim, batch = 1000, 16, 512
     rng = np.random.default_rng(2)
     table = rng.standard_normal((rows, dim)).astype(np.float32)
@@ -432,7 +559,7 @@ def bench_indexing(rows=1_000_000, dim=128, batch=65_536) -> dict:
     def cupy_grad():
         g = 2 * cupy.tanh(tc[ic]) * (1 - cupy.tanh(tc[ic]) ** 2)
         out = cupy.zeros_like(tc)
-        if SMOKE:
+        if DRY:
             np.add.at(out, ic, g)
         else:
             import cupyx
@@ -448,23 +575,142 @@ def bench_indexing(rows=1_000_000, dim=128, batch=65_536) -> dict:
         jc = jax.jit(lambda t: jjnp.cumsum(t, axis=0) * 0.5)
         res["jax_cumsum_ms"] = _wall_ms(lambda: jc(jt))
     want = cupy_grad()
-    np.testing.assert_allclose(np.asarray(grad(pt, pi)), want if SMOKE else cupy.asnumpy(want),
+    np.testing.assert_allclose(np.asarray(grad(pt, pi)), want if DRY else cupy.asnumpy(want),
                                rtol=1e-4, atol=1e-5)
     return res
 
 
+def bench_xla_mlp() -> dict:
+    """The MLP step on plax's xla backend on the GPU (jaxlib's CUDA plugin; never run on a
+    GPU before this script) beside JAX."""
+    sys.path.insert(0, ROOT)
+    from bench.cases import _mlp_data, _mlp_step
+
+    import plax
+    import plax.numpy as pnp
+    res: dict = {"platform": plax.devices("xla")[0].platform}
+    jax, jjnp = _jax()
+    for batch in ((128, 512) if DRY else (128, 4096)):
+        params, x, y = _mlp_data(batch)
+        step = plax.jit(_mlp_step(pnp, plax.grad), backend="xla")
+        dev = plax.devices("xla")[0]
+        pp = plax.tree_util.tree_map(lambda a: plax.device_put(a, dev), params)
+        px, py = plax.device_put(x, dev), plax.device_put(y, dev)
+        r = {"plax_xla_ms": _wall_ms_tree(lambda: step(pp, px, py))}
+        if jax is not None:
+            jstep = jax.jit(_mlp_step(jjnp, jax.grad))
+            jp = jax.tree_util.tree_map(jax.device_put, params)
+            r["jax_ms"] = _wall_ms_tree(lambda: jstep(jp, jax.device_put(x), jax.device_put(y)))
+            r["ratio_plax_over_jax"] = r["plax_xla_ms"] / r["jax_ms"]
+        res[f"batch_{batch}"] = r
+    return res
+
+
+def _criteria(name, r) -> dict:
+    """The issue's targets, checked on a benchmark's results (None: not measured)."""
+    def get(k):
+        return r.get(k)
+
+    def ge(a, b):
+        return None if a is None or b is None else bool(a >= b)
+    if name == "elementwise":
+        return {"frac_of_copy_ge_0.8": ge(get("plax_frac_of_copy"), 0.8),
+                "one_launch": get("plax_launches") == 1,
+                "speedup_vs_op_by_op_ge_3": ge(get("speedup_vs_op_by_op"), 3),
+                "no_slower_than_jax": ge(get("jax_loop_ms"), get("plax_loop_ms"))}
+    if name == "reductions":
+        return {"sum_exp_frac_ge_0.7": ge(get("sum_exp_frac_of_copy"), 0.7),
+                "softmax_frac_ge_0.7": ge(get("softmax_frac_of_copy"), 0.7),
+                "softmax_launches_le_3": ge(3, get("softmax_launches"))}
+    if name == "mlp":
+        return {k: ge(1.2, v.get("ratio_plax_over_jax")) for k, v in r.items()
+                if isinstance(v, dict)}
+    if name == "dispatch":
+        return {"within_1.5x_of_jax": ge(1.5, get("ratio_plax_over_jax"))}
+    return {}
+
+
 def summary(doc: dict) -> str:
     env = doc.get("environment", {})
-    lines = [f"## cupy backend on {env.get('device', '?')} ({doc.get('date')})",
-             f"driver {env.get('driver')}, CuPy {env.get('cupy')}, NVRTC {env.get('nvrtc')}, "
-             f"JAX {env.get('jax', '-')}"]
-    for key in ("conformance_cupy", "conformance_fusion", "conformance_xla_gpu"):
+    lines = [f"## cupy backend on {env.get('device', '?')} ({doc.get('date')}, "
+             f"{doc.get('mode')})",
+             f"driver {env.get('driver')}, CUDA runtime {env.get('runtime')}, CuPy "
+             f"{env.get('cupy')}, NVRTC {env.get('nvrtc')}, NCCL {env.get('nccl')}, "
+             f"JAX {env.get('jax', env.get('jax_error', '-'))}", ""]
+    for key in ("conformance_fusion", "conformance_cupy", "conformance_xla_gpu"):
         if key in doc:
-            lines.append(f"- {key}: {doc[key].get('summary')} ({doc[key].get('seconds')} s)")
-    for key in ("elementwise", "reductions", "mlp", "dispatch", "indexing"):
+            d = doc[key]
+            extra = f", progress {d['progress']}" if "progress" in d else ""
+            lines.append(f"- {key}: {d.get('summary')} (rc {d.get('rc')}, {d.get('seconds')} s"
+                         f"{extra})")
+            lines += [f"  - {f}" for f in d.get("failed", [])[:10]]
+    for key in ("elementwise", "reductions", "mlp", "dispatch", "indexing", "xla_mlp",
+                "examples"):
         if key in doc:
-            lines.append(f"- {key}: " + json.dumps(doc[key], default=str))
+            d = dict(doc[key])
+            crit = d.pop("criteria", None)
+            lines.append(f"- {key}: " + json.dumps(_rounded(d), default=str))
+            if crit:
+                lines.append("  - targets: " + ", ".join(
+                    f"{k} {'yes' if v else 'NO' if v is False else '-'}"
+                    for k, v in crit.items()))
+    if "setup" in doc:
+        lines.append(f"- setup: {json.dumps(doc['setup'], default=str)[:600]}")
     return "\n".join(lines)
+
+
+def _rounded(x):
+    if isinstance(x, float):
+        return float(f"{x:.4g}")
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    return x
+
+
+BENCHES = {"elementwise": bench_elementwise, "reductions": bench_reductions, "mlp": bench_mlp,
+           "dispatch": bench_dispatch, "indexing": bench_indexing, "xla_mlp": bench_xla_mlp}
+# (part, default time box in seconds): benchmarks first, the long test runs last
+# (the xla GPU tests, 216 of them, before the 2800 cupy ones, which take what is left)
+PLAN = [("environment", 30), *[(b, 90) for b in BENCHES], ("examples", 150),
+        ("conformance_fusion", 100), ("conformance_xla_gpu", 100), ("conformance_cupy", 300)]
+
+
+def _describe(part) -> str:
+    dev = "the host build" if DRY else "the GPU"
+    if part in BENCHES:
+        return f"benchmark on {dev}{' (small sizes)' if DRY else ''}"
+    if part == "examples":
+        return "talk.py / digits_mlp.py: cupy, xla, digits on reference (subprocesses)"
+    if part == "conformance_fusion":
+        return f"pytest {' '.join(FUSION_FILES)} (PLAX_CUPY_TEST_DEVICE=gpu)"
+    if part == "conformance_cupy":
+        return f"pytest tests -k '{CONFORMANCE_SELECT}' (PLAX_CUPY_DEVICE=gpu)"
+    if part == "conformance_xla_gpu":
+        return f"pytest {' '.join(XLA_FILES)} -k xla (PLAX_XLA_PLATFORM=gpu)"
+    return part
+
+
+def run_part(part, box):
+    if part == "environment":
+        return environment()
+    if part in BENCHES:
+        value = BENCHES[part]()
+        crit = _criteria(part, value)
+        if crit:
+            value["criteria"] = crit
+        return value
+    if part == "examples":
+        return run_examples(box)
+    gpu = "host" if DRY else "gpu"
+    if part == "conformance_fusion":
+        return pytest_run(FUSION_FILES, None, {"PLAX_CUPY_DEVICE": gpu,
+                                               "PLAX_CUPY_TEST_DEVICE": gpu}, box)
+    if part == "conformance_cupy":
+        return pytest_run(["tests"], CONFORMANCE_SELECT, {"PLAX_CUPY_DEVICE": gpu}, box)
+    if part == "conformance_xla_gpu":
+        return pytest_run(XLA_FILES, "xla", {"PLAX_XLA_PLATFORM": "cpu" if DRY else "gpu"},
+                          box)
+    raise ValueError(f"unknown part {part!r}; the parts: {[p for p, _ in PLAN]}")
 
 
 def main(argv=None) -> int:
@@ -474,44 +720,60 @@ def main(argv=None) -> int:
     ap.add_argument("--fetch-wheels", action="store_true",
                     help="download the wheels the GPU image lacks into wheels/ and exit")
     ap.add_argument("--wheels", default=None, help="the wheel folder (default: wheels/)")
-    ap.add_argument("--tests-timeout", type=int, default=240, help="seconds per test run")
-    ap.add_argument("--skip-tests", action="store_true")
+    ap.add_argument("--budget", type=float, default=520,
+                    help="seconds for all parts together (each part's box is cut to it)")
+    ap.add_argument("--only", default=None, help="comma-separated parts to run (default all)")
+    ap.add_argument("--skip-tests", action="store_true", help="leave out the conformance parts")
     ap.add_argument("--summary", default=None, help="print the summary of a JSON and exit")
-    ap.add_argument("--smoke", action="store_true",
-                    help="the host build with small sizes and no tests (checks the script)")
+    ap.add_argument("--dry-run", "--smoke", dest="dry", action="store_true",
+                    help="here, without a GPU: the plan, and every part on the host build "
+                         "(small benchmarks, tests collected, examples run)")
     args = ap.parse_args(argv)
-    global SMOKE
-    SMOKE = args.smoke
+    global DRY
+    DRY = args.dry
     if args.fetch_wheels:
         return fetch_wheels(args.wheels)
     if args.summary:
         with open(args.summary) as f:
             print(summary(json.load(f)))
         return 0
-    os.environ["PLAX_CUPY_DEVICE"] = "host" if SMOKE else "gpu"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    t_start = time.time()
+    for k, v in BASE_ENV.items():
+        os.environ.setdefault(k, v)
+    os.environ["PLAX_CUPY_DEVICE"] = "host" if DRY else "gpu"
+    if DRY:
+        os.environ.setdefault("PLAX_XLA_PLATFORM", "cpu")
+    parts = [(p, box) for p, box in PLAN
+             if (args.only is None or p in args.only.split(","))
+             and not (args.skip_tests and p.startswith("conformance"))]
+    unknown = set(args.only.split(",")) - {p for p, _ in PLAN} if args.only else set()
+    if unknown:
+        ap.error(f"unknown parts {sorted(unknown)}; the parts: {[p for p, _ in PLAN]}")
+    print(f"plan ({'dry run on the host build' if DRY else 'GPU'}; budget {args.budget:.0f} s; "
+          f"results {args.out} and {os.path.splitext(args.out)[0]}.md):")
+    if args.setup or DRY:
+        print(f"  setup: pip install {'--dry-run ' if DRY and not args.setup else ''}the "
+              "wheels the image lacks, then the plax packages editable")
+    for p, box in parts:
+        print(f"  {p} (at most {box} s): {_describe(p)}")
+    sys.stdout.flush()
     doc = Doc(args.out)
-    if args.setup:
-        doc.put("setup", setup(args.wheels))
-    doc.put("environment", environment())
-    if not (args.skip_tests or SMOKE):
-        doc.put("conformance_cupy", pytest_run(CONFORMANCE_FILES, CONFORMANCE_SELECT,
-                                               {"PLAX_CUPY_DEVICE": "gpu"}, args.tests_timeout))
-        doc.put("conformance_fusion", pytest_run(
-            FUSION_FILES, None, {"PLAX_CUPY_DEVICE": "gpu", "PLAX_CUPY_TEST_DEVICE": "gpu"}, 90))
-        doc.put("conformance_xla_gpu", pytest_run(
-            ["tests/test_xla_jit.py", "tests/test_xla_ops.py", "tests/test_xla_elementwise.py"],
-            "xla", {"PLAX_XLA_PLATFORM": "gpu"}, 60))
-    for name, fn in (("elementwise", bench_elementwise), ("reductions", bench_reductions),
-                     ("mlp", bench_mlp), ("dispatch", bench_dispatch),
-                     ("indexing", bench_indexing)):
+    if args.setup or DRY:  # --dry-run alone: pip --dry-run; with --setup: installed for real
+        doc.put("setup", setup(args.wheels, dry=DRY and not args.setup))
+    for part, box in parts:
+        left = args.budget - (time.time() - t_start)
+        if left < 10:
+            doc.put(part, {"skipped": f"budget spent ({args.budget:.0f} s)"})
+            continue
         t0 = time.time()
         try:
-            value = fn()
+            value = run_part(part, min(box, left))
         except Exception as e:  # noqa: BLE001 - recorded, the next part still runs
-            value = {"error": f"{type(e).__name__}: {e}"}
-        value["seconds"] = round(time.time() - t0, 1)
-        doc.put(name, value)
+            import traceback
+            value = {"error": f"{type(e).__name__}: {e}",
+                     "where": traceback.format_exc(limit=-3)[-1200:]}
+        value.setdefault("seconds", round(time.time() - t0, 1))
+        doc.put(part, value)
     print(summary(doc.data))
     return 0
 

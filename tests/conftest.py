@@ -78,3 +78,68 @@ def reference():
     import plax
     with plax.default_backend("reference"):
         yield "reference"
+
+
+
+def _recording() -> bool:
+    return os.environ.get("PLAX_CUPY_RECORD_KERNELS", "") not in ("", "0")
+
+
+def pytest_configure(config):
+    if _recording() and not hasattr(config, "workerinput"):  # xdist workers inherit it
+        import tempfile
+        os.environ["PLAX_CUPY_NVRTC_REPORTS"] = tempfile.mkdtemp(prefix="plax-nvrtc-")
+
+
+def _nvrtc_check() -> dict:
+    """NVRTC (sm_90, spills reported) over every kernel this process's host build made."""
+    import sys
+    compiler = sys.modules.get("plax_cupy.compiler")
+    kernels = sorted(compiler.RECORDED.values(), key=lambda k: k.name) if compiler else []
+    problems = []
+    for i in range(0, len(kernels), 200):  # one NVRTC call per 200 kernels
+        chunk = kernels[i:i + 200]
+        names = [k.name for k in chunk][:5]
+        try:
+            _, log = compiler.compile_cubin(chunk, verbose=True)
+        except Exception as e:  # noqa: BLE001 - reported by the session
+            problems.append(f"NVRTC failed on {names}...: {e}"[:3000])
+            continue
+        if compiler.spills(log):
+            problems.append(f"register spills in one of {names}...")
+    return {"kernels": len(kernels), "problems": problems}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With PLAX_CUPY_RECORD_KERNELS=1: every kernel the cupy backend's host build made in this
+    session (in every xdist worker) also compiles with NVRTC to an sm_90 cubin, without
+    register spills; a problem fails the session, naming the kernels."""
+    if not _recording():
+        return
+    import json
+    import sys
+    folder = os.environ.get("PLAX_CUPY_NVRTC_REPORTS")
+    result = _nvrtc_check()
+    worker = getattr(session.config, "workerinput", None)
+    if worker is not None:  # the controller reads it
+        if folder:
+            with open(os.path.join(folder, f"{worker['workerid']}.json"), "w") as f:
+                json.dump(result, f)
+        return
+    results = [result]
+    if folder and os.path.isdir(folder):
+        import shutil
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name)) as f:
+                results.append(json.load(f))
+        shutil.rmtree(folder, ignore_errors=True)
+    kernels = sum(r["kernels"] for r in results)
+    problems = [p for r in results for p in r["problems"]]
+    line = f"NVRTC sm_90: {kernels} kernels recorded by the host build, " + (
+        "all compiled without spills" if not problems else f"{len(problems)} problem(s)")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    (reporter.write_line if reporter is not None else print)(line)
+    if problems:
+        for p in problems:
+            print(p, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

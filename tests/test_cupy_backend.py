@@ -366,3 +366,140 @@ def test_a_primitive_defined_as_a_composition_runs_fused_under_jit():
     assert_close(eager, np.log1p(np.exp(x)))
     assert_close(jitted, 2 * np.log1p(np.exp(x)))
     assert_close(grad, 1 / (1 + np.exp(-x)))
+
+
+def _lockstep(fun, *args, n=4, **options):
+    """`fun` pmapped over n emulated devices through the multi-GPU lockstep runner and the
+    host NCCL emulation (the code path of a machine with n GPUs, in the host build)."""
+    from plax.extend import Device
+    from plax_cupy import multigpu
+    devices = [Device("cupy", "cpu", i, f"emulated {i}", native=None) for i in range(n)]
+    options.setdefault("axis_name", "i")
+    options.setdefault("in_axes", 0)
+    options.setdefault("out_axes", 0)
+    return multigpu.run(_cupy(), fun, args, {}, static=set(), devices=devices,
+                        platform=multigpu.HostPlatform(), **options)
+
+
+def test_multi_device_pmap_through_emulated_nccl():
+    """The multi-GPU pmap (one program per device stepped in lockstep, collectives as NCCL
+    calls on raw pointers inside groupStart/groupEnd) on 4 emulated devices: psum/pmax/pmin
+    (f32, i16 widened, bool pmax, complex psum), all_gather (stacked and tiled), ppermute (a ring; a
+    device nobody sends to gets zeros), axis_index, pmean's folded psum(1), unmapped inputs and
+    outputs; values as vmap's on the reference backend; NCCL groups and calls counted."""
+    from plax_cupy import host_nccl
+    x = rand((4, 3, 5), seed=11)
+    k = np.arange(4 * 6, dtype=np.int16).reshape(4, 6) * 1000
+    w = rand((5,), seed=12)
+
+    def f(x, k, w):
+        c = lax.complex(x, -x)
+        return (lax.psum(pnp.tanh(x) * w, "i"), lax.pmax(x, "i"), lax.pmin(k, "i"),
+                lax.psum(k, "i"), lax.pmax(x > 0, "i"), lax.psum(c, "i"),
+                lax.all_gather(x, "i"), lax.all_gather(x, "i", axis=1, tiled=True),
+                lax.ppermute(x, "i", [(j, (j + 1) % 4) for j in range(4)]),
+                lax.ppermute(k, "i", [(0, 2), (1, 3)]),
+                lax.axis_index("i") * 10 + k[0].astype(np.int32) * 0,
+                lax.pmean(x, "i"), w * 2)
+    before = dict(host_nccl.calls)
+    got = _lockstep(f, x, k, w, in_axes=(0, 0, None), out_axes=(0,) * 12 + (None,))
+    with plax.default_backend("reference"):
+        want = plax.vmap(f, in_axes=(0, 0, None), out_axes=(0,) * 12 + (None,),
+                         axis_name="i")(x, k, w)
+    for g, e in zip(got, want, strict=True):
+        assert g.dtype == e.dtype and g.shape == e.shape, (g.aval, e.aval)
+        assert_close(g, e, rtol=2e-6, atol=1e-6)
+    calls = {key: host_nccl.calls[key] - before[key] for key in before}
+    # 6 psum/pmax/pmin + pmean's psum = 7 all-reduces, 2 all-gathers, 2 ppermutes (4 + 2
+    # pairs), each collective one group over the 4 devices
+    assert calls == {"groups": 11, "allReduce": 7 * 4, "allGather": 2 * 4, "send": 6,
+                     "recv": 6}, calls
+
+
+def test_multi_device_pmap_refusals_and_nccl_checks():
+    from plax_cupy import host_nccl
+    with pytest.raises(NotImplementedError, match="'psum' inside 'cond'"):
+        _lockstep(lambda x: lax.cond(x.sum() > 0, lambda v: lax.psum(v, "i"), lambda v: v, x),
+                  rand((4, 2)))
+    with pytest.raises(ValueError, match="must split the 4 devices"):
+        _lockstep(lambda x: lax.psum(x, "i", axis_index_groups=[[0, 1], [2]]), rand((4, 2)))
+    with pytest.raises(TypeError, match="pmax of complex"):
+        _lockstep(lambda x: lax.pmax(lax.complex(x, x), "i"), rand((4, 2)))
+    with pytest.raises(ValueError, match="size 4 needs 4 devices"):
+        _lockstep(lambda x: x, rand((4, 2)), n=2)
+    # the emulation fails where NCCL would hang: a call outside a group, ranks that disagree
+    comms = host_nccl.NcclCommunicator.initAll([0, 1])
+    a, b = np.ones(3, np.float32), np.zeros(3, np.float32)
+    with pytest.raises(host_nccl.NcclError, match="outside groupStart"):
+        comms[0].allReduce(a.ctypes.data, b.ctypes.data, 3, host_nccl.NCCL_FLOAT32,
+                           host_nccl.NCCL_SUM, 0)
+    host_nccl.groupStart()
+    comms[0].allReduce(a.ctypes.data, b.ctypes.data, 3, host_nccl.NCCL_FLOAT32,
+                       host_nccl.NCCL_SUM, 0)
+    comms[1].allReduce(a.ctypes.data, b.ctypes.data, 2, host_nccl.NCCL_FLOAT32,
+                       host_nccl.NCCL_SUM, 0)
+    with pytest.raises(host_nccl.NcclError, match="mismatched collective"):
+        host_nccl.groupEnd()
+    host_nccl.groupStart()
+    comms[0].send(a.ctypes.data, 3, host_nccl.NCCL_FLOAT32, 1, 0)
+    with pytest.raises(host_nccl.NcclError, match="unmatched send/recv"):
+        host_nccl.groupEnd()
+
+
+def test_gpu_session_script_dry_run(tmp_path):
+    """bench/gpu.py, the prepared GPU session, in its dry run (host build): the plan printed,
+    a benchmark part run with the issue's target checked, JSON and markdown written, the
+    summary printed back; an unknown part is refused naming the parts."""
+    import json
+    import pathlib
+    script = pathlib.Path(__file__).parent.parent / "bench" / "gpu.py"
+    out = tmp_path / "gpu.json"
+    r = subprocess.run([sys.executable, str(script), "--dry-run", "--only", "dispatch",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "plan (dry run on the host build" in r.stdout and "dispatch (at most" in r.stdout
+    doc = json.loads(out.read_text())
+    assert doc["mode"].startswith("dry-run") and "plax_cupy" not in doc["setup"]["missing"]
+    assert doc["dispatch"]["plax_us"] > 0 and "within_1.5x_of_jax" in doc["dispatch"]["criteria"]
+    assert "- dispatch:" in (tmp_path / "gpu.md").read_text()
+    s = subprocess.run([sys.executable, str(script), "--summary", str(out)],
+                       capture_output=True, text=True, timeout=60)
+    assert s.returncode == 0 and "## cupy backend on" in s.stdout
+    bad = subprocess.run([sys.executable, str(script), "--dry-run", "--only", "nope"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "unknown parts ['nope']" in bad.stderr
+
+
+EMULATED_CHECKS = ["devices", "collectives", "integer_and_bool_collectives",
+                   "psum_with_axis_index_groups", "axes_pytrees_and_statics",
+                   "closed_over_arrays", "grad_and_vmap_inside_pmap",
+                   "pmap_under_grad_uses_vmap_semantics", "callbacks_inside_pmap",
+                   "jax_never_imported"]
+
+
+@pytest.fixture(scope="module")
+def emulated_four_devices():
+    """test_xla_pmap's four-device script, run on the cupy backend's host build with
+    PLAX_CUPY_HOST_DEVICES=4: every pmap goes through the multi-GPU lockstep runner and the
+    NCCL emulation. (Its xla-only checks, of compile statistics and of outputs left split over
+    the devices, are not asked for: the cupy backend gathers mapped outputs on the first
+    device.)"""
+    import json
+    import os
+    import textwrap
+
+    from test_xla_pmap import SCRIPT
+    env = dict(os.environ, PLAX_BACKEND="cupy", PLAX_CUPY_DEVICE="host",
+               PLAX_CUPY_HOST_DEVICES="4", TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT.replace('"xla"',
+                                                                                '"cupy"'))],
+                          env=env, capture_output=True, text=True, timeout=600)
+    marker = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULTS")]
+    assert marker, f"subprocess failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}"
+    return json.loads(marker[-1][len("RESULTS"):])
+
+
+@pytest.mark.parametrize("name", EMULATED_CHECKS)
+def test_pmap_on_four_emulated_devices(emulated_four_devices, name):
+    assert name in emulated_four_devices, sorted(emulated_four_devices)
+    assert emulated_four_devices[name] is None, emulated_four_devices[name]

@@ -13,7 +13,7 @@ import plax
 import plax.numpy as jnp
 from plax import lax
 
-from conftest import assert_close
+from conftest import assert_close, requires_jax
 from cupy_helpers import DEVICE, kernels_of, reference, run_fused
 from plax_cupy import compiler, fused, planner
 
@@ -133,7 +133,8 @@ def test_x64_scatters_and_gathers():
 
 
 COMPLEX = ["sqrt", "rsqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "expm1", "log1p",
-           "logistic"]
+           "logistic", "asin", "acos", "atan", "asinh", "acosh", "atanh"]
+INVERSE = ["asin", "acos", "atan", "asinh", "acosh", "atanh"]
 
 
 def _complex(x, y):
@@ -252,3 +253,139 @@ def test_scatter_combine_without_ufunc_at_keeps_numpys_order():
     np.multiply.at(want, flat, vals)
     _combine_at(xp, "multiply", out, flat, vals)
     np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.int32, np.float16, np.complex64])
+def test_eager_cumulative_ops_are_one_generated_kernel_each(dt):
+    """Eagerly (no jit) the cumulative ops run their generated scan kernel, as under jit: one
+    launch each, values as the reference backend's (16-bit floats accumulate in float32)."""
+    import plax_cupy
+    x = (X[:4, :200] * 3).astype(dt) if dt != np.complex64 else \
+        (X[:4, :200] + 1j * X[:4, ::-1][:, :200]).astype(dt)
+    names = ["cumsum", "cumprod"] + (["cummax", "cummin"] if dt != np.complex64 else []) + \
+        (["cumlogsumexp"] if dt in (np.float32, np.float16) else [])
+
+    def f(x):
+        return [getattr(lax, n)(x, axis=a, reverse=r) for n in names
+                for a, r in ((1, False), (0, True))]
+    want = reference(f, x)
+    with plax.default_backend("cupy"):
+        xd = plax.device_put(x)
+        before = plax_cupy.launch_count()
+        got = f(xd)
+        launches = plax_cupy.launch_count() - before
+    assert launches == len(got)
+    tol = {np.float16: 2e-3, np.float32: 2e-5, np.complex64: 2e-5, np.int32: 0}[dt]
+    for g, w in zip(got, want, strict=True):
+        assert np.asarray(g).dtype == w.dtype
+        np.testing.assert_allclose(np.asarray(g).astype(w.dtype), w, rtol=tol, atol=tol)
+
+
+def test_eager_cumulative_falls_back_to_the_library_with_fusion_off():
+    import plax_cupy
+    with plax.default_backend("cupy"), plax.config.override("cupy_fusion", False):
+        before = plax_cupy.launch_count()
+        got = lax.cumsum(plax.device_put(X[:3]), axis=1)
+        assert plax_cupy.launch_count() == before
+    np.testing.assert_allclose(np.asarray(got), np.cumsum(X[:3], axis=1), rtol=2e-5, atol=2e-5)
+
+
+def _special_grid(dt):
+    """Every pair of parts from zeros of both signs, tiny, around 1, large, the largest finite,
+    inf and NaN: the branch cuts, their signed-zero sides and the overflow paths."""
+    rt = np.float32 if dt == np.complex64 else np.float64
+    fi = np.finfo(rt)
+    v = np.array([0., -0., 1e-30, 1e-8, 0.1, 0.5, 0.9, 1., 1.1, 2., 10., 1e4, 1e8, 1e20,
+                  float(fi.max) / 4, float(fi.max), float(fi.tiny), np.inf, np.nan], rt)
+    v = np.concatenate([v, -v[2:]])
+    re, im = np.meshgrid(v, v)
+    z = np.empty(re.size, dt)
+    z.real, z.imag = re.ravel(), im.ravel()  # (re + 1j * im would turn inf * 0 into NaN)
+    return z
+
+
+def _ulps(got, want, rt, zero_signs=True):
+    """Per element, the larger distance of the two parts in units of the last place; equal
+    parts (NaN and NaN, inf and inf, zeros of the same sign) 0, NaN against a number inf, a
+    zero against a zero of the other sign inf (0 without `zero_signs`)."""
+    worst = np.zeros(got.shape)
+    for g, w in ((got.real, want.real), (got.imag, want.imag)):
+        g64, w64 = g.astype(np.float64), w.astype(np.float64)
+        with np.errstate(all="ignore"):
+            d = np.abs(g64 - w64) / np.maximum(np.spacing(np.abs(w)).astype(np.float64),
+                                               float(np.finfo(rt).smallest_subnormal))
+        d[(g64 == w64) | (np.isnan(g) & np.isnan(w))] = 0
+        d[np.isnan(g) != np.isnan(w)] = np.inf
+        if zero_signs:
+            d[(g64 == w64) & (g64 == 0) & (np.signbit(g) != np.signbit(w))] = np.inf
+        worst = np.maximum(worst, d)
+    return worst
+
+
+def _flush(z, rt):
+    """Subnormal parts of `z` as zeros of their sign."""
+    z = z.copy()
+    for part in (z.real, z.imag):
+        part[np.abs(part) < np.finfo(rt).tiny] *= 0
+    return z
+
+
+def _inverse(z):
+    return [getattr(lax, n)(z) for n in INVERSE]
+
+
+@pytest.mark.parametrize("dt", [np.complex64, np.complex128])
+def test_complex_inverse_functions_on_branch_cuts_and_extremes(dt):
+    """asin acos atan asinh acosh atanh of complex numbers are one generated kernel (C99 /
+    Hull et al.), within 4 ulp of the reference backend on every point of the special grid,
+    inf and NaN parts and the signed zeros of the branch cuts included; eagerly the same
+    kernel runs (one launch each)."""
+    import plax_cupy
+    rt = np.float32 if dt == np.complex64 else np.float64
+    z = _special_grid(dt)
+    with plax.enable_x64():
+        got, steps, launches = run_fused(_inverse, z)
+        want = reference(_inverse, z)
+        with plax.default_backend("cupy"):
+            zd = plax.device_put(z)
+            before = plax_cupy.launch_count()
+            eager = [np.asarray(o) for o in _inverse(zd)]
+            eager_launches = plax_cupy.launch_count() - before
+    assert [s.kind for s in steps] == ["loop"] and launches == 1 and eager_launches == 6
+    for name, g, e, w in zip(INVERSE, got, eager, want, strict=True):
+        for what, x in (("fused", g), ("eager", e)):
+            bad = np.nonzero(_ulps(x, w, rt) > 4)[0]
+            assert bad.size == 0, (name, what, [(z[k], x[k], w[k]) for k in bad[:5]])
+
+
+@requires_jax
+@pytest.mark.parametrize("dt", [np.complex64, np.complex128])
+def test_complex_inverse_functions_match_jax(dt):
+    """Against JAX (XLA's chlo decompositions) on the finite points of the special grid and
+    on random points of every magnitude, except where JAX departs from C99 (its results there
+    checked by the reference test above instead): a part within sqrt(tiny) of the line
+    |x| = 1 or |y| = 1 (JAX drops the sqrt(tiny) term), a -0 part (JAX takes it for +0, also
+    on a branch cut: its asin(1.1 - 0j) is asin(1.1 + 0j)), and the sign of a zero result
+    part; subnormal result parts count as zeros (XLA on the CPU flushes them)."""
+    import jax
+    import jax.numpy as jjnp
+    rt = np.float32 if dt == np.complex64 else np.float64
+    rng = np.random.default_rng(7)
+    grid = _special_grid(dt)
+    scale = 10.0 ** rng.uniform(-6, 6, (2, 400))
+    rand = np.empty(400, dt)
+    rand.real, rand.imag = rng.standard_normal((2, 400)) * scale
+    z = np.concatenate([grid[np.isfinite(grid)], rand])
+    tiny = np.sqrt(np.finfo(rt).tiny) * 4
+    keep = ~(((np.abs(z.real) <= tiny) | (np.abs(z.imag) <= tiny)) &
+             ((np.abs(z.real) == 1) | (np.abs(z.imag) == 1)))
+    keep &= ~(((z.real == 0) & np.signbit(z.real)) | ((z.imag == 0) & np.signbit(z.imag)))
+    z = z[keep]
+    with plax.enable_x64():
+        got, _, _ = run_fused(_inverse, z)
+    with jax.enable_x64(True):
+        want = [np.asarray(getattr(jjnp, "arc" + n[1:])(z)) for n in INVERSE]
+    for name, g, w in zip(INVERSE, got, want, strict=True):
+        g, w = _flush(g, rt), _flush(w, rt)
+        bad = np.nonzero(_ulps(g, w, rt, zero_signs=False) > 4)[0]
+        assert bad.size == 0, (name, [(z[k], g[k], w[k]) for k in bad[:5]])

@@ -47,14 +47,23 @@ class CupyBackend(Backend):
                                     native=i) for i in range(n)]
         else:
             self.platform = "cpu"
-            self._devices = [Device("cupy", "cpu", 0, "host build (g++)", native=None)]
+            n = int(plax.config.value("cupy_host_devices"))
+            self._devices = [Device("cupy", "cpu", i, "host build (g++)" if n == 1 else
+                                    f"host build (g++), emulated device {i} of {n}",
+                                    native=None) for i in range(n)]
         self._rules = rules_for(plax_registry.primitives(), self.program)
+        self._eager: dict = {}  # eager rules that differ from the library's (eager_kernels)
         if kind == "gpu":  # decompositions through cuSOLVER / cuBLAS instead of the host
             from plax_cupy import lib_conv, lib_decomp, lib_special
             gpu_rules = {**lib_decomp.GPU_RULES, **lib_conv.GPU_RULES, **lib_special.GPU_RULES}
             for prim in list(self._rules):
                 if prim.name in gpu_rules:
                     self._rules[prim] = gpu_rules[prim.name]
+        from plax_cupy.eager_kernels import EAGER_KERNEL_OPS, kernel_rule
+        for prim in list(self._rules):  # eagerly too, the generated kernel (as under jit)
+            if prim.name in EAGER_KERNEL_OPS:
+                self._eager[prim] = kernel_rule(prim, self._rules[prim],
+                                                EAGER_KERNEL_OPS[prim.name])
         self._extra = plax_registry.impl_table("cupy")  # third parties' rules for this backend
         self._programs: OrderedDict = OrderedDict()
         self._pmap_cache: dict = {}
@@ -113,7 +122,7 @@ class CupyBackend(Backend):
         """The rule to run `prim` eagerly: ours, else a NumPy rule (a third party's primitive
         with a reference impl runs through the host; under jit it is refused, naming it)."""
         if self.supports(prim):
-            return self.rule(prim)
+            return self._eager.get(prim) or self.rule(prim)
         rule = numpy_rule(prim)
         if rule is None:
             raise UnsupportedPrimitiveError(
@@ -147,7 +156,9 @@ class CupyBackend(Backend):
     def program(self, closed, build: bool = True) -> Program:
         """The cached program of a sub-jaxpr (control flow, calls), compiled once per jaxpr
         (`build=False`: its kernels are built by the caller, with its own)."""
-        key = id(closed)
+        # per device too: a program's constants and kernels live on the device that built it
+        # (the GPUs of a multi-GPU pmap each run their own)
+        key = (id(closed), X.current_device()) if self.kind == "gpu" else id(closed)
         entry = self._programs.get(key)
         if entry is None or entry[0] is not closed:
             entry = self._programs[key] = (closed, Program(self, closed, build=build))

@@ -96,6 +96,12 @@ def _atomic_write(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+# PLAX_CUPY_RECORD_KERNELS=1: every kernel the host build makes is kept here as well, so a test
+# session can compile all of them with NVRTC at its end (tests/conftest.py)
+RECORDED: dict = {}
+_RECORD = os.environ.get("PLAX_CUPY_RECORD_KERNELS", "") not in ("", "0")
+
+
 def build_host(kernels) -> None:
     """Make every kernel in `kernels` (KernelSource) callable on the host: one g++ call for those
     not cached in memory or on disk."""
@@ -103,6 +109,8 @@ def build_host(kernels) -> None:
         todo = {k.name: k for k in kernels if k.name not in _host_fns}
         if not todo:
             return
+        if _RECORD:
+            RECORDED.update(todo)
         text = PRELUDE + "\n".join(todo[n].body for n in sorted(todo))
         key = _key(text, gxx_version(), GXX_FLAGS)
         path = os.path.join(cache_dir(), f"host-{key}.so")
@@ -235,21 +243,25 @@ _modules: dict = {}
 
 def build_gpu(kernels) -> None:
     """Load every kernel in `kernels` on the current device: one NVRTC call (or a disk-cache
-    hit) for those not loaded yet."""
-    todo = _unique(k for k in kernels if k.name not in _modules)
+    hit) for those not loaded there yet (a module belongs to the device, i.e. the CUDA
+    context, it was loaded on: each GPU of a multi-GPU pmap loads its own)."""
+    import cupy
+    dev = cupy.cuda.runtime.getDevice()
+    todo = _unique(k for k in kernels if (dev, k.name) not in _modules)
     if not todo:
         return
-    import cupy
     cubin, _ = compile_cubin(todo)
     mod = cupy.cuda.function.Module()
     mod.load(cubin)
     for k in todo:
-        _modules[k.name] = (mod, [mod.get_function(e) for e in k.entries])
+        _modules[dev, k.name] = (mod, [mod.get_function(e) for e in k.entries])
 
 
 def gpu_functions(kernel) -> list:
     """The CuPy functions of one kernel's entry points on the current device (cubin loaded
-    once)."""
-    if kernel.name not in _modules:
+    once per device)."""
+    import cupy
+    key = (cupy.cuda.runtime.getDevice(), kernel.name)
+    if key not in _modules:
         build_gpu([kernel])
-    return _modules[kernel.name][1]
+    return _modules[key][1]

@@ -134,7 +134,8 @@ _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _COMPLEX_OK = {"add", "sub", "mul", "div", "neg", "conj", "real", "imag", "abs", "eq", "ne",
                "exp", "log", "sign", "select_n", "convert_element_type", "integer_pow",
                "stop_gradient", "complex", "sqrt", "rsqrt", "sin", "cos", "tan", "sinh", "cosh",
-               "tanh", "expm1", "log1p", "pow", "logistic"}
+               "tanh", "expm1", "log1p", "pow", "logistic", "asin", "acos", "atan", "asinh",
+               "acosh", "atanh"}
 ELEMENTWISE = (_FLOAT_UNARY | set(_BINARY_SYM) | set(_CMP)
                | {"div", "rem", "pow", "max", "min", "atan2", "nextafter", "and", "or", "xor",
                   "not", "shift_left", "shift_right_logical", "shift_right_arithmetic",
@@ -230,7 +231,8 @@ def _complex_unary(prim, dt, a, out_dt) -> str:
         return f"plax_csign({a})"
     if prim == "stop_gradient":
         return a
-    if prim in ("sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "expm1", "log1p"):
+    if prim in ("sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "expm1", "log1p", "asin",
+                "acos", "atan", "asinh", "acosh", "atanh"):
         return f"plax_c{prim}({a})"
     if prim == "rsqrt":
         return f"plax_crecip(plax_csqrt({a}))"

@@ -19,7 +19,8 @@ class FusedRunner:
     def __init__(self, group, avals=None):
         self.group = group
         self.kernel = codegen.generate(group)
-        self._fn = None
+        self._fn = None      # the host build's entry points, or those given by use_functions
+        self._gpu_fn: dict = {}  # {device: entry points loaded there}
 
     def use_functions(self, fns) -> "FusedRunner":
         """Run these entry points instead (tests: `compiler.build_emulated`'s threads)."""
@@ -31,10 +32,16 @@ class FusedRunner:
         return self.kernel.source
 
     def _functions(self):
-        if self._fn is None:
-            k = self.kernel
-            self._fn = compiler.gpu_functions(k) if X.on_gpu() else compiler.host_functions(k)
-        return self._fn
+        if self._fn is not None:
+            return self._fn
+        if not X.on_gpu():
+            self._fn = compiler.host_functions(self.kernel)
+            return self._fn
+        dev = X.current_device()
+        fns = self._gpu_fn.get(dev)
+        if fns is None:
+            fns = self._gpu_fn[dev] = compiler.gpu_functions(self.kernel)
+        return fns
 
     def __call__(self, arrays, outs=None):
         """Run on `arrays` (one per group.in_vars); `outs` may name buffers (or None) to write

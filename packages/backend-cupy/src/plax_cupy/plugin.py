@@ -18,6 +18,13 @@ def _bool(s: str) -> bool:
     raise ValueError(f"expected a boolean, got {s!r}")
 
 
+def _count(s: str) -> int:
+    n = int(s)
+    if n < 1:
+        raise ValueError(f"expected a device count of at least 1, got {s!r}")
+    return n
+
+
 def _define_options() -> None:
     import plax
     plax.config.define("cupy_device", "gpu", lambda s: s.strip().lower() or "gpu",
@@ -28,6 +35,11 @@ def _define_options() -> None:
                        "whether the cupy backend fuses elementwise/view/reduction groups into "
                        "generated kernels (off: every eqn is a library call)",
                        env="PLAX_CUPY_FUSION")
+    plax.config.define("cupy_host_devices", 1, _count,
+                       "devices of the cupy backend's host build (tests): with more than one, "
+                       "pmap runs the multi-GPU code path (one program per device in lockstep) "
+                       "with NCCL emulated on the host; read when the backend is created",
+                       env="PLAX_CUPY_HOST_DEVICES")
 
 
 def _factory():

@@ -4,16 +4,17 @@ One device (the host build, or a machine with one GPU): the map (of size 1, as d
 runs with vmap semantics inside one jitted program on that device, collectives resolved by vmap
 over the named axis. Under another transformation (grad,
 jit, vmap of a pmap) it is a vmap too. N GPUs: `multigpu.run` traces the per-device function once
-and steps every device's program in lockstep, collectives through NCCL (`cupy.cuda.nccl`).
+and steps every device's program in lockstep, collectives through NCCL (`cupy.cuda.nccl`); the
+host build with config cupy_host_devices = N > 1 runs that same path on N emulated devices,
+NCCL emulated by `host_nccl`.
 donate_argnums is accepted and ignored (inputs are copied to the devices)."""
 
 from __future__ import annotations
 
-import numpy as np
-
 import plax
 from plax.extend import EVAL_TRACE, Tracer, current_trace
-from plax.extend.batching import pmap_axis, pmap_axis_name
+from plax.extend.batching import pmap_axis
+from plax.extend.pmap import mapped_call, vmap_body
 
 _MAX_CACHE = 256
 
@@ -30,62 +31,25 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
             raise ValueError(f"pmap over an axis of size {n} needs {n} devices; the cupy "
                              f"backend {'was given' if devices is not None else 'has'} "
                              f"{len(pool)}")
-    if not nested and backend.kind == "gpu" and len(pool) > 1:
+    if not nested and len(pool) > 1:  # several GPUs, or the host build's emulated devices
         from plax_cupy import multigpu
+        platform = multigpu.HostPlatform() if backend.kind == "host" else None
         return multigpu.run(backend, fun, args, kwargs, axis_name=axis_name, in_axes=in_axes,
-                            out_axes=out_axes, static=static, devices=pool)
+                            out_axes=out_axes, static=static, devices=pool, platform=platform)
     return _as_vmap(backend, fun, args, kwargs, axis_name, in_axes, out_axes, static, nested)
-
-
-def flat_axes(spec, tree_value, n_leaves: int) -> list:
-    """One axis (int or None) per leaf from an int/None or a tuple of them per argument."""
-    if spec is None or isinstance(spec, int):
-        return [spec] * n_leaves
-    spec = tuple(spec)
-    if len(spec) != len(tree_value):
-        raise ValueError(f"pmap in_axes must be an int, None, or a tuple with one entry per "
-                         f"argument; got {spec!r} for {len(tree_value)} arguments")
-    out = []
-    for ax, arg in zip(spec, tree_value):
-        out.extend([ax] * len(plax.tree_util.tree_leaves(arg)))
-    return out
 
 
 def mapped_size(args, kwargs, in_axes, static) -> int:
     """The size of the mapped axis (the same for every mapped leaf, or a ValueError)."""
-    dyn_idx = [i for i in range(len(args)) if i not in static]
-    dyn = tuple(args[i] for i in dyn_idx)
-    if isinstance(in_axes, (tuple, list)) and len(in_axes) == len(args) and static:
-        in_axes = tuple(in_axes[i] for i in dyn_idx)
-    leaves = plax.tree_util.tree_leaves(dyn)
-    n_kw = len(plax.tree_util.tree_leaves(kwargs))
-    axes = flat_axes(in_axes, dyn, len(leaves)) + [0] * n_kw
-    shapes = [np.shape(x) for x in leaves + plax.tree_util.tree_leaves(kwargs)]
-    sizes = set()
-    for a, shape in zip(axes, shapes):
-        if a is None:
-            continue
-        if not -len(shape) <= a < len(shape):
-            raise ValueError(f"pmap was asked to map an argument along axis {a}, which needs "
-                             f"rank >= {a + 1 if a >= 0 else -a}, but its shape is {shape}")
-        sizes.add(shape[a])
-    if len(sizes) != 1:
-        raise ValueError(f"pmap got inconsistent sizes for the mapped axes: {sorted(sizes)}"
-                         if sizes else "pmap needs at least one argument mapped along an axis")
-    return sizes.pop()
+    return mapped_call(args, kwargs, in_axes, static).size
 
 
 def _as_vmap(backend, fun, args, kwargs, axis_name, in_axes, out_axes, static, nested):
     """vmap semantics, jitted on this backend (a plain vmap under another transformation)."""
-    dyn = [i for i in range(len(args)) if i not in static]
-    axes = in_axes
-    if isinstance(axes, (tuple, list)) and len(axes) == len(args) and static:
-        axes = tuple(axes[i] for i in dyn)
     key = None
-    name = pmap_axis_name(axis_name)  # host callbacks run once per member, as per device
     if not kwargs and not nested:
         try:
-            key = (fun, axis_name, _hashable(axes), _hashable(out_axes),
+            key = (fun, axis_name, _hashable(in_axes), _hashable(out_axes),
                    tuple((i, args[i]) for i in sorted(static)))
             hit = backend._pmap_cache.get(key)
         except TypeError:
@@ -93,26 +57,17 @@ def _as_vmap(backend, fun, args, kwargs, axis_name, in_axes, out_axes, static, n
                              "got " + str([type(args[i]).__name__ for i in sorted(static)])
                              ) from None
         if hit is not None:
+            run, name = hit
             with pmap_axis(name):
-                return hit(*[args[i] for i in dyn])
-
-    def body(*dargs):
-        full = list(args)
-        for i, a in zip(dyn, dargs):
-            full[i] = a
-        return fun(*full, **kwargs)
-
-    mapped = plax.vmap(body, in_axes=axes, out_axes=out_axes, axis_name=name)
-    if nested:
-        with pmap_axis(name):
-            return mapped(*[args[i] for i in dyn])
-    run = plax.jit(mapped, backend="cupy")
+                return run(*[args[i] for i in range(len(args)) if i not in static])
+    mapped, dyn, name = vmap_body(fun, args, kwargs, axis_name, in_axes, out_axes, static)
+    run = mapped if nested else plax.jit(mapped, backend="cupy")
     if key is not None:
         if len(backend._pmap_cache) >= _MAX_CACHE:
             backend._pmap_cache.clear()
-        backend._pmap_cache[key] = run
-    with pmap_axis(name):
-        return run(*[args[i] for i in dyn])
+        backend._pmap_cache[key] = (run, name)
+    with pmap_axis(name):  # host callbacks run once per member, as per device
+        return run(*dyn)
 
 
 def _hashable(spec):

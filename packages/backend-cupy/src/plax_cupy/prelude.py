@@ -244,8 +244,7 @@ template <class T> PLAX_FN plax_complex<T> plax_csign(plax_complex<T> a) {
   return m == 0 ? plax_cmake((T)0, (T)0) : plax_cmake(a.re / m, a.im / m);
 }
 
-// more complex functions (NumPy's formulas; Kahan's for tanh); the inverse trigonometric and
-// hyperbolic functions stay library calls
+// more complex functions (NumPy's formulas; Kahan's for tanh)
 PLAX_FN float plax_sqrt(float x) { return sqrtf(x); }
 PLAX_FN double plax_sqrt(double x) { return sqrt(x); }
 PLAX_FN float plax_sinh(float x) { return sinhf(x); }
@@ -314,6 +313,143 @@ template <class T> PLAX_FN plax_complex<T> plax_cpow(plax_complex<T> a, plax_com
 }
 template <class T> PLAX_FN plax_complex<T> plax_crecip(plax_complex<T> z) {
   return plax_cdiv(plax_cmake((T)1, (T)0), z);
+}
+
+// inverse trigonometric and hyperbolic functions: Hull, Fairgrieve and Tang's algorithm for
+// asin/acos (as XLA's chlo decomposition and Boost), atanh after Kahan, scaled where squares
+// overflow or underflow; asinh, atan, acosh from them by the C99 identities (signed zeros and
+// inf/NaN parts as C99 Annex G)
+// the largest finite, smallest normal and epsilon of the argument's type
+PLAX_FN float plax_lim_max(float) { return 3.40282347e+38f; }
+PLAX_FN double plax_lim_max(double) { return 1.7976931348623157e+308; }
+PLAX_FN float plax_lim_tiny(float) { return 1.17549435e-38f; }
+PLAX_FN double plax_lim_tiny(double) { return 2.2250738585072014e-308; }
+PLAX_FN float plax_lim_eps(float) { return 1.1920929e-07f; }
+PLAX_FN double plax_lim_eps(double) { return 2.220446049250313e-16; }
+PLAX_FN float plax_asin(float x) { return asinf(x); }
+PLAX_FN double plax_asin(double x) { return asin(x); }
+PLAX_FN float plax_acos(float x) { return acosf(x); }
+PLAX_FN double plax_acos(double x) { return acos(x); }
+PLAX_FN float plax_atan(float x) { return atanf(x); }
+PLAX_FN double plax_atan(double x) { return atan(x); }
+template <class T> PLAX_FN bool plax_isnan(T x) { return x != x; }
+template <class T> PLAX_FN bool plax_isinf(T x) { return plax_fabs(x) == (T)PLAX_INF; }
+// asin (acos = false) or acos (acos = true) of z, Hull et al. (ACM TOMS 23, 1997)
+template <class T> PLAX_FN plax_complex<T> plax_casin_acos(plax_complex<T> z, bool acos) {
+  const T inf = (T)PLAX_INF, nan = (T)PLAX_NAN;
+  const T pi = (T)3.141592653589793238, half_pi = (T)1.570796326794896619;
+  const T quarter_pi = (T)0.785398163397448310, log2 = (T)0.693147180559945309;
+  T x = plax_fabs(z.re), y = plax_fabs(z.im), re, im;
+  if (plax_isnan(x) || plax_isnan(y) || plax_isinf(x) || plax_isinf(y)) {
+    if (plax_isnan(x)) { re = nan; im = plax_isinf(y) ? inf : nan; }
+    else if (plax_isnan(y)) {
+      if (x == 0) { re = acos ? half_pi : (T)0; im = nan; }
+      else { re = nan; im = plax_isinf(x) ? inf : nan; }
+    } else if (plax_isinf(x)) {
+      re = plax_isinf(y) ? quarter_pi : (acos ? (T)0 : half_pi); im = inf;
+    } else { re = acos ? half_pi : (T)0; im = inf; }
+  } else if (y == 0 && x <= 1) {  // the real line within [-1, 1]: exact
+    if (acos) return plax_cmake(plax_acos(z.re), -z.im);
+    return plax_cmake(plax_asin(z.re), z.im);
+  } else {
+    const T safe_max = plax_sqrt(plax_lim_max((T)0)) / 8;
+    const T safe_min = plax_sqrt(plax_lim_tiny((T)0)) * 4;
+    const T eps = plax_lim_eps((T)0);
+    T xp1 = x + 1, xm1 = x - 1;
+    if (x < safe_max && x > safe_min && y < safe_max && y > safe_min) {
+      T yy = y * y, r = plax_sqrt(xp1 * xp1 + yy), s = plax_sqrt(xm1 * xm1 + yy);
+      T a = (T)0.5 * (r + s), b = x / a;
+      if (b <= (T)0.6417) {
+        re = acos ? plax_acos(b) : plax_asin(b);
+      } else if (x <= 1) {
+        T apx = (T)0.5 * (a + x) * (yy / (r + xp1) + (s - xm1));
+        re = acos ? plax_atan(plax_sqrt(apx) / x) : plax_atan(x / plax_sqrt(apx));
+      } else {
+        T apx = (a + x) * (T)0.5 * (1 / (r + xp1) + 1 / (s + xm1));
+        re = acos ? plax_atan(y * plax_sqrt(apx) / x) : plax_atan(x / (y * plax_sqrt(apx)));
+      }
+      if (a <= (T)1.5) {
+        T am1 = x < 1 ? (T)0.5 * (yy / (r + xp1) + yy / (s - xm1))
+                      : (T)0.5 * (yy / (r + xp1) + (s + xm1));
+        im = plax_log1p(am1 + plax_sqrt(am1 * (a + 1)));
+      } else {
+        im = plax_log(a + plax_sqrt(a * a - 1));
+      }
+    } else if (y <= eps * plax_fabs(xm1)) {  // near the real axis
+      if (x < 1) {
+        re = acos ? plax_acos(x) : plax_asin(x);
+        im = y / plax_sqrt(xp1 * (1 - x));
+      } else if (plax_lim_max((T)0) / xp1 > xm1) {
+        re = acos ? y / plax_sqrt(xm1 * xp1) : half_pi;
+        im = plax_log1p(xm1 + plax_sqrt(xp1 * xm1));
+      } else {
+        re = acos ? y / x : half_pi;
+        im = log2 + plax_log(x);
+      }
+    } else if (y <= safe_min) {  // then x == 1
+      re = acos ? plax_sqrt(y) : half_pi - plax_sqrt(y);
+      im = plax_sqrt(y);
+    } else if (eps * y - 1 >= x) {  // y huge against x
+      re = acos ? half_pi : x / y;
+      im = log2 + plax_log(y);
+    } else if (x > 1) {
+      re = acos ? plax_atan(y / x) : plax_atan(x / y);
+      T xoy = x / y;
+      im = log2 + plax_log(y) + (T)0.5 * plax_log1p(xoy * xoy);
+    } else {
+      T a = plax_sqrt(1 + y * y);
+      re = acos ? half_pi : x / a;
+      im = (T)0.5 * plax_log1p(2 * y * (y + a));
+    }
+  }
+  if (acos) {  // acos z = pi/2 - asin z: the imaginary part's sign flips
+    if (plax_copysign((T)1, z.re) < 0) re = pi - re;
+    return plax_cmake(re, plax_copysign((T)1, z.im) < 0 ? im : -im);
+  }
+  return plax_cmake(plax_copysign(re, z.re), plax_copysign(im, z.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_casin(plax_complex<T> z) {
+  return plax_casin_acos(z, false);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cacos(plax_complex<T> z) {
+  return plax_casin_acos(z, true);
+}
+template <class T> PLAX_FN plax_complex<T> plax_casinh(plax_complex<T> z) {
+  plax_complex<T> w = plax_casin(plax_cmake(-z.im, z.re));  // asinh z = -i asin(iz)
+  return plax_cmake(w.im, -w.re);
+}
+template <class T> PLAX_FN plax_complex<T> plax_cacosh(plax_complex<T> z) {
+  plax_complex<T> w = plax_cacos(z);  // +-i acos z: real part >= 0, imaginary sign of z.im's
+  if (plax_isnan(w.im)) return plax_cmake(w.im, w.re);
+  if (plax_isnan(w.re)) return plax_cmake(plax_fabs(w.im), w.re);
+  return plax_cmake(plax_fabs(w.im), plax_copysign(w.re, z.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_catanh(plax_complex<T> z) {
+  const T inf = (T)PLAX_INF, nan = (T)PLAX_NAN, half_pi = (T)1.570796326794896619;
+  T x = plax_fabs(z.re), y = plax_fabs(z.im), re, im;
+  if (plax_isnan(x) || plax_isnan(y) || plax_isinf(x) || plax_isinf(y)) {
+    if (plax_isinf(y)) { re = 0; im = half_pi; }
+    else if (plax_isnan(x)) { re = nan; im = nan; }
+    else if (plax_isinf(x)) { re = 0; im = plax_isnan(y) ? nan : half_pi; }
+    else { re = x == 0 ? (T)0 : nan; im = nan; }  // y NaN
+  } else {
+    const T big = plax_sqrt(plax_lim_max((T)0)) / 2;
+    if (x > big || y > big) {  // re = x / (x^2 + y^2), scaled
+      T m = x > y ? x : y, a = x / m, b = y / m;
+      re = a / (a * a + b * b) / m;
+      im = half_pi;
+    } else {
+      T d = (1 - x) * (1 - x) + y * y;
+      if (d >= plax_sqrt(plax_lim_tiny((T)0))) re = (T)0.25 * plax_log1p(4 * x / d);
+      else re = (T)0.25 * plax_log(4 * x) - (T)0.5 * plax_log(plax_hypot(1 - x, y));  // x ~ 1
+      im = (T)0.5 * plax_atan2(2 * y, (1 - x) * (1 + x) - y * y);
+    }
+  }
+  return plax_cmake(plax_copysign(re, z.re), plax_copysign(im, z.im));
+}
+template <class T> PLAX_FN plax_complex<T> plax_catan(plax_complex<T> z) {
+  plax_complex<T> w = plax_catanh(plax_cmake(-z.im, z.re));  // atan z = -i atanh(iz)
+  return plax_cmake(w.im, -w.re);
 }
 
 // argmax/argmin: (value, index) pairs; NaN wins (first NaN), ties go to the smaller index

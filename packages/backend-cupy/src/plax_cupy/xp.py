@@ -34,6 +34,14 @@ def on_gpu() -> bool:
     return device == "gpu"
 
 
+def current_device() -> int:
+    """The current CUDA device's ordinal (0 in the host build)."""
+    if device == "gpu":
+        import cupy
+        return cupy.cuda.runtime.getDevice()
+    return 0
+
+
 def unavailable_reason(kind: str) -> str | None:
     """Why the `kind` build cannot start here (None when it can): no CuPy, no CUDA driver, no
     device, NVRTC missing; for the host build, no C++ compiler."""

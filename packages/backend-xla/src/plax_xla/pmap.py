@@ -19,79 +19,15 @@ import numpy as np
 
 from plax.extend import config
 from plax.extend import EVAL_TRACE, current_trace
-from plax.tree_util import tree_flatten, tree_unflatten
-from plax.extend import (
-    COLLECTIVES, all_gather_p, Array, JaxprEqn, JaxprTrace, JaxprTracer, ShapedArray, Tracer, Var,
-    convert_constvars_jaxpr, get_aval, psum_p, set_current_trace)
+from plax.tree_util import tree_leaves, tree_unflatten
+from plax.extend import Array, Tracer, get_aval
 from plax.extend import execution
-from plax.extend.batching import pmap_axis, pmap_axis_name
-from plax.lax import all_to_all_p, psum_scatter_p, ragged_all_to_all_p
+from plax.extend.batching import pmap_axis
+from plax.extend.pmap import mapped_call, out_axes_per_leaf, trace_per_device, vmap_body
 from plax_xla import _jaxlib as jl
 from plax_xla import hlo
 from plax_xla.lower_calls import replica_index
 from plax_xla.lowering import AxisEnv, i64_array, lower_closed_jaxpr, take_host_callbacks
-
-
-# their abstract evaluation (or lowering) needs the axis size
-_SIZED = (psum_scatter_p, all_to_all_p, ragged_all_to_all_p)
-
-
-class _PmapTrace(JaxprTrace):
-    """Traces the per-device function: collectives over the pmap axis are recorded (all_gather
-    with the axis size its abstract evaluation needs); other axis names are unbound."""
-
-    __slots__ = ("axis_name", "axis_size")
-
-    def process_primitive(self, prim, args, params):
-        if prim in COLLECTIVES:
-            names = params.get("axes") or (params.get("axis_name"),)
-            for n in names:
-                if n != self.axis_name:
-                    raise NameError(f"unbound axis name: {n} (in '{prim.name}' inside pmap "
-                                    f"over axis '{self.axis_name}')")
-            if prim is all_gather_p:
-                return self._all_gather(args[0], params)
-            if prim is psum_p and params.get("axis_index_groups") is None and all(
-                    _plain_number(a) for a in args):
-                # the same constant on every device (pmean's psum(1)): no exchange needed
-                return [a * self.axis_size for a in args]
-            if prim in _SIZED and params.get("axis_size") is None:
-                params = {**params, "axis_size": self.axis_size}
-        return super().process_primitive(prim, args, params)
-
-    def _all_gather(self, x, params):
-        atom = self.atom(x)
-        shape = list(atom.aval.shape)
-        d, n = params["all_gather_dimension"], self.axis_size
-        if params["tiled"]:
-            shape[d] *= n
-        else:
-            shape.insert(d, n)
-        aval = ShapedArray(shape, atom.aval.dtype)
-        v = Var(aval)
-        self.eqns.append(JaxprEqn([atom], [v], all_gather_p, {**params, "axis_size": n}))
-        return JaxprTracer(self, aval, v)
-
-
-def _plain_number(x) -> bool:
-    """A Python int/float/complex (not bool, not an array or tracer)."""
-    return type(x) in (int, float, complex)
-
-
-def _flat_axes(what: str, spec, tree_value, n_leaves: int) -> list:
-    """One axis (int or None) per leaf from an int/None or a tuple of them per argument."""
-    if spec is None or isinstance(spec, int):
-        return [spec] * n_leaves
-    spec = tuple(spec)
-    if len(spec) != len(tree_value):
-        raise ValueError(f"pmap {what} must be an int, None, or a tuple with one entry per "
-                         f"argument; got {spec!r} for {len(tree_value)} arguments")
-    out = []
-    for ax, arg in zip(spec, tree_value):
-        if ax is not None and not isinstance(ax, int):
-            raise TypeError(f"pmap {what} entries must be int or None, got {ax!r}")
-        out.extend([ax] * len(tree_flatten(arg)[0]))
-    return out
 
 
 def _signature(args) -> list | None:
@@ -122,27 +58,12 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
             if last is not None and last[0] == fast:
                 return _run(backend, fun, last[1], last[2], list(args), last[3])
     static = set(static_argnums)
-    leaves_all, _ = tree_flatten((args, kwargs))
-    if current_trace() is not EVAL_TRACE or any(isinstance(x, Tracer) for x in leaves_all):
+    if current_trace() is not EVAL_TRACE or any(isinstance(x, Tracer)
+                                                for x in tree_leaves((args, kwargs))):
         return _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static)
-    dyn_idx = [i for i in range(len(args)) if i not in static]
-    dyn = tuple(args[i] for i in dyn_idx)
-    if isinstance(in_axes, (tuple, list)) and len(in_axes) == len(args) and static:
-        in_axes = tuple(in_axes[i] for i in dyn_idx)
-    leaves, in_tree = tree_flatten((dyn, kwargs))
-    n_pos = len(tree_flatten(dyn)[0])
-    axes = _flat_axes("in_axes", in_axes, dyn, n_pos) + [0] * (len(leaves) - n_pos)
-    avals = [get_aval(x) for x in leaves]
-    for a, av in zip(axes, avals):
-        if a is not None and not -av.ndim <= a < av.ndim:
-            raise ValueError(f"pmap was asked to map an argument along axis {a}, which needs "
-                             f"rank >= {a + 1 if a >= 0 else -a}, but its shape is {av.shape}")
-    axes = [None if a is None else a % av.ndim for a, av in zip(axes, avals)]
-    sizes = {av.shape[a] for a, av in zip(axes, avals) if a is not None}
-    if len(sizes) != 1:
-        raise ValueError(f"pmap got inconsistent sizes for the mapped axes: {sorted(sizes)}"
-                         if sizes else "pmap needs at least one argument mapped along an axis")
-    n = sizes.pop()
+    call = mapped_call(args, kwargs, in_axes, static)
+    leaves, in_tree, avals, axes = call.leaves, call.in_tree, call.avals, call.axes
+    n = call.size
     natives = _devices(backend, devices, n)
     pieces = _pieces_kinds(backend, leaves, axes)
     statics = tuple((i, args[i]) for i in sorted(static))
@@ -155,9 +76,8 @@ def pmap_execute(backend, fun, args, kwargs, *, axis_name=None, in_axes=0, out_a
         raise ValueError("pmap's static_broadcasted_argnums arguments must be hashable, got "
                          f"{[type(v).__name__ for _, v in statics]}") from None
     if entry is None:
-        entry = backend._pmap_cache[key] = _build(backend, fun, args, static, in_tree, avals,
-                                                  axes, n, natives, axis_name, out_axes,
-                                                  pieces)
+        entry = backend._pmap_cache[key] = _build(backend, fun, args, static, call, natives,
+                                                  axis_name, out_axes, pieces)
     if fast is not None and not kwargs:
         backend._pmap_last = (fast, entry, avals, natives)
     return _run(backend, fun, entry, avals, leaves, natives)
@@ -299,50 +219,19 @@ def _replicate(backend, x, aval, natives, local):
     return jl.put_replicated(src, aval.shape, aval.dtype, natives, local)
 
 
-def _build(backend, fun, args, static, in_tree, avals, axes, n, natives, axis_name, out_axes,
-           pieces):
-    per_device = [av if a is None else av.update(shape=av.shape[:a] + av.shape[a + 1:])
-                  for av, a in zip(avals, axes)]
-    out_box: list = []
-
-    def flat_fun(*flat):
-        dyn, kwargs = tree_unflatten(in_tree, flat)
-        it = iter(dyn)
-        full = [args[i] if i in static else next(it) for i in range(len(args))]
-        out = fun(*full, **kwargs)
-        leaves, tree = tree_flatten(out)
-        out_box.append(tree)
-        return leaves
-
+def _build(backend, fun, args, static, call, natives, axis_name, out_axes, pieces):
+    n = call.size
     total = len(natives)  # n per process: the axis collectives see spans every process
-    trace = _PmapTrace(f"pmap({getattr(fun, '__name__', 'fun')})")
-    trace.axis_name, trace.axis_size = axis_name, total
-    tracers = [trace.new_arg(a) for a in per_device]
-    try:
-        with set_current_trace(trace):
-            outs = flat_fun(*tracers)
-        jaxpr, consts = trace.to_jaxpr(list(outs))
-    finally:
-        trace.invalidate()
+    jaxpr, consts, out_tree = trace_per_device(fun, args, static, call, axis_name, total)
     # closed-over arrays become leading (unmapped) inputs, passed on every call
-    jaxpr = convert_constvars_jaxpr(jaxpr)
-    leaf_axes = list(axes)
-    axes = [None] * len(consts) + list(axes)
-    avals = [get_aval(c) for c in consts] + list(avals)
+    leaf_axes = list(call.axes)
+    axes = [None] * len(consts) + list(call.axes)
+    avals = [get_aval(c) for c in consts] + list(call.avals)
     # what each replica receives: a piece (the mapped axis of size 1) or the whole input
     piece = [False] * len(consts) + list(pieces)
     prog_avals = [av.update(shape=av.shape[:a] + (1,) + av.shape[a + 1:]) if p else av
                   for av, a, p in zip(avals, axes, piece)]
-    out_tree = out_box[-1]
-    k = len(jaxpr.outvars)
-    if out_axes is None or isinstance(out_axes, int):
-        o_axes = [out_axes] * k
-    else:
-        skeleton = tree_unflatten(out_tree, [0] * k)
-        if not isinstance(skeleton, (tuple, list)):
-            raise ValueError(f"pmap out_axes {out_axes!r} is a tuple but the function returns "
-                             "a single value")
-        o_axes = _flat_axes("out_axes", out_axes, tuple(skeleton), k)
+    o_axes = out_axes_per_leaf(out_axes, out_tree, len(jaxpr.outvars))
 
     def prologue(b, vals):
         if all(a is None for a in axes):
@@ -408,19 +297,6 @@ def _take(b, v, axis: int, rid):
 
 def _as_vmap(fun, args, kwargs, axis_name, in_axes, out_axes, static):
     """pmap under another transformation: vmap semantics (as on a single-device backend)."""
-    import plax
-    dyn = [i for i in range(len(args)) if i not in static]
-
-    def body(*dargs):
-        full = list(args)
-        for i, a in zip(dyn, dargs):
-            full[i] = a
-        return fun(*full, **kwargs)
-
-    axes = in_axes
-    if isinstance(axes, (tuple, list)) and len(axes) == len(args) and static:
-        axes = tuple(axes[i] for i in dyn)
-    name = pmap_axis_name(axis_name)  # host callbacks still run once per member
-    with pmap_axis(name):
-        return plax.vmap(body, in_axes=axes, out_axes=out_axes,
-                         axis_name=name)(*[args[i] for i in dyn])
+    mapped, dyn, name = vmap_body(fun, args, kwargs, axis_name, in_axes, out_axes, static)
+    with pmap_axis(name):  # host callbacks still run once per member
+        return mapped(*dyn)

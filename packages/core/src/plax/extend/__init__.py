@@ -16,7 +16,9 @@ else: what they need is here, so it is enough for a third party too. What it hol
 - traces: `Trace`, `Tracer`, `current_trace`, `set_current_trace`, `trace_context`;
 - `registry`: register and look up every kind of rule, backends, plugin API names;
 - `ad` (symbolic zeros, UndefinedPrimal), `batching` (helpers for batch rules), `dtypes`,
-  `execution` (placement, buffers, launching, Array wrapping, for runners of programs);
+  `execution` (placement, buffers, launching, Array wrapping, for runners of programs),
+  `pmap` (what a multi-device pmap shares: reading the mapped arguments, tracing the
+  per-device function with its collectives, the vmap-semantics fallback);
 - the backend contract: `Backend`, `Device`, `Executable`, `UnsupportedPrimitiveError`;
 - `lowering`: `lower_fun` (a rule from a plax composition, any backend) and the documented
   context and builder an xla lowering rule receives;
@@ -59,7 +61,7 @@ from plax._src.lax.parallel import (
     psum_p, ragged_receive)
 from plax._src.registry import PluginWarning, RegistrationError
 from plax._src.tracing import JaxprTrace, JaxprTracer, convert_constvars_jaxpr, trace_to_jaxpr
-from plax.extend import ad, batching, dtypes, execution, lowering, registry
+from plax.extend import ad, batching, dtypes, execution, lowering, pmap, registry
 from plax.hookspecs import hookimpl
 
 __all__ = [
@@ -73,7 +75,7 @@ __all__ = [
     "iter_eqns",
     "Jaxpr", "jaxpr_as_fun", "JaxprEqn", "JaxprTrace", "JaxprTracer", "JaxprTypeError",
     "jit_p", "JVP_OF_CUSTOM_VJP", "known_axis_sizes", "Literal", "literal_value", "lower_fun",
-    "lowering", "make_array",
+    "lowering", "make_array", "pmap",
     "PlaxTypeError", "PluginWarning", "pmax_p", "pmin_p", "ppermute_p", "Primitive", "psum_p",
     "ragged_receive",
     "RegistrationError", "registry", "set_current_trace", "ShapedArray", "Trace",

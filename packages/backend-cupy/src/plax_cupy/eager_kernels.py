@@ -1,0 +1,79 @@
+"""Eager primitives that run as generated kernels (as they do under jit) rather than library
+calls: the cumulative ops (CuPy has no `maximum.accumulate` or `logaddexp.accumulate`, and its
+cumsum/cumprod of 16-bit floats would round at every step), and the inverse trigonometric and
+hyperbolic functions of complex numbers (the prelude's C99 / Hull et al. code, as under jit,
+instead of CuPy's or NumPy's own).
+
+`kernel_rule(prim, fallback, when)` is a rule(*arrays, **params): the equation alone, planned
+by the planner into its one group, generated, built once per (shapes, dtypes, params) and
+launched through `fused.FusedRunner` (one launch, counted by `plax_cupy.launch_count()`). When
+`when(arrays)` is false, code generation refuses the equation (an unsupported dtype) or fusion
+is off (config `cupy_fusion`), the library rule `fallback` runs instead."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from plax.extend import Jaxpr, JaxprEqn, ShapedArray, Var, abstract_eval
+
+_MAX_KERNELS = 256
+
+
+def _always(bufs) -> bool:
+    return True
+
+
+def _complex_operand(bufs) -> bool:
+    return bufs[0].dtype.kind == "c"
+
+
+# {primitive name: when its eager call runs the generated kernel}
+EAGER_KERNEL_OPS = {
+    **dict.fromkeys(("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp"), _always),
+    **dict.fromkeys(("asin", "acos", "atan", "asinh", "acosh", "atanh"), _complex_operand)}
+
+
+def kernel_rule(prim, fallback, when=_always):
+    cache: OrderedDict = OrderedDict()
+
+    def rule(*bufs, **params):
+        from plax_cupy.program import fusion_enabled
+        if not (when(bufs) and fusion_enabled()):
+            return fallback(*bufs, **params)
+        key = (tuple((tuple(b.shape), b.dtype) for b in bufs), _hashable(params))
+        runner = cache.get(key)
+        if runner is None:
+            runner = _runner(prim, bufs, params)
+            cache[key] = runner
+            if len(cache) > _MAX_KERNELS:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        if runner is False:  # refused by code generation
+            return fallback(*bufs, **params)
+        return runner(list(bufs))[0]
+    rule.__name__ = f"kernel_{prim.name}"
+    rule.library_rule = fallback
+    return rule
+
+
+def _runner(prim, bufs, params):
+    """The built FusedRunner of `prim` alone on these operands, or False when the planner
+    leaves it to the library."""
+    from plax_cupy import fused, planner
+    invars = [Var(ShapedArray(tuple(b.shape), b.dtype)) for b in bufs]
+    out_aval = abstract_eval(prim, [v.aval for v in invars], params)
+    if isinstance(out_aval, (list, tuple)):
+        return False
+    out = Var(ShapedArray(tuple(out_aval.shape), out_aval.dtype))
+    jaxpr = Jaxpr([], invars, [out], [JaxprEqn(invars, [out], prim, dict(params))])
+    steps = planner.plan(jaxpr)
+    if len(steps) != 1 or not isinstance(steps[0], planner.FusedGroup):
+        return False
+    runner = fused.FusedRunner(steps[0])
+    fused.build([runner])
+    return runner
+
+
+def _hashable(params: dict):
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
