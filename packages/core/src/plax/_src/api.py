@@ -12,7 +12,7 @@ import numpy as np
 from plax._src import dtypes, registry, tree_util
 from plax._src.array import Array
 from plax._src.config import config
-from plax._src.core import ClosedJaxpr, ShapedArray, Tracer, get_aval
+from plax._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer, get_aval
 from plax._src.tracing import trace_to_jaxpr
 
 
@@ -57,11 +57,19 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
         flat_fun, leaves, _, out_tree = flatten_fun_args(fun, args, kwargs, static_argnums)
         in_avals = [get_aval(x) for x in leaves]
         name = getattr(fun, "__name__", "fun")
-        jaxpr, consts, outs = trace_to_jaxpr(flat_fun, in_avals, name=f"make_jaxpr({name})")
+        jaxpr, consts, outs, refs = trace_to_jaxpr(flat_fun, in_avals,
+                                                   name=f"make_jaxpr({name})", refs=True)
+        nout = len(jaxpr.outvars) - len(refs)
+        if refs:  # Refs closed over: their values are consts, their last values outputs
+            from plax._src.state import current_values
+            n = len(jaxpr.invars) - len(refs)
+            jaxpr = Jaxpr(jaxpr.constvars + jaxpr.invars[n:], jaxpr.invars[:n],
+                          jaxpr.outvars, jaxpr.eqns)
+            consts = consts + current_values(refs)
         closed = ClosedJaxpr(jaxpr, consts)
         if return_shape:
             shapes = [ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
-                      for v in jaxpr.outvars]
+                      for v in jaxpr.outvars[:nout]]
             return closed, tree_util.tree_unflatten(out_tree(), shapes)
         return closed
 
@@ -101,10 +109,12 @@ def eval_shape(fun: Callable, *args, **kwargs):
             return x.aval
         return get_aval(x)
     flat_fun, leaves, _, out_tree = flatten_fun_args(fun, args, kwargs)
-    jaxpr, _, _ = trace_to_jaxpr(flat_fun, [leaf_aval(x) for x in leaves], name="eval_shape")
+    jaxpr, _, _, refs = trace_to_jaxpr(flat_fun, [leaf_aval(x) for x in leaves],
+                                       name="eval_shape", refs=True)
+    outvars = jaxpr.outvars[:len(jaxpr.outvars) - len(refs)]
     return tree_util.tree_unflatten(
         out_tree(), [ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
-                     for v in jaxpr.outvars])
+                     for v in outvars])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ else: what they need is here, so it is enough for a third party too. What it hol
 - traces: `Trace`, `Tracer`, `current_trace`, `set_current_trace`, `trace_context`;
 - `registry`: register and look up every kind of rule, backends, plugin API names;
 - `ad` (symbolic zeros, UndefinedPrimal), `batching` (helpers for batch rules), `dtypes`,
-  `execution` (placement, buffers, launching, Array wrapping, for runners of programs);
+  `execution` (placement, buffers, launching, Array wrapping, for runners of programs),
+  `state` (Refs made by plax.new_ref, for transforms that trace functions);
 - the backend contract: `Backend`, `Device`, `Executable`, `UnsupportedPrimitiveError`;
 - `lowering`: `lower_fun` (a rule from a plax composition, any backend) and the documented
   context and builder an xla lowering rule receives;
@@ -59,7 +60,7 @@ from plax._src.lax.parallel import (
     psum_p)
 from plax._src.registry import PluginWarning, RegistrationError
 from plax._src.tracing import JaxprTrace, JaxprTracer, convert_constvars_jaxpr, trace_to_jaxpr
-from plax.extend import ad, batching, dtypes, execution, lowering, registry
+from plax.extend import ad, batching, dtypes, execution, lowering, registry, state
 from plax.hookspecs import hookimpl
 
 __all__ = [
@@ -69,7 +70,7 @@ __all__ = [
     "Composition", "ConcretizationTypeError", "config", "convert_constvars_jaxpr",
     "current_trace", "custom_jvp_call_p", "custom_lin_p", "custom_vjp_call_p", "dce_jaxpr",
     "define_primitive", "Device", "dtypes", "elementwise_batch_rule", "eval_jaxpr",
-    "EVAL_TRACE", "EvalTrace", "Executable", "execution", "get_aval", "hookimpl", "host_results",
+    "EVAL_TRACE", "EvalTrace", "Executable", "execution", "state", "get_aval", "hookimpl", "host_results",
     "iter_eqns",
     "Jaxpr", "jaxpr_as_fun", "JaxprEqn", "JaxprTrace", "JaxprTracer", "JaxprTypeError",
     "jit_p", "JVP_OF_CUSTOM_VJP", "known_axis_sizes", "Literal", "literal_value", "lower_fun",
