@@ -32,11 +32,9 @@ LEFT_OUT = {
         # issue 16 follow-up: JAX's explicit-sharding mode (typed shardings), deprecated
         # host_* aliases of process_*
         "Shard set_mesh reshard smap host_count host_id host_ids",
-        # mutable array references (JAX's experimental Ref API): not planned in issue 12
-        "Ref ref new_ref empty_ref free_ref freeze",
         # left for a follow-up (not in issue 12's scope)
         "closure_convert copy_to_host_async custom_gradient effects_barrier "
-        "ensure_compile_time_eval fwd_and_bwd live_arrays make_user_context ds"),
+        "ensure_compile_time_eval fwd_and_bwd live_arrays make_user_context"),
     "jax.lax": _names(
         # issue 16 follow-up: collectives beyond shard_map's (explicit-sharding casts,
         # point-to-point sends, ragged exchanges)

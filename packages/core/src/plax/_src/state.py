@@ -141,12 +141,38 @@ def ds_getitem(x, idx):
     return sub[rest]
 
 
-def ds_update(x, idx, update):
-    """`update(sub, rest)` applied to the window of x that idx's `plax.ds` slices select."""
+def ds_update(x, idx, update, drop: bool = False):
+    """`update(sub, rest)` applied to the window of x that idx's `plax.ds` slices select.
+
+    The window's start is clamped so that it fits (as lax.dynamic_update_slice); with `drop`,
+    a window that does not fit leaves x unchanged instead (a scatter's out-of-bounds rule,
+    which `x.at[ds(i, n)]` follows in JAX)."""
     from plax import lax
-    starts, sizes, rest = _split_ds(np.shape(x), idx)
+    shape = np.shape(x)
+    starts, sizes, rest = _split_ds(shape, idx)
     sub = lax.dynamic_slice(x, starts, sizes)
-    return lax.dynamic_update_slice(x, update(sub, rest), starts)
+    new = lax.dynamic_update_slice(x, update(sub, rest), starts)
+    if drop:
+        from plax._src.numpy import ufuncs
+        fits = None
+        for s, n, d in zip(starts, sizes, shape):
+            if isinstance(s, (int, np.integer)):
+                if not 0 <= s <= d - n:
+                    return x
+                continue
+            ok = ufuncs.logical_and(ufuncs.greater_equal(s, 0), ufuncs.less_equal(s, d - n))
+            fits = ok if fits is None else ufuncs.logical_and(fits, ok)
+        if fits is not None:
+            new = lax.select(lax.broadcast_in_dim(fits, shape, ()), new, x)
+    return new
+
+
+def _check_static_bounds(shape, idx):
+    """A Ref's `plax.ds` slice with a static start must fit (as JAX's Ref indexing)."""
+    starts, sizes, _ = _split_ds(shape, idx)
+    for s, n, d in zip(starts, sizes, shape):
+        if isinstance(s, (int, np.integer)) and not 0 <= s <= d - n:
+            raise ValueError(f"Out of bound slice: start={s}, size={n}, dim={d}.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,6 +436,7 @@ def _read(x, idx):
     if _is_whole(idx):
         return x
     if has_ds(idx):
+        _check_static_bounds(np.shape(x), idx)
         return ds_getitem(x, idx)
     return x[idx]
 
