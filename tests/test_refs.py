@@ -154,6 +154,9 @@ def cond_switch(ns, x, p):
             return lambda y: (k.__setitem__(..., y + j), y * j)[1]
 
         out = ns.lax.switch(p + 1, [br(1.0), br(2.0), br(3.0)], x[1, 1])
+        # a Ref as an operand
+        ns.lax.cond(p < 0, lambda q, y: q.__setitem__(1, q[1] - y), lambda q, y: None, r,
+                    x[0])
         return r[...], k[...], out
     return f(x, p), ns.jit(f)(x, p)
 
@@ -430,3 +433,12 @@ def test_closed_over_ref_stays_current_under_jit_cache():
     assert float(f(2.0)) == 10.0
     jaxpr = plax.make_jaxpr(lambda x: x * r[...])(2.0)
     assert len(jaxpr.consts) == 1 and float(jaxpr.consts[0]) == 5.0
+    # a Ref argument of make_jaxpr: its value is an input, its last value an output
+    jaxpr = plax.make_jaxpr(lambda q, x: (q.__setitem__(..., q[...] + x), x * 2)[1])(
+        plax.new_ref(pnp.zeros(3)), pnp.ones(3))
+    assert len(jaxpr.jaxpr.invars) == 2 and len(jaxpr.jaxpr.outvars) == 2
+    from plax.extend import jaxpr_as_fun
+    out, final = jaxpr_as_fun(jaxpr)(np.ones(3, np.float32), np.ones(3, np.float32))
+    assert_close(out, np.full(3, 2, np.float32))
+    assert_close(final, np.full(3, 2, np.float32))
+

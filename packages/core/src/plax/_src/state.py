@@ -427,9 +427,9 @@ def _match_weak(ref: Ref, value):
     return value
 
 
-def _is_whole(idx) -> bool:
-    return idx is Ellipsis or idx == () or (type(idx) is tuple and len(idx) == 1
-                                           and idx[0] is Ellipsis)
+def _is_whole(idx) -> bool:  # (None too, as JAX's Ref indexing: r[None] is r[...])
+    return idx is None or idx is Ellipsis or (
+        type(idx) is tuple and (not idx or (len(idx) == 1 and idx[0] is Ellipsis)))
 
 
 def _read(x, idx):
@@ -483,7 +483,7 @@ def empty_ref(ty, memory_space=None) -> Ref:
     return new_ref(lax.full(shape, 0, dtype))
 
 
-def get(ref: Ref, idx=()):
+def get(ref: Ref, idx=None):
     """ref[idx] (as jax.ref.get)."""
     _acquire(ref, "get", False)
     return _read(ref._val, idx)

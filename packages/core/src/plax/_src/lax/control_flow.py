@@ -216,6 +216,17 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
 
 
 def _cond(index, funs, operands, what):
+    leaves, tree = tree_flatten(tuple(operands))
+    if any(state.is_ref(x) for x in leaves):  # Ref operands: the branches close over them
+        def closing(f):
+            def g(*vals):
+                it = iter(vals)
+                return f(*tree_unflatten(tree, [x if state.is_ref(x) else next(it)
+                                                for x in leaves]))
+            return g
+        funs = [closing(f) for f in funs]
+        operands = tuple(x for x in leaves if not state.is_ref(x))
+
     def run(refs):
         if not refs:
             return _cond_traced(index, funs, operands, what)
