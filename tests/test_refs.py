@@ -180,6 +180,36 @@ def jit_inside_scan(ns, x):
     return a, b, acc[...]
 
 
+def nested_loops(ns, x):
+    def f(x):
+        r = ns.new_ref(ns.np.zeros((), ns.np.float32))
+
+        def outer(c, xi):
+            def inner(c2, xij):
+                r[...] += xij * c2
+                return c2 + 1.0, None
+            ns.lax.scan(inner, 1.0, xi)
+            ns.lax.while_loop(lambda i: i < 2,
+                              lambda i: (r.__setitem__(..., r[...] * 1.1), i + 1)[1], 0)
+            return c, None
+        ns.lax.scan(outer, 0.0, x)
+        return ns.freeze(r)
+    return f(x), ns.jit(f)(x)
+
+
+def compiled_with_refs(ns, x):
+    acc = ns.new_ref(ns.np.zeros((3,), ns.np.float32))
+
+    def f(r, y):
+        r[...] += y
+        acc[...] += y * 2
+        return r[...].sum()
+
+    r = ns.new_ref(ns.np.ones((3,), ns.np.float32))
+    c = ns.jit(f).lower(r, x[0]).compile()
+    return c(r, x[0]), c(r, x[1]), r[...], acc[...]
+
+
 def vmap_programs(ns, x):
     def inner(x):  # a Ref made inside the vmapped function
         r = ns.new_ref(ns.np.zeros((), ns.np.float32))
@@ -238,7 +268,8 @@ def test_eager(reference):
 
 
 @pytest.mark.parametrize("prog", [jit_ref_arg, jit_closed_over, scan_accumulate,
-                                  jit_inside_scan, vmap_programs],
+                                  jit_inside_scan, vmap_programs, nested_loops,
+                                  compiled_with_refs],
                          ids=lambda p: p.__name__)
 def test_programs(backend, prog):
     both(prog, X)

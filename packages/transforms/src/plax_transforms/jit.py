@@ -599,10 +599,20 @@ class Compiled:
         if entry is not self._entry:
             raise TypeError("a Compiled function must be called with arguments of the shapes, "
                             "dtypes and tree structure it was lowered for")
+        refs = [leaves[i] for i in entry.ref_pos] + list(entry.lifted)
+        if refs:  # Ref values in, last values stored back (as JitFunction._call_refs)
+            leaves = list(leaves)
+            for i in entry.ref_pos:
+                leaves[i] = state.current_values([leaves[i]])[0]
+            leaves += state.current_values(entry.lifted)
         loaded = execution.load(self._backend, self._exe, entry.consts)
         outs = execution.execute(loaded, entry.consts, leaves, entry.out_avals, False, jit_p,
                                  donated_to=f"jit({self._jf.name})")
-        return tree_unflatten(entry.out_tree, outs)
+        out = tree_unflatten(entry.out_tree, outs)
+        if refs:
+            out, finals = out
+            state.write_back(refs, finals)
+        return out
 
     def as_text(self) -> str:
         return Lowered(self._jf, self._entry, self._backend).as_text()
