@@ -35,9 +35,7 @@ LEFT_OUT = {
         # multi-process thread check (thread_guard)
         "default_prng_impl debug_key_reuse array_garbage_collection_guard thread_guard",
         # deprecated host_* aliases of process_*
-        "host_count host_id host_ids",
-        # mutable array references (JAX's experimental Ref API): not planned in issue 12
-        "Ref ref new_ref empty_ref free_ref freeze ds"),
+        "host_count host_id host_ids"),
     "jax.lax": _names(
         # JAX's internal primitive behind device_put (plax's device_put is no primitive)
         "device_put_p",

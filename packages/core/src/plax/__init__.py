@@ -31,6 +31,8 @@ from plax.dtypes import float0  # noqa: F401  (the tangent dtype of integer inpu
 from plax._src.backend import Device, UnsupportedPrimitiveError  # noqa: F401
 from plax._src.registry import BackendUnavailableError, clear_caches  # noqa: F401
 from plax._src.profiler import named_call, named_scope  # noqa: F401
+from plax._src.state import (  # noqa: F401  (mutable array references, as jax's)
+    Ref, ds, empty_ref, free_ref, freeze, new_ref)
 
 __version__ = "0.1.0"
 
@@ -40,7 +42,8 @@ _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", 
                "distributed",
                "experimental",
                "profiler",
-               "image"}
+               "image",
+               "ref"}
 
 
 class default_backend:

@@ -15,7 +15,7 @@ from plax.extend import config, registry
 from plax.extend import current_trace
 from plax.tree_util import tree_flatten, tree_structure, tree_unflatten
 from plax_transforms._leaks import check_leaks
-from plax.extend import Trace, Tracer, get_aval, set_current_trace
+from plax.extend import ShapedArray, Trace, Tracer, get_aval, set_current_trace, state
 from plax.extend.batching import (  # noqa: F401  (importable from here too)
     bdim_at_front, check_batch_rule, is_pmap_axis, matchaxis, moveaxis, needs_trace, not_mapped,
     pmap_axis, pmap_axis_name)
@@ -169,11 +169,26 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
             raise ValueError("vmap must have at least one non-None value in in_axes (or be "
                              "given axis_size)")
         trace = BatchTrace(current_trace(), size, axis_name)
+        ref_args = [i for i, (x, ax) in enumerate(zip(flat_args, norm_axes))
+                    if ax is not None and type(x) is state.Ref]
+        if ref_args:  # a batched Ref: its value goes in batched and comes back
+            vals = state.current_values([flat_args[i] for i in ref_args])
+            flat_args = list(flat_args)
+            for i, v in zip(ref_args, vals):
+                flat_args[i] = v
         ins = [BatchTracer(trace, x, ax) if ax is not None else x
                for x, ax in zip(flat_args, norm_axes)]
         try:
             with set_current_trace(trace):
+                for i in ref_args:
+                    a = get_aval(flat_args[i])
+                    shape = a.shape[:norm_axes[i]] + a.shape[norm_axes[i] + 1:]
+                    ins[i] = state.inner_ref(ins[i], state.AbstractRef(
+                        ShapedArray(shape, a.dtype, a.weak_type)))
                 out = fun(*tree_unflatten(in_tree, ins))
+            if ref_args:
+                finals = [matchaxis(*trace.lift(ins[i]._val), norm_axes[i], size)
+                          for i in ref_args]
             flat_out, out_tree = tree_flatten(out)
             flat_out_axes = _flatten_axes("out_axes", out, out_axes)
             res = []
@@ -189,6 +204,9 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
                 res.append(matchaxis(v, d, oax, size))
         finally:
             trace.invalidate()
+        if ref_args:
+            state.write_back([args_refs for args_refs in _refs_of(args, ref_args)], finals)
+            finals = None
         if config.check_tracer_leaks:  # nothing of ours may hold the trace's tracers now
             ref, trace, ins, out, flat_out, o = weakref.ref(trace), None, None, None, None, None
             check_leaks(ref, f"the function {getattr(fun, '__name__', 'fun')} for vmap")
@@ -197,6 +215,11 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
     batched.__name__ = f"vmap({getattr(fun, '__name__', 'fun')})"
     batched.__wrapped__ = fun
     return batched
+
+
+def _refs_of(args, positions):
+    leaves = tree_flatten(args)[0]
+    return [leaves[i] for i in positions]
 
 
 def batch_flat(fun: Callable, vals, dims, axis_size: int, axis_name=None, out_dim_dst=0,

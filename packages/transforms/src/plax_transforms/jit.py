@@ -27,11 +27,16 @@ from plax.extend import trace_context as _ctx
 from plax.tree_util import register_pytree_node, tree_flatten, tree_unflatten
 from plax.dtypes import float0 as _FLOAT0
 from plax.extend import execution
+from plax.extend import state
 from plax.extend import (
     ClosedJaxpr, convert_constvars_jaxpr, eval_jaxpr, get_aval, jit_p, trace_to_jaxpr)
 
-def closed_call_jaxpr(fun: Callable, avals, name: str) -> tuple[ClosedJaxpr, list]:
-    """Trace flat `fun` to a const-free ClosedJaxpr; its consts come back as leading args."""
+def closed_call_jaxpr(fun: Callable, avals, name: str, refs: bool = False):
+    """Trace flat `fun` to a const-free ClosedJaxpr; its consts come back as leading args.
+    With `refs=True`, also the Refs `fun` closes over (trailing inputs and outputs)."""
+    if refs:
+        jaxpr, consts, _, lifted = trace_to_jaxpr(fun, avals, name=name, refs=True)
+        return ClosedJaxpr(convert_constvars_jaxpr(jaxpr), []), consts, lifted
     jaxpr, consts, _ = trace_to_jaxpr(fun, avals, name=name)
     return ClosedJaxpr(convert_constvars_jaxpr(jaxpr), []), consts
 
@@ -98,7 +103,7 @@ register_pytree_node(_Float0Out, lambda n: ((), n.shape), _float0_unflatten)
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last", "donated", "single_out")
+                 "last", "donated", "single_out", "ref_pos", "lifted")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -112,6 +117,11 @@ class _Entry:
         self.single_out = out_tree.num_leaves == 1 and out_tree.is_leaf()
         from plax.extend import Tracer
         self.concrete = not any(isinstance(c, Tracer) for c in consts)
+        # Refs: the positions of Ref arguments among the leaves, and the Refs the function
+        # closes over; both are extra trailing outputs ((out, finals) is the out_tree then),
+        # the closed-over ones extra trailing inputs
+        self.ref_pos: tuple[int, ...] = ()
+        self.lifted: list = []
 
 
 def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate_argnums,
@@ -215,6 +225,8 @@ class JitFunction:
         if entry is None:
             if config.explain_cache_misses:
                 self._explain_miss(key, args, kwargs, static_pos)
+            if any(type(a) is state.AbstractRef for a in avals):
+                self._check_ref_aliases(leaves)
             entry = self._trace(args, kwargs, static_pos, statics, in_tree, avals)
             if entry.concrete:
                 self._cache[key] = entry
@@ -229,9 +241,17 @@ class JitFunction:
         out_box, trace_box = [], []
         leaks = config.check_tracer_leaks
 
+        ref_pos = tuple(i for i, a in enumerate(avals) if type(a) is state.AbstractRef)
+        if ref_pos:  # a Ref argument: its value goes in, its last value comes out
+            avals = [a.inner_aval if i in ref_pos else a for i, a in enumerate(avals)]
+
         def flat_fun(*flat):
             if leaks:
                 trace_box.append(weakref.ref(current_trace()))
+            if ref_pos:
+                flat = list(flat)
+                for i in ref_pos:
+                    flat[i] = state.inner_ref(flat[i], state.AbstractRef(avals[i]))
             d_args, d_kwargs = tree_unflatten(in_tree, flat)
             it = iter(d_args)
             full = [args[i] if i in static_pos else next(it) for i in range(nargs)]
@@ -241,18 +261,25 @@ class JitFunction:
                 out_leaves, out_tree = tree_flatten(tree_unflatten(
                     out_tree, [_float0_to_node(x) for x in out_leaves]))
             out_box.append(out_tree)
-            return out_leaves
+            return out_leaves + [flat[i]._val for i in ref_pos]
 
         t0 = time.perf_counter()
         with profiler.record("trace", f"jit({self.name})"):
-            closed, consts = closed_call_jaxpr(flat_fun, list(avals), f"jit({self.name})")
+            closed, consts, lifted = closed_call_jaxpr(flat_fun, list(avals),
+                                                       f"jit({self.name})", refs=True)
         if trace_box:
             check_leaks(trace_box.pop(), f"the function {self.name} at "
                                          f"{_defined_at(self.fun)} for jit")
         if logger.isEnabledFor(_log_level()):
             logger.log(_log_level(), "Finished tracing jit(%s) in %.4f s", self.name,
                        time.perf_counter() - t0)
-        entry = _Entry(closed, consts, out_box[-1])
+        out_tree = out_box[-1]
+        if ref_pos or lifted:
+            n = len(ref_pos) + len(lifted)
+            out_tree = tree_flatten((tree_unflatten(out_tree, [0] * out_tree.num_leaves),
+                                     [0] * n))[1]
+        entry = _Entry(closed, consts, out_tree)
+        entry.ref_pos, entry.lifted = ref_pos, lifted
         entry.donated = self._donated_leaves(args, kwargs, static_pos)
         return entry
 
@@ -405,11 +432,14 @@ class JitFunction:
                     self._fast_cache[key] = entry
                     # the hot path's key: no tree when the arguments are the leaves (a
                     # donating call marks its arguments deleted: not on the hot path)
-                    if not entry.donated and all(type(x) is Array for x in leaves):
+                    if not entry.donated and not entry.lifted and all(
+                            type(x) is Array for x in leaves):
                         tree = None if all(type(x) is Array for x in args) else in_tree
                         self._flat_cache[(tree, key[2], *key[1])] = entry
         else:
             entry, leaves = self._entry(args, kwargs)
+        if entry.ref_pos or entry.lifted:
+            return self._call_refs(entry, leaves)
         if _ctx.trace is EVAL_TRACE and entry.concrete and not config.checks:
             return self._execute(entry, leaves, avals)
         # under a transformation, or with the `checks` option (eager dispatch runs the program
@@ -420,6 +450,37 @@ class JitFunction:
         else:
             res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
         return tree_unflatten(entry.out_tree, res)
+
+    def _check_ref_aliases(self, leaves):
+        refs = [x for x in leaves if type(x) is state.Ref]
+        for k, r in enumerate(refs):
+            if any(r is q for q in refs[:k]):
+                raise ValueError(
+                    f"only one reference to a mutable array may be passed as an argument to a "
+                    f"function, but when tracing {self.name} for jit the mutable array "
+                    f"reference of type {r.aval} appeared more than once")
+
+    def _call_refs(self, entry, leaves):
+        """A call of a function that takes or closes over Refs: their values go in as extra
+        arguments, their last values come back and are stored in them."""
+        refs = [leaves[i] for i in entry.ref_pos]
+        self._check_ref_aliases(refs)
+        leaves = list(leaves)
+        for i in entry.ref_pos:
+            leaves[i] = state.current_values([leaves[i]])[0]
+        leaves += state.current_values(entry.lifted)
+        if _ctx.trace is EVAL_TRACE and entry.concrete and not config.checks:
+            out, finals = self._execute(entry, leaves)
+        else:
+            if self.backend is not None and _ctx.trace is EVAL_TRACE:
+                with config.override("backend", self.backend):
+                    res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed,
+                                     name=self.name)
+            else:
+                res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
+            out, finals = tree_unflatten(entry.out_tree, res)
+        state.write_back(refs + list(entry.lifted), finals)
+        return out
 
     def _pick_backend(self, leaves):
         return execution.pick_backend(leaves, self.backend)[0]
@@ -581,10 +642,20 @@ class Compiled:
         if entry is not self._entry:
             raise TypeError("a Compiled function must be called with arguments of the shapes, "
                             "dtypes and tree structure it was lowered for")
+        refs = [leaves[i] for i in entry.ref_pos] + list(entry.lifted)
+        if refs:  # Ref values in, last values stored back (as JitFunction._call_refs)
+            leaves = list(leaves)
+            for i in entry.ref_pos:
+                leaves[i] = state.current_values([leaves[i]])[0]
+            leaves += state.current_values(entry.lifted)
         loaded = execution.load(self._backend, self._exe, entry.consts)
         outs = execution.execute(loaded, entry.consts, leaves, entry.out_avals, False, jit_p,
                                  donated_to=f"jit({self._jf.name})")
-        return tree_unflatten(entry.out_tree, outs)
+        out = tree_unflatten(entry.out_tree, outs)
+        if refs:
+            out, finals = out
+            state.write_back(refs, finals)
+        return out
 
     def as_text(self) -> str:
         return Lowered(self._jf, self._entry, self._backend).as_text()

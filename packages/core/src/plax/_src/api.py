@@ -12,7 +12,7 @@ import numpy as np
 from plax._src import dtypes, registry, tree_util
 from plax._src.array import Array
 from plax._src.config import config
-from plax._src.core import ClosedJaxpr, ShapedArray, Trace, Tracer, get_aval
+from plax._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Trace, Tracer, get_aval
 from plax._src.tracing import trace_to_jaxpr
 
 
@@ -48,6 +48,24 @@ def flatten_fun_args(fun: Callable, args: Sequence[Any], kwargs: dict, static_ar
     return flat_fun, leaves, in_tree, (lambda: out_tree_box[-1])
 
 
+def _ref_args(flat_fun: Callable, leaves):
+    """Ref arguments (plax.new_ref) of a traced function: their values go in, and their last
+    values come out after the function's outputs."""
+    from plax._src import state
+    ref_pos = [i for i, x in enumerate(leaves) if state.is_ref(x)]
+    in_avals = [x.aval.inner_aval if i in ref_pos else get_aval(x)
+                for i, x in enumerate(leaves)]
+    if not ref_pos:
+        return flat_fun, in_avals, ref_pos
+
+    def fun(*flat):
+        flat = list(flat)
+        for i in ref_pos:
+            flat[i] = state.inner_ref(flat[i], leaves[i].aval)
+        return list(flat_fun(*flat)) + [flat[i]._val for i in ref_pos]
+    return fun, in_avals, ref_pos
+
+
 def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
                return_shape: bool = False) -> Callable[..., ClosedJaxpr]:
     """`make_jaxpr(f)(*args)` is the ClosedJaxpr of `f` traced on the avals of `args`."""
@@ -55,13 +73,21 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         flat_fun, leaves, _, out_tree = flatten_fun_args(fun, args, kwargs, static_argnums)
-        in_avals = [get_aval(x) for x in leaves]
+        flat_fun, in_avals, ref_pos = _ref_args(flat_fun, leaves)
         name = getattr(fun, "__name__", "fun")
-        jaxpr, consts, outs = trace_to_jaxpr(flat_fun, in_avals, name=f"make_jaxpr({name})")
+        jaxpr, consts, outs, refs = trace_to_jaxpr(flat_fun, in_avals,
+                                                   name=f"make_jaxpr({name})", refs=True)
+        nout = len(jaxpr.outvars) - len(refs) - len(ref_pos)
+        if refs:  # Refs closed over: their values are consts, their last values outputs
+            from plax._src.state import current_values
+            n = len(jaxpr.invars) - len(refs)
+            jaxpr = Jaxpr(jaxpr.constvars + jaxpr.invars[n:], jaxpr.invars[:n],
+                          jaxpr.outvars, jaxpr.eqns)
+            consts = consts + current_values(refs)
         closed = ClosedJaxpr(jaxpr, consts)
         if return_shape:
             shapes = [ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
-                      for v in jaxpr.outvars]
+                      for v in jaxpr.outvars[:nout]]
             return closed, tree_util.tree_unflatten(out_tree(), shapes)
         return closed
 
@@ -101,10 +127,12 @@ def eval_shape(fun: Callable, *args, **kwargs):
             return x.aval
         return get_aval(x)
     flat_fun, leaves, _, out_tree = flatten_fun_args(fun, args, kwargs)
-    jaxpr, _, _ = trace_to_jaxpr(flat_fun, [leaf_aval(x) for x in leaves], name="eval_shape")
+    jaxpr, _, _, refs = trace_to_jaxpr(flat_fun, [leaf_aval(x) for x in leaves],
+                                       name="eval_shape", refs=True)
+    outvars = jaxpr.outvars[:len(jaxpr.outvars) - len(refs)]
     return tree_util.tree_unflatten(
         out_tree(), [ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
-                     for v in jaxpr.outvars])
+                     for v in outvars])
 
 
 # ---------------------------------------------------------------------------------------------

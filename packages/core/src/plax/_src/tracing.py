@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from plax._src import dtypes
+from plax._src import dtypes, state
 from plax._src.core import (
     ClosedJaxpr, Jaxpr, JaxprEqn, Literal, PlaxTypeError, ShapedArray, Trace, Tracer,
     UnexpectedTracerError, Var, _ctx, abstract_eval, get_aval, set_current_trace)
@@ -101,30 +101,45 @@ class JaxprTrace(Trace):
         return jaxpr, list(self.consts)
 
 
-def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray], name: str = "make_jaxpr"
-                   ) -> tuple[Jaxpr, list[Any], list[Any]]:
+def trace_to_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray], name: str = "make_jaxpr",
+                   *, refs: bool = False):
     """Trace `fun` (flat arguments -> flat list of outputs) on abstract inputs.
 
-    Returns (jaxpr, consts, outs) where `outs` is what fun returned (its tracers)."""
+    Returns (jaxpr, consts, outs) where `outs` is what fun returned (its tracers). With
+    `refs=True` the trace takes the Refs (plax.new_ref) that `fun` uses without making them:
+    each becomes a trailing input of the jaxpr and its last value a trailing output, and the
+    result is (jaxpr, consts, outs, refs) with those Refs in order (plax._src.state)."""
     trace = JaxprTrace(name)
     args = [trace.new_arg(a) for a in in_avals]
     # equation names are relative to the jaxpr traced here (a jit's call equation carries the
     # caller's scope; its body starts afresh), as JAX's name stacks
     outer_names, _ctx.name_stack = _ctx.name_stack, ""
+    frame = state.push_frame(trace, refs, name)
     try:
         with set_current_trace(trace):
             outs = fun(*args)
         outs = list(outs)
         for i, o in enumerate(outs):
             if not (isinstance(o, Tracer) or getattr(o, "aval", None) is not None
-                    or isinstance(o, (np.ndarray,) + _LITERAL_TYPES)):
+                    or isinstance(o, (np.ndarray,) + _LITERAL_TYPES)) or state.is_ref(o):
+                if state.is_ref(o):
+                    raise state.RefError(
+                        f"output {i} of {name} is a mutable array reference of type {o.aval}, "
+                        "but mutable array references cannot be returned")
                 raise PlaxTypeError(
                     f"output {i} of {name} is a {type(o).__name__} ({o!r:.100}), which is not a "
                     "valid plax type; functions must return arrays or pytrees of arrays")
+        lifted = state.pop_frame(frame)
+        frame = None
+        outs += [v for _, v in lifted]
         jaxpr, consts = trace.to_jaxpr(outs)
     finally:
+        if frame is not None:
+            state.pop_frame(frame)
         _ctx.name_stack = outer_names
         trace.invalidate()
+    if refs:
+        return jaxpr, consts, outs, [r for r, _ in lifted]
     return jaxpr, consts, outs
 
 

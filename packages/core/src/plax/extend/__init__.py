@@ -19,6 +19,7 @@ else: what they need is here, so it is enough for a third party too. What it hol
   `execution` (placement, buffers, launching, Array wrapping, for runners of programs),
   `pmap` (what a multi-device pmap shares: reading the mapped arguments, tracing the
   per-device function with its collectives, the vmap-semantics fallback);
+  `state` (Refs made by plax.new_ref, for transforms that trace functions);
 - the backend contract: `Backend`, `Device`, `Executable`, `UnsupportedPrimitiveError`;
 - `lowering`: `lower_fun` (a rule from a plax composition, any backend) and the documented
   context and builder an xla lowering rule receives;
@@ -61,7 +62,7 @@ from plax._src.lax.parallel import (
     psum_p, ragged_receive)
 from plax._src.registry import PluginWarning, RegistrationError
 from plax._src.tracing import JaxprTrace, JaxprTracer, convert_constvars_jaxpr, trace_to_jaxpr
-from plax.extend import ad, batching, dtypes, execution, lowering, pmap, registry
+from plax.extend import ad, batching, dtypes, execution, lowering, pmap, registry, state
 from plax.hookspecs import hookimpl
 
 __all__ = [
@@ -78,7 +79,7 @@ __all__ = [
     "lowering", "make_array", "pmap",
     "PlaxTypeError", "PluginWarning", "pmax_p", "pmin_p", "ppermute_p", "Primitive", "psum_p",
     "ragged_receive",
-    "RegistrationError", "registry", "set_current_trace", "ShapedArray", "Trace",
+    "RegistrationError", "registry", "set_current_trace", "ShapedArray", "state", "Trace",
     "trace_context", "trace_to_jaxpr", "Tracer", "tree_util", "UnexpectedTracerError",
     "UnsupportedPrimitiveError", "Var",
 ]

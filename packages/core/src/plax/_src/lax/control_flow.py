@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from plax._src import dtypes
+from plax._src import dtypes, state
 from plax._src.core import (
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, PlaxTypeError, Primitive, ShapedArray, Tracer,
     Var, get_aval)
@@ -44,8 +44,25 @@ def _trace_flat(fun: Callable, in_tree, in_avals, name: str):
         box.append(tree)
         return leaves
 
-    jaxpr, consts, _ = trace_to_jaxpr(flat_fun, list(in_avals), name=name)
+    jaxpr, consts, _, refs = trace_to_jaxpr(flat_fun, list(in_avals), name=name, refs=True)
+    if refs:  # Refs made outside: the caller threads their values through (_with_refs)
+        raise state.UsesRefs(refs)
     return ClosedJaxpr(convert_constvars_jaxpr(jaxpr), []), consts, box[-1]
+
+
+def _with_refs(run: Callable):
+    """run(refs) with refs=[] first; when the traced functions turn out to use Refs made
+    outside them, again with those Refs, for `run` to thread their values through the
+    primitive as extra operands (JAX's discharge of the Ref effects of a loop or a cond)."""
+    refs: list = []
+    while True:
+        try:
+            return run(refs)
+        except state.UsesRefs as e:
+            new = [r for r in e.refs if all(r is not q for q in refs)]
+            if not new:
+                raise
+            refs = refs + new
 
 
 def _avals_str(avals) -> str:
@@ -199,6 +216,37 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
 
 
 def _cond(index, funs, operands, what):
+    leaves, tree = tree_flatten(tuple(operands))
+    if any(state.is_ref(x) for x in leaves):  # Ref operands: the branches close over them
+        def closing(f):
+            def g(*vals):
+                it = iter(vals)
+                return f(*tree_unflatten(tree, [x if state.is_ref(x) else next(it)
+                                                for x in leaves]))
+            return g
+        funs = [closing(f) for f in funs]
+        operands = tuple(x for x in leaves if not state.is_ref(x))
+
+    def run(refs):
+        if not refs:
+            return _cond_traced(index, funs, operands, what)
+        vals = state.current_values(refs)
+
+        def with_refs(f):
+            def g(ops, vs):
+                with state.bound(refs, vs) as b:
+                    out = f(*ops)
+                    return out, b.finals()
+            return g
+
+        out, vs = _cond_traced(index, [with_refs(f) for f in funs], (tuple(operands), vals),
+                               what)
+        state.write_back(refs, vs)
+        return out
+    return _with_refs(run)
+
+
+def _cond_traced(index, funs, operands, what):
     flat_ops, in_tree = tree_flatten(tuple(operands))
     in_avals = [get_aval(x) for x in flat_ops]
     traced = [_trace_flat(f, in_tree, in_avals, f"{what} branch {i}")
@@ -257,6 +305,28 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     """Repeat body_fun on the carry while cond_fun(carry) is True."""
     if not callable(cond_fun) or not callable(body_fun):
         raise TypeError("while_loop: cond_fun and body_fun must be callable")
+
+    def run(refs):
+        if not refs:
+            return _while_loop(cond_fun, body_fun, init_val)
+        vals = state.current_values(refs)
+
+        def c(carry):
+            with state.bound(refs, carry[1]):
+                return cond_fun(carry[0])
+
+        def b(carry):
+            with state.bound(refs, carry[1]) as bd:
+                out = body_fun(carry[0])
+                return out, bd.finals()
+
+        out, vs = _while_loop(c, b, (init_val, vals))
+        state.write_back(refs, vs)
+        return out
+    return _with_refs(run)
+
+
+def _while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     flat_init, in_tree = tree_flatten(init_val)
     args_tree = tree_flatten((init_val,))[1]
 
@@ -395,6 +465,27 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     """Loop f(carry, x) -> (carry, y) over the leading axis of xs, stacking the ys."""
     if not callable(f):
         raise TypeError("scan: f argument should be callable")
+
+    def run(refs):
+        if not refs:
+            return _scan(f, init, xs, length, reverse, unroll)
+        vals = state.current_values(refs)
+
+        def body(carry, x):
+            with state.bound(refs, carry[1]) as b:
+                out = f(carry[0], x)
+                if not isinstance(out, (tuple, list)) or len(out) != 2:
+                    raise PlaxTypeError(f"scan body output must be a pair (carry, y), got "
+                                        f"{type(out).__name__}")
+                return (out[0], b.finals()), out[1]
+
+        (c, vs), ys = _scan(body, (init, vals), xs, length, reverse, unroll)
+        state.write_back(refs, vs)
+        return c, ys
+    return _with_refs(run)
+
+
+def _scan(f, init, xs, length, reverse, unroll):
     flat_init, carry_tree = tree_flatten(init)
     flat_xs, xs_tree = tree_flatten(xs)
     xs_avals = [get_aval(x) for x in flat_xs]

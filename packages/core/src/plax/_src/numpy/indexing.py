@@ -15,6 +15,7 @@ from plax._src.numpy.index_plan import (
     Adv, GatherScatterMode, Slice, as_index_array, basic_getitem, dynamic_scalar_getitem,
     is_basic, is_dynamic_scalar, make_plan, parse, parse_mode)
 from plax._src.numpy.util import canonicalize_axis, check_arraylike, ensure_array
+from plax._src.state import ds_getitem, ds_update, has_ds
 
 __all__ = ["getitem", "IndexUpdateHelper", "take", "take_along_axis", "unravel_index",
            "indices", "tril_indices", "triu_indices", "tril_indices_from", "triu_indices_from",
@@ -44,6 +45,8 @@ def rewriting_take(x, idx, *, mode=None, fill_value=None, indices_are_sorted=Fal
                    unique_indices=False, normalize=True):
     """x[idx] with an explicit out-of-bounds `mode` (None: clamp)."""
     x = ensure_array(x)
+    if has_ds(idx):  # plax.ds slices: a dynamic slice, then the rest of the index
+        return ds_getitem(x, idx)
     where = "indexing"
     entries = parse(x.aval.shape, idx, where, normalize)
     if is_basic(entries):
@@ -71,6 +74,12 @@ def _scatter(x, idx, values, scatter_fn: Callable | None, combine: Callable, fun
     `combine(old, new)` is the elementwise update used when the index selects everything."""
     x = ensure_array(x)
     check_arraylike(fun_name, values)
+    if has_ds(idx):  # plax.ds slices: update the window they select
+        return ds_update(x, idx, lambda sub, rest: _scatter(
+            sub, rest, values, scatter_fn, combine, fun_name, mode=mode,
+            indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+            normalize=normalize),
+            drop=parse_mode(mode, GatherScatterMode.FILL_OR_DROP) == GatherScatterMode.FILL_OR_DROP)
     where = f"x.at[...].{fun_name}"
     entries = parse(x.aval.shape, idx, where, normalize)
     everything = all(isinstance(e, Slice) and e.full for e in entries)
