@@ -110,6 +110,97 @@ def test_eager_op_is_one_launch_and_few_frames(xla):
     assert {k: xla.stats[k] - before.get(k, 0) for k in xla.stats} == {k: 0 for k in xla.stats}
 
 
+def test_operator_on_equal_avals_binds_the_primitive_directly(xla):
+    # x + y, x - y, x * y on two Arrays of one aval skip plax.numpy's promotion: the operator,
+    # the dispatch, the launch and the result Array; same values, dtypes and weak types as
+    # plax.numpy's functions (bool: or/and, not a lax add), no compile or transfer when warm
+    x = plax.device_put(np.arange(3, dtype=np.float32))
+    y = plax.device_put(np.array([2.0, -1.0, 0.5], np.float32))
+    for _ in range(3):
+        x + y, x - y, x * y
+    before = dict(xla.stats)
+    counts = _profile_calls(lambda: x + y, 100)
+    ours = {k: c for k, c in counts.items() if k[0] in _PLAX_FILES}
+    frames = sum(c for (_, name), c in ours.items()
+                 if name not in ("check_outputs", "buffer_shape_dtype", "__getattr__")) / 100
+    assert frames <= 4, sorted(ours.items(), key=lambda kv: -kv[1])
+    assert {k: xla.stats[k] - before.get(k, 0) for k in xla.stats} == {k: 0 for k in xla.stats}
+    xn, yn = np.asarray(x), np.asarray(y)
+    for got, want in ((x + y, xn + yn), (x - y, xn - yn), (x * y, xn * yn)):
+        assert got.dtype == np.float32 and not got.weak_type
+        assert_close(got, want)
+    b = plax.device_put(np.array([True, False, True]))
+    c = plax.device_put(np.array([True, True, False]))
+    assert (b + c).dtype == np.bool_ and list(np.asarray(b + c)) == [True, True, True]
+    assert list(np.asarray(b * c)) == [True, False, False]
+    with pytest.raises(TypeError):
+        b - c
+    w = plax.numpy.asarray(2.0)  # weak float32 on both sides stays weak
+    assert (w + w).weak_type and (w * w).weak_type
+    i = plax.device_put(np.array([7, -3], np.int32))
+    assert (i * i).dtype == np.int32 and list(np.asarray(i * i)) == [49, 9]
+    # traced: the same operators under grad and vmap
+    g = plax.grad(lambda v: plax.numpy.sum(v * v - v + v))(x)
+    assert_close(g, 2 * xn)
+    assert_close(plax.vmap(lambda v: v * v)(x), xn * xn)
+
+
+def test_jit_hot_path_follows_option_changes(xla):
+    # the one-Array hot path compares config.jit_state by identity: turning debug_nans, x64 or
+    # disable_jit on after warm calls takes effect on the next call, and back
+    f = plax.jit(lambda a: plax.numpy.log(a))
+    x = plax.device_put(np.array([-1.0, 1.0], np.float32))
+    for _ in range(3):
+        f(x)
+    with plax.debug_nans(True):
+        with pytest.raises(FloatingPointError):
+            f(x)
+    assert np.isnan(np.asarray(f(x))[0])
+    calls = []
+    g = plax.jit(lambda a: calls.append(1) or a * 2)
+    one = plax.device_put(np.ones(2, np.float32))
+    for _ in range(3):
+        g(one)
+    assert len(calls) == 1  # traced once, then the hot path
+    with plax.disable_jit():
+        g(one)
+    assert len(calls) == 2  # run as Python
+    with plax.enable_x64(True):
+        assert g(one).dtype == np.float32
+    assert len(calls) == 3  # x64 is part of the cache key: traced again
+    g(one)
+    assert len(calls) == 3
+
+
+def test_config_derived_values_follow_each_threads_overrides():
+    # a derived option read while some thread overrides one of its inputs is that thread's
+    # own value; an update in between makes every thread recompute it
+    import threading
+    from plax._src.config import config
+    base = config.jit_state
+    inside, seen = threading.Event(), {}
+    done = threading.Event()
+
+    def other():
+        with plax.enable_x64(not base[0]):
+            seen["other"] = config.jit_state
+            inside.set()
+            done.wait(10)
+            seen["other again"] = config.jit_state
+
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(10)
+    assert config.jit_state is base  # this thread: no override
+    assert seen["other"][0] is (not base[0]) and seen["other"][1:] == base[1:]
+    with config.override("debug_nans", True):
+        assert config.jit_state[3] is True and config.jit_state is not base
+    assert config.jit_state is base
+    done.set()
+    t.join(10)
+    assert seen["other again"] is seen["other"]
+
+
 def test_eager_cache_tells_params_backends_and_avals_apart(xla):
     # the per-primitive last-run slot must miss when only the params, the input avals (weak
     # types included) or the backend differ

@@ -39,7 +39,7 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
 
 
 _MISS = object()  # arguments on more than one backend
-_NO_LAST = ((None,), None, _MISS, None, None, None, _MISS, None)  # JitFunction._last, unset
+_NO_LAST = ((None,), None, _MISS, None, None, None, _MISS, _MISS, False, None)  # unset _last
 _live: weakref.WeakSet = weakref.WeakSet()  # every JitFunction, for clear_caches()
 logger = logging.getLogger("plax.jit")  # log_compiles and explain_cache_misses write here
 
@@ -49,6 +49,7 @@ def _drop_loaded() -> None:
     `_execute`, which times them (and keeps none while the profile lasts)."""
     empty = execution.Loaded(None, None, (), [])
     for jf in list(_live):
+        jf._last = _NO_LAST
         for entry in list(jf._cache.values()) + list(jf._fast_cache.values()):
             entry.last = empty
 
@@ -240,47 +241,66 @@ class JitFunction:
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        # The hottest path: one Array, of the aval and backend of the last call, under the
+        # same options (config.jit_state: x64 mode, default backend, no slow path or NaN
+        # check, compared by identity); ~0.5 us of Python around the launch.
+        hot = self._last
+        if len(args) == 1 and not kwargs:
+            x = args[0]
+            if type(x) is Array and x.aval is hot[6] and x._backend is hot[2] and \
+                    config.jit_state is hot[7] and _ctx.trace is EVAL_TRACE:
+                committed = x._committed or hot[8]  # (jit(backend=...): committed)
+                # uncommitted: only if its backend is the default one (else it moves there)
+                if committed or _default_backends.get(hot[9]) is hot[2]:
+                    try:
+                        outs = hot[3]([x._buf] if hot[5] is None else [*hot[5], x._buf])
+                    except Exception:
+                        execution.check_not_deleted(hot[1].consts)
+                        execution.check_not_deleted(args)
+                        raise
+                    if hot[4] is not None:  # one output
+                        return Array(outs[0], hot[4], hot[2], committed)
+                    return _outputs(hot[1], outs, hot[2], committed)
+        return self._call_arrays(args, kwargs)
+
+    def _call_arrays(self, args, kwargs):
+        """The hot path of calls of several Arrays or a pytree of them (flat, as
+        `__call__`): every leaf an Array, a cache hit, all of them on the backend of the last
+        call."""
         if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.jit_slow_path:
             return self._call(args, kwargs)
-        # The hot path, written out flat (each Python frame costs ~0.1 us on a ~4 us launch):
-        # every leaf an Array, a cache hit, all of them on the backend of the last call.
         hot = self._last
-        x = args[0] if len(args) == 1 else None
-        if type(x) is Array and x.aval is hot[6] and x._backend is hot[2] and \
-                config.enable_x64 is hot[7]:  # one Array, as last time: checked directly
-            leaves, bufs, backend, committed = args, [x._buf], hot[2], x._committed
-        else:
-            avals, bufs, committed, backend = [], [], False, None
-            leaves, in_tree = args, None
-            for x in args:
-                if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
-                    in_tree = hot[0][0]
-                    try:  # the last call's tree: its leaves in ~0.3 us (a full flatten: ~2.5)
-                        leaves = in_tree.flatten_up_to(args)
-                        flat = None  # (not flat yet where a leaf is still a subtree)
-                    except Exception:  # another tree (or None: the arguments were leaves)
-                        leaves, in_tree = _optree_flatten(args, None, False, "plax")
-                        flat = (leaves, in_tree)
-                    avals, bufs, committed, backend = [], [], False, None
-                    for y in leaves:
-                        if type(y) is not Array:
-                            return self._call(args, kwargs, flat)
-                        avals.append(y.aval)
-                        bufs.append(y._buf)
-                        if y._committed:
-                            committed = True
-                        if y._backend is not backend:
-                            backend = y._backend if backend is None else _MISS
-                    break
-                avals.append(x.aval)
-                bufs.append(x._buf)
-                if x._committed:
-                    committed = True
-                if x._backend is not backend:
-                    backend = x._backend if backend is None else _MISS
-            key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
-            if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
-                return self._warm(key, args, kwargs, leaves, backend)
+        avals, bufs, committed, backend = [], [], False, None
+        leaves, in_tree = args, None
+        for x in args:
+            if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
+                in_tree = hot[0][0]
+                try:  # the last call's tree: its leaves in ~0.3 us (a full flatten: ~2.5)
+                    leaves = in_tree.flatten_up_to(args)
+                    flat = None  # (not flat yet where a leaf is still a subtree)
+                except Exception:  # another tree (or None: the arguments were leaves)
+                    leaves, in_tree = _optree_flatten(args, None, False, "plax")
+                    flat = (leaves, in_tree)
+                avals, bufs, committed, backend = [], [], False, None
+                for y in leaves:
+                    if type(y) is not Array:
+                        return self._call(args, kwargs, flat)
+                    avals.append(y.aval)
+                    bufs.append(y._buf)
+                    if y._committed:
+                        committed = True
+                    if y._backend is not backend:
+                        backend = y._backend if backend is None else _MISS
+                break
+            avals.append(x.aval)
+            bufs.append(x._buf)
+            if x._committed:
+                committed = True
+            if x._backend is not backend:
+                backend = x._backend if backend is None else _MISS
+        key = (in_tree, config.enable_x64, *avals)  # x64 changes what tracing makes
+        if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
+            return self._warm(key, args, kwargs, leaves, backend)
         if not committed and self.backend is None:
             # uncommitted: the default backend runs it (registry.is_default_backend, inlined)
             name = config.backend
@@ -306,7 +326,8 @@ class JitFunction:
     def _warm(self, key, args, kwargs, leaves, backend):
         """A call of Arrays that missed the one-slot `_last`: the flat cache, else the full
         path; a hit becomes the new `_last` (key, entry, backend, runner, the single output's
-        aval or None, the consts' buffers, the one argument's aval, the x64 mode), one tuple
+        aval or None, the consts' buffers, then for `__call__`'s path of one Array: its aval,
+        config.jit_state, whether jit(backend=...) commits, the config's backend), one tuple
         replaced whole, so threads never see halves of two."""
         entry = self._flat_cache.get(key)
         if entry is None:
@@ -314,12 +335,13 @@ class JitFunction:
         out = self._execute(entry, leaves)
         last = entry.last
         if last.backend is backend:
-            # ... and, for a call of one Array, its aval and x64 mode (the _one path's checks)
-            one = key[0] is None and len(key) == 3
+            # a call of one Array under these options (not with debug_nans: checked below)
+            one = key[0] is None and len(key) == 3 and not config.debug_nans
             self._last = (key, entry, backend, last.run,
                           entry.out_avals[0] if entry.single_out else None,
                           last.const_bufs if entry.consts else None,
-                          key[2] if one else _MISS, key[1])
+                          key[2] if one else _MISS, config.jit_state if one else _MISS,
+                          self.backend is not None, config.backend)
         return out
 
     def _execute(self, entry, leaves, avals=None):
