@@ -172,6 +172,59 @@ def test_jit_hot_path_follows_option_changes(xla):
     assert len(calls) == 3
 
 
+def _jit_kinds():
+    from plax_transforms import jit as jit_module
+
+    class PyJit(jit_module._PyCall, jit_module.JitFunction):
+        """JitFunction with the pure-Python hot path even where the C one is built."""
+    kinds = [pytest.param(PyJit, id="python")]
+    if jit_module.ACCELERATED:
+        kinds.append(pytest.param(jit_module.JitFunction, id="c"))
+    return kinds
+
+
+@pytest.mark.parametrize("make", _jit_kinds())
+def test_jit_hot_path_python_and_c_agree(xla, make):
+    # the one-Array hot path (jit.py's _PyCall, or _fastjit.c where it was built): results,
+    # committed flags, consts, several outputs, the default backend, option changes, deleted
+    # arguments; each warm call one launch, no trace, compile or transfer
+    c = plax.device_put(np.array([1.0, 2.0, 3.0], np.float32))  # closed over: a const
+    f = make(lambda a: a * c + 1.0)
+    two = make(lambda a: (a + 1.0, [a * 2.0]))
+    x = plax.device_put(np.arange(3, dtype=np.float32))  # uncommitted
+    xc = plax.device_put(np.arange(3, dtype=np.float32), plax.devices("xla")[0])
+    for _ in range(3):
+        f(x), two(x)
+    before = dict(xla.stats)
+    for _ in range(20):
+        out = f(x)
+        a, (b,) = two(x)
+    assert {k: xla.stats[k] - before.get(k, 0) for k in xla.stats} == {k: 0 for k in xla.stats}
+    assert_close(out, np.arange(3) * np.array([1, 2, 3]) + 1.0)
+    assert_close(a, np.arange(3) + 1.0)
+    assert_close(b, np.arange(3) * 2.0)
+    assert type(out) is plax.Array and not out.committed and out.backend == "xla"
+    assert f(xc).committed and two(xc)[1][0].committed and f(xc).aval == out.aval
+    assert not f(x).committed  # back to the uncommitted call
+    moved = on_reference(lambda: f(x))  # uncommitted: follows the default backend
+    assert moved.backend == "reference" and f(x).backend == "xla"
+    y = plax.device_put(np.array([-1.0, 1.0], np.float32))
+    g = make(lambda a: plax.numpy.log(a))
+    for _ in range(3):
+        g(y)
+    with plax.debug_nans(True):
+        with pytest.raises(FloatingPointError):
+            g(y)
+    with plax.enable_x64(True):
+        assert g(y).dtype == np.float32
+    z = plax.device_put(np.ones(3, np.float32))
+    for _ in range(3):
+        f(z)
+    z.delete()
+    with pytest.raises(RuntimeError, match="deleted"):
+        f(z)
+
+
 def test_config_derived_values_follow_each_threads_overrides():
     # a derived option read while some thread overrides one of its inputs is that thread's
     # own value; an update in between makes every thread recompute it

@@ -112,7 +112,52 @@ def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate
                                  f"{', '.join(sig.parameters) or 'none'})")
 
 
-class JitFunction:
+class _PyCall:
+    """`JitFunction.__call__` in Python: without the C accelerator (plax_transforms._fastjit,
+    built by pip when a C compiler is present), or with PLAX_JIT_PURE_PYTHON=1."""
+
+    __slots__ = ()
+
+    def __call__(self, *args, **kwargs):
+        # The hottest path: one Array, of the aval and backend of the last call, under the
+        # same options (config.jit_state: x64 mode, default backend, no slow path or NaN
+        # check, compared by identity). _fastjit.c does the same in C: keep them alike.
+        hot = self._last
+        if len(args) == 1 and not kwargs:
+            x = args[0]
+            if type(x) is Array and x.aval is hot[6] and x._backend is hot[2] and \
+                    config.jit_state is hot[7] and _ctx.trace is EVAL_TRACE:
+                committed = x._committed or hot[8]  # (jit(backend=...): committed)
+                # uncommitted: only if its backend is the default one (else it moves there)
+                if committed or _default_backends.get(hot[9]) is hot[2]:
+                    try:
+                        outs = hot[3]([x._buf] if hot[5] is None else [*hot[5], x._buf])
+                    except Exception:
+                        self._hot_failed(hot, args)
+                        raise
+                    if hot[4] is not None:  # one output
+                        return Array(outs[0], hot[4], hot[2], committed)
+                    return _outputs(hot[1], outs, hot[2], committed)
+        return self._call_arrays(args, kwargs)
+
+
+def _jit_base():
+    import os
+    if os.environ.get("PLAX_JIT_PURE_PYTHON", "").strip() not in ("", "0"):
+        return _PyCall
+    try:
+        from plax_transforms import _fastjit
+    except ImportError:
+        return _PyCall
+    _fastjit.setup(Array, config, _ctx, EVAL_TRACE, _default_backends)
+    return _fastjit.JitBase
+
+
+_JitBase = _jit_base()
+ACCELERATED = _JitBase is not _PyCall  # jit's hot path runs in C
+
+
+class JitFunction(_JitBase):
     """The callable `jit(f)` returns."""
 
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=(),
@@ -240,28 +285,15 @@ class JitFunction:
         return tuple(out)
 
     # --- calling ----------------------------------------------------------------------------
-    def __call__(self, *args, **kwargs):
-        # The hottest path: one Array, of the aval and backend of the last call, under the
-        # same options (config.jit_state: x64 mode, default backend, no slow path or NaN
-        # check, compared by identity); ~0.5 us of Python around the launch.
-        hot = self._last
-        if len(args) == 1 and not kwargs:
-            x = args[0]
-            if type(x) is Array and x.aval is hot[6] and x._backend is hot[2] and \
-                    config.jit_state is hot[7] and _ctx.trace is EVAL_TRACE:
-                committed = x._committed or hot[8]  # (jit(backend=...): committed)
-                # uncommitted: only if its backend is the default one (else it moves there)
-                if committed or _default_backends.get(hot[9]) is hot[2]:
-                    try:
-                        outs = hot[3]([x._buf] if hot[5] is None else [*hot[5], x._buf])
-                    except Exception:
-                        execution.check_not_deleted(hot[1].consts)
-                        execution.check_not_deleted(args)
-                        raise
-                    if hot[4] is not None:  # one output
-                        return Array(outs[0], hot[4], hot[2], committed)
-                    return _outputs(hot[1], outs, hot[2], committed)
-        return self._call_arrays(args, kwargs)
+    # __call__: _PyCall's or _fastjit's (the hottest path), then these
+    def _hot_failed(self, hot, args) -> None:
+        """The hot path's launch failed: the plax error for a deleted (donated) Array among
+        the consts or arguments, if that is why."""
+        execution.check_not_deleted(hot[1].consts)
+        execution.check_not_deleted(args)
+
+    def _hot_outputs(self, hot, outs, committed):
+        return _outputs(hot[1], outs, hot[2], committed)
 
     def _call_arrays(self, args, kwargs):
         """The hot path of calls of several Arrays or a pytree of them (flat, as
