@@ -217,6 +217,16 @@ def test_jit_hot_path_python_and_c_agree(xla, make):
             g(y)
     with plax.enable_x64(True):
         assert g(y).dtype == np.float32
+    # an update of `backend` empties the registry's default-backend cache the hot path
+    # reads: the next call refills it, and later calls are hot again (no _call_arrays)
+    before_backend = plax.config.backend
+    plax.config.update("backend", "xla")
+    try:
+        f(x), f(x)
+        counts = _profile_calls(lambda: f(x), 10)
+        assert not any(name in ("_call_arrays", "_execute") for _, name in counts), counts
+    finally:
+        plax.config.update("backend", before_backend)
     z = plax.device_put(np.ones(3, np.float32))
     for _ in range(3):
         f(z)

@@ -18,6 +18,7 @@ from optree import tree_unflatten as _optree_unflatten
 from optree._C import flatten as _optree_flatten  # the C entry point: no Python wrapper
 
 from plax.extend.registry import default_backends as _default_backends
+from plax.extend.registry import get_backend as _get_backend
 from plax import profiler
 from plax.extend import Array
 from plax.extend import config
@@ -334,10 +335,11 @@ class JitFunction(_JitBase):
         if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
             return self._warm(key, args, kwargs, leaves, backend)
         if not committed and self.backend is None:
-            # uncommitted: the default backend runs it (registry.is_default_backend, inlined)
+            # uncommitted: the default backend runs it (registry.is_default_backend, inlined;
+            # get_backend refills the cache the one-Array path reads after a backend change)
             name = config.backend
-            if (backend is not _default_backends.get(None)) if name is None else \
-                    backend.name != name:
+            default = _default_backends.get(name)
+            if backend is not (default if default is not None else _get_backend(name)):
                 return self._execute(hot[1], leaves)
         else:
             committed = True
