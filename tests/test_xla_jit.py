@@ -174,13 +174,12 @@ def test_jit_hot_path_follows_option_changes(xla):
 
 def _jit_kinds():
     from plax_transforms import jit as jit_module
+    if not jit_module.ACCELERATED:  # (not built, or PLAX_JIT_PURE_PYTHON=1)
+        return [pytest.param(jit_module.JitFunction, id="python")]
 
     class PyJit(jit_module._PyCall, jit_module.JitFunction):
         """JitFunction with the pure-Python hot path even where the C one is built."""
-    kinds = [pytest.param(PyJit, id="python")]
-    if jit_module.ACCELERATED:
-        kinds.append(pytest.param(jit_module.JitFunction, id="c"))
-    return kinds
+    return [pytest.param(PyJit, id="python"), pytest.param(jit_module.JitFunction, id="c")]
 
 
 @pytest.mark.parametrize("make", _jit_kinds())
