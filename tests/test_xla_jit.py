@@ -110,6 +110,159 @@ def test_eager_op_is_one_launch_and_few_frames(xla):
     assert {k: xla.stats[k] - before.get(k, 0) for k in xla.stats} == {k: 0 for k in xla.stats}
 
 
+def test_operator_on_equal_avals_binds_the_primitive_directly(xla):
+    # x + y, x - y, x * y on two Arrays of one aval skip plax.numpy's promotion: the operator,
+    # the dispatch, the launch and the result Array; same values, dtypes and weak types as
+    # plax.numpy's functions (bool: or/and, not a lax add), no compile or transfer when warm
+    x = plax.device_put(np.arange(3, dtype=np.float32))
+    y = plax.device_put(np.array([2.0, -1.0, 0.5], np.float32))
+    for _ in range(3):
+        x + y, x - y, x * y
+    before = dict(xla.stats)
+    counts = _profile_calls(lambda: x + y, 100)
+    ours = {k: c for k, c in counts.items() if k[0] in _PLAX_FILES}
+    frames = sum(c for (_, name), c in ours.items()
+                 if name not in ("check_outputs", "buffer_shape_dtype", "__getattr__")) / 100
+    assert frames <= 4, sorted(ours.items(), key=lambda kv: -kv[1])
+    assert {k: xla.stats[k] - before.get(k, 0) for k in xla.stats} == {k: 0 for k in xla.stats}
+    xn, yn = np.asarray(x), np.asarray(y)
+    for got, want in ((x + y, xn + yn), (x - y, xn - yn), (x * y, xn * yn)):
+        assert got.dtype == np.float32 and not got.weak_type
+        assert_close(got, want)
+    b = plax.device_put(np.array([True, False, True]))
+    c = plax.device_put(np.array([True, True, False]))
+    assert (b + c).dtype == np.bool_ and list(np.asarray(b + c)) == [True, True, True]
+    assert list(np.asarray(b * c)) == [True, False, False]
+    with pytest.raises(TypeError):
+        b - c
+    w = plax.numpy.asarray(2.0)  # weak float32 on both sides stays weak
+    assert (w + w).weak_type and (w * w).weak_type
+    i = plax.device_put(np.array([7, -3], np.int32))
+    assert (i * i).dtype == np.int32 and list(np.asarray(i * i)) == [49, 9]
+    # traced: the same operators under grad and vmap
+    g = plax.grad(lambda v: plax.numpy.sum(v * v - v + v))(x)
+    assert_close(g, 2 * xn)
+    assert_close(plax.vmap(lambda v: v * v)(x), xn * xn)
+
+
+def test_jit_hot_path_follows_option_changes(xla):
+    # the one-Array hot path compares config.jit_state by identity: turning debug_nans, x64 or
+    # disable_jit on after warm calls takes effect on the next call, and back
+    f = plax.jit(lambda a: plax.numpy.log(a))
+    x = plax.device_put(np.array([-1.0, 1.0], np.float32))
+    for _ in range(3):
+        f(x)
+    with plax.debug_nans(True):
+        with pytest.raises(FloatingPointError):
+            f(x)
+    assert np.isnan(np.asarray(f(x))[0])
+    calls = []
+    g = plax.jit(lambda a: calls.append(1) or a * 2)
+    one = plax.device_put(np.ones(2, np.float32))
+    for _ in range(3):
+        g(one)
+    assert len(calls) == 1  # traced once, then the hot path
+    with plax.disable_jit():
+        g(one)
+    assert len(calls) == 2  # run as Python
+    with plax.enable_x64(True):
+        assert g(one).dtype == np.float32
+    assert len(calls) == 3  # x64 is part of the cache key: traced again
+    g(one)
+    assert len(calls) == 3
+
+
+def _jit_kinds():
+    from plax_transforms import jit as jit_module
+    if not jit_module.ACCELERATED:  # (not built, or PLAX_JIT_PURE_PYTHON=1)
+        return [pytest.param(jit_module.JitFunction, id="python")]
+
+    class PyJit(jit_module._PyCall, jit_module.JitFunction):
+        """JitFunction with the pure-Python hot path even where the C one is built."""
+    return [pytest.param(PyJit, id="python"), pytest.param(jit_module.JitFunction, id="c")]
+
+
+@pytest.mark.parametrize("make", _jit_kinds())
+def test_jit_hot_path_python_and_c_agree(xla, make):
+    # the one-Array hot path (jit.py's _PyCall, or _fastjit.c where it was built): results,
+    # committed flags, consts, several outputs, the default backend, option changes, deleted
+    # arguments; each warm call one launch, no trace, compile or transfer
+    c = plax.device_put(np.array([1.0, 2.0, 3.0], np.float32))  # closed over: a const
+    f = make(lambda a: a * c + 1.0)
+    two = make(lambda a: (a + 1.0, [a * 2.0]))
+    x = plax.device_put(np.arange(3, dtype=np.float32))  # uncommitted
+    xc = plax.device_put(np.arange(3, dtype=np.float32), plax.devices("xla")[0])
+    for _ in range(3):
+        f(x), two(x)
+    before = dict(xla.stats)
+    for _ in range(20):
+        out = f(x)
+        a, (b,) = two(x)
+    assert {k: xla.stats[k] - before.get(k, 0) for k in xla.stats} == {k: 0 for k in xla.stats}
+    assert_close(out, np.arange(3) * np.array([1, 2, 3]) + 1.0)
+    assert_close(a, np.arange(3) + 1.0)
+    assert_close(b, np.arange(3) * 2.0)
+    assert type(out) is plax.Array and not out.committed and out.backend == "xla"
+    assert f(xc).committed and two(xc)[1][0].committed and f(xc).aval == out.aval
+    assert not f(x).committed  # back to the uncommitted call
+    moved = on_reference(lambda: f(x))  # uncommitted: follows the default backend
+    assert moved.backend == "reference" and f(x).backend == "xla"
+    y = plax.device_put(np.array([-1.0, 1.0], np.float32))
+    g = make(lambda a: plax.numpy.log(a))
+    for _ in range(3):
+        g(y)
+    with plax.debug_nans(True):
+        with pytest.raises(FloatingPointError):
+            g(y)
+    with plax.enable_x64(True):
+        assert g(y).dtype == np.float32
+    # an update of `backend` empties the registry's default-backend cache the hot path
+    # reads: the next call refills it, and later calls are hot again (no _call_arrays)
+    before_backend = plax.config.backend
+    plax.config.update("backend", "xla")
+    try:
+        f(x), f(x)
+        counts = _profile_calls(lambda: f(x), 10)
+        assert not any(name in ("_call_arrays", "_execute") for _, name in counts), counts
+    finally:
+        plax.config.update("backend", before_backend)
+    z = plax.device_put(np.ones(3, np.float32))
+    for _ in range(3):
+        f(z)
+    z.delete()
+    with pytest.raises(RuntimeError, match="deleted"):
+        f(z)
+
+
+def test_config_derived_values_follow_each_threads_overrides():
+    # a derived option read while some thread overrides one of its inputs is that thread's
+    # own value; an update in between makes every thread recompute it
+    import threading
+    from plax._src.config import config
+    base = config.jit_state
+    inside, seen = threading.Event(), {}
+    done = threading.Event()
+
+    def other():
+        with plax.enable_x64(not base[0]):
+            seen["other"] = config.jit_state
+            inside.set()
+            done.wait(10)
+            seen["other again"] = config.jit_state
+
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(10)
+    assert config.jit_state is base  # this thread: no override
+    assert seen["other"][0] is (not base[0]) and seen["other"][1:] == base[1:]
+    with config.override("debug_nans", True):
+        assert config.jit_state[3] is True and config.jit_state is not base
+    assert config.jit_state is base
+    done.set()
+    t.join(10)
+    assert seen["other again"] is seen["other"]
+
+
 def test_eager_cache_tells_params_backends_and_avals_apart(xla):
     # the per-primitive last-run slot must miss when only the params, the input avals (weak
     # types included) or the backend differ

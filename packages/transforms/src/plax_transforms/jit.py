@@ -18,6 +18,7 @@ from optree import tree_unflatten as _optree_unflatten
 from optree._C import flatten as _optree_flatten  # the C entry point: no Python wrapper
 
 from plax.extend.registry import default_backends as _default_backends
+from plax.extend.registry import get_backend as _get_backend
 from plax import profiler
 from plax.extend import Array
 from plax.extend import config
@@ -46,7 +47,7 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
 
 
 _MISS = object()  # arguments on more than one backend
-_NO_LAST = ((None,), None, _MISS, None, None, None, _MISS, None)  # JitFunction._last, unset
+_NO_LAST = ((None,), None, _MISS, None, None, None, _MISS, _MISS, False, None)  # unset _last
 _live: weakref.WeakSet = weakref.WeakSet()  # every JitFunction, for clear_caches()
 logger = logging.getLogger("plax.jit")  # log_compiles and explain_cache_misses write here
 
@@ -56,6 +57,7 @@ def _drop_loaded() -> None:
     `_execute`, which times them (and keeps none while the profile lasts)."""
     empty = execution.Loaded(None, None, (), [])
     for jf in list(_live):
+        jf._last = _NO_LAST
         for entry in list(jf._cache.values()) + list(jf._fast_cache.values()):
             entry.last = empty
 
@@ -149,7 +151,52 @@ def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate
                                  f"{', '.join(sig.parameters) or 'none'})")
 
 
-class JitFunction:
+class _PyCall:
+    """`JitFunction.__call__` in Python: without the C accelerator (plax_transforms._fastjit,
+    built by pip when a C compiler is present), or with PLAX_JIT_PURE_PYTHON=1."""
+
+    __slots__ = ()
+
+    def __call__(self, *args, **kwargs):
+        # The hottest path: one Array, of the aval and backend of the last call, under the
+        # same options (config.jit_state: x64 mode, default backend, no slow path or NaN
+        # check, compared by identity). _fastjit.c does the same in C: keep them alike.
+        hot = self._last
+        if len(args) == 1 and not kwargs:
+            x = args[0]
+            if type(x) is Array and x.aval is hot[6] and x._backend is hot[2] and \
+                    config.jit_state is hot[7] and _ctx.trace is EVAL_TRACE:
+                committed = x._committed or hot[8]  # (jit(backend=...): committed)
+                # uncommitted: only if its backend is the default one (else it moves there)
+                if committed or _default_backends.get(hot[9]) is hot[2]:
+                    try:
+                        outs = hot[3]([x._buf] if hot[5] is None else [*hot[5], x._buf])
+                    except Exception:
+                        self._hot_failed(hot, args)
+                        raise
+                    if hot[4] is not None:  # one output
+                        return Array(outs[0], hot[4], hot[2], committed)
+                    return _outputs(hot[1], outs, hot[2], committed)
+        return self._call_arrays(args, kwargs)
+
+
+def _jit_base():
+    import os
+    if os.environ.get("PLAX_JIT_PURE_PYTHON", "").strip() not in ("", "0"):
+        return _PyCall
+    try:
+        from plax_transforms import _fastjit
+    except ImportError:
+        return _PyCall
+    _fastjit.setup(Array, config, _ctx, EVAL_TRACE, _default_backends)
+    return _fastjit.JitBase
+
+
+_JitBase = _jit_base()
+ACCELERATED = _JitBase is not _PyCall  # jit's hot path runs in C
+
+
+class JitFunction(_JitBase):
     """The callable `jit(f)` returns."""
 
     def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=(),
@@ -306,53 +353,60 @@ class JitFunction:
         return tuple(out)
 
     # --- calling ----------------------------------------------------------------------------
-    def __call__(self, *args, **kwargs):
+    # __call__: _PyCall's or _fastjit's (the hottest path), then these
+    def _hot_failed(self, hot, args) -> None:
+        """The hot path's launch failed: the plax error for a deleted (donated) Array among
+        the consts or arguments, if that is why."""
+        execution.check_not_deleted(hot[1].consts)
+        execution.check_not_deleted(args)
+
+    def _hot_outputs(self, hot, outs, committed):
+        return _outputs(hot[1], outs, hot[2], committed)
+
+    def _call_arrays(self, args, kwargs):
+        """The hot path of calls of several Arrays or a pytree of them (flat, as
+        `__call__`): every leaf an Array, a cache hit, all of them on the backend of the last
+        call."""
         if kwargs or not self._simple or _ctx.trace is not EVAL_TRACE or config.jit_slow_path:
             return self._call(args, kwargs)
-        # The hot path, written out flat (each Python frame costs ~0.1 us on a ~4 us launch):
-        # every leaf an Array, a cache hit, all of them on the backend of the last call.
         hot = self._last
-        x = args[0] if len(args) == 1 else None
-        if type(x) is Array and x.aval is hot[6] and x._backend is hot[2] and \
-                config.trace_context is hot[7]:  # one Array, as last time: checked directly
-            leaves, bufs, backend, committed = args, [x._buf], hot[2], x._committed
-        else:
-            avals, bufs, committed, backend = [], [], False, None
-            leaves, in_tree = args, None
-            for x in args:
-                if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
-                    in_tree = hot[0][0]
-                    try:  # the last call's tree: its leaves in ~0.3 us (a full flatten: ~2.5)
-                        leaves = in_tree.flatten_up_to(args)
-                        flat = None  # (not flat yet where a leaf is still a subtree)
-                    except Exception:  # another tree (or None: the arguments were leaves)
-                        leaves, in_tree = _optree_flatten(args, None, False, "plax")
-                        flat = (leaves, in_tree)
-                    avals, bufs, committed, backend = [], [], False, None
-                    for y in leaves:
-                        if type(y) is not Array:
-                            return self._call(args, kwargs, flat)
-                        avals.append(y.aval)
-                        bufs.append(y._buf)
-                        if y._committed:
-                            committed = True
-                        if y._backend is not backend:
-                            backend = y._backend if backend is None else _MISS
-                    break
-                avals.append(x.aval)
-                bufs.append(x._buf)
-                if x._committed:
-                    committed = True
-                if x._backend is not backend:
-                    backend = x._backend if backend is None else _MISS
-            key = (in_tree, config.trace_context, *avals)  # x64 and the like change traces
-            if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
-                return self._warm(key, args, kwargs, leaves, backend)
+        avals, bufs, committed, backend = [], [], False, None
+        leaves, in_tree = args, None
+        for x in args:
+            if type(x) is not Array:  # a pytree (or a Python/NumPy value): flatten it
+                in_tree = hot[0][0]
+                try:  # the last call's tree: its leaves in ~0.3 us (a full flatten: ~2.5)
+                    leaves = in_tree.flatten_up_to(args)
+                    flat = None  # (not flat yet where a leaf is still a subtree)
+                except Exception:  # another tree (or None: the arguments were leaves)
+                    leaves, in_tree = _optree_flatten(args, None, False, "plax")
+                    flat = (leaves, in_tree)
+                avals, bufs, committed, backend = [], [], False, None
+                for y in leaves:
+                    if type(y) is not Array:
+                        return self._call(args, kwargs, flat)
+                    avals.append(y.aval)
+                    bufs.append(y._buf)
+                    if y._committed:
+                        committed = True
+                    if y._backend is not backend:
+                        backend = y._backend if backend is None else _MISS
+                break
+            avals.append(x.aval)
+            bufs.append(x._buf)
+            if x._committed:
+                committed = True
+            if x._backend is not backend:
+                backend = x._backend if backend is None else _MISS
+        key = (in_tree, config.trace_context, *avals)  # x64 and the like change traces
+        if key != hot[0] or backend is not hot[2]:  # same tree and aval objects: no hashing
+            return self._warm(key, args, kwargs, leaves, backend)
         if not committed and self.backend is None:
-            # uncommitted: the default backend runs it (registry.is_default_backend, inlined)
+            # uncommitted: the default backend runs it (registry.is_default_backend, inlined;
+            # get_backend refills the cache the one-Array path reads after a backend change)
             name = config.backend
-            if (backend is not _default_backends.get(None)) if name is None else \
-                    backend.name != name:
+            default = _default_backends.get(name)
+            if backend is not (default if default is not None else _get_backend(name)):
                 return self._execute(hot[1], leaves)
         else:
             committed = True
@@ -373,7 +427,9 @@ class JitFunction:
     def _warm(self, key, args, kwargs, leaves, backend):
         """A call of Arrays that missed the one-slot `_last`: the flat cache, else the full
         path; a hit becomes the new `_last` (key, entry, backend, runner, the single output's
-        aval or None, the consts' buffers, the one argument's aval, the trace context), one tuple
+        aval or None, the consts' buffers, then for `__call__`'s path of one Array: its aval,
+        config.jit_state (trace context, backend, slow path, NaN/inf checks), whether
+        jit(backend=...) commits, the config's backend), one tuple
         replaced whole, so threads never see halves of two."""
         entry = self._flat_cache.get(key)
         if entry is None:
@@ -381,12 +437,13 @@ class JitFunction:
         out = self._execute(entry, leaves)
         last = entry.last
         if last.backend is backend:
-            # ... and, for a call of one Array, its aval and trace context (the _one path's checks)
-            one = key[0] is None and len(key) == 3
+            # a call of one Array under these options (not with debug_nans/infs: checked below)
+            one = key[0] is None and len(key) == 3 and not (config.debug_nans or config.debug_infs)
             self._last = (key, entry, backend, last.run,
                           entry.out_avals[0] if entry.single_out else None,
                           last.const_bufs if entry.consts else None,
-                          key[2] if one else _MISS, key[1])
+                          key[2] if one else _MISS, config.jit_state if one else _MISS,
+                          self.backend is not None, config.backend)
         return out
 
     def _execute(self, entry, leaves, avals=None):

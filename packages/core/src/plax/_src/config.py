@@ -37,6 +37,9 @@ class _Option:
 class _Local(threading.local):
     def __init__(self):
         self.overrides: dict[str, Any] = {}
+        # derived values this thread computed while some thread overrode one of their
+        # options: name -> (generation of the updated values, value)
+        self.derived: dict[str, tuple] = {}
 
 
 class Config:
@@ -51,6 +54,7 @@ class Config:
         # reading it on a hot path is a plain attribute lookup (no __getattr__ call)
         object.__setattr__(self, "_active_overrides", {})
         object.__setattr__(self, "_derived", {})  # name -> (fn, the options it reads)
+        object.__setattr__(self, "_generation", [0])  # bumped by update and reset
 
     def define(self, name: str, default: Any, parse: Callable[[str], Any], help: str,
                env: str | None = None,
@@ -82,9 +86,21 @@ class Config:
             raise AttributeError(name)
         derived = self._derived.get(name)
         if derived is not None:
+            # while a thread overrides one of its options: this thread's value, computed once
+            # per generation of updated values and of this thread's overrides
+            mine = self._local.derived
+            hit = mine.get(name)
+            gen = self._generation[0]
+            if hit is not None and hit[0] == gen:
+                return hit[1]
             fn, deps = derived
             val = fn()
-            if not any(self._active_overrides.get(d) for d in deps):
+            active = self._active_overrides
+            for d in deps:
+                if active.get(d):
+                    mine[name] = (gen, val)
+                    break
+            else:
                 self.__dict__[name] = val
             return val
         local = self._local.overrides
@@ -117,6 +133,7 @@ class Config:
         d = self.__dict__
         for n in (*self._options, *self._derived):
             d.pop(n, None)
+        self._generation[0] += 1  # every thread's derived values are stale
 
     def __setattr__(self, name, value):
         raise AttributeError("use plax.config.update(name, value) to change an option")
@@ -151,9 +168,11 @@ class Config:
         active = self._active_overrides
         active[name] = active.get(name, 0) + 1
         self.__dict__.pop(name, None)
+        mine = self._local.derived
         for derived, (_, deps) in self._derived.items():
             if name in deps:
                 self.__dict__.pop(derived, None)
+                mine.pop(derived, None)
         local[name] = value
         self._notify(name)
         try:
@@ -164,6 +183,9 @@ class Config:
             else:
                 del local[name]
             active[name] -= 1
+            for derived, (_, deps) in self._derived.items():
+                if name in deps:
+                    mine.pop(derived, None)
             self._notify(name)
 
     def on_change(self, fn: Callable[[str], None]) -> None:
@@ -398,6 +420,28 @@ def trace_context_changes(old: tuple, new: tuple) -> list[str]:
 
 Config.trace_context_changes = staticmethod(trace_context_changes)  # for jit's explanations
 
+_jit_states: dict = {}
+
+
+def _jit_state() -> tuple:
+    state = (_trace_context(), config.backend,
+             bool(config.disable_jit or config.checks or config.no_execution),
+             bool(config.debug_nans or config.debug_infs))
+    return _jit_states.setdefault(state, state)
+
+
+def _derive_jit_state() -> None:
+    # what a jitted call of one Array checks by identity on its hottest path (the trace
+    # context, default backend, no slow path, no NaN/inf check): one object per combination
+    # of values, so a value recomputed after a change and back (or read while some thread
+    # overrides an option) is the same object again
+    config.derive("jit_state", _jit_state,
+                  (*TRACE_CONTEXT, "backend", "disable_jit", "checks", "no_execution",
+                   "debug_nans", "debug_infs"))
+
+
+_derive_jit_state()
+
 
 def enable_x64(value: bool = True):
     """Context manager: run the block with 64-bit dtypes on (or off)."""
@@ -569,6 +613,7 @@ def make_user_context(default_value=None) -> UserContext:
     _user_contexts.append(ctx)
     TRACE_CONTEXT.append(name)
     config.derive("trace_context", _trace_context, tuple(TRACE_CONTEXT))
+    _derive_jit_state()
     return ctx
 
 

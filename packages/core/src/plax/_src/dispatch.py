@@ -20,7 +20,7 @@ from plax._src.registry import default_backends as _default_backends
 
 # (backend, primitive, input avals, params) -> (output aval(s), the backend's runner)
 _eager_cache: dict = {}
-# primitive -> (backend, input avals, params items, output aval(s), runner) of its last run
+# primitive -> [backend, input avals, params items, output aval(s), runner] of its last run
 _last_eager: dict = {}
 _EAGER_CACHE_LIMIT = 8192  # (runners can hold compiled programs)
 
@@ -277,6 +277,7 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
     last = _last_eager.get(prim)
     if last is not None and last[0] is backend and last[1] == avals and last[2] == items:
         out_aval, run = last[3], last[4]
+        last[1] = avals  # equal, maybe not the same objects: the next call compares by identity
     else:
         try:
             key = (backend, prim, avals, items)
@@ -293,7 +294,8 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
         else:
             out_aval, run = hit
         if key is not None:
-            _last_eager[prim] = (backend, avals, items, out_aval, run)
+            # a list: a hit swaps in its own (equal) avals, so threads never see a mismatch
+            _last_eager[prim] = [backend, avals, items, out_aval, run]
     try:
         out = run(bufs)
     except Exception:
