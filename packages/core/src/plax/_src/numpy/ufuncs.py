@@ -78,27 +78,172 @@ def _log_base(base):
     return fn
 
 
+# --- the array API standard's values at infinite and NaN parts (C99 Annex G) ----------------------
+# XLA's complex algorithms (and so jax.numpy's) give other values on some infinite or NaN parts;
+# plax.numpy follows the standard there (README "Array API" lists each departure). Each fix is a
+# few compares and selects on the parts, added for complex inputs only: finite points (and so their
+# derivatives) are untouched.
+
+def _isinf_(x):
+    return lax.eq(lax.abs(x), _const(x, np.inf))
+
+
+def _isnan_(x):
+    return lax.ne(x, x)
+
+
+def _and(*masks):
+    out = masks[0]
+    for m in masks[1:]:
+        out = lax.bitwise_and(out, m)
+    return out
+
+
+def _or(*masks):
+    out = masks[0]
+    for m in masks[1:]:
+        out = lax.bitwise_or(out, m)
+    return out
+
+
+def _pick(mask, if_true, if_false, like):
+    """select between two Python scalars (weak, in the dtype of `like`) by `mask`."""
+    return select(mask, _const(like, if_true), _const(like, if_false))
+
+
+def _copysign_const(value, x):
+    """`value` (a Python float >= 0) with the sign bit of x."""
+    return _pick(signbit(x), -value, value, x)
+
+
+def _standard_complex(fn, fixes):
+    """`fn` with, for complex operands, the standard's value where `fixes(a, b)` (real and
+    imaginary parts) says: a list of (mask, real part, imaginary part), the first mask wins."""
+    def f(x):
+        out = fn(x)
+        if not dtypes.is_complex(dtype_of(x)):
+            return out
+        a, b = lax.real(x), lax.imag(x)
+        for mask, re, im in reversed(fixes(a, b)):
+            re, im = (ensure_array(_const(a, v, False)) if isinstance(v, float) else v
+                      for v in (re, im))
+            out = select(mask, lax.complex(*_broadcast_pair(re, im)), out)
+        return _keep_weak(x, out)
+    return f
+
+
+def _broadcast_pair(re, im):
+    s = re.aval.shape if len(re.aval.shape) >= len(im.aval.shape) else im.aval.shape
+    return tuple(v if v.aval.shape == s else lax.broadcast_in_dim(v, s, ()) for v in (re, im))
+
+
+_NAN, _INF, _HALF_PI = float("nan"), float("inf"), float(np.pi / 2)
+
+
+def _nan_real_zero_imag(a, b):
+    # f(NaN +- 0j) = NaN +- 0j for exp, expm1, sinh, cosh, tanh (a fused cupy kernel's
+    # NaN * sin(0) gives NaN)
+    return (_and(_isnan_(a), lax.eq(b, _const(b, 0))), _NAN, b)
+
+
+def _exp_fixes(at_minus_inf):
+    # b infinite or NaN: exp(+inf + bj) = inf + NaN j, exp(-inf + bj) = 0 + 0j (expm1: -1 + 0j);
+    # b = +-0: exp(+inf +- 0j) = +inf +- 0j (the reference's expm1 gives NaN there)
+    def fixes(a, b):
+        pos = lax.gt(a, _const(a, 0))
+        return [(_and(_isinf_(a), lax.bitwise_not(lax.is_finite(b))),
+                 _pick(pos, _INF, at_minus_inf, a), _pick(pos, _NAN, 0.0, a)),
+                (_and(lax.eq(a, _const(a, np.inf)), lax.eq(b, _const(b, 0))), _INF, b),
+                _nan_real_zero_imag(a, b)]
+    return fixes
+
+
+def _log_fixes(a, b):
+    # one part infinite, the other NaN: +inf + NaN j
+    return [(_and(_or(_isinf_(a), _isinf_(b)), _or(_isnan_(a), _isnan_(b))), _INF, _NAN)]
+
+
+def _sqrt_fixes(a, b):
+    # b infinite: inf + bj (a NaN too); sqrt(+inf + NaN j) = +inf + NaN j,
+    # sqrt(-inf + NaN j) = NaN + inf j
+    pos = lax.gt(a, _const(a, 0))
+    return [(_isinf_(b), _INF, b),
+            (_and(_isinf_(a), _isnan_(b)), _pick(pos, _INF, _NAN, a), _pick(pos, _NAN, _INF, a))]
+
+
+def _sinh_fixes(a, b):
+    # a = +-0 or +-inf, b infinite or NaN: a + NaN j
+    return [(_and(_or(lax.eq(a, _const(a, 0)), _isinf_(a)), lax.bitwise_not(lax.is_finite(b))),
+             a, _NAN), _nan_real_zero_imag(a, b)]
+
+
+def _cosh_fixes(a, b):
+    # b infinite or NaN: a = +-0 gives NaN + 0j, a = +-inf gives inf + NaN j
+    zero = lax.eq(a, _const(a, 0))
+    return [(_and(_or(zero, _isinf_(a)), lax.bitwise_not(lax.is_finite(b))),
+             _pick(zero, _NAN, _INF, a), _pick(zero, 0.0, _NAN, a)), _nan_real_zero_imag(a, b)]
+
+
+def _tanh_fixes(a, b):
+    # a = +-0, b infinite or NaN: a + NaN j; a = +-inf: +-1 + 0j (the zero with b's sign)
+    return [(_and(lax.eq(a, _const(a, 0)), lax.bitwise_not(lax.is_finite(b))), a, _NAN),
+            (_isinf_(a), _pick(lax.gt(a, _const(a, 0)), 1.0, -1.0, a), _copysign_const(0.0, b)),
+            _nan_real_zero_imag(a, b)]
+
+
+def _atanh_fixes(a, b):
+    # a NaN part gives NaN + NaN j except: a = +-0 or +-inf with b NaN gives +-0 + NaN j, a NaN
+    # with b infinite gives 0 +- pi/2 j
+    a_nan, b_nan = _isnan_(a), _isnan_(b)
+    zero_re = _or(_and(_or(lax.eq(a, _const(a, 0)), _isinf_(a)), b_nan),
+                  _and(a_nan, _isinf_(b)))
+    return [(_or(a_nan, b_nan), select(zero_re, _copysign_const(0.0, a), _const(a, _NAN, False)),
+             select(_and(a_nan, _isinf_(b)), _copysign_const(_HALF_PI, b),
+                    _const(b, _NAN, False)))]
+
+
+def _asinh_fixes(a, b):
+    # a NaN: b = +-0 gives NaN +- 0j, b infinite gives inf + NaN j, else NaN + NaN j
+    return [(_isnan_(a), _pick(_isinf_(b), _INF, _NAN, a),
+             select(lax.eq(b, _const(b, 0)), b, _const(b, _NAN, False)))]
+
+
+def _acos_fixes(a, b):
+    # a NaN part gives NaN + NaN j except: acos(+-0 + NaN j) = pi/2 + NaN j,
+    # acos(+-inf + NaN j) = NaN + inf j, acos(NaN +- inf j) = NaN -+ inf j
+    a_nan, b_nan = _isnan_(a), _isnan_(b)
+    return [(_or(a_nan, b_nan), _pick(_and(lax.eq(a, _const(a, 0)), b_nan), _HALF_PI, _NAN, a),
+             select(_and(_isinf_(a), b_nan), _const(b, _INF, False),
+                    select(_and(a_nan, _isinf_(b)), lax.neg(b), _const(b, _NAN, False))))]
+
+
+def _acosh_fixes(a, b):
+    # a finite, b NaN: NaN + pi/2 j for a = +-0, else NaN + NaN j
+    return [(_and(lax.is_finite(a), _isnan_(b)), _NAN,
+             _pick(lax.eq(a, _const(a, 0)), _HALF_PI, _NAN, a))]
+
+
 sin = _unary("sin", lax.sin)
 cos = _unary("cos", lax.cos)
 tan = _unary("tan", lax.tan)
 arcsin = _unary("arcsin", lax.asin)
-arccos = _unary("arccos", lax.acos)
+arccos = _unary("arccos", _standard_complex(lax.acos, _acos_fixes))
 arctan = _unary("arctan", lax.atan)
-sinh = _unary("sinh", lax.sinh)
-cosh = _unary("cosh", lax.cosh)
-tanh = _unary("tanh", lax.tanh)
-arcsinh = _unary("arcsinh", lax.asinh)
-arccosh = _unary("arccosh", lax.acosh)
-arctanh = _unary("arctanh", lax.atanh)
+sinh = _unary("sinh", _standard_complex(lax.sinh, _sinh_fixes))
+cosh = _unary("cosh", _standard_complex(lax.cosh, _cosh_fixes))
+tanh = _unary("tanh", _standard_complex(lax.tanh, _tanh_fixes))
+arcsinh = _unary("arcsinh", _standard_complex(lax.asinh, _asinh_fixes))
+arccosh = _unary("arccosh", _standard_complex(lax.acosh, _acosh_fixes))
+arctanh = _unary("arctanh", _standard_complex(lax.atanh, _atanh_fixes))
 asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh, arctanh
-exp = _unary("exp", lax.exp)
+exp = _unary("exp", _standard_complex(lax.exp, _exp_fixes(0.0)))
 exp2 = _unary("exp2", lax.exp2)
-expm1 = _unary("expm1", lax.expm1)
-log = _unary("log", lax.log)
+expm1 = _unary("expm1", _standard_complex(lax.expm1, _exp_fixes(-1.0)))
+log = _unary("log", _standard_complex(lax.log, _log_fixes))
 log2 = _unary("log2", _log_base(2.0))
 log10 = _unary("log10", _log_base(10.0))
-log1p = _unary("log1p", lax.log1p)
-sqrt = _unary("sqrt", lax.sqrt)
+log1p = _unary("log1p", _standard_complex(lax.log1p, _log_fixes))
+sqrt = _unary("sqrt", _standard_complex(lax.sqrt, _sqrt_fixes))
 reciprocal = _unary("reciprocal", lambda x: lax.integer_pow(x, -1))
 deg2rad = _unary("deg2rad", lambda x: lax.mul(x, _const(x, np.pi / 180)))
 rad2deg = _unary("rad2deg", lambda x: lax.mul(x, _const(x, 180 / np.pi)))
@@ -162,7 +307,11 @@ def sign(x, /):
     x, = promote_args("sign", x)
     if dtype_of(x) == dtypes.bool_:
         _reject("sign", x, "a numeric dtype")
-    return lax.sign(x)
+    out = lax.sign(x)
+    if dtypes.is_inexact(dtype_of(x)):
+        # sign(-0) is +0 (the standard's; jax.numpy gives -0): 0 for every zero
+        out = select(lax.eq(x, _const(x, 0)), _const(out, 0), out)
+    return out
 
 
 def _int_passthrough(name: str, float_fn):
@@ -460,16 +609,19 @@ def true_divide(x1, x2, /):
 divide = true_divide
 
 
-def _float_divmod(x1, x2):
-    # Python's float divmod: the remainder takes the divisor's sign, the quotient is exact
+def _float_floor_divide(x1, x2):
+    """Python's float floor division (the remainder takes the divisor's sign, the quotient is
+    exact), with the array API standard's special cases: where x1 is +-0 or +-inf, or x2 is 0 or
+    +-inf, the quotient is x1 / x2 (so -0 // 2 = -0, inf // 2 = inf, -3 // inf = -0, where
+    NumPy and jax.numpy give 0, NaN and -1)."""
     mod = lax.rem(x1, x2)
-    # dividing by zero: x1 / 0 gives the infinity (or NaN) NumPy gives
-    div = lax.div(select(lax.eq(x2, _const(x2, 0)), x1, lax.sub(x1, mod)), x2)
-    fix_ = lax.bitwise_and(lax.ne(mod, _const(mod, 0)),
-                           lax.ne(lax.sign(x2), lax.sign(mod)))
-    mod = select(fix_, lax.add(mod, x2), mod)
+    zero = _const(x2, 0)
+    as_divide = _or(lax.eq(x2, zero), lax.eq(x1, zero), _isinf_(x1), _isinf_(x2))
+    div = lax.div(select(as_divide, x1, lax.sub(x1, mod)), x2)
+    fix_ = _and(lax.ne(mod, zero), lax.ne(lax.sign(x2), lax.sign(mod)),
+                lax.bitwise_not(as_divide))
     div = select(fix_, lax.sub(div, _const(div, 1)), div)
-    return _round_even(div), mod
+    return _round_even(div)
 
 
 def floor_divide(x1, x2, /):
@@ -484,7 +636,7 @@ def floor_divide(x1, x2, /):
         return select(adjust, lax.sub(quot, _const(quot, 1)), quot)
     if dtypes.is_complex(dt):
         _reject("floor_divide", x1, "real dtypes")
-    return _float_divmod(x1, x2)[0]
+    return _float_floor_divide(x1, x2)
 
 
 def remainder(x1, x2, /):
@@ -496,8 +648,14 @@ def remainder(x1, x2, /):
         x2 = select(lax.eq(x2, _const(x2, 0)), _const(x2, 1), x2)  # x % 0 is 0 (as JAX)
     r = lax.rem(x1, x2)
     zero = _const(r, 0)
-    wrong_sign = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), lax.lt(x2, zero)))
-    return select(wrong_sign, lax.add(r, x2), r)
+    x2_neg = lax.lt(x2, zero)
+    wrong_sign = lax.bitwise_and(lax.ne(r, zero), lax.ne(lax.lt(r, zero), x2_neg))
+    r = select(wrong_sign, lax.add(r, x2), r)
+    if dtypes.is_float(dtype_of(r)):
+        # a zero remainder takes the divisor's sign (the standard's -0 % 2 = +0, 0 % -2 = -0;
+        # jax.numpy keeps the dividend's)
+        r = select(lax.eq(r, zero), _pick(x2_neg, -0.0, 0.0, r), r)
+    return r
 
 
 mod = remainder
