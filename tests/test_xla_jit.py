@@ -244,7 +244,8 @@ def test_config_derived_values_follow_each_threads_overrides():
     done = threading.Event()
 
     def other():
-        with plax.enable_x64(not base[0]):
+        x64 = base[0][0]  # jit_state[0]: the trace context, whose first value is the x64 mode
+    with plax.enable_x64(not x64):
             seen["other"] = config.jit_state
             inside.set()
             done.wait(10)
@@ -254,7 +255,8 @@ def test_config_derived_values_follow_each_threads_overrides():
     t.start()
     inside.wait(10)
     assert config.jit_state is base  # this thread: no override
-    assert seen["other"][0] is (not base[0]) and seen["other"][1:] == base[1:]
+    assert seen["other"][0][0] is (not x64) and seen["other"][0][1:] == base[0][1:]
+    assert seen["other"][1:] == base[1:]
     with config.override("debug_nans", True):
         assert config.jit_state[3] is True and config.jit_state is not base
     assert config.jit_state is base
