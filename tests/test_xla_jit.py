@@ -240,12 +240,12 @@ def test_config_derived_values_follow_each_threads_overrides():
     import threading
     from plax._src.config import config
     base = config.jit_state
+    x64 = base[0][0]  # jit_state[0]: the trace context, whose first value is the x64 mode
     inside, seen = threading.Event(), {}
     done = threading.Event()
 
     def other():
-        x64 = base[0][0]  # jit_state[0]: the trace context, whose first value is the x64 mode
-    with plax.enable_x64(not x64):
+        with plax.enable_x64(not x64):
             seen["other"] = config.jit_state
             inside.set()
             done.wait(10)
