@@ -43,6 +43,7 @@ PROGRAMS = {
         lambda v: lax.integer_pow(v, 3), lambda v: lax.convert_element_type(v, np.int32),
         lambda v: lax.bitcast_convert_type(v, np.int32))], (X,)),
     "acosh": (lambda x: lax.acosh(x + 1.0), (X,)),
+    "staging": (lambda x: [lax.stage(x), *lax.optimization_barrier((x, x * 2.0))], (X,)),
     "complex": (lambda z: [lax.real(z), lax.imag(z), lax.conj(z)], (X.astype(np.complex64),)),
     "binary": (lambda x, y: [f(x, y) for f in (
         lax.add, lax.sub, lax.mul, lax.div, lax.pow, lax.max, lax.min, lax.atan2, lax.rem,
@@ -160,6 +161,8 @@ NOT_EAGER = {
     "custom_lin": "custom_vjp's tangent: never evaluated, only transposed (by design)",
     "rng_bit_generator": "JAX's batching rule draws the batch from the first key, not a loop "
                          "over keys (tests/test_lax_rng.py: bits against JAX on every backend)",
+    "dce_sink": "an effect with no result (tests/test_lax_staging.py checks it is kept "
+                "through jit, vmap and grad)",
     "rng_uniform": "stateful: a new draw each run, no two backends agree (tests/test_lax_rng.py "
                    "checks its distribution)",
 }

@@ -52,7 +52,7 @@ class CupyBackend(Backend):
                                     f"host build (g++), emulated device {i} of {n}",
                                     native=None) for i in range(n)]
         self._rules = rules_for(plax_registry.primitives(), self.program)
-        self._eager: dict = {}  # eager rules that differ from the library's (eager_kernels)
+        self._eager_rules: dict = {}  # eager rules that differ from the library's (eager_kernels)
         if kind == "gpu":  # decompositions through cuSOLVER / cuBLAS instead of the host
             from plax_cupy import lib_conv, lib_decomp, lib_special
             gpu_rules = {**lib_decomp.GPU_RULES, **lib_conv.GPU_RULES, **lib_special.GPU_RULES}
@@ -62,7 +62,7 @@ class CupyBackend(Backend):
         from plax_cupy.eager_kernels import EAGER_KERNEL_OPS, kernel_rule
         for prim in list(self._rules):  # eagerly too, the generated kernel (as under jit)
             if prim.name in EAGER_KERNEL_OPS:
-                self._eager[prim] = kernel_rule(prim, self._rules[prim],
+                self._eager_rules[prim] = kernel_rule(prim, self._rules[prim],
                                                 EAGER_KERNEL_OPS[prim.name])
         self._extra = plax_registry.impl_table("cupy")  # third parties' rules for this backend
         self._programs: OrderedDict = OrderedDict()
@@ -122,7 +122,7 @@ class CupyBackend(Backend):
         """The rule to run `prim` eagerly: ours, else a NumPy rule (a third party's primitive
         with a reference impl runs through the host; under jit it is refused, naming it)."""
         if self.supports(prim):
-            return self._eager.get(prim) or self.rule(prim)
+            return self._eager_rules.get(prim) or self.rule(prim)
         rule = numpy_rule(prim)
         if rule is None:
             raise UnsupportedPrimitiveError(
