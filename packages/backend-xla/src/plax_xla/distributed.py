@@ -24,6 +24,11 @@ _DONE = "plax/done/"
 _FAILED = "plax/failed/"
 
 
+def _failure_message(what: str) -> str:
+    return (f"plax.distributed: {what}. Collectives with it can never complete; this process "
+            "cannot continue the run")
+
+
 def current() -> "Runtime | None":
     """The connected runtime of this process (None outside plax.distributed)."""
     return _current
@@ -130,8 +135,31 @@ class Runtime:
         self.busy += 1
         try:
             yield
+        except Exception as e:
+            # a peer that died of an exception closes its connections as it goes: the
+            # collective fails here (gloo: "Connection closed by peer") before the watchdog's
+            # next look; the peer recorded why before leaving, so say that instead
+            why = self._peer_failure()
+            if why is None:
+                raise
+            self.failure = DistributedError(_failure_message(why))
+            raise self.failure from e
         finally:
             self.busy -= 1
+
+    def _peer_failure(self) -> str | None:
+        """'<where>: process N ended with an uncaught exception (...)' if another process
+        recorded its uncaught exception, else None."""
+        s = self.settings
+        try:
+            failed = self.client.key_value_dir_get(_FAILED)
+        except Exception:  # noqa: BLE001 - the coordinator is gone too: nothing to read
+            return None
+        for key, why in failed:
+            if key[len(_FAILED):] != str(s.process_id):
+                return (f"{s.where()}: process {key[len(_FAILED):]} ended with an uncaught "
+                        f"exception ({why})")
+        return None
 
     def _watch(self) -> None:
         s = self.settings
@@ -178,8 +206,7 @@ class Runtime:
                     return
 
     def _fail(self, what: str) -> None:
-        msg = (f"plax.distributed: {what}. Collectives with it can never complete; this "
-               "process cannot continue the run")
+        msg = _failure_message(what)
         self.failure = DistributedError(msg)
         print(msg, file=sys.stderr, flush=True)
         if self.busy:  # the main thread waits in a collective that will never return
