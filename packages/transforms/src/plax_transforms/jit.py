@@ -22,7 +22,7 @@ from plax.extend.registry import get_backend as _get_backend
 from plax import profiler
 from plax.extend import Array
 from plax.extend import config
-from plax.extend import EVAL_TRACE, current_trace
+from plax.extend import EVAL_TRACE, Token, abstract_token, current_trace
 from plax_transforms._leaks import check_leaks
 from plax.extend import trace_context as _ctx
 from plax.tree_util import register_pytree_node, tree_flatten, tree_unflatten
@@ -105,7 +105,7 @@ register_pytree_node(_Float0Out, lambda n: ((), n.shape), _float0_unflatten)
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last", "donated", "single_out", "ref_pos", "lifted")
+                 "last", "donated", "single_out", "ref_pos", "lifted", "tokens")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -124,6 +124,8 @@ class _Entry:
         # the closed-over ones extra trailing inputs
         self.ref_pos: tuple[int, ...] = ()
         self.lifted: list = []
+        # some outputs are tokens (Token values, not Arrays): never on the hot path
+        self.tokens = abstract_token in self.out_avals
 
 
 def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate_argnums,
@@ -469,6 +471,8 @@ class JitFunction(_JitBase):
         else:
             outs = execution.execute(last, entry.consts, leaves, entry.out_avals, committed,
                                      jit_p, avals, donated_to=f"jit({self.name})")
+        if entry.tokens:
+            outs = [Token() if a is abstract_token else o for o, a in zip(outs, entry.out_avals)]
         if entry.single_out:
             return outs[0]
         return _optree_unflatten(entry.out_tree, outs)
@@ -489,7 +493,7 @@ class JitFunction(_JitBase):
                     self._fast_cache[key] = entry
                     # the hot path's key: no tree when the arguments are the leaves (a
                     # donating call marks its arguments deleted: not on the hot path)
-                    if not entry.donated and not entry.lifted and all(
+                    if not entry.donated and not entry.lifted and not entry.tokens and all(
                             type(x) is Array for x in leaves):
                         tree = None if all(type(x) is Array for x in args) else in_tree
                         self._flat_cache[(tree, key[2], *key[1])] = entry
