@@ -861,7 +861,7 @@ def _jit_batch(trace, vals, dims, *, jaxpr: ClosedJaxpr, name: str, **params):
 
     closed, consts = closed_call_jaxpr(f, in_avals, f"vmap({name})")
     outs = jit_p.bind(*consts, *vals, jaxpr=closed, name=name)
-    return outs, [0] * len(outs)
+    return outs, [None if a is abstract_token else 0 for a in closed.out_avals]
 
 
 def _jit_transpose(cts, *args, jaxpr: ClosedJaxpr, name: str, **params):

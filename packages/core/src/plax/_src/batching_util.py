@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
-from plax._src.core import get_aval
+from plax._src.core import abstract_token, get_aval
 
 not_mapped = None
 
@@ -107,6 +107,8 @@ def matchaxis(x, src, dst, size: int):
     if src is None:
         from plax._src.lax.structural import broadcast_in_dim
         a = get_aval(x)
+        if a is abstract_token:  # tokens are never batched
+            return x
         dst = dst % (a.ndim + 1)
         shape = list(a.shape)
         shape.insert(dst, size)

@@ -109,8 +109,6 @@ class AbstractToken:
     def __repr__(self):
         return "AbstractToken()"
 
-    __str__ = str_short
-
     def __reduce__(self):
         return (AbstractToken, ())
 
