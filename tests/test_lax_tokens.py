@@ -112,7 +112,7 @@ def test_lowering_matches_jax():
 
 @requires_jax
 def test_vmap_tokens_are_unbatched(backend):
-    t, jt = lax.create_token(), jax.lax.create_token()
+    t = lax.create_token()
     x = np.arange(3.0, dtype=np.float32)
     # made and used inside: the jaxpr as JAX's
     pf = lambda x: (lax.after_all(lax.create_token()), x * 2.0)[1]  # noqa: E731

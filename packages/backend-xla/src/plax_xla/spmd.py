@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from plax.extend import Executable, iter_eqns
 from plax.sharding import Mesh, NamedSharding, sharding_devices, xla_sharding_text
 from plax_xla import _jaxlib as jl

@@ -49,10 +49,10 @@ from plax._src.composition import Composition, lower_fun
 from plax._src.backend import Backend, Device, Executable, UnsupportedPrimitiveError, iter_eqns
 from plax._src.config import config
 from plax._src.core import (
-    EVAL_TRACE, AbstractToken, ClosedJaxpr, Token, abstract_token, ConcretizationTypeError, EvalTrace, Jaxpr, JaxprEqn, JaxprTypeError,
-    Literal, PlaxTypeError, Primitive, ShapedArray, Trace, Tracer, UnexpectedTracerError, Var,
-    abstract_eval, bind, check_jaxpr, current_trace, eval_jaxpr, get_aval, jaxpr_as_fun,
-    literal_value, set_current_trace)
+    EVAL_TRACE, AbstractToken, ClosedJaxpr, ConcretizationTypeError, EvalTrace, Jaxpr, JaxprEqn,
+    JaxprTypeError, Literal, PlaxTypeError, Primitive, ShapedArray, Token, Trace, Tracer,
+    UnexpectedTracerError, Var, abstract_eval, abstract_token, bind, check_jaxpr, current_trace,
+    eval_jaxpr, get_aval, jaxpr_as_fun, literal_value, set_current_trace)
 from plax._src.core import _ctx as trace_context
 from plax._src.dispatch import apply_primitive, make_array
 from plax._src.lax.calls import (
@@ -67,7 +67,8 @@ from plax.extend import ad, batching, dtypes, execution, lowering, pmap, registr
 from plax.hookspecs import hookimpl
 
 __all__ = [
-    "AbstractToken", "abstract_token", "Token", "abstract_eval", "ad", "all_gather_p", "apply_primitive", "Array", "array_module",
+    "AbstractToken", "abstract_token", "Token",
+    "abstract_eval", "ad", "all_gather_p", "apply_primitive", "Array", "array_module",
     "axis_index_p",
     "Backend", "batching", "bind", "check_jaxpr", "checkpoint_p", "ClosedJaxpr", "COLLECTIVES",
     "Composition", "ConcretizationTypeError", "config", "convert_constvars_jaxpr",

@@ -8,8 +8,8 @@ them as units, the xla backend lowers them to `stablehlo.create_token` / `stable
 (jit's token arguments and results are `!stablehlo.token`s); tokens have no tangent and are never
 batched.
 
-The staging primitives are the identity on values (dce_sink has no outputs): the reference backend returns its
-operands, the xla backend lowers stage to its operand, optimization_barrier to
+The staging primitives are the identity on values (dce_sink has no outputs): the reference
+backend returns its operands, the xla backend lowers stage to its operand, optimization_barrier to
 `stablehlo.optimization_barrier` and dce_sink to nothing; their jvp, transpose and batching rules
 live in plax-transforms (rules/staging.py)."""
 
