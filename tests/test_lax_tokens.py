@@ -74,6 +74,10 @@ def test_jit_takes_and_returns_tokens(backend):
         tok, y = f(t, pnp.arange(3.0))
         assert type(tok) is Token
         assert_close(y, np.arange(3.0) + 1)
+    compiled = f.lower(t, pnp.ones(2)).compile()  # ahead of time
+    tok, y = compiled(t, pnp.ones(2))
+    assert type(tok) is Token
+    assert_close(y, np.full(2, 2.0))
     assert type(plax.jit(lambda t: t)(t)) is Token
     assert type(plax.jit(lambda: lax.create_token())()) is Token
     # a token made inside and returned next to Arrays (never on the Array-only hot path)

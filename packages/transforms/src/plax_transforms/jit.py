@@ -77,6 +77,12 @@ def _outputs(entry, outs, backend, committed: bool):
                                                             committed, jit_p))
 
 
+def _with_tokens(outs, avals):
+    """A program's results with a Token at each token output (the backend's buffer there, an
+    Array of type Tok, carries nothing)."""
+    return [Token() if a is abstract_token else o for o, a in zip(outs, avals)]
+
+
 class _Float0Out:
     """A float0 output (an integer input's cotangent, a NumPy array of no bits) kept out of the
     traced program: a pytree node with no leaves, rebuilt as that NumPy array when the outputs
@@ -472,7 +478,7 @@ class JitFunction(_JitBase):
             outs = execution.execute(last, entry.consts, leaves, entry.out_avals, committed,
                                      jit_p, avals, donated_to=f"jit({self.name})")
         if entry.tokens:
-            outs = [Token() if a is abstract_token else o for o, a in zip(outs, entry.out_avals)]
+            outs = _with_tokens(outs, entry.out_avals)
         if entry.single_out:
             return outs[0]
         return _optree_unflatten(entry.out_tree, outs)
@@ -712,6 +718,8 @@ class Compiled:
         loaded = execution.load(self._backend, self._exe, entry.consts)
         outs = execution.execute(loaded, entry.consts, leaves, entry.out_avals, False, jit_p,
                                  donated_to=f"jit({self._jf.name})")
+        if entry.tokens:
+            outs = _with_tokens(outs, entry.out_avals)
         out = tree_unflatten(entry.out_tree, outs)
         if refs:
             out, finals = out

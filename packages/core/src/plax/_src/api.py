@@ -87,7 +87,8 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
             consts = consts + current_values(refs)
         closed = ClosedJaxpr(jaxpr, consts)
         if return_shape:
-            shapes = [ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
+            shapes = [v.aval if v.aval is abstract_token else  # (a token: its type)
+                      ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
                       for v in jaxpr.outvars[:nout]]
             return closed, tree_util.tree_unflatten(out_tree(), shapes)
         return closed
