@@ -58,6 +58,7 @@ def test_values_and_types(backend):
     assert plax.tree_util.tree_leaves((t, [t])) == [t, t]  # a pytree leaf
     assert plax.eval_shape(lambda t: lax.after_all(t), t) is abstract_token
     assert plax.device_put(t) is t
+    plax.make_jaxpr(_threaded(pnp, lax))(1.0, t).check()  # the checker knows Tok
     assert lax.create_token_p.name == "create_token" and lax.after_all_p.name == "after_all"
     assert str(plax.make_jaxpr(lambda: lax.create_token_p.bind())()) == \
         "{ lambda ; . let a:Tok = create_token  in (a,) }"

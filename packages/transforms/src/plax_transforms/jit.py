@@ -604,6 +604,11 @@ class JitFunction(_JitBase):
             for i, (a, b) in enumerate(zip(best[2], avals)):
                 if a == b:
                     continue
+                if a is abstract_token or b is abstract_token:
+                    label = labels[i] if i < len(labels) else f"leaf {i}"
+                    reasons.append(f"argument {label} changed type: {a.str_short()} -> "
+                                   f"{b.str_short()}")
+                    continue
                 what = [w for w, x, y in (("shape", a.shape, b.shape),
                                           ("dtype", a.dtype, b.dtype),
                                           ("weak type", a.weak_type, b.weak_type)) if x != y]
