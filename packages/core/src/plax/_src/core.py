@@ -136,10 +136,6 @@ class Token:
         return "Token()"
 
 
-def is_token_aval(aval: Any) -> bool:
-    return aval is abstract_token
-
-
 def raise_to_shaped(aval: ShapedArray) -> ShapedArray:
     return aval
 
