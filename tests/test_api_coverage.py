@@ -43,10 +43,6 @@ LEFT_OUT = {
         # and pairs them through compiler tokens, which plax does not have; follow-up for a
         # GPU session
         "precv psend",
-        # XLA tokens (follow-up): they need a token aval and value type (`Tok` in jaxprs, a
-        # Token leaf through jit's arguments and results, stablehlo token types in the xla
-        # lowering) that plax's avals, which are all ShapedArrays, do not have yet
-        "after_all after_all_p create_token create_token_p",
         # primitives JAX exposes for its own rules (plax lowers these as compositions)
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "
         "select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p"),

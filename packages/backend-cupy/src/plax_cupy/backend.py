@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 import plax
-from plax.extend import Backend, Device, UnsupportedPrimitiveError
+from plax.extend import Backend, Device, UnsupportedPrimitiveError, abstract_token
 from plax.extend import registry as plax_registry
 from plax_cupy import xp as X
 from plax_cupy.library import numpy_rule
@@ -140,6 +140,8 @@ class CupyBackend(Backend):
         if prim.multiple_results:
             return lambda buffers: [fix(o, a) for o, a in
                                     zip(rule(*buffers, **params), avals_out)]
+        if avals_out is abstract_token:  # a token: a unit value (None)
+            return lambda buffers: rule(*buffers, **params)
         xp, dtype = self.xp, avals_out.dtype
 
         def run(buffers):

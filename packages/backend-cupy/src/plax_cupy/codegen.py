@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from plax.extend import abstract_token
 from plax_cupy import cops
 from plax_cupy.emitter import Emitter as _Emitter
 from plax_cupy.emitter import size as _size
@@ -69,6 +70,8 @@ def supports(eqn) -> bool:
     if len(eqn.outvars) != 1:
         return False
     out = eqn.outvars[0].aval
+    if any(a is abstract_token for a in avals + [out]):  # tokens: library steps (units)
+        return False
     if any(cops.name(a.dtype) not in cops.DTYPES for a in avals + [out]):
         return False
     if name in VIEW_OPS:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from plax.extend import ClosedJaxpr, Executable, Literal
+from plax.extend import ClosedJaxpr, Executable, Literal, abstract_token
 from plax_cupy import fused as _fused
 from plax_cupy import planner as _planner
 from plax_cupy import xp as X
@@ -44,6 +44,8 @@ def fix(out: Any, aval):
     xp = X.xp
     if type(out) is xp.ndarray and out.dtype == aval.dtype:
         return out
+    if aval is abstract_token:  # a token: a unit value (None)
+        return None
     return xp.asarray(out, dtype=aval.dtype)
 
 

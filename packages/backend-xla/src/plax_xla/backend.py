@@ -19,11 +19,13 @@ import numpy as np
 from plax import profiler
 from plax.extend import config
 from plax.extend import Backend, Device, Executable, UnsupportedPrimitiveError, execution
+from plax.extend import abstract_token
 from plax.extend import registry as plax_registry
 from plax_xla import _jaxlib as jl
 from plax.lax import debug_callback_p, pure_callback_p
 from plax_xla import compile_cache
-from plax_xla.lowering import lower_closed_jaxpr, lower_primitive, take_host_callbacks
+from plax_xla.lowering import (
+    lower_closed_jaxpr, lower_primitive, physical, take_host_callbacks)
 from plax_xla.spmd import Spmd, SpmdExecutable, SpmdRunner, mesh_of_jaxpr
 from plax.sharding import (
     SingleDeviceSharding, TiledSharding, sharding_devices, sharding_from_tiles,
@@ -93,6 +95,7 @@ class XlaBackend(Backend):
                                     process_index=d.process_index)
                              for d in self._client.devices()]
         self._by_native = {d.native: d for d in self._all_devices}
+        self._token_bufs: dict = {}  # device -> what a token argument is (token_buffer)
         self._devices = [self._by_native[d] for d in natives]  # this process's
         self._process_index = self._client.process_index()
         self._process_count = 1 + max(d.process_index for d in self._all_devices)
@@ -252,6 +255,9 @@ class XlaBackend(Backend):
         if not self.supports(prim) or prim in _HOST_PRIMITIVES:
             return super().eager_runner(prim, avals_in, avals_out, params)
         exe = self._eager_executable(prim, avals_in, avals_out, params)
+        if abstract_token in avals_in:  # (after_all)
+            run = _TokenArgs(self, exe.runner, avals_in)
+            return run if prim.multiple_results else lambda buffers: run(buffers)[0]
         if exe.runner is exe:  # several devices: the executable checks placement
             return exe if prim.multiple_results else lambda buffers: exe(buffers)[0]
         return jl.runner(exe._loaded, exe._handlers, first_only=not prim.multiple_results)
@@ -260,7 +266,7 @@ class XlaBackend(Backend):
         """The compiled program of one primitive, cached by shapes, dtypes and params (weak
         types share a program)."""
         try:
-            key = (prim, tuple([(a.shape, a.dtype) for a in avals_in]), tuple(params.items()))
+            key = (prim, tuple([physical(a) for a in avals_in]), tuple(params.items()))
             exe = self._eager.get(key)
         except TypeError:  # unhashable params: compile without caching
             key, exe = None, None
@@ -319,11 +325,20 @@ class XlaBackend(Backend):
         exe.donated = tuple(aliased)
         exe._spmd = runner
         big = [i for i, a in enumerate(closed_jaxpr.out_avals)
-               if a.size * a.dtype.itemsize >= _RECYCLE_BYTES]
+               if a is not abstract_token and a.size * a.dtype.itemsize >= _RECYCLE_BYTES]
         if (big and not donate_argnums and self.platform == "cpu" and exe.runner is not exe
                 and not exe.host_callbacks and config.xla_cpu_reuse_outputs):
             exe.runner = _Recycler(self, exe, closed_jaxpr, big, device)
+        if abstract_token in closed_jaxpr.in_avals:
+            exe.runner = _TokenArgs(self, exe.runner, closed_jaxpr.in_avals)
         return exe
+
+    def token_buffer(self, device: Device | None = None):
+        """The buffer a token argument is at run time (PJRT's: an empty bool array)."""
+        buf = self._token_bufs.get(device)
+        if buf is None:
+            buf = self._token_bufs[device] = self.put(np.zeros((0,), np.bool_), device)
+        return buf
 
     def compile_text(self, text: str, in_avals, out_avals, device: Device | None = None
                      ) -> "XlaExecutable":
@@ -411,6 +426,24 @@ class XlaBackend(Backend):
 _RECYCLE_BYTES = 8 << 20
 
 
+class _TokenArgs:
+    """The runner of a program taking tokens: plax passes a Token's buffer as None; the program
+    gets the backend's empty bool array there (what PJRT takes for a `!stablehlo.token`)."""
+
+    __slots__ = ("_backend", "_run", "_pos")
+
+    def __init__(self, backend, run, in_avals):
+        self._backend, self._run = backend, run
+        self._pos = [i for i, a in enumerate(in_avals) if a is abstract_token]
+
+    def __call__(self, bufs):
+        bufs = list(bufs)
+        tok = self._backend.token_buffer()
+        for i in self._pos:
+            bufs[i] = tok
+        return self._run(bufs)
+
+
 class _Recycler:
     """The runner of a CPU program with large outputs: when nothing but this runner holds the
     large outputs of its last call any more (the caller dropped them), the next call donates
@@ -477,8 +510,8 @@ class XlaExecutable(Executable):
         self._backend, self.text = backend, text
         # the host functions the program calls: alive as long as the executable
         self.host_callbacks = take_host_callbacks(text)
-        self._in = [(tuple(a.shape), a.dtype) for a in in_avals]
-        self._out = [(tuple(a.shape), a.dtype) for a in out_avals]
+        self._in = [physical(a) for a in in_avals]
+        self._out = [physical(a) for a in out_avals]
         self._loaded, self._handlers = self._load(native)
         self._device = native
         self._others: dict = {}

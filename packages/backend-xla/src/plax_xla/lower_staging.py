@@ -1,10 +1,12 @@
 """Lowering of the staging primitives: `stage` is its operand, `optimization_barrier` is
 `stablehlo.optimization_barrier` (XLA keeps computations on either side of it), `dce_sink` emits
-nothing (its operand is kept alive by plax's tracing, not by the program)."""
+nothing (its operand is kept alive by plax's tracing, not by the program); `create_token` and
+`after_all` are `stablehlo.create_token` / `stablehlo.after_all` on `!stablehlo.token`s."""
 
 from __future__ import annotations
 
 from plax import lax
+from plax_xla.lowering import TOKEN
 
 
 def _stage(ctx, x):
@@ -20,4 +22,13 @@ def _sink(ctx, x, *, prevent_mlir_dce=False):
     return []
 
 
-RULES = {lax.stage_p: _stage, lax.optimization_barrier_p: _barrier, lax.dce_sink_p: _sink}
+def _create_token(ctx):
+    return ctx.b.op("stablehlo.create_token", [], [(TOKEN, None)])[0]
+
+
+def _after_all(ctx, *tokens):
+    return ctx.b.op("stablehlo.after_all", list(tokens), [(TOKEN, None)])[0]
+
+
+RULES = {lax.stage_p: _stage, lax.optimization_barrier_p: _barrier, lax.dce_sink_p: _sink,
+         lax.create_token_p: _create_token, lax.after_all_p: _after_all}

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from plax.extend import ClosedJaxpr, Composition, Literal, UnsupportedPrimitiveError
+from plax.extend import abstract_token
 from plax.extend import registry as plax_registry
 from plax.extend import dtypes
 
@@ -41,7 +42,34 @@ def element_type(dtype: np.dtype) -> str:
 
 
 def tensor_type(shape: Sequence[int], dtype: np.dtype) -> str:
+    if shape is TOKEN:
+        return "!stablehlo.token"
     return "tensor<" + "".join(f"{d}x" for d in shape) + element_type(dtype) + ">"
+
+
+class _TokenType:
+    """The shape of a token-typed value (`!stablehlo.token`): a result type of `b.op` is
+    `(TOKEN, None)`; a token Value's shape is TOKEN and its dtype None."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "TOKEN"
+
+
+TOKEN = _TokenType()
+
+
+def value_type(aval) -> tuple:
+    """The (shape, dtype) pair of a value of type `aval` (a token's: (TOKEN, None))."""
+    return (TOKEN, None) if aval is abstract_token else (aval.shape, aval.dtype)
+
+
+def physical(aval) -> tuple:
+    """The (shape, dtype) of the buffer holding a value of type `aval` at run time: PJRT
+    passes tokens in and out of programs as bool[0] arrays (as JAX does)."""
+    return ((0,), np.dtype(np.bool_)) if aval is abstract_token else \
+        (tuple(aval.shape), np.dtype(aval.dtype))
 
 
 class Value:
@@ -50,7 +78,10 @@ class Value:
     __slots__ = ("name", "shape", "dtype")
 
     def __init__(self, name: str, shape: Sequence[int], dtype: np.dtype):
-        self.name, self.shape, self.dtype = name, tuple(shape), np.dtype(dtype)
+        if shape is TOKEN:
+            self.name, self.shape, self.dtype = name, TOKEN, None
+        else:
+            self.name, self.shape, self.dtype = name, tuple(shape), np.dtype(dtype)
 
     @property
     def type(self) -> str:
@@ -109,7 +140,7 @@ class FuncBuilder:
     def op(self, name: str, operands: Sequence[Value], results: Sequence[tuple], *,
            attrs: str | None = None, regions: Sequence[str] = ()) -> list[Value]:
         """Emit `name` in generic syntax; `results` are (shape, dtype) pairs."""
-        results = [(tuple(s), np.dtype(d)) for s, d in results]
+        results = [(s, None) if s is TOKEN else (tuple(s), np.dtype(d)) for s, d in results]
         n = len(results)
         base = self.fresh() if n else ""
         if n == 1:
@@ -253,7 +284,7 @@ class ModuleLowering:
         self._names.add(fname)
         self._private[id(closed)] = (fname, closed)
         b = FuncBuilder(self)
-        args = [Value(b.fresh(), a.shape, a.dtype) for a in closed.in_avals]
+        args = [Value(b.fresh(), *value_type(a)) for a in closed.in_avals]
         consts = [b.const(np.asarray(c)) for c in closed.consts]
         outs = lower_jaxpr(b, closed.jaxpr, consts, args)
         self.functions.append(_func_text("private", fname, args, [""] * len(args), outs,
@@ -287,7 +318,7 @@ def call_closed(b: FuncBuilder, closed: ClosedJaxpr, name: str, args: Sequence[V
                 ) -> list[Value]:
     """A func.call of the private function computing `closed` on `args`."""
     fname = b.module.private_function(closed, name)
-    results = [(a.shape, a.dtype) for a in closed.out_avals]
+    results = [value_type(a) for a in closed.out_avals]
     return b.op("func.call", list(args), results, attrs=f"callee = @{fname}")
 
 
@@ -312,7 +343,7 @@ def zeros(b: FuncBuilder, shape: Sequence[int], dtype: np.dtype) -> Value:
 def apply_rule(b: FuncBuilder, prim, ins: Sequence[Value], avals_in, avals_out,
                params: dict) -> list[Value]:
     """Lower one equation; returns one Value per output, checked against the avals."""
-    if avals_out and all(0 in a.shape for a in avals_out):
+    if avals_out and all(a is not abstract_token and 0 in a.shape for a in avals_out):
         # nothing to compute: an empty result is all-zeros whatever the operation
         return [zeros(b, a.shape, a.dtype) for a in avals_out]
     rule = b.module.table.get(prim) or _compositions.get(prim)
@@ -331,9 +362,10 @@ def apply_rule(b: FuncBuilder, prim, ins: Sequence[Value], avals_in, avals_out,
         raise LoweringError(f"lowering of '{prim.name}' gave {len(outs)} results, expected "
                             f"{len(avals_out)}")
     for v, a in zip(outs, avals_out):
-        if v.shape != tuple(a.shape) or v.dtype != a.dtype:
+        shape, dtype = value_type(a)
+        if v.shape != (shape if shape is TOKEN else tuple(shape)) or v.dtype != dtype:
             raise LoweringError(f"lowering of '{prim.name}' produced {v.type}, expected "
-                                f"{tensor_type(a.shape, a.dtype)} (params {params})")
+                                f"{tensor_type(shape, dtype)} (params {params})")
     return outs
 
 
@@ -382,6 +414,8 @@ def _aliases(in_avals, out_avals, donated: Sequence[int]) -> list[str]:
     free = list(range(len(out_avals)))
     for i in sorted(set(donated)):
         a = in_avals[i]
+        if a.shape is TOKEN:
+            continue
         for k in free:
             o = out_avals[k]
             if o.shape == a.shape and o.dtype == a.dtype:
@@ -407,7 +441,7 @@ def lower_closed_jaxpr(closed: ClosedJaxpr, name: str = "main", *, donated: Sequ
     module = ModuleLowering(axis_env, spmd)
     b = FuncBuilder(module)
     in_avals = closed.in_avals
-    args = [Value(b.fresh(), a.shape, a.dtype) for a in in_avals]
+    args = [Value(b.fresh(), *value_type(a)) for a in in_avals]
     consts = [b.const(np.asarray(c)) for c in closed.consts]
     vals = prologue(b, args) if prologue is not None else args
     outs = lower_jaxpr(b, closed.jaxpr, consts, vals)
@@ -462,7 +496,7 @@ def lower_primitive(prim, avals_in, avals_out, params: dict, spmd: Any = None,
     """A module running one primitive on its inputs (the eager path)."""
     module = ModuleLowering(None, spmd)
     b = FuncBuilder(module)
-    args = [Value(b.fresh(), a.shape, a.dtype) for a in avals_in]
+    args = [Value(b.fresh(), *value_type(a)) for a in avals_in]
     outs = apply_rule(b, prim, args, avals_in, avals_out, params)
     attrs = [f'mhlo.sharding = "{s}"' if s else "" for s in arg_shardings] \
         if arg_shardings is not None else [""] * len(args)

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from plax.extend import Executable, iter_eqns
 from plax.sharding import Mesh, NamedSharding, sharding_devices, xla_sharding_text
 from plax_xla import _jaxlib as jl
-from plax_xla.lowering import take_host_callbacks
+from plax_xla.lowering import physical, take_host_callbacks
 
 
 class Spmd:
@@ -70,8 +68,8 @@ class SpmdRunner:
 
     def __init__(self, backend, lower: Callable, in_avals, out_avals, fixed: Spmd | None):
         self._backend, self._lower, self._fixed = backend, lower, fixed
-        self._in = [(tuple(a.shape), np.dtype(a.dtype)) for a in in_avals]
-        self._out = [(tuple(a.shape), np.dtype(a.dtype)) for a in out_avals]
+        self._in = [physical(a) for a in in_avals]
+        self._out = [physical(a) for a in out_avals]
         self._variants: dict = {}
         self._by_layout: dict = {}  # input layouts -> (devices, executable, handlers)
 

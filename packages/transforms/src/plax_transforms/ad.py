@@ -16,8 +16,8 @@ from plax.extend import dtypes, registry
 from plax.extend import trace_context
 from plax.tree_util import Partial, tree_flatten, tree_map, tree_structure, tree_unflatten
 from plax.extend import (
-    Array, ClosedJaxpr, JaxprTrace, Literal, Trace, Tracer, Var, get_aval, literal_value,
-    make_array, set_current_trace)
+    Array, ClosedJaxpr, JaxprTrace, Literal, Trace, Tracer, Var, abstract_token, get_aval,
+    literal_value, make_array, set_current_trace)
 from plax.extend.ad import (  # noqa: F401  (importable from here too)
     UndefinedPrimal, Zero, add_tangents, instantiate, is_differentiable, is_undefined,
     tangent_aval, zeros_like_aval)
@@ -73,8 +73,10 @@ class JVPTrace(Trace):
         return self._wrap(out_p, out_t)
 
     def _wrap(self, p, t):
-        if type(t) is not Zero and not is_differentiable(get_aval(p).dtype):
-            t = Zero(get_aval(p))
+        if type(t) is not Zero:
+            aval = get_aval(p)
+            if aval is abstract_token or not is_differentiable(aval.dtype):  # no tangent
+                t = Zero(aval)
         return JVPTracer(self, p, t)
 
 
@@ -263,6 +265,9 @@ def linearize_flat(fun: Callable, primals: Sequence[Any]):
     from plax.extend import current_trace
     parent = current_trace()
     pe = PartialEvalTrace(parent)
+    if any(get_aval(p) is abstract_token for p in primals):
+        raise TypeError("cannot differentiate with respect to a token (tokens have no tangent "
+                        "space): pass it as a non-differentiated argument (argnums)")
     tangent_in = [pe.new_arg(tangent_aval(get_aval(p)).strip_weak_type()) for p in primals]
     jt = JVPTrace(pe)
     ins = [JVPTracer(jt, p, t if is_differentiable(get_aval(p).dtype) else Zero(get_aval(p)))
@@ -407,6 +412,9 @@ class _Pullback:
             raise TypeError(f"vjp: the cotangent's tree {ct_tree} differs from the primal "
                             f"output's tree {out_tree}")
         for i, (c, a) in enumerate(zip(flat_ct, out_avals)):
+            if a is abstract_token:  # (JAX cannot either)
+                raise TypeError(f"vjp: output {i} is a token, which has no cotangent; return "
+                                "tokens as auxiliary data (has_aux=True) instead")
             ca = get_aval(c)
             if ca.shape != a.shape:
                 raise ValueError(f"vjp: cotangent {i} has shape {ca.shape}, expected {a.shape}")
@@ -489,7 +497,12 @@ def _argnums_tuple(argnums, nargs: int) -> tuple[int, ...]:
 
 def _check_grad_input(x, fname, allow_int):
     for leaf in tree_flatten(x)[0]:
-        dt = get_aval(leaf).dtype
+        aval = get_aval(leaf)
+        if aval is abstract_token:
+            raise TypeError(f"{fname} requires real- or complex-valued inputs, but got a token "
+                            "(tokens have no tangent space): differentiate with respect to "
+                            "other arguments (argnums)")
+        dt = aval.dtype
         if not allow_int and not dtypes.is_inexact(dt):
             raise TypeError(f"{fname} requires real- or complex-valued inputs (input dtype that "
                             f"is a sub-dtype of np.inexact), but got {dt.name}. If you want to "

@@ -15,7 +15,8 @@ from plax.extend import config, registry
 from plax.extend import current_trace
 from plax.tree_util import tree_flatten, tree_structure, tree_unflatten
 from plax_transforms._leaks import check_leaks
-from plax.extend import ShapedArray, Trace, Tracer, get_aval, set_current_trace, state
+from plax.extend import (
+    ShapedArray, Trace, Tracer, abstract_token, get_aval, set_current_trace, state)
 from plax.extend.batching import (  # noqa: F401  (importable from here too)
     bdim_at_front, check_batch_rule, is_pmap_axis, matchaxis, moveaxis, needs_trace, not_mapped,
     pmap_axis, pmap_axis_name)
@@ -145,6 +146,9 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
             if ax is None:
                 norm_axes.append(None)
                 continue
+            if get_aval(x) is abstract_token:
+                raise ValueError(f"vmap got in_axes={ax} for a token (argument leaf {i}); tokens "
+                                 "are never batched: give it in_axes None")
             nd = get_aval(x).ndim
             if not -nd <= ax < nd:
                 raise ValueError(f"vmap was requested to map its argument along axis {ax}, which "
@@ -194,6 +198,9 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
             res = []
             for o, oax in zip(flat_out, flat_out_axes):
                 v, d = trace.lift(o)
+                if oax is not None and get_aval(v) is abstract_token:
+                    raise ValueError(f"vmap got out_axes={oax} for a token output; tokens are "
+                                     "never batched: give it out_axes None")
                 if oax is not None:
                     nd = get_aval(v).ndim + (1 if d is None else 0)
                     if not -nd <= oax < nd:

@@ -22,7 +22,7 @@ from plax.extend.registry import get_backend as _get_backend
 from plax import profiler
 from plax.extend import Array
 from plax.extend import config
-from plax.extend import EVAL_TRACE, current_trace
+from plax.extend import EVAL_TRACE, Token, abstract_token, current_trace
 from plax_transforms._leaks import check_leaks
 from plax.extend import trace_context as _ctx
 from plax.tree_util import register_pytree_node, tree_flatten, tree_unflatten
@@ -77,6 +77,12 @@ def _outputs(entry, outs, backend, committed: bool):
                                                             committed, jit_p))
 
 
+def _with_tokens(outs, avals):
+    """A program's results with a Token at each token output (the backend's buffer there, an
+    Array of type Tok, carries nothing)."""
+    return [Token() if a is abstract_token else o for o, a in zip(outs, avals)]
+
+
 class _Float0Out:
     """A float0 output (an integer input's cotangent, a NumPy array of no bits) kept out of the
     traced program: a pytree node with no leaves, rebuilt as that NumPy array when the outputs
@@ -105,7 +111,7 @@ register_pytree_node(_Float0Out, lambda n: ((), n.shape), _float0_unflatten)
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last", "donated", "single_out", "ref_pos", "lifted")
+                 "last", "donated", "single_out", "ref_pos", "lifted", "tokens")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -124,6 +130,8 @@ class _Entry:
         # the closed-over ones extra trailing inputs
         self.ref_pos: tuple[int, ...] = ()
         self.lifted: list = []
+        # some outputs are tokens (Token values, not Arrays): never on the hot path
+        self.tokens = abstract_token in self.out_avals
 
 
 def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate_argnums,
@@ -469,6 +477,8 @@ class JitFunction(_JitBase):
         else:
             outs = execution.execute(last, entry.consts, leaves, entry.out_avals, committed,
                                      jit_p, avals, donated_to=f"jit({self.name})")
+        if entry.tokens:
+            outs = _with_tokens(outs, entry.out_avals)
         if entry.single_out:
             return outs[0]
         return _optree_unflatten(entry.out_tree, outs)
@@ -489,7 +499,7 @@ class JitFunction(_JitBase):
                     self._fast_cache[key] = entry
                     # the hot path's key: no tree when the arguments are the leaves (a
                     # donating call marks its arguments deleted: not on the hot path)
-                    if not entry.donated and not entry.lifted and all(
+                    if not entry.donated and not entry.lifted and not entry.tokens and all(
                             type(x) is Array for x in leaves):
                         tree = None if all(type(x) is Array for x in args) else in_tree
                         self._flat_cache[(tree, key[2], *key[1])] = entry
@@ -593,6 +603,11 @@ class JitFunction(_JitBase):
             labels = self._leaf_labels(args, kwargs, static_pos)
             for i, (a, b) in enumerate(zip(best[2], avals)):
                 if a == b:
+                    continue
+                if a is abstract_token or b is abstract_token:
+                    label = labels[i] if i < len(labels) else f"leaf {i}"
+                    reasons.append(f"argument {label} changed type: {a.str_short()} -> "
+                                   f"{b.str_short()}")
                     continue
                 what = [w for w, x, y in (("shape", a.shape, b.shape),
                                           ("dtype", a.dtype, b.dtype),
@@ -708,6 +723,8 @@ class Compiled:
         loaded = execution.load(self._backend, self._exe, entry.consts)
         outs = execution.execute(loaded, entry.consts, leaves, entry.out_avals, False, jit_p,
                                  donated_to=f"jit({self._jf.name})")
+        if entry.tokens:
+            outs = _with_tokens(outs, entry.out_avals)
         out = tree_unflatten(entry.out_tree, outs)
         if refs:
             out, finals = out
@@ -857,7 +874,7 @@ def _jit_batch(trace, vals, dims, *, jaxpr: ClosedJaxpr, name: str, **params):
 
     closed, consts = closed_call_jaxpr(f, in_avals, f"vmap({name})")
     outs = jit_p.bind(*consts, *vals, jaxpr=closed, name=name)
-    return outs, [0] * len(outs)
+    return outs, [None if a is abstract_token else 0 for a in closed.out_avals]
 
 
 def _jit_transpose(cts, *args, jaxpr: ClosedJaxpr, name: str, **params):

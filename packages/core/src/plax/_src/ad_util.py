@@ -5,7 +5,7 @@ transposed). Public as `plax.extend.ad`."""
 from __future__ import annotations
 
 from plax._src import dtypes
-from plax._src.core import ShapedArray
+from plax._src.core import ShapedArray, abstract_token
 
 
 class Zero:
@@ -21,13 +21,19 @@ class Zero:
 
 
 def tangent_aval(aval: ShapedArray) -> ShapedArray:
-    """The aval of tangents of values of `aval`."""
+    """The aval of tangents of values of `aval` (a token's is a token, as JAX's)."""
+    if aval is abstract_token:
+        return aval
     return ShapedArray(aval.shape, aval.dtype, aval.weak_type)
 
 
 def zeros_like_aval(aval: ShapedArray):
     """A concrete (or traced) array of zeros of `aval`'s shape and dtype (weakly typed when
-    `aval` is, as JAX's: the zero tangent of a weak output is weak too)."""
+    `aval` is, as JAX's: the zero tangent of a weak output is weak too); for a token, a new
+    token (tokens carry no data)."""
+    if aval is abstract_token:
+        from plax._src.lax.staging import create_token
+        return create_token()
     from plax._src.lax.structural import full
     z = full(aval.shape, 0, aval.dtype)
     if aval.weak_type:

@@ -12,7 +12,8 @@ import numpy as np
 from plax._src import dtypes, registry, tree_util
 from plax._src.array import Array
 from plax._src.config import config
-from plax._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Trace, Tracer, get_aval
+from plax._src.core import (
+    ClosedJaxpr, Jaxpr, ShapedArray, Token, Trace, Tracer, abstract_token, get_aval)
 from plax._src.tracing import trace_to_jaxpr
 
 
@@ -86,7 +87,8 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
             consts = consts + current_values(refs)
         closed = ClosedJaxpr(jaxpr, consts)
         if return_shape:
-            shapes = [ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
+            shapes = [v.aval if v.aval is abstract_token else  # (a token: its type)
+                      ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
                       for v in jaxpr.outvars[:nout]]
             return closed, tree_util.tree_unflatten(out_tree(), shapes)
         return closed
@@ -131,7 +133,8 @@ def eval_shape(fun: Callable, *args, **kwargs):
                                        name="eval_shape", refs=True)
     outvars = jaxpr.outvars[:len(jaxpr.outvars) - len(refs)]
     return tree_util.tree_unflatten(
-        out_tree(), [ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
+        out_tree(), [v.aval if v.aval is abstract_token else  # (a token: its type, as JAX)
+                     ShapeDtypeStruct(v.aval.shape, v.aval.dtype, v.aval.weak_type)
                      for v in outvars])
 
 
@@ -216,7 +219,7 @@ def device_put(x: Any, device=None) -> Any:
     backend = _backend_of_device(device) if device is not None else None
 
     def put(leaf):
-        if isinstance(leaf, Tracer):
+        if isinstance(leaf, (Tracer, Token)):  # (a Token is a unit value, on no device)
             return leaf
         from plax._src.array import check_not_deleted
         from plax._src.dispatch import guard_transfer, to_buffer

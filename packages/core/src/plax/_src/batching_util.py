@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
-from plax._src.core import get_aval
+from plax._src.core import abstract_token, get_aval
 
 not_mapped = None
 
@@ -66,6 +66,14 @@ def check_batch_rule(prim, in_avals, params: dict, outs, out_dims) -> None:
     dims = list(out_dims) if prim.multiple_results else [out_dims]
     for i, (o, d, w) in enumerate(zip(outs, dims, want)):
         a = get_aval(o)
+        if a is abstract_token or w is abstract_token:
+            if a is not w or d is not None:
+                raise RuntimeError(
+                    f"the batch rule of '{prim.name}' (plugin "
+                    f"'{registry.owner_of('batch', prim)}') returned {a.str_short()} with batch "
+                    f"axis {d} for output {i}; the abstract evaluation says {w.str_short()} "
+                    "(tokens are never batched; plax.config checks / check_rules is on)")
+            continue
         shape = a.shape if d is None else a.shape[:d] + a.shape[d + 1:]
         if shape != w.shape or a.dtype != w.dtype:
             raise RuntimeError(
@@ -107,6 +115,8 @@ def matchaxis(x, src, dst, size: int):
     if src is None:
         from plax._src.lax.structural import broadcast_in_dim
         a = get_aval(x)
+        if a is abstract_token:  # tokens are never batched
+            return x
         dst = dst % (a.ndim + 1)
         shape = list(a.shape)
         shape.insert(dst, size)

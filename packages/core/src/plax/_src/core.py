@@ -90,6 +90,52 @@ class ShapedArray:
     __str__ = str_short
 
 
+class AbstractToken:
+    """The type of an XLA token (`plax.lax.create_token`), printed `Tok`: it orders effects and
+    carries no data (no shape, no dtype). One instance, `abstract_token`."""
+
+    __slots__ = ()
+    _instance = None
+
+    def __new__(cls):
+        inst = cls._instance
+        if inst is None:
+            inst = cls._instance = object.__new__(cls)
+        return inst
+
+    def str_short(self) -> str:
+        return "Tok"
+
+    def __repr__(self):
+        return "AbstractToken()"
+
+    def __reduce__(self):
+        return (AbstractToken, ())
+
+
+abstract_token = AbstractToken()
+
+
+class Token:
+    """A concrete token (what `plax.lax.create_token()` returns outside of any trace): a unit
+    value, so every Token is equal to every other. A pytree leaf; jit takes and returns it."""
+
+    __slots__ = ()
+    aval = abstract_token
+
+    def block_until_ready(self) -> None:
+        return None
+
+    def __eq__(self, other):
+        return type(other) is Token
+
+    def __hash__(self):
+        return hash(Token)
+
+    def __repr__(self):
+        return "Token()"
+
+
 def raise_to_shaped(aval: ShapedArray) -> ShapedArray:
     return aval
 
@@ -481,6 +527,8 @@ class JaxprTypeError(TypeError):
 
 
 def _typecompat(a: ShapedArray, b: ShapedArray) -> bool:
+    if a is abstract_token or b is abstract_token:
+        return a is b
     return a.shape == b.shape and a.dtype == b.dtype
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from plax._src import dtypes, registry
 from plax._src.array import Array, DeletedBuffer, check_not_deleted
 from plax._src.config import config
-from plax._src.core import PlaxTypeError, ShapedArray, Tracer, abstract_eval, get_aval
+from plax._src.core import (
+    PlaxTypeError, ShapedArray, Token, Tracer, abstract_eval, abstract_token, get_aval)
 from plax._src.errors import UnexpectedTracerError
 from plax._src.registry import default_backends as _default_backends
 
@@ -99,6 +100,8 @@ def to_buffer(x: Any, backend, aval: ShapedArray | None = None,
         check_not_deleted([x])
         guard_transfer("device_to_device", x.aval, backend.name, explicit)
         return backend.put(np.asarray(x._backend.to_numpy(x._buf))), x.aval
+    if type(x) is Token:  # a unit value: no data to move; the backend's runner takes None
+        return None, abstract_token
     if aval is None:
         aval = get_aval(x)  # raises PlaxTypeError for invalid values
         if isinstance(x, Array):  # a subclass
@@ -151,7 +154,7 @@ def wrap_one(buf: Any, aval: ShapedArray, backend, committed: bool, what) -> Arr
 
 
 def _check_nans(what, x: Array) -> None:
-    if not dtypes.is_inexact(x.aval.dtype):
+    if x.aval is abstract_token or not dtypes.is_inexact(x.aval.dtype):
         return
     v = np.asarray(x._value())
     for on, kind, test in ((config.debug_nans, "nan", np.isnan),
@@ -214,6 +217,8 @@ def check_outputs(prim, backend, bufs, avals) -> None:
                            f"{reg.owner_of(f'impl[{backend.name}]', prim)}) returned "
                            f"{len(bufs)} results; the abstract evaluation says {len(avals)}")
     for i, (b, a) in enumerate(zip(bufs, avals)):
+        if a is abstract_token:
+            continue
         got = backend.buffer_shape_dtype(b)
         if got is not None and (tuple(got[0]) != a.shape or got[1] != a.dtype):
             owner = reg.owner_of(f"impl[{backend.name}]", prim)
@@ -268,7 +273,8 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
         default = _default_backends.get(name)  # registry.get_backend(name), inlined
         if backend is not (default if default is not None else registry.get_backend(name)):
             backend = None  # uncommitted Arrays elsewhere: they move to the default backend
-    if backend is None:
+    placed = backend is None  # (only calls placed here can take or make tokens)
+    if placed:
         backend, committed, bufs, avals = _place(prim, args)
     avals = tuple(avals)
     items = tuple(params.items()) if params else ()
@@ -301,6 +307,11 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
     except Exception:
         check_not_deleted(args)  # the plax error for a donated or deleted Array
         raise
+    if placed and (out_aval is abstract_token or prim.multiple_results
+                   and abstract_token in out_aval):
+        return tokens_out(out if prim.multiple_results else [out],
+                          out_aval if prim.multiple_results else [out_aval],
+                          backend, committed, prim.multiple_results)
     if checks:  # results against the abstract evaluation, then for NaNs
         multi = prim.multiple_results
         if config.checks or config.check_rules:
@@ -312,6 +323,14 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
     if prim.multiple_results:
         return [Array(b, a, backend, committed) for b, a in zip(out, out_aval)]
     return Array(out, out_aval, backend, committed)
+
+
+def tokens_out(bufs, avals, backend, committed: bool, multiple: bool = True):
+    """Results of a run some of which are tokens: a Token for each (whatever buffer the
+    backend gave for it), an Array for the others."""
+    res = [Token() if a is abstract_token else Array(b, a, backend, committed)
+           for b, a in zip(bufs, avals)]
+    return res if multiple else res[0]
 
 
 def _place(prim, args: Sequence[Any]) -> tuple[Any, bool, list, list]:

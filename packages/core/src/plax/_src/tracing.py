@@ -14,7 +14,8 @@ import numpy as np
 from plax._src import dtypes, state
 from plax._src.core import (
     ClosedJaxpr, Jaxpr, JaxprEqn, Literal, PlaxTypeError, ShapedArray, Trace, Tracer,
-    UnexpectedTracerError, Var, _ctx, abstract_eval, get_aval, set_current_trace)
+    UnexpectedTracerError, Var, _ctx, abstract_eval, abstract_token, get_aval,
+    set_current_trace)
 
 
 class JaxprTracer(Tracer):
@@ -66,6 +67,8 @@ class JaxprTrace(Trace):
                     f"{type(x._trace).__name__} was used while tracing {self.name}")
             return self._constvar(x)
         aval = get_aval(x)
+        if aval is abstract_token:  # a concrete Token closed over: a constvar `Tok`
+            return self._constvar(x)
         if not aval.shape and (type(x) in (bool, int, float, complex)
                                or isinstance(x, np.generic)
                                or (isinstance(x, np.ndarray))):

@@ -7,7 +7,8 @@ else: what they need is here, so it is enough for a third party too. What it hol
   (elementwise primitives batched by default; `composition=f` for one computed by a plax
   function f, like JAX's `mlir.lower_fun`);
 - primitives and the jaxpr: `Primitive` (traits: elementwise, reduction, linear_in, effectful,
-  call_primitive), `ShapedArray`, `get_aval`, `abstract_eval`, `Jaxpr`, `ClosedJaxpr`,
+  call_primitive), `ShapedArray`, `AbstractToken` (its one instance `abstract_token`, the type
+  of `Token`s, printed `Tok`), `get_aval`, `abstract_eval`, `Jaxpr`, `ClosedJaxpr`,
   `JaxprEqn`, `Var`, `Literal` (`literal_value`: what one stands for), `eval_jaxpr`,
   `check_jaxpr`, `trace_to_jaxpr`, `dce_jaxpr`;
   every core primitive is `plax.lax.<name>_p`, and the call, custom-rule, checkpoint and
@@ -48,10 +49,10 @@ from plax._src.composition import Composition, lower_fun
 from plax._src.backend import Backend, Device, Executable, UnsupportedPrimitiveError, iter_eqns
 from plax._src.config import config
 from plax._src.core import (
-    EVAL_TRACE, ClosedJaxpr, ConcretizationTypeError, EvalTrace, Jaxpr, JaxprEqn, JaxprTypeError,
-    Literal, PlaxTypeError, Primitive, ShapedArray, Trace, Tracer, UnexpectedTracerError, Var,
-    abstract_eval, bind, check_jaxpr, current_trace, eval_jaxpr, get_aval, jaxpr_as_fun,
-    literal_value, set_current_trace)
+    EVAL_TRACE, AbstractToken, ClosedJaxpr, ConcretizationTypeError, EvalTrace, Jaxpr, JaxprEqn,
+    JaxprTypeError, Literal, PlaxTypeError, Primitive, ShapedArray, Token, Trace, Tracer,
+    UnexpectedTracerError, Var, abstract_eval, abstract_token, bind, check_jaxpr, current_trace,
+    eval_jaxpr, get_aval, jaxpr_as_fun, literal_value, set_current_trace)
 from plax._src.core import _ctx as trace_context
 from plax._src.dispatch import apply_primitive, make_array
 from plax._src.lax.calls import (
@@ -66,6 +67,7 @@ from plax.extend import ad, batching, dtypes, execution, lowering, pmap, registr
 from plax.hookspecs import hookimpl
 
 __all__ = [
+    "AbstractToken", "abstract_token", "Token",
     "abstract_eval", "ad", "all_gather_p", "apply_primitive", "Array", "array_module",
     "axis_index_p",
     "Backend", "batching", "bind", "check_jaxpr", "checkpoint_p", "ClosedJaxpr", "COLLECTIVES",

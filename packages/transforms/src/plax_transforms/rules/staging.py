@@ -2,11 +2,13 @@
 stage is linear (its tangent and cotangent pass through it); optimization_barrier puts the
 primals through one barrier and the tangents through another, transposes to a barrier over
 the cotangents and batches as the identity; dce_sink has no outputs, so its tangent is nothing
-and its batch rule sinks the batched value."""
+and its batch rule sinks the batched value. Tokens (create_token, after_all) have no tangent (a
+symbolic zero) and are never batched."""
 
 from __future__ import annotations
 
 from plax import lax
+from plax.extend import abstract_token
 from plax_transforms.ad import Zero, instantiate
 
 
@@ -54,9 +56,25 @@ def _sink_batch(vals, dims, *, prevent_mlir_dce=False):
     return [], []
 
 
+def _create_token_jvp(primals, tangents):
+    return lax.create_token_p.bind(), Zero(abstract_token)
+
+
+def _after_all_jvp(primals, tangents):
+    return lax.after_all_p.bind(*primals), Zero(abstract_token)
+
+
+def _after_all_batch(vals, dims):
+    # tokens are never batched (vmap refuses to map one), so every operand is unbatched
+    return lax.after_all_p.bind(*vals), None
+
+
 JVP = {lax.stage_p: _stage_jvp, lax.optimization_barrier_p: _barrier_jvp,
-       lax.dce_sink_p: _sink_jvp}
+       lax.dce_sink_p: _sink_jvp, lax.create_token_p: _create_token_jvp,
+       lax.after_all_p: _after_all_jvp}
 TRANSPOSE = {lax.stage_p: _stage_transpose, lax.optimization_barrier_p: _barrier_transpose,
              lax.dce_sink_p: _sink_transpose}
 BATCH = {lax.stage_p: lambda vals, dims: (lax.stage_p.bind(vals[0]), dims[0]),
-         lax.optimization_barrier_p: _barrier_batch, lax.dce_sink_p: _sink_batch}
+         lax.optimization_barrier_p: _barrier_batch, lax.dce_sink_p: _sink_batch,
+         lax.create_token_p: lambda vals, dims: (lax.create_token_p.bind(), None),
+         lax.after_all_p: _after_all_batch}

@@ -9,7 +9,7 @@ reference plan. Their jvp / transpose / batch / partial-eval rules live in plax-
 
 from __future__ import annotations
 
-from plax._src.core import Primitive
+from plax._src.core import Primitive, _typecompat
 from plax._src.registry import add_abstract_eval
 
 __all__ = ["jit_p", "custom_jvp_call_p", "custom_vjp_call_p", "custom_lin_p", "checkpoint_p",
@@ -32,7 +32,7 @@ def _jit_abstract_eval(*avals, jaxpr, name: str, **_):
         raise TypeError(f"jit call '{name}' got {len(avals)} arguments, its jaxpr takes "
                         f"{len(expected)}")
     for i, (a, e) in enumerate(zip(avals, expected)):
-        if a.shape != e.shape or a.dtype != e.dtype:
+        if not _typecompat(a, e):
             raise TypeError(f"jit call '{name}': argument {i} is {a.str_short()}, the jaxpr "
                             f"expects {e.str_short()}")
     return jaxpr.out_avals

@@ -9,13 +9,15 @@ import numpy as np
 from plax._src import registry
 from plax._src.backend import Backend, Device, Executable, UnsupportedPrimitiveError
 from plax._src.backends.reference.impl_elementwise import _quiet
-from plax._src.core import ClosedJaxpr, Literal
+from plax._src.core import ClosedJaxpr, Literal, abstract_token
 
 
 def _fix(out: Any, aval) -> np.ndarray:
     """NumPy sometimes returns a scalar or another dtype (float16 math, weak promotions)."""
     if type(out) is np.ndarray and out.dtype == aval.dtype:
         return out
+    if aval is abstract_token:  # a token: a unit value (None)
+        return None
     return np.asarray(out, dtype=aval.dtype)
 
 
@@ -24,7 +26,8 @@ def _half_float(avals) -> bool:
     rules run with NumPy's floating-point warnings off, as XLA (and so JAX) gives none. Other
     dtypes skip the ~1 us an errstate costs per operation (the transcendental rules are quiet
     already)."""
-    return any(a is not None and a.dtype.kind in "fV" and a.dtype.itemsize == 2 for a in avals)
+    return any(a is not None and a is not abstract_token and a.dtype.kind in "fV"
+               and a.dtype.itemsize == 2 for a in avals)
 
 
 class _ImplsOrCompositions:
@@ -87,6 +90,8 @@ class ReferenceBackend(Backend):
         rule = self._impl.get(prim)
         if rule is None or prim.multiple_results:
             return super().eager_runner(prim, avals_in, avals_out, params)
+        if avals_out is abstract_token:
+            return lambda buffers: None
         dtype = avals_out.dtype
         if _half_float(avals_in):
             rule = _quiet(rule)
