@@ -155,6 +155,18 @@ def _mlp_data(batch, seed=0):
     return params, x, y
 
 
+def _chained(call):
+    """A step function `call` (reading its default arguments (params, x, y)) turned into a
+    loop step: each call passes the parameters the previous call returned."""
+    f, (p, x, y) = call.__defaults__
+    state = [p]
+
+    def run():
+        state[0] = f(state[0], x, y)
+        return state[0]
+    return run
+
+
 def _mlp_step(jnp, grad):
     def loss(params, x, y):
         h = x
@@ -223,6 +235,12 @@ def case_mlp(backends, quick, have_jax):
     steady["numpy"] = (contextlib.nullcontext, lambda: numpy_mlp_step(params, x, y))
     for name, t in interleaved_us(steady, repeat=rep, number=3, settle=0.15).items():
         res.setdefault(name, {})["jit_steady_us"] = t
+    # a training loop: each step takes the parameters the previous one returned (the steady
+    # calls above all take the same parameters, so an asynchronous client may run two at once)
+    loops = {name: (enter, _chained(fn)) for name, (enter, fn) in steady.items()
+             if name != "numpy"}
+    for name, t in interleaved_us(loops, repeat=rep, number=3, settle=0.15).items():
+        res[name]["jit_loop_us"] = t
     for name, t in interleaved_us(eager, repeat=max(3, rep // 5)).items():
         res[name]["eager_us"] = t
     for name, t in first_call_medians(firsts, rounds=3 if quick else 7).items():
@@ -240,6 +258,8 @@ def case_mlp(backends, quick, have_jax):
     for name, v in runs.items():
         res[name]["cold_import_and_first_call_us"] = statistics.median(v)
     res["ratios"] = {**_ratios(res, "jit_steady_us"),
+                     **{k.replace("/", " loop/"): v
+                        for k, v in _ratios(res, "jit_loop_us").items()},
                      **{k.replace("/", " first/"): v
                         for k, v in _ratios(res, "first_call_us").items()},
                      **{k.replace("/", " eager/"): v for k, v in _ratios(res, "eager_us").items()},

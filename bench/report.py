@@ -9,6 +9,8 @@ import sys
 COLUMNS = ("plax[xla]", "plax[reference]", "jax", "numpy")
 ROWS = [
     ("1. MLP step, jit steady (us)", "1_mlp_step", "jit_steady_us", "{:.0f}"),
+    ("1. MLP step, jit, training loop (each step on the last one's parameters) (us)",
+     "1_mlp_step", "jit_loop_us", "{:.0f}"),
     ("1. MLP step, first call, warm library (us)", "1_mlp_step", "first_call_us", "{:.0f}"),
     ("1. MLP step, new process: import + first call (us)", "1_mlp_step",
      "cold_import_and_first_call_us", "{:.0f}"),
@@ -45,6 +47,8 @@ ROWS = [
 TARGETS = [
     ("case 1 jit steady state within 1.05x of JAX (xla)", "1_mlp_step", ["plax[xla]/jax"],
      1.05),
+    ("case 1 jit training loop within 1.05x of JAX (xla)", "1_mlp_step",
+     ["plax[xla]/jax loop"], 1.05),
     ("case 4 within 1.05x of JAX (xla, vmap)", "4_per_example_grads", ["plax[xla]/jax vmap"],
      1.05),
     ("case 3 first call at most 1.0x (xla)", "3_trace_compile",
