@@ -168,6 +168,7 @@ def _differentiable(log_space: bool):
 def gamma_samples(parts, alpha, log_space: bool = False):
     """Samples of Gamma(alpha, 1) (their logs with `log_space`), alpha's shape and dtype,
     from the key words `parts`."""
+    prng.threefry_only(parts, "gamma (and the samplers drawn through it)")
     aval = get_aval(alpha)
     n = math.prod(aval.shape)
     if n == 0:

@@ -379,7 +379,7 @@ def poisson(key, lam, shape: Sequence[int] | None = None, dtype=None):
     """Poisson(lam) samples: Knuth's product of uniforms for lam < 10, the transformed
     rejection method (Hormann 1993) above."""
     dt = _int_dtype("poisson", dtype)
-    parts = _parts(key, "poisson")
+    parts = prng.threefry_only(_parts(key, "poisson"), "poisson")
     shape = _shape_or(shape, lam)
     lam = ew.convert_element_type(pnp.broadcast_to(lam, shape), dtypes.float32)
     use_knuth = ew.bitwise_or(ew.ne(lam, lam), ew.lt(lam, np.float32(10)))
@@ -500,7 +500,7 @@ def _binomial(parts, count, prob, shape, dt):
 def binomial(key, n, p, shape: Sequence[int] | None = None, dtype=None):
     """Binomial(n, p) samples as floats: inversion for n p <= 10, BTRS above."""
     dt = _float_dtype("binomial", dtype)
-    parts = _parts(key, "binomial")
+    parts = prng.threefry_only(_parts(key, "binomial"), "binomial")
     shape = _param_shape("binomial", shape, n, p)
     return _binomial(parts, n, p, shape, dt)
 
@@ -510,7 +510,7 @@ def multinomial(key, n, p, *, shape: Sequence[int] | None = None, dtype=None,
                 unroll: int | bool = 1):
     """Multinomial counts (outcomes on p's last axis), as successive binomials."""
     dt = _float_dtype("multinomial", dtype)
-    parts = _parts(key, "multinomial")
+    parts = prng.threefry_only(_parts(key, "multinomial"), "multinomial")
     n, p = pnp.asarray(n), pnp.asarray(p)
     fdt = pnp.result_type(n, p, float)
     n, p = n.astype(fdt), p.astype(fdt)
