@@ -1,8 +1,10 @@
 """The threefry2x32 counter-based hash and the key operations built on it (seed, split, fold_in,
 random bits). Written in plax.lax ops, so it traces, transforms and runs on every backend, and
-gives the same bits as JAX's default threefry implementation (`jax_threefry_partitionable`).
+gives the same bits as JAX's default threefry implementation (`jax_threefry_partitionable`);
+and JAX's rbg and unsafe_rbg implementations (uint32[4] keys, bits from lax.rng_bit_generator).
 
-A key is a raw uint32[2] array (JAX's legacy `PRNGKey` layout); a batch of keys is uint32[..., 2].
+A threefry key is a raw uint32[2] array (JAX's legacy `PRNGKey` layout); a batch of keys is
+uint32[..., 2]. Inside the samplers an rbg-family key travels as `RbgParts` (data and name).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def _register_rbg_parts():
 _register_rbg_parts()
 
 
-def key_info(name: str, key, allow_batched: bool = False):
+def key_info(name: str, key, allow_batched: bool = False, _stacklevel: int = 3):
     """Validates the key argument of the random function `name`: (its uint32[..., n] data, its
     implementation name). A typed key carries its implementation; a raw key is taken to be of
     the default_prng_impl option's, as in JAX."""
@@ -108,11 +110,11 @@ def key_info(name: str, key, allow_batched: bool = False):
                    'intended, set legacy_prng_key="allow".')
             if config.legacy_prng_key == "error":
                 raise ValueError(msg)
-            warnings.warn(msg, stacklevel=4)
+            warnings.warn(msg, stacklevel=_stacklevel)
         elif name != "wrap_key_data" and config.enable_custom_prng:
             warnings.warn("Raw arrays as random keys to plax.random functions are deprecated. "
                           "Assuming valid threefry2x32 key for now.", FutureWarning,
-                          stacklevel=4)
+                          stacklevel=_stacklevel)
     if not (hasattr(key, "aval") or isinstance(key, np.ndarray)):
         raise TypeError(f"random.{name}: expected a PRNG key (a typed key from "
                         f"plax.random.key, or uint32 key data from PRNGKey or split), got "
@@ -132,17 +134,8 @@ def key_info(name: str, key, allow_batched: bool = False):
 def check_key(name: str, key, allow_batched: bool = False):
     """Validates the key argument of the random function `name`; returns a threefry key's
     uint32[..., 2] data (a typed key is unwrapped), or an rbg-family key as `RbgParts`."""
-    data, impl = key_info(name, key, allow_batched)
+    data, impl = key_info(name, key, allow_batched, 4)
     return data if impl == "threefry2x32" else RbgParts(data, impl)
-
-
-def threefry_only(parts, name: str):
-    """`parts` when they are a threefry key's words; a clear error for an rbg-family key in
-    a sampler whose loops carry threefry words."""
-    if isinstance(parts, RbgParts):
-        raise NotImplementedError(f"random.{name} with a key of the {parts.impl} "
-                                  "implementation (plax draws it from threefry2x32 keys only)")
-    return parts
 
 
 def key_parts(key):
@@ -243,8 +236,8 @@ def _threefry_flat(parts, n: int):
 
 def split_words(parts, shape: tuple[int, ...]):
     """The two key words of each of `shape` new keys: uint32 arrays of `shape` (JAX's split,
-    in either threefry layout)."""
-    threefry_only(parts, "split_words")
+    in either threefry layout); threefry keys only."""
+    assert not isinstance(parts, RbgParts), "split_words takes threefry key words"
     if config.threefry_partitionable:
         return hash_counts(parts, shape)
     flat = lax.reshape(_threefry_flat(parts, 2 * math.prod(shape)), tuple(shape) + (2,))
