@@ -192,7 +192,9 @@ def _gamma_grad(sample, alpha, log_space: bool):
 
 def _gamma_rbg(alpha, keys, k2, log_space: bool, impl: str):
     """JAX's gamma for rbg-family keys: its scalar sampler over the elements in turn
-    (lax.map), element i drawing from keys[i]."""
+    (lax.map), element i drawing from keys[i]. Known difference: under vmap over a batch of
+    keys, rng_bit_generator's batching rule draws every batch member from the first key's
+    stream here, where JAX's random_gamma primitive maps key by key."""
     ops = _RbgKey(impl)
 
     def one(args):
