@@ -503,8 +503,10 @@ def test_key_errors():
         pr.PRNGKey(np.array([1, 2]))
     with pytest.raises(OverflowError, match="64 bits"):
         pr.PRNGKey(2**64)
-    with pytest.raises(ValueError, match="threefry2x32"):
-        pr.key(0, impl="rbg")
+    with pytest.raises(ValueError, match="unrecognized PRNG implementation 'philox4x32'"):
+        pr.key(0, impl="philox4x32")
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        pr.PRNGKey(1.5, impl="rbg")
     with pytest.raises(TypeError, match="invalid PRNG key"):
         pr.uniform(np.zeros(2, np.int32))
     with pytest.raises(TypeError, match="invalid PRNG key"):

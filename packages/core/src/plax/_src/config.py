@@ -373,6 +373,11 @@ config.define("threefry_partitionable", True, _parse_bool,
               "as JAX's (default True): plax.random's threefry bit layout; False gives the "
               "numbers of JAX's original layout (split and random bits hash one flat counter "
               "run)", validate=_check_bool)
+config.define("default_prng_impl", "threefry2x32", str.strip,
+              "as JAX's: the PRNG implementation of plax.random.key/PRNGKey without an impl "
+              "(and of raw keys passed to plax.random): 'threefry2x32', 'rbg' or "
+              "'unsafe_rbg' (JAX's threefry4x32 and philox ones are not implemented)",
+              validate=_check_choice("threefry2x32", "rbg", "unsafe_rbg"))
 for _dir in ("host_to_device", "device_to_host", "device_to_device"):
     config.define(f"transfer_guard_{_dir}", "allow", str.strip,
                   f"as JAX's: {_dir.replace('_', '-')} transfers are allowed, logged "
@@ -400,7 +405,8 @@ config.derive("jit_slow_path", lambda: bool(config.disable_jit or config.checks
 # interned tuple, so the hot path compares it by identity), and make_user_context adds to it.
 TRACE_CONTEXT = ["enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion",
                  "default_matmul_precision", "allow_f16_reductions", "default_device",
-                 "legacy_prng_key", "enable_custom_prng", "threefry_partitionable"]
+                 "legacy_prng_key", "enable_custom_prng", "threefry_partitionable",
+                 "default_prng_impl"]
 _interned: dict = {}
 
 
@@ -502,6 +508,9 @@ enable_custom_prng = _flag("enable_custom_prng",
 threefry_partitionable = _flag("threefry_partitionable",
                                "plax.random's threefry layout: partitionable (True) or JAX's "
                                "original one (False).")
+default_prng_impl = _flag("default_prng_impl",
+                          "plax.random's default PRNG implementation: 'threefry2x32', 'rbg' "
+                          "or 'unsafe_rbg'.")
 transfer_guard_host_to_device = _flag("transfer_guard_host_to_device",
                                       "Guard level of host-to-device transfers.")
 transfer_guard_device_to_host = _flag("transfer_guard_device_to_host",

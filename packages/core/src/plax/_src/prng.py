@@ -1,8 +1,10 @@
 """The threefry2x32 counter-based hash and the key operations built on it (seed, split, fold_in,
 random bits). Written in plax.lax ops, so it traces, transforms and runs on every backend, and
-gives the same bits as JAX's default threefry implementation (`jax_threefry_partitionable`).
+gives the same bits as JAX's default threefry implementation (`jax_threefry_partitionable`);
+and JAX's rbg and unsafe_rbg implementations (uint32[4] keys, bits from lax.rng_bit_generator).
 
-A key is a raw uint32[2] array (JAX's legacy `PRNGKey` layout); a batch of keys is uint32[..., 2].
+A threefry key is a raw uint32[2] array (JAX's legacy `PRNGKey` layout); a batch of keys is
+uint32[..., 2]. Inside the samplers an rbg-family key travels as `RbgParts` (data and name).
 """
 
 from __future__ import annotations
@@ -55,37 +57,92 @@ def threefry2x32(k1, k2, x1, x2):
 # Keys
 
 
-def check_key(name: str, key, allow_batched: bool = False):
-    """Validates the key argument of the random function `name`; returns its uint32[..., 2]
-    data (a typed key array is unwrapped)."""
+IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
+KEY_WORDS = {"threefry2x32": 2, "rbg": 4, "unsafe_rbg": 4}  # uint32 words of one key
+
+
+def check_impl(impl) -> str:
+    """The implementation name `impl` names (None: the default_prng_impl option's); a clear
+    error for any other."""
+    if impl is None:
+        return config.default_prng_impl
+    impl = getattr(impl, "impl", impl)  # a key dtype (key<rbg>) names its implementation
+    if impl not in IMPLS:
+        raise ValueError(f"unrecognized PRNG implementation {impl!r}: plax.random implements "
+                         f"{', '.join(map(repr, IMPLS))}")
+    return impl
+
+
+class RbgParts:
+    """A single key of the rbg family inside the samplers (what `key_parts` gives for it, as a
+    threefry key gives its two words): its uint32[4] data and implementation name."""
+
+    __slots__ = ("data", "impl")
+
+    def __init__(self, data, impl: str):
+        self.data, self.impl = data, impl
+
+
+def _register_rbg_parts():
+    from plax._src import tree_util
+    tree_util.register_pytree_node(RbgParts, lambda p: ((p.data,), p.impl),
+                                   lambda impl, children: RbgParts(children[0], impl))
+
+
+_register_rbg_parts()
+
+
+def key_info(name: str, key, allow_batched: bool = False, _stacklevel: int = 3):
+    """Validates the key argument of the random function `name`: (its uint32[..., n] data, its
+    implementation name). A typed key carries its implementation; a raw key is taken to be of
+    the default_prng_impl option's, as in JAX."""
     from plax._src.prng_keys import PRNGKeyArray
+    if isinstance(key, RbgParts):
+        return key.data, key.impl
     if isinstance(key, PRNGKeyArray):
+        impl = key.impl
         key = key._data
-    elif name != "wrap_key_data" and config.legacy_prng_key != "allow":
-        msg = ("Legacy uint32 key array passed as key to plax.random function. Please create "
-               "keys using plax.random.key(). If use of a raw key array was intended, set "
-               'legacy_prng_key="allow".')
-        if config.legacy_prng_key == "error":
-            raise ValueError(msg)
-        warnings.warn(msg, stacklevel=3)
-    elif name != "wrap_key_data" and config.enable_custom_prng:
-        warnings.warn("Raw arrays as random keys to plax.random functions are deprecated. "
-                      "Assuming valid threefry2x32 key for now.", FutureWarning, stacklevel=3)
+    else:
+        impl = config.default_prng_impl
+        if name != "wrap_key_data" and config.legacy_prng_key != "allow":
+            msg = ("Legacy uint32 key array passed as key to plax.random function. Please "
+                   "create keys using plax.random.key(). If use of a raw key array was "
+                   'intended, set legacy_prng_key="allow".')
+            if config.legacy_prng_key == "error":
+                raise ValueError(msg)
+            warnings.warn(msg, stacklevel=_stacklevel)
+        elif name != "wrap_key_data" and config.enable_custom_prng:
+            warnings.warn("Raw arrays as random keys to plax.random functions are deprecated. "
+                          "Assuming valid threefry2x32 key for now.", FutureWarning,
+                          stacklevel=_stacklevel)
     if not (hasattr(key, "aval") or isinstance(key, np.ndarray)):
-        raise TypeError(f"random.{name}: expected a PRNG key (a uint32[2] array from "
-                        f"plax.random.key, PRNGKey or split), got {type(key).__name__}")
+        raise TypeError(f"random.{name}: expected a PRNG key (a typed key from "
+                        f"plax.random.key, or uint32 key data from PRNGKey or split), got "
+                        f"{type(key).__name__}")
     aval = get_aval(key)
-    if aval.dtype != dtypes.uint32 or aval.shape[-1:] != (2,):
-        raise TypeError(f"random.{name}: invalid PRNG key data: expected a uint32 array whose "
-                        f"last dimension is 2, got {aval.str_short()}")
-    if not allow_batched and aval.shape != (2,):
+    n = KEY_WORDS[impl]
+    if aval.dtype != dtypes.uint32 or aval.shape[-1:] != (n,):
+        raise TypeError(f"random.{name}: invalid PRNG key data for the {impl} implementation: "
+                        f"expected a uint32 array whose last dimension is {n}, got "
+                        f"{aval.str_short()}")
+    if not allow_batched and aval.shape != (n,):
         raise ValueError(f"random.{name} accepts a single key, but was given a key array of "
                          f"shape {aval.shape[:-1]} != (). Use plax.vmap for batching.")
-    return key
+    return key, impl
+
+
+def check_key(name: str, key, allow_batched: bool = False):
+    """Validates the key argument of the random function `name`; returns a threefry key's
+    uint32[..., 2] data (a typed key is unwrapped), or an rbg-family key as `RbgParts`."""
+    data, impl = key_info(name, key, allow_batched, 4)
+    return data if impl == "threefry2x32" else RbgParts(data, impl)
 
 
 def key_parts(key):
-    """The two uint32 scalar words of a single key."""
+    """The two uint32 scalar words of a single threefry key (an rbg-family key's RbgParts as
+    they are)."""
+    if isinstance(key, RbgParts):
+        return key
     return tuple(lax.reshape(lax.slice(key, (i,), (i + 1,)), ()) for i in (0, 1))
 
 
@@ -179,7 +236,8 @@ def _threefry_flat(parts, n: int):
 
 def split_words(parts, shape: tuple[int, ...]):
     """The two key words of each of `shape` new keys: uint32 arrays of `shape` (JAX's split,
-    in either threefry layout)."""
+    in either threefry layout); threefry keys only."""
+    assert not isinstance(parts, RbgParts), "split_words takes threefry key words"
     if config.threefry_partitionable:
         return hash_counts(parts, shape)
     flat = lax.reshape(_threefry_flat(parts, 2 * math.prod(shape)), tuple(shape) + (2,))
@@ -188,16 +246,23 @@ def split_words(parts, shape: tuple[int, ...]):
                  for i in (0, 1))
 
 
-def split(key, shape):
-    """`shape` new keys (uint32[*shape, 2]) from one key."""
+def split(key, shape, impl: str = "threefry2x32"):
+    """`shape` new keys (uint32[*shape, 2], rbg-family: uint32[*shape, 4]) from one key."""
     shape = canonicalize_shape(shape, "split's num")
     if any(d < 0 for d in shape):
         raise ValueError(f"random.split: the number of keys must be non-negative, got {shape}")
+    if impl != "threefry2x32":
+        return rbg_split(key, shape, impl)
     return _stack_last(*split_words(key_parts(key), shape))
 
 
 def split_parts(parts, num: int) -> list[tuple]:
-    """`split` for the samplers: `num` keys, each as its pair of scalar words."""
+    """`split` for the samplers: `num` keys, each as its pair of scalar words (an rbg-family
+    key's: each as RbgParts)."""
+    if isinstance(parts, RbgParts):
+        keys = rbg_split(parts.data, (num,), parts.impl)
+        return [RbgParts(lax.reshape(lax.slice(keys, (i, 0), (i + 1, 4)), (4,)), parts.impl)
+                for i in range(num)]
     b1, b2 = split_words(parts, (num,))
 
     def word(b, i):
@@ -206,7 +271,7 @@ def split_parts(parts, num: int) -> list[tuple]:
     return [(word(b1, i), word(b2, i)) for i in range(num)]
 
 
-def fold_in(key, data):
+def fold_in(key, data, impl: str = "threefry2x32"):
     """A new key that is a deterministic function of `key` and the 32-bit integer `data`."""
     data = host_fold_data(data)
     aval = get_aval(data)
@@ -215,6 +280,8 @@ def fold_in(key, data):
                         f"{aval.shape} != (). Use plax.vmap for batching.")
     if aval.dtype != dtypes.uint32:
         data = ew.convert_element_type(data, dtypes.uint32)
+    if impl != "threefry2x32":
+        return rbg_fold_in(key, data, impl)
     k1, k2 = key_parts(key)
     return _stack_last(*threefry2x32(k1, k2, _u32(0), data))
 
@@ -223,6 +290,8 @@ def random_bits(parts, bit_width: int, shape: tuple[int, ...]):
     """Uniform random unsigned integers of `bit_width` bits and `shape` from key words `parts`."""
     if bit_width not in UINT_DTYPES:
         raise TypeError(f"random bits need an 8, 16, 32 or 64-bit width, got {bit_width}")
+    if isinstance(parts, RbgParts):
+        return rbg_random_bits(parts.data, bit_width, shape)
     if not config.threefry_partitionable:
         return _random_bits_original(parts, bit_width, shape)
     b1, b2 = hash_counts(parts, shape)
@@ -263,3 +332,52 @@ def _random_bits_original(parts, bit_width: int, shape: tuple[int, ...]):
         flat = lax.reshape(lax.transpose(pieces, (1, 0)), (per * words,))
         bits = lax.slice(ew.convert_element_type(flat, dt), (0,), (size,))
     return lax.reshape(bits, tuple(shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# The rbg family (JAX's "rbg" and "unsafe_rbg"): a uint32[4] key, two threefry keys for
+# seeding (and, for rbg, split and fold_in); the bits from XLA's rng_bit_generator (its
+# platform default algorithm, as JAX's)
+
+
+def rbg_seed(seed, name: str = "key"):
+    """JAX's rbg seeding: the threefry key of `seed`, twice."""
+    half = seed_to_key(name, seed)
+    return lax.concatenate([half, half], 0)
+
+
+def _halves(key):
+    """The two threefry keys (as word pairs) of an rbg key."""
+    return [tuple(lax.reshape(lax.slice(key, (i,), (i + 1,)), ()) for i in (j, j + 1))
+            for j in (0, 2)]
+
+
+def rbg_split(key, shape: tuple[int, ...], impl: str):
+    """`shape` new rbg-family keys (uint32[*shape, 4]) from one: rbg splits each threefry half
+    (in the threefry layout config.threefry_partitionable picks); unsafe_rbg takes every tenth
+    row of rng_bit_generator's uint32[10 * n, 4] bits."""
+    if impl == "rbg":
+        words = [w for half in _halves(key) for w in split_words(half, shape)]
+        n = len(shape)
+        return lax.concatenate([lax.reshape(w, tuple(shape) + (1,)) for w in words], n)
+    num = math.prod(shape)
+    _, rows = lax.rng_bit_generator(key, (10 * num, 4), dtype=dtypes.uint32)
+    return lax.reshape(lax.slice(rows, (0, 0), (10 * num, 4), (10, 1)), tuple(shape) + (4,))
+
+
+def rbg_fold_in(key, data, impl: str):
+    """An rbg-family key folded with the uint32 scalar `data`: rbg folds each threefry half;
+    unsafe_rbg xors the key with the last row of the bits of the rbg key seeded by `data`."""
+    if impl == "rbg":
+        halves = [_stack_last(*threefry2x32(k1, k2, _u32(0), data)) for k1, k2 in _halves(key)]
+        return lax.concatenate(halves, 0)
+    _, rows = lax.rng_bit_generator(rbg_seed(data), (10, 4), dtype=dtypes.uint32)
+    return ew.bitwise_xor(key, lax.reshape(lax.slice(rows, (9, 0), (10, 4)), (4,)))
+
+
+def rbg_random_bits(key, bit_width: int, shape: tuple[int, ...]):
+    """rng_bit_generator's bits of `bit_width` and `shape` from an rbg-family key."""
+    dt = UINT_DTYPES[bit_width]
+    if bit_width == 64 and dtypes.canonicalize_dtype(dt) != dt:
+        raise TypeError("64-bit random bits need x64 mode (plax.enable_x64())")
+    return lax.rng_bit_generator(key, tuple(shape), dtype=dt)[1]

@@ -33,12 +33,8 @@ def _split(k1, k2, num: int):
     return [(words[2 * j], words[2 * j + 1]) for j in range(num)]
 
 
-def _uniform(k1, k2, dtype, minval=0.0, maxval=1.0):
-    """One uniform float in [minval, maxval) per key (JAX's `uniform(key, ())`, batched)."""
-    finfo = dtypes.finfo(dtype)
-    nbits, nmant = finfo.bits, finfo.nmant
-    rng_bits = 8 if nmant < 8 else nbits
-    uint = prng.UINT_DTYPES[nbits]
+def _threefry_bits(k1, k2, rng_bits: int):
+    """The `rng_bits` random bits of JAX's `uniform(key, ())` per key (k1[i], k2[i])."""
     if not config.threefry_partitionable:  # the original layout's one or two words
         b1, b2 = prng.threefry2x32(k1, k2, _u32(0), _u32(1 if rng_bits == 64 else 0))
         if rng_bits == 64:
@@ -56,20 +52,35 @@ def _uniform(k1, k2, dtype, minval=0.0, maxval=1.0):
         bits = ew.bitwise_xor(b1, b2)
     if rng_bits < 32:
         bits = ew.convert_element_type(bits, prng.UINT_DTYPES[rng_bits])
+    return bits
+
+
+def _uniform(k1, k2, dtype, minval=0.0, maxval=1.0, rbg=False):
+    """One uniform float in [minval, maxval) per key (JAX's `uniform(key, ())`, batched); with
+    `rbg`, k1 is one rbg-family key's uint32[4] data and the result a float[1]."""
+    finfo = dtypes.finfo(dtype)
+    nbits, nmant = finfo.bits, finfo.nmant
+    rng_bits = 8 if nmant < 8 else nbits
+    uint = prng.UINT_DTYPES[nbits]
+    if rbg:
+        bits = prng.rbg_random_bits(k1, rng_bits, (1,))
+        shape = (1,)
+    else:
+        bits = _threefry_bits(k1, k2, rng_bits)
+        shape = get_aval(k1).shape
     if rng_bits != nbits:
         bits = ew.convert_element_type(bits, uint)
     fbits = ew.shift_right_logical(bits, np.asarray(rng_bits - nmant, uint))
     fbits = ew.bitwise_or(fbits, np.asarray(1.0, dtype).view(uint))
     floats = ew.sub(ew.bitcast_convert_type(fbits, dtype), np.asarray(1.0, dtype))
-    shape = get_aval(k1).shape
     lo = lax.full(shape, minval, dtype)
     hi = lax.full(shape, maxval, dtype)
     return ew.max(lo, ew.add(ew.mul(floats, ew.sub(hi, lo)), lo))
 
 
-def _normal(k1, k2, dtype):
+def _normal(k1, k2, dtype, rbg=False):
     lo = np.nextafter(np.asarray(-1.0, dtype), np.asarray(0.0, dtype))
-    u = _uniform(k1, k2, dtype, lo, 1.0)
+    u = _uniform(k1, k2, dtype, lo, 1.0, rbg)
     return ew.mul(np.asarray(math.sqrt(2), dtype), ew.erf_inv(u))
 
 
@@ -77,9 +88,42 @@ def _any(pred):
     return lax.reduce_or(pred, (0,))
 
 
-def _gamma_one(k1, k2, alpha, log_space: bool):
-    """Marsaglia-Tsang for a vector of shapes `alpha`, one key (k1[i], k2[i]) each."""
+class _RbgKey:
+    """_gamma_one's key operations for one rbg-family key (its uint32[4] data as k1; k2 an
+    unused placeholder) and an alpha of shape (1,): JAX's scalar _gamma_one, run by lax.map
+    over the elements for keys other than threefry ones."""
+
+    def __init__(self, impl: str):
+        self.impl = impl
+
+    def split(self, k1, k2, num: int):
+        keys = prng.rbg_split(k1, (num,), self.impl)
+        return [(lax.reshape(lax.slice(keys, (j, 0), (j + 1, 4)), (4,)), k2)
+                for j in range(num)]
+
+    @staticmethod
+    def select(pred, a, b):
+        if get_aval(a).shape == ():  # the placeholder k2
+            return a
+        if get_aval(a).shape == (4,):  # a key: the one element's predicate for all its words
+            pred = lax.broadcast_in_dim(lax.reshape(pred, ()), (4,), ())
+        return ew.select(pred, a, b)
+
+
+class _ThreefryKey:
+    split = staticmethod(_split)
+    select = staticmethod(ew.select)
+
+
+_THREEFRY = _ThreefryKey()
+
+
+def _gamma_one(k1, k2, alpha, log_space: bool, ops=_THREEFRY):
+    """Marsaglia-Tsang for a vector of shapes `alpha`, one key (k1[i], k2[i]) each (`ops`:
+    _RbgKey for one rbg-family key and alpha of shape (1,))."""
     dt = get_aval(alpha).dtype
+    rbg = ops is not _THREEFRY
+    _split = ops.split  # noqa: N806 - shadows the threefry split
 
     def c(v):
         return np.asarray(v, dt)
@@ -106,32 +150,32 @@ def _gamma_one(k1, k2, alpha, log_space: bool):
             a1, a2, x, v = kxv
             redo = ew.le(v, c(0))
             (b1, b2), (s1, s2) = _split(a1, a2, 2)
-            xn = _normal(s1, s2, dt)
+            xn = _normal(s1, s2, dt, rbg)
             vn = ew.add(c(1), ew.mul(xn, cc))
-            return (ew.select(redo, b1, a1), ew.select(redo, b2, a2), ew.select(redo, xn, x),
-                    ew.select(redo, vn, v))
+            return (ops.select(redo, b1, a1), ops.select(redo, b2, a2),
+                    ew.select(redo, xn, x), ew.select(redo, vn, v))
 
         zero = lax.full_like(alpha, 0)
         init = (x1, x2, zero, lax.full_like(alpha, -1))
         _, _, x, v = lax.while_loop(lambda kxv: _any(ew.le(kxv[3], c(0))), inner_body, init)
         Xn = ew.mul(x, x)
         Vn = ew.mul(ew.mul(v, v), v)
-        Un = _uniform(u1, u2, dt)
+        Un = _uniform(u1, u2, dt, rbg=rbg)
         new = (n1, n2, Xn, Vn, Un)
-        return tuple(ew.select(active, a, b) for a, b in zip(new, carry))
+        return tuple(ops.select(active, a, b) for a, b in zip(new, carry))
 
     (k1, k2), (s1, s2) = _split(k1, k2, 2)
     # the initial state is rejected, so every element draws at least once
     init = (k1, k2, lax.full_like(alpha, 0), lax.full_like(alpha, 1), lax.full_like(alpha, 2))
     _, _, _, V, _ = lax.while_loop(lambda s: _any(reject(*s[2:])), body, init)
     if log_space:
-        u = _uniform(s1, s2, dt)
+        u = _uniform(s1, s2, dt, rbg=rbg)
         log_samples = ew.neg(ew.neg(ew.log1p(ew.neg(u))))
         keep = ew.bitwise_or(boost_mask, ew.eq(log_samples, c(0)))
         log_boost = ew.select(keep, lax.full_like(alpha, 0),
                               ew.mul(log_samples, ew.div(c(1), alpha_orig)))
         return ew.add(ew.add(ew.log(d), ew.log(V)), log_boost)
-    samples = ew.sub(c(1), _uniform(s1, s2, dt))
+    samples = ew.sub(c(1), _uniform(s1, s2, dt, rbg=rbg))
     boost = ew.select(boost_mask, lax.full_like(alpha, 1),
                       ew.pow(samples, ew.div(c(1), alpha_orig)))
     return ew.mul(ew.mul(d, V), boost)
@@ -146,10 +190,26 @@ def _gamma_grad(sample, alpha, log_space: bool):
     return ew.div(lax.random_gamma_grad(alpha, x), x)
 
 
+def _gamma_rbg(alpha, keys, k2, log_space: bool, impl: str):
+    """JAX's gamma for rbg-family keys: its scalar sampler over the elements in turn
+    (lax.map), element i drawing from keys[i]. Known difference: under vmap over a batch of
+    keys, rng_bit_generator's batching rule draws every batch member from the first key's
+    stream here, where JAX's random_gamma primitive maps key by key."""
+    ops = _RbgKey(impl)
+
+    def one(args):
+        key, a = args
+        return lax.reshape(_gamma_one(key, k2, lax.reshape(a, (1,)), log_space, ops), ())
+
+    return lax.map(one, (keys, alpha))
+
+
 @functools.lru_cache(maxsize=None)
-def _differentiable(log_space: bool):
+def _differentiable(log_space: bool, impl: str = "threefry2x32"):
     """_gamma_one with the implicit-reparameterisation derivative in alpha."""
     def fun(alpha, k1, k2):
+        if impl != "threefry2x32":
+            return _gamma_rbg(alpha, k1, k2, log_space, impl)
         return _gamma_one(k1, k2, alpha, log_space)
 
     custom_jvp = get_api("custom_jvp")
@@ -172,7 +232,11 @@ def gamma_samples(parts, alpha, log_space: bool = False):
     n = math.prod(aval.shape)
     if n == 0:
         return lax.full(aval.shape, 0, aval.dtype)
-    k1, k2 = prng.split_words(parts, (n,))
     flat = lax.reshape(alpha, (n,))
-    out = _differentiable(log_space)(flat, k1, k2)
+    if isinstance(parts, prng.RbgParts):
+        keys = prng.rbg_split(parts.data, (n,), parts.impl)
+        out = _differentiable(log_space, parts.impl)(flat, keys, _u32(0))
+    else:
+        k1, k2 = prng.split_words(parts, (n,))
+        out = _differentiable(log_space)(flat, k1, k2)
     return lax.reshape(out, aval.shape)

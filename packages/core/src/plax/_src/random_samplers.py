@@ -329,17 +329,17 @@ def geometric(key, p, shape: Sequence[int] | None = None, dtype=None):
 
 def _poisson_knuth(parts, lam, shape, dt, max_iters):
     def body(carry):
-        i, k, p1, p2, log_prod = carry
-        (n1, n2), sub = prng.split_parts((p1, p2), 2)
+        i, k, key, log_prod = carry
+        key, sub = prng.split_parts(key, 2)
         k = ew.select(ew.gt(log_prod, ew.neg(lam)), k + 1, k)
         u = _uniform(sub, 0., 1., shape, dtypes.float32)
-        return i + 1, k, n1, n2, log_prod + ew.log(u)
+        return i + 1, k, key, log_prod + ew.log(u)
 
     def cond(carry):
-        i, log_prod = carry[0], carry[4]
+        i, log_prod = carry[0], carry[3]
         return ew.bitwise_and(pnp.any(ew.gt(log_prod, ew.neg(lam))), i < max_iters)
 
-    init = (np.asarray(0, dt), lax.full(shape, 0, dt), *parts, lax.full(shape, 0, dtypes.float32))
+    init = (np.asarray(0, dt), lax.full(shape, 0, dt), parts, lax.full(shape, 0, dtypes.float32))
     k = lax.while_loop(cond, body, init)[1]
     return ew.convert_element_type(k - 1, dt)
 
@@ -352,8 +352,8 @@ def _poisson_rejection(parts, lam, shape, dt, max_iters):
     v_r = 0.9277 - 3.6224 / (b - 2)
 
     def body(carry):
-        i, k_out, accepted, p1, p2 = carry
-        (n1, n2), s0, s1 = prng.split_parts((p1, p2), 3)
+        i, k_out, accepted, key = carry
+        key, s0, s1 = prng.split_parts(key, 3)
         u = _uniform(s0, 0., 1., shape, dtypes.float32) - 0.5
         v = _uniform(s1, 0., 1., shape, dtypes.float32)
         u_shifted = 0.5 - abs(u)
@@ -363,13 +363,13 @@ def _poisson_rejection(parts, lam, shape, dt, max_iters):
         accept1 = (u_shifted >= 0.07) & (v <= v_r)
         reject = (k < 0) | ((u_shifted < 0.013) & (v > u_shifted))
         accept = accept1 | (~reject & (s <= tt))
-        return i + 1, ew.select(accept, k, k_out), accepted | accept, n1, n2
+        return i + 1, ew.select(accept, k, k_out), accepted | accept, key
 
     def cond(carry):
         return ew.bitwise_and(pnp.any(~carry[2]), carry[0] < max_iters)
 
     init = (np.asarray(0, dt), lax.full(shape, -1, dtypes.float32),
-            lax.full(shape, False, dtypes.bool_), *parts)
+            lax.full(shape, False, dtypes.bool_), parts)
     k = lax.while_loop(cond, body, init)[1]
     return ew.convert_element_type(k, dt)
 
@@ -380,6 +380,9 @@ def poisson(key, lam, shape: Sequence[int] | None = None, dtype=None):
     rejection method (Hormann 1993) above."""
     dt = _int_dtype("poisson", dtype)
     parts = _parts(key, "poisson")
+    if isinstance(parts, prng.RbgParts):  # as JAX
+        raise NotImplementedError("`poisson` is only implemented for the threefry2x32 RNG, "
+                                  f"not {parts.impl}")
     shape = _shape_or(shape, lam)
     lam = ew.convert_element_type(pnp.broadcast_to(lam, shape), dtypes.float32)
     use_knuth = ew.bitwise_or(ew.ne(lam, lam), ew.lt(lam, np.float32(10)))
@@ -412,18 +415,18 @@ def _binomial_inversion(parts, count, prob, shape, dt, max_iters):
     log1mp = pnp.log1p(-prob)
 
     def body(carry):
-        i, num_geom, geom_sum, p1, p2 = carry
-        sub, (n1, n2) = prng.split_parts((p1, p2), 2)
+        i, num_geom, geom_sum, key = carry
+        sub, key = prng.split_parts(key, 2)
         num_geom = ew.select(geom_sum <= count, num_geom + 1, num_geom)
         u = _uniform(sub, 0., 1., shape, get_aval(prob).dtype)
         geom = pnp.ceil(pnp.log(u) / log1mp)
-        return i + 1, num_geom, geom_sum + geom, n1, n2
+        return i + 1, num_geom, geom_sum + geom, key
 
     def cond(carry):
         return ew.bitwise_and(pnp.any(carry[2] <= count), carry[0] < max_iters)
 
     pdt = get_aval(prob).dtype
-    init = (np.asarray(0, dt), lax.full(shape, 0, pdt), lax.full(shape, 0, pdt), *parts)
+    init = (np.asarray(0, dt), lax.full(shape, 0, pdt), lax.full(shape, 0, pdt), parts)
     k = lax.while_loop(cond, body, init)[1]
     return ew.convert_element_type(k - 1, dt)
 
@@ -441,8 +444,8 @@ def _btrs(parts, count, prob, shape, dt, max_iters):
     pdt = get_aval(prob).dtype
 
     def body(carry):
-        i, k_out, accepted, p1, p2 = carry
-        (n1, n2), s0, s1 = prng.split_parts((p1, p2), 3)
+        i, k_out, accepted, key = carry
+        key, s0, s1 = prng.split_parts(key, 3)
         u = _uniform(s0, 0., 1., shape, pdt)
         v = _uniform(s1, 0., 1., shape, pdt)
         u = u - 0.5
@@ -457,13 +460,13 @@ def _btrs(parts, count, prob, shape, dt, max_iters):
               + _stirling_approx_tail(m) + _stirling_approx_tail(count - m)
               - _stirling_approx_tail(k) - _stirling_approx_tail(count - k))
         accept = accept1 | (~reject & (v <= ub))
-        return i + 1, ew.select(accept, k, k_out), accepted | accept, n1, n2
+        return i + 1, ew.select(accept, k, k_out), accepted | accept, key
 
     def cond(carry):
         return ew.bitwise_and(pnp.any(~carry[2]), carry[0] < max_iters)
 
     init = (np.asarray(0, dt), lax.full(shape, -1, pdt), lax.full(shape, False, dtypes.bool_),
-            *parts)
+            parts)
     return ew.convert_element_type(lax.while_loop(cond, body, init)[1], dt)
 
 
@@ -519,15 +522,19 @@ def multinomial(key, n, p, *, shape: Sequence[int] | None = None, dtype=None,
     p = pnp.moveaxis(pnp.broadcast_to(p, shape), -1, 0)
     remaining = pnp.flip(pnp.cumsum(pnp.flip(p, 0), 0), 0)
     ratios = p / pnp.where(remaining == 0, np.asarray(1, fdt), remaining)
-    k1, k2 = prng.split_words(parts, (ratios.shape[0],))
+    if isinstance(parts, prng.RbgParts):
+        keys = (prng.rbg_split(parts.data, (ratios.shape[0],), parts.impl),)
+    else:
+        keys = prng.split_words(parts, (ratios.shape[0],))
 
     def step(remainder, xs):
-        ratio, a, b = xs
-        count = _binomial((a, b), remainder, pnp.clip(ratio, 0, 1), get_aval(remainder).shape,
+        ratio, *key = xs
+        key = prng.RbgParts(key[0], parts.impl) if len(key) == 1 else tuple(key)
+        count = _binomial(key, remainder, pnp.clip(ratio, 0, 1), get_aval(remainder).shape,
                           fdt)
         return remainder - count, count
 
-    _, counts = lax.scan(step, n, (ratios, k1, k2), unroll=unroll)
+    _, counts = lax.scan(step, n, (ratios, *keys), unroll=unroll)
     return pnp.moveaxis(counts, 0, -1).astype(dt)
 
 
