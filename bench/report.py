@@ -109,11 +109,47 @@ NOTES = """
 
 ## Where the time goes
 
-- A jitted call on xla: ~4 us is jaxlib's `execute_sharded` + `consume_with_handlers` (JAX's
-  whole C++ call is ~4.3 us); plax adds ~1-1.5 us of Python (one flat pass over the arguments,
-  an identity-checked last-signature slot, one Array per output).
+- A jitted call on xla (scalar; A/B on 2026-12-05, thread CPU time, interleaved with JAX in
+  one process, load 15-19, `python -m bench` figures will differ): jaxlib's `execute_sharded`
+  alone is 3.2 us, with `consume_with_handlers` 3.8-3.9 us, i.e. 0.86-0.88x of JAX's whole C++
+  call (4.4-4.7 us). The other entry points are slower (`LoadedExecutable.execute` 6.3 us,
+  `disassemble_into_single_device_arrays` 5.9 us); a C++ `SingleDeviceSharding` instead of the
+  `GSPMDSharding` on arguments or result handlers, `strict=False`, an unbound
+  `consume_with_handlers` or dropping the runner's closure frame change nothing measurable.
+  A bare Python function doing only the launch and the result Array is 4.45-4.6 us
+  (0.96-0.99x JAX): Python's floor is JAX's time, and the checks the hot path needs (the
+  argument's aval and backend, `config.jit_state`, the trace) cost 0.3-0.5 us in Python:
+  1.10-1.12x JAX with the one-Array path first in `__call__` (1.15x before). JAX's C++
+  spends ~0.6 us of its own around the launch (JitConfigs, the call signature's compare,
+  its pytree flatten). So JitFunction's base class is now C where pip could build it
+  (`plax_transforms._fastjit`, an optional extension: its `tp_call` does the same checks,
+  calls the runner and makes the result Array without a Python frame; jit.py's `_PyCall` is
+  the fallback, `PLAX_JIT_PURE_PYTHON=1` forces it): 0.97x JAX in the A/B; 0.99x, 1.08x
+  and 1.00x in three `python -m bench --only 2_dispatch[,1_mlp_step]` runs at load 4-10
+  (e.g. 4.75 vs 4.75 us; eager scalar add 0.89-0.94x, 1000-vector 0.44-0.54x, 7-leaf pytree
+  1.04-1.06x). Calls of several Arrays or pytrees
+  stay in Python (`_call_arrays`). An environment installed before `setup.py` existed has no
+  `_fastjit` until `pip install -e packages/transforms` runs again. In both libraries
+  ~20-25% of a call is glibc malloc/free inside XLA's CPU Execute (64-byte aligned
+  AsyncValue allocations trigger `malloc_consolidate`; `perf record`).
 - Eager ops on xla run one cached compiled program per primitive and signature, launched
-  through the same bare jaxlib call; the rest is plax.numpy's promotion and `bind`.
+  through the same bare jaxlib call. `x + y`, `x - y`, `x * y` on two Arrays of one aval
+  (not bool) bind the lax primitive directly (no ufunc, plax.numpy, promotion or lax frames),
+  and the per-primitive last-run slot keeps the caller's avals, so equal but distinct avals
+  compare by identity next time: the eager scalar add is 0.87-0.90x JAX in the same A/B
+  (1.04x before).
+- Case 1 jit steady state: plax's StableHLO and XLA's optimized HLO are the same program as
+  JAX's (the same six YNN fusions, three dots, loop fusions and output layouts; only the ReLU
+  gradient is written differently, compare/convert/multiply against JAX's select/divide,
+  fused alike; neither donates). The gap is the CPU client: plax runs programs on the calling
+  thread (a synchronous client: small arrays dispatch 2x faster), JAX's asynchronous client
+  on XLA's worker threads. Process CPU time per step: plax 3.6-3.7 ms synchronous, 3.35 ms
+  with `xla_cpu_async_dispatch` on, JAX 3.35-3.45 ms; and JAX's call returns ~66 us after
+  it starts, before its program ends, so the bench's three back-to-back steps on the same
+  params can run side by side on the two cores; case 1's training loop (each step on the
+  parameters the last one returned, as a program trains) cannot overlap steps. Turning it
+  on by default makes the 1000-vector jitted call 0.98-1.0x JAX (0.57x synchronous), so it
+  stays off; jaxlib's `execute_sharded` takes no per-launch execution mode.
 - First calls: XLA's compile is the same work for both (the StableHLO modules are the same
   program); plax traces and lowers the 50-op chain in ~5-9 ms, JAX in ~13-18 ms.
 - Case 5: XLA's CPU `sin` is a scalar libm call per element (31 ms of JAX's 42 ms per 1e7 on a
