@@ -28,12 +28,9 @@ LEFT_OUT = {
         # switches between two JAX implementations with the same values: softmax's gradient
         # from its custom_jvp rule or from autodiff of the formula (plax has one rule)
         "softmax_custom_jvp",
-        # configuration context managers not written yet (follow-up): other PRNGs than
-        # threefry2x32 (default_prng_impl: rbg, philox), the typed-key reuse checker
-        # (debug_key_reuse: tracks each key's consumption through jit/vmap/scan), logging
-        # Arrays freed by the cycle collector (array_garbage_collection_guard) and the
-        # multi-process thread check (thread_guard)
-        "default_prng_impl debug_key_reuse array_garbage_collection_guard thread_guard",
+        # a configuration context manager not written yet (follow-up): other PRNGs than
+        # threefry2x32 (default_prng_impl: rbg, philox)
+        "default_prng_impl",
         # deprecated host_* aliases of process_*
         "host_count host_id host_ids"),
     "jax.lax": _names(

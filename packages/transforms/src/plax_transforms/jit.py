@@ -28,7 +28,7 @@ from plax.extend import trace_context as _ctx
 from plax.tree_util import register_pytree_node, tree_flatten, tree_unflatten
 from plax.dtypes import float0 as _FLOAT0
 from plax.extend import execution
-from plax.extend import state
+from plax.extend import key_reuse, state
 from plax.extend import (
     ClosedJaxpr, convert_constvars_jaxpr, eval_jaxpr, get_aval, jit_p, trace_to_jaxpr)
 
@@ -105,7 +105,7 @@ register_pytree_node(_Float0Out, lambda n: ((), n.shape), _float0_unflatten)
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last", "donated", "single_out", "ref_pos", "lifted")
+                 "last", "donated", "single_out", "ref_pos", "lifted", "key_sinks")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -124,6 +124,8 @@ class _Entry:
         # the closed-over ones extra trailing inputs
         self.ref_pos: tuple[int, ...] = ()
         self.lifted: list = []
+        # debug_key_reuse: the key leaves (typed keys as leaves) the function consumes
+        self.key_sinks: tuple[int, ...] = ()
 
 
 def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate_argnums,
@@ -285,8 +287,9 @@ class JitFunction(_JitBase):
                                "for `jit`, but 'no_tracing' is set")
         fun, nargs = self.fun, len(args)
         static_kw = dict(statics[1])
-        out_box, trace_box = [], []
+        out_box, trace_box, key_box = [], [], []
         leaks = config.check_tracer_leaks
+        key_reuse_on = config.debug_key_reuse
 
         ref_pos = tuple(i for i, a in enumerate(avals) if type(a) is state.AbstractRef)
         if ref_pos:  # a Ref argument: its value goes in, its last value comes out
@@ -303,6 +306,8 @@ class JitFunction(_JitBase):
             it = iter(d_args)
             full = [args[i] if i in static_pos else next(it) for i in range(nargs)]
             out = fun(*full, **d_kwargs, **static_kw)
+            if key_reuse_on:
+                key_box.append(key_reuse.consumed_positions((d_args, d_kwargs)))
             out_leaves, out_tree = tree_flatten(out)
             if any(getattr(x, "dtype", None) == _FLOAT0 for x in out_leaves):
                 out_leaves, out_tree = tree_flatten(tree_unflatten(
@@ -327,6 +332,8 @@ class JitFunction(_JitBase):
                                      [0] * n))[1]
         entry = _Entry(closed, consts, out_tree)
         entry.ref_pos, entry.lifted = ref_pos, lifted
+        if key_box:
+            entry.key_sinks = key_box[-1]
         entry.donated = self._donated_leaves(args, kwargs, static_pos)
         return entry
 
@@ -495,6 +502,9 @@ class JitFunction(_JitBase):
                         self._flat_cache[(tree, key[2], *key[1])] = entry
         else:
             entry, leaves = self._entry(args, kwargs)
+        if entry.key_sinks:  # (traced with debug_key_reuse on) its key arguments consumed
+            dyn_args, dyn_kwargs = self._split(args, kwargs)[:2]
+            key_reuse.consume_positions((dyn_args, dyn_kwargs), entry.key_sinks)
         if entry.ref_pos or entry.lifted:
             return self._call_refs(entry, leaves)
         if _ctx.trace is EVAL_TRACE and entry.concrete and not config.checks:

@@ -55,11 +55,17 @@ def threefry2x32(k1, k2, x1, x2):
 # Keys
 
 
+_NOT_CONSUMING = frozenset({"key_data", "wrap_key_data", "key_impl", "fold_in", "clone"})
+
+
 def check_key(name: str, key, allow_batched: bool = False):
     """Validates the key argument of the random function `name`; returns its uint32[..., 2]
     data (a typed key array is unwrapped)."""
     from plax._src.prng_keys import PRNGKeyArray
     if isinstance(key, PRNGKeyArray):
+        if config.debug_key_reuse and name not in _NOT_CONSUMING:
+            from plax._src.prng_keys import consume
+            consume(name, key)
         key = key._data
     elif name != "wrap_key_data" and config.legacy_prng_key != "allow":
         msg = ("Legacy uint32 key array passed as key to plax.random function. Please create "
