@@ -28,7 +28,8 @@ if HAVE_JAX:
 def _ns(mod):
     """The names a scenario uses, from jax or plax."""
     return types.SimpleNamespace(R=mod.random, lax=mod.lax, jit=mod.jit, vmap=mod.vmap,
-                                 grad=mod.grad, key=lambda: mod.random.key(0))
+                                 grad=mod.grad, checkpoint=mod.checkpoint,
+                                 key=lambda: mod.random.key(0))
 
 
 # name -> scenario(ns); each returns normally or raises KeyReuseError
@@ -140,6 +141,24 @@ def _jit_passthrough(m):  # a returned key is a fresh one; the argument is not c
     m.R.normal(b)
 
 
+def _jit_forwards_consumed(m):  # a key returned unchanged is as consumed as the argument
+    a = m.key()
+    _, b = m.jit(lambda k: (m.R.normal(k), k))(a)
+    m.R.normal(b)
+
+
+def _grad_key_argument(m):
+    a = m.key()
+    m.grad(lambda x, k: x * m.R.normal(k))(1.0, a)
+    m.R.normal(a)
+
+
+def _checkpoint_key_argument(m):
+    a = m.key()
+    m.checkpoint(lambda x, k: x * m.R.normal(k))(1.0, a)
+    m.R.normal(a)
+
+
 def _vmap_then_index(m):
     ks = m.R.split(m.key(), 3)
     m.vmap(m.R.normal)(ks)
@@ -227,6 +246,7 @@ SCENARIOS = {f.__name__[1:]: f for f in [
     _clone, _key_data_and_printing, _raw_keys_unchecked, _wrapped_data_is_fresh,
     _index_distinct, _index_same, _jit_consumes_twice_inside, _jit_alias_inside,
     _jit_called_twice, _jit_then_eager, _jit_second_argument, _jit_passthrough,
+    _jit_forwards_consumed, _grad_key_argument, _checkpoint_key_argument,
     _vmap_then_index, _vmap_inside, _grad_closure, _scan_carry_reused, _scan_carry_split,
     _scan_fresh_carry_consumed, _scan_then_eager, _fori_closure, _fori_closure_in_jit,
     _fori_carry_split,

@@ -148,6 +148,9 @@ def _is_key(x) -> bool:
     return isinstance(x, PRNGKeyArray)
 
 
+is_key = _is_key
+
+
 def key_leaves(tree) -> list:
     """The leaves of `tree` with typed key arrays as leaves (one leaf each, as they flatten)."""
     return tree_util.tree_flatten(tree, is_leaf=_is_key)[0]
