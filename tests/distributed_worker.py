@@ -47,12 +47,29 @@ def global_arrays(pid: int) -> dict:
     psum = plax.shard_map(lambda b: lax.psum(jnp.sum(b, 0), "x"), mesh=mesh,
                           in_specs=P("x"), out_specs=P())(a)
     put = plax.jit(lambda b: b.sum(), out_shardings=whole)(plax.device_put(full, rows))
+    # thread_guard: inside it, a multi-process program launched from another thread raises
+    # (in both processes, before either launches); the guarding thread launches as usual
+    import threading
+    other = []
+
+    def launch():
+        try:
+            plax.jit(lambda b: b.sum() * 3, out_shardings=whole)(a)
+            other.append("no error")
+        except RuntimeError as e:
+            other.append(str(e))
+    with plax.thread_guard(True):
+        mine = plax.jit(lambda b: b.sum() + 1, out_shardings=whole)(a)
+        t = threading.Thread(target=launch)
+        t.start()
+        t.join()
     return dict(global_shape=list(a.shape), fully_addressable=a.is_fully_addressable,
                 spmd_total=np.asarray(total).tolist(),
                 spmd_shards=[[s.index[0].start, np.asarray(s.data).tolist()]
                              for s in doubled.addressable_shards],
                 spmd_fetch=fetch, shard_map_psum=np.asarray(psum).tolist(),
-                device_put_sum=float(np.asarray(put)))
+                device_put_sum=float(np.asarray(put)), guarded_sum=float(np.asarray(mine)),
+                guarded_other_thread=other[0])
 
 
 def collectives(pid: int):

@@ -28,19 +28,13 @@ LEFT_OUT = {
         # switches between two JAX implementations with the same values: softmax's gradient
         # from its custom_jvp rule or from autodiff of the formula (plax has one rule)
         "softmax_custom_jvp",
-        # configuration context managers not written yet (follow-up): the typed-key reuse
-        # checker (debug_key_reuse: tracks each key's consumption through jit/vmap/scan),
-        # logging Arrays freed by the cycle collector (array_garbage_collection_guard) and the
-        # multi-process thread check (thread_guard)
-        "debug_key_reuse array_garbage_collection_guard thread_guard",
         # deprecated host_* aliases of process_*
         "host_count host_id host_ids"),
     "jax.lax": _names(
         # JAX's internal primitive behind device_put (plax's device_put is no primitive)
         "device_put_p",
-        # point-to-point Send/Recv: JAX lowers them only on GPU (NotImplementedError on CPU)
-        # and pairs them through compiler tokens, which plax does not have; follow-up for a
-        # GPU session
+        # point-to-point Send/Recv over tokens: JAX lowers them only on GPUs (NotImplementedError
+        # on the CPU, so nothing to compare with here); follow-up for a GPU session
         "precv psend",
         # primitives JAX exposes for its own rules (plax lowers these as compositions)
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "

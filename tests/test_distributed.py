@@ -93,6 +93,9 @@ def test_two_processes_collectives_devices_and_a_killed_peer():
         assert "spans devices of other processes" in r["spmd_fetch"]
         np.testing.assert_array_equal(r["shard_map_psum"], full.sum(0))
         assert r["device_put_sum"] == full.sum()
+        assert r["guarded_sum"] == full.sum() + 1  # thread_guard's own thread launches
+        assert "called from thread" in r["guarded_other_thread"]
+        assert "the thread guard was set in thread" in r["guarded_other_thread"]
     # process 1 killed itself; process 0, waiting in a psum with it, ends with the reason
     assert rc1 == -9
     assert rc0 == 1, err0[-3000:]

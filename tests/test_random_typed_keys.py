@@ -49,7 +49,9 @@ def test_wrap_index_iterate_and_errors():
     np.testing.assert_array_equal(_data(typed[2]), np.asarray(raw)[2])
     assert [k.shape for k in typed] == [()] * 4
     assert pr.key_data(raw) is raw  # raw keys are their own data
-    assert pr.clone(typed) is typed
+    c = pr.clone(typed)  # a new key array (fresh to the key-reuse checker), the same data
+    assert c is not typed and pr.key_data(c) is pr.key_data(typed)
+    assert pr.clone(raw) is raw
     with pytest.raises(TypeError, match="key_data"):
         np.asarray(typed)
     with pytest.raises(TypeError, match="typed key array already"):

@@ -20,7 +20,7 @@ import numpy as np
 from plax.extend import config
 from plax.extend import EVAL_TRACE, current_trace
 from plax.tree_util import tree_leaves, tree_unflatten
-from plax.extend import Array, Tracer, get_aval
+from plax.extend import Array, Tracer, check_thread_guard, get_aval
 from plax.extend import execution
 from plax.extend.batching import pmap_axis
 from plax.extend.pmap import mapped_call, out_axes_per_leaf, trace_per_device, vmap_body
@@ -90,6 +90,8 @@ def _run(backend, fun, entry, avals, leaves, natives):
     (and gets back) the pieces on its own."""
     loaded, out_tree, out_avals, consts, (axes, pieces, handlers, out_mapped) = entry
     several = backend._process_count > 1
+    if several:  # a multi-process launch: refused from another thread than thread_guard's
+        check_thread_guard()
     local = natives if not several else [
         d for d in natives if d.process_index == backend._process_index]
     bufs = [_replicate(backend, x, get_aval(x), natives, local) for x in consts]

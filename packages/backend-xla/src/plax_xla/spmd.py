@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from plax.extend import Executable, iter_eqns
+from plax.extend import Executable, check_thread_guard, iter_eqns
 from plax.sharding import Mesh, NamedSharding, sharding_devices, xla_sharding_text
 from plax_xla import _jaxlib as jl
 from plax_xla.lowering import physical, take_host_callbacks
@@ -81,8 +81,11 @@ class SpmdRunner:
         if hit is None:
             hit = self._by_layout[layouts] = self._prepare(layouts)
         natives, loaded, handlers = hit
-        local = natives if backend._process_count == 1 else [
-            n for n in natives if n.process_index == backend._process_index]
+        if backend._process_count == 1:
+            local = natives
+        else:  # a multi-process launch: refused from another thread than thread_guard's
+            check_thread_guard()
+            local = [n for n in natives if n.process_index == backend._process_index]
         args = []
         for b, s, (shape, dtype) in zip(buffers, layouts, self._in):
             if s is None:  # a one-device input: the same value on every partition

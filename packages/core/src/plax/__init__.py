@@ -18,11 +18,12 @@ from plax._src.callback import pure_callback  # noqa: F401
 from plax._src.ffi import ffi_call  # noqa: F401
 from plax._src.config import config, debug_nans, disable_jit, enable_x64  # noqa: F401
 from plax._src.config import (  # noqa: F401  (JAX's configuration context managers)
-    allow_f16_reductions, check_tracer_leaks, checking_leaks, debug_infs, default_device,
-    default_matmul_precision, default_prng_impl, enable_checks, enable_custom_prng,
-    explain_cache_misses, legacy_prng_key, log_compiles, make_user_context, no_execution,
-    no_tracing, numpy_dtype_promotion, numpy_rank_promotion, threefry_partitionable,
-    transfer_guard, transfer_guard_device_to_device, transfer_guard_device_to_host,
+    allow_f16_reductions, array_garbage_collection_guard, check_tracer_leaks, checking_leaks,
+    debug_infs, debug_key_reuse, default_device, default_matmul_precision, default_prng_impl,
+    enable_checks, enable_custom_prng, explain_cache_misses, legacy_prng_key, log_compiles,
+    make_user_context, no_execution, no_tracing, numpy_dtype_promotion, numpy_rank_promotion,
+    thread_guard, threefry_partitionable, transfer_guard,
+    transfer_guard_device_to_device, transfer_guard_device_to_host,
     transfer_guard_host_to_device)
 from plax._src.core import (  # noqa: F401
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, ShapedArray, UnexpectedTracerError)

@@ -11,7 +11,7 @@ import operator
 import weakref
 from typing import Callable
 
-from plax.extend import config, registry
+from plax.extend import config, key_reuse, registry
 from plax.extend import current_trace
 from plax.tree_util import tree_flatten, tree_structure, tree_unflatten
 from plax_transforms._leaks import check_leaks
@@ -189,7 +189,13 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
                     shape = a.shape[:norm_axes[i]] + a.shape[norm_axes[i] + 1:]
                     ins[i] = state.inner_ref(ins[i], state.AbstractRef(
                         ShapedArray(shape, a.dtype, a.weak_type)))
-                out = fun(*tree_unflatten(in_tree, ins))
+                if config.debug_key_reuse:  # the keys the function consumed are consumed
+                    inner = tree_unflatten(in_tree, ins)
+                    out = fun(*inner)
+                    key_reuse.sink_through(args, inner)
+                    del inner
+                else:
+                    out = fun(*tree_unflatten(in_tree, ins))
             if ref_args:
                 finals = [matchaxis(*trace.lift(ins[i]._val), norm_axes[i], size)
                           for i in ref_args]

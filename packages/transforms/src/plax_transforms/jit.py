@@ -28,7 +28,7 @@ from plax.extend import trace_context as _ctx
 from plax.tree_util import register_pytree_node, tree_flatten, tree_unflatten
 from plax.dtypes import float0 as _FLOAT0
 from plax.extend import execution
-from plax.extend import state
+from plax.extend import key_reuse, state
 from plax.extend import (
     ClosedJaxpr, convert_constvars_jaxpr, eval_jaxpr, get_aval, jit_p, trace_to_jaxpr)
 
@@ -111,7 +111,8 @@ register_pytree_node(_Float0Out, lambda n: ((), n.shape), _float0_unflatten)
 
 class _Entry:
     __slots__ = ("closed", "consts", "out_tree", "out_avals", "executables", "concrete",
-                 "last", "donated", "single_out", "ref_pos", "lifted", "tokens")
+                 "last", "donated", "single_out", "ref_pos", "lifted", "tokens", "key_sinks",
+                 "key_forwards")
 
     def __init__(self, closed, consts, out_tree):
         self.closed, self.consts, self.out_tree = closed, consts, out_tree
@@ -132,6 +133,11 @@ class _Entry:
         self.lifted: list = []
         # some outputs are tokens (Token values, not Arrays): never on the hot path
         self.tokens = abstract_token in self.out_avals
+        # traced with debug_key_reuse on: the key leaves (typed keys as leaves) of the
+        # arguments the function consumes, and (output, argument) positions of the keys it
+        # returns unchanged; None when traced with it off
+        self.key_sinks: tuple[int, ...] | None = None
+        self.key_forwards: tuple[tuple[int, int], ...] = ()
 
 
 def _check_argspec(fun, sig, positional, static_argnums, static_argnames, donate_argnums,
@@ -293,8 +299,9 @@ class JitFunction(_JitBase):
                                "for `jit`, but 'no_tracing' is set")
         fun, nargs = self.fun, len(args)
         static_kw = dict(statics[1])
-        out_box, trace_box = [], []
+        out_box, trace_box, key_box = [], [], []
         leaks = config.check_tracer_leaks
+        key_reuse_on = config.debug_key_reuse
 
         ref_pos = tuple(i for i, a in enumerate(avals) if type(a) is state.AbstractRef)
         if ref_pos:  # a Ref argument: its value goes in, its last value comes out
@@ -311,6 +318,11 @@ class JitFunction(_JitBase):
             it = iter(d_args)
             full = [args[i] if i in static_pos else next(it) for i in range(nargs)]
             out = fun(*full, **d_kwargs, **static_kw)
+            if key_reuse_on:  # the key arguments consumed, the ones returned unchanged
+                ins, outs = key_reuse.key_leaves((d_args, d_kwargs)), key_reuse.key_leaves(out)
+                key_box.append((key_reuse.consumed_positions((d_args, d_kwargs)), tuple(
+                    (j, i) for j, o in enumerate(outs) if key_reuse.is_key(o)
+                    for i, x in enumerate(ins) if x is o)))
             out_leaves, out_tree = tree_flatten(out)
             if any(getattr(x, "dtype", None) == _FLOAT0 for x in out_leaves):
                 out_leaves, out_tree = tree_flatten(tree_unflatten(
@@ -335,6 +347,8 @@ class JitFunction(_JitBase):
                                      [0] * n))[1]
         entry = _Entry(closed, consts, out_tree)
         entry.ref_pos, entry.lifted = ref_pos, lifted
+        if key_box:
+            entry.key_sinks, entry.key_forwards = key_box[-1]
         entry.donated = self._donated_leaves(args, kwargs, static_pos)
         return entry
 
@@ -505,6 +519,24 @@ class JitFunction(_JitBase):
                         self._flat_cache[(tree, key[2], *key[1])] = entry
         else:
             entry, leaves = self._entry(args, kwargs)
+        if entry.key_sinks is not None:  # traced with debug_key_reuse on
+            return self._call_keys(entry, args, kwargs, leaves, avals)
+        return self._run(entry, leaves, avals)
+
+    def _call_keys(self, entry, args, kwargs, leaves, avals):
+        """A call under the key-reuse checker: the key arguments the function consumes are
+        consumed (KeyReuseError for one consumed already); a key it returns unchanged comes
+        back as consumed as its argument is."""
+        dyn = self._split(args, kwargs)[:2]
+        key_reuse.consume_positions(dyn, entry.key_sinks)
+        out = self._run(entry, leaves, avals)
+        if entry.key_forwards:
+            ins, outs = key_reuse.key_leaves(dyn), key_reuse.key_leaves(out)
+            for j, i in entry.key_forwards:
+                outs[j]._consumed = ins[i]._consumed
+        return out
+
+    def _run(self, entry, leaves, avals):
         if entry.ref_pos or entry.lifted:
             return self._call_refs(entry, leaves)
         if _ctx.trace is EVAL_TRACE and entry.concrete and not config.checks:

@@ -305,3 +305,9 @@ class Array(ArrayMethods):
 def _unpickle(value: np.ndarray, weak_type: bool) -> Array:
     from plax._src import dispatch
     return dispatch.make_array(value, ShapedArray(value.shape, value.dtype, weak_type))
+
+
+if __import__("os").environ.get("PLAX_ARRAY_GARBAGE_COLLECTION_GUARD", "allow").strip() not in (
+        "", "allow"):  # the guard set from the environment: installed now (gc_guard.sync)
+    from plax._src import gc_guard as _gc_guard
+    _gc_guard.sync()

@@ -378,6 +378,23 @@ config.define("default_prng_impl", "threefry2x32", str.strip,
               "(and of raw keys passed to plax.random): 'threefry2x32', 'rbg' or "
               "'unsafe_rbg' (JAX's threefry4x32 and philox ones are not implemented)",
               validate=_check_choice("threefry2x32", "rbg", "unsafe_rbg"))
+config.define("debug_key_reuse", False, _parse_bool,
+              "as JAX's: typed keys (plax.random.key) track their use; consuming one twice "
+              "(two samplers, a sampler after split, split twice, an index taken twice, a "
+              "jitted function consuming a key argument consumed already, a loop body "
+              "consuming a key from outside it) raises KeyReuseError; random.clone gives a "
+              "fresh copy, key_data, fold_in and printing do not consume",
+              validate=_check_bool)
+config.define("array_garbage_collection_guard", "allow", str.strip,
+              "as JAX's: an Array freed by Python's cycle collector (it was in a reference "
+              "cycle) instead of by reference counting is allowed, logged (logger "
+              "'plax.array', level ERROR) or aborts the process ('fatal')",
+              validate=_check_choice("allow", "log", "fatal"))
+config.define("thread_guard", False, _parse_bool,
+              "as JAX's: inside `plax.thread_guard(True)`, launching a multi-process "
+              "computation (a program over the devices of more than one process) from a "
+              "thread other than the one that set the guard raises RuntimeError",
+              validate=_check_bool)
 for _dir in ("host_to_device", "device_to_host", "device_to_device"):
     config.define(f"transfer_guard_{_dir}", "allow", str.strip,
                   f"as JAX's: {_dir.replace('_', '-')} transfers are allowed, logged "
@@ -398,15 +415,15 @@ config.derive("any_checks", lambda: bool(config.checks or config.check_rules
               ("checks", "check_rules", "debug_nans", "debug_infs", "no_execution"))
 # a jitted call's one read for what sends it off its hot path (eager, or checkified)
 config.derive("jit_slow_path", lambda: bool(config.disable_jit or config.checks
-                                            or config.no_execution),
-              ("disable_jit", "checks", "no_execution"))
+                                            or config.no_execution or config.debug_key_reuse),
+              ("disable_jit", "checks", "no_execution", "debug_key_reuse"))
 
 # What a trace depends on besides its arguments: jit's cache key holds this one value (an
 # interned tuple, so the hot path compares it by identity), and make_user_context adds to it.
 TRACE_CONTEXT = ["enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion",
                  "default_matmul_precision", "allow_f16_reductions", "default_device",
                  "legacy_prng_key", "enable_custom_prng", "threefry_partitionable",
-                 "default_prng_impl"]
+                 "default_prng_impl", "debug_key_reuse"]
 _interned: dict = {}
 
 
@@ -431,7 +448,8 @@ _jit_states: dict = {}
 
 def _jit_state() -> tuple:
     state = (_trace_context(), config.backend,
-             bool(config.disable_jit or config.checks or config.no_execution),
+             bool(config.disable_jit or config.checks or config.no_execution
+                  or config.debug_key_reuse),
              bool(config.debug_nans or config.debug_infs))
     return _jit_states.setdefault(state, state)
 
@@ -443,7 +461,7 @@ def _derive_jit_state() -> None:
     # overrides an option) is the same object again
     config.derive("jit_state", _jit_state,
                   (*TRACE_CONTEXT, "backend", "disable_jit", "checks", "no_execution",
-                   "debug_nans", "debug_infs"))
+                   "debug_key_reuse", "debug_nans", "debug_infs"))
 
 
 _derive_jit_state()
@@ -511,6 +529,35 @@ threefry_partitionable = _flag("threefry_partitionable",
 default_prng_impl = _flag("default_prng_impl",
                           "plax.random's default PRNG implementation: 'threefry2x32', 'rbg' "
                           "or 'unsafe_rbg'.")
+debug_key_reuse = _flag("debug_key_reuse",
+                        "Typed keys consumed twice raise KeyReuseError (JAX's key-reuse "
+                        "checker).")
+@contextlib.contextmanager
+def thread_guard(new_val: bool = True):
+    """As jax.thread_guard: in the block, a multi-process computation (a program over the
+    devices of more than one process) launched from a thread other than this one raises
+    RuntimeError; another thread setting the guard meanwhile raises RuntimeError too."""
+    from plax._src import distributed
+    new_val = config._option("thread_guard").check(new_val)
+    entered = distributed.enter_thread_guard(bool(new_val))
+    try:
+        with config.override("thread_guard", new_val):
+            yield
+    finally:
+        if entered:
+            distributed.exit_thread_guard()
+
+
+def _gc_guard_changed(name: str) -> None:
+    if name == "array_garbage_collection_guard":
+        from plax._src import gc_guard
+        gc_guard.sync(name)
+
+
+config.on_change(_gc_guard_changed)
+array_garbage_collection_guard = _flag(
+    "array_garbage_collection_guard",
+    "'allow', 'log' or 'fatal': what an Array freed by the cycle collector does.")
 transfer_guard_host_to_device = _flag("transfer_guard_host_to_device",
                                       "Guard level of host-to-device transfers.")
 transfer_guard_device_to_host = _flag("transfer_guard_device_to_host",

@@ -202,3 +202,43 @@ def is_initialized() -> bool:
 def settings() -> DistributedSettings | None:
     """The settings of the run this process joined (None outside one)."""
     return _settings
+
+
+# ---------------------------------------------------------------------------------------------
+# thread_guard (JAX's jax_thread_guard): inside `plax.thread_guard(True)`, a multi-process
+# computation launched from another thread raises (processes launching their programs in
+# different orders from several threads deadlock or crash, nondeterministically)
+
+_guard_lock = threading.Lock()
+_guard = [None, 0]  # the thread that set the guard, and how deeply it is nested there
+
+
+def enter_thread_guard(on: bool) -> bool:
+    """Sets the guard to this thread (on); False when nothing was set (to leave alone)."""
+    if not on:
+        return False
+    me = threading.get_ident()
+    with _guard_lock:
+        if _guard[0] is not None and _guard[0] != me:
+            raise RuntimeError("The thread guard's global thread ID is already set. Nested "
+                               "thread guards in different threads are not supported.")
+        _guard[0] = me
+        _guard[1] += 1
+    return True
+
+
+def exit_thread_guard() -> None:
+    with _guard_lock:
+        _guard[1] -= 1
+        if _guard[1] == 0:
+            _guard[0] = None
+
+
+def check_thread_guard() -> None:
+    """Called by a backend as it launches a program over the devices of several processes:
+    RuntimeError from a thread other than the one that set `plax.thread_guard(True)`."""
+    owner = _guard[0]
+    if owner is not None and owner != threading.get_ident():
+        raise RuntimeError(f"A multi-process plax operation was called from thread "
+                           f"{threading.get_ident()}. This is not allowed because the thread "
+                           f"guard was set in thread {owner}.")

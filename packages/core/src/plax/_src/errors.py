@@ -45,5 +45,5 @@ class UnexpectedTracerError(JAXTypeError, RuntimeError):
 
 
 class KeyReuseError(JAXTypeError):
-    """A PRNG key used twice. JAX raises it only with its key-reuse checker on; plax has no
-    such checker and never raises it (defined so that `except` clauses naming it work)."""
+    """A typed PRNG key consumed twice, raised by the key-reuse checker (the
+    `debug_key_reuse` option, off by default, as JAX's)."""

@@ -57,6 +57,8 @@ def threefry2x32(k1, k2, x1, x2):
 # Keys
 
 
+_NOT_CONSUMING = frozenset({"key_data", "wrap_key_data", "key_impl", "fold_in", "clone"})
+
 IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
 KEY_WORDS = {"threefry2x32": 2, "rbg": 4, "unsafe_rbg": 4}  # uint32 words of one key
 
@@ -101,6 +103,9 @@ def key_info(name: str, key, allow_batched: bool = False, _stacklevel: int = 3):
         return key.data, key.impl
     if isinstance(key, PRNGKeyArray):
         impl = key.impl
+        if config.debug_key_reuse and name not in _NOT_CONSUMING:
+            from plax._src.prng_keys import consume
+            consume(name, key)
         key = key._data
     else:
         impl = config.default_prng_impl

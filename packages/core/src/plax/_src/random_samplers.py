@@ -595,9 +595,11 @@ def orthogonal(key, n: int, shape: Sequence[int] = (), dtype=None, m: int | None
 
 
 def clone(key):
-    """`key` itself (keys are values in plax; there is no key-reuse checker to satisfy)."""
+    """A copy of `key` that the key-reuse checker (`debug_key_reuse`) sees as a fresh key:
+    JAX's way to use a key twice deliberately (the numbers are the same)."""
     prng.check_key("clone", key, allow_batched=True)
-    return key
+    from plax._src.prng_keys import PRNGKeyArray
+    return PRNGKeyArray(key._data, key.impl) if isinstance(key, PRNGKeyArray) else key
 
 
 __all__ = ["ball", "beta", "binomial", "cauchy", "chisquare", "clone", "dirichlet",

@@ -63,6 +63,8 @@ from plax._src.lax.parallel import (
     psum_p, ragged_receive)
 from plax._src.registry import PluginWarning, RegistrationError
 from plax._src.tracing import JaxprTrace, JaxprTracer, convert_constvars_jaxpr, trace_to_jaxpr
+from plax._src import prng_keys as key_reuse  # the key-reuse checker's boundary helpers
+from plax._src.distributed import check_thread_guard
 from plax.extend import ad, batching, dtypes, execution, lowering, pmap, registry, state
 from plax.hookspecs import hookimpl
 
@@ -70,14 +72,16 @@ __all__ = [
     "AbstractToken", "abstract_token", "Token",
     "abstract_eval", "ad", "all_gather_p", "apply_primitive", "Array", "array_module",
     "axis_index_p",
-    "Backend", "batching", "bind", "check_jaxpr", "checkpoint_p", "ClosedJaxpr", "COLLECTIVES",
+    "Backend", "batching", "bind", "check_jaxpr", "check_thread_guard", "checkpoint_p",
+    "ClosedJaxpr", "COLLECTIVES",
     "Composition", "ConcretizationTypeError", "config", "convert_constvars_jaxpr",
     "current_trace", "custom_jvp_call_p", "custom_lin_p", "custom_vjp_call_p", "dce_jaxpr",
     "define_primitive", "Device", "dtypes", "elementwise_batch_rule", "eval_jaxpr",
     "EVAL_TRACE", "EvalTrace", "Executable", "execution", "get_aval", "hookimpl", "host_results",
     "iter_eqns",
     "Jaxpr", "jaxpr_as_fun", "JaxprEqn", "JaxprTrace", "JaxprTracer", "JaxprTypeError",
-    "jit_p", "JVP_OF_CUSTOM_VJP", "known_axis_sizes", "Literal", "literal_value", "lower_fun",
+    "jit_p", "JVP_OF_CUSTOM_VJP", "key_reuse", "known_axis_sizes", "Literal", "literal_value",
+    "lower_fun",
     "lowering", "make_array", "pmap",
     "PlaxTypeError", "PluginWarning", "pmax_p", "pmin_p", "ppermute_p", "Primitive", "psum_p",
     "ragged_receive",

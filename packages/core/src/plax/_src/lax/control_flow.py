@@ -13,7 +13,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from plax._src import dtypes, state
+from plax._src import dtypes, prng_keys, state
+from plax._src.config import config
 from plax._src.core import (
     ClosedJaxpr, ConcretizationTypeError, Jaxpr, PlaxTypeError, Primitive, ShapedArray, Tracer,
     Var, get_aval)
@@ -216,6 +217,22 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
 
 
 def _cond(index, funs, operands, what):
+    if config.debug_key_reuse:  # the operand keys some branch consumes are consumed
+        box: list = []
+
+        def recording(f):
+            def g(*args):
+                out = f(*args)
+                box.append(prng_keys.consumed_positions(args))
+                return out
+            return g
+        out = _cond_checked(index, [recording(f) for f in funs], operands, what)
+        prng_keys.consume_positions(tuple(operands), sorted(set().union(*box)), what)
+        return out
+    return _cond_checked(index, funs, operands, what)
+
+
+def _cond_checked(index, funs, operands, what):
     leaves, tree = tree_flatten(tuple(operands))
     if any(state.is_ref(x) for x in leaves):  # Ref operands: the branches close over them
         def closing(f):
@@ -305,6 +322,18 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     """Repeat body_fun on the carry while cond_fun(carry) is True."""
     if not callable(cond_fun) or not callable(body_fun):
         raise TypeError("while_loop: cond_fun and body_fun must be callable")
+    if config.debug_key_reuse:
+        box: list = []
+        cond_fun = prng_keys.checked_loop_body(cond_fun, "while_loop cond", lambda _: None)
+        body_fun = prng_keys.checked_loop_body(body_fun, "while_loop", None, box)
+        out = _while_loop_checked(cond_fun, body_fun, init_val)
+        if box:  # the init keys the body consumes are consumed
+            prng_keys.consume_positions((init_val,), box[-1], "while_loop")
+        return out
+    return _while_loop_checked(cond_fun, body_fun, init_val)
+
+
+def _while_loop_checked(cond_fun, body_fun, init_val):
 
     def run(refs):
         if not refs:
@@ -465,6 +494,18 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
     """Loop f(carry, x) -> (carry, y) over the leading axis of xs, stacking the ys."""
     if not callable(f):
         raise TypeError("scan: f argument should be callable")
+    if config.debug_key_reuse:
+        box: list = []
+        f = prng_keys.checked_loop_body(
+            f, "scan", lambda out: out[0] if isinstance(out, (tuple, list)) else None, box)
+        out = _scan_refs(f, init, xs, length, reverse, unroll)
+        if box:  # the init and xs keys the body consumes are consumed
+            prng_keys.consume_positions((init, xs), box[-1], "scan")
+        return out
+    return _scan_refs(f, init, xs, length, reverse, unroll)
+
+
+def _scan_refs(f, init, xs, length, reverse, unroll):
 
     def run(refs):
         if not refs:
