@@ -218,14 +218,18 @@ def test_jit_hot_path_python_and_c_agree(xla, make):
         assert g(y).dtype == np.float32
     # an update of `backend` empties the registry's default-backend cache the hot path
     # reads: the next call refills it, and later calls are hot again (no _call_arrays)
-    before_backend = plax.config.backend
+    opt = plax.config._option("backend")
+    before = (opt.value, opt.is_set)
     plax.config.update("backend", "xla")
     try:
         f(x), f(x)
         counts = _profile_calls(lambda: f(x), 10)
         assert not any(name in ("_call_arrays", "_execute") for _, name in counts), counts
-    finally:
-        plax.config.update("backend", before_backend)
+    finally:  # as it was: set to its value, or not set at all (the default's priority rule)
+        if before[1]:
+            plax.config.update("backend", before[0])
+        else:
+            plax.config.reset("backend")
     z = plax.device_put(np.ones(3, np.float32))
     for _ in range(3):
         f(z)
