@@ -48,7 +48,7 @@ TARGETS = [
     ("case 1 jit steady state within 1.05x of JAX (xla)", "1_mlp_step", ["plax[xla]/jax"],
      1.05),
     ("case 1 jit training loop within 1.05x of JAX (xla)", "1_mlp_step",
-     ["plax[xla]/jax loop"], 1.05),
+     ["plax[xla] loop/jax"], 1.05),
     ("case 4 within 1.05x of JAX (xla, vmap)", "4_per_example_grads", ["plax[xla]/jax vmap"],
      1.05),
     ("case 3 first call at most 1.0x (xla)", "3_trace_compile",
