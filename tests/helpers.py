@@ -60,3 +60,27 @@ def grid(backend, full, small):
     """The full parameter grid on the reference backend, the small one on the others (which
     compile every op)."""
     return full if backend == "reference" else small
+
+
+def run_jax_and_plax_on_four_cpu_devices(code: str) -> dict:
+    """`code` (a script that reads 'jax' or 'plax' from argv[1] and prints one line
+    `RESULTS<json>`) run in a JAX process and a plax process side by side, each with 4 CPU
+    devices: {"jax": results, "plax": results}."""
+    import json
+    import os
+    import subprocess
+    import sys
+    procs = {}
+    for lib, env_extra in (("jax", {"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+                                     "JAX_PLATFORMS": "cpu"}),
+                           ("plax", {"PLAX_XLA_CPU_DEVICES": "4"})):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_extra)
+        procs[lib] = subprocess.Popen([sys.executable, "-c", code, lib], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = {}
+    for lib, p in procs.items():
+        stdout, stderr = p.communicate(timeout=600)
+        marker = [ln for ln in stdout.splitlines() if ln.startswith("RESULTS")]
+        assert marker, f"{lib} subprocess failed (rc {p.returncode}):\n{stderr[-4000:]}"
+        out[lib] = json.loads(marker[-1][len("RESULTS"):])
+    return out

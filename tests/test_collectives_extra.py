@@ -12,10 +12,6 @@ transcription of JAX's documented semantics, including the docstring's own examp
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -23,6 +19,8 @@ import pytest
 
 import plax
 import plax.lax as lax
+
+from helpers import run_jax_and_plax_on_four_cpu_devices
 from plax.sharding import P
 
 # Written once for both libraries; the runner binds jnp, lax, jit, grad, vmap, pmap, P, sm,
@@ -271,22 +269,9 @@ def ragged_reference(op, out, in_off, send, out_off, recv):
 
 
 def _run_both():
-    procs = {}
-    for lib, env_extra in (("jax", {"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-                                     "JAX_PLATFORMS": "cpu"}),
-                           ("plax", {"PLAX_XLA_CPU_DEVICES": "4"})):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_extra)
-        code = ("PROGRAMS = " + repr(PROGRAMS) + "\nRAGGED = " + repr(RAGGED) + "\n"
-                + textwrap.dedent(RUNNER))
-        procs[lib] = subprocess.Popen([sys.executable, "-c", code, lib], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = {}
-    for lib, p in procs.items():
-        stdout, stderr = p.communicate(timeout=600)
-        marker = [ln for ln in stdout.splitlines() if ln.startswith("RESULTS")]
-        assert marker, f"{lib} subprocess failed (rc {p.returncode}):\n{stderr[-4000:]}"
-        out[lib] = json.loads(marker[-1][len("RESULTS"):])
-    return out
+    return run_jax_and_plax_on_four_cpu_devices(
+        "PROGRAMS = " + repr(PROGRAMS) + "\nRAGGED = " + repr(RAGGED) + "\n"
+            + textwrap.dedent(RUNNER))
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,6 @@ gradients must agree. In this process: the errors, and shard_map on a one-device
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -17,6 +13,8 @@ import pytest
 
 import plax
 import plax.lax as lax
+
+from helpers import run_jax_and_plax_on_four_cpu_devices
 from plax.sharding import Mesh, P
 
 # Written once for both libraries: `jnp`, `lax`, `shard_map`, `jit`, `grad`, `vmap`, `jacfwd`, `P`,
@@ -139,21 +137,8 @@ print("RESULTS" + json.dumps(out))
 
 
 def _run_both():
-    procs = {}
-    for lib, env_extra in (("jax", {"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-                                     "JAX_PLATFORMS": "cpu"}),
-                           ("plax", {"PLAX_XLA_CPU_DEVICES": "4"})):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_extra)
-        code = "PROGRAMS = " + repr(PROGRAMS) + "\n" + textwrap.dedent(RUNNER)
-        procs[lib] = subprocess.Popen([sys.executable, "-c", code, lib], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = {}
-    for lib, p in procs.items():
-        stdout, stderr = p.communicate(timeout=600)
-        marker = [ln for ln in stdout.splitlines() if ln.startswith("RESULTS")]
-        assert marker, f"{lib} subprocess failed (rc {p.returncode}):\n{stderr[-4000:]}"
-        out[lib] = json.loads(marker[-1][len("RESULTS"):])
-    return out
+    return run_jax_and_plax_on_four_cpu_devices(
+        "PROGRAMS = " + repr(PROGRAMS) + "\n" + textwrap.dedent(RUNNER))
 
 
 @pytest.fixture(scope="module")

@@ -537,8 +537,15 @@ class JitFunction(_JitBase):
         return out
 
     def _run(self, entry, leaves, avals):
-        if entry.ref_pos or entry.lifted:
-            return self._call_refs(entry, leaves)
+        if entry.ref_pos or entry.lifted:  # Ref values in, last values stored back
+            refs, leaves = _ref_inputs(entry, leaves)
+            self._check_ref_aliases(refs[:len(entry.ref_pos)])
+            out, finals = self._dispatch(entry, leaves, None)
+            state.write_back(refs, finals)
+            return out
+        return self._dispatch(entry, leaves, avals)
+
+    def _dispatch(self, entry, leaves, avals):
         if _ctx.trace is EVAL_TRACE and entry.concrete and not config.checks:
             return self._execute(entry, leaves, avals)
         # under a transformation, or with the `checks` option (eager dispatch runs the program
@@ -558,28 +565,6 @@ class JitFunction(_JitBase):
                     f"only one reference to a mutable array may be passed as an argument to a "
                     f"function, but when tracing {self.name} for jit the mutable array "
                     f"reference of type {r.aval} appeared more than once")
-
-    def _call_refs(self, entry, leaves):
-        """A call of a function that takes or closes over Refs: their values go in as extra
-        arguments, their last values come back and are stored in them."""
-        refs = [leaves[i] for i in entry.ref_pos]
-        self._check_ref_aliases(refs)
-        leaves = list(leaves)
-        for i in entry.ref_pos:
-            leaves[i] = state.current_values([leaves[i]])[0]
-        leaves += state.current_values(entry.lifted)
-        if _ctx.trace is EVAL_TRACE and entry.concrete and not config.checks:
-            out, finals = self._execute(entry, leaves)
-        else:
-            if self.backend is not None and _ctx.trace is EVAL_TRACE:
-                with config.override("backend", self.backend):
-                    res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed,
-                                     name=self.name)
-            else:
-                res = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=self.name)
-            out, finals = tree_unflatten(entry.out_tree, res)
-        state.write_back(refs + list(entry.lifted), finals)
-        return out
 
     def _pick_backend(self, leaves):
         return execution.pick_backend(leaves, self.backend)[0]
@@ -737,6 +722,18 @@ def _multi_device_sharding(x):
     return s if len(s.device_set) > 1 else None
 
 
+def _ref_inputs(entry, leaves):
+    """(the Refs a call of `entry` reads and writes back: its Ref arguments, then the Refs the
+    function closes over; the leaves with the Ref arguments' current values in their place and
+    the closed-over Refs' values appended)."""
+    refs = [leaves[i] for i in entry.ref_pos] + list(entry.lifted)
+    leaves = list(leaves)
+    for i in entry.ref_pos:
+        leaves[i] = state.current_values([leaves[i]])[0]
+    leaves += state.current_values(entry.lifted)
+    return refs, leaves
+
+
 class Compiled:
     def __init__(self, jf, entry, backend, exe):
         self._jf, self._entry, self._backend, self._exe = jf, entry, backend, exe
@@ -746,12 +743,9 @@ class Compiled:
         if entry is not self._entry:
             raise TypeError("a Compiled function must be called with arguments of the shapes, "
                             "dtypes and tree structure it was lowered for")
-        refs = [leaves[i] for i in entry.ref_pos] + list(entry.lifted)
-        if refs:  # Ref values in, last values stored back (as JitFunction._call_refs)
-            leaves = list(leaves)
-            for i in entry.ref_pos:
-                leaves[i] = state.current_values([leaves[i]])[0]
-            leaves += state.current_values(entry.lifted)
+        refs = []
+        if entry.ref_pos or entry.lifted:  # Ref values in, last values stored back (as _run)
+            refs, leaves = _ref_inputs(entry, leaves)
         loaded = execution.load(self._backend, self._exe, entry.consts)
         outs = execution.execute(loaded, entry.consts, leaves, entry.out_avals, False, jit_p,
                                  donated_to=f"jit({self._jf.name})")

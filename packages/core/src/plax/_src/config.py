@@ -409,6 +409,12 @@ config.define("default_device", None, lambda s: s.strip() or None,
 
 
 # eager dispatch's one read per op for its three checks (any of them on: the checked path)
+# the transfer guard's one read per transfer (any of its three directions not 'allow')
+config.derive("any_transfer_guard",
+              lambda: any(config.value(f"transfer_guard_{d}") != "allow"
+                          for d in ("host_to_device", "device_to_host", "device_to_device")),
+              ("transfer_guard_host_to_device", "transfer_guard_device_to_host",
+               "transfer_guard_device_to_device"))
 config.derive("any_checks", lambda: bool(config.checks or config.check_rules
                                          or config.debug_nans or config.debug_infs
                                          or config.no_execution),

@@ -78,6 +78,8 @@ def guard_transfer(direction: str, aval: ShapedArray, dst, explicit: bool = Fals
     """The transfer guard (`with plax.transfer_guard("disallow"):`, as JAX's) on one transfer
     of `aval` in `direction` (host_to_device, device_to_host, device_to_device) to `dst`:
     'log'/'disallow' act on implicit transfers, 'log_explicit'/'disallow_explicit' on all."""
+    if not config.any_transfer_guard:  # the common case: one derived flag
+        return
     level = config.value("transfer_guard_" + direction)
     if level == "allow" or explicit and not level.endswith("_explicit"):
         return
@@ -308,7 +310,7 @@ def eval_primitive(trace, prim, args: Sequence[Any], params: dict):
         check_not_deleted(args)  # the plax error for a donated or deleted Array
         raise
     if placed and (out_aval is abstract_token or prim.multiple_results
-                   and abstract_token in out_aval):
+                   and any(a is abstract_token for a in out_aval)):
         return tokens_out(out if prim.multiple_results else [out],
                           out_aval if prim.multiple_results else [out_aval],
                           backend, committed, prim.multiple_results)
