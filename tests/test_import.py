@@ -28,6 +28,7 @@ def test_import_plax_loads_no_plugin():
                        ("plax_transforms", "plax_xla", "plax_cupy", "jax", "jaxlib", "pluggy"))
         ref_after_import = "plax._src.backends.reference" in sys.modules
         import plax.lax, plax.tree_util, plax.extend  # the core API does not load plugins either
+        from plax.lax import add_p, psum_p  # (a from-import probes plax.lax.__path__)
         print(json.dumps(dict(first=first, ref=ref_after_import,
                               mods=[m for m in sys.modules if m.startswith("plax")],
                               loaded=plax._src.registry._loaded)))
@@ -35,6 +36,21 @@ def test_import_plax_loads_no_plugin():
     assert out["first"] == [] and out["ref"] is False
     assert not any(m.startswith(PLUGIN_MODULES) for m in out["mods"]), out["mods"]
     assert out["loaded"] is False
+
+
+def test_a_plugin_module_imported_first_leaves_its_plugin_whole():
+    # a backend's own module imported before anything else: its `from plax.lax import ...`
+    # must not load the plugins while that module is half-built (the plugin's registration
+    # reads it), else the backend is skipped with a "partially initialized module" warning
+    out = run('''
+        import warnings
+        warnings.simplefilter("error")
+        import plax_xla.lower_calls, plax_transforms.collectives
+        import numpy as np
+        import plax
+        print(plax.jit(lambda x: x * 2, backend="xla")(np.ones(3)).tolist())
+    ''').stdout.splitlines()[-1]
+    assert out == "[2.0, 2.0, 2.0]"
 
 
 # third-party packages `import plax` may load (numpy's dtypes extension, the pytree library)

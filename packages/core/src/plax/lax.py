@@ -42,7 +42,11 @@ _sys.modules.setdefault(__name__ + ".linalg", linalg)  # so `import plax.lax.lin
 
 
 def __getattr__(name: str):
-    # names a plugin adds to plax.lax (register_api('lax.<name>', ...))
+    # names a plugin adds to plax.lax (register_api('lax.<name>', ...)); a dunder probe
+    # (`from plax.lax import x` asks for __path__) loads no plugins: a plugin module that
+    # imports from plax.lax while it is itself being imported would see itself half-built
+    if name.startswith("__"):
+        raise AttributeError(f"module 'plax.lax' has no attribute '{name}'")
     from plax._src import registry
     obj = registry.get_api(f"lax.{name}")
     if obj is None:
