@@ -244,6 +244,27 @@ def last_call_slot_tells_signatures_apart():
     assert len(calls) == 0, len(calls)
 
 @check
+def launches_overlap_two_deep_without_hanging():
+    # a replicated program's launch waits only for the one before the previous (the next
+    # call's inputs are prepared while the last one runs), and the CPU client has a thread for
+    # every replica of both: 3,000 back-to-back psums finish (JAX's pmap, which never waits,
+    # hangs here within ~20,000) with never more than 2 launches in flight
+    import os
+    import plax_xla._jaxlib as jl
+    f = plax.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+    most = 0
+    for k in range(3000):
+        out = f(x)
+        most = max(most, len(jl._in_flight))
+    np.testing.assert_allclose(np.asarray(out), np.broadcast_to(x.sum(0), x.shape), rtol=1e-6)
+    assert most == jl.REPLICATED_DEPTH == 2, most
+    assert "PJRT_NPROC" not in os.environ  # set only while the client was made
+    if os.path.isdir("/proc/self/task"):  # the client's pools: 2 x 4 devices threads
+        names = [open(f"/proc/self/task/{t}/comm").read().strip()
+                 for t in os.listdir("/proc/self/task")]
+        assert sum(n == "tf_XLAEigen" for n in names) >= 8, sorted(set(names))
+
+@check
 def jax_never_imported():
     assert "jax" not in sys.modules
 
@@ -266,7 +287,8 @@ CHECKS = ["devices", "collectives", "integer_and_bool_collectives",
           "grad_and_vmap_inside_pmap", "compiles_once_and_outputs_stay_on_device",
           "explicit_devices", "device_put_and_computation_follow_the_device", "errors",
           "pmap_under_grad_uses_vmap_semantics", "callbacks_inside_pmap",
-          "last_call_slot_tells_signatures_apart", "jax_never_imported"]
+          "last_call_slot_tells_signatures_apart", "launches_overlap_two_deep_without_hanging",
+          "jax_never_imported"]
 
 
 @pytest.mark.parametrize("name", CHECKS)

@@ -4,6 +4,7 @@ plax_xla calls the functions here; differences between jaxlib 0.10 and 0.11 are 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib.util
 import os
@@ -43,13 +44,52 @@ def cpu_client(num_devices: int = 1, distributed=None, asynchronous: bool = True
     `asynchronous`, an execution too big to run inline goes to a worker thread (a 1000
     element add: ~10 us of CPU instead of ~4); synchronous execution runs on the caller's
     thread (XLA's own intra-op threads still parallelize a large op)."""
-    if distributed is None:
-        return xc.make_cpu_client(num_devices=int(num_devices), asynchronous=bool(asynchronous))
-    dist, node_id, num_nodes = distributed
-    return xc.make_cpu_client(
-        distributed_client=dist, node_id=int(node_id), num_nodes=int(num_nodes),
-        num_devices=int(num_devices), asynchronous=bool(asynchronous),
-        collectives=xc._xla.make_gloo_tcp_collectives(distributed_client=dist))
+    with _client_threads(REPLICATED_DEPTH * int(num_devices)):
+        if distributed is None:
+            return xc.make_cpu_client(num_devices=int(num_devices),
+                                      asynchronous=bool(asynchronous))
+        dist, node_id, num_nodes = distributed
+        return xc.make_cpu_client(
+            distributed_client=dist, node_id=int(node_id), num_nodes=int(num_nodes),
+            num_devices=int(num_devices), asynchronous=bool(asynchronous),
+            collectives=xc._xla.make_gloo_tcp_collectives(distributed_client=dist))
+
+
+# Programs with collectives over several CPU devices may overlap this many launches (see
+# execute_replicated). The CPU client runs each replica as a task of one fixed pool, and a task
+# that has started blocks its thread until every replica of its launch has started (XLA's
+# gang scheduling of collectives): with more launches queued than the pool has threads for,
+# the threads can all hold replicas of later launches while one of an earlier launch waits
+# for a thread, forever (JAX's pmap, which never waits, hangs so within ~20,000 calls of a
+# psum over 4 devices here). With at most REPLICATED_DEPTH launches in flight and a pool of
+# REPLICATED_DEPTH x devices threads, every replica in flight has a thread.
+REPLICATED_DEPTH = 2
+
+
+@contextlib.contextmanager
+def _client_threads(need: int):
+    """The CPU client made inside has a pool of at least `need` threads (its size is
+    PJRT_NPROC, else NPROC, else the machine's parallelism, read when the client is made)."""
+    have = None
+    for var in ("PJRT_NPROC", "NPROC"):
+        if os.environ.get(var, "").strip().isdigit():
+            have = int(os.environ[var])
+            break
+    if have is None:
+        have = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+            (os.cpu_count() or 1)
+    if have >= need:
+        yield
+        return
+    old = os.environ.get("PJRT_NPROC")
+    os.environ["PJRT_NPROC"] = str(need)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PJRT_NPROC", None)
+        else:
+            os.environ["PJRT_NPROC"] = old
 # ---------------------------------------------------------------------------------------------
 # Many processes: jaxlib's coordination service (one, in process 0) and a client in each
 # process; its key-value store carries plax's own heartbeats. Timeouts are whole seconds.
@@ -505,30 +545,31 @@ def _without_jax_import():
                     del sys.modules[k]
 
 
-_in_flight: list = []  # the outputs of the replicated program launched last, until it ends
+_in_flight: collections.deque = collections.deque()  # launches of replicated programs, oldest first
 _replicated_lock = threading.Lock()
 
 
 def execute_replicated(loaded, args: Sequence[Any], handlers, wait: bool = False) -> list:
     """Run a replicated or pmapped executable on arrays over its devices; its outputs through
-    `handlers` (arrays over the devices), returned without waiting for them. Such programs
-    never overlap: each launch first waits until the previous one has finished on every device
-    (on a CPU with fewer cores than replicas, two in flight at once starve each other's
-    collectives). With `wait`, this launch is waited for too (many processes: a lost peer is
-    then found inside the caller's guard)."""
+    `handlers` (arrays over the devices), returned without waiting for them. At most
+    REPLICATED_DEPTH such launches are in flight: this one first waits until the launches
+    before the previous one have finished on every device (the next program's inputs are
+    prepared while the last one runs, yet never more replicas wait than the CPU client has
+    threads for: see REPLICATED_DEPTH). With `wait`, this launch is waited for too (many
+    processes: a lost peer is then found inside the caller's guard)."""
     with _replicated_lock:
-        for a in _in_flight:
-            try:
-                a.block_until_ready()
-            except Exception:  # noqa: BLE001 - deleted since (Array.delete): nothing to wait on
-                pass
-        _in_flight.clear()
+        while len(_in_flight) >= REPLICATED_DEPTH:
+            for a in _in_flight.popleft():
+                try:
+                    a.block_until_ready()
+                except Exception:  # noqa: BLE001 - deleted since (Array.delete): nothing to wait on
+                    pass
         outs = loaded.execute_sharded(args).consume_with_handlers(handlers)
         if wait:
             for o in outs:
                 o.block_until_ready()
         else:
-            _in_flight.extend(outs)
+            _in_flight.append(outs)
     return outs
 
 
