@@ -80,6 +80,9 @@ CASES = [
     Case("svd_square", lambda M, a: M.linalg.svd(a), lambda r: (mat(r, 3, 3),)),
     Case("tridiagonal_solve", lambda M, dl, d, du, b: M.linalg.tridiagonal_solve(
         dl, d, du, b), lambda r: (*tri_diags(r, 5), mat(r, 5, 2)), diff=(1, 3)),
+    Case("tridiagonal_solve_perturbed", lambda M, dl, d, du, b: M.linalg.tridiagonal_solve(
+        dl, d, du, b, perturb_singular=True), lambda r: (*tri_diags(r, 5), mat(r, 5, 2)),
+        diff=(1, 3)),
 ]
 
 # eigenvalues of a general matrix (complex outputs): JAX's rule, first order
@@ -255,6 +258,66 @@ def test_errors():
     with pytest.raises(NotImplementedError, match="full_matrices"):
         plax.jvp(lambda a: L.svd(a)[0], (np.ones((3, 2), np.float32),),
                  (np.ones((3, 2), np.float32),))
+
+
+def _singular_systems(dt):
+    """Tridiagonal systems a perturbed solve must get through: T - lambda I at an eigenvalue
+    (inverse iteration), zero pivots with and without row exchanges, all-zero rows, tiny
+    pivots under large right-hand sides, one and two rows, a batch."""
+    rng = np.random.default_rng(11)
+    real = np.finfo(dt).dtype
+    out = []
+    for n in (1, 2, 3, 6):
+        e = rng.standard_normal(n).astype(real)
+        t = np.diag(rng.standard_normal(n)) + np.diag(e[1:], 1) + np.diag(e[1:], -1)
+        lam = np.linalg.eigvalsh(t)[n // 2]
+        dl = np.concatenate([[0], e[1:]]).astype(dt)
+        du = np.concatenate([e[1:], [0]]).astype(dt)
+        d = (np.diag(t) - lam).astype(dt)
+        out.append((dl, d, du, mat(rng, n, 2, dtype=dt)))
+    z = np.zeros(4, dt)
+    out.append((z, z, z, mat(rng, 4, 3, dtype=dt)))  # the zero matrix
+    out.append((np.array([0, 1, 0, 2], dt), np.array([0, 0, 1e-30, 0], dt),
+                np.array([1, 0, 3, 0], dt), (mat(rng, 4, 1, dtype=dt) * 1e20).astype(dt)))
+    b_dl, b_d, b_du = (mat(rng, 3, 5, dtype=dt) for _ in range(3))
+    b_d[1] = 0
+    b_dl[:, 0] = 0
+    b_du[:, -1] = 0
+    b_dl[2] = 0  # a lower-triangular-free row: no exchanges at all
+    out.append((b_dl, b_d, b_du, mat(rng, 3, 5, 2, dtype=dt)))
+    return out
+
+
+@requires_jax
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.complex64, np.complex128])
+def test_perturbed_tridiagonal_solve_of_singular_systems_matches_jax(dt):
+    # jaxlib's kernel (perturbed pivots, after LAPACK's xLAGTS) on the xla backend, the
+    # reference backend's NumPy version of it, and JAX: finite, and the same numbers
+    f = lambda M: lambda *a: M.linalg.tridiagonal_solve(*a, perturb_singular=True)  # noqa: E731
+    x64 = np.dtype(dt) in (np.float64, np.complex128)
+    with plax.enable_x64(x64), jax.enable_x64(x64):
+        for args in _singular_systems(dt):
+            want = np.asarray(jax.jit(f(jax.lax))(*args))
+            assert np.isfinite(want).all()
+            for b in installed_backends():
+                with plax.default_backend(b):
+                    got = np.asarray(plax.jit(f(lax))(*args))
+                assert got.dtype == want.dtype and got.shape == want.shape
+                # a singular system's solution is its null vector scaled by 1 / (a pivot
+                # of rounding noise): its direction is the answer (the noise, and so the
+                # length, moves with the kernel's FMA contractions: complex128 here)
+                unit = [v / np.abs(v).max(axis=(-2, -1), keepdims=True) for v in (got, want)]
+                unit = [v / np.linalg.norm(v, axis=(-2, -1), keepdims=True) for v in unit]
+                assert all(np.isfinite(v).all() for v in unit)
+                assert_close(*unit, rtol=0, atol=256 * np.finfo(dt).eps, err_msg=b)
+    # inverse iteration: the solution of (T - lambda I) x = r points along T's eigenvector
+    t = np.diag([2.0, 3.0, 5.0]) + np.diag([1.0, 1.0], 1) + np.diag([1.0, 1.0], -1)
+    w, v = np.linalg.eigh(t)
+    with plax.enable_x64(True):
+        x = np.asarray(L.tridiagonal_solve(np.array([0, 1, 1.0]), np.diag(t) - w[1],
+                                           np.array([1, 1, 0.0]), np.ones((3, 1)),
+                                           perturb_singular=True))[:, 0]
+    assert_close(np.abs(x / np.linalg.norm(x)), np.abs(v[:, 1]), atol=1e-6)
 
 
 def test_eigvec_derivs_when_enabled_match_jax():

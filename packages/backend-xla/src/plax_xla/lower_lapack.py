@@ -490,6 +490,10 @@ def _tridiagonal(ctx, a, *, lower):
 
 def _tridiagonal_solve(ctx, dl, d, du, x, *, perturb_singular):
     b = ctx.b
+    if perturb_singular:  # jaxlib's own kernel (pivoted LU, tiny pivots perturbed)
+        target = ("cu_tridiagonal_solve_perturbed" if _cpu_or_cuda("tridiagonal_solve") == "cuda"
+                  else "tridiagonal_solve_perturbed_ffi")
+        return ffi_call(b, target, [dl, d, du, x], [(x.shape, x.dtype)])[0]
     if _cpu_or_cuda("tridiagonal_solve") == "cuda":
         if d.shape[-1] <= 2:  # cuSPARSE's gtsv2 needs 3 rows or more: solved in place
             return lower_fun(b, lambda *a: [_tridiagonal_solve_small(*a)], dl, d, du, x)[0]

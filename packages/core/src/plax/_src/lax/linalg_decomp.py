@@ -505,11 +505,10 @@ def tridiagonal(a, *, lower: bool = True):
 
 def tridiagonal_solve(dl, d, du, b, *, perturb_singular: bool = False):
     """X with A X = B for the tridiagonal A of sub-diagonal dl (dl[0] = 0), diagonal d and
-    super-diagonal du (du[-1] = 0)."""
-    if perturb_singular:
-        raise NotImplementedError("tridiagonal_solve: perturb_singular=True is not "
-                                  "implemented")
-    return tridiagonal_solve_p.bind(dl, d, du, b, perturb_singular=False)
+    super-diagonal du (du[-1] = 0). With `perturb_singular`, a numerically singular A still
+    gives a finite X: tiny pivots of its pivoted LU are perturbed by about eps * max|U| (as
+    JAX's, after LAPACK's xLAGTS; inverse iteration for eigenvectors solves such systems)."""
+    return tridiagonal_solve_p.bind(dl, d, du, b, perturb_singular=bool(perturb_singular))
 
 
 class EigImplementation:

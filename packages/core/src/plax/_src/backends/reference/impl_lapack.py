@@ -260,6 +260,8 @@ def _tridiagonal_solve(dl, d, du, b, *, perturb_singular):
     m = d.shape[-1]
     if b.size == 0:
         return b.copy()
+    if perturb_singular:
+        return _tridiagonal_solve_perturbed(dl, d, du, b)
     gtsv = _lapack("gtsv", b)
 
     def one(lo, dd, u, bb):
@@ -269,6 +271,100 @@ def _tridiagonal_solve(dl, d, du, b, *, perturb_singular):
         return _nan_if(info == 0, x)
 
     return _batched(one, dl, d, du, b, ranks=(1, 1, 1, 2), n_out=1)[0].astype(b.dtype)
+
+
+def _tridiagonal_solve_perturbed(dl, d, du, b):
+    """A x = b with A numerically singular allowed (jaxlib's tridiagonal_solve_perturbed, after
+    LAPACK's xLAGTF + xLAGTS): row-pivoted LU with the forward solve fused in, then back
+    substitution in which each tiny pivot of U is moved away from zero by a multiple of
+    eps * max|U| (or the row scaled up), so that nothing overflows. Vectorised over the batch;
+    the arithmetic is the kernel's, in the operands' dtype."""
+    n, k = b.shape[-2:]
+    dt = b.dtype
+    rdt = np.finfo(dt).dtype
+    dl, d, du = (np.asarray(v, dt).reshape(-1, n) for v in (dl, d, du))
+    rhs = np.asarray(b, dt).reshape(-1, n, k)
+    nb = rhs.shape[0]
+    x = np.zeros_like(rhs)
+    eps = np.finfo(rdt).eps
+    with np.errstate(all="ignore"):
+        if n == 1:
+            p = d[:, 0].copy()
+            row = rhs[:, 0].copy()
+            _perturb_pivot(eps * np.abs(p), p, row)
+            x[:, 0] = row / p[:, None]
+            return x.reshape(b.shape)
+        u = np.zeros((3, nb, n), dt)  # U's diagonal and its two superdiagonals
+        u[0, :, 0], u[1, :, 0] = d[:, 0], du[:, 0]
+        max_u = np.maximum(np.abs(u[0, :, 0]), np.abs(u[1, :, 0]))
+        scale1 = np.abs(u[0, :, 0]) + np.abs(u[1, :, 0])
+        x[:, 0] = rhs[:, 0]
+        for j in range(n - 1):
+            u[0, :, j + 1] = d[:, j + 1]
+            scale2 = np.abs(dl[:, j + 1]) + np.abs(u[0, :, j + 1])
+            if j < n - 2:
+                scale2 = scale2 + np.abs(du[:, j + 1])
+            zero = dl[:, j + 1] == 0
+            piv1 = np.where(u[0, :, j] == 0, rdt.type(0), np.abs(u[0, :, j]) / scale1)
+            piv2 = np.abs(dl[:, j + 1]) / scale2
+            keep = ~zero & (piv2 <= piv1)   # no row exchange
+            swap = ~zero & ~(piv2 <= piv1)  # rows j and j + 1 exchanged
+            f_keep = dl[:, j + 1] / u[0, :, j]
+            f_swap = u[0, :, j] / dl[:, j + 1]
+            u0j, u1j, xj = u[0, :, j].copy(), u[1, :, j].copy(), x[:, j].copy()
+            new_u0 = np.where(keep, d[:, j + 1] - f_keep * u1j,
+                              np.where(swap, u1j - f_swap * d[:, j + 1], d[:, j + 1]))
+            new_u1 = np.where(swap, -f_swap * du[:, j + 1] if j < n - 2 else rdt.type(0),
+                              du[:, j + 1])
+            u[0, :, j] = np.where(swap, dl[:, j + 1], u0j)
+            u[1, :, j] = np.where(swap, d[:, j + 1], u1j)
+            u[2, :, j] = np.where(swap, du[:, j + 1], 0) if j < n - 2 else 0
+            u[0, :, j + 1], u[1, :, j + 1] = new_u0, new_u1
+            x[:, j + 1] = np.where(keep[:, None], rhs[:, j + 1] - f_keep[:, None] * xj,
+                                   np.where(swap[:, None], xj - f_swap[:, None] * rhs[:, j + 1],
+                                            rhs[:, j + 1]))
+            x[:, j] = np.where(swap[:, None], rhs[:, j + 1], xj)
+            scale1 = np.where(swap, np.abs(new_u0) + np.abs(new_u1), scale2)
+            if j < n - 2:
+                max_u = np.maximum.reduce([max_u, *np.abs(u[:, :, j])])
+        max_u = np.maximum(max_u, np.abs(u[0, :, n - 1]))
+        perturb = eps * max_u
+        one = dt.type(1)
+        for j in range(n - 1, -1, -1):
+            p = u[0, :, j].copy()
+            row = x[:, j].copy()
+            if j <= n - 2:
+                row = row - u[1, :, j][:, None] * x[:, j + 1]
+            if j <= n - 3:
+                row = row - u[2, :, j][:, None] * x[:, j + 2]
+            _perturb_pivot(perturb if j == n - 1 else np.copysign(perturb, p.real), p, row)
+            x[:, j] = row * (one / p)[:, None]
+    return x.reshape(b.shape)
+
+
+def _perturb_pivot(perturb, pivot, row) -> None:
+    """Move each tiny `pivot` (in place, with its `row` of right-hand sides) until neither
+    row / pivot nor 1 / pivot overflows (xLAGTS' rule)."""
+    rdt = np.finfo(pivot.dtype).dtype
+    fi = np.finfo(rdt)
+    one, tiny, small = rdt.type(1), rdt.type(fi.tiny), rdt.type(1) / rdt.type(fi.max)
+    safemin = tiny if small < tiny else small * (one + rdt.type(fi.eps))
+    bignum = one / safemin
+    abs_p = np.abs(pivot)
+    step = np.copysign(np.maximum(np.abs(perturb), safemin), pivot.real).astype(rdt)
+    big = np.abs(row).max(axis=-1) if row.shape[-1] else np.zeros_like(abs_p)
+    live = abs_p < one
+    while live.any():
+        under = abs_p < safemin
+        nudge = live & ((under & ((abs_p == 0) | (big * safemin > abs_p)))
+                        | (~under & (big > abs_p * bignum)))
+        scale = live & under & ~nudge
+        pivot[nudge] += step[nudge]
+        step[nudge] *= 2
+        pivot[scale] *= bignum
+        row[scale] *= bignum
+        abs_p = np.abs(pivot)
+        live = nudge & (abs_p < one)
 
 
 IMPLS = {
