@@ -18,7 +18,7 @@ import plax
 from plax import lax
 from plax.extend import registry
 
-from conftest import assert_close
+from conftest import assert_close, requires_jax
 from cupy_helpers import kernels_of, reference, run_fused
 
 WINDOW_PRIMS = ("reduce_window_sum", "reduce_window_max", "reduce_window_min",
@@ -91,7 +91,7 @@ def _monoid_fn(op, cfgs):
 
 MONOID_DTYPES = {
     "reduce_window_sum": ["int8", "int32", "uint64", "float16", "bfloat16", "float32",
-                          "float64", "complex64"],
+                          "float64", "complex64", "complex128"],
     "reduce_window_max": ["bool", "int8", "uint64", "int64", "float16", "bfloat16", "float32",
                           "float64"],
     "reduce_window_min": ["bool", "uint8", "int16", "float16", "bfloat16", "float32"],
@@ -296,3 +296,50 @@ def test_every_window_kernel_compiles_with_nvrtc_for_sm90_without_spills():
         for entry in k.entries:
             assert f"Compiling entry function '{entry}' for 'sm_90'" in log
     assert "spill" in log and compiler.spills(log) == 0, log[-3000:]
+
+
+def _overlapping_pools(x):
+    """Stride-1 3x3 max-pool (every element in up to nine windows: colliding atomic adds in the
+    backward), its gradient, and a dilated average pool."""
+    def loss(x):
+        m = lax.reduce_window_max(x, (1, 3, 3, 1), (1, 1, 1, 1), "SAME")
+        a = lax.reduce_window_sum(x, (1, 2, 2, 1), (1, 1, 1, 1), "VALID", None, (1, 2, 1, 1))
+        return (m * m).sum() + a.sum()
+    return plax.value_and_grad(loss)(x)
+
+
+def test_window_kernels_under_emulated_gpu_threads():
+    """The window kernels as 3 blocks of 64 POSIX threads (the scatter's adds under the
+    emulation's lock, as the GPU's atomics), against the reference: ties included."""
+    from plax_cupy import compiler
+    x = _operand((2, 11, 10, 3), "float64", 5, ties=True)
+    x[np.isnan(x) | np.isinf(x)] = 1.0
+    emulated = compiler.build_emulated(kernels_of(_overlapping_pools, x), 3, 64)
+    got, steps, _ = run_fused(_overlapping_pools, x, functions=emulated)
+    assert "window_scatter" in [s.kind for s in steps]
+    for g, w in zip(got, reference(_overlapping_pools, x)):
+        assert_close(g, w, rtol=1e-12, atol=1e-12)
+
+
+@requires_jax
+@pytest.mark.parametrize("select", ["max", "min"])
+def test_pool_gradients_with_ties_match_jax(select):
+    """JAX (XLA) gives a window's gradient to its first extreme: so do the kernels."""
+    import jax
+    from jax import lax as jlax
+    x = _operand((2, 9, 8, 3), "float32", 9, ties=True)
+    x[np.isnan(x) | np.isinf(x)] = 2.0
+
+    def make(L):
+        init, op = (-np.inf, L.max) if select == "max" else (np.inf, L.min)
+
+        def loss(x):  # (plax's reduce_window binds reduce_window_max/min for these)
+            return (L.reduce_window(x, np.float32(init), op, (1, 3, 3, 1), (1, 2, 2, 1),
+                                    "SAME") * 1.5).sum()
+        return loss
+    want = np.asarray(jax.grad(make(jlax))(x))
+    with plax.default_backend("cupy"):
+        got = np.asarray(plax.jit(plax.grad(make(lax)))(x))
+        jaxpr = str(plax.make_jaxpr(plax.grad(make(lax)))(x))
+    assert "select_and_scatter_add" in jaxpr
+    np.testing.assert_array_equal(got, want)
