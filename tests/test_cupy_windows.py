@@ -343,3 +343,20 @@ def test_pool_gradients_with_ties_match_jax(select):
         jaxpr = str(plax.make_jaxpr(plax.grad(make(lax)))(x))
     assert "select_and_scatter_add" in jaxpr
     np.testing.assert_array_equal(got, want)
+
+
+def test_epilogue_reads_the_window_result_and_the_operand_at_the_output_index():
+    """A local-maximum mask (x equal to its stride-1 SAME max-pool, NMS's test): one kernel,
+    the epilogue reading the pooled value and x itself at the output index; and a vmapped
+    pool (the batch dimension a window of 1)."""
+    x = _operand((3, 8, 7), "float32", 11, ties=True)
+
+    def f(x):
+        m = lax.reduce_window_max(x, (1, 3, 3), (1, 1, 1), "SAME")
+        return lax.select(x == m, x, lax.full_like(x, -1.0))
+    got, steps, launches = run_fused(f, x)
+    assert launches == 1 and [s.kind for s in steps] == ["window"]
+    np.testing.assert_array_equal(got[0], reference(f, x)[0])
+    g = plax.vmap(lambda x: _pool(x[None, ..., None], "avg", 2, 1, "SAME")[0, ..., 0])
+    got, steps, _ = run_fused(g, x)
+    assert_close(got[0], reference(g, x)[0])
