@@ -59,9 +59,12 @@ class CupyBackend(Backend):
             for prim in list(self._rules):
                 if prim.name in gpu_rules:
                     self._rules[prim] = gpu_rules[prim.name]
-        from plax_cupy.eager_kernels import EAGER_KERNEL_OPS, kernel_rule
+        from plax_cupy.eager_kernels import EAGER_KERNEL_OPS, KERNEL_OPS, kernel_rule
         for prim in list(self._rules):  # eagerly too, the generated kernel (as under jit)
-            if prim.name in EAGER_KERNEL_OPS:
+            if prim.name in KERNEL_OPS:  # no library rule but the kernel (and NumPy's)
+                self._rules[prim] = kernel_rule(prim, self._rules[prim],
+                                                with_fusion_only=False)
+            elif prim.name in EAGER_KERNEL_OPS:
                 self._eager_rules[prim] = kernel_rule(prim, self._rules[prim],
                                                 EAGER_KERNEL_OPS[prim.name])
         self._extra = plax_registry.impl_table("cupy")  # third parties' rules for this backend

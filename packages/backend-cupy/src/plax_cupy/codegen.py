@@ -8,7 +8,11 @@ over the reduced extent per pass, a block-wide combine, the epilogue, then the r
 outputs over a long extent split into two kernels; a scan group gives each line a thread (short
 or strided lines) or a block scanning chunks, its epilogue computed where each value is stored;
 a scatter group is two launches (the operand at the output index, then one thread per update
-element combining it in, atomically on the GPU). Indices are 32-bit when every extent fits. Pure
+element combining it in, atomically on the GPU); a window group gives each output element a
+thread looping over its window (one nested loop per windowed dimension, padding and dilation as
+index conditions), its epilogue computed at the output index; a window_scatter group is two
+launches (the output zeroed, then one thread per source element selecting in its window and
+adding into the output, atomically on the GPU). Indices are 32-bit when every extent fits. Pure
 Python; the text needs `prelude.PRELUDE`."""
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from plax.extend import abstract_token
 from plax_cupy import cops
 from plax_cupy.emitter import Emitter as _Emitter
 from plax_cupy.emitter import size as _size
-from plax_cupy.planner import REDUCE_OPS, SCAN_OPS, SCATTER_OPS, VIEW_OPS, trivial_reduction
+from plax_cupy.planner import (REDUCE_OPS, SCAN_OPS, SCATTER_OPS, VIEW_OPS, WINDOW_OPS,
+                               WINDOW_SCATTER_OPS, trivial_reduction)
 from plax_cupy.prelude import PRELUDE
 
 BLOCK = 256
@@ -85,6 +90,9 @@ def supports(eqn) -> bool:
         big = np.dtype(out.dtype).itemsize > 8
         return name in ("scatter", "scatter-add", "scatter-sub") or not (
             big or cops.is_complex(out.dtype))
+    if name in WINDOW_OPS or name in WINDOW_SCATTER_OPS:
+        return name == "reduce_window_sum" or not (cops.is_complex(avals[0].dtype)
+                                                    or np.dtype(out.dtype).itemsize > 8)
     if not getattr(eqn.primitive, "elementwise", False):
         return False
     return cops.supports_elementwise(name, [a.dtype for a in avals], out.dtype, eqn.params)
@@ -127,6 +135,14 @@ def _generate(group) -> KernelSource:
         upd = e2.producer[group.roots[0]].invars[2]
         if _size(upd.aval.shape):
             parts.append(("_scatter", e2.lines, _scatter(e2, group)))
+    elif group.special == "window":
+        em = _Emitter(group, idx_t)
+        parts = [("", em.lines, _window(em, group))]
+    elif group.special == "window_scatter":
+        e1, e2 = _Emitter(group, idx_t), _Emitter(group, idx_t)
+        parts = [("_init", e1.lines, _loop(e1, group))]
+        if _size(e2.producer[group.roots[0]].invars[0].aval.shape):  # the source
+            parts.append(("_scatter", e2.lines, _window_scatter(e2, group)))
     elif group.reduce is None:
         em = _Emitter(group, idx_t)
         parts = [("", em.lines, _loop(em, group))]
@@ -172,6 +188,11 @@ def _loop(em, group) -> int:
     n, it = _size(group.shape), em.idx_t
     em.open(f"for ({it} i = ({it})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
             f"i += ({it})blockDim.x * gridDim.x)")
+    if group.special == "window_scatter":  # the first launch: zeros
+        dt = group.roots[0].aval.dtype
+        em.emit(f"out0[i] = {cops.store(dt, cops.literal(0, dt))};")
+        em.close()
+        return max(1, min(MAX_GRID, -(-n // BLOCK)))
     idx = em.delinearize("i", group.shape)
     if group.special == "scatter":  # the first launch: the operand at the output index
         v = group.roots[0]
@@ -294,8 +315,15 @@ def _scatter(em, group) -> int:
     val = em.value(upd, uidx)
     dt = v.aval.dtype
     pos = em.let(it, f"({it})({em.offset(tuple(target), oshape)})", "p")
-    ref = f"out0[{pos}]"
-    op = _SCATTER_AS.get(e.primitive.name)
+    _combine_into(em, f"out0[{pos}]", _SCATTER_AS.get(e.primitive.name), dt, val)
+    if conds:
+        em.close()
+    em.close()
+    return max(1, min(MAX_GRID, -(-n // BLOCK)))
+
+
+def _combine_into(em, ref, op, dt, val) -> None:
+    """`ref` = `ref` op `val` (stored when op is None), atomically on the GPU."""
     if op is None:
         em.emit(f"{ref} = {cops.store(dt, val)};")
     elif op in ("add", "sub") and cops.name(dt) in ("float32", "float64", "int32", "uint32"):
@@ -309,8 +337,167 @@ def _scatter(em, group) -> int:
         comb = cops.rnd(dt, cops.binary(op, dt, cops.load(dt, "c"), val, dt))
         em.emit(f"plax_atomic_update(&{ref}, [&]({st} c) {{ return ({st}){cops.store(dt, comb)}; "
                 "});")
-    if conds:
+
+
+_WINDOW_AS = {"reduce_window_sum": "reduce_sum", "reduce_window_max": "reduce_max",
+              "reduce_window_min": "reduce_min"}
+
+
+def _window_dims(em, e, oidx, xshape, select):
+    """Open the loops over the window of output index `oidx` (of the window op `e` over an
+    operand of shape `xshape`): per dimension a loop over the window's extent (none for an
+    extent of 1), the position in the padded and dilated operand, and the condition that it
+    holds an operand element. A monoid (`select` false) skips the other positions inside each
+    dimension's loop (its padding is the identity); a select visits them all. Returns (the
+    operand index, the condition of the position: None when always true, the loops opened)."""
+    p, it = e.params, em.idx_t
+    nd = len(xshape)
+    ones = (1,) * nd
+    wins, strides, pads = p["window_dimensions"], p["window_strides"], p["padding"]
+    bdil, wdil = p.get("base_dilation") or ones, p.get("window_dilation") or ones
+    out = tuple(e.outvars[0].aval.shape) if e.primitive.name in WINDOW_OPS else \
+        tuple(e.invars[0].aval.shape)
+    src, conds, opened = [], [], 0
+    for d in range(nd):
+        w, s, (lo, _), bd, wd = wins[d], strides[d], pads[d], bdil[d], wdil[d]
+        if w > 1:
+            k = em.tmp("k")
+            em.open(f"for ({it} {k} = 0; {k} < {w}; ++{k})")
+            opened += 1
+        else:
+            k = "0"
+        terms = [f"{i} * {m}" if m != 1 else i for i, m in ((oidx[d], s), (k, wd))
+                 if i != "0"]
+        expr = " + ".join(terms) or "0"
+        if lo:
+            expr = f"{expr} - {lo}" if lo > 0 else f"{expr} + {-lo}"
+        j = expr if expr.isidentifier() or expr.isdigit() else em.let(it, expr, "j")
+        hi_pos = (out[d] - 1) * s + (w - 1) * wd - lo  # the largest position read
+        extent = (xshape[d] - 1) * bd + 1 if xshape[d] else 0  # the dilated operand
+        c = []
+        if lo > 0:
+            c.append(f"{j} >= 0")
+        if hi_pos >= extent:
+            c.append(f"{j} < {extent}")
+        if bd > 1:
+            c.append(f"{j} % {bd} == 0")
+            src.append(f"({j} / {bd})")
+        else:
+            src.append(j)
+        if c and not select:
+            em.open(f"if ({' && '.join(c)})")
+            opened += 1
+        else:
+            conds += c
+    return tuple(src), (" && ".join(f"({c})" for c in conds) or None), opened
+
+
+def _select_better(select_prim, dt, v, best) -> str:
+    """Does `v` replace the selected `best`? The first extreme wins (strictly greater for 'ge',
+    less for 'le'), a NaN beats any number and the first NaN wins (NumPy's argmax/argmin, as
+    the reference backend)."""
+    op = ">" if select_prim == "ge" else "<"
+    if cops.is_float(dt):
+        return f"({v} {op} {best} || ({v} != {v} && {best} == {best}))"
+    return f"({v} {op} {best})"
+
+
+def _select_in_window(em, e, oidx, xshape, on_pick):
+    """The select of select_and_gather/scatter_add over the window of `oidx`: every position
+    in order (padding holds the lowest/highest value), calling `on_pick(src, cond)` where a
+    position replaces the selection (`cond`: it is an operand element, None when always)."""
+    x = e.invars[1]
+    dt, ct = x.aval.dtype, cops.compute_type(x.aval.dtype)
+    sel = e.params["select_prim"]
+    fill = cops.reduce_identity("reduce_max" if sel == "ge" else "reduce_min", dt)
+    best, first = em.tmp("best"), em.tmp("first")
+    em.emit(f"{ct} {best} = {fill};")
+    em.emit(f"bool {first} = true;")
+    src, cond, opened = _window_dims(em, e, oidx, xshape, True)
+    if cond is None:
+        v = em.value(x, src)
+    else:
+        v = em.tmp("x")
+        em.emit(f"{ct} {v} = {fill};")
+        em.open(f"if ({cond})")
+        em.emit(f"{v} = {em.value(x, src)};")
         em.close()
+    em.open(f"if ({first} || {_select_better(sel, dt, v, best)})")
+    em.emit(f"{first} = false;")
+    em.emit(f"{best} = {v};")
+    on_pick(src, cond)
+    em.close()
+    for _ in range(opened):
+        em.close()
+
+
+def _window(em, group) -> int:
+    """A window group: one thread per output element loops over its window (reduce_window_*:
+    the monoid, 16-bit floats accumulated in float32; select_and_gather_add: the tangent at
+    the selected position), then the epilogue roots at the output index."""
+    n, it = _size(group.shape), em.idx_t
+    v = next(r for r in group.roots if em.producer[r].primitive.name in WINDOW_OPS)
+    e = em.producer[v]
+    prim, dt = e.primitive.name, v.aval.dtype
+    em.open(f"for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < {n}; "
+            f"o += ({it})blockDim.x * gridDim.x)")
+    oidx = em.delinearize("o", group.shape)
+    ct = cops.compute_type(dt)
+    acc = em.tmp("acc")
+    if prim == "select_and_gather_add":
+        t, x = e.invars
+        em.emit(f"{ct} {acc} = {cops.literal(0, dt)};")
+
+        def pick(src, cond):
+            if cond is None:
+                em.emit(f"{acc} = {em.value(t, src)};")
+                return
+            em.emit(f"{acc} = {cops.literal(0, dt)};")
+            em.open(f"if ({cond})")
+            em.emit(f"{acc} = {em.value(t, src)};")
+            em.close()
+        _select_in_window(em, e, oidx, tuple(x.aval.shape), pick)
+    else:
+        red, x = _WINDOW_AS[prim], e.invars[0]
+        em.emit(f"{ct} {acc} = {cops.reduce_identity(red, dt)};")
+        src, cond, opened = _window_dims(em, e, oidx, tuple(x.aval.shape), False)
+        em.emit(f"{acc} = {cops.reduce_combine(red, dt, acc, em.value(x, src))};")
+        for _ in range(opened):
+            em.close()
+        if cops.is_half(dt):
+            em.emit(f"{acc} = {cops.rnd(dt, acc)};")
+    em.bind(v, oidx, acc)
+    for r in group.roots:
+        if r is not v:
+            em.value(r, oidx)
+    _stores(em, group, oidx, "o")
+    em.close()
+    return max(1, min(MAX_GRID, -(-n // BLOCK)))
+
+
+def _window_scatter(em, group) -> int:
+    """The second launch of select_and_scatter_add: one thread per source element selects in
+    its window of the operand and adds the source value at the selected position (dropped
+    when padding is selected), atomically on the GPU, in order in the host build."""
+    v = group.roots[0]
+    e = em.producer[v]
+    source, x = e.invars
+    sshape, it = tuple(source.aval.shape), em.idx_t
+    xshape, dt = tuple(x.aval.shape), v.aval.dtype
+    n = _size(sshape)
+    em.open(f"for ({it} s = ({it})blockIdx.x * blockDim.x + threadIdx.x; s < {n}; "
+            f"s += ({it})blockDim.x * gridDim.x)")
+    sidx = em.delinearize("s", sshape)
+    pos = em.tmp("pos")
+    em.emit(f"{it} {pos} = -1;")
+
+    def pick(src, cond):
+        off = em.offset(src, xshape)
+        em.emit(f"{pos} = {off};" if cond is None else f"{pos} = ({cond}) ? ({off}) : -1;")
+    _select_in_window(em, e, sidx, xshape, pick)
+    em.open(f"if ({pos} >= 0)")
+    _combine_into(em, f"out0[{pos}]", "add", dt, em.value(source, sidx))
+    em.close()
     em.close()
     return max(1, min(MAX_GRID, -(-n // BLOCK)))
 

@@ -2,13 +2,17 @@
 calls: the cumulative ops (CuPy has no `maximum.accumulate` or `logaddexp.accumulate`, and its
 cumsum/cumprod of 16-bit floats would round at every step), and the inverse trigonometric and
 hyperbolic functions of complex numbers (the prelude's C99 / Hull et al. code, as under jit,
-instead of CuPy's or NumPy's own).
+instead of CuPy's or NumPy's own). The window ops (KERNEL_OPS: reduce_window_sum/max/min,
+select_and_gather_add, select_and_scatter_add) have no xp library rule at all: their rule in
+the backend's table is the kernel, eagerly and as a library step with fusion off (the NumPy
+rule would take their operands through the host).
 
 `kernel_rule(prim, fallback, when)` is a rule(*arrays, **params): the equation alone, planned
 by the planner into its one group, generated, built once per (shapes, dtypes, params) and
 launched through `fused.FusedRunner` (one launch, counted by `plax_cupy.launch_count()`). When
 `when(arrays)` is false, code generation refuses the equation (an unsupported dtype) or fusion
-is off (config `cupy_fusion`), the library rule `fallback` runs instead."""
+is off (config `cupy_fusion`; unless `with_fusion_only` is false), the library rule `fallback`
+runs instead."""
 
 from __future__ import annotations
 
@@ -33,12 +37,17 @@ EAGER_KERNEL_OPS = {
     **dict.fromkeys(("asin", "acos", "atan", "asinh", "acosh", "atanh"), _complex_operand)}
 
 
-def kernel_rule(prim, fallback, when=_always):
+# {primitive name}: the backend's rule itself is the generated kernel, fusion on or off
+KERNEL_OPS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min",
+                        "select_and_gather_add", "select_and_scatter_add"})
+
+
+def kernel_rule(prim, fallback, when=_always, with_fusion_only=True):
     cache: OrderedDict = OrderedDict()
 
     def rule(*bufs, **params):
         from plax_cupy.program import fusion_enabled
-        if not (when(bufs) and fusion_enabled()):
+        if not (when(bufs) and (fusion_enabled() or not with_fusion_only)):
             return fallback(*bufs, **params)
         key = (tuple((tuple(b.shape), b.dtype) for b in bufs), _hashable(params))
         runner = cache.get(key)

@@ -12,13 +12,22 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    cumulative ops cumsum/cumprod/cummax/cummin/cumlogsumexp (a "scan" group: a block scan per
    line with its operand's producers inlined), the scatters (a "scatter" group: the operand's
    expression written at the output index, then the updates' expression combined into it at
-   the positions the indices name), and the
+   the positions the indices name), the window ops reduce_window_sum/max/min and
+   select_and_gather_add (a "window" group: one thread per output element loops over its
+   window, reading the operand's inlined producers at each window position; padding, base and
+   window dilation are index conditions, the padding value the monoid's identity, or for the
+   select the lowest/highest value with a zero tangent), select_and_scatter_add (a
+   "window_scatter" group: the output zeroed, then one thread per source element selects in
+   its window and adds the source value at that position, atomically on the GPU; XLA GPU's
+   select-and-scatter), and the
    reductions reduce_sum/prod/max/min/and/or/xor and argmax/argmin (a reduction over extent-1
    axes is a view).
    Everything else (dot_general, fft, sort, control flow, collectives, effectful ops, anything
-   `supports` refuses) is a `LibraryStep` and breaks groups. A scan or scatter group holds
-   that one root, and a scan group also the loop roots over its shape that read it (if at all)
-   at their own index: its elementwise epilogue, computed where each scanned value is stored.
+   `supports` refuses; the generic reduce_window with its jaxpr computation) is a
+   `LibraryStep` and breaks groups. A scan, scatter, window or window_scatter group holds that
+   one root, and a scan or window group also the loop roots over its shape that read it (if
+   at all) at their own index: its elementwise epilogue, computed where each scanned value is
+   stored, or where each window's result is (avg-pool's divide).
 2. A value is a *root* (computed as a kernel output or a kernel-local at the output index) when it
    is a reduction result, a jaxpr output, an operand of a library step, or an expensive expression
    (more than `RECOMPUTE_LIMIT` inlined ops) with several consumers. Every other fusible value is
@@ -58,6 +67,10 @@ VIEW_OPS = frozenset({"broadcast_in_dim", "reshape", "squeeze", "transpose", "re
 SCAN_OPS = frozenset({"cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp"})
 SCATTER_OPS = frozenset({"scatter", "scatter-add", "scatter-sub", "scatter-mul", "scatter-min",
                          "scatter-max"})
+WINDOW_OPS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min",
+                        "select_and_gather_add"})
+WINDOW_SCATTER_OPS = frozenset({"select_and_scatter_add"})
+SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter")
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
@@ -77,7 +90,7 @@ class FusedGroup:
     passes: dict = field(default_factory=dict)  # reduction root -> pass (0: reads no root)
     row_roots: list = field(default_factory=list)  # roots over the reduction's operand shape
     pre_roots: list = field(default_factory=list)  # ... computed in the first pass's loop
-    special: str | None = None  # "scan" or "scatter": a group of that one root
+    special: str | None = None  # one of SPECIAL_KINDS: a group of that one root (+ epilogue)
 
     @property
     def kind(self) -> str:
@@ -95,8 +108,8 @@ Step = FusedGroup | LibraryStep
 
 
 def classify(eqn, supports: Callable | None = None) -> str | None:
-    """'ew', 'view', 'reduce', 'scan', 'scatter' for a fusible equation, None for a library
-    step."""
+    """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter' for a fusible
+    equation, None for a library step."""
     prim = eqn.primitive
     if getattr(prim, "effectful", False) or len(eqn.outvars) != 1:
         return None
@@ -109,6 +122,10 @@ def classify(eqn, supports: Callable | None = None) -> str | None:
         return "scan"
     if name in SCATTER_OPS:
         return "scatter"
+    if name in WINDOW_OPS:
+        return "window"
+    if name in WINDOW_SCATTER_OPS:
+        return "window_scatter"
     if name in VIEW_OPS:
         return "view"
     if getattr(prim, "elementwise", False):
@@ -161,7 +178,7 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
         v = e.outvars[0]
         if v not in roots:
             continue
-        if k in ("scan", "scatter"):  # its own kernel, its operands' producers inlined
+        if k in SPECIAL_KINDS:  # its own kernel, its operands' producers inlined
             g = FusedGroup([], [], [], [], _space_shape(e, k), None, len(steps), special=k)
             steps.append(g)
             g.roots.append(v)
@@ -209,7 +226,7 @@ def _choose_roots(eqns, kind, producer, uses, outs) -> set:
                     roots.add(x)
             continue
         v = e.outvars[0]
-        if k in ("reduce", "scan", "scatter") or v in outs:
+        if k == "reduce" or k in SPECIAL_KINDS or v in outs:
             roots.add(v)
         c = 1
         for x in e.invars:
@@ -282,6 +299,8 @@ def _operand_sig(e, a, sig, k=0):
             src = list(sig)
         else:  # the update, shifted by its start unless it spans the dimension
             src = [t if shp[d] == out[d] else None for d, t in enumerate(sig)]
+    elif name in WINDOW_OPS or name in WINDOW_SCATTER_OPS:  # roots: never inlined
+        src = [None] * len(shp)
     elif name in ("rev", "slice", "pad", "concatenate", "dynamic_slice"):
         src = [t if _keeps_dim(e, d) else None for d, t in enumerate(sig)]
     else:  # elementwise, with lax's implicit broadcasting of extent-1 dimensions
@@ -367,9 +386,9 @@ def _reads_operand(e, sig, producer, roots) -> dict:
 
 
 def _role(g, k, shape, red):
-    if g.special:  # a scan's elementwise epilogue, at the index each scanned value is stored
-        ok = g.special == "scan" and k != "reduce" and g.shape == shape
-        return "scan_epilogue" if ok else None
+    if g.special:  # a scan's or window's elementwise epilogue, at the index each value is stored
+        ok = g.special in ("scan", "window") and k != "reduce" and g.shape == shape
+        return "special_epilogue" if ok else None
     if k == "reduce":
         if g.reduce == red:
             return "reduce"
