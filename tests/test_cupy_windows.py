@@ -143,8 +143,9 @@ SELECT_DTYPES = ["int8", "int32", "uint64", "float16", "bfloat16", "float32", "f
 
 @pytest.mark.parametrize("dtype", SELECT_DTYPES)
 def test_select_and_gather_add_matches_reference(dtype):
-    """The tangent at each window's first maximum (minimum) of the operand, the first NaN
-    winning; padding holds the lowest (highest) value with a zero tangent."""
+    """The tangent XLA's select picks in each window: from the lowest (highest) value with a
+    zero tangent, each element in order taken unless the selection is >= (<=) it (so NaNs are
+    taken and given up again); padding skipped."""
     args = []
     for k, c in enumerate(CONFIGS):
         args += [_operand(c[0], dtype, 100 + k), _operand(c[0], dtype, k, ties=True)]
@@ -324,11 +325,17 @@ def test_window_kernels_under_emulated_gpu_threads():
 @requires_jax
 @pytest.mark.parametrize("select", ["max", "min"])
 def test_pool_gradients_with_ties_match_jax(select):
-    """JAX (XLA) gives a window's gradient to its first extreme: so do the kernels."""
+    """JAX (XLA) selects in each window element by element with its select computation (ties:
+    the first extreme; NaNs taken and given up to the next element; -inf/inf windows): so do
+    the kernels and the reference backend for the gradient (select_and_scatter_add). The JVP
+    (select_and_gather_add) visits the window row-major on both; XLA's CPU reduce_window
+    visits some windows in tiles of the minor dimension instead (measured: a (2, 3) window as
+    [0,0] [0,1] [1,0] [1,1] [0,2] [1,2]), so among tied and NaN elements its choice can
+    differ from JAX's there: the JVP is compared with the reference backend."""
     import jax
     from jax import lax as jlax
     x = _operand((2, 9, 8, 3), "float32", 9, ties=True)
-    x[np.isnan(x) | np.isinf(x)] = 2.0
+    assert np.isnan(x).any() and np.isinf(x).any()
 
     def make(L):
         init, op = (-np.inf, L.max) if select == "max" else (np.inf, L.min)
@@ -338,11 +345,18 @@ def test_pool_gradients_with_ties_match_jax(select):
                                     "SAME") * 1.5).sum()
         return loss
     want = np.asarray(jax.grad(make(jlax))(x))
-    with plax.default_backend("cupy"):
-        got = np.asarray(plax.jit(plax.grad(make(lax)))(x))
-        jaxpr = str(plax.make_jaxpr(plax.grad(make(lax)))(x))
-    assert "select_and_scatter_add" in jaxpr
-    np.testing.assert_array_equal(got, want)
+    t = _operand((2, 9, 8, 3), "float32", 10)
+    t[~np.isfinite(t)] = 1.0
+    with plax.default_backend("reference"):
+        want_t = np.asarray(plax.jvp(make(lax), (x,), (t,))[1])
+    for b in ("cupy", "reference"):
+        with plax.default_backend(b):
+            got = np.asarray(plax.jit(plax.grad(make(lax)))(x))
+            got_t = np.asarray(plax.jit(lambda x, t: plax.jvp(make(lax), (x,), (t,))[1])(x, t))
+            jaxpr = str(plax.make_jaxpr(plax.grad(make(lax)))(x))
+        assert "select_and_scatter_add" in jaxpr
+        np.testing.assert_array_equal(got, want, err_msg=b)
+        np.testing.assert_allclose(got_t, want_t, rtol=1e-6, err_msg=b)
 
 
 def test_epilogue_reads_the_window_result_and_the_operand_at_the_output_index():

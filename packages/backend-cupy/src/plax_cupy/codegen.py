@@ -392,41 +392,53 @@ def _window_dims(em, e, oidx, xshape, select):
     return tuple(src), (" && ".join(f"({c})" for c in conds) or None), opened
 
 
-def _select_better(select_prim, dt, v, best) -> str:
-    """Does `v` replace the selected `best`? The first extreme wins (strictly greater for 'ge',
-    less for 'le'), a NaN beats any number and the first NaN wins (NumPy's argmax/argmin, as
-    the reference backend)."""
-    op = ">" if select_prim == "ge" else "<"
-    if cops.is_float(dt):
-        return f"({v} {op} {best} || ({v} != {v} && {best} == {best}))"
-    return f"({v} {op} {best})"
+def _select_keeps(select_prim, v, best) -> str:
+    """select(best, v): the selection stays unless this holds (XLA's select computation: a
+    NaN on either side fails it, so a NaN is taken and given up to the next element)."""
+    op = ">=" if select_prim == "ge" else "<="
+    return f"({best} {op} {v})"
 
 
-def _select_in_window(em, e, oidx, xshape, on_pick):
-    """The select of select_and_gather/scatter_add over the window of `oidx`: every position
-    in order (padding holds the lowest/highest value), calling `on_pick(src, cond)` where a
-    position replaces the selection (`cond`: it is an operand element, None when always)."""
+def _select_in_window(em, e, oidx, xshape, on_pick, from_init: bool):
+    """The select of select_and_gather/scatter_add over the window of `oidx`, as JAX's on
+    CPUs and GPUs: the elements in window order each replace the selection unless
+    select(selection, element) holds. select_and_gather_add (`from_init`, XLA's reduce_window
+    from its init): the selection starts as the lowest ('ge', highest for 'le') value with a
+    zero tangent and padding and dilation holes are skipped; select_and_scatter_add (the
+    operand padded with that value, then XLA's select_and_scatter): the first position,
+    padding included, starts it, and padding can be selected. `on_pick(src, cond)` runs where
+    a position is taken (`cond`: it is an operand element, None when always)."""
     x = e.invars[1]
     dt, ct = x.aval.dtype, cops.compute_type(x.aval.dtype)
     sel = e.params["select_prim"]
     fill = cops.reduce_identity("reduce_max" if sel == "ge" else "reduce_min", dt)
-    best, first = em.tmp("best"), em.tmp("first")
+    best = em.tmp("best")
     em.emit(f"{ct} {best} = {fill};")
-    em.emit(f"bool {first} = true;")
+    first = None
+    if not from_init:
+        first = em.tmp("first")
+        em.emit(f"bool {first} = true;")
     src, cond, opened = _window_dims(em, e, oidx, xshape, True)
-    if cond is None:
-        v = em.value(x, src)
-    else:
-        v = em.tmp("x")
+    v = em.tmp("x")
+    if cond is not None and from_init:  # padding skipped
+        em.open(f"if ({cond})")
+        em.emit(f"{ct} {v} = {em.value(x, src)};")
+    elif cond is not None:  # padding holds the lowest/highest value
         em.emit(f"{ct} {v} = {fill};")
         em.open(f"if ({cond})")
         em.emit(f"{v} = {em.value(x, src)};")
         em.close()
-    em.open(f"if ({first} || {_select_better(sel, dt, v, best)})")
-    em.emit(f"{first} = false;")
+    else:
+        em.emit(f"{ct} {v} = {em.value(x, src)};")
+    take = f"!{_select_keeps(sel, v, best)}"
+    em.open(f"if ({take})" if first is None else f"if ({first} || {take})")
+    if first is not None:
+        em.emit(f"{first} = false;")
     em.emit(f"{best} = {v};")
-    on_pick(src, cond)
+    on_pick(src, None if from_init else cond)
     em.close()
+    if cond is not None and from_init:
+        em.close()
     for _ in range(opened):
         em.close()
 
@@ -449,14 +461,8 @@ def _window(em, group) -> int:
         em.emit(f"{ct} {acc} = {cops.literal(0, dt)};")
 
         def pick(src, cond):
-            if cond is None:
-                em.emit(f"{acc} = {em.value(t, src)};")
-                return
-            em.emit(f"{acc} = {cops.literal(0, dt)};")
-            em.open(f"if ({cond})")
             em.emit(f"{acc} = {em.value(t, src)};")
-            em.close()
-        _select_in_window(em, e, oidx, tuple(x.aval.shape), pick)
+        _select_in_window(em, e, oidx, tuple(x.aval.shape), pick, from_init=True)
     else:
         red, x = _WINDOW_AS[prim], e.invars[0]
         em.emit(f"{ct} {acc} = {cops.reduce_identity(red, dt)};")
@@ -491,10 +497,10 @@ def _window_scatter(em, group) -> int:
     pos = em.tmp("pos")
     em.emit(f"{it} {pos} = -1;")
 
-    def pick(src, cond):
+    def pick(src, cond):  # padding selected: nothing added
         off = em.offset(src, xshape)
         em.emit(f"{pos} = {off};" if cond is None else f"{pos} = ({cond}) ? ({off}) : -1;")
-    _select_in_window(em, e, sidx, xshape, pick)
+    _select_in_window(em, e, sidx, xshape, pick, from_init=False)
     em.open(f"if ({pos} >= 0)")
     _combine_into(em, f"out0[{pos}]", "add", dt, em.value(source, sidx))
     em.close()

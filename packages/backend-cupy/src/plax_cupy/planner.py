@@ -15,10 +15,12 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    the positions the indices name), the window ops reduce_window_sum/max/min and
    select_and_gather_add (a "window" group: one thread per output element loops over its
    window, reading the operand's inlined producers at each window position; padding, base and
-   window dilation are index conditions, the padding value the monoid's identity, or for the
-   select the lowest/highest value with a zero tangent), select_and_scatter_add (a
+   window dilation are index conditions, the padding value the monoid's identity; the select
+   skips padding and applies XLA's select computation element by element in window order,
+   from the lowest/highest value with a zero tangent), select_and_scatter_add (a
    "window_scatter" group: the output zeroed, then one thread per source element selects in
-   its window and adds the source value at that position, atomically on the GPU; XLA GPU's
+   its window as JAX does on CPUs and GPUs, padding being the lowest/highest value and
+   selectable, and adds the source value at that position, atomically on the GPU; XLA GPU's
    select-and-scatter), and the
    reductions reduce_sum/prod/max/min/and/or/xor and argmax/argmin (a reduction over extent-1
    axes is a view).

@@ -74,15 +74,31 @@ def _select_and_gather_add(ctx, t, x, *, select_prim, **window):
 
 def _select_and_scatter_add(ctx, source, x, *, select_prim, window_dimensions, window_strides,
                             padding):
+    """As JAX on CPUs and GPUs: the operand padded with the lowest ('ge'; highest for 'le')
+    value first, so that padding is an element a window can select (XLA's own padding is
+    never selected), then select_and_scatter without padding, and the padding sliced off."""
     b = ctx.b
     direction = "GE" if select_prim == "ge" else "LE"
     scalar = [((), x.dtype)] * 2
     select = b.region(scalar, lambda sb, p, q: [hlo.compare(sb, p, q, direction)])
     scatter = b.region([((), source.dtype)] * 2, hlo.binary_region("stablehlo.add"))
     init = hlo.scalar(b, 0, source.dtype)
+    shape = x.shape
+    padded = any(lo or hi for lo, hi in padding)
+    if padded:
+        extreme = hlo.lowest(x.dtype) if select_prim == "ge" else hlo.highest(x.dtype)
+        lo, hi = [p[0] for p in padding], [p[1] for p in padding]
+        shape = tuple(n + a + c for n, a, c in zip(x.shape, lo, hi))
+        x = b.op1("stablehlo.pad", [x, hlo.scalar(b, extreme, x.dtype)], shape, x.dtype,
+                  attrs=f"edge_padding_low = {i64_array(lo)}, edge_padding_high = "
+                        f"{i64_array(hi)}, interior_padding = {i64_array([0] * len(lo))}")
+        padding = [(0, 0)] * len(padding)
     attrs = _window_attrs(window_dimensions, window_strides, padding)
-    return b.op1("stablehlo.select_and_scatter", [x, source, init], x.shape, source.dtype,
-                 attrs=attrs, regions=[select, scatter])
+    out = b.op1("stablehlo.select_and_scatter", [x, source, init], shape, source.dtype,
+                attrs=attrs, regions=[select, scatter])
+    if not padded:
+        return out
+    return hlo.slice_(b, out, lo, [a + n for a, n in zip(lo, ctx.aval_out.shape)])
 
 
 RULES = {

@@ -1,6 +1,8 @@
 """NumPy implementations of the window reductions: pad (and dilate) the operand with the
 reduction's identity, view its windows through strides (no copies), and reduce over the window
-axes; the pooling derivatives pick each window's first extreme with argmax/argmin."""
+axes; the pooling derivatives select in each window as JAX does on CPUs and GPUs (XLA's select
+computation applied element by element in window order; select_and_scatter_add's padding is
+the lowest/highest value and can be selected, select_and_gather_add skips it)."""
 
 from __future__ import annotations
 
@@ -50,36 +52,65 @@ def _zero(dt):
     return np.zeros((), dt)
 
 
-def _argpick(select_prim):
-    return np.argmax if select_prim == "ge" else np.argmin
+def _keeps(select_prim):
+    """select(selected, candidate): the selection stays unless this holds."""
+    return np.greater_equal if select_prim == "ge" else np.less_equal
 
 
 def _select_and_gather_add(tangents, operand, *, select_prim, **params):
+    """XLA's reduce_window over (operand, tangent) pairs: from (lowest, 0) ('ge'; highest for
+    'le'), each operand element of the window in order replaces the pair unless
+    select(pair, element) holds (so a NaN is taken and then given up to the next element, and
+    a window of lowest values keeps the tangent 0); padding and dilation holes are skipped."""
     fill = _lowest(operand.dtype) if select_prim == "ge" else _highest(operand.dtype)
     xw = _windows_of(operand, fill, **params)
     tw = _windows_of(tangents, np.zeros((), tangents.dtype), **params)
-    out_shape = xw.shape[:operand.ndim]
-    xf = xw.reshape(out_shape + (-1,))
-    k = _argpick(select_prim)(xf, axis=-1)[..., None]
-    return np.take_along_axis(tw.reshape(out_shape + (-1,)), k, -1)[..., 0]
+    ok = _windows_of(np.ones(operand.shape, bool), False, **params)
+    nd = operand.ndim
+    out_shape = xw.shape[:nd]
+    best = np.full(out_shape, fill, operand.dtype)
+    out = np.zeros(out_shape, tangents.dtype)
+    keeps = _keeps(select_prim)
+    with np.errstate(invalid="ignore"):
+        for pos in np.ndindex(*xw.shape[nd:]):
+            at = (Ellipsis, *pos)
+            take = ok[at] & ~keeps(best, xw[at])
+            best = np.where(take, xw[at], best)
+            out = np.where(take, tw[at], out)
+    return out
 
 
 def _select_and_scatter_add(source, operand, *, select_prim, window_dimensions, window_strides,
                             padding):
+    """JAX's select_and_scatter_add on CPUs and GPUs: the operand padded with the lowest
+    ('ge'; highest for 'le') value, then XLA's select_and_scatter: in each window the first
+    element is selected, and each later one in order replaces it unless select(selected,
+    element) holds; the source value is added at the selection (dropped when that is
+    padding)."""
     nd = operand.ndim
+    if nd == 0:
+        return np.array(source, copy=True)
     ones = (1,) * nd
     fill = _lowest(operand.dtype) if select_prim == "ge" else _highest(operand.dtype)
     xw = _windows_of(operand, fill, window_dimensions=window_dimensions,
                      window_strides=window_strides, padding=padding, base_dilation=ones,
                      window_dilation=ones)
     out_shape = source.shape
-    k = _argpick(select_prim)(xw.reshape(out_shape + (-1,)), axis=-1)
-    offsets = np.unravel_index(k, window_dimensions)
-    grid = np.indices(out_shape, sparse=True) if nd else ()
+    best = np.full(out_shape, fill, operand.dtype)
+    k = np.full(out_shape, -1, np.int64)  # the selected position in the window
+    keeps = _keeps(select_prim)
+    with np.errstate(invalid="ignore"):
+        for i, pos in enumerate(np.ndindex(*window_dimensions)):
+            v = xw[(Ellipsis, *pos)]
+            take = (k < 0) | ~keeps(best, v)
+            best = np.where(take, v, best)
+            k = np.where(take, i, k)
+    offsets = np.unravel_index(np.maximum(k, 0), window_dimensions)
+    grid = np.indices(out_shape, sparse=True)
     # padded coordinate of each selected element, back in the operand's coordinates
-    coords = [grid[d] * window_strides[d] + offsets[d] - padding[d][0] for d in range(nd)]
-    coords = [np.broadcast_to(c, out_shape) for c in coords]
-    inside = np.ones(out_shape, bool)
+    coords = [np.broadcast_to(grid[d] * window_strides[d] + offsets[d] - padding[d][0],
+                              out_shape) for d in range(nd)]
+    inside = k >= 0
     for d in range(nd):
         inside &= (coords[d] >= 0) & (coords[d] < operand.shape[d])
     lin = np.ravel_multi_index([c[inside] for c in coords], operand.shape)
