@@ -25,6 +25,8 @@ MODULES = [
     ("jax.scipy.stats", "plax.scipy.stats"),
     *[(f"jax.scipy.stats.{d}", f"plax.scipy.stats.{d}") for d in STATS_DISTRIBUTIONS],
     ("jax.nn.initializers", "plax.nn.initializers"), ("jax.dtypes", "plax.dtypes"),
+    ("jax.scipy.sparse", "plax.scipy.sparse"),
+    ("jax.scipy.sparse.linalg", "plax.scipy.sparse.linalg"),
 ]
 
 

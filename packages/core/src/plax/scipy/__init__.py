@@ -11,6 +11,7 @@ _SUBMODULES = {
     "linalg",
     "ndimage",
     "signal",
+    "sparse",
     "special",
     "stats",
 }
