@@ -27,6 +27,7 @@ MODULES = [
     ("jax.nn.initializers", "plax.nn.initializers"), ("jax.dtypes", "plax.dtypes"),
     ("jax.scipy.sparse", "plax.scipy.sparse"),
     ("jax.scipy.sparse.linalg", "plax.scipy.sparse.linalg"),
+    ("jax.scipy.optimize", "plax.scipy.optimize"),
 ]
 
 

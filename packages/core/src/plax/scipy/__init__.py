@@ -10,6 +10,7 @@ _SUBMODULES = {
     "integrate",
     "linalg",
     "ndimage",
+    "optimize",
     "signal",
     "sparse",
     "special",
