@@ -28,6 +28,7 @@ MODULES = [
     ("jax.scipy.sparse", "plax.scipy.sparse"),
     ("jax.scipy.sparse.linalg", "plax.scipy.sparse.linalg"),
     ("jax.scipy.optimize", "plax.scipy.optimize"),
+    ("jax.scipy.interpolate", "plax.scipy.interpolate"),
 ]
 
 

@@ -8,6 +8,7 @@ _SUBMODULES = {
     "cluster",
     "fft",
     "integrate",
+    "interpolate",
     "linalg",
     "ndimage",
     "optimize",
