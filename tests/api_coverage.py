@@ -29,6 +29,7 @@ MODULES = [
     ("jax.scipy.sparse.linalg", "plax.scipy.sparse.linalg"),
     ("jax.scipy.optimize", "plax.scipy.optimize"),
     ("jax.scipy.interpolate", "plax.scipy.interpolate"),
+    ("jax.experimental.ode", "plax.experimental.ode"),
 ]
 
 

@@ -42,6 +42,14 @@ LEFT_OUT = {
     "jax.random": _names(
         # plax's gamma sampler is a composition of lax operations, not a primitive
         "random_gamma_p"),
+    "jax.experimental.ode": _names(
+        # the module-level imports and aliases of JAX's ode.py (modules, functools.partial,
+        # operator, safe_map/safe_zip and their map/zip aliases), not API
+        "api_util core custom_derivatives jax jnp lu map op partial safe_map safe_zip zip",
+        # JAX's linear_util wrappers raveling func's first argument (plax's odeint does the
+        # same with a private plain function) and jax.flatten_util.ravel_pytree imported
+        # into the module (plax.flatten_util is where plax has it)
+        "ravel_first_arg ravel_first_arg_ ravel_pytree"),
 }
 
 
