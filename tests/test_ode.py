@@ -132,6 +132,20 @@ def test_vmap_jit_and_reuse():
     # one converted function per (func, argument avals): repeated calls reuse it
     from plax.experimental import ode
     assert ode._closure_convert(f, Y0, TS[0], A)[0] is ode._closure_convert(f, Y0, TS[0], A)[0]
+    # ... but not under a transformation: a func closing over a traced integer is converted
+    # afresh in each trace
+    box = {}
+
+    def decay(y, t):
+        return -box["n"].astype(np.float32) * y
+
+    def run(n):
+        box["n"] = n
+        return odeint(decay, Y0 + 1, TS[:2])[-1, 0]
+
+    for n in (1, 2):  # a new jit each time: a new trace
+        assert_close(plax.jit(lambda m: run(m))(np.int32(n)), 2 * np.exp(-0.5 * n),
+                     rtol=1e-6)
 
 
 def test_errors():

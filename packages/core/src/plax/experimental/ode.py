@@ -17,6 +17,7 @@ import numpy as np
 import plax
 import plax.numpy as pnp
 from plax import lax
+from plax.extend import Tracer
 from plax._src.numpy.util import is_arraylike, promote_dtypes_inexact
 from plax.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
@@ -178,13 +179,16 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=np.inf, hmax=np.
 
 
 def _closure_convert(func, *example_args):
-    """plax.closure_convert, remembered per (func, argument structure and avals) when nothing
-    was hoisted (func closes over no differentiated value), so that repeated calls reuse one
-    converted function and so one compiled integrator."""
+    """plax.closure_convert, remembered per (func, argument structure and avals) for calls
+    outside any transformation (func can then close over no traced value), so that repeated
+    eager calls reuse one converted function and so one compiled integrator."""
+    from plax._src.core import EVAL_TRACE, current_trace
     leaves, tree = tree_flatten(example_args)
-    key = (func, tree, tuple((np.shape(x), pnp.result_type(x)) for x in leaves))
+    key = None
+    if current_trace() is EVAL_TRACE and not any(isinstance(x, Tracer) for x in leaves):
+        key = (func, tree, tuple((np.shape(x), pnp.result_type(x)) for x in leaves))
     try:
-        hit = _CONVERTED.get(key)
+        hit = None if key is None else _CONVERTED.get(key)
     except TypeError:  # an unhashable func
         hit, key = None, None
     if hit is not None:
