@@ -25,6 +25,10 @@ B = R.standard_normal(N).astype(np.float32)
 X0 = R.standard_normal(N).astype(np.float32)
 PRE = np.diag(1 / np.diag(SPD)).astype(np.float32)  # Jacobi preconditioner
 TREE_B = {"u": B[:3], "v": B[3:]}
+_GC = (R.standard_normal((N, N)) + 1j * R.standard_normal((N, N))).astype(np.complex64)
+HPD = (_GC @ _GC.conj().T + N * np.eye(N)).astype(np.complex64)  # Hermitian positive definite
+NSC = (_GC + 3 * np.eye(N)).astype(np.complex64)
+BC = (B + 1j * X0).astype(np.complex64)
 
 
 def _tree_op(m):
@@ -56,6 +60,10 @@ def cases(m, np_, keys=None):
                                 ("incremental", 2, dict(M=PRE))):
         out[f"gmres_{method}_{restart}_{sorted(kw)}"] = m.gmres(NS, B, restart=restart,
                                                                 solve_method=method, **kw)
+    out["cg_complex_2_steps"] = m.cg(HPD, BC, maxiter=2)[0]
+    out["cg_complex"] = m.cg(HPD, BC)[0]
+    out["bicgstab_complex"] = m.bicgstab(NSC, BC)[0]
+    out["gmres_incremental_complex"] = m.gmres(NSC, BC, restart=2, solve_method="incremental")[0]
     out["gmres_batched_tree_x0"] = m.gmres(lambda t: ns_op(t, np_), TREE_B,
                                            {"u": X0[:3], "v": X0[3:]}, restart=3)[0]
     return out if keys is None else {k: out[k] for k in keys}
