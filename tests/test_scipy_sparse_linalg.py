@@ -108,6 +108,14 @@ def test_eager_matches_jit():
     assert int(info) == int(infoj) == 0
     x, none = psl.cg(SPD, B)
     assert none is None and x.dtype == np.float32
+    # a singular operator: info is -1 when x holds NaNs (the batched normal equations), else
+    # 0, even for infinities (the incremental triangular solve), as JAX's
+    with np.errstate(all="ignore"):
+        zero = np.zeros((N, N), np.float32)
+        x, info = psl.gmres(zero, B, solve_method="batched")
+        assert int(info) == -1 and np.isnan(np.asarray(x)).all()
+        x, info = psl.gmres(zero, B, solve_method="incremental")
+        assert int(info) == 0 and np.isinf(np.asarray(x)).all()
 
 
 @pytest.mark.parametrize("solver", ["cg", "bicgstab", "gmres"])
