@@ -172,5 +172,15 @@ def test_errors():
         psl.gmres(NS, B, solve_method="qr")
     with pytest.raises(ValueError, match="restart must be a positive integer"):
         psl.gmres(NS, B, restart=0)
-    with pytest.raises(ValueError, match="maxiter must be a non-negative integer"):
+    with pytest.raises(ValueError, match="maxiter must be non-negative"):
         psl.cg(SPD, B, maxiter=-1)
+    with pytest.raises(TypeError, match="maxiter must be a scalar number"):
+        psl.bicgstab(NS, B, maxiter="10")
+
+
+def test_maxiter_float_and_traced():
+    # as JAX, maxiter only bounds a loop counter: a float or a traced value does too
+    want = psl.cg(SPD, B, maxiter=2)[0]
+    assert_close(psl.cg(SPD, B, maxiter=2.0)[0], want, rtol=1e-6)
+    got = plax.jit(lambda k: psl.cg(SPD, B, maxiter=k)[0])(np.int32(2))
+    assert_close(got, want, rtol=1e-6)

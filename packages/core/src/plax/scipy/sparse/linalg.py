@@ -18,7 +18,7 @@ import plax
 import plax.numpy as pnp
 from plax import lax
 from plax._src import dtypes
-from plax._src.numpy.util import convert
+from plax._src.numpy.util import convert, is_arraylike
 from plax.tree_util import Partial, tree_leaves, tree_map, tree_reduce, tree_structure
 
 __all__ = ["bicgstab", "cg", "gmres"]
@@ -109,11 +109,13 @@ def _prepare(fun: str, A, b, x0, M, maxiter):
                          f"{shapes0} vs {shapes}")
     if maxiter is None:
         maxiter = 10 * sum(int(np.prod(s)) for s in shapes)
-    elif not isinstance(maxiter, (int, np.integer)) or maxiter < 0:
-        raise ValueError(f"{fun}: maxiter must be a non-negative integer, got {maxiter!r}")
+    elif isinstance(maxiter, bool) or not is_arraylike(maxiter) or np.ndim(maxiter) != 0:
+        raise TypeError(f"{fun}: maxiter must be a scalar number, got {maxiter!r:.60}")
+    elif isinstance(maxiter, (int, float, np.number)) and not maxiter >= 0:
+        raise ValueError(f"{fun}: maxiter must be non-negative, got {maxiter!r}")
     A = _as_matvec(A, f"{fun} (A)")
     M = _identity if M is None else _as_matvec(M, f"{fun} (M)")
-    return A, M, b, x0, int(maxiter)
+    return A, M, b, x0, maxiter
 
 
 # -- conjugate gradients and BiCGSTAB -------------------------------------------------------
