@@ -40,6 +40,13 @@ def public(module) -> list[str]:
 def missing_names() -> dict[str, tuple[int, list[str]]]:
     """For each JAX module: (its number of public names, those the plax module lacks)."""
     out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # every JAX module first: importing one sets attributes on its parents (importing
+        # jax.experimental.ode sets jax.flatten_util), so the names counted must not depend on
+        # what the process imported before
+        for jax_name, _ in MODULES:
+            importlib.import_module(jax_name)
     for jax_name, plax_name in MODULES:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
