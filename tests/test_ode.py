@@ -97,7 +97,19 @@ def test_grads_against_jax():
         return grad(lambda y0, ts, a: np_.sum(w * ode(pendulum(np_), y0, ts, a) ** 2),
                     (0, 1, 2))(Y0, TS, A)
 
-    got, want = loss(odeint, pnp, plax.grad), loss(jode, jnp, jax.grad)
+    def tree_loss(ode, np_, grad):
+        y0 = {"x": np.float32([0.5, -1.0]), "v": np.float32(2.0)}
+        args = (np.float32(0.7), {"c": np.float32(0.3)})
+
+        def f(y0, args):
+            out = ode(tree_system(np_), y0, TS[:3], *args)
+            return np_.sum(out["x"] ** 2) + np_.sum(out["v"])
+        return grad(f, (0, 1))(y0, args)
+
+    got = list(loss(odeint, pnp, plax.grad))
+    got += plax.tree_util.tree_leaves(tree_loss(odeint, pnp, plax.grad))
+    want = list(loss(jode, jnp, jax.grad)) + jax.tree.leaves(tree_loss(jode, jnp, jax.grad))
+    assert len(got) == len(want) == 7
     for g, w in zip(got, want):
         assert_close(g, np.asarray(w), rtol=1e-4, atol=1e-5)
 
