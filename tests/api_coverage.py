@@ -25,6 +25,11 @@ MODULES = [
     ("jax.scipy.stats", "plax.scipy.stats"),
     *[(f"jax.scipy.stats.{d}", f"plax.scipy.stats.{d}") for d in STATS_DISTRIBUTIONS],
     ("jax.nn.initializers", "plax.nn.initializers"), ("jax.dtypes", "plax.dtypes"),
+    ("jax.scipy.sparse", "plax.scipy.sparse"),
+    ("jax.scipy.sparse.linalg", "plax.scipy.sparse.linalg"),
+    ("jax.scipy.optimize", "plax.scipy.optimize"),
+    ("jax.scipy.interpolate", "plax.scipy.interpolate"),
+    ("jax.experimental.ode", "plax.experimental.ode"),
 ]
 
 
@@ -35,6 +40,13 @@ def public(module) -> list[str]:
 def missing_names() -> dict[str, tuple[int, list[str]]]:
     """For each JAX module: (its number of public names, those the plax module lacks)."""
     out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # every JAX module first: importing one sets attributes on its parents (importing
+        # jax.experimental.ode sets jax.flatten_util), so the names counted must not depend on
+        # what the process imported before
+        for jax_name, _ in MODULES:
+            importlib.import_module(jax_name)
     for jax_name, plax_name in MODULES:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -29,7 +29,10 @@ LEFT_OUT = {
         # from its custom_jvp rule or from autodiff of the formula (plax has one rule)
         "softmax_custom_jvp",
         # deprecated host_* aliases of process_*
-        "host_count host_id host_ids"),
+        "host_count host_id host_ids",
+        # pending: plax.flatten_util (another branch of this session adds it; jax has the
+        # attribute once jax.experimental.ode, compared below, has imported it)
+        "flatten_util"),
     "jax.lax": _names(
         # JAX's internal primitive behind device_put (plax's device_put is no primitive)
         "device_put_p",
@@ -42,6 +45,14 @@ LEFT_OUT = {
     "jax.random": _names(
         # plax's gamma sampler is a composition of lax operations, not a primitive
         "random_gamma_p"),
+    "jax.experimental.ode": _names(
+        # the module-level imports and aliases of JAX's ode.py (modules, functools.partial,
+        # operator, safe_map/safe_zip and their map/zip aliases), not API
+        "api_util core custom_derivatives jax jnp lu map op partial safe_map safe_zip zip",
+        # JAX's linear_util wrappers raveling func's first argument (plax's odeint does the
+        # same with a private plain function) and jax.flatten_util.ravel_pytree imported
+        # into the module (plax.flatten_util is where plax has it)
+        "ravel_first_arg ravel_first_arg_ ravel_pytree"),
 }
 
 

@@ -8,9 +8,12 @@ _SUBMODULES = {
     "cluster",
     "fft",
     "integrate",
+    "interpolate",
     "linalg",
     "ndimage",
+    "optimize",
     "signal",
+    "sparse",
     "special",
     "stats",
 }
