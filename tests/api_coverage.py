@@ -25,6 +25,8 @@ MODULES = [
     ("jax.scipy.stats", "plax.scipy.stats"),
     *[(f"jax.scipy.stats.{d}", f"plax.scipy.stats.{d}") for d in STATS_DISTRIBUTIONS],
     ("jax.nn.initializers", "plax.nn.initializers"), ("jax.dtypes", "plax.dtypes"),
+    # public modules user code imports by name (flatten_util, ops, typing, ...)
+    ("jax.flatten_util", "plax.flatten_util"), ("jax.ops", "plax.ops"),
 ]
 
 

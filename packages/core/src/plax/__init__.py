@@ -44,7 +44,8 @@ _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", 
                "experimental",
                "profiler",
                "image",
-               "ref"}
+               "ref",
+               "flatten_util", "ops"}
 
 
 class default_backend:
