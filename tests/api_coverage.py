@@ -27,6 +27,7 @@ MODULES = [
     ("jax.nn.initializers", "plax.nn.initializers"), ("jax.dtypes", "plax.dtypes"),
     # public modules user code imports by name (flatten_util, ops, typing, ...)
     ("jax.flatten_util", "plax.flatten_util"), ("jax.ops", "plax.ops"),
+    ("jax.typing", "plax.typing"),
 ]
 
 

@@ -18,7 +18,7 @@ def _names(*groups: str) -> set[str]:
 LEFT_OUT = {
     "jax": _names(
         # JAX's internal or implementation modules, not user API
-        "ad api_util core interpreters lib typing stages export monitoring dlpack "
+        "ad api_util core interpreters lib stages export monitoring dlpack "
         "custom_batching custom_derivatives memory version",
         # JAX-implementation switches with no meaning in plax: jax2tf's choice of lowering for
         # cumulative reductions (plax has no jax2tf), and two typing switches of JAX's
