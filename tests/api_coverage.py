@@ -27,7 +27,8 @@ MODULES = [
     ("jax.nn.initializers", "plax.nn.initializers"), ("jax.dtypes", "plax.dtypes"),
     # public modules user code imports by name (flatten_util, ops, typing, ...)
     ("jax.flatten_util", "plax.flatten_util"), ("jax.ops", "plax.ops"),
-    ("jax.typing", "plax.typing"),
+    ("jax.typing", "plax.typing"), ("jax.custom_batching", "plax.custom_batching"),
+    ("jax.custom_derivatives", "plax.custom_derivatives"),
 ]
 
 

@@ -5,6 +5,7 @@ aliases, checked against JAX where they compute and by use where they annotate."
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import requires_jax
 
 import plax
@@ -38,3 +39,152 @@ def test_typing_names_match_jax():
     import jax.typing
     import plax.typing
     assert {n for n in dir(jax.typing) if not n.startswith("_")} <= set(dir(plax.typing))
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_batching
+
+
+def _plax_custom_sin():
+    from plax.custom_batching import custom_vmap
+
+    @custom_vmap
+    def f(x, y):
+        return {"s": pnp.sin(x) * y, "c": pnp.cos(x)}
+
+    @f.def_vmap
+    def rule(axis_size, in_batched, x, y):
+        assert isinstance(axis_size, int) and isinstance(in_batched, list)
+        xb, yb = in_batched
+        # a deliberately different (but checkable) rule: cos instead of sin when batched
+        out = {"s": pnp.cos(x) * y, "c": pnp.cos(x) if xb else pnp.cos(x)}
+        return out, {"s": xb or yb, "c": xb}
+    return f
+
+
+def _jax_custom_sin():
+    import jax.numpy as jnp
+    from jax.custom_batching import custom_vmap
+
+    @custom_vmap
+    def f(x, y):
+        return {"s": jnp.sin(x) * y, "c": jnp.cos(x)}
+
+    @f.def_vmap
+    def rule(axis_size, in_batched, x, y):
+        xb, yb = in_batched
+        return {"s": jnp.cos(x) * y, "c": jnp.cos(x)}, {"s": xb or yb, "c": xb}
+    return f
+
+
+@requires_jax
+def test_custom_vmap_matches_jax(backend):
+    import jax
+    from conftest import assert_close
+    f, jf = _plax_custom_sin(), _jax_custom_sin()
+    x = np.linspace(0, 1, 6, dtype=np.float32).reshape(2, 3)
+    y = np.float32(1.5)
+    cases = [
+        (lambda g, v: g(x[0, 0], y), None),  # unbatched: the function itself runs
+        (lambda g, v: v(g, (0, None))(x[0], y), None),
+        (lambda g, v: v(g, (None, 0))(x[0, 0], x[0]), None),  # only y batched: c unbatched
+        (lambda g, v: v(v(g, (0, None)), (0, None))(x, y), None),  # nested vmap
+        (lambda g, v: v(g, (1, None))(x, y), None),  # batch axis not first
+    ]
+    for case, _ in cases:
+        got = case(f, plax.vmap)
+        expect = case(jf, jax.vmap)
+        for k in ("s", "c"):
+            assert_close(got[k], expect[k])
+        got_j = case(plax.jit(f), plax.vmap)  # vmap of jit: the rule applies to the jaxpr
+        assert_close(got_j["s"], expect["s"])
+    got = plax.jit(plax.vmap(f, (0, None)))(x[0], y)
+    assert_close(got["s"], jax.vmap(jf, (0, None))(x[0], y)["s"])
+
+
+@requires_jax
+def test_custom_vmap_jvp_matches_jax(backend):
+    import jax
+    from conftest import assert_close
+    f, jf = _plax_custom_sin(), _jax_custom_sin()
+    x = np.linspace(0, 1, 3, dtype=np.float32)
+    y, ty = np.float32(2.0), np.float32(0.5)
+    tx = np.ones(3, np.float32)
+    # jvp of vmap (primal and tangent batched alike), vmap of jvp (tangent unbatched while the
+    # primal is batched, and the other way round)
+    for p_call, j_call in [
+        (lambda: plax.jvp(plax.vmap(f, (0, None)), (x, y), (tx, ty)),
+         lambda: jax.jvp(jax.vmap(jf, (0, None)), (x, y), (tx, ty))),
+        (lambda: plax.vmap(lambda a: plax.jvp(f, (a, y), (np.float32(1), ty)))(x),
+         lambda: jax.vmap(lambda a: jax.jvp(jf, (a, y), (np.float32(1), ty)))(x)),
+        (lambda: plax.vmap(lambda t: plax.jvp(f, (x[1], y), (t, ty)))(tx * 2),
+         lambda: jax.vmap(lambda t: jax.jvp(jf, (x[1], y), (t, ty)))(tx * 2)),
+        (lambda: plax.jit(plax.vmap(plax.jacfwd(lambda a: f(a, y)["s"])))(x),
+         lambda: jax.vmap(jax.jacfwd(lambda a: jf(a, y)["s"]))(x)),
+    ]:
+        got, expect = p_call(), j_call()
+        for a, e in zip(plax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(expect)):
+            assert_close(a, e)
+
+
+def test_sequential_vmap(backend):
+    from plax.custom_batching import sequential_vmap
+    calls = []
+
+    @sequential_vmap
+    def f(x, y):
+        calls.append(np.shape(x))
+        return pnp.sum(x) * y
+
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    out = plax.vmap(f, (0, None))(x, np.float32(2))
+    np.testing.assert_allclose(np.asarray(out), x.sum(1) * 2)
+    assert (2,) in calls and (3, 2) not in calls  # the function saw one row at a time
+    out2 = plax.vmap(f)(x, np.arange(3, dtype=np.float32))
+    np.testing.assert_allclose(np.asarray(out2), x.sum(1) * np.arange(3))
+
+
+def test_custom_vmap_errors():
+    from plax.custom_batching import custom_vmap
+
+    @custom_vmap
+    def f(x):
+        return x * 2
+
+    with pytest.raises(AttributeError, match="No batching rule defined"):
+        f(1.0)
+    with pytest.raises(TypeError, match="vmap_rule must be callable"):
+        f.def_vmap(3)
+    f.def_vmap(lambda n, b, x: (x * 2, [True]))
+    with pytest.raises(ValueError, match="do not match"):
+        plax.vmap(f)(np.ones(3, np.float32))
+    f.def_vmap(lambda n, b, x: (x[0] * 2, True))
+    with pytest.raises(ValueError, match=r"shape \(\) marked batched"):
+        plax.vmap(f)(np.ones(3, np.float32))
+    f.def_vmap(lambda n, b, x: x * 2)
+    with pytest.raises(TypeError, match="must return a pair"):
+        plax.vmap(f)(np.ones(3, np.float32))
+    f.def_vmap(lambda n, b, x: (x * 2, b[0]))
+
+    def closes_over(y):
+        g = custom_vmap(lambda x: x * y)
+        g.def_vmap(lambda n, b, x: (x * y, b[0]))
+        return g(np.float32(1))
+    with pytest.raises(ValueError, match="closes over a value that is batched"):
+        plax.vmap(closes_over)(np.ones(3, np.float32))
+    with pytest.raises(NotImplementedError, match="custom_vmap function is not supported"):
+        plax.grad(f)(1.0)
+
+
+def test_custom_derivatives_names():
+    import plax.custom_derivatives as cd
+    assert cd.custom_jvp is plax.custom_jvp and cd.custom_vjp is plax.custom_vjp
+    assert cd.closure_convert is plax.closure_convert
+    assert cd.custom_gradient is plax.custom_gradient
+    assert cd.custom_jvp_call_p.name == "custom_jvp_call"
+
+    @cd.custom_jvp
+    def f(x):
+        return pnp.sin(x)
+    f.defjvps(lambda t, ans, x: 3.0 * t)
+    assert float(plax.grad(f)(0.5)) == 3.0

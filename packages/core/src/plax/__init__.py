@@ -45,7 +45,7 @@ _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", 
                "profiler",
                "image",
                "ref",
-               "flatten_util", "ops", "typing"}
+               "flatten_util", "ops", "typing", "custom_batching", "custom_derivatives"}
 
 
 class default_backend:
