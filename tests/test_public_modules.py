@@ -123,8 +123,9 @@ def test_custom_vmap_jvp_matches_jax(backend):
          lambda: jax.vmap(jax.jacfwd(lambda a: jf(a, y)["s"]))(x)),
     ]:
         got, expect = p_call(), j_call()
-        for a, e in zip(plax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(expect)):
-            assert_close(a, e)
+        for leaf, want in zip(plax.tree_util.tree_leaves(got),
+                              jax.tree_util.tree_leaves(expect)):
+            assert_close(leaf, want)
 
 
 def test_sequential_vmap(backend):
