@@ -18,8 +18,7 @@ def _names(*groups: str) -> set[str]:
 LEFT_OUT = {
     "jax": _names(
         # JAX's internal or implementation modules, not user API
-        "ad api_util core interpreters lib stages export monitoring dlpack "
-        "memory version",
+        "ad api_util core interpreters lib export dlpack memory",
         # JAX-implementation switches with no meaning in plax: jax2tf's choice of lowering for
         # cumulative reductions (plax has no jax2tf), and two typing switches of JAX's
         # explicit-sharding mode (mesh axes of size 1 in ShapedArray.sharding/vma; automatic
@@ -46,6 +45,23 @@ LEFT_OUT = {
         # nothing to attach to yet (follow-up)
         "CustomVJPPrimal SymbolicZero custom_vjp_primal_tree_values zero_from_primal "
         "linear_call remat_opt_p"),
+    "jax.stages": _names(
+        # JAX's records of an argument's donation and of the compiler options a Compiled was
+        # built with: plax's Lowered/Compiled keep neither as an object (follow-up)
+        "ArgInfo CompilerOptions"),
+    "jax.version": _names(
+        # the standard-library modules jax/version.py imports, not API
+        "datetime os pathlib subprocess"),
+    "jax.experimental.shard_map": _names(
+        # JAX's internal module and helper aliases left in the deprecated module
+        "jshmap traceback_util"),
+    "jax.experimental.mesh_utils": _names(
+        # JAX's table of TPU-generation mesh builders: plax's devices carry no topology
+        "device_kind_handler_dict"),
+    "jax.experimental.checkify": _names(
+        # not in plax.checkify yet (follow-up): error categories, check_error of an Error
+        # value, debug_check, and init_error
+        "ErrorCategory check_error debug_check init_error"),
     "jax.random": _names(
         # plax's gamma sampler is a composition of lax operations, not a primitive
         "random_gamma_p"),

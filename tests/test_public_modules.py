@@ -189,3 +189,114 @@ def test_custom_derivatives_names():
         return pnp.sin(x)
     f.defjvps(lambda t, ans, x: 3.0 * t)
     assert float(plax.grad(f)(0.5)) == 3.0
+
+
+# ---------------------------------------------------------------------------------------------
+# stages, version, monitoring and the plax.experimental import paths
+
+
+def test_stages_types():
+    import plax.stages as stages
+    f = plax.jit(lambda x: x * 2)
+    lowered = f.lower(np.float32(1))
+    assert isinstance(f, stages.Wrapped) and isinstance(lowered, stages.Lowered)
+    compiled = lowered.compile()
+    assert isinstance(compiled, stages.Compiled) and float(compiled(np.float32(3))) == 6.0
+    assert isinstance(f.trace(np.float32(1)), stages.Traced)
+
+
+def test_version():
+    import plax.version
+    assert plax.version.__version__ == plax.__version__
+    assert plax.version.__version_info__ == tuple(int(p) for p in plax.__version__.split("."))
+
+
+def test_monitoring_listeners_and_compile_event():
+    from plax import monitoring
+    events, durations, spans, scalars = [], [], [], []
+    listeners = [lambda e, **k: events.append((e, k)),
+                 lambda e, d, **k: durations.append((e, d, k)),
+                 lambda e, s, t, **k: spans.append((e, t - s, k)),
+                 lambda e, v, **k: scalars.append((e, v, k))]
+    registers = [monitoring.register_event_listener,
+                 monitoring.register_event_duration_secs_listener,
+                 monitoring.register_event_time_span_listener,
+                 monitoring.register_scalar_listener]
+    unregisters = [monitoring.unregister_event_listener,
+                   monitoring.unregister_event_duration_listener,
+                   monitoring.unregister_event_time_span_listener,
+                   monitoring.unregister_scalar_listener]
+    for reg, cb in zip(registers, listeners):
+        reg(cb)
+    try:
+        monitoring.record_event("/my/event", step=3)
+        monitoring.record_event_duration_secs("/my/duration", 0.5, tag="a")
+        monitoring.record_event_time_span("/my/span", 1.0, 3.5)
+        monitoring.record_scalar("/my/scalar", 7)
+        plax.jit(lambda x: x * 3 + 1)(np.arange(5, dtype=np.float32))  # one compilation
+        assert events == [("/my/event", {"step": 3})]
+        assert durations[0] == ("/my/duration", 0.5, {"tag": "a"})
+        assert spans[0] == ("/my/span", 2.5, {})
+        assert scalars == [("/my/scalar", 7, {})]
+        compile_events = [d for d in durations if d[0] == monitoring.BACKEND_COMPILE_EVENT]
+        assert len(compile_events) == 1 and compile_events[0][1] >= 0
+        assert compile_events[0][2]["fun_name"] == "jit(<lambda>)"
+        assert any(s[0] == monitoring.BACKEND_COMPILE_EVENT for s in spans)
+    finally:
+        for unreg, cb in zip(unregisters, listeners):
+            unreg(cb)
+    with pytest.raises(ValueError, match="is not registered"):
+        monitoring.unregister_event_listener(listeners[0])
+    with pytest.raises(TypeError, match="callback must be callable"):
+        monitoring.register_event_listener(3)
+    monitoring.register_scalar_listener(listeners[3])
+    monitoring.clear_event_listeners()
+    monitoring.record_scalar("/after/clear", 1)
+    assert len(scalars) == 1
+
+
+@requires_jax
+def test_mesh_utils_match_jax():
+    import jax
+    from jax.experimental import mesh_utils as jmu
+
+    from plax.experimental import mesh_utils
+    devs, jdevs = plax.devices() * 4, jax.devices() * 4
+    mesh = mesh_utils.create_device_mesh((2, 2), devs)
+    jmesh = jmu.create_device_mesh((2, 2), jdevs)
+    assert mesh.shape == jmesh.shape == (2, 2)
+    assert [d.id for d in mesh.flat] == [d.id for d in jmesh.flat]
+    assert mesh_utils.create_device_mesh((len(plax.devices()),)).tolist() == plax.devices()
+    hybrid = mesh_utils.create_hybrid_device_mesh((2, 2), (1, 1), devs, process_is_granule=True)
+    jhybrid = jmu.create_hybrid_device_mesh((2, 2), (1, 1), jdevs, process_is_granule=True)
+    assert hybrid.shape == jhybrid.shape
+    with pytest.raises(ValueError, match="must equal the product of mesh_shape"):
+        mesh_utils.create_device_mesh((3,), devs)
+    with pytest.raises(ValueError, match="should be a sequence of ints"):
+        mesh_utils.create_device_mesh((1.5,), devs)
+    with pytest.raises(ValueError, match="must equal the product of dcn_mesh_shape"):
+        mesh_utils.create_hybrid_device_mesh((2, 2), (2,), devs, process_is_granule=True)
+    # a mesh from create_device_mesh drives plax.sharding.Mesh
+    from plax.sharding import Mesh
+    assert Mesh(mesh_utils.create_device_mesh((1,), plax.devices()[:1]), ("x",)).shape == {
+        "x": 1}
+
+
+def test_experimental_aliases(tmp_path):
+    from plax.experimental import checkify as ck
+    from plax.experimental.compilation_cache import compilation_cache as cc
+    from plax.experimental.pjit import pjit
+    from plax.experimental.shard_map import shard_map
+    assert shard_map is plax.shard_map and pjit is plax.jit
+    assert ck.checkify is plax.checkify.checkify and ck.check is plax.checkify.check
+    try:
+        cc.set_cache_dir(tmp_path)
+        assert plax.config.compilation_cache_dir == str(tmp_path)
+        out = plax.jit(lambda x: x * 7 - 1, backend="xla")(np.arange(3, dtype=np.float32))
+        np.testing.assert_allclose(np.asarray(out), np.arange(3) * 7 - 1)
+        assert any(tmp_path.iterdir())  # the executable went to the cache directory
+    finally:
+        cc.reset_cache()
+    assert plax.config.compilation_cache_dir is None
+    with pytest.raises(TypeError, match="path must be a str"):
+        cc.set_cache_dir(3)

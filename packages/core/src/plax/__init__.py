@@ -45,7 +45,8 @@ _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", 
                "profiler",
                "image",
                "ref",
-               "flatten_util", "ops", "typing", "custom_batching", "custom_derivatives"}
+               "flatten_util", "ops", "typing", "custom_batching", "custom_derivatives",
+               "stages", "version", "monitoring"}
 
 
 class default_backend:

@@ -19,7 +19,7 @@ from optree._C import flatten as _optree_flatten  # the C entry point: no Python
 
 from plax.extend.registry import default_backends as _default_backends
 from plax.extend.registry import get_backend as _get_backend
-from plax import profiler
+from plax import monitoring, profiler
 from plax.extend import Array
 from plax.extend import config
 from plax.extend import EVAL_TRACE, Token, abstract_token, current_trace
@@ -578,8 +578,15 @@ class JitFunction(_JitBase):
             logger.log(level, "Compiling jit(%s) with shapes and types [%s] on backend '%s'",
                        self.name, shapes, backend.name)
         t0 = time.perf_counter()
+        wall0 = time.time()
         with profiler.record("compile", f"jit({self.name})"):
             exe = backend.compile(entry.closed, device=self.device, donate_argnums=donate)
+        if monitoring._has_compile_listeners():  # as JAX's backend_compile_duration event
+            fun_name = f"jit({self.name})"
+            monitoring.record_event_duration_secs(
+                monitoring.BACKEND_COMPILE_EVENT, time.perf_counter() - t0, fun_name=fun_name)
+            monitoring.record_event_time_span(monitoring.BACKEND_COMPILE_EVENT, wall0,
+                                              time.time(), fun_name=fun_name)
         if logger.isEnabledFor(level):
             logger.log(level, "Finished compiling jit(%s) in %.4f s", self.name,
                        time.perf_counter() - t0)
@@ -910,6 +917,9 @@ def _jit_transpose(cts, *args, jaxpr: ClosedJaxpr, name: str, **params):
 
 def register(reg) -> None:
     from plax_transforms.batching import needs_trace
+    # plax.stages' types (as jax.stages: jit(f), .lower(...), .lower(...).compile())
+    for name, cls in (("Wrapped", JitFunction), ("Lowered", Lowered), ("Compiled", Compiled)):
+        reg.register_api(f"stages.{name}", cls)
     reg.add_jvp(jit_p, _jit_jvp)
     reg.add_transpose(jit_p, _jit_transpose)
     reg.add_batch(jit_p, needs_trace(_jit_batch))
