@@ -36,6 +36,8 @@ MODULES = [
     ("jax.experimental.compilation_cache.compilation_cache",
      "plax.experimental.compilation_cache.compilation_cache"),
     ("jax.experimental.checkify", "plax.experimental.checkify"),
+    ("jax.example_libraries.stax", "plax.example_libraries.stax"),
+    ("jax.example_libraries.optimizers", "plax.example_libraries.optimizers"),
 ]
 
 

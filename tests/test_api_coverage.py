@@ -62,6 +62,13 @@ LEFT_OUT = {
         # not in plax.checkify yet (follow-up): error categories, check_error of an Error
         # value, debug_check, and init_error
         "ErrorCategory check_error debug_check init_error"),
+    "jax.example_libraries.stax": _names(
+        # the module alias jax.numpy is imported under (plax's stax imports plax.numpy as pnp)
+        "jnp"),
+    "jax.example_libraries.optimizers": _names(
+        # modules and JAX-internal helpers JAX's optimizers.py imports (jax, jnp, util's
+        # safe_map/safe_zip/unzip2 and the map/zip/partial names bound to them), not API
+        "jax jnp map partial safe_map safe_zip unzip2 zip"),
     "jax.random": _names(
         # plax's gamma sampler is a composition of lax operations, not a primitive
         "random_gamma_p"),
