@@ -39,12 +39,10 @@ LEFT_OUT = {
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "
         "select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p"),
     "jax.custom_derivatives": _names(
-        # plax's custom_jvp rules always get instantiated zero tangents (symbolic_zeros is
-        # accepted but not acted on) and custom_vjp has no optimize_remat: JAX's symbolic-zero
-        # types and helpers, its primal wrapper, linear_call and the remat_opt primitive have
-        # nothing to attach to yet (follow-up)
-        "CustomVJPPrimal SymbolicZero custom_vjp_primal_tree_values zero_from_primal "
-        "linear_call remat_opt_p"),
+        # plax's custom_vjp takes symbolic_zeros but gives fwd plain primals (no
+        # CustomVJPPrimal, so no custom_vjp_primal_tree_values) and has no optimize_remat
+        # (remat_opt_p); linear_call has no plax primitive yet (follow-up)
+        "CustomVJPPrimal custom_vjp_primal_tree_values linear_call remat_opt_p"),
     "jax.stages": _names(
         # JAX's records of an argument's donation and of the compiler options a Compiled was
         # built with: plax's Lowered/Compiled keep neither as an object (follow-up)

@@ -300,3 +300,67 @@ def test_experimental_aliases(tmp_path):
     assert plax.config.compilation_cache_dir is None
     with pytest.raises(TypeError, match="path must be a str"):
         cc.set_cache_dir(3)
+
+
+def _symbolic_rule_function(lib, xn, sym_zero):
+    """f(x, y) = sin(x) * y whose jvp rule (symbolic_zeros=True) tells which tangents are
+    symbolic zeros by scaling the parts (10 for x's, 100 for y's) and returns a symbolic zero
+    when both are."""
+    @lib.custom_jvp
+    def f(x, y):
+        return xn.sin(x) * y
+
+    def rule(primals, tangents):
+        x, y = primals
+        tx, ty = tangents
+        out = f(x, y)
+        if type(tx) is sym_zero and type(ty) is sym_zero:
+            return out, sym_zero.from_primal_value(out)
+        t = 0.0
+        if type(tx) is not sym_zero:
+            t = t + xn.cos(x) * y * tx * 10
+        if type(ty) is not sym_zero:
+            t = t + xn.sin(x) * ty * 100
+        return out, t * xn.ones_like(out)
+    f.defjvp(rule, symbolic_zeros=True)
+    return f
+
+
+@requires_jax
+def test_custom_jvp_symbolic_zeros_match_jax(backend):
+    import jax
+    import jax.numpy as jnp
+    from conftest import assert_close
+    from jax.custom_derivatives import SymbolicZero as JaxSymbolicZero
+
+    import plax.custom_derivatives as cd
+    pf = _symbolic_rule_function(plax, pnp, cd.SymbolicZero)
+    jf = _symbolic_rule_function(jax, jnp, JaxSymbolicZero)
+    x, y, v = np.float32(0.5), np.float32(2.0), np.linspace(0, 1, 3, dtype=np.float32)
+    cases = [
+        lambda g, m: m.grad(g)(x, y), lambda g, m: m.grad(g, 1)(x, y),
+        lambda g, m: m.jit(m.grad(g))(x, y),
+        lambda g, m: m.vmap(m.grad(g))(v, v + 1),
+        lambda g, m: m.grad(lambda a: m.vmap(g, (0, None))(a, y).sum())(v),
+        lambda g, m: m.jvp(g, (x, y), (np.float32(1), np.float32(0))),
+        lambda g, m: m.vmap(lambda a: m.jvp(lambda b: g(b, y), (a,), (np.float32(1),)))(v),
+        lambda g, m: m.jit(m.vmap(m.grad(g), (0, None)))(v, y),
+    ]
+    for case in cases:
+        got, want = case(pf, plax), case(jf, jax)
+        for leaf, expect in zip(plax.tree_util.tree_leaves(got),
+                                jax.tree_util.tree_leaves(want)):
+            assert_close(leaf, expect)
+
+
+def test_symbolic_zero_and_zero_from_primal():
+    import plax.custom_derivatives as cd
+    z = cd.SymbolicZero.from_primal_value(np.ones((2, 3), np.float32))
+    assert z.shape == (2, 3) and z.dtype == np.float32 and z.ndim == 2
+    np.testing.assert_array_equal(np.asarray(z.instantiate()), np.zeros((2, 3)))
+    tree = {"a": np.ones(2, np.float32), "b": np.float32(1)}
+    zs = cd.zero_from_primal(tree, symbolic_zeros=True)
+    assert type(zs["a"]) is cd.SymbolicZero and zs["a"].shape == (2,)
+    zeros = cd.zero_from_primal(tree)
+    np.testing.assert_array_equal(np.asarray(zeros["a"]), [0, 0])
+    assert zeros["b"].shape == ()
