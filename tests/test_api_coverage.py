@@ -43,10 +43,6 @@ LEFT_OUT = {
         # CustomVJPPrimal, so no custom_vjp_primal_tree_values) and has no optimize_remat
         # (remat_opt_p); linear_call has no plax primitive yet (follow-up)
         "CustomVJPPrimal custom_vjp_primal_tree_values linear_call remat_opt_p"),
-    "jax.stages": _names(
-        # JAX's records of an argument's donation and of the compiler options a Compiled was
-        # built with: plax's Lowered/Compiled keep neither as an object (follow-up)
-        "ArgInfo CompilerOptions"),
     "jax.version": _names(
         # the standard-library modules jax/version.py imports, not API
         "datetime os pathlib subprocess"),

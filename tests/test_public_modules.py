@@ -205,6 +205,33 @@ def test_stages_types():
     assert isinstance(f.trace(np.float32(1)), stages.Traced)
 
 
+@requires_jax
+def test_stages_args_info_and_out_info_match_jax():
+    import jax
+
+    import plax.stages as stages
+    x, y, z = np.float32(1), np.ones(2, np.float32), np.float32(3)
+    infos = []
+    for m in (plax, jax):
+        lowered = m.jit(lambda a, b, c=1.0, *, s=2: (a, {"b": b * c * s}), donate_argnums=1,
+                        static_argnames="s").lower(x, y, c=z, s=3)
+        compiled = lowered.compile()
+        infos.append((lowered.args_info, lowered.out_info, compiled.args_info,
+                      compiled.out_info))
+    ours, theirs = infos
+    args, jargs = ours[0], theirs[0]
+    assert isinstance(args[0][0], stages.ArgInfo)
+    flat = plax.tree_util.tree_leaves(args)
+    jflat = jax.tree_util.tree_leaves(jargs)
+    assert [(a.shape, a.dtype, a.donated) for a in flat] == [
+        (a.shape, a.dtype, a.donated) for a in jflat]
+    assert ours[2] == ours[0]
+    for info, jinfo in ((ours[1], theirs[1]), (ours[3], theirs[3])):
+        assert [(o.shape, o.dtype) for o in plax.tree_util.tree_leaves(info)] == [
+            (o.shape, o.dtype) for o in jax.tree_util.tree_leaves(jinfo)]
+        assert set(info[1]) == {"b"}
+
+
 def test_version():
     import plax.version
     assert plax.version.__version__ == plax.__version__
