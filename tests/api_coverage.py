@@ -30,6 +30,19 @@ MODULES = [
     ("jax.scipy.optimize", "plax.scipy.optimize"),
     ("jax.scipy.interpolate", "plax.scipy.interpolate"),
     ("jax.experimental.ode", "plax.experimental.ode"),
+    # public modules user code imports by name (flatten_util, ops, typing, ...)
+    ("jax.flatten_util", "plax.flatten_util"), ("jax.ops", "plax.ops"),
+    ("jax.typing", "plax.typing"), ("jax.custom_batching", "plax.custom_batching"),
+    ("jax.custom_derivatives", "plax.custom_derivatives"), ("jax.stages", "plax.stages"),
+    ("jax.version", "plax.version"), ("jax.monitoring", "plax.monitoring"),
+    ("jax.experimental.shard_map", "plax.experimental.shard_map"),
+    ("jax.experimental.pjit", "plax.experimental.pjit"),
+    ("jax.experimental.mesh_utils", "plax.experimental.mesh_utils"),
+    ("jax.experimental.compilation_cache.compilation_cache",
+     "plax.experimental.compilation_cache.compilation_cache"),
+    ("jax.experimental.checkify", "plax.experimental.checkify"),
+    ("jax.example_libraries.stax", "plax.example_libraries.stax"),
+    ("jax.example_libraries.optimizers", "plax.example_libraries.optimizers"),
 ]
 
 

@@ -256,7 +256,7 @@ def test_every_core_primitive_is_covered():
     names = {n[:-2] for n in dir(lax) if n.endswith("_p")}
     names = {getattr(lax, f"{n}_p").name for n in names}
     control = {"cond", "while", "scan", "jit", "custom_jvp_call", "custom_vjp_call", "remat2",
-               "custom_linear_solve"}
+               "custom_linear_solve", "custom_vmap_call"}
     missing = names - set(EQUATIONS) - set(NOT_EAGER) - control - PENDING
     assert not missing, f"no example equation for {sorted(missing)}"
 
@@ -283,6 +283,13 @@ def _call_equations():
         return jnp.sin(x)
     f_cv.defvjp(lambda x: (jnp.sin(x), x), lambda r, g: (jnp.cos(r) * g,))
 
+    from plax.custom_batching import custom_vmap
+
+    @custom_vmap
+    def f_cvm(x):
+        return jnp.sin(x)
+    f_cvm.def_vmap(lambda n, b, x: (jnp.sin(x), b[0]))
+
     def f_ls(a, b):
         return lax.custom_linear_solve(lambda x: a @ x, b, lambda _, x: jnp.linalg.solve(a, x),
                                        lambda _, x: jnp.linalg.solve(a.T, x))
@@ -293,7 +300,8 @@ def _call_equations():
              "while": (f_while, (V[:3],)), "scan": (f_scan, (X,)),
              "jit": (plax.jit(lambda x: jnp.tanh(x) * 2.0), (V,)),
              "remat2": (plax.checkpoint(lambda x: jnp.sin(jnp.sin(x))), (V,)),
-             "custom_jvp_call": (f_cj, (V,)), "custom_vjp_call": (f_cv, (V,))}
+             "custom_jvp_call": (f_cj, (V,)), "custom_vjp_call": (f_cv, (V,)),
+             "custom_vmap_call": (f_cvm, (V,))}
     out = {}
     for name, (fun, args) in progs.items():
         for eqn in plax.make_jaxpr(fun)(*args).jaxpr.eqns:
@@ -303,7 +311,7 @@ def _call_equations():
 
 
 @pytest.mark.parametrize("name", ["cond", "while", "scan", "jit", "remat2", "custom_jvp_call",
-                                  "custom_vjp_call", "custom_linear_solve"])
+                                  "custom_vjp_call", "custom_linear_solve", "custom_vmap_call"])
 def test_control_flow_and_call_primitives_conform(name, check_primitive):
     eqns = _call_equations()
     prim, params, avals = eqns[name]

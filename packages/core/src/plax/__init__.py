@@ -44,7 +44,9 @@ _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", 
                "experimental",
                "profiler",
                "image",
-               "ref"}
+               "ref",
+               "flatten_util", "ops", "typing", "custom_batching", "custom_derivatives",
+               "stages", "version", "monitoring", "example_libraries"}
 
 
 class default_backend:

@@ -26,6 +26,15 @@ from plax_transforms.ad import (
 from plax_transforms.batching import (
     BatchTrace, BatchTracer, batch_flat, matchaxis, needs_trace)
 from plax_transforms.jit import closed_call_jaxpr
+from plax.extend.ad import SymbolicZero, instantiate_symbolic
+
+
+def _rule_tangents(ts, symbolic_zeros: bool):
+    """Tangents as a custom_jvp rule sees them: Zeros instantiated, or (symbolic_zeros=True,
+    as JAX's) given as SymbolicZero."""
+    if symbolic_zeros:
+        return [SymbolicZero(t.aval) if type(t) is Zero else t for t in ts]
+    return [instantiate(t) for t in ts]
 
 
 
@@ -175,6 +184,7 @@ def _user_jvp(user_jvp, nondiff, nd_vals, in_tree, primals, tangents, out_tree=N
     p_out, t_out = out
     pl, pt = tree_flatten(p_out)
     tl, tt = tree_flatten(t_out)
+    tl = [instantiate_symbolic(x) for x in tl]
     p_avals = [get_aval(x) for x in pl]
     if out_tree is not None:
         _check_out("custom_jvp rule primal output", out_tree, out_avals, pt, p_avals)
@@ -261,11 +271,17 @@ class custom_jvp:
             nd, ps, ts = a[:-2], a[-2], a[-1]
             pl, pt = tree_flatten(ps)
             tl, tt = tree_flatten(ts)
+            t_dims = list(dyn_dims)
+            for i, (t, d) in enumerate(zip(tl, dyn_dims)):
+                if type(t) is SymbolicZero and d is not None:  # the per-example zero
+                    shape = t.aval.shape[:d] + t.aval.shape[d + 1:]
+                    tl[i], t_dims[i] = SymbolicZero(t.aval.update(shape=shape)), None
 
             def call(*xs):
-                return user_jvp(*nd, tree_unflatten(pt, xs[:len(pl)]),
-                                tree_unflatten(tt, xs[len(pl):]))
-            return _batched_call(trace, call, [*pl, *tl], [*dyn_dims, *dyn_dims])
+                p_out, t_out = user_jvp(*nd, tree_unflatten(pt, xs[:len(pl)]),
+                                        tree_unflatten(tt, xs[len(pl):]))
+                return p_out, tree_map(instantiate_symbolic, t_out)
+            return _batched_call(trace, call, [*pl, *tl], [*dyn_dims, *t_dims])
 
         inner = custom_jvp(fun_b, nondiff_argnums=self.nondiff_argnums)
         inner.defjvp(jvp_b, symbolic_zeros=self.symbolic_zeros)
@@ -279,7 +295,7 @@ class custom_jvp:
         tangents, one level down; the function itself does not run."""
         nondiff, nd_vals, _, in_tree, ps, ts = _lift_dyn(trace, self.nondiff_argnums, args)
         with set_current_trace(trace.parent):
-            ts = [instantiate(t) for t in ts]
+            ts = _rule_tangents(ts, self.symbolic_zeros)
             pl, tl, out_tree = _run_rule(_user_jvp, self.jvp, nondiff, nd_vals, in_tree, ps, ts)
         return tree_unflatten(out_tree, [trace._wrap(p, t) for p, t in zip(pl, tl)])
 
@@ -305,7 +321,7 @@ def _custom_jvp_call_jvp(primals, tangents, *, call_jaxpr, jvp_fun, num_consts,
                          symbolic_zeros):
     _no_const_tangents("custom_jvp", tangents, num_consts)
     ps = primals[num_consts:]
-    ts = [instantiate(t) for t in tangents[num_consts:]]
+    ts = _rule_tangents(tangents[num_consts:], symbolic_zeros)
     out_p, out_t = jvp_fun(list(ps), ts)
     return out_p, out_t
 
@@ -344,11 +360,17 @@ def _custom_jvp_call_batch(trace, vals, dims, *, call_jaxpr, jvp_fun, num_consts
     p_dims = list(dims[num_consts:])
 
     def new_jvp(primals, tangents):
+        tangents, t_dims = list(tangents), list(p_dims)
+        for i, (t, d) in enumerate(zip(tangents, p_dims)):
+            if type(t) is SymbolicZero and d is not None:  # the per-example zero, unbatched
+                shape = t.aval.shape[:d] + t.aval.shape[d + 1:]
+                tangents[i], t_dims[i] = SymbolicZero(t.aval.update(shape=shape)), None
+
         def flat(*xs):
             n = len(primals)
             po, to = jvp_fun(list(xs[:n]), list(xs[n:]))
             return [*po, *to]
-        outs = _batch_rule_fun(trace, flat, [*primals, *tangents], [*p_dims, *p_dims])
+        outs = _batch_rule_fun(trace, flat, [*primals, *tangents], [*p_dims, *t_dims])
         return outs[:nout], outs[nout:]
 
     outs = custom_jvp_call_p.bind(*vals, call_jaxpr=new_call, jvp_fun=new_jvp,

@@ -19,7 +19,7 @@ from optree._C import flatten as _optree_flatten  # the C entry point: no Python
 
 from plax.extend.registry import default_backends as _default_backends
 from plax.extend.registry import get_backend as _get_backend
-from plax import profiler
+from plax import monitoring, profiler
 from plax.extend import Array
 from plax.extend import config
 from plax.extend import EVAL_TRACE, Token, abstract_token, current_trace
@@ -578,8 +578,15 @@ class JitFunction(_JitBase):
             logger.log(level, "Compiling jit(%s) with shapes and types [%s] on backend '%s'",
                        self.name, shapes, backend.name)
         t0 = time.perf_counter()
+        wall0 = time.time()
         with profiler.record("compile", f"jit({self.name})"):
             exe = backend.compile(entry.closed, device=self.device, donate_argnums=donate)
+        if monitoring._has_compile_listeners():  # as JAX's backend_compile_duration event
+            fun_name = f"jit({self.name})"
+            monitoring.record_event_duration_secs(
+                monitoring.BACKEND_COMPILE_EVENT, time.perf_counter() - t0, fun_name=fun_name)
+            monitoring.record_event_time_span(monitoring.BACKEND_COMPILE_EVENT, wall0,
+                                              time.time(), fun_name=fun_name)
         if logger.isEnabledFor(level):
             logger.log(level, "Finished compiling jit(%s) in %.4f s", self.name,
                        time.perf_counter() - t0)
@@ -663,7 +670,9 @@ class JitFunction(_JitBase):
     # --- AOT -------------------------------------------------------------------------------
     def lower(self, *args, **kwargs) -> "Lowered":
         entry, leaves = self._entry(args, kwargs)
-        return Lowered(self, entry, self._pick_backend(leaves), leaves)
+        dyn_args, dyn_kwargs, _, _ = self._split(args, kwargs)
+        in_tree = tree_flatten((dyn_args, dyn_kwargs))[1]
+        return Lowered(self, entry, self._pick_backend(leaves), leaves, in_tree)
 
     def trace(self, *args, **kwargs):
         entry, _ = self._entry(args, kwargs)
@@ -690,12 +699,25 @@ class JitFunction(_JitBase):
 class Lowered:
     """`jit(f).lower(*args)`: the traced program for one signature, before compilation."""
 
-    def __init__(self, jf: JitFunction, entry: _Entry, backend, leaves=()):
+    def __init__(self, jf: JitFunction, entry: _Entry, backend, leaves=(), in_tree=None):
         self._jf, self._entry, self._backend = jf, entry, backend
         # the layouts of arguments over several devices (the program is partitioned for them)
         shardings = [_multi_device_sharding(x) for x in leaves]
         self._shardings = [None] * len(entry.consts) + shardings \
             if any(s is not None for s in shardings) else None
+        self._args_info = None if in_tree is None else _args_info(in_tree, leaves,
+                                                                  entry.donated)
+
+    @property
+    def args_info(self):
+        """(args, kwargs) of the non-static arguments as a tree of plax.stages.ArgInfo (aval
+        and whether donated), as JAX's Lowered.args_info."""
+        return self._args_info
+
+    @property
+    def out_info(self):
+        """The outputs as a tree of ShapeDtypeStructs, as JAX's Lowered.out_info."""
+        return _out_info(self._entry)
 
     def as_text(self, debug_info: bool = False) -> str:
         """The lowered program as text; `debug_info=True` adds its source locations (the
@@ -712,7 +734,9 @@ class Lowered:
     def compile(self) -> "Compiled":
         exe = self._entry.executables.get(self._backend.name) or \
             self._jf._compile(self._entry, self._backend)
-        return Compiled(self._jf, self._entry, self._backend, exe)
+        compiled = Compiled(self._jf, self._entry, self._backend, exe)
+        compiled.args_info = self._args_info
+        return compiled
 
 
 def _multi_device_sharding(x):
@@ -734,9 +758,29 @@ def _ref_inputs(entry, leaves):
     return refs, leaves
 
 
+def _args_info(in_tree, leaves, donated):
+    from plax.stages import ArgInfo
+    return tree_unflatten(in_tree, [ArgInfo(get_aval(x), i in donated)
+                                    for i, x in enumerate(leaves)])
+
+
+def _out_info(entry):
+    from plax import ShapeDtypeStruct
+    structs = [ShapeDtypeStruct(a.shape, a.dtype) if hasattr(a, "shape") else a
+               for a in entry.out_avals]
+    out = tree_unflatten(entry.out_tree, structs)
+    return out[0] if entry.ref_pos or entry.lifted else out
+
+
 class Compiled:
     def __init__(self, jf, entry, backend, exe):
         self._jf, self._entry, self._backend, self._exe = jf, entry, backend, exe
+        self.args_info = None  # set by Lowered.compile: the Lowered's args_info
+
+    @property
+    def out_info(self):
+        """The outputs as a tree of ShapeDtypeStructs, as JAX's Compiled.out_info."""
+        return _out_info(self._entry)
 
     def __call__(self, *args, **kwargs):
         entry, leaves = self._jf._entry(args, kwargs)
@@ -910,6 +954,9 @@ def _jit_transpose(cts, *args, jaxpr: ClosedJaxpr, name: str, **params):
 
 def register(reg) -> None:
     from plax_transforms.batching import needs_trace
+    # plax.stages' types (as jax.stages: jit(f), .lower(...), .lower(...).compile())
+    for name, cls in (("Wrapped", JitFunction), ("Lowered", Lowered), ("Compiled", Compiled)):
+        reg.register_api(f"stages.{name}", cls)
     reg.add_jvp(jit_p, _jit_jvp)
     reg.add_transpose(jit_p, _jit_transpose)
     reg.add_batch(jit_p, needs_trace(_jit_batch))

@@ -17,7 +17,7 @@ def _rule_modules():
 @hookimpl
 def plax_register(registry):
     from plax_transforms import (
-        ad, batching, collectives, custom, jit, pmap, shard_map, test_util_impl)
+        ad, batching, collectives, custom, custom_batching, jit, pmap, shard_map, test_util_impl)
 
     for mod in _rule_modules():
         for prim, rule in getattr(mod, "JVP", {}).items():
@@ -35,6 +35,7 @@ def plax_register(registry):
     jit.register(registry)
     registry.on_clear_caches(jit.clear_caches)
     custom.register(registry)
+    custom_batching.register(registry)
     pmap.register(registry)
     shard_map.register(registry)
     collectives.register(registry)

@@ -2,7 +2,7 @@
 directory comes first on sys.path (the compatibility harness does that in a subprocess).
 
 Submodules map to plax's (`jax.numpy` is `plax.numpy`, ...); `jax.example_libraries` holds
-stax and optimizers written on plax, since plax ships no example libraries of its own.
+stax and optimizers, which are plax.example_libraries'.
 """
 
 import importlib
@@ -11,7 +11,8 @@ import sys
 import plax
 
 _SUBMODULES = ["numpy", "lax", "random", "nn", "tree_util", "errors", "dtypes", "tree",
-               "test_util", "scipy"]
+               "test_util", "scipy", "flatten_util", "ops", "typing", "custom_batching",
+               "custom_derivatives", "stages", "monitoring"]
 for _name in _SUBMODULES:
     try:
         _mod = importlib.import_module(f"plax.{_name}")

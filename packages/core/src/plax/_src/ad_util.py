@@ -20,6 +20,50 @@ class Zero:
         return f"Zero({self.aval.str_short()})"
 
 
+class SymbolicZero:
+    """A zero tangent as a custom_jvp rule defined with `symbolic_zeros=True` sees it (as
+    jax.custom_derivatives.SymbolicZero): no array, only the aval (shape, dtype, ndim read
+    through it). A rule may return one for a zero tangent output."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return "SymbolicZero"
+
+    @property
+    def shape(self):
+        return self.aval.shape
+
+    @property
+    def dtype(self):
+        return self.aval.dtype
+
+    @property
+    def ndim(self):
+        return len(self.aval.shape)
+
+    @property
+    def size(self):
+        return self.aval.size
+
+    def instantiate(self):
+        """Zeros of this aval, as an array."""
+        return zeros_like_aval(self.aval)
+
+    @staticmethod
+    def from_primal_value(val) -> "SymbolicZero":
+        from plax._src.core import get_aval
+        return SymbolicZero(tangent_aval(get_aval(val)))
+
+
+def instantiate_symbolic(t):
+    """`t` with a SymbolicZero made zeros (the tangent outputs of a symbolic_zeros rule)."""
+    return t.instantiate() if type(t) is SymbolicZero else t
+
+
 def tangent_aval(aval: ShapedArray) -> ShapedArray:
     """The aval of tangents of values of `aval` (a token's is a token, as JAX's)."""
     if aval is abstract_token:

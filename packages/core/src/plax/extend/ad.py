@@ -6,8 +6,9 @@ may be a `Zero`; a transpose rule is rule(cotangent, *args, **params) -> one cot
 (None for non-linear args), where the linear args are `UndefinedPrimal`s."""
 
 from plax._src.ad_util import (
-    UndefinedPrimal, Zero, add_tangents, instantiate, is_differentiable, is_undefined,
-    tangent_aval, zeros_like_aval)
+    SymbolicZero, UndefinedPrimal, Zero, add_tangents, instantiate, instantiate_symbolic,
+    is_differentiable, is_undefined, tangent_aval, zeros_like_aval)
 
-__all__ = ["UndefinedPrimal", "Zero", "add_tangents", "instantiate", "is_differentiable",
-           "is_undefined", "tangent_aval", "zeros_like_aval"]
+__all__ = ["SymbolicZero", "UndefinedPrimal", "Zero", "add_tangents", "instantiate",
+           "instantiate_symbolic", "is_differentiable", "is_undefined", "tangent_aval",
+           "zeros_like_aval"]

@@ -13,6 +13,7 @@ from plax._src.core import Primitive, _typecompat
 from plax._src.registry import add_abstract_eval
 
 __all__ = ["jit_p", "custom_jvp_call_p", "custom_vjp_call_p", "custom_lin_p", "checkpoint_p",
+           "custom_vmap_call_p",
            "CALL_PRIMITIVES"]
 
 jit_p = Primitive("jit", multiple_results=True, call_primitive=True)
@@ -20,10 +21,13 @@ custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
 custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
 custom_lin_p = Primitive("custom_lin", multiple_results=True)
 checkpoint_p = Primitive("remat2", multiple_results=True)  # JAX's name
+# custom_vmap's call (plax.custom_batching): its jaxpr runs as is; vmap calls the user's rule
+custom_vmap_call_p = Primitive("custom_vmap_call", multiple_results=True)
 
 # the primitives whose single jaxpr-valued param is the whole computation (param name)
 CALL_PRIMITIVES = {jit_p: "jaxpr", custom_jvp_call_p: "call_jaxpr",
-                   custom_vjp_call_p: "call_jaxpr", checkpoint_p: "jaxpr"}
+                   custom_vjp_call_p: "call_jaxpr", checkpoint_p: "jaxpr",
+                   custom_vmap_call_p: "call_jaxpr"}
 
 
 def _jit_abstract_eval(*avals, jaxpr, name: str, **_):
@@ -53,6 +57,7 @@ def _custom_lin_abstract(*avals, num_res, bwd_fun, out_avals):
 add_abstract_eval(jit_p, _jit_abstract_eval)
 add_abstract_eval(custom_jvp_call_p, _call_abstract)
 add_abstract_eval(custom_vjp_call_p, _call_abstract)
+add_abstract_eval(custom_vmap_call_p, _call_abstract)
 add_abstract_eval(custom_lin_p, _custom_lin_abstract)
 add_abstract_eval(checkpoint_p, _checkpoint_abstract)
 

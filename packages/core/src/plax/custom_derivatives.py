@@ -1,0 +1,37 @@
+"""plax.custom_derivatives (as jax.custom_derivatives): custom_jvp, custom_vjp, custom_gradient
+and closure_convert (the same objects as plax.custom_jvp ..., from plax-transforms, loaded on
+first use), the call primitives they bind, and the symbolic zeros a custom_jvp rule defined
+with `symbolic_zeros=True` gets (`SymbolicZero`, `zero_from_primal`)."""
+
+from __future__ import annotations
+
+from plax._src.ad_util import SymbolicZero
+from plax._src.lax.calls import custom_jvp_call_p, custom_vjp_call_p  # noqa: F401
+
+_FROM_TRANSFORMS = ("custom_jvp", "custom_vjp", "custom_gradient", "closure_convert")
+
+
+def zero_from_primal(val, symbolic_zeros: bool = False):
+    """The zero tangent of each leaf of `val`: a SymbolicZero with `symbolic_zeros`, else an
+    array of zeros (of the leaf's shape and tangent dtype), as JAX's."""
+    from plax._src.ad_util import tangent_aval, zeros_like_aval
+    from plax._src.core import get_aval
+    from plax.tree_util import tree_map
+
+    def zero(x):
+        aval = tangent_aval(get_aval(x))
+        return SymbolicZero(aval) if symbolic_zeros else zeros_like_aval(aval)
+    return tree_map(zero, val)
+
+
+def __getattr__(name: str):
+    if name in _FROM_TRANSFORMS:
+        import plax
+        obj = getattr(plax, name)
+        globals()[name] = obj
+        return obj
+    raise AttributeError(f"module 'plax.custom_derivatives' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_FROM_TRANSFORMS))

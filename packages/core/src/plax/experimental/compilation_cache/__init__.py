@@ -1,0 +1,1 @@
+"""plax.experimental.compilation_cache (as jax.experimental.compilation_cache)."""

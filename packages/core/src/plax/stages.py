@@ -1,0 +1,49 @@
+"""plax.stages (as jax.stages): the types of jit's ahead-of-time stages. `Wrapped` is what
+`plax.jit(f)` returns, `Lowered` what its `.lower(*args)` returns, `Compiled` what
+`.lower(...).compile()` returns; `Traced` is the type of `.trace(*args)` (in plax the closed
+jaxpr itself); `ArgInfo` the leaves of their `.args_info`. Wrapped, Lowered and Compiled come
+from plax-transforms (loaded on first use)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Union
+
+from plax._src.core import ClosedJaxpr as Traced  # noqa: F401
+
+# the compiler options a Compiled takes, as JAX's alias: option name -> value
+CompilerOptions = dict[str, Union[str, bool]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ArgInfo:
+    """One argument leaf of a Lowered/Compiled (`.args_info`): its aval and whether it is
+    donated, as jax.stages.ArgInfo."""
+    _aval: Any
+    donated: bool
+
+    @property
+    def shape(self):
+        return self._aval.shape
+
+    @property
+    def dtype(self):
+        return self._aval.dtype
+
+_FROM_TRANSFORMS = ("Wrapped", "Lowered", "Compiled")
+
+
+def __getattr__(name: str):
+    if name in _FROM_TRANSFORMS:
+        from plax._src import registry
+        obj = registry.get_api(f"stages.{name}")
+        if obj is None:
+            raise AttributeError(f"plax.stages.{name} is provided by the plax-transforms "
+                                 "distribution: pip install plax-transforms")
+        globals()[name] = obj
+        return obj
+    raise AttributeError(f"module 'plax.stages' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_FROM_TRANSFORMS))
