@@ -95,6 +95,18 @@ def test_gamma_family_binomial_multinomial_as_jax(impl):
     _eq(pr.binomial(k, n, p), jr.binomial(jk, n, p))
     _eq(pr.multinomial(k, 10.0, np.float32([0.2, 0.3, 0.5])),
         jr.multinomial(jk, 10.0, np.float32([0.2, 0.3, 0.5])))
+    # vmap over keys (and alphas): JAX's random_gamma primitive maps key by key (rbg: the
+    # loop's samples; unsafe_rbg: the batch's split, then key by key), so does plax; its
+    # gradient in alpha under vmap too
+    ks, jks = pr.split(k, 3), jr.split(jk, 3)
+    aa = np.float32([[0.4, 2.0], [1.5, 3.0], [7.0, 0.9]])
+    assert_close(plax.vmap(pr.gamma)(ks, aa), np.asarray(jax.vmap(jr.gamma)(jks, aa)),
+                 rtol=1e-6)
+    assert_close(plax.jit(plax.vmap(lambda kk: pr.beta(kk, 2.0, 3.0, (2,))))(ks),
+                 np.asarray(jax.vmap(lambda kk: jr.beta(kk, 2.0, 3.0, (2,)))(jks)), rtol=1e-6)
+    assert_close(plax.vmap(plax.grad(lambda a, kk: pr.gamma(kk, a).sum()))(aa, ks),
+                 np.asarray(jax.vmap(jax.grad(lambda a, kk: jr.gamma(kk, a).sum()))(aa, jks)),
+                 rtol=1e-5)
 
 
 @requires_jax

@@ -192,9 +192,7 @@ def _gamma_grad(sample, alpha, log_space: bool):
 
 def _gamma_rbg(alpha, keys, k2, log_space: bool, impl: str):
     """JAX's gamma for rbg-family keys: its scalar sampler over the elements in turn
-    (lax.map), element i drawing from keys[i]. Known difference: under vmap over a batch of
-    keys, rng_bit_generator's batching rule draws every batch member from the first key's
-    stream here, where JAX's random_gamma primitive maps key by key."""
+    (lax.map), element i drawing from keys[i]."""
     ops = _RbgKey(impl)
 
     def one(args):
@@ -204,12 +202,24 @@ def _gamma_rbg(alpha, keys, k2, log_space: bool, impl: str):
     return lax.map(one, (keys, alpha))
 
 
+def _gamma_rbg_keys(alpha, keys, log_space: bool, impl: str):
+    """_gamma_rbg of the flat `alpha` with one rbg-family key per element, batched by a loop
+    (sequential_vmap): JAX's random_gamma primitive maps a batch of keys key by key (a
+    batched rng_bit_generator draws other bits than one key at a time), so vmap over keys
+    gives the loop's samples, as JAX's does."""
+    def draw(a, k):
+        return _gamma_rbg(a, k, _u32(0), log_space, impl)
+
+    sequential = get_api("custom_batching.sequential_vmap")
+    return (sequential(draw) if sequential is not None else draw)(alpha, keys)
+
+
 @functools.lru_cache(maxsize=None)
 def _differentiable(log_space: bool, impl: str = "threefry2x32"):
     """_gamma_one with the implicit-reparameterisation derivative in alpha."""
     def fun(alpha, k1, k2):
-        if impl != "threefry2x32":
-            return _gamma_rbg(alpha, k1, k2, log_space, impl)
+        if impl != "threefry2x32":  # k1: one rbg-family key per element, k2 unused
+            return _gamma_rbg_keys(alpha, k1, log_space, impl)
         return _gamma_one(k1, k2, alpha, log_space)
 
     custom_jvp = get_api("custom_jvp")
