@@ -281,3 +281,41 @@ def test_check_under_jit_without_checks_names_checkify():
     assert_close(g(X + 1), 1 / (X + 1))
     with pytest.raises(checkify.JaxRuntimeError, match="x must be positive, got min 0.0"):
         g(X)
+
+
+def test_check_error_and_init_error(backend):
+    """check_error raises an Error's failure (as err.throw(), its exception class kept) and,
+    inside a function being checkified (also under jit and vmap), turns it into that
+    function's check; init_error holds no failure."""
+    def f(x):
+        checkify.check(x > 0, "x must be positive, got {}", x)
+        return x * 2.0
+
+    checkify.check_error(checkify.init_error)
+    assert checkify.init_error.get() is None
+    bad, _ = checkify.checkify(f)(jnp.float32(-3.0))
+    good, _ = checkify.checkify(f)(jnp.float32(2.0))
+    checkify.check_error(good)
+    with pytest.raises(checkify.JaxRuntimeError, match="positive, got -3.0"):
+        checkify.check_error(bad)
+    oob, _ = checkify.checkify(lambda v: v[jnp.int32(5)], errors=checkify.index_checks)(
+        jnp.arange(3.0))
+    with pytest.raises(IndexError):  # OutOfBoundsError stays an IndexError
+        checkify.check_error(oob)
+
+    def g(e, x):
+        checkify.check_error(e)
+        return x + 1.0
+
+    for wrap in (lambda h: h, plax.jit):
+        err, out = wrap(checkify.checkify(g))(bad, jnp.float32(1.0))
+        assert err.get() == "x must be positive, got -3.0" and float(out) == 2.0
+        err, _ = wrap(checkify.checkify(g))(good, jnp.float32(1.0))
+        assert err.get() is None
+    # a batch of Errors from vmap: re-raised under vmap, the failing example found
+    xs = jnp.array([1.0, -2.0, 3.0], jnp.float32)
+    errs, _ = plax.vmap(checkify.checkify(f))(xs)
+    err, _ = plax.vmap(checkify.checkify(g))(errs, xs)
+    assert "got -2.0" in err.get()
+    with pytest.raises(TypeError, match="expected a checkify Error"):
+        checkify.check_error("not an error")

@@ -6,10 +6,11 @@ and grad. For errors raised at once instead, `plax.config.update("checks", True)
 check before they run; a jitted function called directly runs checkified and throws)."""
 
 from plax._src.checkify import (  # noqa: F401
-    DivisionByZeroError, Error, JaxRuntimeError, NaNError, OutOfBoundsError, all_checks,
-    automatic_checks, check, checkify, div_checks, float_checks, index_checks, nan_checks,
-    user_checks)
+    DivisionByZeroError, Error, ErrorCategory, JaxRuntimeError, NaNError, OutOfBoundsError,
+    all_checks, automatic_checks, check, check_error, checkify, div_checks, float_checks,
+    index_checks, init_error, nan_checks, user_checks)
 
-__all__ = ["DivisionByZeroError", "Error", "JaxRuntimeError", "NaNError", "OutOfBoundsError",
-           "all_checks", "automatic_checks", "check", "checkify", "div_checks", "float_checks",
-           "index_checks", "nan_checks", "user_checks"]
+__all__ = ["DivisionByZeroError", "Error", "ErrorCategory", "JaxRuntimeError", "NaNError",
+           "OutOfBoundsError", "all_checks", "automatic_checks", "check", "check_error",
+           "checkify", "div_checks", "float_checks", "index_checks", "init_error", "nan_checks",
+           "user_checks"]

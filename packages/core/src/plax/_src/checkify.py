@@ -19,7 +19,8 @@ from plax._src.backend import EAGER_ONLY
 from plax._src.core import (
     EVAL_TRACE, ClosedJaxpr, Literal, Primitive, Tracer, current_trace, literal_value)
 
-__all__ = ["DivisionByZeroError", "Error", "JaxRuntimeError", "NaNError", "OutOfBoundsError",
+__all__ = ["DivisionByZeroError", "Error", "ErrorCategory", "JaxRuntimeError", "NaNError",
+           "OutOfBoundsError", "check_error", "init_error",
            "check", "checkify", "user_checks", "nan_checks",
            "index_checks", "div_checks", "float_checks", "automatic_checks", "all_checks"]
 
@@ -183,6 +184,27 @@ class Error:
 tree_util.register_pytree_node(
     Error, lambda e: ((e._flags, e._payloads), e._sites),
     lambda sites, ch: Error(sites, tuple(ch[0]), tuple(tuple(p) for p in ch[1])))
+
+# the Error of no check (as JAX's checkify.init_error)
+init_error = Error((), (), ())
+
+# what the error sets (user_checks, nan_checks, ...) hold: plax names the kinds of check
+ErrorCategory = str
+
+
+def check_error(error: Error) -> None:
+    """Raise `error`'s first failure, if any (as `err.throw()`); under checkify (or inside a
+    function that checkify, jit or vmap traces) its failures become checks of the function
+    being traced, so that a checkified function can re-raise an Error it was given."""
+    if not isinstance(error, Error):
+        raise TypeError(f"check_error: expected a checkify Error, got {type(error).__name__}")
+    leaves = [*error._flags, *(x for p in error._payloads for x in p)]
+    if current_trace() is EVAL_TRACE and not any(isinstance(x, Tracer) for x in leaves):
+        error.throw()
+        return
+    from plax._src.lax import elementwise as ew
+    for site, flag, payload in zip(error._sites, error._flags, error._payloads):
+        _check_or_bind(ew.bitwise_not(flag), *payload, msg=site.msg, tree=site.tree)
 
 
 # ---------------------------------------------------------------------------------------------
