@@ -71,7 +71,9 @@ def run_jax_and_plax_on_four_cpu_devices(code: str) -> dict:
     import subprocess
     import sys
     procs = {}
-    for lib, env_extra in (("jax", {"XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    flags = os.environ.get("XLA_FLAGS", "")  # the test session's compile flags (conftest)
+    for lib, env_extra in (("jax", {"XLA_FLAGS": f"{flags} "
+                                                 "--xla_force_host_platform_device_count=4",
                                      "JAX_PLATFORMS": "cpu"}),
                            ("plax", {"PLAX_XLA_CPU_DEVICES": "4"})):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_extra)

@@ -2,8 +2,9 @@
 of transforms, run on every installed plax backend and on JAX where importable; shapes, dtypes
 and values must agree (or every side must reject the program).
 
-Profiles: "quick" (the default, derandomized, part of the test suite) and "long" (random,
-`nox -s fuzz`, i.e. PLAX_FUZZ_PROFILE=long). A program that found a bug stays in
+Profiles: "quick" (the default, derandomized, part of the test suite: 15 programs, to keep the
+suite's time; PLAX_FUZZ_EXAMPLES=30 runs the 30 it ran before) and "long" (random, 3000
+programs, `nox -s fuzz`, i.e. PLAX_FUZZ_PROFILE=long). A program that found a bug stays in
 tests/fuzz_regressions.py and runs here every time."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import plax.lax as plax_lax
 import plax.numpy as pnp
 
 settings.register_profile(
-    "quick", max_examples=int(os.environ.get("PLAX_FUZZ_EXAMPLES", 30)), derandomize=True,
+    "quick", max_examples=int(os.environ.get("PLAX_FUZZ_EXAMPLES", 15)), derandomize=True,
     deadline=None, database=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile(

@@ -31,7 +31,7 @@ def test_program_agrees_with_jax(summaries, program):
 
 
 # What plax's XLA backend compiles for mnist_vae.py up to the end of its first epoch, and why
-# (each in a fresh process, so no cache is warm):
+# (with every cache cold: the program runs first in its process):
 #   mul 8, broadcast_in_dim 8: eager ops in the stax initializers (a scale times a sample, a
 #     bias filled) and the optimizer's zeros_like, one program per distinct shape
 #   sqrt 1, div 1: the initializers' eager fan-in arithmetic
@@ -43,9 +43,12 @@ def test_program_agrees_with_jax(summaries, program):
 VAE_FIRST_EPOCH = {"jit": 12, "mul": 8, "broadcast_in_dim": 8, "sqrt": 1, "div": 1}
 
 
-def test_vae_first_epoch_compile_count():
-    mine = harness.run("plax", "mnist_vae", "first_epoch")
-    assert collections.Counter(mine["compiled"]) == VAE_FIRST_EPOCH
+def test_vae_first_epoch_compile_count(summaries):
+    # read from the module's two processes, where mnist_vae runs first (harness.COLD_FIRST):
+    # its first epoch compiles as in a fresh process
+    summary = summaries["mnist_vae"]
+    mine = summary["plax_first_epoch"]
+    assert collections.Counter(mine) == VAE_FIRST_EPOCH
     if HAVE_JAX:
-        theirs = harness.run("jax", "mnist_vae", "first_epoch")
-        assert mine["compiles"] <= theirs["compiles"], (mine["compiled"], theirs["compiled"])
+        theirs = summary["jax_first_epoch"]
+        assert len(mine) <= len(theirs), (mine, theirs)
