@@ -90,6 +90,8 @@ def _client_threads(need: int):
             os.environ.pop("PJRT_NPROC", None)
         else:
             os.environ["PJRT_NPROC"] = old
+
+
 # ---------------------------------------------------------------------------------------------
 # Many processes: jaxlib's coordination service (one, in process 0) and a client in each
 # process; its key-value store carries plax's own heartbeats. Timeouts are whole seconds.
