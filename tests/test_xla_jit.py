@@ -63,8 +63,11 @@ def test_jit_loop_compiles_once_and_never_touches_the_host(xla):
 
 
 def _profile_calls(fn, n):
-    """Run fn() n times under sys.setprofile; count Python frames by (file, function)."""
+    """Run fn() n times under sys.setprofile; count Python frames by (file, function). A
+    count, not a clock: the machine's load cannot move it; the collector is off meanwhile so
+    that no finalizer a collection happens to run is counted as part of the call."""
     import collections
+    import gc
     import sys
     counts: collections.Counter = collections.Counter()
 
@@ -72,12 +75,16 @@ def _profile_calls(fn, n):
         if event == "call":
             code = frame.f_code
             counts[(code.co_filename, code.co_name)] += 1
+    enabled = gc.isenabled()
+    gc.disable()
     sys.setprofile(prof)
     try:
         for _ in range(n):
             fn()
     finally:
         sys.setprofile(None)
+        if enabled:
+            gc.enable()
     return counts
 
 

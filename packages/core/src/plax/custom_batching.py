@@ -4,20 +4,10 @@ rule, `sequential_vmap` batches a function by a loop. Both come from plax-transf
 
 from __future__ import annotations
 
+from plax._src import lazy as _lazy
+
 _NAMES = ("custom_vmap", "sequential_vmap")
 
 
-def __getattr__(name: str):
-    if name in _NAMES:
-        from plax._src import registry
-        obj = registry.get_api(f"custom_batching.{name}")
-        if obj is None:
-            raise AttributeError(f"plax.custom_batching.{name} is provided by the "
-                                 "plax-transforms distribution: pip install plax-transforms")
-        globals()[name] = obj
-        return obj
-    raise AttributeError(f"module 'plax.custom_batching' has no attribute '{name}'")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_NAMES))
+__getattr__, __dir__ = _lazy.plugin_names(__name__, _NAMES, globals(),
+                                           key=lambda name: f"custom_batching.{name}")

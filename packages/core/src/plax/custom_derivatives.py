@@ -5,6 +5,8 @@ with `symbolic_zeros=True` gets (`SymbolicZero`, `zero_from_primal`)."""
 
 from __future__ import annotations
 
+from plax._src import lazy as _lazy
+
 from plax._src.ad_util import SymbolicZero
 from plax._src.lax.calls import custom_jvp_call_p, custom_vjp_call_p  # noqa: F401
 
@@ -24,14 +26,6 @@ def zero_from_primal(val, symbolic_zeros: bool = False):
     return tree_map(zero, val)
 
 
-def __getattr__(name: str):
-    if name in _FROM_TRANSFORMS:
-        import plax
-        obj = getattr(plax, name)
-        globals()[name] = obj
-        return obj
-    raise AttributeError(f"module 'plax.custom_derivatives' has no attribute '{name}'")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_FROM_TRANSFORMS))
+# (plax-transforms registers them under their plain names, as plax.custom_jvp reads them)
+__getattr__, __dir__ = _lazy.plugin_names(__name__, _FROM_TRANSFORMS, globals(),
+                                           key=lambda name: name)

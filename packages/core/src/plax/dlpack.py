@@ -79,4 +79,4 @@ def from_dlpack(external_array, device=None, copy: bool | None = None):
                         "and CUDA memory")
     if not is_supported_dtype(host.dtype):
         raise TypeError(f"plax.dlpack.from_dlpack: dtype {host.dtype} is not supported")
-    return device_put(np.array(host, copy=True), device)
+    return device_put(host, device)  # (every backend's put copies a host array)

@@ -6,6 +6,8 @@ from plax-transforms (loaded on first use)."""
 
 from __future__ import annotations
 
+from plax._src import lazy as _lazy
+
 import dataclasses
 from typing import Any, Union
 
@@ -33,17 +35,5 @@ class ArgInfo:
 _FROM_TRANSFORMS = ("Wrapped", "Lowered", "Compiled")
 
 
-def __getattr__(name: str):
-    if name in _FROM_TRANSFORMS:
-        from plax._src import registry
-        obj = registry.get_api(f"stages.{name}")
-        if obj is None:
-            raise AttributeError(f"plax.stages.{name} is provided by the plax-transforms "
-                                 "distribution: pip install plax-transforms")
-        globals()[name] = obj
-        return obj
-    raise AttributeError(f"module 'plax.stages' has no attribute '{name}'")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_FROM_TRANSFORMS))
+__getattr__, __dir__ = _lazy.plugin_names(__name__, _FROM_TRANSFORMS, globals(),
+                                           key=lambda name: f"stages.{name}")

@@ -2,7 +2,7 @@
 and run on any backend. Submodules load on first use (`plax.scipy.special` or
 `import plax.scipy.special`)."""
 
-import importlib as _importlib
+from plax._src import lazy as _lazy
 
 _SUBMODULES = {
     "cluster",
@@ -19,13 +19,4 @@ _SUBMODULES = {
 }
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        mod = _importlib.import_module(f"plax.scipy.{name}")
-        globals()[name] = mod
-        return mod
-    raise AttributeError(f"module 'plax.scipy' has no attribute '{name}'")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES))
+__getattr__, __dir__ = _lazy.submodules(__name__, _SUBMODULES, globals())
