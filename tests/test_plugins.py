@@ -359,3 +359,50 @@ def test_reference_backend_loads_through_the_plugin_path(site):
     ''', site, PLAX_DISABLE_PLUGINS="reference,xla", PLAX_BACKEND="")
     assert out["err"] is not None and "no backend" in out["err"]
     assert out["mod"] is False
+
+
+def _metadata_entry_points(group: str) -> list:
+    import importlib.metadata
+    return [(ep.name, ep.value, ep.dist.name)
+            for ep in importlib.metadata.entry_points(group=group)]
+
+
+def test_entry_points_read_as_importlib_metadata_reads_them(tmp_path, monkeypatch):
+    """Discovery reads entry_points.txt files itself (importlib.metadata's import is ~15 ms of
+    a new process's first call); it finds what importlib.metadata finds, in its order: across
+    sys.path entries the first distribution of a (normalized) name wins, egg-info directories
+    count, comments and other groups are skipped; a zip on sys.path hands over to
+    importlib.metadata."""
+    from plax._src import registry
+    for group in ("plax.plugins", "console_scripts", "pytest11"):
+        assert registry._scan_entry_points(group) == _metadata_entry_points(group), group
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    make_dist(first, "Dup.Plugin-dist", "dup_a", "dup_mod_a", "")
+    make_dist(second, "dup_plugin-dist", "dup_b", "dup_mod_b", "")  # the same name: shadowed
+    egg = second / "Eggy_Dist.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: eggy-dist\nVersion: 1\n")
+    (egg / "entry_points.txt").write_text(
+        "# a comment\n[console_scripts]\neggy = eggy:main\n\n[plax.plugins]\n"
+        "  eggy = eggy_mod  \n[other]\nx = y\n")
+    (second / "stray-0.1.egg-info").write_text("Metadata-Version: 1.1\nName: stray\n")
+    monkeypatch.syspath_prepend(str(second))
+    monkeypatch.syspath_prepend(str(first))
+    scanned = registry._scan_entry_points("plax.plugins")
+    assert scanned == _metadata_entry_points("plax.plugins")
+    mine = [e for e in scanned if e[0] in ("dup_a", "dup_b", "eggy")]
+    assert mine == [("dup_a", "dup_mod_a", "Dup.Plugin-dist"), ("eggy", "eggy_mod", "eggy-dist")]
+    assert registry._scan_entry_points("console_scripts") == \
+        _metadata_entry_points("console_scripts")
+
+    import zipfile
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("zipped-1.0.dist-info/METADATA", "Name: zipped\nVersion: 1.0\n")
+        z.writestr("zipped-1.0.dist-info/entry_points.txt", "[plax.plugins]\nzipped = zmod\n")
+    monkeypatch.syspath_prepend(str(archive))
+    assert registry._scan_entry_points("plax.plugins") is None
+    assert ("zipped", "zmod", "zipped") in registry._entry_points("plax.plugins")

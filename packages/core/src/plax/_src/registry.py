@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import os
+import re
 import threading
 import traceback
 import warnings
@@ -461,20 +463,112 @@ def _plugin_manager():
     return _pm
 
 
+_GROUP = "plax.plugins"
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _read_group(path: str, group: str) -> list[tuple[str, str]]:
+    """The (name, value) entries of `group` in an entry_points.txt (INI: `[group]` headers,
+    `name = value` lines, `#` comments, as importlib.metadata reads them)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return []
+    out, inside = [], False
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] == "#":
+            continue
+        if line[0] == "[" and line[-1] == "]":
+            inside = line[1:-1].strip() == group
+        elif inside and "=" in line:
+            name, value = line.split("=", 1)
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def _dist_name(meta_dir: str, fallback: str) -> str:
+    """The `Name:` header of a distribution's METADATA (PKG-INFO for an egg-info)."""
+    for fname in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(meta_dir, fname), encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("Name:"):
+                        return line[5:].strip()
+                    if not line.strip():  # the end of the headers
+                        break
+        except OSError:
+            continue
+    return fallback
+
+
+def _scan_entry_points(group: str):
+    """[(name, value, distribution)] of `group` as importlib.metadata.entry_points finds them
+    (sys.path order, directory order within one, the first distribution of each normalized
+    name), read straight from the entry_points.txt files: importing
+    importlib.metadata (email, csv, zipfile, pathlib...) and building every distribution's
+    objects costs ~15 ms of a new process's first jitted call. None where that reading might
+    differ from importlib.metadata's (a zip or other non-directory on sys.path, a finder on
+    sys.meta_path that supplies distributions itself): the caller asks importlib.metadata."""
+    import sys
+    for finder in sys.meta_path:
+        if hasattr(finder, "find_distributions") and \
+                getattr(finder, "__module__", "") != "_frozen_importlib_external" and \
+                getattr(finder, "__name__", "") != "PathFinder":
+            return None
+    seen: set = set()
+    out = []
+    for entry in sys.path:
+        root = entry or "."
+        if root.lower().endswith(".egg"):
+            return None  # an egg directory: its EGG-INFO is read by importlib.metadata
+        try:
+            names = os.listdir(root)
+        except NotADirectoryError:
+            return None  # a zip archive: importlib.metadata reads inside it
+        except OSError:
+            continue  # missing, unreadable: importlib.metadata finds nothing there either
+        for n in names:
+            if not n.lower().endswith((".dist-info", ".egg-info")):
+                continue
+            stem = n.rpartition(".")[0].partition("-")[0]
+            key = _normalized(stem)
+            if key in seen:
+                continue
+            seen.add(key)
+            meta = os.path.join(root, n)
+            eps = _read_group(os.path.join(meta, "entry_points.txt"), group)
+            if eps:
+                dist = _dist_name(meta, stem)
+                out.extend((name, value, dist) for name, value in eps)
+    return out
+
+
+def _entry_points(group: str) -> list[tuple[str, str, str]]:
+    scanned = _scan_entry_points(group)
+    if scanned is not None:
+        return scanned
+    import importlib.metadata
+    return [(ep.name, ep.value,
+             ep.dist.name if getattr(ep, "dist", None) is not None else "?")
+            for ep in importlib.metadata.entry_points(group=group)]
+
+
 def discover() -> tuple[dict[str, PluginInfo], list[str]]:
     """Entry points of group `plax.plugins`, recorded without loading them, and the clashes
     (two distributions declaring one plugin name; the first one found is kept)."""
-    import importlib.metadata  # here, not at module level: `import plax` stays fast
-
     found: dict[str, PluginInfo] = {}
     clashes: list[str] = []
-    for ep in importlib.metadata.entry_points(group="plax.plugins"):
-        dist = ep.dist.name if getattr(ep, "dist", None) is not None else "?"
-        if ep.name in found:
-            clashes.append(f"two distributions declare the plax plugin '{ep.name}': "
-                           f"'{found[ep.name].distribution}' and '{dist}'")
+    for name, value, dist in _entry_points(_GROUP):
+        if name in found:
+            clashes.append(f"two distributions declare the plax plugin '{name}': "
+                           f"'{found[name].distribution}' and '{dist}'")
             continue
-        found[ep.name] = PluginInfo(ep.name, dist, ep.value)
+        found[name] = PluginInfo(name, dist, value)
     for name, (dist, module) in _BUILTIN_PLUGINS.items():
         found.setdefault(name, PluginInfo(name, dist, module))
     return found, clashes
