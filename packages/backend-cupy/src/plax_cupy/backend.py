@@ -177,10 +177,23 @@ class CupyBackend(Backend):
         self._programs.clear()
         self._pmap_cache.clear()
 
-    def lower_text(self, closed_jaxpr) -> str:
-        """The plan of `closed_jaxpr`: each fused group with its CUDA source, each library call."""
+    def lower_text(self, closed_jaxpr, debug_info: bool = False,
+                   dialect: str | None = None) -> str:
+        """The plan of `closed_jaxpr`: each fused group with its CUDA source, each library call
+        (dialect "cuda", the default; "jaxpr": the jaxpr alone)."""
+        if dialect == "jaxpr":
+            return super().lower_text(closed_jaxpr, debug_info)
+        if dialect not in (None, "cuda"):
+            raise ValueError(f"unknown dialect {dialect!r}: the cupy backend lowers to 'cuda' "
+                             "(the default: fused kernels and library calls) or 'jaxpr'")
         from plax_cupy.lowering import plan_text
         return plan_text(self, closed_jaxpr)
+
+    def compiler_ir(self, closed_jaxpr, dialect: str | None = None):
+        """The plan's text ("cuda", the default) or the ClosedJaxpr ("jaxpr")."""
+        if dialect == "jaxpr":
+            return closed_jaxpr
+        return self.lower_text(closed_jaxpr, dialect=dialect)
 
     def pmap_execute(self, fun, args, kwargs, **options):
         from plax_cupy.pmap import pmap_execute

@@ -136,6 +136,12 @@ class Program(Executable):
                 env[s] = None
         return [env[s] for s in self.out_slots]
 
+    def as_text(self) -> str:
+        """The program as it runs: each fused group with its CUDA source, each library call."""
+        from plax.extend import registry
+        from plax_cupy.lowering import plan_text
+        return plan_text(registry.get_backend("cupy"), self.closed)
+
     def runners(self, backend) -> list:
         """The fused runners of this program and of its sub-programs (control flow branches
         and bodies, calls), created now through `backend.program(..., build=False)`."""

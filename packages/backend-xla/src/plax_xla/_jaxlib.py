@@ -495,6 +495,56 @@ def result_handler(shape, dtype, sharding):
     return xc.array_result_handler(Aval(shape, dtype), sharding, True)
 
 
+def _unimplemented(what: str, call):
+    """`call()`, with the runtime's UNIMPLEMENTED answer as NotImplementedError (as JAX's
+    Compiled methods raise it)."""
+    try:
+        return call()
+    except JaxRuntimeError as e:
+        if str(e).startswith("UNIMPLEMENTED"):
+            raise NotImplementedError(f"{what} unsupported on this XLA platform: {e}") from e
+        raise
+
+
+def compiled_text(loaded) -> str:
+    """The optimized HLO of a compiled executable (what XLA runs), as JAX's Compiled.as_text."""
+    return _unimplemented("the compiled program's text", loaded.get_hlo_text)
+
+
+def cost_analysis(loaded) -> dict:
+    """XLA's cost estimates of a compiled executable: "flops", "transcendentals", "bytes
+    accessed" (and per operand/output), "utilization..." (a dict of floats)."""
+    return dict(_unimplemented("cost analysis", loaded.cost_analysis))
+
+
+def memory_analysis(loaded):
+    """XLA's CompiledMemoryStats: argument, output, alias, temporary and generated code
+    sizes in bytes (host_* for host memory)."""
+    return _unimplemented("memory analysis", loaded.get_compiled_memory_stats)
+
+
+def hlo_computation(text: str):
+    """The XlaComputation (HLO) of a StableHLO module's text (`Lowered.compiler_ir("hlo")`)."""
+    return xc._xla.mlir.mlir_module_to_xla_computation(text, use_tuple_args=False,
+                                                       return_tuple=False)
+
+
+def hlo_cost_analysis(client, text: str) -> dict:
+    """XLA's cost estimates of a StableHLO module before compilation (`Lowered.cost_analysis`)."""
+    module = hlo_computation(text).as_hlo_module()
+    return dict(_unimplemented("cost analysis", lambda: xc._xla.hlo_module_cost_analysis(
+        client, module)))
+
+
+def parse_module(text: str):
+    """The module as a jaxlib.mlir ir.Module (`Lowered.compiler_ir("stablehlo")`), in plax's
+    MLIR context."""
+    with _mlir_lock:
+        ir, ctx = _mlir_context()
+        with ctx:
+            return ir.Module.parse(text)
+
+
 def execute(loaded, args: Sequence[Any], handlers: Sequence[Any]) -> list:
     """Run a single-device executable: one array per parameter in, one per result out."""
     return loaded.execute_sharded(args).consume_with_handlers(handlers)

@@ -394,9 +394,8 @@ class XlaBackend(Backend):
         self._pmap_cache.clear()
         self._pmap_last = None
 
-    def lower_text(self, closed_jaxpr, debug_info: bool = False, arg_shardings=None) -> str:
-        """The StableHLO module of `closed_jaxpr`, as MLIR prints it (with `debug_info`, the
-        operations' locations: `loc("scope/inner/sin")` for equations in a named_scope).
+    def _module_text(self, closed_jaxpr, arg_shardings=None) -> str:
+        """The StableHLO module of `closed_jaxpr` as the lowering writes it (generic syntax).
         `arg_shardings` (per input, None for one device): the layouts of the arguments it was
         lowered for; sharded ones make the module the partitioned program a call compiles."""
         fixed = mesh_of_jaxpr(closed_jaxpr) if len(self._all_devices) > 1 else None
@@ -409,7 +408,32 @@ class XlaBackend(Backend):
                      for s, a in zip(arg_shardings, closed_jaxpr.in_avals)]
         text, _ = lower_closed_jaxpr(closed_jaxpr, "jit", spmd=fixed, arg_shardings=texts)
         take_host_callbacks(text)  # not compiled: nothing to keep
+        return text
+
+    def lower_text(self, closed_jaxpr, debug_info: bool = False, arg_shardings=None,
+                   dialect: str | None = None) -> str:
+        """The StableHLO module of `closed_jaxpr`, as MLIR prints it (with `debug_info`, the
+        operations' locations: `loc("scope/inner/sin")` for equations in a named_scope);
+        `dialect="hlo"`: the HLO module XLA builds from it, before optimization."""
+        _check_dialect(dialect)
+        text = self._module_text(closed_jaxpr, arg_shardings)
+        if dialect == "hlo":
+            return jl.hlo_computation(text).as_hlo_text()
         return jl.verify(text, pretty=True, debug_info=debug_info)
+
+    def compiler_ir(self, closed_jaxpr, dialect: str | None = None, arg_shardings=None):
+        """`Lowered.compiler_ir`: the module as a jaxlib.mlir ir.Module ("stablehlo", the
+        default) or as jaxlib's XlaComputation ("hlo")."""
+        _check_dialect(dialect)
+        text = self._module_text(closed_jaxpr, arg_shardings)
+        if dialect == "hlo":
+            return jl.hlo_computation(text)
+        jl.verify(text)
+        return jl.parse_module(text)
+
+    def lowered_cost_analysis(self, closed_jaxpr, arg_shardings=None) -> dict:
+        """XLA's cost estimates of the module before compilation (`Lowered.cost_analysis`)."""
+        return jl.hlo_cost_analysis(self._client, self._module_text(closed_jaxpr, arg_shardings))
 
     def pmap_execute(self, fun, args, kwargs, **options):
         from plax_xla.pmap import pmap_execute
@@ -424,6 +448,12 @@ class XlaBackend(Backend):
 # runtime's worker-thread arenas, which give memory back between calls: the first touch of
 # each 4 KiB page faults again every call (measured: 3,500 faults for a 16 MiB output)
 _RECYCLE_BYTES = 8 << 20
+
+
+def _check_dialect(dialect) -> None:
+    if dialect not in (None, "stablehlo", "hlo"):
+        raise ValueError(f"unknown dialect {dialect!r}: the xla backend lowers to 'stablehlo' "
+                         "(the default) or 'hlo'")
 
 
 class _TokenArgs:
@@ -530,6 +560,19 @@ class XlaExecutable(Executable):
                                                host_callbacks=self.host_callbacks)
         sharding = jl.single_sharding(native)
         return loaded, [jl.result_handler(s, d, sharding) for s, d in self._out]
+
+    def as_text(self) -> str:
+        """The optimized HLO module XLA compiled (after fusion, layout assignment...)."""
+        return jl.compiled_text(self._loaded)
+
+    def cost_analysis(self) -> dict:
+        return jl.cost_analysis(self._loaded)
+
+    def memory_analysis(self):
+        return jl.memory_analysis(self._loaded)
+
+    def runtime_executable(self):
+        return self._loaded
 
     def __call__(self, buffers: Sequence[Any]) -> list:
         if self._check_device:

@@ -134,7 +134,7 @@ class SpmdRunner:
         backend.stats["spmd_compiles"] += 1
         loaded = backend._compile_loaded(text, natives, num_partitions=len(natives),
                                          num_outputs=len(self._out))
-        self.last_text = text
+        self.last_text, self.last_loaded = text, loaded
         handlers = []
         for (shape, dtype), out_text in zip(self._out, jl.output_sharding_texts(loaded)):
             sharding = backend.sharding_from_text(out_text, spmd, len(shape))
@@ -158,3 +158,23 @@ class SpmdExecutable(Executable):
     @property
     def text(self) -> str:
         return getattr(self._run, "last_text", "")
+
+    def _loaded(self):
+        loaded = getattr(self._run, "last_loaded", None)
+        if loaded is None:
+            raise NotImplementedError(
+                "this program is partitioned for its arguments' layouts when it is first "
+                "called: call it once, then ask again")
+        return loaded
+
+    def as_text(self) -> str:
+        return jl.compiled_text(self._loaded())
+
+    def cost_analysis(self) -> dict:
+        return jl.cost_analysis(self._loaded())
+
+    def memory_analysis(self):
+        return jl.memory_analysis(self._loaded())
+
+    def runtime_executable(self):
+        return self._loaded()

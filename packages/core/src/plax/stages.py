@@ -1,8 +1,8 @@
 """plax.stages (as jax.stages): the types of jit's ahead-of-time stages. `Wrapped` is what
 `plax.jit(f)` returns, `Lowered` what its `.lower(*args)` returns, `Compiled` what
-`.lower(...).compile()` returns; `Traced` is the type of `.trace(*args)` (in plax the closed
-jaxpr itself); `ArgInfo` the leaves of their `.args_info`. Wrapped, Lowered and Compiled come
-from plax-transforms (loaded on first use)."""
+`.lower(...).compile()` returns; `Traced` is the type of `.trace(*args)` (its `.jaxpr` the
+ClosedJaxpr); `ArgInfo` the leaves of their `.args_info`. Wrapped, Traced, Lowered and Compiled
+come from plax-transforms (loaded on first use)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from plax._src import lazy as _lazy
 
 import dataclasses
 from typing import Any, Union
-
-from plax._src.core import ClosedJaxpr as Traced  # noqa: F401
 
 # the compiler options a Compiled takes, as JAX's alias: option name -> value
 CompilerOptions = dict[str, Union[str, bool]]
@@ -32,7 +30,7 @@ class ArgInfo:
     def dtype(self):
         return self._aval.dtype
 
-_FROM_TRANSFORMS = ("Wrapped", "Lowered", "Compiled")
+_FROM_TRANSFORMS = ("Wrapped", "Traced", "Lowered", "Compiled")
 
 
 __getattr__, __dir__ = _lazy.plugin_names(__name__, _FROM_TRANSFORMS, globals(),

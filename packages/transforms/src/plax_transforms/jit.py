@@ -25,7 +25,7 @@ from plax.extend import config
 from plax.extend import EVAL_TRACE, Token, abstract_token, current_trace
 from plax_transforms._leaks import check_leaks
 from plax.extend import trace_context as _ctx
-from plax.tree_util import register_pytree_node, tree_flatten, tree_unflatten
+from plax.tree_util import register_pytree_node, tree_flatten, tree_map, tree_unflatten
 from plax.dtypes import float0 as _FLOAT0
 from plax.extend import execution
 from plax.extend import key_reuse, state
@@ -674,9 +674,13 @@ class JitFunction(_JitBase):
         in_tree = tree_flatten((dyn_args, dyn_kwargs))[1]
         return Lowered(self, entry, self._pick_backend(leaves), leaves, in_tree)
 
-    def trace(self, *args, **kwargs):
-        entry, _ = self._entry(args, kwargs)
-        return entry.closed
+    def trace(self, *args, **kwargs) -> "Traced":
+        """The traced program for these arguments (`.jaxpr`, `.out_info`, `.lower()`), as
+        JAX's `jit(f).trace(...)`."""
+        entry, leaves = self._entry(args, kwargs)
+        dyn_args, dyn_kwargs, _, _ = self._split(args, kwargs)
+        in_tree = tree_flatten((dyn_args, dyn_kwargs))[1]
+        return Traced(self, entry, leaves, in_tree, args, kwargs)
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -696,6 +700,47 @@ class JitFunction(_JitBase):
         return f"<jit({self.name})>"
 
 
+class Traced:
+    """`jit(f).trace(*args)`: the program traced for one signature (its ClosedJaxpr as
+    `.jaxpr`), before lowering."""
+
+    def __init__(self, jf: JitFunction, entry: _Entry, leaves, in_tree, args, kwargs):
+        self._jf, self._entry, self._leaves, self._in_tree = jf, entry, leaves, in_tree
+        self._call = (args, kwargs)
+        self.args_info = _args_info(in_tree, leaves, entry.donated)
+
+    @property
+    def jaxpr(self) -> ClosedJaxpr:
+        return self._entry.closed
+
+    @property
+    def fun_name(self) -> str:
+        return self._jf.name
+
+    @property
+    def in_avals(self):
+        return _in_avals(self.args_info)
+
+    @property
+    def out_info(self):
+        """The outputs as a tree of ShapeDtypeStructs."""
+        return _out_info(self._entry)
+
+    @property
+    def out_avals(self):
+        return tree_unflatten(self._entry.out_tree, list(self._entry.out_avals))
+
+    def lower(self) -> "Lowered":
+        return Lowered(self._jf, self._entry, self._jf._pick_backend(self._leaves),
+                       self._leaves, self._in_tree)
+
+    def __call__(self, *args, **kwargs):
+        return self._jf(*args, **kwargs)
+
+    def __repr__(self):
+        return f"Traced({self.fun_name}):\n{self._entry.closed}"
+
+
 class Lowered:
     """`jit(f).lower(*args)`: the traced program for one signature, before compilation."""
 
@@ -707,6 +752,7 @@ class Lowered:
             if any(s is not None for s in shardings) else None
         self._args_info = None if in_tree is None else _args_info(in_tree, leaves,
                                                                   entry.donated)
+        self._in_tree, self._avals = in_tree, tuple(map(get_aval, leaves))
 
     @property
     def args_info(self):
@@ -719,14 +765,45 @@ class Lowered:
         """The outputs as a tree of ShapeDtypeStructs, as JAX's Lowered.out_info."""
         return _out_info(self._entry)
 
-    def as_text(self, debug_info: bool = False) -> str:
-        """The lowered program as text; `debug_info=True` adds its source locations (the
+    @property
+    def in_avals(self):
+        """The avals of the non-static arguments, in their (args, kwargs) tree."""
+        return _in_avals(self._args_info)
+
+    def _kw(self) -> dict:
+        return {"arg_shardings": self._shardings} if self._shardings is not None else {}
+
+    def as_text(self, dialect: str | None = None, *, debug_info: bool = False) -> str:
+        """The lowered program as text (xla: StableHLO, or `dialect="hlo"` the HLO module
+        before optimization); `debug_info=True` adds its source locations (the
         `plax.named_scope` paths, as JAX's `as_text(debug_info=True)`). For arguments over
         several devices, the partitioned program, their shardings on its parameters."""
-        kw = {"debug_info": True} if debug_info else {}
-        if self._shardings is not None:
-            kw["arg_shardings"] = self._shardings
+        kw = self._kw()
+        if debug_info:
+            kw["debug_info"] = True
+        if dialect is not None:
+            kw["dialect"] = dialect
         return self._backend.lower_text(self._entry.closed, **kw)
+
+    def compiler_ir(self, dialect: str | None = None):
+        """The lowered program as the compiler's object (xla: a jaxlib.mlir Module, or with
+        `dialect="hlo"` an XlaComputation; backends without a language of their own: the
+        ClosedJaxpr); None where the backend has none, as JAX's."""
+        kw = self._kw()
+        if dialect is not None:
+            kw["dialect"] = dialect
+        try:
+            return self._backend.compiler_ir(self._entry.closed, **kw)
+        except NotImplementedError:
+            return None
+
+    def cost_analysis(self):
+        """The compiler's cost estimates before compiling (xla: a dict with "flops",
+        "transcendentals", "bytes accessed"...); None where the backend has none, as JAX's."""
+        try:
+            return self._backend.lowered_cost_analysis(self._entry.closed, **self._kw())
+        except NotImplementedError:
+            return None
 
     def jaxpr(self) -> ClosedJaxpr:
         return self._entry.closed
@@ -736,6 +813,7 @@ class Lowered:
             self._jf._compile(self._entry, self._backend)
         compiled = Compiled(self._jf, self._entry, self._backend, exe)
         compiled.args_info = self._args_info
+        compiled._in_tree, compiled._avals = self._in_tree, self._avals
         return compiled
 
 
@@ -764,6 +842,11 @@ def _args_info(in_tree, leaves, donated):
                                     for i, x in enumerate(leaves)])
 
 
+def _in_avals(args_info):
+    from plax.stages import ArgInfo
+    return tree_map(lambda a: a._aval, args_info, is_leaf=lambda a: isinstance(a, ArgInfo))
+
+
 def _out_info(entry):
     from plax import ShapeDtypeStruct
     structs = [ShapeDtypeStruct(a.shape, a.dtype) if hasattr(a, "shape") else a
@@ -783,10 +866,25 @@ class Compiled:
         return _out_info(self._entry)
 
     def __call__(self, *args, **kwargs):
-        entry, leaves = self._jf._entry(args, kwargs)
-        if entry is not self._entry:
-            raise TypeError("a Compiled function must be called with arguments of the shapes, "
-                            "dtypes and tree structure it was lowered for")
+        """Run the program on its non-static arguments (the static ones were fixed when it
+        was lowered and are not passed again, as JAX's), of the shapes and dtypes it was
+        lowered for."""
+        entry = self._entry
+        leaves, tree = tree_flatten((args, kwargs))
+        if tree != self._in_tree:
+            raise TypeError(
+                f"jit({self._jf.name}) was compiled for arguments {self._in_tree} and called "
+                f"with {tree}; a Compiled function takes the non-static arguments only (static "
+                "ones were fixed when it was lowered)")
+        for i, (x, want) in enumerate(zip(leaves, self._avals)):
+            have = get_aval(x)
+            if have != want and (getattr(have, "shape", None), getattr(have, "dtype", None)) \
+                    != (getattr(want, "shape", None), getattr(want, "dtype", None)):
+                from plax.tree_util import keystr, tree_flatten_with_path
+                path = keystr(tree_flatten_with_path((args, kwargs))[0][i][0])
+                raise TypeError(
+                    f"argument {path} of compiled jit({self._jf.name}) is {have.str_short()}, "
+                    f"but it was compiled for {want.str_short()}")
         refs = []
         if entry.ref_pos or entry.lifted:  # Ref values in, last values stored back (as _run)
             refs, leaves = _ref_inputs(entry, leaves)
@@ -801,8 +899,32 @@ class Compiled:
             state.write_back(refs, finals)
         return out
 
+    @property
+    def in_avals(self):
+        """The avals of the non-static arguments, in their (args, kwargs) tree."""
+        return _in_avals(self.args_info)
+
     def as_text(self) -> str:
-        return Lowered(self._jf, self._entry, self._backend).as_text()
+        """The program as compiled (xla: the optimized HLO module, after fusion and layout
+        assignment, as JAX's Compiled.as_text; reference: the jaxpr it runs; cupy: the fused
+        kernels' CUDA and the library calls)."""
+        return self._exe.as_text()
+
+    def cost_analysis(self) -> dict:
+        """The compiler's cost estimates of the compiled program (xla: "flops",
+        "transcendentals", "bytes accessed"...). NotImplementedError where the backend has
+        none, as JAX's."""
+        return self._exe.cost_analysis()
+
+    def memory_analysis(self):
+        """The compiler's memory figures (xla: CompiledMemoryStats with argument, output,
+        temporary and generated-code sizes in bytes). NotImplementedError where the backend
+        has none, as JAX's."""
+        return self._exe.memory_analysis()
+
+    def runtime_executable(self):
+        """The runtime's object for the program (xla: jaxlib's LoadedExecutable)."""
+        return self._exe.runtime_executable()
 
 
 def _static_map(statics) -> dict:
@@ -954,8 +1076,9 @@ def _jit_transpose(cts, *args, jaxpr: ClosedJaxpr, name: str, **params):
 
 def register(reg) -> None:
     from plax_transforms.batching import needs_trace
-    # plax.stages' types (as jax.stages: jit(f), .lower(...), .lower(...).compile())
-    for name, cls in (("Wrapped", JitFunction), ("Lowered", Lowered), ("Compiled", Compiled)):
+    # plax.stages' types (as jax.stages: jit(f), .trace(...), .lower(...), .compile())
+    for name, cls in (("Wrapped", JitFunction), ("Traced", Traced), ("Lowered", Lowered),
+                      ("Compiled", Compiled)):
         reg.register_api(f"stages.{name}", cls)
     reg.add_jvp(jit_p, _jit_jvp)
     reg.add_transpose(jit_p, _jit_transpose)

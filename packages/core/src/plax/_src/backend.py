@@ -56,6 +56,24 @@ class Executable:
         alone, with whatever per-call checks can be skipped. Default: the executable itself."""
         return self
 
+    # what `jit(f).lower(x).compile()` reports about the program (JAX's Compiled methods);
+    # a backend with nothing to say raises NotImplementedError, as JAX documents
+    def as_text(self) -> str:
+        """The program as compiled, as text (XLA: the optimized HLO module)."""
+        raise NotImplementedError(f"{type(self).__name__}: no text of the compiled program")
+
+    def cost_analysis(self) -> dict:
+        """The compiler's cost estimates ("flops", "transcendentals", "bytes accessed"...)."""
+        raise NotImplementedError(f"{type(self).__name__}: no cost analysis")
+
+    def memory_analysis(self):
+        """The compiler's memory figures (argument, output, temporary sizes in bytes...)."""
+        raise NotImplementedError(f"{type(self).__name__}: no memory analysis")
+
+    def runtime_executable(self):
+        """The runtime's own object for the program (XLA: jaxlib's LoadedExecutable)."""
+        return self
+
 
 class UnsupportedPrimitiveError(NotImplementedError):
     """The chosen backend has no implementation of a primitive the program uses."""
@@ -162,13 +180,31 @@ class Backend:
         """Whether this backend can run `prim` (eagerly and in compiled programs)."""
         raise NotImplementedError
 
-    def lower_text(self, closed_jaxpr, debug_info: bool = False) -> str:
+    def lower_text(self, closed_jaxpr, debug_info: bool = False,
+                   dialect: str | None = None) -> str:
         """The program `compile` would build, as text (`jit(f).lower(x).as_text()`); a backend
         without an intermediate language of its own shows the jaxpr. `debug_info`: with the
-        source locations (`plax.named_scope` paths) where the language has them."""
+        source locations (`plax.named_scope` paths) where the language has them. `dialect`:
+        one of the languages the backend lowers through (None: its own)."""
+        self._check_jaxpr_dialect(dialect)
         if debug_info and hasattr(closed_jaxpr, "pretty_print"):
             return closed_jaxpr.pretty_print(name_stack=True)
         return str(closed_jaxpr)
+
+    def compiler_ir(self, closed_jaxpr, dialect: str | None = None):
+        """`Lowered.compiler_ir(dialect)`: the program as the compiler's own object; a backend
+        without an intermediate language of its own gives the ClosedJaxpr."""
+        self._check_jaxpr_dialect(dialect)
+        return closed_jaxpr
+
+    def lowered_cost_analysis(self, closed_jaxpr) -> dict:
+        """`Lowered.cost_analysis()`: the compiler's cost estimates before compiling."""
+        raise NotImplementedError(f"backend '{self.name}' has no cost analysis")
+
+    def _check_jaxpr_dialect(self, dialect) -> None:
+        if dialect not in (None, "jaxpr"):
+            raise ValueError(f"unknown dialect {dialect!r}: backend '{self.name}' runs the "
+                             "jaxpr itself (dialect 'jaxpr', the default)")
 
     def pmap_execute(self, fun, args: tuple, kwargs: dict, *, axis_name, in_axes, out_axes,
                      static_argnums: tuple, devices, donate_argnums):

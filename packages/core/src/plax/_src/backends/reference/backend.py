@@ -115,6 +115,11 @@ class PlanExecutable(Executable):
 
     __slots__ = ("template", "in_slots", "out_slots", "steps", "jaxpr")
 
+    def as_text(self) -> str:
+        """The jaxpr this executable interprets (the reference backend compiles to nothing
+        else)."""
+        return str(self.jaxpr)
+
     def __init__(self, backend: ReferenceBackend, closed: ClosedJaxpr):
         jaxpr = closed.jaxpr
         self.jaxpr = closed
