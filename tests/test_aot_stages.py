@@ -110,6 +110,8 @@ def test_compiled_program_view(xla):
     assert type(compiled.runtime_executable()).__name__ == "LoadedExecutable"
     (aw, ax), _ = compiled.in_avals
     assert (aw.shape, ax.shape) == (W.shape, X.shape)
+    one = plax.sharding.SingleDeviceSharding(plax.devices()[0])
+    assert compiled.input_shardings == ((one, one), {}) and compiled.output_shardings == one
 
 
 def test_compiled_view_from_the_persistent_cache(xla, tmp_path):
@@ -173,5 +175,7 @@ def test_other_backends_views(backend):
         compiled.cost_analysis()
     with pytest.raises(NotImplementedError):
         compiled.memory_analysis()
+    one = plax.sharding.SingleDeviceSharding(plax.devices(backend)[0])
+    assert compiled.input_shardings == ((one, one), {}) and compiled.output_shardings == one
     assert_close(compiled(W, X), np.tanh(X @ W), rtol=1e-5)
 

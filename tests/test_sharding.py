@@ -432,6 +432,28 @@ def committed_mismatch_lowered_text_and_compile_cache():
             assert out.sharding == rows
             np.testing.assert_allclose(out, np.cos(x) * 3 + 0.5, rtol=1e-6)
 
+@check
+def compiled_for_sharded_inputs():
+    # Compiled's reports describe the program partitioned for the inputs' layouts (as JAX's)
+    rows = NamedSharding(mesh4, P("d"))
+    a = plax.device_put(x, rows)
+    compiled = plax.jit(lambda v, w: (pnp.sin(v) * w).sum(0)).lower(a, np.float32(2)).compile()
+    text = compiled.as_text()
+    assert "num_partitions=4" in text and "f32[2,4]" in text, text[:600]  # one row block
+    ins, kw = compiled.input_shardings
+    assert ins[0] == rows and kw == {}, compiled.input_shardings
+    assert ins[1] == NamedSharding(mesh4, P()), ins[1]  # a one-device input: replicated
+    assert compiled.output_shardings == NamedSharding(mesh4, P()), compiled.output_shardings
+    assert compiled.memory_analysis().argument_size_in_bytes == 2 * 4 * 4 + 4  # per device
+    assert compiled.cost_analysis()["transcendentals"] == 2 * 4
+    np.testing.assert_allclose(compiled(a, np.float32(2)), (np.sin(x) * 2).sum(0), rtol=1e-5)
+    # the call ran the variant compiled for the report: no compile more
+    st = dict(stats())
+    compiled(a, np.float32(3))
+    assert stats()["spmd_compiles"] == st["spmd_compiles"]
+    same = plax.jit(lambda v: v + 1).lower(a).compile()
+    assert same.output_shardings == rows and same.input_shardings[0][0] == rows
+
 print("RESULTS" + json.dumps(results))
 '''
 
@@ -451,7 +473,8 @@ SHARDED_CHECKS = ["device_put_places_each_slice", "make_array_constructors", "vi
                   "pmap_psum_scatter_and_all_to_all",
                   "jit_in_out_shardings_partition_the_program", "committed_inputs_are_respected",
                   "with_sharding_constraint_rules",
-                  "committed_mismatch_lowered_text_and_compile_cache"]
+                  "committed_mismatch_lowered_text_and_compile_cache",
+                  "compiled_for_sharded_inputs"]
 
 
 @pytest.mark.parametrize("name", SHARDED_CHECKS)

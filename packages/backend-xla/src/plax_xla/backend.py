@@ -574,6 +574,17 @@ class XlaExecutable(Executable):
     def runtime_executable(self):
         return self._loaded
 
+    def shardings(self):
+        one = SingleDeviceSharding(self._backend._by_native[self._device])
+        return [one] * len(self._in), [one] * len(self._out)
+
+    def specialize(self, layouts):
+        """Inputs over several devices run the program partitioned for their layouts."""
+        if self._spmd is None or layouts is None or all(s is None for s in layouts):
+            return self
+        from plax_xla.spmd import PartitionedView
+        return PartitionedView(self._spmd, tuple(layouts))
+
     def __call__(self, buffers: Sequence[Any]) -> list:
         if self._check_device:
             dev = self._device

@@ -72,15 +72,21 @@ class SpmdRunner:
         self._out = [physical(a) for a in out_avals]
         self._variants: dict = {}
         self._by_layout: dict = {}  # input layouts -> (devices, executable, handlers)
+        self.shardings: dict = {}  # id(executable) -> (input shardings, output shardings)
+
+    def variant(self, layouts: tuple):
+        """(partition devices, executable, result handlers) for inputs laid out so (each
+        input's plax sharding, None for a one-device input), compiled on first use."""
+        hit = self._by_layout.get(layouts)
+        if hit is None:
+            hit = self._by_layout[layouts] = self._prepare(layouts)
+        return hit
 
     def __call__(self, buffers: Sequence[Any]) -> list:
         backend = self._backend
         layouts = tuple(None if jl.single_device_of(b) is not None else backend.buffer_sharding(b)
                         for b in buffers)
-        hit = self._by_layout.get(layouts)
-        if hit is None:
-            hit = self._by_layout[layouts] = self._prepare(layouts)
-        natives, loaded, handlers = hit
+        natives, loaded, handlers = self.variant(layouts)
         if backend._process_count == 1:
             local = natives
         else:  # a multi-process launch: refused from another thread than thread_guard's
@@ -135,12 +141,40 @@ class SpmdRunner:
         loaded = backend._compile_loaded(text, natives, num_partitions=len(natives),
                                          num_outputs=len(self._out))
         self.last_text, self.last_loaded = text, loaded
-        handlers = []
+        handlers, outs = [], []
         for (shape, dtype), out_text in zip(self._out, jl.output_sharding_texts(loaded)):
             sharding = backend.sharding_from_text(out_text, spmd, len(shape))
+            outs.append(sharding)
             handlers.append(jl.result_handler(shape, dtype,
                                               backend.gspmd(sharding, len(shape), spmd.devices)))
+        # the plax shardings of its parameters and results (Compiled.input_shardings...)
+        self.shardings[id(loaded)] = ([backend.sharding_from_text(t, spmd, len(shape))
+                                       for t, (shape, _) in zip(texts, self._in)], outs)
         return loaded, handlers
+
+
+class PartitionedView:
+    """What `Compiled` reports of a program partitioned for given input layouts: the variant
+    a call on inputs laid out so runs (compiled here if no call has yet)."""
+
+    def __init__(self, runner: SpmdRunner, layouts: tuple):
+        self._runner = runner
+        _, self._loaded, _ = runner.variant(tuple(layouts))
+
+    def as_text(self) -> str:
+        return jl.compiled_text(self._loaded)
+
+    def cost_analysis(self) -> dict:
+        return jl.cost_analysis(self._loaded)
+
+    def memory_analysis(self):
+        return jl.memory_analysis(self._loaded)
+
+    def runtime_executable(self):
+        return self._loaded
+
+    def shardings(self):
+        return self._runner.shardings[id(self._loaded)]
 
 
 class SpmdExecutable(Executable):
@@ -159,12 +193,15 @@ class SpmdExecutable(Executable):
     def text(self) -> str:
         return getattr(self._run, "last_text", "")
 
+    def specialize(self, layouts):
+        """The program partitioned for inputs laid out so (its mesh fixes the devices)."""
+        return PartitionedView(self._run, tuple(layouts) if layouts is not None
+                               else (None,) * len(self._run._in))
+
     def _loaded(self):
         loaded = getattr(self._run, "last_loaded", None)
         if loaded is None:
-            raise NotImplementedError(
-                "this program is partitioned for its arguments' layouts when it is first "
-                "called: call it once, then ask again")
+            return self.specialize(None).runtime_executable()
         return loaded
 
     def as_text(self) -> str:

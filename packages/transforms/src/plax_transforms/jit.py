@@ -814,6 +814,8 @@ class Lowered:
         compiled = Compiled(self._jf, self._entry, self._backend, exe)
         compiled.args_info = self._args_info
         compiled._in_tree, compiled._avals = self._in_tree, self._avals
+        # inputs over several devices: the program partitioned for their layouts
+        compiled._view = exe.specialize(self._shardings) if self._shardings else exe
         return compiled
 
 
@@ -858,6 +860,7 @@ def _out_info(entry):
 class Compiled:
     def __init__(self, jf, entry, backend, exe):
         self._jf, self._entry, self._backend, self._exe = jf, entry, backend, exe
+        self._view = exe  # what its reports describe (Lowered.compile: the partitioned one)
         self.args_info = None  # set by Lowered.compile: the Lowered's args_info
 
     @property
@@ -906,25 +909,47 @@ class Compiled:
 
     def as_text(self) -> str:
         """The program as compiled (xla: the optimized HLO module, after fusion and layout
-        assignment, as JAX's Compiled.as_text; reference: the jaxpr it runs; cupy: the fused
-        kernels' CUDA and the library calls)."""
-        return self._exe.as_text()
+        assignment, partitioned for inputs over several devices, as JAX's Compiled.as_text;
+        reference: the jaxpr it runs; cupy: the fused kernels' CUDA and the library calls)."""
+        return self._view.as_text()
 
     def cost_analysis(self) -> dict:
         """The compiler's cost estimates of the compiled program (xla: "flops",
         "transcendentals", "bytes accessed"...). NotImplementedError where the backend has
         none, as JAX's."""
-        return self._exe.cost_analysis()
+        return self._view.cost_analysis()
 
     def memory_analysis(self):
         """The compiler's memory figures (xla: CompiledMemoryStats with argument, output,
         temporary and generated-code sizes in bytes). NotImplementedError where the backend
         has none, as JAX's."""
-        return self._exe.memory_analysis()
+        return self._view.memory_analysis()
 
     def runtime_executable(self):
         """The runtime's object for the program (xla: jaxlib's LoadedExecutable)."""
-        return self._exe.runtime_executable()
+        return self._view.runtime_executable()
+
+    def _shardings(self):
+        got = self._view.shardings()
+        if got is None:  # the backend's default device throughout
+            from plax.sharding import SingleDeviceSharding
+            one = SingleDeviceSharding(self._backend.default_device())
+            got = ([one] * (len(self._entry.consts) + len(self._avals)),
+                   [one] * len(self._entry.out_avals))
+        return got
+
+    @property
+    def input_shardings(self):
+        """The non-static arguments' shardings, in their (args, kwargs) tree, as JAX's."""
+        ins = self._shardings()[0]
+        return tree_unflatten(self._in_tree, list(ins[len(ins) - len(self._avals):]))
+
+    @property
+    def output_shardings(self):
+        """The outputs' shardings, in the output tree, as JAX's."""
+        entry = self._entry
+        out = tree_unflatten(entry.out_tree, list(self._shardings()[1]))
+        return out[0] if entry.ref_pos or entry.lifted else out
 
 
 def _static_map(statics) -> dict:

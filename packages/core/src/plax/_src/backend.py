@@ -74,6 +74,17 @@ class Executable:
         """The runtime's own object for the program (XLA: jaxlib's LoadedExecutable)."""
         return self
 
+    def shardings(self):
+        """(the inputs' shardings, the outputs'): lists of plax shardings, or None for the
+        backend's default device throughout."""
+        return None
+
+    def specialize(self, layouts):
+        """What `Compiled` reports for inputs laid out as `layouts` (per input, a sharding
+        over several devices or None): an object with this class's report methods (as_text,
+        cost_analysis, memory_analysis, runtime_executable, shardings); default self."""
+        return self
+
 
 class UnsupportedPrimitiveError(NotImplementedError):
     """The chosen backend has no implementation of a primitive the program uses."""
