@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from plax.extend import abstract_token
+from plax.extend import Literal, abstract_token
 from plax_cupy import cops
 from plax_cupy.emitter import Emitter as _Emitter
 from plax_cupy.emitter import size as _size
@@ -72,6 +72,10 @@ def supports(eqn) -> bool:
     """Can a kernel compute this equation? (The planner's default `supports`.)"""
     name = eqn.primitive.name
     avals = [x.aval for x in eqn.invars]
+    if name == "reduce_window":  # the generic one: its computation inlined, or the library
+        outs = [v.aval for v in eqn.outvars]
+        return (all(cops.name(a.dtype) in cops.DTYPES for a in avals + outs)
+                and inlinable(eqn.params["jaxpr"]))
     if len(eqn.outvars) != 1:
         return False
     out = eqn.outvars[0].aval
@@ -392,6 +396,56 @@ def _window_dims(em, e, oidx, xshape, select):
     return tuple(src), (" && ".join(f"({c})" for c in conds) or None), opened
 
 
+_SCALAR_VIEWS = frozenset({"broadcast_in_dim", "reshape", "squeeze", "copy", "copy_p"})
+
+
+def inlinable(closed) -> bool:
+    """Can the generic reduce_window's computation (a ClosedJaxpr over scalars) be inlined
+    into its kernel? Its equations must be elementwise ops the kernels compute (or views of a
+    scalar as a scalar) and its consts scalars."""
+    jaxpr = getattr(closed, "jaxpr", closed)
+    if any(np.ndim(c) != 0 or cops.name(np.asarray(c).dtype) not in cops.DTYPES
+           for c in getattr(closed, "consts", ())):
+        return False
+    for e in jaxpr.eqns:
+        if len(e.outvars) != 1 or getattr(e.primitive, "effectful", False):
+            return False
+        out = e.outvars[0].aval
+        ins = [x.aval for x in e.invars]
+        if any(a.shape != () for a in ins + [out]) or any(
+                cops.name(a.dtype) not in cops.DTYPES for a in ins + [out]):
+            return False
+        name = e.primitive.name
+        if name in _SCALAR_VIEWS and len(ins) == 1 and ins[0].dtype == out.dtype:
+            continue
+        if not (getattr(e.primitive, "elementwise", False) and cops.supports_elementwise(
+                name, [a.dtype for a in ins], out.dtype, e.params)):
+            return False
+    return True
+
+
+def inline_computation(em, closed, args) -> list:
+    """The C++ names of the results of the computation `closed` (see `inlinable`) applied to
+    the scalar C++ values `args`, its equations emitted in order as a kernel's elementwise
+    ops are (each rounded to its dtype)."""
+    jaxpr = getattr(closed, "jaxpr", closed)
+    env = {}
+    for v, c in zip(jaxpr.constvars, getattr(closed, "consts", ())):
+        env[v] = cops.literal(np.asarray(c).item(), v.aval.dtype)
+    env.update(zip(jaxpr.invars, args))
+
+    def read(x):
+        return cops.literal(x.val, x.aval.dtype) if isinstance(x, Literal) else env[x]
+    for e in jaxpr.eqns:
+        vals = [read(x) for x in e.invars]
+        out = e.outvars[0].aval
+        if e.primitive.name in _SCALAR_VIEWS:
+            env[e.outvars[0]] = vals[0]
+        else:
+            env[e.outvars[0]] = em.elementwise(e, vals, out)
+    return [read(x) for x in jaxpr.outvars]
+
+
 def _select_keeps(select_prim, v, best) -> str:
     """select(best, v): the selection stays unless this holds (XLA's select computation: a
     NaN on either side fails it, so a NaN is taken and given up to the next element)."""
@@ -454,6 +508,8 @@ def _window(em, group) -> int:
     em.open(f"for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < {n}; "
             f"o += ({it})blockDim.x * gridDim.x)")
     oidx = em.delinearize("o", group.shape)
+    if prim == "reduce_window":
+        return _generic_window(em, group, e, oidx)
     ct = cops.compute_type(dt)
     acc = em.tmp("acc")
     if prim == "select_and_gather_add":
@@ -478,6 +534,47 @@ def _window(em, group) -> int:
             em.value(r, oidx)
     _stores(em, group, oidx, "o")
     em.close()
+    return max(1, min(MAX_GRID, -(-n // BLOCK)))
+
+
+def _generic_window(em, group, e, oidx) -> int:
+    """The generic reduce_window: per output element, accumulators from the init values, then
+    the computation inlined at every window position in XLA's (row-major) order, padding and
+    dilation holes visited with the init values (the reference backend's order, so a
+    non-associative computation agrees), then the epilogue roots at the output index."""
+    nv = len(e.outvars)
+    xs, inits = e.invars[:nv], e.invars[nv:]
+    accs = []
+    for x, i in zip(xs, inits):
+        accs.append(em.tmp("acc"))
+        em.emit(f"{cops.compute_type(x.aval.dtype)} {accs[-1]} = {em.value(i, ())};")
+    src, cond, opened = _window_dims(em, e, oidx, tuple(xs[0].aval.shape), True)
+    vals = []
+    for x, i in zip(xs, inits):
+        ct = cops.compute_type(x.aval.dtype)
+        if cond is None:
+            vals.append(em.value(x, src))
+            continue
+        vals.append(em.tmp("x"))
+        em.emit(f"{ct} {vals[-1]} = {em.value(i, ())};")
+        em.open(f"if ({cond})")
+        em.emit(f"{vals[-1]} = {em.value(x, src)};")
+        em.close()
+    res = inline_computation(em, e.params["jaxpr"], accs + vals)
+    tmps = [em.let(cops.compute_type(x.aval.dtype), r) for x, r in zip(xs, res)]
+    for a, t in zip(accs, tmps):  # (every result first: the computation may swap them)
+        em.emit(f"{a} = {t};")
+    for _ in range(opened):
+        em.close()
+    for o, a in zip(e.outvars, accs):
+        em.bind(o, oidx, a)
+    outs = set(e.outvars)
+    for r in group.roots:
+        if r not in outs:
+            em.value(r, oidx)
+    _stores(em, group, oidx, "o")
+    em.close()
+    n = _size(group.shape)
     return max(1, min(MAX_GRID, -(-n // BLOCK)))
 
 

@@ -70,7 +70,8 @@ SCAN_OPS = frozenset({"cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp"})
 SCATTER_OPS = frozenset({"scatter", "scatter-add", "scatter-sub", "scatter-mul", "scatter-min",
                          "scatter-max"})
 WINDOW_OPS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min",
-                        "select_and_gather_add"})
+                        "select_and_gather_add", "reduce_window"})
+MULTI_OUTPUT_OPS = frozenset({"reduce_window"})  # fusible with several results (window roots)
 WINDOW_SCATTER_OPS = frozenset({"select_and_scatter_add"})
 SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter")
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
@@ -113,7 +114,8 @@ def classify(eqn, supports: Callable | None = None) -> str | None:
     """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter' for a fusible
     equation, None for a library step."""
     prim = eqn.primitive
-    if getattr(prim, "effectful", False) or len(eqn.outvars) != 1:
+    if getattr(prim, "effectful", False) or (len(eqn.outvars) != 1
+                                             and prim.name not in MULTI_OUTPUT_OPS):
         return None
     if supports is not None and not supports(eqn):
         return None
@@ -157,7 +159,7 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
     jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
     kind = {id(e): classify(e, supports) for e in jaxpr.eqns}
     eqns = _live(jaxpr, kind)
-    producer = {e.outvars[0]: e for e in eqns if kind[id(e)] is not None}
+    producer = {v: e for e in eqns if kind[id(e)] is not None for v in e.outvars}
     uses: dict = {}
     for e in eqns:
         for x in e.invars:
@@ -183,9 +185,10 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
         if k in SPECIAL_KINDS:  # its own kernel, its operands' producers inlined
             g = FusedGroup([], [], [], [], _space_shape(e, k), None, len(steps), special=k)
             steps.append(g)
-            g.roots.append(v)
-            group_of[v] = g
-            pos_of[v] = g.position
+            for o in e.outvars:  # (the generic reduce_window: one root per result)
+                g.roots.append(o)
+                group_of[o] = g
+                pos_of[o] = g.position
             continue
         g, role, deps = _find_group(steps, e, k, v, producer, roots, pos_of, group_of)
         if g is None:
@@ -228,7 +231,9 @@ def _choose_roots(eqns, kind, producer, uses, outs) -> set:
                     roots.add(x)
             continue
         v = e.outvars[0]
-        if k == "reduce" or k in SPECIAL_KINDS or v in outs:
+        if k in SPECIAL_KINDS:
+            roots.update(e.outvars)
+        if k == "reduce" or v in outs:
             roots.add(v)
         c = 1
         for x in e.invars:
