@@ -40,7 +40,8 @@ EAGER_KERNEL_OPS = {
 
 # {primitive name}: the backend's rule itself is the generated kernel, fusion on or off
 KERNEL_OPS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min",
-                        "select_and_gather_add", "select_and_scatter_add", "reduce_window"})
+                        "select_and_gather_add", "select_and_scatter_add", "reduce_window",
+                        "tridiagonal_solve"})
 
 
 def kernel_rule(prim, fallback, when=_always, with_fusion_only=True):

@@ -73,7 +73,8 @@ WINDOW_OPS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window
                         "select_and_gather_add", "reduce_window"})
 MULTI_OUTPUT_OPS = frozenset({"reduce_window"})  # fusible with several results (window roots)
 WINDOW_SCATTER_OPS = frozenset({"select_and_scatter_add"})
-SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter")
+TRIDIAG_OPS = frozenset({"tridiagonal_solve"})
+SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter", "tridiag")
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
@@ -111,8 +112,8 @@ Step = FusedGroup | LibraryStep
 
 
 def classify(eqn, supports: Callable | None = None) -> str | None:
-    """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter' for a fusible
-    equation, None for a library step."""
+    """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter', 'tridiag' for a
+    fusible equation, None for a library step."""
     prim = eqn.primitive
     if getattr(prim, "effectful", False) or (len(eqn.outvars) != 1
                                              and prim.name not in MULTI_OUTPUT_OPS):
@@ -130,6 +131,8 @@ def classify(eqn, supports: Callable | None = None) -> str | None:
         return "window"
     if name in WINDOW_SCATTER_OPS:
         return "window_scatter"
+    if name in TRIDIAG_OPS:
+        return "tridiag"
     if name in VIEW_OPS:
         return "view"
     if getattr(prim, "elementwise", False):
@@ -306,7 +309,7 @@ def _operand_sig(e, a, sig, k=0):
             src = list(sig)
         else:  # the update, shifted by its start unless it spans the dimension
             src = [t if shp[d] == out[d] else None for d, t in enumerate(sig)]
-    elif name in WINDOW_OPS or name in WINDOW_SCATTER_OPS:  # roots: never inlined
+    elif name in WINDOW_OPS or name in WINDOW_SCATTER_OPS or name in TRIDIAG_OPS:  # roots
         src = [None] * len(shp)
     elif name in ("rev", "slice", "pad", "concatenate", "dynamic_slice"):
         src = [t if _keeps_dim(e, d) else None for d, t in enumerate(sig)]
