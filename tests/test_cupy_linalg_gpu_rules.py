@@ -196,3 +196,120 @@ def test_every_tridiagonal_kernel_compiles_with_nvrtc_for_sm90_without_spills():
         for entry in k.entries:
             assert f"Compiling entry function '{entry}' for 'sm_90'" in log
     assert "spill" in log and compiler.spills(log) == 0, log[-3000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# lu, geqrf, householder_product: lib_decomp's GPU rules (CuPy on the GPU), here through
+# NumPy/SciPy
+
+
+def _matrix(shape, dt, seed):
+    return _rand(shape, dt, np.random.default_rng(seed))
+
+
+def _ref(name, *args):
+    prim = registry.primitives()[name]
+    out = registry.impl_table("reference")[prim](*args)
+    return out if isinstance(out, list) else [out]
+
+
+def _gpu(name, *args):
+    from plax_cupy.lib_decomp import GPU_RULES
+    out = GPU_RULES[name](*args)
+    return out if isinstance(out, list) else [out]
+
+
+MATRICES = [(4, 4), (2, 5, 3), (2, 1, 3, 6), (1, 1), (7, 2), (3, 0, 2), (0, 3)]
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64", "complex64", "complex128"])
+def test_lu_geqrf_householder_rules_match_reference(dt):
+    """(lu, pivots, permutation), geqrf's (Householder vectors + R, taus) in LAPACK's
+    layout, and orgqr/ungqr from k <= n reflectors (k < n: the rest identities), against
+    the reference's LAPACK calls; a singular matrix keeps its factors."""
+    tol = _tol(dt) * 10
+    for k, shape in enumerate(MATRICES):
+        x = _matrix(shape, dt, k)
+        if len(shape) == 3 and shape[0] == 2 and x.size:
+            x[1, :, 0] = 0  # singular: an exactly zero pivot
+        for name in ("lu", "geqrf"):
+            got, want = _gpu(name, x), _ref(name, x)
+            for g, w in zip(got, want):
+                assert g.dtype == w.dtype and g.shape == w.shape, (name, shape)
+                if g.dtype.kind == "i":
+                    np.testing.assert_array_equal(g, w)
+                else:
+                    assert_close(g, w, rtol=tol, atol=tol)
+        m, n = shape[-2:]
+        if m >= n:
+            h, taus = _ref("geqrf", x)
+            for kk in sorted({0, max(n - 1, 0), n}):
+                got = _gpu("householder_product", h, taus[..., :kk])[0]
+                want = _ref("householder_product", h, taus[..., :kk])[0]
+                assert got.dtype == want.dtype and got.shape == want.shape
+                assert_close(got, want, rtol=tol, atol=tol)
+
+
+@pytest.fixture
+def gpu_rules_on_cupy():
+    """The cupy backend (host build) with lib_decomp's GPU rules installed, as the GPU
+    build installs them."""
+    from plax_cupy.lib_decomp import GPU_RULES
+    backend = registry.get_backend("cupy")
+    prims = registry.primitives()
+    names = ("lu", "geqrf", "householder_product")
+    saved = {n: backend._rules[prims[n]] for n in names}
+    for n in names:
+        backend._rules[prims[n]] = GPU_RULES[n]
+    backend.clear_caches()
+    try:
+        yield backend
+    finally:
+        for n in names:
+            backend._rules[prims[n]] = saved[n]
+        backend.clear_caches()
+
+
+def test_lu_gradients_and_jit_with_gpu_rules(gpu_rules_on_cupy):
+    from plax.test_util import check_grads
+    x = _matrix((2, 4, 4), "float64", 1) + 3 * np.eye(4)
+    with plax.default_backend("cupy"):
+        check_grads(lambda x: lax.linalg.lu(x)[0], (x,), order=1, modes=["fwd", "rev"])
+        got = plax.jit(lambda x: [*lax.linalg.lu(x), *lax.linalg.geqrf(x)])(x)
+        h, taus = lax.linalg.geqrf(x)
+        q = plax.jit(lax.linalg.householder_product)(h, taus)
+    with plax.default_backend("reference"):
+        want = [*lax.linalg.lu(x), *lax.linalg.geqrf(x)]
+        qw = lax.linalg.householder_product(*lax.linalg.geqrf(x))
+    for g, w in zip(got + [q], want + [qw]):
+        assert_close(np.asarray(g), np.asarray(w), rtol=1e-12, atol=1e-12)
+
+
+def test_bad_input_with_gpu_rules(gpu_rules_on_cupy):
+    with plax.default_backend("cupy"):
+        with pytest.raises(TypeError, match="householder_product"):
+            lax.linalg.householder_product(np.ones((3, 5)), np.ones(3))
+        with pytest.raises(TypeError, match="householder_product"):
+            lax.linalg.householder_product(np.ones((5, 3)), np.ones(4))
+        with pytest.raises(TypeError, match="lu"):
+            lax.linalg.lu(np.ones(3))
+
+
+@requires_jax
+@pytest.mark.parametrize("dt", ["float32", "complex128"])
+def test_gpu_rules_match_jax(dt):
+    import jax
+    from jax._src.lax import linalg as JL  # (geqrf is not public in jax.lax.linalg)
+    x = _matrix((2, 5, 3), dt, 8)
+    with jax.enable_x64(True):
+        lu, piv, perm = (np.asarray(o) for o in JL.lu(x))
+        h, taus = (np.asarray(o) for o in JL.geqrf(x))
+        q = np.asarray(JL.householder_product(h, taus))
+    tol = 10 * _tol(dt)
+    got = _gpu("lu", x)
+    assert_close(got[0], lu, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(got[1], piv)
+    np.testing.assert_array_equal(got[2], perm)
+    for g, w in zip(_gpu("geqrf", x), (h, taus)):
+        assert_close(g, w, rtol=tol, atol=tol)
+    assert_close(_gpu("householder_product", h, taus)[0], q, rtol=tol, atol=tol)
