@@ -15,7 +15,7 @@ from plax import lax
 from plax.extend import registry
 
 from conftest import assert_close, requires_jax
-from cupy_helpers import kernels_of, reference, run_fused
+from cupy_helpers import kernels_of, reference, run_fused, to_device, to_host
 
 
 @pytest.fixture(autouse=True)
@@ -214,9 +214,11 @@ def _ref(name, *args):
 
 
 def _gpu(name, *args):
+    """The GPU rule on the test device's arrays (NumPy here, CuPy with
+    PLAX_CUPY_TEST_DEVICE=gpu), its results as NumPy arrays."""
     from plax_cupy.lib_decomp import GPU_RULES
-    out = GPU_RULES[name](*args)
-    return out if isinstance(out, list) else [out]
+    out = GPU_RULES[name](*[to_device(a) for a in args])
+    return [to_host(o) for o in (out if isinstance(out, list) else [out])]
 
 
 MATRICES = [(4, 4), (2, 5, 3), (2, 1, 3, 6), (1, 1), (7, 2), (3, 0, 2), (0, 3)]

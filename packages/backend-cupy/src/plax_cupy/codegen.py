@@ -10,9 +10,12 @@ or strided lines) or a block scanning chunks, its epilogue computed where each v
 a scatter group is two launches (the operand at the output index, then one thread per update
 element combining it in, atomically on the GPU); a window group gives each output element a
 thread looping over its window (one nested loop per windowed dimension, padding and dilation as
-index conditions), its epilogue computed at the output index; a window_scatter group is two
-launches (the output zeroed, then one thread per source element selecting in its window and
-adding into the output, atomically on the GPU). Indices are 32-bit when every extent fits. Pure
+index conditions; the generic reduce_window's computation inlined at each position, padding
+visited with its init values), its epilogue computed at the output index; a window_scatter
+group is two launches (the output zeroed, then one thread per source element selecting in its
+window and adding into the output, atomically on the GPU); a tridiag group gives each system
+(and right-hand side) a thread running the reference backend's algorithm, its factors in a
+scratch buffer. Indices are 32-bit when every extent fits. Pure
 Python; the text needs `prelude.PRELUDE`."""
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    line with its operand's producers inlined), the scatters (a "scatter" group: the operand's
    expression written at the output index, then the updates' expression combined into it at
    the positions the indices name), the window ops reduce_window_sum/max/min and
-   select_and_gather_add (a "window" group: one thread per output element loops over its
+   select_and_gather_add and the generic reduce_window (its computation inlined; its several
+   results roots of one group) (a "window" group: one thread per output element loops over its
    window, reading the operand's inlined producers at each window position; padding, base and
    window dilation are index conditions, the padding value the monoid's identity; the select
    skips padding and applies XLA's select computation element by element in window order,
@@ -21,11 +22,12 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    "window_scatter" group: the output zeroed, then one thread per source element selects in
    its window as JAX does on CPUs and GPUs, padding being the lowest/highest value and
    selectable, and adds the source value at that position, atomically on the GPU; XLA GPU's
-   select-and-scatter), and the
+   select-and-scatter), tridiagonal_solve (a "tridiag" group: one thread per system and
+   right-hand side, or per system with perturb_singular), and the
    reductions reduce_sum/prod/max/min/and/or/xor and argmax/argmin (a reduction over extent-1
    axes is a view).
    Everything else (dot_general, fft, sort, control flow, collectives, effectful ops, anything
-   `supports` refuses; the generic reduce_window with its jaxpr computation) is a
+   `supports` refuses; a generic reduce_window whose computation cannot be inlined) is a
    `LibraryStep` and breaks groups. A scan, scatter, window or window_scatter group holds that
    one root, and a scan or window group also the loop roots over its shape that read it (if
    at all) at their own index: its elementwise epilogue, computed where each scanned value is
