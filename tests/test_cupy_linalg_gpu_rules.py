@@ -121,6 +121,21 @@ def test_producers_inline_and_eager_calls_run_the_kernel():
     assert_close(off, want, rtol=1e-12, atol=1e-12)
 
 
+def test_tridiagonal_kernels_under_emulated_gpu_threads():
+    """Both kernels as 2 blocks of 32 POSIX threads (grid-stride loops, the scratch
+    interleaved over the work items), against the reference."""
+    from plax_cupy import compiler
+    args = _system((5, 3), 6, 2, "float64", 12)
+
+    def f(dl, d, du, b):
+        return [_solve(False)(dl, d, du, b), _solve(True)(dl, d, du, b)]
+    emulated = compiler.build_emulated(kernels_of(f, *args), 2, 32)
+    got, steps, _ = run_fused(f, *args, functions=emulated)
+    assert [s.kind for s in steps] == ["tridiag", "tridiag"]
+    for g, w in zip(got, reference(f, *args)):
+        assert_close(g, w, rtol=1e-12, atol=1e-12)
+
+
 def test_gradients_on_cupy():
     from plax.test_util import check_grads
     dl, d, du, b = _system((2,), 5, 2, "float64", 4)

@@ -145,6 +145,15 @@ def _launches():
     return plax_cupy.launch_count()
 
 
+def test_generic_window_kernel_under_emulated_gpu_threads():
+    from plax_cupy import compiler
+    x = _operand((3, 9, 8), "float64", 13)
+    emulated = compiler.build_emulated(kernels_of(_argmax_fn, x), 3, 32)
+    got, steps, _ = run_fused(_argmax_fn, x, functions=emulated)
+    assert [s.kind for s in steps] == ["window"]
+    _assert_equal(got, reference(_argmax_fn, x))
+
+
 def test_eager_jit_and_fusion_off_run_the_kernel():
     x = _operand((2, 7, 6), "float32", 5)
     with plax.default_backend("reference"):
