@@ -30,8 +30,8 @@ from plax.extend import Literal, abstract_token
 from plax_cupy import cops
 from plax_cupy.emitter import Emitter as _Emitter
 from plax_cupy.emitter import size as _size
-from plax_cupy.planner import (REDUCE_OPS, SCAN_OPS, SCATTER_OPS, TRIDIAG_OPS, VIEW_OPS,
-                               WINDOW_OPS, WINDOW_SCATTER_OPS, trivial_reduction)
+from plax_cupy.planner import (MAX_ROOTS, REDUCE_OPS, SCAN_OPS, SCATTER_OPS, TRIDIAG_OPS,
+                               VIEW_OPS, WINDOW_OPS, WINDOW_SCATTER_OPS, trivial_reduction)
 from plax_cupy.prelude import PRELUDE
 
 BLOCK = 256
@@ -77,7 +77,8 @@ def supports(eqn) -> bool:
     avals = [x.aval for x in eqn.invars]
     if name == "reduce_window":  # the generic one: its computation inlined, or the library
         outs = [v.aval for v in eqn.outvars]
-        return (all(cops.name(a.dtype) in cops.DTYPES for a in avals + outs)
+        return (len(outs) <= MAX_ROOTS // 2  # (each operand and result a kernel argument)
+                and all(cops.name(a.dtype) in cops.DTYPES for a in avals + outs)
                 and inlinable(eqn.params["jaxpr"]))
     if len(eqn.outvars) != 1:
         return False
