@@ -141,8 +141,9 @@ def test_gradients_on_cupy():
     dl, d, du, b = _system((2,), 5, 2, "float64", 4)
     d = d + 4.0  # well conditioned
     with plax.default_backend("cupy"):
-        check_grads(lambda dl, d, du, b: lax.linalg.tridiagonal_solve(dl, d, du, b),
-                    (dl, d, du, b), order=1, modes=["fwd", "rev"])
+        for perturb in (False, True):
+            check_grads(plax.jit(_solve(perturb)), (dl, d, du, b), order=1,
+                        modes=["fwd", "rev"])
         g = plax.jit(plax.grad(lambda d, b: (lax.linalg.tridiagonal_solve(dl, d, du, b)
                                              ** 2).sum(), argnums=(0, 1)))(d, b)
     with plax.default_backend("reference"):
