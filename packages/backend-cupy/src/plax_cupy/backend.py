@@ -113,7 +113,12 @@ class CupyBackend(Backend):
         return rule
 
     def host_primitives(self) -> list[str]:
-        """Primitives that run as NumPy calls (on the GPU: through the host, one sync each)."""
+        """Primitives that run as NumPy calls (on the GPU: through the host, one sync each).
+        The host build lists lu, geqrf, householder_product and the decompositions that the
+        GPU build runs through CuPy (lib_decomp.GPU_RULES); eig, schur, hessenberg and
+        tridiagonal have no CuPy equivalent and stay here on the GPU too. A generic
+        reduce_window whose computation the kernels cannot inline runs its NumPy rule without
+        being listed (its kernel is the rule)."""
         return sorted(p.name for p, r in self._rules.items()
                       if getattr(r, "numpy_fallback", False))
 

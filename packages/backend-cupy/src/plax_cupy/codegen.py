@@ -10,9 +10,12 @@ or strided lines) or a block scanning chunks, its epilogue computed where each v
 a scatter group is two launches (the operand at the output index, then one thread per update
 element combining it in, atomically on the GPU); a window group gives each output element a
 thread looping over its window (one nested loop per windowed dimension, padding and dilation as
-index conditions), its epilogue computed at the output index; a window_scatter group is two
-launches (the output zeroed, then one thread per source element selecting in its window and
-adding into the output, atomically on the GPU). Indices are 32-bit when every extent fits. Pure
+index conditions; the generic reduce_window's computation inlined at each position, padding
+visited with its init values), its epilogue computed at the output index; a window_scatter
+group is two launches (the output zeroed, then one thread per source element selecting in its
+window and adding into the output, atomically on the GPU); a tridiag group gives each system
+(and right-hand side) a thread running the reference backend's algorithm, its factors in a
+scratch buffer. Indices are 32-bit when every extent fits. Pure
 Python; the text needs `prelude.PRELUDE`."""
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from plax.extend import abstract_token
+from plax.extend import Literal, abstract_token
 from plax_cupy import cops
 from plax_cupy.emitter import Emitter as _Emitter
 from plax_cupy.emitter import size as _size
-from plax_cupy.planner import (REDUCE_OPS, SCAN_OPS, SCATTER_OPS, VIEW_OPS, WINDOW_OPS,
-                               WINDOW_SCATTER_OPS, trivial_reduction)
+from plax_cupy.planner import (MAX_ROOTS, REDUCE_OPS, SCAN_OPS, SCATTER_OPS, TRIDIAG_OPS,
+                               VIEW_OPS, WINDOW_OPS, WINDOW_SCATTER_OPS, trivial_reduction)
 from plax_cupy.prelude import PRELUDE
 
 BLOCK = 256
@@ -72,6 +75,11 @@ def supports(eqn) -> bool:
     """Can a kernel compute this equation? (The planner's default `supports`.)"""
     name = eqn.primitive.name
     avals = [x.aval for x in eqn.invars]
+    if name == "reduce_window":  # the generic one: its computation inlined, or the library
+        outs = [v.aval for v in eqn.outvars]
+        return (len(outs) <= MAX_ROOTS // 2  # (each operand and result a kernel argument)
+                and all(cops.name(a.dtype) in cops.DTYPES for a in avals + outs)
+                and inlinable(eqn.params["jaxpr"]))
     if len(eqn.outvars) != 1:
         return False
     out = eqn.outvars[0].aval
@@ -90,6 +98,8 @@ def supports(eqn) -> bool:
         big = np.dtype(out.dtype).itemsize > 8
         return name in ("scatter", "scatter-add", "scatter-sub") or not (
             big or cops.is_complex(out.dtype))
+    if name in TRIDIAG_OPS:
+        return cops.name(out.dtype) in TRIDIAG_DTYPES
     if name in WINDOW_OPS or name in WINDOW_SCATTER_OPS:
         return name == "reduce_window_sum" or not (cops.is_complex(avals[0].dtype)
                                                     or np.dtype(out.dtype).itemsize > 8)
@@ -138,6 +148,17 @@ def _generate(group) -> KernelSource:
     elif group.special == "window":
         em = _Emitter(group, idx_t)
         parts = [("", em.lines, _window(em, group))]
+    elif group.special == "tridiag":  # the factors in a scratch buffer, 3 per row and item
+        v = group.roots[0]
+        e = next(e for e in group.eqns if v in e.outvars)
+        dt, (n, k) = v.aval.dtype, v.aval.shape[-2:]
+        work = _size(v.aval.shape[:-2]) * (1 if e.params["perturb_singular"] else k)
+        if 3 * n * work + BLOCK * MAX_GRID >= 2**31:
+            idx_t = "long long"
+        em = _Emitter(group, idx_t)
+        params.append(f"{cops.compute_type(dt)}* __restrict__ part0")
+        scratch.append((3 * n * work, cops.name(dt)))
+        parts = [("", em.lines, _tridiag(em, group))]
     elif group.special == "window_scatter":
         e1, e2 = _Emitter(group, idx_t), _Emitter(group, idx_t)
         parts = [("_init", e1.lines, _loop(e1, group))]
@@ -161,6 +182,8 @@ def _generate(group) -> KernelSource:
                      ("_final", e2.lines, _reduction(e2, group, "final", chunks))]
     text = "".join(f'extern "C" __global__ void KERNEL{suffix}({", ".join(params)}) {{\n'
                    + "\n".join(lines) + "\n}\n" for suffix, lines, _ in parts)
+    if group.special == "tridiag":
+        text = _TRI_HELPERS + text
     name = "plax_" + hashlib.sha256(text.encode()).hexdigest()[:20]
     launches = [(name + suffix, grid, BLOCK) for suffix, _, grid in parts]
     return KernelSource(name, text.replace("KERNEL", name), launches,
@@ -392,6 +415,56 @@ def _window_dims(em, e, oidx, xshape, select):
     return tuple(src), (" && ".join(f"({c})" for c in conds) or None), opened
 
 
+_SCALAR_VIEWS = frozenset({"broadcast_in_dim", "reshape", "squeeze", "copy", "copy_p"})
+
+
+def inlinable(closed) -> bool:
+    """Can the generic reduce_window's computation (a ClosedJaxpr over scalars) be inlined
+    into its kernel? Its equations must be elementwise ops the kernels compute (or views of a
+    scalar as a scalar) and its consts scalars."""
+    jaxpr = getattr(closed, "jaxpr", closed)
+    if any(np.ndim(c) != 0 or cops.name(np.asarray(c).dtype) not in cops.DTYPES
+           for c in getattr(closed, "consts", ())):
+        return False
+    for e in jaxpr.eqns:
+        if len(e.outvars) != 1 or getattr(e.primitive, "effectful", False):
+            return False
+        out = e.outvars[0].aval
+        ins = [x.aval for x in e.invars]
+        if any(a.shape != () for a in ins + [out]) or any(
+                cops.name(a.dtype) not in cops.DTYPES for a in ins + [out]):
+            return False
+        name = e.primitive.name
+        if name in _SCALAR_VIEWS and len(ins) == 1 and ins[0].dtype == out.dtype:
+            continue
+        if not (getattr(e.primitive, "elementwise", False) and cops.supports_elementwise(
+                name, [a.dtype for a in ins], out.dtype, e.params)):
+            return False
+    return True
+
+
+def inline_computation(em, closed, args) -> list:
+    """The C++ names of the results of the computation `closed` (see `inlinable`) applied to
+    the scalar C++ values `args`, its equations emitted in order as a kernel's elementwise
+    ops are (each rounded to its dtype)."""
+    jaxpr = getattr(closed, "jaxpr", closed)
+    env = {}
+    for v, c in zip(jaxpr.constvars, getattr(closed, "consts", ())):
+        env[v] = cops.literal(np.asarray(c).item(), v.aval.dtype)
+    env.update(zip(jaxpr.invars, args))
+
+    def read(x):
+        return cops.literal(x.val, x.aval.dtype) if isinstance(x, Literal) else env[x]
+    for e in jaxpr.eqns:
+        vals = [read(x) for x in e.invars]
+        out = e.outvars[0].aval
+        if e.primitive.name in _SCALAR_VIEWS:
+            env[e.outvars[0]] = vals[0]
+        else:
+            env[e.outvars[0]] = em.elementwise(e, vals, out)
+    return [read(x) for x in jaxpr.outvars]
+
+
 def _select_keeps(select_prim, v, best) -> str:
     """select(best, v): the selection stays unless this holds (XLA's select computation: a
     NaN on either side fails it, so a NaN is taken and given up to the next element)."""
@@ -454,6 +527,8 @@ def _window(em, group) -> int:
     em.open(f"for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < {n}; "
             f"o += ({it})blockDim.x * gridDim.x)")
     oidx = em.delinearize("o", group.shape)
+    if prim == "reduce_window":
+        return _generic_window(em, group, e, oidx)
     ct = cops.compute_type(dt)
     acc = em.tmp("acc")
     if prim == "select_and_gather_add":
@@ -478,6 +553,47 @@ def _window(em, group) -> int:
             em.value(r, oidx)
     _stores(em, group, oidx, "o")
     em.close()
+    return max(1, min(MAX_GRID, -(-n // BLOCK)))
+
+
+def _generic_window(em, group, e, oidx) -> int:
+    """The generic reduce_window: per output element, accumulators from the init values, then
+    the computation inlined at every window position in XLA's (row-major) order, padding and
+    dilation holes visited with the init values (the reference backend's order, so a
+    non-associative computation agrees), then the epilogue roots at the output index."""
+    nv = len(e.outvars)
+    xs, inits = e.invars[:nv], e.invars[nv:]
+    accs = []
+    for x, i in zip(xs, inits):
+        accs.append(em.tmp("acc"))
+        em.emit(f"{cops.compute_type(x.aval.dtype)} {accs[-1]} = {em.value(i, ())};")
+    src, cond, opened = _window_dims(em, e, oidx, tuple(xs[0].aval.shape), True)
+    vals = []
+    for x, i in zip(xs, inits):
+        ct = cops.compute_type(x.aval.dtype)
+        if cond is None:
+            vals.append(em.value(x, src))
+            continue
+        vals.append(em.tmp("x"))
+        em.emit(f"{ct} {vals[-1]} = {em.value(i, ())};")
+        em.open(f"if ({cond})")
+        em.emit(f"{vals[-1]} = {em.value(x, src)};")
+        em.close()
+    res = inline_computation(em, e.params["jaxpr"], accs + vals)
+    tmps = [em.let(cops.compute_type(x.aval.dtype), r) for x, r in zip(xs, res)]
+    for a, t in zip(accs, tmps):  # (every result first: the computation may swap them)
+        em.emit(f"{a} = {t};")
+    for _ in range(opened):
+        em.close()
+    for o, a in zip(e.outvars, accs):
+        em.bind(o, oidx, a)
+    outs = set(e.outvars)
+    for r in group.roots:
+        if r not in outs:
+            em.value(r, oidx)
+    _stores(em, group, oidx, "o")
+    em.close()
+    n = _size(group.shape)
     return max(1, min(MAX_GRID, -(-n // BLOCK)))
 
 
@@ -653,3 +769,314 @@ def _open_reduced(em, group, mode, chunks, oidx):
     if r_n > 1 and list(axes) == list(range(len(kept), len(shape_in))):
         em.flat[(full, tuple(shape_in))] = f"(o * {r_n} + r)" if kept else "r"
     return full
+
+
+# ---------------------------------------------------------------------------------------------
+# tridiagonal_solve: one thread per system and right-hand side (LAPACK's xGTSV, as the reference
+# backend runs it), or per system (perturb_singular: the reference's pivoted LU with perturbed
+# pivots, whose back substitution scales all right-hand sides of a row together)
+
+TRIDIAG_DTYPES = ("float32", "float64", "complex64", "complex128")
+
+_TRI_HELPERS = r"""
+#ifndef PLAX_TRI_HELPERS
+#define PLAX_TRI_HELPERS
+PLAX_FN float plax_tri_abs(float x) { return plax_fabs(x); }
+PLAX_FN double plax_tri_abs(double x) { return plax_fabs(x); }
+PLAX_FN float plax_tri_abs(plax_c64 x) { return plax_cabs(x); }
+PLAX_FN double plax_tri_abs(plax_c128 x) { return plax_cabs(x); }
+PLAX_FN float plax_tri_abs1(float x) { return plax_fabs(x); }
+PLAX_FN double plax_tri_abs1(double x) { return plax_fabs(x); }
+PLAX_FN float plax_tri_abs1(plax_c64 x) { return plax_fabs(x.re) + plax_fabs(x.im); }
+PLAX_FN double plax_tri_abs1(plax_c128 x) { return plax_fabs(x.re) + plax_fabs(x.im); }
+PLAX_FN float plax_tri_re(float x) { return x; }
+PLAX_FN double plax_tri_re(double x) { return x; }
+PLAX_FN float plax_tri_re(plax_c64 x) { return x.re; }
+PLAX_FN double plax_tri_re(plax_c128 x) { return x.re; }
+template <class T> PLAX_FN bool plax_tri_zero(T x) { return x == (T)0; }
+template <class T> PLAX_FN bool plax_tri_zero(plax_complex<T> x) { return x.re == 0 && x.im == 0; }
+template <class T> PLAX_FN T plax_tri_sub(T a, T b) { return a - b; }
+template <class T> PLAX_FN plax_complex<T> plax_tri_sub(plax_complex<T> a, plax_complex<T> b) {
+  return plax_csub(a, b);
+}
+template <class T> PLAX_FN T plax_tri_mul(T a, T b) { return a * b; }
+template <class T> PLAX_FN plax_complex<T> plax_tri_mul(plax_complex<T> a, plax_complex<T> b) {
+  return plax_cmul(a, b);
+}
+template <class T> PLAX_FN T plax_tri_div(T a, T b) { return a / b; }
+template <class T> PLAX_FN plax_complex<T> plax_tri_div(plax_complex<T> a, plax_complex<T> b) {
+  return plax_cdiv(a, b);
+}
+template <class T> PLAX_FN T plax_tri_neg(T a) { return -a; }
+template <class T> PLAX_FN plax_complex<T> plax_tri_neg(plax_complex<T> a) { return plax_cneg(a); }
+template <class T> PLAX_FN T plax_tri_scale(T a, T r) { return a * r; }
+template <class T> PLAX_FN plax_complex<T> plax_tri_scale(plax_complex<T> a, T r) {
+  return plax_cmake(a.re * r, a.im * r);
+}
+template <class T> PLAX_FN T plax_tri_add_re(T a, T r) { return a + r; }
+template <class T> PLAX_FN plax_complex<T> plax_tri_add_re(plax_complex<T> a, T r) {
+  return plax_cmake(a.re + r, a.im);
+}
+template <class T> PLAX_FN T plax_tri_max(T a, T b) { return (a > b || a != a) ? a : b; }
+#endif
+"""
+
+
+def _tridiag(em, group) -> int:
+    """tridiagonal_solve, its operands' producers inlined. Threads loop over their work items
+    (systems x right-hand sides, or systems); the factors live in scratch buffer `part0`
+    (three per row, interleaved over the work items so that neighbouring threads read
+    neighbouring addresses); the solution is built in place in the output."""
+    v = group.roots[0]
+    e = em.producer[v]
+    dl, d, du, b = e.invars
+    shape, dt = tuple(v.aval.shape), v.aval.dtype
+    n, k = shape[-2], shape[-1]
+    batch = shape[:-2]
+    nb = _size(batch)
+    perturb = bool(e.params["perturb_singular"])
+    it, ct = em.idx_t, cops.compute_type(dt)
+    work = nb if perturb else nb * k
+    em.open(f"for ({it} t = ({it})blockIdx.x * blockDim.x + threadIdx.x; t < {work}; "
+            f"t += ({it})blockDim.x * gridDim.x)")
+    if perturb:
+        s = "t"
+    else:
+        s = em.let(it, f"t / {k}", "s")
+        col = em.let(it, f"t % {k}", "c")
+    bidx = em.delinearize(s, batch) if batch else ()
+
+    def diag(x, i):  # a diagonal's element i of this system
+        return em.value(x, bidx + (i,))
+
+    def xref(i, c):  # the solution (the output) at row i, column c
+        return f"out0[({s} * {n} + {i}) * {k} + {c}]"
+
+    def scr(which, i):  # the factors: 0 the diagonal, 1 and 2 the super-diagonals
+        return f"part0[({which} * {n} + {i}) * {work} + t]"
+
+    def store(ref, val):
+        em.emit(f"{ref} = {val};")
+    helpers = {"sub": "plax_tri_sub", "mul": "plax_tri_mul", "div": "plax_tri_div"}
+    sub, mul, div = (lambda a, b_, f=f: f"{f}({a}, {b_})" for f in helpers.values())
+    zero = cops.literal(0, dt)
+    if n == 1:  # the reference: b / d, no check
+        p = diag(d, "0")
+        if perturb:
+            _tri_perturbed_one(em, group, p, xref, k, dt, b, bidx)
+        else:
+            store(xref("0", col), div(em.value(b, bidx + ("0", col)), p))
+        em.close()
+        return max(1, min(MAX_GRID, -(-work // BLOCK)))
+    if perturb:
+        _tri_perturbed(em, d, dl, du, b, bidx, xref, scr, n, k, dt)
+        em.close()
+        return max(1, min(MAX_GRID, -(-work // BLOCK)))
+    # LAPACK's xGTSV (dgtsv/zgtsv): row-interchanging elimination, then back substitution
+    cplx = cops.is_complex(dt)
+    bad = em.tmp("bad")
+    em.emit(f"bool {bad} = false;")
+    em.open(f"for ({it} i = 0; i < {n}; ++i)")
+    store(scr(0, "i"), diag(d, "i"))
+    store(scr(1, "i"), diag(du, "i"))
+    store(scr(2, "i"), zero)
+    store(xref("i", col), em.value(b, bidx + ("i", col)))
+    em.close()
+    em.open(f"for ({it} i = 0; i < {n - 1}; ++i)")
+    lo = em.let(ct, diag(dl, "(i + 1)"), "dl")
+    di = em.let(ct, scr(0, "i"), "di")
+    fact, tmp = em.tmp("f"), em.tmp("tmp")
+    em.emit(f"{ct} {fact}, {tmp};")
+    if cplx:  # zgtsv: a zero sub-diagonal needs no elimination
+        em.open(f"if (plax_tri_zero({lo}))")
+        em.open(f"if (plax_tri_zero({di}))")
+        em.emit(f"{bad} = true;")
+        em.emit("break;")
+        em.close()
+        em.reopen(f"}} else if (plax_tri_abs1({di}) >= plax_tri_abs1({lo})) {{")
+    else:
+        em.open(f"if (plax_tri_abs({di}) >= plax_tri_abs({lo}))")
+        em.open(f"if (plax_tri_zero({di}))")
+        em.emit(f"{bad} = true;")
+        em.emit("break;")
+        em.close()
+    em.emit(f"{fact} = {div(lo, di)};")
+    store(scr(0, "(i + 1)"), sub(scr(0, "(i + 1)"), mul(fact, scr(1, "i"))))
+    store(xref("(i + 1)", col), sub(xref("(i + 1)", col), mul(fact, xref("i", col))))
+    em.reopen("} else {")
+    em.emit(f"{fact} = {div(di, lo)};")
+    store(scr(0, "i"), lo)
+    em.emit(f"{tmp} = {scr(0, '(i + 1)')};")
+    store(scr(0, "(i + 1)"), sub(scr(1, "i"), mul(fact, tmp)))
+    em.open(f"if (i < {n - 2})")
+    store(scr(2, "i"), scr(1, "(i + 1)"))
+    store(scr(1, "(i + 1)"), mul(f"plax_tri_neg({fact})", scr(2, "i")))
+    em.close()
+    store(scr(1, "i"), tmp)
+    em.emit(f"{tmp} = {xref('i', col)};")
+    store(xref("i", col), xref("(i + 1)", col))
+    store(xref("(i + 1)", col), sub(tmp, mul(fact, xref("(i + 1)", col))))
+    em.close()
+    em.close()
+    em.open(f"if (!{bad} && plax_tri_zero({scr(0, n - 1)}))")
+    em.emit(f"{bad} = true;")
+    em.close()
+    em.open(f"if ({bad})")
+    em.open(f"for ({it} i = 0; i < {n}; ++i)")
+    store(xref("i", col), cops.literal(np.nan, dt))
+    em.close()
+    em.reopen("} else {")
+    store(xref(n - 1, col), div(xref(n - 1, col), scr(0, n - 1)))
+    store(xref(n - 2, col), div(sub(xref(n - 2, col), mul(scr(1, n - 2), xref(n - 1, col))),
+                                scr(0, n - 2)))
+    em.open(f"for ({it} i = {n - 3}; i >= 0; --i)")
+    store(xref("i", col), div(sub(sub(xref("i", col), mul(scr(1, "i"), xref("(i + 1)", col))),
+                                  mul(scr(2, "i"), xref("(i + 2)", col))), scr(0, "i")))
+    em.close()
+    em.close()
+    em.close()
+    return max(1, min(MAX_GRID, -(-work // BLOCK)))
+
+
+def _tri_consts(dt):
+    """(eps, safemin, bignum) of the reference's _perturb_pivot in `dt`'s real type."""
+    fi = np.finfo(np.float32 if cops.real_type(dt) == "float" else np.float64)
+    small = 1 / float(fi.max)
+    safemin = float(fi.tiny) if small < float(fi.tiny) else small * (1 + float(fi.eps))
+    return float(fi.eps), safemin, 1 / safemin
+
+
+def _tri_perturb_pivot(em, dt, p, pert, row, k):
+    """The reference's _perturb_pivot (xLAGTS' rule) on pivot `p` (a variable) and the
+    right-hand sides `row(c)` of its row: while |p| < 1, a tiny pivot is moved away from zero
+    by a doubling step (or, when under safemin, the pivot and the row scaled by bignum) until
+    neither row / p nor 1 / p overflows."""
+    it, rt = em.idx_t, cops.real_type(dt)
+    _, safemin, bignum = _tri_consts(dt)
+    sm, bg = cops._float_lit(safemin, rt), cops._float_lit(bignum, rt)
+    ap, step, big, live = em.tmp("ap"), em.tmp("step"), em.tmp("big"), em.tmp("live")
+    em.emit(f"{rt} {ap} = plax_tri_abs({p});")
+    em.emit(f"{rt} {step} = plax_copysign(plax_tri_max<{rt}>(plax_fabs({pert}), {sm}), "
+            f"plax_tri_re({p}));")
+    em.emit(f"{rt} {big} = 0;")
+    if k:
+        em.emit(f"{big} = plax_tri_abs({row('0')});")
+        em.open(f"for ({it} c = 1; c < {k}; ++c)")
+        em.emit(f"{big} = plax_tri_max<{rt}>({big}, plax_tri_abs({row('c')}));")
+        em.close()
+    em.emit(f"bool {live} = {ap} < 1;")
+    em.open(f"while ({live})")
+    under, nudge = em.tmp("under"), em.tmp("nudge")
+    em.emit(f"const bool {under} = {ap} < {sm};")
+    em.emit(f"const bool {nudge} = ({under} && ({ap} == 0 || {big} * {sm} > {ap})) || "
+            f"(!{under} && {big} > {ap} * {bg});")
+    em.open(f"if ({nudge})")
+    em.emit(f"{p} = plax_tri_add_re({p}, {step});")
+    em.emit(f"{step} *= 2;")
+    em.reopen(f"}} else if ({under}) {{")
+    em.emit(f"{p} = plax_tri_scale({p}, {bg});")
+    em.open(f"for ({it} c = 0; c < {k}; ++c)")
+    em.emit(f"{row('c')} = plax_tri_scale({row('c')}, {bg});")
+    em.close()
+    em.close()
+    em.emit(f"{ap} = plax_tri_abs({p});")
+    em.emit(f"{live} = {nudge} && {ap} < 1;")
+    em.close()
+
+
+def _tri_perturbed_one(em, group, p0, xref, k, dt, b, bidx):
+    """A 1 x 1 system: x = b / d, the pivot perturbed by eps * |d| first."""
+    it, ct, rt = em.idx_t, cops.compute_type(dt), cops.real_type(dt)
+    eps = cops._float_lit(_tri_consts(dt)[0], rt)
+    em.open(f"for ({it} c = 0; c < {k}; ++c)")
+    em.emit(f"{xref('0', 'c')} = {em.value(b, bidx + ('0', 'c'))};")
+    em.close()
+    p = em.tmp("p")
+    em.emit(f"{ct} {p} = {p0};")
+    _tri_perturb_pivot(em, dt, p, f"({eps} * plax_tri_abs({p}))", lambda c: xref("0", c), k)
+    em.open(f"for ({it} c = 0; c < {k}; ++c)")
+    em.emit(f"{xref('0', 'c')} = plax_tri_div({xref('0', 'c')}, {p});")
+    em.close()
+
+
+def _tri_perturbed(em, d, dl, du, b, bidx, xref, scr, n, k, dt):
+    """The reference's _tridiagonal_solve_perturbed for one system, step by step: pivoted LU
+    (U's diagonal and two super-diagonals in scratch) with the forward solve in the output,
+    then back substitution with each pivot perturbed (_tri_perturb_pivot)."""
+    it, ct, rt = em.idx_t, cops.compute_type(dt), cops.real_type(dt)
+    eps = cops._float_lit(_tri_consts(dt)[0], rt)
+    zero, one = cops.literal(0, dt), cops.literal(1, dt)
+
+    def diag(x, i):
+        return em.value(x, bidx + (i,))
+    mx, s1 = em.tmp("maxu"), em.tmp("scale")
+    u00, u10 = diag(d, "0"), diag(du, "0")
+    em.emit(f"{scr(0, 0)} = {u00};")
+    em.emit(f"{scr(1, 0)} = {u10};")
+    em.emit(f"{rt} {mx} = plax_tri_max<{rt}>(plax_tri_abs({u00}), plax_tri_abs({u10}));")
+    em.emit(f"{rt} {s1} = plax_tri_abs({u00}) + plax_tri_abs({u10});")
+    em.open(f"for ({it} c = 0; c < {k}; ++c)")
+    em.emit(f"{xref('0', 'c')} = {em.value(b, bidx + ('0', 'c'))};")
+    em.close()
+    em.open(f"for ({it} j = 0; j < {n - 1}; ++j)")
+    dj, lj, uj = (em.let(ct, diag(x, "(j + 1)"), nm) for x, nm in ((d, "d"), (dl, "l"), (du, "u")))
+    last = f"(j < {n - 2})"
+    s2 = em.tmp("scale")  # (|dl| + |d|) + |du| before the last row, as the reference
+    em.emit(f"{rt} {s2} = plax_tri_abs({lj}) + plax_tri_abs({dj});")
+    em.emit(f"if {last} {s2} = {s2} + plax_tri_abs({uj});")
+    u0j = em.let(ct, scr(0, "j"), "u0")
+    u1j = em.let(ct, scr(1, "j"), "u1")
+    piv1 = em.let(rt, f"plax_tri_zero({u0j}) ? ({rt})0 : plax_tri_abs({u0j}) / {s1}", "piv")
+    piv2 = em.let(rt, f"plax_tri_abs({lj}) / {s2}", "piv")
+    keep = em.let("bool", f"!plax_tri_zero({lj}) && {piv2} <= {piv1}", "keep")
+    swap = em.let("bool", f"!plax_tri_zero({lj}) && !({piv2} <= {piv1})", "swap")
+    f, nu0, nu1 = em.tmp("f"), em.tmp("nu"), em.tmp("nu")
+    em.emit(f"{ct} {f} = {zero}, {nu0} = {dj}, {nu1} = {uj};")
+    em.open(f"if ({keep})")
+    em.emit(f"{f} = plax_tri_div({lj}, {u0j});")
+    em.emit(f"{nu0} = plax_tri_sub({dj}, plax_tri_mul({f}, {u1j}));")
+    em.reopen(f"}} else if ({swap}) {{")
+    em.emit(f"{f} = plax_tri_div({u0j}, {lj});")
+    em.emit(f"{nu0} = plax_tri_sub({u1j}, plax_tri_mul({f}, {dj}));")
+    em.emit(f"{nu1} = {last} ? plax_tri_mul(plax_tri_neg({f}), {uj}) : {zero};")
+    em.emit(f"{scr(0, 'j')} = {lj};")
+    em.emit(f"{scr(1, 'j')} = {dj};")
+    em.close()
+    em.emit(f"{scr(2, 'j')} = ({last} && {swap}) ? {uj} : {zero};")
+    em.emit(f"{scr(0, '(j + 1)')} = {nu0};")
+    em.emit(f"{scr(1, '(j + 1)')} = {nu1};")
+    em.open(f"for ({it} c = 0; c < {k}; ++c)")
+    xj = em.let(ct, xref("j", "c"), "xj")
+    rj = em.let(ct, em.value(b, bidx + ("(j + 1)", "c")), "rj")
+    em.emit(f"{xref('(j + 1)', 'c')} = {keep} ? plax_tri_sub({rj}, plax_tri_mul({f}, {xj})) : "
+            f"{swap} ? plax_tri_sub({xj}, plax_tri_mul({f}, {rj})) : {rj};")
+    em.emit(f"{xref('j', 'c')} = {swap} ? {rj} : {xj};")
+    em.close()
+    em.emit(f"{s1} = {swap} ? plax_tri_abs({nu0}) + plax_tri_abs({nu1}) : {s2};")
+    em.open(f"if {last}")
+    for w in range(3):
+        em.emit(f"{mx} = plax_tri_max<{rt}>({mx}, plax_tri_abs({scr(w, 'j')}));")
+    em.close()
+    em.close()
+    em.emit(f"{mx} = plax_tri_max<{rt}>({mx}, plax_tri_abs({scr(0, n - 1)}));")
+    pert = em.let(rt, f"{eps} * {mx}", "pert")
+    em.open(f"for ({it} j = {n - 1}; j >= 0; --j)")
+    p = em.tmp("p")
+    em.emit(f"{ct} {p} = {scr(0, 'j')};")
+    em.open(f"for ({it} c = 0; c < {k}; ++c)")
+    em.open(f"if (j <= {n - 2})")
+    em.emit(f"{xref('j', 'c')} = plax_tri_sub({xref('j', 'c')}, "
+            f"plax_tri_mul({scr(1, 'j')}, {xref('(j + 1)', 'c')}));")
+    em.close()
+    em.open(f"if (j <= {n - 3})")
+    em.emit(f"{xref('j', 'c')} = plax_tri_sub({xref('j', 'c')}, "
+            f"plax_tri_mul({scr(2, 'j')}, {xref('(j + 2)', 'c')}));")
+    em.close()
+    em.close()
+    _tri_perturb_pivot(em, dt, p, f"(j == {n - 1} ? {pert} : plax_copysign({pert}, "
+                                  f"plax_tri_re({p})))", lambda c: xref("j", c), k)
+    inv = em.let(ct, f"plax_tri_div({one}, {p})", "inv")
+    em.open(f"for ({it} c = 0; c < {k}; ++c)")
+    em.emit(f"{xref('j', 'c')} = plax_tri_mul({xref('j', 'c')}, {inv});")
+    em.close()
+    em.close()

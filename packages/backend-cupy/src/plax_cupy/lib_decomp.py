@@ -1,9 +1,15 @@
-"""Decompositions through CuPy's libraries (cuSOLVER via cupy.linalg, cuBLAS trsm via
-cupyx.scipy.linalg) for the GPU build: cholesky, triangular_solve, qr (no pivoting), svd, eigh,
-with the reference backend's conventions (NaNs where a factorisation fails). The host build keeps
-the NumPy/LAPACK library calls; these rules run there too in tests, through NumPy/SciPy."""
+"""Decompositions through CuPy's libraries (cuSOLVER via cupy.linalg, cuBLAS trsm and cuSOLVER
+getrf via cupyx.scipy.linalg) for the GPU build: cholesky, triangular_solve, qr (no pivoting),
+svd, eigh, lu (getrf per matrix, the permutation from the pivots on the device), geqrf
+(cupy.linalg.qr's 'raw' mode: cuSOLVER geqrf, batched) and householder_product (CuPy 14 has no
+public orgqr/ungqr: the reflectors applied to the identity on the device), with the reference
+backend's conventions (NaNs where a factorisation fails). eig, schur, hessenberg and tridiagonal
+have no CuPy equivalent and stay NumPy calls through the host. The host build keeps the
+NumPy/LAPACK library calls; these rules run there too in tests, through NumPy/SciPy."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -122,6 +128,84 @@ def _eigh(x, *, lower, sort_eigenvalues, subset_by_index):
     return [_nan_where(bad, v).astype(x.dtype), _nan_where(bad, w).astype(_real(x.dtype))]
 
 
+def _lu_factor():
+    if X.on_gpu():
+        from cupyx.scipy.linalg import lu_factor
+    else:
+        from scipy.linalg import lu_factor
+    return lu_factor
+
+
+def _lu(x):
+    """(lu, pivots, permutation) as the reference's getrf: one getrf per matrix (CuPy's
+    lu_factor takes 2-D arrays; a singular matrix keeps its factors, 0-based pivots), the
+    permutation from the pivots' row swaps on the device, all matrices at once."""
+    xp = X.xp
+    m, n = x.shape[-2:]
+    batch, k = x.shape[:-2], min(m, n)
+    if x.size == 0:
+        return None  # (the reference's rule: nothing to compute)
+    lu_factor = _lu_factor()
+    flat = x.reshape((-1, m, n))
+    lu = xp.empty(flat.shape, x.dtype)
+    piv = xp.empty((flat.shape[0], k), np.int32)
+    with warnings.catch_warnings():  # "exactly zero diagonal": the reference keeps it too
+        warnings.simplefilter("ignore")
+        for i in range(flat.shape[0]):
+            f, p = lu_factor(flat[i], check_finite=False)
+            lu[i], piv[i] = f, p[:k]
+    return [lu.reshape(x.shape), piv.reshape(batch + (k,)),
+            _permutation(piv, m).reshape(batch + (m,))]
+
+
+def _permutation(piv, m):
+    """The row permutation of LAPACK pivots `piv` (batch, k): rows i and piv[i] swapped for
+    i = 0, 1, ..., one gather and two scatters per step over the whole batch."""
+    xp = X.xp
+    nb, k = piv.shape
+    perm = xp.broadcast_to(xp.arange(m, dtype=np.int32), (nb, m)).copy()
+    rows = xp.arange(nb)
+    for i in range(k):
+        p = piv[:, i].astype(np.int64)
+        here, there = perm[:, i].copy(), perm[rows, p]
+        perm[rows, p] = here
+        perm[:, i] = there
+    return perm
+
+
+def _geqrf(x):
+    """LAPACK's geqrf (Householder vectors below R, their scalars): cupy.linalg.qr's 'raw'
+    mode (NumPy's on the host) returns the column-major factor, i.e. its transpose."""
+    xp = X.xp
+    if x.size == 0:
+        return None
+    h, tau = xp.linalg.qr(x, mode="raw")
+    return [xp.ascontiguousarray(xp.swapaxes(h, -1, -2)).astype(x.dtype, copy=False),
+            tau.astype(x.dtype, copy=False)]
+
+
+def _householder_product(a, taus):
+    """orgqr/ungqr: the first n columns of H(0) H(1) ... H(k-1), H(i) = I - tau_i v_i v_i^H
+    with v_i = (0, ..., 0, 1, a[i+1:, i]), applied to the identity from the last reflector
+    on, each a batched product over all matrices at once (CuPy 14 has no public orgqr)."""
+    xp = X.xp
+    m, n = a.shape[-2:]
+    k = taus.shape[-1]
+    if a.size == 0:
+        return None
+    batch = a.shape[:-2]
+    a = a.reshape((-1, m, n))
+    t = taus.reshape((a.shape[0], k))
+    q = xp.broadcast_to(xp.eye(m, n, dtype=a.dtype), a.shape).copy()
+    for i in range(k - 1, -1, -1):
+        v = a[:, :, i].copy()
+        v[:, :i] = 0
+        v[:, i] = 1
+        w = xp.matmul(xp.conj(v)[:, None, :], q[:, :, i:])  # v^H Q (rows above i: zero)
+        q[:, :, i:] -= (t[:, i, None, None] * v[:, :, None]) * w
+    return q.reshape(batch + (m, n))
+
+
 def _or_numpy(rule, name):
     """`rule`, or the NumPy library call where it returns None (cases it does not take)."""
     def run(*args, **params):
@@ -143,4 +227,7 @@ GPU_RULES = {
     "qr": _or_numpy(_qr, "qr"),
     "svd": _or_numpy(_svd, "svd"),
     "eigh": _eigh,
+    "lu": _or_numpy(_lu, "lu"),
+    "geqrf": _or_numpy(_geqrf, "geqrf"),
+    "householder_product": _or_numpy(_householder_product, "householder_product"),
 }

@@ -13,7 +13,8 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    line with its operand's producers inlined), the scatters (a "scatter" group: the operand's
    expression written at the output index, then the updates' expression combined into it at
    the positions the indices name), the window ops reduce_window_sum/max/min and
-   select_and_gather_add (a "window" group: one thread per output element loops over its
+   select_and_gather_add and the generic reduce_window (its computation inlined; its several
+   results roots of one group) (a "window" group: one thread per output element loops over its
    window, reading the operand's inlined producers at each window position; padding, base and
    window dilation are index conditions, the padding value the monoid's identity; the select
    skips padding and applies XLA's select computation element by element in window order,
@@ -21,11 +22,12 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    "window_scatter" group: the output zeroed, then one thread per source element selects in
    its window as JAX does on CPUs and GPUs, padding being the lowest/highest value and
    selectable, and adds the source value at that position, atomically on the GPU; XLA GPU's
-   select-and-scatter), and the
+   select-and-scatter), tridiagonal_solve (a "tridiag" group: one thread per system and
+   right-hand side, or per system with perturb_singular), and the
    reductions reduce_sum/prod/max/min/and/or/xor and argmax/argmin (a reduction over extent-1
    axes is a view).
    Everything else (dot_general, fft, sort, control flow, collectives, effectful ops, anything
-   `supports` refuses; the generic reduce_window with its jaxpr computation) is a
+   `supports` refuses; a generic reduce_window whose computation cannot be inlined) is a
    `LibraryStep` and breaks groups. A scan, scatter, window or window_scatter group holds that
    one root, and a scan or window group also the loop roots over its shape that read it (if
    at all) at their own index: its elementwise epilogue, computed where each scanned value is
@@ -70,9 +72,11 @@ SCAN_OPS = frozenset({"cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp"})
 SCATTER_OPS = frozenset({"scatter", "scatter-add", "scatter-sub", "scatter-mul", "scatter-min",
                          "scatter-max"})
 WINDOW_OPS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min",
-                        "select_and_gather_add"})
+                        "select_and_gather_add", "reduce_window"})
+MULTI_OUTPUT_OPS = frozenset({"reduce_window"})  # fusible with several results (window roots)
 WINDOW_SCATTER_OPS = frozenset({"select_and_scatter_add"})
-SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter")
+TRIDIAG_OPS = frozenset({"tridiagonal_solve"})
+SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter", "tridiag")
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
@@ -110,10 +114,11 @@ Step = FusedGroup | LibraryStep
 
 
 def classify(eqn, supports: Callable | None = None) -> str | None:
-    """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter' for a fusible
-    equation, None for a library step."""
+    """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter', 'tridiag' for a
+    fusible equation, None for a library step."""
     prim = eqn.primitive
-    if getattr(prim, "effectful", False) or len(eqn.outvars) != 1:
+    if getattr(prim, "effectful", False) or (len(eqn.outvars) != 1
+                                             and prim.name not in MULTI_OUTPUT_OPS):
         return None
     if supports is not None and not supports(eqn):
         return None
@@ -128,6 +133,8 @@ def classify(eqn, supports: Callable | None = None) -> str | None:
         return "window"
     if name in WINDOW_SCATTER_OPS:
         return "window_scatter"
+    if name in TRIDIAG_OPS:
+        return "tridiag"
     if name in VIEW_OPS:
         return "view"
     if getattr(prim, "elementwise", False):
@@ -157,7 +164,7 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
     jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
     kind = {id(e): classify(e, supports) for e in jaxpr.eqns}
     eqns = _live(jaxpr, kind)
-    producer = {e.outvars[0]: e for e in eqns if kind[id(e)] is not None}
+    producer = {v: e for e in eqns if kind[id(e)] is not None for v in e.outvars}
     uses: dict = {}
     for e in eqns:
         for x in e.invars:
@@ -183,9 +190,10 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
         if k in SPECIAL_KINDS:  # its own kernel, its operands' producers inlined
             g = FusedGroup([], [], [], [], _space_shape(e, k), None, len(steps), special=k)
             steps.append(g)
-            g.roots.append(v)
-            group_of[v] = g
-            pos_of[v] = g.position
+            for o in e.outvars:  # (the generic reduce_window: one root per result)
+                g.roots.append(o)
+                group_of[o] = g
+                pos_of[o] = g.position
             continue
         g, role, deps = _find_group(steps, e, k, v, producer, roots, pos_of, group_of)
         if g is None:
@@ -228,7 +236,9 @@ def _choose_roots(eqns, kind, producer, uses, outs) -> set:
                     roots.add(x)
             continue
         v = e.outvars[0]
-        if k == "reduce" or k in SPECIAL_KINDS or v in outs:
+        if k in SPECIAL_KINDS:
+            roots.update(e.outvars)
+        if k == "reduce" or v in outs:
             roots.add(v)
         c = 1
         for x in e.invars:
@@ -301,7 +311,7 @@ def _operand_sig(e, a, sig, k=0):
             src = list(sig)
         else:  # the update, shifted by its start unless it spans the dimension
             src = [t if shp[d] == out[d] else None for d, t in enumerate(sig)]
-    elif name in WINDOW_OPS or name in WINDOW_SCATTER_OPS:  # roots: never inlined
+    elif name in WINDOW_OPS or name in WINDOW_SCATTER_OPS or name in TRIDIAG_OPS:  # roots
         src = [None] * len(shp)
     elif name in ("rev", "slice", "pad", "concatenate", "dynamic_slice"):
         src = [t if _keeps_dim(e, d) else None for d, t in enumerate(sig)]
