@@ -29,7 +29,7 @@ class Emitter:
         self.scopes: list[dict] = [{}]
         self.flat: dict = {}  # (index tuple, shape) -> C expression of the flat offset
         self.n = 0
-        self.producer = {e.outvars[0]: e for e in group.eqns}
+        self.producer = {v: e for e in group.eqns for v in e.outvars}
         self.inputs = {v: f"in{i}" for i, v in enumerate(group.in_vars)}
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ class Emitter:
         return t
 
     def open(self, head: str) -> None:
-        self.emit(head + " {")
+        self.emit(f"{head} {{" if head else "{")
         self.depth += 1
         self.scopes.append({})
 

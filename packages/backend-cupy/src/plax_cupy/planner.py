@@ -72,7 +72,8 @@ SCATTER_OPS = frozenset({"scatter", "scatter-add", "scatter-sub", "scatter-mul",
 WINDOW_OPS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min",
                         "select_and_gather_add"})
 WINDOW_SCATTER_OPS = frozenset({"select_and_scatter_add"})
-SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter")
+RNG_OPS = frozenset({"rng_bit_generator"})
+SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter", "rng")
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
@@ -93,6 +94,7 @@ class FusedGroup:
     row_roots: list = field(default_factory=list)  # roots over the reduction's operand shape
     pre_roots: list = field(default_factory=list)  # ... computed in the first pass's loop
     special: str | None = None  # one of SPECIAL_KINDS: a group of that one root (+ epilogue)
+    side_roots: list = field(default_factory=list)  # written once, not at the output index
 
     @property
     def kind(self) -> str:
@@ -110,14 +112,16 @@ Step = FusedGroup | LibraryStep
 
 
 def classify(eqn, supports: Callable | None = None) -> str | None:
-    """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter' for a fusible
-    equation, None for a library step."""
+    """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter', 'rng' for a
+    fusible equation, None for a library step."""
     prim = eqn.primitive
-    if getattr(prim, "effectful", False) or len(eqn.outvars) != 1:
+    name = prim.name
+    if getattr(prim, "effectful", False) or len(eqn.outvars) != (2 if name in RNG_OPS else 1):
         return None
     if supports is not None and not supports(eqn):
         return None
-    name = prim.name
+    if name in RNG_OPS:
+        return "rng"
     if name in REDUCE_OPS:
         return "view" if trivial_reduction(eqn) else "reduce"
     if name in SCAN_OPS:
@@ -157,7 +161,7 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
     jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
     kind = {id(e): classify(e, supports) for e in jaxpr.eqns}
     eqns = _live(jaxpr, kind)
-    producer = {e.outvars[0]: e for e in eqns if kind[id(e)] is not None}
+    producer = {v: e for e in eqns if kind[id(e)] is not None for v in e.outvars}
     uses: dict = {}
     for e in eqns:
         for x in e.invars:
@@ -183,9 +187,11 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
         if k in SPECIAL_KINDS:  # its own kernel, its operands' producers inlined
             g = FusedGroup([], [], [], [], _space_shape(e, k), None, len(steps), special=k)
             steps.append(g)
-            g.roots.append(v)
-            group_of[v] = g
-            pos_of[v] = g.position
+            for r in e.outvars:  # rng: the new key (a side root) and the bits
+                g.roots.append(r)
+                group_of[r] = g
+                pos_of[r] = g.position
+            g.side_roots = list(e.outvars[:-1])
             continue
         g, role, deps = _find_group(steps, e, k, v, producer, roots, pos_of, group_of)
         if g is None:
@@ -229,12 +235,13 @@ def _choose_roots(eqns, kind, producer, uses, outs) -> set:
             continue
         v = e.outvars[0]
         if k == "reduce" or k in SPECIAL_KINDS or v in outs:
-            roots.add(v)
+            roots.update(e.outvars)
         c = 1
         for x in e.invars:
             if _is_var(x) and x in producer and x not in roots:
                 c += cost.get(x, 1)
-        cost[v] = c
+        for o in e.outvars:
+            cost[o] = c
         n_users = len(uses.get(v, ()))
         if n_users > 1 and c > RECOMPUTE_LIMIT:
             roots.add(v)
@@ -348,7 +355,7 @@ def _reads(v, start, producer, roots) -> dict:
 
 
 def _space_shape(e, k):
-    return tuple(e.outvars[0].aval.shape)
+    return tuple(e.outvars[-1].aval.shape)  # rng: the bits' shape
 
 
 def _reduce_space(e, k):
@@ -388,8 +395,8 @@ def _reads_operand(e, sig, producer, roots) -> dict:
 
 
 def _role(g, k, shape, red):
-    if g.special:  # a scan's or window's elementwise epilogue, at the index each value is stored
-        ok = g.special in ("scan", "window") and k != "reduce" and g.shape == shape
+    if g.special:  # a scan's, window's or rng's elementwise epilogue, where each value is stored
+        ok = g.special in ("scan", "window", "rng") and k != "reduce" and g.shape == shape
         return "special_epilogue" if ok else None
     if k == "reduce":
         if g.reduce == red:
@@ -411,6 +418,8 @@ def _may_read(g, role, d, sigs, pos_of, group_of, red) -> bool:
     row index (an absorbed loop's roots at its own index)."""
     if group_of.get(d) is not g:
         return pos_of.get(d, -1) < g.position
+    if d in g.side_roots:  # rng's new key: not at the output index
+        return False
     if role == "absorb":
         return sigs == {_full_sig_of(red)}
     if d in g.row_roots:
