@@ -12,8 +12,10 @@ element combining it in, atomically on the GPU); a window group gives each outpu
 thread looping over its window (one nested loop per windowed dimension, padding and dilation as
 index conditions), its epilogue computed at the output index; a window_scatter group is two
 launches (the output zeroed, then one thread per source element selecting in its window and
-adding into the output, atomically on the GPU). Indices are 32-bit when every extent fits. Pure
-Python; the text needs `prelude.PRELUDE`."""
+adding into the output, atomically on the GPU); an rng group gives each counter block a thread
+(ThreeFry-2x32 or Philox-4x32 as XLA lays out rng_bit_generator's bits), which stores its
+elements with the epilogue at each one's index, and thread 0 writes the new key. Indices are
+32-bit when every extent fits. Pure Python; the text needs `prelude.PRELUDE`."""
 
 from __future__ import annotations
 

@@ -21,15 +21,18 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    "window_scatter" group: the output zeroed, then one thread per source element selects in
    its window as JAX does on CPUs and GPUs, padding being the lowest/highest value and
    selectable, and adds the source value at that position, atomically on the GPU; XLA GPU's
-   select-and-scatter), and the
+   select-and-scatter), rng_bit_generator (an "rng" group: one thread per counter block of
+   ThreeFry or Philox, its elements stored with the epilogue at each one's index; its new key,
+   a second result, is a side root, written once and never read inside the group), and the
    reductions reduce_sum/prod/max/min/and/or/xor and argmax/argmin (a reduction over extent-1
    axes is a view).
    Everything else (dot_general, fft, sort, control flow, collectives, effectful ops, anything
    `supports` refuses; the generic reduce_window with its jaxpr computation) is a
-   `LibraryStep` and breaks groups. A scan, scatter, window or window_scatter group holds that
-   one root, and a scan or window group also the loop roots over its shape that read it (if
-   at all) at their own index: its elementwise epilogue, computed where each scanned value is
-   stored, or where each window's result is (avg-pool's divide).
+   `LibraryStep` and breaks groups. A scan, scatter, window, window_scatter or rng group holds
+   that one root, and a scan, window or rng group also the loop roots over its shape that read
+   it (if at all) at their own index: its elementwise epilogue, computed where each scanned
+   value is stored, or where each window's result is (avg-pool's divide), or where each random
+   element is (random.uniform's bits-to-float).
 2. A value is a *root* (computed as a kernel output or a kernel-local at the output index) when it
    is a reduction result, a jaxpr output, an operand of a library step, or an expensive expression
    (more than `RECOMPUTE_LIMIT` inlined ops) with several consumers. Every other fusible value is
