@@ -149,6 +149,27 @@ def test_new_key_read_downstream():
     _same(_on("cupy", plax.jit(f), key), reference(f, key))
 
 
+def test_costly_key_is_computed_once_cheap_key_inline():
+    """A key made by a long elementwise chain is its own small kernel (every thread of the rng
+    kernel would compute it); a slice of a batch of keys (vmap's rule) is read inline."""
+    def costly(key):
+        k = key
+        for i in range(12):
+            k = lax.bitwise_xor(lax.add(k, np.uint32(i + 1)),
+                                lax.shift_right_logical(k, np.uint32(3)))
+        return lax.rng_bit_generator(k, (5, 3), np.uint8)
+
+    def cheap(keys):
+        return lax.rng_bit_generator(keys[1], (6,), np.uint16, lax.RandomAlgorithm.RNG_THREE_FRY)
+    key, keys = KEYS[0], np.stack(KEYS)
+    got, steps, launches = run_fused(costly, key)
+    assert [s.kind for s in steps] == ["loop", "rng"] and launches == 2
+    _same(got, reference(costly, key))
+    got, steps, launches = run_fused(cheap, keys)
+    assert [s.kind for s in steps] == ["rng"] and launches == 1
+    _same(got, reference(cheap, keys))
+
+
 @pytest.mark.parametrize("impl", ["rbg", "unsafe_rbg"])
 def test_random_with_rbg_keys_under_vmap(impl):
     key = pr.key(42, impl=impl)

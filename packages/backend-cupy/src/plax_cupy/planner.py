@@ -34,10 +34,11 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    value is stored, or where each window's result is (avg-pool's divide), or where each random
    element is (random.uniform's bits-to-float).
 2. A value is a *root* (computed as a kernel output or a kernel-local at the output index) when it
-   is a reduction result, a jaxpr output, an operand of a library step, or an expensive expression
-   (more than `RECOMPUTE_LIMIT` inlined ops) with several consumers. Every other fusible value is
-   inlined into each consumer and recomputed there (tinygrad's rule; XLA's loop fusion), so it is
-   never written to memory.
+   is a reduction result, a jaxpr output, an operand of a library step, an expensive expression
+   (more than `RECOMPUTE_LIMIT` inlined ops) with several consumers, or an rng key of more than
+   `RNG_KEY_LIMIT` inlined ops (each thread of the rng kernel would compute it). Every other
+   fusible value is inlined into each consumer and recomputed there (tinygrad's rule; XLA's loop
+   fusion), so it is never written to memory.
 3. A group has one iteration space: a loop over its output shape, or a reduction (operand shape,
    axes) whose kernel gives each output element a block (or a thread) that loops over the reduced
    extent. Roots with the same space share one kernel (multi-output fusion) when every value they
@@ -81,6 +82,7 @@ REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
 MAX_ROOTS = 96        # roots per kernel (each output is a kernel argument; CUDA caps their size)
+RNG_KEY_LIMIT = 16    # inlined ops of an rng key (every thread computes it) before it is a root
 
 
 @dataclass(eq=False)
@@ -239,6 +241,10 @@ def _choose_roots(eqns, kind, producer, uses, outs) -> set:
         v = e.outvars[0]
         if k == "reduce" or k in SPECIAL_KINDS or v in outs:
             roots.update(e.outvars)
+        key = e.invars[0] if k == "rng" else None
+        if key is not None and _is_var(key) and key in producer and \
+                cost.get(key, 1) > RNG_KEY_LIMIT:
+            roots.add(key)
         c = 1
         for x in e.invars:
             if _is_var(x) and x in producer and x not in roots:

@@ -638,13 +638,15 @@ PLAX_FN void plax_philox4x32(unsigned long long key, unsigned long long c0,
   unsigned k0 = (unsigned)key, k1 = (unsigned)(key >> 32);
   unsigned x0 = (unsigned)c0, x1 = (unsigned)(c0 >> 32), x2 = (unsigned)c1,
            x3 = (unsigned)(c1 >> 32);
-  for (int i = 0; i < 10; ++i) {
-    const unsigned long long p0 = (unsigned long long)x0 * 0xD2511F53u;
-    const unsigned long long p1 = (unsigned long long)x2 * 0xCD9E8D57u;
-    const unsigned y0 = (unsigned)(p1 >> 32) ^ x1 ^ k0, y2 = (unsigned)(p0 >> 32) ^ x3 ^ k1;
-    x1 = (unsigned)p1; x3 = (unsigned)p0; x0 = y0; x2 = y2;
-    k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
-  }
+#define PLAX_PHILOX_ROUND { \
+    const unsigned long long p0 = (unsigned long long)x0 * 0xD2511F53u; \
+    const unsigned long long p1 = (unsigned long long)x2 * 0xCD9E8D57u; \
+    const unsigned y0 = (unsigned)(p1 >> 32) ^ x1 ^ k0, y2 = (unsigned)(p0 >> 32) ^ x3 ^ k1; \
+    x1 = (unsigned)p1; x3 = (unsigned)p0; x0 = y0; x2 = y2; \
+    k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+  PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND
+  PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND
+#undef PLAX_PHILOX_ROUND
   r[0] = x0; r[1] = x1; r[2] = x2; r[3] = x3;
 }
 // ---- end of prelude -----------------------------------------------------------------------
