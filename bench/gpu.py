@@ -64,7 +64,8 @@ PACKAGES = ["packages/core", "packages/transforms", "packages/backend-xla",
             "packages/backend-cupy"]
 FUSION_FILES = ["tests/test_cupy_fusion.py", "tests/test_cupy_codegen.py",
                 "tests/test_cupy_indexing.py", "tests/test_cupy_windows.py",
-                "tests/test_cupy_window_generic.py", "tests/test_cupy_linalg_gpu_rules.py"]
+                "tests/test_cupy_window_generic.py", "tests/test_cupy_linalg_gpu_rules.py",
+                "tests/test_cupy_rng.py"]
 # every backend-parametrised test on cupy; the fusion files run in their own part
 CONFORMANCE_SELECT = "cupy and not " + " and not ".join(
     os.path.basename(f)[:-3] for f in FUSION_FILES)

@@ -15,7 +15,9 @@ visited with its init values), its epilogue computed at the output index; a wind
 group is two launches (the output zeroed, then one thread per source element selecting in its
 window and adding into the output, atomically on the GPU); a tridiag group gives each system
 (and right-hand side) a thread running the reference backend's algorithm, its factors in a
-scratch buffer. Indices are 32-bit when every extent fits. Pure
+scratch buffer; an rng group gives each counter block a thread (ThreeFry-2x32 or Philox-4x32
+as XLA lays out rng_bit_generator's bits), which stores its elements with the epilogue at each
+one's index, and thread 0 writes the new key. Indices are 32-bit when every extent fits. Pure
 Python; the text needs `prelude.PRELUDE`."""
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from plax.extend import Literal, abstract_token
 from plax_cupy import cops
 from plax_cupy.emitter import Emitter as _Emitter
 from plax_cupy.emitter import size as _size
-from plax_cupy.planner import (MAX_ROOTS, REDUCE_OPS, SCAN_OPS, SCATTER_OPS, TRIDIAG_OPS,
-                               VIEW_OPS, WINDOW_OPS, WINDOW_SCATTER_OPS, trivial_reduction)
+from plax_cupy.planner import (MAX_ROOTS, REDUCE_OPS, RNG_OPS, SCAN_OPS, SCATTER_OPS,
+                               TRIDIAG_OPS, VIEW_OPS, WINDOW_OPS, WINDOW_SCATTER_OPS,
+                               trivial_reduction)
 from plax_cupy.prelude import PRELUDE
 
 BLOCK = 256
@@ -80,6 +83,10 @@ def supports(eqn) -> bool:
         return (len(outs) <= MAX_ROOTS // 2  # (each operand and result a kernel argument)
                 and all(cops.name(a.dtype) in cops.DTYPES for a in avals + outs)
                 and inlinable(eqn.params["jaxpr"]))
+    if name in RNG_OPS:  # a uint32[4] or uint64[2] key; unsigned bits
+        key, bits = avals[0], eqn.outvars[-1].aval
+        return (len(eqn.outvars) == 2 and cops.name(key.dtype) in ("uint32", "uint64")
+                and cops.name(bits.dtype) in ("uint8", "uint16", "uint32", "uint64"))
     if len(eqn.outvars) != 1:
         return False
     out = eqn.outvars[0].aval
@@ -134,7 +141,12 @@ def _generate(group) -> KernelSource:
     params += [f"{cops.store_type(v.aval.dtype)}* __restrict__ out{i}"
                for i, v in enumerate(outs)]
     scratch = []
-    if n_out == 0:
+    work = n_out
+    if group.special == "rng":  # the new key is written even when there are no bits
+        em = _Emitter(group, idx_t)
+        parts = [("", em.lines, _rng(em, group))]
+        work = max(n_out, 1)
+    elif n_out == 0:
         parts = [("", [], 1)]
     elif group.special == "scan":
         em = _Emitter(group, idx_t)
@@ -187,7 +199,7 @@ def _generate(group) -> KernelSource:
     name = "plax_" + hashlib.sha256(text.encode()).hexdigest()[:20]
     launches = [(name + suffix, grid, BLOCK) for suffix, _, grid in parts]
     return KernelSource(name, text.replace("KERNEL", name), launches,
-                        [v.aval for v in group.in_vars], [v.aval for v in outs], n_out,
+                        [v.aval for v in group.in_vars], [v.aval for v in outs], work,
                         scratch, params)
 
 
@@ -622,6 +634,109 @@ def _window_scatter(em, group) -> int:
     em.close()
     em.close()
     return max(1, min(MAX_GRID, -(-n // BLOCK)))
+
+
+def rng_layout(shape, wide: bool, threefry: bool):
+    """(counter blocks, elements per block, the dimension split in pairs or None) of
+    rng_bit_generator's bits of `shape` (64-bit when `wide`), as XLA lays them out (the
+    reference backend's rule): ThreeFry gives a 64-bit element (or a 0-d one) per block, else
+    two neighbours along the first even dimension (the longest when none is); Philox four
+    32-bit (two 64-bit) consecutive elements per block. The counter advances by the blocks."""
+    n = _size(shape)
+    if threefry and (wide or not shape):
+        return n, 1, None
+    if threefry:
+        split = next((d for d, m in enumerate(shape) if m % 2 == 0), None)
+        if split is None:
+            split = int(np.argmax(shape))
+        half = list(shape)
+        half[split] = -(-shape[split] // 2)
+        return _size(half), 2, split
+    per = 2 if wide else 4
+    return -(-n // per), per, None
+
+
+def _rng(em, group) -> int:
+    """rng_bit_generator: the state (a uint32[4] key is two little-endian uint64 words: the
+    algorithm's key, then the counter) read once per thread; the new key (the counter advanced
+    by the blocks drawn) written by thread 0; one thread per counter block computes ThreeFry-
+    2x32 (20 rounds) of counter + block, or Philox-4x32 (10 rounds) of the 128-bit counter
+    (counter + block, key word + the carry), and stores its elements (narrower dtypes keep the
+    low bits), each followed by the epilogue roots at its index."""
+    e = next(em.producer[r] for r in group.roots
+             if em.producer[r].primitive.name in RNG_OPS)
+    key, (new_key, bits) = e.invars[0], e.outvars
+    shape, dt = tuple(bits.aval.shape), bits.aval.dtype
+    n, it, ull = _size(shape), em.idx_t, "unsigned long long"
+    wide = np.dtype(dt).itemsize == 8
+    threefry = int(e.params["algorithm"]) == 1  # RNG_THREE_FRY; DEFAULT is Philox, as XLA CPU
+    nb, per, split = rng_layout(shape, wide, threefry)
+    if cops.name(key.aval.dtype) == "uint64":
+        k, c = (em.let(ull, em.value(key, (str(i),)), "st") for i in range(2))
+    else:
+        w = [em.value(key, (str(i),)) for i in range(4)]
+        k, c = (em.let(ull, f"(({ull}){w[i]} | (({ull}){w[i + 1]} << 32))", "st")
+                for i in (0, 2))
+    if new_key in group.out_vars:
+        o = f"out{group.out_vars.index(new_key)}"
+        nc = f"({c} + {nb}ULL)"
+        em.open("if (blockIdx.x == 0 && threadIdx.x == 0)")
+        if cops.name(key.aval.dtype) == "uint64":
+            em.emit(f"{o}[0] = {k}; {o}[1] = {nc};")
+        else:
+            em.emit(f"{o}[0] = (unsigned)({k}); {o}[1] = (unsigned)({k} >> 32);")
+            em.emit(f"{o}[2] = (unsigned)({nc}); {o}[3] = (unsigned)({nc} >> 32);")
+        em.close()
+    if n == 0:
+        return 1
+    em.open(f"for ({it} b = ({it})blockIdx.x * blockDim.x + threadIdx.x; b < {nb}; "
+            f"b += ({it})blockDim.x * gridDim.x)")
+    ctr = em.let(ull, f"{c} + ({ull})b", "ctr")
+    x = em.tmp("x")
+    em.emit(f"unsigned {x}[4];")
+    if threefry:
+        em.emit(f"plax_threefry2x32({k}, {ctr}, &{x}[0], &{x}[1]);")
+    else:  # the counter's high word is the key word, plus the carry of the low one
+        hi = em.let(ull, f"{ctr} < {c} ? {k} + 1ULL : {k}", "hi")
+        em.emit(f"plax_philox4x32({k}, {ctr}, {hi}, {x});")
+    words = [f"{x}[{i}]" for i in range(4)]
+    if wide:
+        words = [f"(({ull}){words[2 * i]} | (({ull}){words[2 * i + 1]} << 32))" for i in (0, 1)]
+    if split is not None:
+        half = list(shape)
+        half[split] = -(-shape[split] // 2)
+        hidx = em.delinearize("b", tuple(half))
+    elif per == 1:
+        idx = em.delinearize("b", shape)
+    side = set(group.side_roots)
+    stored = [v for v in group.out_vars if v not in side]
+    for j in range(per):
+        cond = None
+        if split is not None:
+            pos = f"(2 * {hidx[split]} + {j})" if hidx[split] != "0" else str(j)
+            idx = tuple(pos if d == split else i for d, i in enumerate(hidx))
+            flat = em.offset(idx, shape)
+            if j and shape[split] % 2:
+                cond = f"{pos} < {shape[split]}"
+        elif per == 1:
+            flat = "b"
+        else:
+            flat = f"(b * {per} + {j})"
+            if n % per and j >= n % per:
+                cond = f"{flat} < {n}"
+        em.open(f"if ({cond})" if cond else "")
+        if per > 1 and split is None:
+            idx = em.delinearize(em.let(it, flat, "p"), shape)
+            flat = em.offset(idx, shape)
+        v = em.let(cops.compute_type(dt), f"(({cops.store_type(dt)}){words[j]})", "r")
+        em.bind(bits, idx, v)
+        for r in group.roots:
+            if r is not bits and r not in side:
+                em.value(r, idx)
+        _stores(em, group, idx, flat, stored)
+        em.close()
+    em.close()
+    return max(1, min(MAX_GRID, -(-nb // BLOCK)))
 
 
 def _operand_dtype(em, r):

@@ -3,10 +3,11 @@ calls: the cumulative ops (CuPy has no `maximum.accumulate` or `logaddexp.accumu
 cumsum/cumprod of 16-bit floats would round at every step), and the inverse trigonometric and
 hyperbolic functions of complex numbers (the prelude's C99 / Hull et al. code, as under jit,
 instead of CuPy's or NumPy's own). The window ops (KERNEL_OPS: reduce_window_sum/max/min,
-select_and_gather_add, select_and_scatter_add, the generic reduce_window) have no xp library
-rule at all: their rule in the backend's table is the kernel, eagerly and as a library step
-with fusion off (the NumPy rule would take their operands through the host; it still runs a
-generic reduce_window whose computation the kernel cannot inline).
+select_and_gather_add, select_and_scatter_add, the generic reduce_window, tridiagonal_solve)
+and rng_bit_generator have no xp library rule at all: their rule in the backend's table is the
+kernel, eagerly and as a library step with fusion off (the NumPy rule would take their operands
+through the host; it still runs a generic reduce_window whose computation the kernel cannot
+inline).
 
 `kernel_rule(prim, fallback, when)` is a rule(*arrays, **params): the equation alone, planned
 by the planner into its one group, generated, built once per (shapes, dtypes, params) and
@@ -41,7 +42,7 @@ EAGER_KERNEL_OPS = {
 # {primitive name}: the backend's rule itself is the generated kernel, fusion on or off
 KERNEL_OPS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window_min",
                         "select_and_gather_add", "select_and_scatter_add", "reduce_window",
-                        "tridiagonal_solve"})
+                        "tridiagonal_solve", "rng_bit_generator"})
 
 
 def kernel_rule(prim, fallback, when=_always, with_fusion_only=True):
@@ -62,16 +63,18 @@ def kernel_rule(prim, fallback, when=_always, with_fusion_only=True):
             cache.move_to_end(key)
         if runner is False:  # refused by code generation
             return fallback(*bufs, **params)
-        outs = runner(list(bufs))
-        return outs if prim.multiple_results else outs[0]
+        fn, order = runner
+        outs = fn(list(bufs))
+        return [outs[i] for i in order] if prim.multiple_results else outs[order[0]]
     rule.__name__ = f"kernel_{prim.name}"
     rule.library_rule = fallback
     return rule
 
 
 def _runner(prim, bufs, params):
-    """The built FusedRunner of `prim` alone on these operands, or False when the planner
-    leaves it to the library."""
+    """(the built FusedRunner of `prim` alone on these operands, the position of each of the
+    primitive's results among the runner's outputs), or False when the planner leaves it to
+    the library."""
     from plax_cupy import fused, planner
     invars = [Var(ShapedArray(tuple(b.shape), b.dtype)) for b in bufs]
     out_avals = abstract_eval(prim, [v.aval for v in invars], params)
@@ -80,12 +83,14 @@ def _runner(prim, bufs, params):
     outs = [Var(ShapedArray(tuple(a.shape), a.dtype)) for a in out_avals]
     jaxpr = Jaxpr([], invars, outs, [JaxprEqn(invars, outs, prim, dict(params))])
     steps = planner.plan(jaxpr)
-    if len(steps) != 1 or not isinstance(steps[0], planner.FusedGroup) or \
-            steps[0].out_vars != outs:
+    if len(steps) != 1 or not isinstance(steps[0], planner.FusedGroup):
         return False
-    runner = fused.FusedRunner(steps[0])
+    group = steps[0]
+    if any(v not in group.out_vars for v in outs):
+        return False
+    runner = fused.FusedRunner(group)
     fused.build([runner])
-    return runner
+    return runner, [group.out_vars.index(v) for v in outs]
 
 
 def _hashable(params: dict):

@@ -46,7 +46,7 @@ class Emitter:
         return t
 
     def open(self, head: str) -> None:
-        self.emit(head + " {")
+        self.emit(f"{head} {{" if head else "{")
         self.depth += 1
         self.scopes.append({})
 

@@ -10,7 +10,8 @@ import importlib
 
 from plax_cupy import xp as X
 
-_MODULES = ("lib_elementwise", "lib_structural", "lib_reductions", "lib_sorting", "lib_linalg")
+_MODULES = ("lib_elementwise", "lib_structural", "lib_reductions", "lib_sorting", "lib_linalg",
+            "lib_rng")
 
 # the reference backend's rules that compute with their operands' array module
 # (plax.extend.array_module): the same code runs on NumPy (host build) and CuPy (GPU)

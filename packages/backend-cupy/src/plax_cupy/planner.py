@@ -23,20 +23,24 @@ the limits of `cupy.fuse` (adjacent same-shape elementwise ops only):
    its window as JAX does on CPUs and GPUs, padding being the lowest/highest value and
    selectable, and adds the source value at that position, atomically on the GPU; XLA GPU's
    select-and-scatter), tridiagonal_solve (a "tridiag" group: one thread per system and
-   right-hand side, or per system with perturb_singular), and the
-   reductions reduce_sum/prod/max/min/and/or/xor and argmax/argmin (a reduction over extent-1
-   axes is a view).
+   right-hand side, or per system with perturb_singular), rng_bit_generator (an "rng" group:
+   one thread per counter block of ThreeFry or Philox, its elements stored with the epilogue
+   at each one's index; its new key, a second result, is a side root, written once and never
+   read inside the group), and the reductions reduce_sum/prod/max/min/and/or/xor and
+   argmax/argmin (a reduction over extent-1 axes is a view).
    Everything else (dot_general, fft, sort, control flow, collectives, effectful ops, anything
    `supports` refuses; a generic reduce_window whose computation cannot be inlined) is a
-   `LibraryStep` and breaks groups. A scan, scatter, window or window_scatter group holds that
-   one root, and a scan or window group also the loop roots over its shape that read it (if
-   at all) at their own index: its elementwise epilogue, computed where each scanned value is
-   stored, or where each window's result is (avg-pool's divide).
+   `LibraryStep` and breaks groups. A scan, scatter, window, window_scatter or rng group holds
+   that one root, and a scan, window or rng group also the loop roots over its shape that read
+   it (if at all) at their own index: its elementwise epilogue, computed where each scanned
+   value is stored, or where each window's result is (avg-pool's divide), or where each random
+   element is (random.uniform's bits-to-float).
 2. A value is a *root* (computed as a kernel output or a kernel-local at the output index) when it
-   is a reduction result, a jaxpr output, an operand of a library step, or an expensive expression
-   (more than `RECOMPUTE_LIMIT` inlined ops) with several consumers. Every other fusible value is
-   inlined into each consumer and recomputed there (tinygrad's rule; XLA's loop fusion), so it is
-   never written to memory.
+   is a reduction result, a jaxpr output, an operand of a library step, an expensive expression
+   (more than `RECOMPUTE_LIMIT` inlined ops) with several consumers, or an rng key of more than
+   `RNG_KEY_LIMIT` inlined ops (each thread of the rng kernel would compute it). Every other
+   fusible value is inlined into each consumer and recomputed there (tinygrad's rule; XLA's loop
+   fusion), so it is never written to memory.
 3. A group has one iteration space: a loop over its output shape, or a reduction (operand shape,
    axes) whose kernel gives each output element a block (or a thread) that loops over the reduced
    extent. Roots with the same space share one kernel (multi-output fusion) when every value they
@@ -76,11 +80,13 @@ WINDOW_OPS = frozenset({"reduce_window_sum", "reduce_window_max", "reduce_window
 MULTI_OUTPUT_OPS = frozenset({"reduce_window"})  # fusible with several results (window roots)
 WINDOW_SCATTER_OPS = frozenset({"select_and_scatter_add"})
 TRIDIAG_OPS = frozenset({"tridiagonal_solve"})
-SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter", "tridiag")
+RNG_OPS = frozenset({"rng_bit_generator"})
+SPECIAL_KINDS = ("scan", "scatter", "window", "window_scatter", "tridiag", "rng")
 REDUCE_OPS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
                         "reduce_or", "reduce_xor", "argmax", "argmin"})
 RECOMPUTE_LIMIT = 48  # inlined ops before a value read by several consumers is materialised
 MAX_ROOTS = 96        # roots per kernel (each output is a kernel argument; CUDA caps their size)
+RNG_KEY_LIMIT = 16    # inlined ops of an rng key (every thread computes it) before it is a root
 
 
 @dataclass(eq=False)
@@ -97,6 +103,7 @@ class FusedGroup:
     row_roots: list = field(default_factory=list)  # roots over the reduction's operand shape
     pre_roots: list = field(default_factory=list)  # ... computed in the first pass's loop
     special: str | None = None  # one of SPECIAL_KINDS: a group of that one root (+ epilogue)
+    side_roots: list = field(default_factory=list)  # written once, not at the output index
 
     @property
     def kind(self) -> str:
@@ -114,15 +121,17 @@ Step = FusedGroup | LibraryStep
 
 
 def classify(eqn, supports: Callable | None = None) -> str | None:
-    """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter', 'tridiag' for a
-    fusible equation, None for a library step."""
+    """'ew', 'view', 'reduce', 'scan', 'scatter', 'window', 'window_scatter', 'tridiag', 'rng'
+    for a fusible equation, None for a library step."""
     prim = eqn.primitive
-    if getattr(prim, "effectful", False) or (len(eqn.outvars) != 1
-                                             and prim.name not in MULTI_OUTPUT_OPS):
+    name = prim.name
+    if getattr(prim, "effectful", False) or (
+            len(eqn.outvars) != (2 if name in RNG_OPS else 1) and name not in MULTI_OUTPUT_OPS):
         return None
     if supports is not None and not supports(eqn):
         return None
-    name = prim.name
+    if name in RNG_OPS:
+        return "rng"
     if name in REDUCE_OPS:
         return "view" if trivial_reduction(eqn) else "reduce"
     if name in SCAN_OPS:
@@ -190,10 +199,12 @@ def plan(jaxpr, supports: Callable | None = None) -> list:
         if k in SPECIAL_KINDS:  # its own kernel, its operands' producers inlined
             g = FusedGroup([], [], [], [], _space_shape(e, k), None, len(steps), special=k)
             steps.append(g)
-            for o in e.outvars:  # (the generic reduce_window: one root per result)
-                g.roots.append(o)
-                group_of[o] = g
-                pos_of[o] = g.position
+            for r in e.outvars:  # one root per result (the generic reduce_window's several)
+                g.roots.append(r)
+                group_of[r] = g
+                pos_of[r] = g.position
+            if k == "rng":  # the new key: a side root, written once by thread 0
+                g.side_roots = list(e.outvars[:-1])
             continue
         g, role, deps = _find_group(steps, e, k, v, producer, roots, pos_of, group_of)
         if g is None:
@@ -236,15 +247,18 @@ def _choose_roots(eqns, kind, producer, uses, outs) -> set:
                     roots.add(x)
             continue
         v = e.outvars[0]
-        if k in SPECIAL_KINDS:
+        if k == "reduce" or k in SPECIAL_KINDS or v in outs:
             roots.update(e.outvars)
-        if k == "reduce" or v in outs:
-            roots.add(v)
+        key = e.invars[0] if k == "rng" else None
+        if key is not None and _is_var(key) and key in producer and \
+                cost.get(key, 1) > RNG_KEY_LIMIT:
+            roots.add(key)
         c = 1
         for x in e.invars:
             if _is_var(x) and x in producer and x not in roots:
                 c += cost.get(x, 1)
-        cost[v] = c
+        for o in e.outvars:
+            cost[o] = c
         n_users = len(uses.get(v, ()))
         if n_users > 1 and c > RECOMPUTE_LIMIT:
             roots.add(v)
@@ -358,7 +372,7 @@ def _reads(v, start, producer, roots) -> dict:
 
 
 def _space_shape(e, k):
-    return tuple(e.outvars[0].aval.shape)
+    return tuple(e.outvars[-1].aval.shape)  # rng: the bits' shape
 
 
 def _reduce_space(e, k):
@@ -398,8 +412,8 @@ def _reads_operand(e, sig, producer, roots) -> dict:
 
 
 def _role(g, k, shape, red):
-    if g.special:  # a scan's or window's elementwise epilogue, at the index each value is stored
-        ok = g.special in ("scan", "window") and k != "reduce" and g.shape == shape
+    if g.special:  # a scan's, window's or rng's elementwise epilogue, where each value is stored
+        ok = g.special in ("scan", "window", "rng") and k != "reduce" and g.shape == shape
         return "special_epilogue" if ok else None
     if k == "reduce":
         if g.reduce == red:
@@ -421,6 +435,8 @@ def _may_read(g, role, d, sigs, pos_of, group_of, red) -> bool:
     row index (an absorbed loop's roots at its own index)."""
     if group_of.get(d) is not g:
         return pos_of.get(d, -1) < g.position
+    if d in g.side_roots:  # rng's new key: not at the output index
+        return False
     if role == "absorb":
         return sigs == {_full_sig_of(red)}
     if d in g.row_roots:

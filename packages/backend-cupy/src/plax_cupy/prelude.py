@@ -614,5 +614,40 @@ template <class S> PLAX_FN void plax_atomic_add(S* p, S v) {
   plax_atomic_update(p, [&](S c) { return (S)(c + v); });
 #endif
 }
+// rng_bit_generator's bit generators, as XLA's: Threefry-2x32 with 20 rounds of the 64-bit
+// counter `ctr` (low word first) under the 64-bit `key`; Philox-4x32 with 10 rounds of the
+// 128-bit counter (c0, c1) (low words first) under the 64-bit `key`
+PLAX_FN unsigned plax_rotl32(unsigned x, int r) { return (x << r) | (x >> (32 - r)); }
+#define PLAX_TF4(a, b, c, d) \
+  x0 += x1; x1 = plax_rotl32(x1, a) ^ x0; x0 += x1; x1 = plax_rotl32(x1, b) ^ x0; \
+  x0 += x1; x1 = plax_rotl32(x1, c) ^ x0; x0 += x1; x1 = plax_rotl32(x1, d) ^ x0;
+PLAX_FN void plax_threefry2x32(unsigned long long key, unsigned long long ctr,
+                               unsigned* r0, unsigned* r1) {
+  const unsigned k0 = (unsigned)key, k1 = (unsigned)(key >> 32), k2 = 0x1BD11BDAu ^ k0 ^ k1;
+  unsigned x0 = (unsigned)ctr + k0, x1 = (unsigned)(ctr >> 32) + k1;
+  PLAX_TF4(13, 15, 26, 6) x0 += k1; x1 += k2 + 1u;
+  PLAX_TF4(17, 29, 16, 24) x0 += k2; x1 += k0 + 2u;
+  PLAX_TF4(13, 15, 26, 6) x0 += k0; x1 += k1 + 3u;
+  PLAX_TF4(17, 29, 16, 24) x0 += k1; x1 += k2 + 4u;
+  PLAX_TF4(13, 15, 26, 6) x0 += k2; x1 += k0 + 5u;
+  *r0 = x0; *r1 = x1;
+}
+#undef PLAX_TF4
+PLAX_FN void plax_philox4x32(unsigned long long key, unsigned long long c0,
+                             unsigned long long c1, unsigned* r) {
+  unsigned k0 = (unsigned)key, k1 = (unsigned)(key >> 32);
+  unsigned x0 = (unsigned)c0, x1 = (unsigned)(c0 >> 32), x2 = (unsigned)c1,
+           x3 = (unsigned)(c1 >> 32);
+#define PLAX_PHILOX_ROUND { \
+    const unsigned long long p0 = (unsigned long long)x0 * 0xD2511F53u; \
+    const unsigned long long p1 = (unsigned long long)x2 * 0xCD9E8D57u; \
+    const unsigned y0 = (unsigned)(p1 >> 32) ^ x1 ^ k0, y2 = (unsigned)(p0 >> 32) ^ x3 ^ k1; \
+    x1 = (unsigned)p1; x3 = (unsigned)p0; x0 = y0; x2 = y2; \
+    k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+  PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND
+  PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND PLAX_PHILOX_ROUND
+#undef PLAX_PHILOX_ROUND
+  r[0] = x0; r[1] = x1; r[2] = x2; r[3] = x3;
+}
 // ---- end of prelude -----------------------------------------------------------------------
 """
