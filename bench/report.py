@@ -37,6 +37,12 @@ ROWS = [
     ("12. cholesky + solve, 1024x1024 f32 (us)", "12_cholesky_solve", "us", "{:.0f}"),
     ("13. new process, warm compilation cache: import + first MLP step (us)",
      "13_warm_cache_first_call", "us", "{:.0f}"),
+    ("14. all-reduce of 1e6 f32 across 2 processes, gloo (us/call)", "14_allreduce_2proc",
+     "us", "{:.0f}"),
+    ("15. data-parallel MLP step, pmap over 4 CPU devices (us)", "15_data_parallel_pmap", "us",
+     "{:.0f}"),
+    ("16. data-parallel MLP step, jit over a 4-device mesh (us)", "16_data_parallel_mesh", "us",
+     "{:.0f}"),
     ("2. jitted sum of a 7-leaf pytree (us/call)", "2_dispatch", "jit_pytree7_us", "{:.1f}"),
     ("18. import in a new interpreter (us)", "18_import_time", "us", "{:.0f}"),
     ("17. eager vjp of vmap, tanh layer (us)", "17_eager_transforms", "vjp_of_vmap_us",
@@ -99,7 +105,10 @@ NOTES = """
 - Every figure that compares plax with a peer comes from interleaved rounds (plax on each
   backend, JAX, NumPy, one after the other, many times; the median per contender): this VM's
   load drifts by 2x within minutes, and only side-by-side figures compare. Where NumPy's matmul
-  takes part, each contender waits 0.15 s first (OpenBLAS's threads spin ~0.1 s after a call).
+  takes part, each contender waits 0.15 s first (OpenBLAS's threads spin ~0.1 s after a call)
+  and then makes three calls back to back (cases 6 and 12): the first call after an idle
+  gap pays this VM's idle cores' wake-up (a 1024 matmul: 10 ms warm, 14-19 ms after 0.1-0.3 s
+  idle, for every library alike), which made single-call rounds swing by 1.4x.
 - "first call, warm library": a new function (a fresh closure, so no cache by identity) traced,
   compiled and run once, after each library ran an unrelated jitted gradient (plugins, rule
   tables and thread pools loaded). "new process": a script that imports the library and runs
