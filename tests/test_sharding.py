@@ -453,6 +453,14 @@ def compiled_for_sharded_inputs():
     assert stats()["spmd_compiles"] == st["spmd_compiles"]
     same = plax.jit(lambda v: v + 1).lower(a).compile()
     assert same.output_shardings == rows and same.input_shardings[0][0] == rows
+    # a program whose sharding constraint fixes its mesh: partitioned for one-device inputs
+    cols = NamedSharding(mesh4, P(None, "d"))
+    fixed = plax.jit(lambda v: lax.with_sharding_constraint(v * 2, cols)).lower(x).compile()
+    assert fixed.output_shardings == cols, fixed.output_shardings
+    assert fixed.input_shardings[0][0] == NamedSharding(mesh4, P()), fixed.input_shardings
+    assert "num_partitions=4" in fixed.as_text()
+    assert fixed.memory_analysis().output_size_in_bytes == 8 * 1 * 4
+    np.testing.assert_allclose(fixed(x), x * 2)
 
 print("RESULTS" + json.dumps(results))
 '''

@@ -140,7 +140,7 @@ class SpmdRunner:
         backend.stats["spmd_compiles"] += 1
         loaded = backend._compile_loaded(text, natives, num_partitions=len(natives),
                                          num_outputs=len(self._out))
-        self.last_text, self.last_loaded = text, loaded
+        self.last_text = text
         handlers, outs = [], []
         for (shape, dtype), out_text in zip(self._out, jl.output_sharding_texts(loaded)):
             sharding = backend.sharding_from_text(out_text, spmd, len(shape))
@@ -198,20 +198,18 @@ class SpmdExecutable(Executable):
         return PartitionedView(self._run, tuple(layouts) if layouts is not None
                                else (None,) * len(self._run._in))
 
-    def _loaded(self):
-        loaded = getattr(self._run, "last_loaded", None)
-        if loaded is None:
-            return self.specialize(None).runtime_executable()
-        return loaded
-
+    # its reports (Compiled): the variant for one-device inputs (the mesh fixes the devices)
     def as_text(self) -> str:
-        return jl.compiled_text(self._loaded())
+        return self.specialize(None).as_text()
 
     def cost_analysis(self) -> dict:
-        return jl.cost_analysis(self._loaded())
+        return self.specialize(None).cost_analysis()
 
     def memory_analysis(self):
-        return jl.memory_analysis(self._loaded())
+        return self.specialize(None).memory_analysis()
 
     def runtime_executable(self):
-        return self._loaded()
+        return self.specialize(None).runtime_executable()
+
+    def shardings(self):
+        return self.specialize(None).shardings()

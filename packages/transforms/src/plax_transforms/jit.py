@@ -680,7 +680,7 @@ class JitFunction(_JitBase):
         entry, leaves = self._entry(args, kwargs)
         dyn_args, dyn_kwargs, _, _ = self._split(args, kwargs)
         in_tree = tree_flatten((dyn_args, dyn_kwargs))[1]
-        return Traced(self, entry, leaves, in_tree, args, kwargs)
+        return Traced(self, entry, leaves, in_tree)
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -704,9 +704,8 @@ class Traced:
     """`jit(f).trace(*args)`: the program traced for one signature (its ClosedJaxpr as
     `.jaxpr`), before lowering."""
 
-    def __init__(self, jf: JitFunction, entry: _Entry, leaves, in_tree, args, kwargs):
+    def __init__(self, jf: JitFunction, entry: _Entry, leaves, in_tree):
         self._jf, self._entry, self._leaves, self._in_tree = jf, entry, leaves, in_tree
-        self._call = (args, kwargs)
         self.args_info = _args_info(in_tree, leaves, entry.donated)
 
     @property
@@ -735,6 +734,7 @@ class Traced:
                        self._leaves, self._in_tree)
 
     def __call__(self, *args, **kwargs):
+        """Call the jitted function (static arguments included, as the trace was made)."""
         return self._jf(*args, **kwargs)
 
     def __repr__(self):
