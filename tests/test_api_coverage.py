@@ -55,10 +55,6 @@ LEFT_OUT = {
     "jax.experimental.mesh_utils": _names(
         # JAX's table of TPU-generation mesh builders: plax's devices carry no topology
         "device_kind_handler_dict"),
-    "jax.experimental.checkify": _names(
-        # not in plax.checkify yet (follow-up): debug_check, a check that is a no-op outside
-        # checkify (needs a check primitive every backend compiles to nothing)
-        "debug_check"),
     "jax.example_libraries.stax": _names(
         # the module alias jax.numpy is imported under (plax's stax imports plax.numpy as pnp)
         "jnp"),

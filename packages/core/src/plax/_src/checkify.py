@@ -21,7 +21,7 @@ from plax._src.core import (
 
 __all__ = ["DivisionByZeroError", "Error", "ErrorCategory", "JaxRuntimeError", "NaNError",
            "OutOfBoundsError", "check_error", "init_error",
-           "check", "checkify", "user_checks", "nan_checks",
+           "check", "debug_check", "checkify", "user_checks", "nan_checks",
            "index_checks", "div_checks", "float_checks", "automatic_checks", "all_checks"]
 
 user_checks = frozenset({"user"})
@@ -76,7 +76,8 @@ def _check_or_bind(pred, *leaves, msg, tree) -> None:
     if current_trace() is EVAL_TRACE and not any(isinstance(x, Tracer)
                                                   for x in [pred, *leaves]):
         if not np.all(np.asarray(pred)):
-            raise JaxRuntimeError(_format(msg, tree, [np.asarray(x) for x in leaves]))
+            raise JaxRuntimeError(_format(msg, tree, [np.asarray(x) for x in leaves])
+                                  + _USER_SUFFIX)
         return
     check_p.bind(pred, *leaves, msg=msg, tree=tree)
 
@@ -85,6 +86,9 @@ def _format(msg: str, tree, values) -> str:
     args, kwargs = tree_util.tree_unflatten(tree, [v.item() if v.size == 1 else v
                                                    for v in values])
     return msg.format(*args, **kwargs)
+
+
+_USER_SUFFIX = " (`check` failed)"  # what JAX appends to a failed user check's message
 
 
 def _check_abstract_eval(pred, *args, msg, tree):
@@ -97,7 +101,7 @@ def _check_impl(pred, *args, msg, tree):
     # reached eagerly with values (through a transformation's rule, or an eager control-flow
     # body): the check itself; every compiled program refuses it (EAGER_ONLY below)
     if not np.all(np.asarray(pred)):
-        raise JaxRuntimeError(_format(msg, tree, [np.asarray(x) for x in args]))
+        raise JaxRuntimeError(_format(msg, tree, [np.asarray(x) for x in args]) + _USER_SUFFIX)
     return []
 
 
@@ -124,6 +128,55 @@ registry.add_abstract_eval(check_p, _check_abstract_eval)
 registry.add_impl("reference", check_p, _check_impl)
 registry.add_jvp(check_p, _check_jvp)
 registry.add_batch(check_p, _check_batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# `debug_check(pred, msg, *fmt_args)`: a check only under checkify, dropped everywhere else
+
+# effectful: traced programs keep it (checkify of a jitted function finds it); every backend
+# runs and compiles it to nothing (the xla and cupy plugins register their no-op rules)
+debug_check_p = Primitive("debug_check", multiple_results=True, effectful=True)
+
+
+def debug_check(pred, msg: str, *fmt_args, **fmt_kwargs) -> None:
+    """A check that `checkify` turns into an error (as `check`) and that is dropped otherwise:
+    eagerly, under jit or any other transformation without checkify it does nothing, as
+    JAX's `checkify.debug_check`."""
+    if not isinstance(msg, str):
+        raise TypeError(f"debug_check: msg must be a string, got {type(msg).__name__}")
+    leaves, tree = tree_util.tree_flatten((fmt_args, fmt_kwargs))
+    _debug_check_bind(pred, *leaves, msg=msg, tree=tree)
+
+
+def _debug_check_bind(pred, *leaves, msg, tree) -> None:
+    if current_trace() is EVAL_TRACE and not any(isinstance(x, Tracer)
+                                                  for x in [pred, *leaves]):
+        return  # eagerly, outside checkify: dropped (nothing to trace it into)
+    debug_check_p.bind(pred, *leaves, msg=msg, tree=tree)
+
+
+def _debug_check_abstract_eval(pred, *args, msg, tree):
+    if pred.dtype.kind not in "biu":
+        raise TypeError(f"debug_check: pred must be a boolean, got {pred.str_short()}")
+    return []
+
+
+def _debug_check_jvp(primals, tangents, **params):
+    _debug_check_bind(*primals, **params)
+    return [], []
+
+
+def _debug_check_batch(args, dims, **params):
+    from plax import numpy as jnp
+    moved = [x if d is None else jnp.moveaxis(x, d, 0) for x, d in zip(args, dims)]
+    _debug_check_bind(*moved, **params)
+    return [], []
+
+
+registry.add_abstract_eval(debug_check_p, _debug_check_abstract_eval)
+registry.add_impl("reference", debug_check_p, lambda *args, msg, tree: [])
+registry.add_jvp(debug_check_p, _debug_check_jvp)
+registry.add_batch(debug_check_p, _debug_check_batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,11 +210,12 @@ class Error:
             where = ""
             if f.ndim:  # batched by vmap: report the first failing example
                 i = tuple(int(k) for k in np.argwhere(f)[0])
-                where = f" (at mapped index {i[0] if len(i) == 1 else i})"
+                where = f"at mapped index {i[0] if len(i) == 1 else i}: "  # (JAX's prefix)
                 vals = [np.asarray(p)[i] for p in payload]
             else:
                 vals = [np.asarray(p) for p in payload]
-            return site, _format(site.msg, site.tree, vals) + where
+            text = _format(site.msg, site.tree, vals)
+            return site, where + text + (_USER_SUFFIX if site.kind == "user" else "")
         return None
 
     def get_exception(self) -> JaxRuntimeError | None:
@@ -243,7 +297,7 @@ class _Checker:
         rule = _STRUCTURED.get(prim.name)
         if rule is not None:
             return rule(self, ins, **params)
-        if prim is check_p:
+        if prim is check_p or prim is debug_check_p:
             if "user" in self.errors:
                 self._user(ins, **params)
             return []
