@@ -44,8 +44,8 @@ LEFT_OUT = {
     "jax.custom_derivatives": _names(
         # plax's custom_vjp takes symbolic_zeros but gives fwd plain primals (no
         # CustomVJPPrimal, so no custom_vjp_primal_tree_values) and has no optimize_remat
-        # (remat_opt_p); linear_call has no plax primitive yet (follow-up)
-        "CustomVJPPrimal custom_vjp_primal_tree_values linear_call remat_opt_p"),
+        # (remat_opt_p)
+        "CustomVJPPrimal custom_vjp_primal_tree_values remat_opt_p"),
     "jax.version": _names(
         # the standard-library modules jax/version.py imports, not API
         "datetime os pathlib subprocess"),

@@ -65,6 +65,6 @@ def control_rules(program) -> dict:
         "cond": cond, "while": while_, "scan": scan,
         "jit": call("jaxpr"), "custom_jvp_call": call("call_jaxpr"),
         "custom_vjp_call": call("call_jaxpr"), "remat2": call("jaxpr"),
-        "custom_vmap_call": call("call_jaxpr"),
+        "custom_vmap_call": call("call_jaxpr"), "linear_call": call("callee"),
         "custom_lin": custom_lin, "custom_linear_solve": linear_solve,
     }

@@ -8,7 +8,8 @@ from __future__ import annotations
 from plax.extend import dtypes
 from plax import lax as cf
 from plax.extend import (
-    checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, custom_vmap_call_p)
+    checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, custom_vmap_call_p,
+    linear_call_p)
 from plax_xla import hlo
 from plax_xla.lowering import call_closed, i64_array, inline_closed, zeros
 
@@ -107,6 +108,7 @@ RULES = {
     custom_jvp_call_p: _call("call_jaxpr", "custom_jvp_call"),
     custom_vjp_call_p: _call("call_jaxpr", "custom_vjp_call"),
     custom_vmap_call_p: _call("call_jaxpr", "custom_vmap_call"),
+    linear_call_p: _call("callee", "linear_call"),
     checkpoint_p: _call("jaxpr", "checkpoint"),
     custom_lin_p: _custom_lin,
     cf.linear_solve_p: _linear_solve,

@@ -1,7 +1,8 @@
-"""plax.custom_derivatives (as jax.custom_derivatives): custom_jvp, custom_vjp, custom_gradient
-and closure_convert (the same objects as plax.custom_jvp ..., from plax-transforms, loaded on
-first use), the call primitives they bind, and the symbolic zeros a custom_jvp rule defined
-with `symbolic_zeros=True` gets (`SymbolicZero`, `zero_from_primal`)."""
+"""plax.custom_derivatives (as jax.custom_derivatives): custom_jvp, custom_vjp, custom_gradient,
+closure_convert (the same objects as plax.custom_jvp ..., from plax-transforms, loaded on
+first use) and linear_call (a linear function with its own transpose), the call primitives
+they bind, and the symbolic zeros a custom_jvp rule defined with `symbolic_zeros=True` gets
+(`SymbolicZero`, `zero_from_primal`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from plax._src import lazy as _lazy
 from plax._src.ad_util import SymbolicZero
 from plax._src.lax.calls import custom_jvp_call_p, custom_vjp_call_p  # noqa: F401
 
-_FROM_TRANSFORMS = ("custom_jvp", "custom_vjp", "custom_gradient", "closure_convert")
+_FROM_TRANSFORMS = ("custom_jvp", "custom_vjp", "custom_gradient", "closure_convert",
+                    "linear_call")
 
 
 def zero_from_primal(val, symbolic_zeros: bool = False):

@@ -20,7 +20,8 @@ from plax.extend import EVAL_TRACE, current_trace, set_current_trace
 from plax.tree_util import tree_flatten, tree_map, tree_unflatten
 from plax.extend import (
     JVP_OF_CUSTOM_VJP, ClosedJaxpr, Jaxpr, JaxprTrace, Literal, UnexpectedTracerError, Var,
-    checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, eval_jaxpr, get_aval)
+    checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p, eval_jaxpr, get_aval,
+    linear_call_p)
 from plax_transforms.ad import (
     JVPTrace, JVPTracer, PartialEvalTrace, Zero, instantiate, is_unknown, pe_rules)
 from plax_transforms.batching import (
@@ -762,6 +763,7 @@ def register(reg) -> None:
            "custom_gradient": custom_gradient, "closure_convert": closure_convert}
     for name, obj in api.items():
         reg.register_api(name, obj)
+    _register_linear_call(reg)
 
 
 
@@ -873,3 +875,135 @@ def closure_convert(fun: Callable, *example_args):
         return tree_unflatten(out_tree, eval_jaxpr(jaxpr, all_consts, *all_args))
 
     return converted_fun, hoisted
+
+
+# ---------------------------------------------------------------------------------------------
+# linear_call: a function linear in some arguments, with its own transpose
+
+
+def linear_call(fun: Callable, fun_transpose: Callable, residual_args, linear_args):
+    """`fun(residual_args, linear_args)`, a function linear in `linear_args`, whose transpose
+    (reverse mode: grad, vjp, linear_transpose) is `fun_transpose(residual_args, ct)` instead
+    of the transpose of what `fun` computes; the transpose of that is `fun` again, as JAX's
+    `jax.custom_derivatives.linear_call`. `fun_transpose` returns a value of `linear_args`'
+    structure, shapes and dtypes. Its forward-mode derivative is `fun` on the tangents; the
+    residual arguments are not differentiated (an error if they are), and like JAX's it has
+    no batching rule."""
+    if not (callable(fun) and callable(fun_transpose)):
+        raise TypeError("linear_call: fun and fun_transpose must be callable, got "
+                        f"{type(fun).__name__} and {type(fun_transpose).__name__}")
+    res, res_tree = tree_flatten(residual_args)
+    lin, lin_tree = tree_flatten(linear_args)
+    res_avals = [get_aval(x) for x in res]
+    lin_avals = [get_aval(x) for x in lin]
+    n_res = len(res)
+    out_trees = []
+
+    def flat_fun(*xs):
+        out = fun(tree_unflatten(res_tree, list(xs[:n_res])),
+                  tree_unflatten(lin_tree, list(xs[n_res:])))
+        leaves, tree = tree_flatten(out)
+        out_trees.append(tree)
+        return leaves
+
+    callee, consts = closed_call_jaxpr(flat_fun, res_avals + lin_avals, "linear_call")
+    out_tree = out_trees[0]
+    thunk = _LinearTranspose(fun_transpose, res_tree, res_avals, out_tree,
+                             callee.out_avals, lin_tree, lin_avals)
+    outs = linear_call_p.bind(*consts, *res, *lin, callee=callee, transpose_thunk=thunk,
+                              num_callee_consts=len(consts), num_res=n_res)
+    return tree_unflatten(out_tree, outs)
+
+
+class _LinearTranspose:
+    """linear_call's transpose thunk: `fun_transpose` traced once (on first use) on the
+    residuals' and the outputs' avals, its output checked against the linear inputs'."""
+
+    def __init__(self, fun, res_tree, res_avals, ct_tree, ct_avals, lin_tree, lin_avals):
+        self.fun, self.res_tree, self.res_avals = fun, res_tree, list(res_avals)
+        self.ct_tree, self.ct_avals = ct_tree, list(ct_avals)
+        self.lin_tree, self.lin_avals = lin_tree, list(lin_avals)
+        self._traced = None
+
+    def __call__(self):
+        if self._traced is None:
+            n = len(self.res_avals)
+            trees = []
+
+            def flat(*xs):
+                out = self.fun(tree_unflatten(self.res_tree, list(xs[:n])),
+                               tree_unflatten(self.ct_tree, list(xs[n:])))
+                leaves, tree = tree_flatten(out)
+                trees.append(tree)
+                return leaves
+
+            closed, consts = closed_call_jaxpr(flat, self.res_avals + self.ct_avals,
+                                               "linear_call transpose")
+            if trees[0] != self.lin_tree:
+                raise TypeError(
+                    "linear_call: fun_transpose must return the structure of linear_args: "
+                    f"got {trees[0]}, linear_args is {self.lin_tree}")
+            for i, (got, want) in enumerate(zip(closed.out_avals, self.lin_avals)):
+                if (got.shape, got.dtype) != (want.shape, want.dtype):
+                    raise TypeError(
+                        f"linear_call: fun_transpose's output {i} is {got.str_short()}, the "
+                        f"linear argument it transposes to is {want.str_short()}")
+            self._traced = (closed, consts)
+        return self._traced
+
+
+class _Known:
+    """The transpose thunk of a transposed linear_call: the original function and consts."""
+
+    def __init__(self, closed, consts):
+        self._traced = (closed, list(consts))
+
+    def __call__(self):
+        return self._traced
+
+
+def _linear_call_jvp(primals, tangents, *, callee, transpose_thunk, num_callee_consts,
+                     num_res):
+    k = num_callee_consts + num_res
+    if any(type(t) is not Zero for t in tangents[:num_callee_consts]):
+        raise TypeError("linear_call: fun closes over a value that is being differentiated; "
+                        "pass it in residual_args or linear_args instead")
+    if any(type(t) is not Zero for t in tangents[num_callee_consts:k]):
+        raise TypeError("linear_call: differentiating with respect to residual_args is not "
+                        "supported (fun is linear in linear_args only; as JAX's)")
+    params = dict(callee=callee, transpose_thunk=transpose_thunk,
+                  num_callee_consts=num_callee_consts, num_res=num_res)
+    outs = linear_call_p.bind(*primals, **params)
+    lin_t = tangents[k:]
+    if all(type(t) is Zero for t in lin_t):
+        return outs, [Zero(a) for a in callee.out_avals]
+    touts = linear_call_p.bind(*primals[:k], *[instantiate(t) for t in lin_t], **params)
+    return outs, touts
+
+
+def _linear_call_transpose(cts, *args, callee, transpose_thunk, num_callee_consts, num_res):
+    from plax.extend.ad import is_undefined
+    k = num_callee_consts + num_res
+    if any(is_undefined(x) for x in args[:k]):
+        raise TypeError("linear_call: transposing with respect to residual_args (or values fun "
+                        "closes over) is not supported; it is linear in linear_args only")
+    t_closed, t_consts = transpose_thunk()
+    consts, res = list(args[:num_callee_consts]), list(args[num_callee_consts:k])
+    cts = [instantiate(ct) if type(ct) is Zero else ct for ct in cts]
+    outs = linear_call_p.bind(*t_consts, *res, *cts, callee=t_closed,
+                              transpose_thunk=_Known(callee, consts),
+                              num_callee_consts=len(t_consts), num_res=num_res)
+    return [None] * k + list(outs)
+
+
+def _linear_call_batch(args, dims, **params):
+    raise NotImplementedError(
+        "vmap of linear_call is not supported (JAX has no batching rule for it either): "
+        "vmap the functions inside it instead, or write the batched function with linear_call")
+
+
+def _register_linear_call(reg) -> None:
+    reg.add_jvp(linear_call_p, _linear_call_jvp)
+    reg.add_transpose(linear_call_p, _linear_call_transpose)
+    reg.add_batch(linear_call_p, _linear_call_batch)
+    reg.register_api("linear_call", linear_call)

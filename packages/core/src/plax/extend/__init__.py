@@ -57,7 +57,7 @@ from plax._src.core import _ctx as trace_context
 from plax._src.dispatch import apply_primitive, make_array
 from plax._src.lax.calls import (
     JVP_OF_CUSTOM_VJP, checkpoint_p, custom_jvp_call_p, custom_lin_p, custom_vjp_call_p,
-    custom_vmap_call_p, jit_p)
+    custom_vmap_call_p, jit_p, linear_call_p)
 from plax._src.lax.control_flow import _dce as dce_jaxpr
 from plax._src.lax.parallel import (
     COLLECTIVES, all_gather_p, axis_index_p, known_axis_sizes, pmax_p, pmin_p, ppermute_p,
@@ -77,7 +77,7 @@ __all__ = [
     "ClosedJaxpr", "COLLECTIVES",
     "Composition", "ConcretizationTypeError", "config", "convert_constvars_jaxpr",
     "current_trace", "custom_jvp_call_p", "custom_lin_p", "custom_vjp_call_p",
-    "custom_vmap_call_p", "dce_jaxpr",
+    "custom_vmap_call_p", "dce_jaxpr", "linear_call_p",
     "define_primitive", "Device", "dtypes", "elementwise_batch_rule", "eval_jaxpr",
     "EVAL_TRACE", "EvalTrace", "Executable", "execution", "get_aval", "hookimpl", "host_results",
     "iter_eqns",
