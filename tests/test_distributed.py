@@ -157,3 +157,7 @@ def test_initialize_after_the_backend_started_and_bad_arguments():
     assert not plax.distributed.is_initialized()
     assert plax.process_index() == 0 and plax.process_count() == 1
     assert plax.local_devices() == plax.devices()[:plax.local_device_count()]
+    # JAX's old names: the same answers, with a DeprecationWarning naming the new one
+    for old, new in (("host_count", 1), ("host_id", 0), ("host_ids", [0])):
+        with pytest.warns(DeprecationWarning, match=f"plax.{old} is the old name"):
+            assert getattr(plax, old)() == new

@@ -13,6 +13,7 @@ from plax._src.api import (  # noqa: F401
     process_indices)
 from plax._src.api import (  # noqa: F401
     copy_to_host_async, effects_barrier, ensure_compile_time_eval, live_arrays)
+from plax._src.api import host_count, host_id, host_ids  # noqa: F401  (JAX's old names)
 from plax._src.array import Array  # noqa: F401
 from plax._src.callback import pure_callback  # noqa: F401
 from plax._src.ffi import ffi_call  # noqa: F401

@@ -179,6 +179,23 @@ def process_indices(backend: str | None = None) -> list[int]:
     return list(range(process_count(backend)))
 
 
+def _renamed(old: str, new):
+    def alias(backend: str | None = None):
+        import warnings
+        name = new.__name__
+        warnings.warn(f"plax.{old} is the old name of plax.{name} (as in JAX, where it is "
+                      f"deprecated); use plax.{name}", DeprecationWarning, stacklevel=2)
+        return new(backend)
+    alias.__name__ = old
+    alias.__doc__ = f"Deprecated alias of `plax.{new.__name__}` (as JAX's `jax.{old}`)."
+    return alias
+
+
+host_count = _renamed("host_count", process_count)
+host_id = _renamed("host_id", process_index)
+host_ids = _renamed("host_ids", process_indices)
+
+
 def default_backend() -> str:
     """The name of the backend eager operations run on now."""
     return registry.get_backend().name
