@@ -29,9 +29,7 @@ LEFT_OUT = {
         "jax2tf_associative_scan_reductions remove_size_one_mesh_axis_from_type auto_pcast",
         # switches between two JAX implementations with the same values: softmax's gradient
         # from its custom_jvp rule or from autodiff of the formula (plax has one rule)
-        "softmax_custom_jvp",
-        # deprecated host_* aliases of process_*
-        "host_count host_id host_ids"),
+        "softmax_custom_jvp"),
     "jax.lax": _names(
         # JAX's internal primitive behind device_put (plax's device_put is no primitive)
         "device_put_p",
