@@ -40,10 +40,8 @@ LEFT_OUT = {
         "copy_p eq_to_p le_to_p lt_to_p square_p split_p stack_p tile_p unstack_p reduce_p "
         "select_and_scatter_p approx_top_k_p clz_p mulhi_p reduce_precision_p"),
     "jax.custom_derivatives": _names(
-        # plax's custom_vjp takes symbolic_zeros but gives fwd plain primals (no
-        # CustomVJPPrimal, so no custom_vjp_primal_tree_values) and has no optimize_remat
-        # (remat_opt_p)
-        "CustomVJPPrimal custom_vjp_primal_tree_values remat_opt_p"),
+        # plax's custom_vjp has no optimize_remat (its remat_opt_p primitive)
+        "remat_opt_p"),
     "jax.version": _names(
         # the standard-library modules jax/version.py imports, not API
         "datetime os pathlib subprocess"),

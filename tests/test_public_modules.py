@@ -380,6 +380,71 @@ def test_custom_jvp_symbolic_zeros_match_jax(backend):
             assert_close(leaf, expect)
 
 
+def _symbolic_vjp_function(lib, xn, cd, log):
+    """f(x, y) = (sin(x) * y, x * 3) with a symbolic_zeros custom_vjp: fwd logs which
+    arguments are perturbed, bwd logs which cotangents are symbolic zeros, scales the parts it
+    computes (10 / 100 / 1000) so a test sees which ran, and returns a SymbolicZero for y when
+    the first output's cotangent is one."""
+    @lib.custom_vjp
+    def f(x, y):
+        return xn.sin(x) * y, x * 3.0
+
+    def fwd(x, y):
+        log.append(("fwd", bool(x.perturbed), bool(y.perturbed)))
+        xv, yv = cd.custom_vjp_primal_tree_values((x, y))
+        return f(xv, yv), (xv, yv)
+
+    def bwd(res, cts):
+        xv, yv = res
+        ca, cb = cts
+        za, zb = type(ca) is cd.SymbolicZero, type(cb) is cd.SymbolicZero
+        log.append(("bwd", za, zb))
+        gx = 0.0 * xv
+        if not za:
+            gx = gx + xn.cos(xv) * yv * ca * 10
+        if not zb:
+            gx = gx + cb * 1000
+        gy = cd.SymbolicZero.from_primal_value(yv) if za else xn.sin(xv) * ca * 100
+        return gx, gy
+    f.defvjp(fwd, bwd, symbolic_zeros=True)
+    return f
+
+
+@requires_jax
+def test_custom_vjp_symbolic_zeros_match_jax(backend):
+    import jax
+    import jax.custom_derivatives as jcd
+    import jax.numpy as jnp
+    from conftest import assert_close
+
+    import plax.custom_derivatives as cd
+    plog, jlog = [], []
+    pf = _symbolic_vjp_function(plax, pnp, cd, plog)
+    jf = _symbolic_vjp_function(jax, jnp, jcd, jlog)
+    x, y, v = np.float32(0.5), np.float32(2.0), np.linspace(0, 1, 3, dtype=np.float32)
+    cases = [
+        lambda g, m: m.grad(lambda a, b: g(a, b)[0])(x, y),
+        lambda g, m: m.grad(lambda a, b: g(a, b)[0], 1)(x, y),
+        lambda g, m: m.grad(lambda a, b: g(a, b)[1])(x, y),  # the first output unused
+        lambda g, m: m.grad(lambda a, b: g(a, b)[1], (0, 1))(x, y),
+        lambda g, m: m.jit(m.grad(lambda a, b: sum(g(a, b)), (0, 1)))(x, y),
+        lambda g, m: m.vjp(g, x, y)[1]((np.float32(1), np.float32(2))),
+        lambda g, m: m.vmap(m.grad(lambda a, b: g(a, b)[0]))(v, v + 1),
+    ]
+    for case in cases:
+        del plog[:], jlog[:]
+        got, want = case(pf, plax), case(jf, jax)
+        for leaf, expect in zip(plax.tree_util.tree_leaves(got),
+                                jax.tree_util.tree_leaves(want)):
+            assert_close(leaf, expect)
+        assert plog == jlog, (plog, jlog)
+    # fwd's view of a perturbed argument
+    p = cd.CustomVJPPrimal(np.float32(1), True)
+    assert p.value == 1 and p.perturbed and "perturbed=True" in repr(p)
+    with pytest.raises(TypeError, match="CustomVJPPrimal"):
+        cd.custom_vjp_primal_tree_values((p, 3.0))
+
+
 def test_symbolic_zero_and_zero_from_primal():
     import plax.custom_derivatives as cd
     z = cd.SymbolicZero.from_primal_value(np.ones((2, 3), np.float32))

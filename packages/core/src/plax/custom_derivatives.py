@@ -1,14 +1,16 @@
 """plax.custom_derivatives (as jax.custom_derivatives): custom_jvp, custom_vjp, custom_gradient,
 closure_convert (the same objects as plax.custom_jvp ..., from plax-transforms, loaded on
 first use) and linear_call (a linear function with its own transpose), the call primitives
-they bind, and the symbolic zeros a custom_jvp rule defined with `symbolic_zeros=True` gets
-(`SymbolicZero`, `zero_from_primal`)."""
+they bind, the symbolic zeros a custom_jvp rule defined with `symbolic_zeros=True` gets
+(`SymbolicZero`, `zero_from_primal`), and the primals a custom_vjp fwd rule defined so gets
+(`CustomVJPPrimal`, `custom_vjp_primal_tree_values`)."""
 
 from __future__ import annotations
 
 from plax._src import lazy as _lazy
 
-from plax._src.ad_util import SymbolicZero
+from plax._src.ad_util import (  # noqa: F401
+    CustomVJPPrimal, SymbolicZero, custom_vjp_primal_tree_values)
 from plax._src.lax.calls import custom_jvp_call_p, custom_vjp_call_p  # noqa: F401
 
 _FROM_TRANSFORMS = ("custom_jvp", "custom_vjp", "custom_gradient", "closure_convert",

@@ -28,6 +28,7 @@ from plax_transforms.batching import (
     BatchTrace, BatchTracer, batch_flat, matchaxis, needs_trace)
 from plax_transforms.jit import closed_call_jaxpr
 from plax.extend.ad import SymbolicZero, instantiate_symbolic
+from plax.custom_derivatives import CustomVJPPrimal
 
 
 def _rule_tangents(ts, symbolic_zeros: bool):
@@ -385,18 +386,22 @@ def _custom_jvp_call_batch(trace, vals, dims, *, call_jaxpr, jvp_fun, num_consts
 
 class custom_vjp:
     """Give a function a custom vjp: `f.defvjp(fwd, bwd)` with fwd(*args) -> (out, residuals)
-    and bwd(residuals, cotangent) -> a tuple of cotangents, one per argument."""
+    and bwd(residuals, cotangent) -> a tuple of cotangents, one per argument. With
+    `symbolic_zeros=True` (as JAX's), fwd gets each differentiable argument leaf as a
+    CustomVJPPrimal (value, perturbed: whether it has a tangent), bwd gets a SymbolicZero for
+    each zero cotangent and may return SymbolicZeros."""
 
     def __init__(self, fun: Callable, nondiff_argnums=()):
         functools.update_wrapper(self, fun)
         self._fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
+        self.symbolic_zeros = False
 
     fun = property(lambda self: self._fun)
 
     def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False) -> None:
-        self.fwd, self.bwd = fwd, bwd
+        self.fwd, self.bwd, self.symbolic_zeros = fwd, bwd, bool(symbolic_zeros)
 
     def __call__(self, *args, **kwargs):
         if self.fwd is None:
@@ -417,9 +422,9 @@ class custom_vjp:
         nondiff, nd_vals, dyn, in_tree, ps, ts = _lift_dyn(trace, self.nondiff_argnums, args)
         box: dict = {}
         fwd_fun, bwd_fun = _vjp_rules(self.fwd, self.bwd, nondiff, nd_vals, dyn, len(args),
-                                      in_tree, box)
+                                      in_tree, box, self.symbolic_zeros)
         with set_current_trace(trace.parent):
-            outs, res = _run_rule(fwd_fun, ps)
+            outs, res = _run_rule(fwd_fun, ps, [type(t) is not Zero for t in ts])
             ts = [instantiate(t) for t in ts]
             out_avals = tuple(get_aval(o).strip_weak_type() for o in outs)
             t_out = custom_lin_p.bind(*res, *ts, num_res=len(res), bwd_fun=bwd_fun,
@@ -430,19 +435,25 @@ class custom_vjp:
         c = _TracedCall(self._fun, self.nondiff_argnums, args, f"custom_vjp({self.__name__})")
         box = {"out_tree": c.out_tree, "out_avals": c.closed.out_avals}
         fwd_fun, bwd_fun = _vjp_rules(self.fwd, self.bwd, c.nondiff, c.nd_vals, c.dyn, c.n,
-                                      c.in_tree, box)
+                                      c.in_tree, box, self.symbolic_zeros)
         outs = custom_vjp_call_p.bind(*c.consts, *c.leaves, call_jaxpr=c.closed,
                                       fwd_fun=fwd_fun, bwd_fun=bwd_fun,
                                       num_consts=len(c.consts))
         return tree_unflatten(c.out_tree, outs)
 
 
-def _vjp_rules(fwd, bwd, nondiff, nd_vals, dyn, n, in_tree, box: dict):
+def _vjp_rules(fwd, bwd, nondiff, nd_vals, dyn, n, in_tree, box: dict,
+               symbolic_zeros: bool = False):
     """The user's fwd and bwd on flat values. `box` holds the function's output tree and avals
-    when it was traced (fwd's output is checked against them), else fwd's own are put there."""
+    when it was traced (fwd's output is checked against them), else fwd's own are put there.
+    fwd_fun(primals, perturbed) takes whether each primal leaf has a tangent; bwd_fun(res,
+    cts) takes cotangents that may be Zeros and returns Zeros for zero cotangents."""
     res_box = []
 
-    def fwd_fun(primals):
+    def fwd_fun(primals, perturbed=None):
+        if symbolic_zeros:  # each leaf as JAX's CustomVJPPrimal(value, perturbed)
+            flags = [True] * len(primals) if perturbed is None else perturbed
+            primals = [CustomVJPPrimal(p, f) for p, f in zip(primals, flags)]
         r = fwd(*_merge(nondiff, nd_vals, tree_unflatten(in_tree, primals), n))
         if not isinstance(r, (tuple, list)) or len(r) != 2:
             raise TypeError(f"a custom_vjp fwd function must return a pair (output, "
@@ -460,6 +471,8 @@ def _vjp_rules(fwd, bwd, nondiff, nd_vals, dyn, n, in_tree, box: dict):
 
     def bwd_fun(res, cts):
         r = tree_unflatten(res_box[-1], res)
+        cts = [(SymbolicZero(c.aval) if symbolic_zeros else instantiate(c))
+               if type(c) is Zero else c for c in cts]
         ct = tree_unflatten(box["out_tree"], cts)
         out = bwd(*nd_vals, r, ct) if nondiff else bwd(r, ct)
         if not isinstance(out, tuple):
@@ -475,11 +488,14 @@ def _vjp_rules(fwd, bwd, nondiff, nd_vals, dyn, n, in_tree, box: dict):
             if c is None:
                 flat.extend(Zero(get_aval(x)) for x in arg_leaves)
                 continue
-            cl, ctree = tree_flatten(c)
+            cl, ctree = tree_flatten(c, is_leaf=lambda v: type(v) is SymbolicZero)
             if ctree != arg_tree:
                 raise TypeError(f"custom_vjp bwd returned a cotangent with tree {ctree} "
                                 f"for an argument with tree {arg_tree}")
-            for x, ct in zip(arg_leaves, cl):
+            for j, (x, ct) in enumerate(zip(arg_leaves, cl)):
+                if type(ct) is SymbolicZero:  # a zero cotangent, said symbolically
+                    cl[j] = Zero(get_aval(x))
+                    continue
                 if get_aval(ct).shape != get_aval(x).shape:
                     raise ValueError(
                         f"custom_vjp bwd rule must produce cotangents with the shapes of "
@@ -494,7 +510,7 @@ def _vjp_rules(fwd, bwd, nondiff, nd_vals, dyn, n, in_tree, box: dict):
 def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd_fun, bwd_fun, num_consts):
     _no_const_tangents("custom_vjp", tangents, num_consts)
     ps = list(primals[num_consts:])
-    outs, res = fwd_fun(ps)
+    outs, res = fwd_fun(ps, [type(t) is not Zero for t in tangents[num_consts:]])
     ts = [instantiate(t) for t in tangents[num_consts:]]
     out_avals = tuple(a.strip_weak_type() for a in call_jaxpr.out_avals)
     t_out = custom_lin_p.bind(*res, *ts, num_res=len(res), bwd_fun=bwd_fun,
@@ -510,8 +526,7 @@ def _custom_lin_jvp(*args, **params):
 
 def _custom_lin_transpose(cts, *args, num_res, bwd_fun, out_avals):
     res = args[:num_res]
-    cts = [instantiate(c) for c in cts]
-    cts_in = bwd_fun(list(res), cts)
+    cts_in = bwd_fun(list(res), list(cts))  # (zero cotangents as Zeros: bwd_fun's to give)
     return [None] * num_res + [None if type(c) is Zero else c for c in cts_in]
 
 
@@ -522,14 +537,16 @@ def _custom_vjp_call_batch(trace, vals, dims, *, call_jaxpr, fwd_fun, bwd_fun, n
     new_call = batch_closed(call_jaxpr, dims, trace.axis_size, trace.axis_name, [0] * nout)
     p_dims = list(dims[num_consts:])
 
-    def new_fwd(primals):
+    def new_fwd(primals, perturbed=None):
         def flat(*xs):
-            o, r = fwd_fun(list(xs))
+            o, r = fwd_fun(list(xs), perturbed)
             return [*o, *r]
         outs = _batch_rule_fun(trace, flat, primals, p_dims)
         return outs[:nout], outs[nout:]
 
     def new_bwd(res, cts):
+        cts = [instantiate(c) for c in cts]  # batched as values
+
         def flat(*xs):
             r, c = xs[:len(res)], xs[len(res):]
             return [instantiate(z) for z in bwd_fun(list(r), list(c))]

@@ -106,6 +106,33 @@ def is_differentiable(dt) -> bool:
     return dtypes.is_inexact(dt)
 
 
+class CustomVJPPrimal:
+    """A primal argument as a custom_vjp fwd rule defined with `symbolic_zeros=True` sees it
+    (as jax.custom_derivatives.CustomVJPPrimal): `value` and whether it is `perturbed` (has a
+    non-zero tangent: differentiation asks for its cotangent)."""
+
+    __slots__ = ("value", "perturbed")
+
+    def __init__(self, value, perturbed: bool):
+        self.value, self.perturbed = value, bool(perturbed)
+
+    def __repr__(self):
+        return f"CustomVJPPrimal(value={self.value!r}, perturbed={self.perturbed})"
+
+
+def custom_vjp_primal_tree_values(tree):
+    """The values of a tree of CustomVJPPrimal (a symbolic_zeros fwd rule's arguments), as
+    JAX's; any other leaf is a TypeError."""
+    from plax._src.tree_util import tree_map
+
+    def value(leaf):
+        if type(leaf) is not CustomVJPPrimal:
+            raise TypeError(f"custom_vjp_primal_tree_values: unexpected leaf type "
+                            f"{type(leaf).__name__} (expected CustomVJPPrimal)")
+        return leaf.value
+    return tree_map(value, tree)
+
+
 class UndefinedPrimal:
     """Stands for a linear input of an equation being transposed (transpose rules get one in
     place of each argument whose cotangent they must return)."""
