@@ -1,0 +1,29 @@
+"""Rules of core's `call_exported` (plax.export): vmap refused (an Exported runs on the shapes
+it was exported for: no shape polymorphism), and forward mode refused (an Exported carries a
+VJP, not a JVP; Exported.call differentiates in reverse mode through it, by custom_vjp)."""
+
+from __future__ import annotations
+
+from plax.export import call_exported_p
+
+
+def _batch(vals, dims, *, exported):
+    raise NotImplementedError(
+        f"vmap of Exported '{exported.fun_name}' (primitive call_exported) is not supported: "
+        "it was exported for fixed shapes and plax.export has no shape polymorphism; export "
+        "the vmapped function instead (plax.export.export(plax.jit(plax.vmap(f))))")
+
+
+def _jvp(primals, tangents, *, exported):
+    if exported.has_vjp():
+        why = ("an Exported has a VJP (reverse mode: grad, vjp) but no JVP; forward-mode "
+               "differentiation (jvp, jacfwd) of it is not supported")
+    else:
+        why = ("it has no VJP: it was deserialized from a serialization made with vjp_order=0; "
+               "serialize it with vjp_order=1 (or more) to differentiate it")
+    raise TypeError(f"cannot differentiate Exported '{exported.fun_name}' (primitive "
+                    f"call_exported): {why}")
+
+
+BATCH = {call_exported_p: _batch}
+JVP = {call_exported_p: _jvp}
