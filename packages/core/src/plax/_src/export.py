@@ -189,8 +189,8 @@ def _flat_caller(exp: Exported) -> Callable:
         fout = [j for j, a in enumerate(exp.out_avals) if _inexact(a.dtype)]
         caller = custom_vjp(f_flat)
 
-        def fwd(*args):
-            return f_flat(*args), args
+        def fwd(*args):  # through the custom_vjp again: grad of grad differentiates it
+            return caller(*args), args
 
         def bwd(args, cts):
             got = exp.vjp().call(*args, *[cts[j] for j in fout])

@@ -19,8 +19,9 @@ def _jvp(primals, tangents, *, exported):
         why = ("an Exported has a VJP (reverse mode: grad, vjp) but no JVP; forward-mode "
                "differentiation (jvp, jacfwd) of it is not supported")
     else:
-        why = ("it has no VJP: it was deserialized from a serialization made with vjp_order=0; "
-               "serialize it with vjp_order=1 (or more) to differentiate it")
+        why = ("it has no VJP: it was deserialized from a serialization without one; "
+               "serialize with a larger vjp_order (vjp_order=1 for grad, 2 for grad of "
+               "grad, ...)")
     raise TypeError(f"cannot differentiate Exported '{exported.fun_name}' (primitive "
                     f"call_exported): {why}")
 
