@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import plax
-from conftest import HAVE_JAX, requires_jax
+from conftest import HAVE_JAX, installed_backends, requires_jax
 from plax import export as pexport
 from plax import lax as plax_lax
 from plax import numpy as pnp
@@ -202,12 +202,14 @@ def test_closed_over_array_is_a_constant_of_the_module():
         np.testing.assert_allclose(np.asarray(exp.call(X3)), M @ X3, rtol=1e-5)
 
 
-def test_reference_backend_runs_it_through_xla():
+@pytest.mark.parametrize("other", [b for b in ("reference", "cupy")
+                                   if b in installed_backends()])
+def test_other_backends_run_it_through_xla(other):
     f, args, kw = _plax_program("pytree")
     exp = pexport.deserialize(pexport.export(plax.jit(f))(*args, **kw).serialize())
     with plax.default_backend("xla"):
         want = exp.call(*args, **kw)
-    with plax.default_backend("reference"):
+    with plax.default_backend(other):
         got = exp.call(*args, **kw)
         got_jit = plax.jit(lambda *a: exp.call(*a, **kw))(*args)
     _leaves_equal(got, want)

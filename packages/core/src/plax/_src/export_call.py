@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plax._src import registry
 from plax._src.core import Primitive
 from plax._src.registry import add_abstract_eval
 
@@ -48,12 +49,13 @@ def _abstract_eval(*avals, exported):
     return list(exported.out_avals)
 
 
-add_abstract_eval(call_exported_p, _abstract_eval)
+# a core primitive, whichever plugin's registration first imports this module
+with registry._owning(registry.CORE_OWNER):
+    add_abstract_eval(call_exported_p, _abstract_eval)
 
 
 def reference_impl(*bufs, exported):
     """Run on the reference backend: the module through the xla backend, on host copies."""
-    from plax._src import registry
     from plax._src.backend import UnsupportedPrimitiveError
     try:
         xla = registry.get_backend("xla")
