@@ -19,7 +19,6 @@ import dataclasses
 import hashlib
 import json
 import struct
-import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -137,10 +136,7 @@ class Exported:
                 f"No VJP is available for Exported '{self.fun_name}': it was deserialized "
                 "from a serialization without one; serialize with vjp_order=1 (or more) to "
                 "differentiate it")
-        hit = _vjp_cache.get(self)
-        if hit is None:
-            hit = _vjp_cache[self] = self._get_vjp(self)
-        return hit
+        return _cached(self, "vjp", lambda: self._get_vjp(self))
 
     def serialize(self, vjp_order: int = 0) -> bytes:
         """The Exported as bytes (plax's format), with `vjp_order` orders of its VJP (1:
@@ -153,18 +149,28 @@ class Exported:
         """Call the exported function on arguments of the tree, shapes and dtypes it was
         exported for: eagerly, inside plax.jit, and under grad/vjp when the VJP is
         available. vmap refuses (no shape polymorphism)."""
-        leaves, tree = tree_flatten((args, kwargs))
-        if tree != self.in_tree:
-            raise ValueError(
-                "The invocation args and kwargs must have the same pytree structure as when "
-                f"the function '{self.fun_name}' was exported: exported with {self.in_tree}, "
-                f"called with {tree}")
-        outs = _flat_caller(self)(*leaves)
-        return tree_unflatten(self.out_tree, list(outs))
+        return _caller(self)(*args, **kwargs)
 
 
-_vjp_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_callers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+def _call_tree(exp: "Exported", args, kwargs):
+    leaves, tree = tree_flatten((args, kwargs))
+    if tree != exp.in_tree:
+        raise ValueError(
+            "The invocation args and kwargs must have the same pytree structure as when "
+            f"the function '{exp.fun_name}' was exported: exported with {exp.in_tree}, "
+            f"called with {tree}")
+    outs = _flat_caller(exp)(*leaves)
+    return tree_unflatten(exp.out_tree, list(outs))
+
+
+def _cached(exp: "Exported", key: str, make: Callable) -> Any:
+    """A value made once per Exported (its VJP, its callers), kept in the instance: a cycle
+    through it is collected with it (a dataclasses.replace copy starts afresh)."""
+    cache = exp.__dict__.setdefault("_cache", {})
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = make()
+    return hit
 
 
 def _inexact(dtype) -> bool:
@@ -174,10 +180,10 @@ def _inexact(dtype) -> bool:
 def _flat_caller(exp: Exported) -> Callable:
     """The flat function calling `exp`: the primitive, wrapped in a custom_vjp whose backward
     pass calls the exported VJP where one is available."""
-    hit = _callers.get(exp)
-    if hit is not None:
-        return hit
+    return _cached(exp, "flat", lambda: _make_flat_caller(exp))
 
+
+def _make_flat_caller(exp: Exported) -> Callable:
     def f_flat(*args):
         return call_exported_p.bind(*args, exported=exp)
 
@@ -199,8 +205,20 @@ def _flat_caller(exp: Exported) -> Callable:
                 full[i] = c
             return tuple(full)
         caller.defvjp(fwd, bwd)
-    _callers[exp] = caller
     return caller
+
+
+def _caller(exp: Exported) -> Callable:
+    """Exported.call's function of (args, kwargs): under plax.jit where plax-transforms is
+    installed (eagerly, jit's fast path: the tree checked and the program compiled once per
+    signature; inside other traces, one nested call)."""
+    def make():
+        def call_exported(*args, **kwargs):
+            return _call_tree(exp, args, kwargs)
+        call_exported.__name__ = f"call_exported({exp.fun_name})"
+        jit = registry.get_api("jit")
+        return call_exported if jit is None else jit(call_exported)
+    return _cached(exp, "call", make)
 
 
 # ---------------------------------------------------------------------------------------------
