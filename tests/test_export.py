@@ -299,6 +299,15 @@ def test_grad_refused_without_vjp_and_forward_mode_refused():
             plax.jvp(exp.call, (X3,), (X3,))
 
 
+def test_check_primitive_conformance():
+    from plax.extend.testing import check_primitive
+    exp = pexport.export(plax.jit(lambda x, w: pnp.tanh(x @ w)))(X3, M)
+    report = check_primitive(pexport.call_exported_p, X3, M, params={"exported": exp})
+    assert report["jvp"].startswith("skipped: forward-mode")  # reverse mode: test above
+    assert all(v == "ok" or v.startswith("skipped") for v in report.values())
+    assert any(k.startswith("backend[xla]") or k.startswith("jit[") for k in report)
+
+
 def test_vmap_refused():
     exp = pexport.export(plax.jit(pnp.sin))(X3)
     with plax.default_backend("xla"), pytest.raises(NotImplementedError,

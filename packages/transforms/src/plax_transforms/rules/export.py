@@ -15,15 +15,17 @@ def _batch(vals, dims, *, exported):
 
 
 def _jvp(primals, tangents, *, exported):
+    # Exported.call differentiates through a custom_vjp of the exported VJP: this rule runs
+    # for an Exported without one, or for the primitive bound directly
+    what = f"Exported '{exported.fun_name}' (primitive call_exported)"
     if exported.has_vjp():
-        why = ("an Exported has a VJP (reverse mode: grad, vjp) but no JVP; forward-mode "
-               "differentiation (jvp, jacfwd) of it is not supported")
-    else:
-        why = ("it has no VJP: it was deserialized from a serialization without one; "
-               "serialize with a larger vjp_order (vjp_order=1 for grad, 2 for grad of "
-               "grad, ...)")
-    raise TypeError(f"cannot differentiate Exported '{exported.fun_name}' (primitive "
-                    f"call_exported): {why}")
+        raise NotImplementedError(
+            f"forward-mode differentiation (jvp, jacfwd) of {what} is not implemented: an "
+            "Exported carries a VJP, not a JVP; call it through Exported.call and "
+            "differentiate in reverse mode (grad, vjp)")
+    raise TypeError(f"cannot differentiate {what}: it has no VJP, it was deserialized from "
+                    "a serialization without one; serialize with a larger vjp_order "
+                    "(vjp_order=1 for grad, 2 for grad of grad, ...)")
 
 
 BATCH = {call_exported_p: _batch}
