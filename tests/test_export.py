@@ -457,5 +457,7 @@ def test_lazy_submodule():
     import subprocess
     import sys
     code = ("import sys, plax; assert 'plax._src.export' not in sys.modules; "
+            "plax.jit(lambda x: x + 1)(1.0)\n"  # the plugins load: call_exported_p only
+            "assert 'plax._src.export' not in sys.modules, 'loaded by the plugins'\n"
             "m = plax.export; assert m.export is not None and 'plax._src.export' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import collections
 import dataclasses
-import hashlib
 import json
 import struct
 from typing import Any, Callable, Sequence
@@ -578,6 +577,11 @@ def _aval_from(d) -> ShapedArray:
     return ShapedArray(tuple(d["shape"]), _dtype_of(d["dtype"]), bool(d["weak"]))
 
 
+def _sha256(data: bytes) -> bytes:
+    import hashlib  # (on first use: it loads OpenSSL)
+    return hashlib.sha256(data).digest()
+
+
 def _serialize(exp: Exported, vjp_order: int) -> bytes:
     vjp_blob = exp.vjp().serialize(vjp_order - 1) if vjp_order > 0 else b""
     module = bytes(exp.mlir_module_serialized)
@@ -597,7 +601,7 @@ def _serialize(exp: Exported, vjp_order: int) -> bytes:
     }
     head = json.dumps(header, sort_keys=True).encode()
     body = _MAGIC + _HEAD.pack(FORMAT_VERSION, len(head)) + head + module + vjp_blob
-    return body + hashlib.sha256(body).digest()
+    return body + _sha256(body)
 
 
 def deserialize(blob) -> Exported:
@@ -619,7 +623,7 @@ def deserialize(blob) -> Exported:
         raise ValueError(f"plax.export serialization format version {version}; this plax "
                          f"reads version {FORMAT_VERSION}")
     body, digest = blob[:-_DIGEST], blob[-_DIGEST:]
-    if hashlib.sha256(body).digest() != digest:
+    if _sha256(body) != digest:
         raise ValueError("corrupted plax.export serialization: its checksum does not match "
                          "its contents (truncated or altered bytes)")
     start = n + _HEAD.size
