@@ -174,6 +174,41 @@ def test_mlir_module_is_verified_stablehlo():
     assert exp.calling_convention_version == pexport.maximum_supported_calling_convention_version
 
 
+@requires_jax
+def test_jax_exported_module_runs_in_plax():
+    """The module is the same kind of artifact as JAX's (a StableHLO portable artifact with
+    `main` taking the flat arguments): JAX's runs in a plax Exported of the same signature."""
+    import jax
+    import jax.numpy as jnp
+
+    def src(xnp):
+        return lambda x, y: (xnp.sin(x) * y, xnp.linalg.norm(x))
+    jexp = jax.export.export(jax.jit(src(jnp)))(X3, np.float32(2))
+    pexp = pexport.export(plax.jit(src(pnp)))(X3, np.float32(2))
+    mixed = dataclasses.replace(pexp, mlir_module_serialized=bytes(jexp.mlir_module_serialized),
+                                _get_vjp=None)
+    with plax.default_backend("xla"):
+        _leaves_equal(mixed.call(X3, np.float32(2)), pexp.call(X3, np.float32(2)),
+                      exact=False)
+
+
+def test_float64_and_integer_only_outputs():
+    def f(x, k):
+        return x * 2, (k + 1, x.sum())
+    with plax.enable_x64(True), plax.default_backend("xla"):
+        x = np.arange(3, dtype=np.float64)
+        exp = pexport.deserialize(pexport.export(plax.jit(f))(x, np.int64(2)).serialize(1))
+        assert exp.in_avals[0].dtype == np.float64 and exp.out_avals[1].dtype == np.int64
+        _leaves_equal(exp.call(x, np.int64(2)), plax.jit(f)(x, np.int64(2)))
+        g = plax.grad(lambda x: exp.call(x, np.int64(2))[1][1])(x)
+        np.testing.assert_array_equal(np.asarray(g), np.ones(3))
+        # no floating-point output: zero cotangents
+        ints = pexport.export(plax.jit(lambda x: (x > 1).astype(np.int32)))(x)
+        _, pull = plax.vjp(pexport.deserialize(ints.serialize(1)).call, x)
+        np.testing.assert_array_equal(np.asarray(pull(np.zeros(3, np.int32))[0]),
+                                      np.zeros(3))
+
+
 def test_two_exporteds_of_the_same_name_in_one_program():
     def f(x):
         return pnp.sin(x) + 1
