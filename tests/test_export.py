@@ -377,6 +377,9 @@ def test_corrupted_truncated_foreign_and_other_version(blob):
     with pytest.raises(ValueError, match="format version 99.*reads version 1"):
         pexport.deserialize(_with_version(blob, 99))
     assert pexport.deserialize(_with_version(blob, 1)).call is not None
+    body = b"PLAXEXPORT\x00" + struct.pack("<II", 1, 2) + b"{}"  # a checksummed empty header
+    with pytest.raises(ValueError, match="corrupted.*malformed header"):
+        pexport.deserialize(body + hashlib.sha256(body).digest())
     with pytest.raises(TypeError, match="bytes"):
         pexport.deserialize("text")
 
