@@ -43,7 +43,7 @@ MODULES = [
     ("jax.experimental.checkify", "plax.experimental.checkify"),
     ("jax.example_libraries.stax", "plax.example_libraries.stax"),
     ("jax.example_libraries.optimizers", "plax.example_libraries.optimizers"),
-    ("jax.dlpack", "plax.dlpack"),
+    ("jax.dlpack", "plax.dlpack"), ("jax.export", "plax.export"),
 ]
 
 

@@ -19,9 +19,6 @@ LEFT_OUT = {
     "jax": _names(
         # JAX's internal or implementation modules, not user API
         "ad api_util core interpreters lib memory",
-        # serialization of staged programs (jax.export): StableHLO modules with JAX's
-        # calling convention and shape polymorphism; plax stages its own programs (follow-up)
-        "export",
         # JAX-implementation switches with no meaning in plax: jax2tf's choice of lowering for
         # cumulative reductions (plax has no jax2tf), and two typing switches of JAX's
         # explicit-sharding mode (mesh axes of size 1 in ShapedArray.sharding/vma; automatic

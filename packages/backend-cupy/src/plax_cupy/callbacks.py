@@ -2,7 +2,8 @@
 synchronise the stream, copy their operands to the host (copies in the host build too, so a
 callback may keep what it is given), call the Python function and copy the results back to the
 device, eagerly and as a step of a compiled program. ffi_call, an XLA custom call, has no
-counterpart here and is refused naming the primitive and the backend."""
+counterpart here and is refused naming the primitive and the backend; call_exported (an
+Exported's StableHLO module) runs on the xla backend, through the host."""
 
 from __future__ import annotations
 
@@ -36,5 +37,24 @@ def _ffi_call(*bufs, target_name, **params):
         "or jit(..., backend='xla'))")
 
 
+def _call_exported(*bufs, exported):
+    """An Exported's StableHLO module (plax.export) runs on the xla backend: the operands go
+    there through the host and the results come back, eagerly and as a step of a program."""
+    from plax.export import call_exported_p
+    from plax.extend import UnsupportedPrimitiveError
+    from plax.extend import registry as plax_registry
+    try:
+        xla = plax_registry.get_backend("xla")
+    except Exception as e:  # noqa: BLE001 - not installed, or failed to start
+        raise UnsupportedPrimitiveError(
+            f"backend 'cupy' runs primitive 'call_exported' (Exported "
+            f"'{exported.fun_name}', a StableHLO module) through the xla backend, which is "
+            f"not available here ({e}); install plax-backend-xla") from None
+    ins = [xla.put(np.ascontiguousarray(b)) for b in _to_host(bufs)]
+    outs = xla.execute_primitive(call_exported_p, ins, list(exported.in_avals),
+                                 list(exported.out_avals), {"exported": exported})
+    return [X.xp.array(xla.to_numpy(o)) for o in outs]
+
+
 RULES = {"pure_callback": _pure_callback, "debug_callback": _debug_callback,
-         "ffi_call": _ffi_call}
+         "ffi_call": _ffi_call, "call_exported": _call_exported}

@@ -743,3 +743,70 @@ def has_custom_call_target(name: str, platform: str) -> bool:
         return any(n == name for n, *_ in getattr(xc, "_custom_callback", {}).get(xla_name, []))
     except Exception:  # noqa: BLE001 - a jaxlib without the query: let the compiler decide
         return True
+
+
+# ---------------------------------------------------------------------------------------------
+# StableHLO portable artifacts (plax.export): a module as versioned VHLO bytecode, and back
+
+
+def _portable_target() -> str:
+    """The StableHLO version modules are written for: one at least 4 weeks old (as JAX's
+    export), so a consumer updated monthly reads them; the current one where jaxlib lacks it."""
+    from jaxlib.mlir.dialects import stablehlo
+    try:
+        return stablehlo.get_version_from_compatibility_requirement(
+            stablehlo.StablehloCompatibilityRequirement.WEEK_4)
+    except AttributeError:
+        return stablehlo.get_current_version()
+
+
+def serialize_portable(text: str) -> bytes:
+    """The module `text` (verified first: MlirError naming its lines) as a StableHLO portable
+    artifact."""
+    verify(text)
+    with _mlir_lock:
+        return bytes(xc._xla.mlir.serialize_portable_artifact(text, _portable_target()))
+
+
+def _load_portable(blob: bytes):
+    ir, ctx = _mlir_context()
+    try:
+        return xc._xla.mlir.deserialize_portable_artifact(bytes(blob), ctx)
+    except Exception as e:  # noqa: BLE001 - jaxlib raises RuntimeError/ValueError by release
+        raise MlirError(f"not a readable StableHLO portable artifact: {e}") from None
+
+
+def portable_text(blob: bytes, generic: bool = False) -> str:
+    """The module of a portable artifact as text (MLIR's custom syntax, or its generic op
+    syntax with `generic`)."""
+    with _mlir_lock:
+        ir, ctx = _mlir_context()
+        with ctx, ir.Location.unknown():
+            module = _load_portable(blob)
+            return module.operation.get_asm(print_generic_op_form=generic)
+
+
+def portable_functions(blob: bytes, rename) -> tuple[str, list[str]]:
+    """The functions of a portable artifact, to be embedded in another module: each renamed
+    `rename(name)` (its calls and other symbol uses updated) and made private; returns (the
+    new name of its `main`, the functions' texts in generic op syntax)."""
+    with _mlir_lock:
+        ir, ctx = _mlir_context()
+        with ctx, ir.Location.unknown():
+            module = _load_portable(blob)
+            ops = list(module.body.operations)
+            for op in ops:
+                if op.operation.name != "func.func":
+                    raise MlirError(f"an exported module holds '{op.operation.name}' besides "
+                                    "its functions: it cannot be called from another program")
+            names = [ir.StringAttr(op.attributes["sym_name"]).value for op in ops]
+            new = {n: rename(n) for n in names}
+            for n in names:
+                ir.SymbolTable.replace_all_symbol_uses(n, new[n], module.operation)
+            for op, n in zip(ops, names):
+                op.attributes["sym_name"] = ir.StringAttr.get(new[n])
+                op.attributes["sym_visibility"] = ir.StringAttr.get("private")
+            if "main" not in new:
+                raise MlirError("an exported module has no function 'main'")
+            return new["main"], [op.operation.get_asm(print_generic_op_form=True)
+                                 for op in ops]

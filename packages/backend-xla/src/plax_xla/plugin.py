@@ -13,7 +13,7 @@ _RULE_MODULES = ("lower_elementwise", "lower_structural", "lower_reductions", "l
                  "lower_fft", "lower_convolution", "lower_windowed", "lower_lapack",
                  "lower_special", "lower_callback", "lower_ffi",
                  "lower_sharding", "lower_shard_map", "lower_staging",
-                 "lower_trig", "lower_rng")
+                 "lower_trig", "lower_rng", "lower_export")
 
 
 def _define_options() -> None:
@@ -120,3 +120,7 @@ def plax_register(registry):
             registry.add_lowering("xla", prim, rule)
     registry.register_backend("xla", _factory, priority=10)
     registry.add_rule("distributed", "xla", _connect)
+    # plax.export: a closed jaxpr as a StableHLO portable artifact, and such an artifact's text
+    from plax_xla.lower_export import export_module, exported_text
+    registry.add_rule("export", "xla", export_module)
+    registry.add_rule("export_text", "xla", exported_text)

@@ -47,7 +47,7 @@ _SUBMODULES = {"numpy", "lax", "random", "nn", "tree_util", "extend", "dtypes", 
                "image",
                "ref",
                "flatten_util", "ops", "typing", "custom_batching", "custom_derivatives",
-               "stages", "version", "monitoring", "example_libraries", "dlpack"}
+               "stages", "version", "monitoring", "example_libraries", "dlpack", "export"}
 
 
 class default_backend:

@@ -729,6 +729,27 @@ class Traced:
     def out_avals(self):
         return tree_unflatten(self._entry.out_tree, list(self._entry.out_avals))
 
+    @property
+    def in_tree(self):
+        """The PyTreeDef of the (args, kwargs) of non-static arguments."""
+        return self._in_tree
+
+    @property
+    def out_tree(self):
+        """The PyTreeDef of the result."""
+        return self._entry.out_tree
+
+    @property
+    def consts(self) -> list:
+        """The values `.jaxpr` takes as its leading inputs, before the argument leaves (the
+        arrays the function closes over)."""
+        return list(self._entry.consts)
+
+    @property
+    def has_refs(self) -> bool:
+        """Whether the function takes or closes over Refs (extra trailing inputs/outputs)."""
+        return bool(self._entry.ref_pos or self._entry.lifted)
+
     def lower(self) -> "Lowered":
         return Lowered(self._jf, self._entry, self._jf._pick_backend(self._leaves),
                        self._leaves, self._in_tree)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from plax._src.backends.reference.impl_control_flow import plan
 from plax._src import callback as cb
+from plax._src.export_call import call_exported_p, reference_impl as _call_exported
 from plax._src.ffi import ffi_call_p
 from plax._src.lax import calls, parallel, sharding_ops, solves, staging
 
@@ -51,6 +52,7 @@ def _ffi_call(*args, target_name, **_):
 
 
 IMPLS[ffi_call_p] = _ffi_call
+IMPLS[call_exported_p] = _call_exported  # through the xla backend, else refused
 IMPLS[cb.pure_callback_p] = _pure_callback
 IMPLS[cb.debug_callback_p] = _debug_callback
 IMPLS[calls.custom_lin_p] = _custom_lin
