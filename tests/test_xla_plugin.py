@@ -94,6 +94,10 @@ def test_default_backend_devices_and_environment_report():
     missing = cov.group(1).split(", ") if cov.group(1) else []
     core = {p.name for k, p in vars(plax.lax).items() if k.endswith("_p")}
     assert not [n for n in missing if n in core], missing
+    # checkify's check (a core primitive, from plax-core whichever plugin imports checkify):
+    # eager only, said apart from the missing ones
+    assert re.search(r"backend xla\s+\d+/\d+.*  eager only: check", info), info
+    assert "plax-backend-xla:check" not in info and "plax-backend-xla:debug_check" not in info
     assert "xla (cpu" in repr(b) and "jaxlib" in repr(b)
 
 

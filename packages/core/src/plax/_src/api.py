@@ -292,6 +292,7 @@ def default_backend_ctx(name: str):
 def environment_info() -> str:
     import sys
     import plax
+    from plax._src.backend import EAGER_ONLY
     lines = [f"plax:    {plax.__version__}", f"python:  {sys.version.split()[0]}",
              f"numpy:   {np.__version__}", "", "plugins:"]
     for name, info in sorted(registry.plugins().items()):
@@ -321,8 +322,13 @@ def environment_info() -> str:
         comp = registry._tables.get("composition", {})
         missing = sorted(n for n, p in prims.items()
                          if p not in impl and p not in low and p not in comp)
+        # eager-only primitives (checkify's check) run eagerly through the host and are
+        # refused inside compiled programs with advice: not missing, said apart
+        eager = [n for n in missing if n in EAGER_ONLY]
+        missing = [n for n in missing if n not in EAGER_ONLY]
         lines.append(f"  backend {b:<10} {len(prims) - len(missing)}/{len(prims)}"
-                     + (f"  missing: {', '.join(missing)}" if missing else ""))
+                     + (f"  missing: {', '.join(missing)}" if missing else "")
+                     + (f"  eager only: {', '.join(eager)}" if eager else ""))
     for t in tables:
         table = registry._tables.get(t, {})
         if t == "transpose":

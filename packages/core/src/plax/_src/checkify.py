@@ -124,10 +124,13 @@ def _check_batch(args, dims, **params):
     return [], []
 
 
-registry.add_abstract_eval(check_p, _check_abstract_eval)
-registry.add_impl("reference", check_p, _check_impl)
-registry.add_jvp(check_p, _check_jvp)
-registry.add_batch(check_p, _check_batch)
+# core primitives, whichever plugin's registration first imports this module (the xla
+# plugin's lowering of debug_check does)
+with registry._owning(registry.CORE_OWNER):
+    registry.add_abstract_eval(check_p, _check_abstract_eval)
+    registry.add_impl("reference", check_p, _check_impl)
+    registry.add_jvp(check_p, _check_jvp)
+    registry.add_batch(check_p, _check_batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,10 +176,11 @@ def _debug_check_batch(args, dims, **params):
     return [], []
 
 
-registry.add_abstract_eval(debug_check_p, _debug_check_abstract_eval)
-registry.add_impl("reference", debug_check_p, lambda *args, msg, tree: [])
-registry.add_jvp(debug_check_p, _debug_check_jvp)
-registry.add_batch(debug_check_p, _debug_check_batch)
+with registry._owning(registry.CORE_OWNER):
+    registry.add_abstract_eval(debug_check_p, _debug_check_abstract_eval)
+    registry.add_impl("reference", debug_check_p, lambda *args, msg, tree: [])
+    registry.add_jvp(debug_check_p, _debug_check_jvp)
+    registry.add_batch(debug_check_p, _debug_check_batch)
 
 
 # ---------------------------------------------------------------------------------------------
