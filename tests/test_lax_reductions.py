@@ -153,6 +153,14 @@ CUMULATIVE = {
 @pytest.mark.parametrize("reverse", [False, True])
 def test_cumulative(backend, name, shape, axis, reverse):
     f, ref, dts = CUMULATIVE[name]
+    if backend == "xla" and shape != (6,):
+        # plax_xla's rule (lower_reductions._cumulative) branches on the dtype only to widen
+        # float16/bfloat16 and to order complex numbers, and on the length only in the scan's
+        # recursion: xla (which compiles every eager op) runs every dtype on the (6,) shape
+        # (odd and even rounds) and the other shapes (odd and even lengths, empty arrays) with
+        # int8 (wrapping in its own type) and float32; the reference and cupy backends run
+        # every dtype on every shape
+        dts = [d for d in dts if d in (np.int8, np.float32)]
     for dtype in dts:
         x = rand(shape, dtype, lo=-3, hi=4)
         close(f(x, axis, reverse), _accumulate(ref, x, axis, reverse), dtype)

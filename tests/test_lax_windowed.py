@@ -24,6 +24,18 @@ def fast(backend):
     return (lambda f: f) if backend == "reference" else plax.jit
 
 
+_JAX_RESULTS: dict = {}
+
+
+def jax_once(key, thunk):
+    """JAX's result for `key` (NumPy arrays), computed once per session: the three backends'
+    tests of one parameter set compare with the same oracle (JAX's jit cache is keyed by the
+    function object, new in every test, so every backend's test recompiled it)."""
+    if key not in _JAX_RESULTS:
+        _JAX_RESULTS[key] = jax.tree_util.tree_map(np.asarray, thunk())
+    return _JAX_RESULTS[key]
+
+
 def spread(rng, *shape):
     """Values with no ties and no near-ties, so that max/min pooling is differentiable."""
     n = int(np.prod(shape))
@@ -226,8 +238,8 @@ def test_pooling_selects_as_jax_with_ties_nans_infinities_and_padding(backend, d
             lambda v, w=w: jax.lax.reduce_window(v, np.array(0, dt), jax.lax.add, *w), x).shape
         src = rng.integers(1, 9, out_shape).astype(dt)
         for name, jprim in (("ge", jax.lax.ge_p), ("le", jax.lax.le_p)):
-            want_s = jax.jit(lambda s, v, p=jprim, w=w: jw._select_and_scatter_add(
-                s, v, p, *w))(src, x)
+            want_s = jax_once(("pool_s", dt, w, name), lambda p=jprim, w=w, s0=src: jax.jit(
+                lambda s, v: jw._select_and_scatter_add(s, v, p, *w))(s0, x))
             got_s = fast(backend)(lambda s, v, p=name, w=w: lax.select_and_scatter_add(
                 s, v, p, *w))(src, x)
             np.testing.assert_array_equal(np.asarray(got_s), np.asarray(want_s),
@@ -237,8 +249,9 @@ def test_pooling_selects_as_jax_with_ties_nans_infinities_and_padding(backend, d
             # than row-major, which decides among tied and NaN elements: not compared there)
             if dt != np.float32 or w[2][1] == (2, 0):
                 continue
-            want_g = jax.jit(lambda tt, v, p=jprim, w=w: jw._select_and_gather_add(
-                tt, v, p, *w, (1, 1, 1), (1, 1, 1)))(t, x)
+            want_g = jax_once(("pool_g", dt, w, name), lambda p=jprim, w=w: jax.jit(
+                lambda tt, v: jw._select_and_gather_add(tt, v, p, *w, (1, 1, 1),
+                                                        (1, 1, 1)))(t, x))
             got_g = fast(backend)(lambda tt, v, p=name, w=w: lax.select_and_gather_add(
                 tt, v, p, *w))(t, x)
             np.testing.assert_array_equal(np.asarray(got_g), np.asarray(want_g),
@@ -303,8 +316,9 @@ def test_associative_scan_matches_jax(backend, n, reverse):
     for axis in (1, -2):  # JAX's takes no negative axis with reverse: give it 1
         got = run(lambda a, b, axis=axis: lax.associative_scan(affine(lax), (a, b),
                                                                reverse=reverse, axis=axis))(y, x)
-        want = jax.jit(lambda a, b: jax.lax.associative_scan(affine(jax.lax), (a, b),
-                                                             reverse=reverse, axis=1))(y, x)
+        want = jax_once(("assoc", n, reverse), lambda: jax.jit(
+            lambda a, b: jax.lax.associative_scan(affine(jax.lax), (a, b), reverse=reverse,
+                                                  axis=1))(y, x))
         for g, w in zip(got, want):
             assert_close(g, w, rtol=1e-5, atol=1e-5)
     add = lambda a, b: {"v": lax.add(a["v"], b["v"])}  # noqa: E731
@@ -313,8 +327,12 @@ def test_associative_scan_matches_jax(backend, n, reverse):
                  else np.cumsum(x, 0), rtol=1e-5, atol=1e-5)
     f = lambda L: lambda v: L.associative_scan(L.mul, v, reverse=reverse, axis=1)  # noqa: E731
     assert_close(run(plax.grad(lambda v: lax.reduce_sum(f(lax)(v), (0, 1, 2))))(y),
-                 jax.jit(jax.grad(lambda v: f(jax.lax)(v).sum()))(y), rtol=1e-5, atol=1e-5)
-    assert_close(run(plax.vmap(f(lax), in_axes=2))(y), jax.jit(jax.vmap(f(jax.lax), in_axes=2))(y),
+                 jax_once(("assoc_grad", n, reverse),
+                          lambda: jax.jit(jax.grad(lambda v: f(jax.lax)(v).sum()))(y)),
+                 rtol=1e-5, atol=1e-5)
+    assert_close(run(plax.vmap(f(lax), in_axes=2))(y),
+                 jax_once(("assoc_vmap", n, reverse),
+                          lambda: jax.jit(jax.vmap(f(jax.lax), in_axes=2))(y)),
                  rtol=1e-5, atol=1e-5)
 
 
@@ -326,16 +344,21 @@ def test_cumulative_match_jax(backend, name, reverse):
     x = spread(rng, 3, 6) * 0.2
     f = lambda L: lambda v: getattr(L, name)(v, axis=1, reverse=reverse)  # noqa: E731
     run = fast(backend)
-    assert_close(run(f(lax))(x), jax.jit(f(jax.lax))(x), rtol=1e-5, atol=1e-5)
+    key = (name, reverse)
+    assert_close(run(f(lax))(x), jax_once(("cum",) + key, lambda: jax.jit(f(jax.lax))(x)),
+                 rtol=1e-5, atol=1e-5)
     ct = rng.standard_normal(x.shape).astype(np.float32)
     got = run(lambda v, c: plax.vjp(f(lax), v)[1](c)[0])(x, ct)
-    want = jax.jit(lambda v, c: jax.vjp(f(jax.lax), v)[1](c)[0])(x, ct)
+    want = jax_once(("cum_vjp",) + key, lambda: jax.jit(
+        lambda v, c: jax.vjp(f(jax.lax), v)[1](c)[0])(x, ct))
     assert_close(got, want, rtol=1e-4, atol=1e-5)
     assert_close(plax.jit(plax.grad(lambda v: lax.reduce_sum(f(lax)(v), (0, 1))))(x),
-                 jax.jit(jax.grad(lambda v: f(jax.lax)(v).sum()))(x), rtol=1e-4, atol=1e-5)
+                 jax_once(("cum_grad",) + key,
+                          lambda: jax.jit(jax.grad(lambda v: f(jax.lax)(v).sum()))(x)),
+                 rtol=1e-4, atol=1e-5)
     xi = rng.integers(-5, 6, (2, 5)).astype(np.int32)
     if name != "cumlogsumexp":
-        got, want = run(f(lax))(xi), f(jax.lax)(xi)
+        got, want = run(f(lax))(xi), jax_once(("cum_int",) + key, lambda: f(jax.lax)(xi))
         assert got.dtype == want.dtype
         assert_close(got, want)
 
