@@ -256,7 +256,7 @@ def test_every_core_primitive_is_covered():
     names = {n[:-2] for n in dir(lax) if n.endswith("_p")}
     names = {getattr(lax, f"{n}_p").name for n in names}
     control = {"cond", "while", "scan", "jit", "custom_jvp_call", "custom_vjp_call", "remat2",
-               "custom_linear_solve", "custom_vmap_call"}
+               "custom_linear_solve", "custom_vmap_call", "linear_call"}
     missing = names - set(EQUATIONS) - set(NOT_EAGER) - control - PENDING
     assert not missing, f"no example equation for {sorted(missing)}"
 
@@ -294,6 +294,11 @@ def _call_equations():
         return lax.custom_linear_solve(lambda x: a @ x, b, lambda _, x: jnp.linalg.solve(a, x),
                                        lambda _, x: jnp.linalg.solve(a.T, x))
 
+    from plax.custom_derivatives import linear_call
+
+    def f_lc(x):  # linear in x (no residuals: the checker differentiates every input)
+        return linear_call(lambda _, x: x * 2.0, lambda _, t: t * 2.0, (), x)
+
     a = np.eye(3, dtype=np.float32) * 3 + 0.1 * np.arange(9, dtype=np.float32).reshape(3, 3)
     progs = {"cond": (lambda p, x: f_cond(p, x), (np.float32(0.7), V[:3])),
              "custom_linear_solve": (f_ls, (a, V[:3])),
@@ -301,7 +306,7 @@ def _call_equations():
              "jit": (plax.jit(lambda x: jnp.tanh(x) * 2.0), (V,)),
              "remat2": (plax.checkpoint(lambda x: jnp.sin(jnp.sin(x))), (V,)),
              "custom_jvp_call": (f_cj, (V,)), "custom_vjp_call": (f_cv, (V,)),
-             "custom_vmap_call": (f_cvm, (V,))}
+             "custom_vmap_call": (f_cvm, (V,)), "linear_call": (f_lc, (V,))}
     out = {}
     for name, (fun, args) in progs.items():
         for eqn in plax.make_jaxpr(fun)(*args).jaxpr.eqns:
@@ -311,7 +316,8 @@ def _call_equations():
 
 
 @pytest.mark.parametrize("name", ["cond", "while", "scan", "jit", "remat2", "custom_jvp_call",
-                                  "custom_vjp_call", "custom_linear_solve", "custom_vmap_call"])
+                                  "custom_vjp_call", "custom_linear_solve", "custom_vmap_call",
+                                  "linear_call"])
 def test_control_flow_and_call_primitives_conform(name, check_primitive):
     eqns = _call_equations()
     prim, params, avals = eqns[name]
