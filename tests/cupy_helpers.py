@@ -82,3 +82,22 @@ def reference(f, *args):
 
 def groups(steps):
     return [s for s in steps if isinstance(s, planner.FusedGroup)]
+
+
+def assert_nvrtc_sm90_without_spills(kernels) -> str:
+    """Compile `kernels` (KernelSources) with NVRTC into one sm_90 cubin and check it: a cubin
+    (ELF, not PTX), every entry function compiled for sm_90, no register spills (ptxas's
+    verbose log). Skips the test where NVRTC is not usable. Returns the log."""
+    import pytest
+    try:
+        compiler.nvrtc_version()
+        compiler.cuda_include_dir()
+    except Exception as e:  # noqa: BLE001 - any reason NVRTC is unusable here
+        pytest.skip(f"NVRTC is not usable here: {e}")
+    cubin, log = compiler.compile_cubin(kernels, verbose=True)
+    assert cubin[:4] == b"\x7fELF"  # a cubin, not PTX
+    for k in kernels:
+        for entry in k.entries:
+            assert f"Compiling entry function '{entry}' for 'sm_90'" in log
+    assert "spill" in log and compiler.spills(log) == 0, log[-3000:]
+    return log

@@ -13,7 +13,7 @@ import plax
 from plax import lax
 
 from conftest import assert_close
-from cupy_helpers import kernels_of, reference, run_fused
+from cupy_helpers import assert_nvrtc_sm90_without_spills, kernels_of, reference, run_fused
 
 ALL = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
        "float16", "bfloat16", "float32", "float64", "complex64", "complex128"]
@@ -233,26 +233,10 @@ def _corpus():
     return ks
 
 
-def _nvrtc_or_skip():
-    try:
-        from plax_cupy import compiler
-        compiler.nvrtc_version()
-        compiler.cuda_include_dir()
-    except Exception as e:  # noqa: BLE001 - any reason NVRTC is unusable here
-        pytest.skip(f"NVRTC is not usable here: {e}")
-    return compiler
-
-
 def test_every_kernel_compiles_with_nvrtc_for_sm90_without_spills():
-    compiler = _nvrtc_or_skip()
     ks = _corpus()
-    cubin, log = compiler.compile_cubin(ks + ks[:3], verbose=True)  # repeats compile once
-    assert cubin[:4] == b"\x7fELF"  # a cubin, not PTX
     assert any(len(k.entries) == 2 for k in ks)  # split reductions are in the corpus
-    for k in ks:
-        for entry in k.entries:
-            assert f"Compiling entry function '{entry}' for 'sm_90'" in log
-    assert "spill" in log and compiler.spills(log) == 0, log[-3000:]
+    assert_nvrtc_sm90_without_spills(ks + ks[:3])  # repeats compile once
 
 
 def test_indexing_is_32_bit_when_it_fits():

@@ -14,7 +14,7 @@ import plax.numpy as jnp
 from plax import lax
 
 from conftest import assert_close, requires_jax
-from cupy_helpers import DEVICE, kernels_of, reference, run_fused
+from cupy_helpers import DEVICE, assert_nvrtc_sm90_without_spills, kernels_of, reference, run_fused
 from plax_cupy import compiler, fused, planner
 
 RNG = np.random.default_rng(5)
@@ -180,28 +180,14 @@ def test_embedding_gradient_runs_as_kernels_on_the_backend():
     assert_close(out, plax.jit(plax.grad(loss), backend="reference")(table, ids))
 
 
-def _nvrtc():
-    try:
-        compiler.nvrtc_version()
-        compiler.cuda_include_dir()
-    except Exception as e:  # noqa: BLE001 - any reason NVRTC is unusable here
-        pytest.skip(f"NVRTC is not usable here: {e}")
-
-
 def test_every_indexing_kernel_compiles_with_nvrtc_without_spills():
-    _nvrtc()
     ks = [k for f, _, _ in PROGRAMS.values() for k in kernels_of(f, X, IDX)]
     with plax.enable_x64():
         for dt in (np.complex64, np.complex128):
             ks += kernels_of(_complex, *_complex_args(dt))
         ks += kernels_of(lambda x: jnp.zeros(5, np.complex128).at[np.array([1, 1])].add(x[:2]),
                          np.ones(4, np.complex128))
-    cubin, log = compiler.compile_cubin(ks, verbose=True)
-    assert cubin[:4] == b"\x7fELF"
-    for k in ks:
-        for entry in k.entries:
-            assert f"Compiling entry function '{entry}' for 'sm_90'" in log
-    assert compiler.spills(log) == 0, log[-3000:]
+    assert_nvrtc_sm90_without_spills(ks)
 
 
 def test_shared_reference_rules_find_the_array_module():

@@ -26,7 +26,7 @@ from plax.lax import debug_callback_p, pure_callback_p
 from plax_xla import compile_cache
 from plax_xla.lowering import (
     lower_closed_jaxpr, lower_primitive, physical, take_host_callbacks)
-from plax_xla.spmd import Spmd, SpmdExecutable, SpmdRunner, mesh_of_jaxpr
+from plax_xla.spmd import LoadedReports, Spmd, SpmdExecutable, SpmdRunner, mesh_of_jaxpr
 from plax.sharding import (
     SingleDeviceSharding, TiledSharding, sharding_devices, sharding_from_tiles,
     xla_sharding_text)
@@ -529,7 +529,7 @@ def _option(name: str, default):
         return default
 
 
-class XlaExecutable(Executable):
+class XlaExecutable(LoadedReports, Executable):
     """A compiled module; a call runs it on the arguments' device (a few microseconds when
     they are on the device it was compiled for; another device compiles it once more)."""
 
@@ -560,19 +560,6 @@ class XlaExecutable(Executable):
                                                host_callbacks=self.host_callbacks)
         sharding = jl.single_sharding(native)
         return loaded, [jl.result_handler(s, d, sharding) for s, d in self._out]
-
-    def as_text(self) -> str:
-        """The optimized HLO module XLA compiled (after fusion, layout assignment...)."""
-        return jl.compiled_text(self._loaded)
-
-    def cost_analysis(self) -> dict:
-        return jl.cost_analysis(self._loaded)
-
-    def memory_analysis(self):
-        return jl.memory_analysis(self._loaded)
-
-    def runtime_executable(self):
-        return self._loaded
 
     def shardings(self):
         one = SingleDeviceSharding(self._backend._by_native[self._device])

@@ -153,13 +153,11 @@ class SpmdRunner:
         return loaded, handlers
 
 
-class PartitionedView:
-    """What `Compiled` reports of a program partitioned for given input layouts: the variant
-    a call on inputs laid out so runs (compiled here if no call has yet)."""
+class LoadedReports:
+    """What `Compiled` reports of a program held as a jaxlib LoadedExecutable in `_loaded`
+    (XlaExecutable, PartitionedView): XLA's optimized HLO, cost and memory analyses."""
 
-    def __init__(self, runner: SpmdRunner, layouts: tuple):
-        self._runner = runner
-        _, self._loaded, _ = runner.variant(tuple(layouts))
+    __slots__ = ()
 
     def as_text(self) -> str:
         return jl.compiled_text(self._loaded)
@@ -172,6 +170,17 @@ class PartitionedView:
 
     def runtime_executable(self):
         return self._loaded
+
+
+class PartitionedView(LoadedReports):
+    """What `Compiled` reports of a program partitioned for given input layouts: the variant
+    a call on inputs laid out so runs (compiled here if no call has yet)."""
+
+    __slots__ = ("_runner", "_loaded")
+
+    def __init__(self, runner: SpmdRunner, layouts: tuple):
+        self._runner = runner
+        _, self._loaded, _ = runner.variant(tuple(layouts))
 
     def shardings(self):
         return self._runner.shardings[id(self._loaded)]

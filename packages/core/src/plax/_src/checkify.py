@@ -64,22 +64,29 @@ def check(pred, msg: str, *fmt_args, **fmt_kwargs) -> None:
     """Fail with `msg.format(*fmt_args, **fmt_kwargs)` where `pred` is False: eagerly at once,
     under `checkify` as part of its Error, under jit with plax.config 'checks' on after the
     call; elsewhere under jit the backend refuses it with a clear error."""
+    _check_or_bind(*_operands("check", pred, msg, fmt_args, fmt_kwargs))
+
+
+def _operands(name: str, pred, msg, fmt_args, fmt_kwargs):
+    """(pred, *format leaves, params) of a check call, its msg checked."""
     if not isinstance(msg, str):
-        raise TypeError(f"check: msg must be a string, got {type(msg).__name__}")
+        raise TypeError(f"{name}: msg must be a string, got {type(msg).__name__}")
     leaves, tree = tree_util.tree_flatten((fmt_args, fmt_kwargs))
-    _check_or_bind(pred, *leaves, msg=msg, tree=tree)
+    return pred, *leaves, dict(msg=msg, tree=tree)
 
 
-def _check_or_bind(pred, *leaves, msg, tree) -> None:
-    """Concrete values outside any trace (a check reached eagerly, also through a jvp or
-    batch rule) are checked at once; anything else binds `check_p`."""
-    if current_trace() is EVAL_TRACE and not any(isinstance(x, Tracer)
-                                                  for x in [pred, *leaves]):
-        if not np.all(np.asarray(pred)):
-            raise JaxRuntimeError(_format(msg, tree, [np.asarray(x) for x in leaves])
-                                  + _USER_SUFFIX)
+def _concrete(*xs) -> bool:
+    """Values outside any trace: a check reached eagerly (also through a jvp or batch rule)."""
+    return current_trace() is EVAL_TRACE and not any(isinstance(x, Tracer) for x in xs)
+
+
+def _check_or_bind(pred, *leaves_and_params) -> None:
+    """Concrete values are checked at once; anything else binds `check_p`."""
+    *leaves, params = leaves_and_params
+    if _concrete(pred, *leaves):
+        _check_impl(pred, *leaves, **params)
         return
-    check_p.bind(pred, *leaves, msg=msg, tree=tree)
+    check_p.bind(pred, *leaves, **params)
 
 
 def _format(msg: str, tree, values) -> str:
@@ -89,12 +96,6 @@ def _format(msg: str, tree, values) -> str:
 
 
 _USER_SUFFIX = " (`check` failed)"  # what JAX appends to a failed user check's message
-
-
-def _check_abstract_eval(pred, *args, msg, tree):
-    if pred.dtype.kind not in "biu":
-        raise TypeError(f"check: pred must be a boolean, got {pred.str_short()}")
-    return []
 
 
 def _check_impl(pred, *args, msg, tree):
@@ -111,28 +112,6 @@ EAGER_ONLY[check_p.name] = (
     "checkifies a jitted function called directly")
 
 
-def _check_jvp(primals, tangents, **params):
-    _check_or_bind(*primals, **params)
-    return [], []
-
-
-def _check_batch(args, dims, **params):
-    from plax import numpy as jnp
-    # the check holds when it holds for every example: batch axes move to the front
-    moved = [x if d is None else jnp.moveaxis(x, d, 0) for x, d in zip(args, dims)]
-    _check_or_bind(*moved, **params)
-    return [], []
-
-
-# core primitives, whichever plugin's registration first imports this module (the xla
-# plugin's lowering of debug_check does)
-with registry._owning(registry.CORE_OWNER):
-    registry.add_abstract_eval(check_p, _check_abstract_eval)
-    registry.add_impl("reference", check_p, _check_impl)
-    registry.add_jvp(check_p, _check_jvp)
-    registry.add_batch(check_p, _check_batch)
-
-
 # ---------------------------------------------------------------------------------------------
 # `debug_check(pred, msg, *fmt_args)`: a check only under checkify, dropped everywhere else
 
@@ -145,42 +124,44 @@ def debug_check(pred, msg: str, *fmt_args, **fmt_kwargs) -> None:
     """A check that `checkify` turns into an error (as `check`) and that is dropped otherwise:
     eagerly, under jit or any other transformation without checkify it does nothing, as
     JAX's `checkify.debug_check`."""
-    if not isinstance(msg, str):
-        raise TypeError(f"debug_check: msg must be a string, got {type(msg).__name__}")
-    leaves, tree = tree_util.tree_flatten((fmt_args, fmt_kwargs))
-    _debug_check_bind(pred, *leaves, msg=msg, tree=tree)
+    _debug_check_bind(*_operands("debug_check", pred, msg, fmt_args, fmt_kwargs))
 
 
-def _debug_check_bind(pred, *leaves, msg, tree) -> None:
-    if current_trace() is EVAL_TRACE and not any(isinstance(x, Tracer)
-                                                  for x in [pred, *leaves]):
-        return  # eagerly, outside checkify: dropped (nothing to trace it into)
-    debug_check_p.bind(pred, *leaves, msg=msg, tree=tree)
+def _debug_check_bind(pred, *leaves_and_params) -> None:
+    *leaves, params = leaves_and_params
+    if not _concrete(pred, *leaves):  # eagerly, outside checkify: dropped
+        debug_check_p.bind(pred, *leaves, **params)
 
 
-def _debug_check_abstract_eval(pred, *args, msg, tree):
-    if pred.dtype.kind not in "biu":
-        raise TypeError(f"debug_check: pred must be a boolean, got {pred.str_short()}")
-    return []
+def _register(prim, bind, impl) -> None:
+    """The rules of a check primitive (`bind(pred, *leaves, params)`: check or trace it):
+    boolean pred, no outputs; its jvp checks the primals, its batch rule the whole batch."""
+    def abstract_eval(pred, *args, msg, tree):
+        if pred.dtype.kind not in "biu":
+            raise TypeError(f"{prim.name}: pred must be a boolean, got {pred.str_short()}")
+        return []
+
+    def jvp(primals, tangents, **params):
+        bind(*primals, params)
+        return [], []
+
+    def batch(args, dims, **params):
+        from plax import numpy as jnp
+        # the check holds when it holds for every example: batch axes move to the front
+        bind(*[x if d is None else jnp.moveaxis(x, d, 0) for x, d in zip(args, dims)], params)
+        return [], []
+
+    # core primitives, whichever plugin's registration first imports this module (the xla
+    # plugin's lowering of debug_check does)
+    with registry._owning(registry.CORE_OWNER):
+        registry.add_abstract_eval(prim, abstract_eval)
+        registry.add_impl("reference", prim, impl)
+        registry.add_jvp(prim, jvp)
+        registry.add_batch(prim, batch)
 
 
-def _debug_check_jvp(primals, tangents, **params):
-    _debug_check_bind(*primals, **params)
-    return [], []
-
-
-def _debug_check_batch(args, dims, **params):
-    from plax import numpy as jnp
-    moved = [x if d is None else jnp.moveaxis(x, d, 0) for x, d in zip(args, dims)]
-    _debug_check_bind(*moved, **params)
-    return [], []
-
-
-with registry._owning(registry.CORE_OWNER):
-    registry.add_abstract_eval(debug_check_p, _debug_check_abstract_eval)
-    registry.add_impl("reference", debug_check_p, lambda *args, msg, tree: [])
-    registry.add_jvp(debug_check_p, _debug_check_jvp)
-    registry.add_batch(debug_check_p, _debug_check_batch)
+_register(check_p, _check_or_bind, _check_impl)
+_register(debug_check_p, _debug_check_bind, lambda *args, msg, tree: [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,7 +243,7 @@ def check_error(error: Error) -> None:
         return
     from plax._src.lax import elementwise as ew
     for site, flag, payload in zip(error._sites, error._flags, error._payloads):
-        _check_or_bind(ew.bitwise_not(flag), *payload, msg=site.msg, tree=site.tree)
+        _check_or_bind(ew.bitwise_not(flag), *payload, dict(msg=site.msg, tree=site.tree))
 
 
 # ---------------------------------------------------------------------------------------------
