@@ -245,6 +245,48 @@ def test_jit_hot_path_python_and_c_agree(xla, make):
         f(z)
 
 
+
+@pytest.mark.parametrize("make", _jit_kinds())
+def test_jit_hot_path_reads_the_calling_threads_trace(xla, make):
+    # the hot path runs only under the eval trace of the thread that calls: a hot function
+    # called while this thread traces is staged into that trace, while another thread traces
+    # it still runs at once, and a new thread (its own trace context) starts on the eval trace
+    import threading
+    x = plax.device_put(np.arange(3, dtype=np.float32))
+    f = make(lambda a: a * 2.0 + 1.0)
+    for _ in range(3):
+        f(x)
+    jaxpr = plax.make_jaxpr(lambda t: f(x) + t)(np.float32(1.0))
+    assert [e.primitive.name for e in jaxpr.jaxpr.eqns] == ["jit", "add"], jaxpr
+    tracing, release, seen = threading.Event(), threading.Event(), {}
+
+    def tracer_thread():
+        def g(t):
+            tracing.set()
+            release.wait(10)
+            seen["inside"] = f(x)  # this thread traces: staged, a Tracer
+            return seen["inside"] + t
+        seen["jaxpr"] = plax.make_jaxpr(g)(np.float32(1.0))
+
+    t = threading.Thread(target=tracer_thread)
+    t.start()
+    try:
+        assert tracing.wait(10)
+        out = f(x)  # meanwhile, on this thread: the eval trace, run at once
+        assert type(out) is plax.Array
+        assert_close(out, np.arange(3) * 2.0 + 1.0)
+        fresh = {}
+        u = threading.Thread(target=lambda: fresh.setdefault("out", f(x)))
+        u.start()
+        u.join(10)
+        assert type(fresh["out"]) is plax.Array
+    finally:
+        release.set()
+        t.join(10)
+    assert type(seen["inside"]) is not plax.Array
+    assert [e.primitive.name for e in seen["jaxpr"].jaxpr.eqns] == ["jit", "add"]
+    assert type(f(x)) is plax.Array  # and hot again here
+
 def test_config_derived_values_follow_each_threads_overrides():
     # a derived option read while some thread overrides one of its inputs is that thread's
     # own value; an update in between makes every thread recompute it

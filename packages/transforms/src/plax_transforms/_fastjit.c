@@ -19,7 +19,14 @@ typedef struct {
 static PyTypeObject *array_type = NULL;
 static Py_ssize_t off_buf, off_aval, off_backend, off_committed;
 static PyObject *config = NULL, *ctx = NULL, *eval_trace = NULL, *default_backends = NULL;
-static PyObject *str_jit_state, *str_trace, *str_call_arrays, *str_failed, *str_outputs;
+static PyObject *config_dict = NULL;  /* config.__dict__ */
+static PyObject *str_jit_state, *str_trace, *str_call_arrays, *str_failed, *str_outputs, *str_dict;
+
+/* The calling thread's attribute dict of the trace context (a threading.local), cached for the
+ * last thread that asked: PyThreadState_GetID is unique for the interpreter's life, so a new
+ * thread never finds another's dict. */
+static PyObject *ldict = NULL;
+static uint64_t ldict_thread = 0;
 
 #define SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
 
@@ -44,16 +51,39 @@ static int hot_call(JitBase *self, PyObject *hot, PyObject *x, PyObject *args, P
     PyObject *aval = SLOT(x, off_aval);
     if (aval == NULL || aval != PyTuple_GET_ITEM(hot, 6) || SLOT(x, off_backend) != backend)
         return MISS;
-    PyObject *state = PyObject_GetAttr(config, str_jit_state);
-    if (state == NULL)
-        return 0;
-    Py_DECREF(state);  /* (compared by identity: the config's interned tuple) */
+    /* config.jit_state, compared by identity (the config's interned tuple): read from the
+     * instance dict, where it is while no thread overrides an option it derives from (a plain
+     * attribute lookup would find it there too, after the type's); else the attribute. */
+    PyObject *state = PyDict_GetItemWithError(config_dict, str_jit_state);
+    if (state == NULL) {
+        if (PyErr_Occurred())
+            return 0;
+        state = PyObject_GetAttr(config, str_jit_state);
+        if (state == NULL)
+            return 0;
+        Py_DECREF(state);
+    }
     if (state != PyTuple_GET_ITEM(hot, 7))
         return MISS;
-    PyObject *trace = PyObject_GetAttr(ctx, str_trace);
-    if (trace == NULL)
-        return 0;
-    Py_DECREF(trace);
+    /* trace_context.trace: this thread's attribute dict of the threading.local */
+    uint64_t thread = PyThreadState_GetID(PyThreadState_Get());
+    if (ldict == NULL || thread != ldict_thread) {
+        PyObject *d = PyObject_GetAttr(ctx, str_dict);
+        if (d == NULL)
+            return 0;
+        if (!PyDict_CheckExact(d)) {
+            Py_DECREF(d);
+            return MISS;
+        }
+        Py_XSETREF(ldict, d);
+        ldict_thread = thread;
+    }
+    PyObject *trace = PyDict_GetItemWithError(ldict, str_trace);
+    if (trace == NULL) {
+        if (PyErr_Occurred())
+            return 0;
+        return MISS;
+    }
     if (trace != eval_trace)
         return MISS;
     int committed = PyTuple_GET_ITEM(hot, 8) == Py_True;
@@ -225,6 +255,11 @@ static PyObject *setup(PyObject *mod, PyObject *args)
     Py_XSETREF(eval_trace, ev);
     Py_XSETREF(default_backends, db);
     Py_XSETREF(array_type, (PyTypeObject *)arr);
+    PyObject *cd = PyObject_GenericGetDict(cfg, NULL);
+    if (cd == NULL)
+        return NULL;
+    Py_XSETREF(config_dict, cd);
+    Py_CLEAR(ldict);
     Py_RETURN_NONE;
 }
 
@@ -246,6 +281,7 @@ PyMODINIT_FUNC PyInit__fastjit(void)
     str_call_arrays = PyUnicode_InternFromString("_call_arrays");
     str_failed = PyUnicode_InternFromString("_hot_failed");
     str_outputs = PyUnicode_InternFromString("_hot_outputs");
+    str_dict = PyUnicode_InternFromString("__dict__");
     PyObject *t = PyType_FromSpec(&jit_spec);
     if (t == NULL || PyModule_AddObject(m, "JitBase", t) < 0) {
         Py_XDECREF(t);
