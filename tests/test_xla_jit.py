@@ -375,9 +375,22 @@ def test_jitted_call_is_one_launch_and_few_frames(xla):
     for _ in range(5):
         f(x)
     before = dict(xla.stats)
+    # the C hot path makes the runner's two jaxlib calls itself (its `launch`: no Python frame
+    # to count), so the launch is counted through a wrapper put in its place; the Python path
+    # calls the runner (a frame in _jaxlib.py)
+    hot, wrapped = f._last, []
+    if hot[10] is not None:
+        execute_sharded, method, handlers = hot[10]
+        assert execute_sharded.__name__ == "execute_sharded" and method == "consume_with_handlers"
+
+        def counted(bufs):
+            wrapped.append(1)
+            return execute_sharded(bufs)
+        f._last = hot[:10] + ((counted, method, handlers),)
     counts = _profile_calls(lambda: f(x), 200)
     launches = sum(c for (file, _), c in counts.items() if file.endswith("/_jaxlib.py"))
-    assert launches == 200, counts
+    assert launches + len(wrapped) == 200, counts
+    counts.pop((__file__, "counted"), None)
     # a deterministic count (a profile hook, not a clock: the machine's load cannot move it) of
     # plax's own frames; other libraries' callbacks (gc hooks of the JAX oracle) are not plax's
     ours = {k: c for k, c in counts.items() if k[0] in _PLAX_FILES}

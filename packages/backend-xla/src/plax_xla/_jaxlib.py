@@ -555,18 +555,19 @@ def runner(loaded, handlers: Sequence[Any], first_only: bool = False, keepalive=
     Python frame). With `first_only`, the first result alone instead of the list. `keepalive`
     (the executable's host callbacks) lives as long as the runner."""
     execute_sharded = loaded.execute_sharded
-    if keepalive:
-        def run_keep(args, _keep=keepalive):
-            return execute_sharded(args).consume_with_handlers(handlers)
-        return run_keep
-
     if first_only:
         def run_first(args):
             return execute_sharded(args).consume_with_handlers(handlers)[0]
         return run_first
 
-    def run(args):
-        return execute_sharded(args).consume_with_handlers(handlers)
+    if keepalive:
+        def run(args, _keep=keepalive):
+            return execute_sharded(args).consume_with_handlers(handlers)
+    else:
+        def run(args):
+            return execute_sharded(args).consume_with_handlers(handlers)
+    # the same two calls, for jit's C hot path (no Python frame of its own)
+    run.launch = (execute_sharded, "consume_with_handlers", handlers)
     return run
 
 

@@ -2,7 +2,7 @@
  * a call of one Array that matches the last call (JitFunction._last) without a Python frame:
  * the same checks as jit.py's pure-Python `_PyCall.__call__` (the argument's aval and backend
  * by identity, config.jit_state, the trace, the default backend of an uncommitted argument),
- * the backend's runner, and the result Array. Anything else goes to `self._call_arrays(args,
+ * the backend's runner (or the two calls its `launch` names), and the result Array. Anything else goes to `self._call_arrays(args,
  * kwargs)`. Built by `pip install` when a C compiler is present (optional: jit.py falls back
  * to Python without it). */
 
@@ -118,7 +118,17 @@ static int hot_call(JitBase *self, PyObject *hot, PyObject *x, PyObject *args, P
             return 0;
         }
     }
-    PyObject *outs = PyObject_CallOneArg(PyTuple_GET_ITEM(hot, 3), bufs);
+    /* the runner, or the two calls it describes (its `launch`: f, method, arg): the same
+     * result without the runner's Python frame */
+    PyObject *launch = PyTuple_GET_ITEM(hot, 10), *outs;
+    if (launch != Py_None) {
+        PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(launch, 0), bufs);
+        outs = r == NULL ? NULL : PyObject_CallMethodOneArg(r, PyTuple_GET_ITEM(launch, 1),
+                                                            PyTuple_GET_ITEM(launch, 2));
+        Py_XDECREF(r);
+    } else {
+        outs = PyObject_CallOneArg(PyTuple_GET_ITEM(hot, 3), bufs);
+    }
     Py_DECREF(bufs);
     if (outs == NULL) {  /* the plax error for a deleted (donated) Array, else the backend's */
         PyObject *type, *value, *tb;
@@ -166,7 +176,7 @@ static PyObject *jit_call(JitBase *self, PyObject *args, PyObject *kwargs)
 {
     PyObject *hot = self->last;
     if (array_type == NULL || hot == NULL || !PyTuple_CheckExact(hot) ||
-            PyTuple_GET_SIZE(hot) < 10 || PyTuple_GET_SIZE(args) != 1 ||
+            PyTuple_GET_SIZE(hot) < 11 || PyTuple_GET_SIZE(args) != 1 ||
             (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) ||
             Py_TYPE(PyTuple_GET_ITEM(args, 0)) != array_type)
         return slow(self, args, kwargs);

@@ -47,7 +47,7 @@ def jaxpr_fun(closed: ClosedJaxpr) -> Callable:
 
 
 _MISS = object()  # arguments on more than one backend
-_NO_LAST = ((None,), None, _MISS, None, None, None, _MISS, _MISS, False, None)  # unset _last
+_NO_LAST = ((None,), None, _MISS, None, None, None, _MISS, _MISS, False, None, None)  # unset _last
 _live: weakref.WeakSet = weakref.WeakSet()  # every JitFunction, for clear_caches()
 logger = logging.getLogger("plax.jit")  # log_compiles and explain_cache_misses write here
 
@@ -192,6 +192,16 @@ class _PyCall:
                         return Array(outs[0], hot[4], hot[2], committed)
                     return _outputs(hot[1], outs, hot[2], committed)
         return self._call_arrays(args, kwargs)
+
+
+def _launch(run):
+    """The runner's `launch` (f, method name, arg: the runner is `getattr(f(buffers),
+    method)(arg)`, see plax.extend's Executable.runner) for the C hot path, or None."""
+    launch = getattr(run, "launch", None)
+    if type(launch) is tuple and len(launch) == 3 and type(launch[1]) is str and \
+            callable(launch[0]):
+        return launch
+    return None
 
 
 def _jit_base():
@@ -451,7 +461,7 @@ class JitFunction(_JitBase):
         path; a hit becomes the new `_last` (key, entry, backend, runner, the single output's
         aval or None, the consts' buffers, then for `__call__`'s path of one Array: its aval,
         config.jit_state (trace context, backend, slow path, NaN/inf checks), whether
-        jit(backend=...) commits, the config's backend), one tuple
+        jit(backend=...) commits, the config's backend, the runner's `launch` or None), one tuple
         replaced whole, so threads never see halves of two."""
         entry = self._flat_cache.get(key)
         if entry is None:
@@ -465,7 +475,7 @@ class JitFunction(_JitBase):
                           entry.out_avals[0] if entry.single_out else None,
                           last.const_bufs if entry.consts else None,
                           key[2] if one else _MISS, config.jit_state if one else _MISS,
-                          self.backend is not None, config.backend)
+                          self.backend is not None, config.backend, _launch(last.run))
         return out
 
     def _execute(self, entry, leaves, avals=None):

@@ -53,7 +53,10 @@ class Executable:
     @property
     def runner(self):
         """A callable with `__call__`'s contract that jit calls on its hot path: the launch
-        alone, with whatever per-call checks can be skipped. Default: the executable itself."""
+        alone, with whatever per-call checks can be skipped. Default: the executable itself.
+        A runner may describe itself as two calls, `launch = (f, method, arg)` meaning
+        `getattr(f(buffers), method)(arg)`: jit's C hot path then makes them itself (no
+        Python frame of the runner's)."""
         return self
 
     # what `jit(f).lower(x).compile()` reports about the program (JAX's Compiled methods);
