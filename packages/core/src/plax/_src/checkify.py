@@ -9,13 +9,13 @@ checkify composes with jit, vmap and grad on either side; control flow carries t
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable
 
 import numpy as np
 
 from plax._src import dtypes, registry, tree_util
 from plax._src.backend import EAGER_ONLY
+from plax._src.records import FrozenRecord
 from plax._src.core import (
     EVAL_TRACE, ClosedJaxpr, Literal, Primitive, Tracer, current_trace, literal_value)
 
@@ -168,8 +168,7 @@ _register(debug_check_p, _debug_check_bind, lambda *args, msg, tree: [])
 # The Error value
 
 
-@dataclasses.dataclass(frozen=True)
-class _Site:
+class _Site(FrozenRecord):
     kind: str   # "user", "nan", "index", "div"
     msg: str    # a str.format template over the payload values
     tree: Any   # the payload's tree (user checks: their (args, kwargs))

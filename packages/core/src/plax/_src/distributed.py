@@ -7,12 +7,12 @@ at exit after an uncaught exception, when the others would wait for this process
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import threading
 from typing import Any, Sequence
 
 from plax._src import registry
 from plax._src.config import config
+from plax._src.records import FrozenRecord
 
 
 class DistributedError(RuntimeError):
@@ -22,8 +22,7 @@ class DistributedError(RuntimeError):
 DistributedError.__module__ = "plax.distributed"
 
 
-@dataclasses.dataclass(frozen=True)
-class DistributedSettings:
+class DistributedSettings(FrozenRecord):
     """What every process of a run agrees on, plus its own id (read by backend runtimes)."""
 
     coordinator_address: str

@@ -11,7 +11,6 @@ a read-only live view from ``rules``).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 import os
 import re
@@ -21,6 +20,7 @@ import warnings
 from typing import Any, Callable
 
 from plax._src.config import config
+from plax._src.records import Record
 
 CORE_OWNER = "plax-core"
 
@@ -258,8 +258,7 @@ def owner_of(table: str, key: Any) -> str | None:
 # Backends
 
 
-@dataclasses.dataclass
-class BackendSpec:
+class BackendSpec(Record):
     name: str
     factory: Callable[[], Any]
     priority: int
@@ -437,8 +436,7 @@ _BUILTIN_PLUGINS = {"reference": ("plax-core", "plax._src.backends.reference")}
 _CORE_RULE_MODULES = ("plax.lax",)
 
 
-@dataclasses.dataclass
-class PluginInfo:
+class PluginInfo(Record):
     name: str
     distribution: str
     module: str

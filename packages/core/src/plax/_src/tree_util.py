@@ -14,6 +14,8 @@ from typing import Any, Callable, Sequence
 
 import optree
 
+from plax._src.records import FrozenRecord
+
 NAMESPACE = "plax"
 PyTreeDef = optree.PyTreeSpec
 
@@ -118,32 +120,28 @@ def tree_leaves_with_path(tree: Any, is_leaf=None):
 
 # Key path entries, as JAX's: frozen (comparable, hashable) and printed by keystr.
 
-@dataclasses.dataclass(frozen=True)
-class SequenceKey:
+class SequenceKey(FrozenRecord):
     idx: int
 
     def __str__(self):
         return f"[{self.idx!r}]"
 
 
-@dataclasses.dataclass(frozen=True)
-class DictKey:
+class DictKey(FrozenRecord):
     key: Any
 
     def __str__(self):
         return f"[{self.key!r}]"
 
 
-@dataclasses.dataclass(frozen=True)
-class GetAttrKey:
+class GetAttrKey(FrozenRecord):
     name: str
 
     def __str__(self):
         return f".{self.name}"
 
 
-@dataclasses.dataclass(frozen=True)
-class FlattenedIndexKey:
+class FlattenedIndexKey(FrozenRecord):
     """The position of a child of a node registered without keys."""
     key: int
 
@@ -172,7 +170,7 @@ def _key(entry):
 def keystr(path: Sequence[Any], *, simple: bool = False, separator: str = "") -> str:
     """A key path as text: `['a'][0].b`; `simple=True` prints bare keys (`a/0/b` with '/')."""
     if simple:
-        return separator.join(str(dataclasses.astuple(k)[0]) if isinstance(k, _KEY_TYPES)
+        return separator.join(str(k._astuple()[0]) if isinstance(k, _KEY_TYPES)
                               else str(k) for k in path)
     return separator.join(str(k) for k in path)
 

@@ -8,7 +8,6 @@ composite, platform_dependent, reduce_precision (on the bit pattern) and scatter
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from plax._src.core import PlaxTypeError, get_aval
 from plax._src.lax import elementwise as ew
 from plax._src.lax import slicing, sorting, structural
 from plax._src.lax._params import canonicalize_axis
+from plax._src.records import FrozenRecord
 
 __all__ = ["split", "stack", "unstack", "tile", "broadcast_shapes", "broadcast_like", "empty",
            "dtype", "shape_as_value", "index_take", "clz", "mulhi", "approx_max_k",
@@ -224,8 +224,7 @@ def approx_min_k(operand, k: int, reduction_dimension: int = -1, recall_target: 
     return _approx_k(operand, k, reduction_dimension, False)
 
 
-@dataclasses.dataclass(frozen=True)
-class RaggedDotDimensionNumbers:
+class RaggedDotDimensionNumbers(FrozenRecord):
     """Dot, lhs ragged and rhs group dimensions of ragged_dot_general (as
     jax.lax.RaggedDotDimensionNumbers): dot_dimension_numbers is ((lhs_contracting,
     rhs_contracting), (lhs_batch, rhs_batch))."""
