@@ -136,7 +136,15 @@ NOTES = """
   the fallback, `PLAX_JIT_PURE_PYTHON=1` forces it): 0.97x JAX in the A/B; 0.99x, 1.08x
   and 1.00x in three `python -m bench --only 2_dispatch[,1_mlp_step]` runs at load 4-10
   (e.g. 4.75 vs 4.75 us; eager scalar add 0.89-0.94x, 1000-vector 0.44-0.54x, 7-leaf pytree
-  1.04-1.06x). Calls of several Arrays or pytrees
+  1.04-1.06x). Instruction counts (callgrind, 20,000 calls) then showed what was left of
+  plax's own part (~2,600 instructions over the bare runner's ~32,300): two attribute reads
+  through Config's `__getattr__` hook and threading.local's getattro (~890), the runner's
+  Python frame (~600), the result Array (~640). The C path now reads `jit_state` from the
+  config's instance dict and the trace from the trace context's per-thread dict (cached per
+  thread by `PyThreadState_GetID`), and makes the runner's two jaxlib calls itself (a runner
+  may name them: `Executable.runner.launch`): ~1,770 instructions over the bare runner, and
+  0.92-0.94x JAX on the scalar in three `--only 2_dispatch` runs (1.00x, 0.97x, 0.99x just
+  before). Calls of several Arrays or pytrees
   stay in Python (`_call_arrays`). An environment installed before `setup.py` existed has no
   `_fastjit` until `pip install -e packages/transforms` runs again. In both libraries
   ~20-25% of a call is glibc malloc/free inside XLA's CPU Execute (64-byte aligned
@@ -158,7 +166,22 @@ NOTES = """
   params can run side by side on the two cores; case 1's training loop (each step on the
   parameters the last one returned, as a program trains) cannot overlap steps. Turning it
   on by default makes the 1000-vector jitted call 0.98-1.0x JAX (0.57x synchronous), so it
-  stays off; jaxlib's `execute_sharded` takes no per-launch execution mode.
+  stays off; jaxlib's `execute_sharded` takes no per-launch execution mode. Measured again
+  after the C hot path's changes (2026-12-05, `--only 1_mlp_step,2_dispatch,
+  4_per_example_grads,17_eager_transforms`, two runs each, alternating): asynchronous, case 1
+  jit steady 0.95x / 1.03x and the loop of per-example jitted grads 1.77x / 0.79x JAX;
+  synchronous 1.17x / 1.06x and 0.60x / 0.35x; dispatch and eager transforms level either
+  way (the whole suite passes both ways). A trade between independent big steps and many
+  small calls, not a win: still off.
+- XLA CPU runs a dot that contracts its left operand's leading dimension (a dense layer's
+  weight gradient) with Eigen, whose first use in a process JIT-compiles oneDNN's sgemm
+  kernels (~25 ms of the ~37 ms first execution of the MLP step, JAX alike), and YNNPACK when
+  that operand comes transposed. Lowering those dots with explicitly transposed operands
+  (behind an optimization barrier, else XLA folds the transpose back; both operands, as XLA
+  swaps them when a transpose follows the dot) made the first execution 18-22 ms instead of
+  36-56 ms, but every later step 2-4% slower (interleaved in one process: batch 128 2321 vs
+  2240 us, batch 32 743 vs 724 us, batch 1024 12124 vs 11833 us), though YNNPACK wins on the
+  lone dots (e.g. (128,512)x(128,10) 73 vs 190 us). Not kept.
 - First calls: XLA's compile is the same work for both (the StableHLO modules are the same
   program); plax traces and lowers the 50-op chain in ~5-9 ms, JAX in ~13-18 ms.
 - Case 5: XLA's CPU `sin` is a scalar libm call per element (31 ms of JAX's 42 ms per 1e7 on a
