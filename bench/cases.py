@@ -551,7 +551,7 @@ def case_pmap(backends, quick, have_jax):
     if have_jax:
         sides["jax"] = ("jax", dict(os.environ,
                                     XLA_FLAGS="--xla_force_host_platform_device_count=4"))
-    return _median_of_rounds(sides, 1 if quick else 3,  # rounds of fresh processes
+    return _median_of_rounds(sides, 1 if quick else 5,  # rounds of fresh processes
                              lambda lib, env: _subprocess_json([script, lib], env))
 
 
