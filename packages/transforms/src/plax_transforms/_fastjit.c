@@ -2,9 +2,9 @@
  * a call of one Array that matches the last call (JitFunction._last) without a Python frame:
  * the same checks as jit.py's pure-Python `_PyCall.__call__` (the argument's aval and backend
  * by identity, config.jit_state, the trace, the default backend of an uncommitted argument),
- * the backend's runner (or the two calls its `launch` names), and the result Array. Anything else goes to `self._call_arrays(args,
- * kwargs)`. Built by `pip install` when a C compiler is present (optional: jit.py falls back
- * to Python without it). */
+ * the backend's runner (or the two calls its `launch` names), and the result Array. Anything
+ * else goes to `self._call_arrays(args, kwargs)`. Built by `pip install` when a C compiler
+ * is present (optional: jit.py falls back to Python without it). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -121,7 +121,7 @@ static int hot_call(JitBase *self, PyObject *hot, PyObject *x, PyObject *args, P
     /* the runner, or the two calls it describes (its `launch`: f, method, arg): the same
      * result without the runner's Python frame */
     PyObject *launch = PyTuple_GET_ITEM(hot, 10), *outs;
-    if (launch != Py_None) {
+    if (PyTuple_CheckExact(launch) && PyTuple_GET_SIZE(launch) == 3) {
         PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(launch, 0), bufs);
         outs = r == NULL ? NULL : PyObject_CallMethodOneArg(r, PyTuple_GET_ITEM(launch, 1),
                                                             PyTuple_GET_ITEM(launch, 2));
