@@ -40,20 +40,8 @@ def _ffi_call(*bufs, target_name, **params):
 def _call_exported(*bufs, exported):
     """An Exported's StableHLO module (plax.export) runs on the xla backend: the operands go
     there through the host and the results come back, eagerly and as a step of a program."""
-    from plax.export import call_exported_p
-    from plax.extend import UnsupportedPrimitiveError
-    from plax.extend import registry as plax_registry
-    try:
-        xla = plax_registry.get_backend("xla")
-    except Exception as e:  # noqa: BLE001 - not installed, or failed to start
-        raise UnsupportedPrimitiveError(
-            f"backend 'cupy' runs primitive 'call_exported' (Exported "
-            f"'{exported.fun_name}', a StableHLO module) through the xla backend, which is "
-            f"not available here ({e}); install plax-backend-xla") from None
-    ins = [xla.put(np.ascontiguousarray(b)) for b in _to_host(bufs)]
-    outs = xla.execute_primitive(call_exported_p, ins, list(exported.in_avals),
-                                 list(exported.out_avals), {"exported": exported})
-    return [X.xp.array(xla.to_numpy(o)) for o in outs]
+    from plax.export import call_exported_via_xla
+    return [X.xp.array(o) for o in call_exported_via_xla(_to_host(bufs), exported, "cupy")]
 
 
 RULES = {"pure_callback": _pure_callback, "debug_callback": _debug_callback,

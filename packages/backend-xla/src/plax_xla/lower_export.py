@@ -11,13 +11,8 @@ import weakref
 
 from plax.export import call_exported_p
 from plax.extend import UnsupportedPrimitiveError, abstract_token
-from plax.extend import registry as plax_registry
 
 from plax_xla.lowering import lower_closed_jaxpr, symbol_name, take_host_callbacks
-
-
-def canonical_platform(platform: str) -> str:
-    return "cuda" if platform == "gpu" else platform
 
 
 def export_module(closed) -> bytes:
@@ -46,8 +41,8 @@ _serial = itertools.count()
 
 
 def _check_platform(exported) -> None:
-    backend = plax_registry.get_backend("xla")
-    here = canonical_platform(backend.platform)
+    from plax.export import default_export_platform
+    here = default_export_platform()  # this backend's platform, as plax.export names it
     disabled = {str(c) for c in exported.disabled_safety_checks}
     if here not in exported.platforms and "platform" not in disabled:
         raise ValueError(

@@ -7,11 +7,14 @@ gives bytes (plax's own versioned format; `vjp_order=n` includes n orders of the
 inside jit, and under grad when its VJP is available. Shape polymorphism (`symbolic_shape`,
 `symbolic_args_specs`, `SymbolicScope`) and multi-platform export are not implemented: they
 raise NotImplementedError. `call_exported_p` is the primitive an `Exported.call` binds (the
-backends' rules import it from here without loading the rest, which loads on first use)."""
+backends' rules import it from here without loading the rest, which loads on first use), and
+`call_exported_via_xla` runs it through the xla backend for a backend that cannot."""
 
 from __future__ import annotations
 
 from plax._src.export_call import call_exported_p  # noqa: F401
+# for backends without a StableHLO compiler: an Exported run on the xla backend
+from plax._src.export_call import call_exported_via_xla  # noqa: F401
 
 # the names from plax._src.export, loaded on first access
 _LAZY = frozenset({

@@ -172,8 +172,9 @@ def _cached(exp: "Exported", key: str, make: Callable) -> Any:
     return hit
 
 
-def _inexact(dtype) -> bool:
-    return np.issubdtype(np.dtype(dtype), np.inexact)
+def _inexact(avals) -> list[int]:
+    """The positions of the floating-point (and complex) avals: those with cotangents."""
+    return [i for i, a in enumerate(avals) if np.issubdtype(np.dtype(a.dtype), np.inexact)]
 
 
 def _flat_caller(exp: Exported) -> Callable:
@@ -190,8 +191,7 @@ def _make_flat_caller(exp: Exported) -> Callable:
     if custom_vjp is None:
         caller = f_flat
     else:
-        fin = [i for i, a in enumerate(exp.in_avals) if _inexact(a.dtype)]
-        fout = [j for j, a in enumerate(exp.out_avals) if _inexact(a.dtype)]
+        fin, fout = _inexact(exp.in_avals), _inexact(exp.out_avals)
         caller = custom_vjp(f_flat)
 
         def fwd(*args):  # through the custom_vjp again: grad of grad differentiates it
@@ -235,10 +235,15 @@ def _xla_rule(table: str) -> Callable:
     return rule
 
 
+def _canonical(platform: str) -> str:
+    """A platform as jax.export names it ("gpu" is "cuda")."""
+    platform = str(platform).lower()
+    return "cuda" if platform == "gpu" else platform
+
+
 def _xla_platform() -> str:
     _xla_rule("export")
-    platform = registry.get_backend("xla").platform
-    return "cuda" if platform == "gpu" else platform
+    return _canonical(registry.get_backend("xla").platform)
 
 
 def default_export_platform() -> str:
@@ -264,8 +269,7 @@ def export(fun_jit, *, platforms: Sequence[str] | None = None,
 
     def do_export(*args_specs, **kwargs_specs) -> Exported:
         here = _xla_platform()
-        plats = (here,) if platforms is None else tuple(
-            "cuda" if p == "gpu" else str(p).lower() for p in platforms)
+        plats = (here,) if platforms is None else tuple(_canonical(p) for p in platforms)
         if len(plats) != 1:
             raise NotImplementedError(
                 f"multi-platform export (platforms={plats!r}) is not implemented in "
@@ -311,15 +315,23 @@ def _export_traced(traced, platforms, checks) -> Exported:
     def get_vjp(primal: Exported) -> Exported:
         return _export_vjp(primal, closed)
 
+    return _exported(traced.fun_name, in_tree, in_avals, out_tree, out_avals, 1, platforms,
+                     checks, blob, maximum_supported_calling_convention_version,
+                     range(len(in_avals)), get_vjp)
+
+
+def _exported(fun_name, in_tree, in_avals, out_tree, out_avals, nr_devices, platforms, checks,
+              module, version, kept, get_vjp) -> Exported:
+    """An Exported with what every plax one has alike: no shardings (one device,
+    unspecified), no effects, no global constants."""
     return Exported(
-        fun_name=traced.fun_name, in_tree=in_tree, in_avals=in_avals, out_tree=out_tree,
-        out_avals=out_avals, in_shardings_hlo=(None,) * len(in_avals),
-        out_shardings_hlo=(None,) * len(out_avals), nr_devices=1, platforms=tuple(platforms),
-        ordered_effects=(), unordered_effects=(), disabled_safety_checks=tuple(checks),
-        mlir_module_serialized=blob,
-        calling_convention_version=maximum_supported_calling_convention_version,
-        module_kept_var_idx=tuple(range(len(in_avals))), uses_global_constants=False,
-        _get_vjp=get_vjp)
+        fun_name=fun_name, in_tree=in_tree, in_avals=tuple(in_avals), out_tree=out_tree,
+        out_avals=tuple(out_avals), in_shardings_hlo=(None,) * len(in_avals),
+        out_shardings_hlo=(None,) * len(out_avals), nr_devices=nr_devices,
+        platforms=tuple(platforms), ordered_effects=(), unordered_effects=(),
+        disabled_safety_checks=tuple(checks), mlir_module_serialized=module,
+        calling_convention_version=version, module_kept_var_idx=tuple(kept),
+        uses_global_constants=False, _get_vjp=get_vjp)
 
 
 def _export_vjp(primal: Exported, closed: ClosedJaxpr) -> Exported:
@@ -328,8 +340,7 @@ def _export_vjp(primal: Exported, closed: ClosedJaxpr) -> Exported:
     if jit is None or vjp is None:
         raise NotImplementedError("the VJP of an Exported needs plax-transforms (grad, vjp)")
     n = len(primal.in_avals)
-    fin = [i for i, a in enumerate(primal.in_avals) if _inexact(a.dtype)]
-    fout = [j for j, a in enumerate(primal.out_avals) if _inexact(a.dtype)]
+    fin, fout = _inexact(primal.in_avals), _inexact(primal.out_avals)
 
     def fun_vjp(*args):
         primals, cts = list(args[:n]), list(args[n:])
@@ -649,16 +660,11 @@ def deserialize(blob) -> Exported:
             f"the range this plax supports [{minimum_supported_calling_convention_version}.."
             f"{maximum_supported_calling_convention_version}]")
     vjp = deserialize(vjp_blob) if vjp_blob else None
-    return Exported(
-        fun_name=h["fun_name"], in_tree=in_tree, in_avals=in_avals, out_tree=out_tree,
-        out_avals=out_avals, in_shardings_hlo=(None,) * len(in_avals),
-        out_shardings_hlo=(None,) * len(out_avals), nr_devices=int(h["nr_devices"]),
-        platforms=tuple(h["platforms"]), ordered_effects=(), unordered_effects=(),
-        disabled_safety_checks=tuple(DisabledSafetyCheck(c)
-                                     for c in h["disabled_safety_checks"]),
-        mlir_module_serialized=module, calling_convention_version=version,
-        module_kept_var_idx=tuple(h["module_kept_var_idx"]), uses_global_constants=False,
-        _get_vjp=None if vjp is None else (lambda _primal, _v=vjp: _v))
+    return _exported(h["fun_name"], in_tree, in_avals, out_tree, out_avals,
+                     int(h["nr_devices"]), h["platforms"],
+                     [DisabledSafetyCheck(c) for c in h["disabled_safety_checks"]], module,
+                     version, h["module_kept_var_idx"],
+                     None if vjp is None else (lambda _primal, _v=vjp: _v))
 
 
 __all__ = ["DisabledSafetyCheck", "Exported", "export", "deserialize",

@@ -54,17 +54,23 @@ with registry._owning(registry.CORE_OWNER):
     add_abstract_eval(call_exported_p, _abstract_eval)
 
 
-def reference_impl(*bufs, exported):
-    """Run on the reference backend: the module through the xla backend, on host copies."""
+def call_exported_via_xla(bufs, exported, backend: str) -> list:
+    """Run `exported` on the xla backend for another backend (`backend`, named in the error
+    when xla is not available): `bufs` host arrays in, NumPy arrays out."""
     from plax._src.backend import UnsupportedPrimitiveError
     try:
         xla = registry.get_backend("xla")
     except Exception as e:  # noqa: BLE001 - not installed, or failed to start
         raise UnsupportedPrimitiveError(
-            f"primitive 'call_exported' (calling Exported '{exported.fun_name}', a StableHLO "
-            "module) runs on the xla backend, which is not available here "
-            f"({e}); install plax-backend-xla") from None
-    ins = [xla.put(np.asarray(b)) for b in bufs]
+            f"backend '{backend}' runs primitive 'call_exported' (Exported "
+            f"'{exported.fun_name}', a StableHLO module) through the xla backend, which is "
+            f"not available here ({e}); install plax-backend-xla") from None
+    ins = [xla.put(np.ascontiguousarray(b)) for b in bufs]
     outs = xla.execute_primitive(call_exported_p, ins, list(exported.in_avals),
                                  list(exported.out_avals), {"exported": exported})
     return [np.asarray(xla.to_numpy(o)) for o in outs]
+
+
+def reference_impl(*bufs, exported):
+    """Run on the reference backend: the module through the xla backend, on host copies."""
+    return call_exported_via_xla(bufs, exported, "reference")
