@@ -913,23 +913,29 @@ def linear_call(fun: Callable, fun_transpose: Callable, residual_args, linear_ar
     lin, lin_tree = tree_flatten(linear_args)
     res_avals = [get_aval(x) for x in res]
     lin_avals = [get_aval(x) for x in lin]
-    n_res = len(res)
-    out_trees = []
-
-    def flat_fun(*xs):
-        out = fun(tree_unflatten(res_tree, list(xs[:n_res])),
-                  tree_unflatten(lin_tree, list(xs[n_res:])))
-        leaves, tree = tree_flatten(out)
-        out_trees.append(tree)
-        return leaves
-
-    callee, consts = closed_call_jaxpr(flat_fun, res_avals + lin_avals, "linear_call")
-    out_tree = out_trees[0]
+    callee, consts, out_tree = _trace_pair(fun, res_tree, res_avals, lin_tree, lin_avals,
+                                           "linear_call")
     thunk = _LinearTranspose(fun_transpose, res_tree, res_avals, out_tree,
                              callee.out_avals, lin_tree, lin_avals)
     outs = linear_call_p.bind(*consts, *res, *lin, callee=callee, transpose_thunk=thunk,
-                              num_callee_consts=len(consts), num_res=n_res)
+                              num_callee_consts=len(consts), num_res=len(res))
     return tree_unflatten(out_tree, outs)
+
+
+def _trace_pair(fun, res_tree, res_avals, arg_tree, arg_avals, name: str):
+    """`fun(residuals, args)` (two pytrees) traced on flat avals: (its closed jaxpr, the
+    consts it closes over, its output tree)."""
+    n = len(res_avals)
+    trees = []
+
+    def flat(*xs):
+        out = fun(tree_unflatten(res_tree, list(xs[:n])), tree_unflatten(arg_tree, list(xs[n:])))
+        leaves, tree = tree_flatten(out)
+        trees.append(tree)
+        return leaves
+
+    closed, consts = closed_call_jaxpr(flat, list(res_avals) + list(arg_avals), name)
+    return closed, consts, trees[0]
 
 
 class _LinearTranspose:
@@ -944,22 +950,13 @@ class _LinearTranspose:
 
     def __call__(self):
         if self._traced is None:
-            n = len(self.res_avals)
-            trees = []
-
-            def flat(*xs):
-                out = self.fun(tree_unflatten(self.res_tree, list(xs[:n])),
-                               tree_unflatten(self.ct_tree, list(xs[n:])))
-                leaves, tree = tree_flatten(out)
-                trees.append(tree)
-                return leaves
-
-            closed, consts = closed_call_jaxpr(flat, self.res_avals + self.ct_avals,
+            closed, consts, tree = _trace_pair(self.fun, self.res_tree, self.res_avals,
+                                               self.ct_tree, self.ct_avals,
                                                "linear_call transpose")
-            if trees[0] != self.lin_tree:
+            if tree != self.lin_tree:
                 raise TypeError(
                     "linear_call: fun_transpose must return the structure of linear_args: "
-                    f"got {trees[0]}, linear_args is {self.lin_tree}")
+                    f"got {tree}, linear_args is {self.lin_tree}")
             for i, (got, want) in enumerate(zip(closed.out_avals, self.lin_avals)):
                 if (got.shape, got.dtype) != (want.shape, want.dtype):
                     raise TypeError(
@@ -1006,7 +1003,7 @@ def _linear_call_transpose(cts, *args, callee, transpose_thunk, num_callee_const
                         "closes over) is not supported; it is linear in linear_args only")
     t_closed, t_consts = transpose_thunk()
     consts, res = list(args[:num_callee_consts]), list(args[num_callee_consts:k])
-    cts = [instantiate(ct) if type(ct) is Zero else ct for ct in cts]
+    cts = [instantiate(ct) for ct in cts]
     outs = linear_call_p.bind(*t_consts, *res, *cts, callee=t_closed,
                               transpose_thunk=_Known(callee, consts),
                               num_callee_consts=len(t_consts), num_res=num_res)

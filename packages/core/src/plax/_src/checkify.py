@@ -68,11 +68,11 @@ def check(pred, msg: str, *fmt_args, **fmt_kwargs) -> None:
 
 
 def _operands(name: str, pred, msg, fmt_args, fmt_kwargs):
-    """(pred, *format leaves, params) of a check call, its msg checked."""
+    """([pred, *format leaves], params) of a check call, its msg checked."""
     if not isinstance(msg, str):
         raise TypeError(f"{name}: msg must be a string, got {type(msg).__name__}")
     leaves, tree = tree_util.tree_flatten((fmt_args, fmt_kwargs))
-    return pred, *leaves, dict(msg=msg, tree=tree)
+    return [pred, *leaves], dict(msg=msg, tree=tree)
 
 
 def _concrete(*xs) -> bool:
@@ -80,13 +80,12 @@ def _concrete(*xs) -> bool:
     return current_trace() is EVAL_TRACE and not any(isinstance(x, Tracer) for x in xs)
 
 
-def _check_or_bind(pred, *leaves_and_params) -> None:
+def _check_or_bind(args: list, params: dict) -> None:
     """Concrete values are checked at once; anything else binds `check_p`."""
-    *leaves, params = leaves_and_params
-    if _concrete(pred, *leaves):
-        _check_impl(pred, *leaves, **params)
+    if _concrete(*args):
+        _check_impl(*args, **params)
         return
-    check_p.bind(pred, *leaves, **params)
+    check_p.bind(*args, **params)
 
 
 def _format(msg: str, tree, values) -> str:
@@ -127,14 +126,13 @@ def debug_check(pred, msg: str, *fmt_args, **fmt_kwargs) -> None:
     _debug_check_bind(*_operands("debug_check", pred, msg, fmt_args, fmt_kwargs))
 
 
-def _debug_check_bind(pred, *leaves_and_params) -> None:
-    *leaves, params = leaves_and_params
-    if not _concrete(pred, *leaves):  # eagerly, outside checkify: dropped
-        debug_check_p.bind(pred, *leaves, **params)
+def _debug_check_bind(args: list, params: dict) -> None:
+    if not _concrete(*args):  # eagerly, outside checkify: dropped
+        debug_check_p.bind(*args, **params)
 
 
 def _register(prim, bind, impl) -> None:
-    """The rules of a check primitive (`bind(pred, *leaves, params)`: check or trace it):
+    """The rules of a check primitive (`bind([pred, *leaves], params)`: check or trace it):
     boolean pred, no outputs; its jvp checks the primals, its batch rule the whole batch."""
     def abstract_eval(pred, *args, msg, tree):
         if pred.dtype.kind not in "biu":
@@ -142,13 +140,13 @@ def _register(prim, bind, impl) -> None:
         return []
 
     def jvp(primals, tangents, **params):
-        bind(*primals, params)
+        bind(list(primals), params)
         return [], []
 
     def batch(args, dims, **params):
         from plax import numpy as jnp
         # the check holds when it holds for every example: batch axes move to the front
-        bind(*[x if d is None else jnp.moveaxis(x, d, 0) for x, d in zip(args, dims)], params)
+        bind([x if d is None else jnp.moveaxis(x, d, 0) for x, d in zip(args, dims)], params)
         return [], []
 
     # core primitives, whichever plugin's registration first imports this module (the xla
@@ -242,7 +240,7 @@ def check_error(error: Error) -> None:
         return
     from plax._src.lax import elementwise as ew
     for site, flag, payload in zip(error._sites, error._flags, error._payloads):
-        _check_or_bind(ew.bitwise_not(flag), *payload, dict(msg=site.msg, tree=site.tree))
+        _check_or_bind([ew.bitwise_not(flag), *payload], dict(msg=site.msg, tree=site.tree))
 
 
 # ---------------------------------------------------------------------------------------------
