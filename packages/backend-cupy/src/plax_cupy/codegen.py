@@ -636,24 +636,25 @@ def _window_scatter(em, group) -> int:
     return max(1, min(MAX_GRID, -(-n // BLOCK)))
 
 
-def rng_layout(shape, wide: bool, threefry: bool):
-    """(counter blocks, elements per block, the dimension split in pairs or None) of
+def _rng_layout(shape, wide: bool, threefry: bool):
+    """(counter blocks, elements per block, the dimension split in pairs or None, the shape
+    of the pairs) of
     rng_bit_generator's bits of `shape` (64-bit when `wide`), as XLA lays them out (the
     reference backend's rule): ThreeFry gives a 64-bit element (or a 0-d one) per block, else
     two neighbours along the first even dimension (the longest when none is); Philox four
     32-bit (two 64-bit) consecutive elements per block. The counter advances by the blocks."""
     n = _size(shape)
     if threefry and (wide or not shape):
-        return n, 1, None
+        return n, 1, None, None
     if threefry:
         split = next((d for d, m in enumerate(shape) if m % 2 == 0), None)
         if split is None:
             split = int(np.argmax(shape))
         half = list(shape)
         half[split] = -(-shape[split] // 2)
-        return _size(half), 2, split
+        return _size(half), 2, split, tuple(half)
     per = 2 if wide else 4
-    return -(-n // per), per, None
+    return -(-n // per), per, None, None
 
 
 def _rng(em, group) -> int:
@@ -670,7 +671,7 @@ def _rng(em, group) -> int:
     n, it, ull = _size(shape), em.idx_t, "unsigned long long"
     wide = np.dtype(dt).itemsize == 8
     threefry = int(e.params["algorithm"]) == 1  # RNG_THREE_FRY; DEFAULT is Philox, as XLA CPU
-    nb, per, split = rng_layout(shape, wide, threefry)
+    nb, per, split, half = _rng_layout(shape, wide, threefry)
     if cops.name(key.aval.dtype) == "uint64":
         k, c = (em.let(ull, em.value(key, (str(i),)), "st") for i in range(2))
     else:
@@ -703,9 +704,7 @@ def _rng(em, group) -> int:
     if wide:
         words = [f"(({ull}){words[2 * i]} | (({ull}){words[2 * i + 1]} << 32))" for i in (0, 1)]
     if split is not None:
-        half = list(shape)
-        half[split] = -(-shape[split] // 2)
-        hidx = em.delinearize("b", tuple(half))
+        hidx = em.delinearize("b", half)
     elif per == 1:
         idx = em.delinearize("b", shape)
     side = set(group.side_roots)
