@@ -53,14 +53,7 @@ def kernel_rule(prim, fallback, when=_always, with_fusion_only=True):
         if not (when(bufs) and (fusion_enabled() or not with_fusion_only)):
             return fallback(*bufs, **params)
         key = (tuple((tuple(b.shape), b.dtype) for b in bufs), _hashable(params))
-        runner = cache.get(key)
-        if runner is None:
-            runner = _runner(prim, bufs, params)
-            cache[key] = runner
-            if len(cache) > _MAX_KERNELS:
-                cache.popitem(last=False)
-        else:
-            cache.move_to_end(key)
+        runner = lru_get(cache, key, lambda: _runner(prim, bufs, params), _MAX_KERNELS)
         if runner is False:  # refused by code generation
             return fallback(*bufs, **params)
         fn, order = runner
@@ -71,26 +64,45 @@ def kernel_rule(prim, fallback, when=_always, with_fusion_only=True):
     return rule
 
 
+def lru_get(cache: OrderedDict, key, make, limit: int):
+    """cache[key], made by `make()` on a miss; the least recently used of more than `limit`
+    entries is dropped."""
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = make()
+        if len(cache) > limit:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return hit
+
+
+def one_group_runner(jaxpr, outs):
+    """(the built FusedRunner of `jaxpr` planned into one group, the position of each of
+    `outs` among its outputs), or None when the planner makes anything else of it."""
+    from plax_cupy import fused, planner
+    steps = planner.plan(jaxpr)
+    if len(steps) != 1 or not isinstance(steps[0], planner.FusedGroup):
+        return None
+    group = steps[0]
+    if any(v not in group.out_vars for v in outs):
+        return None
+    runner = fused.FusedRunner(group)
+    fused.build([runner])
+    return runner, [group.out_vars.index(v) for v in outs]
+
+
 def _runner(prim, bufs, params):
     """(the built FusedRunner of `prim` alone on these operands, the position of each of the
     primitive's results among the runner's outputs), or False when the planner leaves it to
     the library."""
-    from plax_cupy import fused, planner
     invars = [Var(ShapedArray(tuple(b.shape), b.dtype)) for b in bufs]
     out_avals = abstract_eval(prim, [v.aval for v in invars], params)
     if not prim.multiple_results:
         out_avals = [out_avals]
     outs = [Var(ShapedArray(tuple(a.shape), a.dtype)) for a in out_avals]
     jaxpr = Jaxpr([], invars, outs, [JaxprEqn(invars, outs, prim, dict(params))])
-    steps = planner.plan(jaxpr)
-    if len(steps) != 1 or not isinstance(steps[0], planner.FusedGroup):
-        return False
-    group = steps[0]
-    if any(v not in group.out_vars for v in outs):
-        return False
-    runner = fused.FusedRunner(group)
-    fused.build([runner])
-    return runner, [group.out_vars.index(v) for v in outs]
+    return one_group_runner(jaxpr, outs) or False
 
 
 def _hashable(params: dict):

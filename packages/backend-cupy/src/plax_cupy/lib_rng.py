@@ -20,6 +20,7 @@ from collections import OrderedDict
 import numpy as np
 
 from plax_cupy import xp as X
+from plax_cupy.eager_kernels import lru_get, one_group_runner
 
 _MAX_KERNELS = 64
 _lock = threading.Lock()
@@ -75,29 +76,23 @@ def _uniform(shape: tuple, dt: np.dtype):
 
 def _runner(shape: tuple, dt: np.dtype):
     """(FusedRunner, the jaxpr's invars, its constvars' values, the output's position)."""
-    key = (shape, dt)
-    hit = _runners.get(key)
-    if hit is not None:
-        _runners.move_to_end(key)
-        return hit
+    return lru_get(_runners, (shape, dt), lambda: _build(shape, dt), _MAX_KERNELS)
+
+
+def _build(shape: tuple, dt: np.dtype):
     import plax
     from plax.extend import ShapedArray, trace_to_jaxpr
-    from plax_cupy import fused, planner
+    from plax_cupy import planner
     avals = [ShapedArray((4,), np.dtype(np.uint32)), ShapedArray((), dt), ShapedArray((), dt)]
     with plax.enable_x64(dt.itemsize == 8):
         jaxpr, consts, _ = trace_to_jaxpr(_uniform(shape, dt), avals, name="rng_uniform")
-    steps = planner.plan(jaxpr)
-    if len(steps) != 1 or not isinstance(steps[0], planner.FusedGroup):
-        raise AssertionError(f"plax_cupy: rng_uniform planned as {planner.describe(steps)}")
-    group = steps[0]
-    runner = fused.FusedRunner(group)
-    fused.build([runner])
+    built = one_group_runner(jaxpr, jaxpr.outvars)
+    if built is None:
+        raise AssertionError("plax_cupy: rng_uniform planned as "
+                             f"{planner.describe(planner.plan(jaxpr))}")
+    runner, (pos,) = built
     env = dict(zip(jaxpr.constvars, (X.asarray(np.asarray(c)) for c in consts)))
-    hit = (runner, list(jaxpr.invars), env, group.out_vars.index(jaxpr.outvars[0]))
-    _runners[key] = hit
-    if len(_runners) > _MAX_KERNELS:
-        _runners.popitem(last=False)
-    return hit
+    return runner, list(jaxpr.invars), env, pos
 
 
 def rng_uniform(a, b, *, shape):
