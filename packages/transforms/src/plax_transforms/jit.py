@@ -194,16 +194,6 @@ class _PyCall:
         return self._call_arrays(args, kwargs)
 
 
-def _launch(run):
-    """The runner's `launch` (f, method name, arg: the runner is `getattr(f(buffers),
-    method)(arg)`, see plax.extend's Executable.runner) for the C hot path, or None."""
-    launch = getattr(run, "launch", None)
-    if type(launch) is tuple and len(launch) == 3 and type(launch[1]) is str and \
-            callable(launch[0]):
-        return launch
-    return None
-
-
 def _jit_base():
     import os
     if os.environ.get("PLAX_JIT_PURE_PYTHON", "").strip() not in ("", "0"):
@@ -475,7 +465,7 @@ class JitFunction(_JitBase):
                           entry.out_avals[0] if entry.single_out else None,
                           last.const_bufs if entry.consts else None,
                           key[2] if one else _MISS, config.jit_state if one else _MISS,
-                          self.backend is not None, config.backend, _launch(last.run))
+                          self.backend is not None, config.backend, last.launch)
         return out
 
     def _execute(self, entry, leaves, avals=None):

@@ -181,18 +181,29 @@ def donate(values: Sequence[Any], positions: Sequence[int], backend, reason: str
 
 class Loaded(NamedTuple):
     """An executable made ready to run on its backend: its hot-path runner, the argument
-    positions (after the consts) it takes over, and the consts as that backend's buffers."""
+    positions (after the consts) it takes over, the consts as that backend's buffers, and the
+    runner's `launch` (see Executable.runner) where it names a well-formed one, else None."""
     backend: Any
     run: Any
     donated: tuple
     const_bufs: list
+    launch: Any = None
+
+
+def _launch(run):
+    launch = getattr(run, "launch", None)
+    if type(launch) is tuple and len(launch) == 3 and type(launch[1]) is str and \
+            callable(launch[0]):
+        return launch
+    return None
 
 
 def load(backend, exe, consts: Sequence[Any] = ()) -> Loaded:
     """`exe` (compiled on `backend` for inputs consts + arguments) ready for `execute`."""
     n = len(consts)
-    return Loaded(backend, exe.runner, tuple(i - n for i in exe.donated if i >= n),
-                  buffers(consts, backend))
+    run = exe.runner
+    return Loaded(backend, run, tuple(i - n for i in exe.donated if i >= n),
+                  buffers(consts, backend), _launch(run))
 
 
 def execute(loaded: Loaded, consts: Sequence[Any], args: Sequence[Any], out_avals,
